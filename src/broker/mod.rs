@@ -1,0 +1,1 @@
+//! Brokers: the `Broker` trait and the paper broker.

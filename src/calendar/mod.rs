@@ -1,0 +1,3 @@
+//! Market calendars: the NYSE trading calendar (sessions, holidays, early closes).
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! Decision engine: signal + position + account → order intents.

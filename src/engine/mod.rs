@@ -1,0 +1,3 @@
+//! The agent loop: clocks, backtest and live-style runs, the fleet manager.
+
+pub mod cli;

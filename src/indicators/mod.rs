@@ -1,0 +1,1 @@
+//! Incremental technical indicators in `Decimal`, O(1) per update.

@@ -1,0 +1,35 @@
+//! `runner` runs automated trading agents described by declarative YAML recipes.
+//!
+//! The binary is a thin wrapper around [`cli::main`]; everything lives in this library
+//! so integration tests and benchmarks can reach it.
+
+/// Brokers: the `Broker` trait and the paper broker.
+pub mod broker;
+/// Market calendars: NYSE sessions, holidays, early closes.
+pub mod calendar;
+/// Command-line interface: argument parsing, logging set-up, dispatch and exit codes.
+pub mod cli;
+/// Decision engine: signal + position + account → order intents.
+pub mod decision;
+/// The agent loop, clocks, backtest and live-style runs.
+pub mod engine;
+/// Incremental technical indicators in `Decimal`.
+pub mod indicators;
+/// Crash-safe SQLite journal with a hash-chained audit log.
+pub mod journal;
+/// Market data: events, replay sources and candle building.
+pub mod market;
+/// Domain types shared across modules: ids, money, instruments.
+pub mod model;
+/// Options: OCC symbols, chains, pricing and contract selection.
+pub mod options;
+/// Recipes: the typed model, the schema, loading and validation.
+pub mod recipe;
+/// Run reports: deals, metrics, equity curve.
+pub mod report;
+/// Risk gate and US compliance rulebook.
+pub mod risk;
+/// SOPS-compatible secrets vault.
+pub mod secrets;
+/// Trading strategies (pure, synchronous).
+pub mod strategy;

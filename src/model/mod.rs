@@ -1,0 +1,156 @@
+//! Domain types shared across modules: timestamps, sides, typed identifiers.
+//!
+//! Money, prices and quantities are `rust_decimal::Decimal` everywhere on the order
+//! path; there is no `f64` for them.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The exchange time zone of US markets.
+pub const NEW_YORK: Tz = chrono_tz::America::New_York;
+
+/// A price. Always a `Decimal`.
+pub type Price = rust_decimal::Decimal;
+/// A quantity (shares, contracts, coins). Always a `Decimal`.
+pub type Qty = rust_decimal::Decimal;
+/// An amount of money in the account currency. Always a `Decimal`.
+pub type Money = rust_decimal::Decimal;
+
+/// A point in time: nanoseconds since the Unix epoch, UTC.
+///
+/// Compact (8 bytes) and `Copy`, so market events stay small on the hot path;
+/// convert with [`Timestamp::to_utc`] / [`Timestamp::to_exchange`] where a calendar view is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Nanoseconds in one second.
+    pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+    /// From any chrono date-time.
+    pub fn from_datetime<T: TimeZone>(dt: &DateTime<T>) -> Self {
+        Self(dt.timestamp_nanos_opt().unwrap_or(i64::MAX))
+    }
+
+    /// As a UTC date-time.
+    pub fn to_utc(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_nanos(self.0)
+    }
+
+    /// As a date-time in the given exchange time zone.
+    pub fn to_exchange(self, tz: Tz) -> DateTime<Tz> {
+        self.to_utc().with_timezone(&tz)
+    }
+
+    /// As a New York date-time.
+    pub fn to_new_york(self) -> DateTime<Tz> {
+        self.to_exchange(NEW_YORK)
+    }
+
+    /// Whole seconds since the epoch (floor).
+    pub fn seconds(self) -> i64 {
+        self.0.div_euclid(Self::NANOS_PER_SEC)
+    }
+
+    /// This timestamp plus a number of nanoseconds.
+    #[must_use]
+    pub fn add_nanos(self, nanos: i64) -> Self {
+        Self(self.0.saturating_add(nanos))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_new_york().to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+    }
+}
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Buy (increase a long, reduce a short).
+    Buy,
+    /// Sell (reduce a long, increase a short).
+    Sell,
+}
+
+impl Side {
+    /// The other side.
+    #[must_use]
+    pub fn opposite(self) -> Self {
+        match self {
+            Self::Buy => Self::Sell,
+            Self::Sell => Self::Buy,
+        }
+    }
+
+    /// +1 for buy, -1 for sell.
+    pub fn sign(self) -> rust_decimal::Decimal {
+        match self {
+            Self::Buy => rust_decimal::Decimal::ONE,
+            Self::Sell => rust_decimal::Decimal::NEGATIVE_ONE,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Buy => "buy",
+            Self::Sell => "sell",
+        })
+    }
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// The name of an agent (the recipe's `agent`).
+    AgentId
+);
+string_id!(
+    /// A broker account name (the recipe's `broker.account`).
+    AccountId
+);
+string_id!(
+    /// An instrument: a ticker (`SPY`), a crypto pair (`BTC-USD`) or an OCC option symbol.
+    InstrumentId
+);
+string_id!(
+    /// A client order id; deterministic (`{agent}-{sequence}`) so a retried submit cannot duplicate an order.
+    ClientOrderId
+);
+
+/// A compact per-run index of an instrument (its position in the run's symbol table),
+/// carried by market events instead of a string so events stay `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SymbolId(pub u16);

@@ -1,0 +1,1 @@
+//! Options: OCC symbols, chains (real and synthetic), Black-Scholes pricing, contract selection.

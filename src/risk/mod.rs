@@ -1,0 +1,1 @@
+//! Risk gate (per-agent limits, fleet guardrails) and the US compliance rulebook.

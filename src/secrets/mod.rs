@@ -1,0 +1,3 @@
+//! SOPS-compatible secrets vault: file format, keys (age, PGP), store and commands.
+
+pub mod cli;

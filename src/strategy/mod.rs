@@ -1,0 +1,1 @@
+//! Trading strategies: pure, synchronous, fed candles and trades, returning signals.

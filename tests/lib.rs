@@ -1,0 +1,5 @@
+//! The one integration-test binary: every module runs the real `runner` binary.
+
+mod support;
+
+mod cli;
