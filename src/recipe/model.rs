@@ -1,0 +1,551 @@
+//! The recipe model: what one agent is made of, as serde types.
+//!
+//! These types are the single source of truth: `runner schema` generates
+//! `schemas/recipe.schema.json` from them (doc comments become descriptions), and the
+//! typed load deserialises recipes into them. Every struct denies unknown fields.
+//! Kind-specific settings (e.g. `path` only for the replay provider) are checked by the
+//! semantic validation pass, which can point at the offending line.
+
+use std::path::PathBuf;
+
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::types::{ClockTime, Money, Percent, Size, Speed, Strike, Timeframe};
+
+/// One trading agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "runner recipe")]
+pub struct Recipe {
+    /// Recipe format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// The agent's name: lowercase letters, digits and dashes, unique across the fleet.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"))]
+    pub agent: String,
+    /// What the agent does, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where market data comes from.
+    pub provider: Provider,
+    /// Where orders go.
+    pub broker: Broker,
+    /// What is traded.
+    pub instrument: Instrument,
+    /// The trading algorithm and its parameters.
+    pub algorithm: Algorithm,
+    /// How orders are placed.
+    #[serde(default)]
+    pub orders: Orders,
+    /// Position sizing and risk limits.
+    #[serde(default)]
+    pub risk: Risk,
+    /// When the agent trades.
+    #[serde(default)]
+    pub session: Session,
+    /// US regulatory checks.
+    #[serde(default)]
+    pub compliance: Compliance,
+}
+
+/// Market-data provider kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Recorded data from CSV / CSV.gz files, replayed in time order.
+    Replay,
+    /// Alpaca market data (stocks, options, crypto).
+    Alpaca,
+    /// Polygon.io market data.
+    Polygon,
+    /// Coinbase Advanced Trade market data.
+    Coinbase,
+    /// Trading signals read from a Redis stream.
+    RedisSignals,
+}
+
+/// Where market data (or external signals) come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// The provider kind.
+    pub kind: ProviderKind,
+    /// replay: a CSV or CSV.gz file, a glob, or a directory, relative to the recipe file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// replay: pacing for `runner up` (`max` or a multiple such as `60x`); backtests always run at max.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<Speed>,
+    /// alpaca: the data feed (`iex` or `sip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// redis-signals: Redis URL, e.g. `redis://127.0.0.1:6379/0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// redis-signals: the stream name, e.g. `nvda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// redis-signals: which stream fields carry what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<SignalFields>,
+    /// Name of the secret holding this provider's credentials (`secrets/NAME.sops.yaml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+/// Field mapping of an external signal stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalFields {
+    /// Field holding the ticker, e.g. `Ticker`.
+    pub ticker: String,
+    /// Field holding the direction, e.g. `Direction`.
+    pub direction: String,
+    /// Direction value meaning buy / go long.
+    #[serde(default = "default_buy_value")]
+    pub buy: String,
+    /// Direction value meaning sell / go short.
+    #[serde(default = "default_sell_value")]
+    pub sell: String,
+    /// Optional field holding the signal strength in percent (0–100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strength: Option<String>,
+}
+
+fn default_buy_value() -> String {
+    "b".into()
+}
+fn default_sell_value() -> String {
+    "s".into()
+}
+
+/// Broker kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BrokerKind {
+    /// Simulated broker filling against market data; needs no credentials.
+    Paper,
+    /// Alpaca (paper or live account, depending on the credentials).
+    Alpaca,
+    /// Charles Schwab.
+    Schwab,
+    /// Coinbase Advanced Trade.
+    Coinbase,
+}
+
+/// Cash or margin account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccountType {
+    /// Trades only settled funds.
+    Cash,
+    /// Margin account (Reg T; day-trading rules apply).
+    #[default]
+    Margin,
+}
+
+/// Where orders go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Broker {
+    /// The broker kind.
+    pub kind: BrokerKind,
+    /// The account this agent trades. One account belongs to one agent.
+    pub account: String,
+    /// Cash or margin account.
+    #[serde(default)]
+    pub account_type: AccountType,
+    /// paper: the starting equity of the simulated account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_equity: Option<Money>,
+    /// Commission per share (equities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_per_share: Option<Money>,
+    /// Commission per option contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_per_contract: Option<Money>,
+    /// Commission per order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission_per_order: Option<Money>,
+    /// paper: slippage applied to fills against trades, in ticks (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slippage_ticks: Option<u32>,
+    /// Name of the secret holding the broker credentials; required for live brokers, refused for paper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+/// Instrument kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstrumentKind {
+    /// Shares.
+    Equity,
+    /// Listed options on the underlying, chosen by expiry window and strike.
+    Option,
+    /// A crypto pair such as BTC-USD.
+    Crypto,
+}
+
+/// What is traded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Instrument {
+    /// The underlying symbol: `SPY`, `NVDA`, `BTC-USD`.
+    pub underlying: String,
+    /// Equity, option or crypto.
+    pub kind: InstrumentKind,
+    /// option: which expiries may be traded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<ExpiryWindow>,
+    /// option: which strike to trade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strike: Option<Strike>,
+    /// option: allow selling options to open (writing). Off by default: signals only buy calls or puts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_writing: bool,
+    /// option: implied volatility used by the synthetic chain in paper and backtest runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_vol: Option<Percent>,
+}
+
+/// The window of option expiries to choose from, in calendar days from the trading date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryWindow {
+    /// Fewest calendar days to expiry.
+    pub min_days: u32,
+    /// Most calendar days to expiry.
+    pub max_days: u32,
+    /// Which expiry to take when several fall in the window.
+    #[serde(default)]
+    pub prefer: ExpiryPreference,
+}
+
+/// Which expiry to pick inside the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpiryPreference {
+    /// The soonest expiry in the window.
+    #[default]
+    Nearest,
+    /// The latest expiry in the window.
+    Farthest,
+}
+
+/// Algorithm kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlgorithmKind {
+    /// Moving-average cross that arms an entry, taken on a breakout of recent candles.
+    MaCrossBreakout,
+    /// Buy when the primary breaks above its swing high while the correlated symbol is below its swing low; sell the mirror.
+    Correlation,
+    /// Follow buy/sell signals from an external stream.
+    ExternalSignal,
+    /// Hold a target percentage of the allocation proportional to the signal strength.
+    TargetPosition,
+}
+
+/// Candle construction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CandleStyle {
+    /// Plain OHLC candles.
+    #[default]
+    Standard,
+    /// Heikin-Ashi candles.
+    HeikinAshi,
+    /// Renko bricks of `brick_size`.
+    Renko,
+}
+
+/// Breakout confirmation for ma-cross-breakout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakoutMode {
+    /// Price must break the high/low of the last `breakout_lookback` candles.
+    #[default]
+    Range,
+    /// The moving average's slope must agree with the cross.
+    MaSlope,
+}
+
+/// The trading algorithm and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Algorithm {
+    /// The algorithm kind.
+    pub kind: AlgorithmKind,
+    /// Candle length, from 1s to 4h.
+    pub timeframe: Timeframe,
+    /// Candle construction.
+    #[serde(default)]
+    pub candles: CandleStyle,
+    /// renko: brick size in price units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brick_size: Option<Money>,
+    /// ma-cross-breakout: moving-average period in candles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ma_period: Option<u32>,
+    /// ma-cross-breakout: number of completed candles whose high/low range must be broken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakout_lookback: Option<u32>,
+    /// ma-cross-breakout: how the breakout is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakout_mode: Option<BreakoutMode>,
+    /// correlation: the symbol traded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<String>,
+    /// correlation: the symbol compared against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlated: Option<String>,
+    /// correlation: candles on each side defining a swing high/low.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swing_lookback: Option<u32>,
+    /// correlation: candles on each side defining a fractal (Bill Williams uses 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fractal_lookback: Option<u32>,
+    /// target-position: no trade while the position is within this band of the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<Percent>,
+}
+
+/// Order types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderType {
+    /// Fill at the market.
+    #[default]
+    Market,
+    /// Limit at `limit_offset_ticks` better than the last price.
+    Limit,
+    /// Limit at the far touch (ask for buys, bid for sells) plus `limit_offset_ticks`.
+    MarketableLimit,
+    /// Stop (market once triggered).
+    Stop,
+    /// Stop-limit.
+    StopLimit,
+}
+
+/// How orders are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Orders {
+    /// Order type for entries and exits.
+    #[serde(default, rename = "type")]
+    pub order_type: OrderType,
+    /// Limit price offset in ticks (for limit, marketable-limit, stop-limit).
+    #[serde(default)]
+    pub limit_offset_ticks: u32,
+    /// Refuse to send a marketable limit more than this many ticks away from the reference price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_slippage_ticks: Option<u32>,
+}
+
+/// Position sizing and risk limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Risk {
+    /// Money the agent may put at risk; sizes in percent are of this amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<Money>,
+    /// Size of an entry: a percentage of the allocation or a number of units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_size: Option<Size>,
+    /// Size of an add to an existing position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_size: Option<Size>,
+    /// Largest position in option contracts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_contracts: Option<u32>,
+    /// Largest position in shares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_shares: Option<u32>,
+    /// Largest position notional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_notional: Option<Money>,
+    /// Exit when the position loses this fraction of its entry value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<Percent>,
+    /// Exit when the position gains this fraction of its entry value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<Percent>,
+    /// Exit when the position falls this fraction from its best value since entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_stop: Option<Percent>,
+    /// Most entries per trading day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_trades_per_day: Option<u32>,
+    /// Stop opening positions, flatten and halt for the day after losing this much in a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_loss_limit: Option<Money>,
+    /// Halt after equity falls this fraction from its peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drawdown: Option<Percent>,
+    /// Most orders per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_orders_per_minute: Option<u32>,
+}
+
+/// Trading calendars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CalendarKind {
+    /// New York Stock Exchange: holidays, early closes, 09:30–16:00 regular hours.
+    #[default]
+    Nyse,
+    /// Always open (crypto).
+    #[serde(rename = "24x7")]
+    AllDay,
+}
+
+/// Named session windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NamedHours {
+    /// Regular hours (NYSE 09:30–16:00, 13:00 on early-close days).
+    Regular,
+    /// Extended hours (NYSE 04:00–20:00).
+    Extended,
+}
+
+/// An explicit session window in the exchange time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursWindow {
+    /// Session start, "HH:MM".
+    pub start: ClockTime,
+    /// Session end, "HH:MM".
+    pub end: ClockTime,
+}
+
+/// Trading hours: `regular`, `extended` or an explicit `{start, end}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Hours {
+    /// A named window.
+    Named(NamedHours),
+    /// An explicit window.
+    Window(HoursWindow),
+}
+
+impl Default for Hours {
+    fn default() -> Self {
+        Self::Named(NamedHours::Regular)
+    }
+}
+
+/// When the agent trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    /// The exchange calendar.
+    #[serde(default)]
+    pub calendar: CalendarKind,
+    /// The trading window.
+    #[serde(default)]
+    pub hours: Hours,
+    /// Close every position at this time; no entries after it; nothing held overnight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flatten_at: Option<ClockTime>,
+}
+
+/// Compliance regimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Regime {
+    /// The rules in force on each trading date: legacy PDT before 2026-06-04, intraday margin from then.
+    #[default]
+    Auto,
+    /// Always the legacy pattern-day-trader rule (brokers phasing in until 2027-10-20).
+    LegacyPdt,
+    /// Always FINRA's intraday margin standards.
+    IntradayMargin,
+    /// No day-trading checks.
+    Off,
+}
+
+/// Enforce or skip a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enforcement {
+    /// Refuse orders that break the rule.
+    #[default]
+    Enforce,
+    /// Do not check.
+    Off,
+}
+
+/// US regulatory checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Compliance {
+    /// Day-trading regime.
+    #[serde(default)]
+    pub regime: Regime,
+    /// Regulation T initial margin and cash-account settlement.
+    #[serde(default)]
+    pub reg_t: Enforcement,
+}
+
+/// Fleet-wide settings (`runner.yaml` at the project root).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "runner fleet file")]
+pub struct Fleet {
+    /// Fleet file format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// When the agents' combined P&L for the day falls below minus this amount, every agent stops opening positions, cancels its orders and flattens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_loss_limit: Option<Money>,
+    /// Most agents running at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_agents: Option<u32>,
+    /// Directory holding `NAME.sops.yaml` secrets, relative to this file.
+    #[serde(default = "default_secrets_dir")]
+    pub secrets_dir: PathBuf,
+    /// The journal database, relative to this file.
+    #[serde(default = "default_journal")]
+    pub journal: PathBuf,
+    /// Directory for run state: account locks, agent status, reports; relative to this file.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Seconds without market data before a running agent is reported unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_data_seconds: Option<u32>,
+}
+
+fn default_secrets_dir() -> PathBuf {
+    "secrets".into()
+}
+fn default_journal() -> PathBuf {
+    "journal/runner.db".into()
+}
+fn default_state_dir() -> PathBuf {
+    ".runner".into()
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            daily_loss_limit: None,
+            max_concurrent_agents: None,
+            secrets_dir: default_secrets_dir(),
+            journal: default_journal(),
+            state_dir: default_state_dir(),
+            stale_data_seconds: None,
+        }
+    }
+}
+
+impl Risk {
+    /// The entry size, defaulting to the whole allocation.
+    pub fn entry_size_or_default(&self) -> Size {
+        self.entry_size.unwrap_or(Size::Percent(Percent::from_fraction(Decimal::ONE)))
+    }
+}
