@@ -588,6 +588,7 @@ fn synthetic_chain_against_real_spy_quotes_of_2023_08_03() {
         spot: Decimal,
         at: Timestamp,
         real_mid: f64,
+        real_spread: f64,
     }
     let mut points = Vec::new();
     for r in read_csv("spy_options_1m_quote_20230803.csv") {
@@ -606,7 +607,7 @@ fn synthetic_chain_against_real_spy_quotes_of_2023_08_03() {
         let contract = spy(right, r["strike"].parse().expect("strike"), expiry);
         let label = chrono::DateTime::parse_from_rfc3339(ts).expect("timestamp");
         let at = Timestamp::from_datetime(&(label + Duration::minutes(1)));
-        points.push(Point { contract, spot: *spot, at, real_mid: (bid + ask) / 2.0 });
+        points.push(Point { contract, spot: *spot, at, real_mid: (bid + ask) / 2.0, real_spread: ask - bid });
     }
     assert!(points.len() > 1500, "{} comparable minutes", points.len());
 
@@ -650,7 +651,23 @@ fn synthetic_chain_against_real_spy_quotes_of_2023_08_03() {
             .map(|p| (inputs(p, iv).price(p.contract.right).expect("valid") - p.real_mid).abs())
             .sum::<f64>()
             / pts.len() as f64;
-        eprintln!("{symbol}: median IV {:.2}%, mean abs error ${mae:.3}", iv * 100.0);
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let real_spread = median(pts.iter().map(|p| p.real_spread).collect());
+        let model_spread = median(
+            pts.iter()
+                .map(|p| {
+                    let q = chain.quote(&p.contract, p.spot, p.at).expect("quotable");
+                    pricing::to_f64(q.ask - q.bid)
+                })
+                .collect(),
+        );
+        eprintln!(
+            "{symbol}: median IV {:.2}%, mean abs error ${mae:.3} at that IV; median spread real ${real_spread:.2}, model ${model_spread:.2}",
+            iv * 100.0
+        );
         assert!((0.08..0.25).contains(&iv), "{symbol} IV {iv}");
         assert!(mae < 0.25, "{symbol}: ${mae:.3} at its own IV");
     }

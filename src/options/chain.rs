@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 
-use super::occ::{OptionContract, OptionRight};
+use super::occ::OptionContract;
 use super::pricing::{self, BsInputs};
 use super::{OptionsError, TradingDays};
 use crate::model::{Price, Timestamp};
@@ -71,9 +71,9 @@ pub mod listing_dates {
 
     /// SPY options first traded (standard third-Friday monthlies): 2005-01-10.
     pub const SPY_OPTIONS: NaiveDate = date(2005, 1, 10);
-    /// End-of-quarter (last trading day of Mar/Jun/Sep/Dec) series; CBOE's Quarterly Option
-    /// Series program started in 2006. The first SPY quarterly date was not found; we list from 2007.
-    pub const QUARTERLY: NaiveDate = date(2007, 1, 1);
+    /// End-of-quarter series (last trading day of Mar/Jun/Sep/Dec). CBOE launched Quarterlys in
+    /// July 2006 and reported SPY Quarterly volume for December 2006; we list them from then.
+    pub const QUARTERLY: NaiveDate = date(2006, 12, 1);
     /// Friday Weeklys on SPY (CBOE ETF Weeklys): 2010-06-04.
     pub const FRIDAY_WEEKLY: NaiveDate = date(2010, 6, 4);
     /// From November 2012 (CBOE IC12-093) up to five consecutive weeklies; before, one week ahead.
@@ -369,9 +369,4 @@ impl<D: TradingDays> ChainSource for SyntheticChain<D> {
     fn trading_days(&self) -> &dyn TradingDays {
         &self.days
     }
-}
-
-/// The right a direction buys: a call for a long signal, a put for a short one.
-pub fn right_for_long(long: bool) -> OptionRight {
-    if long { OptionRight::Call } else { OptionRight::Put }
 }
