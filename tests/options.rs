@@ -179,6 +179,11 @@ fn last_trading_time_and_can_open() {
         }
     }
     assert_eq!(c.last_trading_time(&EarlyClose).to_rfc3339(), "2023-08-18T13:00:00-04:00");
+    // A shared calendar is one too.
+    let shared: std::sync::Arc<dyn TradingDays + Send + Sync> = std::sync::Arc::new(holidays());
+    assert_eq!(gf.last_trading_day(&shared), date(2024, 3, 28));
+    let chain = SyntheticChain::new("SPY", ChainSettings::default(), shared).expect("valid");
+    assert!(chain.expiries(date(2024, 3, 18)).contains(&date(2024, 3, 28)));
     // A closure is a calendar too.
     let weekdays = |d: NaiveDate| HolidaySet::default().is_trading_day(d);
     assert!(c.can_open(ny(2023, 8, 14, 10, 0), &weekdays).is_ok());

@@ -103,6 +103,8 @@ pub enum OptionsError {
 ///
 /// The NYSE calendar (`crate::calendar`) is meant to implement this; tests use
 /// [`HolidaySet`] or a closure (any `Fn(NaiveDate) -> bool` is a `TradingDays` with a 16:00 close).
+/// `Arc<C>` (including `Arc<dyn TradingDays + Send + Sync>`) is one too, so one calendar can be
+/// shared by several chains and agents.
 pub trait TradingDays {
     /// Whether the exchange is open on `date`.
     fn is_trading_day(&self, date: NaiveDate) -> bool;
@@ -148,6 +150,16 @@ pub trait TradingDays {
 impl<F: Fn(NaiveDate) -> bool> TradingDays for F {
     fn is_trading_day(&self, date: NaiveDate) -> bool {
         self(date)
+    }
+}
+
+impl<T: TradingDays + ?Sized> TradingDays for std::sync::Arc<T> {
+    fn is_trading_day(&self, date: NaiveDate) -> bool {
+        (**self).is_trading_day(date)
+    }
+
+    fn session_close(&self, date: NaiveDate) -> NaiveTime {
+        (**self).session_close(date)
     }
 }
 
