@@ -255,6 +255,21 @@ fn normal_cdf_is_symmetric_and_monotone() {
         assert!(p >= prev, "monotone at {x}");
         prev = p;
     }
+    // Values of scipy.special.ndtr (SciPy 1.17), relative 1e-13: both methods and their seam at |x| = 3.
+    for (x, want) in [
+        (-8.0, 6.22096057427174e-16),
+        (-5.0, 2.866515718791933e-07),
+        (-3.5, 0.00023262907903552502),
+        (-3.0, 0.0013498980316300933),
+        (-1.0, 0.15865525393145707),
+        (0.3, 0.6179114221889526),
+        (2.9, 0.998134186699616),
+        (3.1, 0.9990323967867817),
+        (6.0, 0.9999999990134123),
+    ] {
+        let got = pricing::norm_cdf(x);
+        assert!((got / want - 1.0).abs() < 1e-13, "Φ({x}) = {got}, want {want}");
+    }
     // The far tail keeps relative accuracy: Φ(−x) ≈ φ(x)/x·(1 − 1/x² + 3/x⁴ − 15/x⁶ + 105/x⁸).
     let x = 20.0;
     let asym = pricing::norm_pdf(x) / x

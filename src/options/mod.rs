@@ -1,12 +1,12 @@
 //! Options: OCC symbols, chains (real and synthetic), Black-Scholes pricing, contract selection.
 //!
 //! What belongs here is everything about an option *instrument* that does not need a broker
-//! or a running agent: the contract and its OCC symbol ([`occ`]), the pricing model
-//! ([`pricing`]), the listing schedule and the synthetic chain that stands in for a real one
-//! in paper and backtest runs ([`chain`]), and the recipe-driven choice of a contract plus the
-//! order-price and sizing helpers ([`select`]). Everything is pure and synchronous.
+//! or a running agent: the contract and its OCC symbol ([`occ`](crate::options::occ)), the pricing model
+//! ([`pricing`](crate::options::pricing)), the listing schedule and the synthetic chain that stands in for a real one
+//! in paper and backtest runs ([`chain`](crate::options::chain)), and the recipe-driven choice of a contract plus the
+//! order-price and sizing helpers ([`select`](crate::options::select)). Everything is pure and synchronous.
 //!
-//! Trading-day knowledge comes in through the small [`TradingDays`] trait so the NYSE calendar
+//! Trading-day knowledge comes in through the small [`TradingDays`](crate::options::TradingDays) trait so the NYSE calendar
 //! (in `crate::calendar`) can be plugged in without this module depending on it.
 //!
 //! See `docs/options.md` for the model, its sources and the pricing error measured on real quotes.

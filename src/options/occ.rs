@@ -3,7 +3,7 @@
 //!
 //! OCC symbology (since 2010): the root left-aligned and padded with spaces to 6 characters,
 //! the expiration date as `yymmdd`, `C` or `P`, and the strike × 1000 as 8 digits.
-//! [`OptionContract::from_str`] also accepts the unpadded form brokers such as Alpaca use
+//! `OptionContract::from_str` also accepts the unpadded form brokers such as Alpaca use
 //! (`SPY241122C00590000`).
 
 use std::fmt;

@@ -4,9 +4,9 @@
 //! SPY options are American. For the short-dated calls and puts the runner trades, the early
 //! exercise premium is small, and we state the simplification rather than run a lattice.
 //! The model works in `f64` (it is a model, not money). Prices cross into `Decimal` only
-//! through [`to_tick`], rounded to the contract's tick, before they reach the order path.
+//! through [`to_tick`](crate::options::pricing::to_tick), rounded to the contract's tick, before they reach the order path.
 //!
-//! Time is ACT/365 calendar time to the contract's last trading time ([`years_between`]).
+//! Time is ACT/365 calendar time to the contract's last trading time ([`years_between`](crate::options::pricing::years_between)).
 
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};

@@ -7,7 +7,7 @@
 //! Direction: a long signal buys a call, a short signal buys a put; the runner never writes
 //! options. Rolling: a held contract is never rolled mid-position; every new entry re-selects
 //! from the chain of that moment; a position still open near the last trading time is closed
-//! ([`expiry_exit_due`]) and one still open at expiry settles at intrinsic value.
+//! ([`expiry_exit_due`](crate::options::select::expiry_exit_due)) and one still open at expiry settles at intrinsic value.
 
 use std::fmt;
 use std::str::FromStr;
