@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(dead_code)] // not every helper is used by every build of the test binary
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
