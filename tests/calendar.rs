@@ -204,3 +204,14 @@ fn cli_rejects_out_of_range_and_reversed_dates() {
     assert!(out.stderr.contains("before"), "{}", out.stderr);
     Run::new(["calendar", "--from", "2013-02-30"]).run().code(2);
 }
+
+#[test]
+fn cli_output_does_not_depend_on_local_time_zone_or_directory() {
+    let args = ["calendar", "--from", "2013-03-08", "--to", "2013-03-12", "--format", "csv"];
+    let reference = Run::new(args).env_remove("TZ").run().success();
+    let elsewhere = std::env::temp_dir();
+    let tokyo = Run::new(args).env("TZ", "Asia/Tokyo").dir(&elsewhere).run().success();
+    assert_eq!(reference.stdout, tokyo.stdout);
+    // Across the 2013-03-10 DST change the wall-clock hours stay 09:30-16:00 ET.
+    assert_eq!(tokyo.stdout.matches(",04:00,09:30,16:00,20:00,").count(), 3, "{}", tokyo.stdout);
+}

@@ -63,6 +63,9 @@ pub enum Hours {
     Extended,
 }
 
+/// A `[start, end)` span of exchange time.
+pub type Window = (DateTime<Tz>, DateTime<Tz>);
+
 /// One trading session of one trading day, in the exchange time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
@@ -82,7 +85,7 @@ pub struct Session {
 
 impl Session {
     /// The `[start, end)` window of the session for these hours.
-    pub fn window(&self, hours: Hours) -> (DateTime<Tz>, DateTime<Tz>) {
+    pub fn window(&self, hours: Hours) -> Window {
         match hours {
             Hours::Regular => (self.open, self.close),
             Hours::Extended => (self.pre_open, self.post_close),
@@ -278,11 +281,7 @@ impl Calendar {
     }
 
     /// The `[start, end)` window of `date` for these hours, or `None` on a closed day.
-    pub fn window(
-        &self,
-        date: NaiveDate,
-        hours: Hours,
-    ) -> Result<Option<(DateTime<Tz>, DateTime<Tz>)>, CalendarError> {
+    pub fn window(&self, date: NaiveDate, hours: Hours) -> Result<Option<Window>, CalendarError> {
         Ok(self.session(date)?.map(|s| s.window(hours)))
     }
 

@@ -60,7 +60,8 @@ fn regime_switches_on_2026_06_04() {
 #[test]
 fn day_trade_counting_follows_finra_sequences() {
     use Effect::{Close, Open};
-    let cases: &[(&str, &[(Effect, i64)], usize)] = &[
+    type Case<'a> = (&'a str, &'a [(Effect, i64)], usize);
+    let cases: &[Case<'_>] = &[
         ("open then close", &[(Open, 100), (Close, 100)], 1),
         ("two opens, one close", &[(Open, 100), (Open, 100), (Close, 200)], 1),
         ("one open, two partial closes", &[(Open, 100), (Close, 50), (Close, 50)], 1),
@@ -137,7 +138,8 @@ fn pdt_limit_at_window_edges() {
     let cal = Calendar::nyse();
     let small = dec!(24999.99);
     // (where the 3 day trades were, the order date, equity, order side vs position, expected)
-    let cases: &[(&[&str], &str, Decimal, Side, Decimal, &str)] = &[
+    type Case<'a> = (&'a [&'a str], &'a str, Decimal, Side, Decimal, &'a str);
+    let cases: &[Case<'_>] = &[
         // Thanksgiving 2013: trades on Fri 11-22 still count on Fri 11-29…
         (&["2013-11-22"; 3], "2013-11-29", small, Side::Buy, dec!(0), "pdt_limit"),
         // …but not on Mon 12-02.
