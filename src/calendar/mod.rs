@@ -12,6 +12,11 @@
 //! Sources: NYSE Rule 7.2 (holidays), NYSE's published holiday and early-close schedules, NYSE
 //! Arca Rule 7.34 (extended sessions 04:00–20:00, late session ending 17:00 on early-close days).
 //! Tests compare every day of 2000–2030 with a table generated from `exchange-calendars` (XNYS).
+//!
+//! [`NYSE_EXCEPTIONS`]: crate::calendar::NYSE_EXCEPTIONS
+//! [`NYSE_FIRST_YEAR`]: crate::calendar::NYSE_FIRST_YEAR
+//! [`NYSE_LAST_YEAR`]: crate::calendar::NYSE_LAST_YEAR
+//! [`CalendarError::OutOfRange`]: crate::calendar::CalendarError::OutOfRange
 
 pub mod cli;
 
@@ -137,8 +142,6 @@ pub const NYSE_EXCEPTIONS: &[(i32, u32, u32, Exception, &str)] = &[
     (2001, 9, 12, Exception::Closed, "September 11 attacks"),
     (2001, 9, 13, Exception::Closed, "September 11 attacks"),
     (2001, 9, 14, Exception::Closed, "September 11 attacks"),
-    (2002, 7, 3, Exception::FullDay, "full day in 2002 (the early close moved to July 5)"),
-    (2002, 7, 5, Exception::EarlyClose, "day after Independence Day"),
     (2003, 12, 26, Exception::EarlyClose, "day after Christmas"),
     (2004, 6, 11, Exception::Closed, "national day of mourning for President Reagan"),
     (2007, 1, 2, Exception::Closed, "national day of mourning for President Ford"),
@@ -471,8 +474,14 @@ fn nyse_holiday(date: NaiveDate) -> Option<&'static str> {
 /// The rule-based early close (13:00) on a trading `date`, if any.
 fn nyse_early_close(date: NaiveDate) -> Option<&'static str> {
     let y = date.year();
-    if date.month() == 7 && date.day() == 3 {
+    // Independence Day on a Thursday: before 2013 NYSE closed early on Friday July 5 instead of
+    // Wednesday July 3; from 2013 on the Wednesday.
+    let thursday_fourth = date.month() == 7 && ymd(y, 7, 4).is_some_and(|d| d.weekday() == Weekday::Thu);
+    if date.month() == 7 && date.day() == 3 && !(thursday_fourth && y < 2013) {
         return Some("day before Independence Day");
+    }
+    if date.month() == 7 && date.day() == 5 && thursday_fourth && y < 2013 {
+        return Some("day after Independence Day");
     }
     if Some(date) == nth_weekday(y, 11, Weekday::Thu, 4).and_then(|t| t.succ_opt()) {
         return Some("day after Thanksgiving");

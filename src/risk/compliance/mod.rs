@@ -2,18 +2,25 @@
 //!
 //! What belongs here: the rules a US broker-dealer enforces on a customer's orders, written as
 //! pure functions over plain data — no I/O, no clock. The risk gate builds the inputs (account
-//! snapshot, ledgers, the order) and calls [`Rules::check_order`] or the individual rules; each rule
-//! returns `Result<(), Denial>` with a stable reason code.
+//! snapshot, ledgers, the order) and calls [`Rules::check_order`] or the individual rules; each
+//! rule returns `Result<(), Denial>` with a stable reason code.
 //!
 //! - [`Regime`]: which day-trading rule is in force on a date ([`regime_for`]): the legacy
 //!   pattern-day-trader rule before 2026-06-04, FINRA's intraday margin standard from then on.
 //! - [`daytrade`]: FINRA's day-trade definition, the 5-business-day window and the PDT check.
-//! - [`margin`]: Regulation T initial margin, the intraday maintenance-margin deficit check and the
-//!   $2,000 minimum equity.
+//! - [`margin`]: Regulation T initial margin, the intraday maintenance-margin deficit check and
+//!   the $2,000 minimum equity.
 //! - [`settlement`]: cash accounts — settled funds only, no free-riding, T+3/T+2/T+1 by date.
 //!
 //! All money is `Decimal`. `docs/risk-and-compliance.md` states each rule's source and the exact
 //! model implemented.
+//!
+//! [`Rules::check_order`]: crate::risk::compliance::Rules::check_order
+//! [`Regime`]: crate::risk::compliance::Regime
+//! [`regime_for`]: crate::risk::compliance::regime_for
+//! [`daytrade`]: crate::risk::compliance::daytrade
+//! [`margin`]: crate::risk::compliance::margin
+//! [`settlement`]: crate::risk::compliance::settlement
 
 pub mod daytrade;
 pub mod margin;
