@@ -116,6 +116,11 @@ fn early_close_cuts_regular_at_13_and_extended_at_17() {
     assert_eq!(cal.is_open_at(&at(22, 0), Hours::Extended), Ok(false));
     assert_eq!(cal.is_open_at(&at(9, 0), Hours::Extended), Ok(true)); // 04:00 ET
     assert_eq!(cal.is_open_at(&at(8, 59), Hours::Extended), Ok(false));
+    let ts = runner::model::Timestamp::from_datetime(&at(15, 0)); // 10:00 ET
+    assert_eq!(cal.is_open_at_timestamp(ts, Hours::Regular), Ok(true));
+    let sunday =
+        runner::model::Timestamp::from_datetime(&Utc.with_ymd_and_hms(2013, 12, 1, 15, 0, 0).unwrap());
+    assert_eq!(cal.is_open_at_timestamp(sunday, Hours::Extended), Ok(false));
 }
 
 #[test]

@@ -294,6 +294,15 @@ impl Calendar {
         Ok(self.session(date)?.is_some_and(|s| s.contains(t, hours)))
     }
 
+    /// Whether the market is open at `ts` (the engine's nanosecond timestamp) for these hours.
+    pub fn is_open_at_timestamp(
+        &self,
+        ts: crate::model::Timestamp,
+        hours: Hours,
+    ) -> Result<bool, CalendarError> {
+        self.is_open_at(&ts.to_utc(), hours)
+    }
+
     /// The first trading day strictly after `date`.
     pub fn next_trading_day(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
         self.step(date, true)

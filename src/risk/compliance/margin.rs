@@ -205,8 +205,8 @@ impl MarginAccount {
             return Err(Denial::new(
                 codes::INTRADAY_MARGIN_DEFICIT,
                 format!(
-                    "{} {} {} at {} would leave an intraday margin deficit of {} (maintenance {} > equity {}; \
-                     deficit before {})",
+                    "{} {} {} at {} would leave an intraday margin deficit of {} \
+                     (maintenance {} > equity {}; deficit before {})",
                     order.side,
                     order.qty,
                     order.instrument,

@@ -66,7 +66,7 @@ pub mod codes {
 }
 
 /// Why a rule refuses an order: a stable machine code and a human message (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Denial {
     /// Stable reason code, one of [`codes`].
     pub code: &'static str,
