@@ -86,10 +86,11 @@ pub fn calendar(args: CalendarArgs, _g: &GlobalArgs) -> CmdResult {
             }
             CalendarFormat::Table => {
                 let wd = date.weekday().to_string();
-                let _ = writeln!(
-                    out,
+                let line = format!(
                     "{date:<10}  {wd:<3}  {status:<6}  {pre:>8}  {open:>5}  {close:>5}  {post:>10}  {reason}"
                 );
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
         }
     }
