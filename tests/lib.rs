@@ -2,5 +2,6 @@
 
 mod support;
 
+mod calendar;
 mod cli;
 mod options;
