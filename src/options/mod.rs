@@ -183,3 +183,38 @@ impl TradingDays for HolidaySet {
         !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&date)
     }
 }
+
+/// The NYSE calendar drives expiries and last trading times: a date outside the calendar's
+/// range counts as closed (fail closed: no contract is listed or opened on an unknown day).
+impl TradingDays for crate::calendar::Calendar {
+    fn is_trading_day(&self, date: NaiveDate) -> bool {
+        crate::calendar::Calendar::is_trading_day(self, date).unwrap_or(false)
+    }
+
+    fn session_close(&self, date: NaiveDate) -> NaiveTime {
+        match self.session(date) {
+            Ok(Some(s)) => s.close.time(),
+            _ => NaiveTime::from_hms_opt(16, 0, 0).unwrap_or(NaiveTime::MIN),
+        }
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+    use crate::calendar::Calendar;
+
+    #[test]
+    fn nyse_calendar_moves_holiday_expiries_and_knows_early_closes() {
+        let cal = Calendar::nyse();
+        // Good Friday 2024-03-29: closed; the Friday expiry moves to Thursday 03-28.
+        let gf = NaiveDate::from_ymd_opt(2024, 3, 29).unwrap();
+        assert!(!TradingDays::is_trading_day(&cal, gf));
+        assert_eq!(cal.on_or_before(gf), NaiveDate::from_ymd_opt(2024, 3, 28).unwrap());
+        // Day after Thanksgiving 2013 closes at 13:00.
+        let bf = NaiveDate::from_ymd_opt(2013, 11, 29).unwrap();
+        assert_eq!(cal.session_close(bf), NaiveTime::from_hms_opt(13, 0, 0).unwrap());
+        // Outside the calendar's range: closed.
+        assert!(!TradingDays::is_trading_day(&cal, NaiveDate::from_ymd_opt(1999, 6, 1).unwrap()));
+    }
+}
