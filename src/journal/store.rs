@@ -6,7 +6,7 @@
 //! write lock up front (`BEGIN IMMEDIATE`), so several processes may share one journal and
 //! the audit chain stays linear.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -781,14 +781,14 @@ impl Journal {
     ) -> Result<Vec<DayTradeRecord>, JournalError> {
         let mut v: Vec<DayTradeRecord> =
             self.select("account = ? AND trade_date >= ?", vec![text(account), text(date)])?;
-        v.sort_by(|a, b| a.trade_date.cmp(&b.trade_date));
+        v.sort_by_key(|d| d.trade_date);
         Ok(v)
     }
 
     /// All day trades (any account) on or after `date`, oldest first.
     pub fn all_day_trades_since(&self, date: NaiveDate) -> Result<Vec<DayTradeRecord>, JournalError> {
         let mut v: Vec<DayTradeRecord> = self.select("trade_date >= ?", vec![text(date)])?;
-        v.sort_by(|a, b| a.trade_date.cmp(&b.trade_date));
+        v.sort_by_key(|d| d.trade_date);
         Ok(v)
     }
 
@@ -901,10 +901,10 @@ impl Journal {
             }
         }
 
-        let mut seen: HashMap<i64, ()> = HashMap::new();
+        let mut seen: HashSet<i64> = HashSet::new();
         let mut check =
             |seq: i64, kind: &str, value: Result<serde_json::Value, String>, problems: &mut Vec<String>| {
-                seen.insert(seq, ());
+                seen.insert(seq);
                 match entries.get(&seq) {
                     None => problems
                         .push(format!("{kind} row with audit entry {seq}: no such entry (inserted row)")),
@@ -985,8 +985,7 @@ impl Journal {
                 }
             }
         }
-        drop(check);
-        let mut orphans: Vec<i64> = entries.keys().filter(|s| !seen.contains_key(s)).copied().collect();
+        let mut orphans: Vec<i64> = entries.keys().filter(|s| !seen.contains(s)).copied().collect();
         orphans.sort_unstable();
         for seq in orphans {
             let kind = entries.get(&seq).map_or("?", |(k, _)| k.as_str());
@@ -1000,4 +999,227 @@ impl Journal {
 /// The stored text of a run mode (`backtest`, `paper`, `live`).
 pub fn mode_text(mode: super::RunMode) -> String {
     enum_text(&mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::journal::{HaltScope, OrderStatus, OrderType, RunMode};
+    use crate::model::Side;
+
+    fn t(sec: i64) -> DateTime<Utc> {
+        // 2013-10-07 13:30:00 UTC plus `sec` seconds and some nanoseconds.
+        Utc.timestamp_opt(1_381_152_600 + sec, 123_456_789).single().expect("valid time")
+    }
+
+    fn fill(run: &RunId, n: u32, price: Decimal) -> FillRecord {
+        FillRecord {
+            fill_id: format!("f{n}"),
+            client_order_id: ClientOrderId(format!("a-{n}")),
+            run: Some(run.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Buy,
+            qty: dec!(10),
+            price,
+            fee: dec!(0.0050),
+            time: t(i64::from(n)),
+        }
+    }
+
+    fn position(qty: Decimal, instrument: &str, sec: i64) -> PositionRecord {
+        PositionRecord {
+            run: None,
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from(instrument),
+            qty,
+            avg_price: dec!(168.10),
+            time: t(sec),
+        }
+    }
+
+    /// A journal with one of every record kind.
+    fn populated(dir: &Path) -> (Journal, RunId) {
+        let mut j = Journal::open(dir.join("sub/j.db")).expect("open");
+        let run = j
+            .begin_run(&NewRun {
+                agent: AgentId::from("a"),
+                recipe: "recipes/a.yaml".into(),
+                mode: RunMode::Paper,
+                started_at: t(0),
+                metadata: [("version".to_owned(), "0.1.0".to_owned())].into(),
+            })
+            .expect("begin");
+        j.record_order(&OrderRecord {
+            client_order_id: ClientOrderId::from("a-1"),
+            run: Some(run.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Buy,
+            order_type: OrderType::StopLimit,
+            qty: dec!(10),
+            limit_price: Some(dec!(168.50)),
+            stop_price: Some(dec!(168.40)),
+            status: OrderStatus::Accepted,
+            time: t(1),
+        })
+        .expect("order");
+        j.record_fill(&fill(&run, 1, dec!(168.45))).expect("fill");
+        j.record_fill(&fill(&run, 2, dec!(168.47))).expect("fill");
+        j.record_position(&position(dec!(10), "SPY", 2)).expect("pos");
+        j.record_position(&position(dec!(5), "QQQ", 3)).expect("pos");
+        j.record_position(&position(dec!(0), "QQQ", 4)).expect("pos");
+        j.record_position(&position(dec!(20), "SPY", 5)).expect("pos");
+        j.record_day_trade(&DayTradeRecord {
+            run: Some(run.clone()),
+            account: AccountId::from("acct"),
+            agent: AgentId::from("a"),
+            instrument: InstrumentId::from("SPY"),
+            trade_date: NaiveDate::from_ymd_opt(2013, 10, 7).expect("date"),
+            qty: dec!(10),
+            time: t(6),
+        })
+        .expect("day trade");
+        j.record_denial(&DenialRecord {
+            run: Some(run.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Sell,
+            qty: dec!(3),
+            client_order_id: None,
+            reason_code: "pdt".into(),
+            message: "4th day trade in 5 business days".into(),
+            time: t(7),
+        })
+        .expect("denial");
+        j.record_halt(&HaltRecord {
+            run: None,
+            scope: HaltScope::Fleet,
+            agent: None,
+            reason: "daily loss limit".into(),
+            time: t(8),
+        })
+        .expect("halt");
+        j.end_run(&run, t(9), "completed").expect("end");
+        (j, run)
+    }
+
+    fn raw(j: &Journal) -> Connection {
+        Connection::open(j.path()).expect("raw connection")
+    }
+
+    #[test]
+    fn records_round_trip_exactly_and_verify() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut j, run) = populated(dir.path());
+        let fills = j.fills_for_run(&run).expect("fills");
+        assert_eq!(fills, vec![fill(&run, 1, dec!(168.45)), fill(&run, 2, dec!(168.47))]);
+        // Scale is kept exactly (0.0050 stays 0.0050).
+        assert_eq!(fills[0].fee.to_string(), "0.0050");
+        let orders = j.order_history(&ClientOrderId::from("a-1")).expect("orders");
+        assert_eq!(orders[0].limit_price, Some(dec!(168.50)));
+        let runs = j.runs().expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].outcome.as_deref(), Some("completed"));
+        assert_eq!(runs[0].ended_at, Some(t(9)));
+        assert_eq!(j.halts().expect("halts")[0].scope, HaltScope::Fleet);
+        let report = j.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.entries, 12);
+    }
+
+    #[test]
+    fn rebuild_queries() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (j, _) = populated(dir.path());
+        let open = j.open_positions(&AgentId::from("a")).expect("positions");
+        assert_eq!(open, vec![position(dec!(20), "SPY", 5)], "QQQ went flat, SPY latest is 20");
+        assert!(j.open_positions(&AgentId::from("nobody")).expect("positions").is_empty());
+        let acct = AccountId::from("acct");
+        assert_eq!(
+            j.day_trades_since(&acct, NaiveDate::from_ymd_opt(2013, 10, 7).expect("d")).expect("dt").len(),
+            1
+        );
+        assert!(
+            j.day_trades_since(&acct, NaiveDate::from_ymd_opt(2013, 10, 8).expect("d"))
+                .expect("dt")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn reopening_continues_the_chain() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (j, run) = populated(dir.path());
+        let path = j.path().to_path_buf();
+        drop(j);
+        let mut j = Journal::open(&path).expect("reopen");
+        j.record_fill(&fill(&run, 3, dec!(1))).expect("fill after reopen");
+        let report = j.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.entries, 13);
+        assert!(matches!(j.end_run(&run, t(10), "again"), Err(JournalError::UnknownRun { .. })));
+    }
+
+    fn problems_after(sql: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut j, _) = populated(dir.path());
+        raw(&j).execute_batch(sql).expect("tamper");
+        let report = j.verify().expect("verify");
+        assert!(!report.is_ok(), "tampering with `{sql}` went unnoticed");
+        report.problems
+    }
+
+    #[test]
+    fn verify_detects_edits_insertions_and_deletions() {
+        let p = problems_after("UPDATE fills SET price = '168.46' WHERE fill_id = 'f1'");
+        assert!(p.iter().any(|p| p.contains("fill row of audit entry 3 was edited")), "{p:?}");
+
+        let p = problems_after("UPDATE audit SET data = replace(data, '168.45', '1.00') WHERE seq = 3");
+        assert!(p.iter().any(|p| p.contains("audit entry 3 (fill): content does not match")), "{p:?}");
+
+        let p = problems_after("UPDATE runs SET outcome = 'halted'");
+        assert!(p.iter().any(|p| p.contains("run_end row")), "{p:?}");
+
+        let p = problems_after("DELETE FROM fills WHERE fill_id = 'f2'");
+        assert!(p.iter().any(|p| p.contains("audit entry 4 (fill) has no record row")), "{p:?}");
+
+        let p = problems_after("DELETE FROM audit WHERE seq = 5; DELETE FROM positions WHERE audit_seq = 5");
+        assert!(p.iter().any(|p| p.contains("entries are missing or were inserted")), "{p:?}");
+
+        // Deleting the newest entries (and their rows) is caught by the chain head.
+        let p = problems_after(
+            "DELETE FROM audit WHERE seq >= 11; DELETE FROM halts; \
+             UPDATE runs SET ended_at = NULL, outcome = NULL, end_audit_seq = NULL",
+        );
+        assert!(p.iter().any(|p| p.contains("chain head says the log ends at entry 12")), "{p:?}");
+
+        let p = problems_after(
+            "INSERT INTO halts (audit_seq, run_id, scope, agent, reason, time) \
+             VALUES (99, NULL, 'fleet', NULL, 'forged', '2013-10-07T13:30:00.000000000Z')",
+        );
+        assert!(p.iter().any(|p| p.contains("no such entry")), "{p:?}");
+
+        let p = problems_after("UPDATE fills SET qty = 'ten' WHERE fill_id = 'f1'");
+        assert!(p.iter().any(|p| p.contains("unreadable")), "{p:?}");
+    }
+
+    #[test]
+    fn missing_or_foreign_files_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let missing = dir.path().join("none.db");
+        assert!(matches!(Journal::open_existing(&missing), Err(JournalError::NotFound { .. })));
+        assert!(!missing.exists(), "open_existing must not create a journal");
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, b"this is not a database, just some text that is long enough").expect("write");
+        let err = Journal::open_existing(&junk).expect_err("junk is not a journal");
+        assert!(err.to_string().contains("junk.db"), "{err}");
+    }
 }
