@@ -140,6 +140,12 @@ pub enum JournalError {
         /// The path looked at.
         path: PathBuf,
     },
+    /// `open_existing` on a file that is not a runner journal.
+    #[error("{} is not a runner journal", path.display())]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+    },
     /// The journal's directory could not be created.
     #[error("cannot create journal directory {}: {source}", path.display())]
     CreateDir {
@@ -545,6 +551,83 @@ impl Filter {
     }
 }
 
+/// Insert `record` and its audit entry inside `tx`; returns the audit seq.
+fn insert_record<R: Stored>(tx: &Connection, path: &Path, record: &R) -> Result<i64, JournalError> {
+    let seq = Journal::append_audit(tx, path, R::KIND, record)?;
+    let placeholders = vec!["?"; R::COLUMNS.len() + 1].join(", ");
+    let stmt =
+        format!("INSERT INTO {} (audit_seq, {}) VALUES ({placeholders})", R::TABLE, R::COLUMNS.join(", "));
+    let mut values = vec![SqlValue::Integer(seq)];
+    values.extend(record.to_sql());
+    tx.execute(&stmt, rusqlite::params_from_iter(values))
+        .map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })?;
+    Ok(seq)
+}
+
+/// Records written atomically; see [`Journal::batch`]. Holds the journal's write lock
+/// until committed or dropped, so keep it short.
+pub struct Batch<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: &'a Path,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    /// Run one insert inside a savepoint, so a failed record leaves nothing behind
+    /// (no audit entry without its row) and the batch stays usable.
+    fn one(
+        &mut self,
+        f: impl FnOnce(&Connection, &Path) -> Result<i64, JournalError>,
+    ) -> Result<i64, JournalError> {
+        let sql = |source| JournalError::Sqlite { path: self.path.to_path_buf(), source };
+        let sp = self.tx.savepoint().map_err(sql)?;
+        let seq = f(&sp, self.path)?;
+        sp.commit().map_err(sql)?;
+        Ok(seq)
+    }
+
+    /// Add an order state.
+    pub fn record_order(&mut self, order: &OrderRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, order))
+    }
+
+    /// Add a fill.
+    pub fn record_fill(&mut self, fill: &FillRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, fill))
+    }
+
+    /// Add a position snapshot.
+    pub fn record_position(&mut self, position: &PositionRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, position))
+    }
+
+    /// Add a day trade.
+    pub fn record_day_trade(&mut self, day_trade: &DayTradeRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, day_trade))
+    }
+
+    /// Add a denial.
+    pub fn record_denial(&mut self, denial: &DenialRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, denial))
+    }
+
+    /// Add a halt.
+    pub fn record_halt(&mut self, halt: &HaltRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, halt))
+    }
+
+    /// Commit every record of the batch; durable when this returns.
+    pub fn commit(self) -> Result<(), JournalError> {
+        let path = self.path.to_path_buf();
+        self.tx.commit().map_err(|source| JournalError::Sqlite { path, source })
+    }
+}
+
 impl Journal {
     /// Open (creating it and its directory if needed) the journal at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
@@ -555,7 +638,7 @@ impl Journal {
         }
         let conn =
             Connection::open(&path).map_err(|source| JournalError::Sqlite { path: path.clone(), source })?;
-        Self::init(conn, path)
+        Self::init(conn, path, true)
     }
 
     /// Open an existing journal (for queries); a missing file is an error, not a new journal.
@@ -567,7 +650,7 @@ impl Journal {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|source| JournalError::Sqlite { path: path.clone(), source })?;
-        Self::init(conn, path)
+        Self::init(conn, path, false)
     }
 
     /// The file this journal lives in.
@@ -575,7 +658,7 @@ impl Journal {
         &self.path
     }
 
-    fn init(mut conn: Connection, path: PathBuf) -> Result<Self, JournalError> {
+    fn init(mut conn: Connection, path: PathBuf, create: bool) -> Result<Self, JournalError> {
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         // WAL: readers never block the writer; FULL: every commit fsyncs the WAL, so an
@@ -589,6 +672,9 @@ impl Journal {
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
         if version > SCHEMA_VERSION {
             return Err(JournalError::NewerSchema { path, found: version });
+        }
+        if version == 0 && !create {
+            return Err(JournalError::NotAJournal { path });
         }
         if version == 0 {
             tx.execute_batch(SCHEMA).map_err(sql)?;
@@ -606,7 +692,7 @@ impl Journal {
 
     /// Append an audit entry inside `tx`; returns its seq.
     fn append_audit(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         path: &Path,
         kind: &str,
         record: &impl Serialize,
@@ -639,18 +725,20 @@ impl Journal {
         let path = self.path.clone();
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-        let seq = Self::append_audit(&tx, &path, R::KIND, record)?;
-        let placeholders = vec!["?"; R::COLUMNS.len() + 1].join(", ");
-        let stmt = format!(
-            "INSERT INTO {} (audit_seq, {}) VALUES ({placeholders})",
-            R::TABLE,
-            R::COLUMNS.join(", ")
-        );
-        let mut values = vec![SqlValue::Integer(seq)];
-        values.extend(record.to_sql());
-        tx.execute(&stmt, rusqlite::params_from_iter(values)).map_err(sql)?;
+        let seq = insert_record(&tx, &path, record)?;
         tx.commit().map_err(sql)?;
         Ok(seq)
+    }
+
+    /// Start a batch: several records committed atomically (all or none) with one fsync,
+    /// e.g. a fill together with the position snapshot and day trade it causes.
+    /// Dropping the batch without [`Batch::commit`] discards it.
+    pub fn batch(&mut self) -> Result<Batch<'_>, JournalError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Sqlite { path: self.path.clone(), source })?;
+        Ok(Batch { tx, path: &self.path })
     }
 
     /// Record the start of a run; returns its new id.
@@ -666,6 +754,7 @@ impl Journal {
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let seq = Self::append_audit(&tx, &path, "run_begin", &record)?;
+        // A map of strings always serialises.
         let metadata = canonical_json(&serde_json::to_value(&run.metadata).unwrap_or_default());
         tx.execute(
             "INSERT INTO runs (id, agent, recipe, mode, started_at, metadata, audit_seq)
@@ -1162,6 +1251,9 @@ mod tests {
         drop(j);
         let mut j = Journal::open(&path).expect("reopen");
         j.record_fill(&fill(&run, 3, dec!(1))).expect("fill after reopen");
+        // A duplicate fill id is refused and leaves no audit entry behind.
+        let dup = j.record_fill(&fill(&run, 3, dec!(1))).expect_err("duplicate fill id");
+        assert!(dup.to_string().contains("UNIQUE"), "{dup}");
         let report = j.verify().expect("verify");
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.entries, 13);
@@ -1221,5 +1313,32 @@ mod tests {
         std::fs::write(&junk, b"this is not a database, just some text that is long enough").expect("write");
         let err = Journal::open_existing(&junk).expect_err("junk is not a journal");
         assert!(err.to_string().contains("junk.db"), "{err}");
+        let other = dir.path().join("other.db");
+        Connection::open(&other).expect("sqlite").execute_batch("CREATE TABLE t (x)").expect("table");
+        assert!(matches!(Journal::open_existing(&other), Err(JournalError::NotAJournal { .. })));
+    }
+
+    #[test]
+    fn a_batch_commits_all_or_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (mut j, run) = populated(dir.path());
+        {
+            let mut b = j.batch().expect("batch");
+            b.record_fill(&fill(&run, 10, dec!(1))).expect("fill");
+            b.record_position(&position(dec!(30), "SPY", 10)).expect("pos");
+            // Dropped without commit: rolled back.
+        }
+        assert_eq!(j.fills_for_run(&run).expect("fills").len(), 2);
+        let mut b = j.batch().expect("batch");
+        b.record_fill(&fill(&run, 10, dec!(1))).expect("fill");
+        b.record_position(&position(dec!(30), "SPY", 10)).expect("pos");
+        // A duplicate fill id fails; only that record is undone and the batch goes on.
+        assert!(b.record_fill(&fill(&run, 10, dec!(1))).is_err());
+        b.commit().expect("commit");
+        assert_eq!(j.fills_for_run(&run).expect("fills").len(), 3);
+        assert_eq!(j.open_positions(&AgentId::from("a")).expect("pos")[0].qty, dec!(30));
+        let report = j.verify().expect("verify");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.entries, 14);
     }
 }
