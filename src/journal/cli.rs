@@ -49,9 +49,10 @@ pub enum Format {
 pub enum JournalCommand {
     /// Recompute the hash chain and cross-check every table; exit 1 on any tampering.
     Verify {
-        /// Also require the chain to end at this hash (recorded earlier, e.g. off-machine).
+        /// Also require the chain to contain this hash: a head printed by an earlier
+        /// verify and kept elsewhere, which proves the history up to it was not rewritten.
         #[arg(long, value_name = "HASH")]
-        expect_head: Option<String>,
+        anchor: Option<String>,
     },
     /// List fills (executions).
     Trades {
@@ -117,7 +118,7 @@ pub enum JournalCommand {
 pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
     let JournalArgs { db, format, command } = args;
     match command {
-        JournalCommand::Verify { expect_head } => verify(&db, format, expect_head.as_deref()),
+        JournalCommand::Verify { anchor } => verify(&db, format, anchor.as_deref()),
         JournalCommand::Trades { date, today, agent } => {
             let date = if today { Some(today_ny()) } else { date };
             trades(&db, format, date, agent)
@@ -199,13 +200,17 @@ fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
     }
 }
 
-fn verify(db: &std::path::Path, format: Format, expect_head: Option<&str>) -> CmdResult {
+fn verify(db: &std::path::Path, format: Format, anchor: Option<&str>) -> CmdResult {
     let mut journal = open_existing(db)?;
     let mut report = journal.verify().map_err(jerr)?;
-    if let Some(expected) = expect_head
-        && !expected.eq_ignore_ascii_case(&report.head_hash)
-    {
-        report.problems.push(format!("the chain ends at {} but {expected} was expected", report.head_hash));
+    let mut anchor_seq = None;
+    if let Some(anchor) = anchor {
+        anchor_seq = journal.find_anchor(anchor).map_err(jerr)?;
+        if anchor_seq.is_none() {
+            report.problems.push(format!(
+                "anchor {anchor} is not in the chain: history up to it was rewritten or truncated"
+            ));
+        }
     }
     match format {
         Format::Json => print_json(&serde_json::json!({
@@ -213,6 +218,7 @@ fn verify(db: &std::path::Path, format: Format, expect_head: Option<&str>) -> Cm
             "ok": report.is_ok(),
             "entries": report.entries,
             "head_hash": report.head_hash,
+            "anchor_seq": anchor_seq,
             "problems": report.problems,
         }))?,
         Format::Table => {
@@ -223,6 +229,9 @@ fn verify(db: &std::path::Path, format: Format, expect_head: Option<&str>) -> Cm
                     report.entries,
                     report.head_hash
                 );
+                if let Some(seq) = anchor_seq {
+                    println!("anchor found at entry {seq}");
+                }
             } else {
                 println!("journal {}: {} problem(s) found", db.display(), report.problems.len());
                 for p in &report.problems {

@@ -922,6 +922,20 @@ impl Journal {
         Ok(rows)
     }
 
+    /// The seq of the audit entry whose hash is `hash` (hex, any case), if the chain has one.
+    ///
+    /// With a passing [`Journal::verify`], finding an anchor recorded earlier proves the
+    /// entries up to it are the ones that existed when it was recorded.
+    pub fn find_anchor(&self, hash: &str) -> Result<Option<i64>, JournalError> {
+        let mut stmt =
+            self.conn.prepare("SELECT seq FROM audit WHERE hash = ?1").map_err(|e| self.sql_err(e))?;
+        let mut rows = stmt.query([hash.to_ascii_lowercase()]).map_err(|e| self.sql_err(e))?;
+        match rows.next().map_err(|e| self.sql_err(e))? {
+            Some(r) => Ok(Some(r.get(0).map_err(|e| self.sql_err(e))?)),
+            None => Ok(None),
+        }
+    }
+
     /// Recompute the audit chain and cross-check every table against it.
     ///
     /// Detects: an edited entry or record, an inserted or deleted entry (anywhere,
