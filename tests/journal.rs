@@ -26,9 +26,10 @@ fn spawn(args: &[&str]) -> Child {
 }
 
 /// Start `stress-write`, read acks until `kill_after`, SIGKILL it; returns (run id, last ack).
-fn write_then_kill(db: &Path, kill_after: u64) -> (RunId, u64) {
+fn write_then_kill(db: &Path, kill_after: u64, durability: &str) -> (RunId, u64) {
     let db = db.to_str().expect("utf-8 temp path");
-    let mut child = spawn(&["journal", "stress-write", "--db", db, "--count", "1000000"]);
+    let mut child =
+        spawn(&["journal", "stress-write", "--db", db, "--count", "1000000", "--durability", durability]);
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("run line").expect("read");
@@ -55,8 +56,10 @@ fn every_acked_record_survives_kill_9_and_the_chain_verifies() {
     let mut runs = Vec::new();
     // Several kills at different moments, into the same journal: each restart appends to
     // what the previous (killed) writer left.
-    for kill_after in [1, 23, 140] {
-        let (run, acked) = write_then_kill(&db, kill_after);
+    // `process-crash` durability (synchronous=NORMAL) must also keep acked records across
+    // kill -9: the OS still holds what the killed process wrote.
+    for (kill_after, durability) in [(1, "full"), (23, "full"), (140, "full"), (60, "process-crash")] {
+        let (run, acked) = write_then_kill(&db, kill_after, durability);
         assert!(acked >= kill_after);
         runs.push(run.clone());
 

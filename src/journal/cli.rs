@@ -14,8 +14,8 @@ use rust_decimal::Decimal;
 
 use super::window::{WeekdaysOnly, last_business_days};
 use super::{
-    DEFAULT_PATH, DayTradeRecord, FillRecord, Filter, Journal, NewRun, OrderRecord, OrderStatus, OrderType,
-    PositionRecord, RunMode,
+    DEFAULT_PATH, DayTradeRecord, Durability, FillRecord, Filter, Journal, NewRun, OrderRecord, OrderStatus,
+    OrderType, PositionRecord, RunMode,
 };
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::engine::account_lock::{AccountLock, LockError};
@@ -98,6 +98,9 @@ pub enum JournalCommand {
         /// Account to write as.
         #[arg(long, default_value = "stress-acct")]
         account: String,
+        /// Commit durability.
+        #[arg(long, value_enum, default_value_t = Durability::Full)]
+        durability: Durability,
     },
     /// Test helper: take an account lock and hold it until standard input closes.
     #[command(hide = true)]
@@ -128,7 +131,9 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
             day_trades(&db, format, account, date.unwrap_or_else(today_ny))
         }
         JournalCommand::Runs => runs(&db, format),
-        JournalCommand::StressWrite { count, agent, account } => stress_write(&db, count, &agent, &account),
+        JournalCommand::StressWrite { count, agent, account, durability } => {
+            stress_write(&db, count, &agent, &account, durability)
+        }
         JournalCommand::HoldLock { dir, account, agent } => hold_lock(&dir, &account, &agent),
     }
 }
@@ -425,8 +430,14 @@ fn runs(db: &std::path::Path, format: Format) -> CmdResult {
 
 /// Each step commits, one transaction each: an order, its fill, a position snapshot
 /// (quantity = step number) and, every third step, a day trade; then prints `ack N`.
-fn stress_write(db: &std::path::Path, count: u64, agent: &str, account: &str) -> CmdResult {
-    let mut journal = Journal::open(db).map_err(jerr)?;
+fn stress_write(
+    db: &std::path::Path,
+    count: u64,
+    agent: &str,
+    account: &str,
+    durability: Durability,
+) -> CmdResult {
+    let mut journal = Journal::open_with(db, durability).map_err(jerr)?;
     let agent = AgentId(agent.to_owned());
     let account = AccountId(account.to_owned());
     let instrument = InstrumentId::from("SPY");

@@ -15,7 +15,7 @@ pub use record::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, NewRun, OrderRecord, OrderStatus,
     OrderType, PositionRecord, RunId, RunMode, RunRecord,
 };
-pub use store::{Batch, Filter, Journal, JournalError, VerifyReport};
+pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport};
 
 /// Default journal location, relative to the project directory.
 pub const DEFAULT_PATH: &str = "journal/runner.db";

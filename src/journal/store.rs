@@ -184,6 +184,20 @@ pub enum JournalError {
     },
 }
 
+/// How hard each commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Durability {
+    /// `synchronous=FULL`: the WAL is fsync'ed at every commit. A returned record survives
+    /// `kill -9`, an OS crash and power loss. About one fsync (milliseconds) per commit.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: the WAL is written (to the OS) at every commit and fsync'ed
+    /// only at checkpoints. A returned record survives `kill -9` of the process (the OS
+    /// still has it); an OS crash or power loss may lose the newest commits but never
+    /// corrupts the file or the chain. For backtests.
+    ProcessCrash,
+}
+
 /// Result of [`Journal::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -629,8 +643,14 @@ impl Batch<'_> {
 }
 
 impl Journal {
-    /// Open (creating it and its directory if needed) the journal at `path`.
+    /// Open (creating it and its directory if needed) the journal at `path`, with
+    /// [`Durability::Full`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, JournalError> {
+        Self::open_with(path, Durability::Full)
+    }
+
+    /// Like [`Journal::open`], choosing how hard each commit is pushed to disk.
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, JournalError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -638,7 +658,7 @@ impl Journal {
         }
         let conn =
             Connection::open(&path).map_err(|source| JournalError::Sqlite { path: path.clone(), source })?;
-        Self::init(conn, path, true)
+        Self::init(conn, path, true, durability)
     }
 
     /// Open an existing journal (for queries); a missing file is an error, not a new journal.
@@ -650,7 +670,7 @@ impl Journal {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags)
             .map_err(|source| JournalError::Sqlite { path: path.clone(), source })?;
-        Self::init(conn, path, false)
+        Self::init(conn, path, false, Durability::Full)
     }
 
     /// The file this journal lives in.
@@ -658,7 +678,12 @@ impl Journal {
         &self.path
     }
 
-    fn init(mut conn: Connection, path: PathBuf, create: bool) -> Result<Self, JournalError> {
+    fn init(
+        mut conn: Connection,
+        path: PathBuf,
+        create: bool,
+        durability: Durability,
+    ) -> Result<Self, JournalError> {
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         // WAL: readers never block the writer; FULL: every commit fsyncs the WAL, so an
@@ -667,7 +692,11 @@ impl Journal {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "Journal could not switch to WAL mode.");
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
         if version > SCHEMA_VERSION {
