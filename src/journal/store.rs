@@ -1,8 +1,9 @@
 //! The SQLite store: schema, durable appends (record + audit entry in one transaction),
 //! rebuild queries and chain verification.
 //!
-//! Durability: WAL mode with `synchronous=FULL`, so a record whose `record_*` call has
-//! returned is in the fsync'ed WAL and survives `kill -9` and power loss. Writers take the
+//! Durability: WAL mode with `synchronous=FULL` by default, so a record whose `record_*`
+//! call has returned is in the fsync'ed WAL and survives `kill -9` and power loss (see
+//! [`Durability`] for the cheaper mode meant for backtests). Writers take the
 //! write lock up front (`BEGIN IMMEDIATE`), so several processes may share one journal and
 //! the audit chain stays linear.
 
@@ -686,8 +687,8 @@ impl Journal {
     ) -> Result<Self, JournalError> {
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-        // WAL: readers never block the writer; FULL: every commit fsyncs the WAL, so an
-        // acknowledged record survives a crash of the process or of the machine.
+        // WAL: readers never block the writer. FULL fsyncs the WAL at every commit, NORMAL
+        // only hands it to the OS (see `Durability`); both keep the file consistent.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "Journal could not switch to WAL mode.");
@@ -697,7 +698,9 @@ impl Journal {
             Durability::ProcessCrash => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", sync).map_err(sql)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        // Only a writer that may create the schema needs the write lock here.
+        let behavior = if create { TransactionBehavior::Immediate } else { TransactionBehavior::Deferred };
+        let tx = conn.transaction_with_behavior(behavior).map_err(sql)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
         if version > SCHEMA_VERSION {
             return Err(JournalError::NewerSchema { path, found: version });
