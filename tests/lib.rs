@@ -4,4 +4,5 @@ mod support;
 
 mod calendar;
 mod cli;
+mod journal;
 mod options;

@@ -1,12 +1,541 @@
-//! `runner journal`.
+//! `runner journal`: verify the audit chain and query trades, denials, day trades and runs.
+//!
+//! Also two hidden commands used by the crash and locking tests: `stress-write` (appends
+//! records and prints `ack N` after each commit) and `hold-lock` (holds an account lock
+//! until standard input closes).
 
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use clap::{Subcommand, ValueEnum};
+use rust_decimal::Decimal;
+
+use super::window::last_business_days;
+use super::{
+    DEFAULT_PATH, DayTradeRecord, Durability, FillRecord, Filter, Journal, NewRun, OrderRecord, OrderStatus,
+    OrderType, PositionRecord, RunMode,
+};
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
+use crate::engine::account_lock::{AccountLock, LockError};
+use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, NEW_YORK, Side};
 
 /// Arguments of `runner journal`.
 #[derive(Debug, clap::Args)]
-pub struct JournalArgs {}
+pub struct JournalArgs {
+    /// The journal file.
+    #[arg(long, global = true, value_name = "PATH", env = "RUNNER_JOURNAL", default_value = DEFAULT_PATH)]
+    pub db: PathBuf,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: JournalCommand,
+}
+
+/// Output format of the query commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// The `runner journal` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Recompute the hash chain and cross-check every table; exit 1 on any tampering.
+    Verify {
+        /// Also require the chain to contain this hash: a head printed by an earlier
+        /// verify and kept elsewhere, which proves the history up to it was not rewritten.
+        #[arg(long, value_name = "HASH")]
+        anchor: Option<String>,
+    },
+    /// List fills (executions).
+    Trades {
+        /// Only this New York trading date (YYYY-MM-DD).
+        #[arg(long, conflicts_with = "today")]
+        date: Option<NaiveDate>,
+        /// Only today (New York).
+        #[arg(long)]
+        today: bool,
+        /// Only this agent.
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// List orders refused by the risk gate, with their reasons.
+    Denials {
+        /// Only this New York date (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Only this agent.
+        #[arg(long)]
+        agent: Option<String>,
+    },
+    /// Count day trades per account in the 5-business-day window ending on a date.
+    DayTrades {
+        /// Only this broker account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Last day of the window (default: today in New York).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// List runs.
+    Runs,
+    /// Test helper: append records, printing `ack N` after each committed step.
+    #[command(hide = true)]
+    StressWrite {
+        /// Number of steps.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Agent name to write as.
+        #[arg(long, default_value = "stress")]
+        agent: String,
+        /// Account to write as.
+        #[arg(long, default_value = "stress-acct")]
+        account: String,
+        /// Commit durability.
+        #[arg(long, value_enum, default_value_t = Durability::Full)]
+        durability: Durability,
+    },
+    /// Test helper: take an account lock and hold it until standard input closes.
+    #[command(hide = true)]
+    HoldLock {
+        /// Lock directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Broker account.
+        #[arg(long)]
+        account: String,
+        /// Agent taking the lock.
+        #[arg(long)]
+        agent: String,
+    },
+}
 
 /// Run `runner journal`.
-pub fn journal(_args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
-    Err(ExitError::usage("`runner journal` is not implemented yet").into())
+pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
+    let JournalArgs { db, format, command } = args;
+    match command {
+        JournalCommand::Verify { anchor } => verify(&db, format, anchor.as_deref()),
+        JournalCommand::Trades { date, today, agent } => {
+            let date = if today { Some(today_ny()) } else { date };
+            trades(&db, format, date, agent)
+        }
+        JournalCommand::Denials { date, agent } => denials(&db, format, date, agent),
+        JournalCommand::DayTrades { account, date } => {
+            day_trades(&db, format, account, date.unwrap_or_else(today_ny))
+        }
+        JournalCommand::Runs => runs(&db, format),
+        JournalCommand::StressWrite { count, agent, account, durability } => {
+            stress_write(&db, count, &agent, &account, durability)
+        }
+        JournalCommand::HoldLock { dir, account, agent } => hold_lock(&dir, &account, &agent),
+    }
+}
+
+fn open_existing(db: &std::path::Path) -> anyhow::Result<Journal> {
+    Journal::open_existing(db).map_err(|e| ExitError::usage(e.to_string()).into())
+}
+
+fn jerr(e: super::JournalError) -> anyhow::Error {
+    ExitError::usage(e.to_string()).into()
+}
+
+fn today_ny() -> NaiveDate {
+    Utc::now().with_timezone(&NEW_YORK).date_naive()
+}
+
+/// The UTC interval `[start, end)` of a New York calendar date.
+fn ny_day(date: NaiveDate) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = |d: NaiveDate| {
+        NEW_YORK
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ExitError::usage(format!("date {d} has no New York midnight")))
+    };
+    let next = date.succ_opt().ok_or_else(|| ExitError::usage(format!("date {date} is out of range")))?;
+    Ok((start(date)?, start(next)?))
+}
+
+fn ny_time(t: &DateTime<Utc>) -> String {
+    t.with_timezone(&NEW_YORK).format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Print aligned columns (numbers are right-aligned by the caller's choice of `right`).
+fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if right.get(i).copied().unwrap_or(false) {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i + 1 < cells.len() {
+                    out.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        println!("{out}");
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+fn verify(db: &std::path::Path, format: Format, anchor: Option<&str>) -> CmdResult {
+    let mut journal = open_existing(db)?;
+    let mut report = journal.verify().map_err(jerr)?;
+    let mut anchor_seq = None;
+    if let Some(anchor) = anchor {
+        anchor_seq = journal.find_anchor(anchor).map_err(jerr)?;
+        if anchor_seq.is_none() {
+            report.problems.push(format!(
+                "anchor {anchor} is not in the chain: history up to it was rewritten or truncated"
+            ));
+        }
+    }
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "journal": db.display().to_string(),
+            "ok": report.is_ok(),
+            "entries": report.entries,
+            "head_hash": report.head_hash,
+            "anchor_seq": anchor_seq,
+            "problems": report.problems,
+        }))?,
+        Format::Table => {
+            if report.is_ok() {
+                println!(
+                    "journal {}: {} entries, chain intact, head {}",
+                    db.display(),
+                    report.entries,
+                    report.head_hash
+                );
+                if let Some(seq) = anchor_seq {
+                    println!("anchor found at entry {seq}");
+                }
+            } else {
+                println!("journal {}: {} problem(s) found", db.display(), report.problems.len());
+                for p in &report.problems {
+                    println!("  - {p}");
+                }
+            }
+        }
+    }
+    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn filter(date: Option<NaiveDate>, agent: Option<String>) -> anyhow::Result<Filter> {
+    let mut f = Filter { agent: agent.map(AgentId), ..Filter::default() };
+    if let Some(d) = date {
+        let (since, until) = ny_day(d)?;
+        f.since = Some(since);
+        f.until = Some(until);
+    }
+    Ok(f)
+}
+
+fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: Option<String>) -> CmdResult {
+    let journal = open_existing(db)?;
+    let fills: Vec<FillRecord> = journal.fills(&filter(date, agent)?).map_err(jerr)?;
+    match format {
+        Format::Json => print_json(&fills)?,
+        Format::Table => {
+            let rows: Vec<Vec<String>> = fills
+                .iter()
+                .map(|f| {
+                    vec![
+                        ny_time(&f.time),
+                        f.agent.to_string(),
+                        f.account.to_string(),
+                        f.instrument.to_string(),
+                        f.side.to_string(),
+                        f.qty.to_string(),
+                        f.price.to_string(),
+                        f.fee.to_string(),
+                        f.client_order_id.to_string(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "TIME (NEW YORK)",
+                    "AGENT",
+                    "ACCOUNT",
+                    "INSTRUMENT",
+                    "SIDE",
+                    "QTY",
+                    "PRICE",
+                    "FEE",
+                    "ORDER",
+                ],
+                &[false, false, false, false, false, true, true, true, false],
+                &rows,
+            );
+            println!("{} fill(s)", fills.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn denials(
+    db: &std::path::Path,
+    format: Format,
+    date: Option<NaiveDate>,
+    agent: Option<String>,
+) -> CmdResult {
+    let journal = open_existing(db)?;
+    let denials = journal.denials(&filter(date, agent)?).map_err(jerr)?;
+    match format {
+        Format::Json => print_json(&denials)?,
+        Format::Table => {
+            let rows: Vec<Vec<String>> = denials
+                .iter()
+                .map(|d| {
+                    vec![
+                        ny_time(&d.time),
+                        d.agent.to_string(),
+                        d.account.to_string(),
+                        d.instrument.to_string(),
+                        d.side.to_string(),
+                        d.qty.to_string(),
+                        d.reason_code.clone(),
+                        d.message.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["TIME (NEW YORK)", "AGENT", "ACCOUNT", "INSTRUMENT", "SIDE", "QTY", "REASON", "MESSAGE"],
+                &[false, false, false, false, false, true, false, false],
+                &rows,
+            );
+            println!("{} denial(s)", denials.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn day_trades(db: &std::path::Path, format: Format, account: Option<String>, date: NaiveDate) -> CmdResult {
+    let journal = open_existing(db)?;
+    let window = last_business_days(&crate::calendar::Calendar::nyse(), date, 5);
+    let (Some(&first), Some(&last)) = (window.first(), window.last()) else {
+        return Err(ExitError::usage(format!("no business days on or before {date}")).into());
+    };
+    let found = match &account {
+        Some(a) => journal.day_trades_since(&AccountId(a.clone()), first),
+        None => journal.all_day_trades_since(first),
+    }
+    .map_err(jerr)?;
+    let in_window: Vec<DayTradeRecord> = found.into_iter().filter(|d| d.trade_date <= last).collect();
+    let mut accounts: Vec<String> = in_window.iter().map(|d| d.account.to_string()).collect();
+    if let Some(a) = &account {
+        accounts.push(a.clone());
+    }
+    accounts.sort();
+    accounts.dedup();
+    let counts: Vec<(String, usize)> = accounts
+        .iter()
+        .map(|a| (a.clone(), in_window.iter().filter(|d| d.account.as_str() == a).count()))
+        .collect();
+    match format {
+        Format::Json => print_json(&serde_json::json!({
+            "window": { "from": first, "to": last, "business_days": window },
+            "holidays_considered": false,
+            "accounts": counts.iter().map(|(a, n)| serde_json::json!({"account": a, "count": n})).collect::<Vec<_>>(),
+            "day_trades": in_window,
+        }))?,
+        Format::Table => {
+            println!("5-business-day window {first} .. {last} (weekends skipped; holidays not yet)");
+            for (a, n) in &counts {
+                println!("account {a}: {n} day trade(s)");
+            }
+            if !in_window.is_empty() {
+                let rows: Vec<Vec<String>> = in_window
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.trade_date.to_string(),
+                            d.account.to_string(),
+                            d.agent.to_string(),
+                            d.instrument.to_string(),
+                            d.qty.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["DATE", "ACCOUNT", "AGENT", "INSTRUMENT", "QTY"],
+                    &[false, false, false, false, true],
+                    &rows,
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runs(db: &std::path::Path, format: Format) -> CmdResult {
+    let journal = open_existing(db)?;
+    let runs = journal.runs().map_err(jerr)?;
+    match format {
+        Format::Json => print_json(&runs)?,
+        Format::Table => {
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.to_string(),
+                        r.begin.agent.to_string(),
+                        super::store::mode_text(r.begin.mode),
+                        ny_time(&r.begin.started_at),
+                        r.ended_at.as_ref().map_or_else(|| "-".to_owned(), ny_time),
+                        r.outcome.clone().unwrap_or_else(|| "running or crashed".to_owned()),
+                        r.begin.recipe.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &["RUN", "AGENT", "MODE", "STARTED (NY)", "ENDED (NY)", "OUTCOME", "RECIPE"],
+                &[],
+                &rows,
+            );
+            println!("{} run(s)", runs.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Each step commits, one transaction each: an order, its fill, a position snapshot
+/// (quantity = step number) and, every third step, a day trade; then prints `ack N`.
+fn stress_write(
+    db: &std::path::Path,
+    count: u64,
+    agent: &str,
+    account: &str,
+    durability: Durability,
+) -> CmdResult {
+    let mut journal = Journal::open_with(db, durability).map_err(jerr)?;
+    let agent = AgentId(agent.to_owned());
+    let account = AccountId(account.to_owned());
+    let instrument = InstrumentId::from("SPY");
+    // A fixed trading day keeps day-trade dates deterministic: 2013-10-07 10:00 New York.
+    let base = Utc.with_ymd_and_hms(2013, 10, 7, 14, 0, 0).single().unwrap_or_default();
+    let run = journal
+        .begin_run(&NewRun {
+            agent: agent.clone(),
+            recipe: "stress-write".to_owned(),
+            mode: RunMode::Backtest,
+            started_at: Utc::now(),
+            metadata: [("runner_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned())].into(),
+        })
+        .map_err(jerr)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "run {run}")?;
+    out.flush()?;
+    for i in 1..=count {
+        let time = base + Duration::milliseconds(i64::try_from(i).unwrap_or(i64::MAX));
+        let id = ClientOrderId(format!("{run}-{i}"));
+        let qty = Decimal::from(i);
+        let price = Decimal::new(16_800 + i64::try_from(i % 100).unwrap_or(0), 2);
+        journal
+            .record_order(&OrderRecord {
+                client_order_id: id.clone(),
+                run: Some(run.clone()),
+                agent: agent.clone(),
+                account: account.clone(),
+                instrument: instrument.clone(),
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                qty: Decimal::ONE,
+                limit_price: Some(price),
+                stop_price: None,
+                status: OrderStatus::Filled,
+                time,
+            })
+            .map_err(jerr)?;
+        journal
+            .record_fill(&FillRecord {
+                fill_id: format!("{run}-f{i}"),
+                client_order_id: id,
+                run: Some(run.clone()),
+                agent: agent.clone(),
+                account: account.clone(),
+                instrument: instrument.clone(),
+                side: Side::Buy,
+                qty: Decimal::ONE,
+                price,
+                fee: Decimal::new(5, 3),
+                time,
+            })
+            .map_err(jerr)?;
+        journal
+            .record_position(&PositionRecord {
+                run: Some(run.clone()),
+                agent: agent.clone(),
+                account: account.clone(),
+                instrument: instrument.clone(),
+                qty,
+                avg_price: price,
+                time,
+            })
+            .map_err(jerr)?;
+        if i % 3 == 0 {
+            journal
+                .record_day_trade(&DayTradeRecord {
+                    run: Some(run.clone()),
+                    account: account.clone(),
+                    agent: agent.clone(),
+                    instrument: instrument.clone(),
+                    trade_date: time.with_timezone(&NEW_YORK).date_naive(),
+                    qty: Decimal::ONE,
+                    time,
+                })
+                .map_err(jerr)?;
+        }
+        writeln!(out, "ack {i}")?;
+        out.flush()?;
+    }
+    journal.end_run(&run, Utc::now(), "completed").map_err(jerr)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hold_lock(dir: &std::path::Path, account: &str, agent: &str) -> CmdResult {
+    let lock = match AccountLock::acquire(dir, &AccountId(account.to_owned()), &AgentId(agent.to_owned())) {
+        Ok(lock) => lock,
+        Err(e @ LockError::HeldBy { .. }) => return Err(ExitError::failed(e.to_string()).into()),
+        Err(e) => return Err(ExitError::usage(e.to_string()).into()),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "locked {account} by {agent} pid {}", std::process::id())?;
+    out.flush()?;
+    drop(out);
+    // Hold until standard input closes (the test's way of saying "release").
+    let mut sink = String::new();
+    while std::io::stdin().read_line(&mut sink)? > 0 {
+        sink.clear();
+    }
+    drop(lock);
+    Ok(ExitCode::SUCCESS)
 }
