@@ -141,6 +141,16 @@ impl ReferenceCheck {
 /// whether a key available here could open it. Never decrypts. A missing file is not an
 /// error (`exists: false`); an unreadable or malformed one is.
 pub fn check_reference(secrets_dir: &Path, name: &str) -> Result<ReferenceCheck, SecretsError> {
+    check_reference_with(secrets_dir, name, &keys::AgeKeys::discover()?)
+}
+
+/// [`check_reference`] with explicit age identities instead of the environment's (PGP
+/// keys are still looked up in GnuPG).
+pub fn check_reference_with(
+    secrets_dir: &Path,
+    name: &str,
+    ages: &keys::AgeKeys,
+) -> Result<ReferenceCheck, SecretsError> {
     let path = store::path_for(secrets_dir, name)?;
     if !path.exists() {
         return Ok(ReferenceCheck {
@@ -155,7 +165,6 @@ pub fn check_reference(secrets_dir: &Path, name: &str) -> Result<ReferenceCheck,
     }
     let bytes = store::read(&path)?;
     let meta = vault::read_metadata(&bytes, vault::FileFormat::Yaml, &path)?;
-    let ages = keys::AgeKeys::discover()?;
     let have = ages.recipients();
     let key_available =
         meta.age.iter().any(|r| have.contains(r)) || meta.pgp.iter().any(|fp| keys::pgp_secret_available(fp));
@@ -172,9 +181,14 @@ pub fn check_reference(secrets_dir: &Path, name: &str) -> Result<ReferenceCheck,
 
 /// Decrypt `secrets_dir/NAME.sops.yaml` once, in memory (MAC verified).
 pub fn load(secrets_dir: &Path, name: &str) -> Result<SecretMap, SecretsError> {
+    load_with(secrets_dir, name, &keys::AgeKeys::discover()?)
+}
+
+/// [`load`] with explicit age identities instead of the environment's (PGP through GnuPG).
+pub fn load_with(secrets_dir: &Path, name: &str, ages: &keys::AgeKeys) -> Result<SecretMap, SecretsError> {
     let path = store::path_for(secrets_dir, name)?;
     let bytes = store::read(&path)?;
-    vault::decrypt_to_map(&bytes, vault::FileFormat::Yaml, &path)
+    vault::decrypt_to_map_with(&bytes, vault::FileFormat::Yaml, &path, ages)
 }
 
 /// The secret keys an adapter of `kind` needs (empty for kinds that need none, e.g. `paper`).
