@@ -115,18 +115,26 @@ fn set(p: &Project, key: &AgeKey, name: &str, pairs: &[(&str, &str)]) -> Finishe
 #[test]
 fn init_creates_an_identity_and_a_rule_and_keeps_existing_rules() {
     let p = Project::new();
-    fs::write(p.path(".sops.yaml"), "# team rules\ncreation_rules:\n  - path_regex: ^prod/\n    pgp: ABCDEF\n").unwrap();
+    fs::write(
+        p.path(".sops.yaml"),
+        "# team rules\ncreation_rules:\n  - path_regex: ^prod/\n    pgp: ABCDEF\n",
+    )
+    .unwrap();
     let r = p.bare(&["secrets", "init"]).run().success();
     let key_file = p.path("home/.config/sops/age/keys.txt");
     assert_eq!(mode(&key_file), 0o600);
     let text = fs::read_to_string(&key_file).unwrap();
     assert!(text.starts_with("# created: "), "{text}");
-    let public = text.lines().find_map(|l| l.strip_prefix("# public key: ")).expect("public key line").to_owned();
+    let public =
+        text.lines().find_map(|l| l.strip_prefix("# public key: ")).expect("public key line").to_owned();
     assert!(public.starts_with("age1"));
     assert!(r.stderr.contains(&public), "{}", r.stderr);
     assert!(!r.stderr.contains("AGE-SECRET-KEY"), "never print the private key");
     let config = fs::read_to_string(p.path(".sops.yaml")).unwrap();
-    assert!(config.starts_with("# team rules\n") && config.contains("^prod/") && config.contains(&public), "{config}");
+    assert!(
+        config.starts_with("# team rules\n") && config.contains("^prod/") && config.contains(&public),
+        "{config}"
+    );
 
     // Idempotent: a second run changes nothing.
     let before = p.snapshot();
@@ -148,7 +156,10 @@ fn set_get_list_rm_round_trip() {
     let file = p.path("secrets/alpaca.sops.yaml");
     assert_eq!(mode(&file), 0o600);
     let text = fs::read_to_string(&file).unwrap();
-    assert!(text.contains("ENC[AES256_GCM,") && !text.contains("AKID123") && text.contains(&k.recipient), "{text}");
+    assert!(
+        text.contains("ENC[AES256_GCM,") && !text.contains("AKID123") && text.contains(&k.recipient),
+        "{text}"
+    );
 
     let got = p.with(&k, &["secrets", "get", "alpaca", "secret_key"]).run().success();
     assert_eq!(got.stdout, "s3cr3t=with=equals\n");
@@ -169,7 +180,11 @@ fn set_get_list_rm_round_trip() {
     assert!(!list.stdout.contains("AKID"), "{}", list.stdout);
 
     let missing = p.with(&k, &["secrets", "get", "alpaca", "nope"]).run().code(1);
-    assert!(missing.stderr.contains("nope") && missing.stderr.contains("alpaca.sops.yaml"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("nope") && missing.stderr.contains("alpaca.sops.yaml"),
+        "{}",
+        missing.stderr
+    );
 
     p.with(&k, &["secrets", "rm", "alpaca", "key_id"]).run().success();
     let list = p.bare(&["secrets", "list"]).run().success();
@@ -227,12 +242,20 @@ fn broken_files_and_wrong_keys_fail_clearly_and_change_nothing() {
     for (name, args, key) in cases {
         let r = p.with(key, &args).stdin("api_key=new\n").run();
         assert_ne!(r.code, 0, "{args:?} should fail\n{}", r.stdout);
-        assert!(r.stderr.contains(&format!("{name}.sops.yaml")), "{args:?}: error should name the file: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{name}.sops.yaml")),
+            "{args:?}: error should name the file: {}",
+            r.stderr
+        );
         if name == "tampered" {
             assert!(r.stderr.contains("MAC"), "{args:?}: {}", r.stderr);
         }
         if name == "good" {
-            assert!(r.stderr.contains(&me.recipient), "{args:?}: should list the recipients tried: {}", r.stderr);
+            assert!(
+                r.stderr.contains(&me.recipient),
+                "{args:?}: should list the recipients tried: {}",
+                r.stderr
+            );
         }
         assert_eq!(before, p.snapshot(), "{args:?} changed files on disk");
     }
@@ -275,7 +298,10 @@ fn rotate_and_recipients_rewrap_the_data_key() {
 
 /// The armored data-key blocks of a file.
 fn enc_block(text: &str) -> Vec<String> {
-    text.split("-----BEGIN AGE ENCRYPTED FILE-----").skip(1).map(|s| s.split("-----END").next().unwrap().to_owned()).collect()
+    text.split("-----BEGIN AGE ENCRYPTED FILE-----")
+        .skip(1)
+        .map(|s| s.split("-----END").next().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -290,7 +316,11 @@ fn encrypt_and_decrypt_yaml_json_dotenv() {
     for (name, body, secret) in cases {
         fs::write(p.path(name), body).unwrap();
         let enc = p.with(&k, &["secrets", "encrypt", name, "--age", &k.recipient]).run().success();
-        assert!(enc.stdout.contains("ENC[AES256_GCM,") && !enc.stdout.contains(secret), "{name}: {}", enc.stdout);
+        assert!(
+            enc.stdout.contains("ENC[AES256_GCM,") && !enc.stdout.contains(secret),
+            "{name}: {}",
+            enc.stdout
+        );
         let enc_name = format!("enc-{name}");
         fs::write(p.path(&enc_name), &enc.stdout).unwrap();
         let dec = p.with(&k, &["secrets", "decrypt", &enc_name]).run().success();
@@ -326,7 +356,10 @@ fn edit_reencrypts_on_save_and_always_removes_the_temp_file() {
     let good = write_script(
         &p,
         "good-editor.sh",
-        &format!("stat -c %a \"$1\" > {}\nsed -i 's/old-value/new-value/' \"$1\"", p.path("seen-mode").display()),
+        &format!(
+            "stat -c %a \"$1\" > {}\nsed -i 's/old-value/new-value/' \"$1\"",
+            p.path("seen-mode").display()
+        ),
     );
     p.with(&k, &["secrets", "edit", "e"]).env("EDITOR", &good).run().success();
     assert_eq!(fs::read_to_string(p.path("seen-mode")).unwrap().trim(), "600");
@@ -363,20 +396,42 @@ impl Gpg {
         let home = tempfile::Builder::new().prefix("rg-").tempdir_in("/tmp").expect("gnupg home");
         fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
         let gpg = |args: &[&str]| {
-            let out = Command::new("gpg").arg("--homedir").arg(home.path()).args(["--batch", "--quiet"]).args(args).output().expect("run gpg");
+            let out = Command::new("gpg")
+                .arg("--homedir")
+                .arg(home.path())
+                .args(["--batch", "--quiet"])
+                .args(args)
+                .output()
+                .expect("run gpg");
             assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
-        gpg(&["--passphrase", "", "--quick-gen-key", "Runner Test <test@runner.invalid>", "default", "default", "never"]);
+        gpg(&[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Runner Test <test@runner.invalid>",
+            "default",
+            "default",
+            "never",
+        ]);
         let listing = gpg(&["--with-colons", "--list-secret-keys"]);
-        let fpr = listing.lines().find_map(|l| l.strip_prefix("fpr:")).map(|l| l.trim_matches(':').to_owned()).expect("fingerprint");
+        let fpr = listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .map(|l| l.trim_matches(':').to_owned())
+            .expect("fingerprint");
         Self { home, fpr }
     }
 }
 
 impl Drop for Gpg {
     fn drop(&mut self) {
-        let _ = Command::new("gpgconf").arg("--homedir").arg(self.home.path()).args(["--kill", "gpg-agent"]).status();
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .status();
     }
 }
 
@@ -386,7 +441,10 @@ fn pgp_recipients_through_gnupg() {
     let gpg = Gpg::new();
     p.write_rule(&[], &[&gpg.fpr]);
     let run = |args: &[&str]| p.bare(args).env("GNUPGHOME", gpg.home.path());
-    run(&["secrets", "set", "pg", "app_key", "app_secret"]).stdin("app_key=A1\napp_secret=B2\n").run().success();
+    run(&["secrets", "set", "pg", "app_key", "app_secret"])
+        .stdin("app_key=A1\napp_secret=B2\n")
+        .run()
+        .success();
     let text = String::from_utf8(p.read("secrets/pg.sops.yaml")).unwrap();
     assert!(text.contains("BEGIN PGP MESSAGE") && text.contains(&gpg.fpr), "{text}");
     assert_eq!(run(&["secrets", "get", "pg", "app_secret"]).run().success().stdout, "B2\n");
@@ -455,14 +513,20 @@ fn canary_never_leaks_into_output_or_logs() {
             }
             f
         };
-        run(&["secrets", "set", "c", "token", "other"], false, Some(format!("token={CANARY}\nother={CANARY}\n"))).success();
+        run(
+            &["secrets", "set", "c", "token", "other"],
+            false,
+            Some(format!("token={CANARY}\nother={CANARY}\n")),
+        )
+        .success();
         run(&["secrets", "set", "c", "token"], false, Some(format!("token={CANARY}\n"))).success();
         assert!(run(&["secrets", "get", "c", "token"], true, None).success().stdout.contains(CANARY));
         assert!(run(&["secrets", "get", "c"], true, None).success().stdout.contains(CANARY));
         run(&["secrets", "get", "c", "missing"], false, None);
         run(&["secrets", "list"], false, None).success();
         run(&["secrets", "edit", "c"], false, None).success();
-        let f = p.with(&k, &[logs.as_slice(), &["secrets", "edit", "c"]].concat()).env("EDITOR", &failing).run();
+        let f =
+            p.with(&k, &[logs.as_slice(), &["secrets", "edit", "c"]].concat()).env("EDITOR", &failing).run();
         assert!(!f.stderr.contains(CANARY) && !f.stdout.contains(CANARY));
         run(&["secrets", "rotate", "c"], false, None).success();
         run(&["secrets", "rotate", "--all"], false, None).success();
@@ -474,7 +538,10 @@ fn canary_never_leaks_into_output_or_logs() {
         assert!(run(&["secrets", "decrypt", "enc.yaml"], true, None).success().stdout.contains(CANARY));
         run(&["secrets", "encrypt", "plain.yaml", "--age", "not-a-recipient"], false, None);
         // Wrong key and tampered file errors.
-        let f = p.bare(&[logs.as_slice(), &["secrets", "get", "c"]].concat()).env("SOPS_AGE_KEY_FILE", &other.file).run();
+        let f = p
+            .bare(&[logs.as_slice(), &["secrets", "get", "c"]].concat())
+            .env("SOPS_AGE_KEY_FILE", &other.file)
+            .run();
         assert!(f.code != 0 && !f.stderr.contains(CANARY) && !f.stdout.contains(CANARY));
         run(&["secrets", "rm", "c"], false, None).success();
         assert!(!fs::read_to_string(p.path("enc.yaml")).unwrap().contains(CANARY));

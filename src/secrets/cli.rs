@@ -209,7 +209,8 @@ fn to_exit(e: SecretsError) -> ExitError {
         SecretsError::MissingKey { .. }
         | SecretsError::BadKeyText { .. }
         | SecretsError::Config { .. }
-        | SecretsError::Format(_) => ExitError::failed(e.to_string()),
+        | SecretsError::Format(_)
+        | SecretsError::Sops(_) => ExitError::failed(e.to_string()),
     }
 }
 
@@ -543,7 +544,7 @@ fn recipients(dir: &Path, c: RecipientsCommand) -> Res {
 }
 
 fn encrypt(a: EncryptArgs) -> Res {
-    let format = FileFormat::from_path(&a.file);
+    let format = vault::format_of(&a.file);
     let plain = Zeroizing::new(store::read(&a.file)?);
     let rule = if a.age.is_empty() && a.pgp.is_empty() {
         rule_for(&a.file)?
@@ -555,7 +556,7 @@ fn encrypt(a: EncryptArgs) -> Res {
 }
 
 fn decrypt(a: DecryptArgs) -> Res {
-    let format = FileFormat::from_path(&a.file);
+    let format = vault::format_of(&a.file);
     let bytes = store::read(&a.file)?;
     let plain = vault::decrypt_to_plaintext(&bytes, format, &a.file)?;
     emit(&plain, &a.file, a.in_place, a.output.as_deref())

@@ -23,6 +23,7 @@
 pub mod cli;
 pub mod keys;
 pub mod rules;
+pub mod sops;
 pub mod store;
 pub mod value;
 pub mod vault;
@@ -57,7 +58,7 @@ pub enum SecretsError {
     },
     /// A key name that cannot be stored.
     #[error(
-        "invalid key name {key:?}: not empty, no '=', no control characters or surrounding spaces, not 'sops'"
+        "invalid key name {key:?}: not empty, no '=' (values never come from the command line), no control characters or surrounding spaces, not 'sops'"
     )]
     BadKey {
         /// The key given.
@@ -99,9 +100,12 @@ pub enum SecretsError {
     /// Input that is not what the command expects (stdin lines, plaintext documents, …).
     #[error("{0}")]
     Input(String),
-    /// An error from the SOPS format layer (decrypt, MAC, key unwrap, parse).
+    /// A malformed file found outside the SOPS format layer.
     #[error("{0}")]
     Format(String),
+    /// An error from the SOPS format layer (decrypt, MAC, key unwrap, parse); it names the file.
+    #[error(transparent)]
+    Sops(#[from] sops::SopsError),
 }
 
 impl SecretsError {

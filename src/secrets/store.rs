@@ -33,7 +33,12 @@ pub fn validate_key(key: &str) -> Result<(), SecretsError> {
         && !key.contains('=')
         && !key.chars().any(char::is_control)
         && key.trim() == key;
-    if ok { Ok(()) } else { Err(SecretsError::BadKey { key: key.to_owned() }) }
+    if ok {
+        return Ok(());
+    }
+    // Never echo what follows a `=`: it may be a value typed on the command line.
+    let shown = key.split('=').next().unwrap_or_default();
+    Err(SecretsError::BadKey { key: shown.to_owned() })
 }
 
 /// Path of secrets file `name` in `dir` (`dir/NAME.sops.yaml`), after checking the name.

@@ -1,5 +1,5 @@
 //! The vault operations behind `runner secrets …`, on top of the SOPS format core
-//! (`super::sops`): metadata without decryption, decrypt to a [`SecretMap`] or to
+//! ([`super::sops`]): metadata without decryption, decrypt to a [`SecretMap`] or to
 //! plaintext, create/set/remove values keeping the data key, rotate the data key, change
 //! recipients. Every function takes the file's bytes and returns new bytes; writing them
 //! (atomically) is the caller's job, so a failure never touches the disk.
@@ -9,32 +9,17 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::keys::AgeKeys;
-use super::rules::CreationRule;
+use super::rules::{CreationRule, EncryptionSelector};
+use super::sops::{
+    self, Decrypted, EncryptConfig, EncryptionRule, GroupSpec, KeySource, MapItem, PlainDocument, Value,
+};
 use super::{SecretMap, SecretString, SecretsError};
 
-/// Document syntax of a SOPS file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    /// YAML (the default, and the secrets directory's format).
-    Yaml,
-    /// JSON (`.json`).
-    Json,
-    /// dotenv (`.env`).
-    Dotenv,
-}
+pub use super::sops::Format as FileFormat;
 
-impl FileFormat {
-    /// Guess from the file name like sops: `.json` → JSON, `.env` → dotenv, else YAML.
-    pub fn from_path(path: &Path) -> Self {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
-        if name.ends_with(".json") {
-            FileFormat::Json
-        } else if name.ends_with(".env") || name == ".env" {
-            FileFormat::Dotenv
-        } else {
-            FileFormat::Yaml
-        }
-    }
+/// The format of `path` from its name (`.json`, `.env`), YAML otherwise — as sops does.
+pub fn format_of(path: &Path) -> FileFormat {
+    FileFormat::from_path(path).unwrap_or(FileFormat::Yaml)
 }
 
 /// What a SOPS file says about itself in clear text.
@@ -65,90 +50,109 @@ fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn parse_loose(bytes: &[u8], format: FileFormat, path: &Path) -> Result<serde_json::Value, SecretsError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| SecretsError::Format(format!("{}: malformed file: not UTF-8 text", display(path))))?;
-    let malformed = |e: String| SecretsError::Format(format!("{}: malformed file: {e}", display(path)));
-    match format {
-        FileFormat::Yaml => serde_saphyr::from_str(text).map_err(|e| malformed(e.to_string())),
-        FileFormat::Json => serde_json::from_str(text).map_err(|e| malformed(e.to_string())),
-        FileFormat::Dotenv => {
-            let mut map = serde_json::Map::new();
-            for line in text.lines() {
-                if line.trim().is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                if let Some((k, v)) = line.split_once('=') {
-                    map.insert(k.to_owned(), serde_json::Value::String(v.to_owned()));
-                }
-            }
-            Ok(serde_json::Value::Object(map))
-        }
-    }
-}
-
 /// Read recipients, keys and last-modified without decrypting anything (needs no key).
 pub fn read_metadata(bytes: &[u8], format: FileFormat, path: &Path) -> Result<Metadata, SecretsError> {
-    let doc = parse_loose(bytes, format, path)?;
-    let not_sops =
-        || SecretsError::Format(format!("{}: not a SOPS-encrypted file (no `sops` metadata)", display(path)));
-    let obj = doc.as_object().ok_or_else(not_sops)?;
-    let mut meta = Metadata::default();
-    if format == FileFormat::Dotenv {
-        for (k, v) in obj {
-            if let Some(rest) = k.strip_prefix("sops_") {
-                let v = v.as_str().unwrap_or_default().to_owned();
-                if rest == "lastmodified" {
-                    meta.last_modified = Some(v);
-                } else if rest.ends_with("__map_recipient") && rest.contains("age__list_") {
-                    meta.age.push(v);
-                } else if rest.ends_with("__map_fp") && rest.contains("pgp__list_") {
-                    meta.pgp.push(v);
-                }
-            } else {
-                meta.keys.push(k.clone());
-            }
-        }
-        if meta.last_modified.is_none() {
-            return Err(not_sops());
-        }
-        return Ok(meta);
+    let file = display(path);
+    let meta = sops::metadata(bytes, format, &file)?;
+    let mut out = Metadata { last_modified: Some(meta.lastmodified.clone()), ..Metadata::default() };
+    for g in &meta.key_groups {
+        out.age.extend(g.age.iter().map(|a| a.recipient.clone()));
+        out.pgp.extend(g.pgp.iter().map(|p| p.fp.clone()));
     }
-    let sops = obj.get("sops").and_then(|s| s.as_object()).ok_or_else(not_sops)?;
-    meta.keys = obj.keys().filter(|k| *k != "sops").cloned().collect();
-    meta.last_modified = sops.get("lastmodified").and_then(|v| v.as_str()).map(str::to_owned);
-    let mut collect = |group: &serde_json::Map<String, serde_json::Value>| {
-        for e in group.get("age").and_then(|v| v.as_array()).into_iter().flatten() {
-            if let Some(r) = e.get("recipient").and_then(|v| v.as_str()) {
-                meta.age.push(r.to_owned());
-            }
+    out.keys = top_level_keys(bytes, format, &file)?;
+    Ok(out)
+}
+
+/// Top-level key names of an encrypted file (keys are clear text in SOPS files). Uses a
+/// loose parse that never looks at values.
+fn top_level_keys(bytes: &[u8], format: FileFormat, file: &str) -> Result<Vec<String>, SecretsError> {
+    let malformed = |e: String| SecretsError::Format(format!("{file}: malformed file: {e}"));
+    let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8 text".into()))?;
+    let keys: Vec<String> = match format {
+        FileFormat::Dotenv => text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_owned()))
+            .filter(|k| !k.starts_with("sops_"))
+            .collect(),
+        FileFormat::Json => {
+            let v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+            v.keys().cloned().collect()
         }
-        for e in group.get("pgp").and_then(|v| v.as_array()).into_iter().flatten() {
-            if let Some(r) = e.get("fp").and_then(|v| v.as_str()) {
-                meta.pgp.push(r.to_owned());
-            }
+        FileFormat::Yaml => {
+            // Only the first document's keys; values are parsed as opaque YAML.
+            let docs: Vec<serde_json::Map<String, serde_json::Value>> =
+                serde_saphyr::from_str_multiple(text).map_err(|e| malformed(e.to_string()))?;
+            docs.into_iter().next().map(|m| m.keys().cloned().collect()).unwrap_or_default()
         }
     };
-    collect(sops);
-    for g in sops.get("key_groups").and_then(|v| v.as_array()).into_iter().flatten() {
-        if let Some(g) = g.as_object() {
-            collect(g);
+    Ok(keys.into_iter().filter(|k| k != "sops").collect())
+}
+
+/// The key source offered to the SOPS core: these age identities plus GnuPG.
+fn key_source(ages: &AgeKeys) -> KeySource {
+    KeySource::with_pgp(ages.identities().cloned().collect())
+}
+
+fn decrypt(bytes: &[u8], format: FileFormat, path: &Path, ages: &AgeKeys) -> Result<Decrypted, SecretsError> {
+    tracing::debug!(file = %path.display(), age_identities = ages.recipients().len(), "decrypting");
+    Ok(sops::decrypt(bytes, format, &display(path), &key_source(ages))?)
+}
+
+fn env_keys() -> Result<AgeKeys, SecretsError> {
+    AgeKeys::discover()
+}
+
+/// Decrypt (MAC verified) with the environment's keys into a [`SecretMap`].
+pub fn decrypt_to_map(bytes: &[u8], format: FileFormat, path: &Path) -> Result<SecretMap, SecretsError> {
+    decrypt_to_map_with(bytes, format, path, &env_keys()?)
+}
+
+/// Decrypt (MAC verified) into a [`SecretMap`] of the first document's keys: nested maps
+/// are flattened as `outer.inner`, list items as `list.N`; nulls are left out.
+pub fn decrypt_to_map_with(
+    bytes: &[u8],
+    format: FileFormat,
+    path: &Path,
+    ages: &AgeKeys,
+) -> Result<SecretMap, SecretsError> {
+    let dec = decrypt(bytes, format, path, ages)?;
+    let mut map = SecretMap::new();
+    if let Some(first) = dec.doc.branches().first() {
+        flatten_map(first, "", &mut map);
+    }
+    Ok(map)
+}
+
+fn flatten_map(items: &[MapItem], prefix: &str, out: &mut SecretMap) {
+    for item in items {
+        if let MapItem::Pair(k, v) = item {
+            flatten_value(v, &format!("{prefix}{k}"), out);
         }
     }
-    Ok(meta)
 }
 
-fn keys_for(path: &Path) -> Result<AgeKeys, SecretsError> {
-    let keys = AgeKeys::discover()?;
-    tracing::debug!(file = %path.display(), age_identities = keys.recipients().len(), "keys for decryption");
-    Ok(keys)
-}
-
-/// Decrypt (MAC verified) into a [`SecretMap`] of top-level keys (nested values flattened
-/// as `outer.inner`, list items as `list.N`).
-pub fn decrypt_to_map(bytes: &[u8], format: FileFormat, path: &Path) -> Result<SecretMap, SecretsError> {
-    let _ = (bytes, format, keys_for(path)?);
-    Err(SecretsError::Format("not wired yet".into()))
+fn flatten_value(v: &Value, key: &str, out: &mut SecretMap) {
+    match v {
+        Value::Null => {}
+        Value::Map(items) => flatten_map(items, &format!("{key}."), out),
+        Value::List(items) => {
+            let values = items.iter().filter_map(|i| match i {
+                sops::ListItem::Value(v) => Some(v),
+                sops::ListItem::Comment(_) => None,
+            });
+            for (n, v) in values.enumerate() {
+                flatten_value(v, &format!("{key}.{n}"), out);
+            }
+        }
+        Value::Bool(b) => out.insert(key, SecretString::from(if *b { "true" } else { "false" })),
+        scalar => {
+            if let Some((bytes, _)) = sops::cipher::scalar_bytes(scalar) {
+                out.insert(key, SecretString::new(String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
 }
 
 /// Decrypt (MAC verified) into the plaintext document (what `sops decrypt` prints).
@@ -157,8 +161,41 @@ pub fn decrypt_to_plaintext(
     format: FileFormat,
     path: &Path,
 ) -> Result<Zeroizing<Vec<u8>>, SecretsError> {
-    let _ = (bytes, format, keys_for(path)?);
-    Err(SecretsError::Format("not wired yet".into()))
+    let dec = decrypt(bytes, format, path, &env_keys()?)?;
+    Ok(dec.doc.to_bytes(format)?)
+}
+
+/// The SOPS core's encryption settings for a creation rule.
+pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
+    EncryptConfig {
+        key_groups: rule
+            .key_groups
+            .iter()
+            .map(|g| GroupSpec { age: g.age.clone(), pgp: g.pgp.clone() })
+            .collect(),
+        shamir_threshold: rule.shamir_threshold,
+        rule: match &rule.selector {
+            EncryptionSelector::Default => EncryptionRule::default(),
+            EncryptionSelector::UnencryptedSuffix(s) => EncryptionRule::UnencryptedSuffix(s.clone()),
+            EncryptionSelector::EncryptedSuffix(s) => EncryptionRule::EncryptedSuffix(s.clone()),
+            EncryptionSelector::UnencryptedRegex(s) => EncryptionRule::UnencryptedRegex(s.clone()),
+            EncryptionSelector::EncryptedRegex(s) => EncryptionRule::EncryptedRegex(s.clone()),
+        },
+        mac_only_encrypted: rule.mac_only_encrypted,
+        gnupg_home: None,
+    }
+}
+
+fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError> {
+    if rule.is_empty() {
+        return Err(SecretsError::NoRecipients { path: path.to_owned() });
+    }
+    for r in rule.all_age() {
+        if r.parse::<age::x25519::Recipient>().is_err() {
+            return Err(SecretsError::Input(format!("{r:?} is not an age recipient (age1…)")));
+        }
+    }
+    Ok(())
 }
 
 /// Encrypt a plaintext document for the rule's recipients (new data key).
@@ -168,8 +205,9 @@ pub fn encrypt_plaintext(
     path: &Path,
     rule: &CreationRule,
 ) -> Result<Vec<u8>, SecretsError> {
-    let _ = (plain, format, path, rule);
-    Err(SecretsError::Format("not wired yet".into()))
+    check_recipients(rule, path)?;
+    let doc = PlainDocument::parse(plain, format, &display(path))?;
+    Ok(sops::encrypt(&doc, format, &encrypt_config(rule))?)
 }
 
 /// A new file holding `values` (top-level string keys).
@@ -179,8 +217,11 @@ pub fn create_with_values(
     path: &Path,
     rule: &CreationRule,
 ) -> Result<Vec<u8>, SecretsError> {
-    let _ = (values, format, path, rule);
-    Err(SecretsError::Format("not wired yet".into()))
+    check_recipients(rule, path)?;
+    let items =
+        values.iter().map(|(k, v)| MapItem::Pair(k.clone(), Value::Str(v.expose().to_owned()))).collect();
+    let doc = PlainDocument::from_branches(vec![items]);
+    Ok(sops::encrypt(&doc, format, &encrypt_config(rule))?)
 }
 
 /// Set top-level string `values` in an existing file (same data key and recipients; fresh
@@ -191,14 +232,20 @@ pub fn set_values(
     path: &Path,
     values: &[(String, SecretString)],
 ) -> Result<Vec<u8>, SecretsError> {
-    let _ = (bytes, format, path, values);
-    Err(SecretsError::Format("not wired yet".into()))
+    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
+    for (k, v) in values {
+        dec.doc.set(&[k.as_str()], Value::Str(v.expose().to_owned()))?;
+    }
+    Ok(sops::reencrypt(&dec, format)?)
 }
 
 /// Remove a top-level key (same data key; MAC and lastmodified updated).
 pub fn remove_key(bytes: &[u8], format: FileFormat, path: &Path, key: &str) -> Result<Vec<u8>, SecretsError> {
-    let _ = (bytes, format, path, key);
-    Err(SecretsError::Format("not wired yet".into()))
+    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
+    if !dec.doc.remove(&[key]) {
+        return Err(SecretsError::MissingKey { path: path.to_owned(), key: key.to_owned() });
+    }
+    Ok(sops::reencrypt(&dec, format)?)
 }
 
 /// Replace the whole plaintext (after `edit`), keeping data key and recipients.
@@ -208,23 +255,78 @@ pub fn replace_plaintext(
     path: &Path,
     plain: &[u8],
 ) -> Result<Vec<u8>, SecretsError> {
-    let _ = (bytes, format, path, plain);
-    Err(SecretsError::Format("not wired yet".into()))
+    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
+    dec.doc = PlainDocument::parse(plain, format, &format!("edited {}", display(path)))?;
+    Ok(sops::reencrypt(&dec, format)?)
 }
 
 /// Re-encrypt everything under a new data key for the same recipients.
 pub fn rotate(bytes: &[u8], format: FileFormat, path: &Path) -> Result<Vec<u8>, SecretsError> {
-    let _ = (bytes, format, path);
-    Err(SecretsError::Format("not wired yet".into()))
+    let ages = env_keys()?;
+    Ok(sops::rotate(bytes, format, &display(path), &key_source(&ages))?)
 }
 
 /// Add or remove recipients, re-wrapping the existing data key (like `sops updatekeys`).
+/// Added recipients go to the first key group; removed ones leave every group. Removing a
+/// recipient that is not there, or the last one, is an error.
 pub fn update_recipients(
     bytes: &[u8],
     format: FileFormat,
     path: &Path,
     change: &RecipientChange,
 ) -> Result<Vec<u8>, SecretsError> {
-    let _ = (bytes, format, path, change);
-    Err(SecretsError::Format("not wired yet".into()))
+    let file = display(path);
+    let meta = sops::metadata(bytes, format, &file)?;
+    let threshold = meta.shamir_threshold;
+    let mut groups: Vec<GroupSpec> = meta
+        .key_groups
+        .iter()
+        .map(|g| GroupSpec {
+            age: g.age.iter().map(|a| a.recipient.clone()).collect(),
+            pgp: g.pgp.iter().map(|p| p.fp.clone()).collect(),
+        })
+        .collect();
+    if groups.is_empty() {
+        groups.push(GroupSpec::default());
+    }
+    let pgp: Vec<String> = change
+        .pgp
+        .iter()
+        .map(|f| f.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase())
+        .collect();
+    if change.add {
+        for r in &change.age {
+            if r.parse::<age::x25519::Recipient>().is_err() {
+                return Err(SecretsError::Input(format!("{r:?} is not an age recipient (age1…)")));
+            }
+            if !groups.iter().any(|g| g.age.contains(r)) {
+                groups[0].age.push(r.clone());
+            }
+        }
+        for f in &pgp {
+            if !groups.iter().any(|g| g.pgp.contains(f)) {
+                groups[0].pgp.push(f.clone());
+            }
+        }
+    } else {
+        for r in &change.age {
+            if !groups.iter().any(|g| g.age.contains(r)) {
+                return Err(SecretsError::Input(format!("{file}: {r} is not a recipient")));
+            }
+            groups.iter_mut().for_each(|g| g.age.retain(|a| a != r));
+        }
+        for f in &pgp {
+            if !groups.iter().any(|g| g.pgp.contains(f)) {
+                return Err(SecretsError::Input(format!("{file}: PGP key {f} is not a recipient")));
+            }
+            groups.iter_mut().for_each(|g| g.pgp.retain(|a| a != f));
+        }
+        if groups.iter().any(|g| g.age.is_empty() && g.pgp.is_empty()) {
+            return Err(SecretsError::Input(format!(
+                "{file}: refusing to remove the last recipient of a key group (nobody could open the file)"
+            )));
+        }
+    }
+    let ages = env_keys()?;
+    Ok(sops::update_recipients(bytes, format, &file, &key_source(&ages), &groups, threshold)?)
 }
