@@ -554,3 +554,47 @@ fn canary_never_leaks_into_output_or_logs() {
         assert!(!fs::read_to_string(p.path("enc.yaml")).unwrap().contains(CANARY));
     }
 }
+
+/// The real Go sops (installed by `.ci/setup`): `RUNNER_SOPS_BIN`, else `target/tools/bin/sops`.
+fn sops_bin() -> PathBuf {
+    let path = std::env::var_os("RUNNER_SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo_root().join("target/tools/bin/sops"));
+    assert!(path.exists(), "the real sops is needed: run .ci/setup (looked for {})", path.display());
+    path
+}
+
+#[test]
+fn files_written_by_runner_and_by_sops_work_both_ways() {
+    let p = Project::new();
+    let a = p.age_key("a");
+    let b = p.age_key("b");
+    p.write_rule(&[&a.recipient], &[]);
+    set(&p, &a, "shared", &[("api_key", "from-runner"), ("api_secret", "s2")]).success();
+    let sops = |key: &AgeKey, args: &[&str]| {
+        let out = Command::new(sops_bin())
+            .current_dir(p.root.path())
+            .env("HOME", p.path("home"))
+            .env("SOPS_AGE_KEY_FILE", &key.file)
+            .env_remove("SOPS_AGE_KEY")
+            .arg("--disable-version-check")
+            .args(args)
+            .output()
+            .expect("run sops");
+        assert!(out.status.success(), "sops {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // runner → sops.
+    assert_eq!(sops(&a, &["decrypt", "secrets/shared.sops.yaml"]), "api_key: from-runner\napi_secret: s2\n");
+    // sops edits (set) → runner reads, and lists the new key without decrypting.
+    sops(&a, &["set", "secrets/shared.sops.yaml", r#"["added"]"#, r#""by-sops""#]);
+    assert_eq!(p.with(&a, &["secrets", "get", "shared", "added"]).run().success().stdout, "by-sops\n");
+    assert!(p.bare(&["secrets", "list"]).run().success().stdout.contains("api_key, api_secret, added"));
+    // runner re-wraps for b → sops opens it with b; runner rotates → sops still opens it.
+    p.with(&a, &["secrets", "recipients", "add", "shared", "--age", &b.recipient]).run().success();
+    p.with(&b, &["secrets", "rotate", "shared"]).run().success();
+    assert!(sops(&b, &["decrypt", "secrets/shared.sops.yaml"]).contains("added: by-sops"));
+    // sops rotates → runner opens it.
+    sops(&a, &["rotate", "--in-place", "secrets/shared.sops.yaml"]);
+    assert_eq!(p.with(&b, &["secrets", "get", "shared", "api_key"]).run().success().stdout, "from-runner\n");
+}
