@@ -598,3 +598,30 @@ fn files_written_by_runner_and_by_sops_work_both_ways() {
     sops(&a, &["rotate", "--in-place", "secrets/shared.sops.yaml"]);
     assert_eq!(p.with(&b, &["secrets", "get", "shared", "api_key"]).run().success().stdout, "from-runner\n");
 }
+
+#[test]
+fn set_on_a_terminal_prompts_without_echo() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    // `script` (util-linux) runs runner on a pseudo-terminal; the values are typed after a
+    // pause so the prompt has turned echo off first.
+    let pipeline = format!(
+        "(sleep 1; printf '%s-1\\n' {CANARY}; sleep 1; printf '%s-2\\n' {CANARY}; sleep 1) | script -qec '{} secrets set tty a b' /dev/null",
+        crate::support::runner_bin()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(pipeline)
+        .current_dir(p.root.path())
+        .env("HOME", p.path("home"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .env_remove("SOPS_AGE_KEY")
+        .output()
+        .expect("run script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("value for a:") && shown.contains("value for b:"), "{shown}");
+    assert!(!shown.contains(CANARY), "typed values were echoed: {shown}");
+    assert_eq!(p.with(&k, &["secrets", "get", "tty", "b"]).run().success().stdout, format!("{CANARY}-2\n"));
+}
