@@ -4,3 +4,4 @@ mod support;
 
 mod cli;
 mod secrets_cli;
+mod sops_compat;
