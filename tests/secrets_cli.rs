@@ -625,3 +625,31 @@ fn set_on_a_terminal_prompts_without_echo() {
     assert!(!shown.contains(CANARY), "typed values were echoed: {shown}");
     assert_eq!(p.with(&k, &["secrets", "get", "tty", "b"]).run().success().stdout, format!("{CANARY}-2\n"));
 }
+
+#[test]
+fn ctrl_c_while_editing_still_removes_the_plaintext() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "e", &[("token", CANARY)]).success();
+    let before = p.read("secrets/e.sops.yaml");
+    // The "editor" changes the file, then sends SIGINT to its whole process group, as
+    // Ctrl-C on a terminal does. `setsid` gives runner a group of its own.
+    let editor = write_script(&p, "interrupt.sh", "sed -i 's/canary/changed/' \"$1\"\nkill -INT 0\nsleep 5");
+    let out = Command::new("setsid")
+        .arg("-w")
+        .arg(crate::support::runner_bin())
+        .args(["secrets", "edit", "e"])
+        .current_dir(p.root.path())
+        .env("HOME", p.path("home"))
+        .env("TMPDIR", p.path("tmp"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .env("EDITOR", &editor)
+        .output()
+        .expect("run setsid");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("e.sops.yaml") && !stderr.contains(CANARY), "{stderr}");
+    assert_eq!(before, p.read("secrets/e.sops.yaml"));
+    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "plaintext left behind");
+}

@@ -481,13 +481,18 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
         .filter(|e| !e.trim().is_empty())
         .or_else(|| std::env::var("VISUAL").ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".to_owned());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(edit_path)
-        .status()
-        .map_err(|e| SecretsError::Input(format!("could not start editor {editor:?}: {e}")))?;
+    // While the editor runs, Ctrl-C / hang-up / terminate must not kill runner before it
+    // removes the plaintext: catch them (the editor, after exec, gets default handling).
+    let status = {
+        let _guard = DeferSignals::install();
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("sh")
+            .arg(edit_path)
+            .status()
+            .map_err(|e| SecretsError::Input(format!("could not start editor {editor:?}: {e}")))?
+    };
     if !status.success() {
         return Err(SecretsError::Input(format!(
             "editor {editor:?} failed ({status}); {} was not changed",
@@ -503,6 +508,46 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
     store::write_atomic(path, &new)?;
     eprintln!("{}: saved", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces the handlers of SIGINT, SIGQUIT, SIGHUP and SIGTERM by a no-op while alive and
+/// restores the previous ones on drop. A caught signal (unlike an ignored one) is reset to
+/// the default in child processes at exec, so the editor still reacts to Ctrl-C.
+struct DeferSignals {
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+impl DeferSignals {
+    fn install() -> Self {
+        let mut previous = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
+            // SAFETY: sigaction is plain data; zeroed is a valid empty mask/flags value, and
+            // the handler is an `extern "C"` function that does nothing (async-signal-safe).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = ignore_signal as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &action, &mut old) == 0 {
+                    previous.push((sig, old));
+                }
+            }
+        }
+        Self { previous }
+    }
+}
+
+impl Drop for DeferSignals {
+    fn drop(&mut self) {
+        for (sig, old) in &self.previous {
+            // SAFETY: restores a disposition previously returned by sigaction for this signal.
+            unsafe {
+                libc::sigaction(*sig, old, std::ptr::null_mut());
+            }
+        }
+    }
 }
 
 fn rotate(dir: &Path, a: RotateArgs) -> Res {
