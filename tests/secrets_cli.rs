@@ -653,3 +653,31 @@ fn ctrl_c_while_editing_still_removes_the_plaintext() {
     assert_eq!(before, p.read("secrets/e.sops.yaml"));
     assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "plaintext left behind");
 }
+
+#[test]
+fn ctrl_c_at_the_hidden_prompt_restores_echo_and_writes_nothing() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    // On a pseudo-terminal: Ctrl-C (0x03) at the prompt, then print the terminal's echo flag.
+    let inner = write_script(
+        &p,
+        "inner.sh",
+        &format!(
+            "trap true INT\n{} secrets set x a\necho \"rc=$?\"\nstty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}echo'",
+            crate::support::runner_bin()
+        ),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("(sleep 1; printf '\\003'; sleep 1) | script -qec 'sh {}' /dev/null", inner.display()))
+        .current_dir(p.root.path())
+        .env("HOME", p.path("home"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .output()
+        .expect("run script");
+    let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(shown.contains("interrupted") && shown.contains("rc=2\n"), "{shown}");
+    assert!(shown.lines().any(|l| l == "echo"), "echo was not restored: {shown}");
+    assert!(!p.path("secrets/x.sops.yaml").exists());
+}

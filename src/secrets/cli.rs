@@ -4,7 +4,7 @@
 //! Values are never taken from argv: `set` reads a hidden prompt on a terminal, or
 //! `KEY=VALUE` lines from stdin otherwise. Only `get` and `decrypt` print values.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -356,6 +356,10 @@ fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
     if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
         return Err(SecretsError::io(tty, std::io::Error::last_os_error()));
     }
+    // Installed before echo goes off and dropped after it is restored (locals drop in
+    // reverse order): Ctrl-C interrupts the read below instead of killing runner with
+    // echo still off.
+    let _signals = DeferSignals::install();
     let original = term;
     term.c_lflag &= !libc::ECHO;
     term.c_lflag |= libc::ECHONL;
@@ -371,11 +375,37 @@ fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
         }
     }
     let _restore = Restore(original);
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| SecretsError::io(tty, e))?;
-    let trimmed_len = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(trimmed_len);
-    Ok(SecretString::new(line))
+    let mut line = Zeroizing::new(Vec::new());
+    loop {
+        let mut byte = 0u8;
+        // SAFETY: reads at most one byte into a valid one-byte buffer from fd 0.
+        let n = unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) };
+        match n {
+            1 if byte == b'\n' => break,
+            1 => line.push(byte),
+            0 if line.is_empty() => {
+                return Err(SecretsError::Input("no value entered (end of input)".into()));
+            }
+            0 => break,
+            _ => {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    if SIGNALLED.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        eprintln!();
+                        return Err(SecretsError::Input("interrupted; nothing was changed".into()));
+                    }
+                    continue;
+                }
+                return Err(SecretsError::io(tty, err));
+            }
+        }
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    let text = String::from_utf8(std::mem::take(&mut *line))
+        .map_err(|_| SecretsError::Input("the value is not valid UTF-8".into()))?;
+    Ok(SecretString::new(text))
 }
 
 fn get(dir: &Path, a: GetArgs) -> Res {
@@ -510,24 +540,31 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Replaces the handlers of SIGINT, SIGQUIT, SIGHUP and SIGTERM by a no-op while alive and
+/// Replaces the handlers of SIGINT, SIGQUIT, SIGHUP and SIGTERM by [`note_signal`] while alive
+/// (without `SA_RESTART`, so a blocking read returns `EINTR`) and
 /// restores the previous ones on drop. A caught signal (unlike an ignored one) is reset to
 /// the default in child processes at exec, so the editor still reacts to Ctrl-C.
 struct DeferSignals {
     previous: Vec<(libc::c_int, libc::sigaction)>,
 }
 
-extern "C" fn ignore_signal(_: libc::c_int) {}
+/// Set by [`note_signal`] when a deferred signal arrives.
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The deferred-signal handler: only records the signal (async-signal-safe).
+extern "C" fn note_signal(_: libc::c_int) {
+    SIGNALLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
 impl DeferSignals {
     fn install() -> Self {
         let mut previous = Vec::new();
         for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGTERM] {
             // SAFETY: sigaction is plain data; zeroed is a valid empty mask/flags value, and
-            // the handler is an `extern "C"` function that does nothing (async-signal-safe).
+            // the handler is an `extern "C"` function that only stores to an atomic.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = ignore_signal as *const () as libc::sighandler_t;
+                action.sa_sigaction = note_signal as *const () as libc::sighandler_t;
                 libc::sigemptyset(&mut action.sa_mask);
                 let mut old: libc::sigaction = std::mem::zeroed();
                 if libc::sigaction(sig, &action, &mut old) == 0 {
