@@ -411,6 +411,7 @@ fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
 fn get(dir: &Path, a: GetArgs) -> Res {
     let path = store::path_for(dir, &a.name)?;
     let bytes = store::read(&path)?;
+    tracing::info!(file = %path.display(), key = a.key.as_deref().unwrap_or("*"), "revealing secrets");
     match a.key {
         Some(key) => {
             let map = vault::decrypt_to_map(&bytes, FileFormat::Yaml, &path)?;
@@ -599,6 +600,7 @@ fn rotate(dir: &Path, a: RotateArgs) -> Res {
     for name in &names {
         let path = store::path_for(dir, name)?;
         let bytes = store::read(&path)?;
+        tracing::info!(file = %path.display(), "rotating the data key");
         staged.push((path.clone(), vault::rotate(&bytes, FileFormat::Yaml, &path)?));
     }
     for (path, new) in staged {
@@ -618,6 +620,7 @@ fn recipients(dir: &Path, c: RecipientsCommand) -> Res {
     }
     let path = store::path_for(dir, &a.name)?;
     let bytes = store::read(&path)?;
+    tracing::info!(file = %path.display(), add, age = ?a.age, pgp = ?a.pgp, "changing recipients");
     let change = RecipientChange { add, age: a.age, pgp: a.pgp };
     let new = vault::update_recipients(&bytes, FileFormat::Yaml, &path, &change)?;
     store::write_atomic(&path, &new)?;

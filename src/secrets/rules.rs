@@ -61,7 +61,8 @@ pub struct CreationRule {
 impl CreationRule {
     /// A one-group rule from explicit recipients (command-line `--age` / `--pgp`).
     pub fn from_recipients(age: Vec<String>, pgp: Vec<String>) -> Self {
-        Self { key_groups: vec![KeyGroup { age, pgp }], ..Self::default() }
+        let pgp = dedup(pgp.iter().map(|f| normalize_fpr(f)).collect());
+        Self { key_groups: vec![KeyGroup { age: dedup(age), pgp }], ..Self::default() }
     }
 
     /// Every age recipient of every group.
@@ -167,7 +168,8 @@ struct RawRule {
     hc_vault_transit_uri: Option<serde_json::Value>,
 }
 
-fn normalize_fpr(fpr: &str) -> String {
+/// A PGP fingerprint as sops stores it: no spaces, upper case.
+pub fn normalize_fpr(fpr: &str) -> String {
     fpr.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
 }
 

@@ -289,11 +289,7 @@ pub fn update_recipients(
     if groups.is_empty() {
         groups.push(GroupSpec::default());
     }
-    let pgp: Vec<String> = change
-        .pgp
-        .iter()
-        .map(|f| f.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase())
-        .collect();
+    let pgp: Vec<String> = change.pgp.iter().map(|f| super::rules::normalize_fpr(f)).collect();
     if change.add {
         for r in &change.age {
             if r.parse::<age::x25519::Recipient>().is_err() {
