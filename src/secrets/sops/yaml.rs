@@ -430,6 +430,12 @@ fn push_indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
+/// The indentation of a block nested under a map key at `indent`: the next multiple of 4,
+/// as yaml.v3 aligns everything that is not directly inside a `- ` entry.
+fn nested(indent: usize) -> usize {
+    4 * ((indent + 4) / 4)
+}
+
 fn emit_map(out: &mut String, items: &[MapItem], indent: usize) {
     for item in items {
         match item {
@@ -448,13 +454,13 @@ fn emit_map(out: &mut String, items: &[MapItem], indent: usize) {
                     Value::List(l) if l.is_empty() => out.push_str(" []\n"),
                     Value::Map(m) => {
                         out.push('\n');
-                        emit_map(out, m, indent + 4);
+                        emit_map(out, m, nested(indent));
                     }
                     Value::List(l) => {
                         out.push('\n');
-                        emit_list(out, l, indent + 4);
+                        emit_list(out, l, nested(indent));
                     }
-                    leaf => scalar(out, leaf, indent + 4),
+                    leaf => scalar(out, leaf, nested(indent)),
                 }
             }
         }
@@ -499,7 +505,7 @@ fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
                 leaf => {
                     push_indent(out, indent);
                     out.push('-');
-                    scalar(out, leaf, indent + 4);
+                    scalar(out, leaf, nested(indent));
                 }
             },
         }
