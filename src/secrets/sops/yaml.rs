@@ -338,13 +338,16 @@ fn needs_quotes(s: &str) -> bool {
     if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}') {
         return true;
     }
-    // Numbers in other notations, timestamps and sexagesimals: quote to be safe.
+    // Numbers in other notations (1_000, 0b1, 012), timestamps and sexagesimals (1:30): other
+    // YAML readers may not take them as strings, so quote them.
     let b = s.as_bytes();
-    if (b[0].is_ascii_digit() || b[0] == b'+' || b[0] == b'.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
-        && s.chars().any(|c| c.is_ascii_digit())
-    {
-        return true;
+    if b[0].is_ascii_digit() || b[0] == b'+' || b[0] == b'-' || b[0] == b'.' {
+        let date = b.len() >= 8 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-';
+        let numeric = s.bytes().filter(|&c| c == b'.').count() <= 1
+            && s.chars().all(|c| c.is_ascii_hexdigit() || "xXoObB_+-.".contains(c));
+        if date || s.contains(':') || numeric {
+            return true;
+        }
     }
     false
 }
@@ -430,6 +433,12 @@ fn push_indent(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
+/// The indentation of a block nested under a map key at `indent`: the next multiple of 4,
+/// as yaml.v3 aligns everything that is not directly inside a `- ` entry.
+fn nested(indent: usize) -> usize {
+    4 * ((indent + 4) / 4)
+}
+
 fn emit_map(out: &mut String, items: &[MapItem], indent: usize) {
     for item in items {
         match item {
@@ -448,13 +457,13 @@ fn emit_map(out: &mut String, items: &[MapItem], indent: usize) {
                     Value::List(l) if l.is_empty() => out.push_str(" []\n"),
                     Value::Map(m) => {
                         out.push('\n');
-                        emit_map(out, m, indent + 4);
+                        emit_map(out, m, nested(indent));
                     }
                     Value::List(l) => {
                         out.push('\n');
-                        emit_list(out, l, indent + 4);
+                        emit_list(out, l, nested(indent));
                     }
-                    leaf => scalar(out, leaf, indent + 4),
+                    leaf => scalar(out, leaf, nested(indent)),
                 }
             }
         }
@@ -499,7 +508,7 @@ fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
                 leaf => {
                     push_indent(out, indent);
                     out.push('-');
-                    scalar(out, leaf, indent + 4);
+                    scalar(out, leaf, nested(indent));
                 }
             },
         }
@@ -554,6 +563,7 @@ mod tests {
         assert_eq!(resolve_plain("2026-11-22T03:42:52Z"), Value::Str("2026-11-22T03:42:52Z".into()));
         assert_eq!(resolve_plain("~"), Value::Null);
         assert!(needs_quotes("y") && needs_quotes("2026-11-22T03:42:52Z") && needs_quotes("012"));
-        assert!(!needs_quotes("ENC[AES256_GCM,data:AA==,iv:x,tag:y,type:str]"));
+        assert!(!needs_quotes("ENC[AES256_GCM,data:AA==,iv:x,tag:y,type:str]") && !needs_quotes("3.11.0"));
+        assert!(needs_quotes("1_000") && needs_quotes("0b101") && needs_quotes("1:30") && needs_quotes("-"));
     }
 }
