@@ -19,16 +19,16 @@ use crate::cli::{CmdResult, ExitError, GlobalArgs};
 /// Arguments of `runner secrets`.
 #[derive(Debug, Args)]
 #[command(
-    about = "Manage SOPS-encrypted secrets (files secrets/NAME.sops.yaml, readable by the sops tool)",
-    long_about = "Manage SOPS-encrypted secrets.\n\nEach NAME is a file DIR/NAME.sops.yaml (default DIR: secrets/), \
-encrypted to age and/or PGP recipients exactly as sops does, so `sops` can read and edit it too. \
-Keys are found like sops finds them: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, \
-and GnuPG (GNUPGHOME, gpg-agent). See docs/secrets.md."
+    after_help = "Each NAME is a file DIR/NAME.sops.yaml (default DIR: secrets/), encrypted to age and/or PGP \
+recipients exactly as sops does, so `sops` can read and edit it too. Keys are found like sops finds them: \
+SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, and GnuPG (GNUPGHOME, gpg-agent). \
+See docs/secrets.md."
 )]
 pub struct SecretsArgs {
     /// Directory holding the NAME.sops.yaml files.
     #[arg(long, global = true, default_value = store::DEFAULT_DIR, value_name = "DIR")]
     pub dir: PathBuf,
+    /// The subcommand.
     #[command(subcommand)]
     pub command: SecretsCommand,
 }
