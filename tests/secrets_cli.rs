@@ -599,16 +599,21 @@ fn files_written_by_runner_and_by_sops_work_both_ways() {
     assert_eq!(p.with(&b, &["secrets", "get", "shared", "api_key"]).run().success().stdout, "from-runner\n");
 }
 
+/// Shell function `w TEXT`: wait (at most ~60 s) until the file `typescript` (written by
+/// `script -f`) contains TEXT.
+const WAIT_FN: &str = "w() { i=0; while [ $i -lt 600 ] && ! grep -q -e \"$1\" typescript 2>/dev/null; do sleep 0.1; i=$((i+1)); done; };";
+
 #[test]
 fn set_on_a_terminal_prompts_without_echo() {
     let p = Project::new();
     let k = p.age_key("me");
     p.write_rule(&[&k.recipient], &[]);
-    // `script` (util-linux) runs runner on a pseudo-terminal; the values are typed after a
-    // pause so the prompt has turned echo off first.
+    // `script` (util-linux) runs runner on a pseudo-terminal; each value is typed once its
+    // prompt is on screen (runner turns echo off before prompting).
     let pipeline = format!(
-        "(sleep 1; printf '%s-1\\n' {CANARY}; sleep 1; printf '%s-2\\n' {CANARY}; sleep 1) | script -qec '{} secrets set tty a b' /dev/null",
-        crate::support::runner_bin()
+        "{WAIT_FN} (w 'value for a:'; printf '%s-1\\n' {CANARY}; w 'value for b:'; printf '%s-2\\n' {CANARY}; w 'set a, b') \
+         | script -qfec '{} secrets set tty a b' typescript",
+        crate::support::runner_bin(),
     );
     let out = Command::new("sh")
         .arg("-c")
@@ -670,13 +675,17 @@ fn ctrl_c_at_the_hidden_prompt_restores_echo_and_writes_nothing() {
     );
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!("(sleep 1; printf '\\003'; sleep 1) | script -qec 'sh {}' /dev/null", inner.display()))
+        .arg(format!(
+            "{WAIT_FN} (w 'value for a:'; printf '\\003'; w '^echo') | script -qfec 'sh {}' typescript",
+            inner.display()
+        ))
         .current_dir(p.root.path())
         .env("HOME", p.path("home"))
         .env("SOPS_AGE_KEY_FILE", &k.file)
         .output()
         .expect("run script");
     let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("interrupted") && shown.contains("rc=2\n"), "{shown}");
     assert!(shown.lines().any(|l| l == "echo"), "echo was not restored: {shown}");
     assert!(!p.path("secrets/x.sops.yaml").exists());

@@ -347,8 +347,6 @@ pub fn parse_key_value_lines(
 /// Ask on stderr and read a line from the terminal on stdin with echo off.
 fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
     let tty = Path::new("<terminal>");
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
     let fd = libc::STDIN_FILENO;
     // SAFETY: termios is plain data; tcgetattr fills it for a valid fd or fails.
     let mut term: libc::termios = unsafe { std::mem::zeroed() };
@@ -375,6 +373,9 @@ fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
         }
     }
     let _restore = Restore(original);
+    // Asked only once echo is off, so nothing typed after the prompt is ever shown.
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
     let mut line = Zeroizing::new(Vec::new());
     loop {
         let mut byte = 0u8;
