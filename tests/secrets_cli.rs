@@ -690,3 +690,30 @@ fn ctrl_c_at_the_hidden_prompt_restores_echo_and_writes_nothing() {
     assert!(shown.lines().any(|l| l == "echo"), "echo was not restored: {shown}");
     assert!(!p.path("secrets/x.sops.yaml").exists());
 }
+
+#[test]
+fn key_groups_with_shamir_threshold_from_sops_yaml() {
+    let p = Project::new();
+    let a = p.age_key("a");
+    let b = p.age_key("b");
+    fs::write(
+        p.path(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    encrypted_regex: ^(api_key|api_secret)$\n    key_groups:\n      - age: [{}]\n      - age:\n          - {}\n",
+            a.recipient, b.recipient
+        ),
+    )
+    .unwrap();
+    set(&p, &a, "split", &[("api_key", "k1"), ("note", "clear")]).success();
+    let text = String::from_utf8(p.read("secrets/split.sops.yaml")).unwrap();
+    assert!(text.contains("key_groups:") && text.contains("shamir_threshold: 2"), "{text}");
+    assert!(text.contains("note: clear"), "encrypted_regex leaves other keys clear: {text}");
+    // One share is not enough; both keys together open it.
+    let r = p.with(&a, &["secrets", "get", "split", "api_key"]).run();
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let both = format!("{}\n{}", fs::read_to_string(&a.file).unwrap(), fs::read_to_string(&b.file).unwrap());
+    let r = p.bare(&["secrets", "get", "split", "api_key"]).env("SOPS_AGE_KEY", &both).run().success();
+    assert_eq!(r.stdout, "k1\n");
+    let list = p.bare(&["secrets", "list"]).run().success();
+    assert!(list.stdout.contains(&a.recipient) && list.stdout.contains(&b.recipient), "{}", list.stdout);
+}
