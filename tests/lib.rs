@@ -6,3 +6,5 @@ mod calendar;
 mod cli;
 mod journal;
 mod options;
+mod secrets_cli;
+mod sops_compat;

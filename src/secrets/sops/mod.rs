@@ -1,0 +1,473 @@
+//! SOPS file format core: read and write YAML, JSON and dotenv files encrypted exactly as
+//! Go sops 3.x does (per-value AES-256-GCM, SHA-512 MAC, age and PGP master keys, key groups
+//! with Shamir), implemented here without the sops binary.
+//!
+//! # API (stable; the `runner secrets` commands build on it)
+//! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
+//! * [`KeySource`] — private keys offered for decryption: age X25519 identities and/or PGP
+//!   through GnuPG (`$GNUPGHOME`, or [`KeySource::gnupg_home`]). [`parse_age_identities`] reads
+//!   an age key file's text.
+//! * [`decrypt`]`(bytes, format, display_name, &keys) -> Decrypted` — verifies the MAC;
+//!   [`Decrypted::doc`] is the [`PlainDocument`], [`PlainDocument::to_bytes`] prints it.
+//! * [`PlainDocument::parse`] reads a plaintext file; [`encrypt`]`(&doc, format, &EncryptConfig)`
+//!   writes a new encrypted file (fresh data key, fresh IV per value).
+//! * [`reencrypt`] writes a [`Decrypted`] (possibly edited through [`PlainDocument::set`] /
+//!   [`PlainDocument::remove`]) again with the same data key and master keys, new MAC and
+//!   `lastmodified`; [`set_value`] / [`remove_value`] do decrypt → edit → re-encrypt in one call.
+//! * [`rotate`] — new data key, same recipients; [`update_recipients`] — re-wrap the existing
+//!   data key for a new recipient set (like `sops updatekeys`).
+//! * [`metadata`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
+//! * Errors: one enum, [`SopsError`]; messages name the file and, for keys, the recipients tried.
+//!
+//! Secrets: the data key ([`DataKey`]) and plaintext documents are zeroized on drop, and their
+//! `Debug` prints `[redacted]`.
+
+pub mod cipher;
+mod dotenv;
+pub mod error;
+mod json;
+pub mod keys;
+pub mod metadata;
+mod shamir;
+pub mod tree;
+mod walk;
+mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, Zeroizing};
+
+pub use cipher::DataKey;
+pub use error::{Result, SopsError};
+pub use keys::{GroupSpec, KeySource, parse_age_identities};
+pub use metadata::{AgeEntry, EncryptionRule, KeyGroup, Metadata, PgpEntry};
+pub use tree::{ListItem, MapItem, Value};
+
+/// A SOPS store format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YAML (multi-document, comments kept).
+    Yaml,
+    /// JSON (top-level object, key order kept).
+    Json,
+    /// dotenv (`KEY=VALUE` lines and `#` comments).
+    Dotenv,
+}
+
+impl Format {
+    /// Guesses the format from a file name: `.yaml`/`.yml` → YAML, `.json` → JSON,
+    /// `.env` (or a name starting with `.env`) → dotenv.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?;
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match ext.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            "env" => Some(Format::Dotenv),
+            _ if name == ".env" || name.starts_with(".env.") => Some(Format::Dotenv),
+            _ => None,
+        }
+    }
+
+    /// `YAML`, `JSON` or `dotenv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "YAML",
+            Format::Json => "JSON",
+            Format::Dotenv => "dotenv",
+        }
+    }
+}
+
+/// A plaintext document: one map per YAML document (one for JSON / dotenv), in file order,
+/// with comments. Zeroized on drop; `Debug` shows only the structure.
+#[derive(Clone, PartialEq)]
+pub struct PlainDocument {
+    branches: Vec<Vec<MapItem>>,
+}
+
+impl fmt::Debug for PlainDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlainDocument([redacted])")
+    }
+}
+
+impl Drop for PlainDocument {
+    fn drop(&mut self) {
+        for b in &mut self.branches {
+            let mut v = Value::Map(std::mem::take(b));
+            v.zeroize();
+        }
+    }
+}
+
+fn split_path<'a>(path: &'a [&'a str], file: &str) -> Result<(&'a [&'a str], &'a str)> {
+    match path.split_last() {
+        Some((last, parents)) => Ok((parents, last)),
+        None => Err(SopsError::Path { file: file.to_string(), reason: "empty key path".into() }),
+    }
+}
+
+impl PlainDocument {
+    /// A document from its branches (maps).
+    pub fn from_branches(branches: Vec<Vec<MapItem>>) -> PlainDocument {
+        PlainDocument { branches }
+    }
+
+    /// Parses a plaintext file. Refuses a document that already has a top-level `sops` key.
+    pub fn parse(bytes: &[u8], format: Format, file: &str) -> Result<PlainDocument> {
+        let branches = parse_store(bytes, format, file)?;
+        if branches.iter().any(|b| metadata::has_sops(b)) {
+            return Err(SopsError::AlreadyEncrypted { file: file.to_string() });
+        }
+        Ok(PlainDocument { branches })
+    }
+
+    /// Prints the document in `format` (what `sops decrypt` prints).
+    pub fn to_bytes(&self, format: Format) -> Result<Zeroizing<Vec<u8>>> {
+        emit_store(&self.branches, format, None).map(Zeroizing::new)
+    }
+
+    /// The document's maps (one per YAML document).
+    pub fn branches(&self) -> &[Vec<MapItem>] {
+        &self.branches
+    }
+
+    /// Mutable access to the maps.
+    pub fn branches_mut(&mut self) -> &mut Vec<Vec<MapItem>> {
+        &mut self.branches
+    }
+
+    /// The value at a key path in the first document.
+    pub fn get(&self, path: &[&str]) -> Option<&Value> {
+        let (first, rest) = path.split_first()?;
+        let mut v = tree::map_get(self.branches.first()?, first)?;
+        for k in rest {
+            v = v.get(k)?;
+        }
+        Some(v)
+    }
+
+    /// Sets the value at a key path in the first document, creating intermediate maps;
+    /// an existing key keeps its position, a new key is appended.
+    pub fn set(&mut self, path: &[&str], value: Value) -> Result<()> {
+        let file = "document";
+        let (parents, last) = split_path(path, file)?;
+        if path.first() == Some(&"sops") {
+            return Err(SopsError::Path {
+                file: file.into(),
+                reason: "the top-level key `sops` is reserved".into(),
+            });
+        }
+        if self.branches.is_empty() {
+            self.branches.push(vec![]);
+        }
+        let mut items = &mut self.branches[0];
+        for (i, k) in parents.iter().enumerate() {
+            if tree::map_get(items, k).is_none() {
+                items.push(MapItem::Pair(k.to_string(), Value::Map(vec![])));
+            }
+            match tree::map_get_mut(items, k) {
+                Some(Value::Map(m)) => items = m,
+                _ => {
+                    return Err(SopsError::Path {
+                        file: file.into(),
+                        reason: format!("`{}` is not a map", path[..=i].join(".")),
+                    });
+                }
+            }
+        }
+        match tree::map_get_mut(items, last) {
+            Some(v) => *v = value,
+            None => items.push(MapItem::Pair(last.to_string(), value)),
+        }
+        Ok(())
+    }
+
+    /// Removes the key at a path in the first document; returns whether it existed.
+    pub fn remove(&mut self, path: &[&str]) -> bool {
+        let Some((last, parents)) = path.split_last() else { return false };
+        let Some(mut items) = self.branches.first_mut() else { return false };
+        for k in parents {
+            match tree::map_get_mut(items, k) {
+                Some(Value::Map(m)) => items = m,
+                _ => return false,
+            }
+        }
+        tree::map_remove(items, last).is_some()
+    }
+}
+
+/// A decrypted file: the plaintext, its metadata and the data key (to write it back).
+#[derive(Debug, Clone)]
+pub struct Decrypted {
+    /// The plaintext document.
+    pub doc: PlainDocument,
+    /// The metadata as read (master keys, rule, lastmodified…).
+    pub metadata: Metadata,
+    data_key: DataKey,
+}
+
+impl Decrypted {
+    /// The data key.
+    pub fn data_key(&self) -> &DataKey {
+        &self.data_key
+    }
+}
+
+/// What [`encrypt`] needs: recipients, Shamir threshold, which values to encrypt.
+#[derive(Debug, Clone, Default)]
+pub struct EncryptConfig {
+    /// Key groups; one group for the usual "these recipients" case.
+    pub key_groups: Vec<GroupSpec>,
+    /// Shares needed with several groups (default: all groups).
+    pub shamir_threshold: Option<usize>,
+    /// Which values are encrypted (default `unencrypted_suffix: _unencrypted`).
+    pub rule: EncryptionRule,
+    /// MAC only over encrypted values.
+    pub mac_only_encrypted: bool,
+    /// GnuPG home for PGP recipients (`None`: `$GNUPGHOME` or `~/.gnupg`).
+    pub gnupg_home: Option<PathBuf>,
+}
+
+impl EncryptConfig {
+    /// One key group with these age recipients and PGP fingerprints, default rule.
+    pub fn new(age: Vec<String>, pgp: Vec<String>) -> EncryptConfig {
+        EncryptConfig { key_groups: vec![GroupSpec { age, pgp }], ..Default::default() }
+    }
+}
+
+fn parse_store(bytes: &[u8], format: Format, file: &str) -> Result<Vec<Vec<MapItem>>> {
+    match format {
+        Format::Yaml => yaml::parse(bytes, file),
+        Format::Json => json::parse(bytes, file).map(|b| vec![b]),
+        Format::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+    }
+}
+
+fn emit_store(branches: &[Vec<MapItem>], format: Format, sops: Option<&Value>) -> Result<Vec<u8>> {
+    match format {
+        Format::Yaml => Ok(yaml::emit(branches, sops)),
+        Format::Json | Format::Dotenv => {
+            let [branch] = branches else {
+                return Err(SopsError::Unsupported(format!(
+                    "{} files hold exactly one document, this one has {}",
+                    format.name(),
+                    branches.len()
+                )));
+            };
+            if format == Format::Json { Ok(json::emit(branch, sops)) } else { dotenv::emit(branch, sops) }
+        }
+    }
+}
+
+/// Parses an encrypted file into (encrypted branches, metadata).
+fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
+    let mut branches = parse_store(bytes, format, file)?;
+    let mut sops = None;
+    for b in branches.iter_mut() {
+        let s = metadata::take_sops(b);
+        if sops.is_none() {
+            sops = s;
+        }
+    }
+    let sops = sops.ok_or_else(|| SopsError::NotEncrypted { file: file.to_string() })?;
+    let meta = Metadata::from_value(&sops, file)?;
+    Ok((branches, meta))
+}
+
+/// Reads the metadata (recipients, `lastmodified`, rule) without decrypting anything.
+pub fn metadata(bytes: &[u8], format: Format, file: &str) -> Result<Metadata> {
+    parse_encrypted(bytes, format, file).map(|(_, m)| m)
+}
+
+/// Decrypts a file with the offered keys and verifies its MAC. `file` names it in errors.
+pub fn decrypt(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
+    let (mut branches, meta) = parse_encrypted(bytes, format, file)?;
+    let key = keys::data_key(&meta, keys, file)?;
+    decrypt_with_key(&mut branches, &meta, &key, file)?;
+    Ok(Decrypted { doc: PlainDocument { branches }, metadata: meta, data_key: key })
+}
+
+fn decrypt_with_key(branches: &mut [Vec<MapItem>], meta: &Metadata, key: &DataKey, file: &str) -> Result<()> {
+    let computed = walk::decrypt_branches(branches, key, &meta.rule, meta.mac_only_encrypted, file)?;
+    if meta.mac.is_empty() {
+        return Err(SopsError::MacMismatch { file: file.to_string(), reason: "the file has no MAC".into() });
+    }
+    let (stored, _) =
+        cipher::decrypt(&meta.mac, key, &meta.lastmodified).map_err(|e| SopsError::MacMismatch {
+            file: file.to_string(),
+            reason: format!("cannot decrypt the stored MAC ({e}); was `lastmodified` or the MAC edited?"),
+        })?;
+    if stored.as_slice() != computed.as_bytes() {
+        return Err(SopsError::MacMismatch {
+            file: file.to_string(),
+            reason: "the content does not match the stored MAC (the file was modified or corrupted)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The current time as sops writes `lastmodified` (RFC 3339 UTC, seconds, `Z`).
+fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Encrypts `branches` with `key` and writes the file with `meta` (whose `lastmodified`,
+/// `mac` and `version` are replaced).
+fn write_encrypted(
+    branches: &[Vec<MapItem>],
+    format: Format,
+    mut meta: Metadata,
+    key: &DataKey,
+    file: &str,
+) -> Result<Vec<u8>> {
+    let mut enc = branches.to_vec();
+    let mac = walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, file)?;
+    meta.lastmodified = now_rfc3339();
+    meta.mac = cipher::encrypt(mac.as_bytes(), cipher::ValueType::Str, key, &meta.lastmodified)
+        .map_err(|e| SopsError::Value { file: file.to_string(), path: "sops:mac:".into(), reason: e })?;
+    meta.version = metadata::WRITER_VERSION.to_string();
+    emit_store(&enc, format, Some(&meta.to_value()))
+}
+
+/// Encrypts a plaintext document for the recipients of `cfg` with a fresh data key.
+pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    if doc.branches.iter().any(|b| metadata::has_sops(b)) {
+        return Err(SopsError::AlreadyEncrypted { file: "document".into() });
+    }
+    if format == Format::Dotenv {
+        check_dotenv(doc)?;
+    }
+    let key = DataKey::generate();
+    let now = now_rfc3339();
+    let key_groups =
+        keys::wrap_groups(&key, &cfg.key_groups, cfg.shamir_threshold, cfg.gnupg_home.as_deref(), &now)?;
+    let meta = Metadata {
+        shamir_threshold: if key_groups.len() > 1 {
+            cfg.shamir_threshold.or(Some(key_groups.len()))
+        } else {
+            None
+        },
+        key_groups,
+        lastmodified: now,
+        mac: String::new(),
+        rule: cfg.rule.clone(),
+        mac_only_encrypted: cfg.mac_only_encrypted,
+        version: String::new(),
+    };
+    write_encrypted(&doc.branches, format, meta, &key, "document")
+}
+
+fn check_dotenv(doc: &PlainDocument) -> Result<()> {
+    for b in &doc.branches {
+        for item in b {
+            if let MapItem::Pair(k, v) = item
+                && !matches!(v, Value::Str(_))
+            {
+                return Err(SopsError::Unsupported(format!(
+                    "dotenv values must be strings; `{k}` is a {}",
+                    v.kind()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a decrypted (possibly edited) document again with the same data key and master
+/// keys; fresh IVs, new MAC and `lastmodified`.
+pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
+    if format == Format::Dotenv {
+        check_dotenv(&dec.doc)?;
+    }
+    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, "document")
+}
+
+/// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
+pub fn set_value(
+    bytes: &[u8],
+    format: Format,
+    file: &str,
+    keys: &KeySource,
+    path: &[&str],
+    value: Value,
+) -> Result<Vec<u8>> {
+    let mut dec = decrypt(bytes, format, file, keys)?;
+    dec.doc.set(path, value).map_err(|e| match e {
+        SopsError::Path { reason, .. } => SopsError::Path { file: file.to_string(), reason },
+        other => other,
+    })?;
+    reencrypt(&dec, format)
+}
+
+/// Decrypts, removes the key at `path` (error if absent) and re-encrypts with the same data key.
+pub fn remove_value(
+    bytes: &[u8],
+    format: Format,
+    file: &str,
+    keys: &KeySource,
+    path: &[&str],
+) -> Result<Vec<u8>> {
+    let mut dec = decrypt(bytes, format, file, keys)?;
+    if !dec.doc.remove(path) {
+        return Err(SopsError::Path {
+            file: file.to_string(),
+            reason: format!("no key `{}`", path.join(".")),
+        });
+    }
+    reencrypt(&dec, format)
+}
+
+fn specs_of(meta: &Metadata, file: &str) -> Result<Vec<GroupSpec>> {
+    meta.key_groups
+        .iter()
+        .map(|g| {
+            if let Some((k, _)) = g.other.first() {
+                return Err(SopsError::Unsupported(format!(
+                    "{file}: master keys of type `{k}` are not supported"
+                )));
+            }
+            Ok(GroupSpec {
+                age: g.age.iter().map(|a| a.recipient.clone()).collect(),
+                pgp: g.pgp.iter().map(|p| p.fp.clone()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Rotates the data key: decrypts, then encrypts again with a new data key for the same recipients.
+pub fn rotate(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Vec<u8>> {
+    let dec = decrypt(bytes, format, file, keys)?;
+    let specs = specs_of(&dec.metadata, file)?;
+    let key = DataKey::generate();
+    let mut meta = dec.metadata.clone();
+    meta.key_groups =
+        keys::wrap_groups(&key, &specs, meta.shamir_threshold, keys.gnupg_home.as_deref(), &now_rfc3339())?;
+    write_encrypted(&dec.doc.branches, format, meta, &key, file)
+}
+
+/// Re-wraps the existing data key for a new set of key groups (like `sops updatekeys`);
+/// values, MAC and data key are unchanged in meaning.
+pub fn update_recipients(
+    bytes: &[u8],
+    format: Format,
+    file: &str,
+    keys: &KeySource,
+    groups: &[GroupSpec],
+    shamir_threshold: Option<usize>,
+) -> Result<Vec<u8>> {
+    let dec = decrypt(bytes, format, file, keys)?;
+    let mut meta = dec.metadata.clone();
+    meta.key_groups = keys::wrap_groups(
+        &dec.data_key,
+        groups,
+        shamir_threshold,
+        keys.gnupg_home.as_deref(),
+        &now_rfc3339(),
+    )?;
+    meta.shamir_threshold =
+        if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
+    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, file)
+}

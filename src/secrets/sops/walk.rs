@@ -1,0 +1,239 @@
+//! Walking a document tree to encrypt or decrypt every value that the encryption rule selects,
+//! computing the SHA-512 MAC over the plaintext values in document order on the way.
+
+use regex::Regex;
+use sha2::{Digest, Sha512};
+
+use super::cipher::{self, DataKey, ValueType};
+use super::error::{Result, SopsError};
+use super::metadata::EncryptionRule;
+use super::tree::{ListItem, MapItem, Value};
+
+/// sha256("sops"): the initial MAC input when `mac_only_encrypted` is set.
+const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b,
+    0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+];
+
+enum Matcher {
+    All,
+    UnencSuffix(String),
+    EncSuffix(String),
+    UnencRegex(Regex),
+    EncRegex(Regex),
+}
+
+impl Matcher {
+    fn new(rule: &EncryptionRule) -> Result<Matcher> {
+        let re = |r: &str| Regex::new(r).map_err(|e| SopsError::Config(format!("invalid regex `{r}`: {e}")));
+        Ok(match rule {
+            EncryptionRule::None => Matcher::All,
+            EncryptionRule::UnencryptedSuffix(s) => Matcher::UnencSuffix(s.clone()),
+            EncryptionRule::EncryptedSuffix(s) => Matcher::EncSuffix(s.clone()),
+            EncryptionRule::UnencryptedRegex(r) => Matcher::UnencRegex(re(r)?),
+            EncryptionRule::EncryptedRegex(r) => Matcher::EncRegex(re(r)?),
+            EncryptionRule::UnencryptedCommentRegex(_) | EncryptionRule::EncryptedCommentRegex(_) => {
+                return Err(SopsError::Unsupported(
+                    "files using unencrypted_comment_regex / encrypted_comment_regex are not supported"
+                        .into(),
+                ));
+            }
+        })
+    }
+
+    fn encrypts(&self, path: &[String]) -> bool {
+        match self {
+            Matcher::All => true,
+            Matcher::UnencSuffix(s) => !path.iter().any(|p| p.ends_with(s.as_str())),
+            Matcher::EncSuffix(s) => path.iter().any(|p| p.ends_with(s.as_str())),
+            Matcher::UnencRegex(r) => !path.iter().any(|p| r.is_match(p)),
+            Matcher::EncRegex(r) => path.iter().any(|p| r.is_match(p)),
+        }
+    }
+}
+
+/// The key path as sops' AAD: components joined by `:` plus a trailing `:`.
+pub fn aad(path: &[String]) -> String {
+    let mut s = path.join(":");
+    s.push(':');
+    s
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Encrypt,
+    Decrypt,
+}
+
+struct Walker<'a> {
+    key: &'a DataKey,
+    matcher: Matcher,
+    mac_only_encrypted: bool,
+    hash: Sha512,
+    mode: Mode,
+    file: &'a str,
+    path: Vec<String>,
+}
+
+impl Walker<'_> {
+    fn value_err(&self, reason: String) -> SopsError {
+        SopsError::Value { file: self.file.to_string(), path: aad(&self.path), reason }
+    }
+
+    fn hash_leaf(&mut self, v: &Value, encrypted: bool) {
+        if self.mac_only_encrypted && !encrypted {
+            return;
+        }
+        if let Some((bytes, _)) = cipher::scalar_bytes(v) {
+            self.hash.update(&bytes[..]);
+        }
+    }
+
+    fn comment(&mut self, c: &mut String) -> Result<()> {
+        if !self.matcher.encrypts(&self.path) || c.is_empty() {
+            return Ok(());
+        }
+        let aad = aad(&self.path);
+        match self.mode {
+            Mode::Encrypt => {
+                *c = cipher::encrypt(c.as_bytes(), ValueType::Comment, self.key, &aad)
+                    .map_err(|e| self.value_err(e))?;
+            }
+            Mode::Decrypt => {
+                if cipher::is_encrypted(c) {
+                    let (plain, _) = cipher::decrypt(c, self.key, &aad).map_err(|e| self.value_err(e))?;
+                    *c = String::from_utf8(plain.to_vec())
+                        .map_err(|_| self.value_err("comment is not UTF-8".into()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn leaf(&mut self, v: &mut Value) -> Result<()> {
+        if matches!(v, Value::Null) {
+            return Ok(());
+        }
+        let encrypted = self.matcher.encrypts(&self.path);
+        match self.mode {
+            Mode::Encrypt => {
+                self.hash_leaf(v, encrypted);
+                if encrypted {
+                    let empty = matches!(v, Value::Str(s) if s.is_empty());
+                    if !empty && let Some((bytes, ty)) = cipher::scalar_bytes(v) {
+                        let enc = cipher::encrypt(&bytes, ty, self.key, &aad(&self.path))
+                            .map_err(|e| self.value_err(e))?;
+                        *v = Value::Str(enc);
+                    }
+                }
+            }
+            Mode::Decrypt => {
+                if encrypted {
+                    match v {
+                        Value::Str(s) if s.is_empty() => {}
+                        Value::Str(s) => {
+                            let (plain, ty) = cipher::decrypt(s, self.key, &aad(&self.path))
+                                .map_err(|e| self.value_err(e))?;
+                            *v = cipher::value_from_plain(&plain, ty).map_err(|e| self.value_err(e))?;
+                        }
+                        other => {
+                            return Err(self.value_err(format!(
+                                "expected an encrypted string, found a clear {}",
+                                other.kind()
+                            )));
+                        }
+                    }
+                }
+                self.hash_leaf(v, encrypted);
+            }
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, v: &mut Value) -> Result<()> {
+        match v {
+            Value::Map(items) => self.map(items),
+            Value::List(items) => {
+                for item in items.iter_mut() {
+                    match item {
+                        ListItem::Value(v) => self.value(v)?,
+                        ListItem::Comment(c) => self.comment(c)?,
+                    }
+                }
+                Ok(())
+            }
+            leaf => self.leaf(leaf),
+        }
+    }
+
+    fn map(&mut self, items: &mut [MapItem]) -> Result<()> {
+        for item in items.iter_mut() {
+            match item {
+                MapItem::Pair(k, v) => {
+                    self.path.push(k.clone());
+                    let r = self.value(v);
+                    self.path.pop();
+                    r?;
+                }
+                MapItem::Comment(c) => self.comment(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encrypts (or decrypts) every selected value of every branch in place and returns the
+/// MAC as sops computes it (uppercase hex SHA-512 of the plaintext values).
+fn run(
+    branches: &mut [Vec<MapItem>],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    mode: Mode,
+    file: &str,
+) -> Result<String> {
+    let mut hash = Sha512::new();
+    if mac_only_encrypted {
+        hash.update(MAC_ONLY_ENCRYPTED_INIT);
+    }
+    let mut w =
+        Walker { key, matcher: Matcher::new(rule)?, mac_only_encrypted, hash, mode, file, path: Vec::new() };
+    for b in branches.iter_mut() {
+        w.map(b)?;
+    }
+    let digest = w.hash.finalize();
+    Ok(digest.iter().map(|b| format!("{b:02X}")).collect())
+}
+
+/// Encrypts the selected values in place; returns the MAC hex.
+pub fn encrypt_branches(
+    branches: &mut [Vec<MapItem>],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    file: &str,
+) -> Result<String> {
+    run(branches, key, rule, mac_only_encrypted, Mode::Encrypt, file)
+}
+
+/// Decrypts the selected values in place; returns the MAC hex of the plaintext.
+pub fn decrypt_branches(
+    branches: &mut [Vec<MapItem>],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    file: &str,
+) -> Result<String> {
+    run(branches, key, rule, mac_only_encrypted, Mode::Decrypt, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_only_init_is_sha256_of_sops() {
+        let d = sha2::Sha256::digest(b"sops");
+        assert_eq!(d.as_slice(), &MAC_ONLY_ENCRYPTED_INIT);
+    }
+}
