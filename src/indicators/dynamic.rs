@@ -89,7 +89,9 @@ impl IndicatorSpec {
         let base = self.to_string().replace(':', "_");
         match self {
             Self::Donchian(_) => ["upper", "middle", "lower"].iter().map(|s| format!("{base}_{s}")).collect(),
-            Self::Pivots => ["p", "r1", "s1", "r2", "s2", "r3", "s3"].iter().map(|s| format!("pivot_{s}")).collect(),
+            Self::Pivots => {
+                ["p", "r1", "s1", "r2", "s2", "r3", "s3"].iter().map(|s| format!("pivot_{s}")).collect()
+            }
             Self::Fractals => vec!["fractal_high".into(), "fractal_low".into()],
             Self::Swings(_) => vec![format!("{base}_high"), format!("{base}_low")],
             _ => vec![base],
@@ -104,8 +106,12 @@ impl IndicatorSpec {
             Self::Sma(n) => Inner::Sma(Sma::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
             Self::Ema(n) => Inner::Ema(Ema::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
             Self::Atr(n) => Inner::Atr(Atr::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
-            Self::Donchian(n) => Inner::Donchian(Donchian::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
-            Self::Swings(n) => Inner::Swings(Swings::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
+            Self::Donchian(n) => {
+                Inner::Donchian(Donchian::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1")))
+            }
+            Self::Swings(n) => {
+                Inner::Swings(Swings::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1")))
+            }
             Self::Pivots => Inner::Pivots(PivotPoints, None),
             Self::Fractals => Inner::Fractals(Fractals::new()),
         };

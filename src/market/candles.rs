@@ -186,18 +186,23 @@ mod tests {
 
     #[test]
     fn boundary_trade_opens_the_next_bucket() {
-        let mut b = CandleBuilder::new("5m".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Regular));
+        let mut b =
+            CandleBuilder::new("5m".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Regular));
         assert_eq!(b.on_trade(&trade("2013-10-07T09:29:59", dec!(1))), None, "pre-market ignored");
         assert_eq!(b.on_trade(&trade("2013-10-07T09:31:00", dec!(2))), None);
         assert_eq!(b.on_trade(&trade("2013-10-07T09:34:59.999", dec!(3))), None);
         let c = b.on_trade(&trade("2013-10-07T09:35:00", dec!(4))).unwrap();
-        assert_eq!((c.start, c.end, c.open, c.close, c.volume), (ny("2013-10-07T09:30:00"), ny("2013-10-07T09:35:00"), dec!(2), dec!(3), dec!(2)));
+        assert_eq!(
+            (c.start, c.end, c.open, c.close, c.volume),
+            (ny("2013-10-07T09:30:00"), ny("2013-10-07T09:35:00"), dec!(2), dec!(3), dec!(2))
+        );
         assert_eq!(b.current().unwrap().open, dec!(4));
     }
 
     #[test]
     fn session_cuts_buckets_and_on_time_completes() {
-        let mut b = CandleBuilder::new("1h".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Regular));
+        let mut b =
+            CandleBuilder::new("1h".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Regular));
         b.on_trade(&trade("2013-10-07T09:45:00", dec!(1)));
         let c = b.on_time(ny("2013-10-07T10:00:00")).unwrap();
         assert_eq!((c.start, c.end), (ny("2013-10-07T09:30:00"), ny("2013-10-07T10:00:00")));

@@ -289,8 +289,9 @@ impl CsvSource {
         }
         self.last_ts = ts.0;
         let dec = |i: usize, what: &str| {
-            parse_decimal(fields[i])
-                .ok_or_else(|| format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i])))
+            parse_decimal(fields[i]).ok_or_else(|| {
+                format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i]))
+            })
         };
         let symbol = self.symbol;
         let ev = match self.layout {
@@ -301,7 +302,12 @@ impl CsvSource {
                         return Ok(None);
                     }
                 }
-                MarketEvent::Trade(Trade { symbol, ts, price: dec(price, "price")?, size: dec(size, "size")? })
+                MarketEvent::Trade(Trade {
+                    symbol,
+                    ts,
+                    price: dec(price, "price")?,
+                    size: dec(size, "size")?,
+                })
             }
             Layout::Bars { open, high, low, close, volume } => {
                 let bar = Bar {
@@ -314,7 +320,12 @@ impl CsvSource {
                     close: dec(close, "close")?,
                     volume: dec(volume, "volume")?,
                 };
-                if bar.low > bar.high || bar.open > bar.high || bar.open < bar.low || bar.close > bar.high || bar.close < bar.low {
+                if bar.low > bar.high
+                    || bar.open > bar.high
+                    || bar.open < bar.low
+                    || bar.close > bar.high
+                    || bar.close < bar.low
+                {
                     return Err("inconsistent bar: open/close outside [low, high]".into());
                 }
                 MarketEvent::Bar(bar)
@@ -555,7 +566,9 @@ mod tests {
             let chrono = chrono::DateTime::parse_from_rfc3339(&text.replace(' ', "T")).unwrap();
             assert_eq!(ours, Timestamp::from_datetime(&chrono), "{text}");
         }
-        for bad in ["2013-10-07T09:30:00", "2013-02-30T09:30:00Z", "2013-10-07T25:30:00Z", "x013-10-07T09:30:00Z"] {
+        for bad in
+            ["2013-10-07T09:30:00", "2013-02-30T09:30:00Z", "2013-10-07T25:30:00Z", "x013-10-07T09:30:00Z"]
+        {
             assert!(parse_timestamp(bad.as_bytes()).is_err(), "{bad}");
         }
     }
@@ -572,9 +585,15 @@ mod tests {
 
     #[test]
     fn bar_length_from_path() {
-        assert_eq!(bar_duration_from_path(Path::new("data/spy-1s-trade-2013-10-07_11.csv.gz")), Some(1_000_000_000));
+        assert_eq!(
+            bar_duration_from_path(Path::new("data/spy-1s-trade-2013-10-07_11.csv.gz")),
+            Some(1_000_000_000)
+        );
         assert_eq!(bar_duration_from_path(Path::new("x/spy_1m_trade.csv")), Some(60_000_000_000));
-        assert_eq!(bar_duration_from_path(Path::new("lean/minute/spy/20131007_trade.csv")), Some(60_000_000_000));
+        assert_eq!(
+            bar_duration_from_path(Path::new("lean/minute/spy/20131007_trade.csv")),
+            Some(60_000_000_000)
+        );
         assert_eq!(bar_duration_from_path(Path::new("spy_trade.csv")), None);
     }
 }

@@ -51,7 +51,8 @@ pub struct Replay {
 pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     let p = Path::new(path);
     let mut files: Vec<PathBuf> = if p.is_dir() {
-        let rd = std::fs::read_dir(p).map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
+        let rd =
+            std::fs::read_dir(p).map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
         let mut v = Vec::new();
         for entry in rd {
             let entry = entry.map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
@@ -64,7 +65,8 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     } else if p.exists() {
         vec![p.to_path_buf()]
     } else if path.contains(['*', '?', '[']) {
-        let paths = glob::glob(path).map_err(|e| MarketDataError::Invalid(format!("bad glob `{path}`: {e}")))?;
+        let paths =
+            glob::glob(path).map_err(|e| MarketDataError::Invalid(format!("bad glob `{path}`: {e}")))?;
         let mut v = Vec::new();
         for entry in paths {
             let p = entry.map_err(|e| MarketDataError::Invalid(format!("{e}")))?;
@@ -81,7 +83,9 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     };
     files.sort();
     if files.is_empty() {
-        return Err(MarketDataError::Invalid(format!("no market-data files (*.csv, *.csv.gz) match `{path}`")));
+        return Err(MarketDataError::Invalid(format!(
+            "no market-data files (*.csv, *.csv.gz) match `{path}`"
+        )));
     }
     Ok(files)
 }
@@ -152,7 +156,10 @@ impl Replay {
     }
 }
 
-fn next_in_range(src: &mut CsvSource, from: Option<Timestamp>) -> Result<Option<MarketEvent>, MarketDataError> {
+fn next_in_range(
+    src: &mut CsvSource,
+    from: Option<Timestamp>,
+) -> Result<Option<MarketEvent>, MarketDataError> {
     loop {
         match src.next_event()? {
             Some(ev) if from.is_some_and(|f| ev.ts() < f) => {}

@@ -122,7 +122,9 @@ impl SessionSpec {
             Self::Regular => (9 * 3600 + 30 * 60, 16 * 3600),
             Self::Extended => (4 * 3600, 20 * 3600),
             Self::FullDay => (0, 86_400),
-            Self::Custom { start, end } => (start.num_seconds_from_midnight(), end.num_seconds_from_midnight()),
+            Self::Custom { start, end } => {
+                (start.num_seconds_from_midnight(), end.num_seconds_from_midnight())
+            }
         }
     }
 
@@ -148,7 +150,9 @@ impl FromStr for SessionSpec {
                 let start = NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| bad())?;
                 let end = NaiveTime::parse_from_str(b.trim(), "%H:%M").map_err(|_| bad())?;
                 if start >= end {
-                    return Err(format!("bad session `{s}`: start must be before end (overnight sessions are not supported)"));
+                    return Err(format!(
+                        "bad session `{s}`: start must be before end (overnight sessions are not supported)"
+                    ));
                 }
                 Ok(Self::Custom { start, end })
             }

@@ -130,9 +130,15 @@ mod tests {
         let mut r = Renko::new(dec!(1)).unwrap();
         assert!(r.update(&candle(dec!(100), dec!(100), dec!(100), dec!(100))).is_empty());
         let up = r.update(&candle(dec!(100), dec!(102.5), dec!(100), dec!(102.5)));
-        assert_eq!(up.iter().map(|b| (b.open, b.close)).collect::<Vec<_>>(), [(dec!(100), dec!(101)), (dec!(101), dec!(102))]);
+        assert_eq!(
+            up.iter().map(|b| (b.open, b.close)).collect::<Vec<_>>(),
+            [(dec!(100), dec!(101)), (dec!(101), dec!(102))]
+        );
         assert_eq!(up[1].volume, dec!(0));
-        assert!(r.update(&candle(dec!(102), dec!(102), dec!(100.5), dec!(100.5))).is_empty(), "one brick back is no reversal");
+        assert!(
+            r.update(&candle(dec!(102), dec!(102), dec!(100.5), dec!(100.5))).is_empty(),
+            "one brick back is no reversal"
+        );
         let down = r.update(&candle(dec!(101), dec!(101), dec!(99.9), dec!(99.9)));
         assert_eq!(down.iter().map(|b| (b.open, b.close)).collect::<Vec<_>>(), [(dec!(101), dec!(100))]);
     }
