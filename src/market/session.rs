@@ -70,9 +70,9 @@ impl FromStr for Timeframe {
 
 impl fmt::Display for Timeframe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.secs % 3600 == 0 {
+        if self.secs.is_multiple_of(3600) {
             write!(f, "{}h", self.secs / 3600)
-        } else if self.secs % 60 == 0 {
+        } else if self.secs.is_multiple_of(60) {
             write!(f, "{}m", self.secs / 60)
         } else {
             write!(f, "{}s", self.secs)
