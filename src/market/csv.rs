@@ -101,6 +101,7 @@ pub struct CsvSource {
     symbol: SymbolId,
     bar_duration: i64,
     last_ts: i64,
+    dates: DateCache,
     done: bool,
 }
 
@@ -122,7 +123,8 @@ impl CsvSource {
         let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
         let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
         let reader: Box<dyn BufRead + Send> = if gz {
-            Box::new(BufReader::with_capacity(1 << 17, flate2::bufread::MultiGzDecoder::new(file)))
+            // Decompress on a helper thread so inflating and parsing overlap on two cores.
+            ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(file))
         } else {
             Box::new(file)
         };
@@ -151,6 +153,7 @@ impl CsvSource {
             symbol: opts.symbol,
             bar_duration: 0,
             last_ts: i64::MIN,
+            dates: DateCache::default(),
             done: false,
         };
         if !src.next_line()? {
@@ -282,7 +285,7 @@ impl CsvSource {
         if n < self.ncols {
             return Err(format!("expected {} fields, found {n}", self.ncols));
         }
-        let ts = parse_timestamp(fields[self.ts_col])
+        let ts = parse_timestamp_cached(fields[self.ts_col], &mut self.dates)
             .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
         if ts.0 < self.last_ts {
             return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
@@ -351,6 +354,99 @@ impl Iterator for CsvSource {
     }
 }
 
+/// Size of one read-ahead chunk.
+const CHUNK: usize = 1 << 18;
+/// Chunks in flight per file: memory stays bounded at `CHUNK * (DEPTH + 2)` per file.
+const DEPTH: usize = 4;
+
+/// A `BufRead` fed by a helper thread that reads ahead from a slow reader (a gzip decoder)
+/// in chunks through a bounded channel. Dropping it stops the thread at its next send.
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ReadAhead {
+    /// Read `inner` on a helper thread; if no thread can be started, read it inline instead.
+    fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn BufRead + Send> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(DEPTH);
+        // The reader goes to the thread through a channel, so that it comes back to us in the
+        // `SendError` if the thread could not be started.
+        let (feed, fed) = std::sync::mpsc::sync_channel::<R>(1);
+        let _ = std::thread::Builder::new().name("market-read-ahead".into()).spawn(move || {
+            if let Ok(inner) = fed.recv() {
+                pump(inner, &tx);
+            }
+        });
+        match feed.send(inner) {
+            Ok(()) => Box::new(Self { rx, buf: Vec::new(), pos: 0 }),
+            Err(std::sync::mpsc::SendError(inner)) => Box::new(BufReader::with_capacity(CHUNK, inner)),
+        }
+    }
+}
+
+/// The helper thread: read chunks until end of file, an error, or the consumer is gone.
+fn pump<R: Read>(mut inner: R, tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut filled = 0;
+        let mut error = None;
+        while filled < CHUNK {
+            match inner.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        chunk.truncate(filled);
+        if filled > 0 && tx.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Some(e) = error {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if filled < CHUNK {
+            return; // end of file: dropping `tx` tells the reader
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.pos >= self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(&[]), // the thread finished: end of file
+            }
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.buf.len());
+    }
+}
+
 /// Guess a bar length (ns) from a path: a `1s`/`5m`/`1h`/`1d` token in the file name, or a
 /// `second`/`minute`/`hour`/`daily` directory (Lean's layout).
 pub fn bar_duration_from_path(path: &Path) -> Option<i64> {
@@ -416,6 +512,19 @@ fn digits(b: &[u8]) -> Option<i64> {
 /// # Errors
 /// A short description of what is wrong.
 pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
+    parse_timestamp_cached(s, &mut DateCache::default())
+}
+
+/// The day number of the last date parsed; consecutive rows share a date, so the date
+/// arithmetic and validation are done once per day instead of once per row.
+#[derive(Debug, Clone, Copy, Default)]
+struct DateCache {
+    key: [u8; 10],
+    days: i64,
+    valid: bool,
+}
+
+fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, &'static str> {
     if s.len() < 20 {
         return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
     }
@@ -423,11 +532,19 @@ pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
         return Err("expected YYYY-MM-DDTHH:MM:SS");
     }
     let num = |r: std::ops::Range<usize>| digits(&s[r]).ok_or("non-digit in date or time");
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let days = if cache.valid && cache.key == s[..10] {
+        cache.days
+    } else {
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+            return Err("no such date");
+        }
+        let days = days_from_civil(y, mo, d);
+        cache.key.copy_from_slice(&s[..10]);
+        *cache = DateCache { key: cache.key, days, valid: true };
+        days
+    };
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-        return Err("no such date");
-    }
     if h > 23 || mi > 59 || sec > 60 {
         return Err("no such time of day");
     }
@@ -463,7 +580,7 @@ pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
         }
         _ => return Err("missing or malformed UTC offset (Z or ±HH:MM)"),
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
     secs.checked_mul(Timestamp::NANOS_PER_SEC)
         .and_then(|n| n.checked_add(nanos))
         .map(Timestamp)

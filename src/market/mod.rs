@@ -10,6 +10,11 @@
 //! - [`candles`]: [`candles::CandleBuilder`], time buckets that never span sessions.
 //! - [`transform`]: Heikin-Ashi and Renko on any candle stream.
 //! - [`cli`]: `runner candles`.
+//!
+//! Typical use (backtest): `Replay::open("data/spy-1s-trade-2013-10-07_11.csv.gz", &opts)?`
+//! → optionally `SyntheticTrades::new(replay, BarTradePolicy::default())` → for each event,
+//! `CandleBuilder::on_event` → completed [`Candle`](event::Candle)s → indicators → strategy.
+//! Any such stream is a [`MarketData`] source.
 
 pub mod candles;
 pub mod cli;
@@ -18,3 +23,9 @@ pub mod event;
 pub mod replay;
 pub mod session;
 pub mod transform;
+
+/// A time-ordered source of market events: the replay today, live adapters later. Anything
+/// that iterates `Result<MarketEvent, MarketDataError>` and is `Send` is one.
+pub trait MarketData: Iterator<Item = Result<event::MarketEvent, csv::MarketDataError>> + Send {}
+
+impl<T> MarketData for T where T: Iterator<Item = Result<event::MarketEvent, csv::MarketDataError>> + Send {}

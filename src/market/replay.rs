@@ -40,7 +40,7 @@ pub struct Replay {
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
-    failed: bool,
+    done: bool,
 }
 
 /// The files a `path` argument names: itself, the CSV files of a directory, or a glob's matches,
@@ -99,6 +99,22 @@ impl Replay {
         Self::from_files(&resolve_paths(path)?, opts)
     }
 
+    /// Merge several instruments: each `(path, symbol)` is a file, directory or glob whose events
+    /// get that symbol. Ties break by the order given, then by path.
+    ///
+    /// # Errors
+    /// As [`Replay::open`].
+    pub fn open_many(inputs: &[(&str, SymbolId)], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        let mut sources = Vec::new();
+        for (path, symbol) in inputs {
+            let csv_opts = CsvOptions { symbol: *symbol, bar_duration: opts.bar_duration };
+            for f in resolve_paths(path)? {
+                sources.push(CsvSource::open(&f, &csv_opts)?);
+            }
+        }
+        Self::from_sources(sources, opts)
+    }
+
     /// Merge these files (their order breaks timestamp ties).
     ///
     /// # Errors
@@ -123,7 +139,7 @@ impl Replay {
             }
             heads.push(head);
         }
-        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, failed: false })
+        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// The kinds of the merged files, in file order.
@@ -145,13 +161,26 @@ impl Replay {
     }
 
     fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        let Some(Reverse((_, i))) = self.heap.pop() else { return Ok(None) };
-        let ev = self.heads[i].take();
-        let next = next_in_range(&mut self.sources[i], self.from)?;
-        if let Some(n) = &next {
-            self.heap.push(Reverse((n.ts(), i)));
+        if self.sources.len() == 1 {
+            // One file: no merge needed.
+            if let Some(ev) = self.heads[0].take() {
+                return Ok(Some(ev));
+            }
+            return next_in_range(&mut self.sources[0], self.from);
         }
-        self.heads[i] = next;
+        // Replace the top's key in place (one sift) rather than pop + push.
+        let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
+        let i = top.0.1;
+        let ev = self.heads[i].take();
+        match next_in_range(&mut self.sources[i], self.from)? {
+            Some(n) => {
+                top.0 = (n.ts(), i);
+                self.heads[i] = Some(n);
+            }
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+        }
         Ok(ev)
     }
 }
@@ -172,17 +201,18 @@ impl Iterator for Replay {
     type Item = Result<MarketEvent, MarketDataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
+        if self.done {
             return None;
         }
         match self.advance() {
-            Ok(Some(ev)) if self.to.is_some_and(|t| ev.ts() >= t) => {
-                self.heap.clear();
+            Ok(Some(ev)) if self.to.is_none_or(|t| ev.ts() < t) => Some(Ok(ev)),
+            Ok(_) => {
+                // End of data, or past `to`: stop reading.
+                self.done = true;
                 None
             }
-            Ok(ev) => ev.map(Ok),
             Err(e) => {
-                self.failed = true;
+                self.done = true;
                 Some(Err(e))
             }
         }
