@@ -345,3 +345,35 @@ fn candles_command_rejects_bad_input() {
     let bad_ind = Run::new(["candles", "data/spy-ticks", "-i", "sma:0"]).run().code(2);
     assert!(bad_ind.stderr.contains("sma"), "{}", bad_ind.stderr);
 }
+
+/// Relative paths resolve from the working directory; stdin works; output ignores the
+/// machine's TZ.
+#[test]
+fn candles_command_from_another_dir_and_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("spy-1m-trade-2013-10-07_11.csv.gz"), dir.path().join("spy-1m.csv.gz")).unwrap();
+    let from_file = Run::new(["candles", "spy-1m.csv.gz", "-t", "1h", "-f", "csv", "--to", "2013-10-07"])
+        .dir(dir.path())
+        .env("TZ", "Asia/Tokyo")
+        .run()
+        .success();
+    assert_eq!(from_file.stdout.lines().count(), 1 + 7);
+    assert!(
+        from_file
+            .stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-10-07T09:30:00-04:00,2013-10-07T10:00:00-04:00,")
+    );
+    let gz = std::fs::read(data("spy-1m-trade-2013-10-07_11.csv.gz")).unwrap();
+    let from_stdin =
+        Run::new(["candles", "-", "--bar-length", "1m", "-t", "1h", "-f", "csv", "--to", "2013-10-07"])
+            .env_remove("TZ")
+            .stdin(gz)
+            .run()
+            .success();
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    let no_length = Run::new(["candles", "-"]).stdin("timestamp,open,high,low,close,volume\n").run().code(2);
+    assert!(no_length.stderr.contains("bar length"), "{}", no_length.stderr);
+}

@@ -4,7 +4,7 @@
 //! [--indicators sma:9,atr:14,donchian:20] [--transform heikin-ashi|renko:SIZE]
 //! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]`
 //!
-//! `DATA` is a file, directory or glob (see [`crate::market::replay`]). Vendor bars roll up
+//! `DATA` is a file, directory or glob (see [`crate::market::replay`]), or `-` for stdin. Vendor bars roll up
 //! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
 //! inclusive local dates in `--tz`. Candles are labelled by start; times print in `--tz`.
 
@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::indicators::{CandleIndicator, IndicatorSpec};
 use crate::market::candles::CandleBuilder;
-use crate::market::csv::{MarketDataError, parse_duration_token};
+use crate::market::csv::{CsvOptions, MarketDataError, from_read, parse_duration_token};
 use crate::market::event::Candle;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::market::session::{SessionSpec, Timeframe, WeekdaySessions, local_instant};
@@ -29,7 +29,8 @@ use crate::model::{NEW_YORK, Timestamp};
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
 pub struct CandlesArgs {
-    /// Market data: a CSV/CSV.gz file, a directory of them, or a glob (quote it).
+    /// Market data: a CSV/CSV.gz file, a directory of them, a glob (quote it), or `-` for
+    /// standard input (give --bar-length for bars).
     pub data: String,
     /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
     #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
@@ -169,7 +170,14 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage("--from must not be after --to").into());
     }
     let opts = ReplayOptions { bar_duration: args.bar_length, from, to, ..ReplayOptions::default() };
-    let replay = Replay::open(&args.data, &opts).map_err(data_error)?;
+    let replay = if args.data == "-" {
+        let csv_opts = CsvOptions { bar_duration: args.bar_length, ..CsvOptions::default() };
+        let src = from_read("<stdin>", std::io::stdin(), &csv_opts).map_err(data_error)?;
+        Replay::from_sources(vec![src], &opts)
+    } else {
+        Replay::open(&args.data, &opts)
+    }
+    .map_err(data_error)?;
     let bar_len = replay.max_bar_duration();
     if bar_len > args.timeframe.nanos() {
         return Err(ExitError::usage(format!(

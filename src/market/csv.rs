@@ -654,7 +654,8 @@ pub fn read_all(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<MarketE
     open(path, opts)?.collect()
 }
 
-/// Read any reader (not necessarily a file) as a CSV source.
+/// Read any reader (not necessarily a file, e.g. standard input) as a CSV source; gzip is
+/// detected from the first bytes.
 ///
 /// # Errors
 /// As [`CsvSource::open`].
@@ -663,7 +664,17 @@ pub fn from_read<R: Read + Send + 'static>(
     reader: R,
     opts: &CsvOptions,
 ) -> Result<CsvSource, MarketDataError> {
-    CsvSource::from_reader(name.to_owned(), &PathBuf::from(name), Box::new(BufReader::new(reader)), opts)
+    let mut buffered = BufReader::with_capacity(1 << 16, reader);
+    let gz = buffered
+        .fill_buf()
+        .map_err(|source| MarketDataError::Io { path: name.to_owned(), source })?
+        .starts_with(&[0x1f, 0x8b]);
+    let boxed: Box<dyn BufRead + Send> = if gz {
+        ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    CsvSource::from_reader(name.to_owned(), &PathBuf::from(name), boxed, opts)
 }
 
 #[cfg(test)]
