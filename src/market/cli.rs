@@ -197,7 +197,11 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
             Some(TransformSpec::Renko(size)) => Some(Renko::new(size).map_err(ExitError::usage)?),
             _ => None,
         },
-        indicators: specs.iter().map(IndicatorSpec::build).collect(),
+        indicators: specs
+            .iter()
+            .map(IndicatorSpec::build)
+            .collect::<Result<_, _>>()
+            .map_err(ExitError::usage)?,
     };
     let mut header: Vec<String> =
         ["start", "end", "open", "high", "low", "close", "volume"].iter().map(|s| (*s).to_owned()).collect();

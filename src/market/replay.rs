@@ -297,6 +297,11 @@ pub fn bar_trades(bar: &Bar, policy: BarTradePolicy) -> BarTrades {
 
 /// An iterator adapter that replaces every [`MarketEvent::Bar`] by its synthetic trades
 /// ([`bar_trades`]); trades and quotes pass through unchanged.
+///
+/// With [`BarTradeTiming::Spread`] the trades of a bar carry timestamps up to the bar's end, so
+/// the output is time-ordered only if no other source's event falls inside a bar (true for a
+/// stream of bars alone, e.g. the 1-second SPY file). For a merge of bars with ticks or quotes,
+/// use [`BarTradeTiming::AtStart`], which never reorders.
 #[derive(Debug)]
 pub struct SyntheticTrades<I> {
     inner: I,
