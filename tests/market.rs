@@ -377,3 +377,53 @@ fn candles_command_from_another_dir_and_from_stdin() {
     let no_length = Run::new(["candles", "-"]).stdin("timestamp,open,high,low,close,volume\n").run().code(2);
     assert!(no_length.stderr.contains("bar length"), "{}", no_length.stderr);
 }
+
+/// Lean's own zips read to the same events as the converted CSVs in data/.
+#[test]
+fn lean_zips_match_the_converted_csv() {
+    let lean = repo_root().join("tests/fixtures/lean");
+    let day = |events: Vec<MarketEvent>, from: &str, to: &str| -> Vec<MarketEvent> {
+        let (from, to) = (parse_timestamp(from.as_bytes()).unwrap(), parse_timestamp(to.as_bytes()).unwrap());
+        events.into_iter().filter(|e| e.ts() >= from && e.ts() < to).collect()
+    };
+    let cases = [
+        (
+            "equity/usa/minute/spy/20131007_trade.zip",
+            "spy-1m-trade-2013-10-07_11.csv.gz",
+            "2013-10-07T00:00:00-04:00",
+            "2013-10-08T00:00:00-04:00",
+        ),
+        (
+            "equity/usa/minute/spy/20131007_quote.zip",
+            "spy-1m-quote-2013-10-07_11.csv.gz",
+            "2013-10-07T00:00:00-04:00",
+            "2013-10-08T00:00:00-04:00",
+        ),
+        (
+            "crypto/coinbase/minute/btcusd/20161007_trade.zip",
+            "coinbase-btcusd-1m-trade.csv.gz",
+            "2016-10-07T00:00:00Z",
+            "2016-10-08T00:00:00Z",
+        ),
+    ];
+    for (zip, csv, from, to) in cases {
+        let ours = read_all(lean.join(zip), &CsvOptions::default()).unwrap();
+        let want = day(read_all(data(csv), &CsvOptions::default()).unwrap(), from, to);
+        assert!(ours.len() > 300, "{zip}: {}", ours.len());
+        assert_eq!(ours, want, "{zip}");
+    }
+    // The directory form picks up zips; unsupported layouts are clear errors.
+    let r = Replay::open(lean.join("equity/usa/minute/spy").to_str().unwrap(), &ReplayOptions::default())
+        .unwrap();
+    assert_eq!(r.kinds(), [CsvKind::QuoteBars, CsvKind::Bars]);
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("20131007_trade.zip");
+    std::fs::copy(lean.join("equity/usa/minute/spy/20131007_trade.zip"), &odd).unwrap();
+    let err = read_all(&odd, &CsvOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("equity") && err.contains("20131007_trade.zip"), "{err}");
+    let bad = dir.path().join("equity/usa/minute/spy");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("20131007_trade.zip"), b"not a zip at all, just text").unwrap();
+    let err = read_all(bad.join("20131007_trade.zip"), &CsvOptions::default()).unwrap_err();
+    assert!(matches!(err, MarketDataError::Io { .. }), "{err}");
+}

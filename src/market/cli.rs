@@ -217,11 +217,11 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
             let mut row = vec![
                 fmt_ts(candle.start, tz),
                 fmt_ts(candle.end, tz),
-                candle.open.to_string(),
-                candle.high.to_string(),
-                candle.low.to_string(),
-                candle.close.to_string(),
-                candle.volume.to_string(),
+                candle.open.normalize().to_string(),
+                candle.high.normalize().to_string(),
+                candle.low.normalize().to_string(),
+                candle.close.normalize().to_string(),
+                candle.volume.normalize().to_string(),
             ];
             row.extend(values.into_iter().map(|v| v.map(fmt_value).unwrap_or_default()));
             match args.format {

@@ -102,7 +102,18 @@ pub struct CsvSource {
     bar_duration: i64,
     last_ts: i64,
     dates: DateCache,
+    time: TimeFormat,
+    price_scale: u32,
     done: bool,
+}
+
+/// How the time column is written.
+#[derive(Debug, Clone, Copy)]
+enum TimeFormat {
+    /// ISO-8601 with offset.
+    Iso,
+    /// Lean: milliseconds since local midnight of the file's date (given in ns UTC).
+    MillisSince(i64),
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -119,6 +130,9 @@ impl CsvSource {
     /// whose length is neither given nor guessable from the path.
     pub fn open(path: &Path, opts: &CsvOptions) -> Result<Self, MarketDataError> {
         let shown = path.display().to_string();
+        if shown.to_ascii_lowercase().ends_with(".zip") {
+            return super::lean::open(path, opts);
+        }
         let io_err = |source| MarketDataError::Io { path: shown.clone(), source };
         let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
         let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
@@ -154,6 +168,8 @@ impl CsvSource {
             bar_duration: 0,
             last_ts: i64::MIN,
             dates: DateCache::default(),
+            time: TimeFormat::Iso,
+            price_scale: 0,
             done: false,
         };
         if !src.next_line()? {
@@ -203,6 +219,42 @@ impl CsvSource {
             };
         }
         Ok(src)
+    }
+
+    /// A headerless Lean CSV (see [`super::lean`]): fixed columns, millisecond times from
+    /// `midnight`, prices scaled down by `10^price_scale`.
+    #[allow(clippy::too_many_arguments)] // one private constructor; a builder would add nothing
+    pub(crate) fn lean(
+        name: String,
+        reader: Box<dyn BufRead + Send>,
+        kind: CsvKind,
+        ncols: usize,
+        midnight: Timestamp,
+        price_scale: u32,
+        bar_duration: i64,
+        symbol: SymbolId,
+    ) -> Self {
+        let layout = match kind {
+            CsvKind::Ticks => Layout::Ticks { price: 1, size: 2, suspicious: (ncols >= 6).then_some(5) },
+            CsvKind::Bars => Layout::Bars { open: 1, high: 2, low: 3, close: 4, volume: 5 },
+            CsvKind::QuoteBars => Layout::Quotes { bid: 4, bid_size: 5, ask: 9, ask_size: 10 },
+        };
+        Self {
+            path: name,
+            reader,
+            line: Vec::with_capacity(256),
+            line_no: 0,
+            layout,
+            ts_col: 0,
+            ncols,
+            symbol,
+            bar_duration,
+            last_ts: i64::MIN,
+            dates: DateCache::default(),
+            time: TimeFormat::MillisSince(midnight.0),
+            price_scale,
+            done: false,
+        }
     }
 
     /// The kind of file.
@@ -285,8 +337,14 @@ impl CsvSource {
         if n < self.ncols {
             return Err(format!("expected {} fields, found {n}", self.ncols));
         }
-        let ts = parse_timestamp_cached(fields[self.ts_col], &mut self.dates)
-            .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
+        let ts = match self.time {
+            TimeFormat::Iso => parse_timestamp_cached(fields[self.ts_col], &mut self.dates),
+            TimeFormat::MillisSince(midnight) => digits(fields[self.ts_col])
+                .filter(|ms| !fields[self.ts_col].is_empty() && *ms < 86_400_000 * 2)
+                .map(|ms| Timestamp(midnight + ms * 1_000_000))
+                .ok_or("expected milliseconds since midnight"),
+        }
+        .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
         if ts.0 < self.last_ts {
             return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
         }
@@ -295,6 +353,14 @@ impl CsvSource {
             parse_decimal(fields[i]).ok_or_else(|| {
                 format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i]))
             })
+        };
+        let scale = self.price_scale;
+        let px = |i: usize, what: &str| {
+            let mut d = dec(i, what)?;
+            if scale > 0 {
+                d.set_scale(d.scale() + scale).map_err(|_| format!("{what} has too many decimals"))?;
+            }
+            Ok::<_, String>(d)
         };
         let symbol = self.symbol;
         let ev = match self.layout {
@@ -305,22 +371,17 @@ impl CsvSource {
                         return Ok(None);
                     }
                 }
-                MarketEvent::Trade(Trade {
-                    symbol,
-                    ts,
-                    price: dec(price, "price")?,
-                    size: dec(size, "size")?,
-                })
+                MarketEvent::Trade(Trade { symbol, ts, price: px(price, "price")?, size: dec(size, "size")? })
             }
             Layout::Bars { open, high, low, close, volume } => {
                 let bar = Bar {
                     symbol,
                     ts,
                     duration_nanos: self.bar_duration,
-                    open: dec(open, "open")?,
-                    high: dec(high, "high")?,
-                    low: dec(low, "low")?,
-                    close: dec(close, "close")?,
+                    open: px(open, "open")?,
+                    high: px(high, "high")?,
+                    low: px(low, "low")?,
+                    close: px(close, "close")?,
                     volume: dec(volume, "volume")?,
                 };
                 if bar.low > bar.high
@@ -336,9 +397,9 @@ impl CsvSource {
             Layout::Quotes { bid, bid_size, ask, ask_size } => MarketEvent::Quote(Quote {
                 symbol,
                 ts: ts.add_nanos(self.bar_duration),
-                bid: dec(bid, "bid")?,
+                bid: px(bid, "bid")?,
                 bid_size: dec(bid_size, "bid size")?,
-                ask: dec(ask, "ask")?,
+                ask: px(ask, "ask")?,
                 ask_size: dec(ask_size, "ask size")?,
             }),
         };
@@ -361,7 +422,7 @@ const DEPTH: usize = 4;
 
 /// A `BufRead` fed by a helper thread that reads ahead from a slow reader (a gzip decoder)
 /// in chunks through a bounded channel. Dropping it stops the thread at its next send.
-struct ReadAhead {
+pub(crate) struct ReadAhead {
     rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
     buf: Vec<u8>,
     pos: usize,
@@ -369,7 +430,7 @@ struct ReadAhead {
 
 impl ReadAhead {
     /// Read `inner` on a helper thread; if no thread can be started, read it inline instead.
-    fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn BufRead + Send> {
+    pub(crate) fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn BufRead + Send> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(DEPTH);
         // The reader goes to the thread through a channel, so that it comes back to us in the
         // `SendError` if the thread could not be started.
@@ -502,7 +563,7 @@ fn digits(b: &[u8]) -> Option<i64> {
         if d > 9 {
             return None;
         }
-        v = v * 10 + i64::from(d);
+        v = v.checked_mul(10)?.checked_add(i64::from(d))?;
     }
     Some(v)
 }

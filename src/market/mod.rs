@@ -3,6 +3,7 @@
 //! - [`event`]: the events themselves ([`Trade`](event::Trade), [`Quote`](event::Quote),
 //!   [`Bar`](event::Bar), [`MarketEvent`](event::MarketEvent), [`Candle`](event::Candle)).
 //! - [`csv`]: the hand-rolled CSV/CSV.gz reader ([`csv::CsvSource`], [`csv::MarketDataError`]).
+//! - [`lean`]: Lean's own zip files (`equity/usa/minute/spy/20131007_trade.zip`).
 //! - [`replay`]: [`replay::Replay`] merges files/dirs/globs in time order; [`replay::SyntheticTrades`]
 //!   turns vendor bars into trades for a trade-driven engine.
 //! - [`session`]: [`session::Timeframe`], [`session::SessionSpec`] and the
@@ -20,6 +21,7 @@ pub mod candles;
 pub mod cli;
 pub mod csv;
 pub mod event;
+pub mod lean;
 pub mod replay;
 pub mod session;
 pub mod transform;

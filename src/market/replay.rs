@@ -1,7 +1,7 @@
 //! Replay of recorded market data: one or many CSV files merged into one time-ordered stream.
 //!
-//! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` inside, sorted by
-//! name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
+//! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` / Lean `*.zip` inside,
+//! sorted by name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
 //! [`CsvSource`](super::csv::CsvSource); the files are merged by timestamp with a k-way merge
 //! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
 //! row order. Memory stays flat in the tape's length: only one pending event per file is held.
@@ -43,8 +43,8 @@ pub struct Replay {
     done: bool,
 }
 
-/// The files a `path` argument names: itself, the CSV files of a directory, or a glob's matches,
-/// sorted by path.
+/// The files a `path` argument names: itself, the data files (`*.csv`, `*.csv.gz`, Lean `*.zip`)
+/// of a directory, or a glob's matches, sorted by path.
 ///
 /// # Errors
 /// Nothing matches, or a glob pattern is malformed.
@@ -57,7 +57,8 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
         for entry in rd {
             let entry = entry.map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
             let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-            if (name.ends_with(".csv") || name.ends_with(".csv.gz")) && entry.path().is_file() {
+            let data_file = name.ends_with(".csv") || name.ends_with(".csv.gz") || name.ends_with(".zip");
+            if data_file && entry.path().is_file() {
                 v.push(entry.path());
             }
         }
@@ -84,7 +85,7 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     files.sort();
     if files.is_empty() {
         return Err(MarketDataError::Invalid(format!(
-            "no market-data files (*.csv, *.csv.gz) match `{path}`"
+            "no market-data files (*.csv, *.csv.gz, *.zip) match `{path}`"
         )));
     }
     Ok(files)
