@@ -427,3 +427,36 @@ fn lean_zips_match_the_converted_csv() {
     let err = read_all(bad.join("20131007_trade.zip"), &CsvOptions::default()).unwrap_err();
     assert!(matches!(err, MarketDataError::Io { .. }), "{err}");
 }
+
+#[test]
+fn renko_with_a_tiny_brick_is_a_usage_error() {
+    let out = Run::new([
+        "candles",
+        "data/spy-1m-trade-2013-10-07_11.csv.gz",
+        "-t",
+        "1h",
+        "--transform",
+        "renko:0.00000001",
+    ])
+    .run()
+    .code(2);
+    assert!(out.stderr.contains("too small"), "{}", out.stderr);
+    let ok = Run::new([
+        "candles",
+        "data/spy-1m-trade-2013-10-07_11.csv.gz",
+        "-t",
+        "5m",
+        "--transform",
+        "renko:0.25",
+        "-f",
+        "csv",
+    ])
+    .run()
+    .success();
+    let bricks: Vec<&str> = ok.stdout.lines().skip(1).collect();
+    assert!(bricks.len() > 5, "{}", ok.stdout);
+    for b in bricks {
+        let f: Vec<Decimal> = b.split(',').skip(2).take(4).map(|x| x.parse().unwrap()).collect();
+        assert_eq!((f[0] - f[3]).abs(), "0.25".parse::<Decimal>().unwrap(), "{b}");
+    }
+}

@@ -133,21 +133,21 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn rows(&mut self, c: &Candle) -> Vec<(Candle, Vec<Option<Decimal>>)> {
+    fn rows(&mut self, c: &Candle) -> anyhow::Result<Vec<(Candle, Vec<Option<Decimal>>)>> {
         let candles = if let Some(ha) = self.ha.as_mut() {
             vec![ha.update(c)]
         } else if let Some(r) = self.renko.as_mut() {
-            r.update(c)
+            r.update(c).map_err(ExitError::usage)?
         } else {
             vec![*c]
         };
-        candles
+        Ok(candles
             .into_iter()
             .map(|c| {
                 let values = self.indicators.iter_mut().flat_map(|i| i.update(&c)).collect();
                 (c, values)
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -211,8 +211,8 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
     let mut out = BufWriter::new(stdout.lock());
     let mut table: Vec<Vec<String>> = Vec::new();
     let mut count = 0usize;
-    let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> std::io::Result<()> {
-        for (candle, values) in pipeline.rows(c) {
+    let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> anyhow::Result<()> {
+        for (candle, values) in pipeline.rows(c)? {
             count += 1;
             let mut row = vec![
                 fmt_ts(candle.start, tz),

@@ -657,8 +657,15 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// The largest magnitude accepted for a price or size (exclusive): 10^18, far above any real
+/// market value, so sums over any tape stay far from `Decimal`'s limit (≈ 7.9·10^28).
+const MAX_MAGNITUDE: i64 = 1_000_000_000_000_000_000;
+/// Digits before the decimal point that keep a value below [`MAX_MAGNITUDE`].
+const MAX_INTEGER_DIGITS: u32 = 18;
+
 /// Parse a plain decimal (`-12.3400`, `100`) exactly, without going through `f64`.
-/// Returns `None` for anything else (exponents, empty text, stray characters).
+/// Returns `None` for anything else (exponents, empty text, stray characters) and for
+/// magnitudes of 10^18 or more.
 pub fn parse_decimal(s: &[u8]) -> Option<Decimal> {
     let (neg, body) = match s.first()? {
         b'-' => (true, &s[1..]),
@@ -685,14 +692,14 @@ pub fn parse_decimal(s: &[u8]) -> Option<Decimal> {
         if ndigits > 19 {
             // Too long for the fast path: let rust_decimal do it exactly.
             let text = std::str::from_utf8(s).ok()?;
-            return Decimal::from_str_exact(text).ok();
+            return Decimal::from_str_exact(text).ok().filter(|d| d.abs() < Decimal::from(MAX_MAGNITUDE));
         }
         mantissa = mantissa * 10 + u64::from(d);
         if dot {
             scale += 1;
         }
     }
-    if ndigits == 0 || scale > 28 {
+    if ndigits == 0 || scale > 28 || ndigits - scale > MAX_INTEGER_DIGITS {
         return None;
     }
     // Truncating casts split the u64 mantissa into the two low 32-bit words.
@@ -764,10 +771,12 @@ mod tests {
 
     #[test]
     fn decimals_are_exact() {
-        for text in ["167.41", "0.0001", "-3.5", "100", "12345678901234567890.5", "0", "-0.0"] {
+        for text in
+            ["167.41", "0.0001", "-3.5", "100", "1234567890.1234567890123", "0", "-0.0", "999999999999999999"]
+        {
             assert_eq!(parse_decimal(text.as_bytes()), Decimal::from_str_exact(text).ok(), "{text}");
         }
-        for bad in ["", "1.2.3", "1e5", "abc", "-", "."] {
+        for bad in ["", "1.2.3", "1e5", "abc", "-", ".", "1000000000000000000", "12345678901234567890.5"] {
             assert_eq!(parse_decimal(bad.as_bytes()), None, "{bad}");
         }
     }
