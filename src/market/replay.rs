@@ -2,7 +2,7 @@
 //!
 //! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` / Lean `*.zip` inside,
 //! sorted by name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
-//! [`CsvSource`](super::csv::CsvSource); the files are merged by timestamp with a k-way merge
+//! [`CsvSource`]; the files are merged by timestamp with a k-way merge
 //! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
 //! row order. Memory stays flat in the tape's length: only one pending event per file is held.
 //!
