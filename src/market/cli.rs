@@ -29,8 +29,8 @@ use crate::model::{NEW_YORK, Timestamp};
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
 pub struct CandlesArgs {
-    /// Market data: a CSV/CSV.gz file, a directory of them, a glob (quote it), or `-` for
-    /// standard input (give --bar-length for bars).
+    /// Market data: a CSV/CSV.gz file or Lean zip, a directory of them, a glob (quote it), or
+    /// `-` for standard input (give --bar-length for bars).
     pub data: String,
     /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
     #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
@@ -266,7 +266,9 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(e.into());
     }
     if count == 0 {
-        eprintln!("warning: no candles: no trades or bars inside the {:?} session in the data", args.session);
+        eprintln!(
+            "warning: no candles: the data has no trades or bars inside the session (try --session extended or full)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
