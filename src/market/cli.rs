@@ -24,7 +24,7 @@ use crate::market::event::Candle;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::market::session::{SessionSpec, Timeframe, WeekdaySessions, local_instant};
 use crate::market::transform::{HeikinAshi, Renko};
-use crate::model::{NEW_YORK, Timestamp};
+use crate::model::Timestamp;
 
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
@@ -278,11 +278,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn fmt_ts(ts: Timestamp, tz: Tz) -> String {
-    if tz == NEW_YORK {
-        ts.to_new_york().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    } else {
-        ts.to_exchange(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    }
+    ts.to_exchange(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// Indicator values: at most 8 decimal places, no trailing zeros.

@@ -175,7 +175,8 @@ impl CsvSource {
         if !src.next_line()? {
             return Err(src.err_at(1, "empty file: expected a header line".into()));
         }
-        let header = String::from_utf8_lossy(&src.line).trim().to_ascii_lowercase();
+        let raw = src.line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&src.line); // UTF-8 byte-order mark
+        let header = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
         let cols: Vec<&str> = header.split(',').map(str::trim).collect();
         if cols.len() > MAX_FIELDS {
             return Err(src.err_at(1, format!("too many columns ({}, at most {MAX_FIELDS})", cols.len())));
@@ -779,6 +780,19 @@ mod tests {
         for bad in ["", "1.2.3", "1e5", "abc", "-", ".", "1000000000000000000", "12345678901234567890.5"] {
             assert_eq!(parse_decimal(bad.as_bytes()), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted() {
+        let text = "\u{feff}timestamp,price,size\r\n2013-10-07T09:30:00.000-04:00,1.5,100\r\n\r\n";
+        let events: Vec<_> =
+            from_read("bom.csv", std::io::Cursor::new(text.as_bytes().to_vec()), &CsvOptions::default())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(events.len(), 1);
+        let MarketEvent::Trade(t) = events[0] else { panic!("not a trade") };
+        assert_eq!((t.price, t.size), (Decimal::new(15, 1), Decimal::from(100)));
     }
 
     #[test]
