@@ -345,15 +345,14 @@ impl CsvSource {
                 .map(|ms| Timestamp(midnight + ms * 1_000_000))
                 .ok_or("expected milliseconds since midnight"),
         }
-        .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
+        .map_err(|e| format!("bad timestamp `{}`: {e}", shown(fields[self.ts_col])))?;
         if ts.0 < self.last_ts {
             return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
         }
         self.last_ts = ts.0;
         let dec = |i: usize, what: &str| {
-            parse_decimal(fields[i]).ok_or_else(|| {
-                format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i]))
-            })
+            parse_decimal(fields[i])
+                .ok_or_else(|| format!("bad {what} `{}`: expected a decimal number", shown(fields[i])))
         };
         let scale = self.price_scale;
         let px = |i: usize, what: &str| {
@@ -413,6 +412,16 @@ impl Iterator for CsvSource {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
+    }
+}
+
+/// A field as text for an error message, cut to 40 characters.
+fn shown(field: &[u8]) -> String {
+    let text = String::from_utf8_lossy(field);
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text.into_owned()
     }
 }
 
