@@ -11,7 +11,9 @@
 //!
 //! Timestamps are `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and are parsed straight to a
 //! [`Timestamp`]; prices and sizes are parsed straight from their text to `Decimal` (no `f64`).
-//! Files may be gzip-compressed (detected from the magic bytes, not the name).
+//! Files may be gzip-compressed (detected from the magic bytes, not the name; inflated on a
+//! helper thread so inflating and parsing overlap). A `.zip` path is Lean's own format and is
+//! handed to [`super::lean`], which yields the same events through the same [`CsvSource`].
 //!
 //! Conventions:
 //! - a tick row with `suspicious` other than `0` is skipped (Lean's convention for bad prints);
