@@ -4,7 +4,9 @@ mod support;
 
 mod calendar;
 mod cli;
+mod indicators;
 mod journal;
+mod market;
 mod options;
 mod secrets_cli;
 mod sops_compat;
