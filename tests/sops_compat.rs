@@ -497,3 +497,50 @@ fn secret_bearing_types_redact_debug() {
     assert!(!dbg.contains("sk-live") && !dbg.contains("AGE-SECRET-KEY"), "{dbg}");
     assert!(dbg.contains("[redacted]"));
 }
+
+#[test]
+fn tricky_values_survive_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeySource::age(age_ids("generated/age_keys.txt"));
+    for (input, format) in [
+        ("tricky.plain.yaml", Format::Yaml),
+        ("tricky.plain.json", Format::Json),
+        ("tricky.plain.env", Format::Dotenv),
+    ] {
+        let plain = read(input);
+        let doc = PlainDocument::parse(&plain, format, input).unwrap();
+        let t = type_flag(format);
+        // runner → sops
+        let enc = sops::encrypt(&doc, format, &EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![])).unwrap();
+        let ours = dir.path().join(format!("ours-{input}"));
+        std::fs::write(&ours, &enc).unwrap();
+        let (code, out, err) =
+            run_sops(&["decrypt", "--input-type", t, "--output-type", t, ours.to_str().unwrap()], None, dir.path());
+        assert_eq!(code, 0, "{input}: {err}");
+        let by_sops = PlainDocument::parse(&out, format, "sops output").unwrap();
+        assert_eq!(norm_doc(&by_sops), norm_doc(&doc), "{input}: sops reads runner's file differently");
+        // sops → runner
+        let src = fixtures().join(input);
+        let (code, enc, err) = run_sops(
+            &["encrypt", "--input-type", t, "--output-type", t, "--age", AGE_RECIPIENT, src.to_str().unwrap()],
+            None,
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{input}: {err}");
+        let dec = sops::decrypt(&enc, format, input, &keys).unwrap();
+        assert_eq!(norm_doc(&dec.doc), norm_doc(&doc), "{input}: runner reads sops' file differently");
+        // Our plaintext output parses back to the same document, and sops reads it the same way.
+        let printed = dec.doc.to_bytes(format).unwrap();
+        assert_eq!(norm_doc(&PlainDocument::parse(&printed, format, "printed").unwrap()), norm_doc(&doc), "{input}");
+        let printed_path = dir.path().join(format!("printed-{input}"));
+        std::fs::write(&printed_path, &*printed).unwrap();
+        let (code, enc2, err) = run_sops(
+            &["encrypt", "--input-type", t, "--output-type", t, "--age", AGE_RECIPIENT, printed_path.to_str().unwrap()],
+            None,
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{input}: {err}");
+        let again = sops::decrypt(&enc2, format, input, &keys).unwrap();
+        assert_eq!(norm_doc(&again.doc), norm_doc(&doc), "{input}: sops parses runner's plaintext differently");
+    }
+}
