@@ -96,6 +96,7 @@ fn type_flag(f: Format) -> &'static str {
         Format::Yaml => "yaml",
         Format::Json => "json",
         Format::Dotenv => "dotenv",
+        Format::Binary => "binary",
     }
 }
 
@@ -511,18 +512,31 @@ fn tricky_values_survive_both_directions() {
         let doc = PlainDocument::parse(&plain, format, input).unwrap();
         let t = type_flag(format);
         // runner → sops
-        let enc = sops::encrypt(&doc, format, &EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![])).unwrap();
+        let enc =
+            sops::encrypt(&doc, format, &EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![])).unwrap();
         let ours = dir.path().join(format!("ours-{input}"));
         std::fs::write(&ours, &enc).unwrap();
-        let (code, out, err) =
-            run_sops(&["decrypt", "--input-type", t, "--output-type", t, ours.to_str().unwrap()], None, dir.path());
+        let (code, out, err) = run_sops(
+            &["decrypt", "--input-type", t, "--output-type", t, ours.to_str().unwrap()],
+            None,
+            dir.path(),
+        );
         assert_eq!(code, 0, "{input}: {err}");
         let by_sops = PlainDocument::parse(&out, format, "sops output").unwrap();
         assert_eq!(norm_doc(&by_sops), norm_doc(&doc), "{input}: sops reads runner's file differently");
         // sops → runner
         let src = fixtures().join(input);
         let (code, enc, err) = run_sops(
-            &["encrypt", "--input-type", t, "--output-type", t, "--age", AGE_RECIPIENT, src.to_str().unwrap()],
+            &[
+                "encrypt",
+                "--input-type",
+                t,
+                "--output-type",
+                t,
+                "--age",
+                AGE_RECIPIENT,
+                src.to_str().unwrap(),
+            ],
             None,
             dir.path(),
         );
@@ -531,16 +545,70 @@ fn tricky_values_survive_both_directions() {
         assert_eq!(norm_doc(&dec.doc), norm_doc(&doc), "{input}: runner reads sops' file differently");
         // Our plaintext output parses back to the same document, and sops reads it the same way.
         let printed = dec.doc.to_bytes(format).unwrap();
-        assert_eq!(norm_doc(&PlainDocument::parse(&printed, format, "printed").unwrap()), norm_doc(&doc), "{input}");
+        assert_eq!(
+            norm_doc(&PlainDocument::parse(&printed, format, "printed").unwrap()),
+            norm_doc(&doc),
+            "{input}"
+        );
         let printed_path = dir.path().join(format!("printed-{input}"));
         std::fs::write(&printed_path, &*printed).unwrap();
         let (code, enc2, err) = run_sops(
-            &["encrypt", "--input-type", t, "--output-type", t, "--age", AGE_RECIPIENT, printed_path.to_str().unwrap()],
+            &[
+                "encrypt",
+                "--input-type",
+                t,
+                "--output-type",
+                t,
+                "--age",
+                AGE_RECIPIENT,
+                printed_path.to_str().unwrap(),
+            ],
             None,
             dir.path(),
         );
         assert_eq!(code, 0, "{input}: {err}");
         let again = sops::decrypt(&enc2, format, input, &keys).unwrap();
-        assert_eq!(norm_doc(&again.doc), norm_doc(&doc), "{input}: sops parses runner's plaintext differently");
+        assert_eq!(
+            norm_doc(&again.doc),
+            norm_doc(&doc),
+            "{input}: sops parses runner's plaintext differently"
+        );
     }
+}
+
+#[test]
+fn binary_store_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = KeySource::age(age_ids("generated/age_keys.txt"));
+    let gpg = GpgHome::new();
+    // Fixtures written by Go sops.
+    let dec = sops::decrypt(&read("generated/basic.enc.bin.json"), Format::Binary, "bin", &keys).unwrap();
+    assert_eq!(&*dec.doc.to_bytes(Format::Binary).unwrap(), &read("generated/basic.plain.bin")[..]);
+    // (the stored decrypted-by-go-sops/example.txt is empty: it was decrypted without
+    // `--input-type json`; ask the real sops now instead.)
+    let txt = fixtures().join("upstream/example.txt");
+    let (code, want, err) = run_sops(
+        &["decrypt", "--input-type", "json", "--output-type", "binary", txt.to_str().unwrap()],
+        Some(&gpg),
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let dec = sops::decrypt(&read("upstream/example.txt"), Format::Binary, "txt", &gpg.keys(vec![])).unwrap();
+    assert_eq!(&*dec.doc.to_bytes(Format::Binary).unwrap(), &want[..]);
+    // Written by runner, read by Go sops.
+    let plain = read("generated/basic.plain.bin");
+    let doc = PlainDocument::parse(&plain, Format::Binary, "blob").unwrap();
+    let enc =
+        sops::encrypt(&doc, Format::Binary, &EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![])).unwrap();
+    // Like sops' binary store: no suffix/regex option in the metadata.
+    assert!(!String::from_utf8_lossy(&enc).contains("unencrypted_suffix"));
+    let path = dir.path().join("blob.enc.json");
+    std::fs::write(&path, &enc).unwrap();
+    let (code, out, err) = run_sops(
+        &["decrypt", "--input-type", "json", "--output-type", "binary", path.to_str().unwrap()],
+        None,
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, plain);
 }

@@ -3,7 +3,7 @@
 //! with Shamir), implemented here without the sops binary.
 //!
 //! # API (stable; the `runner secrets` commands build on it)
-//! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
+//! * [`Format`] — `Yaml`, `Json`, `Dotenv`, `Binary`; [`Format::from_path`] guesses from the extension.
 //! * [`KeySource`] — private keys offered for decryption: age X25519 identities and/or PGP
 //!   through GnuPG (`$GNUPGHOME`, or [`KeySource::gnupg_home`]). [`parse_age_identities`] reads
 //!   an age key file's text.
@@ -53,6 +53,9 @@ pub enum Format {
     Json,
     /// dotenv (`KEY=VALUE` lines and `#` comments).
     Dotenv,
+    /// Binary store: the whole plaintext file is one string `data`; the encrypted file is
+    /// JSON (`sops --input-type binary --output-type json`). Never guessed from a file name.
+    Binary,
 }
 
 impl Format {
@@ -76,6 +79,7 @@ impl Format {
             Format::Yaml => "YAML",
             Format::Json => "JSON",
             Format::Dotenv => "dotenv",
+            Format::Binary => "binary",
         }
     }
 }
@@ -117,7 +121,7 @@ impl PlainDocument {
 
     /// Parses a plaintext file. Refuses a document that already has a top-level `sops` key.
     pub fn parse(bytes: &[u8], format: Format, file: &str) -> Result<PlainDocument> {
-        let branches = parse_store(bytes, format, file)?;
+        let branches = parse_store(bytes, format, file, false)?;
         if branches.iter().any(|b| metadata::has_sops(b)) {
             return Err(SopsError::AlreadyEncrypted { file: file.to_string() });
         }
@@ -238,8 +242,17 @@ impl EncryptConfig {
     }
 }
 
-fn parse_store(bytes: &[u8], format: Format, file: &str) -> Result<Vec<Vec<MapItem>>> {
+fn parse_store(bytes: &[u8], format: Format, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
     match format {
+        Format::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
+        Format::Binary => {
+            let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Malformed {
+                file: file.to_string(),
+                format: "binary",
+                reason: "the content is not UTF-8 (sops' JSON encoding would alter it)".into(),
+            })?;
+            Ok(vec![vec![MapItem::Pair("data".into(), Value::Str(text.to_string()))]])
+        }
         Format::Yaml => yaml::parse(bytes, file),
         Format::Json => json::parse(bytes, file).map(|b| vec![b]),
         Format::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
@@ -249,6 +262,14 @@ fn parse_store(bytes: &[u8], format: Format, file: &str) -> Result<Vec<Vec<MapIt
 fn emit_store(branches: &[Vec<MapItem>], format: Format, sops: Option<&Value>) -> Result<Vec<u8>> {
     match format {
         Format::Yaml => Ok(yaml::emit(branches, sops)),
+        Format::Binary if sops.is_some() => emit_store(branches, Format::Json, sops),
+        Format::Binary => match branches {
+            [b] => match tree::map_get(b, "data") {
+                Some(Value::Str(s)) => Ok(s.as_bytes().to_vec()),
+                _ => Err(SopsError::Unsupported("a binary-store document needs a string `data` key".into())),
+            },
+            _ => Err(SopsError::Unsupported("a binary-store document holds exactly one document".into())),
+        },
         Format::Json | Format::Dotenv => {
             let [branch] = branches else {
                 return Err(SopsError::Unsupported(format!(
@@ -264,7 +285,7 @@ fn emit_store(branches: &[Vec<MapItem>], format: Format, sops: Option<&Value>) -
 
 /// Parses an encrypted file into (encrypted branches, metadata).
 fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
-    let mut branches = parse_store(bytes, format, file)?;
+    let mut branches = parse_store(bytes, format, file, true)?;
     let mut sops = None;
     for b in branches.iter_mut() {
         let s = metadata::take_sops(b);
@@ -323,6 +344,10 @@ fn write_encrypted(
     key: &DataKey,
     file: &str,
 ) -> Result<Vec<u8>> {
+    if format == Format::Binary {
+        // sops' binary store encrypts `data` with no suffix/regex rule at all.
+        meta.rule = EncryptionRule::None;
+    }
     let mut enc = branches.to_vec();
     let mac = walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, file)?;
     meta.lastmodified = now_rfc3339();

@@ -3,6 +3,7 @@
 
 use regex::Regex;
 use sha2::{Digest, Sha512};
+use zeroize::Zeroize;
 
 use super::cipher::{self, DataKey, ValueType};
 use super::error::{Result, SopsError};
@@ -96,8 +97,10 @@ impl Walker<'_> {
         let aad = aad(&self.path);
         match self.mode {
             Mode::Encrypt => {
-                *c = cipher::encrypt(c.as_bytes(), ValueType::Comment, self.key, &aad)
+                let enc = cipher::encrypt(c.as_bytes(), ValueType::Comment, self.key, &aad)
                     .map_err(|e| self.value_err(e))?;
+                c.zeroize();
+                *c = enc;
             }
             Mode::Decrypt => {
                 if cipher::is_encrypted(c) {
@@ -123,6 +126,7 @@ impl Walker<'_> {
                     if !empty && let Some((bytes, ty)) = cipher::scalar_bytes(v) {
                         let enc = cipher::encrypt(&bytes, ty, self.key, &aad(&self.path))
                             .map_err(|e| self.value_err(e))?;
+                        v.zeroize();
                         *v = Value::Str(enc);
                     }
                 }
