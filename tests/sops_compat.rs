@@ -612,3 +612,30 @@ fn binary_store_both_directions() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, plain);
 }
+
+#[test]
+fn editing_keeps_unchanged_ciphertexts_like_sops() {
+    let keys = KeySource::age(age_ids("generated/age_keys.txt"));
+    let before = String::from_utf8(read("generated/basic.enc.yaml")).unwrap();
+    let after = sops::set_value(
+        before.as_bytes(),
+        Format::Yaml,
+        "basic.enc.yaml",
+        &keys,
+        &["exchange", "name"],
+        Value::Str("kraken".into()),
+    )
+    .unwrap();
+    let after = String::from_utf8(after).unwrap();
+    let enc_lines = |s: &str| -> Vec<String> {
+        s.lines().take_while(|l| !l.starts_with("sops:")).map(str::to_string).collect()
+    };
+    let (b, a) = (enc_lines(&before), enc_lines(&after));
+    assert_eq!(b.len(), a.len());
+    let changed: Vec<_> =
+        b.iter().zip(&a).filter(|(x, y)| x != y).map(|(x, _)| x.trim().to_string()).collect();
+    assert_eq!(changed.len(), 1, "only the edited value changes: {changed:?}");
+    assert!(changed[0].starts_with("name: ENC["));
+    let dec = sops::decrypt(after.as_bytes(), Format::Yaml, "after", &keys).unwrap();
+    assert_eq!(dec.doc.get(&["exchange", "name"]), Some(&Value::Str("kraken".into())));
+}

@@ -211,6 +211,7 @@ pub struct Decrypted {
     /// The metadata as read (master keys, rule, lastmodified…).
     pub metadata: Metadata,
     data_key: DataKey,
+    stash: walk::IvStash,
 }
 
 impl Decrypted {
@@ -307,12 +308,19 @@ pub fn metadata(bytes: &[u8], format: Format, file: &str) -> Result<Metadata> {
 pub fn decrypt(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
     let (mut branches, meta) = parse_encrypted(bytes, format, file)?;
     let key = keys::data_key(&meta, keys, file)?;
-    decrypt_with_key(&mut branches, &meta, &key, file)?;
-    Ok(Decrypted { doc: PlainDocument { branches }, metadata: meta, data_key: key })
+    let mut stash = walk::IvStash::default();
+    decrypt_with_key(&mut branches, &meta, &key, &mut stash, file)?;
+    Ok(Decrypted { doc: PlainDocument { branches }, metadata: meta, data_key: key, stash })
 }
 
-fn decrypt_with_key(branches: &mut [Vec<MapItem>], meta: &Metadata, key: &DataKey, file: &str) -> Result<()> {
-    let computed = walk::decrypt_branches(branches, key, &meta.rule, meta.mac_only_encrypted, file)?;
+fn decrypt_with_key(
+    branches: &mut [Vec<MapItem>],
+    meta: &Metadata,
+    key: &DataKey,
+    stash: &mut walk::IvStash,
+    file: &str,
+) -> Result<()> {
+    let computed = walk::decrypt_branches(branches, key, &meta.rule, meta.mac_only_encrypted, stash, file)?;
     if meta.mac.is_empty() {
         return Err(SopsError::MacMismatch { file: file.to_string(), reason: "the file has no MAC".into() });
     }
@@ -342,6 +350,7 @@ fn write_encrypted(
     format: Format,
     mut meta: Metadata,
     key: &DataKey,
+    stash: &walk::IvStash,
     file: &str,
 ) -> Result<Vec<u8>> {
     if format == Format::Binary {
@@ -349,7 +358,8 @@ fn write_encrypted(
         meta.rule = EncryptionRule::None;
     }
     let mut enc = branches.to_vec();
-    let mac = walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, file)?;
+    let mac =
+        walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, &mut stash.clone(), file)?;
     meta.lastmodified = now_rfc3339();
     meta.mac = cipher::encrypt(mac.as_bytes(), cipher::ValueType::Str, key, &meta.lastmodified)
         .map_err(|e| SopsError::Value { file: file.to_string(), path: "sops:mac:".into(), reason: e })?;
@@ -382,7 +392,7 @@ pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Resu
         mac_only_encrypted: cfg.mac_only_encrypted,
         version: String::new(),
     };
-    write_encrypted(&doc.branches, format, meta, &key, "document")
+    write_encrypted(&doc.branches, format, meta, &key, &walk::IvStash::default(), "document")
 }
 
 fn check_dotenv(doc: &PlainDocument) -> Result<()> {
@@ -402,12 +412,13 @@ fn check_dotenv(doc: &PlainDocument) -> Result<()> {
 }
 
 /// Writes a decrypted (possibly edited) document again with the same data key and master
-/// keys; fresh IVs, new MAC and `lastmodified`.
+/// keys, new MAC and `lastmodified`. Unchanged values keep their ciphertext (sops' IV stash);
+/// changed and new values get fresh IVs.
 pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
     if format == Format::Dotenv {
         check_dotenv(&dec.doc)?;
     }
-    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, "document")
+    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, &dec.stash, "document")
 }
 
 /// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
@@ -470,7 +481,7 @@ pub fn rotate(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Res
     let mut meta = dec.metadata.clone();
     meta.key_groups =
         keys::wrap_groups(&key, &specs, meta.shamir_threshold, keys.gnupg_home.as_deref(), &now_rfc3339())?;
-    write_encrypted(&dec.doc.branches, format, meta, &key, file)
+    write_encrypted(&dec.doc.branches, format, meta, &key, &walk::IvStash::default(), file)
 }
 
 /// Re-wraps the existing data key for a new set of key groups (like `sops updatekeys`);
@@ -494,5 +505,5 @@ pub fn update_recipients(
     )?;
     meta.shamir_threshold =
         if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
-    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, file)
+    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, &dec.stash, file)
 }
