@@ -97,6 +97,8 @@ struct Walker<'a> {
     hash: Sha512,
     mode: Mode,
     stash: &'a mut IvStash,
+    /// Set when the last decrypted leaf had `type:comment` (a list comment written as an entry).
+    became_comment: bool,
     file: &'a str,
     path: Vec<String>,
 }
@@ -176,6 +178,11 @@ impl Walker<'_> {
                                 self.stash.0.insert(stash_key(&aad, ty, &plain), iv);
                             }
                             *v = cipher::value_from_plain(&plain, ty).map_err(|e| self.value_err(e))?;
+                            if ty == ValueType::Comment {
+                                // Comments are not part of the MAC.
+                                self.became_comment = true;
+                                return Ok(());
+                            }
                         }
                         other => {
                             return Err(self.value_err(format!(
@@ -197,7 +204,15 @@ impl Walker<'_> {
             Value::List(items) => {
                 for item in items.iter_mut() {
                     match item {
-                        ListItem::Value(v) => self.value(v)?,
+                        ListItem::Value(v) => {
+                            self.value(v)?;
+                            // Go sops writes encrypted list comments as `- ENC[…,type:comment]`.
+                            if std::mem::take(&mut self.became_comment)
+                                && let ListItem::Value(Value::Str(text)) = item
+                            {
+                                *item = ListItem::Comment(std::mem::take(text));
+                            }
+                        }
                         ListItem::Comment(c) => self.comment(c)?,
                     }
                 }
@@ -245,6 +260,7 @@ fn run(
         hash,
         mode,
         stash,
+        became_comment: false,
         file,
         path: Vec::new(),
     };

@@ -270,7 +270,12 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                 if matches!(b.stack.last(), Some(Frame::Seq { .. })) {
                     b.flush_before(start);
                 }
-                let col = span.start.col();
+                // A map that is a list entry ends where the list's `- ` column ends (sops/yaml.v3
+                // keep comments at that column after the entry inside the entry's map).
+                let col = match b.stack.last() {
+                    Some(Frame::Seq { col, .. }) if matches!(ev, Event::MappingStart(..)) => *col,
+                    _ => span.start.col(),
+                };
                 b.stack.push(if matches!(ev, Event::MappingStart(..)) {
                     Frame::Map { items: vec![], key: None, col }
                 } else {
@@ -480,6 +485,13 @@ fn entry_block(out: &mut String, indent: usize, child: String) {
 fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
     for item in items {
         match item {
+            // Go sops writes an encrypted comment inside a list as a list entry.
+            ListItem::Comment(c) if super::cipher::is_encrypted(c) => {
+                push_indent(out, indent);
+                out.push_str("- ");
+                out.push_str(c);
+                out.push('\n');
+            }
             ListItem::Comment(c) => {
                 push_indent(out, indent);
                 out.push('#');
