@@ -3,7 +3,7 @@
 //! with Shamir), implemented here without the sops binary.
 //!
 //! # API (stable; the `runner secrets` commands build on it)
-//! * [`Format`] — `Yaml`, `Json`, `Dotenv`, `Binary`; [`Format::from_path`] guesses from the extension.
+//! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
 //! * [`KeySource`] — private keys offered for decryption: age X25519 identities and/or PGP
 //!   through GnuPG (`$GNUPGHOME`, or [`KeySource::gnupg_home`]). [`parse_age_identities`] reads
 //!   an age key file's text.
@@ -16,6 +16,7 @@
 //!   `lastmodified`; [`set_value`] / [`remove_value`] do decrypt → edit → re-encrypt in one call.
 //! * [`rotate`] — new data key, same recipients; [`update_recipients`] — re-wrap the existing
 //!   data key for a new recipient set (like `sops updatekeys`).
+//! * [`encrypt_binary`] / [`decrypt_binary`] — sops' binary store (any UTF-8 file as one value).
 //! * [`metadata`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
 //! * Errors: one enum, [`SopsError`]; messages name the file and, for keys, the recipients tried.
 //!
@@ -53,9 +54,37 @@ pub enum Format {
     Json,
     /// dotenv (`KEY=VALUE` lines and `#` comments).
     Dotenv,
-    /// Binary store: the whole plaintext file is one string `data`; the encrypted file is
-    /// JSON (`sops --input-type binary --output-type json`). Never guessed from a file name.
+}
+
+/// The stores the core reads and writes: the public [`Format`]s plus sops' binary store
+/// (the whole file is one string `data`, the encrypted file is JSON; see [`encrypt_binary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Yaml,
+    Json,
+    Dotenv,
     Binary,
+}
+
+impl From<Format> for Store {
+    fn from(f: Format) -> Store {
+        match f {
+            Format::Yaml => Store::Yaml,
+            Format::Json => Store::Json,
+            Format::Dotenv => Store::Dotenv,
+        }
+    }
+}
+
+impl Store {
+    fn name(self) -> &'static str {
+        match self {
+            Store::Yaml => "YAML",
+            Store::Json => "JSON",
+            Store::Dotenv => "dotenv",
+            Store::Binary => "binary",
+        }
+    }
 }
 
 impl Format {
@@ -79,7 +108,6 @@ impl Format {
             Format::Yaml => "YAML",
             Format::Json => "JSON",
             Format::Dotenv => "dotenv",
-            Format::Binary => "binary",
         }
     }
 }
@@ -121,7 +149,7 @@ impl PlainDocument {
 
     /// Parses a plaintext file. Refuses a document that already has a top-level `sops` key.
     pub fn parse(bytes: &[u8], format: Format, file: &str) -> Result<PlainDocument> {
-        let branches = parse_store(bytes, format, file, false)?;
+        let branches = parse_store(bytes, format.into(), file, false)?;
         if branches.iter().any(|b| metadata::has_sops(b)) {
             return Err(SopsError::AlreadyEncrypted { file: file.to_string() });
         }
@@ -130,7 +158,7 @@ impl PlainDocument {
 
     /// Prints the document in `format` (what `sops decrypt` prints).
     pub fn to_bytes(&self, format: Format) -> Result<Zeroizing<Vec<u8>>> {
-        emit_store(&self.branches, format, None).map(Zeroizing::new)
+        emit_store(&self.branches, format.into(), None).map(Zeroizing::new)
     }
 
     /// The document's maps (one per YAML document).
@@ -243,10 +271,10 @@ impl EncryptConfig {
     }
 }
 
-fn parse_store(bytes: &[u8], format: Format, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
-    match format {
-        Format::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
-        Format::Binary => {
+fn parse_store(bytes: &[u8], store: Store, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
+    match store {
+        Store::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
+        Store::Binary => {
             let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Malformed {
                 file: file.to_string(),
                 format: "binary",
@@ -254,39 +282,39 @@ fn parse_store(bytes: &[u8], format: Format, file: &str, encrypted: bool) -> Res
             })?;
             Ok(vec![vec![MapItem::Pair("data".into(), Value::Str(text.to_string()))]])
         }
-        Format::Yaml => yaml::parse(bytes, file),
-        Format::Json => json::parse(bytes, file).map(|b| vec![b]),
-        Format::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+        Store::Yaml => yaml::parse(bytes, file),
+        Store::Json => json::parse(bytes, file).map(|b| vec![b]),
+        Store::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
     }
 }
 
-fn emit_store(branches: &[Vec<MapItem>], format: Format, sops: Option<&Value>) -> Result<Vec<u8>> {
-    match format {
-        Format::Yaml => Ok(yaml::emit(branches, sops)),
-        Format::Binary if sops.is_some() => emit_store(branches, Format::Json, sops),
-        Format::Binary => match branches {
+fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> Result<Vec<u8>> {
+    match store {
+        Store::Yaml => Ok(yaml::emit(branches, sops)),
+        Store::Binary if sops.is_some() => emit_store(branches, Store::Json, sops),
+        Store::Binary => match branches {
             [b] => match tree::map_get(b, "data") {
                 Some(Value::Str(s)) => Ok(s.as_bytes().to_vec()),
                 _ => Err(SopsError::Unsupported("a binary-store document needs a string `data` key".into())),
             },
             _ => Err(SopsError::Unsupported("a binary-store document holds exactly one document".into())),
         },
-        Format::Json | Format::Dotenv => {
+        Store::Json | Store::Dotenv => {
             let [branch] = branches else {
                 return Err(SopsError::Unsupported(format!(
                     "{} files hold exactly one document, this one has {}",
-                    format.name(),
+                    store.name(),
                     branches.len()
                 )));
             };
-            if format == Format::Json { Ok(json::emit(branch, sops)) } else { dotenv::emit(branch, sops) }
+            if store == Store::Json { Ok(json::emit(branch, sops)) } else { dotenv::emit(branch, sops) }
         }
     }
 }
 
 /// Parses an encrypted file into (encrypted branches, metadata).
-fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
-    let mut branches = parse_store(bytes, format, file, true)?;
+fn parse_encrypted(bytes: &[u8], store: Store, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
+    let mut branches = parse_store(bytes, store, file, true)?;
     let mut sops = None;
     for b in branches.iter_mut() {
         let s = metadata::take_sops(b);
@@ -301,12 +329,16 @@ fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<
 
 /// Reads the metadata (recipients, `lastmodified`, rule) without decrypting anything.
 pub fn metadata(bytes: &[u8], format: Format, file: &str) -> Result<Metadata> {
-    parse_encrypted(bytes, format, file).map(|(_, m)| m)
+    parse_encrypted(bytes, format.into(), file).map(|(_, m)| m)
 }
 
 /// Decrypts a file with the offered keys and verifies its MAC. `file` names it in errors.
 pub fn decrypt(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
-    let (mut branches, meta) = parse_encrypted(bytes, format, file)?;
+    decrypt_store(bytes, format.into(), file, keys)
+}
+
+fn decrypt_store(bytes: &[u8], store: Store, file: &str, keys: &KeySource) -> Result<Decrypted> {
+    let (mut branches, meta) = parse_encrypted(bytes, store, file)?;
     let key = keys::data_key(&meta, keys, file)?;
     let mut stash = walk::IvStash::default();
     decrypt_with_key(&mut branches, &meta, &key, &mut stash, file)?;
@@ -347,13 +379,13 @@ fn now_rfc3339() -> String {
 /// `mac` and `version` are replaced).
 fn write_encrypted(
     branches: &[Vec<MapItem>],
-    format: Format,
+    store: Store,
     mut meta: Metadata,
     key: &DataKey,
     stash: &walk::IvStash,
     file: &str,
 ) -> Result<Vec<u8>> {
-    if format == Format::Binary {
+    if store == Store::Binary {
         // sops' binary store encrypts `data` with no suffix/regex rule at all.
         meta.rule = EncryptionRule::None;
     }
@@ -364,15 +396,32 @@ fn write_encrypted(
     meta.mac = cipher::encrypt(mac.as_bytes(), cipher::ValueType::Str, key, &meta.lastmodified)
         .map_err(|e| SopsError::Value { file: file.to_string(), path: "sops:mac:".into(), reason: e })?;
     meta.version = metadata::WRITER_VERSION.to_string();
-    emit_store(&enc, format, Some(&meta.to_value()))
+    emit_store(&enc, store, Some(&meta.to_value()))
 }
 
 /// Encrypts a plaintext document for the recipients of `cfg` with a fresh data key.
 pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    encrypt_store(doc, format.into(), cfg)
+}
+
+/// Encrypts any bytes (UTF-8) like `sops encrypt --input-type binary --output-type json`:
+/// the file becomes one encrypted string `data` in a JSON sops file.
+pub fn encrypt_binary(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    let doc = PlainDocument { branches: parse_store(plain, Store::Binary, "input", false)? };
+    encrypt_store(&doc, Store::Binary, cfg)
+}
+
+/// Decrypts a binary-store file (`sops decrypt --input-type json --output-type binary`).
+pub fn decrypt_binary(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
+    let dec = decrypt_store(bytes, Store::Binary, file, keys)?;
+    emit_store(&dec.doc.branches, Store::Binary, None).map(Zeroizing::new)
+}
+
+fn encrypt_store(doc: &PlainDocument, store: Store, cfg: &EncryptConfig) -> Result<Vec<u8>> {
     if doc.branches.iter().any(|b| metadata::has_sops(b)) {
         return Err(SopsError::AlreadyEncrypted { file: "document".into() });
     }
-    if format == Format::Dotenv {
+    if store == Store::Dotenv {
         check_dotenv(doc)?;
     }
     let key = DataKey::generate();
@@ -392,7 +441,7 @@ pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Resu
         mac_only_encrypted: cfg.mac_only_encrypted,
         version: String::new(),
     };
-    write_encrypted(&doc.branches, format, meta, &key, &walk::IvStash::default(), "document")
+    write_encrypted(&doc.branches, store, meta, &key, &walk::IvStash::default(), "document")
 }
 
 fn check_dotenv(doc: &PlainDocument) -> Result<()> {
@@ -418,7 +467,14 @@ pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
     if format == Format::Dotenv {
         check_dotenv(&dec.doc)?;
     }
-    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, &dec.stash, "document")
+    write_encrypted(
+        &dec.doc.branches,
+        format.into(),
+        dec.metadata.clone(),
+        &dec.data_key,
+        &dec.stash,
+        "document",
+    )
 }
 
 /// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
@@ -481,7 +537,7 @@ pub fn rotate(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Res
     let mut meta = dec.metadata.clone();
     meta.key_groups =
         keys::wrap_groups(&key, &specs, meta.shamir_threshold, keys.gnupg_home.as_deref(), &now_rfc3339())?;
-    write_encrypted(&dec.doc.branches, format, meta, &key, &walk::IvStash::default(), file)
+    write_encrypted(&dec.doc.branches, format.into(), meta, &key, &walk::IvStash::default(), file)
 }
 
 /// Re-wraps the existing data key for a new set of key groups (like `sops updatekeys`);
@@ -505,5 +561,5 @@ pub fn update_recipients(
     )?;
     meta.shamir_threshold =
         if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
-    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, &dec.stash, file)
+    write_encrypted(&dec.doc.branches, format.into(), meta, &dec.data_key, &dec.stash, file)
 }
