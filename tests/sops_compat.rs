@@ -638,3 +638,27 @@ fn editing_keeps_unchanged_ciphertexts_like_sops() {
     let dec = sops::decrypt(after.as_bytes(), Format::Yaml, "after", &keys).unwrap();
     assert_eq!(dec.doc.get(&["exchange", "name"]), Some(&Value::Str("kraken".into())));
 }
+
+#[test]
+fn truncated_or_corrupted_files_error_without_panicking() {
+    let keys = KeySource::age(age_ids("generated/age_keys.txt"));
+    for (rel, format) in [
+        ("generated/basic.enc.yaml", Format::Yaml),
+        ("generated/basic.enc.json", Format::Json),
+        ("generated/basic.enc.env", Format::Dotenv),
+    ] {
+        let bytes = read(rel);
+        let step = (bytes.len() / 97).max(1);
+        for cut in (0..bytes.len()).step_by(step) {
+            let r = std::panic::catch_unwind(|| sops::decrypt(&bytes[..cut], format, rel, &keys).map(|_| ()));
+            assert!(r.is_ok(), "{rel}: panic on a file cut at {cut}");
+            if let Ok(Err(e)) = r {
+                assert!(e.to_string().contains(rel), "{e}");
+            }
+            let mut flipped = bytes.clone();
+            flipped[cut] ^= 0x20;
+            let r = std::panic::catch_unwind(|| sops::decrypt(&flipped, format, rel, &keys).map(|_| ()));
+            assert!(r.is_ok(), "{rel}: panic on a byte flipped at {cut}");
+        }
+    }
+}

@@ -131,13 +131,15 @@ impl Walker<'_> {
                 *c = enc;
             }
             Mode::Decrypt => {
-                if cipher::is_encrypted(c) {
-                    let (plain, _) = cipher::decrypt(c, self.key, &aad).map_err(|e| self.value_err(e))?;
+                // Like sops: a comment that does not decrypt is assumed to have been written
+                // clear (older sops versions) and is kept as it is. Comments are not in the MAC.
+                if let Ok((plain, _)) = cipher::decrypt(c, self.key, &aad)
+                    && let Ok(text) = std::str::from_utf8(&plain)
+                {
                     if let Some(iv) = cipher::iv_of(c) {
                         self.stash.0.insert(stash_key(&aad, ValueType::Comment, &plain), iv);
                     }
-                    *c = String::from_utf8(plain.to_vec())
-                        .map_err(|_| self.value_err("comment is not UTF-8".into()))?;
+                    *c = text.to_string();
                 }
             }
         }
