@@ -662,3 +662,47 @@ fn truncated_or_corrupted_files_error_without_panicking() {
         }
     }
 }
+
+#[test]
+fn shamir_rotate_update_and_bad_recipient_settings() {
+    let gpg = GpgHome::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = gpg.keys(age_ids("generated/age_keys.txt"));
+    // Rotating a Go-sops Shamir file keeps two groups and threshold 2; sops still reads it.
+    let rel = "generated/key_groups_shamir.enc.yaml";
+    let rotated = sops::rotate(&read(rel), Format::Yaml, rel, &keys).unwrap();
+    let meta = sops::metadata(&rotated, Format::Yaml, rel).unwrap();
+    assert_eq!((meta.key_groups.len(), meta.shamir_threshold), (2, Some(2)));
+    let path = dir.path().join("rotated.enc.yaml");
+    std::fs::write(&path, &rotated).unwrap();
+    let (code, out, err) = run_sops(&["decrypt", path.to_str().unwrap()], Some(&gpg), dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, read("generated/decrypted-by-go-sops-3.11.0/key_groups_shamir.enc.yaml"));
+    // Three groups, any two suffice: drop PGP access and it still opens with age + age.
+    let groups = vec![
+        GroupSpec { age: vec![AGE_RECIPIENT.into()], pgp: vec![] },
+        GroupSpec { age: vec![], pgp: vec![PGP_FP.into()] },
+        GroupSpec { age: vec![AGE_RECIPIENT.into()], pgp: vec![] },
+    ];
+    let updated = sops::update_recipients(&rotated, Format::Yaml, rel, &keys, &groups, Some(2)).unwrap();
+    let age_only = KeySource::age(age_ids("generated/age_keys.txt"));
+    assert!(sops::decrypt(&updated, Format::Yaml, rel, &age_only).is_ok());
+    std::fs::write(&path, &updated).unwrap();
+    let (code, _, err) = run_sops(&["decrypt", path.to_str().unwrap()], None, dir.path());
+    assert_eq!(code, 0, "sops with the age key only: {err}");
+    // Bad settings are clear errors.
+    let doc = PlainDocument::parse(b"a: 1\n", Format::Yaml, "x").unwrap();
+    let err = sops::encrypt(&doc, Format::Yaml, &EncryptConfig::default()).unwrap_err();
+    assert!(matches!(err, SopsError::Config(_)), "{err}");
+    let mut cfg = EncryptConfig::new(vec![], vec!["0000000000000000000000000000000000000000".into()]);
+    cfg.gnupg_home = Some(gpg.path().to_path_buf());
+    let err = sops::encrypt(&doc, Format::Yaml, &cfg).unwrap_err();
+    assert!(err.to_string().contains("0000000000000000000000000000000000000000"), "{err}");
+    let err = sops::encrypt(&doc, Format::Yaml, &EncryptConfig::new(vec!["age1nope".into()], vec![])).unwrap_err();
+    assert!(err.to_string().contains("age1nope"), "{err}");
+    let mut cfg = EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![]);
+    cfg.rule = EncryptionRule::EncryptedRegex("(".into());
+    assert!(matches!(sops::encrypt(&doc, Format::Yaml, &cfg), Err(SopsError::Config(_))));
+    let sops_doc = PlainDocument::parse(b"sops: 1\n", Format::Yaml, "already.yaml").unwrap_err();
+    assert!(matches!(sops_doc, SopsError::AlreadyEncrypted { .. }));
+}
