@@ -698,7 +698,8 @@ fn shamir_rotate_update_and_bad_recipient_settings() {
     cfg.gnupg_home = Some(gpg.path().to_path_buf());
     let err = sops::encrypt(&doc, Format::Yaml, &cfg).unwrap_err();
     assert!(err.to_string().contains("0000000000000000000000000000000000000000"), "{err}");
-    let err = sops::encrypt(&doc, Format::Yaml, &EncryptConfig::new(vec!["age1nope".into()], vec![])).unwrap_err();
+    let err =
+        sops::encrypt(&doc, Format::Yaml, &EncryptConfig::new(vec!["age1nope".into()], vec![])).unwrap_err();
     assert!(err.to_string().contains("age1nope"), "{err}");
     let mut cfg = EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![]);
     cfg.rule = EncryptionRule::EncryptedRegex("(".into());

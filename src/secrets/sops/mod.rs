@@ -17,11 +17,16 @@
 //! * [`rotate`] — new data key, same recipients; [`update_recipients`] — re-wrap the existing
 //!   data key for a new recipient set (like `sops updatekeys`).
 //! * [`encrypt_binary`] / [`decrypt_binary`] — sops' binary store (any UTF-8 file as one value).
-//! * [`metadata`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
+//! * [`metadata()`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
 //! * Errors: one enum, [`SopsError`]; messages name the file and, for keys, the recipients tried.
 //!
 //! Secrets: the data key ([`DataKey`]) and plaintext documents are zeroized on drop, and their
 //! `Debug` prints `[redacted]`.
+//!
+//! Compatibility: decrypted output is byte-identical to `sops decrypt` for the peer fixtures;
+//! re-encryption keeps unchanged values' ciphertext (sops' IV stash). Not supported: age SSH,
+//! plugin and post-quantum recipients (X25519 only), cloud KMS master keys (kept in the
+//! metadata, never used), `*_comment_regex` rules, and the ini store.
 
 pub mod cipher;
 mod dotenv;
