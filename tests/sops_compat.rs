@@ -505,6 +505,7 @@ fn tricky_values_survive_both_directions() {
     for (input, format) in [
         ("tricky.plain.yaml", Format::Yaml),
         ("comments.plain.yaml", Format::Yaml),
+        ("comments-multidoc.plain.yaml", Format::Yaml),
         ("tricky.plain.json", Format::Json),
         ("tricky.plain.env", Format::Dotenv),
     ] {
