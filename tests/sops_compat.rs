@@ -708,3 +708,55 @@ fn shamir_rotate_update_and_bad_recipient_settings() {
     let sops_doc = PlainDocument::parse(b"sops: 1\n", Format::Yaml, "already.yaml").unwrap_err();
     assert!(matches!(sops_doc, SopsError::AlreadyEncrypted { .. }));
 }
+
+#[test]
+fn ini_store_both_directions() {
+    let gpg = GpgHome::new();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = gpg.keys(age_ids("generated/age_keys.txt"));
+    for (enc, want) in [
+        ("generated/basic.enc.ini", "generated/decrypted-by-go-sops-3.11.0/basic.enc.ini"),
+        ("upstream/example.ini", "upstream/decrypted-by-go-sops-3.11.0/example.ini"),
+        (
+            "upstream/functional-tests_res_format.enc.ini",
+            "upstream/decrypted-by-go-sops-3.11.0/functional-tests_res_format.enc.ini",
+        ),
+        (
+            "upstream/functional-tests_res_format-2.enc.ini",
+            "upstream/decrypted-by-go-sops-3.11.0/functional-tests_res_format-2.enc.ini",
+        ),
+    ] {
+        let got = sops::decrypt_ini(&read(enc), enc, &keys).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&read(want)), "{enc}");
+    }
+    let plain = read("generated/basic.plain.ini");
+    let mut cfg = EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![PGP_FP.into()]);
+    cfg.gnupg_home = Some(gpg.path().to_path_buf());
+    let enc = sops::encrypt_ini(&plain, &cfg).unwrap();
+    let path = dir.path().join("ours.enc.ini");
+    std::fs::write(&path, &enc).unwrap();
+    let (code, out, err) = run_sops(&["decrypt", path.to_str().unwrap()], Some(&gpg), dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, read("generated/decrypted-by-go-sops-3.11.0/basic.enc.ini"));
+    assert_eq!(&*sops::decrypt_ini(&enc, "ours", &keys).unwrap(), &out[..]);
+    // Comments, quoting and multi-line values, both ways, compared with what sops prints.
+    let src = fixtures().join("tricky.plain.ini");
+    let (code, by_sops, err) =
+        run_sops(&["encrypt", "--age", AGE_RECIPIENT, src.to_str().unwrap()], None, dir.path());
+    assert_eq!(code, 0, "{err}");
+    let sops_path = dir.path().join("sops.enc.ini");
+    std::fs::write(&sops_path, &by_sops).unwrap();
+    let (code, printed, err) = run_sops(&["decrypt", sops_path.to_str().unwrap()], None, dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&sops::decrypt_ini(&by_sops, "sops.enc.ini", &keys).unwrap()),
+        String::from_utf8_lossy(&printed)
+    );
+    let ours =
+        sops::encrypt_ini(&read("tricky.plain.ini"), &EncryptConfig::new(vec![AGE_RECIPIENT.into()], vec![]))
+            .unwrap();
+    std::fs::write(&path, &ours).unwrap();
+    let (code, out, err) = run_sops(&["decrypt", path.to_str().unwrap()], None, dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&printed));
+}

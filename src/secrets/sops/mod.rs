@@ -16,7 +16,8 @@
 //!   `lastmodified`; [`set_value`] / [`remove_value`] do decrypt → edit → re-encrypt in one call.
 //! * [`rotate`] — new data key, same recipients; [`update_recipients`] — re-wrap the existing
 //!   data key for a new recipient set (like `sops updatekeys`).
-//! * [`encrypt_binary`] / [`decrypt_binary`] — sops' binary store (any UTF-8 file as one value).
+//! * [`encrypt_binary`] / [`decrypt_binary`] — sops' binary store (any UTF-8 file as one value);
+//!   [`encrypt_ini`] / [`decrypt_ini`] — sops' INI store.
 //! * [`metadata()`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
 //! * Errors: one enum, [`SopsError`]; messages name the file and, for keys, the recipients tried.
 //!
@@ -26,11 +27,12 @@
 //! Compatibility: decrypted output is byte-identical to `sops decrypt` for the peer fixtures;
 //! re-encryption keeps unchanged values' ciphertext (sops' IV stash). Not supported: age SSH,
 //! plugin and post-quantum recipients (X25519 only), cloud KMS master keys (kept in the
-//! metadata, never used), `*_comment_regex` rules, and the ini store.
+//! metadata, never used) and `*_comment_regex` rules.
 
 pub mod cipher;
 mod dotenv;
 pub mod error;
+mod ini;
 mod json;
 pub mod keys;
 pub mod metadata;
@@ -69,6 +71,7 @@ enum Store {
     Json,
     Dotenv,
     Binary,
+    Ini,
 }
 
 impl From<Format> for Store {
@@ -88,6 +91,7 @@ impl Store {
             Store::Json => "JSON",
             Store::Dotenv => "dotenv",
             Store::Binary => "binary",
+            Store::Ini => "INI",
         }
     }
 }
@@ -290,6 +294,7 @@ fn parse_store(bytes: &[u8], store: Store, file: &str, encrypted: bool) -> Resul
         Store::Yaml => yaml::parse(bytes, file),
         Store::Json => json::parse(bytes, file).map(|b| vec![b]),
         Store::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+        Store::Ini => ini::parse(bytes, file).map(|b| vec![b]),
     }
 }
 
@@ -304,7 +309,7 @@ fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> 
             },
             _ => Err(SopsError::Unsupported("a binary-store document holds exactly one document".into())),
         },
-        Store::Json | Store::Dotenv => {
+        Store::Json | Store::Dotenv | Store::Ini => {
             let [branch] = branches else {
                 return Err(SopsError::Unsupported(format!(
                     "{} files hold exactly one document, this one has {}",
@@ -312,7 +317,11 @@ fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> 
                     branches.len()
                 )));
             };
-            if store == Store::Json { Ok(json::emit(branch, sops)) } else { dotenv::emit(branch, sops) }
+            match store {
+                Store::Json => Ok(json::emit(branch, sops)),
+                Store::Ini => ini::emit(branch, sops),
+                _ => dotenv::emit(branch, sops),
+            }
         }
     }
 }
@@ -420,6 +429,21 @@ pub fn encrypt_binary(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
 pub fn decrypt_binary(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
     let dec = decrypt_store(bytes, Store::Binary, file, keys)?;
     emit_store(&dec.doc.branches, Store::Binary, None).map(Zeroizing::new)
+}
+
+/// Encrypts an INI file like `sops encrypt` does for `.ini` files.
+pub fn encrypt_ini(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    let doc = PlainDocument { branches: parse_store(plain, Store::Ini, "input", false)? };
+    if doc.branches.iter().any(|b| metadata::has_sops(b)) {
+        return Err(SopsError::AlreadyEncrypted { file: "input".into() });
+    }
+    encrypt_store(&doc, Store::Ini, cfg)
+}
+
+/// Decrypts an INI file; returns the plaintext INI text (as `sops decrypt` prints it).
+pub fn decrypt_ini(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
+    let dec = decrypt_store(bytes, Store::Ini, file, keys)?;
+    emit_store(&dec.doc.branches, Store::Ini, None).map(Zeroizing::new)
 }
 
 fn encrypt_store(doc: &PlainDocument, store: Store, cfg: &EncryptConfig) -> Result<Vec<u8>> {
