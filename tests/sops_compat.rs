@@ -662,6 +662,20 @@ fn truncated_or_corrupted_files_error_without_panicking() {
             assert!(r.is_ok(), "{rel}: panic on a byte flipped at {cut}");
         }
     }
+    for (rel, binary) in [("generated/basic.enc.ini", false), ("generated/basic.enc.bin.json", true)] {
+        let bytes = read(rel);
+        for cut in (0..bytes.len()).step_by((bytes.len() / 97).max(1)) {
+            let r = std::panic::catch_unwind(|| {
+                let part = &bytes[..cut];
+                if binary {
+                    sops::decrypt_binary(part, rel, &keys).map(|_| ())
+                } else {
+                    sops::decrypt_ini(part, rel, &keys).map(|_| ())
+                }
+            });
+            assert!(r.is_ok(), "{rel}: panic on a file cut at {cut}");
+        }
+    }
 }
 
 #[test]
