@@ -100,8 +100,23 @@ pub fn is_encrypted(s: &str) -> bool {
 
 /// Encrypts `plain` with a fresh random 32-byte IV; `aad` is the key path joined with `:` plus `:`.
 pub fn encrypt(plain: &[u8], ty: ValueType, key: &DataKey, aad: &str) -> Result<String, String> {
-    let mut iv = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut iv);
+    encrypt_with_iv(plain, ty, key, aad, None)
+}
+
+/// Encrypts with the given IV (sops' "IV stash": an unchanged value re-encrypted under the same
+/// key and path keeps its ciphertext), or a fresh random one.
+pub fn encrypt_with_iv(
+    plain: &[u8],
+    ty: ValueType,
+    key: &DataKey,
+    aad: &str,
+    iv: Option<[u8; 32]>,
+) -> Result<String, String> {
+    let iv = iv.unwrap_or_else(|| {
+        let mut iv = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        iv
+    });
     let cipher = SopsGcm::new_from_slice(key.expose()).map_err(|_| "bad key length".to_string())?;
     let out = cipher
         .encrypt(Nonce::<U32>::from_slice(&iv), Payload { msg: plain, aad: aad.as_bytes() })
@@ -114,6 +129,13 @@ pub fn encrypt(plain: &[u8], ty: ValueType, key: &DataKey, aad: &str) -> Result<
         B64.encode(tag),
         ty.as_str()
     ))
+}
+
+/// The 32-byte IV of an `ENC[...]` string, if it has one.
+pub fn iv_of(enc: &str) -> Option<[u8; 32]> {
+    let start = enc.find(",iv:")? + 4;
+    let len = enc[start..].find(',')?;
+    B64.decode(&enc[start..start + len]).ok()?.try_into().ok()
 }
 
 /// Decrypts an `ENC[...]` string; returns the plaintext bytes and the value type.

@@ -74,7 +74,7 @@ fn segments(flat: &str) -> std::result::Result<Vec<Seg>, String> {
     Ok(segs)
 }
 
-fn insert_flat(root: &mut Value, flat: &str, v: String) -> std::result::Result<(), String> {
+pub(super) fn insert_flat(root: &mut Value, flat: &str, v: String) -> std::result::Result<(), String> {
     let segs = segments(flat)?;
     let mut cur = root;
     for (i, seg) in segs.iter().enumerate() {
@@ -118,7 +118,7 @@ fn insert_flat(root: &mut Value, flat: &str, v: String) -> std::result::Result<(
     Ok(())
 }
 
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+pub(super) fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Map(items) => {
             for it in items {

@@ -16,15 +16,23 @@
 //!   `lastmodified`; [`set_value`] / [`remove_value`] do decrypt → edit → re-encrypt in one call.
 //! * [`rotate`] — new data key, same recipients; [`update_recipients`] — re-wrap the existing
 //!   data key for a new recipient set (like `sops updatekeys`).
-//! * [`metadata`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
+//! * [`encrypt_binary`] / [`decrypt_binary`] — sops' binary store (any UTF-8 file as one value);
+//!   [`encrypt_ini`] / [`decrypt_ini`] — sops' INI store.
+//! * [`metadata()`] reads the `sops` block (recipients, `lastmodified`) without decrypting.
 //! * Errors: one enum, [`SopsError`]; messages name the file and, for keys, the recipients tried.
 //!
 //! Secrets: the data key ([`DataKey`]) and plaintext documents are zeroized on drop, and their
 //! `Debug` prints `[redacted]`.
+//!
+//! Compatibility: decrypted output is byte-identical to `sops decrypt` for the peer fixtures;
+//! re-encryption keeps unchanged values' ciphertext (sops' IV stash). Not supported: age SSH,
+//! plugin and post-quantum recipients (X25519 only), cloud KMS master keys (kept in the
+//! metadata, never used) and `*_comment_regex` rules.
 
 pub mod cipher;
 mod dotenv;
 pub mod error;
+mod ini;
 mod json;
 pub mod keys;
 pub mod metadata;
@@ -53,6 +61,39 @@ pub enum Format {
     Json,
     /// dotenv (`KEY=VALUE` lines and `#` comments).
     Dotenv,
+}
+
+/// The stores the core reads and writes: the public [`Format`]s plus sops' binary store
+/// (the whole file is one string `data`, the encrypted file is JSON; see [`encrypt_binary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Yaml,
+    Json,
+    Dotenv,
+    Binary,
+    Ini,
+}
+
+impl From<Format> for Store {
+    fn from(f: Format) -> Store {
+        match f {
+            Format::Yaml => Store::Yaml,
+            Format::Json => Store::Json,
+            Format::Dotenv => Store::Dotenv,
+        }
+    }
+}
+
+impl Store {
+    fn name(self) -> &'static str {
+        match self {
+            Store::Yaml => "YAML",
+            Store::Json => "JSON",
+            Store::Dotenv => "dotenv",
+            Store::Binary => "binary",
+            Store::Ini => "INI",
+        }
+    }
 }
 
 impl Format {
@@ -117,7 +158,7 @@ impl PlainDocument {
 
     /// Parses a plaintext file. Refuses a document that already has a top-level `sops` key.
     pub fn parse(bytes: &[u8], format: Format, file: &str) -> Result<PlainDocument> {
-        let branches = parse_store(bytes, format, file)?;
+        let branches = parse_store(bytes, format.into(), file, false)?;
         if branches.iter().any(|b| metadata::has_sops(b)) {
             return Err(SopsError::AlreadyEncrypted { file: file.to_string() });
         }
@@ -126,7 +167,7 @@ impl PlainDocument {
 
     /// Prints the document in `format` (what `sops decrypt` prints).
     pub fn to_bytes(&self, format: Format) -> Result<Zeroizing<Vec<u8>>> {
-        emit_store(&self.branches, format, None).map(Zeroizing::new)
+        emit_store(&self.branches, format.into(), None).map(Zeroizing::new)
     }
 
     /// The document's maps (one per YAML document).
@@ -207,6 +248,7 @@ pub struct Decrypted {
     /// The metadata as read (master keys, rule, lastmodified…).
     pub metadata: Metadata,
     data_key: DataKey,
+    stash: walk::IvStash,
 }
 
 impl Decrypted {
@@ -238,33 +280,55 @@ impl EncryptConfig {
     }
 }
 
-fn parse_store(bytes: &[u8], format: Format, file: &str) -> Result<Vec<Vec<MapItem>>> {
-    match format {
-        Format::Yaml => yaml::parse(bytes, file),
-        Format::Json => json::parse(bytes, file).map(|b| vec![b]),
-        Format::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+fn parse_store(bytes: &[u8], store: Store, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
+    match store {
+        Store::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
+        Store::Binary => {
+            let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Malformed {
+                file: file.to_string(),
+                format: "binary",
+                reason: "the content is not UTF-8 (sops' JSON encoding would alter it)".into(),
+            })?;
+            Ok(vec![vec![MapItem::Pair("data".into(), Value::Str(text.to_string()))]])
+        }
+        Store::Yaml => yaml::parse(bytes, file),
+        Store::Json => json::parse(bytes, file).map(|b| vec![b]),
+        Store::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+        Store::Ini => ini::parse(bytes, file).map(|b| vec![b]),
     }
 }
 
-fn emit_store(branches: &[Vec<MapItem>], format: Format, sops: Option<&Value>) -> Result<Vec<u8>> {
-    match format {
-        Format::Yaml => Ok(yaml::emit(branches, sops)),
-        Format::Json | Format::Dotenv => {
+fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> Result<Vec<u8>> {
+    match store {
+        Store::Yaml => Ok(yaml::emit(branches, sops)),
+        Store::Binary if sops.is_some() => emit_store(branches, Store::Json, sops),
+        Store::Binary => match branches {
+            [b] => match tree::map_get(b, "data") {
+                Some(Value::Str(s)) => Ok(s.as_bytes().to_vec()),
+                _ => Err(SopsError::Unsupported("a binary-store document needs a string `data` key".into())),
+            },
+            _ => Err(SopsError::Unsupported("a binary-store document holds exactly one document".into())),
+        },
+        Store::Json | Store::Dotenv | Store::Ini => {
             let [branch] = branches else {
                 return Err(SopsError::Unsupported(format!(
                     "{} files hold exactly one document, this one has {}",
-                    format.name(),
+                    store.name(),
                     branches.len()
                 )));
             };
-            if format == Format::Json { Ok(json::emit(branch, sops)) } else { dotenv::emit(branch, sops) }
+            match store {
+                Store::Json => Ok(json::emit(branch, sops)),
+                Store::Ini => ini::emit(branch, sops),
+                _ => dotenv::emit(branch, sops),
+            }
         }
     }
 }
 
 /// Parses an encrypted file into (encrypted branches, metadata).
-fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
-    let mut branches = parse_store(bytes, format, file)?;
+fn parse_encrypted(bytes: &[u8], store: Store, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
+    let mut branches = parse_store(bytes, store, file, true)?;
     let mut sops = None;
     for b in branches.iter_mut() {
         let s = metadata::take_sops(b);
@@ -279,19 +343,30 @@ fn parse_encrypted(bytes: &[u8], format: Format, file: &str) -> Result<(Vec<Vec<
 
 /// Reads the metadata (recipients, `lastmodified`, rule) without decrypting anything.
 pub fn metadata(bytes: &[u8], format: Format, file: &str) -> Result<Metadata> {
-    parse_encrypted(bytes, format, file).map(|(_, m)| m)
+    parse_encrypted(bytes, format.into(), file).map(|(_, m)| m)
 }
 
 /// Decrypts a file with the offered keys and verifies its MAC. `file` names it in errors.
 pub fn decrypt(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
-    let (mut branches, meta) = parse_encrypted(bytes, format, file)?;
-    let key = keys::data_key(&meta, keys, file)?;
-    decrypt_with_key(&mut branches, &meta, &key, file)?;
-    Ok(Decrypted { doc: PlainDocument { branches }, metadata: meta, data_key: key })
+    decrypt_store(bytes, format.into(), file, keys)
 }
 
-fn decrypt_with_key(branches: &mut [Vec<MapItem>], meta: &Metadata, key: &DataKey, file: &str) -> Result<()> {
-    let computed = walk::decrypt_branches(branches, key, &meta.rule, meta.mac_only_encrypted, file)?;
+fn decrypt_store(bytes: &[u8], store: Store, file: &str, keys: &KeySource) -> Result<Decrypted> {
+    let (mut branches, meta) = parse_encrypted(bytes, store, file)?;
+    let key = keys::data_key(&meta, keys, file)?;
+    let mut stash = walk::IvStash::default();
+    decrypt_with_key(&mut branches, &meta, &key, &mut stash, file)?;
+    Ok(Decrypted { doc: PlainDocument { branches }, metadata: meta, data_key: key, stash })
+}
+
+fn decrypt_with_key(
+    branches: &mut [Vec<MapItem>],
+    meta: &Metadata,
+    key: &DataKey,
+    stash: &mut walk::IvStash,
+    file: &str,
+) -> Result<()> {
+    let computed = walk::decrypt_branches(branches, key, &meta.rule, meta.mac_only_encrypted, stash, file)?;
     if meta.mac.is_empty() {
         return Err(SopsError::MacMismatch { file: file.to_string(), reason: "the file has no MAC".into() });
     }
@@ -318,26 +393,64 @@ fn now_rfc3339() -> String {
 /// `mac` and `version` are replaced).
 fn write_encrypted(
     branches: &[Vec<MapItem>],
-    format: Format,
+    store: Store,
     mut meta: Metadata,
     key: &DataKey,
+    stash: &walk::IvStash,
     file: &str,
 ) -> Result<Vec<u8>> {
+    if store == Store::Binary {
+        // sops' binary store encrypts `data` with no suffix/regex rule at all.
+        meta.rule = EncryptionRule::None;
+    }
     let mut enc = branches.to_vec();
-    let mac = walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, file)?;
+    let mac =
+        walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, &mut stash.clone(), file)?;
     meta.lastmodified = now_rfc3339();
     meta.mac = cipher::encrypt(mac.as_bytes(), cipher::ValueType::Str, key, &meta.lastmodified)
         .map_err(|e| SopsError::Value { file: file.to_string(), path: "sops:mac:".into(), reason: e })?;
     meta.version = metadata::WRITER_VERSION.to_string();
-    emit_store(&enc, format, Some(&meta.to_value()))
+    emit_store(&enc, store, Some(&meta.to_value()))
 }
 
 /// Encrypts a plaintext document for the recipients of `cfg` with a fresh data key.
 pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    encrypt_store(doc, format.into(), cfg)
+}
+
+/// Encrypts any bytes (UTF-8) like `sops encrypt --input-type binary --output-type json`:
+/// the file becomes one encrypted string `data` in a JSON sops file.
+pub fn encrypt_binary(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    let doc = PlainDocument { branches: parse_store(plain, Store::Binary, "input", false)? };
+    encrypt_store(&doc, Store::Binary, cfg)
+}
+
+/// Decrypts a binary-store file (`sops decrypt --input-type json --output-type binary`).
+pub fn decrypt_binary(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
+    let dec = decrypt_store(bytes, Store::Binary, file, keys)?;
+    emit_store(&dec.doc.branches, Store::Binary, None).map(Zeroizing::new)
+}
+
+/// Encrypts an INI file like `sops encrypt` does for `.ini` files.
+pub fn encrypt_ini(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
+    let doc = PlainDocument { branches: parse_store(plain, Store::Ini, "input", false)? };
+    if doc.branches.iter().any(|b| metadata::has_sops(b)) {
+        return Err(SopsError::AlreadyEncrypted { file: "input".into() });
+    }
+    encrypt_store(&doc, Store::Ini, cfg)
+}
+
+/// Decrypts an INI file; returns the plaintext INI text (as `sops decrypt` prints it).
+pub fn decrypt_ini(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
+    let dec = decrypt_store(bytes, Store::Ini, file, keys)?;
+    emit_store(&dec.doc.branches, Store::Ini, None).map(Zeroizing::new)
+}
+
+fn encrypt_store(doc: &PlainDocument, store: Store, cfg: &EncryptConfig) -> Result<Vec<u8>> {
     if doc.branches.iter().any(|b| metadata::has_sops(b)) {
         return Err(SopsError::AlreadyEncrypted { file: "document".into() });
     }
-    if format == Format::Dotenv {
+    if store == Store::Dotenv {
         check_dotenv(doc)?;
     }
     let key = DataKey::generate();
@@ -357,7 +470,7 @@ pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Resu
         mac_only_encrypted: cfg.mac_only_encrypted,
         version: String::new(),
     };
-    write_encrypted(&doc.branches, format, meta, &key, "document")
+    write_encrypted(&doc.branches, store, meta, &key, &walk::IvStash::default(), "document")
 }
 
 fn check_dotenv(doc: &PlainDocument) -> Result<()> {
@@ -377,12 +490,20 @@ fn check_dotenv(doc: &PlainDocument) -> Result<()> {
 }
 
 /// Writes a decrypted (possibly edited) document again with the same data key and master
-/// keys; fresh IVs, new MAC and `lastmodified`.
+/// keys, new MAC and `lastmodified`. Unchanged values keep their ciphertext (sops' IV stash);
+/// changed and new values get fresh IVs.
 pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
     if format == Format::Dotenv {
         check_dotenv(&dec.doc)?;
     }
-    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, "document")
+    write_encrypted(
+        &dec.doc.branches,
+        format.into(),
+        dec.metadata.clone(),
+        &dec.data_key,
+        &dec.stash,
+        "document",
+    )
 }
 
 /// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
@@ -445,7 +566,7 @@ pub fn rotate(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Res
     let mut meta = dec.metadata.clone();
     meta.key_groups =
         keys::wrap_groups(&key, &specs, meta.shamir_threshold, keys.gnupg_home.as_deref(), &now_rfc3339())?;
-    write_encrypted(&dec.doc.branches, format, meta, &key, file)
+    write_encrypted(&dec.doc.branches, format.into(), meta, &key, &walk::IvStash::default(), file)
 }
 
 /// Re-wraps the existing data key for a new set of key groups (like `sops updatekeys`);
@@ -469,5 +590,5 @@ pub fn update_recipients(
     )?;
     meta.shamir_threshold =
         if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
-    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, file)
+    write_encrypted(&dec.doc.branches, format.into(), meta, &dec.data_key, &dec.stash, file)
 }

@@ -2,7 +2,10 @@
 //! computing the SHA-512 MAC over the plaintext values in document order on the way.
 
 use regex::Regex;
-use sha2::{Digest, Sha512};
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256, Sha512};
+use zeroize::Zeroize;
 
 use super::cipher::{self, DataKey, ValueType};
 use super::error::{Result, SopsError};
@@ -59,6 +62,28 @@ pub fn aad(path: &[String]) -> String {
     s
 }
 
+/// IVs of the values decrypted from a file, keyed by a hash of (path, type, plaintext), so that
+/// re-encrypting an unchanged value under the same data key reproduces its ciphertext (as sops
+/// does; keeps diffs small). Holds no plaintext.
+#[derive(Clone, Default)]
+pub struct IvStash(HashMap<[u8; 32], [u8; 32]>);
+
+impl std::fmt::Debug for IvStash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IvStash({} entries)", self.0.len())
+    }
+}
+
+fn stash_key(aad: &str, ty: ValueType, plain: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(aad.as_bytes());
+    h.update([0]);
+    h.update(format!("{ty:?}").as_bytes());
+    h.update([0]);
+    h.update(plain);
+    h.finalize().into()
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Encrypt,
@@ -71,6 +96,9 @@ struct Walker<'a> {
     mac_only_encrypted: bool,
     hash: Sha512,
     mode: Mode,
+    stash: &'a mut IvStash,
+    /// Set when the last decrypted leaf had `type:comment` (a list comment written as an entry).
+    became_comment: bool,
     file: &'a str,
     path: Vec<String>,
 }
@@ -96,14 +124,22 @@ impl Walker<'_> {
         let aad = aad(&self.path);
         match self.mode {
             Mode::Encrypt => {
-                *c = cipher::encrypt(c.as_bytes(), ValueType::Comment, self.key, &aad)
+                let iv = self.stash.0.get(&stash_key(&aad, ValueType::Comment, c.as_bytes())).copied();
+                let enc = cipher::encrypt_with_iv(c.as_bytes(), ValueType::Comment, self.key, &aad, iv)
                     .map_err(|e| self.value_err(e))?;
+                c.zeroize();
+                *c = enc;
             }
             Mode::Decrypt => {
-                if cipher::is_encrypted(c) {
-                    let (plain, _) = cipher::decrypt(c, self.key, &aad).map_err(|e| self.value_err(e))?;
-                    *c = String::from_utf8(plain.to_vec())
-                        .map_err(|_| self.value_err("comment is not UTF-8".into()))?;
+                // Like sops: a comment that does not decrypt is assumed to have been written
+                // clear (older sops versions) and is kept as it is. Comments are not in the MAC.
+                if let Ok((plain, _)) = cipher::decrypt(c, self.key, &aad)
+                    && let Ok(text) = std::str::from_utf8(&plain)
+                {
+                    if let Some(iv) = cipher::iv_of(c) {
+                        self.stash.0.insert(stash_key(&aad, ValueType::Comment, &plain), iv);
+                    }
+                    *c = text.to_string();
                 }
             }
         }
@@ -121,8 +157,11 @@ impl Walker<'_> {
                 if encrypted {
                     let empty = matches!(v, Value::Str(s) if s.is_empty());
                     if !empty && let Some((bytes, ty)) = cipher::scalar_bytes(v) {
-                        let enc = cipher::encrypt(&bytes, ty, self.key, &aad(&self.path))
+                        let aad = aad(&self.path);
+                        let iv = self.stash.0.get(&stash_key(&aad, ty, &bytes)).copied();
+                        let enc = cipher::encrypt_with_iv(&bytes, ty, self.key, &aad, iv)
                             .map_err(|e| self.value_err(e))?;
+                        v.zeroize();
                         *v = Value::Str(enc);
                     }
                 }
@@ -132,9 +171,20 @@ impl Walker<'_> {
                     match v {
                         Value::Str(s) if s.is_empty() => {}
                         Value::Str(s) => {
-                            let (plain, ty) = cipher::decrypt(s, self.key, &aad(&self.path))
-                                .map_err(|e| self.value_err(e))?;
+                            let aad = aad(&self.path);
+                            let (plain, ty) =
+                                cipher::decrypt(s, self.key, &aad).map_err(|e| self.value_err(e))?;
+                            // Keyed by the exact (path, type, plaintext) that was stored: an IV is
+                            // reused only for byte-identical plaintext, never for different data.
+                            if let Some(iv) = cipher::iv_of(s) {
+                                self.stash.0.insert(stash_key(&aad, ty, &plain), iv);
+                            }
                             *v = cipher::value_from_plain(&plain, ty).map_err(|e| self.value_err(e))?;
+                            if ty == ValueType::Comment {
+                                // Comments are not part of the MAC.
+                                self.became_comment = true;
+                                return Ok(());
+                            }
                         }
                         other => {
                             return Err(self.value_err(format!(
@@ -156,7 +206,15 @@ impl Walker<'_> {
             Value::List(items) => {
                 for item in items.iter_mut() {
                     match item {
-                        ListItem::Value(v) => self.value(v)?,
+                        ListItem::Value(v) => {
+                            self.value(v)?;
+                            // Go sops writes encrypted list comments as `- ENC[…,type:comment]`.
+                            if std::mem::take(&mut self.became_comment)
+                                && let ListItem::Value(Value::Str(text)) = item
+                            {
+                                *item = ListItem::Comment(std::mem::take(text));
+                            }
+                        }
                         ListItem::Comment(c) => self.comment(c)?,
                     }
                 }
@@ -190,14 +248,24 @@ fn run(
     rule: &EncryptionRule,
     mac_only_encrypted: bool,
     mode: Mode,
+    stash: &mut IvStash,
     file: &str,
 ) -> Result<String> {
     let mut hash = Sha512::new();
     if mac_only_encrypted {
         hash.update(MAC_ONLY_ENCRYPTED_INIT);
     }
-    let mut w =
-        Walker { key, matcher: Matcher::new(rule)?, mac_only_encrypted, hash, mode, file, path: Vec::new() };
+    let mut w = Walker {
+        key,
+        matcher: Matcher::new(rule)?,
+        mac_only_encrypted,
+        hash,
+        mode,
+        stash,
+        became_comment: false,
+        file,
+        path: Vec::new(),
+    };
     for b in branches.iter_mut() {
         w.map(b)?;
     }
@@ -205,26 +273,28 @@ fn run(
     Ok(digest.iter().map(|b| format!("{b:02X}")).collect())
 }
 
-/// Encrypts the selected values in place; returns the MAC hex.
+/// Encrypts the selected values in place (reusing stashed IVs for unchanged values); returns the MAC hex.
 pub fn encrypt_branches(
     branches: &mut [Vec<MapItem>],
     key: &DataKey,
     rule: &EncryptionRule,
     mac_only_encrypted: bool,
+    stash: &mut IvStash,
     file: &str,
 ) -> Result<String> {
-    run(branches, key, rule, mac_only_encrypted, Mode::Encrypt, file)
+    run(branches, key, rule, mac_only_encrypted, Mode::Encrypt, stash, file)
 }
 
-/// Decrypts the selected values in place; returns the MAC hex of the plaintext.
+/// Decrypts the selected values in place, filling `stash`; returns the MAC hex of the plaintext.
 pub fn decrypt_branches(
     branches: &mut [Vec<MapItem>],
     key: &DataKey,
     rule: &EncryptionRule,
     mac_only_encrypted: bool,
+    stash: &mut IvStash,
     file: &str,
 ) -> Result<String> {
-    run(branches, key, rule, mac_only_encrypted, Mode::Decrypt, file)
+    run(branches, key, rule, mac_only_encrypted, Mode::Decrypt, stash, file)
 }
 
 #[cfg(test)]

@@ -212,6 +212,24 @@ fn scan_comments(src: &[char], covered: &[(usize, usize)]) -> Vec<Comment> {
     out
 }
 
+/// The index just after the closing quote of the quoted scalar starting at `start`.
+fn quoted_end(src: &[char], start: usize) -> Option<usize> {
+    let q = *src.get(start)?;
+    if q != '"' && q != '\'' {
+        return None;
+    }
+    let mut i = start + 1;
+    while i < src.len() {
+        match src[i] {
+            '\\' if q == '"' => i += 2,
+            '\'' if q == '\'' && src.get(i + 1) == Some(&'\'') => i += 2,
+            c if c == q => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Parses a (multi-document) YAML file into one map per document.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
     let err = |reason: String| SopsError::Malformed { file: file.to_string(), format: "YAML", reason };
@@ -225,8 +243,15 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
     let src: Vec<char> = text.chars().collect();
     let mut covered: Vec<(usize, usize)> = events
         .iter()
-        .filter(|(e, _)| matches!(e, Event::Scalar(..)))
-        .map(|(_, s)| (s.start.index(), s.end.index()))
+        .filter_map(|(e, s)| match e {
+            // saphyr's span of a quoted scalar runs past the closing quote (over a trailing
+            // comment), so find the closing quote in the source.
+            Event::Scalar(_, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted, ..) => {
+                Some((s.start.index(), quoted_end(&src, s.start.index()).unwrap_or(s.end.index())))
+            }
+            Event::Scalar(..) => Some((s.start.index(), s.end.index())),
+            _ => None,
+        })
         .collect();
     covered.sort_unstable();
     let mut line_starts = vec![0];
@@ -270,7 +295,12 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                 if matches!(b.stack.last(), Some(Frame::Seq { .. })) {
                     b.flush_before(start);
                 }
-                let col = span.start.col();
+                // A map that is a list entry ends where the list's `- ` column ends (sops/yaml.v3
+                // keep comments at that column after the entry inside the entry's map).
+                let col = match b.stack.last() {
+                    Some(Frame::Seq { col, .. }) if matches!(ev, Event::MappingStart(..)) => *col,
+                    _ => span.start.col(),
+                };
                 b.stack.push(if matches!(ev, Event::MappingStart(..)) {
                     Frame::Map { items: vec![], key: None, col }
                 } else {
@@ -480,6 +510,13 @@ fn entry_block(out: &mut String, indent: usize, child: String) {
 fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
     for item in items {
         match item {
+            // Go sops writes an encrypted comment inside a list as a list entry.
+            ListItem::Comment(c) if super::cipher::is_encrypted(c) => {
+                push_indent(out, indent);
+                out.push_str("- ");
+                out.push_str(c);
+                out.push('\n');
+            }
             ListItem::Comment(c) => {
                 push_indent(out, indent);
                 out.push('#');
@@ -541,7 +578,7 @@ mod tests {
 
     #[test]
     fn comments_are_placed_like_sops() {
-        let src = "# head\na: 1\nb:\n    # inner\n    c: x # inline\n    lit: |\n        # not a comment\n        y\n# before d\nd: [1, 2]\n";
+        let src = "# head\na: 1 # one\nq: \"x # no\" # yes\ns: 'it''s # no' # yes2\nb:\n    # inner\n    c: x # inline\n    lit: |\n        # not a comment\n        y\n# before d\nd: [1, 2]\n";
         let doc = parse(src.as_bytes(), "t").unwrap();
         let b = &doc[0];
         assert!(matches!(&b[0], MapItem::Comment(c) if c == " head"));
@@ -551,7 +588,16 @@ mod tests {
         assert!(
             matches!(&inner[3], MapItem::Pair(k, Value::Str(s)) if k == "lit" && s == "# not a comment\ny\n")
         );
-        assert!(matches!(&b[3], MapItem::Comment(c) if c == " before d"));
+        let top: Vec<&str> = b
+            .iter()
+            .filter_map(|i| match i {
+                MapItem::Comment(c) => Some(c.as_str()),
+                MapItem::Pair(..) => None,
+            })
+            .collect();
+        assert_eq!(top, [" head", " one", " yes", " yes2", " before d"]);
+        assert!(matches!(&b[4], MapItem::Pair(k, Value::Str(s)) if k == "q" && s == "x # no"));
+        assert!(matches!(&b[6], MapItem::Pair(k, Value::Str(s)) if k == "s" && s == "it's # no"));
         let again = parse(&emit(&doc, None), "t").unwrap();
         assert_eq!(again, doc);
     }
