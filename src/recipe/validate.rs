@@ -246,6 +246,13 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 };
                 new.push(Diagnostic::error(&file, pos, "invalid-value", format!("`{shown}` is not a valid `{field}`"), desc));
             }
+            K::Maximum { limit } | K::Minimum { limit } => {
+                let pos = rep.spans.value_or_parent(&ptr);
+                let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
+                let bound = if matches!(err.kind(), K::Maximum { .. }) { "at most" } else { "at least" };
+                let desc = super::schema::description_at(root, &ptr);
+                new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}` must be {bound} {limit}, found {shown}"), desc));
+            }
             _ => {
                 let pos = rep.spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
