@@ -163,7 +163,7 @@ fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, sche
     if let Some(p) = rep.spans.value_starting_at(pos.line, pos.column) {
         pos = p;
     }
-    if !schema_lines.is_empty() && (schema_lines.contains(&pos.line) || msg.contains("missing field")) {
+    if !schema_lines.is_empty() && (schema_lines.contains(&pos.line) || msg.contains("missing field") || msg.contains("untagged")) {
         return;
     }
     if (msg.contains("unknown field") || msg.contains("unknown variant")) && !schema_lines.is_empty() {
@@ -175,19 +175,72 @@ fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, sche
 /// Pass 2: validate against the schema. Returns the lines that got a diagnostic.
 fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<usize> {
     let root = schema_for(kind);
-    let mut lines = Vec::new();
     let file = rep.file.clone();
+    let new = schema_errors(validator(kind), root, instance, instance, "", &rep.spans, &file, 0);
+    let mut lines = Vec::new();
+    for d in new {
+        lines.push(d.line);
+        rep.push(d);
+    }
+    lines
+}
+
+/// When a mapping matches none of several alternatives (e.g. `hours` as a name or a
+/// `{start, end}` window), validate it against the mapping alternative alone so the
+/// problem inside it is reported precisely.
+fn object_branch_errors(
+    root: &Value,
+    full: &Value,
+    ptr: &str,
+    spans: &SpanMap,
+    file: &str,
+    depth: u8,
+) -> Option<Vec<Diagnostic>> {
+    let sub_instance = instance_at(full, ptr).filter(|v| v.is_object())?;
+    let branch = super::schema::schema_at(root, ptr).filter(|b| b.get("properties").is_some())?;
+    if depth > 2 {
+        return None;
+    }
+    let mut schema = branch.clone();
+    if let (Some(obj), Some(defs)) = (schema.as_object_mut(), root.get("$defs")) {
+        obj.insert("$defs".into(), defs.clone());
+    }
+    let v = jsonschema::draft202012::new(&schema).ok()?;
+    let out = schema_errors(&v, root, sub_instance, full, ptr, spans, file, depth + 1);
+    (!out.is_empty()).then_some(out)
+}
+
+/// Map validator errors on `sub` (found at `prefix` in `full`) to diagnostics.
+#[allow(clippy::too_many_arguments)]
+fn schema_errors(
+    validator: &jsonschema::Validator,
+    root: &Value,
+    sub: &Value,
+    full: &Value,
+    prefix: &str,
+    spans: &SpanMap,
+    file: &str,
+    depth: u8,
+) -> Vec<Diagnostic> {
+    let file = file.to_string();
+    let instance = full;
     let mut new = Vec::new();
-    for err in validator(kind).iter_errors(instance) {
-        let ptr = err.instance_path().as_str().to_string();
+    for err in validator.iter_errors(sub) {
+        let ptr = format!("{prefix}{}", err.instance_path().as_str());
         let field = pointer_to_path(&ptr);
         use jsonschema::error::ValidationErrorKind as K;
+        if matches!(err.kind(), K::OneOfNotValid { .. } | K::AnyOf { .. }) {
+            if let Some(found) = object_branch_errors(root, full, &ptr, spans, &file, depth) {
+                new.extend(found);
+                continue;
+            }
+        }
         match err.kind() {
             K::AdditionalProperties { unexpected } => {
                 let known = properties_at(root, &ptr);
                 for key in unexpected {
                     let kp = format!("{ptr}/{}", super::load::escape_pointer(key));
-                    let pos = rep.spans.key_or_parent(&kp);
+                    let pos = spans.key_or_parent(&kp);
                     let hint = match did_you_mean(key, known.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("known fields here: {}", known.join(", ")),
@@ -204,7 +257,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             }
             K::Required { property } => {
                 let name = property.as_str().unwrap_or("?");
-                let pos = rep.spans.key_or_parent(&ptr);
+                let pos = spans.key_or_parent(&ptr);
                 let place = if ptr.is_empty() { String::new() } else { format!(" in `{field}`") };
                 let desc = super::schema::description_at(root, &format!("{ptr}/{name}"));
                 new.push(Diagnostic::error(
@@ -221,7 +274,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             {
                 let vals = allowed_values(root, &ptr);
                 let got = instance_at(instance, &ptr).and_then(Value::as_str).unwrap_or("");
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let list = vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
                 let hint = match did_you_mean(got, vals.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`? known values: {list}"),
@@ -231,7 +284,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 new.push(Diagnostic::error(&file, pos, code, format!("unknown {field} `{got}`"), Some(hint)));
             }
             K::Type { kind: tk } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let got = instance_at(instance, &ptr).map_or("nothing", json_type);
                 let desc = super::schema::description_at(root, &ptr);
                 new.push(Diagnostic::error(
@@ -243,7 +296,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             K::Pattern { .. } | K::OneOfNotValid { .. } | K::AnyOf { .. } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let vals = allowed_values(root, &ptr);
                 let desc = if vals.is_empty() {
@@ -263,7 +316,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             K::Maximum { limit } | K::Minimum { limit } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let bound = if matches!(err.kind(), K::Maximum { .. }) { "at most" } else { "at least" };
                 let desc = super::schema::description_at(root, &ptr);
@@ -276,7 +329,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             _ => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let why = err.to_string();
                 let why = why
@@ -292,11 +345,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             }
         }
     }
-    for d in new {
-        lines.push(d.line);
-        rep.push(d);
-    }
-    lines
+    new
 }
 
 fn instance_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
