@@ -57,7 +57,8 @@ pub struct ShowArgs {
 /// Arguments of `runner schema`.
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
-    /// Exit non-zero when the committed schema files are stale instead of writing them.
+    /// Check instead of writing: exit 1 when the committed schemas/*.json or docs/recipes.md
+    /// differ from what the recipe types generate.
     #[arg(long)]
     pub check: bool,
     /// Project root holding schemas/, docs/ and recipes/ (default: current directory).

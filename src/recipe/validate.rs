@@ -163,7 +163,9 @@ fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, sche
     if let Some(p) = rep.spans.value_starting_at(pos.line, pos.column) {
         pos = p;
     }
-    if !schema_lines.is_empty() && (schema_lines.contains(&pos.line) || msg.contains("missing field") || msg.contains("untagged")) {
+    if !schema_lines.is_empty()
+        && (schema_lines.contains(&pos.line) || msg.contains("missing field") || msg.contains("untagged"))
+    {
         return;
     }
     if (msg.contains("unknown field") || msg.contains("unknown variant")) && !schema_lines.is_empty() {
@@ -229,11 +231,11 @@ fn schema_errors(
         let ptr = format!("{prefix}{}", err.instance_path().as_str());
         let field = pointer_to_path(&ptr);
         use jsonschema::error::ValidationErrorKind as K;
-        if matches!(err.kind(), K::OneOfNotValid { .. } | K::AnyOf { .. }) {
-            if let Some(found) = object_branch_errors(root, full, &ptr, spans, &file, depth) {
-                new.extend(found);
-                continue;
-            }
+        if matches!(err.kind(), K::OneOfNotValid { .. } | K::AnyOf { .. })
+            && let Some(found) = object_branch_errors(root, full, &ptr, spans, &file, depth)
+        {
+            new.extend(found);
+            continue;
         }
         match err.kind() {
             K::AdditionalProperties { unexpected } => {
@@ -1291,6 +1293,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
         if fleet_path.as_ref() == Some(f) {
             fleet_index = Some(reports.len());
         }
+        tracing::debug!(file = %f.display(), fleet = is_fleet, "validating");
         reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
     }
     let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
