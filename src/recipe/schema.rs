@@ -272,6 +272,7 @@ pub fn docs_markdown(examples: &dyn Fn(SchemaKind, &str) -> Option<String>) -> S
             let ty = type_name(root, raw);
             let default = raw.get("default").map(compact).unwrap_or_else(|| "—".into());
             let example = examples(kind, &ptr)
+                .or_else(|| raw.get("examples").and_then(|e| e.get(0)).map(compact))
                 .or_else(|| res.get("examples").and_then(|e| e.get(0)).map(compact))
                 .or_else(|| {
                     let vals = allowed_values(root, &ptr);
