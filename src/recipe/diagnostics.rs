@@ -115,16 +115,14 @@ impl Diagnostic {
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
         let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file, self.line, self.column);
-        if !self.source_line.is_empty() || self.line > 0 {
-            let shown = printable(&self.source_line);
-            let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{num} | {}", shown.trim_end());
-            let before: String = shown.chars().take(self.column.saturating_sub(1)).collect();
-            let lead: String = before.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-            let avail = shown.chars().count().saturating_sub(self.column.saturating_sub(1)).max(1);
-            let carets = "^".repeat(self.len.clamp(1, avail));
-            let _ = writeln!(out, "{pad} | {lead}{carets}");
-        }
+        let shown = printable(&self.source_line);
+        let _ = writeln!(out, "{pad} |");
+        let _ = writeln!(out, "{num} | {}", shown.trim_end());
+        let before: String = shown.chars().take(self.column.saturating_sub(1)).collect();
+        let lead: String = before.chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let avail = shown.chars().count().saturating_sub(self.column.saturating_sub(1)).max(1);
+        let carets = "^".repeat(self.len.clamp(1, avail));
+        let _ = writeln!(out, "{pad} | {lead}{carets}");
         if let Some(h) = &self.hint {
             let _ = writeln!(out, "{pad} = hint: {h}");
         }

@@ -331,19 +331,12 @@ fn schema_errors(
                 ));
             }
             _ => {
+                // Anything else: the validator's own words, without the echoed value.
                 let pos = spans.value_or_parent(&ptr);
-                let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
-                let why = err.to_string();
-                let why = why
-                    .strip_prefix(&format!(
-                        "{} ",
-                        serde_json::to_string(instance_at(instance, &ptr).unwrap_or(&Value::Null))
-                            .unwrap_or_default()
-                    ))
-                    .unwrap_or(&why)
-                    .to_string();
-                let _ = shown;
-                new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}`: {why}"), None));
+                let echoed = instance_at(instance, &ptr).map(|v| format!("{v} ")).unwrap_or_default();
+                let text = err.to_string();
+                let why = text.strip_prefix(&echoed).unwrap_or(&text).to_string();
+                new.push(Diagnostic::error(&file, pos, "schema", format!("`{field}`: {why}"), None));
             }
         }
     }
