@@ -8,5 +8,6 @@ mod indicators;
 mod journal;
 mod market;
 mod options;
+mod recipes;
 mod secrets_cli;
 mod sops_compat;
