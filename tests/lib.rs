@@ -11,3 +11,4 @@ mod options;
 mod recipes;
 mod secrets_cli;
 mod sops_compat;
+mod validate_secrets;

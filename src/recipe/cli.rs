@@ -36,6 +36,10 @@ pub struct ValidateArgs {
     /// Do not look for runner.yaml outside PATHS.
     #[arg(long, conflicts_with = "fleet")]
     pub no_fleet: bool,
+    /// Also decrypt referenced secrets in memory (needs a key) and check that the values the
+    /// adapters need are present and non-empty.
+    #[arg(long)]
+    pub check_secrets: bool,
 }
 
 /// Output format of `runner validate`.
@@ -68,7 +72,11 @@ pub struct SchemaArgs {
 
 /// Run `runner validate`.
 pub fn validate(args: ValidateArgs, _g: &GlobalArgs) -> CmdResult {
-    let opts = ValidateOptions { fleet: args.fleet.clone(), no_fleet_discovery: args.no_fleet };
+    let opts = ValidateOptions {
+        fleet: args.fleet.clone(),
+        no_fleet_discovery: args.no_fleet,
+        check_secrets: args.check_secrets,
+    };
     let reports = validate_paths(&args.paths, &opts).map_err(|e| ExitError::usage(e.0))?;
     let invalid =
         reports.iter().filter(|r| r.errors() > 0 || (args.deny_warnings && r.warnings() > 0)).count();

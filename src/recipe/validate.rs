@@ -1039,18 +1039,121 @@ fn semantic_fleet(c: &mut Ctx<'_>, f: &Fleet) {
     }
 }
 
-/// Hook for credential checks: does the secret `name` resolve under `secrets_dir`?
+/// One problem found with a credential reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialFinding {
+    /// Error or warning.
+    pub severity: crate::recipe::diagnostics::Severity,
+    /// Stable code.
+    pub code: &'static str,
+    /// What is wrong (names the file, never a secret value).
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+/// Check the secret `name` that a `user` (e.g. "the alpaca broker") needs, in `secrets_dir`.
 ///
-/// Today this checks that `secrets_dir/NAME.sops.yaml` exists. The lead wires it to the
-/// vault (`crate::secrets`) for recipient checks and `runner validate --check-secrets`.
-/// The error message names the file, never any secret content.
-pub fn check_credentials(name: &str, secrets_dir: &Path) -> Result<(), String> {
+/// Without decrypting: the file exists and parses, the keys the adapter needs are present
+/// (key names are clear text in SOPS files), and a key available here matches one of its
+/// recipients — a *warning* when none does, since CI validates without keys. With
+/// `decrypt`, the file is also decrypted in memory (MAC verified) and every required value
+/// must be non-empty. Messages name files and keys, never values.
+pub fn check_credentials(
+    name: &str,
+    secrets_dir: &Path,
+    user: &str,
+    required: &[&str],
+    decrypt: bool,
+) -> Vec<CredentialFinding> {
+    use crate::recipe::diagnostics::Severity;
+    let err = |code, message: String, hint: &str| CredentialFinding {
+        severity: Severity::Error,
+        code,
+        message,
+        hint: hint.to_string(),
+    };
     let file = secrets_dir.join(format!("{name}.sops.yaml"));
-    if file.is_file() {
-        Ok(())
-    } else {
-        Err(format!("secret `{name}` not found: {} does not exist", file.display()))
+    let check = match crate::secrets::check_reference(secrets_dir, name) {
+        Ok(c) => c,
+        Err(e) => {
+            // A broken key source (e.g. SOPS_AGE_KEY_FILE naming a missing file) still lets us
+            // check the file itself, without any key.
+            match crate::secrets::check_reference_with(secrets_dir, name, &Default::default()) {
+                Ok(c) => c,
+                Err(_) => {
+                    return vec![err(
+                        "secret-unreadable",
+                        format!("secret `{name}` cannot be read: {e}"),
+                        "check the file with `runner secrets list`",
+                    )];
+                }
+            }
+        }
+    };
+    if !check.exists {
+        return vec![err(
+            "secret-missing",
+            format!("secret `{name}` not found: {} does not exist", file.display()),
+            "create it with `runner secrets` (see docs/recipes.md, \"Credentials\")",
+        )];
     }
+    let mut out = Vec::new();
+    let missing = check.missing_keys(required);
+    if !missing.is_empty() {
+        out.push(err(
+            "secret-keys-missing",
+            format!(
+                "secret `{name}` ({}) lacks {} needed by {user}",
+                file.display(),
+                missing.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+            &format!("add them with `runner secrets set {name} {}`", missing.join(" ")),
+        ));
+    }
+    if !check.key_available {
+        let mut recipients: Vec<String> = check.age_recipients.clone();
+        recipients.extend(check.pgp_fingerprints.iter().map(|f| format!("pgp:{f}")));
+        out.push(CredentialFinding {
+            severity: Severity::Warning,
+            code: "secret-no-key",
+            message: format!(
+                "no key available here opens secret `{name}` (recipients: {})",
+                if recipients.is_empty() { "none".to_string() } else { recipients.join(", ") }
+            ),
+            hint: "expected where no keys are installed (CI); on the machine that runs this agent set \
+                   SOPS_AGE_KEY_FILE, run `runner secrets init`, or import the GnuPG key"
+                .to_string(),
+        });
+        return out;
+    }
+    if decrypt {
+        match crate::secrets::load(secrets_dir, name) {
+            Ok(map) => {
+                let empty: Vec<&str> = required
+                    .iter()
+                    .copied()
+                    .filter(|k| map.get(k).is_some_and(|v| v.expose().trim().is_empty()))
+                    .collect();
+                if !empty.is_empty() {
+                    out.push(err(
+                        "secret-value-empty",
+                        format!(
+                            "secret `{name}` has empty {} needed by {user}",
+                            empty.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                        &format!("set them with `runner secrets set {name} {}`", empty.join(" ")),
+                    ));
+                }
+            }
+            Err(e) => out.push(err(
+                "secret-decrypt",
+                format!("secret `{name}` does not decrypt: {e}"),
+                "check the recipients with `runner secrets list`",
+            )),
+        }
+    }
+    out
 }
 
 /// Where cross-recipe checks look for fleet settings.
@@ -1060,6 +1163,8 @@ pub struct FleetContext {
     pub fleet_index: Option<usize>,
     /// Directory holding `NAME.sops.yaml` secrets.
     pub secrets_dir: PathBuf,
+    /// Also decrypt referenced secrets (in memory) and check their values.
+    pub check_secrets: bool,
 }
 
 /// Pass 5: checks across all recipes (and the fleet file).
@@ -1118,26 +1223,25 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
         } else {
             accounts.insert(key, (idx, rep.file.clone(), acc_pos.line));
         }
-        for (ptr, name) in [
-            ("/provider/credentials", &r.provider.credentials),
-            ("/broker/credentials", &r.broker.credentials),
+        let provider_kind = kebab(&r.provider.kind);
+        let broker_kind = kebab(&r.broker.kind);
+        for (ptr, name, kind, role) in [
+            ("/provider/credentials", &r.provider.credentials, provider_kind, "provider"),
+            ("/broker/credentials", &r.broker.credentials, broker_kind, "broker"),
         ] {
-            if let Some(n) = name.as_deref().filter(|n| valid_secret_name(n))
-                && let Err(msg) = check_credentials(n, &ctx.secrets_dir)
-            {
-                extra.push((
-                    idx,
-                    Diagnostic::error(
-                        &rep.file,
-                        rep.spans.value_or_parent(ptr),
-                        "secret-missing",
-                        msg,
-                        Some(
-                            "create it with `runner secrets` (see docs/recipes.md, \"Credentials\")"
-                                .to_string(),
-                        ),
-                    ),
-                ));
+            let Some(n) = name.as_deref().filter(|n| valid_secret_name(n)) else { continue };
+            if role == "broker" && r.broker.kind == BrokerKind::Paper {
+                continue; // already refused: the paper broker takes no credentials
+            }
+            let user = format!("the {kind} {role}");
+            let required = crate::secrets::required_keys(&kind);
+            for f in check_credentials(n, &ctx.secrets_dir, &user, required, ctx.check_secrets) {
+                let pos = rep.spans.value_or_parent(ptr);
+                let d = match f.severity {
+                    Severity::Error => Diagnostic::error(&rep.file, pos, f.code, f.message, Some(f.hint)),
+                    Severity::Warning => Diagnostic::warning(&rep.file, pos, f.code, f.message, Some(f.hint)),
+                };
+                extra.push((idx, d));
             }
         }
         if let (Some(fl), Some(al)) =
@@ -1173,6 +1277,8 @@ pub struct ValidateOptions {
     pub fleet: Option<PathBuf>,
     /// Do not look for a fleet file outside the given paths.
     pub no_fleet_discovery: bool,
+    /// Decrypt referenced secrets in memory and check the values adapters need.
+    pub check_secrets: bool,
 }
 
 /// An I/O or usage problem that stops validation (exit code 2).
@@ -1296,7 +1402,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
         (Some(fp), None) => fp.parent().map(|d| d.join("secrets")).unwrap_or_else(|| "secrets".into()),
         _ => PathBuf::from("secrets"),
     };
-    cross_checks(&mut reports, &FleetContext { fleet_index, secrets_dir });
+    cross_checks(&mut reports, &FleetContext { fleet_index, secrets_dir, check_secrets: opts.check_secrets });
     Ok(reports)
 }
 

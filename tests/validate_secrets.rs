@@ -1,0 +1,123 @@
+//! `runner validate` and the vault: recipient checks without keys, adapter keys, and
+//! `--check-secrets` decrypting in memory.
+
+use std::fs;
+
+use crate::support::{Run, repo_root};
+
+fn demo_key() -> std::path::PathBuf {
+    repo_root().join("tests/fixtures/demo/age-key.txt")
+}
+
+/// A HOME with no age keys, so nothing is picked up from the developer's machine.
+fn empty_home() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp home")
+}
+
+#[test]
+fn repo_recipes_validate_without_keys_with_warnings_only() {
+    let home = empty_home();
+    let out = Run::new(["validate", "recipes/"])
+        .env("HOME", home.path())
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .env("XDG_CONFIG_HOME", home.path())
+        .run()
+        .success();
+    assert!(out.stdout.contains("warning[secret-no-key]"), "{}", out.stdout);
+    assert!(out.stdout.contains("0 invalid"), "{}", out.stdout);
+    // --deny-warnings turns the missing key into a failure.
+    Run::new(["validate", "--deny-warnings", "recipes/"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .run()
+        .code(1);
+}
+
+#[test]
+fn check_secrets_decrypts_with_the_key_and_never_prints_values() {
+    let home = empty_home();
+    let out = Run::new(["validate", "--check-secrets", "recipes/"])
+        .env("HOME", home.path())
+        .env("SOPS_AGE_KEY_FILE", demo_key())
+        .run()
+        .success();
+    assert!(out.stdout.contains("6 ok"), "{}", out.stdout);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("DEMO-not-a-real"), "a secret value leaked:\n{text}");
+    }
+}
+
+/// A project in a temp dir: one recipe needing alpaca credentials, and a secrets dir.
+fn project_with_secret(secret_yaml_keys: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp project");
+    let root = repo_root();
+    let recipe = fs::read_to_string(root.join("recipes/nvda-signals.yaml")).expect("recipe");
+    fs::create_dir_all(dir.path().join("recipes")).expect("mkdir");
+    fs::write(dir.path().join("recipes/nvda.yaml"), recipe).expect("write recipe");
+    fs::write(dir.path().join("runner.yaml"), "version: 1\n").expect("fleet");
+    fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+    let plain = dir.path().join("plain.yaml");
+    fs::write(&plain, secret_yaml_keys).expect("plain");
+    let recipient = "age1v94wk6c0ke6tpajm84k22dh9kfg3m3a4ymnzcnrzt6ckndqc3dxs9ynl4d";
+    Run::new([
+        "secrets",
+        "encrypt",
+        "--age",
+        recipient,
+        "--output",
+        "secrets/alpaca-paper.sops.yaml",
+        "plain.yaml",
+    ])
+    .dir(dir.path())
+    .run()
+    .success();
+    fs::remove_file(plain).expect("rm plain");
+    dir
+}
+
+#[test]
+fn missing_adapter_keys_are_errors_even_without_a_key() {
+    let dir = project_with_secret("key_id: only-the-id\n");
+    let home = empty_home();
+    let out = Run::new(["validate", "recipes/"])
+        .dir(dir.path())
+        .env("HOME", home.path())
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .run()
+        .code(1);
+    assert!(out.stdout.contains("error[secret-keys-missing]"), "{}", out.stdout);
+    assert!(out.stdout.contains("lacks `secret_key` needed by the alpaca broker"), "{}", out.stdout);
+    assert!(!out.stdout.contains("only-the-id"), "{}", out.stdout);
+}
+
+#[test]
+fn check_secrets_reports_a_tampered_file_and_empty_values() {
+    let dir = project_with_secret("key_id: the-id-value\nsecret_key: ''\n");
+    let home = empty_home();
+    let run = |d: &std::path::Path| {
+        Run::new(["validate", "--check-secrets", "recipes/"])
+            .dir(d)
+            .env("HOME", home.path())
+            .env("SOPS_AGE_KEY_FILE", demo_key())
+            .run()
+    };
+    let out = run(dir.path()).code(1);
+    assert!(out.stdout.contains("error[secret-value-empty]"), "{}", out.stdout);
+    assert!(out.stdout.contains("`secret_key`"), "{}", out.stdout);
+
+    // Flip one character of an encrypted value: the MAC no longer matches.
+    let path = dir.path().join("secrets/alpaca-paper.sops.yaml");
+    let text = fs::read_to_string(&path).expect("read");
+    let at = text.find("data:").expect("an encrypted value") + 5;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    fs::write(&path, &bytes).expect("tamper");
+    let out = run(dir.path()).code(1);
+    assert!(out.stdout.contains("error[secret-decrypt]"), "{}", out.stdout);
+    assert!(out.stdout.contains("alpaca-paper"), "{}", out.stdout);
+    assert!(!out.stdout.contains("the-id-value") && !out.stderr.contains("the-id-value"), "{}", out.stdout);
+    assert_eq!(fs::read(&path).expect("reread"), bytes, "validate changes nothing on disk");
+}
