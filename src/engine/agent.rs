@@ -1,0 +1,436 @@
+//! One agent's loop body: a single input enum in, state changes only here, events out.
+//!
+//! `Input::Market` → session clock → candle aggregation (completed candles go to the
+//! strategy first) → broker matching → protective exits and session flatten → strategy →
+//! decision → risk gate → broker. Broker events come back through the same loop.
+//! Backtest and live-style runs drive exactly this code, so they make the same trades.
+
+use rust_decimal::Decimal;
+
+use super::candles::CandleAggregator;
+use super::session::{SessionClock, SessionHours};
+use crate::broker::paper::{PaperBroker, PaperConfig};
+use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
+use crate::decision::{Decision, DecisionConfig, OrderIntent};
+use crate::market::event::{Candle, MarketEvent, Trade};
+use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timestamp};
+use crate::recipe::Recipe;
+use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
+use crate::report::{Recorder, Report};
+use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits};
+use crate::strategy::{AnyStrategy, Holding, Phase, Signal, Strategy, TradeContext};
+
+/// A command to the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Stop: cancel working orders, flatten, finish the report.
+    Shutdown,
+}
+
+/// Everything an agent loop consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Market data.
+    Market(MarketEvent),
+    /// An order event from the broker.
+    Broker(OrderEvent),
+    /// A command.
+    Command(Command),
+}
+
+/// What the agent reports as it runs (printed by `runner up`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent<'a> {
+    /// A strategy signal.
+    Signal(&'a Signal),
+    /// The risk gate refused an order.
+    Denied(&'a OrderDenied),
+    /// An order was created and approved.
+    OrderSent(&'a OrderRequest),
+    /// An order lifecycle event.
+    Order(&'a OrderEvent),
+    /// The position after a fill.
+    Position {
+        /// When.
+        ts: Timestamp,
+        /// Signed quantity.
+        qty: Decimal,
+        /// Average price.
+        avg_price: Price,
+        /// Realized P&L so far.
+        realized: Money,
+        /// Account equity.
+        equity: Money,
+    },
+}
+
+/// Agent settings derived from a recipe.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Agent name (client order id prefix).
+    pub name: String,
+    /// Algorithm label for reports.
+    pub strategy_label: String,
+    /// Instrument label for reports.
+    pub symbol_label: String,
+    /// Candle length in nanoseconds.
+    pub timeframe_nanos: i64,
+    /// Session hours.
+    pub hours: SessionHours,
+    /// Paper broker settings.
+    pub paper: PaperConfig,
+    /// Sizing.
+    pub decision: DecisionConfig,
+    /// Limits.
+    pub limits: RiskLimits,
+    /// Protective exits.
+    pub exits: ProtectiveExits,
+    /// Order type for entries.
+    pub order_type: OrderType,
+    /// Ticks for limit / marketable-limit / stop prices.
+    pub offset_ticks: u32,
+}
+
+/// Why a recipe cannot run in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not supported yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl AgentConfig {
+    /// Settings from a recipe.
+    pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
+        let t = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap_or(chrono::NaiveTime::MIN);
+        let (open, close) = match r.session.hours {
+            Hours::Named(NamedHours::Regular) => (t(9, 30), t(16, 0)),
+            Hours::Named(NamedHours::Extended) => (t(4, 0), t(20, 0)),
+            Hours::Window(w) => (w.start.0, w.end.0),
+        };
+        let (multiplier, contracts) = match r.instrument.kind {
+            InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
+            InstrumentKind::Option => {
+                return Err(ConfigError::Unsupported(
+                    "instrument.kind: option needs the options module's contract selection, which the engine \
+                     does not wire yet; use an equity variant of the recipe"
+                        .into(),
+                ));
+            }
+        };
+        let b = &r.broker;
+        let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
+        let allocation = r.risk.allocation.map_or(starting, |m| m.value());
+        let paper = PaperConfig {
+            starting_cash: starting,
+            commission_per_share: b.commission_per_share.map_or(Decimal::ZERO, |m| m.value()),
+            commission_per_contract: b.commission_per_contract.map_or(Decimal::ZERO, |m| m.value()),
+            commission_per_order: b.commission_per_order.map_or(Decimal::ZERO, |m| m.value()),
+            slippage_ticks: b.slippage_ticks.unwrap_or(0),
+            tick: Decimal::new(1, 2),
+            multiplier,
+            contracts,
+            size_limited: false,
+        };
+        let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
+        Ok(Self {
+            name: r.agent.clone(),
+            strategy_label: serde_json::to_value(r.algorithm.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            symbol_label: r.instrument.underlying.clone(),
+            timeframe_nanos: r.algorithm.timeframe.nanos(),
+            hours: SessionHours { open, close, flatten_at: r.session.flatten_at.map(|c| c.0) },
+            paper,
+            decision: DecisionConfig {
+                allocation,
+                entry_size: r.risk.entry_size_or_default(),
+                add_size: r.risk.add_size,
+                multiplier,
+                tolerance: r.algorithm.tolerance.map_or(Decimal::new(5, 2), |p| p.fraction()),
+            },
+            limits: RiskLimits {
+                max_units: max_units.map(Decimal::from),
+                max_notional: r.risk.max_notional.map(|m| m.value()),
+                multiplier: Some(multiplier),
+                max_trades_per_day: r.risk.max_trades_per_day,
+            },
+            exits: ProtectiveExits::new(
+                r.risk.stop_loss.map(|p| p.fraction()),
+                r.risk.take_profit.map(|p| p.fraction()),
+                r.risk.trailing_stop.map(|p| p.fraction()),
+            ),
+            order_type: r.orders.order_type,
+            offset_ticks: r.orders.limit_offset_ticks,
+        })
+    }
+}
+
+/// One agent: strategy, decision, risk gate, paper broker and report, driven by [`Agent::handle`].
+pub struct Agent {
+    cfg: AgentConfig,
+    symbol: SymbolId,
+    strategy: AnyStrategy,
+    candles: CandleAggregator,
+    clock: SessionClock,
+    decision: Decision,
+    gate: RiskGate,
+    exits: ProtectiveExits,
+    broker: PaperBroker,
+    recorder: Recorder,
+    seq: u64,
+    now: Timestamp,
+    outbox: Vec<OrderEvent>,
+    stopped: bool,
+    day_index: i64,
+    session_close: i64,
+}
+
+impl Agent {
+    /// An agent trading `symbol` with `strategy`.
+    pub fn new(cfg: AgentConfig, symbol: SymbolId, strategy: AnyStrategy) -> Self {
+        let recorder = Recorder::new(&cfg.strategy_label, &cfg.symbol_label, cfg.paper.multiplier);
+        Self {
+            symbol,
+            strategy,
+            candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            clock: SessionClock::new(NEW_YORK, cfg.hours),
+            decision: Decision::new(cfg.decision),
+            gate: RiskGate::new(cfg.limits),
+            exits: cfg.exits,
+            broker: PaperBroker::new(cfg.paper.clone()),
+            recorder,
+            seq: 0,
+            now: Timestamp(0),
+            outbox: Vec::with_capacity(8),
+            stopped: false,
+            day_index: 0,
+            session_close: 0,
+            cfg,
+        }
+    }
+
+    /// The paper broker (positions, cash, equity).
+    pub fn broker(&self) -> &PaperBroker {
+        &self.broker
+    }
+
+    /// The latest event time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Whether a shutdown has been handled.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Process one input. `out` sees every signal, order event and position change.
+    #[inline]
+    pub fn handle<O: FnMut(AgentEvent<'_>)>(&mut self, input: Input, out: &mut O) {
+        match input {
+            Input::Market(MarketEvent::Trade(t)) => {
+                self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size, t, out);
+            }
+            Input::Market(MarketEvent::Bar(b)) => {
+                // A bar acts as one print at its close, stamped at its start.
+                let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
+                self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume, t, out);
+            }
+            Input::Market(MarketEvent::Quote(q)) => {
+                if q.symbol == self.symbol {
+                    self.now = self.now.max(q.ts);
+                    self.broker.on_quote(&q);
+                    self.pump(out);
+                }
+            }
+            Input::Broker(ev) => self.on_order_event(&ev, out),
+            Input::Command(Command::Shutdown) => self.shutdown(out),
+        }
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn on_price<O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        ts: Timestamp,
+        open: Price,
+        high: Price,
+        low: Price,
+        close: Price,
+        volume: Decimal,
+        t: Trade,
+        out: &mut O,
+    ) {
+        if t.symbol != self.symbol || self.stopped {
+            return;
+        }
+        self.now = ts;
+        let (phase, day) = self.clock.phase(ts);
+        self.day_index = day.index;
+        self.session_close = day.close;
+        // 1. Candles: a completed candle reaches the strategy before this price.
+        if let Some(c) = self.candles.roll(ts) {
+            self.completed(&c);
+        }
+        if phase != Phase::OutOfSession {
+            self.candles.add(ts, &day, open, high, low, close, volume);
+        }
+        // 2. The broker sees the print (working orders, marks).
+        self.broker.on_trade(&t);
+        if self.broker.has_working_orders() {
+            self.broker.expire(ts);
+        }
+        self.pump(out);
+        // 3. Session flatten and protective exits.
+        let pos = self.broker.position(self.symbol).qty;
+        if !pos.is_zero() {
+            if phase != Phase::Open {
+                self.close_position(ExitReason::SessionEnd, t.price, phase, out);
+            } else if let Some(reason) = self.exits.on_price(t.price) {
+                self.close_position(reason, t.price, phase, out);
+            }
+        }
+        // 4. Strategy → decision → risk → broker.
+        let holding = holding(self.broker.position(self.symbol).qty);
+        if let Some(sig) = self.strategy.on_trade(&t, TradeContext { phase, holding }) {
+            out(AgentEvent::Signal(&sig));
+            let pos = self.broker.position(self.symbol).qty;
+            let intents = self.decision.decide(&sig, pos);
+            for i in intents.iter() {
+                self.send(i, t.price, phase, out);
+            }
+        }
+    }
+
+    fn completed(&mut self, c: &Candle) {
+        self.strategy.on_candle(c);
+        self.recorder.sample(c.end, self.broker.equity());
+    }
+
+    fn close_position<O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        reason: ExitReason,
+        price: Price,
+        phase: Phase,
+        out: &mut O,
+    ) {
+        let pos = self.broker.position(self.symbol).qty;
+        if pos.is_zero() {
+            return;
+        }
+        let side = if pos > Decimal::ZERO { Side::Sell } else { Side::Buy };
+        let intent = OrderIntent { side, qty: pos.abs(), purpose: Purpose::Exit(reason) };
+        self.send(&intent, price, phase, out);
+    }
+
+    fn order_kind(&self, side: Side, price: Price, exit: bool) -> OrderKind {
+        let off = self.cfg.paper.tick * Decimal::from(self.cfg.offset_ticks);
+        let s = side.sign();
+        match self.cfg.order_type {
+            OrderType::Market => OrderKind::Market,
+            OrderType::MarketableLimit => OrderKind::MarketableLimit { offset_ticks: self.cfg.offset_ticks },
+            // Exits must leave the market: they go as market orders for the other types.
+            _ if exit => OrderKind::Market,
+            OrderType::Limit => OrderKind::Limit { limit: price - s * off },
+            OrderType::Stop => OrderKind::Stop { stop: price + s * off },
+            OrderType::StopLimit => {
+                OrderKind::StopLimit { stop: price + s * off, limit: price + s * off * Decimal::TWO }
+            }
+        }
+    }
+
+    fn send<O: FnMut(AgentEvent<'_>)>(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut O) {
+        self.seq += 1;
+        let req = OrderRequest {
+            id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
+            symbol: self.symbol,
+            side: i.side,
+            qty: i.qty,
+            kind: self.order_kind(i.side, price, i.purpose.is_exit()),
+            purpose: i.purpose,
+            ref_price: price,
+            ts: self.now,
+            // Day orders: expire at the session close.
+            expire_at: Some(Timestamp(self.session_close.max(self.now.0))),
+        };
+        let ctx = GateContext { phase, position: self.broker.position(self.symbol).qty, day: self.day_index };
+        match self.gate.check(req, &ctx) {
+            Ok(approved) => {
+                out(AgentEvent::OrderSent(approved.inner()));
+                self.broker.submit(approved, self.now);
+                self.pump(out);
+            }
+            Err(denied) => out(AgentEvent::Denied(&denied)),
+        }
+    }
+
+    /// Feed queued broker events back through the loop.
+    #[inline]
+    fn pump<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        self.broker.drain_events(&mut self.outbox);
+        if self.outbox.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.outbox);
+        for ev in buf.drain(..) {
+            self.on_order_event(&ev, out);
+        }
+        self.outbox = buf;
+    }
+
+    fn on_order_event<O: FnMut(AgentEvent<'_>)>(&mut self, ev: &OrderEvent, out: &mut O) {
+        out(AgentEvent::Order(ev));
+        if let Some(f) = ev.fill() {
+            // The broker has already applied the fill: this is the position after it.
+            let p = self.broker.position(self.symbol);
+            self.recorder.on_fill(f);
+            if p.qty.is_zero() {
+                self.exits.disarm();
+            } else {
+                self.exits.arm(p.avg_price, p.qty > Decimal::ZERO);
+            }
+            out(AgentEvent::Position {
+                ts: f.ts,
+                qty: p.qty,
+                avg_price: p.avg_price,
+                realized: p.realized,
+                equity: self.broker.equity(),
+            });
+        }
+    }
+
+    fn shutdown<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        if self.stopped {
+            return;
+        }
+        self.broker.cancel_all(self.now);
+        self.pump(out);
+        if let Some(price) = self.broker.last_price(self.symbol) {
+            // Exits are always approved; the phase only matters for entries.
+            self.close_position(ExitReason::Shutdown, price, Phase::OutOfSession, out);
+        }
+        if let Some(c) = self.candles.finish() {
+            self.completed(&c);
+        }
+        self.stopped = true;
+    }
+
+    /// Finish the run and produce the report (call after [`Command::Shutdown`]).
+    pub fn into_report(mut self) -> Report {
+        let equity = self.broker.equity();
+        self.recorder.sample(self.now, equity);
+        self.recorder.finish(self.cfg.paper.starting_cash, equity, self.broker.fees())
+    }
+}
+
+fn holding(qty: Decimal) -> Holding {
+    if qty > Decimal::ZERO {
+        Holding::Long
+    } else if qty < Decimal::ZERO {
+        Holding::Short
+    } else {
+        Holding::Flat
+    }
+}

@@ -1,0 +1,261 @@
+//! Run drivers. Backtest: a plain loop over the replay with the simulated clock (event time),
+//! no channels, no sleeping. Live-style: a tokio feeder task paces the replay against the
+//! wall clock and sends inputs over a channel to the agent task; Ctrl-C sends a shutdown.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
+use super::replay::Replay;
+use crate::broker::OrderEvent;
+use crate::market::event::MarketEvent;
+use crate::model::{NEW_YORK, SymbolId, Timestamp};
+use crate::recipe::Recipe;
+use crate::recipe::model::{AlgorithmKind, ProviderKind};
+use crate::recipe::types::Speed;
+use crate::report::Report;
+use crate::strategy::{self, external_signal};
+
+/// A recipe loaded and ready to run.
+pub struct Prepared {
+    /// The recipe.
+    pub recipe: Recipe,
+    /// Its data path, resolved against the recipe's directory.
+    pub data: PathBuf,
+    /// The external-signal file, if the algorithm needs one.
+    pub signals: Option<PathBuf>,
+}
+
+/// Load a recipe file and resolve its data path.
+pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
+    let text = std::fs::read_to_string(recipe_path)
+        .map_err(|e| crate::cli::ExitError::usage(format!("cannot read {}: {e}", recipe_path.display())))?;
+    let recipe = crate::recipe::from_yaml_str(&text)
+        .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
+    if recipe.provider.kind != ProviderKind::Replay {
+        return Err(crate::cli::ExitError::failed(format!(
+            "{}: the engine runs replay providers only for now (provider.kind: replay)",
+            recipe_path.display()
+        ))
+        .into());
+    }
+    let base = recipe_path.parent().unwrap_or(Path::new("."));
+    let rel = recipe.provider.path.clone().ok_or_else(|| {
+        crate::cli::ExitError::failed(format!(
+            "{}: provider.path is required for replay",
+            recipe_path.display()
+        ))
+    })?;
+    let data = base.join(rel);
+    // external-signal: signals come from `<data path stem>.signals.csv`, or `signals.csv` beside the recipe.
+    let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal).then(|| {
+        let stem = recipe_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        base.join(format!("{stem}.signals.csv"))
+    });
+    Ok(Prepared { recipe, data, signals })
+}
+
+/// Build the agent for a prepared recipe.
+pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
+    let sym = SymbolId(0);
+    let cfg =
+        AgentConfig::from_recipe(&p.recipe).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
+    let signals = match &p.signals {
+        Some(path) => Some(external_signal::read_signal_file(path, &p.recipe.instrument.underlying)?),
+        None => None,
+    };
+    let strat =
+        strategy::build(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
+    Ok(Agent::new(cfg, sym, strat))
+}
+
+/// An inclusive New York date range filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DateRange {
+    /// First date.
+    pub from: Option<NaiveDate>,
+    /// Last date.
+    pub to: Option<NaiveDate>,
+}
+
+impl DateRange {
+    fn bounds(&self) -> (i64, i64) {
+        let at = |d: NaiveDate| {
+            use chrono::TimeZone;
+            NEW_YORK
+                .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                .earliest()
+                .map_or(i64::MIN, |t| Timestamp::from_datetime(&t).0)
+        };
+        (self.from.map_or(i64::MIN, at), self.to.and_then(|d| d.succ_opt()).map_or(i64::MAX, at))
+    }
+}
+
+/// Backtest: drive the agent synchronously over the replay, as fast as possible.
+pub fn backtest(mut agent: Agent, replay: &mut Replay, range: DateRange) -> anyhow::Result<Report> {
+    let (lo, hi) = range.bounds();
+    let mut sink = |_: AgentEvent<'_>| {};
+    while let Some(ev) = replay.next_event()? {
+        let ts = ev.ts().0;
+        if ts < lo {
+            continue;
+        }
+        if ts >= hi {
+            break;
+        }
+        agent.handle(Input::Market(ev), &mut sink);
+    }
+    agent.handle(Input::Command(Command::Shutdown), &mut sink);
+    Ok(agent.into_report())
+}
+
+/// Backtest over events already in memory (benchmarks).
+pub fn backtest_events(mut agent: Agent, events: &[MarketEvent]) -> Report {
+    let mut sink = |_: AgentEvent<'_>| {};
+    for ev in events {
+        agent.handle(Input::Market(*ev), &mut sink);
+    }
+    agent.handle(Input::Command(Command::Shutdown), &mut sink);
+    agent.into_report()
+}
+
+/// Format an agent event as one line for the terminal (`None` for quiet events).
+pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
+    let t = |ts: Timestamp| crate::report::iso(ts);
+    Some(match ev {
+        AgentEvent::Signal(s) => {
+            format!("{} {agent} signal {:?} strength {}% @ {}", t(s.ts), s.direction, s.strength, s.price)
+        }
+        AgentEvent::Denied(d) => format!("{} {agent} {}", t(d.order.ts), crate::risk::gate::describe(d)),
+        AgentEvent::OrderSent(o) => {
+            format!("{} {agent} order {} {} {} {:?} ({:?})", t(o.ts), o.id, o.side, o.qty, o.kind, o.purpose)
+        }
+        AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
+            format!(
+                "{} {agent} filled {} {} {} @ {} fee {} (leaves {})",
+                t(f.ts),
+                f.id,
+                f.side,
+                f.qty,
+                f.price,
+                f.commission,
+                f.leaves
+            )
+        }
+        AgentEvent::Order(OrderEvent::Rejected { id, ts, reason }) => {
+            format!("{} {agent} rejected {id}: {reason}", t(*ts))
+        }
+        AgentEvent::Order(OrderEvent::Canceled { id, ts }) => format!("{} {agent} canceled {id}", t(*ts)),
+        AgentEvent::Order(OrderEvent::Expired { id, ts }) => format!("{} {agent} expired {id}", t(*ts)),
+        AgentEvent::Order(_) => return None,
+        AgentEvent::Position { ts, qty, avg_price, realized, equity } => format!(
+            "{} {agent} position {} @ {} realized {} equity {}",
+            t(*ts),
+            qty,
+            avg_price.round_dp(4),
+            realized.round_dp(2),
+            equity.round_dp(2)
+        ),
+    })
+}
+
+/// Live-style run: tokio feeder task → channel → agent task, paced by `speed`, printing
+/// events as they happen. Ctrl-C (or the end of the data) shuts the agent down cleanly.
+pub fn live(agent: Agent, replay: Replay, speed: Speed, name: String) -> anyhow::Result<Report> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(live_async(agent, replay, speed, name))
+}
+
+async fn live_async(
+    mut agent: Agent,
+    mut replay: Replay,
+    speed: Speed,
+    name: String,
+) -> anyhow::Result<Report> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
+    let factor = match speed {
+        Speed::Max => None,
+        Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
+    };
+    // Feeder: reads the replay (blocking file I/O on a blocking thread) and paces it.
+    let feeder_tx = tx.clone();
+    let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut first: Option<i64> = None;
+        let handle = tokio::runtime::Handle::current();
+        while let Some(ev) = replay.next_event()? {
+            if let Some(f) = factor {
+                let t0 = *first.get_or_insert(ev.ts().0);
+                let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);
+                let elapsed = start.elapsed();
+                if due > elapsed {
+                    std::thread::sleep(due - elapsed);
+                }
+            }
+            if handle.block_on(feeder_tx.send(Input::Market(ev))).is_err() {
+                break; // the agent stopped
+            }
+        }
+        let _ = handle.block_on(feeder_tx.send(Input::Command(Command::Shutdown)));
+        Ok(())
+    });
+    drop(tx);
+    let tty = std::io::stderr().is_terminal();
+    let mut count: u64 = 0;
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |ev: AgentEvent<'_>| {
+        if let Some(line) = describe(&name, &ev) {
+            if tty {
+                eprint!("\r\x1b[K");
+            }
+            let _ = writeln!(stdout, "{line}");
+        }
+    };
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                eprintln!("\nstopping: canceling open orders and flattening");
+                agent.handle(Input::Command(Command::Shutdown), &mut print);
+                break;
+            }
+            msg = rx.recv() => {
+                let Some(input) = msg else { break };
+                let shutdown = matches!(input, Input::Command(Command::Shutdown));
+                agent.handle(input, &mut print);
+                count += 1;
+                if tty && count % 5000 == 0 {
+                    eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
+                }
+                if shutdown {
+                    break;
+                }
+            }
+        }
+    }
+    drop(rx);
+    if tty {
+        eprintln!("\r\x1b[K{count} events replayed");
+    }
+    if !agent.stopped() {
+        agent.handle(Input::Command(Command::Shutdown), &mut print);
+    }
+    // The feeder ends once the channel is closed; its read errors are reported.
+    match feeder.await {
+        Ok(Err(e)) => return Err(e),
+        Err(e) if !e.is_cancelled() => return Err(anyhow::anyhow!("replay task failed: {e}")),
+        _ => {}
+    }
+    Ok(agent.into_report())
+}
