@@ -328,6 +328,12 @@ mod tests {
         let a = g.check(req(Side::Buy, dec!(200), Purpose::Entry), &ctx(Phase::Open, dec!(0), 0)).unwrap();
         assert_eq!(a.inner().qty, dec!(120), "notional 12000 / 100");
         let d = g.check(req(Side::Buy, dec!(10), Purpose::Add), &ctx(Phase::Open, dec!(150), 0)).unwrap_err();
+        assert_eq!(d.reason, DenyReason::MaxNotional, "120 units of notional is the binding cap");
+        let mut g = RiskGate::new(RiskLimits { max_units: Some(dec!(150)), ..RiskLimits::default() });
+        let a = g.check(req(Side::Sell, dec!(200), Purpose::Add), &ctx(Phase::Open, dec!(-100), 0)).unwrap();
+        assert_eq!(a.inner().qty, dec!(50));
+        let d =
+            g.check(req(Side::Sell, dec!(1), Purpose::Add), &ctx(Phase::Open, dec!(-150), 0)).unwrap_err();
         assert_eq!(d.reason, DenyReason::MaxPosition);
     }
 
