@@ -4,4 +4,6 @@ mod support;
 
 mod cli;
 mod engine;
+mod indicators;
+mod market;
 mod strategy;

@@ -1,1 +1,46 @@
-//! Incremental technical indicators in `Decimal`, O(1) per update.
+//! Incremental technical indicators in `Decimal`, O(1) (amortised) per update.
+//!
+//! Every indicator implements [`Indicator`]: feed one input at a time with
+//! [`Indicator::update`]; it returns `None` while warming up, then a value per input.
+//!
+//! | type | input | output | matches |
+//! |---|---|---|---|
+//! | [`Sma`] | `Decimal` | `Decimal` | TA-Lib `SMA` |
+//! | [`Ema`] | `Decimal` | `Decimal` | TA-Lib `EMA` (seeded by the SMA of the first `n`) |
+//! | [`Atr`] | [`Candle`] | `Decimal` | TA-Lib `ATR` (Wilder; first value at the `n+1`-th candle) |
+//! | [`Donchian`] | [`Candle`] | [`DonchianBands`] | TA-Lib `MAX(high)`/`MIN(low)` |
+//! | [`PivotPoints`] | [`Candle`] (one period) | [`PivotLevels`] | classic floor pivots |
+//! | [`Fractals`] | [`Candle`] | [`Fractal`] | Bill Williams 5-bar fractals |
+//! | [`Swings`] | [`Candle`] | [`Swing`] | N-bar swing highs/lows |
+//!
+//! [`IndicatorSpec`] parses `sma:9`-style names and builds a [`CandleIndicator`], the
+//! dynamic form used by `runner candles` (columns of optional decimals per candle).
+
+mod dynamic;
+mod levels;
+mod moving;
+mod range;
+
+pub use dynamic::{CandleIndicator, IndicatorSpec};
+pub use levels::{Fractal, Fractals, PivotLevels, PivotPoints, Swing, Swings};
+pub use moving::{Ema, Sma};
+pub use range::{Atr, Donchian, DonchianBands};
+
+pub use crate::market::event::Candle;
+
+/// An incremental indicator.
+pub trait Indicator {
+    /// What one update consumes (a price or a candle).
+    type Input;
+    /// What it produces once warmed up.
+    type Output;
+
+    /// Feed the next input; `None` while warming up (or, for pattern indicators, when nothing
+    /// was found at this step).
+    fn update(&mut self, input: Self::Input) -> Option<Self::Output>;
+}
+
+/// Check a period: at least 1.
+pub(crate) fn check_period(name: &str, n: usize) -> Result<usize, String> {
+    if n == 0 { Err(format!("{name} period must be at least 1")) } else { Ok(n) }
+}

@@ -1,12 +1,300 @@
-//! `runner candles`.
+//! `runner candles`: print the candles (and indicator values) the engine would compute.
+//!
+//! `runner candles DATA --timeframe 5m [--session regular|extended|full|HH:MM-HH:MM]
+//! [--indicators sma:9,atr:14,donchian:20] [--transform heikin-ashi|renko:SIZE]
+//! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]`
+//!
+//! `DATA` is a file, directory or glob (see [`crate::market::replay`]). Vendor bars roll up
+//! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
+//! inclusive local dates in `--tz`. Candles are labelled by start; times print in `--tz`.
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use clap::ValueEnum;
+use rust_decimal::Decimal;
 
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
+use crate::indicators::{CandleIndicator, IndicatorSpec};
+use crate::market::candles::CandleBuilder;
+use crate::market::csv::{MarketDataError, parse_duration_token};
+use crate::market::event::Candle;
+use crate::market::replay::{Replay, ReplayOptions};
+use crate::market::session::{SessionSpec, Timeframe, WeekdaySessions, local_instant};
+use crate::market::transform::{HeikinAshi, Renko};
+use crate::model::{NEW_YORK, Timestamp};
 
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
-pub struct CandlesArgs {}
+pub struct CandlesArgs {
+    /// Market data: a CSV/CSV.gz file, a directory of them, or a glob (quote it).
+    pub data: String,
+    /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
+    #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
+    pub timeframe: Timeframe,
+    /// Hours that count: regular (09:30-16:00), extended (04:00-20:00), full (whole day,
+    /// weekends included) or HH:MM-HH:MM, in --tz.
+    #[arg(long, short = 's', default_value = "regular", value_parser = parse_session)]
+    pub session: SessionSpec,
+    /// Comma-separated indicators: sma:N, ema:N, atr:N, donchian:N, swings:N, pivots, fractals.
+    #[arg(long, short = 'i', value_parser = parse_indicators)]
+    pub indicators: Option<IndicatorList>,
+    /// Transform the candles before indicators: heikin-ashi or renko:BRICK_SIZE.
+    #[arg(long, value_parser = parse_transform)]
+    pub transform: Option<TransformSpec>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// First local date to include (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last local date to include (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Exchange time zone: sessions, the bucket grid and printed times use it.
+    #[arg(long, default_value = "America/New_York", value_parser = parse_tz)]
+    pub tz: Tz,
+    /// Bar length of bar files when their name does not say (e.g. 1s, 1m).
+    #[arg(long, value_parser = parse_bar_length)]
+    pub bar_length: Option<i64>,
+}
+
+/// How `runner candles` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// A candle transform named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformSpec {
+    /// Heikin-Ashi.
+    HeikinAshi,
+    /// Renko with this brick size.
+    Renko(Decimal),
+}
+
+fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
+    s.parse()
+}
+
+fn parse_session(s: &str) -> Result<SessionSpec, String> {
+    s.parse()
+}
+
+/// A comma-separated list of indicators (one clap value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndicatorList(pub Vec<IndicatorSpec>);
+
+fn parse_indicators(s: &str) -> Result<IndicatorList, String> {
+    IndicatorSpec::parse_list(s).map(IndicatorList)
+}
+
+fn parse_tz(s: &str) -> Result<Tz, String> {
+    s.parse::<Tz>()
+        .map_err(|_| format!("unknown time zone `{s}` (expected an IANA name like America/New_York or UTC)"))
+}
+
+fn parse_bar_length(s: &str) -> Result<i64, String> {
+    parse_duration_token(&s.trim().to_ascii_lowercase())
+        .ok_or_else(|| format!("bad bar length `{s}`: expected e.g. 1s, 1m"))
+}
+
+fn parse_transform(s: &str) -> Result<TransformSpec, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if matches!(t.as_str(), "heikin-ashi" | "heikin_ashi" | "ha") {
+        return Ok(TransformSpec::HeikinAshi);
+    }
+    if let Some(size) = t.strip_prefix("renko:") {
+        let size = Decimal::from_str_exact(size.trim())
+            .ok()
+            .filter(|d| *d > Decimal::ZERO)
+            .ok_or_else(|| format!("bad Renko brick size `{size}`: expected a positive decimal"))?;
+        return Ok(TransformSpec::Renko(size));
+    }
+    Err(format!("bad transform `{s}`: expected heikin-ashi or renko:SIZE"))
+}
+
+fn data_error(e: MarketDataError) -> anyhow::Error {
+    ExitError::usage(e.to_string()).into()
+}
+
+/// Applies the optional transform, then the indicators, to each completed candle.
+struct Pipeline {
+    ha: Option<HeikinAshi>,
+    renko: Option<Renko>,
+    indicators: Vec<CandleIndicator>,
+}
+
+impl Pipeline {
+    fn rows(&mut self, c: &Candle) -> Vec<(Candle, Vec<Option<Decimal>>)> {
+        let candles = if let Some(ha) = self.ha.as_mut() {
+            vec![ha.update(c)]
+        } else if let Some(r) = self.renko.as_mut() {
+            r.update(c)
+        } else {
+            vec![*c]
+        };
+        candles
+            .into_iter()
+            .map(|c| {
+                let values = self.indicators.iter_mut().flat_map(|i| i.update(&c)).collect();
+                (c, values)
+            })
+            .collect()
+    }
+}
 
 /// Run `runner candles`.
-pub fn candles(_args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
-    Err(ExitError::usage("`runner candles` is not implemented yet").into())
+pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
+    let tz = args.tz;
+    let day_start = |d: NaiveDate| {
+        local_instant(d, 0, tz).ok_or_else(|| ExitError::usage(format!("{d} has no midnight in {tz}")))
+    };
+    let from = args.from.map(day_start).transpose()?;
+    let to = match args.to {
+        Some(d) => {
+            Some(local_instant(d, 86_400, tz).ok_or_else(|| ExitError::usage(format!("bad --to date {d}")))?)
+        }
+        None => None,
+    };
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(ExitError::usage("--from must not be after --to").into());
+    }
+    let opts = ReplayOptions { bar_duration: args.bar_length, from, to, ..ReplayOptions::default() };
+    let replay = Replay::open(&args.data, &opts).map_err(data_error)?;
+    let bar_len = replay.max_bar_duration();
+    if bar_len > args.timeframe.nanos() {
+        return Err(ExitError::usage(format!(
+            "timeframe {} is shorter than the data's bars ({}s); bars are not split",
+            args.timeframe,
+            bar_len / Timestamp::NANOS_PER_SEC
+        ))
+        .into());
+    }
+    let weekends = matches!(args.session, SessionSpec::FullDay);
+    let cal = WeekdaySessions { spec: args.session, tz, weekends };
+    let mut builder = CandleBuilder::new(args.timeframe, cal);
+    let specs = args.indicators.map(|l| l.0).unwrap_or_default();
+    let mut pipeline = Pipeline {
+        ha: matches!(args.transform, Some(TransformSpec::HeikinAshi)).then(HeikinAshi::new),
+        renko: match args.transform {
+            Some(TransformSpec::Renko(size)) => Some(Renko::new(size).map_err(ExitError::usage)?),
+            _ => None,
+        },
+        indicators: specs.iter().map(IndicatorSpec::build).collect(),
+    };
+    let mut header: Vec<String> =
+        ["start", "end", "open", "high", "low", "close", "volume"].iter().map(|s| (*s).to_owned()).collect();
+    header.extend(specs.iter().flat_map(IndicatorSpec::columns));
+
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let mut count = 0usize;
+    let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> std::io::Result<()> {
+        for (candle, values) in pipeline.rows(c) {
+            count += 1;
+            let mut row = vec![
+                fmt_ts(candle.start, tz),
+                fmt_ts(candle.end, tz),
+                candle.open.to_string(),
+                candle.high.to_string(),
+                candle.low.to_string(),
+                candle.close.to_string(),
+                candle.volume.to_string(),
+            ];
+            row.extend(values.into_iter().map(|v| v.map(fmt_value).unwrap_or_default()));
+            match args.format {
+                OutputFormat::Csv => writeln!(out, "{}", row.join(","))?,
+                OutputFormat::Table => table.push(row),
+            }
+        }
+        Ok(())
+    };
+    let write_result = (|| -> anyhow::Result<()> {
+        if args.format == OutputFormat::Csv {
+            writeln!(out, "{}", header.join(","))?;
+        }
+        for ev in replay {
+            let ev = ev.map_err(data_error)?;
+            if let Some(c) = builder.on_event(&ev) {
+                emit(&c, &mut out)?;
+            }
+        }
+        if let Some(c) = builder.flush() {
+            emit(&c, &mut out)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = write_result {
+        if is_broken_pipe(&e) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(e);
+    }
+    if args.format == OutputFormat::Table {
+        let res = write_table(&mut out, &header, &table);
+        if let Err(e) = res
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
+    }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    if count == 0 {
+        eprintln!("warning: no candles: no trades or bars inside the {:?} session in the data", args.session);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn fmt_ts(ts: Timestamp, tz: Tz) -> String {
+    if tz == NEW_YORK {
+        ts.to_new_york().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    } else {
+        ts.to_exchange(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
+/// Indicator values: at most 8 decimal places, no trailing zeros.
+fn fmt_value(v: Decimal) -> String {
+    v.round_dp(8).normalize().to_string()
+}
+
+fn write_table(out: &mut impl Write, header: &[String], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| if i < 2 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(header))?;
+    for row in rows {
+        writeln!(out, "{}", line(row))?;
+    }
+    Ok(())
 }

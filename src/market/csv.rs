@@ -1,0 +1,599 @@
+//! Hand-rolled, allocation-free reader for the ISO-8601 market-data CSV files in `data/`.
+//!
+//! Three kinds of file are recognised from their header line (column order is free,
+//! extra columns are ignored):
+//!
+//! | kind | required columns | becomes |
+//! |---|---|---|
+//! | [`CsvKind::Ticks`] | `timestamp,price,size` (+ optional `suspicious`) | [`MarketEvent::Trade`] |
+//! | [`CsvKind::Bars`] | `timestamp,open,high,low,close,volume` | [`MarketEvent::Bar`] |
+//! | [`CsvKind::QuoteBars`] | `timestamp,bid_close,ask_close,last_bid_size,last_ask_size` | [`MarketEvent::Quote`] |
+//!
+//! Timestamps are `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and are parsed straight to a
+//! [`Timestamp`]; prices and sizes are parsed straight from their text to `Decimal` (no `f64`).
+//! Files may be gzip-compressed (detected from the magic bytes, not the name).
+//!
+//! Conventions:
+//! - a tick row with `suspicious` other than `0` is skipped (Lean's convention for bad prints);
+//! - a quote bar becomes one [`Quote`] with its *closing* bid/ask and last sizes, stamped at the
+//!   bar's **end** (the moment that quote is known), so it never leaks the future;
+//! - a bar's length is not in the file: it comes from [`CsvOptions::bar_duration`] or, failing
+//!   that, from a `1s`/`5m`/`1h` token or a `second`/`minute`/`hour` word in the path
+//!   (`spy-1s-trade-….csv.gz`, `…/minute/spy/…`);
+//! - rows must be in non-decreasing time order within a file; anything else is an error with
+//!   `file:line`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+
+use super::event::{Bar, MarketEvent, Quote, Trade};
+use crate::model::{SymbolId, Timestamp};
+
+/// An error while reading market data; always names the file (and line for bad rows).
+#[derive(Debug, thiserror::Error)]
+pub enum MarketDataError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A row or header is malformed.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data set as a whole cannot be used (no file matched, unknown bar length, …).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a CSV file holds, detected from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvKind {
+    /// Trade ticks.
+    Ticks,
+    /// OHLCV trade bars.
+    Bars,
+    /// OHLC bid/ask quote bars.
+    QuoteBars,
+}
+
+/// Options for one CSV source.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions {
+    /// Symbol stamped on every event of the file.
+    pub symbol: SymbolId,
+    /// Bar length in nanoseconds; `None` = guess from the path (see the module docs).
+    pub bar_duration: Option<i64>,
+}
+
+/// Column positions for one kind of file.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    Ticks { price: usize, size: usize, suspicious: Option<usize> },
+    Bars { open: usize, high: usize, low: usize, close: usize, volume: usize },
+    Quotes { bid: usize, bid_size: usize, ask: usize, ask_size: usize },
+}
+
+const MAX_FIELDS: usize = 24;
+
+/// A streaming reader of one CSV (or CSV.gz) file that yields [`MarketEvent`]s in file order.
+pub struct CsvSource {
+    path: String,
+    reader: Box<dyn BufRead + Send>,
+    line: Vec<u8>,
+    line_no: u64,
+    layout: Layout,
+    ts_col: usize,
+    ncols: usize,
+    symbol: SymbolId,
+    bar_duration: i64,
+    last_ts: i64,
+    done: bool,
+}
+
+impl std::fmt::Debug for CsvSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvSource").field("path", &self.path).field("line_no", &self.line_no).finish()
+    }
+}
+
+impl CsvSource {
+    /// Open a file (plain or gzip) and read its header.
+    ///
+    /// # Errors
+    /// The file cannot be read, its header is not one of the known kinds, or it holds bars
+    /// whose length is neither given nor guessable from the path.
+    pub fn open(path: &Path, opts: &CsvOptions) -> Result<Self, MarketDataError> {
+        let shown = path.display().to_string();
+        let io_err = |source| MarketDataError::Io { path: shown.clone(), source };
+        let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
+        let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn BufRead + Send> = if gz {
+            Box::new(BufReader::with_capacity(1 << 17, flate2::bufread::MultiGzDecoder::new(file)))
+        } else {
+            Box::new(file)
+        };
+        Self::from_reader(shown, path, reader, opts)
+    }
+
+    /// Read from any buffered reader; `name` is used in error messages and, with `path`, to
+    /// guess the bar length.
+    ///
+    /// # Errors
+    /// As [`CsvSource::open`].
+    pub fn from_reader(
+        name: String,
+        path: &Path,
+        reader: Box<dyn BufRead + Send>,
+        opts: &CsvOptions,
+    ) -> Result<Self, MarketDataError> {
+        let mut src = Self {
+            path: name,
+            reader,
+            line: Vec::with_capacity(256),
+            line_no: 0,
+            layout: Layout::Ticks { price: 0, size: 0, suspicious: None },
+            ts_col: 0,
+            ncols: 0,
+            symbol: opts.symbol,
+            bar_duration: 0,
+            last_ts: i64::MIN,
+            done: false,
+        };
+        if !src.next_line()? {
+            return Err(src.err_at(1, "empty file: expected a header line".into()));
+        }
+        let header = String::from_utf8_lossy(&src.line).trim().to_ascii_lowercase();
+        let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+        if cols.len() > MAX_FIELDS {
+            return Err(src.err_at(1, format!("too many columns ({}, at most {MAX_FIELDS})", cols.len())));
+        }
+        let find = |name: &str| cols.iter().position(|c| *c == name);
+        let Some(ts_col) = find("timestamp").or_else(|| find("time")) else {
+            return Err(src.err_at(1, format!("no `timestamp` column in header `{header}`")));
+        };
+        src.ts_col = ts_col;
+        src.ncols = cols.len();
+        let layout = if let (Some(price), Some(size)) = (find("price"), find("size")) {
+            Layout::Ticks { price, size, suspicious: find("suspicious") }
+        } else if let (Some(open), Some(high), Some(low), Some(close), Some(volume)) =
+            (find("open"), find("high"), find("low"), find("close"), find("volume"))
+        {
+            Layout::Bars { open, high, low, close, volume }
+        } else if let (Some(bid), Some(bid_size), Some(ask), Some(ask_size)) =
+            (find("bid_close"), find("last_bid_size"), find("ask_close"), find("last_ask_size"))
+        {
+            Layout::Quotes { bid, bid_size, ask, ask_size }
+        } else {
+            return Err(src.err_at(
+                1,
+                format!(
+                    "unknown header `{header}`: expected ticks (timestamp,price,size,…), bars \
+                     (timestamp,open,high,low,close,volume) or quote bars (timestamp,bid_close,…)"
+                ),
+            ));
+        };
+        src.layout = layout;
+        if !matches!(layout, Layout::Ticks { .. }) {
+            src.bar_duration = match opts.bar_duration.or_else(|| bar_duration_from_path(path)) {
+                Some(d) if d > 0 => d,
+                _ => {
+                    return Err(MarketDataError::Invalid(format!(
+                        "{}: cannot tell the bar length; put it in the file name (e.g. `spy-1m-….csv`) \
+                         or give it explicitly",
+                        src.path
+                    )));
+                }
+            };
+        }
+        Ok(src)
+    }
+
+    /// The kind of file.
+    pub fn kind(&self) -> CsvKind {
+        match self.layout {
+            Layout::Ticks { .. } => CsvKind::Ticks,
+            Layout::Bars { .. } => CsvKind::Bars,
+            Layout::Quotes { .. } => CsvKind::QuoteBars,
+        }
+    }
+
+    /// Bar length in nanoseconds (0 for ticks).
+    pub fn bar_duration(&self) -> i64 {
+        self.bar_duration
+    }
+
+    /// The file name as shown in errors.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn err_at(&self, line: u64, message: String) -> MarketDataError {
+        MarketDataError::Parse { path: self.path.clone(), line, message }
+    }
+
+    /// Read the next line into `self.line` without its line ending. `false` at end of file.
+    fn next_line(&mut self) -> Result<bool, MarketDataError> {
+        self.line.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.line)
+            .map_err(|source| MarketDataError::Io { path: self.path.clone(), source })?;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.line_no += 1;
+        while matches!(self.line.last(), Some(b'\n' | b'\r')) {
+            self.line.pop();
+        }
+        Ok(true)
+    }
+
+    /// The next event, `Ok(None)` at the end of the file.
+    ///
+    /// # Errors
+    /// I/O errors and malformed rows (with `file:line`).
+    pub fn next_event(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            if !self.next_line()? {
+                self.done = true;
+                return Ok(None);
+            }
+            if self.line.is_empty() {
+                continue;
+            }
+            match self.parse_line() {
+                Ok(Some(ev)) => return Ok(Some(ev)),
+                Ok(None) => continue,
+                Err(message) => {
+                    self.done = true;
+                    return Err(self.err_at(self.line_no, message));
+                }
+            }
+        }
+    }
+
+    fn parse_line(&mut self) -> Result<Option<MarketEvent>, String> {
+        let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
+        let mut n = 0;
+        for f in self.line.split(|&b| b == b',') {
+            if n == MAX_FIELDS {
+                return Err(format!("too many fields (more than {MAX_FIELDS})"));
+            }
+            fields[n] = f;
+            n += 1;
+        }
+        if n < self.ncols {
+            return Err(format!("expected {} fields, found {n}", self.ncols));
+        }
+        let ts = parse_timestamp(fields[self.ts_col])
+            .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
+        if ts.0 < self.last_ts {
+            return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
+        }
+        self.last_ts = ts.0;
+        let dec = |i: usize, what: &str| {
+            parse_decimal(fields[i]).ok_or_else(|| {
+                format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i]))
+            })
+        };
+        let symbol = self.symbol;
+        let ev = match self.layout {
+            Layout::Ticks { price, size, suspicious } => {
+                if let Some(s) = suspicious {
+                    let flag = fields[s];
+                    if !(flag.is_empty() || flag == b"0" || flag.eq_ignore_ascii_case(b"false")) {
+                        return Ok(None);
+                    }
+                }
+                MarketEvent::Trade(Trade {
+                    symbol,
+                    ts,
+                    price: dec(price, "price")?,
+                    size: dec(size, "size")?,
+                })
+            }
+            Layout::Bars { open, high, low, close, volume } => {
+                let bar = Bar {
+                    symbol,
+                    ts,
+                    duration_nanos: self.bar_duration,
+                    open: dec(open, "open")?,
+                    high: dec(high, "high")?,
+                    low: dec(low, "low")?,
+                    close: dec(close, "close")?,
+                    volume: dec(volume, "volume")?,
+                };
+                if bar.low > bar.high
+                    || bar.open > bar.high
+                    || bar.open < bar.low
+                    || bar.close > bar.high
+                    || bar.close < bar.low
+                {
+                    return Err("inconsistent bar: open/close outside [low, high]".into());
+                }
+                MarketEvent::Bar(bar)
+            }
+            Layout::Quotes { bid, bid_size, ask, ask_size } => MarketEvent::Quote(Quote {
+                symbol,
+                ts: ts.add_nanos(self.bar_duration),
+                bid: dec(bid, "bid")?,
+                bid_size: dec(bid_size, "bid size")?,
+                ask: dec(ask, "ask")?,
+                ask_size: dec(ask_size, "ask size")?,
+            }),
+        };
+        Ok(Some(ev))
+    }
+}
+
+impl Iterator for CsvSource {
+    type Item = Result<MarketEvent, MarketDataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event().transpose()
+    }
+}
+
+/// Guess a bar length (ns) from a path: a `1s`/`5m`/`1h`/`1d` token in the file name, or a
+/// `second`/`minute`/`hour`/`daily` directory (Lean's layout).
+pub fn bar_duration_from_path(path: &Path) -> Option<i64> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    for token in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if let Some(d) = parse_duration_token(token) {
+            return Some(d);
+        }
+    }
+    for dir in path.ancestors().skip(1).filter_map(|p| p.file_name()) {
+        let d = match dir.to_string_lossy().to_ascii_lowercase().as_str() {
+            "second" => Timestamp::NANOS_PER_SEC,
+            "minute" => 60 * Timestamp::NANOS_PER_SEC,
+            "hour" => 3600 * Timestamp::NANOS_PER_SEC,
+            "daily" => 86_400 * Timestamp::NANOS_PER_SEC,
+            _ => continue,
+        };
+        return Some(d);
+    }
+    None
+}
+
+/// Parse `30s`, `1m`, `5min`, `4h`, `1d` into nanoseconds.
+pub fn parse_duration_token(token: &str) -> Option<i64> {
+    let split = token.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = token.split_at(split);
+    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
+    let unit_secs = match unit {
+        "s" | "sec" | "second" | "seconds" => 1,
+        "m" | "min" | "minute" | "minutes" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit_secs)?.checked_mul(Timestamp::NANOS_PER_SEC)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn digits(b: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + i64::from(d);
+    }
+    Some(v)
+}
+
+/// Parse `YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±HH:MM)` (a space may replace the `T`).
+///
+/// # Errors
+/// A short description of what is wrong.
+pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
+    if s.len() < 20 {
+        return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
+    }
+    if s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') || s[13] != b':' || s[16] != b':' {
+        return Err("expected YYYY-MM-DDTHH:MM:SS");
+    }
+    let num = |r: std::ops::Range<usize>| digits(&s[r]).ok_or("non-digit in date or time");
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+        return Err("no such date");
+    }
+    if h > 23 || mi > 59 || sec > 60 {
+        return Err("no such time of day");
+    }
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if s[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < s.len() && s[i].is_ascii_digit() {
+            if i - start < 9 {
+                nanos = nanos * 10 + i64::from(s[i] - b'0');
+            }
+            i += 1;
+        }
+        let nd = i - start;
+        if nd == 0 {
+            return Err("empty fraction of a second");
+        }
+        for _ in nd..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_secs = match s.get(i..) {
+        Some(b"Z" | b"z") => 0,
+        Some([sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]) => {
+            let oh = digits(&[*h1, *h2]).ok_or("bad UTC offset")?;
+            let om = digits(&[*m1, *m2]).ok_or("bad UTC offset")?;
+            if oh > 23 || om > 59 {
+                return Err("bad UTC offset");
+            }
+            let v = oh * 3600 + om * 60;
+            if *sign == b'-' { -v } else { v }
+        }
+        _ => return Err("missing or malformed UTC offset (Z or ±HH:MM)"),
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+    secs.checked_mul(Timestamp::NANOS_PER_SEC)
+        .and_then(|n| n.checked_add(nanos))
+        .map(Timestamp)
+        .ok_or("timestamp out of range")
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Parse a plain decimal (`-12.3400`, `100`) exactly, without going through `f64`.
+/// Returns `None` for anything else (exponents, empty text, stray characters).
+pub fn parse_decimal(s: &[u8]) -> Option<Decimal> {
+    let (neg, body) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: u64 = 0;
+    let mut scale: u32 = 0;
+    let mut ndigits = 0u32;
+    let mut dot = false;
+    for &c in body {
+        if c == b'.' {
+            if dot {
+                return None;
+            }
+            dot = true;
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        ndigits += 1;
+        if ndigits > 19 {
+            // Too long for the fast path: let rust_decimal do it exactly.
+            let text = std::str::from_utf8(s).ok()?;
+            return Decimal::from_str_exact(text).ok();
+        }
+        mantissa = mantissa * 10 + u64::from(d);
+        if dot {
+            scale += 1;
+        }
+    }
+    if ndigits == 0 || scale > 28 {
+        return None;
+    }
+    // Truncating casts split the u64 mantissa into the two low 32-bit words.
+    Some(Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, neg && mantissa != 0, scale))
+}
+
+/// Open a file as a [`CsvSource`]; a convenience for [`CsvSource::open`].
+///
+/// # Errors
+/// As [`CsvSource::open`].
+pub fn open(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<CsvSource, MarketDataError> {
+    CsvSource::open(path.as_ref(), opts)
+}
+
+/// Read a whole file's events (for tests and small files).
+///
+/// # Errors
+/// As [`CsvSource::next_event`].
+pub fn read_all(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<MarketEvent>, MarketDataError> {
+    open(path, opts)?.collect()
+}
+
+/// Read any reader (not necessarily a file) as a CSV source.
+///
+/// # Errors
+/// As [`CsvSource::open`].
+pub fn from_read<R: Read + Send + 'static>(
+    name: &str,
+    reader: R,
+    opts: &CsvOptions,
+) -> Result<CsvSource, MarketDataError> {
+    CsvSource::from_reader(name.to_owned(), &PathBuf::from(name), Box::new(BufReader::new(reader)), opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_match_chrono() {
+        for text in [
+            "2013-10-07T09:30:00.000-04:00",
+            "2016-10-07T00:00:04.000+00:00",
+            "2024-02-29T23:59:59.123456789Z",
+            "1969-12-31T23:59:59.5+05:30",
+            "2013-10-07 04:00:00.464-04:00",
+        ] {
+            let ours = parse_timestamp(text.as_bytes()).unwrap();
+            let chrono = chrono::DateTime::parse_from_rfc3339(&text.replace(' ', "T")).unwrap();
+            assert_eq!(ours, Timestamp::from_datetime(&chrono), "{text}");
+        }
+        for bad in
+            ["2013-10-07T09:30:00", "2013-02-30T09:30:00Z", "2013-10-07T25:30:00Z", "x013-10-07T09:30:00Z"]
+        {
+            assert!(parse_timestamp(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        for text in ["167.41", "0.0001", "-3.5", "100", "12345678901234567890.5", "0", "-0.0"] {
+            assert_eq!(parse_decimal(text.as_bytes()), Decimal::from_str_exact(text).ok(), "{text}");
+        }
+        for bad in ["", "1.2.3", "1e5", "abc", "-", "."] {
+            assert_eq!(parse_decimal(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn bar_length_from_path() {
+        assert_eq!(
+            bar_duration_from_path(Path::new("data/spy-1s-trade-2013-10-07_11.csv.gz")),
+            Some(1_000_000_000)
+        );
+        assert_eq!(bar_duration_from_path(Path::new("x/spy_1m_trade.csv")), Some(60_000_000_000));
+        assert_eq!(
+            bar_duration_from_path(Path::new("lean/minute/spy/20131007_trade.csv")),
+            Some(60_000_000_000)
+        );
+        assert_eq!(bar_duration_from_path(Path::new("spy_trade.csv")), None);
+    }
+}

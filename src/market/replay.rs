@@ -1,0 +1,345 @@
+//! Replay of recorded market data: one or many CSV files merged into one time-ordered stream.
+//!
+//! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` inside, sorted by
+//! name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
+//! [`CsvSource`](super::csv::CsvSource); the files are merged by timestamp with a k-way merge
+//! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
+//! row order. Memory stays flat in the tape's length: only one pending event per file is held.
+//!
+//! Vendor bars can drive a trade-driven engine through [`SyntheticTrades`], which replaces
+//! each [`Bar`] by the trades of a [`BarTradePolicy`] (see [`bar_trades`]).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+
+use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError};
+use super::event::{Bar, MarketEvent, Trade};
+use crate::model::{SymbolId, Timestamp};
+
+/// Options for a [`Replay`].
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Symbol stamped on every event.
+    pub symbol: SymbolId,
+    /// Bar length in nanoseconds for bar files; `None` = guess from each file's path.
+    pub bar_duration: Option<i64>,
+    /// Drop events before this instant.
+    pub from: Option<Timestamp>,
+    /// Drop events at or after this instant (the replay stops there).
+    pub to: Option<Timestamp>,
+}
+
+/// A time-ordered, streaming merge of one or more market-data files.
+#[derive(Debug)]
+pub struct Replay {
+    sources: Vec<CsvSource>,
+    heads: Vec<Option<MarketEvent>>,
+    heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    failed: bool,
+}
+
+/// The files a `path` argument names: itself, the CSV files of a directory, or a glob's matches,
+/// sorted by path.
+///
+/// # Errors
+/// Nothing matches, or a glob pattern is malformed.
+pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
+    let p = Path::new(path);
+    let mut files: Vec<PathBuf> = if p.is_dir() {
+        let rd =
+            std::fs::read_dir(p).map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
+        let mut v = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
+            let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
+            if (name.ends_with(".csv") || name.ends_with(".csv.gz")) && entry.path().is_file() {
+                v.push(entry.path());
+            }
+        }
+        v
+    } else if p.exists() {
+        vec![p.to_path_buf()]
+    } else if path.contains(['*', '?', '[']) {
+        let paths =
+            glob::glob(path).map_err(|e| MarketDataError::Invalid(format!("bad glob `{path}`: {e}")))?;
+        let mut v = Vec::new();
+        for entry in paths {
+            let p = entry.map_err(|e| MarketDataError::Invalid(format!("{e}")))?;
+            if p.is_file() {
+                v.push(p);
+            }
+        }
+        v
+    } else {
+        return Err(MarketDataError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+        });
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(MarketDataError::Invalid(format!(
+            "no market-data files (*.csv, *.csv.gz) match `{path}`"
+        )));
+    }
+    Ok(files)
+}
+
+impl Replay {
+    /// Open a file, directory or glob (see the module docs).
+    ///
+    /// # Errors
+    /// Nothing matches, or a file cannot be opened or has a bad header or first row.
+    pub fn open(path: &str, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        Self::from_files(&resolve_paths(path)?, opts)
+    }
+
+    /// Merge these files (their order breaks timestamp ties).
+    ///
+    /// # Errors
+    /// A file cannot be opened or has a bad header or first row.
+    pub fn from_files(files: &[PathBuf], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        let csv_opts = CsvOptions { symbol: opts.symbol, bar_duration: opts.bar_duration };
+        let sources = files.iter().map(|f| CsvSource::open(f, &csv_opts)).collect::<Result<Vec<_>, _>>()?;
+        Self::from_sources(sources, opts)
+    }
+
+    /// Merge already opened sources (their order breaks timestamp ties).
+    ///
+    /// # Errors
+    /// A source's first row is bad.
+    pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        let mut heads = Vec::with_capacity(sources.len());
+        let mut heap = BinaryHeap::with_capacity(sources.len());
+        for (i, src) in sources.iter_mut().enumerate() {
+            let head = next_in_range(src, opts.from)?;
+            if let Some(ev) = &head {
+                heap.push(Reverse((ev.ts(), i)));
+            }
+            heads.push(head);
+        }
+        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, failed: false })
+    }
+
+    /// The kinds of the merged files, in file order.
+    pub fn kinds(&self) -> Vec<CsvKind> {
+        self.sources.iter().map(CsvSource::kind).collect()
+    }
+
+    /// The longest bar length among the files (0 if all are ticks).
+    pub fn max_bar_duration(&self) -> i64 {
+        self.sources.iter().map(CsvSource::bar_duration).max().unwrap_or(0)
+    }
+
+    /// Read everything into memory (benchmarks, small files).
+    ///
+    /// # Errors
+    /// The first error met while reading.
+    pub fn load_all(self) -> Result<Vec<MarketEvent>, MarketDataError> {
+        self.collect()
+    }
+
+    fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
+        let Some(Reverse((_, i))) = self.heap.pop() else { return Ok(None) };
+        let ev = self.heads[i].take();
+        let next = next_in_range(&mut self.sources[i], self.from)?;
+        if let Some(n) = &next {
+            self.heap.push(Reverse((n.ts(), i)));
+        }
+        self.heads[i] = next;
+        Ok(ev)
+    }
+}
+
+fn next_in_range(
+    src: &mut CsvSource,
+    from: Option<Timestamp>,
+) -> Result<Option<MarketEvent>, MarketDataError> {
+    loop {
+        match src.next_event()? {
+            Some(ev) if from.is_some_and(|f| ev.ts() < f) => {}
+            other => return Ok(other),
+        }
+    }
+}
+
+impl Iterator for Replay {
+    type Item = Result<MarketEvent, MarketDataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.advance() {
+            Ok(Some(ev)) if self.to.is_some_and(|t| ev.ts() >= t) => {
+                self.heap.clear();
+                None
+            }
+            Ok(ev) => ev.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// When the synthetic trades of a bar happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BarTradeTiming {
+    /// All at the bar's start timestamp.
+    AtStart,
+    /// Spread evenly within the bar: trade `i` of `n` at `start + i·duration/n`, so every trade
+    /// stays inside `[start, start + duration)` and lands in the same candle as the bar.
+    #[default]
+    Spread,
+}
+
+/// How a bar becomes trades; see [`bar_trades`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BarTradePolicy {
+    /// When the trades happen.
+    pub timing: BarTradeTiming,
+}
+
+/// Up to four synthetic trades of one bar, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct BarTrades {
+    trades: [Option<Trade>; 4],
+    next: usize,
+}
+
+impl Iterator for BarTrades {
+    type Item = Trade;
+
+    fn next(&mut self) -> Option<Trade> {
+        while self.next < 4 {
+            self.next += 1;
+            if let Some(t) = self.trades[self.next - 1] {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+/// The synthetic trades of a bar: the price path **open → nearer extreme → farther extreme →
+/// close** (the extreme closer to the open is assumed to be hit first; on a tie, the high), with
+/// consecutive equal prices merged into one trade. The bar's volume is shared out: every trade
+/// but the last gets `volume / n` truncated to 8 decimal places, the last gets the rest, so the
+/// sizes add up to the bar's volume exactly. Timing follows [`BarTradeTiming`].
+pub fn bar_trades(bar: &Bar, policy: BarTradePolicy) -> BarTrades {
+    let high_first = bar.high - bar.open <= bar.open - bar.low;
+    let path = if high_first {
+        [bar.open, bar.high, bar.low, bar.close]
+    } else {
+        [bar.open, bar.low, bar.high, bar.close]
+    };
+    let mut prices = [Decimal::ZERO; 4];
+    let mut n = 0usize;
+    for p in path {
+        if n == 0 || prices[n - 1] != p {
+            prices[n] = p;
+            n += 1;
+        }
+    }
+    // n is 1..=4, so the conversion cannot fail.
+    let n_dec = Decimal::from(n as u32);
+    let share = (bar.volume / n_dec).trunc_with_scale(8);
+    let mut trades = [None; 4];
+    let mut given = Decimal::ZERO;
+    for (i, price) in prices.iter().take(n).enumerate() {
+        let size = if i + 1 == n { bar.volume - given } else { share };
+        given += size;
+        let offset = match policy.timing {
+            BarTradeTiming::AtStart => 0,
+            BarTradeTiming::Spread => bar.duration_nanos / n as i64 * i as i64,
+        };
+        trades[i] = Some(Trade { symbol: bar.symbol, ts: bar.ts.add_nanos(offset), price: *price, size });
+    }
+    BarTrades { trades, next: 0 }
+}
+
+/// An iterator adapter that replaces every [`MarketEvent::Bar`] by its synthetic trades
+/// ([`bar_trades`]); trades and quotes pass through unchanged.
+#[derive(Debug)]
+pub struct SyntheticTrades<I> {
+    inner: I,
+    policy: BarTradePolicy,
+    pending: Option<BarTrades>,
+}
+
+impl<I> SyntheticTrades<I> {
+    /// Wrap an event stream.
+    pub fn new(inner: I, policy: BarTradePolicy) -> Self {
+        Self { inner, policy, pending: None }
+    }
+}
+
+impl<I, E> Iterator for SyntheticTrades<I>
+where
+    I: Iterator<Item = Result<MarketEvent, E>>,
+{
+    type Item = Result<MarketEvent, E>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(t) = self.pending.as_mut().and_then(Iterator::next) {
+                return Some(Ok(MarketEvent::Trade(t)));
+            }
+            self.pending = None;
+            match self.inner.next()? {
+                Ok(MarketEvent::Bar(bar)) => self.pending = Some(bar_trades(&bar, self.policy)),
+                other => return Some(other),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn bar(o: Decimal, h: Decimal, l: Decimal, c: Decimal, v: Decimal) -> Bar {
+        Bar {
+            symbol: SymbolId(0),
+            ts: Timestamp(1_000),
+            duration_nanos: 60,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        }
+    }
+
+    #[test]
+    fn nearer_extreme_first_and_volume_adds_up() {
+        let b = bar(dec!(10), dec!(12), dec!(9.5), dec!(11), dec!(100));
+        let t: Vec<_> = bar_trades(&b, BarTradePolicy::default()).collect();
+        assert_eq!(t.iter().map(|t| t.price).collect::<Vec<_>>(), [dec!(10), dec!(9.5), dec!(12), dec!(11)]);
+        assert_eq!(t.iter().map(|t| t.ts.0).collect::<Vec<_>>(), [1000, 1015, 1030, 1045]);
+        assert_eq!(t.iter().map(|t| t.size).sum::<Decimal>(), dec!(100));
+    }
+
+    #[test]
+    fn flat_bar_is_one_trade_and_thirds_add_up() {
+        let b = bar(dec!(5), dec!(5), dec!(5), dec!(5), dec!(7));
+        let t: Vec<_> = bar_trades(&b, BarTradePolicy { timing: BarTradeTiming::AtStart }).collect();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].size, dec!(7));
+        let b = bar(dec!(5), dec!(6), dec!(5), dec!(6), dec!(10));
+        let t: Vec<_> = bar_trades(&b, BarTradePolicy::default()).collect();
+        assert_eq!(t.iter().map(|t| t.price).collect::<Vec<_>>(), [dec!(5), dec!(6)]);
+        let b = bar(dec!(5), dec!(6), dec!(4), dec!(4), dec!(10));
+        let t: Vec<_> = bar_trades(&b, BarTradePolicy::default()).collect();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.iter().map(|t| t.size).sum::<Decimal>(), dec!(10));
+    }
+}
