@@ -6,4 +6,5 @@ mod cli;
 mod engine;
 mod indicators;
 mod market;
+mod recipes;
 mod strategy;

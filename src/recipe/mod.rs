@@ -3,13 +3,23 @@
 //!
 //! - [`model`]: the serde types, the single source of truth for the JSON Schema;
 //! - [`types`]: small value types (percentages, money, timeframes, strikes, …);
+//! - [`load`]: reading files (size cap, UTF-8), the bounded YAML parse, the span map;
+//! - [`schema`]: the generated JSON Schemas, validators and the docs generator;
+//! - [`validate`]: the validation passes and cross-recipe checks;
+//! - [`diagnostics`]: located problems and their renderers;
 //! - [`cli`]: `runner validate`, `runner show`, `runner schema`.
 
 pub mod cli;
+pub mod diagnostics;
+pub mod load;
 pub mod model;
+pub mod schema;
 pub mod types;
+pub mod validate;
 
+pub use diagnostics::{Diagnostic, Severity};
 pub use model::{Fleet, Recipe};
+pub use validate::{LoadError, check_credentials, load_recipe};
 
 /// Parse a recipe from YAML text (typed load only, no semantic checks).
 ///

@@ -1,0 +1,1025 @@
+//! The validation pipeline behind `runner validate`, each pass collecting every problem:
+//!
+//! 1. read (size cap, UTF-8) and YAML syntax (serde-saphyr with a resource budget);
+//! 2. JSON Schema (the generated schema, Draft 2020-12), instance paths mapped to line:col;
+//! 3. typed load into [`Recipe`] / [`Fleet`] (serde-saphyr), skipping spots the schema
+//!    pass already reported;
+//! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, paths);
+//! 5. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::diagnostics::{Diagnostic, Pos, Severity, did_you_mean};
+use super::load::{SpanMap, Source, from_str_limited, pointer_to_path, read_source, saphyr_error_parts};
+use super::model::*;
+use super::schema::{SchemaKind, allowed_values, properties_at, schema_for, validator};
+use super::types::{ClockTime, Size};
+
+/// Default fleet file name, looked for at the project root.
+pub const FLEET_FILE: &str = "runner.yaml";
+
+/// The result of checking one file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The file name as shown in diagnostics.
+    pub file: String,
+    /// Recipe or fleet file.
+    pub kind: SchemaKind,
+    /// Every problem found, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The typed recipe, when the typed load succeeded.
+    pub recipe: Option<Recipe>,
+    /// The typed fleet settings, when this is a fleet file and it loaded.
+    pub fleet: Option<Fleet>,
+    /// JSON pointer → position map of the file.
+    pub spans: SpanMap,
+    /// The file text (for source lines in diagnostics).
+    pub source: Option<Source>,
+}
+
+impl FileReport {
+    /// Number of errors.
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+    }
+
+    /// Number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn finish(&mut self) {
+        if let Some(src) = &self.source {
+            for d in &mut self.diagnostics {
+                if d.source_line.is_empty() {
+                    d.source_line = src.line(d.line).to_string();
+                }
+            }
+        }
+        self.diagnostics.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.diagnostics.dedup();
+    }
+}
+
+/// Check one in-memory file through passes 1–4. `base_dir` is the directory relative
+/// paths in the file are resolved against (the file's own directory).
+pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileReport {
+    let mut rep = FileReport {
+        file: src.name.clone(),
+        kind,
+        diagnostics: Vec::new(),
+        recipe: None,
+        fleet: None,
+        spans: SpanMap::default(),
+        source: None,
+    };
+    let file = src.name.clone();
+    if src.text.trim().is_empty() || src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        rep.push(Diagnostic::error(
+            &file,
+            Pos::START,
+            "empty-file",
+            "file is empty: a recipe is a YAML mapping",
+            Some(match kind {
+                SchemaKind::Recipe => "start from recipes/spy-9ma.yaml".into(),
+                SchemaKind::Fleet => "a fleet file needs at least `version: 1`".into(),
+            }),
+        ));
+        rep.source = Some(src);
+        rep.finish();
+        return rep;
+    }
+    // Pass 1: YAML syntax (bounded).
+    let instance: Value = match from_str_limited(&src.text) {
+        Ok(v) => v,
+        Err(e) => {
+            let (pos, msg) = saphyr_error_parts(&e, &src);
+            let hint = syntax_hint(&msg, &src, pos);
+            rep.push(Diagnostic::error(&file, pos, "yaml-syntax", msg, hint));
+            rep.source = Some(src);
+            rep.finish();
+            return rep;
+        }
+    };
+    rep.spans = SpanMap::build(&src.text);
+    // Pass 2: schema.
+    let schema_lines = schema_pass(&mut rep, kind, &instance);
+    // Pass 3: typed load.
+    match kind {
+        SchemaKind::Recipe => match from_str_limited::<Recipe>(&src.text) {
+            Ok(r) => rep.recipe = Some(r),
+            Err(e) => typed_error(&mut rep, &e, &src, &schema_lines),
+        },
+        SchemaKind::Fleet => match from_str_limited::<Fleet>(&src.text) {
+            Ok(f) => rep.fleet = Some(f),
+            Err(e) => typed_error(&mut rep, &e, &src, &schema_lines),
+        },
+    }
+    // Pass 4: semantic checks.
+    if let Some(r) = rep.recipe.clone() {
+        let mut c = Ctx { file: &file, spans: &rep.spans, out: Vec::new() };
+        semantic_recipe(&mut c, &r, base_dir);
+        let out = c.out;
+        rep.diagnostics.extend(out);
+    }
+    if let Some(f) = rep.fleet.clone() {
+        let mut c = Ctx { file: &file, spans: &rep.spans, out: Vec::new() };
+        semantic_fleet(&mut c, &f);
+        let out = c.out;
+        rep.diagnostics.extend(out);
+    }
+    rep.source = Some(src);
+    rep.finish();
+    rep
+}
+
+fn syntax_hint(msg: &str, src: &Source, pos: Pos) -> Option<String> {
+    let line = src.line(pos.line);
+    let m = msg.to_ascii_lowercase();
+    if line.trim_start_matches(' ').starts_with('\t') || m.contains("tabs") {
+        Some("YAML indentation must use spaces, not tabs".into())
+    } else if m.contains("duplicate") {
+        Some("each key may appear once per mapping; remove one of them".into())
+    } else if m.contains("budget") || m.contains("depth") || m.contains("alias") || m.contains("limit") {
+        Some("recipes are small, flat YAML files; this input exceeds the parser's safety limits".into())
+    } else {
+        None
+    }
+}
+
+/// Report a typed-load error unless the schema pass already reported the same spot.
+fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, schema_lines: &[usize]) {
+    let (mut pos, msg) = saphyr_error_parts(e, src);
+    if let Some(p) = rep.spans.value_starting_at(pos.line, pos.column) {
+        pos = p;
+    }
+    if !schema_lines.is_empty() && (schema_lines.contains(&pos.line) || msg.contains("missing field")) {
+        return;
+    }
+    if msg.contains("unknown field") || msg.contains("unknown variant") {
+        if !schema_lines.is_empty() {
+            return;
+        }
+    }
+    rep.push(Diagnostic::error(&rep.file.clone(), pos, "invalid-value", msg, None));
+}
+
+/// Pass 2: validate against the schema. Returns the lines that got a diagnostic.
+fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<usize> {
+    let root = schema_for(kind);
+    let mut lines = Vec::new();
+    let file = rep.file.clone();
+    let mut new = Vec::new();
+    for err in validator(kind).iter_errors(instance) {
+        let ptr = err.instance_path().as_str().to_string();
+        let field = pointer_to_path(&ptr);
+        use jsonschema::error::ValidationErrorKind as K;
+        match err.kind() {
+            K::AdditionalProperties { unexpected } => {
+                let known = properties_at(root, &ptr);
+                for key in unexpected {
+                    let kp = format!("{ptr}/{}", super::load::escape_pointer(key));
+                    let pos = rep.spans.key_or_parent(&kp);
+                    let hint = match did_you_mean(key, known.iter().map(String::as_str)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("known fields here: {}", known.join(", ")),
+                    };
+                    let place = if ptr.is_empty() { String::new() } else { format!(" in `{field}`") };
+                    new.push(Diagnostic::error(&file, pos, "unknown-field", format!("unknown field `{key}`{place}"), Some(hint)));
+                }
+            }
+            K::Required { property } => {
+                let name = property.as_str().unwrap_or("?");
+                let pos = rep.spans.key_or_parent(&ptr);
+                let place = if ptr.is_empty() { String::new() } else { format!(" in `{field}`") };
+                let desc = super::schema::description_at(root, &format!("{ptr}/{name}"));
+                new.push(Diagnostic::error(
+                    &file,
+                    pos,
+                    "missing-field",
+                    format!("missing required field `{name}`{place}"),
+                    desc.map(|d| format!("`{name}`: {d}")),
+                ));
+            }
+            K::Enum { .. } | K::OneOfNotValid { .. } | K::AnyOf { .. } | K::Constant { .. }
+                if !allowed_values(root, &ptr).is_empty() && instance_at(instance, &ptr).is_some_and(Value::is_string) =>
+            {
+                let vals = allowed_values(root, &ptr);
+                let got = instance_at(instance, &ptr).and_then(Value::as_str).unwrap_or("");
+                let pos = rep.spans.value_or_parent(&ptr);
+                let list = vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+                let hint = match did_you_mean(got, vals.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`? known values: {list}"),
+                    None => format!("known values: {list}"),
+                };
+                let code = if ptr.ends_with("/kind") { "unknown-kind" } else { "unknown-value" };
+                new.push(Diagnostic::error(&file, pos, code, format!("unknown {field} `{got}`"), Some(hint)));
+            }
+            K::Type { kind: tk } => {
+                let pos = rep.spans.value_or_parent(&ptr);
+                let got = instance_at(instance, &ptr).map_or("nothing", json_type);
+                let desc = super::schema::description_at(root, &ptr);
+                new.push(Diagnostic::error(
+                    &file,
+                    pos,
+                    "wrong-type",
+                    format!("`{field}` must be {}, found {got}", type_words(&format!("{tk:?}"))),
+                    desc,
+                ));
+            }
+            K::Pattern { .. } | K::OneOfNotValid { .. } | K::AnyOf { .. } => {
+                let pos = rep.spans.value_or_parent(&ptr);
+                let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
+                let vals = allowed_values(root, &ptr);
+                let desc = if vals.is_empty() {
+                    super::schema::type_description_at(root, &ptr)
+                } else {
+                    Some(format!("known values: {}", vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")))
+                };
+                new.push(Diagnostic::error(&file, pos, "invalid-value", format!("`{shown}` is not a valid `{field}`"), desc));
+            }
+            K::Maximum { limit } | K::Minimum { limit } => {
+                let pos = rep.spans.value_or_parent(&ptr);
+                let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
+                let bound = if matches!(err.kind(), K::Maximum { .. }) { "at most" } else { "at least" };
+                let desc = super::schema::description_at(root, &ptr);
+                new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}` must be {bound} {limit}, found {shown}"), desc));
+            }
+            _ => {
+                let pos = rep.spans.value_or_parent(&ptr);
+                let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
+                let why = err.to_string();
+                let why = why.strip_prefix(&format!("{} ", serde_json::to_string(instance_at(instance, &ptr).unwrap_or(&Value::Null)).unwrap_or_default())).unwrap_or(&why).to_string();
+                let _ = shown;
+                new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}`: {why}"), None));
+            }
+        }
+    }
+    for d in new {
+        lines.push(d.line);
+        rep.push(d);
+    }
+    lines
+}
+
+fn instance_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    v.pointer(ptr)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn type_words(debug: &str) -> String {
+    let d = debug.to_ascii_lowercase();
+    let mut words = Vec::new();
+    for (k, w) in [
+        ("object", "a mapping"),
+        ("array", "a list"),
+        ("string", "a string"),
+        ("integer", "a whole number"),
+        ("number", "a number"),
+        ("boolean", "true or false"),
+    ] {
+        if d.contains(k) && !(k == "number" && words.contains(&"a whole number") && !d.contains("number,")) {
+            words.push(w);
+        }
+    }
+    if words.is_empty() { "a different type".into() } else { words.join(" or ") }
+}
+
+fn short_value(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s }
+}
+
+/// Collects semantic diagnostics with positions looked up by JSON pointer.
+struct Ctx<'a> {
+    file: &'a str,
+    spans: &'a SpanMap,
+    out: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, ptr: &str, code: &'static str, msg: impl Into<String>, hint: Option<String>) {
+        let pos = self.spans.value_or_parent(ptr);
+        self.out.push(Diagnostic::error(self.file, pos, code, msg, hint));
+    }
+    fn err_key(&mut self, ptr: &str, code: &'static str, msg: impl Into<String>, hint: Option<String>) {
+        let pos = self.spans.key_or_parent(ptr);
+        self.out.push(Diagnostic::error(self.file, pos, code, msg, hint));
+    }
+    fn warn(&mut self, ptr: &str, code: &'static str, msg: impl Into<String>, hint: Option<String>) {
+        let pos = self.spans.value_or_parent(ptr);
+        self.out.push(Diagnostic::warning(self.file, pos, code, msg, hint));
+    }
+    /// `field` is set but only allowed with `allowed` (`what` names the kind in use).
+    fn only_with(&mut self, ptr: &str, set: bool, allowed: &str, what: &str) {
+        if set {
+            let name = pointer_to_path(ptr);
+            self.err_key(
+                ptr,
+                "field-not-allowed",
+                format!("`{name}` is only allowed with {allowed}, not with {what}"),
+                Some(format!("remove `{}`", ptr.rsplit('/').next().unwrap_or(""))),
+            );
+        }
+    }
+    fn require(&mut self, parent: &str, name: &str, set: bool, why: &str) {
+        if !set {
+            let pos = self.spans.key_or_parent(parent);
+            self.out.push(Diagnostic::error(
+                self.file,
+                pos,
+                "missing-field",
+                format!("missing `{}.{name}`: {why}", pointer_to_path(parent)),
+                None,
+            ));
+        }
+    }
+}
+
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// NYSE hours: (start, end) of the named window.
+fn named_window(cal: CalendarKind, h: NamedHours) -> (u32, u32) {
+    match (cal, h) {
+        (CalendarKind::AllDay, _) => (0, 24 * 60),
+        (CalendarKind::Nyse, NamedHours::Regular) => (9 * 60 + 30, 16 * 60),
+        (CalendarKind::Nyse, NamedHours::Extended) => (4 * 60, 20 * 60),
+    }
+}
+
+fn minutes(t: ClockTime) -> u32 {
+    use chrono::Timelike;
+    t.0.hour() * 60 + t.0.minute()
+}
+
+fn fmt_min(m: u32) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
+    let hundred = Decimal::ONE;
+    // Provider.
+    let p = &r.provider;
+    let pk = kebab(&p.kind);
+    let is_replay = p.kind == ProviderKind::Replay;
+    let is_redis = p.kind == ProviderKind::RedisSignals;
+    c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
+    c.only_with("/provider/speed", !is_replay && p.speed.is_some(), "the replay provider", &format!("`{pk}`"));
+    c.only_with("/provider/feed", p.kind != ProviderKind::Alpaca && p.feed.is_some(), "the alpaca provider", &format!("`{pk}`"));
+    for f in ["url", "stream", "fields"] {
+        let set = match f {
+            "url" => p.url.is_some(),
+            "stream" => p.stream.is_some(),
+            _ => p.fields.is_some(),
+        };
+        c.only_with(&format!("/provider/{f}"), !is_redis && set, "the redis-signals provider", &format!("`{pk}`"));
+    }
+    if is_replay {
+        c.require("/provider", "path", p.path.is_some(), "the replay provider needs a CSV/CSV.gz file, glob or directory");
+        if let Some(path) = &p.path {
+            check_replay_path(c, base_dir, path);
+        }
+    }
+    if is_redis {
+        c.require("/provider", "stream", p.stream.is_some(), "the redis-signals provider needs the stream name");
+        c.require("/provider", "fields", p.fields.is_some(), "the redis-signals provider needs the field mapping (ticker, direction)");
+        if let Some(f) = &p.fields {
+            if f.buy == f.sell {
+                c.err("/provider/fields/sell", "invalid-value", "`provider.fields.buy` and `sell` must differ", None);
+            }
+        }
+    }
+    if let Some(feed) = &p.feed {
+        if !["iex", "sip"].contains(&feed.as_str()) {
+            c.err("/provider/feed", "unknown-value", format!("unknown alpaca feed `{feed}`"), Some("use `iex` or `sip`".into()));
+        }
+    }
+    match p.kind {
+        ProviderKind::Replay => c.only_with("/provider/credentials", p.credentials.is_some(), "live providers", "`replay`"),
+        ProviderKind::Alpaca | ProviderKind::Polygon => c.require(
+            "/provider",
+            "credentials",
+            p.credentials.is_some(),
+            &format!("the {pk} provider needs API keys (a secret name)"),
+        ),
+        _ => {}
+    }
+    // Broker.
+    let b = &r.broker;
+    let bk = kebab(&b.kind);
+    if b.kind == BrokerKind::Paper {
+        if b.credentials.is_some() {
+            c.err_key(
+                "/broker/credentials",
+                "credentials-refused",
+                "the paper broker takes no credentials",
+                Some("remove `credentials`; paper trading is simulated locally".into()),
+            );
+        }
+        c.require("/broker", "starting_equity", b.starting_equity.is_some(), "the paper broker needs the simulated account's starting equity");
+    } else {
+        if b.credentials.is_none() {
+            let pos = c.spans.key_or_parent("/broker");
+            c.out.push(Diagnostic::error(
+                c.file,
+                pos,
+                "credentials-required",
+                format!("the {bk} broker needs `credentials`"),
+                Some(format!("add `credentials: NAME` naming secrets/NAME.sops.yaml (create it with `runner secrets`)")),
+            ));
+        }
+        c.only_with("/broker/starting_equity", b.starting_equity.is_some(), "the paper broker", &format!("`{bk}`"));
+        c.only_with("/broker/slippage_ticks", b.slippage_ticks.is_some(), "the paper broker", &format!("`{bk}`"));
+    }
+    if let Some(m) = b.starting_equity {
+        if m.value() <= Decimal::ZERO {
+            c.err("/broker/starting_equity", "out-of-range", "`broker.starting_equity` must be more than 0", None);
+        }
+    }
+    for (f, v) in [
+        ("commission_per_share", b.commission_per_share),
+        ("commission_per_contract", b.commission_per_contract),
+        ("commission_per_order", b.commission_per_order),
+    ] {
+        if v.is_some_and(|m| m.value() < Decimal::ZERO) {
+            c.err(&format!("/broker/{f}"), "out-of-range", format!("`broker.{f}` must not be negative"), None);
+        }
+    }
+    for (ptr, name) in [("/broker/credentials", &b.credentials), ("/provider/credentials", &p.credentials)] {
+        if let Some(n) = name {
+            if !valid_secret_name(n) {
+                c.err(
+                    ptr,
+                    "invalid-value",
+                    format!("`{n}` is not a secret name"),
+                    Some("use letters, digits, `-`, `_` or `.`; it names secrets/NAME.sops.yaml".into()),
+                );
+            }
+        }
+    }
+    // Instrument.
+    let i = &r.instrument;
+    let ik = kebab(&i.kind);
+    let is_opt = i.kind == InstrumentKind::Option;
+    let what = format!("`{ik}` instruments");
+    c.only_with("/instrument/expiry", !is_opt && i.expiry.is_some(), "options", &what);
+    c.only_with("/instrument/strike", !is_opt && i.strike.is_some(), "options", &what);
+    c.only_with("/instrument/allow_writing", !is_opt && i.allow_writing, "options", &what);
+    c.only_with("/instrument/implied_vol", !is_opt && i.implied_vol.is_some(), "options", &what);
+    c.only_with("/risk/max_contracts", !is_opt && r.risk.max_contracts.is_some(), "options", &what);
+    c.only_with("/broker/commission_per_contract", !is_opt && b.commission_per_contract.is_some(), "options", &what);
+    c.only_with("/risk/max_shares", i.kind != InstrumentKind::Equity && r.risk.max_shares.is_some(), "equities", &what);
+    if is_opt {
+        c.require("/instrument", "expiry", i.expiry.is_some(), "options need an expiry window (min_days, max_days)");
+        c.require("/instrument", "strike", i.strike.is_some(), "options need a strike choice (atm, itm:N, otm:N, delta:D)");
+    }
+    if let Some(e) = &i.expiry {
+        if e.min_days > e.max_days {
+            c.err(
+                "/instrument/expiry/min_days",
+                "invalid-range",
+                format!("`instrument.expiry.min_days` ({}) is more than `max_days` ({})", e.min_days, e.max_days),
+                Some("min_days must be less than or equal to max_days".into()),
+            );
+        }
+    }
+    if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO) {
+        c.err("/instrument/implied_vol", "out-of-range", "`instrument.implied_vol` must be more than 0%", None);
+    }
+    let u = i.underlying.trim();
+    if u.is_empty() || u.chars().any(|ch| ch.is_whitespace() || ch.is_ascii_lowercase()) {
+        c.err("/instrument/underlying", "invalid-value", format!("`{u}` is not a symbol"), Some("write symbols in upper case, e.g. SPY or BTC-USD".into()));
+    } else if i.kind == InstrumentKind::Crypto && !u.contains('-') {
+        c.err("/instrument/underlying", "invalid-value", format!("`{u}` is not a crypto pair"), Some("write a pair such as BTC-USD".into()));
+    }
+    if b.kind == BrokerKind::Coinbase && i.kind != InstrumentKind::Crypto {
+        c.err("/instrument/kind", "unsupported", format!("the coinbase broker trades crypto only, not {ik}"), None);
+    }
+    if p.kind == ProviderKind::Coinbase && i.kind != InstrumentKind::Crypto {
+        c.err("/instrument/kind", "unsupported", format!("the coinbase provider has crypto data only, not {ik}"), None);
+    }
+    if b.kind == BrokerKind::Schwab && i.kind == InstrumentKind::Crypto {
+        c.err("/broker/kind", "unsupported", "the schwab broker does not trade crypto", None);
+    }
+    // Algorithm.
+    let a = &r.algorithm;
+    let ak = kebab(&a.kind);
+    let what = format!("`{ak}`");
+    let is_mac = a.kind == AlgorithmKind::MaCrossBreakout;
+    let is_cor = a.kind == AlgorithmKind::Correlation;
+    c.only_with("/algorithm/ma_period", !is_mac && a.ma_period.is_some(), "ma-cross-breakout", &what);
+    c.only_with("/algorithm/breakout_lookback", !is_mac && a.breakout_lookback.is_some(), "ma-cross-breakout", &what);
+    c.only_with("/algorithm/breakout_mode", !is_mac && a.breakout_mode.is_some(), "ma-cross-breakout", &what);
+    c.only_with("/algorithm/primary", !is_cor && a.primary.is_some(), "correlation", &what);
+    c.only_with("/algorithm/correlated", !is_cor && a.correlated.is_some(), "correlation", &what);
+    c.only_with("/algorithm/swing_lookback", !is_cor && a.swing_lookback.is_some(), "correlation", &what);
+    c.only_with("/algorithm/fractal_lookback", !is_cor && a.fractal_lookback.is_some(), "correlation", &what);
+    c.only_with(
+        "/algorithm/tolerance",
+        a.kind != AlgorithmKind::TargetPosition && a.tolerance.is_some(),
+        "target-position",
+        &what,
+    );
+    let renko = a.candles == CandleStyle::Renko;
+    c.only_with("/algorithm/brick_size", !renko && a.brick_size.is_some(), "renko candles", &format!("`{}` candles", kebab(&a.candles)));
+    if renko {
+        c.require("/algorithm", "brick_size", a.brick_size.is_some(), "renko candles need a brick size");
+    }
+    if a.brick_size.is_some_and(|m| m.value() <= Decimal::ZERO) {
+        c.err("/algorithm/brick_size", "out-of-range", "`algorithm.brick_size` must be more than 0", None);
+    }
+    if is_mac {
+        c.require("/algorithm", "ma_period", a.ma_period.is_some(), "ma-cross-breakout needs the moving-average period");
+        c.require("/algorithm", "breakout_lookback", a.breakout_lookback.is_some(), "ma-cross-breakout needs the breakout lookback");
+    }
+    if is_cor {
+        c.require("/algorithm", "primary", a.primary.is_some(), "correlation needs the primary (traded) symbol");
+        c.require("/algorithm", "correlated", a.correlated.is_some(), "correlation needs the correlated symbol");
+        if a.primary.is_some() && a.primary == a.correlated {
+            c.err("/algorithm/correlated", "invalid-value", "`algorithm.correlated` must differ from `primary`", None);
+        }
+        if let Some(pr) = &a.primary {
+            if pr != &i.underlying {
+                c.warn(
+                    "/algorithm/primary",
+                    "mismatch",
+                    format!("`algorithm.primary` ({pr}) is not the traded `instrument.underlying` ({})", i.underlying),
+                    Some("the primary symbol is the one traded".into()),
+                );
+            }
+        }
+    }
+    if a.kind == AlgorithmKind::ExternalSignal && !is_redis {
+        c.err(
+            "/algorithm/kind",
+            "unsupported",
+            format!("external-signal needs a signal provider, but the provider is `{pk}`"),
+            Some("use `provider.kind: redis-signals`".into()),
+        );
+    }
+    for (f, v) in [
+        ("ma_period", a.ma_period),
+        ("breakout_lookback", a.breakout_lookback),
+        ("swing_lookback", a.swing_lookback),
+        ("fractal_lookback", a.fractal_lookback),
+    ] {
+        if v == Some(0) {
+            c.err(&format!("/algorithm/{f}"), "out-of-range", format!("`algorithm.{f}` must be at least 1"), None);
+        }
+    }
+    if a.tolerance.is_some_and(|t| t.fraction() >= hundred) {
+        c.err("/algorithm/tolerance", "out-of-range", "`algorithm.tolerance` must be below 100%", None);
+    }
+    // Orders.
+    let o = &r.orders;
+    if matches!(o.order_type, OrderType::Market | OrderType::Stop) && o.limit_offset_ticks > 0 {
+        c.warn(
+            "/orders/limit_offset_ticks",
+            "ignored-field",
+            format!("`orders.limit_offset_ticks` is ignored for `{}` orders", kebab(&o.order_type)),
+            Some("remove it, or use a limit order type".into()),
+        );
+    }
+    // Risk.
+    let k = &r.risk;
+    if k.allocation.is_some_and(|m| m.value() <= Decimal::ZERO) {
+        c.err("/risk/allocation", "out-of-range", "`risk.allocation` must be more than 0", None);
+    }
+    if k.daily_loss_limit.is_some_and(|m| m.value() <= Decimal::ZERO) {
+        c.err("/risk/daily_loss_limit", "out-of-range", "`risk.daily_loss_limit` must be more than 0", None);
+    }
+    if k.max_notional.is_some_and(|m| m.value() <= Decimal::ZERO) {
+        c.err("/risk/max_notional", "out-of-range", "`risk.max_notional` must be more than 0", None);
+    }
+    for (f, v) in [("entry_size", k.entry_size), ("add_size", k.add_size)] {
+        let ptr = format!("/risk/{f}");
+        match v {
+            Some(Size::Percent(pc)) => {
+                if pc.fraction() <= Decimal::ZERO || pc.fraction() > hundred {
+                    c.err(&ptr, "out-of-range", format!("`risk.{f}` must be more than 0% and at most 100%"), None);
+                } else if k.allocation.is_none() {
+                    c.err(
+                        &ptr,
+                        "missing-field",
+                        format!("`risk.{f}` is a percentage of `risk.allocation`, which is not set"),
+                        Some("set `risk.allocation`, or give the size in units".into()),
+                    );
+                }
+            }
+            Some(Size::Units(n)) => {
+                if n <= Decimal::ZERO {
+                    c.err(&ptr, "out-of-range", format!("`risk.{f}` must be more than 0"), None);
+                } else if i.kind != InstrumentKind::Crypto && !n.fract().is_zero() {
+                    c.err(&ptr, "invalid-value", format!("`risk.{f}` must be a whole number of {}", if is_opt { "contracts" } else { "shares" }), None);
+                }
+            }
+            None => {}
+        }
+    }
+    for (f, v) in [("stop_loss", k.stop_loss), ("trailing_stop", k.trailing_stop), ("max_drawdown", k.max_drawdown)] {
+        if v.is_some_and(|pc| pc.fraction() <= Decimal::ZERO || pc.fraction() > hundred) {
+            c.err(&format!("/risk/{f}"), "out-of-range", format!("`risk.{f}` must be more than 0% and at most 100%"), None);
+        }
+    }
+    if k.take_profit.is_some_and(|pc| pc.fraction() <= Decimal::ZERO) {
+        c.err("/risk/take_profit", "out-of-range", "`risk.take_profit` must be more than 0%", None);
+    }
+    for (f, v) in [
+        ("max_contracts", k.max_contracts),
+        ("max_shares", k.max_shares),
+        ("max_trades_per_day", k.max_trades_per_day),
+        ("max_orders_per_minute", k.max_orders_per_minute),
+    ] {
+        if v == Some(0) {
+            c.err(&format!("/risk/{f}"), "out-of-range", format!("`risk.{f}` must be at least 1"), None);
+        }
+    }
+    if let (Some(al), Some(eq)) = (k.allocation, b.starting_equity) {
+        if al.value() > eq.value() {
+            c.warn(
+                "/risk/allocation",
+                "allocation-exceeds-equity",
+                format!("`risk.allocation` ({al}) is more than `broker.starting_equity` ({eq})"),
+                None,
+            );
+        }
+    }
+    if let (Some(dl), Some(al)) = (k.daily_loss_limit, k.allocation) {
+        if dl.value() > al.value() {
+            c.warn("/risk/daily_loss_limit", "limit-exceeds-allocation", format!("`risk.daily_loss_limit` ({dl}) is more than `risk.allocation` ({al})"), None);
+        }
+    }
+    // Session.
+    let s = &r.session;
+    let cal = s.calendar;
+    if i.kind == InstrumentKind::Crypto && cal == CalendarKind::Nyse {
+        c.warn(
+            "/session/calendar",
+            "calendar-mismatch",
+            "crypto trades around the clock but the calendar is `nyse`",
+            Some("use `calendar: 24x7` for crypto".into()),
+        );
+    }
+    if i.kind != InstrumentKind::Crypto && cal == CalendarKind::AllDay {
+        c.err(
+            "/session/calendar",
+            "calendar-mismatch",
+            format!("{ik} trades on the exchange calendar, not `24x7`"),
+            Some("use `calendar: nyse`".into()),
+        );
+    }
+    let cal_name = kebab(&cal);
+    let (open, close) = named_window(cal, NamedHours::Extended);
+    let (start, end) = match s.hours {
+        Hours::Named(h) => named_window(cal, h),
+        Hours::Window(w) => {
+            let (st, en) = (minutes(w.start), minutes(w.end));
+            if st >= en {
+                c.err("/session/hours/end", "invalid-range", format!("session ends ({}) before it starts ({})", w.end, w.start), Some("`end` must be later than `start` on the same day".into()));
+            } else if st < open || en > close {
+                c.err_key(
+                    "/session/hours",
+                    "outside-calendar",
+                    format!("session {}–{} is outside the {cal_name} calendar's hours {}–{}", w.start, w.end, fmt_min(open), fmt_min(close)),
+                    Some(format!("keep the window within {}–{} (extended hours)", fmt_min(open), fmt_min(close))),
+                );
+            }
+            (st, en)
+        }
+    };
+    if let Some(fa) = s.flatten_at {
+        let m = minutes(fa);
+        if cal == CalendarKind::Nyse && (m <= start || m > end) {
+            c.err(
+                "/session/flatten_at",
+                "outside-session",
+                format!("`flatten_at` {fa} is outside the session {}–{}", fmt_min(start), fmt_min(end)),
+                Some(format!("pick a time after {} and no later than {}", fmt_min(start), fmt_min(end))),
+            );
+        }
+    }
+}
+
+/// Whether `name` can name a file `secrets/NAME.sops.yaml` (no path separators, no `..`).
+pub fn valid_secret_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+}
+
+fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, path: &Path) {
+    let full = base_dir.join(path);
+    let text = full.to_string_lossy();
+    let is_glob = text.contains(['*', '?', '[']);
+    let found = if is_glob {
+        glob::glob(&text).map(|mut g| g.any(|e| e.as_ref().is_ok_and(|p| p.is_file()))).unwrap_or(false)
+    } else {
+        full.is_file() || full.read_dir().is_ok_and(|mut d| d.next().is_some())
+    };
+    if !found {
+        let what = if is_glob { "matches no file" } else { "does not exist" };
+        c.err(
+            "/provider/path",
+            "replay-path-missing",
+            format!("replay data `{}` {what}", path.display()),
+            Some(format!("paths are relative to the recipe's directory ({})", display_dir(base_dir))),
+        );
+    }
+}
+
+fn display_dir(d: &Path) -> String {
+    let s = d.display().to_string();
+    if s.is_empty() { ".".into() } else { s }
+}
+
+fn semantic_fleet(c: &mut Ctx<'_>, f: &Fleet) {
+    if f.daily_loss_limit.is_some_and(|m| m.value() <= Decimal::ZERO) {
+        c.err("/daily_loss_limit", "out-of-range", "`daily_loss_limit` must be more than 0", None);
+    }
+    if f.max_concurrent_agents == Some(0) {
+        c.err("/max_concurrent_agents", "out-of-range", "`max_concurrent_agents` must be at least 1", None);
+    }
+    if f.stale_data_seconds == Some(0) {
+        c.err("/stale_data_seconds", "out-of-range", "`stale_data_seconds` must be at least 1", None);
+    }
+}
+
+/// Hook for credential checks: does the secret `name` resolve under `secrets_dir`?
+///
+/// Today this checks that `secrets_dir/NAME.sops.yaml` exists. The lead wires it to the
+/// vault (`crate::secrets`) for recipient checks and `runner validate --check-secrets`.
+/// The error message names the file, never any secret content.
+pub fn check_credentials(name: &str, secrets_dir: &Path) -> Result<(), String> {
+    let file = secrets_dir.join(format!("{name}.sops.yaml"));
+    if file.is_file() { Ok(()) } else { Err(format!("secret `{name}` not found: {} does not exist", file.display())) }
+}
+
+/// Where cross-recipe checks look for fleet settings.
+#[derive(Debug, Clone, Default)]
+pub struct FleetContext {
+    /// Index of the fleet file in the report list, if there is one.
+    pub fleet_index: Option<usize>,
+    /// Directory holding `NAME.sops.yaml` secrets.
+    pub secrets_dir: PathBuf,
+}
+
+/// Pass 5: checks across all recipes (and the fleet file).
+pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
+    let fleet = ctx.fleet_index.and_then(|i| reports.get(i)).and_then(|r| r.fleet.clone());
+    let mut agents: HashMap<String, (String, usize)> = HashMap::new();
+    let mut accounts: HashMap<(String, String), (usize, String, usize)> = HashMap::new();
+    let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
+    for (idx, rep) in reports.iter().enumerate() {
+        let Some(r) = &rep.recipe else { continue };
+        let agent_pos = rep.spans.value_or_parent("/agent");
+        if let Some((f, l)) = agents.get(&r.agent) {
+            extra.push((
+                idx,
+                Diagnostic::error(&rep.file, agent_pos, "duplicate-agent", format!("agent `{}` is also defined in {f}:{l}", r.agent), Some("agent names must be unique across the fleet".into())),
+            ));
+        } else {
+            agents.insert(r.agent.clone(), (rep.file.clone(), agent_pos.line));
+        }
+        let acc_pos = rep.spans.value_or_parent("/broker/account");
+        let key = (kebab(&r.broker.kind), r.broker.account.clone());
+        if let Some((oi, of, ol)) = accounts.get(&key) {
+            let other_agent = reports[*oi].recipe.as_ref().map(|x| x.agent.clone()).unwrap_or_default();
+            extra.push((
+                idx,
+                Diagnostic::error(
+                    &rep.file,
+                    acc_pos,
+                    "shared-account",
+                    format!("broker account `{}` is also used by agent `{other_agent}` in {of}:{ol}", r.broker.account),
+                    Some("one broker account belongs to one agent; give each agent its own account".into()),
+                ),
+            ));
+            extra.push((
+                *oi,
+                Diagnostic::error(
+                    of,
+                    Pos { line: *ol, ..reports[*oi].spans.value_or_parent("/broker/account") },
+                    "shared-account",
+                    format!("broker account `{}` is also used by agent `{}` in {}:{}", r.broker.account, r.agent, rep.file, acc_pos.line),
+                    Some("one broker account belongs to one agent; give each agent its own account".into()),
+                ),
+            ));
+        } else {
+            accounts.insert(key, (idx, rep.file.clone(), acc_pos.line));
+        }
+        for (ptr, name) in [("/provider/credentials", &r.provider.credentials), ("/broker/credentials", &r.broker.credentials)] {
+            if let Some(n) = name.as_deref().filter(|n| valid_secret_name(n)) {
+                if let Err(msg) = check_credentials(n, &ctx.secrets_dir) {
+                    extra.push((
+                        idx,
+                        Diagnostic::error(
+                            &rep.file,
+                            rep.spans.value_or_parent(ptr),
+                            "secret-missing",
+                            msg,
+                            Some(format!("create it with `runner secrets` (see docs/recipes.md, \"Credentials\")")),
+                        ),
+                    ));
+                }
+            }
+        }
+        if let (Some(fl), Some(al)) = (fleet.as_ref().and_then(|f| f.daily_loss_limit), r.risk.daily_loss_limit) {
+            if al.value() > fl.value() {
+                let ff = ctx.fleet_index.map(|i| reports[i].file.clone()).unwrap_or_default();
+                extra.push((
+                    idx,
+                    Diagnostic::warning(
+                        &rep.file,
+                        rep.spans.value_or_parent("/risk/daily_loss_limit"),
+                        "fleet-limit",
+                        format!("`risk.daily_loss_limit` ({al}) is more than the fleet's daily_loss_limit ({fl}) in {ff}"),
+                        Some("the fleet limit stops every agent first; lower this one or raise the fleet's".into()),
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, d) in extra {
+        reports[i].push(d);
+    }
+    for r in reports.iter_mut() {
+        r.finish();
+    }
+}
+
+/// Options for [`validate_paths`].
+#[derive(Debug, Clone, Default)]
+pub struct ValidateOptions {
+    /// An explicit fleet file (otherwise the first `runner.yaml` among the inputs, else one
+    /// found by walking up from the current directory to the project root).
+    pub fleet: Option<PathBuf>,
+    /// Do not look for a fleet file outside the given paths.
+    pub no_fleet_discovery: bool,
+}
+
+/// An I/O or usage problem that stops validation (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputError(pub String);
+
+/// Collect the files to check: files as given; directories recursively (`*.yaml`, `*.yml`,
+/// sorted, skipping hidden directories).
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let md = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read {}: {e}", p.display())))?;
+        if md.is_dir() {
+            walk_dir(p, &mut out, 0)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    Ok(out)
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputError> {
+    if depth > 32 {
+        return Ok(());
+    }
+    let rd = std::fs::read_dir(dir).map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') {
+            continue;
+        }
+        if e.is_dir() {
+            walk_dir(&e, out, depth + 1)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file is a fleet file by its name (`runner.yaml` / `runner.yml`).
+pub fn is_fleet_file(p: &Path) -> bool {
+    matches!(p.file_name().and_then(|n| n.to_str()), Some("runner.yaml" | "runner.yml"))
+}
+
+/// Find `runner.yaml` walking up from `start` (stopping at a directory holding `.git`).
+pub fn discover_fleet(start: &Path) -> Option<PathBuf> {
+    let mut d = Some(start);
+    while let Some(dir) = d {
+        let f = dir.join(FLEET_FILE);
+        if f.is_file() {
+            return Some(f);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+        d = dir.parent();
+    }
+    None
+}
+
+/// Check one file from disk (passes 1–4).
+pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputError> {
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    match read_source(path) {
+        Ok(src) => Ok(check_source(src, kind, &base)),
+        Err(super::load::ReadError::Io(e)) => Err(InputError(format!("cannot read {}: {e}", path.display()))),
+        Err(super::load::ReadError::Invalid(d)) => {
+            let mut rep = FileReport {
+                file: path.display().to_string(),
+                kind,
+                diagnostics: vec![*d],
+                recipe: None,
+                fleet: None,
+                spans: SpanMap::default(),
+                source: None,
+            };
+            rep.finish();
+            Ok(rep)
+        }
+    }
+}
+
+/// Validate files and directories: every pass, including the cross-recipe checks.
+pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<FileReport>, InputError> {
+    let mut files = collect_files(paths)?;
+    let mut fleet_path = opts.fleet.clone();
+    if fleet_path.is_none() {
+        fleet_path = files.iter().find(|p| is_fleet_file(p)).cloned();
+    }
+    if fleet_path.is_none() && !opts.no_fleet_discovery {
+        let cwd = std::env::current_dir().map_err(|e| InputError(format!("cannot read the current directory: {e}")))?;
+        fleet_path = discover_fleet(&cwd).map(|p| p.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(p));
+    }
+    if let Some(fp) = &fleet_path {
+        if !files.contains(fp) {
+            files.insert(0, fp.clone());
+        }
+    }
+    let mut reports = Vec::with_capacity(files.len());
+    let mut fleet_index = None;
+    for f in &files {
+        let is_fleet = fleet_path.as_ref() == Some(f) || is_fleet_file(f);
+        if fleet_path.as_ref() == Some(f) {
+            fleet_index = Some(reports.len());
+        }
+        reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
+    }
+    let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
+        (Some(fp), Some(fl)) => fp.parent().map(|d| d.join(&fl.secrets_dir)).unwrap_or_else(|| fl.secrets_dir.clone()),
+        (Some(fp), None) => fp.parent().map(|d| d.join("secrets")).unwrap_or_else(|| "secrets".into()),
+        _ => PathBuf::from("secrets"),
+    };
+    cross_checks(&mut reports, &FleetContext { fleet_index, secrets_dir });
+    Ok(reports)
+}
+
+/// Load one recipe for running it: every single-file pass must succeed (warnings are
+/// allowed). On failure, the rendered diagnostics are in the error.
+pub fn load_recipe(path: &Path) -> Result<Recipe, LoadError> {
+    let rep = check_file(path, SchemaKind::Recipe).map_err(|e| LoadError { rendered: e.0, diagnostics: Vec::new() })?;
+    match (rep.errors(), rep.recipe) {
+        (0, Some(r)) => Ok(r),
+        _ => Err(LoadError {
+            rendered: rep.diagnostics.iter().map(Diagnostic::render).collect::<Vec<_>>().join("\n"),
+            diagnostics: rep.diagnostics,
+        }),
+    }
+}
+
+/// Why [`load_recipe`] failed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid recipe:\n{rendered}")]
+pub struct LoadError {
+    /// The diagnostics, rendered for people.
+    pub rendered: String,
+    /// The diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+}

@@ -1,0 +1,339 @@
+//! Recipes: `runner validate` snapshots of every bad fixture, the example recipes, the
+//! fleet file, cross-recipe checks, hostile input, `runner show` and `runner schema`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::{Run, repo_root};
+
+const BAD_DIR: &str = "tests/fixtures/recipes/bad";
+
+fn bad_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(repo_root().join(BAD_DIR))
+        .expect("bad fixture dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every bad fixture gives exactly its snapshot (`*.expected`), exits 1, and has a
+/// located diagnostic. `UPDATE_SNAPSHOTS=1` rewrites the snapshots.
+#[test]
+fn bad_recipes_match_snapshots() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
+    let fixtures = bad_fixtures();
+    assert!(fixtures.len() >= 25, "need at least 25 bad cases, have {}", fixtures.len());
+    let mut failures = Vec::new();
+    for f in &fixtures {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let rel = format!("{BAD_DIR}/{name}");
+        let out = Run::new(["validate", "--no-fleet", "--deny-warnings", &rel]).run().code(1);
+        assert!(out.stdout.contains(&format!("--> {rel}:")), "{rel}: no file:line:col in\n{}", out.stdout);
+        let expected_path = f.with_extension("expected");
+        if update {
+            fs::write(&expected_path, &out.stdout).expect("write snapshot");
+            continue;
+        }
+        let expected = fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", expected_path.display()));
+        if expected != out.stdout {
+            failures.push(format!("--- {rel}\nexpected:\n{expected}\nactual:\n{}", out.stdout));
+        }
+    }
+    assert!(failures.is_empty(), "{} snapshot(s) differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A scratch project: the example recipes, the fleet file, placeholder data files and
+/// placeholder secret files (validate only checks that they exist).
+fn scratch_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = repo_root();
+    fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    fs::create_dir_all(dir.path().join("secrets")).unwrap();
+    fs::copy(root.join("runner.yaml"), dir.path().join("runner.yaml")).unwrap();
+    for e in fs::read_dir(root.join("recipes")).unwrap() {
+        let p = e.unwrap().path();
+        let text = fs::read_to_string(&p).unwrap();
+        fs::write(dir.path().join("recipes").join(p.file_name().unwrap()), &text).unwrap();
+        let r = runner::recipe::from_yaml_str(&text).expect("example recipe loads");
+        if let Some(data) = &r.provider.path {
+            let target = dir.path().join("recipes").join(data);
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::write(target, b"placeholder").unwrap();
+        }
+        for name in [&r.provider.credentials, &r.broker.credentials].into_iter().flatten() {
+            fs::write(dir.path().join("secrets").join(format!("{name}.sops.yaml")), b"placeholder").unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn example_recipes_validate() {
+    let dir = scratch_project();
+    let out = Run::new(["validate", "recipes"]).dir(dir.path()).run().success();
+    for name in ["spy-9ma", "spy-9ma-shares", "nvda-signals", "spy-qqq-correlation", "btc-coinbase-ha"] {
+        assert!(out.stdout.contains(&format!("√ recipes/{name}.yaml\n")), "{name} not ok:\n{}", out.stdout);
+    }
+    // The fleet file is found at the project root and validated too.
+    assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
+    assert!(out.stdout.contains("6 files: 6 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
+    // The same recipes pass with --deny-warnings: the examples carry no warnings.
+    Run::new(["validate", "--deny-warnings", "recipes", "runner.yaml"]).dir(dir.path()).run().success();
+}
+
+#[test]
+fn good_fixture_validates_and_shows_defaults() {
+    let out = Run::new(["validate", "--no-fleet", "tests/fixtures/recipes/good"]).run().success();
+    assert!(out.stdout.contains("1 file: 1 ok"), "{}", out.stdout);
+    let show = Run::new(["show", "tests/fixtures/recipes/good/spy-options.yaml"]).run().success();
+    // Defaults the file leaves out are filled in.
+    for line in ["account_type: margin", "regime: auto", "reg_t: enforce", "prefer: nearest", "candles: standard"] {
+        assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
+    }
+    // What show prints is itself a recipe that loads to the same value.
+    let printed = runner::recipe::from_yaml_str(&show.stdout).expect("show output is a recipe");
+    let original = runner::recipe::from_yaml_str(
+        &fs::read_to_string(repo_root().join("tests/fixtures/recipes/good/spy-options.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, original);
+}
+
+#[test]
+fn show_prints_secret_names_and_refuses_invalid_recipes() {
+    let dir = scratch_project();
+    let show = Run::new(["show", "recipes/btc-coinbase-ha.yaml"]).dir(dir.path()).run().success();
+    assert!(show.stdout.contains("credentials: coinbase"), "{}", show.stdout);
+    assert!(!show.stdout.contains("placeholder"), "secret file content must never be shown");
+    let bad = Run::new(["show", "tests/fixtures/recipes/bad/misspelled-field.yaml"]).run().code(1);
+    assert!(bad.stderr.contains("unknown field `ma_periode`"), "{}", bad.stderr);
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let out = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/bad/option-fields-on-equity.yaml"])
+        .run()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON output");
+    let arr = v.as_array().expect("an array");
+    assert_eq!(arr.len(), 3, "{}", out.stdout);
+    for d in arr {
+        let obj = d.as_object().expect("objects");
+        let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["code", "column", "file", "hint", "line", "message", "severity"]);
+        assert!(obj["line"].as_u64().unwrap() >= 1 && obj["column"].as_u64().unwrap() >= 1);
+        assert_eq!(obj["severity"], "error");
+    }
+    assert_eq!(arr[0]["line"], 14);
+    assert_eq!(arr[0]["column"], 3);
+    assert_eq!(arr[0]["code"], "field-not-allowed");
+    // A valid file gives an empty array and exit 0.
+    let ok = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/good"]).run().success();
+    assert_eq!(ok.stdout.trim(), "[]");
+}
+
+#[test]
+fn exit_codes() {
+    // Usage errors: no paths, a path that does not exist.
+    Run::new(["validate"]).run().code(2);
+    let missing = Run::new(["validate", "no/such/dir"]).run().code(2);
+    assert!(missing.stderr.contains("no/such/dir"), "{}", missing.stderr);
+    // Warnings only: ok unless --deny-warnings.
+    let w = "tests/fixtures/recipes/bad/warn-limit-offset-on-market.yaml";
+    let out = Run::new(["validate", "--no-fleet", w]).run().success();
+    assert!(out.stdout.starts_with(&format!("~ {w}: 0 errors, 1 warning")), "{}", out.stdout);
+    Run::new(["validate", "--no-fleet", "--deny-warnings", w]).run().code(1);
+}
+
+fn recipe_text(agent: &str, account: &str) -> String {
+    fs::read_to_string(repo_root().join("tests/fixtures/recipes/good/spy-options.yaml"))
+        .unwrap()
+        .replace("agent: fixture-good", &format!("agent: {agent}"))
+        .replace("account: paper-fixture-good", &format!("account: {account}"))
+        .replace("../sample.csv", "data.csv")
+}
+
+#[test]
+fn one_broker_account_per_agent_names_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("a.yaml"), recipe_text("agent-a", "shared")).unwrap();
+    fs::write(d.join("b.yaml"), format!("# second\n{}", recipe_text("agent-b", "shared"))).unwrap();
+    let out = Run::new(["validate", "--no-fleet", "a.yaml", "b.yaml"]).dir(d).run().code(1);
+    assert!(
+        out.stdout.contains("broker account `shared` is also used by agent `agent-a` in a.yaml:8"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("broker account `shared` is also used by agent `agent-b` in b.yaml:9"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--> b.yaml:9:12") && out.stdout.contains("--> a.yaml:8:12"), "{}", out.stdout);
+}
+
+#[test]
+fn agent_names_are_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::create_dir(d.join("sub")).unwrap();
+    fs::write(d.join("one.yaml"), recipe_text("twin", "acct-1")).unwrap();
+    fs::write(d.join("sub/two.yml"), recipe_text("twin", "acct-2").replace("data.csv", "../data.csv")).unwrap();
+    let out = Run::new(["validate", "--no-fleet", "."]).dir(d).run().code(1);
+    assert!(out.stdout.contains("error[duplicate-agent]: agent `twin` is also defined in ./one.yaml:2"), "{}", out.stdout);
+    assert!(out.stdout.contains("√ ./one.yaml"), "{}", out.stdout);
+}
+
+#[test]
+fn fleet_file_is_validated_and_its_limits_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("runner.yaml"), "version: 1\ndaily_loss_limit: 500\n").unwrap();
+    fs::write(d.join("a.yaml"), recipe_text("agent-a", "acct-a")).unwrap();
+    let out = Run::new(["validate", "a.yaml"]).dir(d).run().success();
+    assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("`risk.daily_loss_limit` (1000) is more than the fleet's daily_loss_limit (500) in runner.yaml"),
+        "{}",
+        out.stdout
+    );
+    // A broken fleet file is reported with its own schema.
+    fs::write(d.join("runner.yaml"), "version: 1\nmax_agents: 3\n").unwrap();
+    let out = Run::new(["validate", "a.yaml"]).dir(d).run().code(1);
+    assert!(out.stdout.contains("x runner.yaml (fleet): 1 error"), "{}", out.stdout);
+    assert!(out.stdout.contains("unknown field `max_agents`"), "{}", out.stdout);
+    // The fleet's secrets_dir is where credentials must resolve.
+    fs::write(d.join("runner.yaml"), "version: 1\nsecrets_dir: vault\n").unwrap();
+    let live = recipe_text("agent-l", "acct-l")
+        .replace("  kind: paper\n", "  kind: alpaca\n")
+        .replace("  starting_equity: 50000\n", "  credentials: alpaca-live\n");
+    fs::write(d.join("a.yaml"), live).unwrap();
+    let out = Run::new(["validate", "a.yaml"]).dir(d).run().code(1);
+    assert!(out.stdout.contains("vault/alpaca-live.sops.yaml does not exist"), "{}", out.stdout);
+    fs::create_dir(d.join("vault")).unwrap();
+    fs::write(d.join("vault/alpaca-live.sops.yaml"), "x").unwrap();
+    Run::new(["validate", "a.yaml"]).dir(d).run().success();
+}
+
+fn validate_bytes(name: &str, bytes: &[u8]) -> crate::support::Finished {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    fs::write(&p, bytes).unwrap();
+    Run::new(["validate", "--no-fleet", name]).dir(dir.path()).run().code(1)
+}
+
+#[test]
+fn hostile_input_ends_in_a_clear_error() {
+    // A 50 MB file: refused by size before parsing.
+    let mut big = b"version: 1\nagent: big\ndescription: \"".to_vec();
+    big.resize(50 * 1024 * 1024, b'x');
+    let out = validate_bytes("big.yaml", &big);
+    assert!(out.stdout.contains("error[file-too-large]"), "{}", out.stdout);
+    // 10,000-deep nesting, flow and block style.
+    let flow = format!("a: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let out = validate_bytes("deep.yaml", flow.as_bytes());
+    assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
+    let mut nested_maps = String::new();
+    for i in 0..1_000 {
+        nested_maps.push_str(&" ".repeat(i));
+        nested_maps.push_str("k:\n");
+    }
+    let out = validate_bytes("deep-maps.yaml", nested_maps.as_bytes());
+    assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
+    // Block sequences nest on one line: `- - - … x`.
+    let block = format!("{}x\n", "- ".repeat(10_000));
+    let out = validate_bytes("deep-block.yaml", block.as_bytes());
+    assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
+    // Not UTF-8: the position of the first bad byte.
+    let out = validate_bytes("latin1.yaml", b"version: 1\nagent: caf\xe9\n");
+    assert!(out.stdout.contains("error[not-utf8]") && out.stdout.contains("latin1.yaml:2:11"), "{}", out.stdout);
+    // Binary garbage (deterministic pseudo-random bytes, NULs included).
+    let mut x: u32 = 0x1234_5678;
+    let garbage: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x & 0xff) as u8
+        })
+        .collect();
+    let out = validate_bytes("garbage.yaml", &garbage);
+    assert!(out.stdout.contains("error["), "{}", out.stdout);
+    // Valid UTF-8 with control characters.
+    let out = validate_bytes("nul.yaml", b"version: 1\nagent: \x00\x01\x02\n");
+    assert!(out.stdout.contains("error["), "{}", out.stdout);
+    // A YAML stream with many documents.
+    let out = validate_bytes("multi.yaml", "version: 1\n---\nversion: 1\n".as_bytes());
+    assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+#[test]
+fn schema_files_are_fresh() {
+    let out = Run::new(["schema", "--check"]).run().success();
+    assert!(out.stdout.contains("up to date"), "{}", out.stdout);
+}
+
+#[test]
+fn schema_check_detects_stale_files_and_schema_rewrites_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_dir(&repo_root().join("recipes"), &d.join("recipes"));
+    fs::copy(repo_root().join("runner.yaml"), d.join("runner.yaml")).unwrap();
+    let root = d.to_str().unwrap();
+    let stale = Run::new(["schema", "--check", "--root", root]).run().code(1);
+    assert!(stale.stderr.contains("run `runner schema`"), "{}", stale.stderr);
+    Run::new(["schema", "--root", root]).run().success();
+    Run::new(["schema", "--check", "--root", root]).run().success();
+    // What was written is exactly what the repository commits.
+    for f in ["schemas/recipe.schema.json", "schemas/fleet.schema.json", "docs/recipes.md"] {
+        assert_eq!(fs::read_to_string(d.join(f)).unwrap(), fs::read_to_string(repo_root().join(f)).unwrap(), "{f}");
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(d.join("schemas/recipe.schema.json")).unwrap()).unwrap();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    fs::write(d.join("schemas/fleet.schema.json"), "{}").unwrap();
+    let stale = Run::new(["schema", "--check", "--root", root]).run().code(1);
+    assert!(stale.stderr.contains("schemas/fleet.schema.json"), "{}", stale.stderr);
+}
+
+/// docs/recipes.md documents every property of both schemas with its description.
+#[test]
+fn docs_cover_every_schema_property() {
+    let docs = fs::read_to_string(repo_root().join("docs/recipes.md")).unwrap();
+    for (file, count_min) in [("schemas/recipe.schema.json", 60), ("schemas/fleet.schema.json", 7)] {
+        let schema: serde_json::Value = serde_json::from_str(&fs::read_to_string(repo_root().join(file)).unwrap()).unwrap();
+        let mut n = 0;
+        let mut stack = vec![schema.clone()];
+        if let Some(defs) = schema.get("$defs").and_then(|d| d.as_object()) {
+            stack.extend(defs.values().cloned());
+        }
+        for node in stack {
+            let Some(props) = node.get("properties").and_then(|p| p.as_object()) else { continue };
+            for (name, p) in props {
+                n += 1;
+                assert!(docs.contains(&format!("{name}`")), "docs/recipes.md lacks `{name}`");
+                if let Some(desc) = p.get("description").and_then(|d| d.as_str()) {
+                    assert!(docs.contains(&desc.replace('\n', " ").replace('|', "\\|")), "docs lack the description of `{name}`");
+                }
+            }
+        }
+        assert!(n >= count_min, "{file}: only {n} properties");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
