@@ -81,3 +81,18 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"));
 }
+
+#[test]
+fn the_main_job_runs_on_the_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        Run::new(["up", "recipes/spy-9ma-shares.yaml", "--speed", "max", "--report-dir", s(dir.path())])
+            .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Summary:") && out.stdout.contains("net P&L"), "{}", out.stdout);
+    // Five real trading days, every one of them traded and flat at 15:55.
+    let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
+    for day in ["07", "08", "09", "10", "11"] {
+        assert!(deals.contains(&format!(",2013-10-{day}T15:55:00.000-04:00,")), "day {day}: {deals}");
+    }
+}

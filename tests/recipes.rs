@@ -36,8 +36,9 @@ fn bad_recipes_match_snapshots() {
             fs::write(&expected_path, &out.stdout).expect("write snapshot");
             continue;
         }
-        let expected = fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", expected_path.display()));
+        let expected = fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", expected_path.display())
+        });
         if expected != out.stdout {
             failures.push(format!("--- {rel}\nexpected:\n{expected}\nactual:\n{}", out.stdout));
         }
@@ -90,7 +91,9 @@ fn good_fixture_validates_and_shows_defaults() {
     assert!(out.stdout.contains("1 file: 1 ok"), "{}", out.stdout);
     let show = Run::new(["show", "tests/fixtures/recipes/good/spy-options.yaml"]).run().success();
     // Defaults the file leaves out are filled in.
-    for line in ["account_type: margin", "regime: auto", "reg_t: enforce", "prefer: nearest", "candles: standard"] {
+    for line in
+        ["account_type: margin", "regime: auto", "reg_t: enforce", "prefer: nearest", "candles: standard"]
+    {
         assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
     }
     // What show prints is itself a recipe that loads to the same value.
@@ -114,9 +117,15 @@ fn show_prints_secret_names_and_refuses_invalid_recipes() {
 
 #[test]
 fn json_output_has_the_documented_shape() {
-    let out = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/bad/option-fields-on-equity.yaml"])
-        .run()
-        .code(1);
+    let out = Run::new([
+        "validate",
+        "--no-fleet",
+        "--format",
+        "json",
+        "tests/fixtures/recipes/bad/option-fields-on-equity.yaml",
+    ])
+    .run()
+    .code(1);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON output");
     let arr = v.as_array().expect("an array");
     assert_eq!(arr.len(), 3, "{}", out.stdout);
@@ -132,7 +141,9 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(arr[0]["column"], 3);
     assert_eq!(arr[0]["code"], "field-not-allowed");
     // A valid file gives an empty array and exit 0.
-    let ok = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/good"]).run().success();
+    let ok = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/good"])
+        .run()
+        .success();
     assert_eq!(ok.stdout.trim(), "[]");
 }
 
@@ -175,7 +186,11 @@ fn one_broker_account_per_agent_names_both_files() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("--> b.yaml:9:12") && out.stdout.contains("--> a.yaml:8:12"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("--> b.yaml:9:12") && out.stdout.contains("--> a.yaml:8:12"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -185,9 +200,14 @@ fn agent_names_are_unique() {
     fs::write(d.join("data.csv"), "x").unwrap();
     fs::create_dir(d.join("sub")).unwrap();
     fs::write(d.join("one.yaml"), recipe_text("twin", "acct-1")).unwrap();
-    fs::write(d.join("sub/two.yml"), recipe_text("twin", "acct-2").replace("data.csv", "../data.csv")).unwrap();
+    fs::write(d.join("sub/two.yml"), recipe_text("twin", "acct-2").replace("data.csv", "../data.csv"))
+        .unwrap();
     let out = Run::new(["validate", "--no-fleet", "."]).dir(d).run().code(1);
-    assert!(out.stdout.contains("error[duplicate-agent]: agent `twin` is also defined in ./one.yaml:2"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("error[duplicate-agent]: agent `twin` is also defined in ./one.yaml:2"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("√ ./one.yaml"), "{}", out.stdout);
 }
 
@@ -201,7 +221,9 @@ fn fleet_file_is_validated_and_its_limits_checked() {
     let out = Run::new(["validate", "a.yaml"]).dir(d).run().success();
     assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("`risk.daily_loss_limit` (1000) is more than the fleet's daily_loss_limit (500) in runner.yaml"),
+        out.stdout.contains(
+            "`risk.daily_loss_limit` (1000) is more than the fleet's daily_loss_limit (500) in runner.yaml"
+        ),
         "{}",
         out.stdout
     );
@@ -254,7 +276,11 @@ fn hostile_input_ends_in_a_clear_error() {
     assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
     // Not UTF-8: the position of the first bad byte.
     let out = validate_bytes("latin1.yaml", b"version: 1\nagent: caf\xe9\n");
-    assert!(out.stdout.contains("error[not-utf8]") && out.stdout.contains("latin1.yaml:2:11"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("error[not-utf8]") && out.stdout.contains("latin1.yaml:2:11"),
+        "{}",
+        out.stdout
+    );
     // Binary garbage (deterministic pseudo-random bytes, NULs included).
     let mut x: u32 = 0x1234_5678;
     let garbage: Vec<u8> = (0..4096)
@@ -295,7 +321,11 @@ fn schema_check_detects_stale_files_and_schema_rewrites_them() {
     Run::new(["schema", "--check", "--root", root]).run().success();
     // What was written is exactly what the repository commits.
     for f in ["schemas/recipe.schema.json", "schemas/fleet.schema.json", "docs/recipes.md"] {
-        assert_eq!(fs::read_to_string(d.join(f)).unwrap(), fs::read_to_string(repo_root().join(f)).unwrap(), "{f}");
+        assert_eq!(
+            fs::read_to_string(d.join(f)).unwrap(),
+            fs::read_to_string(repo_root().join(f)).unwrap(),
+            "{f}"
+        );
     }
     let schema: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(d.join("schemas/recipe.schema.json")).unwrap()).unwrap();
@@ -310,7 +340,8 @@ fn schema_check_detects_stale_files_and_schema_rewrites_them() {
 fn docs_cover_every_schema_property() {
     let docs = fs::read_to_string(repo_root().join("docs/recipes.md")).unwrap();
     for (file, count_min) in [("schemas/recipe.schema.json", 60), ("schemas/fleet.schema.json", 7)] {
-        let schema: serde_json::Value = serde_json::from_str(&fs::read_to_string(repo_root().join(file)).unwrap()).unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(repo_root().join(file)).unwrap()).unwrap();
         let mut n = 0;
         let mut stack = vec![schema.clone()];
         if let Some(defs) = schema.get("$defs").and_then(|d| d.as_object()) {
@@ -322,7 +353,10 @@ fn docs_cover_every_schema_property() {
                 n += 1;
                 assert!(docs.contains(&format!("{name}`")), "docs/recipes.md lacks `{name}`");
                 if let Some(desc) = p.get("description").and_then(|d| d.as_str()) {
-                    assert!(docs.contains(&desc.replace('\n', " ").replace('|', "\\|")), "docs lack the description of `{name}`");
+                    assert!(
+                        docs.contains(&desc.replace('\n', " ").replace('|', "\\|")),
+                        "docs lack the description of `{name}`"
+                    );
                 }
             }
         }

@@ -5,10 +5,8 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
-use super::replay::Replay;
 use super::run::{self, DateRange};
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
-use crate::model::SymbolId;
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
 
@@ -52,10 +50,6 @@ pub struct BacktestArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {}
 
-fn open_replay(p: &run::Prepared) -> anyhow::Result<Replay> {
-    Replay::open(&p.data, SymbolId(0)).map_err(|e| ExitError::usage(e.to_string()).into())
-}
-
 fn run_id(agent: &str, mode: &str) -> String {
     format!("{agent}-{mode}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"))
 }
@@ -82,7 +76,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     for path in &args.recipes {
         let p = run::prepare(path)?;
         let agent = run::build_agent(&p)?;
-        let replay = open_replay(&p)?;
+        let replay = run::open_replay(&p, DateRange::default())?;
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
         println!("{name}: paper broker, replaying {} at {speed}", p.data.display());
@@ -105,9 +99,8 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
     }
     let p = run::prepare(&args.recipe)?;
     let agent = run::build_agent(&p)?;
-    let mut replay = open_replay(&p)?;
-    let report = run::backtest(agent, &mut replay, DateRange { from: args.from, to: args.to })
-        .map_err(|e| ExitError::usage(format!("{e:#}")))?;
+    let replay = run::open_replay(&p, DateRange { from: args.from, to: args.to })?;
+    let report = run::backtest(agent, replay).map_err(|e| ExitError::usage(format!("{e:#}")))?;
     let name = &p.recipe.agent;
     let dir = args
         .report_dir

@@ -3,14 +3,12 @@
 //! - [`agent`]: one agent's loop body over one input enum (market event | broker event | command);
 //! - [`session`]: the trading-day clock (session, `flatten_at`, candle grid origin);
 //! - [`candles`]: allocation-free candle aggregation for strategies;
-//! - [`replay`]: streaming CSV / CSV.gz input;
-//! - [`run`]: the drivers — synchronous backtest (simulated clock) and live-style `up`
+//! - [`run`]: the drivers (input: the market module's streaming `Replay`) — synchronous backtest (simulated clock) and live-style `up`
 //!   (tokio tasks, channels, wall-clock pacing);
 //! - [`cli`]: `runner up`, `runner backtest`, `runner status`.
 
 pub mod agent;
 pub mod candles;
 pub mod cli;
-pub mod replay;
 pub mod run;
 pub mod session;

@@ -11,9 +11,9 @@ use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-use super::replay::Replay;
 use crate::broker::OrderEvent;
 use crate::market::event::MarketEvent;
+use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::{NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AlgorithmKind, ProviderKind};
@@ -84,31 +84,37 @@ pub struct DateRange {
 }
 
 impl DateRange {
-    fn bounds(&self) -> (i64, i64) {
+    /// The range as replay options for `symbol`: from local midnight of `from` to local
+    /// midnight after `to`.
+    pub fn replay_options(&self, symbol: SymbolId) -> ReplayOptions {
         let at = |d: NaiveDate| {
             use chrono::TimeZone;
             NEW_YORK
                 .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
                 .earliest()
-                .map_or(i64::MIN, |t| Timestamp::from_datetime(&t).0)
+                .map(|t| Timestamp::from_datetime(&t))
         };
-        (self.from.map_or(i64::MIN, at), self.to.and_then(|d| d.succ_opt()).map_or(i64::MAX, at))
+        ReplayOptions {
+            symbol,
+            bar_duration: None,
+            from: self.from.and_then(at),
+            to: self.to.and_then(|d| d.succ_opt()).and_then(at),
+        }
     }
 }
 
+/// Open the replay of a prepared recipe, limited to `range`.
+pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
+    let path = p.data.to_string_lossy();
+    Replay::open(&path, &range.replay_options(SymbolId(0)))
+        .map_err(|e| crate::cli::ExitError::usage(e.to_string()).into())
+}
+
 /// Backtest: drive the agent synchronously over the replay, as fast as possible.
-pub fn backtest(mut agent: Agent, replay: &mut Replay, range: DateRange) -> anyhow::Result<Report> {
-    let (lo, hi) = range.bounds();
+pub fn backtest(mut agent: Agent, replay: Replay) -> anyhow::Result<Report> {
     let mut sink = |_: AgentEvent<'_>| {};
-    while let Some(ev) = replay.next_event()? {
-        let ts = ev.ts().0;
-        if ts < lo {
-            continue;
-        }
-        if ts >= hi {
-            break;
-        }
-        agent.handle(Input::Market(ev), &mut sink);
+    for ev in replay {
+        agent.handle(Input::Market(ev?), &mut sink);
     }
     agent.handle(Input::Command(Command::Shutdown), &mut sink);
     Ok(agent.into_report())
@@ -175,12 +181,7 @@ pub fn live(agent: Agent, replay: Replay, speed: Speed, name: String) -> anyhow:
     rt.block_on(live_async(agent, replay, speed, name))
 }
 
-async fn live_async(
-    mut agent: Agent,
-    mut replay: Replay,
-    speed: Speed,
-    name: String,
-) -> anyhow::Result<Report> {
+async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String) -> anyhow::Result<Report> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
     let factor = match speed {
         Speed::Max => None,
@@ -192,7 +193,8 @@ async fn live_async(
         let start = Instant::now();
         let mut first: Option<i64> = None;
         let handle = tokio::runtime::Handle::current();
-        while let Some(ev) = replay.next_event()? {
+        for ev in replay {
+            let ev = ev?;
             if let Some(f) = factor {
                 let t0 = *first.get_or_insert(ev.ts().0);
                 let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);

@@ -69,7 +69,8 @@ pub struct SchemaArgs {
 pub fn validate(args: ValidateArgs, _g: &GlobalArgs) -> CmdResult {
     let opts = ValidateOptions { fleet: args.fleet.clone(), no_fleet_discovery: args.no_fleet };
     let reports = validate_paths(&args.paths, &opts).map_err(|e| ExitError::usage(e.0))?;
-    let invalid = reports.iter().filter(|r| r.errors() > 0 || (args.deny_warnings && r.warnings() > 0)).count();
+    let invalid =
+        reports.iter().filter(|r| r.errors() > 0 || (args.deny_warnings && r.warnings() > 0)).count();
     let text = match args.format {
         Format::Json => {
             let all: Vec<&Diagnostic> = reports.iter().flat_map(|r| r.diagnostics.iter()).collect();
@@ -132,7 +133,8 @@ fn counts(e: usize, w: usize) -> String {
 
 /// Run `runner show`.
 pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
-    let rep = super::validate::check_file(&args.recipe, SchemaKind::Recipe).map_err(|e| ExitError::usage(e.0))?;
+    let rep =
+        super::validate::check_file(&args.recipe, SchemaKind::Recipe).map_err(|e| ExitError::usage(e.0))?;
     let errors: Vec<&Diagnostic> = rep.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
     let Some(recipe) = rep.recipe.as_ref().filter(|_| errors.is_empty()) else {
         let mut err = std::io::stderr().lock();
@@ -142,7 +144,8 @@ pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::failed(format!("{} is not a valid recipe", args.recipe.display())).into());
     };
     // Credentials are names of secrets (never values), so the recipe prints as is.
-    let yaml = serde_saphyr::to_string(recipe).map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
+    let yaml =
+        serde_saphyr::to_string(recipe).map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "# {} resolved, defaults filled in", args.recipe.display())?;
     out.write_all(yaml.as_bytes())?;
@@ -222,7 +225,9 @@ pub fn schema(args: SchemaArgs, _g: &GlobalArgs) -> CmdResult {
     if args.check {
         let stale: Vec<String> = files
             .iter()
-            .filter(|(p, text)| std::fs::read_to_string(args.root.join(p)).ok().as_deref() != Some(text.as_str()))
+            .filter(|(p, text)| {
+                std::fs::read_to_string(args.root.join(p)).ok().as_deref() != Some(text.as_str())
+            })
             .map(|(p, _)| p.display().to_string())
             .collect();
         if stale.is_empty() {
@@ -237,7 +242,8 @@ pub fn schema(args: SchemaArgs, _g: &GlobalArgs) -> CmdResult {
     }
     for (p, text) in files {
         let full = args.root.join(&p);
-        write_atomic(&full, text.as_bytes()).map_err(|e| ExitError::usage(format!("cannot write {}: {e}", full.display())))?;
+        write_atomic(&full, text.as_bytes())
+            .map_err(|e| ExitError::usage(format!("cannot write {}: {e}", full.display())))?;
         println!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -110,10 +110,11 @@ pub fn from_str_limited<T: serde::de::DeserializeOwned>(src: &str) -> Result<T, 
 
 /// Turn a serde-saphyr error into (position, message) without its rendered snippet.
 pub fn saphyr_error_parts(err: &serde_saphyr::Error, src: &Source) -> (Pos, String) {
-    let pos = err
-        .location()
-        .filter(|l| l.line() > 0)
-        .map_or(Pos::START, |l| Pos { line: l.line() as usize, column: (l.column() as usize).max(1), len: 1 });
+    let pos = err.location().filter(|l| l.line() > 0).map_or(Pos::START, |l| Pos {
+        line: l.line() as usize,
+        column: (l.column() as usize).max(1),
+        len: 1,
+    });
     let raw = err.without_snippet().to_string();
     let msg = clean_message(&raw);
     let lines = src.text.lines().count().max(1);
@@ -147,7 +148,9 @@ fn clean_message(raw: &str) -> String {
     let m = m.trim_end_matches(',').trim();
     if let Some(rest) = m.strip_prefix("budget breached: ") {
         let what = rest.split([' ', '{']).next().unwrap_or(rest);
-        return format!("input exceeds the parser's safety limits ({what}): too many nodes, aliases or nesting levels for a recipe");
+        return format!(
+            "input exceeds the parser's safety limits ({what}): too many nodes, aliases or nesting levels for a recipe"
+        );
     }
     if let Some(rest) = m.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();
@@ -273,7 +276,11 @@ pub fn pointer_to_path(ptr: &str) -> String {
     if ptr.is_empty() {
         return "(top level)".into();
     }
-    ptr.trim_start_matches('/').split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect::<Vec<_>>().join(".")
+    ptr.trim_start_matches('/')
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 #[cfg(test)]

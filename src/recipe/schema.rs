@@ -195,7 +195,9 @@ pub fn docs_markdown(examples: &dyn Fn(SchemaKind, &str) -> Option<String>) -> S
          (`50000`, `0.65`); times are `\"HH:MM\"` in the exchange time zone (America/New_York).\n\
          A prefix such as *replay:* in a description means the field is only allowed with that kind.\n\n",
     );
-    for (kind, title) in [(SchemaKind::Recipe, "Recipe fields"), (SchemaKind::Fleet, "Fleet file (`runner.yaml`) fields")] {
+    for (kind, title) in
+        [(SchemaKind::Recipe, "Recipe fields"), (SchemaKind::Fleet, "Fleet file (`runner.yaml`) fields")]
+    {
         let _ = writeln!(out, "## {title}\n");
         out.push_str("| field | type | default | example | description |\n|---|---|---|---|---|\n");
         let root = schema_for(kind);
@@ -220,11 +222,25 @@ pub fn docs_markdown(examples: &dyn Fn(SchemaKind, &str) -> Option<String>) -> S
                 .replace('\n', " ");
             let vals = allowed_values(root, &ptr);
             if !vals.is_empty() {
-                let _ = write!(desc, " One of: {}.", vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "));
+                let _ = write!(
+                    desc,
+                    " One of: {}.",
+                    vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                );
             }
             let required = is_required(root, &ptr);
-            let field = format!("`{}`{}", super::load::pointer_to_path(&ptr), if required { " (required)" } else { "" });
-            let _ = writeln!(out, "| {field} | {ty} | {} | {} | {} |", cell(&default), cell(&example), desc.replace('|', "\\|"));
+            let field = format!(
+                "`{}`{}",
+                super::load::pointer_to_path(&ptr),
+                if required { " (required)" } else { "" }
+            );
+            let _ = writeln!(
+                out,
+                "| {field} | {ty} | {} | {} | {} |",
+                cell(&default),
+                cell(&example),
+                desc.replace('|', "\\|")
+            );
         }
         out.push('\n');
     }
@@ -253,7 +269,13 @@ fn is_required(root: &Value, ptr: &str) -> bool {
         .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(last)))
 }
 
-fn walk_props<'a>(root: &'a Value, node: &'a Value, ptr: &str, rows: &mut Vec<(String, &'a Value)>, depth: u8) {
+fn walk_props<'a>(
+    root: &'a Value,
+    node: &'a Value,
+    ptr: &str,
+    rows: &mut Vec<(String, &'a Value)>,
+    depth: u8,
+) {
     if depth > 6 {
         return;
     }
@@ -304,7 +326,10 @@ mod tests {
         let root = recipe_schema();
         assert!(properties_at(root, "/provider").contains(&"path".to_string()));
         let kinds = allowed_values(root, "/provider/kind");
-        assert!(kinds.contains(&"replay".to_string()) && kinds.contains(&"redis-signals".to_string()), "{kinds:?}");
+        assert!(
+            kinds.contains(&"replay".to_string()) && kinds.contains(&"redis-signals".to_string()),
+            "{kinds:?}"
+        );
         assert!(description_at(root, "/algorithm/timeframe").is_some());
     }
 }

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::diagnostics::{Diagnostic, Pos, Severity, did_you_mean};
-use super::load::{SpanMap, Source, from_str_limited, pointer_to_path, read_source, saphyr_error_parts};
+use super::load::{Source, SpanMap, from_str_limited, pointer_to_path, read_source, saphyr_error_parts};
 use super::model::*;
 use super::schema::{SchemaKind, allowed_values, properties_at, schema_for, validator};
 use super::types::{ClockTime, Size};
@@ -82,7 +82,9 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         source: None,
     };
     let file = src.name.clone();
-    if src.text.trim().is_empty() || src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if src.text.trim().is_empty()
+        || src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         rep.push(Diagnostic::error(
             &file,
             Pos::START,
@@ -193,7 +195,13 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                         None => format!("known fields here: {}", known.join(", ")),
                     };
                     let place = if ptr.is_empty() { String::new() } else { format!(" in `{field}`") };
-                    new.push(Diagnostic::error(&file, pos, "unknown-field", format!("unknown field `{key}`{place}"), Some(hint)));
+                    new.push(Diagnostic::error(
+                        &file,
+                        pos,
+                        "unknown-field",
+                        format!("unknown field `{key}`{place}"),
+                        Some(hint),
+                    ));
                 }
             }
             K::Required { property } => {
@@ -210,7 +218,8 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             K::Enum { .. } | K::OneOfNotValid { .. } | K::AnyOf { .. } | K::Constant { .. }
-                if !allowed_values(root, &ptr).is_empty() && instance_at(instance, &ptr).is_some_and(Value::is_string) =>
+                if !allowed_values(root, &ptr).is_empty()
+                    && instance_at(instance, &ptr).is_some_and(Value::is_string) =>
             {
                 let vals = allowed_values(root, &ptr);
                 let got = instance_at(instance, &ptr).and_then(Value::as_str).unwrap_or("");
@@ -242,22 +251,44 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 let desc = if vals.is_empty() {
                     super::schema::type_description_at(root, &ptr)
                 } else {
-                    Some(format!("known values: {}", vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")))
+                    Some(format!(
+                        "known values: {}",
+                        vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                    ))
                 };
-                new.push(Diagnostic::error(&file, pos, "invalid-value", format!("`{shown}` is not a valid `{field}`"), desc));
+                new.push(Diagnostic::error(
+                    &file,
+                    pos,
+                    "invalid-value",
+                    format!("`{shown}` is not a valid `{field}`"),
+                    desc,
+                ));
             }
             K::Maximum { limit } | K::Minimum { limit } => {
                 let pos = rep.spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let bound = if matches!(err.kind(), K::Maximum { .. }) { "at most" } else { "at least" };
                 let desc = super::schema::description_at(root, &ptr);
-                new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}` must be {bound} {limit}, found {shown}"), desc));
+                new.push(Diagnostic::error(
+                    &file,
+                    pos,
+                    "out-of-range",
+                    format!("`{field}` must be {bound} {limit}, found {shown}"),
+                    desc,
+                ));
             }
             _ => {
                 let pos = rep.spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let why = err.to_string();
-                let why = why.strip_prefix(&format!("{} ", serde_json::to_string(instance_at(instance, &ptr).unwrap_or(&Value::Null)).unwrap_or_default())).unwrap_or(&why).to_string();
+                let why = why
+                    .strip_prefix(&format!(
+                        "{} ",
+                        serde_json::to_string(instance_at(instance, &ptr).unwrap_or(&Value::Null))
+                            .unwrap_or_default()
+                    ))
+                    .unwrap_or(&why)
+                    .to_string();
                 let _ = shown;
                 new.push(Diagnostic::error(&file, pos, "out-of-range", format!("`{field}`: {why}"), None));
             }
@@ -387,38 +418,80 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let is_replay = p.kind == ProviderKind::Replay;
     let is_redis = p.kind == ProviderKind::RedisSignals;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
-    c.only_with("/provider/speed", !is_replay && p.speed.is_some(), "the replay provider", &format!("`{pk}`"));
-    c.only_with("/provider/feed", p.kind != ProviderKind::Alpaca && p.feed.is_some(), "the alpaca provider", &format!("`{pk}`"));
+    c.only_with(
+        "/provider/speed",
+        !is_replay && p.speed.is_some(),
+        "the replay provider",
+        &format!("`{pk}`"),
+    );
+    c.only_with(
+        "/provider/feed",
+        p.kind != ProviderKind::Alpaca && p.feed.is_some(),
+        "the alpaca provider",
+        &format!("`{pk}`"),
+    );
     for f in ["url", "stream", "fields"] {
         let set = match f {
             "url" => p.url.is_some(),
             "stream" => p.stream.is_some(),
             _ => p.fields.is_some(),
         };
-        c.only_with(&format!("/provider/{f}"), !is_redis && set, "the redis-signals provider", &format!("`{pk}`"));
+        c.only_with(
+            &format!("/provider/{f}"),
+            !is_redis && set,
+            "the redis-signals provider",
+            &format!("`{pk}`"),
+        );
     }
     if is_replay {
-        c.require("/provider", "path", p.path.is_some(), "the replay provider needs a CSV/CSV.gz file, glob or directory");
+        c.require(
+            "/provider",
+            "path",
+            p.path.is_some(),
+            "the replay provider needs a CSV/CSV.gz file, glob or directory",
+        );
         if let Some(path) = &p.path {
             check_replay_path(c, base_dir, path);
         }
     }
     if is_redis {
-        c.require("/provider", "stream", p.stream.is_some(), "the redis-signals provider needs the stream name");
-        c.require("/provider", "fields", p.fields.is_some(), "the redis-signals provider needs the field mapping (ticker, direction)");
+        c.require(
+            "/provider",
+            "stream",
+            p.stream.is_some(),
+            "the redis-signals provider needs the stream name",
+        );
+        c.require(
+            "/provider",
+            "fields",
+            p.fields.is_some(),
+            "the redis-signals provider needs the field mapping (ticker, direction)",
+        );
         if let Some(f) = &p.fields {
             if f.buy == f.sell {
-                c.err("/provider/fields/sell", "invalid-value", "`provider.fields.buy` and `sell` must differ", None);
+                c.err(
+                    "/provider/fields/sell",
+                    "invalid-value",
+                    "`provider.fields.buy` and `sell` must differ",
+                    None,
+                );
             }
         }
     }
     if let Some(feed) = &p.feed {
         if !["iex", "sip"].contains(&feed.as_str()) {
-            c.err("/provider/feed", "unknown-value", format!("unknown alpaca feed `{feed}`"), Some("use `iex` or `sip`".into()));
+            c.err(
+                "/provider/feed",
+                "unknown-value",
+                format!("unknown alpaca feed `{feed}`"),
+                Some("use `iex` or `sip`".into()),
+            );
         }
     }
     match p.kind {
-        ProviderKind::Replay => c.only_with("/provider/credentials", p.credentials.is_some(), "live providers", "`replay`"),
+        ProviderKind::Replay => {
+            c.only_with("/provider/credentials", p.credentials.is_some(), "live providers", "`replay`")
+        }
         ProviderKind::Alpaca | ProviderKind::Polygon => c.require(
             "/provider",
             "credentials",
@@ -439,7 +512,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 Some("remove `credentials`; paper trading is simulated locally".into()),
             );
         }
-        c.require("/broker", "starting_equity", b.starting_equity.is_some(), "the paper broker needs the simulated account's starting equity");
+        c.require(
+            "/broker",
+            "starting_equity",
+            b.starting_equity.is_some(),
+            "the paper broker needs the simulated account's starting equity",
+        );
     } else {
         if b.credentials.is_none() {
             let pos = c.spans.key_or_parent("/broker");
@@ -448,15 +526,32 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 pos,
                 "credentials-required",
                 format!("the {bk} broker needs `credentials`"),
-                Some(format!("add `credentials: NAME` naming secrets/NAME.sops.yaml (create it with `runner secrets`)")),
+                Some(format!(
+                    "add `credentials: NAME` naming secrets/NAME.sops.yaml (create it with `runner secrets`)"
+                )),
             ));
         }
-        c.only_with("/broker/starting_equity", b.starting_equity.is_some(), "the paper broker", &format!("`{bk}`"));
-        c.only_with("/broker/slippage_ticks", b.slippage_ticks.is_some(), "the paper broker", &format!("`{bk}`"));
+        c.only_with(
+            "/broker/starting_equity",
+            b.starting_equity.is_some(),
+            "the paper broker",
+            &format!("`{bk}`"),
+        );
+        c.only_with(
+            "/broker/slippage_ticks",
+            b.slippage_ticks.is_some(),
+            "the paper broker",
+            &format!("`{bk}`"),
+        );
     }
     if let Some(m) = b.starting_equity {
         if m.value() <= Decimal::ZERO {
-            c.err("/broker/starting_equity", "out-of-range", "`broker.starting_equity` must be more than 0", None);
+            c.err(
+                "/broker/starting_equity",
+                "out-of-range",
+                "`broker.starting_equity` must be more than 0",
+                None,
+            );
         }
     }
     for (f, v) in [
@@ -465,7 +560,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         ("commission_per_order", b.commission_per_order),
     ] {
         if v.is_some_and(|m| m.value() < Decimal::ZERO) {
-            c.err(&format!("/broker/{f}"), "out-of-range", format!("`broker.{f}` must not be negative"), None);
+            c.err(
+                &format!("/broker/{f}"),
+                "out-of-range",
+                format!("`broker.{f}` must not be negative"),
+                None,
+            );
         }
     }
     for (ptr, name) in [("/broker/credentials", &b.credentials), ("/provider/credentials", &p.credentials)] {
@@ -490,36 +590,84 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     c.only_with("/instrument/allow_writing", !is_opt && i.allow_writing, "options", &what);
     c.only_with("/instrument/implied_vol", !is_opt && i.implied_vol.is_some(), "options", &what);
     c.only_with("/risk/max_contracts", !is_opt && r.risk.max_contracts.is_some(), "options", &what);
-    c.only_with("/broker/commission_per_contract", !is_opt && b.commission_per_contract.is_some(), "options", &what);
-    c.only_with("/risk/max_shares", i.kind != InstrumentKind::Equity && r.risk.max_shares.is_some(), "equities", &what);
+    c.only_with(
+        "/broker/commission_per_contract",
+        !is_opt && b.commission_per_contract.is_some(),
+        "options",
+        &what,
+    );
+    c.only_with(
+        "/risk/max_shares",
+        i.kind != InstrumentKind::Equity && r.risk.max_shares.is_some(),
+        "equities",
+        &what,
+    );
     if is_opt {
-        c.require("/instrument", "expiry", i.expiry.is_some(), "options need an expiry window (min_days, max_days)");
-        c.require("/instrument", "strike", i.strike.is_some(), "options need a strike choice (atm, itm:N, otm:N, delta:D)");
+        c.require(
+            "/instrument",
+            "expiry",
+            i.expiry.is_some(),
+            "options need an expiry window (min_days, max_days)",
+        );
+        c.require(
+            "/instrument",
+            "strike",
+            i.strike.is_some(),
+            "options need a strike choice (atm, itm:N, otm:N, delta:D)",
+        );
     }
     if let Some(e) = &i.expiry {
         if e.min_days > e.max_days {
             c.err(
                 "/instrument/expiry/min_days",
                 "invalid-range",
-                format!("`instrument.expiry.min_days` ({}) is more than `max_days` ({})", e.min_days, e.max_days),
+                format!(
+                    "`instrument.expiry.min_days` ({}) is more than `max_days` ({})",
+                    e.min_days, e.max_days
+                ),
                 Some("min_days must be less than or equal to max_days".into()),
             );
         }
     }
     if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO) {
-        c.err("/instrument/implied_vol", "out-of-range", "`instrument.implied_vol` must be more than 0%", None);
+        c.err(
+            "/instrument/implied_vol",
+            "out-of-range",
+            "`instrument.implied_vol` must be more than 0%",
+            None,
+        );
     }
     let u = i.underlying.trim();
     if u.is_empty() || u.chars().any(|ch| ch.is_whitespace() || ch.is_ascii_lowercase()) {
-        c.err("/instrument/underlying", "invalid-value", format!("`{u}` is not a symbol"), Some("write symbols in upper case, e.g. SPY or BTC-USD".into()));
+        c.err(
+            "/instrument/underlying",
+            "invalid-value",
+            format!("`{u}` is not a symbol"),
+            Some("write symbols in upper case, e.g. SPY or BTC-USD".into()),
+        );
     } else if i.kind == InstrumentKind::Crypto && !u.contains('-') {
-        c.err("/instrument/underlying", "invalid-value", format!("`{u}` is not a crypto pair"), Some("write a pair such as BTC-USD".into()));
+        c.err(
+            "/instrument/underlying",
+            "invalid-value",
+            format!("`{u}` is not a crypto pair"),
+            Some("write a pair such as BTC-USD".into()),
+        );
     }
     if b.kind == BrokerKind::Coinbase && i.kind != InstrumentKind::Crypto {
-        c.err("/instrument/kind", "unsupported", format!("the coinbase broker trades crypto only, not {ik}"), None);
+        c.err(
+            "/instrument/kind",
+            "unsupported",
+            format!("the coinbase broker trades crypto only, not {ik}"),
+            None,
+        );
     }
     if p.kind == ProviderKind::Coinbase && i.kind != InstrumentKind::Crypto {
-        c.err("/instrument/kind", "unsupported", format!("the coinbase provider has crypto data only, not {ik}"), None);
+        c.err(
+            "/instrument/kind",
+            "unsupported",
+            format!("the coinbase provider has crypto data only, not {ik}"),
+            None,
+        );
     }
     if b.kind == BrokerKind::Schwab && i.kind == InstrumentKind::Crypto {
         c.err("/broker/kind", "unsupported", "the schwab broker does not trade crypto", None);
@@ -531,7 +679,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let is_mac = a.kind == AlgorithmKind::MaCrossBreakout;
     let is_cor = a.kind == AlgorithmKind::Correlation;
     c.only_with("/algorithm/ma_period", !is_mac && a.ma_period.is_some(), "ma-cross-breakout", &what);
-    c.only_with("/algorithm/breakout_lookback", !is_mac && a.breakout_lookback.is_some(), "ma-cross-breakout", &what);
+    c.only_with(
+        "/algorithm/breakout_lookback",
+        !is_mac && a.breakout_lookback.is_some(),
+        "ma-cross-breakout",
+        &what,
+    );
     c.only_with("/algorithm/breakout_mode", !is_mac && a.breakout_mode.is_some(), "ma-cross-breakout", &what);
     c.only_with("/algorithm/primary", !is_cor && a.primary.is_some(), "correlation", &what);
     c.only_with("/algorithm/correlated", !is_cor && a.correlated.is_some(), "correlation", &what);
@@ -544,7 +697,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         &what,
     );
     let renko = a.candles == CandleStyle::Renko;
-    c.only_with("/algorithm/brick_size", !renko && a.brick_size.is_some(), "renko candles", &format!("`{}` candles", kebab(&a.candles)));
+    c.only_with(
+        "/algorithm/brick_size",
+        !renko && a.brick_size.is_some(),
+        "renko candles",
+        &format!("`{}` candles", kebab(&a.candles)),
+    );
     if renko {
         c.require("/algorithm", "brick_size", a.brick_size.is_some(), "renko candles need a brick size");
     }
@@ -552,21 +710,49 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         c.err("/algorithm/brick_size", "out-of-range", "`algorithm.brick_size` must be more than 0", None);
     }
     if is_mac {
-        c.require("/algorithm", "ma_period", a.ma_period.is_some(), "ma-cross-breakout needs the moving-average period");
-        c.require("/algorithm", "breakout_lookback", a.breakout_lookback.is_some(), "ma-cross-breakout needs the breakout lookback");
+        c.require(
+            "/algorithm",
+            "ma_period",
+            a.ma_period.is_some(),
+            "ma-cross-breakout needs the moving-average period",
+        );
+        c.require(
+            "/algorithm",
+            "breakout_lookback",
+            a.breakout_lookback.is_some(),
+            "ma-cross-breakout needs the breakout lookback",
+        );
     }
     if is_cor {
-        c.require("/algorithm", "primary", a.primary.is_some(), "correlation needs the primary (traded) symbol");
-        c.require("/algorithm", "correlated", a.correlated.is_some(), "correlation needs the correlated symbol");
+        c.require(
+            "/algorithm",
+            "primary",
+            a.primary.is_some(),
+            "correlation needs the primary (traded) symbol",
+        );
+        c.require(
+            "/algorithm",
+            "correlated",
+            a.correlated.is_some(),
+            "correlation needs the correlated symbol",
+        );
         if a.primary.is_some() && a.primary == a.correlated {
-            c.err("/algorithm/correlated", "invalid-value", "`algorithm.correlated` must differ from `primary`", None);
+            c.err(
+                "/algorithm/correlated",
+                "invalid-value",
+                "`algorithm.correlated` must differ from `primary`",
+                None,
+            );
         }
         if let Some(pr) = &a.primary {
             if pr != &i.underlying {
                 c.warn(
                     "/algorithm/primary",
                     "mismatch",
-                    format!("`algorithm.primary` ({pr}) is not the traded `instrument.underlying` ({})", i.underlying),
+                    format!(
+                        "`algorithm.primary` ({pr}) is not the traded `instrument.underlying` ({})",
+                        i.underlying
+                    ),
                     Some("the primary symbol is the one traded".into()),
                 );
             }
@@ -587,7 +773,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         ("fractal_lookback", a.fractal_lookback),
     ] {
         if v == Some(0) {
-            c.err(&format!("/algorithm/{f}"), "out-of-range", format!("`algorithm.{f}` must be at least 1"), None);
+            c.err(
+                &format!("/algorithm/{f}"),
+                "out-of-range",
+                format!("`algorithm.{f}` must be at least 1"),
+                None,
+            );
         }
     }
     if a.tolerance.is_some_and(|t| t.fraction() >= hundred) {
@@ -619,7 +810,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         match v {
             Some(Size::Percent(pc)) => {
                 if pc.fraction() <= Decimal::ZERO || pc.fraction() > hundred {
-                    c.err(&ptr, "out-of-range", format!("`risk.{f}` must be more than 0% and at most 100%"), None);
+                    c.err(
+                        &ptr,
+                        "out-of-range",
+                        format!("`risk.{f}` must be more than 0% and at most 100%"),
+                        None,
+                    );
                 } else if k.allocation.is_none() {
                     c.err(
                         &ptr,
@@ -633,15 +829,30 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 if n <= Decimal::ZERO {
                     c.err(&ptr, "out-of-range", format!("`risk.{f}` must be more than 0"), None);
                 } else if i.kind != InstrumentKind::Crypto && !n.fract().is_zero() {
-                    c.err(&ptr, "invalid-value", format!("`risk.{f}` must be a whole number of {}", if is_opt { "contracts" } else { "shares" }), None);
+                    c.err(
+                        &ptr,
+                        "invalid-value",
+                        format!(
+                            "`risk.{f}` must be a whole number of {}",
+                            if is_opt { "contracts" } else { "shares" }
+                        ),
+                        None,
+                    );
                 }
             }
             None => {}
         }
     }
-    for (f, v) in [("stop_loss", k.stop_loss), ("trailing_stop", k.trailing_stop), ("max_drawdown", k.max_drawdown)] {
+    for (f, v) in
+        [("stop_loss", k.stop_loss), ("trailing_stop", k.trailing_stop), ("max_drawdown", k.max_drawdown)]
+    {
         if v.is_some_and(|pc| pc.fraction() <= Decimal::ZERO || pc.fraction() > hundred) {
-            c.err(&format!("/risk/{f}"), "out-of-range", format!("`risk.{f}` must be more than 0% and at most 100%"), None);
+            c.err(
+                &format!("/risk/{f}"),
+                "out-of-range",
+                format!("`risk.{f}` must be more than 0% and at most 100%"),
+                None,
+            );
         }
     }
     if k.take_profit.is_some_and(|pc| pc.fraction() <= Decimal::ZERO) {
@@ -669,7 +880,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     }
     if let (Some(dl), Some(al)) = (k.daily_loss_limit, k.allocation) {
         if dl.value() > al.value() {
-            c.warn("/risk/daily_loss_limit", "limit-exceeds-allocation", format!("`risk.daily_loss_limit` ({dl}) is more than `risk.allocation` ({al})"), None);
+            c.warn(
+                "/risk/daily_loss_limit",
+                "limit-exceeds-allocation",
+                format!("`risk.daily_loss_limit` ({dl}) is more than `risk.allocation` ({al})"),
+                None,
+            );
         }
     }
     // Session.
@@ -698,13 +914,28 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         Hours::Window(w) => {
             let (st, en) = (minutes(w.start), minutes(w.end));
             if st >= en {
-                c.err("/session/hours/end", "invalid-range", format!("session ends ({}) before it starts ({})", w.end, w.start), Some("`end` must be later than `start` on the same day".into()));
+                c.err(
+                    "/session/hours/end",
+                    "invalid-range",
+                    format!("session ends ({}) before it starts ({})", w.end, w.start),
+                    Some("`end` must be later than `start` on the same day".into()),
+                );
             } else if st < open || en > close {
                 c.err_key(
                     "/session/hours",
                     "outside-calendar",
-                    format!("session {}–{} is outside the {cal_name} calendar's hours {}–{}", w.start, w.end, fmt_min(open), fmt_min(close)),
-                    Some(format!("keep the window within {}–{} (extended hours)", fmt_min(open), fmt_min(close))),
+                    format!(
+                        "session {}–{} is outside the {cal_name} calendar's hours {}–{}",
+                        w.start,
+                        w.end,
+                        fmt_min(open),
+                        fmt_min(close)
+                    ),
+                    Some(format!(
+                        "keep the window within {}–{} (extended hours)",
+                        fmt_min(open),
+                        fmt_min(close)
+                    )),
                 );
             }
             (st, en)
@@ -775,7 +1006,11 @@ fn semantic_fleet(c: &mut Ctx<'_>, f: &Fleet) {
 /// The error message names the file, never any secret content.
 pub fn check_credentials(name: &str, secrets_dir: &Path) -> Result<(), String> {
     let file = secrets_dir.join(format!("{name}.sops.yaml"));
-    if file.is_file() { Ok(()) } else { Err(format!("secret `{name}` not found: {} does not exist", file.display())) }
+    if file.is_file() {
+        Ok(())
+    } else {
+        Err(format!("secret `{name}` not found: {} does not exist", file.display()))
+    }
 }
 
 /// Where cross-recipe checks look for fleet settings.
@@ -799,7 +1034,13 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
         if let Some((f, l)) = agents.get(&r.agent) {
             extra.push((
                 idx,
-                Diagnostic::error(&rep.file, agent_pos, "duplicate-agent", format!("agent `{}` is also defined in {f}:{l}", r.agent), Some("agent names must be unique across the fleet".into())),
+                Diagnostic::error(
+                    &rep.file,
+                    agent_pos,
+                    "duplicate-agent",
+                    format!("agent `{}` is also defined in {f}:{l}", r.agent),
+                    Some("agent names must be unique across the fleet".into()),
+                ),
             ));
         } else {
             agents.insert(r.agent.clone(), (rep.file.clone(), agent_pos.line));
@@ -814,7 +1055,10 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                     &rep.file,
                     acc_pos,
                     "shared-account",
-                    format!("broker account `{}` is also used by agent `{other_agent}` in {of}:{ol}", r.broker.account),
+                    format!(
+                        "broker account `{}` is also used by agent `{other_agent}` in {of}:{ol}",
+                        r.broker.account
+                    ),
                     Some("one broker account belongs to one agent; give each agent its own account".into()),
                 ),
             ));
@@ -824,14 +1068,20 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                     of,
                     Pos { line: *ol, ..reports[*oi].spans.value_or_parent("/broker/account") },
                     "shared-account",
-                    format!("broker account `{}` is also used by agent `{}` in {}:{}", r.broker.account, r.agent, rep.file, acc_pos.line),
+                    format!(
+                        "broker account `{}` is also used by agent `{}` in {}:{}",
+                        r.broker.account, r.agent, rep.file, acc_pos.line
+                    ),
                     Some("one broker account belongs to one agent; give each agent its own account".into()),
                 ),
             ));
         } else {
             accounts.insert(key, (idx, rep.file.clone(), acc_pos.line));
         }
-        for (ptr, name) in [("/provider/credentials", &r.provider.credentials), ("/broker/credentials", &r.broker.credentials)] {
+        for (ptr, name) in [
+            ("/provider/credentials", &r.provider.credentials),
+            ("/broker/credentials", &r.broker.credentials),
+        ] {
             if let Some(n) = name.as_deref().filter(|n| valid_secret_name(n)) {
                 if let Err(msg) = check_credentials(n, &ctx.secrets_dir) {
                     extra.push((
@@ -841,13 +1091,17 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                             rep.spans.value_or_parent(ptr),
                             "secret-missing",
                             msg,
-                            Some(format!("create it with `runner secrets` (see docs/recipes.md, \"Credentials\")")),
+                            Some(format!(
+                                "create it with `runner secrets` (see docs/recipes.md, \"Credentials\")"
+                            )),
                         ),
                     ));
                 }
             }
         }
-        if let (Some(fl), Some(al)) = (fleet.as_ref().and_then(|f| f.daily_loss_limit), r.risk.daily_loss_limit) {
+        if let (Some(fl), Some(al)) =
+            (fleet.as_ref().and_then(|f| f.daily_loss_limit), r.risk.daily_loss_limit)
+        {
             if al.value() > fl.value() {
                 let ff = ctx.fleet_index.map(|i| reports[i].file.clone()).unwrap_or_default();
                 extra.push((
@@ -907,7 +1161,8 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputE
     if depth > 32 {
         return Ok(());
     }
-    let rd = std::fs::read_dir(dir).map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for e in entries {
@@ -975,7 +1230,8 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
         fleet_path = files.iter().find(|p| is_fleet_file(p)).cloned();
     }
     if fleet_path.is_none() && !opts.no_fleet_discovery {
-        let cwd = std::env::current_dir().map_err(|e| InputError(format!("cannot read the current directory: {e}")))?;
+        let cwd = std::env::current_dir()
+            .map_err(|e| InputError(format!("cannot read the current directory: {e}")))?;
         fleet_path = discover_fleet(&cwd).map(|p| p.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(p));
     }
     if let Some(fp) = &fleet_path {
@@ -993,7 +1249,9 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
         reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
     }
     let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
-        (Some(fp), Some(fl)) => fp.parent().map(|d| d.join(&fl.secrets_dir)).unwrap_or_else(|| fl.secrets_dir.clone()),
+        (Some(fp), Some(fl)) => {
+            fp.parent().map(|d| d.join(&fl.secrets_dir)).unwrap_or_else(|| fl.secrets_dir.clone())
+        }
         (Some(fp), None) => fp.parent().map(|d| d.join("secrets")).unwrap_or_else(|| "secrets".into()),
         _ => PathBuf::from("secrets"),
     };
@@ -1004,7 +1262,8 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
 /// Load one recipe for running it: every single-file pass must succeed (warnings are
 /// allowed). On failure, the rendered diagnostics are in the error.
 pub fn load_recipe(path: &Path) -> Result<Recipe, LoadError> {
-    let rep = check_file(path, SchemaKind::Recipe).map_err(|e| LoadError { rendered: e.0, diagnostics: Vec::new() })?;
+    let rep = check_file(path, SchemaKind::Recipe)
+        .map_err(|e| LoadError { rendered: e.0, diagnostics: Vec::new() })?;
     match (rep.errors(), rep.recipe) {
         (0, Some(r)) => Ok(r),
         _ => Err(LoadError {
