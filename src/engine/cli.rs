@@ -92,10 +92,10 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
 
 /// Run `runner backtest`.
 pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
-    if let (Some(f), Some(t)) = (args.from, args.to) {
-        if f > t {
-            return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
-        }
+    if let (Some(f), Some(t)) = (args.from, args.to)
+        && f > t
+    {
+        return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
     }
     let p = run::prepare(&args.recipe)?;
     let agent = run::build_agent(&p)?;

@@ -237,7 +237,7 @@ async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String
                 let shutdown = matches!(input, Input::Command(Command::Shutdown));
                 agent.handle(input, &mut print);
                 count += 1;
-                if tty && count % 5000 == 0 {
+                if tty && count.is_multiple_of(5000) {
                     eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
                 }
                 if shutdown {

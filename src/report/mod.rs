@@ -109,41 +109,41 @@ impl Recorder {
         let mut qty = f.qty;
         let mut commission = f.commission;
         // Reducing part first.
-        if let Some(d) = &mut self.open {
-            if d.side != f.side {
-                let closing = qty.min(d.qty);
-                let share = if qty.is_zero() { Decimal::ZERO } else { commission * closing / qty };
-                let avg = d.entry_cost / d.entry_qty;
-                let dir = d.side.sign();
-                d.pnl += closing * (f.price - avg) * dir * self.multiplier;
-                d.charges += share;
-                d.exit_qty += closing;
-                d.exit_value += closing * f.price;
-                d.exit_time = f.ts;
-                d.qty -= closing;
-                qty -= closing;
-                commission -= share;
-                if d.qty.is_zero() {
-                    let reason = match f.purpose {
-                        Purpose::Exit(r) => r,
-                        _ => ExitReason::Signal,
-                    };
-                    let d = self.open.take().unwrap_or_else(|| unreachable!("checked Some above"));
-                    self.deals.push(Deal {
-                        strategy: self.strategy.clone(),
-                        symbol: self.symbol.clone(),
-                        side: d.side,
-                        entry_qty: d.entry_qty,
-                        entry_time: d.entry_time,
-                        entry_price: (d.entry_cost / d.entry_qty).round_dp(6),
-                        exit_qty: d.exit_qty,
-                        exit_time: d.exit_time,
-                        exit_price: (d.exit_value / d.exit_qty).round_dp(6),
-                        pnl: d.pnl.round_dp(6),
-                        charges: d.charges.round_dp(6),
-                        exit_reason: reason,
-                    });
-                }
+        if let Some(d) = &mut self.open
+            && d.side != f.side
+        {
+            let closing = qty.min(d.qty);
+            let share = if qty.is_zero() { Decimal::ZERO } else { commission * closing / qty };
+            let avg = d.entry_cost / d.entry_qty;
+            let dir = d.side.sign();
+            d.pnl += closing * (f.price - avg) * dir * self.multiplier;
+            d.charges += share;
+            d.exit_qty += closing;
+            d.exit_value += closing * f.price;
+            d.exit_time = f.ts;
+            d.qty -= closing;
+            qty -= closing;
+            commission -= share;
+            if d.qty.is_zero() {
+                let reason = match f.purpose {
+                    Purpose::Exit(r) => r,
+                    _ => ExitReason::Signal,
+                };
+                let d = self.open.take().unwrap_or_else(|| unreachable!("checked Some above"));
+                self.deals.push(Deal {
+                    strategy: self.strategy.clone(),
+                    symbol: self.symbol.clone(),
+                    side: d.side,
+                    entry_qty: d.entry_qty,
+                    entry_time: d.entry_time,
+                    entry_price: (d.entry_cost / d.entry_qty).round_dp(6),
+                    exit_qty: d.exit_qty,
+                    exit_time: d.exit_time,
+                    exit_price: (d.exit_value / d.exit_qty).round_dp(6),
+                    pnl: d.pnl.round_dp(6),
+                    charges: d.charges.round_dp(6),
+                    exit_reason: reason,
+                });
             }
         }
         if qty.is_zero() {

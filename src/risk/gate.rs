@@ -120,8 +120,8 @@ impl RiskGate {
         &mut self,
         mut order: OrderRequest,
         ctx: &GateContext,
-    ) -> Result<RiskApproved<OrderRequest>, OrderDenied> {
-        let deny = |order: OrderRequest, reason| Err(OrderDenied { order, reason });
+    ) -> Result<RiskApproved<OrderRequest>, Box<OrderDenied>> {
+        let deny = |order: OrderRequest, reason| Err(Box::new(OrderDenied { order, reason }));
         if order.qty <= Decimal::ZERO {
             return deny(order, DenyReason::ZeroQuantity);
         }
