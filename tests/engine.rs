@@ -96,3 +96,34 @@ fn the_main_job_runs_on_the_embedded_defaults() {
         assert!(deals.contains(&format!(",2013-10-{day}T15:55:00.000-04:00,")), "day {day}: {deals}");
     }
 }
+
+#[test]
+fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20 000× real time: 10-07 04:00 → 11:00 (first entry) in ~1.3 s, 15:55 in ~2.1 s.
+    let mut child = std::process::Command::new(crate::support::runner_bin())
+        .args(["up", RECIPE, "--speed", "20000x", "--report-dir", s(dir.path())])
+        .current_dir(crate::support::repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1700));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "stops promptly");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stdout.contains("Summary:"), "{stdout}");
+    // Whatever was held is closed: the last position line is flat.
+    if let Some(last) = stdout.lines().filter(|l| l.contains(" position ")).last() {
+        assert!(last.contains(" position 0 "), "{last}");
+    }
+    // Stopped long before the end of the data.
+    let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
+    assert!(!deals.contains("2013-10-11"), "{deals}");
+}

@@ -198,9 +198,17 @@ async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String
             if let Some(f) = factor {
                 let t0 = *first.get_or_insert(ev.ts().0);
                 let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);
-                let elapsed = start.elapsed();
-                if due > elapsed {
-                    std::thread::sleep(due - elapsed);
+                // Sleep in short slices so a stopped agent (Ctrl-C) ends the feeder promptly,
+                // even across a long overnight gap at a slow speed.
+                loop {
+                    let elapsed = start.elapsed();
+                    if due <= elapsed || feeder_tx.is_closed() {
+                        break;
+                    }
+                    std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
+                }
+                if feeder_tx.is_closed() {
+                    break;
                 }
             }
             if handle.block_on(feeder_tx.send(Input::Market(ev))).is_err() {
