@@ -6,5 +6,6 @@ mod cli;
 mod engine;
 mod indicators;
 mod market;
+mod options;
 mod recipes;
 mod strategy;
