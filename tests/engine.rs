@@ -101,7 +101,7 @@ fn the_main_job_runs_on_the_embedded_defaults() {
 fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     let dir = tempfile::tempdir().unwrap();
     // 20 000× real time: 10-07 04:00 → 11:00 (first entry) in ~1.3 s, 15:55 in ~2.1 s.
-    let mut child = std::process::Command::new(crate::support::runner_bin())
+    let child = std::process::Command::new(crate::support::runner_bin())
         .args(["up", RECIPE, "--speed", "20000x", "--report-dir", s(dir.path())])
         .current_dir(crate::support::repo_root())
         .stdout(std::process::Stdio::piped())
@@ -120,10 +120,51 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     assert!(stderr.contains("stopping"), "{stderr}");
     assert!(stdout.contains("Summary:"), "{stdout}");
     // Whatever was held is closed: the last position line is flat.
-    if let Some(last) = stdout.lines().filter(|l| l.contains(" position ")).last() {
+    if let Some(last) = stdout.lines().rev().find(|l| l.contains(" position ")) {
         assert!(last.contains(" position 0 "), "{last}");
     }
     // Stopped long before the end of the data.
     let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
     assert!(!deals.contains("2013-10-11"), "{deals}");
+}
+
+#[test]
+fn spy_9ma_trades_synthetic_options_calls_on_long_puts_on_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let bt_dir = dir.path().join("bt");
+    let bt_csv = dir.path().join("bt.csv");
+    let up_csv = dir.path().join("up.csv");
+    let recipe = "recipes/spy-9ma.yaml";
+    let bt = Run::new(["backtest", recipe, "--report-dir", s(&bt_dir), "--trades-csv", s(&bt_csv)]).run();
+    assert_eq!(bt.code, 0, "{}", bt.stderr);
+    assert!(bt.stdout.contains("option prices are synthetic"), "{}", bt.stdout);
+    let up_dir = dir.path().join("up");
+    let up =
+        Run::new(["up", recipe, "--speed", "max", "--report-dir", s(&up_dir), "--trades-csv", s(&up_csv)])
+            .run();
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert_eq!(std::fs::read_to_string(&bt_csv).unwrap(), std::fs::read_to_string(&up_csv).unwrap());
+    let summary = std::fs::read_to_string(bt_dir.join("summary.json")).unwrap();
+    assert!(summary.contains("synthetic"), "{summary}");
+    let deals = std::fs::read_to_string(bt_dir.join("deals.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = deals.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 5, "{deals}");
+    let (mut calls, mut puts) = (0, 0);
+    for r in &rows {
+        // OCC symbol: root padded to 6, yymmdd, C/P, strike × 1000 in 8 digits; bought only.
+        let occ = r[1];
+        assert_eq!(occ.len(), 21, "{occ}");
+        assert!(occ.starts_with("SPY   1310"), "{occ}");
+        match &occ[12..13] {
+            "C" => calls += 1,
+            "P" => puts += 1,
+            other => panic!("right {other}"),
+        }
+        assert_eq!(r[2], "long", "options are bought, never written: {r:?}");
+        let qty: u32 = r[3].parse().unwrap();
+        assert!((1..=20).contains(&qty), "max_contracts 20: {r:?}");
+        // Commission 0.65 per contract on entry and exit.
+        assert_eq!(r[10], format!("{}", f64::from(qty) * 0.65 * 2.0), "{r:?}");
+    }
+    assert!(calls > 0 && puts > 0, "{deals}");
 }

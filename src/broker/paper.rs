@@ -142,12 +142,19 @@ impl PaperBroker {
         self.books.get(usize::from(symbol.0)).and_then(|b| b.last.map(|l| l.0))
     }
 
-    /// Account equity: cash plus every position marked at its last trade price.
+    /// The mark of `symbol`: its last trade, else its quote mid.
+    pub fn mark(&self, symbol: SymbolId) -> Option<Price> {
+        let b = self.books.get(usize::from(symbol.0))?;
+        b.last.map(|l| l.0).or_else(|| b.quote.map(|q| (q.bid + q.ask) / Decimal::TWO))
+    }
+
+    /// Account equity: cash plus every position marked at its last trade (or quote mid).
     pub fn equity(&self) -> Money {
         let mut e = self.cash;
         for (i, p) in self.positions.iter().enumerate() {
             if !p.qty.is_zero() {
-                let mark = self.books.get(i).and_then(|b| b.last.map(|l| l.0)).unwrap_or(p.avg_price);
+                let sym = SymbolId(u16::try_from(i).unwrap_or(u16::MAX));
+                let mark = self.mark(sym).unwrap_or(p.avg_price);
                 e += p.qty * mark * self.cfg.multiplier;
             }
         }

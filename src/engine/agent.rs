@@ -8,6 +8,7 @@
 use rust_decimal::Decimal;
 
 use super::candles::CandleAggregator;
+use super::option_leg::OptionLeg;
 use super::session::{SessionClock, SessionHours};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
@@ -18,7 +19,7 @@ use crate::recipe::Recipe;
 use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
 use crate::report::{Recorder, Report};
 use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits};
-use crate::strategy::{AnyStrategy, Holding, Phase, Signal, Strategy, TradeContext};
+use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
 /// A command to the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,13 @@ pub enum AgentEvent<'a> {
     OrderSent(&'a OrderRequest),
     /// An order lifecycle event.
     Order(&'a OrderEvent),
+    /// Something the agent could not do (e.g. no option contract in the expiry window).
+    Warning {
+        /// When.
+        ts: Timestamp,
+        /// What happened.
+        message: String,
+    },
     /// The position after a fill.
     Position {
         /// When.
@@ -110,13 +118,7 @@ impl AgentConfig {
         };
         let (multiplier, contracts) = match r.instrument.kind {
             InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
-            InstrumentKind::Option => {
-                return Err(ConfigError::Unsupported(
-                    "instrument.kind: option needs the options module's contract selection, which the engine \
-                     does not wire yet; use an equity variant of the recipe"
-                        .into(),
-                ));
-            }
+            InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
         };
         let b = &r.broker;
         let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
@@ -185,6 +187,9 @@ pub struct Agent {
     stopped: bool,
     day_index: i64,
     session_close: i64,
+    /// The broker symbol positions are held in: the instrument, or the option contract.
+    traded: SymbolId,
+    option: Option<OptionLeg>,
 }
 
 impl Agent {
@@ -207,8 +212,19 @@ impl Agent {
             stopped: false,
             day_index: 0,
             session_close: 0,
+            traded: symbol,
+            option: None,
             cfg,
         }
+    }
+
+    /// Trade options on this agent's signals (positions booked under `leg.symbol`).
+    #[must_use]
+    pub fn with_options(mut self, leg: OptionLeg) -> Self {
+        self.traded = leg.symbol;
+        self.recorder.set_note(leg.note());
+        self.option = Some(leg);
+        self
     }
 
     /// The paper broker (positions, cash, equity).
@@ -279,28 +295,99 @@ impl Agent {
         }
         // 2. The broker sees the print (working orders, marks).
         self.broker.on_trade(&t);
+        if let Some(q) = self.option.as_mut().and_then(|leg| leg.requote(t.price, ts)) {
+            self.broker.on_quote(&q);
+        }
         if self.broker.has_working_orders() {
             self.broker.expire(ts);
         }
         self.pump(out);
-        // 3. Session flatten and protective exits.
-        let pos = self.broker.position(self.symbol).qty;
+        // 3. Session flatten and protective exits (on the traded instrument's price).
+        let pos = self.broker.position(self.traded).qty;
         if !pos.is_zero() {
+            let mark = self.broker.mark(self.traded).unwrap_or(t.price);
             if phase != Phase::Open {
-                self.close_position(ExitReason::SessionEnd, t.price, phase, out);
-            } else if let Some(reason) = self.exits.on_price(t.price) {
-                self.close_position(reason, t.price, phase, out);
+                self.close_position(ExitReason::SessionEnd, phase, out);
+            } else if let Some(reason) = self.exits.on_price(mark) {
+                self.close_position(reason, phase, out);
             }
         }
         // 4. Strategy → decision → risk → broker.
-        let holding = holding(self.broker.position(self.symbol).qty);
+        let holding = self.holding();
         if let Some(sig) = self.strategy.on_trade(&t, TradeContext { phase, holding }) {
             out(AgentEvent::Signal(&sig));
-            let pos = self.broker.position(self.symbol).qty;
-            let intents = self.decision.decide(&sig, pos);
-            for i in intents.iter() {
-                self.send(i, t.price, phase, out);
+            if self.option.is_some() {
+                self.option_signal(&sig, holding, phase, out);
+            } else {
+                let pos = self.broker.position(self.traded).qty;
+                let intents = self.decision.decide(&sig, pos);
+                for i in intents.iter() {
+                    self.send(i, t.price, phase, out);
+                }
             }
+        }
+    }
+
+    /// What the agent holds, as the strategy sees it (a call is long, a put is short).
+    fn holding(&self) -> Holding {
+        let qty = self.broker.position(self.traded).qty;
+        match self.option.as_ref().and_then(OptionLeg::is_call) {
+            Some(call) if qty > Decimal::ZERO => {
+                if call {
+                    Holding::Long
+                } else {
+                    Holding::Short
+                }
+            }
+            _ => holding(qty),
+        }
+    }
+
+    /// Options: a long view buys a call, a short view buys a put; reversing sells the held
+    /// contract first.
+    fn option_signal<O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        sig: &Signal,
+        held: Holding,
+        phase: Phase,
+        out: &mut O,
+    ) {
+        let long = match sig.direction {
+            Direction::Long => true,
+            Direction::Short => false,
+            Direction::Flat => {
+                self.close_position(ExitReason::Signal, phase, out);
+                return;
+            }
+            Direction::Target(_) => {
+                let message = "target-position signals are not supported for options; ignored".to_owned();
+                out(AgentEvent::Warning { ts: sig.ts, message });
+                return;
+            }
+        };
+        let view = if long { Holding::Long } else { Holding::Short };
+        if held == view {
+            return;
+        }
+        if held != Holding::Flat {
+            self.close_position(ExitReason::Signal, phase, out);
+            if !self.broker.position(self.traded).qty.is_zero() {
+                return; // the close is still working; no new contract until it is done
+            }
+        }
+        if phase != Phase::Open {
+            return;
+        }
+        let Some(leg) = self.option.as_mut() else { return };
+        leg.release();
+        match leg.select(long, sig.price, sig.ts) {
+            Ok(q) => {
+                self.broker.on_quote(&q);
+                let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
+                let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
+                self.send(&intent, q.ask, phase, out);
+            }
+            Err(message) => out(AgentEvent::Warning { ts: sig.ts, message }),
         }
     }
 
@@ -309,17 +396,12 @@ impl Agent {
         self.recorder.sample(c.end, self.broker.equity());
     }
 
-    fn close_position<O: FnMut(AgentEvent<'_>)>(
-        &mut self,
-        reason: ExitReason,
-        price: Price,
-        phase: Phase,
-        out: &mut O,
-    ) {
-        let pos = self.broker.position(self.symbol).qty;
+    fn close_position<O: FnMut(AgentEvent<'_>)>(&mut self, reason: ExitReason, phase: Phase, out: &mut O) {
+        let pos = self.broker.position(self.traded).qty;
         if pos.is_zero() {
             return;
         }
+        let Some(price) = self.broker.mark(self.traded) else { return };
         let side = if pos > Decimal::ZERO { Side::Sell } else { Side::Buy };
         let intent = OrderIntent { side, qty: pos.abs(), purpose: Purpose::Exit(reason) };
         self.send(&intent, price, phase, out);
@@ -345,7 +427,7 @@ impl Agent {
         self.seq += 1;
         let req = OrderRequest {
             id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
-            symbol: self.symbol,
+            symbol: self.traded,
             side: i.side,
             qty: i.qty,
             kind: self.order_kind(i.side, price, i.purpose.is_exit()),
@@ -355,7 +437,7 @@ impl Agent {
             // Day orders: expire at the session close.
             expire_at: Some(Timestamp(self.session_close.max(self.now.0))),
         };
-        let ctx = GateContext { phase, position: self.broker.position(self.symbol).qty, day: self.day_index };
+        let ctx = GateContext { phase, position: self.broker.position(self.traded).qty, day: self.day_index };
         match self.gate.check(req, &ctx) {
             Ok(approved) => {
                 out(AgentEvent::OrderSent(approved.inner()));
@@ -384,8 +466,16 @@ impl Agent {
         out(AgentEvent::Order(ev));
         if let Some(f) = ev.fill() {
             // The broker has already applied the fill: this is the position after it.
-            let p = self.broker.position(self.symbol);
+            let p = self.broker.position(self.traded);
+            if let Some(c) = self.option.as_ref().and_then(OptionLeg::contract) {
+                self.recorder.set_symbol(&c.occ_symbol());
+            }
             self.recorder.on_fill(f);
+            if p.qty.is_zero()
+                && let Some(leg) = self.option.as_mut()
+            {
+                leg.release();
+            }
             if p.qty.is_zero() {
                 self.exits.disarm();
             } else {
@@ -407,10 +497,8 @@ impl Agent {
         }
         self.broker.cancel_all(self.now);
         self.pump(out);
-        if let Some(price) = self.broker.last_price(self.symbol) {
-            // Exits are always approved; the phase only matters for entries.
-            self.close_position(ExitReason::Shutdown, price, Phase::OutOfSession, out);
-        }
+        // Exits are always approved; the phase only matters for entries.
+        self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
         if let Some(c) = self.candles.finish() {
             self.completed(&c);
         }

@@ -62,10 +62,19 @@ fn finish(report: &Report, title: &str, dir: &Path, trades_csv: Option<&Path>) -
         report::write_atomic(path, report.trades_csv().as_bytes())
             .map_err(|e| ExitError::usage(format!("cannot write {}: {e}", path.display())))?;
     }
-    println!("== {title}");
-    print!("{}", report::render(&report.deals_csv(), &report.summary));
-    println!("Report: {} (deals.csv, summary.json, equity.svg)", dir.display());
+    say(&format!(
+        "== {title}\n{}Report: {} (deals.csv, summary.json, equity.svg)\n",
+        report::render(&report.deals_csv(), &report.summary),
+        dir.display()
+    ));
     Ok(())
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Run `runner up`.
@@ -79,7 +88,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         let replay = run::open_replay(&p, DateRange::default())?;
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
-        println!("{name}: paper broker, replaying {} at {speed}", p.data.display());
+        say(&format!("{name}: paper broker, replaying {} at {speed}\n", p.data.display()));
         let report = run::live(agent, replay, speed, name.clone())?;
         let dir = args
             .report_dir

@@ -2,6 +2,7 @@
 //!
 //! - [`agent`]: one agent's loop body over one input enum (market event | broker event | command);
 //! - [`session`]: the trading-day clock (session, `flatten_at`, candle grid origin);
+//! - [`option_leg`]: options on the underlying's signals (synthetic chain in paper/backtest);
 //! - [`candles`]: allocation-free candle aggregation for strategies;
 //! - [`run`]: the drivers (input: the market module's streaming `Replay`) — synchronous backtest (simulated clock) and live-style `up`
 //!   (tokio tasks, channels, wall-clock pacing);
@@ -10,5 +11,6 @@
 pub mod agent;
 pub mod candles;
 pub mod cli;
+pub mod option_leg;
 pub mod run;
 pub mod session;

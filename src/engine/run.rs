@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-use crate::broker::OrderEvent;
+use crate::broker::{OrderEvent, OrderKind, Purpose};
 use crate::market::event::MarketEvent;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::{NEW_YORK, SymbolId, Timestamp};
@@ -71,7 +71,13 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     };
     let strat =
         strategy::build(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
-    Ok(Agent::new(cfg, sym, strat))
+    let agent = Agent::new(cfg, sym, strat);
+    if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
+        let leg = super::option_leg::OptionLeg::from_recipe(&p.recipe, SymbolId(1))
+            .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
+        return Ok(agent.with_options(leg));
+    }
+    Ok(agent)
 }
 
 /// An inclusive New York date range filter.
@@ -139,7 +145,22 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
         }
         AgentEvent::Denied(d) => format!("{} {agent} {}", t(d.order.ts), crate::risk::gate::describe(d)),
         AgentEvent::OrderSent(o) => {
-            format!("{} {agent} order {} {} {} {:?} ({:?})", t(o.ts), o.id, o.side, o.qty, o.kind, o.purpose)
+            let kind = match o.kind {
+                OrderKind::Market => "market".to_owned(),
+                OrderKind::Limit { limit } => format!("limit {limit}"),
+                OrderKind::MarketableLimit { offset_ticks } => {
+                    format!("marketable limit (touch ± {offset_ticks} ticks)")
+                }
+                OrderKind::Stop { stop } => format!("stop {stop}"),
+                OrderKind::StopLimit { stop, limit } => format!("stop {stop} limit {limit}"),
+            };
+            let purpose = match o.purpose {
+                Purpose::Entry => "entry".to_owned(),
+                Purpose::Add => "add".to_owned(),
+                Purpose::Adjust => "adjust".to_owned(),
+                Purpose::Exit(r) => format!("exit: {}", r.as_str()),
+            };
+            format!("{} {agent} order {} {} {} {kind} ({purpose})", t(o.ts), o.id, o.side, o.qty)
         }
         AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
             format!(
@@ -159,6 +180,7 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
         AgentEvent::Order(OrderEvent::Canceled { id, ts }) => format!("{} {agent} canceled {id}", t(*ts)),
         AgentEvent::Order(OrderEvent::Expired { id, ts }) => format!("{} {agent} expired {id}", t(*ts)),
         AgentEvent::Order(_) => return None,
+        AgentEvent::Warning { ts, message } => format!("{} {agent} warning: {message}", t(*ts)),
         AgentEvent::Position { ts, qty, avg_price, realized, equity } => format!(
             "{} {agent} position {} @ {} realized {} equity {}",
             t(*ts),

@@ -23,7 +23,10 @@ pub fn report(args: ReportArgs, _g: &GlobalArgs) -> CmdResult {
     let summary: super::Summary = serde_json::from_str(&read("summary.json")?).map_err(|e| {
         ExitError::usage(format!("{}: not a run summary: {e}", dir.join("summary.json").display()))
     })?;
-    print!("{}", super::render(&deals, &summary));
-    println!("Equity chart: {}", dir.join("equity.svg").display());
+    let text =
+        format!("{}Equity chart: {}\n", super::render(&deals, &summary), dir.join("equity.svg").display());
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) ends the output quietly.
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes());
     Ok(std::process::ExitCode::SUCCESS)
 }

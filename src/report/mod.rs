@@ -89,6 +89,7 @@ pub struct Recorder {
     pub deals: Vec<Deal>,
     /// Equity samples (time, equity).
     pub equity: Vec<(Timestamp, Money)>,
+    note: Option<String>,
 }
 
 impl Recorder {
@@ -101,6 +102,7 @@ impl Recorder {
             open: None,
             deals: Vec::new(),
             equity: Vec::new(),
+            note: None,
         }
     }
 
@@ -173,6 +175,18 @@ impl Recorder {
         }
     }
 
+    /// The instrument label for the next deals (e.g. an option contract's OCC symbol).
+    pub fn set_symbol(&mut self, symbol: &str) {
+        if self.open.is_none() && self.symbol != symbol {
+            symbol.clone_into(&mut self.symbol);
+        }
+    }
+
+    /// A note every report of this run carries (e.g. "option prices are synthetic").
+    pub fn set_note(&mut self, note: String) {
+        self.note = Some(note);
+    }
+
     /// Record an equity sample.
     pub fn sample(&mut self, ts: Timestamp, equity: Money) {
         self.equity.push((ts, equity));
@@ -180,7 +194,8 @@ impl Recorder {
 
     /// Finish: compute the summary.
     pub fn finish(self, starting: Money, ending: Money, fees: Money) -> Report {
-        let summary = Summary::compute(&self.deals, &self.equity, starting, ending, fees);
+        let mut summary = Summary::compute(&self.deals, &self.equity, starting, ending, fees);
+        summary.note = self.note;
         Report { multiplier: self.multiplier, deals: self.deals, equity: self.equity, summary }
     }
 }
@@ -210,6 +225,9 @@ pub struct Summary {
     pub sharpe: Option<f64>,
     /// Commissions paid.
     pub fees: Money,
+    /// A caveat about the run (e.g. synthetic option prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Summary {
@@ -274,6 +292,7 @@ impl Summary {
             max_drawdown_pct: dd_pct,
             sharpe,
             fees,
+            note: None,
         }
     }
 }
@@ -383,8 +402,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 pub fn render(deals_csv: &str, s: &Summary) -> String {
     let mut out = String::new();
     let rows: Vec<Vec<&str>> = deals_csv.lines().map(|l| l.split(',').collect()).collect();
-    // Columns shown: side, qty, entry time, entry, exit time, exit, pnl, charges, net, net %, reason.
-    let pick = [2usize, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13];
+    // Columns shown: symbol, side, qty, entry time, entry, exit time, exit, pnl, charges, net, net %, reason.
+    let pick = [1usize, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13];
     let mut widths = vec![0usize; pick.len()];
     for r in &rows {
         for (w, &c) in widths.iter_mut().zip(&pick) {
@@ -416,6 +435,9 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
+    if let Some(note) = &s.note {
+        let _ = writeln!(out, "  note           {note}");
+    }
     out
 }
 

@@ -1,0 +1,132 @@
+//! Trading options on the underlying's signals: the recipe's `instrument.kind: option`.
+//!
+//! The strategy still watches the underlying (candles, breakouts); a long signal buys a call,
+//! a short signal buys a put (no writing), chosen by the options module from the recipe's
+//! expiry window and strike rule. Paper and backtest runs price contracts on the options
+//! module's synthetic chain (Black-Scholes from the underlying, the recipe's `implied_vol`),
+//! requoted whenever the underlying prints a new price while a contract is held; every report
+//! says the prices are synthetic. Trading days for the listing schedule are weekdays
+//! (the NYSE holiday calendar can be plugged in through `options::TradingDays`).
+
+use chrono::{Datelike, NaiveDate, Weekday};
+
+use crate::market::event::Quote;
+use crate::model::{Price, Qty, SymbolId, Timestamp};
+use crate::options::{
+    ChainSettings, ChainSource, Direction as OptDirection, ExpiryPreference as OptPref,
+    ExpiryWindow as OptWindow, OptionContract, OptionRight, OptionSelection, StrikeRule, SyntheticChain,
+};
+use crate::recipe::Recipe;
+use crate::recipe::model::ExpiryPreference;
+use crate::recipe::types::Strike;
+
+/// Weekdays as trading days (no holiday table).
+pub type Weekdays = fn(NaiveDate) -> bool;
+
+fn weekday(d: NaiveDate) -> bool {
+    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// The option side of an agent: chain, selection rule, the contract currently held.
+#[derive(Debug)]
+pub struct OptionLeg {
+    chain: SyntheticChain<Weekdays>,
+    selection: OptionSelection,
+    /// The broker symbol option positions are booked under.
+    pub symbol: SymbolId,
+    contract: Option<OptionContract>,
+    last_underlying: Option<Price>,
+    /// Implied volatility used (for the report note).
+    pub implied_vol: f64,
+}
+
+impl OptionLeg {
+    /// From the recipe's instrument block.
+    pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
+        let i = &r.instrument;
+        let w = i.expiry.ok_or("instrument.expiry is required for options")?;
+        let strike = i.strike.ok_or("instrument.strike is required for options")?;
+        let implied_vol = i.implied_vol.map_or(0.16, |p| {
+            use rust_decimal::prelude::ToPrimitive;
+            p.fraction().to_f64().unwrap_or(0.16)
+        });
+        let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
+        let chain =
+            SyntheticChain::new(&i.underlying, settings, weekday as Weekdays).map_err(|e| e.to_string())?;
+        let selection = OptionSelection {
+            expiry: OptWindow {
+                min_days: w.min_days,
+                max_days: w.max_days,
+                prefer: match w.prefer {
+                    ExpiryPreference::Nearest => OptPref::Nearest,
+                    ExpiryPreference::Farthest => OptPref::Farthest,
+                },
+            },
+            strike: match strike {
+                Strike::Atm => StrikeRule::Atm,
+                Strike::Itm(n) => StrikeRule::Itm(n),
+                Strike::Otm(n) => StrikeRule::Otm(n),
+                Strike::Delta(d) => StrikeRule::Delta(d),
+            },
+        };
+        selection.expiry.check().map_err(|e| e.to_string())?;
+        Ok(Self { chain, selection, symbol, contract: None, last_underlying: None, implied_vol })
+    }
+
+    /// The contract held (or being traded), if any.
+    pub fn contract(&self) -> Option<&OptionContract> {
+        self.contract.as_ref()
+    }
+
+    /// Whether the held contract is a call (long view) or a put (short view).
+    pub fn is_call(&self) -> Option<bool> {
+        self.contract.as_ref().map(|c| c.right == OptionRight::Call)
+    }
+
+    fn to_quote(&self, bid: Price, ask: Price, ts: Timestamp) -> Quote {
+        let size = Qty::from(10_000);
+        Quote { symbol: self.symbol, ts, bid, bid_size: size, ask, ask_size: size }
+    }
+
+    /// Choose the contract for a long (call) or short (put) view and quote it.
+    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
+        let dir = if long { OptDirection::Long } else { OptDirection::Short };
+        let (contract, q) =
+            self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
+        self.contract = Some(contract);
+        self.last_underlying = Some(underlying);
+        Ok(self.to_quote(q.bid, q.ask, ts))
+    }
+
+    /// Requote the held contract when the underlying price changed.
+    #[inline]
+    pub fn requote(&mut self, underlying: Price, ts: Timestamp) -> Option<Quote> {
+        let c = self.contract.as_ref()?;
+        if self.last_underlying == Some(underlying) {
+            return None;
+        }
+        self.last_underlying = Some(underlying);
+        let q = self.chain.quote(c, underlying, ts).ok()?;
+        Some(self.to_quote(q.bid, q.ask, ts))
+    }
+
+    /// Forget the contract (after it was closed).
+    pub fn release(&mut self) {
+        self.contract = None;
+        self.last_underlying = None;
+    }
+
+    /// The note every report of an options run carries.
+    pub fn note(&self) -> String {
+        format!(
+            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {:.0}%, {}",
+            self.implied_vol * 100.0,
+            "not market quotes"
+        )
+    }
+
+    /// The chain (for tests).
+    pub fn chain(&self) -> &dyn ChainSource {
+        &self.chain
+    }
+}
