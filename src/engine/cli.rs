@@ -82,6 +82,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     if args.recipes.len() > 1 && args.trades_csv.is_some() {
         return Err(ExitError::usage("--trades-csv takes one recipe").into());
     }
+    // Load and build every agent before starting any.
+    let mut agents = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
         let p = run::prepare(path)?;
         let agent = run::build_agent(&p)?;
@@ -89,12 +91,22 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
         say(&format!("{name}: paper broker, replaying {} at {speed}\n", p.data.display()));
-        let report = run::live(agent, replay, speed, name.clone())?;
-        let dir = args
-            .report_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".runner/runs").join(run_id(&name, "up")));
-        finish(&report, &format!("{name} (paper, replay)"), &dir, args.trades_csv.as_deref())?;
+        agents.push(run::LiveAgent { agent, replay, speed, name });
+    }
+    let names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+        return Err(ExitError::failed(format!("agent `{dup}` is given twice")).into());
+    }
+    let reports = run::live(agents)?;
+    let many = names.len() > 1;
+    for (name, report) in names.iter().zip(&reports) {
+        let dir = match &args.report_dir {
+            Some(d) if many => d.join(name),
+            Some(d) => d.clone(),
+            None => PathBuf::from(".runner/runs").join(run_id(name, "up")),
+        };
+        finish(report, &format!("{name} (paper, replay)"), &dir, args.trades_csv.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -192,29 +192,76 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
     })
 }
 
-/// Live-style run: tokio feeder task → channel → agent task, paced by `speed`, printing
-/// events as they happen. Ctrl-C (or the end of the data) shuts the agent down cleanly.
-pub fn live(agent: Agent, replay: Replay, speed: Speed, name: String) -> anyhow::Result<Report> {
+/// One agent of a live-style run.
+pub struct LiveAgent {
+    /// The agent.
+    pub agent: Agent,
+    /// Its market data.
+    pub replay: Replay,
+    /// Pacing.
+    pub speed: Speed,
+    /// Its name, printed with every line.
+    pub name: String,
+}
+
+/// Live-style run of one or more agents: per agent, a feeder task paces its replay against the
+/// wall clock and sends inputs over a channel to the agent's task, which prints events as they
+/// happen. Ctrl-C (or the end of an agent's data) shuts agents down cleanly: cancel working
+/// orders, flatten, finish the report. Reports come back in the order given.
+pub fn live(agents: Vec<LiveAgent>) -> anyhow::Result<Vec<Report>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(live_async(agent, replay, speed, name))
+    rt.block_on(live_all(agents))
 }
 
-async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String) -> anyhow::Result<Report> {
+async fn live_all(agents: Vec<LiveAgent>) -> anyhow::Result<Vec<Report>> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let progress = agents.len() == 1 && std::io::stderr().is_terminal();
+    let tasks: Vec<_> =
+        agents.into_iter().map(|a| tokio::spawn(run_agent(a, stop_rx.clone(), progress))).collect();
+    let ctrl_tx = std::sync::Arc::clone(&stop_tx);
+    let ctrl = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: canceling open orders and flattening");
+            let _ = ctrl_tx.send(true);
+        }
+    });
+    let mut reports = Vec::with_capacity(tasks.len());
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(r)) => reports.push(r),
+            Ok(Err(e)) => first_err = first_err.or(Some(e)),
+            Err(e) => first_err = first_err.or(Some(anyhow::anyhow!("agent task failed: {e}"))),
+        }
+    }
+    ctrl.abort();
+    drop(stop_tx);
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
+
+async fn run_agent(
+    a: LiveAgent,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    progress: bool,
+) -> anyhow::Result<Report> {
+    let LiveAgent { mut agent, replay, speed, name } = a;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
     let factor = match speed {
         Speed::Max => None,
         Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
     };
     // Feeder: reads the replay (blocking file I/O on a blocking thread) and paces it.
-    let feeder_tx = tx.clone();
     let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let start = Instant::now();
         let mut first: Option<i64> = None;
-        let handle = tokio::runtime::Handle::current();
         for ev in replay {
             let ev = ev?;
             if let Some(f) = factor {
@@ -224,50 +271,44 @@ async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String
                 // even across a long overnight gap at a slow speed.
                 loop {
                     let elapsed = start.elapsed();
-                    if due <= elapsed || feeder_tx.is_closed() {
+                    if due <= elapsed || tx.is_closed() {
                         break;
                     }
                     std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
                 }
-                if feeder_tx.is_closed() {
-                    break;
-                }
             }
-            if handle.block_on(feeder_tx.send(Input::Market(ev))).is_err() {
-                break; // the agent stopped
+            if tx.blocking_send(Input::Market(ev)).is_err() {
+                return Ok(()); // the agent stopped
             }
         }
-        let _ = handle.block_on(feeder_tx.send(Input::Command(Command::Shutdown)));
+        let _ = tx.blocking_send(Input::Command(Command::Shutdown));
         Ok(())
     });
-    drop(tx);
-    let tty = std::io::stderr().is_terminal();
     let mut count: u64 = 0;
-    let mut stdout = std::io::stdout().lock();
     let mut print = |ev: AgentEvent<'_>| {
         if let Some(line) = describe(&name, &ev) {
-            if tty {
+            if progress {
                 eprint!("\r\x1b[K");
             }
-            let _ = writeln!(stdout, "{line}");
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
         }
     };
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => {
-                eprintln!("\nstopping: canceling open orders and flattening");
-                agent.handle(Input::Command(Command::Shutdown), &mut print);
-                break;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    agent.handle(Input::Command(Command::Shutdown), &mut print);
+                    break;
+                }
             }
             msg = rx.recv() => {
                 let Some(input) = msg else { break };
                 let shutdown = matches!(input, Input::Command(Command::Shutdown));
                 agent.handle(input, &mut print);
                 count += 1;
-                if tty && count.is_multiple_of(5000) {
+                if progress && count.is_multiple_of(5000) {
                     eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
                 }
                 if shutdown {
@@ -277,7 +318,7 @@ async fn live_async(mut agent: Agent, replay: Replay, speed: Speed, name: String
         }
     }
     drop(rx);
-    if tty {
+    if progress {
         eprintln!("\r\x1b[K{count} events replayed");
     }
     if !agent.stopped() {
