@@ -1,9 +1,9 @@
 //! `runner backtest`, `runner up` and `runner report` end to end on real recorded SPY data
-//! (tests/fixtures/data: 1-second bars of 2013-10-07..08, QuantConnect Lean sample data).
+//! (the repo's data/: 1-second bars of 2013-10-07..11, QuantConnect Lean sample data).
 
 use crate::support::Run;
 
-const RECIPE: &str = "tests/fixtures/spy-9ma-shares.yaml";
+const RECIPE: &str = "tests/fixtures/engine/spy-9ma-shares-fees.yaml";
 
 fn s(p: &std::path::Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
@@ -72,7 +72,7 @@ fn report_reprints_a_saved_run_and_dates_filter() {
 
 #[test]
 fn bad_inputs_are_clear_errors() {
-    let r = Run::new(["backtest", "tests/fixtures/no-such.yaml"]).run();
+    let r = Run::new(["backtest", "tests/fixtures/engine/no-such.yaml"]).run();
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
     let r = Run::new(["backtest", RECIPE, "--from", "2013-10-09", "--to", "2013-10-08"]).run();
