@@ -1,6 +1,6 @@
 //! Brokers: order requests, the past-tense order lifecycle events, and the paper broker.
 //!
-//! Orders reach a broker only as [`RiskApproved`] values: an order that skipped the risk
+//! Orders reach a broker only as [`RiskApproved`](crate::risk::gate::RiskApproved) values: an order that skipped the risk
 //! gate does not compile. Live adapters (Alpaca, …) will implement the same surface later.
 
 pub mod paper;

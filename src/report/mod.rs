@@ -1,7 +1,7 @@
 //! Run reports: the deals table, summary metrics, CSV exports and the equity-curve chart.
 //!
-//! [`Recorder`] is fed every fill and equity sample by the agent loop and turns fills into
-//! deals (round trips: flat → position → flat). [`Report`] is the finished result; it is
+//! [`Recorder`](crate::report::Recorder) is fed every fill and equity sample by the agent loop and turns fills into
+//! deals (round trips: flat → position → flat). [`Report`](crate::report::Report) is the finished result; it is
 //! written to a run directory (`deals.csv`, `summary.json`, `equity.svg`) and can be read
 //! back by `runner report RUN`.
 

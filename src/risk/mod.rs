@@ -1,6 +1,6 @@
 //! Risk gate (per-agent limits, fleet guardrails) and the US compliance rulebook.
 //!
-//! - [`gate`]: the `RiskApproved<T>` newtype (the broker accepts nothing else), `OrderDenied`
+//! - [`gate`](crate::risk::gate): the `RiskApproved<T>` newtype (the broker accepts nothing else), `OrderDenied`
 //!   events with reason codes, per-agent position/notional/trade-count limits, and the
 //!   protective exits (stop loss, take profit, trailing stop) checked on every price.
 

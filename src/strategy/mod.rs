@@ -1,12 +1,12 @@
 //! Trading strategies: pure, synchronous, fed completed candles and trades, returning signals.
 //!
 //! A strategy owns no I/O and no clock: the engine tells it, for every trade, where the
-//! trade falls in the trading day ([`Phase`]) and what the agent holds ([`Holding`]).
-//! Strategies say *what* they want ([`Signal`]); the decision engine turns that into orders.
+//! trade falls in the trading day ([`Phase`](crate::strategy::Phase)) and what the agent holds ([`Holding`](crate::strategy::Holding)).
+//! Strategies say *what* they want ([`Signal`](crate::strategy::Signal)); the decision engine turns that into orders.
 //!
-//! - [`ma_cross_breakout`]: the documented default rule (docs/strategies.md);
-//! - [`target_position`]: strength → target percentage of the allocation, with a tolerance band;
-//! - [`external_signal`]: follow timestamped buy/sell signals read from a file or stream.
+//! - [`ma_cross_breakout`](crate::strategy::ma_cross_breakout): the documented default rule (docs/strategies.md);
+//! - [`target_position`](crate::strategy::target_position): strength → target percentage of the allocation, with a tolerance band;
+//! - [`external_signal`](crate::strategy::external_signal): follow timestamped buy/sell signals read from a file or stream.
 
 pub mod external_signal;
 pub mod ma_cross_breakout;
