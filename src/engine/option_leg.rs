@@ -130,3 +130,49 @@ impl OptionLeg {
         &self.chain
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::OptionRight;
+    use rust_decimal_macros::dec;
+
+    fn leg() -> OptionLeg {
+        let src = include_str!("../../recipes/spy-9ma.yaml");
+        let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
+        OptionLeg::from_recipe(&r, SymbolId(1)).expect("option leg")
+    }
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
+    }
+
+    #[test]
+    fn long_buys_an_atm_call_short_an_atm_put_in_the_window() {
+        let mut l = leg();
+        let ts = at("2013-10-07T11:00:00-04:00");
+        let q = l.select(true, dec!(168.09), ts).unwrap();
+        let c = l.contract().unwrap().clone();
+        assert_eq!(c.right, OptionRight::Call);
+        assert_eq!(c.strike, dec!(168));
+        // 7..14 calendar days from Monday 2013-10-07: the October monthly (last trading day Friday 10-18).
+        assert_eq!(c.occ_symbol(), "SPY   131019C00168000");
+        assert!(q.ask > q.bid && q.bid > rust_decimal::Decimal::ZERO && q.symbol == SymbolId(1));
+        assert_eq!(l.is_call(), Some(true));
+        l.release();
+        l.select(false, dec!(168.09), ts).unwrap();
+        assert_eq!(l.contract().unwrap().right, OptionRight::Put);
+        assert!(l.note().contains("synthetic"));
+    }
+
+    #[test]
+    fn requotes_only_when_the_underlying_moves() {
+        let mut l = leg();
+        assert!(l.requote(dec!(168), at("2013-10-07T11:00:00-04:00")).is_none(), "nothing held");
+        let ts = at("2013-10-07T11:00:00-04:00");
+        let q0 = l.select(true, dec!(168.00), ts).unwrap();
+        assert!(l.requote(dec!(168.00), ts).is_none());
+        let q1 = l.requote(dec!(169.00), ts).expect("moved");
+        assert!(q1.bid > q0.bid, "a call gains when the underlying rises");
+    }
+}
