@@ -345,3 +345,118 @@ fn candles_command_rejects_bad_input() {
     let bad_ind = Run::new(["candles", "data/spy-ticks", "-i", "sma:0"]).run().code(2);
     assert!(bad_ind.stderr.contains("sma"), "{}", bad_ind.stderr);
 }
+
+/// Relative paths resolve from the working directory; stdin works; output ignores the
+/// machine's TZ.
+#[test]
+fn candles_command_from_another_dir_and_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("spy-1m-trade-2013-10-07_11.csv.gz"), dir.path().join("spy-1m.csv.gz")).unwrap();
+    let from_file = Run::new(["candles", "spy-1m.csv.gz", "-t", "1h", "-f", "csv", "--to", "2013-10-07"])
+        .dir(dir.path())
+        .env("TZ", "Asia/Tokyo")
+        .run()
+        .success();
+    assert_eq!(from_file.stdout.lines().count(), 1 + 7);
+    assert!(
+        from_file
+            .stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-10-07T09:30:00-04:00,2013-10-07T10:00:00-04:00,")
+    );
+    let gz = std::fs::read(data("spy-1m-trade-2013-10-07_11.csv.gz")).unwrap();
+    let from_stdin =
+        Run::new(["candles", "-", "--bar-length", "1m", "-t", "1h", "-f", "csv", "--to", "2013-10-07"])
+            .env_remove("TZ")
+            .stdin(gz)
+            .run()
+            .success();
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    let no_length = Run::new(["candles", "-"]).stdin("timestamp,open,high,low,close,volume\n").run().code(2);
+    assert!(no_length.stderr.contains("bar length"), "{}", no_length.stderr);
+}
+
+/// Lean's own zips read to the same events as the converted CSVs in data/.
+#[test]
+fn lean_zips_match_the_converted_csv() {
+    let lean = repo_root().join("tests/fixtures/lean");
+    let day = |events: Vec<MarketEvent>, from: &str, to: &str| -> Vec<MarketEvent> {
+        let (from, to) = (parse_timestamp(from.as_bytes()).unwrap(), parse_timestamp(to.as_bytes()).unwrap());
+        events.into_iter().filter(|e| e.ts() >= from && e.ts() < to).collect()
+    };
+    let cases = [
+        (
+            "equity/usa/minute/spy/20131007_trade.zip",
+            "spy-1m-trade-2013-10-07_11.csv.gz",
+            "2013-10-07T00:00:00-04:00",
+            "2013-10-08T00:00:00-04:00",
+        ),
+        (
+            "equity/usa/minute/spy/20131007_quote.zip",
+            "spy-1m-quote-2013-10-07_11.csv.gz",
+            "2013-10-07T00:00:00-04:00",
+            "2013-10-08T00:00:00-04:00",
+        ),
+        (
+            "crypto/coinbase/minute/btcusd/20161007_trade.zip",
+            "coinbase-btcusd-1m-trade.csv.gz",
+            "2016-10-07T00:00:00Z",
+            "2016-10-08T00:00:00Z",
+        ),
+    ];
+    for (zip, csv, from, to) in cases {
+        let ours = read_all(lean.join(zip), &CsvOptions::default()).unwrap();
+        let want = day(read_all(data(csv), &CsvOptions::default()).unwrap(), from, to);
+        assert!(ours.len() > 300, "{zip}: {}", ours.len());
+        assert_eq!(ours, want, "{zip}");
+    }
+    // The directory form picks up zips; unsupported layouts are clear errors.
+    let r = Replay::open(lean.join("equity/usa/minute/spy").to_str().unwrap(), &ReplayOptions::default())
+        .unwrap();
+    assert_eq!(r.kinds(), [CsvKind::QuoteBars, CsvKind::Bars]);
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("20131007_trade.zip");
+    std::fs::copy(lean.join("equity/usa/minute/spy/20131007_trade.zip"), &odd).unwrap();
+    let err = read_all(&odd, &CsvOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("equity") && err.contains("20131007_trade.zip"), "{err}");
+    let bad = dir.path().join("equity/usa/minute/spy");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("20131007_trade.zip"), b"not a zip at all, just text").unwrap();
+    let err = read_all(bad.join("20131007_trade.zip"), &CsvOptions::default()).unwrap_err();
+    assert!(matches!(err, MarketDataError::Io { .. }), "{err}");
+}
+
+#[test]
+fn renko_with_a_tiny_brick_is_a_usage_error() {
+    let out = Run::new([
+        "candles",
+        "data/spy-1m-trade-2013-10-07_11.csv.gz",
+        "-t",
+        "1h",
+        "--transform",
+        "renko:0.00000001",
+    ])
+    .run()
+    .code(2);
+    assert!(out.stderr.contains("too small"), "{}", out.stderr);
+    let ok = Run::new([
+        "candles",
+        "data/spy-1m-trade-2013-10-07_11.csv.gz",
+        "-t",
+        "5m",
+        "--transform",
+        "renko:0.25",
+        "-f",
+        "csv",
+    ])
+    .run()
+    .success();
+    let bricks: Vec<&str> = ok.stdout.lines().skip(1).collect();
+    assert!(bricks.len() > 5, "{}", ok.stdout);
+    for b in bricks {
+        let f: Vec<Decimal> = b.split(',').skip(2).take(4).map(|x| x.parse().unwrap()).collect();
+        assert_eq!((f[0] - f[3]).abs(), "0.25".parse::<Decimal>().unwrap(), "{b}");
+    }
+}

@@ -99,23 +99,20 @@ impl IndicatorSpec {
     }
 
     /// A fresh indicator of this kind.
-    pub fn build(&self) -> CandleIndicator {
-        // Periods were checked to be ≥ 1 when parsing; a spec built by hand with 0 falls back to 1.
-        let p = |n: usize| n.max(1);
+    ///
+    /// # Errors
+    /// A period of 0 (only possible for a spec built by hand; parsing rejects it).
+    pub fn build(&self) -> Result<CandleIndicator, String> {
         let inner = match *self {
-            Self::Sma(n) => Inner::Sma(Sma::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
-            Self::Ema(n) => Inner::Ema(Ema::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
-            Self::Atr(n) => Inner::Atr(Atr::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1"))),
-            Self::Donchian(n) => {
-                Inner::Donchian(Donchian::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1")))
-            }
-            Self::Swings(n) => {
-                Inner::Swings(Swings::new(p(n)).unwrap_or_else(|_| unreachable!("period ≥ 1")))
-            }
+            Self::Sma(n) => Inner::Sma(Sma::new(n)?),
+            Self::Ema(n) => Inner::Ema(Ema::new(n)?),
+            Self::Atr(n) => Inner::Atr(Atr::new(n)?),
+            Self::Donchian(n) => Inner::Donchian(Donchian::new(n)?),
+            Self::Swings(n) => Inner::Swings(Swings::new(n)?),
             Self::Pivots => Inner::Pivots(PivotPoints, None),
             Self::Fractals => Inner::Fractals(Fractals::new()),
         };
-        CandleIndicator { spec: *self, inner }
+        Ok(CandleIndicator { spec: *self, inner })
     }
 }
 

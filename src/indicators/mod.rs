@@ -1,19 +1,19 @@
 //! Incremental technical indicators in `Decimal`, O(1) (amortised) per update.
 //!
-//! Every indicator implements [`Indicator`]: feed one input at a time with
-//! [`Indicator::update`]; it returns `None` while warming up, then a value per input.
+//! Every indicator implements [`Indicator`](crate::indicators::Indicator): feed one input at a time with
+//! [`Indicator::update`](crate::indicators::Indicator::update); it returns `None` while warming up, then a value per input.
 //!
 //! | type | input | output | matches |
 //! |---|---|---|---|
-//! | [`Sma`] | `Decimal` | `Decimal` | TA-Lib `SMA` |
-//! | [`Ema`] | `Decimal` | `Decimal` | TA-Lib `EMA` (seeded by the SMA of the first `n`) |
-//! | [`Atr`] | [`Candle`] | `Decimal` | TA-Lib `ATR` (Wilder; first value at the `n+1`-th candle) |
-//! | [`Donchian`] | [`Candle`] | [`DonchianBands`] | TA-Lib `MAX(high)`/`MIN(low)` |
-//! | [`PivotPoints`] | [`Candle`] (one period) | [`PivotLevels`] | classic floor pivots |
-//! | [`Fractals`] | [`Candle`] | [`Fractal`] | Bill Williams 5-bar fractals |
-//! | [`Swings`] | [`Candle`] | [`Swing`] | N-bar swing highs/lows |
+//! | [`Sma`](crate::indicators::Sma) | `Decimal` | `Decimal` | TA-Lib `SMA` |
+//! | [`Ema`](crate::indicators::Ema) | `Decimal` | `Decimal` | TA-Lib `EMA` (seeded by the SMA of the first `n`) |
+//! | [`Atr`](crate::indicators::Atr) | [`Candle`](crate::indicators::Candle) | `Decimal` | TA-Lib `ATR` (Wilder; first value at the `n+1`-th candle) |
+//! | [`Donchian`](crate::indicators::Donchian) | [`Candle`](crate::indicators::Candle) | [`DonchianBands`](crate::indicators::DonchianBands) | TA-Lib `MAX(high)`/`MIN(low)` |
+//! | [`PivotPoints`](crate::indicators::PivotPoints) | [`Candle`](crate::indicators::Candle) (one period) | [`PivotLevels`](crate::indicators::PivotLevels) | classic floor pivots |
+//! | [`Fractals`](crate::indicators::Fractals) | [`Candle`](crate::indicators::Candle) | [`Fractal`](crate::indicators::Fractal) | Bill Williams 5-bar fractals |
+//! | [`Swings`](crate::indicators::Swings) | [`Candle`](crate::indicators::Candle) | [`Swing`](crate::indicators::Swing) | N-bar swing highs/lows |
 //!
-//! [`IndicatorSpec`] parses `sma:9`-style names and builds a [`CandleIndicator`], the
+//! [`IndicatorSpec`](crate::indicators::IndicatorSpec) parses `sma:9`-style names and builds a [`CandleIndicator`](crate::indicators::CandleIndicator), the
 //! dynamic form used by `runner candles` (columns of optional decimals per candle).
 
 mod dynamic;

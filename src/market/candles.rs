@@ -61,6 +61,12 @@ impl<C: SessionCalendar> CandleBuilder<C> {
         self.cur.as_ref()
     }
 
+    /// When the current candle ends (its bucket end, cut at session close): the clock time
+    /// at which [`CandleBuilder::on_time`] completes it if no event comes first.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        self.cur.map(|c| c.end)
+    }
+
     /// How many events were ignored because they were older than the current bucket.
     pub fn late_events(&self) -> u64 {
         self.late
@@ -197,6 +203,33 @@ mod tests {
             (ny("2013-10-07T09:30:00"), ny("2013-10-07T09:35:00"), dec!(2), dec!(3), dec!(2))
         );
         assert_eq!(b.current().unwrap().open, dec!(4));
+    }
+
+    #[test]
+    fn grid_follows_wall_clock_across_dst() {
+        use crate::market::session::local_instant;
+        let cal = WeekdaySessions { spec: SessionSpec::FullDay, tz: crate::model::NEW_YORK, weekends: true };
+        let mut b = CandleBuilder::new("1h".parse().unwrap(), cal);
+        // 2013-11-03 01:30 EDT, then 01:30 EST (the repeated hour), then 03:10 EST.
+        let edt = Timestamp(
+            local_instant(
+                chrono::NaiveDate::from_ymd_opt(2013, 11, 3).unwrap(),
+                5400,
+                crate::model::NEW_YORK,
+            )
+            .unwrap()
+            .0,
+        );
+        let est = edt.add_nanos(3600 * Timestamp::NANOS_PER_SEC);
+        let t = |ts: Timestamp| Trade { symbol: SymbolId(0), ts, price: dec!(1), size: dec!(1) };
+        assert_eq!(b.on_trade(&t(edt)), None);
+        let first = b.on_trade(&t(est)).unwrap();
+        assert_eq!(first.start.to_new_york().format("%H:%M%:z").to_string(), "01:00-04:00");
+        assert_eq!(b.current().unwrap().start.to_new_york().format("%H:%M%:z").to_string(), "01:00-05:00");
+        let later = est.add_nanos(100 * 60 * Timestamp::NANOS_PER_SEC);
+        b.on_trade(&t(later));
+        assert_eq!(b.current().unwrap().start.to_new_york().format("%H:%M%:z").to_string(), "03:00-05:00");
+        assert_eq!(b.deadline().unwrap().to_new_york().format("%H:%M").to_string(), "04:00");
     }
 
     #[test]

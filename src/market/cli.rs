@@ -4,7 +4,7 @@
 //! [--indicators sma:9,atr:14,donchian:20] [--transform heikin-ashi|renko:SIZE]
 //! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]`
 //!
-//! `DATA` is a file, directory or glob (see [`crate::market::replay`]). Vendor bars roll up
+//! `DATA` is a file, directory or glob (see [`crate::market::replay`]), or `-` for stdin. Vendor bars roll up
 //! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
 //! inclusive local dates in `--tz`. Candles are labelled by start; times print in `--tz`.
 
@@ -19,17 +19,18 @@ use rust_decimal::Decimal;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::indicators::{CandleIndicator, IndicatorSpec};
 use crate::market::candles::CandleBuilder;
-use crate::market::csv::{MarketDataError, parse_duration_token};
+use crate::market::csv::{CsvOptions, MarketDataError, from_read, parse_duration_token};
 use crate::market::event::Candle;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::market::session::{SessionSpec, Timeframe, WeekdaySessions, local_instant};
 use crate::market::transform::{HeikinAshi, Renko};
-use crate::model::{NEW_YORK, Timestamp};
+use crate::model::Timestamp;
 
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
 pub struct CandlesArgs {
-    /// Market data: a CSV/CSV.gz file, a directory of them, or a glob (quote it).
+    /// Market data: a CSV/CSV.gz file or Lean zip, a directory of them, a glob (quote it), or
+    /// `-` for standard input (give --bar-length for bars).
     pub data: String,
     /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
     #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
@@ -132,21 +133,21 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn rows(&mut self, c: &Candle) -> Vec<(Candle, Vec<Option<Decimal>>)> {
+    fn rows(&mut self, c: &Candle) -> anyhow::Result<Vec<(Candle, Vec<Option<Decimal>>)>> {
         let candles = if let Some(ha) = self.ha.as_mut() {
             vec![ha.update(c)]
         } else if let Some(r) = self.renko.as_mut() {
-            r.update(c)
+            r.update(c).map_err(ExitError::usage)?
         } else {
             vec![*c]
         };
-        candles
+        Ok(candles
             .into_iter()
             .map(|c| {
                 let values = self.indicators.iter_mut().flat_map(|i| i.update(&c)).collect();
                 (c, values)
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -169,7 +170,14 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage("--from must not be after --to").into());
     }
     let opts = ReplayOptions { bar_duration: args.bar_length, from, to, ..ReplayOptions::default() };
-    let replay = Replay::open(&args.data, &opts).map_err(data_error)?;
+    let replay = if args.data == "-" {
+        let csv_opts = CsvOptions { bar_duration: args.bar_length, ..CsvOptions::default() };
+        let src = from_read("<stdin>", std::io::stdin(), &csv_opts).map_err(data_error)?;
+        Replay::from_sources(vec![src], &opts)
+    } else {
+        Replay::open(&args.data, &opts)
+    }
+    .map_err(data_error)?;
     let bar_len = replay.max_bar_duration();
     if bar_len > args.timeframe.nanos() {
         return Err(ExitError::usage(format!(
@@ -189,7 +197,11 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
             Some(TransformSpec::Renko(size)) => Some(Renko::new(size).map_err(ExitError::usage)?),
             _ => None,
         },
-        indicators: specs.iter().map(IndicatorSpec::build).collect(),
+        indicators: specs
+            .iter()
+            .map(IndicatorSpec::build)
+            .collect::<Result<_, _>>()
+            .map_err(ExitError::usage)?,
     };
     let mut header: Vec<String> =
         ["start", "end", "open", "high", "low", "close", "volume"].iter().map(|s| (*s).to_owned()).collect();
@@ -199,17 +211,17 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
     let mut out = BufWriter::new(stdout.lock());
     let mut table: Vec<Vec<String>> = Vec::new();
     let mut count = 0usize;
-    let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> std::io::Result<()> {
-        for (candle, values) in pipeline.rows(c) {
+    let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> anyhow::Result<()> {
+        for (candle, values) in pipeline.rows(c)? {
             count += 1;
             let mut row = vec![
                 fmt_ts(candle.start, tz),
                 fmt_ts(candle.end, tz),
-                candle.open.to_string(),
-                candle.high.to_string(),
-                candle.low.to_string(),
-                candle.close.to_string(),
-                candle.volume.to_string(),
+                candle.open.normalize().to_string(),
+                candle.high.normalize().to_string(),
+                candle.low.normalize().to_string(),
+                candle.close.normalize().to_string(),
+                candle.volume.normalize().to_string(),
             ];
             row.extend(values.into_iter().map(|v| v.map(fmt_value).unwrap_or_default()));
             match args.format {
@@ -254,7 +266,9 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(e.into());
     }
     if count == 0 {
-        eprintln!("warning: no candles: no trades or bars inside the {:?} session in the data", args.session);
+        eprintln!(
+            "warning: no candles: the data has no trades or bars inside the session (try --session extended or full)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -264,11 +278,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn fmt_ts(ts: Timestamp, tz: Tz) -> String {
-    if tz == NEW_YORK {
-        ts.to_new_york().format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    } else {
-        ts.to_exchange(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    }
+    ts.to_exchange(tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// Indicator values: at most 8 decimal places, no trailing zeros.

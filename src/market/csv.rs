@@ -11,7 +11,9 @@
 //!
 //! Timestamps are `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and are parsed straight to a
 //! [`Timestamp`]; prices and sizes are parsed straight from their text to `Decimal` (no `f64`).
-//! Files may be gzip-compressed (detected from the magic bytes, not the name).
+//! Files may be gzip-compressed (detected from the magic bytes, not the name; inflated on a
+//! helper thread so inflating and parsing overlap). A `.zip` path is Lean's own format and is
+//! handed to [`super::lean`], which yields the same events through the same [`CsvSource`].
 //!
 //! Conventions:
 //! - a tick row with `suspicious` other than `0` is skipped (Lean's convention for bad prints);
@@ -101,7 +103,19 @@ pub struct CsvSource {
     symbol: SymbolId,
     bar_duration: i64,
     last_ts: i64,
+    dates: DateCache,
+    time: TimeFormat,
+    price_scale: u32,
     done: bool,
+}
+
+/// How the time column is written.
+#[derive(Debug, Clone, Copy)]
+enum TimeFormat {
+    /// ISO-8601 with offset.
+    Iso,
+    /// Lean: milliseconds since local midnight of the file's date (given in ns UTC).
+    MillisSince(i64),
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -118,11 +132,15 @@ impl CsvSource {
     /// whose length is neither given nor guessable from the path.
     pub fn open(path: &Path, opts: &CsvOptions) -> Result<Self, MarketDataError> {
         let shown = path.display().to_string();
+        if shown.to_ascii_lowercase().ends_with(".zip") {
+            return super::lean::open(path, opts);
+        }
         let io_err = |source| MarketDataError::Io { path: shown.clone(), source };
         let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
         let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
         let reader: Box<dyn BufRead + Send> = if gz {
-            Box::new(BufReader::with_capacity(1 << 17, flate2::bufread::MultiGzDecoder::new(file)))
+            // Decompress on a helper thread so inflating and parsing overlap on two cores.
+            ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(file))
         } else {
             Box::new(file)
         };
@@ -151,12 +169,16 @@ impl CsvSource {
             symbol: opts.symbol,
             bar_duration: 0,
             last_ts: i64::MIN,
+            dates: DateCache::default(),
+            time: TimeFormat::Iso,
+            price_scale: 0,
             done: false,
         };
         if !src.next_line()? {
             return Err(src.err_at(1, "empty file: expected a header line".into()));
         }
-        let header = String::from_utf8_lossy(&src.line).trim().to_ascii_lowercase();
+        let raw = src.line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&src.line); // UTF-8 byte-order mark
+        let header = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
         let cols: Vec<&str> = header.split(',').map(str::trim).collect();
         if cols.len() > MAX_FIELDS {
             return Err(src.err_at(1, format!("too many columns ({}, at most {MAX_FIELDS})", cols.len())));
@@ -200,6 +222,42 @@ impl CsvSource {
             };
         }
         Ok(src)
+    }
+
+    /// A headerless Lean CSV (see [`super::lean`]): fixed columns, millisecond times from
+    /// `midnight`, prices scaled down by `10^price_scale`.
+    #[allow(clippy::too_many_arguments)] // one private constructor; a builder would add nothing
+    pub(crate) fn lean(
+        name: String,
+        reader: Box<dyn BufRead + Send>,
+        kind: CsvKind,
+        ncols: usize,
+        midnight: Timestamp,
+        price_scale: u32,
+        bar_duration: i64,
+        symbol: SymbolId,
+    ) -> Self {
+        let layout = match kind {
+            CsvKind::Ticks => Layout::Ticks { price: 1, size: 2, suspicious: (ncols >= 6).then_some(5) },
+            CsvKind::Bars => Layout::Bars { open: 1, high: 2, low: 3, close: 4, volume: 5 },
+            CsvKind::QuoteBars => Layout::Quotes { bid: 4, bid_size: 5, ask: 9, ask_size: 10 },
+        };
+        Self {
+            path: name,
+            reader,
+            line: Vec::with_capacity(256),
+            line_no: 0,
+            layout,
+            ts_col: 0,
+            ncols,
+            symbol,
+            bar_duration,
+            last_ts: i64::MIN,
+            dates: DateCache::default(),
+            time: TimeFormat::MillisSince(midnight.0),
+            price_scale,
+            done: false,
+        }
     }
 
     /// The kind of file.
@@ -282,16 +340,29 @@ impl CsvSource {
         if n < self.ncols {
             return Err(format!("expected {} fields, found {n}", self.ncols));
         }
-        let ts = parse_timestamp(fields[self.ts_col])
-            .map_err(|e| format!("bad timestamp `{}`: {e}", String::from_utf8_lossy(fields[self.ts_col])))?;
+        let ts = match self.time {
+            TimeFormat::Iso => parse_timestamp_cached(fields[self.ts_col], &mut self.dates),
+            TimeFormat::MillisSince(midnight) => digits(fields[self.ts_col])
+                .filter(|ms| !fields[self.ts_col].is_empty() && *ms < 86_400_000 * 2)
+                .map(|ms| Timestamp(midnight + ms * 1_000_000))
+                .ok_or("expected milliseconds since midnight"),
+        }
+        .map_err(|e| format!("bad timestamp `{}`: {e}", shown(fields[self.ts_col])))?;
         if ts.0 < self.last_ts {
             return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
         }
         self.last_ts = ts.0;
         let dec = |i: usize, what: &str| {
-            parse_decimal(fields[i]).ok_or_else(|| {
-                format!("bad {what} `{}`: expected a decimal number", String::from_utf8_lossy(fields[i]))
-            })
+            parse_decimal(fields[i])
+                .ok_or_else(|| format!("bad {what} `{}`: expected a decimal number", shown(fields[i])))
+        };
+        let scale = self.price_scale;
+        let px = |i: usize, what: &str| {
+            let mut d = dec(i, what)?;
+            if scale > 0 {
+                d.set_scale(d.scale() + scale).map_err(|_| format!("{what} has too many decimals"))?;
+            }
+            Ok::<_, String>(d)
         };
         let symbol = self.symbol;
         let ev = match self.layout {
@@ -302,22 +373,17 @@ impl CsvSource {
                         return Ok(None);
                     }
                 }
-                MarketEvent::Trade(Trade {
-                    symbol,
-                    ts,
-                    price: dec(price, "price")?,
-                    size: dec(size, "size")?,
-                })
+                MarketEvent::Trade(Trade { symbol, ts, price: px(price, "price")?, size: dec(size, "size")? })
             }
             Layout::Bars { open, high, low, close, volume } => {
                 let bar = Bar {
                     symbol,
                     ts,
                     duration_nanos: self.bar_duration,
-                    open: dec(open, "open")?,
-                    high: dec(high, "high")?,
-                    low: dec(low, "low")?,
-                    close: dec(close, "close")?,
+                    open: px(open, "open")?,
+                    high: px(high, "high")?,
+                    low: px(low, "low")?,
+                    close: px(close, "close")?,
                     volume: dec(volume, "volume")?,
                 };
                 if bar.low > bar.high
@@ -333,9 +399,9 @@ impl CsvSource {
             Layout::Quotes { bid, bid_size, ask, ask_size } => MarketEvent::Quote(Quote {
                 symbol,
                 ts: ts.add_nanos(self.bar_duration),
-                bid: dec(bid, "bid")?,
+                bid: px(bid, "bid")?,
                 bid_size: dec(bid_size, "bid size")?,
-                ask: dec(ask, "ask")?,
+                ask: px(ask, "ask")?,
                 ask_size: dec(ask_size, "ask size")?,
             }),
         };
@@ -348,6 +414,109 @@ impl Iterator for CsvSource {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
+    }
+}
+
+/// A field as text for an error message, cut to 40 characters.
+fn shown(field: &[u8]) -> String {
+    let text = String::from_utf8_lossy(field);
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(40).collect::<String>())
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Size of one read-ahead chunk.
+const CHUNK: usize = 1 << 18;
+/// Chunks in flight per file: memory stays bounded at `CHUNK * (DEPTH + 2)` per file.
+const DEPTH: usize = 4;
+
+/// A `BufRead` fed by a helper thread that reads ahead from a slow reader (a gzip decoder)
+/// in chunks through a bounded channel. Dropping it stops the thread at its next send.
+pub(crate) struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ReadAhead {
+    /// Read `inner` on a helper thread; if no thread can be started, read it inline instead.
+    pub(crate) fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn BufRead + Send> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(DEPTH);
+        // The reader goes to the thread through a channel, so that it comes back to us in the
+        // `SendError` if the thread could not be started.
+        let (feed, fed) = std::sync::mpsc::sync_channel::<R>(1);
+        let _ = std::thread::Builder::new().name("market-read-ahead".into()).spawn(move || {
+            if let Ok(inner) = fed.recv() {
+                pump(inner, &tx);
+            }
+        });
+        match feed.send(inner) {
+            Ok(()) => Box::new(Self { rx, buf: Vec::new(), pos: 0 }),
+            Err(std::sync::mpsc::SendError(inner)) => Box::new(BufReader::with_capacity(CHUNK, inner)),
+        }
+    }
+}
+
+/// The helper thread: read chunks until end of file, an error, or the consumer is gone.
+fn pump<R: Read>(mut inner: R, tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut filled = 0;
+        let mut error = None;
+        while filled < CHUNK {
+            match inner.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        chunk.truncate(filled);
+        if filled > 0 && tx.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Some(e) = error {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if filled < CHUNK {
+            return; // end of file: dropping `tx` tells the reader
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for ReadAhead {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.pos >= self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(&[]), // the thread finished: end of file
+            }
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.buf.len());
     }
 }
 
@@ -406,7 +575,7 @@ fn digits(b: &[u8]) -> Option<i64> {
         if d > 9 {
             return None;
         }
-        v = v * 10 + i64::from(d);
+        v = v.checked_mul(10)?.checked_add(i64::from(d))?;
     }
     Some(v)
 }
@@ -416,6 +585,19 @@ fn digits(b: &[u8]) -> Option<i64> {
 /// # Errors
 /// A short description of what is wrong.
 pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
+    parse_timestamp_cached(s, &mut DateCache::default())
+}
+
+/// The day number of the last date parsed; consecutive rows share a date, so the date
+/// arithmetic and validation are done once per day instead of once per row.
+#[derive(Debug, Clone, Copy, Default)]
+struct DateCache {
+    key: [u8; 10],
+    days: i64,
+    valid: bool,
+}
+
+fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, &'static str> {
     if s.len() < 20 {
         return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
     }
@@ -423,11 +605,19 @@ pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
         return Err("expected YYYY-MM-DDTHH:MM:SS");
     }
     let num = |r: std::ops::Range<usize>| digits(&s[r]).ok_or("non-digit in date or time");
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let days = if cache.valid && cache.key == s[..10] {
+        cache.days
+    } else {
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
+            return Err("no such date");
+        }
+        let days = days_from_civil(y, mo, d);
+        cache.key.copy_from_slice(&s[..10]);
+        *cache = DateCache { key: cache.key, days, valid: true };
+        days
+    };
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-        return Err("no such date");
-    }
     if h > 23 || mi > 59 || sec > 60 {
         return Err("no such time of day");
     }
@@ -463,7 +653,7 @@ pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
         }
         _ => return Err("missing or malformed UTC offset (Z or ±HH:MM)"),
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
     secs.checked_mul(Timestamp::NANOS_PER_SEC)
         .and_then(|n| n.checked_add(nanos))
         .map(Timestamp)
@@ -479,8 +669,15 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// The largest magnitude accepted for a price or size (exclusive): 10^18, far above any real
+/// market value, so sums over any tape stay far from `Decimal`'s limit (≈ 7.9·10^28).
+const MAX_MAGNITUDE: i64 = 1_000_000_000_000_000_000;
+/// Digits before the decimal point that keep a value below [`MAX_MAGNITUDE`].
+const MAX_INTEGER_DIGITS: u32 = 18;
+
 /// Parse a plain decimal (`-12.3400`, `100`) exactly, without going through `f64`.
-/// Returns `None` for anything else (exponents, empty text, stray characters).
+/// Returns `None` for anything else (exponents, empty text, stray characters) and for
+/// magnitudes of 10^18 or more.
 pub fn parse_decimal(s: &[u8]) -> Option<Decimal> {
     let (neg, body) = match s.first()? {
         b'-' => (true, &s[1..]),
@@ -507,14 +704,14 @@ pub fn parse_decimal(s: &[u8]) -> Option<Decimal> {
         if ndigits > 19 {
             // Too long for the fast path: let rust_decimal do it exactly.
             let text = std::str::from_utf8(s).ok()?;
-            return Decimal::from_str_exact(text).ok();
+            return Decimal::from_str_exact(text).ok().filter(|d| d.abs() < Decimal::from(MAX_MAGNITUDE));
         }
         mantissa = mantissa * 10 + u64::from(d);
         if dot {
             scale += 1;
         }
     }
-    if ndigits == 0 || scale > 28 {
+    if ndigits == 0 || scale > 28 || ndigits - scale > MAX_INTEGER_DIGITS {
         return None;
     }
     // Truncating casts split the u64 mantissa into the two low 32-bit words.
@@ -537,7 +734,8 @@ pub fn read_all(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Vec<MarketE
     open(path, opts)?.collect()
 }
 
-/// Read any reader (not necessarily a file) as a CSV source.
+/// Read any reader (not necessarily a file, e.g. standard input) as a CSV source; gzip is
+/// detected from the first bytes.
 ///
 /// # Errors
 /// As [`CsvSource::open`].
@@ -546,7 +744,17 @@ pub fn from_read<R: Read + Send + 'static>(
     reader: R,
     opts: &CsvOptions,
 ) -> Result<CsvSource, MarketDataError> {
-    CsvSource::from_reader(name.to_owned(), &PathBuf::from(name), Box::new(BufReader::new(reader)), opts)
+    let mut buffered = BufReader::with_capacity(1 << 16, reader);
+    let gz = buffered
+        .fill_buf()
+        .map_err(|source| MarketDataError::Io { path: name.to_owned(), source })?
+        .starts_with(&[0x1f, 0x8b]);
+    let boxed: Box<dyn BufRead + Send> = if gz {
+        ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    CsvSource::from_reader(name.to_owned(), &PathBuf::from(name), boxed, opts)
 }
 
 #[cfg(test)]
@@ -575,12 +783,27 @@ mod tests {
 
     #[test]
     fn decimals_are_exact() {
-        for text in ["167.41", "0.0001", "-3.5", "100", "12345678901234567890.5", "0", "-0.0"] {
+        for text in
+            ["167.41", "0.0001", "-3.5", "100", "1234567890.1234567890123", "0", "-0.0", "999999999999999999"]
+        {
             assert_eq!(parse_decimal(text.as_bytes()), Decimal::from_str_exact(text).ok(), "{text}");
         }
-        for bad in ["", "1.2.3", "1e5", "abc", "-", "."] {
+        for bad in ["", "1.2.3", "1e5", "abc", "-", ".", "1000000000000000000", "12345678901234567890.5"] {
             assert_eq!(parse_decimal(bad.as_bytes()), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_accepted() {
+        let text = "\u{feff}timestamp,price,size\r\n2013-10-07T09:30:00.000-04:00,1.5,100\r\n\r\n";
+        let events: Vec<_> =
+            from_read("bom.csv", std::io::Cursor::new(text.as_bytes().to_vec()), &CsvOptions::default())
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        assert_eq!(events.len(), 1);
+        let MarketEvent::Trade(t) = events[0] else { panic!("not a trade") };
+        assert_eq!((t.price, t.size), (Decimal::new(15, 1), Decimal::from(100)));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Replay of recorded market data: one or many CSV files merged into one time-ordered stream.
 //!
-//! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` inside, sorted by
-//! name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
-//! [`CsvSource`](super::csv::CsvSource); the files are merged by timestamp with a k-way merge
+//! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` / Lean `*.zip` inside,
+//! sorted by name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
+//! [`CsvSource`]; the files are merged by timestamp with a k-way merge
 //! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
 //! row order. Memory stays flat in the tape's length: only one pending event per file is held.
 //!
@@ -40,11 +40,11 @@ pub struct Replay {
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
-    failed: bool,
+    done: bool,
 }
 
-/// The files a `path` argument names: itself, the CSV files of a directory, or a glob's matches,
-/// sorted by path.
+/// The files a `path` argument names: itself, the data files (`*.csv`, `*.csv.gz`, Lean `*.zip`)
+/// of a directory, or a glob's matches, sorted by path.
 ///
 /// # Errors
 /// Nothing matches, or a glob pattern is malformed.
@@ -57,7 +57,8 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
         for entry in rd {
             let entry = entry.map_err(|source| MarketDataError::Io { path: path.to_owned(), source })?;
             let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-            if (name.ends_with(".csv") || name.ends_with(".csv.gz")) && entry.path().is_file() {
+            let data_file = name.ends_with(".csv") || name.ends_with(".csv.gz") || name.ends_with(".zip");
+            if data_file && entry.path().is_file() {
                 v.push(entry.path());
             }
         }
@@ -84,7 +85,7 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     files.sort();
     if files.is_empty() {
         return Err(MarketDataError::Invalid(format!(
-            "no market-data files (*.csv, *.csv.gz) match `{path}`"
+            "no market-data files (*.csv, *.csv.gz, *.zip) match `{path}`"
         )));
     }
     Ok(files)
@@ -97,6 +98,22 @@ impl Replay {
     /// Nothing matches, or a file cannot be opened or has a bad header or first row.
     pub fn open(path: &str, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
         Self::from_files(&resolve_paths(path)?, opts)
+    }
+
+    /// Merge several instruments: each `(path, symbol)` is a file, directory or glob whose events
+    /// get that symbol. Ties break by the order given, then by path.
+    ///
+    /// # Errors
+    /// As [`Replay::open`].
+    pub fn open_many(inputs: &[(&str, SymbolId)], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        let mut sources = Vec::new();
+        for (path, symbol) in inputs {
+            let csv_opts = CsvOptions { symbol: *symbol, bar_duration: opts.bar_duration };
+            for f in resolve_paths(path)? {
+                sources.push(CsvSource::open(&f, &csv_opts)?);
+            }
+        }
+        Self::from_sources(sources, opts)
     }
 
     /// Merge these files (their order breaks timestamp ties).
@@ -123,7 +140,7 @@ impl Replay {
             }
             heads.push(head);
         }
-        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, failed: false })
+        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// The kinds of the merged files, in file order.
@@ -145,13 +162,26 @@ impl Replay {
     }
 
     fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        let Some(Reverse((_, i))) = self.heap.pop() else { return Ok(None) };
-        let ev = self.heads[i].take();
-        let next = next_in_range(&mut self.sources[i], self.from)?;
-        if let Some(n) = &next {
-            self.heap.push(Reverse((n.ts(), i)));
+        if self.sources.len() == 1 {
+            // One file: no merge needed.
+            if let Some(ev) = self.heads[0].take() {
+                return Ok(Some(ev));
+            }
+            return next_in_range(&mut self.sources[0], self.from);
         }
-        self.heads[i] = next;
+        // Replace the top's key in place (one sift) rather than pop + push.
+        let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
+        let i = top.0.1;
+        let ev = self.heads[i].take();
+        match next_in_range(&mut self.sources[i], self.from)? {
+            Some(n) => {
+                top.0 = (n.ts(), i);
+                self.heads[i] = Some(n);
+            }
+            None => {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+        }
         Ok(ev)
     }
 }
@@ -172,17 +202,18 @@ impl Iterator for Replay {
     type Item = Result<MarketEvent, MarketDataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
+        if self.done {
             return None;
         }
         match self.advance() {
-            Ok(Some(ev)) if self.to.is_some_and(|t| ev.ts() >= t) => {
-                self.heap.clear();
+            Ok(Some(ev)) if self.to.is_none_or(|t| ev.ts() < t) => Some(Ok(ev)),
+            Ok(_) => {
+                // End of data, or past `to`: stop reading.
+                self.done = true;
                 None
             }
-            Ok(ev) => ev.map(Ok),
             Err(e) => {
-                self.failed = true;
+                self.done = true;
                 Some(Err(e))
             }
         }
@@ -267,6 +298,11 @@ pub fn bar_trades(bar: &Bar, policy: BarTradePolicy) -> BarTrades {
 
 /// An iterator adapter that replaces every [`MarketEvent::Bar`] by its synthetic trades
 /// ([`bar_trades`]); trades and quotes pass through unchanged.
+///
+/// With [`BarTradeTiming::Spread`] the trades of a bar carry timestamps up to the bar's end, so
+/// the output is time-ordered only if no other source's event falls inside a bar (true for a
+/// stream of bars alone, e.g. the 1-second SPY file). For a merge of bars with ticks or quotes,
+/// use [`BarTradeTiming::AtStart`], which never reorders.
 #[derive(Debug)]
 pub struct SyntheticTrades<I> {
     inner: I,

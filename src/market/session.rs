@@ -177,6 +177,37 @@ pub trait SessionCalendar {
     fn session(&self, date: NaiveDate) -> Option<Session>;
 }
 
+/// One calendar shared by many builders (one per symbol and timeframe).
+impl<T: SessionCalendar + ?Sized> SessionCalendar for &T {
+    fn tz(&self) -> Tz {
+        (**self).tz()
+    }
+
+    fn session(&self, date: NaiveDate) -> Option<Session> {
+        (**self).session(date)
+    }
+}
+
+impl<T: SessionCalendar + ?Sized> SessionCalendar for std::sync::Arc<T> {
+    fn tz(&self) -> Tz {
+        (**self).tz()
+    }
+
+    fn session(&self, date: NaiveDate) -> Option<Session> {
+        (**self).session(date)
+    }
+}
+
+impl<T: SessionCalendar + ?Sized> SessionCalendar for Box<T> {
+    fn tz(&self) -> Tz {
+        (**self).tz()
+    }
+
+    fn session(&self, date: NaiveDate) -> Option<Session> {
+        (**self).session(date)
+    }
+}
+
 /// Every Monday–Friday (or every day) with a fixed [`SessionSpec`]; no holidays.
 #[derive(Debug, Clone, Copy)]
 pub struct WeekdaySessions {

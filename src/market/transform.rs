@@ -55,18 +55,25 @@ impl Renko {
     /// # Errors
     /// The size is not positive.
     pub fn new(size: Decimal) -> Result<Self, String> {
-        if size <= Decimal::ZERO {
-            return Err(format!("Renko brick size must be positive, not {size}"));
+        if size <= Decimal::ZERO || size >= Decimal::from(1_000_000_000_000_000_000_i64) {
+            return Err(format!("Renko brick size must be positive and below 10^18, not {size}"));
         }
         Ok(Self { size, last: None })
     }
 
+    /// Most bricks one candle may make; more means the brick size is far too small.
+    pub const MAX_BRICKS_PER_CANDLE: usize = 100_000;
+
     /// Feed a candle; returns the bricks it completed (often none).
-    pub fn update(&mut self, c: &Candle) -> Vec<Candle> {
+    ///
+    /// # Errors
+    /// The candle would make more than [`Renko::MAX_BRICKS_PER_CANDLE`] bricks (the brick
+    /// size is too small for the prices); the state is left unchanged.
+    pub fn update(&mut self, c: &Candle) -> Result<Vec<Candle>, String> {
         let mut out = Vec::new();
         let Some((mut o, mut cl)) = self.last else {
             self.last = Some((c.close, c.close));
-            return out;
+            return Ok(out);
         };
         let p = c.close;
         let brick = |open: Decimal, close: Decimal, first: bool| Candle {
@@ -91,9 +98,16 @@ impl Renko {
             };
             (o, cl) = (b.open, b.close);
             out.push(b);
+            if out.len() > Self::MAX_BRICKS_PER_CANDLE {
+                return Err(format!(
+                    "Renko brick size {} is too small: one candle would make more than {} bricks",
+                    self.size,
+                    Self::MAX_BRICKS_PER_CANDLE
+                ));
+            }
         }
         self.last = Some((o, cl));
-        out
+        Ok(out)
     }
 }
 
@@ -128,18 +142,21 @@ mod tests {
     #[test]
     fn renko_needs_two_bricks_to_reverse() {
         let mut r = Renko::new(dec!(1)).unwrap();
-        assert!(r.update(&candle(dec!(100), dec!(100), dec!(100), dec!(100))).is_empty());
-        let up = r.update(&candle(dec!(100), dec!(102.5), dec!(100), dec!(102.5)));
+        assert!(r.update(&candle(dec!(100), dec!(100), dec!(100), dec!(100))).unwrap().is_empty());
+        let up = r.update(&candle(dec!(100), dec!(102.5), dec!(100), dec!(102.5))).unwrap();
         assert_eq!(
             up.iter().map(|b| (b.open, b.close)).collect::<Vec<_>>(),
             [(dec!(100), dec!(101)), (dec!(101), dec!(102))]
         );
         assert_eq!(up[1].volume, dec!(0));
         assert!(
-            r.update(&candle(dec!(102), dec!(102), dec!(100.5), dec!(100.5))).is_empty(),
+            r.update(&candle(dec!(102), dec!(102), dec!(100.5), dec!(100.5))).unwrap().is_empty(),
             "one brick back is no reversal"
         );
-        let down = r.update(&candle(dec!(101), dec!(101), dec!(99.9), dec!(99.9)));
+        let down = r.update(&candle(dec!(101), dec!(101), dec!(99.9), dec!(99.9))).unwrap();
+        let mut tiny = Renko::new(dec!(0.0000001)).unwrap();
+        tiny.update(&candle(dec!(1), dec!(1), dec!(1), dec!(1))).unwrap();
+        assert!(tiny.update(&candle(dec!(1), dec!(2), dec!(1), dec!(2))).is_err());
         assert_eq!(down.iter().map(|b| (b.open, b.close)).collect::<Vec<_>>(), [(dec!(101), dec!(100))]);
     }
 }
