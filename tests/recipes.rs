@@ -140,6 +140,13 @@ fn json_output_has_the_documented_shape() {
     assert_eq!(arr[0]["line"], 14);
     assert_eq!(arr[0]["column"], 3);
     assert_eq!(arr[0]["code"], "field-not-allowed");
+    // Logs go to stderr: with debug logging on, stdout is still exactly the JSON.
+    let logged = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/good"])
+        .env("RUST_LOG", "debug")
+        .run()
+        .success();
+    assert!(logged.stderr.contains("validating"), "{}", logged.stderr);
+    assert_eq!(logged.stdout.trim(), "[]");
     // A valid file gives an empty array and exit 0.
     let ok = Run::new(["validate", "--no-fleet", "--format", "json", "tests/fixtures/recipes/good"])
         .run()

@@ -57,7 +57,8 @@ pub struct ShowArgs {
 /// Arguments of `runner schema`.
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
-    /// Exit non-zero when the committed schema files are stale instead of writing them.
+    /// Check instead of writing: exit 1 when the committed schemas/*.json or docs/recipes.md
+    /// differ from what the recipe types generate.
     #[arg(long)]
     pub check: bool,
     /// Project root holding schemas/, docs/ and recipes/ (default: current directory).
@@ -180,16 +181,16 @@ impl ExampleIndex {
         files.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
         files.sort();
         for f in files {
-            if let Ok(t) = std::fs::read_to_string(&f) {
-                if let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t) {
-                    flatten("", &v, &mut idx.recipe);
-                }
+            if let Ok(t) = std::fs::read_to_string(&f)
+                && let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t)
+            {
+                flatten("", &v, &mut idx.recipe);
             }
         }
-        if let Ok(t) = std::fs::read_to_string(fleet) {
-            if let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t) {
-                flatten("", &v, &mut idx.fleet);
-            }
+        if let Ok(t) = std::fs::read_to_string(fleet)
+            && let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t)
+        {
+            flatten("", &v, &mut idx.fleet);
         }
         idx
     }

@@ -132,12 +132,12 @@ pub fn saphyr_error_parts(err: &serde_saphyr::Error, src: &Source) -> (Pos, Stri
 fn clean_message(raw: &str) -> String {
     let mut m = raw.trim();
     m = m.strip_prefix("error:").unwrap_or(m).trim_start();
-    if let Some(rest) = m.strip_prefix("line ") {
-        if let Some(idx) = rest.find(": ") {
-            let head = &rest[..idx];
-            if head.split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
-                m = &rest[idx + 2..];
-            }
+    if let Some(rest) = m.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+    {
+        let head = &rest[..idx];
+        if head.split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
+            m = &rest[idx + 2..];
         }
     }
     let mut m = m.lines().next().unwrap_or("").trim();
@@ -181,10 +181,10 @@ impl SpanMap {
     /// size budget, so this second (span-keeping) parse is bounded.
     pub fn build(src: &str) -> Self {
         let mut m = Self::default();
-        if let Ok(docs) = MarkedYaml::load_from_str(src) {
-            if let Some(doc) = docs.first() {
-                m.walk(doc, String::new(), None, src);
-            }
+        if let Ok(docs) = MarkedYaml::load_from_str(src)
+            && let Some(doc) = docs.first()
+        {
+            m.walk(doc, String::new(), None, src);
         }
         m
     }

@@ -79,6 +79,7 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<Speed>,
     /// alpaca: the data feed (`iex` or `sip`).
+    #[schemars(example = &"iex")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed: Option<String>,
     /// redis-signals: Redis URL, e.g. `redis://127.0.0.1:6379/0`.
@@ -110,6 +111,7 @@ pub struct SignalFields {
     #[serde(default = "default_sell_value")]
     pub sell: String,
     /// Optional field holding the signal strength in percent (0–100).
+    #[schemars(example = &"Strength")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<String>,
 }
@@ -285,6 +287,7 @@ pub struct Algorithm {
     #[serde(default)]
     pub candles: CandleStyle,
     /// renko: brick size in price units.
+    #[schemars(example = 0.5)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brick_size: Option<Money>,
     /// ma-cross-breakout: moving-average period in candles.

@@ -120,10 +120,10 @@ impl fmt::Display for Money {
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // Emit a number: integers as i64, others as f64 (shortest round-trip text).
-        if self.0.fract().is_zero() {
-            if let Ok(i) = i64::try_from(self.0) {
-                return s.serialize_i64(i);
-            }
+        if self.0.fract().is_zero()
+            && let Ok(i) = i64::try_from(self.0)
+        {
+            return s.serialize_i64(i);
         }
         let f: f64 = self.0.to_string().parse().map_err(serde::ser::Error::custom)?;
         s.serialize_f64(f)
@@ -289,9 +289,9 @@ impl FromStr for Timeframe {
 impl fmt::Display for Timeframe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.seconds;
-        if s % 3600 == 0 {
+        if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")

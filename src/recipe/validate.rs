@@ -64,7 +64,7 @@ impl FileReport {
                 }
             }
         }
-        self.diagnostics.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.diagnostics.sort_by_key(|a| (a.line, a.column));
         self.diagnostics.dedup();
     }
 }
@@ -163,13 +163,13 @@ fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, sche
     if let Some(p) = rep.spans.value_starting_at(pos.line, pos.column) {
         pos = p;
     }
-    if !schema_lines.is_empty() && (schema_lines.contains(&pos.line) || msg.contains("missing field")) {
+    if !schema_lines.is_empty()
+        && (schema_lines.contains(&pos.line) || msg.contains("missing field") || msg.contains("untagged"))
+    {
         return;
     }
-    if msg.contains("unknown field") || msg.contains("unknown variant") {
-        if !schema_lines.is_empty() {
-            return;
-        }
+    if (msg.contains("unknown field") || msg.contains("unknown variant")) && !schema_lines.is_empty() {
+        return;
     }
     rep.push(Diagnostic::error(&rep.file.clone(), pos, "invalid-value", msg, None));
 }
@@ -177,19 +177,72 @@ fn typed_error(rep: &mut FileReport, e: &serde_saphyr::Error, src: &Source, sche
 /// Pass 2: validate against the schema. Returns the lines that got a diagnostic.
 fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<usize> {
     let root = schema_for(kind);
-    let mut lines = Vec::new();
     let file = rep.file.clone();
+    let new = schema_errors(validator(kind), root, instance, instance, "", &rep.spans, &file, 0);
+    let mut lines = Vec::new();
+    for d in new {
+        lines.push(d.line);
+        rep.push(d);
+    }
+    lines
+}
+
+/// When a mapping matches none of several alternatives (e.g. `hours` as a name or a
+/// `{start, end}` window), validate it against the mapping alternative alone so the
+/// problem inside it is reported precisely.
+fn object_branch_errors(
+    root: &Value,
+    full: &Value,
+    ptr: &str,
+    spans: &SpanMap,
+    file: &str,
+    depth: u8,
+) -> Option<Vec<Diagnostic>> {
+    let sub_instance = instance_at(full, ptr).filter(|v| v.is_object())?;
+    let branch = super::schema::schema_at(root, ptr).filter(|b| b.get("properties").is_some())?;
+    if depth > 2 {
+        return None;
+    }
+    let mut schema = branch.clone();
+    if let (Some(obj), Some(defs)) = (schema.as_object_mut(), root.get("$defs")) {
+        obj.insert("$defs".into(), defs.clone());
+    }
+    let v = jsonschema::draft202012::new(&schema).ok()?;
+    let out = schema_errors(&v, root, sub_instance, full, ptr, spans, file, depth + 1);
+    (!out.is_empty()).then_some(out)
+}
+
+/// Map validator errors on `sub` (found at `prefix` in `full`) to diagnostics.
+#[allow(clippy::too_many_arguments)]
+fn schema_errors(
+    validator: &jsonschema::Validator,
+    root: &Value,
+    sub: &Value,
+    full: &Value,
+    prefix: &str,
+    spans: &SpanMap,
+    file: &str,
+    depth: u8,
+) -> Vec<Diagnostic> {
+    let file = file.to_string();
+    let instance = full;
     let mut new = Vec::new();
-    for err in validator(kind).iter_errors(instance) {
-        let ptr = err.instance_path().as_str().to_string();
+    for err in validator.iter_errors(sub) {
+        let ptr = format!("{prefix}{}", err.instance_path().as_str());
         let field = pointer_to_path(&ptr);
         use jsonschema::error::ValidationErrorKind as K;
+        if matches!(err.kind(), K::OneOfNotValid { .. } | K::AnyOf { .. })
+            && let Some(found) = object_branch_errors(root, full, &ptr, spans, &file, depth)
+        {
+            new.extend(found);
+            continue;
+        }
         match err.kind() {
             K::AdditionalProperties { unexpected } => {
                 let known = properties_at(root, &ptr);
                 for key in unexpected {
                     let kp = format!("{ptr}/{}", super::load::escape_pointer(key));
-                    let pos = rep.spans.key_or_parent(&kp);
+                    let pos = spans.key_or_parent(&kp);
                     let hint = match did_you_mean(key, known.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("known fields here: {}", known.join(", ")),
@@ -206,7 +259,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             }
             K::Required { property } => {
                 let name = property.as_str().unwrap_or("?");
-                let pos = rep.spans.key_or_parent(&ptr);
+                let pos = spans.key_or_parent(&ptr);
                 let place = if ptr.is_empty() { String::new() } else { format!(" in `{field}`") };
                 let desc = super::schema::description_at(root, &format!("{ptr}/{name}"));
                 new.push(Diagnostic::error(
@@ -223,7 +276,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             {
                 let vals = allowed_values(root, &ptr);
                 let got = instance_at(instance, &ptr).and_then(Value::as_str).unwrap_or("");
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let list = vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
                 let hint = match did_you_mean(got, vals.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`? known values: {list}"),
@@ -233,7 +286,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 new.push(Diagnostic::error(&file, pos, code, format!("unknown {field} `{got}`"), Some(hint)));
             }
             K::Type { kind: tk } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let got = instance_at(instance, &ptr).map_or("nothing", json_type);
                 let desc = super::schema::description_at(root, &ptr);
                 new.push(Diagnostic::error(
@@ -245,7 +298,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             K::Pattern { .. } | K::OneOfNotValid { .. } | K::AnyOf { .. } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let vals = allowed_values(root, &ptr);
                 let desc = if vals.is_empty() {
@@ -265,7 +318,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             K::Maximum { limit } | K::Minimum { limit } => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let bound = if matches!(err.kind(), K::Maximum { .. }) { "at most" } else { "at least" };
                 let desc = super::schema::description_at(root, &ptr);
@@ -278,7 +331,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
                 ));
             }
             _ => {
-                let pos = rep.spans.value_or_parent(&ptr);
+                let pos = spans.value_or_parent(&ptr);
                 let shown = instance_at(instance, &ptr).map(short_value).unwrap_or_default();
                 let why = err.to_string();
                 let why = why
@@ -294,11 +347,7 @@ fn schema_pass(rep: &mut FileReport, kind: SchemaKind, instance: &Value) -> Vec<
             }
         }
     }
-    for d in new {
-        lines.push(d.line);
-        rep.push(d);
-    }
-    lines
+    new
 }
 
 fn instance_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
@@ -467,26 +516,26 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             p.fields.is_some(),
             "the redis-signals provider needs the field mapping (ticker, direction)",
         );
-        if let Some(f) = &p.fields {
-            if f.buy == f.sell {
-                c.err(
-                    "/provider/fields/sell",
-                    "invalid-value",
-                    "`provider.fields.buy` and `sell` must differ",
-                    None,
-                );
-            }
-        }
-    }
-    if let Some(feed) = &p.feed {
-        if !["iex", "sip"].contains(&feed.as_str()) {
+        if let Some(f) = &p.fields
+            && f.buy == f.sell
+        {
             c.err(
-                "/provider/feed",
-                "unknown-value",
-                format!("unknown alpaca feed `{feed}`"),
-                Some("use `iex` or `sip`".into()),
+                "/provider/fields/sell",
+                "invalid-value",
+                "`provider.fields.buy` and `sell` must differ",
+                None,
             );
         }
+    }
+    if let Some(feed) = &p.feed
+        && !["iex", "sip"].contains(&feed.as_str())
+    {
+        c.err(
+            "/provider/feed",
+            "unknown-value",
+            format!("unknown alpaca feed `{feed}`"),
+            Some("use `iex` or `sip`".into()),
+        );
     }
     match p.kind {
         ProviderKind::Replay => {
@@ -526,9 +575,10 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 pos,
                 "credentials-required",
                 format!("the {bk} broker needs `credentials`"),
-                Some(format!(
+                Some(
                     "add `credentials: NAME` naming secrets/NAME.sops.yaml (create it with `runner secrets`)"
-                )),
+                        .to_string(),
+                ),
             ));
         }
         c.only_with(
@@ -544,15 +594,15 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             &format!("`{bk}`"),
         );
     }
-    if let Some(m) = b.starting_equity {
-        if m.value() <= Decimal::ZERO {
-            c.err(
-                "/broker/starting_equity",
-                "out-of-range",
-                "`broker.starting_equity` must be more than 0",
-                None,
-            );
-        }
+    if let Some(m) = b.starting_equity
+        && m.value() <= Decimal::ZERO
+    {
+        c.err(
+            "/broker/starting_equity",
+            "out-of-range",
+            "`broker.starting_equity` must be more than 0",
+            None,
+        );
     }
     for (f, v) in [
         ("commission_per_share", b.commission_per_share),
@@ -569,15 +619,15 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         }
     }
     for (ptr, name) in [("/broker/credentials", &b.credentials), ("/provider/credentials", &p.credentials)] {
-        if let Some(n) = name {
-            if !valid_secret_name(n) {
-                c.err(
-                    ptr,
-                    "invalid-value",
-                    format!("`{n}` is not a secret name"),
-                    Some("use letters, digits, `-`, `_` or `.`; it names secrets/NAME.sops.yaml".into()),
-                );
-            }
+        if let Some(n) = name
+            && !valid_secret_name(n)
+        {
+            c.err(
+                ptr,
+                "invalid-value",
+                format!("`{n}` is not a secret name"),
+                Some("use letters, digits, `-`, `_` or `.`; it names secrets/NAME.sops.yaml".into()),
+            );
         }
     }
     // Instrument.
@@ -616,18 +666,15 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             "options need a strike choice (atm, itm:N, otm:N, delta:D)",
         );
     }
-    if let Some(e) = &i.expiry {
-        if e.min_days > e.max_days {
-            c.err(
-                "/instrument/expiry/min_days",
-                "invalid-range",
-                format!(
-                    "`instrument.expiry.min_days` ({}) is more than `max_days` ({})",
-                    e.min_days, e.max_days
-                ),
-                Some("min_days must be less than or equal to max_days".into()),
-            );
-        }
+    if let Some(e) = &i.expiry
+        && e.min_days > e.max_days
+    {
+        c.err(
+            "/instrument/expiry/min_days",
+            "invalid-range",
+            format!("`instrument.expiry.min_days` ({}) is more than `max_days` ({})", e.min_days, e.max_days),
+            Some("min_days must be less than or equal to max_days".into()),
+        );
     }
     if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO) {
         c.err(
@@ -744,18 +791,18 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 None,
             );
         }
-        if let Some(pr) = &a.primary {
-            if pr != &i.underlying {
-                c.warn(
-                    "/algorithm/primary",
-                    "mismatch",
-                    format!(
-                        "`algorithm.primary` ({pr}) is not the traded `instrument.underlying` ({})",
-                        i.underlying
-                    ),
-                    Some("the primary symbol is the one traded".into()),
-                );
-            }
+        if let Some(pr) = &a.primary
+            && pr != &i.underlying
+        {
+            c.warn(
+                "/algorithm/primary",
+                "mismatch",
+                format!(
+                    "`algorithm.primary` ({pr}) is not the traded `instrument.underlying` ({})",
+                    i.underlying
+                ),
+                Some("the primary symbol is the one traded".into()),
+            );
         }
     }
     if a.kind == AlgorithmKind::ExternalSignal && !is_redis {
@@ -868,25 +915,25 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             c.err(&format!("/risk/{f}"), "out-of-range", format!("`risk.{f}` must be at least 1"), None);
         }
     }
-    if let (Some(al), Some(eq)) = (k.allocation, b.starting_equity) {
-        if al.value() > eq.value() {
-            c.warn(
-                "/risk/allocation",
-                "allocation-exceeds-equity",
-                format!("`risk.allocation` ({al}) is more than `broker.starting_equity` ({eq})"),
-                None,
-            );
-        }
+    if let (Some(al), Some(eq)) = (k.allocation, b.starting_equity)
+        && al.value() > eq.value()
+    {
+        c.warn(
+            "/risk/allocation",
+            "allocation-exceeds-equity",
+            format!("`risk.allocation` ({al}) is more than `broker.starting_equity` ({eq})"),
+            None,
+        );
     }
-    if let (Some(dl), Some(al)) = (k.daily_loss_limit, k.allocation) {
-        if dl.value() > al.value() {
-            c.warn(
-                "/risk/daily_loss_limit",
-                "limit-exceeds-allocation",
-                format!("`risk.daily_loss_limit` ({dl}) is more than `risk.allocation` ({al})"),
-                None,
-            );
-        }
+    if let (Some(dl), Some(al)) = (k.daily_loss_limit, k.allocation)
+        && dl.value() > al.value()
+    {
+        c.warn(
+            "/risk/daily_loss_limit",
+            "limit-exceeds-allocation",
+            format!("`risk.daily_loss_limit` ({dl}) is more than `risk.allocation` ({al})"),
+            None,
+        );
     }
     // Session.
     let s = &r.session;
@@ -1082,29 +1129,30 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
             ("/provider/credentials", &r.provider.credentials),
             ("/broker/credentials", &r.broker.credentials),
         ] {
-            if let Some(n) = name.as_deref().filter(|n| valid_secret_name(n)) {
-                if let Err(msg) = check_credentials(n, &ctx.secrets_dir) {
-                    extra.push((
-                        idx,
-                        Diagnostic::error(
-                            &rep.file,
-                            rep.spans.value_or_parent(ptr),
-                            "secret-missing",
-                            msg,
-                            Some(format!(
-                                "create it with `runner secrets` (see docs/recipes.md, \"Credentials\")"
-                            )),
+            if let Some(n) = name.as_deref().filter(|n| valid_secret_name(n))
+                && let Err(msg) = check_credentials(n, &ctx.secrets_dir)
+            {
+                extra.push((
+                    idx,
+                    Diagnostic::error(
+                        &rep.file,
+                        rep.spans.value_or_parent(ptr),
+                        "secret-missing",
+                        msg,
+                        Some(
+                            "create it with `runner secrets` (see docs/recipes.md, \"Credentials\")"
+                                .to_string(),
                         ),
-                    ));
-                }
+                    ),
+                ));
             }
         }
         if let (Some(fl), Some(al)) =
             (fleet.as_ref().and_then(|f| f.daily_loss_limit), r.risk.daily_loss_limit)
+            && al.value() > fl.value()
         {
-            if al.value() > fl.value() {
-                let ff = ctx.fleet_index.map(|i| reports[i].file.clone()).unwrap_or_default();
-                extra.push((
+            let ff = ctx.fleet_index.map(|i| reports[i].file.clone()).unwrap_or_default();
+            extra.push((
                     idx,
                     Diagnostic::warning(
                         &rep.file,
@@ -1114,7 +1162,6 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                         Some("the fleet limit stops every agent first; lower this one or raise the fleet's".into()),
                     ),
                 ));
-            }
         }
     }
     for (i, d) in extra {
@@ -1234,10 +1281,10 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
             .map_err(|e| InputError(format!("cannot read the current directory: {e}")))?;
         fleet_path = discover_fleet(&cwd).map(|p| p.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(p));
     }
-    if let Some(fp) = &fleet_path {
-        if !files.contains(fp) {
-            files.insert(0, fp.clone());
-        }
+    if let Some(fp) = &fleet_path
+        && !files.contains(fp)
+    {
+        files.insert(0, fp.clone());
     }
     let mut reports = Vec::with_capacity(files.len());
     let mut fleet_index = None;
@@ -1246,6 +1293,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
         if fleet_path.as_ref() == Some(f) {
             fleet_index = Some(reports.len());
         }
+        tracing::debug!(file = %f.display(), fleet = is_fleet, "validating");
         reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
     }
     let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
