@@ -5,7 +5,10 @@ use crate::support::Run;
 #[test]
 fn help_lists_every_command() {
     let out = Run::new(["--help"]).run().success();
-    for cmd in ["validate", "show", "schema", "up", "backtest", "report", "candles", "calendar", "secrets", "journal", "status"] {
+    for cmd in [
+        "validate", "show", "schema", "up", "backtest", "report", "candles", "calendar", "secrets",
+        "journal", "status",
+    ] {
         assert!(out.stdout.contains(cmd), "--help does not mention {cmd}:\n{}", out.stdout);
     }
 }

@@ -142,3 +142,54 @@ fn external_signals_from_a_file_drive_entries_and_reversals() {
     );
     assert!(lines[2].starts_with("2013-10-07T10:05:00.000-04:00,short,10,100.7,"), "{csv}");
 }
+
+#[test]
+fn stop_loss_and_take_profit_close_with_their_reasons() {
+    let y = "version: 1\nagent: t\nprovider: {kind: replay, path: x.csv}\n\
+             broker: {kind: paper, account: p, starting_equity: 100000}\n\
+             instrument: {underlying: SPY, kind: equity}\n\
+             algorithm: {kind: ma-cross-breakout, timeframe: 1m, ma_period: 2, breakout_lookback: 1}\n\
+             risk: {entry_size: 10, stop_loss: 1%, take_profit: 2%}\nsession: {hours: regular}\n";
+    let r = runner::recipe::from_yaml_str(y).unwrap();
+    let mut inputs = cross_up_inputs();
+    inputs.push(trade("2013-10-07T10:03:00-04:00", "101.01")); // long 10 @ 101.01
+    inputs.push(trade("2013-10-07T10:03:30-04:00", "100.01")); // −0.99 %: held
+    inputs.push(trade("2013-10-07T10:03:40-04:00", "99.99")); // −1.01 %: stop
+    let (_, csv) = run(&r, None, inputs);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].ends_with(",99.99,-10.2,stop"), "{csv}");
+
+    let mut inputs = cross_up_inputs();
+    inputs.push(trade("2013-10-07T10:03:00-04:00", "101.01"));
+    inputs.push(trade("2013-10-07T10:03:30-04:00", "103.04")); // +2.01 %: target
+    let (_, csv) = run(&r, None, inputs);
+    assert!(csv.lines().nth(1).unwrap().ends_with(",103.04,20.3,target"), "{csv}");
+}
+
+#[test]
+fn target_position_trades_only_outside_the_tolerance_band() {
+    let r = recipe(", ma_period: 2, tolerance: 20%", "target-position");
+    // allocation defaults to the starting equity (100 000); prices near 100 → 1 000 shares = 100 %.
+    let inputs = vec![
+        trade("2013-10-07T10:00:00-04:00", "100"),
+        trade("2013-10-07T10:00:30-04:00", "102"),
+        trade("2013-10-07T10:01:00-04:00", "101"), // candle 10:00: h 102 l 100 c 102
+        trade("2013-10-07T10:02:00-04:00", "101"), // candle 10:01: c 101 → range 100..102, s = 50 → target 0
+        trade("2013-10-07T10:02:10-04:00", "101.5"),
+        trade("2013-10-07T10:02:20-04:00", "102"),
+        trade("2013-10-07T10:03:00-04:00", "102"), // candle 10:02: c 102, range 101..102 → s = 100 → +100 %
+        trade("2013-10-07T10:04:00-04:00", "101.9"), // candle 10:03: c 102, range 101..102 → s = 100, within band
+    ];
+    let (sigs, csv) = run(&r, None, inputs);
+    let one = Direction::Target(Decimal::ONE);
+    let zero = Direction::Target(Decimal::ZERO);
+    let dirs: Vec<Direction> = sigs.iter().map(|(_, d)| *d).collect();
+    assert_eq!(dirs, vec![zero, one, one], "{sigs:?}");
+    // Target 0 when flat: nothing. +100 % at 102: buy trunc(100 000 / 102) = 980. The next +100 %
+    // at 101.9 wants 981, one share away, inside the 20 % band: no order. Shutdown closes it.
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].starts_with("2013-10-07T10:03:00.000-04:00,long,980,102,"), "{csv}");
+    assert!(lines[1].ends_with(",shutdown"), "{csv}");
+}
