@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 
 use super::candles::CandleAggregator;
 use super::option_leg::OptionLeg;
-use super::session::{SessionClock, SessionHours};
+use super::session::{SessionClock, SessionHours, Window};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
@@ -110,11 +110,19 @@ pub enum ConfigError {
 impl AgentConfig {
     /// Settings from a recipe.
     pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
-        let t = |h, m| chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap_or(chrono::NaiveTime::MIN);
-        let (open, close) = match r.session.hours {
-            Hours::Named(NamedHours::Regular) => (t(9, 30), t(16, 0)),
-            Hours::Named(NamedHours::Extended) => (t(4, 0), t(20, 0)),
-            Hours::Window(w) => (w.start.0, w.end.0),
+        use crate::calendar::{Calendar, Hours as CalHours};
+        use crate::recipe::model::CalendarKind;
+        let window = match (r.session.calendar, r.session.hours) {
+            (CalendarKind::AllDay, _) => Window::AllDay,
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Regular)) => {
+                Window::Calendar(Calendar::nyse(), CalHours::Regular)
+            }
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Extended)) => {
+                Window::Calendar(Calendar::nyse(), CalHours::Extended)
+            }
+            (CalendarKind::Nyse, Hours::Window(w)) => {
+                Window::CalendarWindow(Calendar::nyse(), w.start.0, w.end.0)
+            }
         };
         let (multiplier, contracts) = match r.instrument.kind {
             InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
@@ -143,7 +151,7 @@ impl AgentConfig {
                 .unwrap_or_default(),
             symbol_label: r.instrument.underlying.clone(),
             timeframe_nanos: r.algorithm.timeframe.nanos(),
-            hours: SessionHours { open, close, flatten_at: r.session.flatten_at.map(|c| c.0) },
+            hours: SessionHours { window, flatten_at: r.session.flatten_at.map(|c| c.0) },
             paper,
             decision: DecisionConfig {
                 allocation,
