@@ -5,10 +5,10 @@
 //! expiry window and strike rule. Paper and backtest runs price contracts on the options
 //! module's synthetic chain (Black-Scholes from the underlying, the recipe's `implied_vol`),
 //! requoted whenever the underlying prints a new price while a contract is held; every report
-//! says the prices are synthetic. Trading days for the listing schedule are weekdays
-//! (the NYSE holiday calendar can be plugged in through `options::TradingDays`).
+//! says the prices are synthetic. Trading days for the listing schedule and last trading days
+//! come from the NYSE calendar (closed outside its 2000–2030 range).
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::NaiveDate;
 
 use crate::market::event::Quote;
 use crate::model::{Price, Qty, SymbolId, Timestamp};
@@ -20,17 +20,18 @@ use crate::recipe::Recipe;
 use crate::recipe::model::ExpiryPreference;
 use crate::recipe::types::Strike;
 
-/// Weekdays as trading days (no holiday table).
-pub type Weekdays = fn(NaiveDate) -> bool;
+/// A trading-day predicate.
+pub type TradingDayFn = fn(NaiveDate) -> bool;
 
-fn weekday(d: NaiveDate) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+/// NYSE trading days (holidays and special closures excluded).
+fn nyse_trading_day(d: NaiveDate) -> bool {
+    crate::calendar::Calendar::nyse().is_trading_day(d).unwrap_or(false)
 }
 
 /// The option side of an agent: chain, selection rule, the contract currently held.
 #[derive(Debug)]
 pub struct OptionLeg {
-    chain: SyntheticChain<Weekdays>,
+    chain: SyntheticChain<TradingDayFn>,
     selection: OptionSelection,
     /// The broker symbol option positions are booked under.
     pub symbol: SymbolId,
@@ -51,8 +52,8 @@ impl OptionLeg {
             p.fraction().to_f64().unwrap_or(0.16)
         });
         let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
-        let chain =
-            SyntheticChain::new(&i.underlying, settings, weekday as Weekdays).map_err(|e| e.to_string())?;
+        let chain = SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn)
+            .map_err(|e| e.to_string())?;
         let selection = OptionSelection {
             expiry: OptWindow {
                 min_days: w.min_days,
