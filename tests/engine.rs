@@ -168,3 +168,54 @@ fn spy_9ma_trades_synthetic_options_calls_on_long_puts_on_short() {
     }
     assert!(calls > 0 && puts > 0, "{deals}");
 }
+
+#[test]
+fn external_signal_recipe_reads_its_signal_file_beside_the_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = crate::support::repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
+    let recipe = format!(
+        "version: 1\nagent: spy-signals\nprovider: {{kind: replay, path: {}}}\n\
+         broker: {{kind: paper, account: p, starting_equity: 100000}}\n\
+         instrument: {{underlying: SPY, kind: equity}}\n\
+         algorithm: {{kind: external-signal, timeframe: 1m}}\n\
+         risk: {{entry_size: 10}}\nsession: {{hours: regular, flatten_at: \"15:55\"}}\n",
+        data.display()
+    );
+    let path = dir.path().join("spy-signals.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    // Missing signal file: a clear error, exit 2 (I/O).
+    let r = Run::new(["backtest", s(&path)]).run();
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("spy-signals.signals.csv"), "{}", r.stderr);
+    std::fs::write(
+        dir.path().join("spy-signals.signals.csv"),
+        "timestamp,ticker,direction\n2013-10-07T10:00:00-04:00,SPY,b\n2013-10-07T11:00:00-04:00,SPY,s\n\
+         2013-10-07T17:00:00-04:00,SPY,b\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("t.csv");
+    let r = Run::new([
+        "backtest",
+        s(&path),
+        "--to",
+        "2013-10-07",
+        "--trades-csv",
+        s(&csv),
+        "--report-dir",
+        s(dir.path()),
+    ])
+    .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = t.lines().collect();
+    // b at 10:00 → long; s at 11:00 → reverse short; held to 15:55; the 17:00 b is out of session.
+    assert_eq!(lines.len(), 3, "{t}");
+    assert!(
+        lines[1].starts_with("2013-10-07T10:00:00.000-04:00,long,10,") && lines[1].ends_with(",signal"),
+        "{t}"
+    );
+    assert!(
+        lines[2].starts_with("2013-10-07T11:00:00.000-04:00,short,10,") && lines[2].ends_with(",session end"),
+        "{t}"
+    );
+}

@@ -66,7 +66,10 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     let cfg =
         AgentConfig::from_recipe(&p.recipe).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
     let signals = match &p.signals {
-        Some(path) => Some(external_signal::read_signal_file(path, &p.recipe.instrument.underlying)?),
+        Some(path) => Some(
+            external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
+                .map_err(|e| crate::cli::ExitError::usage(e.to_string()))?,
+        ),
         None => None,
     };
     let strat =
