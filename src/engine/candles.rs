@@ -28,10 +28,7 @@ impl CandleAggregator {
     /// Complete the forming candle if `ts` is at or past its end.
     #[inline]
     pub fn roll(&mut self, ts: Timestamp) -> Option<Candle> {
-        match self.cur {
-            Some(c) if ts >= c.end => self.cur.take(),
-            _ => None,
-        }
+        if self.cur.as_ref().is_some_and(|c| ts >= c.end) { self.cur.take() } else { None }
     }
 
     /// Add an in-session price (or a bar's OHLC) stamped `ts`, after [`Self::roll`].
@@ -49,13 +46,17 @@ impl CandleAggregator {
     ) {
         match &mut self.cur {
             Some(c) => {
-                if high > c.high {
-                    c.high = high;
+                // Most prints repeat the last price: the same bits are the same value, so the
+                // high/low comparisons can be skipped without any Decimal arithmetic.
+                if high.serialize() != c.close.serialize() || low.serialize() != c.close.serialize() {
+                    if high > c.high {
+                        c.high = high;
+                    }
+                    if low < c.low {
+                        c.low = low;
+                    }
+                    c.close = close;
                 }
-                if low < c.low {
-                    c.low = low;
-                }
-                c.close = close;
                 c.volume += volume;
             }
             None => {
