@@ -4,6 +4,7 @@ mod support;
 
 mod calendar;
 mod cli;
+mod engine;
 mod indicators;
 mod journal;
 mod market;
@@ -11,4 +12,5 @@ mod options;
 mod recipes;
 mod secrets_cli;
 mod sops_compat;
+mod strategy;
 mod validate_secrets;

@@ -1,1 +1,219 @@
 //! Decision engine: signal + position + account → order intents.
+//!
+//! - `Long`/`Short` when flat: enter `entry_size` of the allocation (or a fixed number of units);
+//! - the same direction when already in it: add `add_size` if the recipe sets one, else nothing;
+//! - the opposite direction: reverse = close 100 % first, then enter (two orders, in that order);
+//! - `Flat`: close everything;
+//! - `Target(f)`: move to `f × allocation` of notional, only when the position is outside the
+//!   tolerance band around the target.
+//!
+//! Quantities are whole units, rounded down; an intent for zero units is dropped.
+
+use rust_decimal::Decimal;
+
+use crate::broker::{ExitReason, Purpose};
+use crate::model::{Money, Price, Qty, Side};
+use crate::recipe::types::Size;
+use crate::strategy::{Direction, Signal};
+
+/// One order the decision engine wants (before risk and order-type pricing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderIntent {
+    /// Buy or sell.
+    pub side: Side,
+    /// Units.
+    pub qty: Qty,
+    /// What for.
+    pub purpose: Purpose,
+}
+
+/// Up to two intents (a reversal is a close and an entry), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Intents([Option<OrderIntent>; 2]);
+
+impl Intents {
+    fn push(&mut self, i: OrderIntent) {
+        if i.qty <= Decimal::ZERO {
+            return;
+        }
+        if self.0[0].is_none() {
+            self.0[0] = Some(i);
+        } else {
+            self.0[1] = Some(i);
+        }
+    }
+
+    /// The intents in submission order.
+    pub fn iter(&self) -> impl Iterator<Item = &OrderIntent> {
+        self.0.iter().flatten()
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.0[0].is_none()
+    }
+}
+
+/// Sizing settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionConfig {
+    /// Money the agent may use; percentage sizes are of this.
+    pub allocation: Money,
+    /// Entry size.
+    pub entry_size: Size,
+    /// Add size (adds happen only when set).
+    pub add_size: Option<Size>,
+    /// Contract multiplier (1 for shares, 100 for options).
+    pub multiplier: Decimal,
+    /// target-position: allowed distance from the target, as a fraction of the allocation.
+    pub tolerance: Decimal,
+}
+
+/// The decision engine.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    cfg: DecisionConfig,
+}
+
+impl Decision {
+    /// A decision engine with these settings.
+    pub fn new(cfg: DecisionConfig) -> Self {
+        Self { cfg }
+    }
+
+    /// Units for a size at a price.
+    pub fn units(&self, size: Size, price: Price) -> Qty {
+        match size {
+            Size::Units(u) => u.floor(),
+            Size::Percent(p) => {
+                let unit = price * self.cfg.multiplier;
+                if unit <= Decimal::ZERO {
+                    return Decimal::ZERO;
+                }
+                (self.cfg.allocation * p.fraction() / unit).floor()
+            }
+        }
+    }
+
+    /// The intents for `signal`, given the signed `position`.
+    pub fn decide(&self, signal: &Signal, position: Qty) -> Intents {
+        let mut out = Intents::default();
+        let held = position.abs();
+        let long = position > Decimal::ZERO;
+        let short = position < Decimal::ZERO;
+        let close = |side| OrderIntent { side, qty: held, purpose: Purpose::Exit(ExitReason::Signal) };
+        let entry = |side| OrderIntent {
+            side,
+            qty: self.units(self.cfg.entry_size, signal.price),
+            purpose: Purpose::Entry,
+        };
+        match signal.direction {
+            Direction::Long | Direction::Short => {
+                let (side, same, opposite) = match signal.direction {
+                    Direction::Long => (Side::Buy, long, short),
+                    _ => (Side::Sell, short, long),
+                };
+                if same {
+                    if let Some(add) = self.cfg.add_size {
+                        out.push(OrderIntent {
+                            side,
+                            qty: self.units(add, signal.price),
+                            purpose: Purpose::Add,
+                        });
+                    }
+                } else {
+                    if opposite {
+                        out.push(close(side));
+                    }
+                    out.push(entry(side));
+                }
+            }
+            Direction::Flat => {
+                if long {
+                    out.push(close(Side::Sell));
+                } else if short {
+                    out.push(close(Side::Buy));
+                }
+            }
+            Direction::Target(f) => {
+                let unit = signal.price * self.cfg.multiplier;
+                if unit <= Decimal::ZERO {
+                    return out;
+                }
+                let target = (self.cfg.allocation * f / unit).trunc();
+                let gap = target - position;
+                let band = self.cfg.allocation * self.cfg.tolerance;
+                if (gap.abs() * unit) <= band || gap.is_zero() {
+                    return out;
+                }
+                let side = if gap > Decimal::ZERO { Side::Buy } else { Side::Sell };
+                let crosses = (position > Decimal::ZERO && target < Decimal::ZERO)
+                    || (position < Decimal::ZERO && target > Decimal::ZERO);
+                if crosses {
+                    out.push(close(side));
+                    out.push(OrderIntent { side, qty: target.abs(), purpose: Purpose::Adjust });
+                } else if target.is_zero() {
+                    out.push(close(side));
+                } else {
+                    out.push(OrderIntent { side, qty: gap.abs(), purpose: Purpose::Adjust });
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SymbolId, Timestamp};
+    use crate::recipe::types::Percent;
+    use rust_decimal_macros::dec;
+
+    fn d(add: Option<Size>) -> Decision {
+        Decision::new(DecisionConfig {
+            allocation: dec!(10000),
+            entry_size: Size::Percent(Percent::from_fraction(dec!(0.5))),
+            add_size: add,
+            multiplier: Decimal::ONE,
+            tolerance: dec!(0.1),
+        })
+    }
+
+    fn sig(direction: Direction) -> Signal {
+        Signal { ts: Timestamp(0), symbol: SymbolId(0), price: dec!(33), direction, strength: 100 }
+    }
+
+    fn all(i: Intents) -> Vec<OrderIntent> {
+        i.iter().copied().collect()
+    }
+
+    #[test]
+    fn enter_add_reverse_flatten() {
+        let e = all(d(None).decide(&sig(Direction::Long), dec!(0)));
+        assert_eq!(e, vec![OrderIntent { side: Side::Buy, qty: dec!(151), purpose: Purpose::Entry }]);
+        assert!(d(None).decide(&sig(Direction::Long), dec!(151)).is_empty());
+        let add = all(d(Some(Size::Units(dec!(10)))).decide(&sig(Direction::Long), dec!(151)));
+        assert_eq!(add[0].qty, dec!(10));
+        assert_eq!(add[0].purpose, Purpose::Add);
+        let rev = all(d(None).decide(&sig(Direction::Short), dec!(151)));
+        assert_eq!(rev.len(), 2);
+        assert_eq!(
+            (rev[0].side, rev[0].qty, rev[0].purpose),
+            (Side::Sell, dec!(151), Purpose::Exit(ExitReason::Signal))
+        );
+        assert_eq!((rev[1].side, rev[1].qty, rev[1].purpose), (Side::Sell, dec!(151), Purpose::Entry));
+        let flat = all(d(None).decide(&sig(Direction::Flat), dec!(-7)));
+        assert_eq!((flat[0].side, flat[0].qty), (Side::Buy, dec!(7)));
+    }
+
+    #[test]
+    fn target_position_respects_the_band() {
+        // Target 50 % of 10 000 at 33 = 151 shares; band = 1 000 of notional (30 shares).
+        assert!(d(None).decide(&sig(Direction::Target(dec!(0.5))), dec!(130)).is_empty());
+        let up = all(d(None).decide(&sig(Direction::Target(dec!(0.5))), dec!(100)));
+        assert_eq!((up[0].side, up[0].qty), (Side::Buy, dec!(51)));
+        let flip = all(d(None).decide(&sig(Direction::Target(dec!(-0.5))), dec!(100)));
+        assert_eq!((flip[0].side, flip[0].qty, flip[1].qty), (Side::Sell, dec!(100), dec!(151)));
+    }
+}

@@ -1,4 +1,18 @@
-//! The agent loop: clocks, backtest and live-style runs, the fleet manager.
+//! The agent loop: clocks, backtest and live-style runs.
+//!
+//! - [`agent`](crate::engine::agent): one agent's loop body over one input enum (market event | broker event | command);
+//! - [`session`](crate::engine::session): the trading-day clock (session, `flatten_at`, candle grid origin);
+//! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (synthetic chain in paper/backtest);
+//! - [`candles`](crate::engine::candles): allocation-free candle aggregation for strategies;
+//! - [`run`](crate::engine::run): the drivers (input: the market module's streaming `Replay`) — synchronous backtest (simulated clock) and live-style `up`
+//!   (tokio tasks, channels, wall-clock pacing);
+//! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
+//! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
 
 pub mod account_lock;
+pub mod agent;
+pub mod candles;
 pub mod cli;
+pub mod option_leg;
+pub mod run;
+pub mod session;

@@ -1,3 +1,500 @@
-//! Run reports: deals table, summary metrics, CSV export and equity-curve chart.
+//! Run reports: the deals table, summary metrics, CSV exports and the equity-curve chart.
+//!
+//! [`Recorder`](crate::report::Recorder) is fed every fill and equity sample by the agent loop and turns fills into
+//! deals (round trips: flat → position → flat). [`Report`](crate::report::Report) is the finished result; it is
+//! written to a run directory (`deals.csv`, `summary.json`, `equity.svg`) and can be read
+//! back by `runner report RUN`.
 
 pub mod cli;
+pub mod svg;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::broker::{ExitReason, Fill, Purpose};
+use crate::model::{Money, Price, Qty, Side, Timestamp};
+
+/// One round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deal {
+    /// Strategy (algorithm kind).
+    pub strategy: String,
+    /// Instrument.
+    pub symbol: String,
+    /// Long (`Buy`) or short (`Sell`).
+    pub side: Side,
+    /// Quantity opened.
+    pub entry_qty: Qty,
+    /// First entry execution.
+    pub entry_time: Timestamp,
+    /// Average entry price.
+    pub entry_price: Price,
+    /// Quantity closed.
+    pub exit_qty: Qty,
+    /// Last exit execution.
+    pub exit_time: Timestamp,
+    /// Average exit price.
+    pub exit_price: Price,
+    /// Gross P&L.
+    pub pnl: Money,
+    /// Commissions on entry and exit.
+    pub charges: Money,
+    /// How it closed.
+    pub exit_reason: ExitReason,
+}
+
+impl Deal {
+    /// P&L after charges.
+    pub fn net_pnl(&self) -> Money {
+        self.pnl - self.charges
+    }
+
+    /// Net P&L as a percentage of the entry value.
+    pub fn net_pnl_pct(&self, multiplier: Decimal) -> Decimal {
+        let basis = self.entry_price * self.entry_qty * multiplier;
+        if basis.is_zero() {
+            Decimal::ZERO
+        } else {
+            (self.net_pnl() / basis * Decimal::ONE_HUNDRED).round_dp(4)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OpenDeal {
+    side: Side,
+    qty: Qty,
+    entry_time: Timestamp,
+    entry_cost: Money,
+    entry_qty: Qty,
+    exit_qty: Qty,
+    exit_value: Money,
+    exit_time: Timestamp,
+    pnl: Money,
+    charges: Money,
+}
+
+/// Turns fills into deals and keeps the equity curve.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    strategy: String,
+    symbol: String,
+    multiplier: Decimal,
+    open: Option<OpenDeal>,
+    /// Finished deals.
+    pub deals: Vec<Deal>,
+    /// Equity samples (time, equity).
+    pub equity: Vec<(Timestamp, Money)>,
+    note: Option<String>,
+}
+
+impl Recorder {
+    /// A recorder for one agent's instrument.
+    pub fn new(strategy: &str, symbol: &str, multiplier: Decimal) -> Self {
+        Self {
+            strategy: strategy.to_owned(),
+            symbol: symbol.to_owned(),
+            multiplier,
+            open: None,
+            deals: Vec::new(),
+            equity: Vec::new(),
+            note: None,
+        }
+    }
+
+    /// Record an execution.
+    pub fn on_fill(&mut self, f: &Fill) {
+        let mut qty = f.qty;
+        let mut commission = f.commission;
+        // Reducing part first.
+        if let Some(d) = &mut self.open
+            && d.side != f.side
+        {
+            let closing = qty.min(d.qty);
+            let share = if qty.is_zero() { Decimal::ZERO } else { commission * closing / qty };
+            let avg = d.entry_cost / d.entry_qty;
+            let dir = d.side.sign();
+            d.pnl += closing * (f.price - avg) * dir * self.multiplier;
+            d.charges += share;
+            d.exit_qty += closing;
+            d.exit_value += closing * f.price;
+            d.exit_time = f.ts;
+            d.qty -= closing;
+            qty -= closing;
+            commission -= share;
+            if d.qty.is_zero() {
+                let reason = match f.purpose {
+                    Purpose::Exit(r) => r,
+                    _ => ExitReason::Signal,
+                };
+                let d = self.open.take().unwrap_or_else(|| unreachable!("checked Some above"));
+                self.deals.push(Deal {
+                    strategy: self.strategy.clone(),
+                    symbol: self.symbol.clone(),
+                    side: d.side,
+                    entry_qty: d.entry_qty,
+                    entry_time: d.entry_time,
+                    entry_price: (d.entry_cost / d.entry_qty).round_dp(6),
+                    exit_qty: d.exit_qty,
+                    exit_time: d.exit_time,
+                    exit_price: (d.exit_value / d.exit_qty).round_dp(6),
+                    pnl: d.pnl.round_dp(6),
+                    charges: d.charges.round_dp(6),
+                    exit_reason: reason,
+                });
+            }
+        }
+        if qty.is_zero() {
+            return;
+        }
+        match &mut self.open {
+            Some(d) => {
+                d.qty += qty;
+                d.entry_qty += qty;
+                d.entry_cost += qty * f.price;
+                d.charges += commission;
+            }
+            None => {
+                self.open = Some(OpenDeal {
+                    side: f.side,
+                    qty,
+                    entry_time: f.ts,
+                    entry_cost: qty * f.price,
+                    entry_qty: qty,
+                    exit_qty: Decimal::ZERO,
+                    exit_value: Decimal::ZERO,
+                    exit_time: f.ts,
+                    pnl: Decimal::ZERO,
+                    charges: commission,
+                });
+            }
+        }
+    }
+
+    /// The instrument label for the next deals (e.g. an option contract's OCC symbol).
+    pub fn set_symbol(&mut self, symbol: &str) {
+        if self.open.is_none() && self.symbol != symbol {
+            symbol.clone_into(&mut self.symbol);
+        }
+    }
+
+    /// A note every report of this run carries (e.g. "option prices are synthetic").
+    pub fn set_note(&mut self, note: String) {
+        self.note = Some(note);
+    }
+
+    /// Record an equity sample.
+    pub fn sample(&mut self, ts: Timestamp, equity: Money) {
+        self.equity.push((ts, equity));
+    }
+
+    /// Finish: compute the summary.
+    pub fn finish(self, starting: Money, ending: Money, fees: Money) -> Report {
+        let mut summary = Summary::compute(&self.deals, &self.equity, starting, ending, fees);
+        summary.note = self.note;
+        Report { multiplier: self.multiplier, deals: self.deals, equity: self.equity, summary }
+    }
+}
+
+/// Summary metrics of a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Starting equity.
+    pub starting_equity: Money,
+    /// Ending equity.
+    pub ending_equity: Money,
+    /// Net P&L (ending − starting, i.e. after fees).
+    pub net_pnl: Money,
+    /// Number of deals.
+    pub trades: usize,
+    /// Deals with a positive net P&L.
+    pub wins: usize,
+    /// wins / trades, in percent.
+    pub win_rate_pct: Decimal,
+    /// Sum of winning net P&L / |sum of losing net P&L| (`null` when there is no loss).
+    pub profit_factor: Option<Decimal>,
+    /// Largest peak-to-trough fall of the equity curve, in money.
+    pub max_drawdown: Money,
+    /// The same, in percent of the peak.
+    pub max_drawdown_pct: Decimal,
+    /// Annualized Sharpe ratio of daily equity returns (√252; `null` with fewer than 2 days).
+    pub sharpe: Option<f64>,
+    /// Commissions paid.
+    pub fees: Money,
+    /// A caveat about the run (e.g. synthetic option prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Summary {
+    fn compute(
+        deals: &[Deal],
+        equity: &[(Timestamp, Money)],
+        starting: Money,
+        ending: Money,
+        fees: Money,
+    ) -> Self {
+        let wins = deals.iter().filter(|d| d.net_pnl() > Decimal::ZERO).count();
+        let gains: Money = deals.iter().map(Deal::net_pnl).filter(|p| *p > Decimal::ZERO).sum();
+        let losses: Money = deals.iter().map(Deal::net_pnl).filter(|p| *p < Decimal::ZERO).sum();
+        let profit_factor = (!losses.is_zero()).then(|| (gains / -losses).round_dp(4));
+        let mut peak = starting;
+        let (mut dd, mut dd_pct) = (Decimal::ZERO, Decimal::ZERO);
+        for &(_, e) in equity.iter().chain(std::iter::once(&(Timestamp(0), ending))) {
+            peak = peak.max(e);
+            if peak - e > dd {
+                dd = peak - e;
+                if peak > Decimal::ZERO {
+                    dd_pct = ((peak - e) / peak * Decimal::ONE_HUNDRED).round_dp(4);
+                }
+            }
+        }
+        // Daily returns from the last sample of each New York day.
+        let mut closes: Vec<f64> = vec![starting.to_f64().unwrap_or(0.0)];
+        let mut last_day = None;
+        for &(ts, e) in equity {
+            let day = ts.to_new_york().date_naive();
+            let v = e.to_f64().unwrap_or(0.0);
+            if last_day == Some(day) {
+                if let Some(l) = closes.last_mut() {
+                    *l = v;
+                }
+            } else {
+                closes.push(v);
+                last_day = Some(day);
+            }
+        }
+        let rets: Vec<f64> = closes.windows(2).filter(|w| w[0] != 0.0).map(|w| w[1] / w[0] - 1.0).collect();
+        let sharpe = (rets.len() >= 2).then(|| {
+            let n = rets.len() as f64;
+            let mean = rets.iter().sum::<f64>() / n;
+            let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            if var > 0.0 { ((mean / var.sqrt()) * 252f64.sqrt() * 1e4).round() / 1e4 } else { 0.0 }
+        });
+        let trades = deals.len();
+        Self {
+            starting_equity: starting,
+            ending_equity: ending,
+            net_pnl: ending - starting,
+            trades,
+            wins,
+            win_rate_pct: if trades == 0 {
+                Decimal::ZERO
+            } else {
+                (Decimal::from(wins) / Decimal::from(trades) * Decimal::ONE_HUNDRED).round_dp(2)
+            },
+            profit_factor,
+            max_drawdown: dd,
+            max_drawdown_pct: dd_pct,
+            sharpe,
+            fees,
+            note: None,
+        }
+    }
+}
+
+/// A finished run's report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Contract multiplier of the instrument (for P&L %).
+    pub multiplier: Decimal,
+    /// The deals.
+    pub deals: Vec<Deal>,
+    /// The equity curve.
+    pub equity: Vec<(Timestamp, Money)>,
+    /// The summary.
+    pub summary: Summary,
+}
+
+/// ISO-8601 with the New York offset, millisecond precision.
+pub fn iso(ts: Timestamp) -> String {
+    ts.to_new_york().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+fn side_word(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "long",
+        Side::Sell => "short",
+    }
+}
+
+/// The header of `deals.csv`.
+pub const DEALS_HEADER: &str = "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,charges,net_pnl,net_pnl_pct,exit_reason";
+
+/// The header of the `--trades-csv` export.
+pub const TRADES_HEADER: &str = "entry_time,side,qty,entry_price,exit_time,exit_price,pnl,exit_reason";
+
+impl Report {
+    /// `deals.csv` text.
+    pub fn deals_csv(&self) -> String {
+        let mut s = String::from(DEALS_HEADER);
+        s.push('\n');
+        for d in &self.deals {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                d.strategy,
+                d.symbol,
+                side_word(d.side),
+                d.entry_qty.normalize(),
+                iso(d.entry_time),
+                d.entry_price.normalize(),
+                d.exit_qty.normalize(),
+                iso(d.exit_time),
+                d.exit_price.normalize(),
+                d.pnl.normalize(),
+                d.charges.normalize(),
+                d.net_pnl().normalize(),
+                d.net_pnl_pct(self.multiplier).normalize(),
+                d.exit_reason.as_str()
+            );
+        }
+        s
+    }
+
+    /// The `--trades-csv` export (P&L net of charges).
+    pub fn trades_csv(&self) -> String {
+        let mut s = String::from(TRADES_HEADER);
+        s.push('\n');
+        for d in &self.deals {
+            let _ = writeln!(
+                s,
+                "{},{},{},{},{},{},{},{}",
+                iso(d.entry_time),
+                side_word(d.side),
+                d.entry_qty.normalize(),
+                d.entry_price.normalize(),
+                iso(d.exit_time),
+                d.exit_price.normalize(),
+                d.net_pnl().normalize(),
+                d.exit_reason.as_str()
+            );
+        }
+        s
+    }
+
+    /// Write `deals.csv`, `summary.json` and `equity.svg` into `dir` (created if needed).
+    pub fn write_dir(&self, dir: &Path, title: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
+        let json = serde_json::to_string_pretty(&self.summary).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+        write_atomic(&dir.join("equity.svg"), svg::equity_svg(&self.equity, title).as_bytes())?;
+        Ok(())
+    }
+}
+
+/// Write a file atomically: a temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Render the summary and deals as text for the terminal.
+pub fn render(deals_csv: &str, s: &Summary) -> String {
+    let mut out = String::new();
+    let rows: Vec<Vec<&str>> = deals_csv.lines().map(|l| l.split(',').collect()).collect();
+    // Columns shown: symbol, side, qty, entry time, entry, exit time, exit, pnl, charges, net, net %, reason.
+    let pick = [1usize, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13];
+    let mut widths = vec![0usize; pick.len()];
+    for r in &rows {
+        for (w, &c) in widths.iter_mut().zip(&pick) {
+            *w = (*w).max(r.get(c).map_or(0, |v| short_time(v).len()));
+        }
+    }
+    let _ = writeln!(out, "Deals ({}):", rows.len().saturating_sub(1));
+    for r in &rows {
+        let line: Vec<String> = pick
+            .iter()
+            .zip(&widths)
+            .map(|(&c, &w)| format!("{:>w$}", short_time(r.get(c).copied().unwrap_or(""))))
+            .collect();
+        let _ = writeln!(out, "  {}", line.join("  "));
+    }
+    let _ = writeln!(out, "Summary:");
+    let _ = writeln!(out, "  net P&L        {}", s.net_pnl.round_dp(2));
+    let _ = writeln!(out, "  trades         {} ({} won, win rate {}%)", s.trades, s.wins, s.win_rate_pct);
+    let pf = s.profit_factor.map_or("n/a (no losing trade)".to_owned(), |p| p.round_dp(2).to_string());
+    let _ = writeln!(out, "  profit factor  {pf}");
+    let _ = writeln!(
+        out,
+        "  max drawdown   {} ({}%)",
+        s.max_drawdown.round_dp(2),
+        s.max_drawdown_pct.round_dp(2)
+    );
+    let sharpe = s.sharpe.map_or("n/a (fewer than 2 days)".to_owned(), |v| format!("{v:.2}"));
+    let _ = writeln!(out, "  Sharpe         {sharpe}");
+    let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
+    let _ =
+        writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
+    if let Some(note) = &s.note {
+        let _ = writeln!(out, "  note           {note}");
+    }
+    out
+}
+
+/// `2013-10-07T10:35:00.000-04:00` → `2013-10-07 10:35:00` for the terminal table.
+fn short_time(v: &str) -> String {
+    if v.len() == 29 && v.as_bytes()[10] == b'T' {
+        format!("{} {}", &v[..10], &v[11..19])
+    } else {
+        v.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ClientOrderId, SymbolId};
+    use rust_decimal_macros::dec;
+
+    fn fill(side: Side, qty: Decimal, price: Decimal, ts: i64, purpose: Purpose) -> Fill {
+        Fill {
+            id: ClientOrderId("x".into()),
+            symbol: SymbolId(0),
+            side,
+            qty,
+            price,
+            commission: dec!(1),
+            leaves: Decimal::ZERO,
+            purpose,
+            ts: Timestamp(ts),
+        }
+    }
+
+    #[test]
+    fn fills_become_deals_and_metrics() {
+        let mut r = Recorder::new("ma-cross-breakout", "SPY", Decimal::ONE);
+        r.on_fill(&fill(Side::Buy, dec!(50), dec!(10), 1, Purpose::Entry));
+        r.on_fill(&fill(Side::Buy, dec!(50), dec!(12), 2, Purpose::Add));
+        r.on_fill(&fill(Side::Sell, dec!(100), dec!(13), 3, Purpose::Exit(ExitReason::Target)));
+        r.on_fill(&fill(Side::Sell, dec!(10), dec!(13), 4, Purpose::Entry));
+        r.on_fill(&fill(Side::Buy, dec!(10), dec!(14), 5, Purpose::Exit(ExitReason::Stop)));
+        r.sample(Timestamp(3), dec!(1197));
+        r.sample(Timestamp(5), dec!(1185));
+        let rep = r.finish(dec!(1000), dec!(1185), dec!(5));
+        assert_eq!(rep.deals.len(), 2);
+        let d = &rep.deals[0];
+        assert_eq!(
+            (d.side, d.entry_qty, d.entry_price, d.exit_price),
+            (Side::Buy, dec!(100), dec!(11), dec!(13))
+        );
+        assert_eq!((d.pnl, d.charges, d.exit_reason), (dec!(200), dec!(3), ExitReason::Target));
+        assert_eq!(rep.deals[1].pnl, dec!(-10));
+        let s = &rep.summary;
+        assert_eq!((s.trades, s.wins, s.win_rate_pct), (2, 1, dec!(50)));
+        assert_eq!(s.profit_factor, Some((dec!(197) / dec!(12)).round_dp(4)));
+        assert_eq!(s.max_drawdown, dec!(12));
+        let csv = rep.trades_csv();
+        assert!(csv.starts_with(TRADES_HEADER));
+        assert!(csv.lines().nth(1).unwrap().contains(",long,100,11,"), "{csv}");
+    }
+}

@@ -1,1 +1,173 @@
-//! Trading strategies: pure, synchronous, fed candles and trades, returning signals.
+//! Trading strategies: pure, synchronous, fed completed candles and trades, returning signals.
+//!
+//! A strategy owns no I/O and no clock: the engine tells it, for every trade, where the
+//! trade falls in the trading day ([`Phase`](crate::strategy::Phase)) and what the agent holds ([`Holding`](crate::strategy::Holding)).
+//! Strategies say *what* they want ([`Signal`](crate::strategy::Signal)); the decision engine turns that into orders.
+//!
+//! - [`ma_cross_breakout`](crate::strategy::ma_cross_breakout): the documented default rule (docs/strategies.md);
+//! - [`target_position`](crate::strategy::target_position): strength → target percentage of the allocation, with a tolerance band;
+//! - [`external_signal`](crate::strategy::external_signal): follow timestamped buy/sell signals read from a file or stream.
+
+pub mod external_signal;
+pub mod ma_cross_breakout;
+pub mod target_position;
+
+use rust_decimal::Decimal;
+
+use crate::market::event::{Candle, Trade};
+use crate::model::{Price, SymbolId, Timestamp};
+use crate::recipe::Recipe;
+use crate::recipe::model::AlgorithmKind;
+
+/// Where a trade falls in the agent's trading day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Outside the recipe's session window: no entries.
+    OutOfSession,
+    /// Inside the session and before `flatten_at`: entries allowed.
+    Open,
+    /// Inside the session, at or after `flatten_at`: flatten, no entries.
+    AfterFlatten,
+}
+
+/// The direction of the agent's current position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Holding {
+    /// No position.
+    #[default]
+    Flat,
+    /// Long.
+    Long,
+    /// Short.
+    Short,
+}
+
+/// What a strategy asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Be long (enter, or close a short and reverse).
+    Long,
+    /// Be short (enter, or close a long and reverse).
+    Short,
+    /// Hold nothing.
+    Flat,
+    /// Hold this signed fraction of the allocation (target-position); 0.6 = 60 % long.
+    Target(Decimal),
+}
+
+/// A strategy's output: a direction with a strength of 0–100 %.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    /// When (the timestamp of the triggering trade).
+    pub ts: Timestamp,
+    /// Which instrument.
+    pub symbol: SymbolId,
+    /// The reference price (the triggering trade's price).
+    pub price: Price,
+    /// What is asked for.
+    pub direction: Direction,
+    /// Conviction, 0–100 (percent).
+    pub strength: u8,
+}
+
+/// The context the engine gives a strategy with each trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeContext {
+    /// Where the trade falls in the trading day.
+    pub phase: Phase,
+    /// What the agent holds right now.
+    pub holding: Holding,
+}
+
+/// A trading strategy: pure and synchronous.
+pub trait Strategy {
+    /// A candle of the strategy's timeframe has completed (called before the trade that completed it).
+    fn on_candle(&mut self, candle: &Candle);
+    /// A trade print; may return a signal.
+    fn on_trade(&mut self, trade: &Trade, ctx: TradeContext) -> Option<Signal>;
+}
+
+/// Every built-in strategy, dispatched statically (no virtual call on the hot path).
+#[derive(Debug, Clone)]
+pub enum AnyStrategy {
+    /// `ma-cross-breakout`.
+    MaCrossBreakout(ma_cross_breakout::MaCrossBreakout),
+    /// `target-position`.
+    TargetPosition(target_position::TargetPosition),
+    /// `external-signal`.
+    ExternalSignal(external_signal::ExternalSignal),
+}
+
+impl Strategy for AnyStrategy {
+    #[inline]
+    fn on_candle(&mut self, candle: &Candle) {
+        match self {
+            Self::MaCrossBreakout(s) => s.on_candle(candle),
+            Self::TargetPosition(s) => s.on_candle(candle),
+            Self::ExternalSignal(s) => s.on_candle(candle),
+        }
+    }
+
+    #[inline]
+    fn on_trade(&mut self, trade: &Trade, ctx: TradeContext) -> Option<Signal> {
+        match self {
+            Self::MaCrossBreakout(s) => s.on_trade(trade, ctx),
+            Self::TargetPosition(s) => s.on_trade(trade, ctx),
+            Self::ExternalSignal(s) => s.on_trade(trade, ctx),
+        }
+    }
+}
+
+/// Why a strategy could not be built from a recipe.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A parameter is missing or out of range.
+    #[error("algorithm.{field}: {message}")]
+    Parameter {
+        /// The recipe field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The algorithm kind has no implementation yet.
+    #[error("algorithm kind `{0}` is not implemented by the engine yet")]
+    Unsupported(&'static str),
+    /// External signals could not be read.
+    #[error(transparent)]
+    Signals(#[from] external_signal::SignalFileError),
+}
+
+/// Build the recipe's strategy. `signals` is the external-signal feed, required by
+/// `external-signal` (read with [`external_signal::read_signal_file`]).
+pub fn build(
+    recipe: &Recipe,
+    symbol: SymbolId,
+    signals: Option<Vec<external_signal::ExternalEvent>>,
+) -> Result<AnyStrategy, BuildError> {
+    let a = &recipe.algorithm;
+    match a.kind {
+        AlgorithmKind::MaCrossBreakout => {
+            let n = a.ma_period.unwrap_or(9);
+            let k = a.breakout_lookback.unwrap_or(7);
+            let mode = a.breakout_mode.unwrap_or_default();
+            let s = ma_cross_breakout::MaCrossBreakout::new(n, k, mode)
+                .map_err(|message| BuildError::Parameter { field: "ma_period/breakout_lookback", message })?;
+            Ok(AnyStrategy::MaCrossBreakout(s))
+        }
+        AlgorithmKind::TargetPosition => {
+            let n = a.ma_period.unwrap_or(20);
+            let tol = a.tolerance.map_or(Decimal::new(5, 2), |p| p.fraction());
+            let s = target_position::TargetPosition::new(n, tol)
+                .map_err(|message| BuildError::Parameter { field: "ma_period", message })?;
+            Ok(AnyStrategy::TargetPosition(s))
+        }
+        AlgorithmKind::ExternalSignal => {
+            let events = signals.ok_or(BuildError::Parameter {
+                field: "kind",
+                message: "external-signal needs a signal feed (provider `signals` file)".into(),
+            })?;
+            Ok(AnyStrategy::ExternalSignal(external_signal::ExternalSignal::new(symbol, events)))
+        }
+        AlgorithmKind::Correlation => Err(BuildError::Unsupported("correlation")),
+    }
+}

@@ -1,0 +1,532 @@
+//! One agent's loop body: a single input enum in, state changes only here, events out.
+//!
+//! `Input::Market` → session clock → candle aggregation (completed candles go to the
+//! strategy first) → broker matching → protective exits and session flatten → strategy →
+//! decision → risk gate → broker. Broker events come back through the same loop.
+//! Backtest and live-style runs drive exactly this code, so they make the same trades.
+
+use rust_decimal::Decimal;
+
+use super::candles::CandleAggregator;
+use super::option_leg::OptionLeg;
+use super::session::{SessionClock, SessionHours, Window};
+use crate::broker::paper::{PaperBroker, PaperConfig};
+use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
+use crate::decision::{Decision, DecisionConfig, OrderIntent};
+use crate::market::event::{Candle, MarketEvent, Trade};
+use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timestamp};
+use crate::recipe::Recipe;
+use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
+use crate::report::{Recorder, Report};
+use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits};
+use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
+
+/// A command to the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Stop: cancel working orders, flatten, finish the report.
+    Shutdown,
+}
+
+/// Everything an agent loop consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Market data.
+    Market(MarketEvent),
+    /// An order event from the broker.
+    Broker(OrderEvent),
+    /// A command.
+    Command(Command),
+}
+
+/// What the agent reports as it runs (printed by `runner up`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent<'a> {
+    /// A strategy signal.
+    Signal(&'a Signal),
+    /// The risk gate refused an order.
+    Denied(&'a OrderDenied),
+    /// An order was created and approved.
+    OrderSent(&'a OrderRequest),
+    /// An order lifecycle event.
+    Order(&'a OrderEvent),
+    /// Something the agent could not do (e.g. no option contract in the expiry window).
+    Warning {
+        /// When.
+        ts: Timestamp,
+        /// What happened.
+        message: String,
+    },
+    /// The position after a fill.
+    Position {
+        /// When.
+        ts: Timestamp,
+        /// Signed quantity.
+        qty: Decimal,
+        /// Average price.
+        avg_price: Price,
+        /// Realized P&L so far.
+        realized: Money,
+        /// Account equity.
+        equity: Money,
+    },
+}
+
+/// Agent settings derived from a recipe.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Agent name (client order id prefix).
+    pub name: String,
+    /// Algorithm label for reports.
+    pub strategy_label: String,
+    /// Instrument label for reports.
+    pub symbol_label: String,
+    /// Candle length in nanoseconds.
+    pub timeframe_nanos: i64,
+    /// Session hours.
+    pub hours: SessionHours,
+    /// Paper broker settings.
+    pub paper: PaperConfig,
+    /// Sizing.
+    pub decision: DecisionConfig,
+    /// Limits.
+    pub limits: RiskLimits,
+    /// Protective exits.
+    pub exits: ProtectiveExits,
+    /// Order type for entries.
+    pub order_type: OrderType,
+    /// Ticks for limit / marketable-limit / stop prices.
+    pub offset_ticks: u32,
+}
+
+/// Why a recipe cannot run in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not supported yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl AgentConfig {
+    /// Settings from a recipe.
+    pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
+        use crate::calendar::{Calendar, Hours as CalHours};
+        use crate::recipe::model::CalendarKind;
+        let window = match (r.session.calendar, r.session.hours) {
+            (CalendarKind::AllDay, _) => Window::AllDay,
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Regular)) => {
+                Window::Calendar(Calendar::nyse(), CalHours::Regular)
+            }
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Extended)) => {
+                Window::Calendar(Calendar::nyse(), CalHours::Extended)
+            }
+            (CalendarKind::Nyse, Hours::Window(w)) => {
+                Window::CalendarWindow(Calendar::nyse(), w.start.0, w.end.0)
+            }
+        };
+        let (multiplier, contracts) = match r.instrument.kind {
+            InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
+            InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
+        };
+        let b = &r.broker;
+        let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
+        let allocation = r.risk.allocation.map_or(starting, |m| m.value());
+        let paper = PaperConfig {
+            starting_cash: starting,
+            commission_per_share: b.commission_per_share.map_or(Decimal::ZERO, |m| m.value()),
+            commission_per_contract: b.commission_per_contract.map_or(Decimal::ZERO, |m| m.value()),
+            commission_per_order: b.commission_per_order.map_or(Decimal::ZERO, |m| m.value()),
+            slippage_ticks: b.slippage_ticks.unwrap_or(0),
+            tick: Decimal::new(1, 2),
+            multiplier,
+            contracts,
+            size_limited: false,
+        };
+        let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
+        Ok(Self {
+            name: r.agent.clone(),
+            strategy_label: serde_json::to_value(r.algorithm.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            symbol_label: r.instrument.underlying.clone(),
+            timeframe_nanos: r.algorithm.timeframe.nanos(),
+            hours: SessionHours { window, flatten_at: r.session.flatten_at.map(|c| c.0) },
+            paper,
+            decision: DecisionConfig {
+                allocation,
+                entry_size: r.risk.entry_size_or_default(),
+                add_size: r.risk.add_size,
+                multiplier,
+                tolerance: r.algorithm.tolerance.map_or(Decimal::new(5, 2), |p| p.fraction()),
+            },
+            limits: RiskLimits {
+                max_units: max_units.map(Decimal::from),
+                max_notional: r.risk.max_notional.map(|m| m.value()),
+                multiplier: Some(multiplier),
+                max_trades_per_day: r.risk.max_trades_per_day,
+            },
+            exits: ProtectiveExits::new(
+                r.risk.stop_loss.map(|p| p.fraction()),
+                r.risk.take_profit.map(|p| p.fraction()),
+                r.risk.trailing_stop.map(|p| p.fraction()),
+            ),
+            order_type: r.orders.order_type,
+            offset_ticks: r.orders.limit_offset_ticks,
+        })
+    }
+}
+
+/// One agent: strategy, decision, risk gate, paper broker and report, driven by [`Agent::handle`].
+pub struct Agent {
+    cfg: AgentConfig,
+    symbol: SymbolId,
+    strategy: AnyStrategy,
+    candles: CandleAggregator,
+    clock: SessionClock,
+    decision: Decision,
+    gate: RiskGate,
+    exits: ProtectiveExits,
+    broker: PaperBroker,
+    recorder: Recorder,
+    seq: u64,
+    now: Timestamp,
+    outbox: Vec<OrderEvent>,
+    stopped: bool,
+    day_index: i64,
+    session_close: i64,
+    /// The broker symbol positions are held in: the instrument, or the option contract.
+    traded: SymbolId,
+    option: Option<OptionLeg>,
+}
+
+impl Agent {
+    /// An agent trading `symbol` with `strategy`.
+    pub fn new(cfg: AgentConfig, symbol: SymbolId, strategy: AnyStrategy) -> Self {
+        let recorder = Recorder::new(&cfg.strategy_label, &cfg.symbol_label, cfg.paper.multiplier);
+        Self {
+            symbol,
+            strategy,
+            candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            clock: SessionClock::new(NEW_YORK, cfg.hours),
+            decision: Decision::new(cfg.decision),
+            gate: RiskGate::new(cfg.limits),
+            exits: cfg.exits,
+            broker: PaperBroker::new(cfg.paper.clone()),
+            recorder,
+            seq: 0,
+            now: Timestamp(0),
+            outbox: Vec::with_capacity(8),
+            stopped: false,
+            day_index: 0,
+            session_close: 0,
+            traded: symbol,
+            option: None,
+            cfg,
+        }
+    }
+
+    /// Trade options on this agent's signals (positions booked under `leg.symbol`).
+    #[must_use]
+    pub fn with_options(mut self, leg: OptionLeg) -> Self {
+        self.traded = leg.symbol;
+        self.recorder.set_note(leg.note());
+        self.option = Some(leg);
+        self
+    }
+
+    /// The paper broker (positions, cash, equity).
+    pub fn broker(&self) -> &PaperBroker {
+        &self.broker
+    }
+
+    /// The latest event time seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Whether a shutdown has been handled.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Process one input. `out` sees every signal, order event and position change.
+    #[inline]
+    pub fn handle<O: FnMut(AgentEvent<'_>)>(&mut self, input: Input, out: &mut O) {
+        match input {
+            Input::Market(MarketEvent::Trade(t)) => {
+                self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size, t, out);
+            }
+            Input::Market(MarketEvent::Bar(b)) => {
+                // A bar acts as one print at its close, stamped at its start.
+                let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
+                self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume, t, out);
+            }
+            Input::Market(MarketEvent::Quote(q)) => {
+                if q.symbol == self.symbol {
+                    self.now = self.now.max(q.ts);
+                    self.broker.on_quote(&q);
+                    self.pump(out);
+                }
+            }
+            Input::Broker(ev) => self.on_order_event(&ev, out),
+            Input::Command(Command::Shutdown) => self.shutdown(out),
+        }
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn on_price<O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        ts: Timestamp,
+        open: Price,
+        high: Price,
+        low: Price,
+        close: Price,
+        volume: Decimal,
+        t: Trade,
+        out: &mut O,
+    ) {
+        if t.symbol != self.symbol || self.stopped {
+            return;
+        }
+        self.now = ts;
+        let (phase, day) = self.clock.phase(ts);
+        self.day_index = day.index;
+        self.session_close = day.close;
+        // 1. Candles: a completed candle reaches the strategy before this price.
+        if let Some(c) = self.candles.roll(ts) {
+            self.completed(&c);
+        }
+        if phase != Phase::OutOfSession {
+            self.candles.add(ts, &day, open, high, low, close, volume);
+        }
+        // 2. The broker sees the print (working orders, marks).
+        self.broker.on_trade(&t);
+        if let Some(q) = self.option.as_mut().and_then(|leg| leg.requote(t.price, ts)) {
+            self.broker.on_quote(&q);
+        }
+        if self.broker.has_working_orders() {
+            self.broker.expire(ts);
+        }
+        self.pump(out);
+        // 3. Session flatten and protective exits (on the traded instrument's price).
+        let pos = self.broker.position(self.traded).qty;
+        if !pos.is_zero() {
+            let mark = self.broker.mark(self.traded).unwrap_or(t.price);
+            if phase != Phase::Open {
+                self.close_position(ExitReason::SessionEnd, phase, out);
+            } else if let Some(reason) = self.exits.on_price(mark) {
+                self.close_position(reason, phase, out);
+            }
+        }
+        // 4. Strategy → decision → risk → broker.
+        let holding = self.holding();
+        if let Some(sig) = self.strategy.on_trade(&t, TradeContext { phase, holding }) {
+            out(AgentEvent::Signal(&sig));
+            if self.option.is_some() {
+                self.option_signal(&sig, holding, phase, out);
+            } else {
+                let pos = self.broker.position(self.traded).qty;
+                let intents = self.decision.decide(&sig, pos);
+                for i in intents.iter() {
+                    self.send(i, t.price, phase, out);
+                }
+            }
+        }
+    }
+
+    /// What the agent holds, as the strategy sees it (a call is long, a put is short).
+    fn holding(&self) -> Holding {
+        let qty = self.broker.position(self.traded).qty;
+        match self.option.as_ref().and_then(OptionLeg::is_call) {
+            Some(call) if qty > Decimal::ZERO => {
+                if call {
+                    Holding::Long
+                } else {
+                    Holding::Short
+                }
+            }
+            _ => holding(qty),
+        }
+    }
+
+    /// Options: a long view buys a call, a short view buys a put; reversing sells the held
+    /// contract first.
+    fn option_signal<O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        sig: &Signal,
+        held: Holding,
+        phase: Phase,
+        out: &mut O,
+    ) {
+        let long = match sig.direction {
+            Direction::Long => true,
+            Direction::Short => false,
+            Direction::Flat => {
+                self.close_position(ExitReason::Signal, phase, out);
+                return;
+            }
+            Direction::Target(_) => {
+                let message = "target-position signals are not supported for options; ignored".to_owned();
+                out(AgentEvent::Warning { ts: sig.ts, message });
+                return;
+            }
+        };
+        let view = if long { Holding::Long } else { Holding::Short };
+        if held == view {
+            return;
+        }
+        if held != Holding::Flat {
+            self.close_position(ExitReason::Signal, phase, out);
+            if !self.broker.position(self.traded).qty.is_zero() {
+                return; // the close is still working; no new contract until it is done
+            }
+        }
+        if phase != Phase::Open {
+            return;
+        }
+        let Some(leg) = self.option.as_mut() else { return };
+        leg.release();
+        match leg.select(long, sig.price, sig.ts) {
+            Ok(q) => {
+                self.broker.on_quote(&q);
+                let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
+                let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
+                self.send(&intent, q.ask, phase, out);
+            }
+            Err(message) => out(AgentEvent::Warning { ts: sig.ts, message }),
+        }
+    }
+
+    fn completed(&mut self, c: &Candle) {
+        self.strategy.on_candle(c);
+        self.recorder.sample(c.end, self.broker.equity());
+    }
+
+    fn close_position<O: FnMut(AgentEvent<'_>)>(&mut self, reason: ExitReason, phase: Phase, out: &mut O) {
+        let pos = self.broker.position(self.traded).qty;
+        if pos.is_zero() {
+            return;
+        }
+        let Some(price) = self.broker.mark(self.traded) else { return };
+        let side = if pos > Decimal::ZERO { Side::Sell } else { Side::Buy };
+        let intent = OrderIntent { side, qty: pos.abs(), purpose: Purpose::Exit(reason) };
+        self.send(&intent, price, phase, out);
+    }
+
+    fn order_kind(&self, side: Side, price: Price, exit: bool) -> OrderKind {
+        let off = self.cfg.paper.tick * Decimal::from(self.cfg.offset_ticks);
+        let s = side.sign();
+        match self.cfg.order_type {
+            OrderType::Market => OrderKind::Market,
+            OrderType::MarketableLimit => OrderKind::MarketableLimit { offset_ticks: self.cfg.offset_ticks },
+            // Exits must leave the market: they go as market orders for the other types.
+            _ if exit => OrderKind::Market,
+            OrderType::Limit => OrderKind::Limit { limit: price - s * off },
+            OrderType::Stop => OrderKind::Stop { stop: price + s * off },
+            OrderType::StopLimit => {
+                OrderKind::StopLimit { stop: price + s * off, limit: price + s * off * Decimal::TWO }
+            }
+        }
+    }
+
+    fn send<O: FnMut(AgentEvent<'_>)>(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut O) {
+        self.seq += 1;
+        let req = OrderRequest {
+            id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
+            symbol: self.traded,
+            side: i.side,
+            qty: i.qty,
+            kind: self.order_kind(i.side, price, i.purpose.is_exit()),
+            purpose: i.purpose,
+            ref_price: price,
+            ts: self.now,
+            // Day orders: expire at the session close.
+            expire_at: Some(Timestamp(self.session_close.max(self.now.0))),
+        };
+        let ctx = GateContext { phase, position: self.broker.position(self.traded).qty, day: self.day_index };
+        match self.gate.check(req, &ctx) {
+            Ok(approved) => {
+                out(AgentEvent::OrderSent(approved.inner()));
+                self.broker.submit(approved, self.now);
+                self.pump(out);
+            }
+            Err(denied) => out(AgentEvent::Denied(&denied)),
+        }
+    }
+
+    /// Feed queued broker events back through the loop.
+    #[inline]
+    fn pump<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        self.broker.drain_events(&mut self.outbox);
+        if self.outbox.is_empty() {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.outbox);
+        for ev in buf.drain(..) {
+            self.on_order_event(&ev, out);
+        }
+        self.outbox = buf;
+    }
+
+    fn on_order_event<O: FnMut(AgentEvent<'_>)>(&mut self, ev: &OrderEvent, out: &mut O) {
+        out(AgentEvent::Order(ev));
+        if let Some(f) = ev.fill() {
+            // The broker has already applied the fill: this is the position after it.
+            let p = self.broker.position(self.traded);
+            if let Some(c) = self.option.as_ref().and_then(OptionLeg::contract) {
+                self.recorder.set_symbol(&c.occ_symbol());
+            }
+            self.recorder.on_fill(f);
+            if p.qty.is_zero()
+                && let Some(leg) = self.option.as_mut()
+            {
+                leg.release();
+            }
+            if p.qty.is_zero() {
+                self.exits.disarm();
+            } else {
+                self.exits.arm(p.avg_price, p.qty > Decimal::ZERO);
+            }
+            out(AgentEvent::Position {
+                ts: f.ts,
+                qty: p.qty,
+                avg_price: p.avg_price,
+                realized: p.realized,
+                equity: self.broker.equity(),
+            });
+        }
+    }
+
+    fn shutdown<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        if self.stopped {
+            return;
+        }
+        self.broker.cancel_all(self.now);
+        self.pump(out);
+        // Exits are always approved; the phase only matters for entries.
+        self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
+        if let Some(c) = self.candles.finish() {
+            self.completed(&c);
+        }
+        self.stopped = true;
+    }
+
+    /// Finish the run and produce the report (call after [`Command::Shutdown`]).
+    pub fn into_report(mut self) -> Report {
+        let equity = self.broker.equity();
+        self.recorder.sample(self.now, equity);
+        self.recorder.finish(self.cfg.paper.starting_cash, equity, self.broker.fees())
+    }
+}
+
+fn holding(qty: Decimal) -> Holding {
+    if qty > Decimal::ZERO {
+        Holding::Long
+    } else if qty < Decimal::ZERO {
+        Holding::Short
+    } else {
+        Holding::Flat
+    }
+}

@@ -1,0 +1,179 @@
+//! Trading options on the underlying's signals: the recipe's `instrument.kind: option`.
+//!
+//! The strategy still watches the underlying (candles, breakouts); a long signal buys a call,
+//! a short signal buys a put (no writing), chosen by the options module from the recipe's
+//! expiry window and strike rule. Paper and backtest runs price contracts on the options
+//! module's synthetic chain (Black-Scholes from the underlying, the recipe's `implied_vol`),
+//! requoted whenever the underlying prints a new price while a contract is held; every report
+//! says the prices are synthetic. Trading days for the listing schedule and last trading days
+//! come from the NYSE calendar (closed outside its 2000–2030 range).
+
+use chrono::NaiveDate;
+
+use crate::market::event::Quote;
+use crate::model::{Price, Qty, SymbolId, Timestamp};
+use crate::options::{
+    ChainSettings, ChainSource, Direction as OptDirection, ExpiryPreference as OptPref,
+    ExpiryWindow as OptWindow, OptionContract, OptionRight, OptionSelection, StrikeRule, SyntheticChain,
+};
+use crate::recipe::Recipe;
+use crate::recipe::model::ExpiryPreference;
+use crate::recipe::types::Strike;
+
+/// A trading-day predicate.
+pub type TradingDayFn = fn(NaiveDate) -> bool;
+
+/// NYSE trading days (holidays and special closures excluded).
+fn nyse_trading_day(d: NaiveDate) -> bool {
+    crate::calendar::Calendar::nyse().is_trading_day(d).unwrap_or(false)
+}
+
+/// The option side of an agent: chain, selection rule, the contract currently held.
+#[derive(Debug)]
+pub struct OptionLeg {
+    chain: SyntheticChain<TradingDayFn>,
+    selection: OptionSelection,
+    /// The broker symbol option positions are booked under.
+    pub symbol: SymbolId,
+    contract: Option<OptionContract>,
+    last_underlying: Option<Price>,
+    /// Implied volatility used (for the report note).
+    pub implied_vol: f64,
+}
+
+impl OptionLeg {
+    /// From the recipe's instrument block.
+    pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
+        let i = &r.instrument;
+        let w = i.expiry.ok_or("instrument.expiry is required for options")?;
+        let strike = i.strike.ok_or("instrument.strike is required for options")?;
+        let implied_vol = i.implied_vol.map_or(0.16, |p| {
+            use rust_decimal::prelude::ToPrimitive;
+            p.fraction().to_f64().unwrap_or(0.16)
+        });
+        let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
+        let chain = SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn)
+            .map_err(|e| e.to_string())?;
+        let selection = OptionSelection {
+            expiry: OptWindow {
+                min_days: w.min_days,
+                max_days: w.max_days,
+                prefer: match w.prefer {
+                    ExpiryPreference::Nearest => OptPref::Nearest,
+                    ExpiryPreference::Farthest => OptPref::Farthest,
+                },
+            },
+            strike: match strike {
+                Strike::Atm => StrikeRule::Atm,
+                Strike::Itm(n) => StrikeRule::Itm(n),
+                Strike::Otm(n) => StrikeRule::Otm(n),
+                Strike::Delta(d) => StrikeRule::Delta(d),
+            },
+        };
+        selection.expiry.check().map_err(|e| e.to_string())?;
+        Ok(Self { chain, selection, symbol, contract: None, last_underlying: None, implied_vol })
+    }
+
+    /// The contract held (or being traded), if any.
+    pub fn contract(&self) -> Option<&OptionContract> {
+        self.contract.as_ref()
+    }
+
+    /// Whether the held contract is a call (long view) or a put (short view).
+    pub fn is_call(&self) -> Option<bool> {
+        self.contract.as_ref().map(|c| c.right == OptionRight::Call)
+    }
+
+    fn to_quote(&self, bid: Price, ask: Price, ts: Timestamp) -> Quote {
+        let size = Qty::from(10_000);
+        Quote { symbol: self.symbol, ts, bid, bid_size: size, ask, ask_size: size }
+    }
+
+    /// Choose the contract for a long (call) or short (put) view and quote it.
+    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
+        let dir = if long { OptDirection::Long } else { OptDirection::Short };
+        let (contract, q) =
+            self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
+        self.contract = Some(contract);
+        self.last_underlying = Some(underlying);
+        Ok(self.to_quote(q.bid, q.ask, ts))
+    }
+
+    /// Requote the held contract when the underlying price changed.
+    #[inline]
+    pub fn requote(&mut self, underlying: Price, ts: Timestamp) -> Option<Quote> {
+        let c = self.contract.as_ref()?;
+        if self.last_underlying == Some(underlying) {
+            return None;
+        }
+        self.last_underlying = Some(underlying);
+        let q = self.chain.quote(c, underlying, ts).ok()?;
+        Some(self.to_quote(q.bid, q.ask, ts))
+    }
+
+    /// Forget the contract (after it was closed).
+    pub fn release(&mut self) {
+        self.contract = None;
+        self.last_underlying = None;
+    }
+
+    /// The note every report of an options run carries.
+    pub fn note(&self) -> String {
+        format!(
+            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {:.0}%, {}",
+            self.implied_vol * 100.0,
+            "not market quotes"
+        )
+    }
+
+    /// The chain (for tests).
+    pub fn chain(&self) -> &dyn ChainSource {
+        &self.chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::OptionRight;
+    use rust_decimal_macros::dec;
+
+    fn leg() -> OptionLeg {
+        let src = include_str!("../../recipes/spy-9ma.yaml");
+        let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
+        OptionLeg::from_recipe(&r, SymbolId(1)).expect("option leg")
+    }
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
+    }
+
+    #[test]
+    fn long_buys_an_atm_call_short_an_atm_put_in_the_window() {
+        let mut l = leg();
+        let ts = at("2013-10-07T11:00:00-04:00");
+        let q = l.select(true, dec!(168.09), ts).unwrap();
+        let c = l.contract().unwrap().clone();
+        assert_eq!(c.right, OptionRight::Call);
+        assert_eq!(c.strike, dec!(168));
+        // 7..14 calendar days from Monday 2013-10-07: the October monthly (last trading day Friday 10-18).
+        assert_eq!(c.occ_symbol(), "SPY   131019C00168000");
+        assert!(q.ask > q.bid && q.bid > rust_decimal::Decimal::ZERO && q.symbol == SymbolId(1));
+        assert_eq!(l.is_call(), Some(true));
+        l.release();
+        l.select(false, dec!(168.09), ts).unwrap();
+        assert_eq!(l.contract().unwrap().right, OptionRight::Put);
+        assert!(l.note().contains("synthetic"));
+    }
+
+    #[test]
+    fn requotes_only_when_the_underlying_moves() {
+        let mut l = leg();
+        assert!(l.requote(dec!(168), at("2013-10-07T11:00:00-04:00")).is_none(), "nothing held");
+        let ts = at("2013-10-07T11:00:00-04:00");
+        let q0 = l.select(true, dec!(168.00), ts).unwrap();
+        assert!(l.requote(dec!(168.00), ts).is_none());
+        let q1 = l.requote(dec!(169.00), ts).expect("moved");
+        assert!(q1.bid > q0.bid, "a call gains when the underlying rises");
+    }
+}

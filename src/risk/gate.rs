@@ -1,0 +1,367 @@
+//! The per-agent risk gate: every order passes here before a broker sees it.
+//!
+//! [`RiskApproved<T>`] can only be made by [`RiskGate::check`]; brokers take nothing else.
+//! Refusals are [`OrderDenied`] events with a [`DenyReason`] code (our refusal, distinct from
+//! a venue's `OrderRejected`). Exits are never refused; entries are refused outside the
+//! session and after `flatten_at`, beyond the daily entry count, and clipped to the position
+//! and notional limits.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+use crate::broker::{ExitReason, OrderRequest, Purpose};
+use crate::model::{Money, Price, Qty, Side};
+use crate::strategy::Phase;
+
+/// An order the risk gate approved. Only the gate can make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskApproved<T>(T);
+
+impl<T> RiskApproved<T> {
+    /// The approved item.
+    pub fn inner(&self) -> &T {
+        &self.0
+    }
+
+    /// Take the approved item out (brokers do this when they accept it).
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Why the gate refused an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DenyReason {
+    /// An entry outside the session window.
+    OutsideSession,
+    /// An entry at or after `flatten_at`.
+    AfterFlatten,
+    /// The position limit (shares / contracts) leaves no room.
+    MaxPosition,
+    /// The notional limit leaves no room.
+    MaxNotional,
+    /// `max_trades_per_day` entries already made today.
+    MaxTradesPerDay,
+    /// Nothing to order (zero or negative quantity).
+    ZeroQuantity,
+}
+
+impl DenyReason {
+    /// A stable code for journals and logs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::OutsideSession => "outside-session",
+            Self::AfterFlatten => "after-flatten",
+            Self::MaxPosition => "max-position",
+            Self::MaxNotional => "max-notional",
+            Self::MaxTradesPerDay => "max-trades-per-day",
+            Self::ZeroQuantity => "zero-quantity",
+        }
+    }
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An order the gate refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDenied {
+    /// The refused request.
+    pub order: OrderRequest,
+    /// Why.
+    pub reason: DenyReason,
+}
+
+/// Per-agent limits (from the recipe's `risk` section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RiskLimits {
+    /// Largest absolute position in units (shares or contracts).
+    pub max_units: Option<Qty>,
+    /// Largest position notional (units × price × multiplier).
+    pub max_notional: Option<Money>,
+    /// Contract multiplier for notional checks (1 when unset).
+    pub multiplier: Option<Decimal>,
+    /// Most entries per trading day.
+    pub max_trades_per_day: Option<u32>,
+}
+
+/// What the gate needs to know about the agent at the time of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateContext {
+    /// Where the order falls in the trading day.
+    pub phase: Phase,
+    /// The signed position in the order's instrument, including working orders' effect
+    /// already decided in this step.
+    pub position: Qty,
+    /// A number identifying the trading day (for the daily entry count).
+    pub day: i64,
+}
+
+/// The per-agent risk gate.
+#[derive(Debug, Clone)]
+pub struct RiskGate {
+    limits: RiskLimits,
+    day: i64,
+    entries_today: u32,
+}
+
+impl RiskGate {
+    /// A gate enforcing `limits`.
+    pub fn new(limits: RiskLimits) -> Self {
+        Self { limits, day: i64::MIN, entries_today: 0 }
+    }
+
+    /// Approve, clip or deny an order.
+    pub fn check(
+        &mut self,
+        mut order: OrderRequest,
+        ctx: &GateContext,
+    ) -> Result<RiskApproved<OrderRequest>, Box<OrderDenied>> {
+        let deny = |order: OrderRequest, reason| Err(Box::new(OrderDenied { order, reason }));
+        if order.qty <= Decimal::ZERO {
+            return deny(order, DenyReason::ZeroQuantity);
+        }
+        if let Purpose::Exit(_) = order.purpose {
+            // Reduce-only: never more than the position.
+            let held = ctx.position.abs();
+            let reduces = (order.side == Side::Sell) == ctx.position.is_sign_positive() && !held.is_zero();
+            if !reduces {
+                return deny(order, DenyReason::ZeroQuantity);
+            }
+            order.qty = order.qty.min(held);
+            return Ok(RiskApproved(order));
+        }
+        // Does this order increase the absolute position?
+        let after = ctx.position + order.side.sign() * order.qty;
+        let increases = after.abs() > ctx.position.abs();
+        if increases {
+            match ctx.phase {
+                Phase::Open => {}
+                Phase::OutOfSession => return deny(order, DenyReason::OutsideSession),
+                Phase::AfterFlatten => return deny(order, DenyReason::AfterFlatten),
+            }
+        }
+        let opens = matches!(order.purpose, Purpose::Entry) || (increases && ctx.position.is_zero());
+        if opens {
+            if ctx.day != self.day {
+                self.day = ctx.day;
+                self.entries_today = 0;
+            }
+            if self.limits.max_trades_per_day.is_some_and(|m| self.entries_today >= m) {
+                return deny(order, DenyReason::MaxTradesPerDay);
+            }
+        }
+        if increases {
+            // The part of the order that reduces an opposite position is always allowed;
+            // the opening part is clipped so |position| stays within the limits.
+            let flips =
+                !ctx.position.is_zero() && (ctx.position.is_sign_positive() != (order.side == Side::Buy));
+            let reducing = if flips { ctx.position.abs() } else { Decimal::ZERO };
+            let held_same_side = if flips { Decimal::ZERO } else { ctx.position.abs() };
+            let mut cap: Option<(Qty, DenyReason)> =
+                self.limits.max_units.map(|m| (m, DenyReason::MaxPosition));
+            let unit = order.ref_price * self.limits.multiplier.unwrap_or(Decimal::ONE);
+            if let (Some(max), true) = (self.limits.max_notional, unit > Decimal::ZERO) {
+                let by_notional = (max / unit).floor();
+                if cap.is_none_or(|(c, _)| by_notional < c) {
+                    cap = Some((by_notional, DenyReason::MaxNotional));
+                }
+            }
+            if let Some((cap, reason)) = cap {
+                let room = (cap - held_same_side).max(Decimal::ZERO);
+                let opening = order.qty - reducing;
+                if opening > room {
+                    if room.is_zero() && reducing.is_zero() {
+                        return deny(order, reason);
+                    }
+                    order.qty = reducing + room;
+                }
+            }
+        }
+        if opens {
+            self.entries_today += 1;
+        }
+        Ok(RiskApproved(order))
+    }
+}
+
+/// Protective exits for one open position: stop loss, take profit, trailing stop.
+///
+/// Levels are computed once when the position opens (and when the best price moves for the
+/// trailing stop), so a price update costs a few comparisons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProtectiveExits {
+    stop_loss: Option<Decimal>,
+    take_profit: Option<Decimal>,
+    trailing: Option<Decimal>,
+    long: bool,
+    active: bool,
+    stop_px: Option<Price>,
+    target_px: Option<Price>,
+    best: Price,
+    trail_px: Option<Price>,
+}
+
+impl ProtectiveExits {
+    /// Fractions of the entry value (`0.3` = 30 %); `None` disables a rule.
+    pub fn new(stop_loss: Option<Decimal>, take_profit: Option<Decimal>, trailing: Option<Decimal>) -> Self {
+        Self { stop_loss, take_profit, trailing, ..Self::default() }
+    }
+
+    /// Whether any rule is configured.
+    pub fn enabled(&self) -> bool {
+        self.stop_loss.is_some() || self.take_profit.is_some() || self.trailing.is_some()
+    }
+
+    /// A position opened at `entry` (long if `long`).
+    pub fn arm(&mut self, entry: Price, long: bool) {
+        if !self.enabled() {
+            return;
+        }
+        let one = Decimal::ONE;
+        let dir = if long { one } else { -one };
+        self.long = long;
+        self.active = true;
+        self.stop_px = self.stop_loss.map(|f| entry * (one - dir * f));
+        self.target_px = self.take_profit.map(|f| entry * (one + dir * f));
+        self.best = entry;
+        self.trail_px = self.trailing.map(|f| entry * (one - dir * f));
+    }
+
+    /// The position closed.
+    pub fn disarm(&mut self) {
+        self.active = false;
+    }
+
+    /// A new price: the exit it triggers, if any.
+    #[inline]
+    pub fn on_price(&mut self, price: Price) -> Option<ExitReason> {
+        if !self.active {
+            return None;
+        }
+        let beyond = |a: Price, b: Price, long: bool| if long { a <= b } else { a >= b };
+        if self.stop_px.is_some_and(|s| beyond(price, s, self.long)) {
+            return Some(ExitReason::Stop);
+        }
+        if self.target_px.is_some_and(|t| beyond(t, price, self.long)) {
+            return Some(ExitReason::Target);
+        }
+        if let (Some(f), Some(trail)) = (self.trailing, self.trail_px) {
+            if beyond(price, trail, self.long) {
+                return Some(ExitReason::Stop);
+            }
+            let better = if self.long { price > self.best } else { price < self.best };
+            if better {
+                self.best = price;
+                let dir = if self.long { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
+                self.trail_px = Some(price * (Decimal::ONE - dir * f));
+            }
+        }
+        None
+    }
+}
+
+/// For reports and logs: a compact description of a denial.
+pub fn describe(d: &OrderDenied) -> String {
+    format!("order {} {} {} denied: {}", d.order.id, d.order.side, d.order.qty, d.reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::OrderKind;
+    use crate::model::{ClientOrderId, SymbolId, Timestamp};
+    use rust_decimal_macros::dec;
+
+    fn req(side: Side, qty: Decimal, purpose: Purpose) -> OrderRequest {
+        OrderRequest {
+            id: ClientOrderId("a-1".into()),
+            symbol: SymbolId(0),
+            side,
+            qty,
+            kind: OrderKind::Market,
+            purpose,
+            ref_price: dec!(100),
+            ts: Timestamp(0),
+            expire_at: None,
+        }
+    }
+
+    fn ctx(phase: Phase, position: Decimal, day: i64) -> GateContext {
+        GateContext { phase, position, day }
+    }
+
+    #[test]
+    fn entries_only_in_session_exits_always() {
+        let mut g = RiskGate::new(RiskLimits::default());
+        for (phase, reason) in [
+            (Phase::OutOfSession, DenyReason::OutsideSession),
+            (Phase::AfterFlatten, DenyReason::AfterFlatten),
+        ] {
+            let d = g.check(req(Side::Buy, dec!(10), Purpose::Entry), &ctx(phase, dec!(0), 0)).unwrap_err();
+            assert_eq!(d.reason, reason);
+            let ok = g.check(
+                req(Side::Sell, dec!(10), Purpose::Exit(ExitReason::SessionEnd)),
+                &ctx(phase, dec!(10), 0),
+            );
+            assert_eq!(ok.unwrap().inner().qty, dec!(10));
+        }
+        let d = g.check(
+            req(Side::Buy, dec!(10), Purpose::Exit(ExitReason::Signal)),
+            &ctx(Phase::Open, dec!(10), 0),
+        );
+        assert_eq!(d.unwrap_err().reason, DenyReason::ZeroQuantity, "an exit that would add is refused");
+    }
+
+    #[test]
+    fn position_and_notional_limits_clip_then_deny() {
+        let limits = RiskLimits {
+            max_units: Some(dec!(150)),
+            max_notional: Some(dec!(12000)),
+            ..RiskLimits::default()
+        };
+        let mut g = RiskGate::new(limits);
+        let a = g.check(req(Side::Buy, dec!(200), Purpose::Entry), &ctx(Phase::Open, dec!(0), 0)).unwrap();
+        assert_eq!(a.inner().qty, dec!(120), "notional 12000 / 100");
+        let d = g.check(req(Side::Buy, dec!(10), Purpose::Add), &ctx(Phase::Open, dec!(150), 0)).unwrap_err();
+        assert_eq!(d.reason, DenyReason::MaxNotional, "120 units of notional is the binding cap");
+        let mut g = RiskGate::new(RiskLimits { max_units: Some(dec!(150)), ..RiskLimits::default() });
+        let a = g.check(req(Side::Sell, dec!(200), Purpose::Add), &ctx(Phase::Open, dec!(-100), 0)).unwrap();
+        assert_eq!(a.inner().qty, dec!(50));
+        let d =
+            g.check(req(Side::Sell, dec!(1), Purpose::Add), &ctx(Phase::Open, dec!(-150), 0)).unwrap_err();
+        assert_eq!(d.reason, DenyReason::MaxPosition);
+    }
+
+    #[test]
+    fn max_trades_per_day_resets_each_day() {
+        let limits = RiskLimits { max_trades_per_day: Some(1), ..RiskLimits::default() };
+        let mut g = RiskGate::new(limits);
+        assert!(g.check(req(Side::Buy, dec!(1), Purpose::Entry), &ctx(Phase::Open, dec!(0), 1)).is_ok());
+        let d = g.check(req(Side::Sell, dec!(1), Purpose::Entry), &ctx(Phase::Open, dec!(0), 1)).unwrap_err();
+        assert_eq!(d.reason, DenyReason::MaxTradesPerDay);
+        assert!(g.check(req(Side::Sell, dec!(1), Purpose::Entry), &ctx(Phase::Open, dec!(0), 2)).is_ok());
+    }
+
+    #[test]
+    fn protective_exits() {
+        let mut p = ProtectiveExits::new(Some(dec!(0.1)), Some(dec!(0.2)), Some(dec!(0.05)));
+        assert_eq!(p.on_price(dec!(1)), None, "inactive until armed");
+        p.arm(dec!(100), true);
+        assert_eq!(p.on_price(dec!(96)), None);
+        assert_eq!(p.on_price(dec!(95)), Some(ExitReason::Stop), "trailing 5 % below 100");
+        p.arm(dec!(100), true);
+        assert_eq!(p.on_price(dec!(110)), None);
+        assert_eq!(p.on_price(dec!(104.5)), Some(ExitReason::Stop), "trail from 110");
+        p.arm(dec!(100), false);
+        assert_eq!(p.on_price(dec!(80)), Some(ExitReason::Target));
+        let mut p = ProtectiveExits::new(Some(dec!(0.1)), None, None);
+        p.arm(dec!(100), false);
+        assert_eq!(p.on_price(dec!(109.99)), None);
+        assert_eq!(p.on_price(dec!(110)), Some(ExitReason::Stop));
+    }
+}
