@@ -311,3 +311,40 @@ mod agent_api {
         assert_eq!(b.day_trades(), trades);
     }
 }
+
+#[test]
+fn option_day_trades_count_for_pdt() {
+    // The options recipe with 10,000 of equity on the repo's 2013 SPY data: every bought and
+    // sold contract the same day is a day trade (each OCC symbol its own security); after three,
+    // openings are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma.yaml")).unwrap();
+    let data = repo_root().join("data/");
+    let text = text
+        .replace("starting_equity: 50000", "starting_equity: 10000")
+        .replace("path: ../data/", &format!("path: {}", data.display()))
+        .replace("allocation: 25000", "allocation: 5000")
+        .replace("daily_loss_limit: 1000", "daily_loss_limit: 500");
+    assert!(text.contains("starting_equity: 10000") && text.contains("kind: option"), "{text}");
+    let path = dir.path().join("spy-opt.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("run");
+    let r = Run::new(["backtest", path.to_str().unwrap(), "--report-dir", out.to_str().unwrap()]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deals = std::fs::read_to_string(out.join("deals.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = deals.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{deals}");
+    for row in &rows {
+        assert!(row[1].starts_with("SPY   1310"), "an option: {row:?}");
+        assert_eq!((&row[4][..10], &row[7][..10]), ("2013-10-07", "2013-10-07"), "a day trade: {row:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let denials = summary["denials"].as_array().unwrap();
+    assert!(!denials.is_empty());
+    for d in denials {
+        assert_eq!(d["code"], "pdt_limit", "{d}");
+        assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
+    }
+    assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt_limit"), "{}", r.stdout);
+}
