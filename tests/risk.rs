@@ -309,6 +309,15 @@ mod agent_api {
         let mut b = agent("", &[]);
         b.restore_day_trades(&trades);
         assert_eq!(b.day_trades(), trades);
+
+        // A halt before the first price covers the day of that price.
+        let mut c = agent("", &days[1..]);
+        c.handle(Input::Command(Command::Halt { reason: "before the open".into() }), &mut |_| {});
+        c.handle(trade(days[1], "101"), &mut |_| {});
+        assert_eq!(c.trading_state(), TradingState::Halted);
+        assert!(c.broker().position(SymbolId(0)).qty.is_zero());
+        c.handle(trade(days[2], "102"), &mut |_| {});
+        assert_eq!(c.broker().position(SymbolId(0)).qty, Decimal::TEN);
     }
 }
 
