@@ -10,6 +10,7 @@ mod journal;
 mod market;
 mod options;
 mod recipes;
+mod risk;
 mod secrets_cli;
 mod sops_compat;
 mod strategy;

@@ -1,0 +1,359 @@
+//! The risk gate end to end: `runner backtest` on small hand-made tick tapes
+//! (tests/fixtures/risk/) with an external-signal recipe written per case, checking the trades,
+//! the exit reasons and the "Denied orders" of the run report.
+
+use crate::support::{Run, repo_root};
+
+/// What a backtest produced.
+struct Outcome {
+    stdout: String,
+    /// `--trades-csv` rows (header dropped), split on commas.
+    trades: Vec<Vec<String>>,
+    summary: serde_json::Value,
+}
+
+impl Outcome {
+    /// The denial codes, in order.
+    fn denial_codes(&self) -> Vec<String> {
+        self.summary["denials"]
+            .as_array()
+            .map(|a| a.iter().map(|d| d["code"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Run one case: `tape` from the fixtures, `signals` as (RFC 3339 time, `b`|`s`), the recipe's
+/// `broker` extras, its `risk` section, `flatten_at` and extra top-level YAML.
+fn run_case(
+    tape: &str,
+    signals: &[(&str, &str)],
+    broker: &str,
+    risk: &str,
+    flatten_at: &str,
+    extra: &str,
+) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo_root().join("tests/fixtures/risk").join(tape);
+    let recipe = format!(
+        "version: 1\nagent: risk-case\nprovider: {{kind: replay, path: {}}}\n\
+         broker: {{kind: paper, account: p{broker}}}\n\
+         instrument: {{underlying: SPY, kind: equity}}\n\
+         algorithm: {{kind: external-signal, timeframe: 5m}}\n\
+         risk: {{{risk}}}\nsession: {{hours: regular, flatten_at: \"{flatten_at}\"}}\n{extra}",
+        data.display()
+    );
+    let path = dir.path().join("risk-case.yaml");
+    std::fs::write(&path, recipe).unwrap();
+    let mut sig = String::from("timestamp,ticker,direction\n");
+    for (ts, d) in signals {
+        sig.push_str(&format!("{ts},SPY,{d}\n"));
+    }
+    std::fs::write(dir.path().join("risk-case.signals.csv"), sig).unwrap();
+    let csv = dir.path().join("trades.csv");
+    let out = dir.path().join("run");
+    let r = Run::new([
+        "backtest",
+        path.to_str().unwrap(),
+        "--trades-csv",
+        csv.to_str().unwrap(),
+        "--report-dir",
+        out.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let trades = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    let summary = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    Outcome { stdout: r.stdout, trades, summary }
+}
+
+fn at(date: &str, time: &str) -> String {
+    format!("{date}T{time}.000-04:00")
+}
+
+#[test]
+fn protective_exits_fire_on_intra_candle_prices() {
+    // One 5-minute candle 09:30–09:35; the exits must fire at the print, not at the close.
+    let cases = [
+        ("entry_size: 100, take_profit: 2%", "09:32:00", "102.5", "target"),
+        ("entry_size: 100, trailing_stop: 3%", "09:33:00", "100.8", "stop"),
+        ("entry_size: 100, stop_loss: 2%", "09:33:30", "97.5", "stop"),
+    ];
+    for (risk, time, price, reason) in cases {
+        let o = run_case("exits.csv", &[("2013-10-08T09:31:00-04:00", "b")], "", risk, "15:55", "");
+        assert_eq!(o.trades.len(), 1, "{risk}: {:?}", o.trades);
+        let t = &o.trades[0];
+        assert_eq!(t[0], at("2013-10-08", "09:31:00"), "{risk}");
+        assert_eq!((t[1].as_str(), t[3].as_str()), ("long", "100"), "{risk}");
+        assert_eq!(t[4], at("2013-10-08", time), "{risk}: exit before the candle closes");
+        assert_eq!((t[5].as_str(), t[7].as_str()), (price, reason), "{risk}");
+    }
+}
+
+#[test]
+fn loss_limits_halt_and_flatten() {
+    // Day 1: long 100 at 100, a print at 96.90 loses 310. Signals later that day are refused;
+    // day 2 trades again after a daily-loss halt, not after a drawdown halt.
+    let signals = [
+        ("2013-10-08T09:31:00-04:00", "b"),
+        ("2013-10-08T10:00:00-04:00", "s"),
+        ("2013-10-08T10:30:00-04:00", "b"),
+        ("2013-10-09T09:31:00-04:00", "b"),
+    ];
+    let cases =
+        [("entry_size: 100, daily_loss_limit: 300", true), ("entry_size: 100, max_drawdown: 0.3%", false)];
+    for (risk, day2) in cases {
+        let o = run_case("loss.csv", &signals, ", starting_equity: 100000", risk, "15:55", "");
+        let first = &o.trades[0];
+        assert_eq!(first[4], at("2013-10-08", "09:50:00"), "{risk}: flattened at the breach");
+        assert_eq!((first[5].as_str(), first[7].as_str()), ("96.9", "halt"), "{risk}");
+        let codes = o.denial_codes();
+        assert_eq!(&codes[..2], ["halted", "halted"], "{risk}: {codes:?}");
+        if day2 {
+            assert_eq!(codes.len(), 2, "{codes:?}");
+            assert_eq!(o.trades.len(), 2, "{risk}: {:?}", o.trades);
+            assert_eq!(o.trades[1][0], at("2013-10-09", "09:31:00"), "active again the next day");
+        } else {
+            assert_eq!(codes.len(), 3, "{risk}: halted until restart: {codes:?}");
+            assert_eq!(o.trades.len(), 1, "{risk}: {:?}", o.trades);
+        }
+        assert!(o.stdout.contains("Denied orders (") && o.stdout.contains("halted"), "{}", o.stdout);
+        assert_eq!(o.summary["denied_orders"], codes.len());
+    }
+}
+
+#[test]
+fn order_rate_and_trades_per_day_limits() {
+    // b, s, b seconds apart: the reversal's exit always passes, further entries hit the limit;
+    // at 09:32:30 the 60-second window has slid.
+    let signals = [
+        ("2013-10-08T09:31:00-04:00", "b"),
+        ("2013-10-08T09:31:10-04:00", "s"),
+        ("2013-10-08T09:31:20-04:00", "b"),
+        ("2013-10-08T09:32:30-04:00", "s"),
+    ];
+    let cases: [(&str, &[&str], usize); 2] = [
+        // Orders: entry, exit (2 in the minute) → entry refused; 09:31:20 entry refused.
+        ("entry_size: 100, max_orders_per_minute: 2", &["order-rate", "order-rate"], 2),
+        // Entries: 09:31:00 and 09:31:10 → the third (09:31:20) and fourth are refused.
+        ("entry_size: 100, max_trades_per_day: 2", &["max-trades-per-day", "max-trades-per-day"], 2),
+    ];
+    for (risk, want, deals) in cases {
+        let o = run_case("rapid.csv", &signals, "", risk, "15:55", "");
+        assert_eq!(o.denial_codes(), want, "{risk}: {}", o.stdout);
+        assert_eq!(o.trades.len(), deals, "{risk}: {:?}", o.trades);
+    }
+}
+
+#[test]
+fn pdt_by_trading_date() {
+    // One day trade a day (buy 09:31, flatten_at 09:45), four days running.
+    let days13 = ["2013-10-07", "2013-10-08", "2013-10-09", "2013-10-10"];
+    let days26 = ["2026-06-08", "2026-06-09", "2026-06-10", "2026-06-11"];
+    // (tape, its days, starting equity, extra YAML, deals, denial codes)
+    type Case<'a> = (&'a str, &'a [&'a str; 4], &'a str, &'a str, usize, &'a [&'a str]);
+    let cases: [Case<'_>; 4] = [
+        ("pdt-2013.csv", &days13, "10000", "", 3, &["pdt_limit"]),
+        ("pdt-2013.csv", &days13, "30000", "", 4, &[]),
+        // From 2026-06-04 intraday margin governs: 10,000 of equity covers 100 shares at 100.
+        ("pdt-2026.csv", &days26, "10000", "", 4, &[]),
+        // A recipe pinning the legacy rule keeps PDT.
+        ("pdt-2026.csv", &days26, "10000", "compliance: {regime: legacy-pdt}\n", 3, &["pdt_limit"]),
+    ];
+    for (tape, days, equity, extra, deals, want) in cases {
+        let signals: Vec<String> = days.iter().map(|d| format!("{d}T09:31:00-04:00")).collect();
+        let signals: Vec<(&str, &str)> = signals.iter().map(|t| (t.as_str(), "b")).collect();
+        let broker = format!(", starting_equity: {equity}");
+        let o = run_case(tape, &signals, &broker, "entry_size: 100", "09:45", extra);
+        assert_eq!(o.trades.len(), deals, "{tape} {equity} {extra}: {:?}", o.trades);
+        for (t, d) in o.trades.iter().zip(days.iter()) {
+            assert_eq!(
+                (t[0].as_str(), t[4].as_str()),
+                (at(d, "09:31:00").as_str(), at(d, "09:45:00").as_str())
+            );
+        }
+        assert_eq!(o.denial_codes(), want, "{tape} {equity} {extra}");
+        if !want.is_empty() {
+            let d = &o.summary["denials"][0];
+            assert!(d["time"].as_str().unwrap().starts_with(days[3]), "the 4th day: {d}");
+            assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
+        }
+    }
+}
+
+#[test]
+fn cash_account_cannot_reuse_unsettled_proceeds() {
+    // 2,000 settled; 10 shares at 100 a time. Buy (1,000 left), sell (proceeds settle T+1),
+    // buy (0 left), sell, buy → refused; the next day the proceeds have settled.
+    let signals = [
+        ("2026-06-09T09:31:00-04:00", "b"),
+        ("2026-06-09T09:32:00-04:00", "s"),
+        ("2026-06-09T09:33:00-04:00", "b"),
+        ("2026-06-09T09:34:00-04:00", "s"),
+        ("2026-06-09T09:35:00-04:00", "b"),
+        ("2026-06-10T09:31:00-04:00", "b"),
+    ];
+    let o = run_case(
+        "cash.csv",
+        &signals,
+        ", account_type: cash, starting_equity: 2000",
+        "entry_size: 10",
+        "15:55",
+        "",
+    );
+    let codes = o.denial_codes();
+    // Each `s` closes the long and its short entry is refused (no shorts in a cash account).
+    assert_eq!(codes, ["cash_account_short", "cash_account_short", "unsettled_funds"], "{}", o.stdout);
+    let d = &o.summary["denials"][2];
+    assert!(d["time"].as_str().unwrap().starts_with("2026-06-09T09:35"), "{d}");
+    let entries: Vec<&str> = o.trades.iter().map(|t| t[0].as_str()).collect();
+    assert_eq!(
+        entries,
+        [at("2026-06-09", "09:31:00"), at("2026-06-09", "09:33:00"), at("2026-06-10", "09:31:00")],
+        "settled the next trading day (T+1)"
+    );
+}
+
+/// The agent API the fleet uses: `Command::Halt`, `Agent::trading_state`, `Agent::day_trades`
+/// and `Agent::restore_day_trades` (library level, hand-made prints).
+mod agent_api {
+    use std::str::FromStr;
+
+    use runner::broker::OrderEvent;
+    use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
+    use runner::market::event::{MarketEvent, Trade};
+    use runner::model::{SymbolId, Timestamp};
+    use runner::risk::gate::TradingState;
+    use runner::strategy::{self, Direction, external_signal::ExternalEvent};
+    use rust_decimal::Decimal;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
+    }
+
+    fn trade(t: &str, p: &str) -> Input {
+        Input::Market(MarketEvent::Trade(Trade {
+            symbol: SymbolId(0),
+            ts: ts(t),
+            price: Decimal::from_str(p).unwrap(),
+            size: Decimal::ONE_HUNDRED,
+        }))
+    }
+
+    fn agent(orders: &str, buys: &[&str]) -> Agent {
+        let y = format!(
+            "version: 1\nagent: t\nprovider: {{kind: replay, path: x.csv}}\n\
+             broker: {{kind: paper, account: p, starting_equity: 10000}}\n\
+             instrument: {{underlying: SPY, kind: equity}}\n\
+             algorithm: {{kind: external-signal, timeframe: 1m}}\n{orders}\
+             risk: {{entry_size: 10}}\nsession: {{hours: regular, flatten_at: \"15:55\"}}\n"
+        );
+        let r = runner::recipe::from_yaml_str(&y).unwrap();
+        let events = buys
+            .iter()
+            .map(|t| ExternalEvent { ts: ts(t), direction: Direction::Long, strength: 100 })
+            .collect();
+        let s = strategy::build(&r, SymbolId(0), Some(events)).unwrap();
+        Agent::new(AgentConfig::from_recipe(&r).unwrap(), SymbolId(0), s)
+    }
+
+    #[test]
+    fn halt_cancels_flattens_and_lasts_the_trading_day() {
+        // A resting limit entry is canceled by the halt and never fills.
+        let mut a = agent("orders: {type: limit, limit_offset_ticks: 50}\n", &["2013-10-08T10:00:00-04:00"]);
+        let mut canceled = 0;
+        let mut sink = |e: AgentEvent<'_>| {
+            if let AgentEvent::Order(OrderEvent::Canceled { .. }) = e {
+                canceled += 1;
+            }
+        };
+        a.handle(trade("2013-10-08T10:00:00-04:00", "100"), &mut sink);
+        assert!(a.broker().has_working_orders(), "limit 99.50 rests");
+        a.handle(Input::Command(Command::Halt { reason: "fleet daily loss".into() }), &mut sink);
+        a.handle(trade("2013-10-08T10:01:00-04:00", "99"), &mut sink);
+        assert_eq!(canceled, 1);
+        assert_eq!(a.trading_state(), TradingState::Halted);
+        assert!(a.broker().position(SymbolId(0)).qty.is_zero());
+
+        // A filled position is flattened (exit reason `halt`); entries are refused that day and
+        // pass again the next trading day.
+        let days = ["2013-10-08T10:00:00-04:00", "2013-10-08T11:00:00-04:00", "2013-10-09T10:00:00-04:00"];
+        let mut a = agent("", &days);
+        let mut denied = Vec::new();
+        let mut sink = |e: AgentEvent<'_>| {
+            if let AgentEvent::Denied(d) = e {
+                denied.push((d.order.ts, d.reason.code()));
+            }
+        };
+        a.handle(trade(days[0], "100"), &mut sink);
+        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN);
+        a.handle(Input::Command(Command::Halt { reason: "kill switch".into() }), &mut sink);
+        assert!(a.broker().position(SymbolId(0)).qty.is_zero(), "flattened");
+        a.handle(trade(days[1], "101"), &mut sink);
+        assert_eq!(a.trading_state(), TradingState::Halted);
+        a.handle(trade(days[2], "102"), &mut sink);
+        assert_eq!(a.trading_state(), TradingState::Active);
+        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN, "the next day trades again");
+        assert_eq!(denied, [(ts(days[1]), "halted")]);
+        // Bought and sold on 2013-10-08: one day trade, which a new agent can restore.
+        let trades = a.day_trades();
+        assert_eq!(trades.len(), 1);
+        assert_eq!(trades[0].date.to_string(), "2013-10-08");
+        a.handle(Input::Command(Command::Shutdown), &mut |_| {});
+        let csv = a.into_report().trades_csv();
+        assert_eq!(csv.lines().nth(1).unwrap().rsplit(',').next(), Some("halt"), "{csv}");
+        let mut b = agent("", &[]);
+        b.restore_day_trades(&trades);
+        assert_eq!(b.day_trades(), trades);
+
+        // A halt before the first price covers the day of that price.
+        let mut c = agent("", &days[1..]);
+        c.handle(Input::Command(Command::Halt { reason: "before the open".into() }), &mut |_| {});
+        c.handle(trade(days[1], "101"), &mut |_| {});
+        assert_eq!(c.trading_state(), TradingState::Halted);
+        assert!(c.broker().position(SymbolId(0)).qty.is_zero());
+        c.handle(trade(days[2], "102"), &mut |_| {});
+        assert_eq!(c.broker().position(SymbolId(0)).qty, Decimal::TEN);
+    }
+}
+
+#[test]
+fn option_day_trades_count_for_pdt() {
+    // The options recipe with 10,000 of equity on the repo's 2013 SPY data: every bought and
+    // sold contract the same day is a day trade (each OCC symbol its own security); after three,
+    // openings are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma.yaml")).unwrap();
+    let data = repo_root().join("data/");
+    let text = text
+        .replace("starting_equity: 50000", "starting_equity: 10000")
+        .replace("path: ../data/", &format!("path: {}", data.display()))
+        .replace("allocation: 25000", "allocation: 5000")
+        .replace("daily_loss_limit: 1000", "daily_loss_limit: 500");
+    assert!(text.contains("starting_equity: 10000") && text.contains("kind: option"), "{text}");
+    let path = dir.path().join("spy-opt.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("run");
+    let r = Run::new(["backtest", path.to_str().unwrap(), "--report-dir", out.to_str().unwrap()]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deals = std::fs::read_to_string(out.join("deals.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = deals.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{deals}");
+    for row in &rows {
+        assert!(row[1].starts_with("SPY   1310"), "an option: {row:?}");
+        assert_eq!((&row[4][..10], &row[7][..10]), ("2013-10-07", "2013-10-07"), "a day trade: {row:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let denials = summary["denials"].as_array().unwrap();
+    assert!(!denials.is_empty());
+    for d in denials {
+        assert_eq!(d["code"], "pdt_limit", "{d}");
+        assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
+    }
+    assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt_limit"), "{}", r.stdout);
+}
