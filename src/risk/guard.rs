@@ -10,7 +10,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::model::Money;
+use crate::model::{Money, Price, Qty};
 
 /// Which guard tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +47,22 @@ pub struct LossGuard {
     peak: Money,
     tripped_today: bool,
     drawdown_tripped: bool,
+    band: Option<Band>,
 }
+
+/// The prices of the traded instrument strictly between which, for a given cash balance and
+/// position, equity can neither trip a guard nor make a new peak — so the per-price check is
+/// two comparisons instead of an equity computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Band {
+    cash: Money,
+    qty: Qty,
+    lo: Price,
+    hi: Price,
+}
+
+/// Margin that keeps a band conservative against rounding in its division.
+const BAND_EPSILON: Decimal = Decimal::from_parts(1, 0, 0, false, 9);
 
 impl LossGuard {
     /// A guard starting at `equity`; `max_drawdown` is a fraction (`0.1` = 10 %).
@@ -60,7 +75,65 @@ impl LossGuard {
             peak: equity,
             tripped_today: false,
             drawdown_tripped: false,
+            band: None,
         }
+    }
+
+    /// The trading day the guard last saw (`i64::MIN` before the first).
+    pub fn day(&self) -> i64 {
+        self.day
+    }
+
+    /// Whether, with this cash and position, a price of `mark` provably changes nothing: no
+    /// guard can trip and no new peak is made. Callers then skip computing equity.
+    #[inline]
+    pub fn quiet_at(&self, mark: Price, cash: Money, qty: Qty) -> bool {
+        matches!(self.band, Some(b) if b.cash == cash && b.qty == qty && b.lo < mark && mark < b.hi)
+    }
+
+    /// After a full check at equity `cash + qty × multiplier × price`, remember the band of
+    /// prices inside which the next checks can be skipped (see [`Self::quiet_at`]).
+    pub fn set_band(&mut self, cash: Money, qty: Qty, multiplier: Decimal) {
+        let qm = qty * multiplier;
+        let floor = [
+            (!self.drawdown_tripped)
+                .then_some(())
+                .and(self.max_drawdown)
+                .map(|f| self.peak * (Decimal::ONE - f)),
+            (!self.tripped_today).then_some(()).and(self.daily_loss_limit).map(|l| self.day_start - l),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        // A new peak only matters while the drawdown guard can still trip.
+        let peak = (self.max_drawdown.is_some() && !self.drawdown_tripped).then_some(self.peak);
+        let (lo, hi) = if qm.is_zero() {
+            (Decimal::MIN, Decimal::MAX)
+        } else {
+            // Equity is linear in the price: the price at which it reaches `level`.
+            let at = |level: Money| (level - cash).checked_div(qm);
+            let trip = floor.map(at);
+            let top = peak.map(at);
+            if trip.is_some_and(|t| t.is_none()) || top.is_some_and(|t| t.is_none()) {
+                self.band = None;
+                return;
+            }
+            let (trip, top) = (trip.flatten(), top.flatten());
+            if qm > Decimal::ZERO {
+                // Long: trips at or below `trip`, new peak above `top`.
+                (
+                    trip.map_or(Decimal::MIN, |t| t + BAND_EPSILON),
+                    top.map_or(Decimal::MAX, |t| t - BAND_EPSILON),
+                )
+            } else {
+                // Short: trips at or above `trip`, new peak below `top`.
+                (
+                    top.map_or(Decimal::MIN, |t| t + BAND_EPSILON),
+                    trip.map_or(Decimal::MAX, |t| t - BAND_EPSILON),
+                )
+            }
+        };
+        self.band = Some(Band { cash, qty, lo, hi });
     }
 
     /// Whether any guard is configured (an agent without one skips the per-price work).
@@ -76,6 +149,7 @@ impl LossGuard {
         }
         self.day = day;
         self.day_start = equity;
+        self.band = None;
         std::mem::take(&mut self.tripped_today)
     }
 
@@ -146,5 +220,31 @@ mod tests {
         g.new_day(2, dec!(10800));
         assert_eq!(g.on_equity(dec!(5000)), None);
         assert!(g.drawdown_tripped());
+    }
+
+    #[test]
+    fn band_skips_only_prices_that_cannot_matter() {
+        // Long 100 shares, cash 0 (bought at 100): equity = 100 × price.
+        let mut g = LossGuard::new(Some(dec!(500)), Some(dec!(0.10)), dec!(10000));
+        g.new_day(1, dec!(10000));
+        g.set_band(dec!(0), dec!(100), Decimal::ONE);
+        // Daily floor 9500 → price 95; drawdown floor 9000 → 90; peak 10000 → price 100.
+        assert!(g.quiet_at(dec!(99.99), dec!(0), dec!(100)));
+        assert!(g.quiet_at(dec!(95.01), dec!(0), dec!(100)));
+        assert!(!g.quiet_at(dec!(95), dec!(0), dec!(100)), "at the trip price: check");
+        assert!(!g.quiet_at(dec!(100), dec!(0), dec!(100)), "at the peak: check");
+        assert!(!g.quiet_at(dec!(99), dec!(1), dec!(100)), "cash changed: check");
+        assert!(!g.quiet_at(dec!(99), dec!(0), dec!(50)), "position changed: check");
+        assert_eq!(g.on_equity(dec!(9500)), Some(Breach::DailyLoss));
+        // Short 100 at 100 (cash 20000): equity = 20000 − 100 × price.
+        let mut g = LossGuard::new(Some(dec!(500)), None, dec!(10000));
+        g.new_day(1, dec!(10000));
+        g.set_band(dec!(20000), dec!(-100), Decimal::ONE);
+        assert!(g.quiet_at(dec!(104.99), dec!(20000), dec!(-100)));
+        assert!(!g.quiet_at(dec!(105), dec!(20000), dec!(-100)), "short trips on the way up");
+        assert!(g.quiet_at(dec!(1), dec!(20000), dec!(-100)), "no drawdown guard: no peak bound");
+        // A new day forgets the band.
+        g.new_day(2, dec!(10000));
+        assert!(!g.quiet_at(dec!(100), dec!(20000), dec!(-100)));
     }
 }

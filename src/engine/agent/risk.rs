@@ -116,9 +116,23 @@ impl Agent {
         if !self.guard.enabled() {
             return;
         }
+        let cash = self.broker.cash();
+        let qty = self.broker.position(self.traded).qty;
+        let mark = self.broker.mark(self.traded);
+        if self.guard.day() == day && mark.is_some_and(|m| self.guard.quiet_at(m, cash, qty)) {
+            return;
+        }
         let equity = self.broker.equity();
         self.guard.new_day(day, equity);
-        let Some(breach) = self.guard.on_equity(equity) else { return };
+        let breach = self.guard.on_equity(equity);
+        // The band is only valid when the traded instrument is all the account holds.
+        match mark {
+            Some(m) if equity == cash + qty * self.broker.config().multiplier * m => {
+                self.guard.set_band(cash, qty, self.broker.config().multiplier);
+            }
+            _ => {}
+        }
+        let Some(breach) = breach else { return };
         let reason = match breach {
             Breach::DailyLoss => format!(
                 "{breach}: equity {} is {} below the day's start {}",
