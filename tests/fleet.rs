@@ -1,0 +1,231 @@
+//! Fleet guardrails end to end with the real binary: journaled runs, account locks across
+//! processes, the fleet kill switch, `runner status`, `kill -9` and restart.
+//! Journals, locks and status files live in temp dirs; data is the repo's data/ SPY tape.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Run, repo_root, runner_bin};
+
+const A: &str = "tests/fixtures/fleet/a.yaml";
+const B: &str = "tests/fixtures/fleet/b.yaml";
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// Start `runner up` in the background (output discarded).
+fn spawn_up(args: &[&str]) -> Child {
+    Command::new(runner_bin())
+        .arg("up")
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn runner up")
+}
+
+fn kill9(child: &mut Child) {
+    // SAFETY: sending SIGKILL to our own child process.
+    let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(r, 0, "kill -9");
+    child.wait().expect("reap the killed runner");
+}
+
+/// Poll `cond` every 100 ms for up to 60 s.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn fill_count(db: &Path) -> usize {
+    if !db.exists() {
+        return 0;
+    }
+    let Ok(c) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return 0;
+    };
+    c.query_row("SELECT count(*) FROM fills", [], |r| r.get::<_, i64>(0)).map_or(0, |n| n as usize)
+}
+
+fn verify(db: &Path) {
+    Run::new(["journal", "--db", s(db), "verify"]).run().success();
+}
+
+#[test]
+fn backtest_journals_every_fill_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let bt = Run::new(["backtest", A, "--journal", s(&db), "--report-dir", s(&dir.path().join("r"))])
+        .run()
+        .success();
+    assert!(bt.stdout.contains("journal run fleet-a-"), "{}", bt.stdout);
+    let deals = std::fs::read_to_string(dir.path().join("r/deals.csv")).unwrap();
+    let trades = deals.lines().count() - 1;
+    assert!(trades > 0, "{deals}");
+    let out = Run::new(["journal", "--db", s(&db), "--format", "json", "trades"]).run().success();
+    let fills: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // Every closed trade is an entry fill and an exit fill (market orders fill at once).
+    assert_eq!(fills.as_array().unwrap().len(), trades * 2, "{}", out.stdout);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(q("SELECT count(*) FROM runs WHERE mode = 'backtest' AND outcome = 'completed'"), 1);
+    // Every round trip closes the same day (flatten_at 15:55): each is a day trade.
+    assert_eq!(q("SELECT count(*) FROM day_trades") as usize, trades);
+    assert_eq!(q("SELECT count(DISTINCT client_order_id) FROM orders") as usize, trades * 2);
+    assert_eq!(q("SELECT count(*) FROM orders WHERE status = 'filled'") as usize, trades * 2);
+    assert_eq!(q("SELECT count(*) FROM positions") as usize, trades * 2);
+    verify(&db);
+    // Opting out writes nothing.
+    let none = dir.path().join("none.db");
+    Run::new(["backtest", A, "--journal", s(&none), "--no-journal"]).run().code(2);
+    Run::new(["backtest", A, "--no-journal", "--report-dir", s(&dir.path().join("r2"))]).run().success();
+}
+
+#[test]
+fn status_lock_contention_and_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let st = dir.path().join("state");
+    let mut holder = spawn_up(&[A, "--speed", "60x", "--journal", s(&db), "--state-dir", s(&st)]);
+    let status_file = st.join("status/fleet-a.json");
+    wait_for("the status file", || status_file.is_file());
+    let out = Run::new(["status", "--state-dir", s(&st), "--format", "json"]).run().success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[0]["agent"], "fleet-a", "{}", out.stdout);
+    assert_eq!(rows[0]["state"], "active", "{}", out.stdout);
+    assert_eq!(rows[0]["running"], true, "{}", out.stdout);
+    assert_eq!(rows[0]["pid"], holder.id(), "{}", out.stdout);
+    assert_eq!(rows[0]["health"], "ok", "{}", out.stdout);
+    let table = Run::new(["status", "--state-dir", s(&st)]).run().success();
+    assert!(table.stdout.contains("fleet-a") && table.stdout.contains("active"), "{}", table.stdout);
+
+    // A second `up` on the held account refuses and names the holder.
+    let second = Run::new(["up", A, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run();
+    assert_eq!(second.code, 1, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("held by agent fleet-a")
+            && second.stderr.contains(&format!("pid {}", holder.id())),
+        "{}",
+        second.stderr
+    );
+    // Two recipes naming one account in one process are refused too.
+    let dup = dir.path().join("dup.yaml");
+    let text =
+        std::fs::read_to_string(repo_root().join(B)).unwrap().replace("paper-fleet-b", "paper-fleet-a");
+    std::fs::write(&dup, text.replace("../../../data", &repo_root().join("data").display().to_string()))
+        .unwrap();
+    let both =
+        Run::new(["up", A, s(&dup), "--journal", s(&db), "--state-dir", s(&dir.path().join("o"))]).run();
+    assert_eq!(both.code, 1, "{}", both.stderr);
+    assert!(both.stderr.contains("one account belongs to one agent"), "{}", both.stderr);
+
+    // kill -9: the status file stays but is shown stale, the lock is free, the journal verifies.
+    kill9(&mut holder);
+    let out = Run::new(["status", "--state-dir", s(&st)]).run().success();
+    assert!(out.stdout.contains("stopped (stale)"), "{}", out.stdout);
+    verify(&db);
+    let again =
+        Run::new(["up", A, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
+    assert!(again.stdout.contains("journal run fleet-a-"), "{}", again.stdout);
+    // A clean exit removes the status file.
+    assert!(!status_file.exists());
+    verify(&db);
+}
+
+#[test]
+fn fleet_loss_limit_halts_every_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let st = dir.path().join("state");
+    let out = Run::new([
+        "up",
+        A,
+        B,
+        "--speed",
+        "max",
+        "--fleet-loss-limit",
+        "20",
+        "--journal",
+        s(&db),
+        "--state-dir",
+        s(&st),
+        "--report-dir",
+        s(&dir.path().join("r")),
+    ])
+    .run()
+    .success();
+    assert!(out.stdout.contains("fleet halt: fleet daily loss limit 20 reached"), "{}", out.stdout);
+    for agent in ["fleet-a", "fleet-b"] {
+        assert!(out.stdout.contains(&format!("{agent} halted: fleet daily loss limit")), "{}", out.stdout);
+    }
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let halts: Vec<(String, Option<String>)> = c
+        .prepare("SELECT scope, agent FROM halts")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(halts, vec![("fleet".to_owned(), None)]);
+    let halted: i64 = c
+        .query_row(
+            "SELECT count(*) FROM runs WHERE outcome LIKE 'halted: fleet daily loss limit%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(halted, 2);
+    // Both flat at the end, and no new entry after the halt.
+    let open: i64 = c
+        .query_row(
+            "SELECT count(*) FROM positions p WHERE audit_seq = (SELECT max(audit_seq) FROM positions q
+             WHERE q.agent = p.agent) AND qty != '0'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(open, 0);
+    verify(&db);
+}
+
+#[test]
+fn kill_9_mid_run_then_restart_rebuilds_day_trades() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let st = dir.path().join("state");
+    let mut up = spawn_up(&[B, "--speed", "3000x", "--journal", s(&db), "--state-dir", s(&st)]);
+    // Wait for at least one round trip (two fills), then kill -9.
+    wait_for("two fills in the journal", || fill_count(&db) >= 2);
+    kill9(&mut up);
+    verify(&db);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let day_trades: i64 = c.query_row("SELECT count(*) FROM day_trades", [], |r| r.get(0)).unwrap();
+    let crashed: i64 =
+        c.query_row("SELECT count(*) FROM runs WHERE ended_at IS NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(crashed, 1);
+    let again =
+        Run::new(["up", B, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
+    assert!(day_trades >= 1, "two fills on one day make a day trade");
+    assert!(
+        again.stdout.contains(&format!("restored {day_trades} day trade(s) of account paper-fleet-b")),
+        "{day_trades} day trades\n{}",
+        again.stdout
+    );
+    // A position the crashed run left open is flattened in the journal at the first price.
+    let open: i64 = c
+        .query_row(
+            "SELECT count(*) FROM positions WHERE audit_seq = (SELECT max(audit_seq) FROM positions) AND qty != '0'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(open, 0, "{}", again.stdout);
+    verify(&db);
+}
