@@ -11,6 +11,7 @@ mod journal;
 mod market;
 mod options;
 mod recipes;
+mod risk;
 mod secrets_cli;
 mod sops_compat;
 mod strategy;

@@ -53,6 +53,8 @@ pub enum ExitReason {
     SessionEnd,
     /// The run was stopped (Ctrl-C or end of data).
     Shutdown,
+    /// The agent halted (daily loss limit, max drawdown, or a halt command) and flattened.
+    Halt,
 }
 
 impl ExitReason {
@@ -64,6 +66,7 @@ impl ExitReason {
             Self::Target => "target",
             Self::SessionEnd => "session end",
             Self::Shutdown => "shutdown",
+            Self::Halt => "halt",
         }
     }
 
@@ -75,6 +78,7 @@ impl ExitReason {
             "target" => Self::Target,
             "session end" => Self::SessionEnd,
             "shutdown" => Self::Shutdown,
+            "halt" => Self::Halt,
             _ => return None,
         })
     }

@@ -3,6 +3,7 @@
 //! `Input::Market` → session clock → candle aggregation (completed candles go to the
 //! strategy first) → broker matching → protective exits and session flatten → strategy →
 //! decision → risk gate → broker. Broker events come back through the same loop.
+//! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`.
 //! Backtest and live-style runs drive exactly this code, so they make the same trades.
 
 use rust_decimal::Decimal;
@@ -18,14 +19,29 @@ use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timest
 use crate::recipe::Recipe;
 use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
 use crate::report::{Recorder, Report};
-use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits};
+use crate::risk::account::ComplianceConfig;
+use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits, TradingState};
+use crate::risk::guard::LossGuard;
 use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
+mod risk;
+
 /// A command to the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Stop: cancel working orders, flatten, finish the report.
     Shutdown,
+    /// Halt (e.g. the fleet kill switch): cancel working orders, flatten, refuse entries for
+    /// the rest of the trading day.
+    Halt {
+        /// Why (shown in the agent's output).
+        reason: String,
+    },
+    /// Reduce-only: refuse every order that would increase the position (until restart).
+    ReduceOnly {
+        /// Why (shown in the agent's output).
+        reason: String,
+    },
 }
 
 /// Everything an agent loop consumes.
@@ -97,6 +113,12 @@ pub struct AgentConfig {
     pub order_type: OrderType,
     /// Ticks for limit / marketable-limit / stop prices.
     pub offset_ticks: u32,
+    /// Daily loss limit (money).
+    pub daily_loss_limit: Option<Money>,
+    /// Max drawdown from the equity peak (fraction).
+    pub max_drawdown: Option<Decimal>,
+    /// The US compliance rules of the account (`None`: not enforced).
+    pub compliance: Option<ComplianceConfig>,
 }
 
 /// Why a recipe cannot run in the engine.
@@ -165,6 +187,8 @@ impl AgentConfig {
                 max_notional: r.risk.max_notional.map(|m| m.value()),
                 multiplier: Some(multiplier),
                 max_trades_per_day: r.risk.max_trades_per_day,
+                allocation: r.risk.allocation.map(|m| m.value()),
+                max_orders_per_minute: r.risk.max_orders_per_minute,
             },
             exits: ProtectiveExits::new(
                 r.risk.stop_loss.map(|p| p.fraction()),
@@ -173,6 +197,11 @@ impl AgentConfig {
             ),
             order_type: r.orders.order_type,
             offset_ticks: r.orders.limit_offset_ticks,
+            daily_loss_limit: r.risk.daily_loss_limit.map(|m| m.value()),
+            max_drawdown: r.risk.max_drawdown.map(|p| p.fraction()),
+            // US securities rules: not for crypto.
+            compliance: (r.instrument.kind != InstrumentKind::Crypto)
+                .then(|| risk::compliance_config(r, starting)),
         })
     }
 }
@@ -198,6 +227,9 @@ pub struct Agent {
     /// The broker symbol positions are held in: the instrument, or the option contract.
     traded: SymbolId,
     option: Option<OptionLeg>,
+    guard: LossGuard,
+    /// A day-long halt (daily loss, halt command) ends when this trading day is over.
+    halted_day: Option<i64>,
 }
 
 impl Agent {
@@ -210,7 +242,9 @@ impl Agent {
             candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
             clock: SessionClock::new(NEW_YORK, cfg.hours),
             decision: Decision::new(cfg.decision),
-            gate: RiskGate::new(cfg.limits),
+            gate: risk::build_gate(&cfg),
+            guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.paper.starting_cash),
+            halted_day: None,
             exits: cfg.exits,
             broker: PaperBroker::new(cfg.paper.clone()),
             recorder,
@@ -271,6 +305,10 @@ impl Agent {
             }
             Input::Broker(ev) => self.on_order_event(&ev, out),
             Input::Command(Command::Shutdown) => self.shutdown(out),
+            Input::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
+            Input::Command(Command::ReduceOnly { reason }) => {
+                self.halt(TradingState::ReduceOnly, &reason, out);
+            }
         }
     }
 
@@ -310,6 +348,8 @@ impl Agent {
             self.broker.expire(ts);
         }
         self.pump(out);
+        // 2b. Trading state: a new day ends a day-long halt; loss guards on every price.
+        self.watch_losses(day.index, phase, out);
         // 3. Session flatten and protective exits (on the traded instrument's price).
         let pos = self.broker.position(self.traded).qty;
         if !pos.is_zero() {
@@ -446,13 +486,17 @@ impl Agent {
             expire_at: Some(Timestamp(self.session_close.max(self.now.0))),
         };
         let ctx = GateContext { phase, position: self.broker.position(self.traded).qty, day: self.day_index };
-        match self.gate.check(req, &ctx) {
+        let acct = self.account_snapshot(price);
+        match self.gate.check_with(req, &ctx, acct.as_ref()) {
             Ok(approved) => {
                 out(AgentEvent::OrderSent(approved.inner()));
                 self.broker.submit(approved, self.now);
                 self.pump(out);
             }
-            Err(denied) => out(AgentEvent::Denied(&denied)),
+            Err(denied) => {
+                self.recorder.on_denied(&denied);
+                out(AgentEvent::Denied(&denied));
+            }
         }
     }
 
@@ -479,6 +523,7 @@ impl Agent {
                 self.recorder.set_symbol(&c.occ_symbol());
             }
             self.recorder.on_fill(f);
+            self.record_compliance_fill(f, p.qty);
             if p.qty.is_zero()
                 && let Some(leg) = self.option.as_mut()
             {

@@ -90,6 +90,22 @@ pub struct Recorder {
     /// Equity samples (time, equity).
     pub equity: Vec<(Timestamp, Money)>,
     note: Option<String>,
+    denials: Vec<DeniedOrder>,
+}
+
+/// An order the risk gate refused, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeniedOrder {
+    /// When (ISO-8601, New York offset).
+    pub time: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// Quantity asked for.
+    pub qty: Decimal,
+    /// The reason code (`pdt_limit`, `halted`, `max-trades-per-day`, …).
+    pub code: String,
+    /// What decided it.
+    pub message: String,
 }
 
 impl Recorder {
@@ -103,7 +119,19 @@ impl Recorder {
             deals: Vec::new(),
             equity: Vec::new(),
             note: None,
+            denials: Vec::new(),
         }
+    }
+
+    /// Record an order the risk gate refused.
+    pub fn on_denied(&mut self, d: &crate::risk::gate::OrderDenied) {
+        self.denials.push(DeniedOrder {
+            time: iso(d.order.ts),
+            side: d.order.side.to_string(),
+            qty: d.order.qty,
+            code: d.reason.code().to_owned(),
+            message: d.message.clone(),
+        });
     }
 
     /// Record an execution.
@@ -196,6 +224,8 @@ impl Recorder {
     pub fn finish(self, starting: Money, ending: Money, fees: Money) -> Report {
         let mut summary = Summary::compute(&self.deals, &self.equity, starting, ending, fees);
         summary.note = self.note;
+        summary.denied_orders = self.denials.len();
+        summary.denials = self.denials;
         Report { multiplier: self.multiplier, deals: self.deals, equity: self.equity, summary }
     }
 }
@@ -228,6 +258,12 @@ pub struct Summary {
     /// A caveat about the run (e.g. synthetic option prices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Orders the risk gate refused.
+    #[serde(default)]
+    pub denied_orders: usize,
+    /// The refused orders, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<DeniedOrder>,
 }
 
 impl Summary {
@@ -293,6 +329,8 @@ impl Summary {
             sharpe,
             fees,
             note: None,
+            denied_orders: 0,
+            denials: Vec::new(),
         }
     }
 }
@@ -435,8 +473,23 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
+    let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
     if let Some(note) = &s.note {
         let _ = writeln!(out, "  note           {note}");
+    }
+    if !s.denials.is_empty() {
+        let _ = writeln!(out, "Denied orders ({}):", s.denials.len());
+        for d in &s.denials {
+            let _ = writeln!(
+                out,
+                "  {}  {:>4}  {:>8}  {}  {}",
+                short_time(&d.time),
+                d.side,
+                d.qty.normalize(),
+                d.code,
+                d.message
+            );
+        }
     }
     out
 }

@@ -2,17 +2,50 @@
 //!
 //! [`RiskApproved<T>`] can only be made by [`RiskGate::check`]; brokers take nothing else.
 //! Refusals are [`OrderDenied`] events with a [`DenyReason`] code (our refusal, distinct from
-//! a venue's `OrderRejected`). Exits are never refused; entries are refused outside the
-//! session and after `flatten_at`, beyond the daily entry count, and clipped to the position
-//! and notional limits.
+//! a venue's `OrderRejected`). Exits are never refused; entries are refused when the agent's
+//! [`TradingState`] is not `Active`, beyond the order rate, outside the session and after
+//! `flatten_at`, beyond the daily entry count, when the US compliance rules refuse them
+//! ([`AccountCompliance`]), and clipped to the position, notional and allocation limits.
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use rust_decimal::Decimal;
 
 use crate::broker::{ExitReason, OrderRequest, Purpose};
-use crate::model::{Money, Price, Qty, Side};
+use crate::model::{Money, Price, Qty, Side, Timestamp};
+use crate::risk::account::{AccountCompliance, AccountSnapshot};
 use crate::strategy::Phase;
+
+/// An agent's trading state (as in Nautilus Trader): what the gate lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TradingState {
+    /// Entries and exits pass (subject to the limits).
+    #[default]
+    Active,
+    /// Only orders that reduce the position pass.
+    ReduceOnly,
+    /// Only exits pass; the agent has canceled its orders and flattened.
+    Halted,
+}
+
+impl TradingState {
+    /// `active`, `reduce-only` or `halted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::ReduceOnly => "reduce-only",
+            Self::Halted => "halted",
+        }
+    }
+}
+
+impl fmt::Display for TradingState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An order the risk gate approved. Only the gate can make one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +78,16 @@ pub enum DenyReason {
     MaxTradesPerDay,
     /// Nothing to order (zero or negative quantity).
     ZeroQuantity,
+    /// The allocation (money the agent may put at risk) leaves no room.
+    Allocation,
+    /// The agent is halted (daily loss, drawdown or a halt command): no entries.
+    Halted,
+    /// The agent is reduce-only: no order may increase the position.
+    ReduceOnly,
+    /// `max_orders_per_minute` orders already sent in the last 60 seconds.
+    OrderRate,
+    /// A US compliance rule refused it; the code is one of [`crate::risk::compliance::codes`].
+    Compliance(&'static str),
 }
 
 impl DenyReason {
@@ -57,6 +100,11 @@ impl DenyReason {
             Self::MaxNotional => "max-notional",
             Self::MaxTradesPerDay => "max-trades-per-day",
             Self::ZeroQuantity => "zero-quantity",
+            Self::Allocation => "allocation",
+            Self::Halted => "halted",
+            Self::ReduceOnly => "reduce-only",
+            Self::OrderRate => "order-rate",
+            Self::Compliance(code) => code,
         }
     }
 }
@@ -74,6 +122,8 @@ pub struct OrderDenied {
     pub order: OrderRequest,
     /// Why.
     pub reason: DenyReason,
+    /// What decided it, with the numbers (never a secret).
+    pub message: String,
 }
 
 /// Per-agent limits (from the recipe's `risk` section).
@@ -87,6 +137,11 @@ pub struct RiskLimits {
     pub multiplier: Option<Decimal>,
     /// Most entries per trading day.
     pub max_trades_per_day: Option<u32>,
+    /// Money the agent may put at risk: a cap on the position's notional like `max_notional`.
+    pub allocation: Option<Money>,
+    /// Most orders (entries and exits) in any 60 seconds; entries beyond it are refused,
+    /// exits are counted but never refused.
+    pub max_orders_per_minute: Option<u32>,
 }
 
 /// What the gate needs to know about the agent at the time of an order.
@@ -107,42 +162,123 @@ pub struct RiskGate {
     limits: RiskLimits,
     day: i64,
     entries_today: u32,
+    state: TradingState,
+    /// Times of the orders approved in the last 60 seconds (only kept with an order-rate limit).
+    recent: VecDeque<Timestamp>,
+    compliance: Option<AccountCompliance>,
 }
+
+const MINUTE_NS: i64 = 60_000_000_000;
 
 impl RiskGate {
     /// A gate enforcing `limits`.
     pub fn new(limits: RiskLimits) -> Self {
-        Self { limits, day: i64::MIN, entries_today: 0 }
+        Self {
+            limits,
+            day: i64::MIN,
+            entries_today: 0,
+            state: TradingState::Active,
+            recent: VecDeque::new(),
+            compliance: None,
+        }
     }
 
-    /// Approve, clip or deny an order.
+    /// Also enforce the US compliance rules of this account.
+    #[must_use]
+    pub fn with_compliance(mut self, c: AccountCompliance) -> Self {
+        self.compliance = Some(c);
+        self
+    }
+
+    /// The account's compliance state, if enforced.
+    pub fn compliance(&self) -> Option<&AccountCompliance> {
+        self.compliance.as_ref()
+    }
+
+    /// The account's compliance state, mutable (the agent feeds it fills).
+    pub fn compliance_mut(&mut self) -> Option<&mut AccountCompliance> {
+        self.compliance.as_mut()
+    }
+
+    /// The current trading state.
+    pub fn state(&self) -> TradingState {
+        self.state
+    }
+
+    /// Change the trading state.
+    pub fn set_state(&mut self, state: TradingState) {
+        self.state = state;
+    }
+
+    /// Approve, clip or deny an order (no compliance snapshot: the compliance rules are skipped).
     pub fn check(
+        &mut self,
+        order: OrderRequest,
+        ctx: &GateContext,
+    ) -> Result<RiskApproved<OrderRequest>, Box<OrderDenied>> {
+        self.check_with(order, ctx, None)
+    }
+
+    /// Approve, clip or deny an order; with `acct`, the compliance rules (if configured) check
+    /// the order's opening quantity against that account snapshot.
+    pub fn check_with(
         &mut self,
         mut order: OrderRequest,
         ctx: &GateContext,
+        acct: Option<&AccountSnapshot>,
     ) -> Result<RiskApproved<OrderRequest>, Box<OrderDenied>> {
-        let deny = |order: OrderRequest, reason| Err(Box::new(OrderDenied { order, reason }));
+        let deny = |order: OrderRequest, reason: DenyReason, message: String| {
+            Err(Box::new(OrderDenied { order, reason, message }))
+        };
         if order.qty <= Decimal::ZERO {
-            return deny(order, DenyReason::ZeroQuantity);
+            return deny(order, DenyReason::ZeroQuantity, "nothing to order".into());
         }
         if let Purpose::Exit(_) = order.purpose {
             // Reduce-only: never more than the position.
             let held = ctx.position.abs();
             let reduces = (order.side == Side::Sell) == ctx.position.is_sign_positive() && !held.is_zero();
             if !reduces {
-                return deny(order, DenyReason::ZeroQuantity);
+                let m = format!("an exit must reduce the position ({})", ctx.position);
+                return deny(order, DenyReason::ZeroQuantity, m);
             }
             order.qty = order.qty.min(held);
+            self.note_order(order.ts);
             return Ok(RiskApproved(order));
         }
         // Does this order increase the absolute position?
         let after = ctx.position + order.side.sign() * order.qty;
         let increases = after.abs() > ctx.position.abs();
         if increases {
+            match self.state {
+                TradingState::Active => {}
+                TradingState::ReduceOnly => {
+                    return deny(order, DenyReason::ReduceOnly, "the agent is reduce-only".into());
+                }
+                TradingState::Halted => {
+                    return deny(order, DenyReason::Halted, "the agent is halted".into());
+                }
+            }
+        }
+        if let Some(max) = self.limits.max_orders_per_minute {
+            let cutoff = order.ts.0.saturating_sub(MINUTE_NS);
+            while self.recent.front().is_some_and(|t| t.0 <= cutoff) {
+                self.recent.pop_front();
+            }
+            if self.recent.len() >= max as usize {
+                let m =
+                    format!("{} orders in the last 60 s (max_orders_per_minute {max})", self.recent.len());
+                return deny(order, DenyReason::OrderRate, m);
+            }
+        }
+        if increases {
             match ctx.phase {
                 Phase::Open => {}
-                Phase::OutOfSession => return deny(order, DenyReason::OutsideSession),
-                Phase::AfterFlatten => return deny(order, DenyReason::AfterFlatten),
+                Phase::OutOfSession => {
+                    return deny(order, DenyReason::OutsideSession, "no entries outside the session".into());
+                }
+                Phase::AfterFlatten => {
+                    return deny(order, DenyReason::AfterFlatten, "no entries after flatten_at".into());
+                }
             }
         }
         let opens = matches!(order.purpose, Purpose::Entry) || (increases && ctx.position.is_zero());
@@ -151,8 +287,9 @@ impl RiskGate {
                 self.day = ctx.day;
                 self.entries_today = 0;
             }
-            if self.limits.max_trades_per_day.is_some_and(|m| self.entries_today >= m) {
-                return deny(order, DenyReason::MaxTradesPerDay);
+            if let Some(m) = self.limits.max_trades_per_day.filter(|m| self.entries_today >= *m) {
+                let msg = format!("{} entries today (max_trades_per_day {m})", self.entries_today);
+                return deny(order, DenyReason::MaxTradesPerDay, msg);
             }
         }
         if increases {
@@ -165,10 +302,15 @@ impl RiskGate {
             let mut cap: Option<(Qty, DenyReason)> =
                 self.limits.max_units.map(|m| (m, DenyReason::MaxPosition));
             let unit = order.ref_price * self.limits.multiplier.unwrap_or(Decimal::ONE);
-            if let (Some(max), true) = (self.limits.max_notional, unit > Decimal::ZERO) {
-                let by_notional = (max / unit).floor();
-                if cap.is_none_or(|(c, _)| by_notional < c) {
-                    cap = Some((by_notional, DenyReason::MaxNotional));
+            for (limit, reason) in [
+                (self.limits.max_notional, DenyReason::MaxNotional),
+                (self.limits.allocation, DenyReason::Allocation),
+            ] {
+                if let (Some(max), true) = (limit, unit > Decimal::ZERO) {
+                    let by_notional = (max / unit).floor();
+                    if cap.is_none_or(|(c, _)| by_notional < c) {
+                        cap = Some((by_notional, reason));
+                    }
                 }
             }
             if let Some((cap, reason)) = cap {
@@ -176,16 +318,35 @@ impl RiskGate {
                 let opening = order.qty - reducing;
                 if opening > room {
                     if room.is_zero() && reducing.is_zero() {
-                        return deny(order, reason);
+                        let m = format!(
+                            "position {} leaves no room under the {reason} cap of {cap}",
+                            ctx.position
+                        );
+                        return deny(order, reason, m);
                     }
                     order.qty = reducing + room;
+                }
+            }
+            if let (Some(c), Some(acct)) = (self.compliance.as_ref(), acct) {
+                let opening = order.qty - reducing;
+                if opening > Decimal::ZERO
+                    && let Err(d) = c.check(acct, order.side, opening, order.ref_price)
+                {
+                    return deny(order, DenyReason::Compliance(d.code), d.message);
                 }
             }
         }
         if opens {
             self.entries_today += 1;
         }
+        self.note_order(order.ts);
         Ok(RiskApproved(order))
+    }
+
+    fn note_order(&mut self, ts: Timestamp) {
+        if self.limits.max_orders_per_minute.is_some() {
+            self.recent.push_back(ts);
+        }
     }
 }
 
@@ -267,7 +428,7 @@ impl ProtectiveExits {
 
 /// For reports and logs: a compact description of a denial.
 pub fn describe(d: &OrderDenied) -> String {
-    format!("order {} {} {} denied: {}", d.order.id, d.order.side, d.order.qty, d.reason)
+    format!("order {} {} {} denied: {} ({})", d.order.id, d.order.side, d.order.qty, d.reason, d.message)
 }
 
 #[cfg(test)]

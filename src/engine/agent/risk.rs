@@ -1,0 +1,169 @@
+//! The agent's risk side: trading state, halts, loss guards and the compliance ledgers.
+//!
+//! What belongs here: everything the agent does to stay inside its limits besides the gate
+//! check itself — building the gate from the recipe, the `Halt` / `ReduceOnly` commands, the
+//! daily loss limit and max drawdown on every price, the account snapshot the compliance rules
+//! see, feeding fills to the day-trade / settlement ledgers, and the day-trade records the fleet
+//! persists across runs.
+
+use super::{Agent, AgentConfig, AgentEvent};
+use crate::broker::{ExitReason, Fill};
+use crate::model::{InstrumentId, Money, Qty};
+use crate::recipe::Recipe;
+use crate::recipe::model::{AccountType as RecipeAccount, Enforcement, Regime as RecipeRegime};
+use crate::risk::account::{AccountCompliance, AccountSnapshot, ComplianceConfig};
+use crate::risk::compliance::{AccountType, AssetClass, DayTrade, Regime};
+use crate::risk::gate::{RiskGate, TradingState};
+use crate::risk::guard::Breach;
+use crate::strategy::Phase;
+
+/// `halted_day` value of a halt that lasts until restart (max drawdown).
+const UNTIL_RESTART: i64 = i64::MAX;
+
+/// The compliance settings of a recipe's account.
+pub(super) fn compliance_config(r: &Recipe, starting: Money) -> ComplianceConfig {
+    ComplianceConfig {
+        account_type: match r.broker.account_type {
+            RecipeAccount::Cash => AccountType::Cash,
+            RecipeAccount::Margin => AccountType::Margin,
+        },
+        pinned: match r.compliance.regime {
+            RecipeRegime::Auto => None,
+            RecipeRegime::LegacyPdt => Some(Regime::LegacyPdt),
+            RecipeRegime::IntradayMargin => Some(Regime::IntradayMargin),
+            RecipeRegime::Off => Some(Regime::Off),
+        },
+        reg_t: r.compliance.reg_t == Enforcement::Enforce,
+        starting_cash: starting,
+    }
+}
+
+/// The gate for an agent: its limits, plus the account's US compliance rules if configured.
+pub(super) fn build_gate(cfg: &AgentConfig) -> RiskGate {
+    let gate = RiskGate::new(cfg.limits);
+    match cfg.compliance {
+        Some(c) => gate.with_compliance(AccountCompliance::new(c)),
+        None => gate,
+    }
+}
+
+impl Agent {
+    /// The agent's trading state: `Active`, `ReduceOnly` or `Halted`.
+    pub fn trading_state(&self) -> TradingState {
+        self.gate.state()
+    }
+
+    /// The day trades this account has counted (restored ones included), oldest first; empty
+    /// when compliance is not enforced or the account is a cash account.
+    pub fn day_trades(&self) -> Vec<DayTrade> {
+        self.gate.compliance().map(|c| c.day_trade_records().to_vec()).unwrap_or_default()
+    }
+
+    /// Restore day trades persisted by an earlier run (call before the first input).
+    pub fn restore_day_trades(&mut self, trades: &[DayTrade]) {
+        if let Some(c) = self.gate.compliance_mut() {
+            c.restore_day_trades(trades);
+        }
+    }
+
+    /// `Halt`: cancel working orders, flatten, refuse entries for the rest of the trading day.
+    /// `ReduceOnly`: refuse orders that increase the position (working orders stay).
+    pub(super) fn halt<O: FnMut(AgentEvent<'_>)>(&mut self, state: TradingState, reason: &str, out: &mut O) {
+        if self.stopped {
+            return;
+        }
+        let ts = self.now;
+        match state {
+            TradingState::Halted => {
+                self.broker.cancel_all(ts);
+                self.pump(out);
+                // Exits are always approved; the phase only matters for entries.
+                self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
+                if self.halted_day != Some(UNTIL_RESTART) {
+                    self.halted_day = Some(self.day_index);
+                }
+                self.gate.set_state(TradingState::Halted);
+                out(AgentEvent::Warning { ts, message: format!("halted: {reason}") });
+            }
+            TradingState::ReduceOnly => {
+                if self.gate.state() == TradingState::Active {
+                    self.gate.set_state(TradingState::ReduceOnly);
+                }
+                out(AgentEvent::Warning { ts, message: format!("reduce-only: {reason}") });
+            }
+            TradingState::Active => self.gate.set_state(TradingState::Active),
+        }
+    }
+
+    /// On every price: a new trading day ends a day-long halt; then the daily loss limit and max
+    /// drawdown are checked against the current equity.
+    #[inline]
+    pub(super) fn watch_losses<O: FnMut(AgentEvent<'_>)>(&mut self, day: i64, _phase: Phase, out: &mut O) {
+        if self.halted_day.is_some_and(|d| d != UNTIL_RESTART && d != day) {
+            self.halted_day = None;
+            if self.gate.state() == TradingState::Halted {
+                self.gate.set_state(TradingState::Active);
+                let message = "active again: a new trading day".to_owned();
+                out(AgentEvent::Warning { ts: self.now, message });
+            }
+        }
+        if !self.guard.enabled() {
+            return;
+        }
+        let equity = self.broker.equity();
+        self.guard.new_day(day, equity);
+        let Some(breach) = self.guard.on_equity(equity) else { return };
+        let reason = match breach {
+            Breach::DailyLoss => format!(
+                "{breach}: equity {} is {} below the day's start {}",
+                equity.round_dp(2),
+                (self.guard.day_start() - equity).round_dp(2),
+                self.guard.day_start().round_dp(2)
+            ),
+            Breach::MaxDrawdown => {
+                self.halted_day = Some(UNTIL_RESTART);
+                format!(
+                    "{breach}: equity {} is {} below its peak {}; halted until restart",
+                    equity.round_dp(2),
+                    (self.guard.peak() - equity).round_dp(2),
+                    self.guard.peak().round_dp(2)
+                )
+            }
+        };
+        self.halt(TradingState::Halted, &reason, out);
+    }
+
+    fn compliance_instrument(&self) -> (InstrumentId, AssetClass) {
+        match self.option.as_ref().and_then(super::OptionLeg::contract) {
+            Some(c) => (InstrumentId(c.occ_symbol()), AssetClass::Option),
+            None => (InstrumentId(self.cfg.symbol_label.clone()), AssetClass::Equity),
+        }
+    }
+
+    /// The account as the compliance rules see it now (`None` when they are not enforced).
+    pub(super) fn account_snapshot(&self, price: crate::model::Price) -> Option<AccountSnapshot> {
+        self.gate.compliance()?;
+        let (instrument, class) = self.compliance_instrument();
+        Some(AccountSnapshot {
+            date: self.now.to_new_york().date_naive(),
+            cash: self.broker.cash(),
+            instrument,
+            class,
+            position: self.broker.position(self.traded).qty,
+            mark: self.broker.mark(self.traded).unwrap_or(price),
+        })
+    }
+
+    /// Feed a fill to the compliance ledgers; `after` is the signed position after it.
+    pub(super) fn record_compliance_fill(&mut self, f: &Fill, after: Qty) {
+        if self.gate.compliance().is_none() {
+            return;
+        }
+        let (instrument, class) = self.compliance_instrument();
+        let before = after - f.side.sign() * f.qty;
+        let date = f.ts.to_new_york().date_naive();
+        if let Some(c) = self.gate.compliance_mut() {
+            c.on_fill(date, &instrument, class, f.side, f.qty, f.price, before);
+        }
+    }
+}
