@@ -17,6 +17,7 @@ use crate::journal::{Durability, Journal, RunMode};
 use crate::model::{AccountId, AgentId};
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
+use crate::risk::compliance::daytrade::DayTrade;
 
 /// Arguments of `runner up`.
 #[derive(Debug, clap::Args)]
@@ -201,7 +202,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     let mut agents = Vec::with_capacity(prepared.len());
     for (p, path) in prepared.iter().zip(&args.recipes) {
-        let agent = run::build_agent(p)?;
+        let mut agent = run::build_agent(p)?;
         let replay = run::open_replay(p, DateRange::default())?;
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
@@ -226,8 +227,13 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 p.recipe.broker.account
             ));
         }
-        // HOOK(risk): hand `restored.day_trades` to the agent's PDT state once the agent
-        // exposes its day-trade restore.
+        // The PDT window persists across runs: the agent's compliance state counts them.
+        let restored_trades: Vec<DayTrade> = restored
+            .day_trades
+            .iter()
+            .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
+            .collect();
+        agent.restore_day_trades(&restored_trades);
         for pos in &restored.open_positions {
             say(&format!(
                 "{name}: a previous run ({}) left {} {} open at {}; it will be flattened at the first price\n",

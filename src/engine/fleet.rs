@@ -30,6 +30,7 @@ use crate::market::replay::Replay;
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
+use crate::risk::gate::TradingState;
 
 /// How long an agent loop may go without running before it is reported stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
@@ -112,12 +113,10 @@ impl FleetSettings {
     }
 }
 
-/// The command a fleet halt sends to each agent.
-// HOOK(risk): becomes `Command::Halt { reason }` (cancel, flatten, halted for the rest of the
-// day) once the risk branch lands; until then the agent is shut down (cancel, flatten, no
-// more trading in this run), which is the same for the rest of a one-day run.
-fn halt_command(_reason: &str) -> Command {
-    Command::Shutdown
+/// The command a fleet halt sends to each agent: cancel, flatten, no entries for the rest of
+/// the trading day.
+fn halt_command(reason: &str) -> Command {
+    Command::Halt { reason: reason.to_owned() }
 }
 
 /// One agent of a fleet run.
@@ -151,7 +150,7 @@ struct Slot {
     name: String,
     account: String,
     run: String,
-    halted: bool,
+    state: TradingState,
     stopped: bool,
     qty: Decimal,
     avg: Price,
@@ -172,7 +171,8 @@ impl Slot {
 
 struct Book {
     slots: Vec<Slot>,
-    halted: bool,
+    /// The New York trading date of the last fleet halt (one per day).
+    halted_on: Option<NaiveDate>,
 }
 
 type Shared = Arc<Mutex<Book>>;
@@ -221,7 +221,7 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
                 name: a.name.clone(),
                 account: a.account.clone(),
                 run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
-                halted: false,
+                state: a.agent.trading_state(),
                 stopped: false,
                 qty: Decimal::ZERO,
                 avg: Decimal::ZERO,
@@ -234,7 +234,7 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
                 health: "ok".to_owned(),
             })
             .collect(),
-        halted: false,
+        halted_on: None,
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
@@ -298,7 +298,6 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
     let mut rows = Vec::new();
     {
         let mut b = lock(book);
-        let fleet_halted = b.halted;
         for s in &mut b.slots {
             let health = if s.stopped {
                 "ok".to_owned()
@@ -315,13 +314,7 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
                 say(&format!("{} health: {health}", s.name));
                 s.health = health;
             }
-            let state = if s.halted || fleet_halted {
-                "halted"
-            } else if s.stopped {
-                "stopped"
-            } else {
-                "active"
-            };
+            let state = if s.stopped { "stopped" } else { s.state.as_str() };
             rows.push(AgentStatus {
                 agent: s.name.clone(),
                 account: s.account.clone(),
@@ -420,7 +413,6 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         Ok(())
     });
     let mut outcome = "completed".to_owned();
-    let mut halted = false;
     let mut seen_price = false;
     let mut pos: Option<(Decimal, Price)> = None;
     let mut count: u64 = 0;
@@ -435,14 +427,12 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     break;
                 }
             }
-            Ok(()) = ctx.halt_rx.changed(), if !halted => {
+            Ok(()) = ctx.halt_rx.changed() => {
                 let reason = ctx.halt_rx.borrow().clone();
                 if let Some(reason) = reason {
-                    halted = true;
                     outcome = format!("halted: {reason}");
-                    say(&format!("{} {name} halted: {reason}", crate::report::iso(agent.now())));
                     handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(halt_command(&reason)));
-                    lock(&ctx.book).slots[ctx.index].halted = true;
+                    publish(&agent, &ctx, false, pos);
                 }
             }
             _ = tick.tick() => {
@@ -517,7 +507,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
 }
 
 /// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
-/// the one that reaches the loss limit (once per run).
+/// the one that reaches the loss limit (at most once per New York trading date).
 fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Price)>) -> Option<Money> {
     let equity = agent.broker().equity();
     let now = agent.now();
@@ -536,17 +526,21 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
         }
     }
     s.equity = equity;
+    s.state = agent.trading_state();
     if let Some((q, a)) = pos {
         s.qty = q;
         s.avg = a;
     }
     let limit = ctx.loss_limit?;
-    if b.halted {
+    let today = s.day;
+    // One fleet halt per trading date; dates only move forward (agents replaying at full
+    // speed may be on different dates for a moment).
+    if today.is_none() || today <= b.halted_on {
         return None;
     }
     let total: Money = b.slots.iter().map(Slot::day_pnl).sum();
     if -total >= limit {
-        b.halted = true;
+        b.halted_on = today;
         return Some(total);
     }
     None

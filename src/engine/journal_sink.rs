@@ -328,7 +328,13 @@ impl JournalSink {
                 let r = self.journal.record_position(&rec);
                 self.keep(r);
             }
-            AgentEvent::Signal(_) | AgentEvent::Warning { .. } => {}
+            // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
+            AgentEvent::Warning { ts, message } => {
+                if let Some(reason) = message.strip_prefix("halted: ") {
+                    self.halt(HaltScope::Agent, reason, *ts);
+                }
+            }
+            AgentEvent::Signal(_) => {}
         }
     }
 
