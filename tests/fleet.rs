@@ -240,3 +240,70 @@ fn kill_9_mid_run_then_restart_rebuilds_day_trades() {
     assert_eq!(open, 0, "{}", again.stdout);
     verify(&db);
 }
+
+/// Write a PDT case: the repo's hand-made tape limited to `days`, an external-signal recipe
+/// (margin account with 10,000, under the PDT minimum) buying at 09:31 each day and
+/// flattening at 09:45, and its signal file. Returns the recipe path.
+fn pdt_case(dir: &Path, name: &str, days: &[&str]) -> std::path::PathBuf {
+    let tape = std::fs::read_to_string(repo_root().join("tests/fixtures/risk/pdt-2013.csv")).unwrap();
+    let mut data = String::from("timestamp,price,size\n");
+    for l in tape.lines().skip(1).filter(|l| days.iter().any(|d| l.starts_with(d))) {
+        data.push_str(l);
+        data.push('\n');
+    }
+    std::fs::write(dir.join(format!("{name}.csv")), data).unwrap();
+    let mut sig = String::from("timestamp,ticker,direction\n");
+    for d in days {
+        sig.push_str(&format!("{d}T09:31:00-04:00,SPY,b\n"));
+    }
+    std::fs::write(dir.join(format!("{name}.signals.csv")), sig).unwrap();
+    let recipe = format!(
+        "version: 1\nagent: pdt-agent\nprovider: {{kind: replay, path: {name}.csv}}\n\
+         broker: {{kind: paper, account: paper-pdt, starting_equity: 10000}}\n\
+         instrument: {{underlying: SPY, kind: equity}}\n\
+         algorithm: {{kind: external-signal, timeframe: 5m}}\n\
+         risk: {{entry_size: 100}}\nsession: {{hours: regular, flatten_at: \"09:45\"}}\n"
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, recipe).unwrap();
+    path
+}
+
+fn denial_codes(db: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c.prepare("SELECT reason_code FROM denials ORDER BY audit_seq").unwrap();
+    st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn the_pdt_window_persists_across_runs_through_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
+    // Run 1: three day trades on 10-07, 10-08, 10-09.
+    let first = pdt_case(dir.path(), "first", &["2013-10-07", "2013-10-08", "2013-10-09"]);
+    Run::new(["up", s(&first), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
+    assert!(denial_codes(&db).is_empty());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c.query_row("SELECT count(*) FROM day_trades", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 3);
+    // Run 2, a new process on 10-10: the fourth day trade in five business days is refused,
+    // because the three earlier ones came back from the journal.
+    let second = pdt_case(dir.path(), "second", &["2013-10-10"]);
+    let out = Run::new(["up", s(&second), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .run()
+        .success();
+    assert!(out.stdout.contains("restored 3 day trade(s) of account paper-pdt"), "{}", out.stdout);
+    assert_eq!(denial_codes(&db), ["pdt_limit"], "{}", out.stdout);
+    verify(&db);
+    // Control: the same second run on a fresh journal trades.
+    let fresh = dir.path().join("fresh.db");
+    Run::new(["up", s(&second), "--speed", "max", "--journal", s(&fresh), "--state-dir", s(&st)])
+        .run()
+        .success();
+    assert!(denial_codes(&fresh).is_empty());
+    let trades: i64 = rusqlite::Connection::open(&fresh)
+        .unwrap()
+        .query_row("SELECT count(*) FROM fills", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(trades, 2);
+}
