@@ -307,3 +307,27 @@ fn the_pdt_window_persists_across_runs_through_the_journal() {
         .unwrap();
     assert_eq!(trades, 2);
 }
+
+#[test]
+fn stale_market_data_makes_an_agent_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fleet file in the temp dir: journal and state land beside it.
+    let fleet = dir.path().join("runner.yaml");
+    std::fs::write(&fleet, "version: 1\nstale_data_seconds: 1\n").unwrap();
+    // At real time the hand-made tape has a minute between prints.
+    let recipe = pdt_case(dir.path(), "slow", &["2013-10-07"]);
+    let mut up = spawn_up(&[s(&recipe), "--speed", "1x", "--fleet", s(&fleet)]);
+    let st = dir.path().join(".runner");
+    let mut last = String::new();
+    wait_for("an unhealthy status", || {
+        let out = Run::new(["status", "--fleet", s(&fleet), "--format", "json"]).run();
+        last = out.stdout;
+        last.contains("unhealthy: no market data for")
+    });
+    let rows: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(rows[0]["agent"], "pdt-agent", "{last}");
+    assert_eq!(rows[0]["running"], true, "{last}");
+    assert!(st.join("status/pdt-agent.json").is_file());
+    assert!(dir.path().join("journal/runner.db").is_file(), "the journal follows the fleet file");
+    kill9(&mut up);
+}

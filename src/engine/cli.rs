@@ -165,6 +165,15 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage("--trades-csv takes one recipe").into());
     }
     let settings = FleetSettings::resolve(&args.fleet.overrides(args.fleet_loss_limit))?;
+    if let Some(max) = settings.max_agents
+        && args.recipes.len() > max as usize
+    {
+        return Err(ExitError::failed(format!(
+            "{} agents given, the fleet allows {max} at once (max_concurrent_agents)",
+            args.recipes.len()
+        ))
+        .into());
+    }
     let mut prepared = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
         prepared.push(run::prepare(path)?);

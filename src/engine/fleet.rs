@@ -48,6 +48,8 @@ pub struct FleetSettings {
     pub loss_limit: Option<Money>,
     /// Market data older than this (wall clock) makes an agent unhealthy.
     pub stale_after: Option<Duration>,
+    /// Most agents one `runner up` may run.
+    pub max_agents: Option<u32>,
 }
 
 /// Command-line overrides of the fleet file.
@@ -108,6 +110,7 @@ impl FleetSettings {
             state_dir: o.state_dir.clone().unwrap_or_else(|| base.join(&fleet.state_dir)),
             loss_limit,
             stale_after: fleet.stale_data_seconds.map(|s| Duration::from_secs(u64::from(s))),
+            max_agents: fleet.max_concurrent_agents,
             fleet_file,
         })
     }
@@ -139,7 +142,7 @@ pub struct FleetAgent {
 pub struct Finished {
     /// The report.
     pub report: Report,
-    /// `completed` or `halted: …`.
+    /// `completed`, `halted: …` or `stopped: interrupted` (Ctrl-C).
     pub outcome: String,
     /// The journal run id, if journaled.
     pub run: Option<String>,
@@ -423,6 +426,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             biased;
             changed = ctx.stop.changed() => {
                 if changed.is_err() || *ctx.stop.borrow() {
+                    outcome = "stopped: interrupted".to_owned();
                     handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
                     break;
                 }

@@ -63,6 +63,8 @@ pub struct JournalSink {
     day: Option<NaiveDate>,
     opened_today: Decimal,
     pending_flatten: Vec<PositionRecord>,
+    /// The symbol of the latest fill: the position event that follows is about it.
+    last_fill: crate::model::SymbolId,
     error: Option<JournalError>,
 }
 
@@ -106,6 +108,7 @@ impl JournalSink {
             day: None,
             opened_today: Decimal::ZERO,
             pending_flatten: Vec::new(),
+            last_fill: crate::model::SymbolId(0),
             error: None,
         })
     }
@@ -271,6 +274,7 @@ impl JournalSink {
             }
             AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
                 self.fills += 1;
+                self.last_fill = f.symbol;
                 let rec = FillRecord {
                     fill_id: format!("{}-{}", self.run, self.fills),
                     client_order_id: f.id.clone(),
@@ -320,7 +324,7 @@ impl JournalSink {
                     run: Some(self.run.clone()),
                     agent: self.info.agent.clone(),
                     account: self.info.account.clone(),
-                    instrument: self.instrument(crate::model::SymbolId(0)),
+                    instrument: self.instrument(self.last_fill),
                     qty: *qty,
                     avg_price: *avg_price,
                     time: utc(*ts),
