@@ -62,6 +62,7 @@ pub struct JournalSink {
     pos: Decimal,
     day: Option<NaiveDate>,
     opened_today: Decimal,
+    opened_since_count: bool,
     pending_flatten: Vec<PositionRecord>,
     /// The symbol of the latest fill: the position event that follows is about it.
     last_fill: crate::model::SymbolId,
@@ -107,6 +108,7 @@ impl JournalSink {
             pos: Decimal::ZERO,
             day: None,
             opened_today: Decimal::ZERO,
+            opened_since_count: false,
             pending_flatten: Vec::new(),
             last_fill: crate::model::SymbolId(0),
             error: None,
@@ -342,27 +344,38 @@ impl JournalSink {
         }
     }
 
-    /// Day-trade detector: a fill that reduces a position opened earlier on the same New
-    /// York trading date completes a day trade of the matched quantity.
+    /// Day-trade detector, counting as the compliance ledger does (FINRA's sequence reading):
+    /// opening fills followed by closing fills that close quantity opened the same New York
+    /// date are ONE day trade; a new opening starts a new sequence; closing a position carried
+    /// overnight is not a day trade. Returns the date and the quantity the first closing fill
+    /// matched.
     fn detect_day_trade(&mut self, side: Side, qty: Decimal, ts: Timestamp) -> Option<(NaiveDate, Decimal)> {
         let date = ts.to_new_york().date_naive();
         if self.day != Some(date) {
             self.day = Some(date);
             self.opened_today = Decimal::ZERO;
+            self.opened_since_count = false;
         }
         let signed = side.sign() * qty;
         let mut result = None;
         if self.pos.is_zero() || self.pos.is_sign_positive() == signed.is_sign_positive() {
             self.opened_today += qty;
+            self.opened_since_count = true;
         } else {
             let closed = qty.min(self.pos.abs());
-            let matched = closed.min(self.opened_today);
-            if matched > Decimal::ZERO {
+            if self.opened_today > Decimal::ZERO {
+                let matched = closed.min(self.opened_today);
                 self.opened_today -= matched;
-                result = Some((date, matched));
+                if self.opened_since_count {
+                    self.opened_since_count = false;
+                    result = Some((date, matched));
+                }
             }
             // A reversal opens the rest.
-            self.opened_today += qty - closed;
+            if qty > closed {
+                self.opened_today += qty - closed;
+                self.opened_since_count = true;
+            }
         }
         self.pos += signed;
         result
@@ -423,6 +436,14 @@ mod tests {
             Some((NaiveDate::from_ymd_opt(2013, 10, 7).expect("date"), dec!(100)))
         );
         // Short 50 held overnight: closing it the next day is not a day trade.
-        assert_eq!(s.detect_day_trade(Side::Buy, dec!(50), t.add_nanos(24 * hour)), None);
+        let next = t.add_nanos(24 * hour);
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(50), next), None);
+        // Two partial closes of one opening: one day trade; a new opening starts another.
+        let d8 = Some((NaiveDate::from_ymd_opt(2013, 10, 8).expect("date"), dec!(40)));
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(100), next), None);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(40), next), d8);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(60), next), None);
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(40), next), None);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(40), next), d8);
     }
 }
