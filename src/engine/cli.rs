@@ -228,6 +228,9 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             settings.journal.display(),
             sink.run_id()
         ));
+        for id in &restored.crashed_runs {
+            say(&format!("{name}: run {id} never ended (its process died); journaled as crashed\n"));
+        }
         if !restored.day_trades.is_empty() {
             let last = restored.day_trades.last().map(|d| d.trade_date.to_string()).unwrap_or_default();
             say(&format!(

@@ -304,14 +304,8 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
         for s in &mut b.slots {
             let health = if s.stopped {
                 "ok".to_owned()
-            } else if now.duration_since(s.heartbeat) > STALL_AFTER {
-                format!("unhealthy: loop stalled for {}s", now.duration_since(s.heartbeat).as_secs())
-            } else if let Some(limit) = opts.stale_after
-                && now.duration_since(s.last_market) > limit
-            {
-                format!("unhealthy: no market data for {}s", now.duration_since(s.last_market).as_secs())
             } else {
-                "ok".to_owned()
+                health(now.duration_since(s.heartbeat), now.duration_since(s.last_market), opts.stale_after)
             };
             if health != s.health {
                 say(&format!("{} health: {health}", s.name));
@@ -338,6 +332,18 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
         if let Err(e) = status::write(&opts.state_dir, r) {
             eprintln!("warning: cannot write the status of {}: {e}", r.agent);
         }
+    }
+}
+
+/// An agent's health from how long ago its loop last ran and its last market event arrived
+/// (wall clock): a stalled loop first, then stale data.
+fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Duration>) -> String {
+    if since_loop > STALL_AFTER {
+        format!("unhealthy: loop stalled for {}s", since_loop.as_secs())
+    } else if stale_after.is_some_and(|limit| since_data > limit) {
+        format!("unhealthy: no market data for {}s", since_data.as_secs())
+    } else {
+        "ok".to_owned()
     }
 }
 
@@ -580,4 +586,18 @@ pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>)
         return Err(ExitError::usage(f).into());
     }
     Ok(Finished { report: agent.into_report(), outcome: "completed".to_owned(), run })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_reports_a_stalled_loop_before_stale_data() {
+        let secs = Duration::from_secs;
+        assert_eq!(health(secs(1), secs(100), None), "ok");
+        assert_eq!(health(secs(1), secs(2), Some(secs(30))), "ok");
+        assert_eq!(health(secs(1), secs(31), Some(secs(30))), "unhealthy: no market data for 31s");
+        assert_eq!(health(secs(6), secs(31), Some(secs(30))), "unhealthy: loop stalled for 6s");
+    }
 }

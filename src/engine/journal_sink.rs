@@ -46,6 +46,9 @@ pub struct SinkInfo {
 pub struct Restored {
     /// Day trades of this account from earlier paper/live runs, oldest first.
     pub day_trades: Vec<DayTradeRecord>,
+    /// Earlier paper/live runs of this agent on this account that never ended (their process
+    /// died); they are now ended with outcome `crashed`.
+    pub crashed_runs: Vec<RunId>,
     /// Open positions a previous run of this agent left behind.
     pub open_positions: Vec<PositionRecord>,
 }
@@ -137,9 +140,29 @@ impl JournalSink {
     /// are simulations and never count) and the open positions earlier runs of this agent
     /// left. Open positions are flattened in the journal at the first price this run sees
     /// (see the module docs).
+    ///
+    /// Call it while holding the account lock: then no other process runs this account, so a
+    /// paper/live run of this agent and account that never ended belongs to a dead process; it
+    /// is ended with outcome `crashed (found by <this run>)`.
     pub fn restore(&mut self) -> Result<Restored, JournalError> {
-        let modes: HashMap<RunId, RunMode> =
-            self.journal.runs()?.into_iter().map(|r| (r.id, r.begin.mode)).collect();
+        let runs = self.journal.runs()?;
+        let account = self.info.account.as_str();
+        let crashed_runs: Vec<RunId> = runs
+            .iter()
+            .filter(|r| {
+                r.id != self.run
+                    && r.ended_at.is_none()
+                    && r.begin.mode != RunMode::Backtest
+                    && r.begin.agent == self.info.agent
+                    && r.begin.metadata.get("account").map(String::as_str) == Some(account)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let outcome = format!("crashed (found by {})", self.run);
+        for id in &crashed_runs {
+            self.journal.end_run(id, Utc::now(), &outcome)?;
+        }
+        let modes: HashMap<RunId, RunMode> = runs.into_iter().map(|r| (r.id, r.begin.mode)).collect();
         let counts = |run: &Option<RunId>| {
             run.as_ref().and_then(|r| modes.get(r)).is_some_and(|m| *m != RunMode::Backtest)
         };
@@ -156,7 +179,7 @@ impl JournalSink {
             .filter(|p| p.account == self.info.account && counts(&p.run))
             .collect();
         self.pending_flatten = open_positions.clone();
-        Ok(Restored { day_trades, open_positions })
+        Ok(Restored { day_trades, crashed_runs, open_positions })
     }
 
     /// Flatten, in the journal, positions a crashed run left (once, at the first price).
