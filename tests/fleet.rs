@@ -223,6 +223,17 @@ fn kill_9_mid_run_then_restart_rebuilds_day_trades() {
     assert_eq!(crashed, 1);
     let again =
         Run::new(["up", B, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
+    assert!(
+        again.stdout.contains("never ended (its process died); journaled as crashed"),
+        "{}",
+        again.stdout
+    );
+    let crashed: i64 = c
+        .query_row("SELECT count(*) FROM runs WHERE outcome LIKE 'crashed (found by fleet-b-%'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(crashed, 1);
     assert!(day_trades >= 1, "two fills on one day make a day trade");
     assert!(
         again.stdout.contains(&format!("restored {day_trades} day trade(s) of account paper-fleet-b")),
