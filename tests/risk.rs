@@ -154,7 +154,9 @@ fn pdt_by_trading_date() {
     // One day trade a day (buy 09:31, flatten_at 09:45), four days running.
     let days13 = ["2013-10-07", "2013-10-08", "2013-10-09", "2013-10-10"];
     let days26 = ["2026-06-08", "2026-06-09", "2026-06-10", "2026-06-11"];
-    let cases: [(&str, &[&str; 4], &str, &str, usize, &[&str]); 4] = [
+    // (tape, its days, starting equity, extra YAML, deals, denial codes)
+    type Case<'a> = (&'a str, &'a [&'a str; 4], &'a str, &'a str, usize, &'a [&'a str]);
+    let cases: [Case<'_>; 4] = [
         ("pdt-2013.csv", &days13, "10000", "", 3, &["pdt_limit"]),
         ("pdt-2013.csv", &days13, "30000", "", 4, &[]),
         // From 2026-06-04 intraday margin governs: 10,000 of equity covers 100 shares at 100.
@@ -214,4 +216,144 @@ fn cash_account_cannot_reuse_unsettled_proceeds() {
         [at("2026-06-09", "09:31:00"), at("2026-06-09", "09:33:00"), at("2026-06-10", "09:31:00")],
         "settled the next trading day (T+1)"
     );
+}
+
+/// The agent API the fleet uses: `Command::Halt`, `Agent::trading_state`, `Agent::day_trades`
+/// and `Agent::restore_day_trades` (library level, hand-made prints).
+mod agent_api {
+    use std::str::FromStr;
+
+    use runner::broker::OrderEvent;
+    use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
+    use runner::market::event::{MarketEvent, Trade};
+    use runner::model::{SymbolId, Timestamp};
+    use runner::risk::gate::TradingState;
+    use runner::strategy::{self, Direction, external_signal::ExternalEvent};
+    use rust_decimal::Decimal;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
+    }
+
+    fn trade(t: &str, p: &str) -> Input {
+        Input::Market(MarketEvent::Trade(Trade {
+            symbol: SymbolId(0),
+            ts: ts(t),
+            price: Decimal::from_str(p).unwrap(),
+            size: Decimal::ONE_HUNDRED,
+        }))
+    }
+
+    fn agent(orders: &str, buys: &[&str]) -> Agent {
+        let y = format!(
+            "version: 1\nagent: t\nprovider: {{kind: replay, path: x.csv}}\n\
+             broker: {{kind: paper, account: p, starting_equity: 10000}}\n\
+             instrument: {{underlying: SPY, kind: equity}}\n\
+             algorithm: {{kind: external-signal, timeframe: 1m}}\n{orders}\
+             risk: {{entry_size: 10}}\nsession: {{hours: regular, flatten_at: \"15:55\"}}\n"
+        );
+        let r = runner::recipe::from_yaml_str(&y).unwrap();
+        let events = buys
+            .iter()
+            .map(|t| ExternalEvent { ts: ts(t), direction: Direction::Long, strength: 100 })
+            .collect();
+        let s = strategy::build(&r, SymbolId(0), Some(events)).unwrap();
+        Agent::new(AgentConfig::from_recipe(&r).unwrap(), SymbolId(0), s)
+    }
+
+    #[test]
+    fn halt_cancels_flattens_and_lasts_the_trading_day() {
+        // A resting limit entry is canceled by the halt and never fills.
+        let mut a = agent("orders: {type: limit, limit_offset_ticks: 50}\n", &["2013-10-08T10:00:00-04:00"]);
+        let mut canceled = 0;
+        let mut sink = |e: AgentEvent<'_>| {
+            if let AgentEvent::Order(OrderEvent::Canceled { .. }) = e {
+                canceled += 1;
+            }
+        };
+        a.handle(trade("2013-10-08T10:00:00-04:00", "100"), &mut sink);
+        assert!(a.broker().has_working_orders(), "limit 99.50 rests");
+        a.handle(Input::Command(Command::Halt { reason: "fleet daily loss".into() }), &mut sink);
+        a.handle(trade("2013-10-08T10:01:00-04:00", "99"), &mut sink);
+        assert_eq!(canceled, 1);
+        assert_eq!(a.trading_state(), TradingState::Halted);
+        assert!(a.broker().position(SymbolId(0)).qty.is_zero());
+
+        // A filled position is flattened (exit reason `halt`); entries are refused that day and
+        // pass again the next trading day.
+        let days = ["2013-10-08T10:00:00-04:00", "2013-10-08T11:00:00-04:00", "2013-10-09T10:00:00-04:00"];
+        let mut a = agent("", &days);
+        let mut denied = Vec::new();
+        let mut sink = |e: AgentEvent<'_>| {
+            if let AgentEvent::Denied(d) = e {
+                denied.push((d.order.ts, d.reason.code()));
+            }
+        };
+        a.handle(trade(days[0], "100"), &mut sink);
+        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN);
+        a.handle(Input::Command(Command::Halt { reason: "kill switch".into() }), &mut sink);
+        assert!(a.broker().position(SymbolId(0)).qty.is_zero(), "flattened");
+        a.handle(trade(days[1], "101"), &mut sink);
+        assert_eq!(a.trading_state(), TradingState::Halted);
+        a.handle(trade(days[2], "102"), &mut sink);
+        assert_eq!(a.trading_state(), TradingState::Active);
+        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN, "the next day trades again");
+        assert_eq!(denied, [(ts(days[1]), "halted")]);
+        // Bought and sold on 2013-10-08: one day trade, which a new agent can restore.
+        let trades = a.day_trades();
+        assert_eq!(trades.len(), 1);
+        assert_eq!(trades[0].date.to_string(), "2013-10-08");
+        a.handle(Input::Command(Command::Shutdown), &mut |_| {});
+        let csv = a.into_report().trades_csv();
+        assert_eq!(csv.lines().nth(1).unwrap().rsplit(',').next(), Some("halt"), "{csv}");
+        let mut b = agent("", &[]);
+        b.restore_day_trades(&trades);
+        assert_eq!(b.day_trades(), trades);
+
+        // A halt before the first price covers the day of that price.
+        let mut c = agent("", &days[1..]);
+        c.handle(Input::Command(Command::Halt { reason: "before the open".into() }), &mut |_| {});
+        c.handle(trade(days[1], "101"), &mut |_| {});
+        assert_eq!(c.trading_state(), TradingState::Halted);
+        assert!(c.broker().position(SymbolId(0)).qty.is_zero());
+        c.handle(trade(days[2], "102"), &mut |_| {});
+        assert_eq!(c.broker().position(SymbolId(0)).qty, Decimal::TEN);
+    }
+}
+
+#[test]
+fn option_day_trades_count_for_pdt() {
+    // The options recipe with 10,000 of equity on the repo's 2013 SPY data: every bought and
+    // sold contract the same day is a day trade (each OCC symbol its own security); after three,
+    // openings are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma.yaml")).unwrap();
+    let data = repo_root().join("data/");
+    let text = text
+        .replace("starting_equity: 50000", "starting_equity: 10000")
+        .replace("path: ../data/", &format!("path: {}", data.display()))
+        .replace("allocation: 25000", "allocation: 5000")
+        .replace("daily_loss_limit: 1000", "daily_loss_limit: 500");
+    assert!(text.contains("starting_equity: 10000") && text.contains("kind: option"), "{text}");
+    let path = dir.path().join("spy-opt.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = dir.path().join("run");
+    let r = Run::new(["backtest", path.to_str().unwrap(), "--report-dir", out.to_str().unwrap()]).run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deals = std::fs::read_to_string(out.join("deals.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = deals.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{deals}");
+    for row in &rows {
+        assert!(row[1].starts_with("SPY   1310"), "an option: {row:?}");
+        assert_eq!((&row[4][..10], &row[7][..10]), ("2013-10-07", "2013-10-07"), "a day trade: {row:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let denials = summary["denials"].as_array().unwrap();
+    assert!(!denials.is_empty());
+    for d in denials {
+        assert_eq!(d["code"], "pdt_limit", "{d}");
+        assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
+    }
+    assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt_limit"), "{}", r.stdout);
 }

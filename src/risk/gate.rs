@@ -509,6 +509,49 @@ mod tests {
     }
 
     #[test]
+    fn trading_state_order_rate_and_allocation() {
+        let at = |secs: i64, side, purpose| {
+            let mut r = req(side, dec!(10), purpose);
+            r.ts = Timestamp(secs * 1_000_000_000);
+            r
+        };
+        let open = |p| ctx(Phase::Open, p, 0);
+        // (state, position, order side, purpose, expected denial)
+        let cases = [
+            (TradingState::Halted, dec!(0), Side::Buy, Purpose::Entry, Some(DenyReason::Halted)),
+            (TradingState::ReduceOnly, dec!(0), Side::Buy, Purpose::Entry, Some(DenyReason::ReduceOnly)),
+            (TradingState::ReduceOnly, dec!(10), Side::Buy, Purpose::Add, Some(DenyReason::ReduceOnly)),
+            (TradingState::Halted, dec!(10), Side::Sell, Purpose::Exit(ExitReason::Halt), None),
+            (TradingState::ReduceOnly, dec!(-10), Side::Buy, Purpose::Exit(ExitReason::Stop), None),
+        ];
+        for (state, pos, side, purpose, want) in cases {
+            let mut g = RiskGate::new(RiskLimits::default());
+            g.set_state(state);
+            let got = g.check(at(0, side, purpose), &open(pos)).err().map(|d| d.reason);
+            assert_eq!(got, want, "{state} {pos} {side} {purpose:?}");
+        }
+        // Two orders a minute: exits count and pass, entries beyond are refused until the
+        // window slides.
+        let mut g = RiskGate::new(RiskLimits { max_orders_per_minute: Some(2), ..RiskLimits::default() });
+        assert!(g.check(at(0, Side::Buy, Purpose::Entry), &open(dec!(0))).is_ok());
+        assert!(g.check(at(10, Side::Sell, Purpose::Exit(ExitReason::Signal)), &open(dec!(10))).is_ok());
+        assert!(g.check(at(20, Side::Sell, Purpose::Exit(ExitReason::Signal)), &open(dec!(10))).is_ok());
+        let d = g.check(at(30, Side::Buy, Purpose::Entry), &open(dec!(0))).unwrap_err();
+        assert_eq!(d.reason, DenyReason::OrderRate);
+        assert!(d.message.contains("3 orders"), "{}", d.message);
+        assert!(
+            g.check(at(81, Side::Buy, Purpose::Entry), &open(dec!(0))).is_ok(),
+            "the window has slid past them"
+        );
+        // Allocation caps the notional like max_notional.
+        let mut g = RiskGate::new(RiskLimits { allocation: Some(dec!(550)), ..RiskLimits::default() });
+        let mut big = req(Side::Buy, dec!(10), Purpose::Entry);
+        big.ref_price = dec!(100);
+        assert_eq!(g.check(big.clone(), &open(dec!(0))).unwrap().inner().qty, dec!(5));
+        assert_eq!(g.check(big, &open(dec!(5))).unwrap_err().reason, DenyReason::Allocation);
+    }
+
+    #[test]
     fn protective_exits() {
         let mut p = ProtectiveExits::new(Some(dec!(0.1)), Some(dec!(0.2)), Some(dec!(0.05)));
         assert_eq!(p.on_price(dec!(1)), None, "inactive until armed");

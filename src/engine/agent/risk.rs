@@ -19,6 +19,8 @@ use crate::strategy::Phase;
 
 /// `halted_day` value of a halt that lasts until restart (max drawdown).
 const UNTIL_RESTART: i64 = i64::MAX;
+/// `halted_day` value of a halt received before the first price: it covers the day of that price.
+const FIRST_DAY: i64 = i64::MIN;
 
 /// The compliance settings of a recipe's account.
 pub(super) fn compliance_config(r: &Recipe, starting: Money) -> ComplianceConfig {
@@ -80,7 +82,8 @@ impl Agent {
                 // Exits are always approved; the phase only matters for entries.
                 self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
                 if self.halted_day != Some(UNTIL_RESTART) {
-                    self.halted_day = Some(self.day_index);
+                    // `day_index` is 0 only until the first price (1970-01-01 is never traded).
+                    self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
                 }
                 self.gate.set_state(TradingState::Halted);
                 out(AgentEvent::Warning { ts, message: format!("halted: {reason}") });
@@ -99,6 +102,9 @@ impl Agent {
     /// drawdown are checked against the current equity.
     #[inline]
     pub(super) fn watch_losses<O: FnMut(AgentEvent<'_>)>(&mut self, day: i64, _phase: Phase, out: &mut O) {
+        if self.halted_day == Some(FIRST_DAY) {
+            self.halted_day = Some(day);
+        }
         if self.halted_day.is_some_and(|d| d != UNTIL_RESTART && d != day) {
             self.halted_day = None;
             if self.gate.state() == TradingState::Halted {
