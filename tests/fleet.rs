@@ -342,3 +342,33 @@ fn stale_market_data_makes_an_agent_unhealthy() {
     assert!(dir.path().join("journal/runner.db").is_file(), "the journal follows the fleet file");
     kill9(&mut up);
 }
+
+#[test]
+fn a_position_left_by_a_killed_run_is_flattened_at_the_first_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
+    // At 10x the 09:31 buy fills ~6 s in and is held until 09:45 (~84 s later): kill -9 in between.
+    let recipe = pdt_case(dir.path(), "held", &["2013-10-07", "2013-10-08"]);
+    let mut up = spawn_up(&[s(&recipe), "--speed", "10x", "--journal", s(&db), "--state-dir", s(&st)]);
+    wait_for("the entry fill", || fill_count(&db) >= 1);
+    kill9(&mut up);
+    assert_eq!(fill_count(&db), 1, "killed while holding");
+    verify(&db);
+    let out = Run::new(["up", s(&recipe), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .run()
+        .success();
+    assert!(out.stdout.contains("left 100 SPY open at 100"), "{}", out.stdout);
+    // The first price of the new run is the tape's first print, 100.00 at 09:30 on 10-07.
+    assert!(out.stdout.contains("flattened 100 SPY left open by run pdt-agent-"), "{}", out.stdout);
+    assert!(out.stdout.contains("at the first price 100.00 (P&L 0.00)"), "{}", out.stdout);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let (side, qty, price): (String, String, String) = c
+        .query_row(
+            "SELECT side, qty, price FROM fills WHERE client_order_id = 'pdt-agent-recover-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((side.as_str(), qty.as_str(), price.as_str()), ("sell", "100", "100.00"));
+    verify(&db);
+}

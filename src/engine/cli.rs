@@ -151,6 +151,10 @@ fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> SinkInfo {
         instrument: p.recipe.instrument.underlying.clone(),
         recipe: recipe.display().to_string(),
         mode,
+        multiplier: match p.recipe.instrument.kind {
+            crate::recipe::model::InstrumentKind::Option => rust_decimal::Decimal::ONE_HUNDRED,
+            _ => rust_decimal::Decimal::ONE,
+        },
     }
 }
 

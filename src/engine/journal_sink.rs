@@ -39,6 +39,8 @@ pub struct SinkInfo {
     pub recipe: String,
     /// Backtest, paper or live.
     pub mode: RunMode,
+    /// Contract multiplier of the traded instrument (1 for shares, 100 for options).
+    pub multiplier: Decimal,
 }
 
 /// What a restart found in the journal.
@@ -215,7 +217,8 @@ impl JournalSink {
                 b.commit()
             });
             self.keep(r);
-            let pnl = (price - p.avg_price) * p.qty;
+            let mut pnl = ((price - p.avg_price) * p.qty * self.info.multiplier).round_dp(2);
+            pnl.rescale(2);
             lines.push(format!(
                 "{}: flattened {} {} left open by run {} (avg {}) at the first price {} (P&L {})",
                 self.info.agent,
@@ -224,7 +227,7 @@ impl JournalSink {
                 p.run.as_ref().map_or("?", RunId::as_str),
                 p.avg_price,
                 price,
-                pnl.round_dp(2)
+                pnl
             ));
         }
         lines
@@ -442,6 +445,7 @@ mod tests {
             instrument: "SPY".into(),
             recipe: "r.yaml".into(),
             mode: RunMode::Paper,
+            multiplier: Decimal::ONE,
         };
         JournalSink::begin(j, info, BTreeMap::new()).expect("begin")
     }
