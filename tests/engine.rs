@@ -18,9 +18,21 @@ fn backtest_and_up_make_the_same_trades() {
     let bt = Run::new(["backtest", RECIPE, "--trades-csv", s(&bt_csv), "--report-dir", s(&bt_dir)]).run();
     assert_eq!(bt.code, 0, "{}", bt.stderr);
     let up_dir = dir.path().join("up");
-    let up =
-        Run::new(["up", RECIPE, "--speed", "max", "--trades-csv", s(&up_csv), "--report-dir", s(&up_dir)])
-            .run();
+    let up = Run::new([
+        "up",
+        RECIPE,
+        "--state-dir",
+        s(&dir.path().join("state")),
+        "--journal",
+        s(&dir.path().join("j.db")),
+        "--speed",
+        "max",
+        "--trades-csv",
+        s(&up_csv),
+        "--report-dir",
+        s(&up_dir),
+    ])
+    .run();
     assert_eq!(up.code, 0, "{}", up.stderr);
     let a = std::fs::read_to_string(&bt_csv).unwrap();
     let b = std::fs::read_to_string(&up_csv).unwrap();
@@ -85,9 +97,19 @@ fn bad_inputs_are_clear_errors() {
 #[test]
 fn the_main_job_runs_on_the_embedded_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        Run::new(["up", "recipes/spy-9ma-shares.yaml", "--speed", "max", "--report-dir", s(dir.path())])
-            .run();
+    let out = Run::new([
+        "up",
+        "recipes/spy-9ma-shares.yaml",
+        "--state-dir",
+        s(&dir.path().join("state")),
+        "--journal",
+        s(&dir.path().join("j.db")),
+        "--speed",
+        "max",
+        "--report-dir",
+        s(dir.path()),
+    ])
+    .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Summary:") && out.stdout.contains("net P&L"), "{}", out.stdout);
     // Five real trading days, every one of them traded and flat at 15:55.
@@ -102,7 +124,18 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     let dir = tempfile::tempdir().unwrap();
     // 20 000× real time: 10-07 04:00 → 11:00 (first entry) in ~1.3 s, 15:55 in ~2.1 s.
     let child = std::process::Command::new(crate::support::runner_bin())
-        .args(["up", RECIPE, "--speed", "20000x", "--report-dir", s(dir.path())])
+        .args([
+            "up",
+            RECIPE,
+            "--state-dir",
+            s(&dir.path().join("state")),
+            "--journal",
+            s(&dir.path().join("j.db")),
+            "--speed",
+            "20000x",
+            "--report-dir",
+            s(dir.path()),
+        ])
         .current_dir(crate::support::repo_root())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -139,9 +172,21 @@ fn spy_9ma_trades_synthetic_options_calls_on_long_puts_on_short() {
     assert_eq!(bt.code, 0, "{}", bt.stderr);
     assert!(bt.stdout.contains("option prices are synthetic"), "{}", bt.stdout);
     let up_dir = dir.path().join("up");
-    let up =
-        Run::new(["up", recipe, "--speed", "max", "--report-dir", s(&up_dir), "--trades-csv", s(&up_csv)])
-            .run();
+    let up = Run::new([
+        "up",
+        recipe,
+        "--state-dir",
+        s(&dir.path().join("state")),
+        "--journal",
+        s(&dir.path().join("j.db")),
+        "--speed",
+        "max",
+        "--report-dir",
+        s(&up_dir),
+        "--trades-csv",
+        s(&up_csv),
+    ])
+    .run();
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert_eq!(std::fs::read_to_string(&bt_csv).unwrap(), std::fs::read_to_string(&up_csv).unwrap());
     let summary = std::fs::read_to_string(bt_dir.join("summary.json")).unwrap();

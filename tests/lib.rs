@@ -5,6 +5,7 @@ mod support;
 mod calendar;
 mod cli;
 mod engine;
+mod fleet;
 mod indicators;
 mod journal;
 mod market;

@@ -5,10 +5,19 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::account_lock::{AccountLock, LockError};
+use super::fleet::{self, FleetSettings, Overrides};
+use super::journal_sink::{JournalSink, SinkInfo};
 use super::run::{self, DateRange};
+use super::status;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
+use crate::journal::{Durability, Journal, RunMode};
+use crate::model::{AccountId, AgentId};
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
+use crate::risk::compliance::daytrade::DayTrade;
 
 /// Arguments of `runner up`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +34,38 @@ pub struct UpArgs {
     /// Directory for the run report (default `.runner/runs/<run-id>`).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
+    /// Fleet settings.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Fleet daily loss limit in account currency (overrides `daily_loss_limit`).
+    #[arg(long, value_name = "AMOUNT")]
+    pub fleet_loss_limit: Option<rust_decimal::Decimal>,
+}
+
+/// Where the fleet file, journal and run state are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FleetArgs {
+    /// The fleet file (default: `runner.yaml` found walking up from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub fleet: Option<PathBuf>,
+    /// The journal database (default: the fleet file's `journal`, `journal/runner.db`).
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Run state directory for account locks and status files (default: the fleet file's
+    /// `state_dir`, `.runner`).
+    #[arg(long, value_name = "PATH")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl FleetArgs {
+    fn overrides(&self, loss_limit: Option<rust_decimal::Decimal>) -> Overrides {
+        Overrides {
+            fleet: self.fleet.clone(),
+            journal: self.journal.clone(),
+            state_dir: self.state_dir.clone(),
+            loss_limit,
+        }
+    }
 }
 
 /// Arguments of `runner backtest`.
@@ -44,11 +85,27 @@ pub struct BacktestArgs {
     /// Directory for the run report (default `.runner/runs/<run-id>`).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
+    /// Fleet settings.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Do not journal this backtest.
+    #[arg(long, conflicts_with = "journal")]
+    pub no_journal: bool,
 }
 
 /// Arguments of `runner status`.
 #[derive(Debug, clap::Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// The fleet file (default: `runner.yaml` found walking up from the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub fleet: Option<PathBuf>,
+    /// Run state directory (default: the fleet file's `state_dir`, `.runner`).
+    #[arg(long, value_name = "PATH")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::journal::cli::Format::Table)]
+    pub format: crate::journal::cli::Format,
+}
 
 fn run_id(agent: &str, mode: &str) -> String {
     format!("{agent}-{mode}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"))
@@ -77,36 +134,162 @@ fn say(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
+fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("runner_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
+    m.insert("account".to_owned(), p.recipe.broker.account.clone());
+    m.insert("data".to_owned(), p.data.display().to_string());
+    m.insert("pid".to_owned(), std::process::id().to_string());
+    m.insert("recipe".to_owned(), recipe.display().to_string());
+    m
+}
+
+fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> SinkInfo {
+    SinkInfo {
+        agent: AgentId(p.recipe.agent.clone()),
+        account: AccountId(p.recipe.broker.account.clone()),
+        instrument: p.recipe.instrument.underlying.clone(),
+        recipe: recipe.display().to_string(),
+        mode,
+        multiplier: match p.recipe.instrument.kind {
+            crate::recipe::model::InstrumentKind::Option => rust_decimal::Decimal::ONE_HUNDRED,
+            _ => rust_decimal::Decimal::ONE,
+        },
+    }
+}
+
+fn open_journal(path: &Path, durability: Durability) -> anyhow::Result<Journal> {
+    Journal::open_with(path, durability)
+        .map_err(|e| ExitError::usage(format!("cannot open the journal {}: {e}", path.display())).into())
+}
+
 /// Run `runner up`.
 pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     if args.recipes.len() > 1 && args.trades_csv.is_some() {
         return Err(ExitError::usage("--trades-csv takes one recipe").into());
     }
-    // Load and build every agent before starting any.
-    let mut agents = Vec::with_capacity(args.recipes.len());
+    let settings = FleetSettings::resolve(&args.fleet.overrides(args.fleet_loss_limit))?;
+    if let Some(max) = settings.max_agents
+        && args.recipes.len() > max as usize
+    {
+        return Err(ExitError::failed(format!(
+            "{} agents given, the fleet allows {max} at once (max_concurrent_agents)",
+            args.recipes.len()
+        ))
+        .into());
+    }
+    let mut prepared = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
-        let p = run::prepare(path)?;
-        let agent = run::build_agent(&p)?;
-        let replay = run::open_replay(&p, DateRange::default())?;
+        prepared.push(run::prepare(path)?);
+    }
+    // One agent name and one broker account per agent in this process.
+    let mut names = HashSet::new();
+    let mut accounts: HashMap<&str, &str> = HashMap::new();
+    for p in &prepared {
+        let (name, account) = (p.recipe.agent.as_str(), p.recipe.broker.account.as_str());
+        if !names.insert(name) {
+            return Err(ExitError::failed(format!("agent `{name}` is given twice")).into());
+        }
+        if let Some(other) = accounts.insert(account, name) {
+            return Err(ExitError::failed(format!(
+                "account `{account}` is named by agents `{other}` and `{name}`; one account belongs to one agent"
+            ))
+            .into());
+        }
+    }
+    // Across processes: take every account lock before anything trades.
+    let lock_dir = settings.state_dir.join("locks");
+    let mut locks = Vec::with_capacity(prepared.len());
+    for p in &prepared {
+        let lock = AccountLock::acquire(
+            &lock_dir,
+            &AccountId(p.recipe.broker.account.clone()),
+            &AgentId(p.recipe.agent.clone()),
+        )
+        .map_err(|e| match e {
+            LockError::HeldBy { .. } => ExitError::failed(format!("{}: cannot start: {e}", p.recipe.agent)),
+            LockError::BadAccount(_) => ExitError::failed(format!("{}: {e}", p.recipe.agent)),
+            LockError::Io { .. } => ExitError::usage(format!("{}: {e}", p.recipe.agent)),
+        })?;
+        locks.push(lock);
+    }
+    let mut agents = Vec::with_capacity(prepared.len());
+    for (p, path) in prepared.iter().zip(&args.recipes) {
+        let mut agent = run::build_agent(p)?;
+        let replay = run::open_replay(p, DateRange::default())?;
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
-        say(&format!("{name}: paper broker, replaying {} at {speed}\n", p.data.display()));
-        agents.push(run::LiveAgent { agent, replay, speed, name });
+        let journal = open_journal(&settings.journal, Durability::Full)?;
+        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper), metadata(p, path))
+            .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
+        let restored = sink
+            .restore()
+            .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
+        say(&format!(
+            "{name}: paper broker, account {}, replaying {} at {speed}, journal {} (run {})\n",
+            p.recipe.broker.account,
+            p.data.display(),
+            settings.journal.display(),
+            sink.run_id()
+        ));
+        for id in &restored.crashed_runs {
+            say(&format!("{name}: run {id} never ended (its process died); journaled as crashed\n"));
+        }
+        if !restored.day_trades.is_empty() {
+            let last = restored.day_trades.last().map(|d| d.trade_date.to_string()).unwrap_or_default();
+            say(&format!(
+                "{name}: restored {} day trade(s) of account {} from the journal (latest {last})\n",
+                restored.day_trades.len(),
+                p.recipe.broker.account
+            ));
+        }
+        // The PDT window persists across runs: the agent's compliance state counts them.
+        let restored_trades: Vec<DayTrade> = restored
+            .day_trades
+            .iter()
+            .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
+            .collect();
+        agent.restore_day_trades(&restored_trades);
+        for pos in &restored.open_positions {
+            say(&format!(
+                "{name}: a previous run ({}) left {} {} open at {}; it will be flattened at the first price\n",
+                pos.run.as_ref().map_or("?", |r| r.as_str()),
+                pos.qty,
+                pos.instrument,
+                pos.avg_price
+            ));
+        }
+        agents.push(fleet::FleetAgent {
+            agent,
+            replay,
+            speed,
+            name,
+            account: p.recipe.broker.account.clone(),
+            sink: Some(sink),
+        });
+    }
+    if let Some(l) = settings.loss_limit {
+        say(&format!("fleet daily loss limit: {l}\n"));
     }
     let names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-        return Err(ExitError::failed(format!("agent `{dup}` is given twice")).into());
-    }
-    let reports = run::live(agents)?;
+    let opts = fleet::RunOptions {
+        state_dir: settings.state_dir.clone(),
+        loss_limit: settings.loss_limit,
+        stale_after: settings.stale_after,
+    };
+    let results = fleet::run(agents, &opts)?;
+    drop(locks);
     let many = names.len() > 1;
-    for (name, report) in names.iter().zip(&reports) {
+    for (name, done) in names.iter().zip(&results) {
         let dir = match &args.report_dir {
             Some(d) if many => d.join(name),
             Some(d) => d.clone(),
-            None => PathBuf::from(".runner/runs").join(run_id(name, "up")),
+            None => settings.state_dir.join("runs").join(run_id(name, "up")),
         };
-        finish(report, &format!("{name} (paper, replay)"), &dir, args.trades_csv.as_deref())?;
+        finish(&done.report, &format!("{name} (paper, replay)"), &dir, args.trades_csv.as_deref())?;
+        if let Some(r) = &done.run {
+            say(&format!("{name}: journal run {r}: {}\n", done.outcome));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,17 +304,59 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
     let p = run::prepare(&args.recipe)?;
     let agent = run::build_agent(&p)?;
     let replay = run::open_replay(&p, DateRange { from: args.from, to: args.to })?;
-    let report = run::backtest(agent, replay).map_err(|e| ExitError::usage(format!("{e:#}")))?;
+    let sink = if args.no_journal {
+        None
+    } else {
+        let settings = FleetSettings::resolve(&args.fleet.overrides(None))?;
+        // Backtests are simulations: commits survive a crashed process but are not fsync'ed
+        // each time (docs/journal.md, Durability).
+        let journal = open_journal(&settings.journal, Durability::ProcessCrash)?;
+        let sink = JournalSink::begin(
+            journal,
+            sink_info(&p, &args.recipe, RunMode::Backtest),
+            metadata(&p, &args.recipe),
+        )
+        .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
+        Some(sink)
+    };
+    let done = fleet::backtest(agent, replay, sink)?;
     let name = &p.recipe.agent;
     let dir = args
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(".runner/runs").join(run_id(name, "backtest")));
-    finish(&report, &format!("{name} (backtest)"), &dir, args.trades_csv.as_deref())?;
+    finish(&done.report, &format!("{name} (backtest)"), &dir, args.trades_csv.as_deref())?;
+    if let Some(r) = &done.run {
+        say(&format!("{name}: journal run {r}\n"));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Run `runner status`.
-pub fn status(_args: StatusArgs, _g: &GlobalArgs) -> CmdResult {
-    Err(ExitError::usage("`runner status` is not implemented yet").into())
+pub fn status(args: StatusArgs, _g: &GlobalArgs) -> CmdResult {
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => FleetSettings::resolve(&Overrides { fleet: args.fleet, ..Overrides::default() })?.state_dir,
+    };
+    let (rows, warnings) = status::list(&state_dir).map_err(|e| {
+        ExitError::usage(format!("cannot read {}: {e}", status::status_dir(&state_dir).display()))
+    })?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    match args.format {
+        crate::journal::cli::Format::Json => {
+            let text = serde_json::to_string_pretty(&rows)
+                .map_err(|e| ExitError::usage(format!("cannot encode the status: {e}")))?;
+            say(&format!("{text}\n"));
+        }
+        crate::journal::cli::Format::Table if rows.is_empty() => {
+            say(&format!(
+                "no agents running (status directory {})\n",
+                status::status_dir(&state_dir).display()
+            ));
+        }
+        crate::journal::cli::Format::Table => say(&status::render(&rows)),
+    }
+    Ok(ExitCode::SUCCESS)
 }

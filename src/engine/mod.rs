@@ -7,12 +7,18 @@
 //! - [`run`](crate::engine::run): the drivers (input: the market module's streaming `Replay`) — synchronous backtest (simulated clock) and live-style `up`
 //!   (tokio tasks, channels, wall-clock pacing);
 //! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
+//! - [`fleet`](crate::engine::fleet): fleet settings, the journaled multi-agent `up` driver, fleet loss limit, health;
+//! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
+//! - [`status`](crate::engine::status): status files and `runner status`;
 //! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
 
 pub mod account_lock;
 pub mod agent;
 pub mod candles;
 pub mod cli;
+pub mod fleet;
+pub mod journal_sink;
 pub mod option_leg;
 pub mod run;
 pub mod session;
+pub mod status;

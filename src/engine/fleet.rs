@@ -1,0 +1,603 @@
+//! Fleet guardrails for `runner up`: fleet settings, the journaled live-style driver, the
+//! fleet daily loss limit, health and status files.
+//!
+//! What belongs here: finding the fleet file (`runner.yaml`, found like `runner validate`
+//! finds it) and turning it plus command-line overrides into [`FleetSettings`]; the
+//! multi-agent driver [`run`] that journals every agent event through a
+//! [`JournalSink`], sums the agents' P&L for the day and halts every agent when
+//! the fleet loss limit is reached, tracks health (stale market data by wall clock, a stalled
+//! loop) and writes status files; and the journaled [`backtest`] loop.
+//! Account locks are taken by the caller (`engine::cli`) before anything runs.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::agent::{Agent, AgentEvent, Command, Input};
+use super::journal_sink::JournalSink;
+use super::run::describe;
+use super::status::{self, AgentStatus};
+use crate::cli::ExitError;
+use crate::journal::HaltScope;
+use crate::market::event::MarketEvent;
+use crate::market::replay::Replay;
+use crate::model::{Money, Price, Timestamp};
+use crate::recipe::types::Speed;
+use crate::report::Report;
+use crate::risk::gate::TradingState;
+
+/// How long an agent loop may go without running before it is reported stalled.
+pub const STALL_AFTER: Duration = Duration::from_secs(5);
+
+/// Fleet-wide settings for one `runner up` (or `backtest`).
+#[derive(Debug, Clone)]
+pub struct FleetSettings {
+    /// The fleet file used, if one was found.
+    pub fleet_file: Option<PathBuf>,
+    /// The journal database.
+    pub journal: PathBuf,
+    /// Run state: `locks/`, `status/`.
+    pub state_dir: PathBuf,
+    /// Fleet daily loss limit (a positive amount), if any.
+    pub loss_limit: Option<Money>,
+    /// Market data older than this (wall clock) makes an agent unhealthy.
+    pub stale_after: Option<Duration>,
+    /// Most agents one `runner up` may run.
+    pub max_agents: Option<u32>,
+}
+
+/// Command-line overrides of the fleet file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--fleet PATH`.
+    pub fleet: Option<PathBuf>,
+    /// `--journal PATH`.
+    pub journal: Option<PathBuf>,
+    /// `--state-dir PATH`.
+    pub state_dir: Option<PathBuf>,
+    /// `--fleet-loss-limit AMOUNT`.
+    pub loss_limit: Option<Money>,
+}
+
+impl FleetSettings {
+    /// Resolve settings: the fleet file is `--fleet`, else `runner.yaml` found walking up
+    /// from the current directory (as `runner validate` does); its paths are relative to it.
+    /// Without a fleet file the defaults (`journal/runner.db`, `.runner`) are relative to the
+    /// current directory. Command-line values win.
+    pub fn resolve(o: &Overrides) -> anyhow::Result<Self> {
+        use crate::recipe::schema::SchemaKind;
+        use crate::recipe::validate::{check_file, discover_fleet};
+        let fleet_file = match &o.fleet {
+            Some(p) => Some(p.clone()),
+            None => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| ExitError::usage(format!("cannot read the current directory: {e}")))?;
+                discover_fleet(&cwd)
+            }
+        };
+        let fleet = match &fleet_file {
+            Some(p) => {
+                let report = check_file(p, SchemaKind::Fleet).map_err(|e| ExitError::usage(e.to_string()))?;
+                match report.fleet.clone() {
+                    Some(f) if report.errors() == 0 => f,
+                    _ => {
+                        return Err(ExitError::failed(format!(
+                            "fleet file {} is not valid (run `runner validate {}`)",
+                            p.display(),
+                            p.display()
+                        ))
+                        .into());
+                    }
+                }
+            }
+            None => crate::recipe::model::Fleet::default(),
+        };
+        let base = fleet_file.as_deref().and_then(Path::parent).unwrap_or(Path::new("")).to_path_buf();
+        let loss_limit = o.loss_limit.or(fleet.daily_loss_limit.map(|m| m.value()));
+        if let Some(l) = loss_limit
+            && l <= Decimal::ZERO
+        {
+            return Err(ExitError::usage(format!("the fleet loss limit must be positive, not {l}")).into());
+        }
+        Ok(Self {
+            journal: o.journal.clone().unwrap_or_else(|| base.join(&fleet.journal)),
+            state_dir: o.state_dir.clone().unwrap_or_else(|| base.join(&fleet.state_dir)),
+            loss_limit,
+            stale_after: fleet.stale_data_seconds.map(|s| Duration::from_secs(u64::from(s))),
+            max_agents: fleet.max_concurrent_agents,
+            fleet_file,
+        })
+    }
+}
+
+/// The command a fleet halt sends to each agent: cancel, flatten, no entries for the rest of
+/// the trading day.
+fn halt_command(reason: &str) -> Command {
+    Command::Halt { reason: reason.to_owned() }
+}
+
+/// One agent of a fleet run.
+pub struct FleetAgent {
+    /// The agent.
+    pub agent: Agent,
+    /// Its market data.
+    pub replay: Replay,
+    /// Pacing.
+    pub speed: Speed,
+    /// Its name, printed with every line.
+    pub name: String,
+    /// Its broker account.
+    pub account: String,
+    /// Its journal, if journaling.
+    pub sink: Option<JournalSink>,
+}
+
+/// How one agent's run ended.
+pub struct Finished {
+    /// The report.
+    pub report: Report,
+    /// `completed`, `halted: …` or `stopped: interrupted` (Ctrl-C).
+    pub outcome: String,
+    /// The journal run id, if journaled.
+    pub run: Option<String>,
+}
+
+/// What the status writer knows about an agent.
+struct Slot {
+    name: String,
+    account: String,
+    run: String,
+    state: TradingState,
+    stopped: bool,
+    qty: Decimal,
+    avg: Price,
+    day: Option<NaiveDate>,
+    day_start: Money,
+    equity: Money,
+    last_event: Option<Timestamp>,
+    last_market: Instant,
+    heartbeat: Instant,
+    health: String,
+}
+
+impl Slot {
+    fn day_pnl(&self) -> Money {
+        self.equity - self.day_start
+    }
+}
+
+struct Book {
+    slots: Vec<Slot>,
+    /// The New York trading date of the last fleet halt (one per day).
+    halted_on: Option<NaiveDate>,
+}
+
+type Shared = Arc<Mutex<Book>>;
+
+fn lock(b: &Shared) -> std::sync::MutexGuard<'_, Book> {
+    // A panic while holding the lock leaves plain numbers behind; keep using them.
+    b.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// Settings of [`run`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where status files go.
+    pub state_dir: PathBuf,
+    /// Fleet daily loss limit.
+    pub loss_limit: Option<Money>,
+    /// Stale-data threshold.
+    pub stale_after: Option<Duration>,
+}
+
+/// Live-style run of a fleet: per agent a feeder task paces its replay against the wall clock
+/// and an agent task handles inputs, journals every event in order, and publishes its P&L; a
+/// status task writes status files and health lines every second. Reaching the fleet loss
+/// limit halts every agent. Ctrl-C shuts every agent down cleanly. Results come back in the
+/// order given.
+pub fn run(agents: Vec<FleetAgent>, opts: &RunOptions) -> anyhow::Result<Vec<Finished>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_all(agents, opts.clone()))
+}
+
+async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Vec<Finished>> {
+    let now = Instant::now();
+    let book: Shared = Arc::new(Mutex::new(Book {
+        slots: agents
+            .iter()
+            .map(|a| Slot {
+                name: a.name.clone(),
+                account: a.account.clone(),
+                run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
+                state: a.agent.trading_state(),
+                stopped: false,
+                qty: Decimal::ZERO,
+                avg: Decimal::ZERO,
+                day: None,
+                day_start: a.agent.broker().equity(),
+                equity: a.agent.broker().equity(),
+                last_event: None,
+                last_market: now,
+                heartbeat: now,
+                health: "ok".to_owned(),
+            })
+            .collect(),
+        halted_on: None,
+    }));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
+    let halt_tx = Arc::new(halt_tx);
+    let progress = agents.len() == 1 && std::io::stderr().is_terminal();
+    let tasks: Vec<_> = agents
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let ctx = AgentCtx {
+                index: i,
+                book: Arc::clone(&book),
+                stop: stop_rx.clone(),
+                halt_rx: halt_rx.clone(),
+                halt_tx: Arc::clone(&halt_tx),
+                loss_limit: opts.loss_limit,
+                progress,
+            };
+            tokio::spawn(run_agent(a, ctx))
+        })
+        .collect();
+    let ctrl = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: canceling open orders and flattening");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let status_book = Arc::clone(&book);
+    let status_opts = opts.clone();
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            write_statuses(&status_book, &status_opts);
+        }
+    });
+    let mut results = Vec::with_capacity(tasks.len());
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(r)) => results.push(r),
+            Ok(Err(e)) => first_err = first_err.or(Some(e)),
+            Err(e) => first_err = first_err.or(Some(anyhow::anyhow!("agent task failed: {e}"))),
+        }
+    }
+    writer.abort();
+    ctrl.abort();
+    // Clean exit: the status files go.
+    for s in &lock(&book).slots {
+        status::remove(&opts.state_dir, &s.name);
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(results),
+    }
+}
+
+/// Health checks and status files, once a second.
+fn write_statuses(book: &Shared, opts: &RunOptions) {
+    let now = Instant::now();
+    let mut rows = Vec::new();
+    {
+        let mut b = lock(book);
+        for s in &mut b.slots {
+            let health = if s.stopped {
+                "ok".to_owned()
+            } else {
+                health(now.duration_since(s.heartbeat), now.duration_since(s.last_market), opts.stale_after)
+            };
+            if health != s.health {
+                say(&format!("{} health: {health}", s.name));
+                s.health = health;
+            }
+            let state = if s.stopped { "stopped" } else { s.state.as_str() };
+            rows.push(AgentStatus {
+                agent: s.name.clone(),
+                account: s.account.clone(),
+                pid: std::process::id(),
+                run: s.run.clone(),
+                state: state.to_owned(),
+                position: s.qty.normalize().to_string(),
+                avg_price: s.avg.round_dp(4).to_string(),
+                day_pnl: s.day_pnl().round_dp(2).to_string(),
+                equity: s.equity.round_dp(2).to_string(),
+                health: s.health.clone(),
+                last_event: s.last_event.map(crate::report::iso).unwrap_or_default(),
+                updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            });
+        }
+    }
+    for r in &rows {
+        if let Err(e) = status::write(&opts.state_dir, r) {
+            eprintln!("warning: cannot write the status of {}: {e}", r.agent);
+        }
+    }
+}
+
+/// An agent's health from how long ago its loop last ran and its last market event arrived
+/// (wall clock): a stalled loop first, then stale data.
+fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Duration>) -> String {
+    if since_loop > STALL_AFTER {
+        format!("unhealthy: loop stalled for {}s", since_loop.as_secs())
+    } else if stale_after.is_some_and(|limit| since_data > limit) {
+        format!("unhealthy: no market data for {}s", since_data.as_secs())
+    } else {
+        "ok".to_owned()
+    }
+}
+
+struct AgentCtx {
+    index: usize,
+    book: Shared,
+    stop: tokio::sync::watch::Receiver<bool>,
+    halt_rx: tokio::sync::watch::Receiver<Option<String>>,
+    halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
+    loss_limit: Option<Money>,
+    progress: bool,
+}
+
+fn first_price(ev: &MarketEvent) -> Option<(Price, Timestamp)> {
+    match ev {
+        MarketEvent::Trade(t) => Some((t.price, t.ts)),
+        MarketEvent::Bar(b) => Some((b.close, b.ts)),
+        MarketEvent::Quote(_) => None,
+    }
+}
+
+/// The agent's events go to the terminal and, in the same order, to the journal.
+fn handle(
+    agent: &mut Agent,
+    sink: &mut Option<JournalSink>,
+    name: &str,
+    progress: bool,
+    pos: &mut Option<(Decimal, Price)>,
+    input: Input,
+) {
+    let mut out = |ev: AgentEvent<'_>| {
+        if let Some(s) = sink.as_mut() {
+            s.on_event(&ev);
+        }
+        if let AgentEvent::Position { qty, avg_price, .. } = ev {
+            *pos = Some((qty, avg_price));
+        }
+        if let Some(line) = describe(name, &ev) {
+            if progress {
+                eprint!("\r\x1b[K");
+            }
+            say(&line);
+        }
+    };
+    agent.handle(input, &mut out);
+}
+
+async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
+    let FleetAgent { mut agent, replay, speed, name, sink: mut journal, .. } = a;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
+    let factor = match speed {
+        Speed::Max => None,
+        Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
+    };
+    let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut first: Option<i64> = None;
+        for ev in replay {
+            let ev = ev?;
+            if let Some(f) = factor {
+                let t0 = *first.get_or_insert(ev.ts().0);
+                let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);
+                loop {
+                    let elapsed = start.elapsed();
+                    if due <= elapsed || tx.is_closed() {
+                        break;
+                    }
+                    std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
+                }
+            }
+            if tx.blocking_send(Input::Market(ev)).is_err() {
+                return Ok(());
+            }
+        }
+        let _ = tx.blocking_send(Input::Command(Command::Shutdown));
+        Ok(())
+    });
+    let mut outcome = "completed".to_owned();
+    let mut seen_price = false;
+    let mut pos: Option<(Decimal, Price)> = None;
+    let mut count: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            biased;
+            changed = ctx.stop.changed() => {
+                if changed.is_err() || *ctx.stop.borrow() {
+                    outcome = "stopped: interrupted".to_owned();
+                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+                    break;
+                }
+            }
+            Ok(()) = ctx.halt_rx.changed() => {
+                let reason = ctx.halt_rx.borrow().clone();
+                if let Some(reason) = reason {
+                    outcome = format!("halted: {reason}");
+                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(halt_command(&reason)));
+                    publish(&agent, &ctx, false, pos);
+                }
+            }
+            _ = tick.tick() => {
+                lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
+            }
+            msg = rx.recv() => {
+                let Some(input) = msg else { break };
+                let shutdown = matches!(input, Input::Command(Command::Shutdown));
+                let market = matches!(input, Input::Market(_));
+                if let Input::Market(ev) = &input
+                    && !seen_price
+                    && let Some((price, ts)) = first_price(ev)
+                {
+                    seen_price = true;
+                    if let Some(s) = journal.as_mut() {
+                        for line in s.on_first_price(price, ts) {
+                            say(&line);
+                        }
+                    }
+                }
+                handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, input);
+                count += 1;
+                if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
+                    failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+                    break;
+                }
+                if let Some(total) = publish(&agent, &ctx, market, pos) {
+                    let limit = ctx.loss_limit.unwrap_or_default();
+                    let reason = format!("fleet daily loss limit {limit} reached (fleet day P&L {})", total.round_dp(2));
+                    say(&format!("{} fleet halt: {reason}", crate::report::iso(agent.now())));
+                    if let Some(s) = journal.as_mut() {
+                        s.halt(HaltScope::Fleet, &reason, agent.now());
+                    }
+                    // Every agent, this one included, gets the halt through the channel.
+                    let _ = ctx.halt_tx.send(Some(reason));
+                }
+                if ctx.progress && count.is_multiple_of(5000) {
+                    eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
+                }
+                if shutdown {
+                    break;
+                }
+            }
+        }
+    }
+    drop(rx);
+    if ctx.progress {
+        eprintln!("\r\x1b[K{count} events replayed");
+    }
+    if !agent.stopped() {
+        handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+    }
+    publish(&agent, &ctx, false, pos);
+    lock(&ctx.book).slots[ctx.index].stopped = true;
+    match feeder.await {
+        Ok(Err(e)) => failure = failure.or(Some(format!("{e:#}"))),
+        Err(e) if !e.is_cancelled() => failure = failure.or(Some(format!("replay task failed: {e}"))),
+        _ => {}
+    }
+    let run = match journal {
+        Some(s) => {
+            let outcome = failure.as_ref().map_or(outcome.clone(), |f| format!("error: {f}"));
+            Some(s.end(&outcome).map_err(|e| anyhow::anyhow!("{name}: journal: {e}"))?.to_string())
+        }
+        None => None,
+    };
+    if let Some(f) = failure {
+        return Err(anyhow::anyhow!(f));
+    }
+    Ok(Finished { report: agent.into_report(), outcome, run })
+}
+
+/// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
+/// the one that reaches the loss limit (at most once per New York trading date).
+fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Price)>) -> Option<Money> {
+    let equity = agent.broker().equity();
+    let now = agent.now();
+    let mut b = lock(&ctx.book);
+    let s = &mut b.slots[ctx.index];
+    let wall = Instant::now();
+    s.heartbeat = wall;
+    if market {
+        s.last_market = wall;
+        s.last_event = Some(now);
+        let date = now.to_new_york().date_naive();
+        if s.day != Some(date) {
+            // The day starts from the equity before its first event.
+            s.day = Some(date);
+            s.day_start = s.equity;
+        }
+    }
+    s.equity = equity;
+    s.state = agent.trading_state();
+    if let Some((q, a)) = pos {
+        s.qty = q;
+        s.avg = a;
+    }
+    let limit = ctx.loss_limit?;
+    let today = s.day;
+    // One fleet halt per trading date; dates only move forward (agents replaying at full
+    // speed may be on different dates for a moment).
+    if today.is_none() || today <= b.halted_on {
+        return None;
+    }
+    let total: Money = b.slots.iter().map(Slot::day_pnl).sum();
+    if -total >= limit {
+        b.halted_on = today;
+        return Some(total);
+    }
+    None
+}
+
+/// Backtest: drive the agent synchronously over the replay, journaling every event in order.
+pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>) -> anyhow::Result<Finished> {
+    let mut fail: Option<String> = None;
+    let mut out = |ev: AgentEvent<'_>| {
+        if let Some(s) = sink.as_mut() {
+            s.on_event(&ev);
+        }
+    };
+    for ev in replay {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                fail = Some(e.to_string());
+                break;
+            }
+        };
+        agent.handle(Input::Market(ev), &mut out);
+    }
+    agent.handle(Input::Command(Command::Shutdown), &mut out);
+    let run = match sink {
+        Some(s) => {
+            let outcome = fail.as_ref().map_or("completed".to_owned(), |f| format!("error: {f}"));
+            Some(s.end(&outcome).map_err(|e| ExitError::usage(format!("journal: {e}")))?.to_string())
+        }
+        None => None,
+    };
+    if let Some(f) = fail {
+        return Err(ExitError::usage(f).into());
+    }
+    Ok(Finished { report: agent.into_report(), outcome: "completed".to_owned(), run })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_reports_a_stalled_loop_before_stale_data() {
+        let secs = Duration::from_secs;
+        assert_eq!(health(secs(1), secs(100), None), "ok");
+        assert_eq!(health(secs(1), secs(2), Some(secs(30))), "ok");
+        assert_eq!(health(secs(1), secs(31), Some(secs(30))), "unhealthy: no market data for 31s");
+        assert_eq!(health(secs(6), secs(31), Some(secs(30))), "unhealthy: loop stalled for 6s");
+    }
+}

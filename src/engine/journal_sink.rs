@@ -1,0 +1,476 @@
+//! Journal wiring: turns one agent's [`AgentEvent`] stream into journal records, in order.
+//!
+//! What belongs here: the mapping from engine events to [`crate::journal`] records (orders and
+//! every status change, fills, position snapshots, risk-gate denials, halts, day trades), the
+//! day-trade detector that feeds `day_trades`, and the restart rebuild (day-trade history and
+//! open positions left by a crashed run of the same agent). Drivers own the sink; the agent
+//! never sees the journal.
+//!
+//! Restart policy for paper accounts: the paper broker is a fresh simulation in every process,
+//! so a position a crashed run left open no longer exists anywhere but in the journal. The sink
+//! flattens it *in the journal* at the first price of the new run: a `recover-…` fill on the
+//! opposite side at that price and a flat position snapshot, and prints what it did. The new
+//! run's paper account starts from the recipe's starting equity.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+
+use super::agent::AgentEvent;
+use crate::broker::{OrderEvent, OrderKind, OrderRequest};
+use crate::journal::{
+    DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
+    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
+};
+use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, Timestamp};
+
+/// Who and what a sink journals for.
+#[derive(Debug, Clone)]
+pub struct SinkInfo {
+    /// The agent.
+    pub agent: AgentId,
+    /// Its broker account.
+    pub account: AccountId,
+    /// The traded instrument (the recipe's underlying; option positions are labelled
+    /// `<underlying> option`).
+    pub instrument: String,
+    /// Recipe path as given.
+    pub recipe: String,
+    /// Backtest, paper or live.
+    pub mode: RunMode,
+    /// Contract multiplier of the traded instrument (1 for shares, 100 for options).
+    pub multiplier: Decimal,
+}
+
+/// What a restart found in the journal.
+#[derive(Debug, Clone, Default)]
+pub struct Restored {
+    /// Day trades of this account from earlier paper/live runs, oldest first.
+    pub day_trades: Vec<DayTradeRecord>,
+    /// Earlier paper/live runs of this agent on this account that never ended (their process
+    /// died); they are now ended with outcome `crashed`.
+    pub crashed_runs: Vec<RunId>,
+    /// Open positions a previous run of this agent left behind.
+    pub open_positions: Vec<PositionRecord>,
+}
+
+/// Journals one agent's run. Write errors are kept (the first one) and reported by
+/// [`JournalSink::error`]; the driver stops the agent when one happens.
+pub struct JournalSink {
+    journal: Journal,
+    info: SinkInfo,
+    run: RunId,
+    orders: HashMap<ClientOrderId, OrderRecord>,
+    fills: u64,
+    /// Day-trade detector: signed position and the quantity opened on `day`.
+    pos: Decimal,
+    day: Option<NaiveDate>,
+    opened_today: Decimal,
+    opened_since_count: bool,
+    pending_flatten: Vec<PositionRecord>,
+    /// The symbol of the latest fill: the position event that follows is about it.
+    last_fill: crate::model::SymbolId,
+    error: Option<JournalError>,
+}
+
+fn utc(ts: Timestamp) -> DateTime<Utc> {
+    ts.to_utc()
+}
+
+fn order_type(kind: &OrderKind) -> (OrderType, Option<Price>, Option<Price>) {
+    match *kind {
+        OrderKind::Market => (OrderType::Market, None, None),
+        // A marketable limit's price is set at the touch by the broker; it is journaled as a
+        // limit order without a price.
+        OrderKind::MarketableLimit { .. } => (OrderType::Limit, None, None),
+        OrderKind::Limit { limit } => (OrderType::Limit, Some(limit), None),
+        OrderKind::Stop { stop } => (OrderType::Stop, None, Some(stop)),
+        OrderKind::StopLimit { stop, limit } => (OrderType::StopLimit, Some(limit), Some(stop)),
+    }
+}
+
+impl JournalSink {
+    /// Record the start of a run in `journal` and return the sink.
+    pub fn begin(
+        mut journal: Journal,
+        info: SinkInfo,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<Self, JournalError> {
+        let run = journal.begin_run(&NewRun {
+            agent: info.agent.clone(),
+            recipe: info.recipe.clone(),
+            mode: info.mode,
+            started_at: Utc::now(),
+            metadata,
+        })?;
+        Ok(Self {
+            journal,
+            info,
+            run,
+            orders: HashMap::new(),
+            fills: 0,
+            pos: Decimal::ZERO,
+            day: None,
+            opened_today: Decimal::ZERO,
+            opened_since_count: false,
+            pending_flatten: Vec::new(),
+            last_fill: crate::model::SymbolId(0),
+            error: None,
+        })
+    }
+
+    /// This run's id.
+    pub fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    /// The first write error, if any.
+    pub fn error(&self) -> Option<&JournalError> {
+        self.error.as_ref()
+    }
+
+    fn keep<T>(&mut self, r: Result<T, JournalError>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Restart rebuild: this account's day trades from earlier paper/live runs (backtests
+    /// are simulations and never count) and the open positions earlier runs of this agent
+    /// left. Open positions are flattened in the journal at the first price this run sees
+    /// (see the module docs).
+    ///
+    /// Call it while holding the account lock: then no other process runs this account, so a
+    /// paper/live run of this agent and account that never ended belongs to a dead process; it
+    /// is ended with outcome `crashed (found by <this run>)`.
+    pub fn restore(&mut self) -> Result<Restored, JournalError> {
+        let runs = self.journal.runs()?;
+        let account = self.info.account.as_str();
+        let crashed_runs: Vec<RunId> = runs
+            .iter()
+            .filter(|r| {
+                r.id != self.run
+                    && r.ended_at.is_none()
+                    && r.begin.mode != RunMode::Backtest
+                    && r.begin.agent == self.info.agent
+                    && r.begin.metadata.get("account").map(String::as_str) == Some(account)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let outcome = format!("crashed (found by {})", self.run);
+        for id in &crashed_runs {
+            self.journal.end_run(id, Utc::now(), &outcome)?;
+        }
+        let modes: HashMap<RunId, RunMode> = runs.into_iter().map(|r| (r.id, r.begin.mode)).collect();
+        let counts = |run: &Option<RunId>| {
+            run.as_ref().and_then(|r| modes.get(r)).is_some_and(|m| *m != RunMode::Backtest)
+        };
+        let day_trades: Vec<DayTradeRecord> = self
+            .journal
+            .day_trades_since(&self.info.account, NaiveDate::MIN)?
+            .into_iter()
+            .filter(|d| counts(&d.run) && d.run.as_ref() != Some(&self.run))
+            .collect();
+        let open_positions: Vec<PositionRecord> = self
+            .journal
+            .open_positions(&self.info.agent)?
+            .into_iter()
+            .filter(|p| p.account == self.info.account && counts(&p.run))
+            .collect();
+        self.pending_flatten = open_positions.clone();
+        Ok(Restored { day_trades, crashed_runs, open_positions })
+    }
+
+    /// Flatten, in the journal, positions a crashed run left (once, at the first price).
+    /// Returns one line per position flattened.
+    pub fn on_first_price(&mut self, price: Price, ts: Timestamp) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (n, p) in std::mem::take(&mut self.pending_flatten).into_iter().enumerate() {
+            let side = if p.qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
+            let id = ClientOrderId(format!("{}-recover-{}", self.info.agent, n + 1));
+            let fill = FillRecord {
+                fill_id: format!("{}-{}", self.run, id),
+                client_order_id: id,
+                run: Some(self.run.clone()),
+                agent: p.agent.clone(),
+                account: p.account.clone(),
+                instrument: p.instrument.clone(),
+                side,
+                qty: p.qty.abs(),
+                price,
+                fee: Decimal::ZERO,
+                time: utc(ts),
+            };
+            let flat = PositionRecord {
+                run: Some(self.run.clone()),
+                qty: Decimal::ZERO,
+                avg_price: Decimal::ZERO,
+                time: utc(ts),
+                ..p.clone()
+            };
+            let r = self.journal.batch().and_then(|mut b| {
+                b.record_fill(&fill)?;
+                b.record_position(&flat)?;
+                b.commit()
+            });
+            self.keep(r);
+            let mut pnl = ((price - p.avg_price) * p.qty * self.info.multiplier).round_dp(2);
+            pnl.rescale(2);
+            lines.push(format!(
+                "{}: flattened {} {} left open by run {} (avg {}) at the first price {} (P&L {})",
+                self.info.agent,
+                p.qty,
+                p.instrument,
+                p.run.as_ref().map_or("?", RunId::as_str),
+                p.avg_price,
+                price,
+                pnl
+            ));
+        }
+        lines
+    }
+
+    fn instrument(&self, sym: crate::model::SymbolId) -> InstrumentId {
+        if sym.0 == 0 {
+            InstrumentId(self.info.instrument.clone())
+        } else {
+            InstrumentId(format!("{} option", self.info.instrument))
+        }
+    }
+
+    fn order_from(&self, req: &OrderRequest) -> OrderRecord {
+        let (order_type, limit_price, stop_price) = order_type(&req.kind);
+        OrderRecord {
+            client_order_id: req.id.clone(),
+            run: Some(self.run.clone()),
+            agent: self.info.agent.clone(),
+            account: self.info.account.clone(),
+            instrument: self.instrument(req.symbol),
+            side: req.side,
+            order_type,
+            qty: req.qty,
+            limit_price,
+            stop_price,
+            status: OrderStatus::Submitted,
+            time: utc(req.ts),
+        }
+    }
+
+    fn status(&mut self, id: &ClientOrderId, status: OrderStatus, ts: Timestamp) {
+        if let Some(o) = self.orders.get_mut(id) {
+            o.status = status;
+            o.time = utc(ts);
+            let o = o.clone();
+            let r = self.journal.record_order(&o);
+            self.keep(r);
+        }
+    }
+
+    /// Journal one agent event.
+    pub fn on_event(&mut self, ev: &AgentEvent<'_>) {
+        match ev {
+            AgentEvent::OrderSent(req) => {
+                let o = self.order_from(req);
+                let r = self.journal.record_order(&o);
+                self.keep(r);
+                self.orders.insert(req.id.clone(), o);
+            }
+            AgentEvent::Denied(d) => {
+                let rec = DenialRecord {
+                    run: Some(self.run.clone()),
+                    agent: self.info.agent.clone(),
+                    account: self.info.account.clone(),
+                    instrument: self.instrument(d.order.symbol),
+                    side: d.order.side,
+                    qty: d.order.qty,
+                    client_order_id: Some(d.order.id.clone()),
+                    reason_code: d.reason.code().to_owned(),
+                    message: crate::risk::gate::describe(d),
+                    time: utc(d.order.ts),
+                };
+                let r = self.journal.record_denial(&rec);
+                self.keep(r);
+            }
+            AgentEvent::Order(OrderEvent::Accepted { id, ts }) => self.status(id, OrderStatus::Accepted, *ts),
+            AgentEvent::Order(OrderEvent::Canceled { id, ts }) => self.status(id, OrderStatus::Canceled, *ts),
+            AgentEvent::Order(OrderEvent::Expired { id, ts }) => self.status(id, OrderStatus::Expired, *ts),
+            AgentEvent::Order(OrderEvent::Rejected { id, ts, .. }) => {
+                self.status(id, OrderStatus::Rejected, *ts);
+            }
+            AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
+                self.fills += 1;
+                self.last_fill = f.symbol;
+                let rec = FillRecord {
+                    fill_id: format!("{}-{}", self.run, self.fills),
+                    client_order_id: f.id.clone(),
+                    run: Some(self.run.clone()),
+                    agent: self.info.agent.clone(),
+                    account: self.info.account.clone(),
+                    instrument: self.instrument(f.symbol),
+                    side: f.side,
+                    qty: f.qty,
+                    price: f.price,
+                    fee: f.commission,
+                    time: utc(f.ts),
+                };
+                let day_trade = self.detect_day_trade(f.side, f.qty, f.ts);
+                let status =
+                    if f.leaves.is_zero() { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
+                let order = self.orders.get_mut(&f.id).map(|o| {
+                    o.status = status;
+                    o.time = utc(f.ts);
+                    o.clone()
+                });
+                let dt = day_trade.map(|(date, qty)| DayTradeRecord {
+                    run: Some(self.run.clone()),
+                    account: self.info.account.clone(),
+                    agent: self.info.agent.clone(),
+                    instrument: rec.instrument.clone(),
+                    trade_date: date,
+                    qty,
+                    time: utc(f.ts),
+                });
+                // The fill, the order's new status and a day trade it completes: one commit.
+                let r = self.journal.batch().and_then(|mut b| {
+                    b.record_fill(&rec)?;
+                    if let Some(o) = &order {
+                        b.record_order(o)?;
+                    }
+                    if let Some(d) = &dt {
+                        b.record_day_trade(d)?;
+                    }
+                    b.commit()
+                });
+                self.keep(r);
+            }
+            AgentEvent::Order(_) => {}
+            AgentEvent::Position { ts, qty, avg_price, .. } => {
+                let rec = PositionRecord {
+                    run: Some(self.run.clone()),
+                    agent: self.info.agent.clone(),
+                    account: self.info.account.clone(),
+                    instrument: self.instrument(self.last_fill),
+                    qty: *qty,
+                    avg_price: *avg_price,
+                    time: utc(*ts),
+                };
+                let r = self.journal.record_position(&rec);
+                self.keep(r);
+            }
+            // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
+            AgentEvent::Warning { ts, message } => {
+                if let Some(reason) = message.strip_prefix("halted: ") {
+                    self.halt(HaltScope::Agent, reason, *ts);
+                }
+            }
+            AgentEvent::Signal(_) => {}
+        }
+    }
+
+    /// Day-trade detector, counting as the compliance ledger does (FINRA's sequence reading):
+    /// opening fills followed by closing fills that close quantity opened the same New York
+    /// date are ONE day trade; a new opening starts a new sequence; closing a position carried
+    /// overnight is not a day trade. Returns the date and the quantity the first closing fill
+    /// matched.
+    fn detect_day_trade(&mut self, side: Side, qty: Decimal, ts: Timestamp) -> Option<(NaiveDate, Decimal)> {
+        let date = ts.to_new_york().date_naive();
+        if self.day != Some(date) {
+            self.day = Some(date);
+            self.opened_today = Decimal::ZERO;
+            self.opened_since_count = false;
+        }
+        let signed = side.sign() * qty;
+        let mut result = None;
+        if self.pos.is_zero() || self.pos.is_sign_positive() == signed.is_sign_positive() {
+            self.opened_today += qty;
+            self.opened_since_count = true;
+        } else {
+            let closed = qty.min(self.pos.abs());
+            if self.opened_today > Decimal::ZERO {
+                let matched = closed.min(self.opened_today);
+                self.opened_today -= matched;
+                if self.opened_since_count {
+                    self.opened_since_count = false;
+                    result = Some((date, matched));
+                }
+            }
+            // A reversal opens the rest.
+            if qty > closed {
+                self.opened_today += qty - closed;
+                self.opened_since_count = true;
+            }
+        }
+        self.pos += signed;
+        result
+    }
+
+    /// Journal a halt (agent or fleet scope).
+    pub fn halt(&mut self, scope: HaltScope, reason: &str, ts: Timestamp) {
+        let rec = HaltRecord {
+            run: Some(self.run.clone()),
+            scope,
+            agent: (scope == HaltScope::Agent).then(|| self.info.agent.clone()),
+            reason: reason.to_owned(),
+            time: utc(ts),
+        };
+        let r = self.journal.record_halt(&rec);
+        self.keep(r);
+    }
+
+    /// Record the end of the run (`completed`, `halted`, `error: …`).
+    pub fn end(mut self, outcome: &str) -> Result<RunId, JournalError> {
+        if let Some(e) = self.error.take() {
+            let _ = self.journal.end_run(&self.run, Utc::now(), &format!("error: {e}"));
+            return Err(e);
+        }
+        self.journal.end_run(&self.run, Utc::now(), outcome)?;
+        Ok(self.run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Durability;
+    use rust_decimal_macros::dec;
+
+    fn sink(dir: &std::path::Path) -> JournalSink {
+        let j = Journal::open_with(dir.join("j.db"), Durability::ProcessCrash).expect("journal");
+        let info = SinkInfo {
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: "SPY".into(),
+            recipe: "r.yaml".into(),
+            mode: RunMode::Paper,
+            multiplier: Decimal::ONE,
+        };
+        JournalSink::begin(j, info, BTreeMap::new()).expect("begin")
+    }
+
+    #[test]
+    fn day_trades_are_same_day_round_trips() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = sink(dir.path());
+        // 2013-10-07 14:00 UTC = 10:00 New York.
+        let t = Timestamp(1_381_154_400_000_000_000);
+        let hour = 3_600_000_000_000;
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(100), t), None);
+        assert_eq!(
+            s.detect_day_trade(Side::Sell, dec!(150), t.add_nanos(hour)),
+            Some((NaiveDate::from_ymd_opt(2013, 10, 7).expect("date"), dec!(100)))
+        );
+        // Short 50 held overnight: closing it the next day is not a day trade.
+        let next = t.add_nanos(24 * hour);
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(50), next), None);
+        // Two partial closes of one opening: one day trade; a new opening starts another.
+        let d8 = Some((NaiveDate::from_ymd_opt(2013, 10, 8).expect("date"), dec!(40)));
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(100), next), None);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(40), next), d8);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(60), next), None);
+        assert_eq!(s.detect_day_trade(Side::Buy, dec!(40), next), None);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(40), next), d8);
+    }
+}

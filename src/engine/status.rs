@@ -1,0 +1,173 @@
+//! Agent status files and `runner status`.
+//!
+//! What belongs here: the status record a running `runner up` writes for each of its agents to
+//! `state_dir/status/<agent>.json` (atomically: temp file in the same directory, fsync, rename)
+//! about once a second and removes on a clean exit, and the reader behind `runner status`. A
+//! file whose writer no longer holds its account lock (or whose pid is gone) is shown as
+//! `stopped (stale)`: the process died without cleaning up.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::account_lock::AccountLock;
+use crate::model::AccountId;
+
+/// One agent's status as written by `runner up`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// Agent name.
+    pub agent: String,
+    /// Broker account.
+    pub account: String,
+    /// Process id of the `runner up` running it.
+    pub pid: u32,
+    /// Journal run id (empty without a journal).
+    pub run: String,
+    /// Trading state: `active`, `reduce-only` or `halted`.
+    pub state: String,
+    /// Signed position quantity.
+    pub position: String,
+    /// Average price of the position.
+    pub avg_price: String,
+    /// P&L of the current trading day (realized + unrealized, after fees).
+    pub day_pnl: String,
+    /// Account equity.
+    pub equity: String,
+    /// `ok` or `unhealthy: <why>`.
+    pub health: String,
+    /// Time of the newest market event (RFC 3339, New York), empty before the first.
+    pub last_event: String,
+    /// Wall-clock time this file was written (RFC 3339 UTC).
+    pub updated_at: String,
+}
+
+/// A status file as `runner status` reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// The record.
+    #[serde(flatten)]
+    pub status: AgentStatus,
+    /// Whether its process is still running (otherwise `stopped (stale)`).
+    pub running: bool,
+}
+
+/// The status directory under a state directory.
+pub fn status_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("status")
+}
+
+/// The status file of `agent`.
+pub fn status_path(state_dir: &Path, agent: &str) -> PathBuf {
+    status_dir(state_dir).join(format!("{agent}.json"))
+}
+
+/// Write `s` atomically to its status file.
+pub fn write(state_dir: &Path, s: &AgentStatus) -> std::io::Result<()> {
+    let dir = status_dir(state_dir);
+    std::fs::create_dir_all(&dir)?;
+    // Serialising a struct of strings and an integer cannot fail.
+    let mut text = serde_json::to_string_pretty(s).unwrap_or_default();
+    text.push('\n');
+    crate::report::write_atomic(&status_path(state_dir, &s.agent), text.as_bytes())
+}
+
+/// Remove `agent`'s status file (clean exit); a missing file is fine.
+pub fn remove(state_dir: &Path, agent: &str) {
+    let _ = std::fs::remove_file(status_path(state_dir, agent));
+}
+
+fn pid_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks whether the process exists; it sends nothing.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Whether the writer of `s` is still running: it still holds its account lock (the OS
+/// drops the lock when a process dies, even by `kill -9`), or, for an account name that
+/// cannot be checked, its pid exists.
+fn running(state_dir: &Path, s: &AgentStatus) -> bool {
+    match AccountLock::holder(&state_dir.join("locks"), &AccountId(s.account.clone())) {
+        Ok(Some(h)) => h.pid == s.pid,
+        Ok(None) => false,
+        Err(_) => pid_alive(s.pid),
+    }
+}
+
+/// Every status file under `state_dir`, sorted by agent. Unreadable files are skipped with
+/// a warning line in the result's second element.
+pub fn list(state_dir: &Path) -> std::io::Result<(Vec<Listed>, Vec<String>)> {
+    let dir = status_dir(state_dir);
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, warnings)),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<AgentStatus>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(status) => {
+                let running = running(state_dir, &status);
+                out.push(Listed { status, running });
+            }
+            Err(e) => warnings.push(format!("{}: {e}", path.display())),
+        }
+    }
+    out.sort_by(|a, b| a.status.agent.cmp(&b.status.agent));
+    Ok((out, warnings))
+}
+
+/// Render status rows as an aligned table.
+pub fn render(rows: &[Listed]) -> String {
+    let mut table: Vec<[String; 8]> = vec![[
+        "AGENT".into(),
+        "ACCOUNT".into(),
+        "STATE".into(),
+        "POSITION".into(),
+        "DAY P&L".into(),
+        "HEALTH".into(),
+        "LAST EVENT".into(),
+        "PID".into(),
+    ]];
+    for r in rows {
+        let s = &r.status;
+        let state = if r.running { s.state.clone() } else { "stopped (stale)".to_owned() };
+        let pos =
+            if s.position == "0" { "0".to_owned() } else { format!("{} @ {}", s.position, s.avg_price) };
+        table.push([
+            s.agent.clone(),
+            s.account.clone(),
+            state,
+            pos,
+            s.day_pnl.clone(),
+            s.health.clone(),
+            s.last_event.clone(),
+            s.pid.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for row in &table {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &table {
+        let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
