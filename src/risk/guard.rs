@@ -61,9 +61,6 @@ struct Band {
     hi: Price,
 }
 
-/// Margin that keeps a band conservative against rounding in its division.
-const BAND_EPSILON: Decimal = Decimal::from_parts(1, 0, 0, false, 9);
-
 impl LossGuard {
     /// A guard starting at `equity`; `max_drawdown` is a fraction (`0.1` = 10 %).
     pub fn new(daily_loss_limit: Option<Money>, max_drawdown: Option<Decimal>, equity: Money) -> Self {
@@ -93,7 +90,10 @@ impl LossGuard {
 
     /// After a full check at equity `cash + qty × multiplier × price`, remember the band of
     /// prices inside which the next checks can be skipped (see [`Self::quiet_at`]).
-    pub fn set_band(&mut self, cash: Money, qty: Qty, multiplier: Decimal) {
+    /// `scale` is the number of decimals prices are quoted with: bounds are rounded inwards to
+    /// it (the band only ever shrinks, so rounding never hides a trip) and the per-price
+    /// comparisons then need no rescaling.
+    pub fn set_band(&mut self, cash: Money, qty: Qty, multiplier: Decimal, scale: u32) {
         let qm = qty * multiplier;
         let floor = [
             (!self.drawdown_tripped)
@@ -121,18 +121,15 @@ impl LossGuard {
             let (trip, top) = (trip.flatten(), top.flatten());
             if qm > Decimal::ZERO {
                 // Long: trips at or below `trip`, new peak above `top`.
-                (
-                    trip.map_or(Decimal::MIN, |t| t + BAND_EPSILON),
-                    top.map_or(Decimal::MAX, |t| t - BAND_EPSILON),
-                )
+                (trip.unwrap_or(Decimal::MIN), top.unwrap_or(Decimal::MAX))
             } else {
                 // Short: trips at or above `trip`, new peak below `top`.
-                (
-                    top.map_or(Decimal::MIN, |t| t + BAND_EPSILON),
-                    trip.map_or(Decimal::MAX, |t| t - BAND_EPSILON),
-                )
+                (top.unwrap_or(Decimal::MIN), trip.unwrap_or(Decimal::MAX))
             }
         };
+        use rust_decimal::RoundingStrategy::{ToNegativeInfinity, ToPositiveInfinity};
+        let lo = if lo == Decimal::MIN { lo } else { lo.round_dp_with_strategy(scale, ToPositiveInfinity) };
+        let hi = if hi == Decimal::MAX { hi } else { hi.round_dp_with_strategy(scale, ToNegativeInfinity) };
         self.band = Some(Band { cash, qty, lo, hi });
     }
 
@@ -227,7 +224,7 @@ mod tests {
         // Long 100 shares, cash 0 (bought at 100): equity = 100 × price.
         let mut g = LossGuard::new(Some(dec!(500)), Some(dec!(0.10)), dec!(10000));
         g.new_day(1, dec!(10000));
-        g.set_band(dec!(0), dec!(100), Decimal::ONE);
+        g.set_band(dec!(0), dec!(100), Decimal::ONE, 2);
         // Daily floor 9500 → price 95; drawdown floor 9000 → 90; peak 10000 → price 100.
         assert!(g.quiet_at(dec!(99.99), dec!(0), dec!(100)));
         assert!(g.quiet_at(dec!(95.01), dec!(0), dec!(100)));
@@ -239,7 +236,7 @@ mod tests {
         // Short 100 at 100 (cash 20000): equity = 20000 − 100 × price.
         let mut g = LossGuard::new(Some(dec!(500)), None, dec!(10000));
         g.new_day(1, dec!(10000));
-        g.set_band(dec!(20000), dec!(-100), Decimal::ONE);
+        g.set_band(dec!(20000), dec!(-100), Decimal::ONE, 2);
         assert!(g.quiet_at(dec!(104.99), dec!(20000), dec!(-100)));
         assert!(!g.quiet_at(dec!(105), dec!(20000), dec!(-100)), "short trips on the way up");
         assert!(g.quiet_at(dec!(1), dec!(20000), dec!(-100)), "no drawdown guard: no peak bound");

@@ -128,7 +128,7 @@ impl Agent {
         // The band is only valid when the traded instrument is all the account holds.
         match mark {
             Some(m) if equity == cash + qty * self.broker.config().multiplier * m => {
-                self.guard.set_band(cash, qty, self.broker.config().multiplier);
+                self.guard.set_band(cash, qty, self.broker.config().multiplier, m.scale());
             }
             _ => {}
         }
