@@ -121,3 +121,47 @@ fn check_secrets_reports_a_tampered_file_and_empty_values() {
     assert!(!out.stdout.contains("the-id-value") && !out.stderr.contains("the-id-value"), "{}", out.stdout);
     assert_eq!(fs::read(&path).expect("reread"), bytes, "validate changes nothing on disk");
 }
+
+/// A replay recipe whose broker is a live Alpaca account named by credentials.
+fn live_recipe(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml"))
+        .expect("recipe")
+        .replace("  kind: paper\n", "  kind: alpaca\n")
+        .replace("  starting_equity: 50000\n", "  credentials: alpaca-paper\n")
+        .replace("../data/", &format!("{}/data/", repo_root().display()));
+    let path = dir.join("live.yaml");
+    fs::write(&path, text).expect("write recipe");
+    path
+}
+
+#[test]
+fn up_decrypts_credentials_once_at_start_and_refuses_what_it_cannot_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recipe = live_recipe(dir.path());
+    let home = empty_home();
+    let common = |r: Run| {
+        r.env("HOME", home.path())
+            .args(["--state-dir", &dir.path().join("state").to_string_lossy()])
+            .args(["--journal", &dir.path().join("j.db").to_string_lossy()])
+    };
+    // No key: refused before anything runs, naming the file and the recipients tried.
+    let out =
+        common(Run::new(["up", "--speed", "max"]).arg(&recipe).env_remove("SOPS_AGE_KEY_FILE")).run().code(1);
+    assert!(out.stderr.contains("alpaca-paper.sops.yaml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("age1v94wk6c0ke6tpajm84k22dh9kfg3m3a4ymnzcnrzt6ckndqc3dxs9ynl4d"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("filled"), "nothing trades: {}", out.stdout);
+    // With the key: decrypted in memory, then the live adapter is refused rather than faked.
+    let out =
+        common(Run::new(["-vv", "up", "--speed", "max"]).arg(&recipe).env("SOPS_AGE_KEY_FILE", demo_key()))
+            .run()
+            .code(1);
+    assert!(out.stderr.contains("Credentials decrypted."), "{}", out.stderr);
+    assert!(out.stderr.contains("the alpaca adapter is not part of this build"), "{}", out.stderr);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("DEMO-not-a-real"), "a secret value leaked:\n{text}");
+    }
+}

@@ -50,6 +50,8 @@ pub struct FleetSettings {
     pub stale_after: Option<Duration>,
     /// Most agents one `runner up` may run.
     pub max_agents: Option<u32>,
+    /// Where `NAME.sops.yaml` credentials live.
+    pub secrets_dir: PathBuf,
 }
 
 /// Command-line overrides of the fleet file.
@@ -111,6 +113,7 @@ impl FleetSettings {
             loss_limit,
             stale_after: fleet.stale_data_seconds.map(|s| Duration::from_secs(u64::from(s))),
             max_agents: fleet.max_concurrent_agents,
+            secrets_dir: base.join(&fleet.secrets_dir),
             fleet_file,
         })
     }

@@ -10,12 +10,14 @@
 //! - [`fleet`](crate::engine::fleet): fleet settings, the journaled multi-agent `up` driver, fleet loss limit, health;
 //! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
 //! - [`status`](crate::engine::status): status files and `runner status`;
+//! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;
 //! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
 
 pub mod account_lock;
 pub mod agent;
 pub mod candles;
 pub mod cli;
+pub mod credentials;
 pub mod fleet;
 pub mod journal_sink;
 pub mod option_leg;

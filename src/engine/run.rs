@@ -44,6 +44,19 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
         ))
         .into());
     }
+    if recipe.broker.kind != crate::recipe::model::BrokerKind::Paper {
+        // Never stand a simulation in for a live account the recipe names.
+        return Err(crate::cli::ExitError::failed(format!(
+            "{}: the engine trades through the paper broker only for now (broker.kind: paper); \
+             the {} adapter is not part of this build, so nothing was sent",
+            recipe_path.display(),
+            serde_json::to_value(recipe.broker.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ))
+        .into());
+    }
     let base = recipe_path.parent().unwrap_or(Path::new("."));
     let rel = recipe.provider.path.clone().ok_or_else(|| {
         crate::cli::ExitError::failed(format!(

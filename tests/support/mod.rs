@@ -43,6 +43,22 @@ impl Run {
         Self { cmd, stdin: None }
     }
 
+    /// Append one argument.
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    /// Append arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
     /// Run in this directory instead of the repository root.
     pub fn dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cmd.current_dir(dir);

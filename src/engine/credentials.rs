@@ -1,0 +1,69 @@
+//! Credentials for a run: the secrets a recipe names, decrypted once, at start, in memory.
+//!
+//! What belongs here: turning a recipe's `provider.credentials` / `broker.credentials` into
+//! decrypted [`SecretMap`]s held for the life of the run, with the keys each adapter needs
+//! checked up front. Values never leave memory and never reach a log line or an error.
+
+use std::path::Path;
+
+use crate::cli::ExitError;
+use crate::recipe::Recipe;
+use crate::secrets::SecretMap;
+
+/// The decrypted secrets one agent's adapters use. Dropping it wipes them.
+#[derive(Debug, Default)]
+pub struct Credentials {
+    /// (role, secret name, values): role is `provider` or `broker`.
+    pub loaded: Vec<(&'static str, String, SecretMap)>,
+}
+
+impl Credentials {
+    /// The values for `role` (`provider` or `broker`), if the recipe names a secret for it.
+    pub fn get(&self, role: &str) -> Option<&SecretMap> {
+        self.loaded.iter().find(|(r, _, _)| *r == role).map(|(_, _, m)| m)
+    }
+}
+
+/// The kebab-case name of a serde enum value (`alpaca`, `redis-signals`).
+fn kind_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Decrypt every secret `recipe` names from `secrets_dir` and check that the keys its
+/// adapters need are there and non-empty. `file` names the recipe in errors.
+pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Result<Credentials> {
+    let mut creds = Credentials::default();
+    let wanted = [
+        ("provider", recipe.provider.credentials.as_deref(), kind_name(&recipe.provider.kind)),
+        ("broker", recipe.broker.credentials.as_deref(), kind_name(&recipe.broker.kind)),
+    ];
+    for (role, name, kind) in wanted {
+        let Some(name) = name else { continue };
+        if let Some((_, _, map)) = creds.loaded.iter().find(|(_, n, _)| n == name) {
+            // One secret shared by provider and broker is decrypted once.
+            let map = map.clone();
+            creds.loaded.push((role, name.to_owned(), map));
+            continue;
+        }
+        let map = crate::secrets::load(secrets_dir, name).map_err(|e| {
+            ExitError::failed(format!("{}: credentials `{name}` for the {kind} {role}: {e}", file.display()))
+        })?;
+        let missing: Vec<&str> = crate::secrets::required_keys(&kind)
+            .iter()
+            .copied()
+            .filter(|k| map.get(k).is_none_or(|v| v.expose().trim().is_empty()))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ExitError::failed(format!(
+                "{}: credentials `{name}` lack {} needed by the {kind} {role} (set them with `runner secrets set {name} {}`)",
+                file.display(),
+                missing.join(", "),
+                missing.join(" ")
+            ))
+            .into());
+        }
+        tracing::info!(secret = name, role, "Credentials decrypted.");
+        creds.loaded.push((role, name.to_owned(), map));
+    }
+    Ok(creds)
+}
