@@ -13,12 +13,10 @@ use chrono::NaiveDate;
 use crate::market::event::Quote;
 use crate::model::{Price, Qty, SymbolId, Timestamp};
 use crate::options::{
-    ChainSettings, ChainSource, Direction as OptDirection, ExpiryPreference as OptPref,
-    ExpiryWindow as OptWindow, OptionContract, OptionRight, OptionSelection, StrikeRule, SyntheticChain,
+    ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
+    SyntheticChain,
 };
 use crate::recipe::Recipe;
-use crate::recipe::model::ExpiryPreference;
-use crate::recipe::types::Strike;
 
 /// A trading-day predicate.
 pub type TradingDayFn = fn(NaiveDate) -> bool;
@@ -54,22 +52,7 @@ impl OptionLeg {
         let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
         let chain = SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn)
             .map_err(|e| e.to_string())?;
-        let selection = OptionSelection {
-            expiry: OptWindow {
-                min_days: w.min_days,
-                max_days: w.max_days,
-                prefer: match w.prefer {
-                    ExpiryPreference::Nearest => OptPref::Nearest,
-                    ExpiryPreference::Farthest => OptPref::Farthest,
-                },
-            },
-            strike: match strike {
-                Strike::Atm => StrikeRule::Atm,
-                Strike::Itm(n) => StrikeRule::Itm(n),
-                Strike::Otm(n) => StrikeRule::Otm(n),
-                Strike::Delta(d) => StrikeRule::Delta(d),
-            },
-        };
+        let selection = OptionSelection { expiry: w, strike };
         selection.expiry.check().map_err(|e| e.to_string())?;
         Ok(Self { chain, selection, symbol, contract: None, last_underlying: None, implied_vol })
     }

@@ -80,8 +80,17 @@ pub enum TransformSpec {
     Renko(Decimal),
 }
 
+/// The recipe's timeframe syntax, also accepting upper case and the units `sec`, `min`, `hour`.
 fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
-    s.parse()
+    let t = s.trim().to_ascii_lowercase();
+    let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
+    let short = match unit {
+        "sec" => "s",
+        "min" => "m",
+        "hour" => "h",
+        other => other,
+    };
+    format!("{}{short}", &t[..t.len() - unit.len()]).parse().map_err(|e| format!("bad timeframe `{s}`: {e}"))
 }
 
 fn parse_session(s: &str) -> Result<SessionSpec, String> {
