@@ -7,7 +7,7 @@
 
 use rust_decimal::Decimal;
 
-use super::candles::CandleAggregator;
+use super::candles::{CandleAggregator, CandleStyle};
 use super::option_leg::OptionLeg;
 use super::session::{SessionClock, SessionHours, Window};
 use crate::broker::paper::{PaperBroker, PaperConfig};
@@ -97,6 +97,8 @@ pub struct AgentConfig {
     pub order_type: OrderType,
     /// Ticks for limit / marketable-limit / stop prices.
     pub offset_ticks: u32,
+    /// Candle style the strategy sees (standard, Heikin-Ashi, Renko).
+    pub candle_style: CandleStyle,
 }
 
 /// Why a recipe cannot run in the engine.
@@ -173,6 +175,7 @@ impl AgentConfig {
             ),
             order_type: r.orders.order_type,
             offset_ticks: r.orders.limit_offset_ticks,
+            candle_style: CandleStyle::from_recipe(r).map_err(ConfigError::Unsupported)?,
         })
     }
 }
@@ -183,6 +186,7 @@ pub struct Agent {
     symbol: SymbolId,
     strategy: AnyStrategy,
     candles: CandleAggregator,
+    style: CandleStyle,
     clock: SessionClock,
     decision: Decision,
     gate: RiskGate,
@@ -208,6 +212,7 @@ impl Agent {
             symbol,
             strategy,
             candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            style: cfg.candle_style.clone(),
             clock: SessionClock::new(NEW_YORK, cfg.hours),
             decision: Decision::new(cfg.decision),
             gate: RiskGate::new(cfg.limits),
@@ -238,6 +243,11 @@ impl Agent {
     /// The paper broker (positions, cash, equity).
     pub fn broker(&self) -> &PaperBroker {
         &self.broker
+    }
+
+    /// The strategy (its indicator state, for tests and status).
+    pub fn strategy(&self) -> &AnyStrategy {
+        &self.strategy
     }
 
     /// The latest event time seen.
@@ -296,7 +306,7 @@ impl Agent {
         self.session_close = day.close;
         // 1. Candles: a completed candle reaches the strategy before this price.
         if let Some(c) = self.candles.roll(ts) {
-            self.completed(&c);
+            self.completed(&c, out);
         }
         if phase != Phase::OutOfSession {
             self.candles.add(ts, &day, open, high, low, close, volume);
@@ -399,8 +409,11 @@ impl Agent {
         }
     }
 
-    fn completed(&mut self, c: &Candle) {
-        self.strategy.on_candle(c);
+    fn completed<O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, out: &mut O) {
+        let strategy = &mut self.strategy;
+        if let Err(message) = self.style.apply(c, |x| strategy.on_candle(x)) {
+            out(AgentEvent::Warning { ts: c.end, message });
+        }
         self.recorder.sample(c.end, self.broker.equity());
     }
 
@@ -508,7 +521,7 @@ impl Agent {
         // Exits are always approved; the phase only matters for entries.
         self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
         if let Some(c) = self.candles.finish() {
-            self.completed(&c);
+            self.completed(&c, out);
         }
         self.stopped = true;
     }
