@@ -9,6 +9,7 @@ mod indicators;
 mod journal;
 mod market;
 mod options;
+mod options_e2e;
 mod recipes;
 mod secrets_cli;
 mod sops_compat;

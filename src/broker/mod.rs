@@ -53,6 +53,8 @@ pub enum ExitReason {
     SessionEnd,
     /// The run was stopped (Ctrl-C or end of data).
     Shutdown,
+    /// An option held past its last trading time settled at intrinsic value.
+    Expiry,
 }
 
 impl ExitReason {
@@ -64,6 +66,7 @@ impl ExitReason {
             Self::Target => "target",
             Self::SessionEnd => "session end",
             Self::Shutdown => "shutdown",
+            Self::Expiry => "expiry",
         }
     }
 
@@ -75,6 +78,7 @@ impl ExitReason {
             "target" => Self::Target,
             "session end" => Self::SessionEnd,
             "shutdown" => Self::Shutdown,
+            "expiry" => Self::Expiry,
             _ => return None,
         })
     }

@@ -50,6 +50,13 @@ pub enum AgentEvent<'a> {
     OrderSent(&'a OrderRequest),
     /// An order lifecycle event.
     Order(&'a OrderEvent),
+    /// Something worth showing (e.g. the option contract chosen for an entry, an expiry settlement).
+    Info {
+        /// When.
+        ts: Timestamp,
+        /// What happened.
+        message: String,
+    },
     /// Something the agent could not do (e.g. no option contract in the expiry window).
     Warning {
         /// When.
@@ -301,6 +308,9 @@ impl Agent {
             return;
         }
         self.now = ts;
+        if self.option.as_ref().is_some_and(|leg| leg.expired(ts)) {
+            self.settle_expiry(out);
+        }
         let (phase, day) = self.clock.phase(ts);
         self.day_index = day.index;
         self.session_close = day.close;
@@ -400,6 +410,7 @@ impl Agent {
         leg.release();
         match leg.select(long, sig.price, sig.ts) {
             Ok(q) => {
+                out(AgentEvent::Info { ts: sig.ts, message: leg.describe_choice(&q, sig.price) });
                 self.broker.on_quote(&q);
                 let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
                 let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
@@ -407,6 +418,26 @@ impl Agent {
             }
             Err(message) => out(AgentEvent::Warning { ts: sig.ts, message }),
         }
+    }
+
+    /// An option held past its last trading time settles at intrinsic value (exit reason
+    /// `expiry`); orders still working on it are canceled.
+    fn settle_expiry<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        let Some(leg) = self.option.as_mut() else { return };
+        let settlement = leg.settlement();
+        if self.broker.position(self.traded).qty.is_zero() {
+            leg.release();
+        }
+        self.broker.cancel_all(self.now);
+        if let Some((price, at, message)) = settlement
+            && !self.broker.position(self.traded).qty.is_zero()
+        {
+            out(AgentEvent::Info { ts: at, message });
+            self.seq += 1;
+            let id = ClientOrderId(format!("{}-{}", self.cfg.name, self.seq));
+            self.broker.settle(self.traded, price, id, Purpose::Exit(ExitReason::Expiry), at);
+        }
+        self.pump(out);
     }
 
     fn completed<O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, out: &mut O) {
@@ -515,6 +546,9 @@ impl Agent {
     fn shutdown<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
         if self.stopped {
             return;
+        }
+        if self.option.as_ref().is_some_and(|leg| leg.expired(self.now)) {
+            self.settle_expiry(out);
         }
         self.broker.cancel_all(self.now);
         self.pump(out);
