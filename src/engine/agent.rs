@@ -421,7 +421,9 @@ impl Agent {
     }
 
     /// An option held past its last trading time settles at intrinsic value (exit reason
-    /// `expiry`); orders still working on it are canceled.
+    /// `expiry`); orders still working on it are canceled. Rare: kept out of the trade path.
+    #[cold]
+    #[inline(never)]
     fn settle_expiry<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
         let Some(leg) = self.option.as_mut() else { return };
         let settlement = leg.settlement();
