@@ -90,7 +90,9 @@ fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
         "hour" => "h",
         other => other,
     };
-    format!("{}{short}", &t[..t.len() - unit.len()]).parse().map_err(|e| format!("bad timeframe `{s}`: {e}"))
+    format!("{}{short}", &t[..t.len() - unit.len()])
+        .parse()
+        .map_err(|_| format!("bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h (1s to 4h)"))
 }
 
 fn parse_session(s: &str) -> Result<SessionSpec, String> {
