@@ -10,6 +10,7 @@ mod indicators;
 mod journal;
 mod market;
 mod options;
+mod options_e2e;
 mod recipes;
 mod risk;
 mod secrets_cli;

@@ -11,7 +11,7 @@ use runner::options::chain::{ChainSettings, ChainSource, SpyListingSchedule, Syn
 use runner::options::occ::{OptionContract, OptionRight};
 use runner::options::pricing::{self, BsInputs};
 use runner::options::select::{
-    Direction, ExpiryPreference, ExpiryWindow, OptionSelection, StrikeRule, contracts_for_budget,
+    Direction, ExpiryPreference, ExpiryWindow, OptionSelection, Strike, contracts_for_budget,
     expiry_exit_due, marketable_limit,
 };
 use runner::options::{HolidaySet, OptionsError, TradingDays};
@@ -514,15 +514,15 @@ fn delta_rule_picks_the_strike_with_the_nearest_delta() {
 
 #[test]
 fn strike_rules_parse_and_refuse() {
-    assert_eq!("atm".parse::<StrikeRule>(), Ok(StrikeRule::Atm));
-    assert_eq!("itm:2".parse::<StrikeRule>(), Ok(StrikeRule::Itm(2)));
-    assert_eq!("otm:10".parse::<StrikeRule>(), Ok(StrikeRule::Otm(10)));
-    assert_eq!("delta:0.30".parse::<StrikeRule>(), Ok(StrikeRule::Delta(dec!(0.30))));
-    assert_eq!(StrikeRule::Delta(dec!(0.30)).to_string(), "delta:0.30");
+    assert_eq!("atm".parse::<Strike>(), Ok(Strike::Atm));
+    assert_eq!("itm:2".parse::<Strike>(), Ok(Strike::Itm(2)));
+    assert_eq!("otm:10".parse::<Strike>(), Ok(Strike::Otm(10)));
+    assert_eq!("delta:0.30".parse::<Strike>(), Ok(Strike::Delta(dec!(0.30))));
+    assert_eq!(Strike::Delta(dec!(0.30)).to_string(), "delta:0.30");
     for bad in ["", "ATM", "itm", "itm:", "itm:-1", "otm:x", "delta:1.5", "delta:0", "delta:-0.3", "gamma:1"]
     {
-        let err = bad.parse::<StrikeRule>().expect_err(bad);
-        assert!(err.to_string().contains("expected atm"), "{err}");
+        let err = bad.parse::<Strike>().expect_err(bad);
+        assert!(err.contains("delta:0.30"), "the message shows a valid rule: {err}");
     }
 }
 
@@ -531,7 +531,7 @@ fn recipe_instrument_block_deserializes() {
     let yaml = "expiry: {min_days: 7, max_days: 14, prefer: nearest}\nstrike: delta:0.30\n";
     let sel: OptionSelection = serde_saphyr::from_str(yaml).expect("valid block");
     assert_eq!(sel.expiry, ExpiryWindow { min_days: 7, max_days: 14, prefer: ExpiryPreference::Nearest });
-    assert_eq!(sel.strike, StrikeRule::Delta(dec!(0.30)));
+    assert_eq!(sel.strike, Strike::Delta(dec!(0.30)));
     let sel: OptionSelection = serde_saphyr::from_str("expiry: {min_days: 0, max_days: 3}\nstrike: otm:1\n")
         .expect("prefer defaults");
     assert_eq!(sel.expiry.prefer, ExpiryPreference::Nearest);

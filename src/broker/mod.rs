@@ -55,6 +55,8 @@ pub enum ExitReason {
     Shutdown,
     /// The agent halted (daily loss limit, max drawdown, or a halt command) and flattened.
     Halt,
+    /// An option held past its last trading time settled at intrinsic value.
+    Expiry,
 }
 
 impl ExitReason {
@@ -67,6 +69,7 @@ impl ExitReason {
             Self::SessionEnd => "session end",
             Self::Shutdown => "shutdown",
             Self::Halt => "halt",
+            Self::Expiry => "expiry",
         }
     }
 
@@ -79,6 +82,7 @@ impl ExitReason {
             "session end" => Self::SessionEnd,
             "shutdown" => Self::Shutdown,
             "halt" => Self::Halt,
+            "expiry" => Self::Expiry,
             _ => return None,
         })
     }

@@ -14,7 +14,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Fill, OrderEvent, OrderKind, OrderRequest, Position, RiskApproved};
+use super::{Fill, OrderEvent, OrderKind, OrderRequest, Position, Purpose, RiskApproved};
 use crate::market::event::{Quote, Trade};
 use crate::model::{ClientOrderId, Money, Price, Qty, Side, SymbolId, Timestamp};
 
@@ -298,6 +298,40 @@ impl PaperBroker {
                 w.stop = None;
             }
         }
+    }
+
+    /// Close the whole position in `symbol` at `price` outside the order book, as a settlement
+    /// (an option held to expiry settles at intrinsic value, which may be zero): no order, no
+    /// commission, one `Filled` event with `purpose` queued. Nothing happens when flat.
+    pub fn settle(
+        &mut self,
+        symbol: SymbolId,
+        price: Price,
+        id: ClientOrderId,
+        purpose: Purpose,
+        ts: Timestamp,
+    ) {
+        let qty = self.position(symbol).qty;
+        if qty.is_zero() {
+            return;
+        }
+        let side = if qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
+        let mult = self.cfg.multiplier;
+        self.cash -= side.sign() * qty.abs() * price * mult;
+        self.book(symbol).last = Some((price, Decimal::ZERO));
+        apply_fill(self.pos_mut(symbol), side, qty.abs(), price, mult);
+        let fill = Fill {
+            id,
+            symbol,
+            side,
+            qty: qty.abs(),
+            price,
+            commission: Decimal::ZERO,
+            leaves: Decimal::ZERO,
+            purpose,
+            ts,
+        };
+        self.outbox.push(OrderEvent::Filled(fill));
     }
 
     /// Execute working order `i` against a trade print at `price`.

@@ -8,7 +8,7 @@
 
 use rust_decimal::Decimal;
 
-use super::candles::CandleAggregator;
+use super::candles::{CandleAggregator, CandleStyle};
 use super::option_leg::OptionLeg;
 use super::session::{SessionClock, SessionHours, Window};
 use crate::broker::paper::{PaperBroker, PaperConfig};
@@ -66,6 +66,13 @@ pub enum AgentEvent<'a> {
     OrderSent(&'a OrderRequest),
     /// An order lifecycle event.
     Order(&'a OrderEvent),
+    /// Something worth showing (e.g. the option contract chosen for an entry, an expiry settlement).
+    Info {
+        /// When.
+        ts: Timestamp,
+        /// What happened.
+        message: String,
+    },
     /// Something the agent could not do (e.g. no option contract in the expiry window).
     Warning {
         /// When.
@@ -119,6 +126,8 @@ pub struct AgentConfig {
     pub max_drawdown: Option<Decimal>,
     /// The US compliance rules of the account (`None`: not enforced).
     pub compliance: Option<ComplianceConfig>,
+    /// Candle style the strategy sees (standard, Heikin-Ashi, Renko).
+    pub candle_style: CandleStyle,
 }
 
 /// Why a recipe cannot run in the engine.
@@ -202,6 +211,7 @@ impl AgentConfig {
             // US securities rules: not for crypto.
             compliance: (r.instrument.kind != InstrumentKind::Crypto)
                 .then(|| risk::compliance_config(r, starting)),
+            candle_style: CandleStyle::from_recipe(r).map_err(ConfigError::Unsupported)?,
         })
     }
 }
@@ -212,6 +222,7 @@ pub struct Agent {
     symbol: SymbolId,
     strategy: AnyStrategy,
     candles: CandleAggregator,
+    style: CandleStyle,
     clock: SessionClock,
     decision: Decision,
     gate: RiskGate,
@@ -240,6 +251,7 @@ impl Agent {
             symbol,
             strategy,
             candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            style: cfg.candle_style.clone(),
             clock: SessionClock::new(NEW_YORK, cfg.hours),
             decision: Decision::new(cfg.decision),
             gate: risk::build_gate(&cfg),
@@ -272,6 +284,11 @@ impl Agent {
     /// The paper broker (positions, cash, equity).
     pub fn broker(&self) -> &PaperBroker {
         &self.broker
+    }
+
+    /// The strategy (its indicator state, for tests and status).
+    pub fn strategy(&self) -> &AnyStrategy {
+        &self.strategy
     }
 
     /// The latest event time seen.
@@ -329,12 +346,15 @@ impl Agent {
             return;
         }
         self.now = ts;
+        if self.option.as_ref().is_some_and(|leg| leg.expired(ts)) {
+            self.settle_expiry(out);
+        }
         let (phase, day) = self.clock.phase(ts);
         self.day_index = day.index;
         self.session_close = day.close;
         // 1. Candles: a completed candle reaches the strategy before this price.
         if let Some(c) = self.candles.roll(ts) {
-            self.completed(&c);
+            self.completed(&c, out);
         }
         if phase != Phase::OutOfSession {
             self.candles.add(ts, &day, open, high, low, close, volume);
@@ -430,6 +450,7 @@ impl Agent {
         leg.release();
         match leg.select(long, sig.price, sig.ts) {
             Ok(q) => {
+                out(AgentEvent::Info { ts: sig.ts, message: leg.describe_choice(&q, sig.price) });
                 self.broker.on_quote(&q);
                 let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
                 let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
@@ -439,8 +460,33 @@ impl Agent {
         }
     }
 
-    fn completed(&mut self, c: &Candle) {
-        self.strategy.on_candle(c);
+    /// An option held past its last trading time settles at intrinsic value (exit reason
+    /// `expiry`); orders still working on it are canceled. Rare: kept out of the trade path.
+    #[cold]
+    #[inline(never)]
+    fn settle_expiry<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        let Some(leg) = self.option.as_mut() else { return };
+        let settlement = leg.settlement();
+        if self.broker.position(self.traded).qty.is_zero() {
+            leg.release();
+        }
+        self.broker.cancel_all(self.now);
+        if let Some((price, at, message)) = settlement
+            && !self.broker.position(self.traded).qty.is_zero()
+        {
+            out(AgentEvent::Info { ts: at, message });
+            self.seq += 1;
+            let id = ClientOrderId(format!("{}-{}", self.cfg.name, self.seq));
+            self.broker.settle(self.traded, price, id, Purpose::Exit(ExitReason::Expiry), at);
+        }
+        self.pump(out);
+    }
+
+    fn completed<O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, out: &mut O) {
+        let strategy = &mut self.strategy;
+        if let Err(message) = self.style.apply(c, |x| strategy.on_candle(x)) {
+            out(AgentEvent::Warning { ts: c.end, message });
+        }
         self.recorder.sample(c.end, self.broker.equity());
     }
 
@@ -548,12 +594,15 @@ impl Agent {
         if self.stopped {
             return;
         }
+        if self.option.as_ref().is_some_and(|leg| leg.expired(self.now)) {
+            self.settle_expiry(out);
+        }
         self.broker.cancel_all(self.now);
         self.pump(out);
         // Exits are always approved; the phase only matters for entries.
         self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
         if let Some(c) = self.candles.finish() {
-            self.completed(&c);
+            self.completed(&c, out);
         }
         self.stopped = true;
     }

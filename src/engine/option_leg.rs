@@ -13,12 +13,10 @@ use chrono::NaiveDate;
 use crate::market::event::Quote;
 use crate::model::{Price, Qty, SymbolId, Timestamp};
 use crate::options::{
-    ChainSettings, ChainSource, Direction as OptDirection, ExpiryPreference as OptPref,
-    ExpiryWindow as OptWindow, OptionContract, OptionRight, OptionSelection, StrikeRule, SyntheticChain,
+    ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
+    SyntheticChain,
 };
 use crate::recipe::Recipe;
-use crate::recipe::model::ExpiryPreference;
-use crate::recipe::types::Strike;
 
 /// A trading-day predicate.
 pub type TradingDayFn = fn(NaiveDate) -> bool;
@@ -36,6 +34,8 @@ pub struct OptionLeg {
     /// The broker symbol option positions are booked under.
     pub symbol: SymbolId,
     contract: Option<OptionContract>,
+    /// The held contract's last trading time (cached: checked on every print).
+    expires_at: Option<Timestamp>,
     last_underlying: Option<Price>,
     /// Implied volatility used (for the report note).
     pub implied_vol: f64,
@@ -54,24 +54,17 @@ impl OptionLeg {
         let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
         let chain = SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn)
             .map_err(|e| e.to_string())?;
-        let selection = OptionSelection {
-            expiry: OptWindow {
-                min_days: w.min_days,
-                max_days: w.max_days,
-                prefer: match w.prefer {
-                    ExpiryPreference::Nearest => OptPref::Nearest,
-                    ExpiryPreference::Farthest => OptPref::Farthest,
-                },
-            },
-            strike: match strike {
-                Strike::Atm => StrikeRule::Atm,
-                Strike::Itm(n) => StrikeRule::Itm(n),
-                Strike::Otm(n) => StrikeRule::Otm(n),
-                Strike::Delta(d) => StrikeRule::Delta(d),
-            },
-        };
+        let selection = OptionSelection { expiry: w, strike };
         selection.expiry.check().map_err(|e| e.to_string())?;
-        Ok(Self { chain, selection, symbol, contract: None, last_underlying: None, implied_vol })
+        Ok(Self {
+            chain,
+            selection,
+            symbol,
+            contract: None,
+            expires_at: None,
+            last_underlying: None,
+            implied_vol,
+        })
     }
 
     /// The contract held (or being traded), if any.
@@ -89,14 +82,58 @@ impl OptionLeg {
         Quote { symbol: self.symbol, ts, bid, bid_size: size, ask, ask_size: size }
     }
 
-    /// Choose the contract for a long (call) or short (put) view and quote it.
+    /// Choose the contract for a long (call) or short (put) view and quote it. Refused (never
+    /// guessed) when no expiry is in the window, or when the chosen contract may not be opened
+    /// at `ts`: outside the regular session or at/after its last trading time.
     pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
         let dir = if long { OptDirection::Long } else { OptDirection::Short };
         let (contract, q) =
             self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
+        let days = self.chain.trading_days();
+        contract.can_open(ts, days).map_err(|e| e.to_string())?;
+        self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
         self.contract = Some(contract);
         self.last_underlying = Some(underlying);
         Ok(self.to_quote(q.bid, q.ask, ts))
+    }
+
+    /// One line for the terminal: the contract just chosen and its synthetic quote.
+    pub fn describe_choice(&self, q: &Quote, underlying: Price) -> String {
+        let Some(c) = &self.contract else { return "no contract chosen".to_owned() };
+        let right = if c.right == OptionRight::Call { "call" } else { "put" };
+        let last = self.expires_at.map_or_else(String::new, |t| {
+            format!(", last trade {}", t.to_new_york().format("%Y-%m-%d %H:%M"))
+        });
+        format!(
+            "contract {} ({right}, strike {}, expiry {}{last}) synthetic quote {} / {} (underlying {underlying}, IV {:.0}%)",
+            c.occ_symbol(),
+            c.strike,
+            c.expiry,
+            q.bid,
+            q.ask,
+            self.implied_vol * 100.0
+        )
+    }
+
+    /// Whether the held contract has stopped trading at `ts` (at or past its last trading time).
+    #[inline]
+    pub fn expired(&self, ts: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| ts >= e)
+    }
+
+    /// The settlement of the held contract: intrinsic value per share at the underlying's last
+    /// price before expiry, stamped at the contract's last trading time, and a line saying so.
+    pub fn settlement(&self) -> Option<(Price, Timestamp, String)> {
+        let c = self.contract.as_ref()?;
+        let at = self.expires_at?;
+        let underlying = self.last_underlying?;
+        let value = c.intrinsic(underlying);
+        let line = format!(
+            "{} expired: settled at intrinsic value {value} (underlying {underlying}, strike {})",
+            c.occ_symbol(),
+            c.strike
+        );
+        Some((value, at, line))
     }
 
     /// Requote the held contract when the underlying price changed.
@@ -114,6 +151,7 @@ impl OptionLeg {
     /// Forget the contract (after it was closed).
     pub fn release(&mut self) {
         self.contract = None;
+        self.expires_at = None;
         self.last_underlying = None;
     }
 
@@ -164,6 +202,27 @@ mod tests {
         l.select(false, dec!(168.09), ts).unwrap();
         assert_eq!(l.contract().unwrap().right, OptionRight::Put);
         assert!(l.note().contains("synthetic"));
+    }
+
+    #[test]
+    fn no_new_position_after_the_last_trading_time_and_settlement_at_intrinsic() {
+        let src = include_str!("../../recipes/spy-9ma.yaml").replace("min_days: 7", "min_days: 0");
+        let r = crate::recipe::from_yaml_str(&src).expect("recipe loads");
+        let mut l = OptionLeg::from_recipe(&r, SymbolId(1)).expect("option leg");
+        // Friday 2013-10-18, 15:00: the October monthly (last trading time 16:00 today) is 0 days out.
+        l.select(true, dec!(170.2), at("2013-10-18T15:00:00-04:00")).expect("still trading");
+        assert_eq!(l.contract().unwrap().occ_symbol(), "SPY   131019C00170000");
+        assert!(!l.expired(at("2013-10-18T15:59:59-04:00")));
+        assert!(l.expired(at("2013-10-18T16:00:00-04:00")));
+        l.requote(dec!(171.25), at("2013-10-18T15:59:59-04:00"));
+        let (value, ts, line) = l.settlement().expect("held");
+        assert_eq!((value, ts), (dec!(1.25), at("2013-10-18T16:00:00-04:00")));
+        assert!(line.contains("expired"), "{line}");
+        l.release();
+        // After the last trading time the same contract is refused, not opened.
+        let err = l.select(true, dec!(170.2), at("2013-10-18T16:30:00-04:00")).expect_err("expired");
+        assert!(err.contains("SPY   131019C00170000"), "{err}");
+        assert!(l.contract().is_none() && l.settlement().is_none());
     }
 
     #[test]

@@ -80,8 +80,19 @@ pub enum TransformSpec {
     Renko(Decimal),
 }
 
+/// The recipe's timeframe syntax, also accepting upper case and the units `sec`, `min`, `hour`.
 fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
-    s.parse()
+    let t = s.trim().to_ascii_lowercase();
+    let unit = t.trim_start_matches(|c: char| c.is_ascii_digit());
+    let short = match unit {
+        "sec" => "s",
+        "min" => "m",
+        "hour" => "h",
+        other => other,
+    };
+    format!("{}{short}", &t[..t.len() - unit.len()])
+        .parse()
+        .map_err(|_| format!("bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h (1s to 4h)"))
 }
 
 fn parse_session(s: &str) -> Result<SessionSpec, String> {

@@ -8,7 +8,6 @@
 //!   (holidays, 13:00 early closes) plugs in by implementing the trait, or as a closure
 //!   `Fn(NaiveDate) -> Option<Session>`.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone, Weekday};
@@ -16,69 +15,8 @@ use chrono_tz::Tz;
 
 use crate::model::Timestamp;
 
-/// A candle length: whole seconds, from 1 second to 4 hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timeframe {
-    secs: u32,
-}
-
-impl Timeframe {
-    /// The longest supported timeframe, in seconds (4 hours).
-    pub const MAX_SECS: u32 = 4 * 3600;
-
-    /// A timeframe of this many seconds (1 s ..= 4 h).
-    ///
-    /// # Errors
-    /// Out of range.
-    pub fn from_secs(secs: u32) -> Result<Self, String> {
-        if secs == 0 || secs > Self::MAX_SECS {
-            return Err(format!("timeframe must be between 1s and 4h, not {secs}s"));
-        }
-        Ok(Self { secs })
-    }
-
-    /// Length in seconds.
-    pub fn secs(self) -> u32 {
-        self.secs
-    }
-
-    /// Length in nanoseconds.
-    pub fn nanos(self) -> i64 {
-        i64::from(self.secs) * Timestamp::NANOS_PER_SEC
-    }
-}
-
-impl FromStr for Timeframe {
-    type Err = String;
-
-    /// `"<n>s"`, `"<n>m"` or `"<n>h"` (also `sec`, `min`, `hour`).
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase();
-        let bad = || format!("bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h");
-        let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (num, unit) = t.split_at(split);
-        let n: u32 = num.parse().map_err(|_| bad())?;
-        let mult = match unit {
-            "s" | "sec" => 1,
-            "m" | "min" => 60,
-            "h" | "hour" => 3600,
-            _ => return Err(bad()),
-        };
-        Self::from_secs(n.checked_mul(mult).ok_or_else(bad)?)
-    }
-}
-
-impl fmt::Display for Timeframe {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.secs.is_multiple_of(3600) {
-            write!(f, "{}h", self.secs / 3600)
-        } else if self.secs.is_multiple_of(60) {
-            write!(f, "{}m", self.secs / 60)
-        } else {
-            write!(f, "{}s", self.secs)
-        }
-    }
-}
+/// A candle length from 1 second to 4 hours: the recipe's `timeframe` type, the one definition.
+pub use crate::recipe::types::Timeframe;
 
 /// One trading session: `[open, close)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +205,7 @@ mod tests {
     fn timeframes_parse_and_print() {
         for (s, secs) in [("1s", 1), ("30s", 30), ("5m", 300), ("1h", 3600), ("4h", 14_400), ("90m", 5400)] {
             let tf: Timeframe = s.parse().unwrap();
-            assert_eq!(tf.secs(), secs);
+            assert_eq!(tf.seconds(), secs);
         }
         assert_eq!("90m".parse::<Timeframe>().unwrap().to_string(), "90m");
         for bad in ["", "0s", "5h", "m", "5x", "-1m", "1d"] {

@@ -25,7 +25,7 @@ pub mod select;
 pub use chain::{ChainSettings, ChainSource, OptionQuote, SpyListingSchedule, SyntheticChain};
 pub use occ::{OptionContract, OptionRight, SPY_TICK};
 pub use pricing::{BsInputs, Greeks};
-pub use select::{Direction, ExpiryPreference, ExpiryWindow, OptionSelection, StrikeRule};
+pub use select::{Direction, ExpiryPreference, ExpiryWindow, OptionSelection, Strike};
 
 /// Everything that can go wrong in this module. Messages name the bad input, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,14 +41,6 @@ pub enum OptionsError {
     /// A contract field is out of range (strike, root, date).
     #[error("bad option contract: {0}")]
     BadContract(String),
-    /// A strike rule (`atm`, `itm:N`, `otm:N`, `delta:D`) could not be parsed or is out of range.
-    #[error("bad strike rule {rule:?}: {reason} (expected atm, itm:N, otm:N or delta:D with 0 < D < 1)")]
-    BadStrikeRule {
-        /// The rule as given.
-        rule: String,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The expiry window itself is invalid (e.g. `min_days > max_days`).
     #[error("bad expiry window: {0}")]
     BadExpiryWindow(String),

@@ -9,9 +9,6 @@
 //! from the chain of that moment; a position still open near the last trading time is closed
 //! ([`expiry_exit_due`](crate::options::select::expiry_exit_due)) and one still open at expiry settles at intrinsic value.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{Duration, NaiveDate};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -21,32 +18,9 @@ use super::occ::{OptionContract, OptionRight};
 use super::{OptionsError, TradingDays};
 use crate::model::{Money, Price, Side, Timestamp};
 
-/// Which end of the expiry window to prefer.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpiryPreference {
-    /// The soonest expiry in the window.
-    #[default]
-    Nearest,
-    /// The latest expiry in the window.
-    Farthest,
-}
-
-/// The recipe's `expiry:` block: a window in calendar days from the trading date to the
-/// contract's last trading day, both ends included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpiryWindow {
-    /// Fewest calendar days to expiry (0 allows same-day expiries).
-    pub min_days: u32,
-    /// Most calendar days to expiry.
-    pub max_days: u32,
-    /// Which qualifying expiry to take.
-    #[serde(default)]
-    pub prefer: ExpiryPreference,
-}
+// The recipe's own types are the one definition: the options module only adds behaviour.
+pub use crate::recipe::model::{ExpiryPreference, ExpiryWindow};
+pub use crate::recipe::types::Strike;
 
 impl ExpiryWindow {
     /// Checks `min_days <= max_days`.
@@ -100,92 +74,6 @@ fn summarize(listed: &[NaiveDate]) -> String {
     }
 }
 
-/// The recipe's `strike:` rule.
-///
-/// `atm` is the listed strike nearest the underlying (the lower one on an exact tie);
-/// `itm:N` / `otm:N` move N listed strikes from there into / out of the money ($1 apart for
-/// SPY); `delta:D` takes the strike whose |delta| is nearest D (0 < D < 1), for calls and puts alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrikeRule {
-    /// At the money.
-    Atm,
-    /// N strikes in the money.
-    Itm(u32),
-    /// N strikes out of the money.
-    Otm(u32),
-    /// The strike with |delta| nearest this value.
-    Delta(Decimal),
-}
-
-impl FromStr for StrikeRule {
-    type Err = OptionsError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad =
-            |reason: &str| OptionsError::BadStrikeRule { rule: s.to_owned(), reason: reason.to_owned() };
-        let t = s.trim();
-        if t == "atm" {
-            return Ok(Self::Atm);
-        }
-        let (kind, arg) = t.split_once(':').ok_or_else(|| bad("unknown rule"))?;
-        match kind {
-            "itm" | "otm" => {
-                let n: u32 = arg.trim().parse().map_err(|_| bad("N must be a whole number of strikes"))?;
-                if n > 1000 {
-                    return Err(bad("N is larger than any chain"));
-                }
-                Ok(if kind == "itm" { Self::Itm(n) } else { Self::Otm(n) })
-            }
-            "delta" => {
-                let d: Decimal = arg.trim().parse().map_err(|_| bad("D must be a decimal number"))?;
-                if d <= Decimal::ZERO || d >= Decimal::ONE {
-                    return Err(bad("D must be between 0 and 1, exclusive"));
-                }
-                Ok(Self::Delta(d))
-            }
-            _ => Err(bad("unknown rule")),
-        }
-    }
-}
-
-impl fmt::Display for StrikeRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Atm => f.write_str("atm"),
-            Self::Itm(n) => write!(f, "itm:{n}"),
-            Self::Otm(n) => write!(f, "otm:{n}"),
-            Self::Delta(d) => write!(f, "delta:{d}"),
-        }
-    }
-}
-
-impl serde::Serialize for StrikeRule {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for StrikeRule {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl schemars::JsonSchema for StrikeRule {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "StrikeRule".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "description": "atm, itm:N, otm:N (N strikes from the money) or delta:D (0 < D < 1)",
-            "pattern": "^(atm|itm:[0-9]+|otm:[0-9]+|delta:0?\\.[0-9]+)$"
-        })
-    }
-}
-
 /// What the signal asks for. Long buys a call; short buys a put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -212,7 +100,7 @@ pub struct OptionSelection {
     /// Expiry window.
     pub expiry: ExpiryWindow,
     /// Strike rule.
-    pub strike: StrikeRule,
+    pub strike: Strike,
 }
 
 impl OptionSelection {
@@ -237,17 +125,17 @@ impl OptionSelection {
         let contract_at = |k: Price| OptionContract::new(chain.underlying(), right, k, expiry);
         let atm = atm_index(&strikes, underlying_price);
         let index = match self.strike {
-            StrikeRule::Atm => Some(atm),
-            StrikeRule::Itm(n) | StrikeRule::Otm(n) => {
+            Strike::Atm => Some(atm),
+            Strike::Itm(n) | Strike::Otm(n) => {
                 let n = n as usize;
                 // Calls are in the money below the underlying, puts above.
                 let toward_lower = matches!(
                     (self.strike, right),
-                    (StrikeRule::Itm(_), OptionRight::Call) | (StrikeRule::Otm(_), OptionRight::Put)
+                    (Strike::Itm(_), OptionRight::Call) | (Strike::Otm(_), OptionRight::Put)
                 );
                 if toward_lower { atm.checked_sub(n) } else { Some(atm + n).filter(|i| *i < strikes.len()) }
             }
-            StrikeRule::Delta(target) => {
+            Strike::Delta(target) => {
                 let target = super::pricing::to_f64(target);
                 let mut best: Option<(f64, usize)> = None;
                 for (i, k) in strikes.iter().enumerate() {

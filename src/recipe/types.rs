@@ -366,6 +366,11 @@ pub enum Strike {
     Delta(Decimal),
 }
 
+impl Strike {
+    /// The most strikes `itm:N` / `otm:N` may move from the money.
+    pub const MAX_STRIKES_AWAY: u32 = 1000;
+}
+
 impl FromStr for Strike {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -376,8 +381,13 @@ impl FromStr for Strike {
         }
         let (k, v) = t.split_once(':').ok_or_else(bad)?;
         match k {
-            "itm" => v.parse().map(Self::Itm).map_err(|_| bad()),
-            "otm" => v.parse().map(Self::Otm).map_err(|_| bad()),
+            "itm" | "otm" => {
+                let n: u32 = v.parse().map_err(|_| bad())?;
+                if n > Self::MAX_STRIKES_AWAY {
+                    return Err(format!("`{s}`: {n} strikes away is further than any chain lists"));
+                }
+                Ok(if k == "itm" { Self::Itm(n) } else { Self::Otm(n) })
+            }
             "delta" => {
                 let d = Decimal::from_str(v).map_err(|_| bad())?;
                 if d > Decimal::ZERO && d < Decimal::ONE {

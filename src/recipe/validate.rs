@@ -798,12 +798,14 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             );
         }
     }
-    if a.kind == AlgorithmKind::ExternalSignal && !is_redis {
+    // external-signal reads signals from a stream (redis-signals), or in replay from the
+    // recorded `<recipe>.signals.csv` beside the recipe (see docs/strategies.md).
+    if a.kind == AlgorithmKind::ExternalSignal && !is_redis && !is_replay {
         c.err(
             "/algorithm/kind",
             "unsupported",
             format!("external-signal needs a signal provider, but the provider is `{pk}`"),
-            Some("use `provider.kind: redis-signals`".into()),
+            Some("use `provider.kind: redis-signals`, or `replay` with a recorded signals file".into()),
         );
     }
     for (f, v) in [
