@@ -183,3 +183,25 @@ fn a_put_held_past_expiry_out_of_the_money_settles_at_zero() {
     assert_eq!((dec(&r[8]), r[13].as_str()), (Decimal::ZERO, "expiry"));
     assert_eq!(dec(&r[9]), -dec(&r[5]) * dec(&r[3]) * Decimal::ONE_HUNDRED, "the whole premium is lost");
 }
+
+#[test]
+fn max_slippage_guard_skips_entries_whose_limit_is_too_far_from_the_mid() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma.yaml"))
+        .unwrap()
+        .replace("../data/", &format!("{}/data/", repo_root().display()));
+    let run = |guard: &str, name: &str| {
+        let recipe = dir.path().join(format!("{name}.yaml"));
+        let body = text.replace("  limit_offset_ticks: 1\n", &format!("  limit_offset_ticks: 1\n{guard}"));
+        std::fs::write(&recipe, body).unwrap();
+        let report = dir.path().join(name);
+        let out = Run::new(["backtest", s(&recipe), "--no-journal", "--report-dir", s(&report)]).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        (out.stdout, rows(&std::fs::read_to_string(report.join("deals.csv")).unwrap()).len())
+    };
+    // The synthetic spread is a few cents: ask + 1 tick is ≥ 2 ticks from the mid.
+    let (stdout, deals) = run("  max_slippage_ticks: 1\n", "tight");
+    assert_eq!(deals, 0, "every entry is skipped:\n{stdout}");
+    let (_, deals) = run("  max_slippage_ticks: 50\n", "loose");
+    assert!(deals > 0, "a loose guard lets entries through");
+}

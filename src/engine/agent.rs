@@ -120,6 +120,8 @@ pub struct AgentConfig {
     pub order_type: OrderType,
     /// Ticks for limit / marketable-limit / stop prices.
     pub offset_ticks: u32,
+    /// Options: skip an entry whose marketable limit lies more than this many ticks from the mid.
+    pub max_slippage_ticks: Option<u32>,
     /// Daily loss limit (money).
     pub daily_loss_limit: Option<Money>,
     /// Max drawdown from the equity peak (fraction).
@@ -206,6 +208,7 @@ impl AgentConfig {
             ),
             order_type: r.orders.order_type,
             offset_ticks: r.orders.limit_offset_ticks,
+            max_slippage_ticks: r.orders.max_slippage_ticks,
             daily_loss_limit: r.risk.daily_loss_limit.map(|m| m.value()),
             max_drawdown: r.risk.max_drawdown.map(|p| p.fraction()),
             // US securities rules: not for crypto.
@@ -451,6 +454,22 @@ impl Agent {
         match leg.select(long, sig.price, sig.ts) {
             Ok(q) => {
                 out(AgentEvent::Info { ts: sig.ts, message: leg.describe_choice(&q, sig.price) });
+                if let Some(max) = self.cfg.max_slippage_ticks
+                    && let Some(tick) = leg.contract().map(|c| c.tick_size(q.ask))
+                {
+                    // The entry's marketable limit (ask + offset) must stay within the guard.
+                    let limit = q.ask + tick * Decimal::from(self.cfg.offset_ticks);
+                    let mid = (q.bid + q.ask) / Decimal::TWO;
+                    if limit - mid > tick * Decimal::from(max) {
+                        let message = format!(
+                            "entry skipped: limit {limit} is {} from the mid {mid}, more than max_slippage_ticks {max}",
+                            limit - mid
+                        );
+                        out(AgentEvent::Warning { ts: sig.ts, message });
+                        leg.release();
+                        return;
+                    }
+                }
                 self.broker.on_quote(&q);
                 let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
                 let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
