@@ -24,9 +24,9 @@ use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, NEW_YORK, Si
 /// Arguments of `runner journal`.
 #[derive(Debug, clap::Args)]
 pub struct JournalArgs {
-    /// The journal file.
-    #[arg(long, global = true, value_name = "PATH", env = "RUNNER_JOURNAL", default_value = DEFAULT_PATH)]
-    pub db: PathBuf,
+    /// The journal file (default: the fleet file's `journal`, else `journal/runner.db`).
+    #[arg(long, global = true, value_name = "PATH", env = "RUNNER_JOURNAL")]
+    pub db: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -120,6 +120,13 @@ pub enum JournalCommand {
 /// Run `runner journal`.
 pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
     let JournalArgs { db, format, command } = args;
+    let db = match db {
+        Some(p) => p,
+        // Where `runner up` writes: the journal named by runner.yaml, found as validate finds it.
+        None => crate::engine::fleet::FleetSettings::resolve(&crate::engine::fleet::Overrides::default())
+            .map(|s| s.journal)
+            .unwrap_or_else(|_| PathBuf::from(DEFAULT_PATH)),
+    };
     match command {
         JournalCommand::Verify { anchor } => verify(&db, format, anchor.as_deref()),
         JournalCommand::Trades { date, today, agent } => {
