@@ -84,7 +84,9 @@ fn backtest_journals_every_fill_and_verifies() {
     verify(&db);
     // Opting out writes nothing.
     let none = dir.path().join("none.db");
-    Run::new(["backtest", A, "--journal", s(&none), "--no-journal"]).run().code(2);
+    let r1 = dir.path().join("r1");
+    Run::new(["backtest", A, "--journal", s(&none), "--no-journal", "--report-dir", s(&r1)]).run().success();
+    assert!(!none.exists(), "--no-journal wins over --journal");
     Run::new(["backtest", A, "--no-journal", "--report-dir", s(&dir.path().join("r2"))]).run().success();
 }
 

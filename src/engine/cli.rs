@@ -49,7 +49,7 @@ pub struct FleetArgs {
     #[arg(long, value_name = "PATH")]
     pub fleet: Option<PathBuf>,
     /// The journal database (default: the fleet file's `journal`, `journal/runner.db`).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "RUNNER_JOURNAL")]
     pub journal: Option<PathBuf>,
     /// Run state directory for account locks and status files (default: the fleet file's
     /// `state_dir`, `.runner`).
@@ -88,8 +88,8 @@ pub struct BacktestArgs {
     /// Fleet settings.
     #[command(flatten)]
     pub fleet: FleetArgs,
-    /// Do not journal this backtest.
-    #[arg(long, conflicts_with = "journal")]
+    /// Do not journal this backtest (wins over `--journal` / `RUNNER_JOURNAL`).
+    #[arg(long)]
     pub no_journal: bool,
 }
 

@@ -14,6 +14,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The journal file this test process's runs write to (in the system temp dir).
+pub fn test_journal() -> PathBuf {
+    std::env::temp_dir().join(format!("runner-tests-{}", std::process::id())).join("journal.db")
+}
+
 /// A `runner` invocation being built, just-style.
 pub struct Run {
     cmd: Command,
@@ -40,6 +45,9 @@ impl Run {
     {
         let mut cmd = Command::new(runner_bin());
         cmd.args(args).current_dir(repo_root()).env_remove("RUST_LOG");
+        // Runs journal into a per-test-process file, never into the repository's journal/
+        // (an explicit --journal / --db, or a test's own RUNNER_JOURNAL, still wins).
+        cmd.env("RUNNER_JOURNAL", test_journal());
         Self { cmd, stdin: None }
     }
 
