@@ -4,10 +4,10 @@
 //! - [`session`](crate::engine::session): the trading-day clock (session, `flatten_at`, candle grid origin);
 //! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (synthetic chain in paper/backtest);
 //! - [`candles`](crate::engine::candles): allocation-free candle aggregation for strategies;
-//! - [`run`](crate::engine::run): the drivers (input: the market module's streaming `Replay`) — synchronous backtest (simulated clock) and live-style `up`
-//!   (tokio tasks, channels, wall-clock pacing);
+//! - [`run`](crate::engine::run): recipe → agent and replay, and the synchronous backtest driver (simulated clock);
 //! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
-//! - [`fleet`](crate::engine::fleet): fleet settings, the journaled multi-agent `up` driver, fleet loss limit, health;
+//! - [`fleet`](crate::engine::fleet): fleet settings and the live-style driver of `up` (tokio tasks, channels,
+//!   wall-clock pacing, journal, fleet loss limit, health);
 //! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
 //! - [`status`](crate::engine::status): status files and `runner status`;
 //! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;

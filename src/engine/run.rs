@@ -1,14 +1,11 @@
-//! Run drivers. Backtest: a plain loop over the replay with the simulated clock (event time),
-//! no channels, no sleeping. Live-style: a tokio feeder task paces the replay against the
-//! wall clock and sends inputs over a channel to the agent task; Ctrl-C sends a shutdown.
+//! Run building blocks: loading a recipe for the engine, building its agent, opening its
+//! replay, and the synchronous backtest driver (a plain loop with the simulated clock: no
+//! channels, no sleeping). The live-style driver (tokio tasks, pacing, fleet guardrails) is
+//! [`super::fleet`].
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::NaiveDate;
-use rust_decimal::prelude::ToPrimitive;
 
 use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
 use crate::broker::{OrderEvent, OrderKind, Purpose};
@@ -17,7 +14,6 @@ use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::{NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AlgorithmKind, ProviderKind};
-use crate::recipe::types::Speed;
 use crate::report::Report;
 use crate::strategy::{self, external_signal};
 
@@ -207,145 +203,4 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
             equity.round_dp(2)
         ),
     })
-}
-
-/// One agent of a live-style run.
-pub struct LiveAgent {
-    /// The agent.
-    pub agent: Agent,
-    /// Its market data.
-    pub replay: Replay,
-    /// Pacing.
-    pub speed: Speed,
-    /// Its name, printed with every line.
-    pub name: String,
-}
-
-/// Live-style run of one or more agents: per agent, a feeder task paces its replay against the
-/// wall clock and sends inputs over a channel to the agent's task, which prints events as they
-/// happen. Ctrl-C (or the end of an agent's data) shuts agents down cleanly: cancel working
-/// orders, flatten, finish the report. Reports come back in the order given.
-pub fn live(agents: Vec<LiveAgent>) -> anyhow::Result<Vec<Report>> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(live_all(agents))
-}
-
-async fn live_all(agents: Vec<LiveAgent>) -> anyhow::Result<Vec<Report>> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop_tx = std::sync::Arc::new(stop_tx);
-    let progress = agents.len() == 1 && std::io::stderr().is_terminal();
-    let tasks: Vec<_> =
-        agents.into_iter().map(|a| tokio::spawn(run_agent(a, stop_rx.clone(), progress))).collect();
-    let ctrl_tx = std::sync::Arc::clone(&stop_tx);
-    let ctrl = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: canceling open orders and flattening");
-            let _ = ctrl_tx.send(true);
-        }
-    });
-    let mut reports = Vec::with_capacity(tasks.len());
-    let mut first_err = None;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(r)) => reports.push(r),
-            Ok(Err(e)) => first_err = first_err.or(Some(e)),
-            Err(e) => first_err = first_err.or(Some(anyhow::anyhow!("agent task failed: {e}"))),
-        }
-    }
-    ctrl.abort();
-    drop(stop_tx);
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(reports),
-    }
-}
-
-async fn run_agent(
-    a: LiveAgent,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    progress: bool,
-) -> anyhow::Result<Report> {
-    let LiveAgent { mut agent, replay, speed, name } = a;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
-    let factor = match speed {
-        Speed::Max => None,
-        Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
-    };
-    // Feeder: reads the replay (blocking file I/O on a blocking thread) and paces it.
-    let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let start = Instant::now();
-        let mut first: Option<i64> = None;
-        for ev in replay {
-            let ev = ev?;
-            if let Some(f) = factor {
-                let t0 = *first.get_or_insert(ev.ts().0);
-                let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);
-                // Sleep in short slices so a stopped agent (Ctrl-C) ends the feeder promptly,
-                // even across a long overnight gap at a slow speed.
-                loop {
-                    let elapsed = start.elapsed();
-                    if due <= elapsed || tx.is_closed() {
-                        break;
-                    }
-                    std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
-                }
-            }
-            if tx.blocking_send(Input::Market(ev)).is_err() {
-                return Ok(()); // the agent stopped
-            }
-        }
-        let _ = tx.blocking_send(Input::Command(Command::Shutdown));
-        Ok(())
-    });
-    let mut count: u64 = 0;
-    let mut print = |ev: AgentEvent<'_>| {
-        if let Some(line) = describe(&name, &ev) {
-            if progress {
-                eprint!("\r\x1b[K");
-            }
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-        }
-    };
-    loop {
-        tokio::select! {
-            biased;
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    agent.handle(Input::Command(Command::Shutdown), &mut print);
-                    break;
-                }
-            }
-            msg = rx.recv() => {
-                let Some(input) = msg else { break };
-                let shutdown = matches!(input, Input::Command(Command::Shutdown));
-                agent.handle(input, &mut print);
-                count += 1;
-                if progress && count.is_multiple_of(5000) {
-                    eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
-                }
-                if shutdown {
-                    break;
-                }
-            }
-        }
-    }
-    drop(rx);
-    if progress {
-        eprintln!("\r\x1b[K{count} events replayed");
-    }
-    if !agent.stopped() {
-        agent.handle(Input::Command(Command::Shutdown), &mut print);
-    }
-    // The feeder ends once the channel is closed; its read errors are reported.
-    match feeder.await {
-        Ok(Err(e)) => return Err(e),
-        Err(e) if !e.is_cancelled() => return Err(anyhow::anyhow!("replay task failed: {e}")),
-        _ => {}
-    }
-    Ok(agent.into_report())
 }
