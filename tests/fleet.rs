@@ -182,11 +182,15 @@ fn fleet_loss_limit_halts_every_agent() {
     // At least one fleet halt; each agent journals every halt it obeyed.
     let fleet = halts.iter().filter(|h| h.0 == "fleet" && h.1.is_none()).count();
     assert!(fleet >= 1, "{halts:?}");
+    // An agent that has already reached the end of its tape when the last fleet halt is
+    // issued cannot obey it any more, so it may journal one halt fewer — never more.
+    let mut obeyed = 0;
     for agent in ["fleet-a", "fleet-b"] {
         let n = halts.iter().filter(|h| h.0 == "agent" && h.1.as_deref() == Some(agent)).count();
-        assert_eq!(n, fleet, "{halts:?}");
+        assert!(n == fleet || n + 1 == fleet, "{agent}: {n} halts for {fleet} fleet halts: {halts:?}");
+        obeyed += n;
     }
-    assert_eq!(halts.len(), fleet * 3, "{halts:?}");
+    assert_eq!(halts.len(), fleet + obeyed, "{halts:?}");
     let halted: i64 = c
         .query_row(
             "SELECT count(*) FROM runs WHERE outcome LIKE 'halted: fleet daily loss limit%'",
