@@ -102,10 +102,12 @@ impl PaperBroker {
     }
 
     /// The configuration.
+    #[inline]
     pub fn config(&self) -> &PaperConfig {
         &self.cfg
     }
 
+    #[inline]
     fn book(&mut self, s: SymbolId) -> &mut Book {
         let i = usize::from(s.0);
         if self.books.len() <= i {
@@ -123,11 +125,19 @@ impl PaperBroker {
     }
 
     /// The position in `symbol`.
+    #[inline]
     pub fn position(&self, symbol: SymbolId) -> Position {
         self.positions.get(usize::from(symbol.0)).copied().unwrap_or_default()
     }
 
+    /// The signed quantity held in `symbol` (zero when none).
+    #[inline]
+    pub fn position_qty(&self, symbol: SymbolId) -> Qty {
+        self.positions.get(usize::from(symbol.0)).map_or(Decimal::ZERO, |p| p.qty)
+    }
+
     /// Cash after all executions and commissions.
+    #[inline]
     pub fn cash(&self) -> Money {
         self.cash
     }
@@ -143,6 +153,7 @@ impl PaperBroker {
     }
 
     /// The mark of `symbol`: its last trade, else its quote mid.
+    #[inline]
     pub fn mark(&self, symbol: SymbolId) -> Option<Price> {
         let b = self.books.get(usize::from(symbol.0))?;
         b.last.map(|l| l.0).or_else(|| b.quote.map(|q| (q.bid + q.ask) / Decimal::TWO))
@@ -162,11 +173,19 @@ impl PaperBroker {
     }
 
     /// Whether any order is working.
+    #[inline]
     pub fn has_working_orders(&self) -> bool {
         !self.working.is_empty()
     }
 
+    /// Whether events are queued for [`Self::drain_events`].
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// Take the queued events (appends to `out`).
+    #[inline]
     pub fn drain_events(&mut self, out: &mut Vec<OrderEvent>) {
         out.append(&mut self.outbox);
     }

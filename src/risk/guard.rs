@@ -10,7 +10,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::model::{Money, Price, Qty};
+use crate::model::{Money, Price, Qty, fastdec};
 
 /// Which guard tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ impl LossGuard {
     /// guard can trip and no new peak is made. Callers then skip computing equity.
     #[inline]
     pub fn quiet_at(&self, mark: Price, cash: Money, qty: Qty) -> bool {
-        matches!(self.band, Some(b) if b.cash == cash && b.qty == qty && b.lo < mark && mark < b.hi)
+        matches!(self.band, Some(b) if b.cash == cash && b.qty == qty && fastdec::lt(b.lo, mark) && fastdec::lt(mark, b.hi))
     }
 
     /// After a full check at equity `cash + qty × multiplier × price`, remember the band of
