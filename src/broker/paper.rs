@@ -102,10 +102,12 @@ impl PaperBroker {
     }
 
     /// The configuration.
+    #[inline]
     pub fn config(&self) -> &PaperConfig {
         &self.cfg
     }
 
+    #[inline]
     fn book(&mut self, s: SymbolId) -> &mut Book {
         let i = usize::from(s.0);
         if self.books.len() <= i {
@@ -123,11 +125,19 @@ impl PaperBroker {
     }
 
     /// The position in `symbol`.
+    #[inline]
     pub fn position(&self, symbol: SymbolId) -> Position {
         self.positions.get(usize::from(symbol.0)).copied().unwrap_or_default()
     }
 
+    /// The signed quantity held in `symbol` (zero when none).
+    #[inline]
+    pub fn position_qty(&self, symbol: SymbolId) -> Qty {
+        self.positions.get(usize::from(symbol.0)).map_or(Decimal::ZERO, |p| p.qty)
+    }
+
     /// Cash after all executions and commissions.
+    #[inline]
     pub fn cash(&self) -> Money {
         self.cash
     }
@@ -143,9 +153,13 @@ impl PaperBroker {
     }
 
     /// The mark of `symbol`: its last trade, else its quote mid.
+    #[inline]
     pub fn mark(&self, symbol: SymbolId) -> Option<Price> {
         let b = self.books.get(usize::from(symbol.0))?;
-        b.last.map(|l| l.0).or_else(|| b.quote.map(|q| (q.bid + q.ask) / Decimal::TWO))
+        match b.last {
+            Some((p, _)) => Some(p),
+            None => quote_mid(b),
+        }
     }
 
     /// Account equity: cash plus every position marked at its last trade (or quote mid).
@@ -162,11 +176,19 @@ impl PaperBroker {
     }
 
     /// Whether any order is working.
+    #[inline]
     pub fn has_working_orders(&self) -> bool {
         !self.working.is_empty()
     }
 
+    /// Whether events are queued for [`Self::drain_events`].
+    #[inline]
+    pub fn has_events(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// Take the queued events (appends to `out`).
+    #[inline]
     pub fn drain_events(&mut self, out: &mut Vec<OrderEvent>) {
         out.append(&mut self.outbox);
     }
@@ -405,6 +427,12 @@ impl PaperBroker {
 }
 
 /// Update a position with an execution; realized P&L is booked on the reducing part.
+/// The quote mid of a book with no trade yet (kept out of line: `mark` stays tiny).
+#[inline(never)]
+fn quote_mid(b: &Book) -> Option<Price> {
+    b.quote.map(|q| (q.bid + q.ask) / Decimal::TWO)
+}
+
 fn apply_fill(p: &mut Position, side: Side, qty: Qty, price: Price, mult: Decimal) {
     let signed = side.sign() * qty;
     if p.qty.is_zero() || p.qty.is_sign_positive() == signed.is_sign_positive() {

@@ -15,7 +15,7 @@ use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::event::{Candle, MarketEvent, Trade};
-use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timestamp};
+use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timestamp, fastdec};
 use crate::recipe::Recipe;
 use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
 use crate::report::{Recorder, Report};
@@ -374,8 +374,7 @@ impl Agent {
         // 2b. Trading state: a new day ends a day-long halt; loss guards on every price.
         self.watch_losses(day.index, phase, out);
         // 3. Session flatten and protective exits (on the traded instrument's price).
-        let pos = self.broker.position(self.traded).qty;
-        if !pos.is_zero() {
+        if !self.broker.position_qty(self.traded).is_zero() {
             let mark = self.broker.mark(self.traded).unwrap_or(t.price);
             if phase != Phase::Open {
                 self.close_position(ExitReason::SessionEnd, phase, out);
@@ -400,10 +399,14 @@ impl Agent {
     }
 
     /// What the agent holds, as the strategy sees it (a call is long, a put is short).
+    #[inline]
     fn holding(&self) -> Holding {
-        let qty = self.broker.position(self.traded).qty;
+        let qty = self.broker.position_qty(self.traded);
+        if self.option.is_none() {
+            return holding(qty);
+        }
         match self.option.as_ref().and_then(OptionLeg::is_call) {
-            Some(call) if qty > Decimal::ZERO => {
+            Some(call) if fastdec::is_positive(qty) => {
                 if call {
                     Holding::Long
                 } else {
@@ -568,6 +571,9 @@ impl Agent {
     /// Feed queued broker events back through the loop.
     #[inline]
     fn pump<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
+        if !self.broker.has_events() {
+            return;
+        }
         self.broker.drain_events(&mut self.outbox);
         if self.outbox.is_empty() {
             return;
@@ -634,12 +640,13 @@ impl Agent {
     }
 }
 
+#[inline]
 fn holding(qty: Decimal) -> Holding {
-    if qty > Decimal::ZERO {
-        Holding::Long
-    } else if qty < Decimal::ZERO {
+    if qty.is_zero() {
+        Holding::Flat
+    } else if qty.is_sign_negative() {
         Holding::Short
     } else {
-        Holding::Flat
+        Holding::Long
     }
 }

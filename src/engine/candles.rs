@@ -14,7 +14,7 @@
 use super::session::Day;
 use crate::market::event::Candle;
 use crate::market::transform::{HeikinAshi, Renko};
-use crate::model::{Price, Qty, SymbolId, Timestamp};
+use crate::model::{Price, Qty, SymbolId, Timestamp, fastdec};
 use crate::recipe::Recipe;
 use crate::recipe::model::CandleStyle as RecipeStyle;
 
@@ -104,15 +104,15 @@ impl CandleAggregator {
                 // Most prints repeat the last price: the same bits are the same value, so the
                 // high/low comparisons can be skipped without any Decimal arithmetic.
                 if high.serialize() != c.close.serialize() || low.serialize() != c.close.serialize() {
-                    if high > c.high {
+                    if fastdec::gt(high, c.high) {
                         c.high = high;
                     }
-                    if low < c.low {
+                    if fastdec::lt(low, c.low) {
                         c.low = low;
                     }
                     c.close = close;
                 }
-                c.volume += volume;
+                fastdec::add_assign(&mut c.volume, volume);
             }
             None => {
                 let start = day.midnight + (ts.0 - day.midnight).div_euclid(self.tf) * self.tf;

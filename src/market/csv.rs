@@ -588,19 +588,24 @@ pub fn parse_timestamp(s: &[u8]) -> Result<Timestamp, &'static str> {
     parse_timestamp_cached(s, &mut DateCache::default())
 }
 
-/// The day number of the last date parsed; consecutive rows share a date, so the date
-/// arithmetic and validation are done once per day instead of once per row.
+/// The day number of the last date parsed, and the local seconds of the last
+/// `YYYY-MM-DDTHH:MM:SS` prefix; consecutive rows share a date (and, on tick data, mostly a
+/// second), so the date and time arithmetic and validation are done once per day / second
+/// instead of once per row.
 #[derive(Debug, Clone, Copy, Default)]
 struct DateCache {
     key: [u8; 10],
     days: i64,
     valid: bool,
+    sec_key: [u8; 19],
+    /// Local seconds since the epoch of `sec_key` (before the UTC offset).
+    secs: i64,
+    sec_valid: bool,
 }
 
-fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, &'static str> {
-    if s.len() < 20 {
-        return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
-    }
+/// Validate `YYYY-MM-DDTHH:MM:SS` (the first 19 bytes of `s`, which has at least 20) and
+/// return its local seconds since the epoch.
+fn parse_local_seconds(s: &[u8], cache: &mut DateCache) -> Result<i64, &'static str> {
     if s[4] != b'-' || s[7] != b'-' || !(s[10] == b'T' || s[10] == b' ') || s[13] != b':' || s[16] != b':' {
         return Err("expected YYYY-MM-DDTHH:MM:SS");
     }
@@ -614,13 +619,31 @@ fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, 
         }
         let days = days_from_civil(y, mo, d);
         cache.key.copy_from_slice(&s[..10]);
-        *cache = DateCache { key: cache.key, days, valid: true };
+        cache.days = days;
+        cache.valid = true;
         days
     };
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if h > 23 || mi > 59 || sec > 60 {
         return Err("no such time of day");
     }
+    Ok(days * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, &'static str> {
+    if s.len() < 20 {
+        return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
+    }
+    // The same first 19 bytes as a row already accepted: same checks, same local seconds.
+    let local = if cache.sec_valid && cache.sec_key == s[..19] {
+        cache.secs
+    } else {
+        let local = parse_local_seconds(s, cache)?;
+        cache.sec_key.copy_from_slice(&s[..19]);
+        cache.secs = local;
+        cache.sec_valid = true;
+        local
+    };
     let mut i = 19;
     let mut nanos = 0i64;
     if s[i] == b'.' {
@@ -653,7 +676,7 @@ fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, 
         }
         _ => return Err("missing or malformed UTC offset (Z or ±HH:MM)"),
     };
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+    let secs = local - offset_secs;
     secs.checked_mul(Timestamp::NANOS_PER_SEC)
         .and_then(|n| n.checked_add(nanos))
         .map(Timestamp)

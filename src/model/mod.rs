@@ -3,6 +3,8 @@
 //! Money, prices and quantities are `rust_decimal::Decimal` everywhere on the order
 //! path; there is no `f64` for them.
 
+pub mod fastdec;
+
 use std::fmt;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -13,7 +13,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 use crate::broker::{ExitReason, OrderRequest, Purpose};
-use crate::model::{Money, Price, Qty, Side, Timestamp};
+use crate::model::{Money, Price, Qty, Side, Timestamp, fastdec};
 use crate::risk::account::{AccountCompliance, AccountSnapshot};
 use crate::strategy::Phase;
 
@@ -404,7 +404,8 @@ impl ProtectiveExits {
         if !self.active {
             return None;
         }
-        let beyond = |a: Price, b: Price, long: bool| if long { a <= b } else { a >= b };
+        let beyond =
+            |a: Price, b: Price, long: bool| if long { fastdec::le(a, b) } else { fastdec::ge(a, b) };
         if self.stop_px.is_some_and(|s| beyond(price, s, self.long)) {
             return Some(ExitReason::Stop);
         }
@@ -415,7 +416,8 @@ impl ProtectiveExits {
             if beyond(price, trail, self.long) {
                 return Some(ExitReason::Stop);
             }
-            let better = if self.long { price > self.best } else { price < self.best };
+            let better =
+                if self.long { fastdec::gt(price, self.best) } else { fastdec::lt(price, self.best) };
             if better {
                 self.best = price;
                 let dir = if self.long { Decimal::ONE } else { Decimal::NEGATIVE_ONE };

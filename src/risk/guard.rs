@@ -10,7 +10,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::model::{Money, Price, Qty};
+use crate::model::{Money, Price, Qty, fastdec};
 
 /// Which guard tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +59,10 @@ struct Band {
     qty: Qty,
     lo: Price,
     hi: Price,
+    /// `lo` is `Decimal::MIN`: no lower bound (saves a cross-scale comparison per price).
+    lo_open: bool,
+    /// `hi` is `Decimal::MAX`: no upper bound.
+    hi_open: bool,
 }
 
 impl LossGuard {
@@ -85,7 +89,8 @@ impl LossGuard {
     /// guard can trip and no new peak is made. Callers then skip computing equity.
     #[inline]
     pub fn quiet_at(&self, mark: Price, cash: Money, qty: Qty) -> bool {
-        matches!(self.band, Some(b) if b.cash == cash && b.qty == qty && b.lo < mark && mark < b.hi)
+        matches!(self.band, Some(b) if b.cash == cash && b.qty == qty
+            && (b.lo_open || fastdec::lt(b.lo, mark)) && (b.hi_open || fastdec::lt(mark, b.hi)))
     }
 
     /// After a full check at equity `cash + qty × multiplier × price`, remember the band of
@@ -130,7 +135,8 @@ impl LossGuard {
         use rust_decimal::RoundingStrategy::{ToNegativeInfinity, ToPositiveInfinity};
         let lo = if lo == Decimal::MIN { lo } else { lo.round_dp_with_strategy(scale, ToPositiveInfinity) };
         let hi = if hi == Decimal::MAX { hi } else { hi.round_dp_with_strategy(scale, ToNegativeInfinity) };
-        self.band = Some(Band { cash, qty, lo, hi });
+        self.band =
+            Some(Band { cash, qty, lo, hi, lo_open: lo == Decimal::MIN, hi_open: hi == Decimal::MAX });
     }
 
     /// Whether any guard is configured (an agent without one skips the per-price work).

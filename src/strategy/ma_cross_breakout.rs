@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use super::{Direction, Holding, Phase, Signal, Strategy, TradeContext};
 use crate::market::event::{Candle, Trade};
-use crate::model::Price;
+use crate::model::{Price, fastdec};
 use crate::recipe::model::BreakoutMode;
 
 /// The ma-cross-breakout strategy state.
@@ -141,9 +141,10 @@ impl Strategy for MaCrossBreakout {
             return None;
         }
         let (long_fires, short_fires) = match self.mode {
-            BreakoutMode::Range => {
-                (self.armed_long && t.price > self.hh, self.armed_short && t.price < self.ll)
-            }
+            BreakoutMode::Range => (
+                self.armed_long && fastdec::gt(t.price, self.hh),
+                self.armed_short && fastdec::lt(t.price, self.ll),
+            ),
             BreakoutMode::MaSlope => (self.armed_long && self.slope_up, self.armed_short && self.slope_down),
         };
         let direction = if long_fires {

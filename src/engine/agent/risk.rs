@@ -117,7 +117,7 @@ impl Agent {
             return;
         }
         let cash = self.broker.cash();
-        let qty = self.broker.position(self.traded).qty;
+        let qty = self.broker.position_qty(self.traded);
         let mark = self.broker.mark(self.traded);
         if self.guard.day() == day && mark.is_some_and(|m| self.guard.quiet_at(m, cash, qty)) {
             return;
