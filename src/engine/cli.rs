@@ -28,18 +28,26 @@ pub struct UpArgs {
     /// Replay pacing: `max` or a multiple of real time such as `60x` (overrides the recipe).
     #[arg(long)]
     pub speed: Option<Speed>,
-    /// Also write the closed trades as CSV to this file.
-    #[arg(long)]
-    pub trades_csv: Option<PathBuf>,
-    /// Directory for the run report (default `.runner/runs/<run-id>`).
-    #[arg(long)]
-    pub report_dir: Option<PathBuf>,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Fleet settings.
     #[command(flatten)]
     pub fleet: FleetArgs,
     /// Fleet daily loss limit in account currency (overrides `daily_loss_limit`).
     #[arg(long, value_name = "AMOUNT")]
     pub fleet_loss_limit: Option<rust_decimal::Decimal>,
+}
+
+/// Where a run's report goes (shared by `up` and `backtest`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Also write the closed trades as CSV to this file.
+    #[arg(long)]
+    pub trades_csv: Option<PathBuf>,
+    /// Directory for the run report (default `.runner/runs/<run-id>`).
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// Where the fleet file, journal and run state are.
@@ -79,12 +87,9 @@ pub struct BacktestArgs {
     /// Last trading date (YYYY-MM-DD, New York), inclusive.
     #[arg(long)]
     pub to: Option<NaiveDate>,
-    /// Also write the closed trades as CSV to this file.
-    #[arg(long)]
-    pub trades_csv: Option<PathBuf>,
-    /// Directory for the run report (default `.runner/runs/<run-id>`).
-    #[arg(long)]
-    pub report_dir: Option<PathBuf>,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Fleet settings.
     #[command(flatten)]
     pub fleet: FleetArgs,
@@ -165,7 +170,7 @@ fn open_journal(path: &Path, durability: Durability) -> anyhow::Result<Journal> 
 
 /// Run `runner up`.
 pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
-    if args.recipes.len() > 1 && args.trades_csv.is_some() {
+    if args.recipes.len() > 1 && args.output.trades_csv.is_some() {
         return Err(ExitError::usage("--trades-csv takes one recipe").into());
     }
     let settings = FleetSettings::resolve(&args.fleet.overrides(args.fleet_loss_limit))?;
@@ -295,12 +300,12 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     drop(locks);
     let many = names.len() > 1;
     for (name, done) in names.iter().zip(&results) {
-        let dir = match &args.report_dir {
+        let dir = match &args.output.report_dir {
             Some(d) if many => d.join(name),
             Some(d) => d.clone(),
             None => settings.state_dir.join("runs").join(run_id(name, "up")),
         };
-        finish(&done.report, &format!("{name} (paper, replay)"), &dir, args.trades_csv.as_deref())?;
+        finish(&done.report, &format!("{name} (paper, replay)"), &dir, args.output.trades_csv.as_deref())?;
         if let Some(r) = &done.run {
             say(&format!("{name}: journal run {r}: {}\n", done.outcome));
         }
@@ -336,10 +341,11 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
     let done = fleet::backtest(agent, replay, sink)?;
     let name = &p.recipe.agent;
     let dir = args
+        .output
         .report_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(".runner/runs").join(run_id(name, "backtest")));
-    finish(&done.report, &format!("{name} (backtest)"), &dir, args.trades_csv.as_deref())?;
+    finish(&done.report, &format!("{name} (backtest)"), &dir, args.output.trades_csv.as_deref())?;
     if let Some(r) = &done.run {
         say(&format!("{name}: journal run {r}\n"));
     }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::cli::ExitError;
-use crate::recipe::Recipe;
+use crate::recipe::{Recipe, kind_name};
 use crate::secrets::SecretMap;
 
 /// The decrypted secrets one agent's adapters use. Dropping it wipes them.
@@ -22,11 +22,6 @@ impl Credentials {
     pub fn get(&self, role: &str) -> Option<&SecretMap> {
         self.loaded.iter().find(|(r, _, _)| *r == role).map(|(_, _, m)| m)
     }
-}
-
-/// The kebab-case name of a serde enum value (`alpaca`, `redis-signals`).
-fn kind_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// Decrypt every secret `recipe` names from `secrets_dir` and check that the keys its

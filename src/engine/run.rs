@@ -46,10 +46,7 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
             "{}: the engine trades through the paper broker only for now (broker.kind: paper); \
              the {} adapter is not part of this build, so nothing was sent",
             recipe_path.display(),
-            serde_json::to_value(recipe.broker.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            crate::recipe::kind_name(&recipe.broker.kind)
         ))
         .into());
     }

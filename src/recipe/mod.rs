@@ -21,6 +21,11 @@ pub use diagnostics::{Diagnostic, Severity};
 pub use model::{Fleet, Recipe};
 pub use validate::{LoadError, check_credentials, load_recipe};
 
+/// The name a recipe writes for a kind enum value (`alpaca`, `redis-signals`, `ma-cross-breakout`).
+pub fn kind_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 /// Parse a recipe from YAML text (typed load only, no semantic checks).
 ///
 /// The validation pipeline gives located, collected diagnostics; this is the quick path

@@ -430,9 +430,7 @@ impl Ctx<'_> {
     }
 }
 
-fn kebab<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
+use super::kind_name as kebab;
 
 /// NYSE hours: (start, end) of the named window.
 fn named_window(cal: CalendarKind, h: NamedHours) -> (u32, u32) {
