@@ -1,11 +1,13 @@
 //! `runner backtest`, `runner up` and `runner report` end to end on real recorded SPY data
 //! (the repo's data/: 1-second bars of 2013-10-07..11, QuantConnect Lean sample data).
 
+use std::path::Path;
+
 use crate::support::Run;
 
 const RECIPE: &str = "tests/fixtures/engine/spy-9ma-shares-fees.yaml";
 
-fn s(p: &std::path::Path) -> &str {
+fn s(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
 
@@ -18,21 +20,7 @@ fn backtest_and_up_make_the_same_trades() {
     let bt = Run::new(["backtest", RECIPE, "--trades-csv", s(&bt_csv), "--report-dir", s(&bt_dir)]).run();
     assert_eq!(bt.code, 0, "{}", bt.stderr);
     let up_dir = dir.path().join("up");
-    let up = Run::new([
-        "up",
-        RECIPE,
-        "--state-dir",
-        s(&dir.path().join("state")),
-        "--journal",
-        s(&dir.path().join("j.db")),
-        "--speed",
-        "max",
-        "--trades-csv",
-        s(&up_csv),
-        "--report-dir",
-        s(&up_dir),
-    ])
-    .run();
+    let up = up_isolated(dir.path(), RECIPE, &["--trades-csv", s(&up_csv), "--report-dir", s(&up_dir)]);
     assert_eq!(up.code, 0, "{}", up.stderr);
     let a = std::fs::read_to_string(&bt_csv).unwrap();
     let b = std::fs::read_to_string(&up_csv).unwrap();
@@ -94,22 +82,18 @@ fn bad_inputs_are_clear_errors() {
     assert!(!r.stderr.contains("panicked"));
 }
 
+/// `runner up RECIPE --speed max EXTRA...` with its journal and run state inside `dir`.
+fn up_isolated(dir: &Path, recipe: &str, extra: &[&str]) -> crate::support::Finished {
+    let (state, journal) = (dir.join("state"), dir.join("j.db"));
+    Run::new(["up", recipe, "--speed", "max", "--state-dir", s(&state), "--journal", s(&journal)])
+        .args(extra)
+        .run()
+}
+
 #[test]
 fn the_main_job_runs_on_the_embedded_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Run::new([
-        "up",
-        "recipes/spy-9ma-shares.yaml",
-        "--state-dir",
-        s(&dir.path().join("state")),
-        "--journal",
-        s(&dir.path().join("j.db")),
-        "--speed",
-        "max",
-        "--report-dir",
-        s(dir.path()),
-    ])
-    .run();
+    let out = up_isolated(dir.path(), "recipes/spy-9ma-shares.yaml", &["--report-dir", s(dir.path())]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Summary:") && out.stdout.contains("net P&L"), "{}", out.stdout);
     // Five real trading days, every one of them traded and flat at 15:55.
@@ -172,21 +156,7 @@ fn spy_9ma_trades_synthetic_options_calls_on_long_puts_on_short() {
     assert_eq!(bt.code, 0, "{}", bt.stderr);
     assert!(bt.stdout.contains("option prices are synthetic"), "{}", bt.stdout);
     let up_dir = dir.path().join("up");
-    let up = Run::new([
-        "up",
-        recipe,
-        "--state-dir",
-        s(&dir.path().join("state")),
-        "--journal",
-        s(&dir.path().join("j.db")),
-        "--speed",
-        "max",
-        "--report-dir",
-        s(&up_dir),
-        "--trades-csv",
-        s(&up_csv),
-    ])
-    .run();
+    let up = up_isolated(dir.path(), recipe, &["--report-dir", s(&up_dir), "--trades-csv", s(&up_csv)]);
     assert_eq!(up.code, 0, "{}", up.stderr);
     assert_eq!(std::fs::read_to_string(&bt_csv).unwrap(), std::fs::read_to_string(&up_csv).unwrap());
     let summary = std::fs::read_to_string(bt_dir.join("summary.json")).unwrap();
