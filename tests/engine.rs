@@ -106,8 +106,9 @@ fn the_main_job_runs_on_the_embedded_defaults() {
 #[test]
 fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     let dir = tempfile::tempdir().unwrap();
-    // 20 000× real time: 10-07 04:00 → 11:00 (first entry) in ~1.3 s, 15:55 in ~2.1 s.
-    let child = std::process::Command::new(crate::support::runner_bin())
+    // 20 000× real time: the first fill (10-07 11:01) comes after ~1.3 s, the data ends after
+    // ~15 s. Ctrl-C is sent once the first fill is on stdout, however slow the machine is.
+    let mut child = std::process::Command::new(crate::support::runner_bin())
         .args([
             "up",
             RECIPE,
@@ -125,13 +126,27 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1700));
+    let mut stdout_lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut seen = String::new();
+    for line in stdout_lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(" filled ") {
+            break;
+        }
+    }
+    assert!(seen.contains(" filled "), "no fill before the end: {seen}");
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let started = std::time::Instant::now();
+    for line in stdout_lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "stops promptly");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = seen;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stopping"), "{stderr}");

@@ -610,6 +610,25 @@ fn files_written_by_runner_and_by_sops_work_both_ways() {
 /// `script -f`) contains TEXT.
 const WAIT_FN: &str = "w() { i=0; while [ $i -lt 600 ] && ! grep -q -e \"$1\" typescript 2>/dev/null; do sleep 0.1; i=$((i+1)); done; };";
 
+/// Runs `command` on a pseudo-terminal (util-linux `script`), typing into it what the shell
+/// snippet `feed` prints to fd 3 (it may call `w TEXT` to wait for output first). The terminal's
+/// input stays open until `script` has exited: closing it early makes `script` hang up on a
+/// child that has not finished yet, which is a race, not a result.
+fn on_pty(p: &Project, k: &AgeKey, command: &str, feed: &str) -> std::process::Output {
+    let shell = format!(
+        "{WAIT_FN} mkfifo pty-input; script -qfec '{command}' typescript < pty-input & pid=$!; exec 3>pty-input; {feed}; wait $pid; rc=$?; exec 3>&-; exit $rc"
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(shell)
+        .current_dir(p.root.path())
+        .env("HOME", p.path("home"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .env_remove("SOPS_AGE_KEY")
+        .output()
+        .expect("run script")
+}
+
 #[test]
 fn set_on_a_terminal_prompts_without_echo() {
     let p = Project::new();
@@ -617,20 +636,11 @@ fn set_on_a_terminal_prompts_without_echo() {
     p.write_rule(&[&k.recipient], &[]);
     // `script` (util-linux) runs runner on a pseudo-terminal; each value is typed once its
     // prompt is on screen (runner turns echo off before prompting).
-    let pipeline = format!(
-        "{WAIT_FN} (w 'value for a:'; printf '%s-1\\n' {CANARY}; w 'value for b:'; printf '%s-2\\n' {CANARY}; w 'set a, b') \
-         | script -qfec '{} secrets set tty a b' typescript",
-        crate::support::runner_bin(),
+    let command = format!("{} secrets set tty a b", crate::support::runner_bin());
+    let feed = format!(
+        "w 'value for a:'; printf '%s-1\\n' {CANARY} >&3; w 'value for b:'; printf '%s-2\\n' {CANARY} >&3"
     );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(pipeline)
-        .current_dir(p.root.path())
-        .env("HOME", p.path("home"))
-        .env("SOPS_AGE_KEY_FILE", &k.file)
-        .env_remove("SOPS_AGE_KEY")
-        .output()
-        .expect("run script");
+    let out = on_pty(&p, &k, &command, &feed);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("value for a:") && shown.contains("value for b:"), "{shown}");
@@ -680,17 +690,7 @@ fn ctrl_c_at_the_hidden_prompt_restores_echo_and_writes_nothing() {
             crate::support::runner_bin()
         ),
     );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "{WAIT_FN} (w 'value for a:'; printf '\\003'; w '^echo') | script -qfec 'sh {}' typescript",
-            inner.display()
-        ))
-        .current_dir(p.root.path())
-        .env("HOME", p.path("home"))
-        .env("SOPS_AGE_KEY_FILE", &k.file)
-        .output()
-        .expect("run script");
+    let out = on_pty(&p, &k, &format!("sh {}", inner.display()), "w 'value for a:'; printf '\\003' >&3");
     let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("interrupted") && shown.contains("rc=2\n"), "{shown}");
