@@ -248,6 +248,16 @@ impl RiskGate {
         // Does this order increase the absolute position?
         let after = ctx.position + order.side.sign() * order.qty;
         let increases = after.abs() > ctx.position.abs();
+        // Clip to the position limits first, so an order denied for any reason below is
+        // reported with the size it would have been sent with.
+        let no_room = match increases.then(|| self.capped(&order, ctx)) {
+            Some(Ok(qty)) => {
+                order.qty = qty;
+                None
+            }
+            Some(Err(no_room)) => Some(no_room),
+            None => None,
+        };
         if increases {
             match self.state {
                 TradingState::Active => {}
@@ -293,40 +303,12 @@ impl RiskGate {
             }
         }
         if increases {
-            // The part of the order that reduces an opposite position is always allowed;
-            // the opening part is clipped so |position| stays within the limits.
+            if let Some((reason, m)) = no_room {
+                return deny(order, reason, m);
+            }
             let flips =
                 !ctx.position.is_zero() && (ctx.position.is_sign_positive() != (order.side == Side::Buy));
             let reducing = if flips { ctx.position.abs() } else { Decimal::ZERO };
-            let held_same_side = if flips { Decimal::ZERO } else { ctx.position.abs() };
-            let mut cap: Option<(Qty, DenyReason)> =
-                self.limits.max_units.map(|m| (m, DenyReason::MaxPosition));
-            let unit = order.ref_price * self.limits.multiplier.unwrap_or(Decimal::ONE);
-            for (limit, reason) in [
-                (self.limits.max_notional, DenyReason::MaxNotional),
-                (self.limits.allocation, DenyReason::Allocation),
-            ] {
-                if let (Some(max), true) = (limit, unit > Decimal::ZERO) {
-                    let by_notional = (max / unit).floor();
-                    if cap.is_none_or(|(c, _)| by_notional < c) {
-                        cap = Some((by_notional, reason));
-                    }
-                }
-            }
-            if let Some((cap, reason)) = cap {
-                let room = (cap - held_same_side).max(Decimal::ZERO);
-                let opening = order.qty - reducing;
-                if opening > room {
-                    if room.is_zero() && reducing.is_zero() {
-                        let m = format!(
-                            "position {} leaves no room under the {reason} cap of {cap}",
-                            ctx.position
-                        );
-                        return deny(order, reason, m);
-                    }
-                    order.qty = reducing + room;
-                }
-            }
             if let (Some(c), Some(acct)) = (self.compliance.as_ref(), acct) {
                 let opening = order.qty - reducing;
                 if opening > Decimal::ZERO
@@ -341,6 +323,40 @@ impl RiskGate {
         }
         self.note_order(order.ts);
         Ok(RiskApproved(order))
+    }
+
+    /// The size an order that increases the position may have: the part that reduces an
+    /// opposite position is always allowed; the opening part is clipped so |position| stays
+    /// within max units, max notional and allocation. `Err` when there is no room at all.
+    fn capped(&self, order: &OrderRequest, ctx: &GateContext) -> Result<Qty, (DenyReason, String)> {
+        let flips = !ctx.position.is_zero() && (ctx.position.is_sign_positive() != (order.side == Side::Buy));
+        let reducing = if flips { ctx.position.abs() } else { Decimal::ZERO };
+        let held_same_side = if flips { Decimal::ZERO } else { ctx.position.abs() };
+        let mut cap: Option<(Qty, DenyReason)> = self.limits.max_units.map(|m| (m, DenyReason::MaxPosition));
+        let unit = order.ref_price * self.limits.multiplier.unwrap_or(Decimal::ONE);
+        for (limit, reason) in [
+            (self.limits.max_notional, DenyReason::MaxNotional),
+            (self.limits.allocation, DenyReason::Allocation),
+        ] {
+            if let (Some(max), true) = (limit, unit > Decimal::ZERO) {
+                let by_notional = (max / unit).floor();
+                if cap.is_none_or(|(c, _)| by_notional < c) {
+                    cap = Some((by_notional, reason));
+                }
+            }
+        }
+        let Some((cap, reason)) = cap else { return Ok(order.qty) };
+        let room = (cap - held_same_side).max(Decimal::ZERO);
+        if order.qty - reducing <= room {
+            return Ok(order.qty);
+        }
+        if room.is_zero() && reducing.is_zero() {
+            return Err((
+                reason,
+                format!("position {} leaves no room under the {reason} cap of {cap}", ctx.position),
+            ));
+        }
+        Ok(reducing + room)
     }
 
     fn note_order(&mut self, ts: Timestamp) {
@@ -498,6 +514,19 @@ mod tests {
         let d =
             g.check(req(Side::Sell, dec!(1), Purpose::Add), &ctx(Phase::Open, dec!(-150), 0)).unwrap_err();
         assert_eq!(d.reason, DenyReason::MaxPosition);
+    }
+
+    #[test]
+    fn a_denied_order_shows_the_size_it_would_have_been_sent_with() {
+        let mut g = RiskGate::new(RiskLimits { max_units: Some(dec!(20)), ..RiskLimits::default() });
+        g.set_state(TradingState::Halted);
+        let d = g.check(req(Side::Buy, dec!(71), Purpose::Entry), &ctx(Phase::Open, dec!(0), 0)).unwrap_err();
+        assert_eq!((d.reason, d.order.qty), (DenyReason::Halted, dec!(20)));
+        let mut g = RiskGate::new(RiskLimits { max_units: Some(dec!(20)), ..RiskLimits::default() });
+        let d = g
+            .check(req(Side::Buy, dec!(71), Purpose::Entry), &ctx(Phase::OutOfSession, dec!(0), 0))
+            .unwrap_err();
+        assert_eq!((d.reason, d.order.qty), (DenyReason::OutsideSession, dec!(20)));
     }
 
     #[test]
