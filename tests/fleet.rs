@@ -16,7 +16,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// Start `runner up` in the background (output discarded).
-fn spawn_up(args: &[&str]) -> Child {
+pub(crate) fn spawn_up(args: &[&str]) -> Child {
     Command::new(runner_bin())
         .arg("up")
         .args(args)
@@ -28,7 +28,7 @@ fn spawn_up(args: &[&str]) -> Child {
         .expect("spawn runner up")
 }
 
-fn kill9(child: &mut Child) {
+pub(crate) fn kill9(child: &mut Child) {
     // SAFETY: sending SIGKILL to our own child process.
     let r = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
     assert_eq!(r, 0, "kill -9");
@@ -36,7 +36,7 @@ fn kill9(child: &mut Child) {
 }
 
 /// Poll `cond` every 100 ms for up to 60 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
@@ -54,7 +54,7 @@ fn fill_count(db: &Path) -> usize {
     c.query_row("SELECT count(*) FROM fills", [], |r| r.get::<_, i64>(0)).map_or(0, |n| n as usize)
 }
 
-fn verify(db: &Path) {
+pub(crate) fn verify(db: &Path) {
     Run::new(["journal", "--db", s(db), "verify"]).run().success();
 }
 

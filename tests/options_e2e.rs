@@ -205,3 +205,153 @@ fn max_slippage_guard_skips_entries_whose_limit_is_too_far_from_the_mid() {
     let (_, deals) = run("  max_slippage_ticks: 50\n", "loose");
     assert!(deals > 0, "a loose guard lets entries through");
 }
+
+/// The recipe of the kill -9 cases: `EXPIRY_RECIPE` under its own agent and account.
+fn killed_recipe(dir: &Path) -> std::path::PathBuf {
+    let text =
+        EXPIRY_RECIPE.replace("agent: expiry-hold", "agent: opt-kill").replace("paper-expiry", "paper-kill");
+    let recipe = dir.join("kill.yaml");
+    std::fs::write(&recipe, text).unwrap();
+    recipe
+}
+
+/// The newest position snapshot per instrument, from the journal.
+fn open_option_positions(db: &Path) -> Vec<(String, String, String)> {
+    let Ok(c) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+        return Vec::new();
+    };
+    let Ok(mut st) = c.prepare(
+        "SELECT instrument, qty, avg_price FROM positions p WHERE audit_seq = \
+         (SELECT max(audit_seq) FROM positions q WHERE q.instrument = p.instrument) AND qty != '0'",
+    ) else {
+        return Vec::new();
+    };
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
+/// Buys a call at 10:00 on Thursday 2013-10-17 (`runner up` at real speed, so the contract is
+/// held for minutes), kills the process with SIGKILL while it holds it, then restarts the same
+/// agent with no signals over `restart_tape`. Returns the restart's stdout, the journal, the
+/// contract and the entry (qty, avg price) that were left open.
+fn kill_while_holding_a_call(
+    dir: &Path,
+    restart_tape: &str,
+) -> (String, std::path::PathBuf, String, (Decimal, Decimal)) {
+    use crate::fleet::{kill9, spawn_up, verify, wait_for};
+    let (db, st) = (dir.join("j.db"), dir.join("state"));
+    std::fs::write(
+        dir.join("tape.csv"),
+        "timestamp,price,size\n2013-10-17T10:00:00.000-04:00,170.00,100\n\
+         2013-10-17T10:00:01.000-04:00,170.10,100\n2013-10-17T10:30:00.000-04:00,170.40,100\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kill.signals.csv"),
+        "timestamp,ticker,direction\n2013-10-17T10:00:00-04:00,SPY,b\n",
+    )
+    .unwrap();
+    let recipe = killed_recipe(dir);
+    let mut up = spawn_up(&[s(&recipe), "--speed", "1x", "--journal", s(&db), "--state-dir", s(&st)]);
+    wait_for("the call's position snapshot", || !open_option_positions(&db).is_empty());
+    kill9(&mut up);
+    verify(&db);
+    let open = open_option_positions(&db);
+    assert_eq!(open.len(), 1, "one contract held: {open:?}");
+    let (occ, qty, avg) = open[0].clone();
+    // ATM at 170.00: the 170 call of the October monthly, named by its OCC symbol in the journal.
+    assert_eq!(occ, "SPY   131019C00170000");
+
+    // The restart sees the underlying again; no new signal.
+    std::fs::write(dir.join("tape.csv"), restart_tape).unwrap();
+    std::fs::write(
+        dir.join("kill.signals.csv"),
+        "timestamp,ticker,direction\n2013-10-25T10:00:00-04:00,SPY,b\n",
+    )
+    .unwrap();
+    let out = Run::new(["up", s(&recipe), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .args(["--report-dir", s(&dir.join("report"))])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains(&format!("left {qty} {occ} open at {avg}; it will be flattened")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("opt-kill: flattened {qty} {occ} left open by run opt-kill-")),
+        "{}",
+        out.stdout
+    );
+    assert!(open_option_positions(&db).is_empty(), "flat in the journal afterwards");
+    verify(&db);
+    (out.stdout, db, occ, (dec(&qty), dec(&avg)))
+}
+
+/// The restart's `…-recover-1` fill: (instrument, side, qty, price).
+fn recover_fill(db: &Path) -> (String, String, Decimal, Decimal) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let (instrument, side, qty, price): (String, String, String, String) = c
+        .query_row(
+            "SELECT instrument, side, qty, price FROM fills WHERE client_order_id = 'opt-kill-recover-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    (instrument, side, dec(&qty), dec(&price))
+}
+
+#[test]
+fn a_contract_left_by_a_killed_run_is_closed_at_its_synthetic_bid() {
+    use runner::options::{ChainSettings, ChainSource, OptionContract, SyntheticChain};
+    let dir = tempfile::tempdir().unwrap();
+    let tape = "timestamp,price,size\n2013-10-17T11:00:00.000-04:00,170.50,100\n\
+                2013-10-17T11:00:05.000-04:00,170.55,100\n";
+    let (stdout, db, occ, (qty, avg)) = kill_while_holding_a_call(dir.path(), tape);
+    // The chain of the recipe (default IV 16 %, NYSE days) quotes that contract at 170.50, 11:00.
+    let chain =
+        SyntheticChain::new("SPY", ChainSettings::default(), runner::calendar::Calendar::nyse()).unwrap();
+    let contract: OptionContract = occ.parse().unwrap();
+    let at = runner::model::Timestamp::from_datetime(
+        &chrono::DateTime::parse_from_rfc3339("2013-10-17T11:00:00-04:00").unwrap(),
+    );
+    let bid = chain.quote(&contract, dec("170.50"), at).unwrap().bid;
+    assert!(bid > Decimal::ZERO && bid < dec("170.50"), "a premium, not the underlying's price: {bid}");
+    assert_eq!(recover_fill(&db), (occ.clone(), "sell".to_owned(), qty, bid));
+    let pnl = ((bid - avg) * qty * Decimal::ONE_HUNDRED).round_dp(2);
+    assert!(
+        stdout.contains(&format!(
+            "at the synthetic bid {bid} at the first underlying price 170.50 (P&L {pnl:.2})"
+        )),
+        "{stdout}"
+    );
+    // `runner journal trades` names the contract on both fills.
+    let trades = Run::new(["journal", "--db", s(&db), "trades"]).run().success();
+    let rows: Vec<&str> = trades.stdout.lines().filter(|l| l.contains("opt-kill")).collect();
+    assert_eq!(rows.len(), 2, "{}", trades.stdout);
+    assert!(rows.iter().all(|l| l.contains(&occ)), "{}", trades.stdout);
+    assert!(
+        rows[1].contains("opt-kill-recover-1") && rows[1].contains(&bid.to_string()),
+        "{}",
+        trades.stdout
+    );
+}
+
+#[test]
+fn a_contract_left_by_a_killed_run_past_its_expiry_is_closed_at_intrinsic_value() {
+    let dir = tempfile::tempdir().unwrap();
+    // Monday 2013-10-21: the October monthly stopped trading on Friday at 16:00.
+    let tape = "timestamp,price,size\n2013-10-21T09:30:00.000-04:00,173.00,100\n\
+                2013-10-21T09:31:00.000-04:00,173.10,100\n";
+    let (stdout, db, occ, (qty, avg)) = kill_while_holding_a_call(dir.path(), tape);
+    // 173.00 − 170 strike.
+    assert_eq!(recover_fill(&db), (occ, "sell".to_owned(), qty, dec("3.00")));
+    let pnl = ((dec("3.00") - avg) * qty * Decimal::ONE_HUNDRED).round_dp(2);
+    assert!(
+        stdout.contains(&format!(
+            "at intrinsic value 3.00 at the first underlying price 173.00 (last trade was 2013-10-18 16:00) (P&L {pnl:.2})"
+        )),
+        "{stdout}"
+    );
+}

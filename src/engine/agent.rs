@@ -80,6 +80,15 @@ pub enum AgentEvent<'a> {
         /// What happened.
         message: String,
     },
+    /// The name orders and fills on `symbol` go by from now on (an option contract's OCC
+    /// symbol, announced before the first order on it). Quiet on the terminal; the journal
+    /// labels its records with it.
+    Instrument {
+        /// The broker symbol.
+        symbol: SymbolId,
+        /// Its name.
+        name: &'a str,
+    },
     /// The position after a fill.
     Position {
         /// When.
@@ -241,6 +250,8 @@ pub struct Agent {
     /// The broker symbol positions are held in: the instrument, or the option contract.
     traded: SymbolId,
     option: Option<OptionLeg>,
+    /// The option leg's label last announced with [`AgentEvent::Instrument`].
+    announced: String,
     guard: LossGuard,
     /// A day-long halt (daily loss, halt command) ends when this trading day is over.
     halted_day: Option<i64>,
@@ -271,6 +282,7 @@ impl Agent {
             session_close: 0,
             traded: symbol,
             option: None,
+            announced: String::new(),
             cfg,
         }
     }
@@ -540,6 +552,14 @@ impl Agent {
     }
 
     fn send<O: FnMut(AgentEvent<'_>)>(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut O) {
+        // Options: name the contract (or the right asked for) before any order on it.
+        let label = self.option.as_ref().map(OptionLeg::label);
+        if let Some(name) = &label
+            && *name != self.announced
+        {
+            out(AgentEvent::Instrument { symbol: self.traded, name });
+            name.clone_into(&mut self.announced);
+        }
         self.seq += 1;
         let req = OrderRequest {
             id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
@@ -562,7 +582,8 @@ impl Agent {
                 self.pump(out);
             }
             Err(denied) => {
-                self.recorder.on_denied(&denied);
+                let instrument = label.as_deref().unwrap_or(&self.cfg.symbol_label);
+                self.recorder.on_denied(&denied, instrument);
                 out(AgentEvent::Denied(&denied));
             }
         }

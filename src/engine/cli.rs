@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::account_lock::{AccountLock, LockError};
 use super::fleet::{self, FleetSettings, Overrides};
 use super::journal_sink::{JournalSink, SinkInfo};
+use super::option_leg::ContractPricer;
 use super::run::{self, DateRange};
 use super::status;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
@@ -149,18 +150,22 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
     m
 }
 
-fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> SinkInfo {
-    SinkInfo {
+fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> anyhow::Result<SinkInfo> {
+    let options = match p.recipe.instrument.kind {
+        crate::recipe::model::InstrumentKind::Option => Some(
+            ContractPricer::from_recipe(&p.recipe)
+                .map_err(|e| ExitError::failed(format!("{}: instrument: {e}", recipe.display())))?,
+        ),
+        _ => None,
+    };
+    Ok(SinkInfo {
         agent: AgentId(p.recipe.agent.clone()),
         account: AccountId(p.recipe.broker.account.clone()),
         instrument: p.recipe.instrument.underlying.clone(),
         recipe: recipe.display().to_string(),
         mode,
-        multiplier: match p.recipe.instrument.kind {
-            crate::recipe::model::InstrumentKind::Option => rust_decimal::Decimal::ONE_HUNDRED,
-            _ => rust_decimal::Decimal::ONE,
-        },
-    }
+        options,
+    })
 }
 
 fn open_journal(path: &Path, durability: Durability) -> anyhow::Result<Journal> {
@@ -239,7 +244,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
-        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper), metadata(p, path))
+        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, metadata(p, path))
             .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
         let restored = sink
             .restore()
@@ -332,7 +337,7 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         let journal = open_journal(&settings.journal, Durability::ProcessCrash)?;
         let sink = JournalSink::begin(
             journal,
-            sink_info(&p, &args.recipe, RunMode::Backtest),
+            sink_info(&p, &args.recipe, RunMode::Backtest)?,
             metadata(&p, &args.recipe),
         )
         .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;

@@ -10,7 +10,10 @@
 //! so a position a crashed run left open no longer exists anywhere but in the journal. The sink
 //! flattens it *in the journal* at the first price of the new run: a `recover-…` fill on the
 //! opposite side at that price and a flat position snapshot, and prints what it did. The new
-//! run's paper account starts from the recipe's starting equity.
+//! run's paper account starts from the recipe's starting equity. An option contract is named by
+//! its OCC symbol in every record, so the contract left open is known: it is closed at the
+//! synthetic chain's bid for that contract at the new run's first underlying price, or at its
+//! intrinsic value there if its last trading time has passed ([`ContractPricer`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,12 +21,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::agent::AgentEvent;
+use super::option_leg::ContractPricer;
 use crate::broker::{OrderEvent, OrderKind, OrderRequest};
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
 };
-use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, Timestamp};
+use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, SymbolId, Timestamp};
 
 /// Who and what a sink journals for.
 #[derive(Debug, Clone)]
@@ -32,15 +36,15 @@ pub struct SinkInfo {
     pub agent: AgentId,
     /// Its broker account.
     pub account: AccountId,
-    /// The traded instrument (the recipe's underlying; option positions are labelled
-    /// `<underlying> option`).
+    /// The recipe's instrument (the underlying's ticker). Records on other symbols carry the
+    /// name the agent announced for them ([`AgentEvent::Instrument`]: an option's OCC symbol).
     pub instrument: String,
     /// Recipe path as given.
     pub recipe: String,
     /// Backtest, paper or live.
     pub mode: RunMode,
-    /// Contract multiplier of the traded instrument (1 for shares, 100 for options).
-    pub multiplier: Decimal,
+    /// Options recipes: the chain that prices an option position a crashed run left open.
+    pub options: Option<ContractPricer>,
 }
 
 /// What a restart found in the journal.
@@ -70,7 +74,9 @@ pub struct JournalSink {
     opened_since_count: bool,
     pending_flatten: Vec<PositionRecord>,
     /// The symbol of the latest fill: the position event that follows is about it.
-    last_fill: crate::model::SymbolId,
+    last_fill: SymbolId,
+    /// Names announced for symbols other than the recipe's instrument (OCC symbols).
+    names: HashMap<SymbolId, InstrumentId>,
     error: Option<JournalError>,
 }
 
@@ -115,7 +121,8 @@ impl JournalSink {
             opened_today: Decimal::ZERO,
             opened_since_count: false,
             pending_flatten: Vec::new(),
-            last_fill: crate::model::SymbolId(0),
+            last_fill: SymbolId(0),
+            names: HashMap::new(),
             error: None,
         })
     }
@@ -190,6 +197,7 @@ impl JournalSink {
         let mut lines = Vec::new();
         for (n, p) in std::mem::take(&mut self.pending_flatten).into_iter().enumerate() {
             let side = if p.qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
+            let (close, how, multiplier) = self.closing_price(&p, side, price, ts);
             let id = ClientOrderId(format!("{}-recover-{}", self.info.agent, n + 1));
             let fill = FillRecord {
                 fill_id: format!("{}-{}", self.run, id),
@@ -200,7 +208,7 @@ impl JournalSink {
                 instrument: p.instrument.clone(),
                 side,
                 qty: p.qty.abs(),
-                price,
+                price: close,
                 fee: Decimal::ZERO,
                 time: utc(ts),
             };
@@ -217,27 +225,57 @@ impl JournalSink {
                 b.commit()
             });
             self.keep(r);
-            let mut pnl = ((price - p.avg_price) * p.qty * self.info.multiplier).round_dp(2);
+            let mut pnl = ((close - p.avg_price) * p.qty * multiplier).round_dp(2);
             pnl.rescale(2);
             lines.push(format!(
-                "{}: flattened {} {} left open by run {} (avg {}) at the first price {} (P&L {})",
+                "{}: flattened {} {} left open by run {} (avg {}) at {how} (P&L {pnl})",
                 self.info.agent,
                 p.qty,
                 p.instrument,
                 p.run.as_ref().map_or("?", RunId::as_str),
                 p.avg_price,
-                price,
-                pnl
             ));
         }
         lines
     }
 
-    fn instrument(&self, sym: crate::model::SymbolId) -> InstrumentId {
-        if sym.0 == 0 {
-            InstrumentId(self.info.instrument.clone())
-        } else {
-            InstrumentId(format!("{} option", self.info.instrument))
+    fn instrument(&self, sym: SymbolId) -> InstrumentId {
+        match self.names.get(&sym) {
+            Some(name) => name.clone(),
+            None if sym.0 == 0 => InstrumentId(self.info.instrument.clone()),
+            // Never reached by the engine (it announces option names before any order).
+            None => InstrumentId(format!("{} option", self.info.instrument)),
+        }
+    }
+
+    /// What a position a crashed run left is closed at by a `side` order, when the underlying
+    /// first prints `underlying` at `ts`: its price, how it was found (for the terminal) and its
+    /// multiplier. The underlying's own position closes at that price; an option at its
+    /// synthetic bid or intrinsic value. A position nothing here can price (e.g. `SPY option`,
+    /// written by a runner that did not name contracts) is closed at its average price, with no
+    /// P&L, and the line says so.
+    fn closing_price(
+        &self,
+        p: &PositionRecord,
+        side: Side,
+        underlying: Price,
+        ts: Timestamp,
+    ) -> (Price, String, Decimal) {
+        if p.instrument.as_str() == self.info.instrument {
+            // Shares (or coins): no multiplier.
+            return (underlying, format!("the first price {underlying}"), Decimal::ONE);
+        }
+        let priced = match &self.info.options {
+            Some(pricer) => pricer.closing_price(p.instrument.as_str(), side, underlying, ts),
+            None => Err(format!("this recipe does not trade {}", p.instrument)),
+        };
+        match priced {
+            Ok(c) => (c.price, c.describe(underlying), Decimal::from(c.contract.multiplier)),
+            Err(why) => (
+                p.avg_price,
+                format!("its average price {}, P&L not booked (no price for it: {why})", p.avg_price),
+                Decimal::ONE,
+            ),
         }
     }
 
@@ -366,6 +404,9 @@ impl JournalSink {
                     self.halt(HaltScope::Agent, reason, *ts);
                 }
             }
+            AgentEvent::Instrument { symbol, name } => {
+                self.names.insert(*symbol, InstrumentId((*name).to_owned()));
+            }
             AgentEvent::Signal(_) | AgentEvent::Info { .. } => {}
         }
     }
@@ -445,7 +486,7 @@ mod tests {
             instrument: "SPY".into(),
             recipe: "r.yaml".into(),
             mode: RunMode::Paper,
-            multiplier: Decimal::ONE,
+            options: None,
         };
         JournalSink::begin(j, info, BTreeMap::new()).expect("begin")
     }

@@ -7,11 +7,14 @@
 //! requoted whenever the underlying prints a new price while a contract is held; every report
 //! says the prices are synthetic. Trading days for the listing schedule and last trading days
 //! come from the NYSE calendar (closed outside its 2000–2030 range).
+//!
+//! [`ContractPricer`] prices a contract known only by its OCC symbol on the same chain: the
+//! restart path uses it to close, in the journal, a contract a killed run left open.
 
 use chrono::NaiveDate;
 
 use crate::market::event::Quote;
-use crate::model::{Price, Qty, SymbolId, Timestamp};
+use crate::model::{Price, Qty, Side, SymbolId, Timestamp};
 use crate::options::{
     ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
     SyntheticChain,
@@ -34,6 +37,8 @@ pub struct OptionLeg {
     /// The broker symbol option positions are booked under.
     pub symbol: SymbolId,
     contract: Option<OptionContract>,
+    /// The right the latest selection asked for (names an order before a contract is chosen).
+    wanted: Option<OptionRight>,
     /// The held contract's last trading time (cached: checked on every print).
     expires_at: Option<Timestamp>,
     last_underlying: Option<Price>,
@@ -44,16 +49,10 @@ pub struct OptionLeg {
 impl OptionLeg {
     /// From the recipe's instrument block.
     pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
+        let (chain, implied_vol) = chain_from_recipe(r)?;
         let i = &r.instrument;
         let w = i.expiry.ok_or("instrument.expiry is required for options")?;
         let strike = i.strike.ok_or("instrument.strike is required for options")?;
-        let implied_vol = i.implied_vol.map_or(0.16, |p| {
-            use rust_decimal::prelude::ToPrimitive;
-            p.fraction().to_f64().unwrap_or(0.16)
-        });
-        let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
-        let chain = SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn)
-            .map_err(|e| e.to_string())?;
         let selection = OptionSelection { expiry: w, strike };
         selection.expiry.check().map_err(|e| e.to_string())?;
         Ok(Self {
@@ -61,6 +60,7 @@ impl OptionLeg {
             selection,
             symbol,
             contract: None,
+            wanted: None,
             expires_at: None,
             last_underlying: None,
             implied_vol,
@@ -70,6 +70,17 @@ impl OptionLeg {
     /// The contract held (or being traded), if any.
     pub fn contract(&self) -> Option<&OptionContract> {
         self.contract.as_ref()
+    }
+
+    /// The name orders on [`Self::symbol`] are journaled and reported under: the contract's OCC
+    /// symbol (`SPY   131019C00168000`); before a contract is chosen, the underlying and the
+    /// right asked for (`SPY call`), or `SPY option` when nothing was asked yet.
+    pub fn label(&self) -> String {
+        match (&self.contract, self.wanted) {
+            (Some(c), _) => c.occ_symbol(),
+            (None, Some(right)) => format!("{} {right}", self.chain.underlying()),
+            (None, None) => format!("{} option", self.chain.underlying()),
+        }
     }
 
     /// Whether the held contract is a call (long view) or a put (short view).
@@ -87,6 +98,7 @@ impl OptionLeg {
     /// at `ts`: outside the regular session or at/after its last trading time.
     pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
         let dir = if long { OptDirection::Long } else { OptDirection::Short };
+        self.wanted = Some(dir.right());
         let (contract, q) =
             self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
         let days = self.chain.trading_days();
@@ -170,6 +182,101 @@ impl OptionLeg {
     }
 }
 
+/// The recipe's synthetic chain and the implied volatility it uses.
+fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
+    let implied_vol = r.instrument.implied_vol.map_or(0.16, |p| {
+        use rust_decimal::prelude::ToPrimitive;
+        p.fraction().to_f64().unwrap_or(0.16)
+    });
+    let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
+    let chain = SyntheticChain::new(&r.instrument.underlying, settings, nyse_trading_day as TradingDayFn)
+        .map_err(|e| e.to_string())?;
+    Ok((chain, implied_vol))
+}
+
+/// How [`ContractPricer::closing_price`] priced a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosingBasis {
+    /// The synthetic chain's bid (closing a long while the contract still trades).
+    SyntheticBid,
+    /// The synthetic chain's ask (closing a short while the contract still trades).
+    SyntheticAsk,
+    /// Intrinsic value (the contract's last trading time has passed).
+    Intrinsic,
+}
+
+/// A contract's closing price and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosingPrice {
+    /// The contract, parsed from its OCC symbol.
+    pub contract: OptionContract,
+    /// Price per share (premium).
+    pub price: Price,
+    /// Bid or intrinsic value.
+    pub basis: ClosingBasis,
+    /// The contract's last trading time.
+    pub last_trade: Timestamp,
+}
+
+impl ClosingPrice {
+    /// What the price is, for the terminal (`the synthetic bid …` / `intrinsic value …`).
+    pub fn describe(&self, underlying: Price) -> String {
+        match self.basis {
+            ClosingBasis::SyntheticBid | ClosingBasis::SyntheticAsk => {
+                let side = if self.basis == ClosingBasis::SyntheticBid { "bid" } else { "ask" };
+                format!("the synthetic {side} {} at the first underlying price {underlying}", self.price)
+            }
+            ClosingBasis::Intrinsic => format!(
+                "intrinsic value {} at the first underlying price {underlying} (last trade was {})",
+                self.price,
+                self.last_trade.to_new_york().format("%Y-%m-%d %H:%M")
+            ),
+        }
+    }
+}
+
+/// Prices an option position known only by its OCC symbol on the recipe's synthetic chain:
+/// what closing it would fetch (or cost) when the underlying is at a given price and time.
+#[derive(Debug, Clone)]
+pub struct ContractPricer {
+    chain: SyntheticChain<TradingDayFn>,
+}
+
+impl ContractPricer {
+    /// The chain of an options recipe (the same one its agent trades on).
+    pub fn from_recipe(r: &Recipe) -> Result<Self, String> {
+        Ok(Self { chain: chain_from_recipe(r)?.0 })
+    }
+
+    /// Closing price of `occ` with the underlying at `underlying` at `ts`, for a closing order on
+    /// `side` (`Sell` closes a long): the synthetic chain's bid (ask for a buy) while the contract
+    /// trades; its intrinsic value at `underlying` once `ts` is at or past its last trading time
+    /// (the underlying's price at expiry is not known here; `underlying` is the best price there
+    /// is). Errors name the symbol when it is not an OCC symbol or not on this chain.
+    pub fn closing_price(
+        &self,
+        occ: &str,
+        side: Side,
+        underlying: Price,
+        ts: Timestamp,
+    ) -> Result<ClosingPrice, String> {
+        let contract: OptionContract =
+            occ.parse().map_err(|e: crate::options::OptionsError| e.to_string())?;
+        let days = self.chain.trading_days();
+        let last_trade = Timestamp::from_datetime(&contract.last_trading_time(days));
+        if ts >= last_trade {
+            let price = contract.intrinsic(underlying);
+            return Ok(ClosingPrice { contract, price, basis: ClosingBasis::Intrinsic, last_trade });
+        }
+        let q = self.chain.quote(&contract, underlying, ts).map_err(|e| e.to_string())?;
+        let (price, basis) = match side {
+            Side::Sell => (q.bid, ClosingBasis::SyntheticBid),
+            Side::Buy => (q.ask, ClosingBasis::SyntheticAsk),
+        };
+        Ok(ClosingPrice { contract, price, basis, last_trade })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +341,60 @@ mod tests {
         assert!(l.requote(dec!(168.00), ts).is_none());
         let q1 = l.requote(dec!(169.00), ts).expect("moved");
         assert!(q1.bid > q0.bid, "a call gains when the underlying rises");
+    }
+
+    #[test]
+    fn labels_name_the_contract_or_the_right_asked_for() {
+        let mut l = leg();
+        assert_eq!(l.label(), "SPY option");
+        // Saturday: no contract may be opened, but the right asked for is known.
+        assert!(l.select(false, dec!(168), at("2013-10-12T11:00:00-04:00")).is_err());
+        assert_eq!(l.label(), "SPY put");
+        l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();
+        assert_eq!(l.label(), "SPY   131019C00168000");
+    }
+
+    #[test]
+    fn closing_price_is_the_bid_while_trading_and_intrinsic_after() {
+        let src = include_str!("../../recipes/spy-9ma.yaml");
+        let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
+        let pricer = ContractPricer::from_recipe(&r).expect("pricer");
+        let mut l = leg();
+        let ts = at("2013-10-08T10:00:00-04:00");
+        let q = l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();
+        let occ = l.contract().unwrap().occ_symbol();
+        // The same chain as the agent's: the bid the leg would quote at that price and time.
+        let want = l.chain().quote(l.contract().unwrap(), dec!(169.5), ts).unwrap().bid;
+        let p = pricer.closing_price(&occ, Side::Sell, dec!(169.5), ts).expect("priced");
+        assert_eq!((p.price, p.basis), (want, ClosingBasis::SyntheticBid));
+        assert!(p.price > q.bid, "the call gained with the underlying");
+        assert!(p.describe(dec!(169.5)).contains("synthetic bid"));
+        let ask = pricer.closing_price(&occ, Side::Buy, dec!(169.5), ts).expect("priced");
+        assert_eq!(
+            (ask.price, ask.basis),
+            (
+                l.chain().quote(l.contract().unwrap(), dec!(169.5), ts).unwrap().ask,
+                ClosingBasis::SyntheticAsk
+            )
+        );
+        // The compact form parses too; after the last trading time it is intrinsic value.
+        let after = at("2013-10-21T09:30:00-04:00");
+        let p = pricer.closing_price("SPY131019C00168000", Side::Sell, dec!(170.25), after).expect("priced");
+        assert_eq!((p.price, p.basis), (dec!(2.25), ClosingBasis::Intrinsic));
+        assert_eq!(p.last_trade, at("2013-10-18T16:00:00-04:00"));
+        assert!(p.describe(dec!(170.25)).contains("last trade was 2013-10-18 16:00"));
+        let put =
+            pricer.closing_price("SPY   131019P00168000", Side::Sell, dec!(170.25), after).expect("priced");
+        assert_eq!(put.price, dec!(0));
+        // Not an OCC symbol (a journal of an older runner said `SPY option`), or another root.
+        assert!(
+            pricer.closing_price("SPY option", Side::Sell, dec!(170), ts).unwrap_err().contains("SPY option")
+        );
+        assert!(
+            pricer
+                .closing_price("QQQ   131019C00080000", Side::Sell, dec!(80), ts)
+                .unwrap_err()
+                .contains("QQQ")
+        );
     }
 }

@@ -21,6 +21,14 @@ use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::engine::account_lock::{AccountLock, LockError};
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, NEW_YORK, Side};
 
+/// `println!` that stops quietly when standard output is closed (`runner journal trades | head`)
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Arguments of `runner journal`.
 #[derive(Debug, clap::Args)]
 pub struct JournalArgs {
@@ -175,7 +183,7 @@ fn ny_time(t: &DateTime<Utc>) -> String {
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -204,7 +212,7 @@ fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
                 }
             }
         }
-        println!("{out}");
+        say!("{out}");
     };
     line(headers.to_vec());
     for row in rows {
@@ -235,19 +243,19 @@ fn verify(db: &std::path::Path, format: Format, anchor: Option<&str>) -> CmdResu
         }))?,
         Format::Table => {
             if report.is_ok() {
-                println!(
+                say!(
                     "journal {}: {} entries, chain intact, head {}",
                     db.display(),
                     report.entries,
                     report.head_hash
                 );
                 if let Some(seq) = anchor_seq {
-                    println!("anchor found at entry {seq}");
+                    say!("anchor found at entry {seq}");
                 }
             } else {
-                println!("journal {}: {} problem(s) found", db.display(), report.problems.len());
+                say!("journal {}: {} problem(s) found", db.display(), report.problems.len());
                 for p in &report.problems {
-                    println!("  - {p}");
+                    say!("  - {p}");
                 }
             }
         }
@@ -302,7 +310,7 @@ fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: 
                 &[false, false, false, false, false, true, true, true, false],
                 &rows,
             );
-            println!("{} fill(s)", fills.len());
+            say!("{} fill(s)", fills.len());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -339,7 +347,7 @@ fn denials(
                 &[false, false, false, false, false, true, false, false],
                 &rows,
             );
-            println!("{} denial(s)", denials.len());
+            say!("{} denial(s)", denials.len());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -375,9 +383,9 @@ fn day_trades(db: &std::path::Path, format: Format, account: Option<String>, dat
             "day_trades": in_window,
         }))?,
         Format::Table => {
-            println!("5-business-day window {first} .. {last} (weekends skipped; holidays not yet)");
+            say!("5-business-day window {first} .. {last} (weekends skipped; holidays not yet)");
             for (a, n) in &counts {
-                println!("account {a}: {n} day trade(s)");
+                say!("account {a}: {n} day trade(s)");
             }
             if !in_window.is_empty() {
                 let rows: Vec<Vec<String>> = in_window
@@ -428,7 +436,7 @@ fn runs(db: &std::path::Path, format: Format) -> CmdResult {
                 &[],
                 &rows,
             );
-            println!("{} run(s)", runs.len());
+            say!("{} run(s)", runs.len());
         }
     }
     Ok(ExitCode::SUCCESS)

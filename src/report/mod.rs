@@ -98,6 +98,11 @@ pub struct Recorder {
 pub struct DeniedOrder {
     /// When (ISO-8601, New York offset).
     pub time: String,
+    /// What would have been traded: the ticker, or an option contract's OCC symbol (the
+    /// underlying and right, e.g. `SPY call`, if no contract was chosen yet). Empty in summaries
+    /// written before the field existed.
+    #[serde(default)]
+    pub instrument: String,
     /// `buy` or `sell`.
     pub side: String,
     /// Quantity asked for.
@@ -123,10 +128,11 @@ impl Recorder {
         }
     }
 
-    /// Record an order the risk gate refused.
-    pub fn on_denied(&mut self, d: &crate::risk::gate::OrderDenied) {
+    /// Record an order the risk gate refused; `instrument` names what it would have traded.
+    pub fn on_denied(&mut self, d: &crate::risk::gate::OrderDenied, instrument: &str) {
         self.denials.push(DeniedOrder {
             time: iso(d.order.ts),
+            instrument: instrument.to_owned(),
             side: d.order.side.to_string(),
             qty: d.order.qty,
             code: d.reason.code().to_owned(),
@@ -479,10 +485,13 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     }
     if !s.denials.is_empty() {
         let _ = writeln!(out, "Denied orders ({}):", s.denials.len());
+        let w = s.denials.iter().map(|d| d.instrument.chars().count()).max().unwrap_or(0);
         for d in &s.denials {
+            // Summaries from before the instrument column have none to show.
+            let instrument = if w == 0 { String::new() } else { format!("{:<w$}  ", d.instrument) };
             let _ = writeln!(
                 out,
-                "  {}  {:>4}  {:>8}  {}  {}",
+                "  {}  {instrument}{:>4}  {:>8}  {}  {}",
                 short_time(&d.time),
                 d.side,
                 d.qty.normalize(),
