@@ -338,7 +338,10 @@ fn option_day_trades_count_for_pdt() {
     let path = dir.path().join("spy-opt.yaml");
     std::fs::write(&path, text).unwrap();
     let out = dir.path().join("run");
-    let r = Run::new(["backtest", path.to_str().unwrap(), "--report-dir", out.to_str().unwrap()]).run();
+    let db = dir.path().join("j.db");
+    let r = Run::new(["backtest", path.to_str().unwrap(), "--report-dir", out.to_str().unwrap()])
+        .args(["--journal", db.to_str().unwrap()])
+        .run();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let deals = std::fs::read_to_string(out.join("deals.csv")).unwrap();
     let rows: Vec<Vec<&str>> = deals.lines().skip(1).map(|l| l.split(',').collect()).collect();
@@ -354,6 +357,44 @@ fn option_day_trades_count_for_pdt() {
     for d in denials {
         assert_eq!(d["code"], "pdt_limit", "{d}");
         assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
+        // The refused opening names the contract it would have bought.
+        let occ = d["instrument"].as_str().unwrap();
+        assert!(occ.starts_with("SPY   1310") && occ.len() == 21, "{d}");
+        assert!(
+            r.stdout.lines().any(|l| l.contains(occ) && l.contains("pdt_limit")),
+            "the Denied orders table shows {occ}:\n{}",
+            r.stdout
+        );
     }
     assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt_limit"), "{}", r.stdout);
+
+    // The journal names every contract by its OCC symbol: fills, positions, day trades, denials.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let column = |sql: &str| -> Vec<String> {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let fills = column("SELECT instrument FROM fills ORDER BY audit_seq");
+    let want: Vec<String> = rows.iter().flat_map(|r| [r[1].to_owned(), r[1].to_owned()]).collect();
+    assert_eq!(fills, want, "each deal's entry and exit fill carry its contract");
+    assert_eq!(
+        column("SELECT instrument FROM day_trades ORDER BY audit_seq"),
+        rows.iter().map(|r| r[1].to_owned()).collect::<Vec<_>>()
+    );
+    let positions =
+        column("SELECT DISTINCT instrument FROM positions UNION SELECT DISTINCT instrument FROM orders");
+    assert!(positions.iter().all(|i| i.starts_with("SPY   1310")), "{positions:?}");
+    let journaled_denials = column("SELECT instrument FROM denials ORDER BY audit_seq");
+    let reported: Vec<String> =
+        denials.iter().map(|d| d["instrument"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(journaled_denials, reported);
+    // And the journal's commands show them.
+    let db = db.to_str().unwrap();
+    let trades = Run::new(["journal", "--db", db, "trades"]).run().success();
+    assert!(trades.stdout.contains(&format!("{}  buy", rows[0][1])), "{}", trades.stdout);
+    assert!(!trades.stdout.contains("SPY option"), "{}", trades.stdout);
+    let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07"]).run().success();
+    assert!(dts.stdout.contains("3 day trade(s)") && dts.stdout.contains(rows[2][1]), "{}", dts.stdout);
+    let den = Run::new(["journal", "--db", db, "denials"]).run().success();
+    assert!(den.stdout.contains(&format!("{}  buy", reported[0])), "{}", den.stdout);
 }

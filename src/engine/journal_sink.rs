@@ -514,4 +514,89 @@ mod tests {
         assert_eq!(s.detect_day_trade(Side::Buy, dec!(40), next), None);
         assert_eq!(s.detect_day_trade(Side::Sell, dec!(40), next), d8);
     }
+
+    /// A journal where an earlier paper run of agent `a` on `acct` left `positions` open.
+    fn crashed_with(dir: &std::path::Path, positions: &[(&str, Decimal, Decimal)]) -> RunId {
+        let mut j = Journal::open_with(dir.join("j.db"), Durability::ProcessCrash).expect("journal");
+        let run = j
+            .begin_run(&NewRun {
+                agent: AgentId::from("a"),
+                recipe: "r.yaml".into(),
+                mode: RunMode::Paper,
+                started_at: Utc::now(),
+                metadata: [("account".to_owned(), "acct".to_owned())].into(),
+            })
+            .expect("begin");
+        for (instrument, qty, avg_price) in positions {
+            j.record_position(&PositionRecord {
+                run: Some(run.clone()),
+                agent: AgentId::from("a"),
+                account: AccountId::from("acct"),
+                instrument: InstrumentId::from(*instrument),
+                qty: *qty,
+                avg_price: *avg_price,
+                time: Utc::now(),
+            })
+            .expect("position");
+        }
+        run
+    }
+
+    #[test]
+    fn an_option_left_open_is_closed_at_its_bid_and_an_unnamed_one_at_its_average_price() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let occ = "SPY   131019C00168000";
+        // `SPY option`: how a runner that did not name contracts journaled them.
+        let old =
+            crashed_with(dir.path(), &[(occ, dec!(10), dec!(2.00)), ("SPY option", dec!(20), dec!(1.75))]);
+        let recipe =
+            crate::recipe::from_yaml_str(include_str!("../../recipes/spy-9ma.yaml")).expect("recipe");
+        let pricer = ContractPricer::from_recipe(&recipe).expect("pricer");
+        let mut s = sink(dir.path());
+        s.info.options = Some(pricer.clone());
+        let restored = s.restore().expect("restore");
+        assert_eq!(restored.crashed_runs, vec![old]);
+        assert_eq!(restored.open_positions.len(), 2);
+        // Tuesday 2013-10-08 10:00 New York, SPY at 168.50.
+        let ts = Timestamp(1_381_240_800_000_000_000);
+        let bid = pricer.closing_price(occ, Side::Sell, dec!(168.50), ts).expect("priced").price;
+        let lines = s.on_first_price(dec!(168.50), ts);
+        assert!(s.on_first_price(dec!(1), ts).is_empty(), "once");
+        let pnl = ((bid - dec!(2.00)) * dec!(1000)).round_dp(2);
+        assert!(lines[0].contains(&format!("flattened 10 {occ} left open by run a-")), "{lines:?}");
+        assert!(
+            lines[0].contains(&format!(
+                "at the synthetic bid {bid} at the first underlying price 168.50 (P&L {pnl:.2})"
+            )),
+            "{lines:?}"
+        );
+        assert!(lines[1].contains("flattened 20 SPY option"), "{lines:?}");
+        assert!(
+            lines[1].contains("at its average price 1.75, P&L not booked (no price for it: bad OCC"),
+            "{lines:?}"
+        );
+        let run = s.run_id().clone();
+        let j = s.end("completed").map(|_| ()).and_then(|()| Journal::open_existing(dir.path().join("j.db")));
+        let mut j = j.expect("reopen");
+        let fills = j.fills_for_run(&run).expect("fills");
+        let got: Vec<(&str, Side, Decimal, Decimal)> =
+            fills.iter().map(|f| (f.instrument.as_str(), f.side, f.qty, f.price)).collect();
+        assert_eq!(
+            got,
+            vec![(occ, Side::Sell, dec!(10), bid), ("SPY option", Side::Sell, dec!(20), dec!(1.75))]
+        );
+        assert!(j.open_positions(&AgentId::from("a")).expect("positions").is_empty());
+        assert!(j.verify().expect("verify").is_ok());
+    }
+
+    #[test]
+    fn records_carry_the_announced_name_of_a_symbol() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = sink(dir.path());
+        assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
+        assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY option", "nothing announced");
+        s.on_event(&AgentEvent::Instrument { symbol: SymbolId(1), name: "SPY   131019P00168000" });
+        assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY   131019P00168000");
+        assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
+    }
 }

@@ -559,4 +559,36 @@ mod tests {
         assert!(csv.starts_with(TRADES_HEADER));
         assert!(csv.lines().nth(1).unwrap().contains(",long,100,11,"), "{csv}");
     }
+
+    #[test]
+    fn the_denied_orders_table_names_the_instrument() {
+        let denied = |instrument: &str| DeniedOrder {
+            time: "2013-10-07T15:21:53.000-04:00".into(),
+            instrument: instrument.into(),
+            side: "buy".into(),
+            qty: dec!(20),
+            code: "halted".into(),
+            message: "the agent is halted".into(),
+        };
+        let r = Recorder::new("ma-cross-breakout", "SPY", Decimal::ONE_HUNDRED);
+        let mut s = r.finish(dec!(1000), dec!(1000), dec!(0)).summary;
+        s.denials = vec![denied("SPY   131019P00168000"), denied("SPY call")];
+        let text = render(DEALS_HEADER, &s);
+        assert!(
+            text.contains("  2013-10-07 15:21:53  SPY   131019P00168000   buy        20  halted"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  2013-10-07 15:21:53  SPY call                buy        20  halted"),
+            "{text}"
+        );
+        // A summary.json written before the column existed still reads and renders.
+        let json = serde_json::to_value(&s).expect("json");
+        let mut old = json.clone();
+        old["denials"][0].as_object_mut().expect("object").remove("instrument");
+        old["denials"][1].as_object_mut().expect("object").remove("instrument");
+        let old: Summary = serde_json::from_value(old).expect("old summary");
+        assert_eq!(old.denials[0].instrument, "");
+        assert!(render(DEALS_HEADER, &old).contains("  2013-10-07 15:21:53   buy        20  halted"));
+    }
 }
