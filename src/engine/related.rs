@@ -1,0 +1,107 @@
+//! The other symbol a strategy reads but does not trade (correlation's `correlated`): where
+//! its data comes from (`provider.symbols` of a replay recipe) and its own candles.
+//!
+//! Its events arrive in the agent's one input stream, merged with the traded symbol's by
+//! timestamp ([`crate::market::replay::Replay::open_many`]; ties: the traded symbol first).
+//! [`RelatedFeed`] builds its candles with the engine's [`CandleAggregator`] on the same
+//! timeframe, session and candle style as the traded symbol's, and hands completed candles
+//! and every trade to the strategy. Nothing of it reaches the broker.
+//!
+//! A candle completes at the first event of *either* symbol at or past its end: the merged
+//! stream is in time order, so nothing older can still arrive, and the strategy sees both
+//! symbols' candles of a bucket before the traded symbol's next trade.
+
+use std::path::{Path, PathBuf};
+
+use super::agent::{AgentConfig, AgentEvent};
+use super::candles::{CandleAggregator, CandleStyle};
+use super::session::SessionClock;
+use crate::market::event::{Candle, Trade};
+use crate::model::{NEW_YORK, Price, SymbolId, Timestamp};
+use crate::recipe::Recipe;
+use crate::recipe::model::AlgorithmKind;
+use crate::strategy::{Phase, Strategy};
+
+/// The symbol id of the related symbol's events (0 is the traded symbol, 1 an option leg).
+pub const RELATED_SYMBOL: SymbolId = SymbolId(2);
+
+/// The related symbol of a recipe and its data path, resolved against `base` (the recipe's
+/// directory): `Ok(None)` when the algorithm reads one symbol only.
+///
+/// # Errors
+/// correlation without `algorithm.correlated`, or without its `provider.symbols` entry.
+pub fn related_data(recipe: &Recipe, base: &Path) -> Result<Option<(String, PathBuf)>, String> {
+    if recipe.algorithm.kind != AlgorithmKind::Correlation {
+        return Ok(None);
+    }
+    let sym = recipe.algorithm.correlated.as_deref().ok_or("correlation needs `algorithm.correlated`")?;
+    let path = recipe.provider.symbols.as_ref().and_then(|m| m.get(sym)).ok_or_else(|| {
+        format!(
+            "correlation needs the data of its correlated symbol {sym}: set `provider.symbols.{sym}` \
+             to a CSV file, glob or directory (relative to the recipe)"
+        )
+    })?;
+    Ok(Some((sym.to_owned(), base.join(path))))
+}
+
+/// Candles and trades of the related symbol, for the strategy.
+#[derive(Debug, Clone)]
+pub struct RelatedFeed {
+    symbol: SymbolId,
+    candles: CandleAggregator,
+    style: CandleStyle,
+    clock: SessionClock,
+}
+
+impl RelatedFeed {
+    /// A feed for `symbol` on the agent's timeframe, session and candle style.
+    pub fn new(symbol: SymbolId, cfg: &AgentConfig) -> Self {
+        Self {
+            symbol,
+            candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            style: cfg.candle_style.clone(),
+            clock: SessionClock::new(NEW_YORK, cfg.hours),
+        }
+    }
+
+    /// The symbol id its events carry.
+    #[inline]
+    pub fn symbol(&self) -> SymbolId {
+        self.symbol
+    }
+
+    /// Time has reached `ts` (an event of either symbol): complete the forming candle if due.
+    #[inline]
+    pub fn roll<S: Strategy, O: FnMut(AgentEvent<'_>)>(&mut self, ts: Timestamp, strategy: &mut S, out: &mut O) {
+        if let Some(c) = self.candles.roll(ts) {
+            self.completed(&c, strategy, out);
+        }
+    }
+
+    /// A price of the related symbol (`ohlcv`: a trade's price five times with its size, or a
+    /// bar's OHLC and volume, `t` the print at its close): candles
+    /// from in-session prices, then the trade to the strategy (every trade, in session or not:
+    /// the strategy compares with the latest price).
+    pub fn on_price<S: Strategy, O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        ohlcv: [Price; 5],
+        t: &Trade,
+        strategy: &mut S,
+        out: &mut O,
+    ) {
+        let ts = t.ts;
+        self.roll(ts, strategy, out);
+        let (phase, day) = self.clock.phase(ts);
+        let [open, high, low, close, volume] = ohlcv;
+        if phase != Phase::OutOfSession {
+            self.candles.add(ts, &day, open, high, low, close, volume);
+        }
+        strategy.on_related_trade(t);
+    }
+
+    fn completed<S: Strategy, O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, strategy: &mut S, out: &mut O) {
+        if let Err(message) = self.style.apply(c, |x| strategy.on_related_candle(x)) {
+            out(AgentEvent::Warning { ts: c.end, message: format!("correlated symbol: {message}") });
+        }
+    }
+}
