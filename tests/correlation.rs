@@ -18,8 +18,9 @@ fn s(p: &Path) -> &str {
 fn backtest(dir: &Path, recipe: &str) -> String {
     let csv = dir.join("bt.csv");
     let rep = dir.join("bt");
-    let out = Run::new(["backtest", recipe, "--no-journal", "--trades-csv", s(&csv), "--report-dir", s(&rep)])
-        .run();
+    let out =
+        Run::new(["backtest", recipe, "--no-journal", "--trades-csv", s(&csv), "--report-dir", s(&rep)])
+            .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     std::fs::read_to_string(csv).expect("trades csv")
 }

@@ -72,7 +72,12 @@ impl RelatedFeed {
 
     /// Time has reached `ts` (an event of either symbol): complete the forming candle if due.
     #[inline]
-    pub fn roll<S: Strategy, O: FnMut(AgentEvent<'_>)>(&mut self, ts: Timestamp, strategy: &mut S, out: &mut O) {
+    pub fn roll<S: Strategy, O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        ts: Timestamp,
+        strategy: &mut S,
+        out: &mut O,
+    ) {
         if let Some(c) = self.candles.roll(ts) {
             self.completed(&c, strategy, out);
         }
@@ -99,7 +104,12 @@ impl RelatedFeed {
         strategy.on_related_trade(t);
     }
 
-    fn completed<S: Strategy, O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, strategy: &mut S, out: &mut O) {
+    fn completed<S: Strategy, O: FnMut(AgentEvent<'_>)>(
+        &mut self,
+        c: &Candle,
+        strategy: &mut S,
+        out: &mut O,
+    ) {
         if let Err(message) = self.style.apply(c, |x| strategy.on_related_candle(x)) {
             out(AgentEvent::Warning { ts: c.end, message: format!("correlated symbol: {message}") });
         }

@@ -84,7 +84,8 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     };
     let strat =
         strategy::build(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
-    let feed = p.related.as_ref().map(|_| super::related::RelatedFeed::new(super::related::RELATED_SYMBOL, &cfg));
+    let feed =
+        p.related.as_ref().map(|_| super::related::RelatedFeed::new(super::related::RELATED_SYMBOL, &cfg));
     let mut agent = Agent::new(cfg, sym, strat);
     if let Some(feed) = feed {
         agent = agent.with_related(feed);
@@ -136,9 +137,8 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
         Some((sym, data)) => {
             let other = data.to_string_lossy();
             // Say which symbol's data is missing before opening anything.
-            crate::market::replay::resolve_paths(&other).map_err(|e| {
-                crate::cli::ExitError::usage(format!("provider.symbols.{sym}: {e}"))
-            })?;
+            crate::market::replay::resolve_paths(&other)
+                .map_err(|e| crate::cli::ExitError::usage(format!("provider.symbols.{sym}: {e}")))?;
             let inputs = [(&*path, SymbolId(0)), (&*other, super::related::RELATED_SYMBOL)];
             Replay::open_many(&inputs, &opts).map_err(|e| usage(e).into())
         }

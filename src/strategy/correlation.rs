@@ -263,8 +263,20 @@ mod tests {
     /// swing low at 49 (its high is none either).
     fn diverging() -> Correlation {
         let mut s = Correlation::new(2, 10).unwrap();
-        let p = [(dec!(100.4), dec!(99.6)), (dec!(100.6), dec!(99.8)), (dec!(101.0), dec!(100.0)), (dec!(100.7), dec!(99.9)), (dec!(100.5), dec!(99.7))];
-        let c = [(dec!(50.4), dec!(49.6)), (dec!(50.3), dec!(49.4)), (dec!(50.0), dec!(49.0)), (dec!(50.5), dec!(49.3)), (dec!(50.6), dec!(49.5))];
+        let p = [
+            (dec!(100.4), dec!(99.6)),
+            (dec!(100.6), dec!(99.8)),
+            (dec!(101.0), dec!(100.0)),
+            (dec!(100.7), dec!(99.9)),
+            (dec!(100.5), dec!(99.7)),
+        ];
+        let c = [
+            (dec!(50.4), dec!(49.6)),
+            (dec!(50.3), dec!(49.4)),
+            (dec!(50.0), dec!(49.0)),
+            (dec!(50.5), dec!(49.3)),
+            (dec!(50.6), dec!(49.5)),
+        ];
         for (i, (pp, cc)) in p.iter().zip(c).enumerate() {
             feed(&mut s, i as i64, *pp, cc);
         }
@@ -276,7 +288,12 @@ mod tests {
         let mut s = Correlation::new(2, 10).unwrap();
         // Four candles: a fractal needs 2 + 1 + 2.
         for i in 0..4 {
-            feed(&mut s, i, (dec!(100) + Decimal::from(i), dec!(99)), (dec!(50), dec!(49) - Decimal::from(i)));
+            feed(
+                &mut s,
+                i,
+                (dec!(100) + Decimal::from(i), dec!(99)),
+                (dec!(50), dec!(49) - Decimal::from(i)),
+            );
         }
         assert_eq!(s.primary_levels(), (None, None));
         s.on_related_trade(&trade(1, 4, dec!(10)));
@@ -351,8 +368,20 @@ mod tests {
     fn mirror_short() {
         // Primary: a swing low at 99 (middle candle); correlated: a swing high at 51.
         let mut s = Correlation::new(2, 10).unwrap();
-        let p = [(dec!(100.5), dec!(99.5)), (dec!(100.4), dec!(99.3)), (dec!(100.0), dec!(99.0)), (dec!(100.3), dec!(99.4)), (dec!(100.2), dec!(99.6))];
-        let c = [(dec!(50.5), dec!(49.5)), (dec!(50.7), dec!(49.6)), (dec!(51.0), dec!(50.0)), (dec!(50.6), dec!(49.7)), (dec!(50.4), dec!(49.8))];
+        let p = [
+            (dec!(100.5), dec!(99.5)),
+            (dec!(100.4), dec!(99.3)),
+            (dec!(100.0), dec!(99.0)),
+            (dec!(100.3), dec!(99.4)),
+            (dec!(100.2), dec!(99.6)),
+        ];
+        let c = [
+            (dec!(50.5), dec!(49.5)),
+            (dec!(50.7), dec!(49.6)),
+            (dec!(51.0), dec!(50.0)),
+            (dec!(50.6), dec!(49.7)),
+            (dec!(50.4), dec!(49.8)),
+        ];
         for (i, (pp, cc)) in p.iter().zip(c).enumerate() {
             feed(&mut s, i as i64, *pp, cc);
         }
@@ -369,11 +398,26 @@ mod tests {
     fn reversal_from_long_to_short_on_new_swings() {
         let mut s = diverging();
         s.on_related_trade(&trade(1, 5, dec!(48)));
-        assert_eq!(s.on_trade(&trade(0, 5, dec!(102)), open(Holding::Flat)).unwrap().direction, Direction::Long);
+        assert_eq!(
+            s.on_trade(&trade(0, 5, dec!(102)), open(Holding::Flat)).unwrap().direction,
+            Direction::Long
+        );
         // Candles 5..9: the primary rallies then makes a swing low at 101.5 (candle 7); the
         // correlated makes a swing high at 50 (candle 7).
-        let p = [(dec!(103.0), dec!(102.0)), (dec!(102.8), dec!(101.8)), (dec!(102.5), dec!(101.5)), (dec!(102.9), dec!(101.9)), (dec!(103.1), dec!(102.1))];
-        let c = [(dec!(49.0), dec!(48.0)), (dec!(49.5), dec!(48.5)), (dec!(50.0), dec!(49.1)), (dec!(49.6), dec!(48.8)), (dec!(49.4), dec!(48.6))];
+        let p = [
+            (dec!(103.0), dec!(102.0)),
+            (dec!(102.8), dec!(101.8)),
+            (dec!(102.5), dec!(101.5)),
+            (dec!(102.9), dec!(101.9)),
+            (dec!(103.1), dec!(102.1)),
+        ];
+        let c = [
+            (dec!(49.0), dec!(48.0)),
+            (dec!(49.5), dec!(48.5)),
+            (dec!(50.0), dec!(49.1)),
+            (dec!(49.6), dec!(48.8)),
+            (dec!(49.4), dec!(48.6)),
+        ];
         for (k, (pp, cc)) in p.iter().zip(c).enumerate() {
             feed(&mut s, 5 + k as i64, *pp, cc);
         }
@@ -393,7 +437,13 @@ mod tests {
         // swing_lookback 5: the fractal at candle 2 is usable while candles 2.. are among the
         // 5 most recent, i.e. after candles 4, 5 and 6; after candle 7 it has expired.
         let mut s = Correlation::new(2, 5).unwrap();
-        let p = [(dec!(100.4), dec!(99.6)), (dec!(100.6), dec!(99.8)), (dec!(101.0), dec!(100.0)), (dec!(100.7), dec!(99.9)), (dec!(100.5), dec!(99.7))];
+        let p = [
+            (dec!(100.4), dec!(99.6)),
+            (dec!(100.6), dec!(99.8)),
+            (dec!(101.0), dec!(100.0)),
+            (dec!(100.7), dec!(99.9)),
+            (dec!(100.5), dec!(99.7)),
+        ];
         for (i, pp) in p.iter().enumerate() {
             s.on_candle(&candle(0, i as i64, pp.0, pp.1));
         }

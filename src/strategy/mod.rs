@@ -103,8 +103,8 @@ pub enum AnyStrategy {
     TargetPosition(target_position::TargetPosition),
     /// `external-signal`.
     ExternalSignal(external_signal::ExternalSignal),
-    /// `correlation`.
-    Correlation(correlation::Correlation),
+    /// `correlation` (boxed: two symbols' swing trackers make it the largest by far).
+    Correlation(Box<correlation::Correlation>),
 }
 
 impl Strategy for AnyStrategy {
@@ -195,9 +195,11 @@ pub fn build(
         AlgorithmKind::Correlation => {
             let f = a.fractal_lookback.unwrap_or(correlation::DEFAULT_FRACTAL_LOOKBACK);
             let s = a.swing_lookback.unwrap_or(correlation::DEFAULT_SWING_LOOKBACK);
-            let s = correlation::Correlation::new(f, s)
-                .map_err(|message| BuildError::Parameter { field: "swing_lookback/fractal_lookback", message })?;
-            Ok(AnyStrategy::Correlation(s))
+            let s = correlation::Correlation::new(f, s).map_err(|message| BuildError::Parameter {
+                field: "swing_lookback/fractal_lookback",
+                message,
+            })?;
+            Ok(AnyStrategy::Correlation(Box::new(s)))
         }
     }
 }
