@@ -29,12 +29,12 @@ fn backtest(dir: &Path, recipe: &str) -> String {
 fn backtest_makes_the_reasoned_trades() {
     let dir = tempfile::tempdir().unwrap();
     let t = backtest(dir.path(), RECIPE);
-    // README.md: the 09:35:10 SPY print ties with QQQ's and is judged first (no signal); long
-    // at 09:35:20; reversed to short at 09:41:20; flattened at the first print after 09:50.
+    // README.md: the 09:35:10 SPY print ties with QQQ's 79.40, which comes first: long at
+    // 101.05; reversed to short at 09:41:20; flattened at the first print after 09:50.
     assert_eq!(
         t,
         "entry_time,side,qty,entry_price,exit_time,exit_price,pnl,exit_reason\n\
-         2013-10-07T09:35:20.000-04:00,long,10,101.1,2013-10-07T09:41:20.000-04:00,100.55,-5.5,signal\n\
+         2013-10-07T09:35:10.000-04:00,long,10,101.05,2013-10-07T09:41:20.000-04:00,100.55,-5,signal\n\
          2013-10-07T09:41:20.000-04:00,short,10,100.55,2013-10-07T09:50:15.000-04:00,100.5,0.5,session end\n"
     );
 }
@@ -64,7 +64,7 @@ fn up_makes_the_same_trades_as_backtest() {
     assert_eq!(std::fs::read_to_string(&up_csv).unwrap(), bt);
     // up prints the signals as they happen: exactly two.
     assert_eq!(up.stdout.matches(" signal ").count(), 2, "{}", up.stdout);
-    assert!(up.stdout.contains("signal Long strength 100% @ 101.10"), "{}", up.stdout);
+    assert!(up.stdout.contains("signal Long strength 100% @ 101.05"), "{}", up.stdout);
     assert!(up.stdout.contains("signal Short strength 100% @ 100.55"), "{}", up.stdout);
 }
 
@@ -81,7 +81,7 @@ fn options_buy_a_call_on_long_and_a_put_on_short() {
     assert!(call[1].starts_with("SPY   131019C"), "{deals}");
     assert!(put[1].starts_with("SPY   131019P"), "{deals}");
     for (r, entry, exit, reason) in [
-        (call, "2013-10-07T09:35:20.000-04:00", "2013-10-07T09:41:20.000-04:00", "signal"),
+        (call, "2013-10-07T09:35:10.000-04:00", "2013-10-07T09:41:20.000-04:00", "signal"),
         (put, "2013-10-07T09:41:20.000-04:00", "2013-10-07T09:50:15.000-04:00", "session end"),
     ] {
         assert_eq!((r[2], r[3], r[4], r[7]), ("long", "2", entry, exit), "{deals}");

@@ -2,7 +2,9 @@
 //! its data comes from (`provider.symbols` of a replay recipe) and its own candles.
 //!
 //! Its events arrive in the agent's one input stream, merged with the traded symbol's by
-//! timestamp ([`crate::market::replay::Replay::open_many`]; ties: the traded symbol first).
+//! timestamp ([`crate::market::replay::Replay::open_many`]; on equal timestamps the related
+//! symbol's events come first, so a traded-symbol trade is judged with everything known at
+//! its instant — with bar files, each bar against the other symbol's bar of the same interval).
 //! [`RelatedFeed`] builds its candles with the engine's [`CandleAggregator`] on the same
 //! timeframe, session and candle style as the traded symbol's, and hands completed candles
 //! and every trade to the strategy. Nothing of it reaches the broker.

@@ -139,7 +139,8 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
             // Say which symbol's data is missing before opening anything.
             crate::market::replay::resolve_paths(&other)
                 .map_err(|e| crate::cli::ExitError::usage(format!("provider.symbols.{sym}: {e}")))?;
-            let inputs = [(&*path, SymbolId(0)), (&*other, super::related::RELATED_SYMBOL)];
+            // The related symbol first: it wins timestamp ties (docs/strategies.md, correlation).
+            let inputs = [(&*other, super::related::RELATED_SYMBOL), (&*path, SymbolId(0))];
             Replay::open_many(&inputs, &opts).map_err(|e| usage(e).into())
         }
     }
