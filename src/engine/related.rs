@@ -117,3 +117,90 @@ impl RelatedFeed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::engine::agent::{Agent, Input};
+    use crate::market::event::{Bar, MarketEvent};
+    use crate::strategy::AnyStrategy;
+
+    fn recipe() -> Recipe {
+        let yaml = "version: 1\nagent: related\n\
+             provider: {kind: replay, path: spy.csv, symbols: {QQQ: qqq.csv}}\n\
+             broker: {kind: paper, account: p, starting_equity: 10000}\n\
+             instrument: {underlying: SPY, kind: equity}\n\
+             algorithm: {kind: correlation, timeframe: 1m, primary: SPY, correlated: QQQ, \
+             swing_lookback: 10, fractal_lookback: 2}\n\
+             session: {calendar: nyse, hours: regular}\n";
+        crate::recipe::from_yaml_str(yaml).expect("test recipe loads")
+    }
+
+    fn at(hms: &str) -> Timestamp {
+        let s = format!("2013-10-07T{hms}-04:00");
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(&s).expect("test time"))
+    }
+
+    fn bar(hms: &str, h: Decimal, l: Decimal, c: Decimal) -> Input {
+        let b = Bar {
+            symbol: RELATED_SYMBOL,
+            ts: at(hms),
+            duration_nanos: 60 * Timestamp::NANOS_PER_SEC,
+            open: c,
+            high: h,
+            low: l,
+            close: c,
+            volume: dec!(10),
+        };
+        Input::Market(MarketEvent::Bar(b))
+    }
+
+    fn levels(a: &Agent) -> ((Option<Decimal>, Option<Decimal>), Option<Decimal>) {
+        match a.strategy() {
+            AnyStrategy::Correlation(s) => (s.correlated_levels(), s.correlated_price()),
+            _ => unreachable!("the recipe asks for correlation"),
+        }
+    }
+
+    #[test]
+    fn correlated_bars_make_candles_in_session_and_the_latest_price_any_time() {
+        let r = recipe();
+        let base = Path::new("/recipes");
+        assert_eq!(related_data(&r, base).unwrap(), Some(("QQQ".to_owned(), base.join("qqq.csv"))));
+        let cfg = AgentConfig::from_recipe(&r).expect("config");
+        let strat = crate::strategy::build(&r, SymbolId(0), None).expect("strategy");
+        let feed = RelatedFeed::new(RELATED_SYMBOL, &cfg);
+        let mut agent = Agent::new(cfg, SymbolId(0), strat).with_related(feed);
+        let mut sink = |_: AgentEvent<'_>| {};
+        // A pre-market bar far below everything: the latest price, but in no candle.
+        agent.handle(bar("09:00:00", dec!(1), dec!(1), dec!(1)), &mut sink);
+        assert_eq!(levels(&agent), ((None, None), Some(dec!(1))));
+        // Five in-session bars: a swing low at 79.50 in the middle (its high is no fractal).
+        let bars = [
+            ("09:30:00", dec!(80.40), dec!(80.00)),
+            ("09:31:00", dec!(80.30), dec!(79.80)),
+            ("09:32:00", dec!(80.10), dec!(79.50)),
+            ("09:33:00", dec!(80.20), dec!(79.70)),
+            ("09:34:00", dec!(80.30), dec!(79.90)),
+        ];
+        for (t, h, l) in bars {
+            agent.handle(bar(t, h, l, (h + l) / Decimal::TWO), &mut sink);
+        }
+        // The fifth candle is still forming: no swing yet.
+        assert_eq!(levels(&agent).0, (None, None));
+        // The next bar completes it (its own price is already the latest).
+        agent.handle(bar("09:35:00", dec!(79.80), dec!(79.30), dec!(79.40)), &mut sink);
+        assert_eq!(levels(&agent), ((None, Some(dec!(79.50))), Some(dec!(79.40))));
+    }
+
+    #[test]
+    fn correlation_without_its_data_is_refused() {
+        let mut r = recipe();
+        r.provider.symbols = None;
+        let e = related_data(&r, Path::new(".")).unwrap_err();
+        assert!(e.contains("provider.symbols.QQQ"), "{e}");
+    }
+}

@@ -69,7 +69,7 @@ impl SwingTracker {
         if let Some(sw) = self.fractals.update(*c) {
             // The indicator reports the fractal `f` candles late: it is candle `i - f`
             // (i >= 2f here, since the indicator needs 2f + 1 candles).
-            let at = i - self.f;
+            let at = i.saturating_sub(self.f);
             if let Some(h) = sw.high {
                 self.high = Some(Level { at, price: h });
                 new.high = true;
