@@ -4,6 +4,7 @@ mod support;
 
 mod calendar;
 mod cli;
+mod correlation;
 mod engine;
 mod fleet;
 mod indicators;

@@ -68,7 +68,8 @@ fn scratch_project() -> tempfile::TempDir {
         let text = fs::read_to_string(&p).unwrap();
         fs::write(dir.path().join("recipes").join(p.file_name().unwrap()), &text).unwrap();
         let r = runner::recipe::from_yaml_str(&text).expect("example recipe loads");
-        if let Some(data) = &r.provider.path {
+        let symbols = r.provider.symbols.iter().flat_map(|m| m.values());
+        for data in r.provider.path.iter().chain(symbols) {
             let target = dir.path().join("recipes").join(data);
             fs::create_dir_all(target.parent().unwrap()).unwrap();
             fs::write(target, b"placeholder").unwrap();

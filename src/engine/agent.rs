@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 
 use super::candles::{CandleAggregator, CandleStyle};
 use super::option_leg::OptionLeg;
+use super::related::RelatedFeed;
 use super::session::{SessionClock, SessionHours, Window};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
@@ -255,6 +256,8 @@ pub struct Agent {
     guard: LossGuard,
     /// A day-long halt (daily loss, halt command) ends when this trading day is over.
     halted_day: Option<i64>,
+    /// The other symbol the strategy reads (correlation), if any.
+    related: Option<RelatedFeed>,
 }
 
 impl Agent {
@@ -283,8 +286,16 @@ impl Agent {
             traded: symbol,
             option: None,
             announced: String::new(),
+            related: None,
             cfg,
         }
+    }
+
+    /// Also read `feed`'s symbol (not traded): its candles and trades go to the strategy.
+    #[must_use]
+    pub fn with_related(mut self, feed: RelatedFeed) -> Self {
+        self.related = Some(feed);
+        self
     }
 
     /// Trade options on this agent's signals (positions booked under `leg.symbol`).
@@ -358,6 +369,12 @@ impl Agent {
         out: &mut O,
     ) {
         if t.symbol != self.symbol || self.stopped {
+            if !self.stopped
+                && let Some(r) = self.related.as_mut()
+                && r.symbol() == t.symbol
+            {
+                r.on_price([open, high, low, close, volume], &t, &mut self.strategy, out);
+            }
             return;
         }
         self.now = ts;
@@ -370,6 +387,9 @@ impl Agent {
         // 1. Candles: a completed candle reaches the strategy before this price.
         if let Some(c) = self.candles.roll(ts) {
             self.completed(&c, out);
+        }
+        if let Some(r) = self.related.as_mut() {
+            r.roll(ts, &mut self.strategy, out);
         }
         if phase != Phase::OutOfSession {
             self.candles.add(ts, &day, open, high, low, close, volume);

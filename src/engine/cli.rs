@@ -145,6 +145,9 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
     m.insert("runner_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     m.insert("account".to_owned(), p.recipe.broker.account.clone());
     m.insert("data".to_owned(), p.data.display().to_string());
+    if let Some((sym, path)) = &p.related {
+        m.insert(format!("data.{sym}"), path.display().to_string());
+    }
     m.insert("pid".to_owned(), std::process::id().to_string());
     m.insert("recipe".to_owned(), recipe.display().to_string());
     m

@@ -4,6 +4,7 @@
 //! - [`session`](crate::engine::session): the trading-day clock (session, `flatten_at`, candle grid origin);
 //! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (synthetic chain in paper/backtest);
 //! - [`candles`](crate::engine::candles): allocation-free candle aggregation for strategies;
+//! - [`related`](crate::engine::related): the other symbol a strategy reads but does not trade (correlation);
 //! - [`run`](crate::engine::run): recipe → agent and replay, and the synchronous backtest driver (simulated clock);
 //! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
 //! - [`fleet`](crate::engine::fleet): fleet settings and the live-style driver of `up` (tokio tasks, channels,
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod fleet;
 pub mod journal_sink;
 pub mod option_leg;
+pub mod related;
 pub mod run;
 pub mod session;
 pub mod status;

@@ -25,6 +25,8 @@ pub struct Prepared {
     pub data: PathBuf,
     /// The external-signal file, if the algorithm needs one.
     pub signals: Option<PathBuf>,
+    /// The other symbol the algorithm reads (correlation) and its data path, resolved.
+    pub related: Option<(String, PathBuf)>,
 }
 
 /// Load a recipe file and resolve its data path.
@@ -63,7 +65,9 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
         let stem = recipe_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         base.join(format!("{stem}.signals.csv"))
     });
-    Ok(Prepared { recipe, data, signals })
+    let related = super::related::related_data(&recipe, base)
+        .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
+    Ok(Prepared { recipe, data, signals, related })
 }
 
 /// Build the agent for a prepared recipe.
@@ -80,7 +84,12 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     };
     let strat =
         strategy::build(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
-    let agent = Agent::new(cfg, sym, strat);
+    let feed =
+        p.related.as_ref().map(|_| super::related::RelatedFeed::new(super::related::RELATED_SYMBOL, &cfg));
+    let mut agent = Agent::new(cfg, sym, strat);
+    if let Some(feed) = feed {
+        agent = agent.with_related(feed);
+    }
     if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
         let leg = super::option_leg::OptionLeg::from_recipe(&p.recipe, SymbolId(1))
             .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
@@ -121,8 +130,20 @@ impl DateRange {
 /// Open the replay of a prepared recipe, limited to `range`.
 pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
     let path = p.data.to_string_lossy();
-    Replay::open(&path, &range.replay_options(SymbolId(0)))
-        .map_err(|e| crate::cli::ExitError::usage(e.to_string()).into())
+    let opts = range.replay_options(SymbolId(0));
+    let usage = |e: crate::market::csv::MarketDataError| crate::cli::ExitError::usage(e.to_string());
+    match &p.related {
+        None => Replay::open(&path, &opts).map_err(|e| usage(e).into()),
+        Some((sym, data)) => {
+            let other = data.to_string_lossy();
+            // Say which symbol's data is missing before opening anything.
+            crate::market::replay::resolve_paths(&other)
+                .map_err(|e| crate::cli::ExitError::usage(format!("provider.symbols.{sym}: {e}")))?;
+            // The related symbol first: it wins timestamp ties (docs/strategies.md, correlation).
+            let inputs = [(&*other, super::related::RELATED_SYMBOL), (&*path, SymbolId(0))];
+            Replay::open_many(&inputs, &opts).map_err(|e| usage(e).into())
+        }
+    }
 }
 
 /// Backtest: drive the agent synchronously over the replay, as fast as possible.

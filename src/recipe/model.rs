@@ -6,6 +6,7 @@
 //! Kind-specific settings (e.g. `path` only for the replay provider) are checked by the
 //! semantic validation pass, which can point at the offending line.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rust_decimal::Decimal;
@@ -75,6 +76,12 @@ pub struct Provider {
     /// replay: a CSV or CSV.gz file, a glob, or a directory, relative to the recipe file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// replay: data of other symbols the algorithm reads (not traded), by symbol: each a CSV or
+    /// CSV.gz file, a glob, or a directory, relative to the recipe file, merged in time order with
+    /// `path`. correlation needs its `correlated` symbol here, e.g. `{QQQ: ../data/qqq}`.
+    #[schemars(example = &symbols_example())]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<BTreeMap<String, PathBuf>>,
     /// replay: pacing for `runner up` (`max` or a multiple such as `60x`); backtests always run at max.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<Speed>,
@@ -94,6 +101,10 @@ pub struct Provider {
     /// Name of the secret holding this provider's credentials (`secrets/NAME.sops.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+}
+
+fn symbols_example() -> BTreeMap<String, PathBuf> {
+    BTreeMap::from([("QQQ".to_owned(), PathBuf::from("../data/qqq"))])
 }
 
 /// Field mapping of an external signal stream.
@@ -302,13 +313,14 @@ pub struct Algorithm {
     /// correlation: the symbol traded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary: Option<String>,
-    /// correlation: the symbol compared against.
+    /// correlation: the symbol compared against (not traded); its data is `provider.symbols.<symbol>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlated: Option<String>,
-    /// correlation: candles on each side defining a swing high/low.
+    /// correlation: a swing high/low stays usable while its candle is among this many most
+    /// recent completed candles (default 20; more than `fractal_lookback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swing_lookback: Option<u32>,
-    /// correlation: candles on each side defining a fractal (Bill Williams uses 2).
+    /// correlation: candles on each side of a fractal, the swing high/low (default 2, as Bill Williams).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fractal_lookback: Option<u32>,
     /// target-position: no trade while the position is within this band of the target.

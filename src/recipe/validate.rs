@@ -14,7 +14,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::diagnostics::{Diagnostic, Pos, Severity, did_you_mean};
-use super::load::{Source, SpanMap, from_str_limited, pointer_to_path, read_source, saphyr_error_parts};
+use super::load::{
+    Source, SpanMap, escape_pointer, from_str_limited, pointer_to_path, read_source, saphyr_error_parts,
+};
 use super::model::*;
 use super::schema::{SchemaKind, allowed_values, properties_at, schema_for, validator};
 use super::types::{ClockTime, Size};
@@ -459,6 +461,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let is_redis = p.kind == ProviderKind::RedisSignals;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
     c.only_with(
+        "/provider/symbols",
+        !is_replay && p.symbols.is_some(),
+        "the replay provider",
+        &format!("`{pk}`"),
+    );
+    c.only_with(
         "/provider/speed",
         !is_replay && p.speed.is_some(),
         "the replay provider",
@@ -491,7 +499,10 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             "the replay provider needs a CSV/CSV.gz file, glob or directory",
         );
         if let Some(path) = &p.path {
-            check_replay_path(c, base_dir, path);
+            check_replay_path(c, base_dir, "/provider/path", path);
+        }
+        for (sym, path) in p.symbols.iter().flatten() {
+            check_replay_path(c, base_dir, &format!("/provider/symbols/{}", escape_pointer(sym)), path);
         }
     }
     if is_redis {
@@ -725,6 +736,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     );
     c.only_with("/algorithm/breakout_mode", !is_mac && a.breakout_mode.is_some(), "ma-cross-breakout", &what);
     c.only_with("/algorithm/primary", !is_cor && a.primary.is_some(), "correlation", &what);
+    c.only_with("/provider/symbols", !is_cor && p.symbols.is_some(), "the correlation algorithm", &what);
     c.only_with("/algorithm/correlated", !is_cor && a.correlated.is_some(), "correlation", &what);
     c.only_with("/algorithm/swing_lookback", !is_cor && a.swing_lookback.is_some(), "correlation", &what);
     c.only_with("/algorithm/fractal_lookback", !is_cor && a.fractal_lookback.is_some(), "correlation", &what);
@@ -780,6 +792,24 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
                 "invalid-value",
                 "`algorithm.correlated` must differ from `primary`",
                 None,
+            );
+        }
+        if let Some(cor) = &a.correlated {
+            check_correlated_data(c, r, cor);
+        }
+        let f = a.fractal_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_FRACTAL_LOOKBACK);
+        let s = a.swing_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_SWING_LOOKBACK);
+        if f > 0 && s <= f {
+            let ptr = if a.swing_lookback.is_some() { "/algorithm/swing_lookback" } else { "/algorithm" };
+            c.err(
+                ptr,
+                "out-of-range",
+                format!("`algorithm.swing_lookback` ({s}) must be more than `fractal_lookback` ({f})"),
+                Some(
+                    "a fractal is confirmed `fractal_lookback` candles late; it must still be among the \
+                     last `swing_lookback` candles then"
+                        .into(),
+                ),
             );
         }
         if let Some(pr) = &a.primary
@@ -1002,7 +1032,7 @@ pub fn valid_secret_name(name: &str) -> bool {
         && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
 }
 
-fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, path: &Path) {
+fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, ptr: &str, path: &Path) {
     let full = base_dir.join(path);
     let text = full.to_string_lossy();
     let is_glob = text.contains(['*', '?', '[']);
@@ -1014,11 +1044,54 @@ fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, path: &Path) {
     if !found {
         let what = if is_glob { "matches no file" } else { "does not exist" };
         c.err(
-            "/provider/path",
+            ptr,
             "replay-path-missing",
             format!("replay data `{}` {what}", path.display()),
             Some(format!("paths are relative to the recipe's directory ({})", display_dir(base_dir))),
         );
+    }
+}
+
+/// correlation: the correlated symbol's data must be in `provider.symbols` (replay), and
+/// `provider.symbols` holds nothing else.
+fn check_correlated_data(c: &mut Ctx<'_>, r: &Recipe, cor: &str) {
+    let p = &r.provider;
+    if p.kind != ProviderKind::Replay {
+        return;
+    }
+    let symbols = p.symbols.as_ref();
+    if !symbols.is_some_and(|m| m.contains_key(cor)) {
+        let (ptr, what) = match symbols {
+            Some(_) => ("/provider/symbols", format!("`provider.symbols` has no entry for {cor}")),
+            None => ("/provider", "missing `provider.symbols`".to_owned()),
+        };
+        c.err_key(
+            ptr,
+            "missing-field",
+            format!("{what}: correlation needs the data of its correlated symbol {cor}"),
+            Some(format!(
+                "add `symbols: {{{cor}: path}}` under `provider` (a CSV/CSV.gz file, glob or directory, \
+                 relative to the recipe)"
+            )),
+        );
+    }
+    for sym in symbols.into_iter().flat_map(|m| m.keys()) {
+        let ptr = format!("/provider/symbols/{}", escape_pointer(sym));
+        if sym == &r.instrument.underlying {
+            c.err_key(
+                &ptr,
+                "invalid-value",
+                format!("{sym} is the traded symbol: its data is `provider.path`"),
+                Some(format!("remove `{sym}` from `provider.symbols`")),
+            );
+        } else if sym != cor {
+            c.warn(
+                &ptr,
+                "unused",
+                format!("`provider.symbols.{sym}` is not read: correlation compares with {cor}"),
+                None,
+            );
+        }
     }
 }
 

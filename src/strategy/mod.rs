@@ -5,9 +5,11 @@
 //! Strategies say *what* they want ([`Signal`](crate::strategy::Signal)); the decision engine turns that into orders.
 //!
 //! - [`ma_cross_breakout`](crate::strategy::ma_cross_breakout): the documented default rule (docs/strategies.md);
+//! - [`correlation`](crate::strategy::correlation): the primary breaks a swing level while a correlated symbol diverges;
 //! - [`target_position`](crate::strategy::target_position): strength → target percentage of the allocation, with a tolerance band;
 //! - [`external_signal`](crate::strategy::external_signal): follow timestamped buy/sell signals read from a file or stream.
 
+pub mod correlation;
 pub mod external_signal;
 pub mod ma_cross_breakout;
 pub mod target_position;
@@ -85,6 +87,11 @@ pub trait Strategy {
     fn on_candle(&mut self, candle: &Candle);
     /// A trade print; may return a signal.
     fn on_trade(&mut self, trade: &Trade, ctx: TradeContext) -> Option<Signal>;
+    /// A candle of the other symbol the strategy reads (correlation's `correlated`) has
+    /// completed, in time order with the traded symbol's. Ignored by single-symbol strategies.
+    fn on_related_candle(&mut self, _candle: &Candle) {}
+    /// A trade of the other symbol the strategy reads. Ignored by single-symbol strategies.
+    fn on_related_trade(&mut self, _trade: &Trade) {}
 }
 
 /// Every built-in strategy, dispatched statically (no virtual call on the hot path).
@@ -96,6 +103,8 @@ pub enum AnyStrategy {
     TargetPosition(target_position::TargetPosition),
     /// `external-signal`.
     ExternalSignal(external_signal::ExternalSignal),
+    /// `correlation` (boxed: two symbols' swing trackers make it the largest by far).
+    Correlation(Box<correlation::Correlation>),
 }
 
 impl Strategy for AnyStrategy {
@@ -105,6 +114,7 @@ impl Strategy for AnyStrategy {
             Self::MaCrossBreakout(s) => s.on_candle(candle),
             Self::TargetPosition(s) => s.on_candle(candle),
             Self::ExternalSignal(s) => s.on_candle(candle),
+            Self::Correlation(s) => s.on_candle(candle),
         }
     }
 
@@ -114,6 +124,20 @@ impl Strategy for AnyStrategy {
             Self::MaCrossBreakout(s) => s.on_trade(trade, ctx),
             Self::TargetPosition(s) => s.on_trade(trade, ctx),
             Self::ExternalSignal(s) => s.on_trade(trade, ctx),
+            Self::Correlation(s) => s.on_trade(trade, ctx),
+        }
+    }
+
+    fn on_related_candle(&mut self, candle: &Candle) {
+        if let Self::Correlation(s) = self {
+            s.on_related_candle(candle);
+        }
+    }
+
+    #[inline]
+    fn on_related_trade(&mut self, trade: &Trade) {
+        if let Self::Correlation(s) = self {
+            s.on_related_trade(trade);
         }
     }
 }
@@ -168,6 +192,14 @@ pub fn build(
             })?;
             Ok(AnyStrategy::ExternalSignal(external_signal::ExternalSignal::new(symbol, events)))
         }
-        AlgorithmKind::Correlation => Err(BuildError::Unsupported("correlation")),
+        AlgorithmKind::Correlation => {
+            let f = a.fractal_lookback.unwrap_or(correlation::DEFAULT_FRACTAL_LOOKBACK);
+            let s = a.swing_lookback.unwrap_or(correlation::DEFAULT_SWING_LOOKBACK);
+            let s = correlation::Correlation::new(f, s).map_err(|message| BuildError::Parameter {
+                field: "swing_lookback/fractal_lookback",
+                message,
+            })?;
+            Ok(AnyStrategy::Correlation(Box::new(s)))
+        }
     }
 }
