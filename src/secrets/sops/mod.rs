@@ -37,6 +37,7 @@ mod json;
 pub mod keys;
 pub mod metadata;
 mod shamir;
+pub mod ssh;
 pub mod tree;
 mod walk;
 mod yaml;
@@ -48,8 +49,11 @@ use zeroize::{Zeroize, Zeroizing};
 
 pub use cipher::DataKey;
 pub use error::{Result, SopsError};
-pub use keys::{GroupSpec, KeySource, parse_age_identities};
+pub use keys::{
+    AgeRecipient, GroupSpec, KeySource, RecipientKeys, parse_age_identities, parse_age_recipient,
+};
 pub use metadata::{AgeEntry, EncryptionRule, KeyGroup, Metadata, PgpEntry};
+pub use ssh::{PassphraseFn, SshIdentity};
 pub use tree::{ListItem, MapItem, Value};
 
 /// A SOPS store format.
