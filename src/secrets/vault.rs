@@ -180,6 +180,10 @@ pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
             EncryptionSelector::EncryptedSuffix(s) => EncryptionRule::EncryptedSuffix(s.clone()),
             EncryptionSelector::UnencryptedRegex(s) => EncryptionRule::UnencryptedRegex(s.clone()),
             EncryptionSelector::EncryptedRegex(s) => EncryptionRule::EncryptedRegex(s.clone()),
+            EncryptionSelector::UnencryptedCommentRegex(s) => {
+                EncryptionRule::UnencryptedCommentRegex(s.clone())
+            }
+            EncryptionSelector::EncryptedCommentRegex(s) => EncryptionRule::EncryptedCommentRegex(s.clone()),
         },
         mac_only_encrypted: rule.mac_only_encrypted,
         gnupg_home: None,
