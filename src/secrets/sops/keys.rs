@@ -18,8 +18,13 @@ use super::ssh::{self, PassphraseFn, SshIdentity};
 /// age identities found only once the recipient being decrypted is known (sops runs
 /// `SOPS_AGE_KEY_CMD` with `SOPS_AGE_RECIPIENT` set): called with the recipient, returns the
 /// identities (X25519, SSH) and a description of anything that went wrong (never a key).
-pub type RecipientKeys =
-    Arc<dyn Fn(&str) -> (Vec<age::x25519::Identity>, Vec<SshIdentity>, Vec<String>) + Send + Sync>;
+pub type RecipientKeys = Arc<
+    dyn Fn(&str) -> (Vec<age::x25519::Identity>, Vec<SshIdentity>, Vec<String>)
+        + Send
+        + Sync
+        + std::panic::RefUnwindSafe
+        + std::panic::UnwindSafe,
+>;
 
 /// The private keys a caller offers for decryption.
 #[derive(Clone, Default)]

@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 
 /// Asks for the passphrase of an encrypted SSH key; the argument is the prompt (it names the
 /// key file). `None` means no passphrase can be had (no terminal, or the user gave up).
-pub type PassphraseFn = Arc<dyn Fn(&str) -> Option<SecretString> + Send + Sync>;
+pub type PassphraseFn = Arc<
+    dyn Fn(&str) -> Option<SecretString> + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe,
+>;
 
 /// An SSH private key (`ssh-ed25519` or `ssh-rsa`, OpenSSH or PEM format) used as an age identity.
 #[derive(Clone)]
