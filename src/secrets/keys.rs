@@ -437,6 +437,34 @@ mod tests {
     }
 
     #[test]
+    fn commands_split_like_sops_without_a_shell() {
+        assert_eq!(split_command("age -d -i keys.txt").unwrap(), ["age", "-d", "-i", "keys.txt"]);
+        assert_eq!(
+            split_command(r#"sh -c 'echo "$X" a\b' "two words" x\ y # note"#).unwrap(),
+            ["sh", "-c", r#"echo "$X" a\b"#, "two words", "x y"]
+        );
+        assert_eq!(split_command(r#"a "q\"uote""#).unwrap(), ["a", "q\"uote"]);
+        assert!(split_command("'open").is_err());
+        assert!(split_command("\"open").is_err());
+        assert!(split_command("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ssh_key_sources_and_recipients() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = AgeKeys::default();
+        let junk = dir.path().join("id_junk");
+        std::fs::write(&junk, "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n").unwrap();
+        let err = keys.add_ssh_file(&junk).unwrap_err().to_string();
+        assert!(err.contains("id_junk") && !err.contains("AAAA"), "{err}");
+        assert!(keys.is_empty());
+        keys.set_key_command(Some("true".into()));
+        assert!(!keys.is_empty());
+        let ks = keys.key_source();
+        assert!(ks.per_recipient.is_some() && ks.pgp);
+    }
+
+    #[test]
     fn generated_key_file_has_header_and_mode() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

@@ -356,6 +356,57 @@ pub fn decrypt_branches(
 mod tests {
     use super::*;
 
+    fn stack(levels: &[&[&str]]) -> Vec<Vec<String>> {
+        levels.iter().map(|l| l.iter().map(|c| c.to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn comment_rules_look_at_every_level_and_a_matching_comment_not_at_itself() {
+        let path = vec!["k".to_string()];
+        let unenc = Matcher::new(&EncryptionRule::UnencryptedCommentRegex("nosec".into())).unwrap();
+        assert!(unenc.encrypts(&path, &stack(&[&[], &[" other"]]), false));
+        assert!(!unenc.encrypts(&path, &stack(&[&[" sops:nosec"], &[]]), false));
+        assert!(!unenc.encrypts(&path, &stack(&[&[" nosec"]]), true), "the comment itself stays clear");
+
+        let enc = Matcher::new(&EncryptionRule::EncryptedCommentRegex("sops:enc".into())).unwrap();
+        assert!(!enc.encrypts(&path, &stack(&[&[]]), false));
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc"], &[]]), false));
+        // The matching comment itself stays clear; a comment after it is encrypted.
+        assert!(!enc.encrypts(&path, &stack(&[&[" sops:enc"]]), true));
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc", " next"]]), true));
+        // …also when the match is an enclosing level's comment.
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc"], &[" inner"]]), true));
+    }
+
+    #[test]
+    fn walking_pushes_and_clears_comment_levels_like_sops() {
+        let key = DataKey::generate();
+        let c = |t: &str| MapItem::Comment(t.to_string());
+        let p = |k: &str, v: Value| MapItem::Pair(k.to_string(), v);
+        let s = |t: &str| Value::Str(t.to_string());
+        let mut doc = vec![vec![
+            c(" nosec"),
+            p("a", s("clear")),
+            p("b", s("secret")),
+            p("m", Value::Map(vec![p("x", s("secret")), c(" nosec"), p("y", s("clear"))])),
+            c(" nosec"),
+            p("n", Value::Map(vec![p("z", s("clear"))])),
+        ]];
+        let rule = EncryptionRule::UnencryptedCommentRegex("nosec".into());
+        encrypt_branches(&mut doc, &key, &rule, false, &mut IvStash::default(), "t").unwrap();
+        let enc = |v: &Value| matches!(v, Value::Str(t) if t.starts_with("ENC["));
+        let items = &doc[0];
+        let MapItem::Pair(_, a) = &items[1] else { panic!() };
+        let MapItem::Pair(_, b) = &items[2] else { panic!() };
+        let MapItem::Pair(_, Value::Map(m)) = &items[3] else { panic!() };
+        let MapItem::Pair(_, Value::Map(n)) = &items[5] else { panic!() };
+        assert!(!enc(a) && enc(b));
+        assert!(matches!(&m[0], MapItem::Pair(_, v) if enc(v)));
+        assert!(matches!(&m[2], MapItem::Pair(_, v) if !enc(v)));
+        assert!(matches!(&n[0], MapItem::Pair(_, v) if !enc(v)), "an enclosing comment covers the subtree");
+        assert!(matches!(&items[0], MapItem::Comment(t) if t == " nosec"));
+    }
+
     #[test]
     fn mac_only_init_is_sha256_of_sops() {
         let d = sha2::Sha256::digest(b"sops");
