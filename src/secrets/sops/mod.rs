@@ -4,9 +4,12 @@
 //!
 //! # API (stable; the `runner secrets` commands build on it)
 //! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
-//! * [`KeySource`] — private keys offered for decryption: age X25519 identities and/or PGP
-//!   through GnuPG (`$GNUPGHOME`, or [`KeySource::gnupg_home`]). [`parse_age_identities`] reads
-//!   an age key file's text.
+//! * [`KeySource`] — private keys offered for decryption: age X25519 identities, SSH keys
+//!   ([`SshIdentity`], passphrase asked through [`KeySource::ssh_passphrase`] only for a file
+//!   addressed to the key), identities looked up per recipient ([`RecipientKeys`], for
+//!   `SOPS_AGE_KEY_CMD`), and/or PGP through GnuPG (`$GNUPGHOME`, or
+//!   [`KeySource::gnupg_home`]). [`parse_age_identities`] reads an age key file's text;
+//!   [`parse_age_recipient`] checks a recipient (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`).
 //! * [`decrypt`]`(bytes, format, display_name, &keys) -> Decrypted` — verifies the MAC;
 //!   [`Decrypted::doc`] is the [`PlainDocument`], [`PlainDocument::to_bytes`] prints it.
 //! * [`PlainDocument::parse`] reads a plaintext file; [`encrypt`]`(&doc, format, &EncryptConfig)`
@@ -25,9 +28,10 @@
 //! `Debug` prints `[redacted]`.
 //!
 //! Compatibility: decrypted output is byte-identical to `sops decrypt` for the peer fixtures;
-//! re-encryption keeps unchanged values' ciphertext (sops' IV stash). Not supported: age SSH,
-//! plugin and post-quantum recipients (X25519 only), cloud KMS master keys (kept in the
-//! metadata, never used) and `*_comment_regex` rules.
+//! re-encryption keeps unchanged values' ciphertext (sops' IV stash); all six encryption rules
+//! including `*_comment_regex` select the same values as sops 3.11. Not supported: age
+//! plugin and post-quantum recipients, cloud KMS master keys (kept in the metadata, never
+//! used).
 
 pub mod cipher;
 mod dotenv;
