@@ -464,6 +464,39 @@ fn comment_regex_files_match_go_sops_both_ways() {
 }
 
 #[test]
+fn a_comment_layout_that_sops_cannot_read_back_is_refused_and_explained() {
+    let d = Dir::new();
+    let ed = d.ssh_key("ed", "ed25519", "");
+    let key: &[(&str, &Path)] = &[(SSH_FILE, &ed.private)];
+    // Inside a list, the comment after the matching one is encrypted and written as a list
+    // entry; reading, that entry hides `# sops:enc` from `- a`, so the MAC cannot match.
+    d.write("l.yaml", &format!("list:\n    # sops:enc\n    # other\n    - {CANARY}\n    - b\n"));
+    d.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {}\n    encrypted_comment_regex: sops:enc\n", ed.public),
+    );
+    // Go sops 3.11 writes the file and then cannot decrypt it (exit 51, MAC mismatch).
+    d.write("s.enc.yaml", &d.sops_ok(&["encrypt", "l.yaml"], &[]));
+    assert_eq!(d.sops(&["decrypt", "s.enc.yaml"], key).status.code(), Some(51));
+    // runner reads the same and says why; it refuses to write such a file at all.
+    let out = d.runner(&["secrets", "decrypt", "s.enc.yaml"], key).run().code(1);
+    assert!(
+        out.stderr.contains("MAC mismatch") && out.stderr.contains("encrypted_comment_regex"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(CANARY));
+    let out = d.runner(&["secrets", "encrypt", "l.yaml", "-o", "r.enc.yaml"], &[]).run().code(1);
+    assert!(out.stderr.contains("could not be decrypted again"), "{}", out.stderr);
+    assert!(!d.path("r.enc.yaml").exists());
+    // With only the matching comment above the entry, both write readable files.
+    d.write("l.yaml", &format!("list:\n    # sops:enc\n    - {CANARY}\n    - b\n"));
+    d.runner(&["secrets", "encrypt", "l.yaml", "-o", "r.enc.yaml"], &[]).run().success();
+    assert!(!d.read("r.enc.yaml").contains(CANARY));
+    assert!(d.sops_ok(&["decrypt", "r.enc.yaml"], key).contains(CANARY));
+}
+
+#[test]
 fn an_unencrypted_comment_regex_that_matches_ciphertext_is_refused_like_sops() {
     let d = Dir::new();
     let ed = d.ssh_key("ed", "ed25519", "");
