@@ -463,6 +463,57 @@ fn comment_regex_files_match_go_sops_both_ways() {
     assert_eq!(got, format!("# nosec\nuser: bob\npassword: {CANARY}\n"));
 }
 
+/// YAML layouts where yaml.v3 (and so sops) attaches comments in its own way: inline comments
+/// after flow collections, comments on and around `- ` lines of list entries that are maps or
+/// lists, comments between entries at various columns, indentless lists, trailing comments.
+const PLACEMENTS: &[&str] = &[
+    "p: [1, 2]  # c\nq: 1\n",
+    "p: {a: 1}  # c\nq: 1\n",
+    "p: [1,\n  2]  # c\nq: 1\n",
+    "p:  # c\n    - 1\nq: 1\n",
+    "l:\n    - # c\n      x: 1\n",
+    "l:\n    - x: 1 # c\n      y: 2\n",
+    "l:\n    - x: # c\n          k: 1\n",
+    "l:\n    # above\n    - x: 1\n      y: 2\n",
+    "l:\n    - {a: 1}  # c\n    - [1]  # d\n    - 2 # e\n",
+    "l:\n    -   # c\n      - 1\n",
+    "l:\n    - x: 1\n      # mid\n      y: 2\n    # between\n    - z: 3\n     # col5\n    - w: 4\n",
+    "l:\n- x: 1\n  # key col\n# zero\n- y: 2\nm:\n- a\n# c\n- b\n",
+    "l:\n    - x: 1\n    # end at dash\nn: 2\n",
+    "l:\n    - x: 1\n    # end at dash\n    # two\n",
+    "a: 1\n---\nl:\n    - x: 1\n    # foot\n---\nb: 2\n",
+    "# h\nl: # c1\n    # c2\n    - # c3\n      a: 1 # c4\n      # c5\n      b: [x, y] # c6\n    # c7\n    - c # c8\n# c9\n",
+];
+
+#[test]
+fn yaml_comments_are_placed_like_go_sops() {
+    let d = Dir::new();
+    let ed = d.ssh_key("ed", "ed25519", "");
+    let key: &[(&str, &Path)] = &[(SSH_FILE, &ed.private)];
+    d.write(".sops.yaml", &format!("creation_rules:\n  - age: {}\n", ed.public));
+    for doc in PLACEMENTS {
+        d.write("v.yaml", doc);
+        d.write("s.enc.yaml", &d.sops_ok(&["encrypt", "v.yaml"], &[]));
+        d.runner(&["secrets", "encrypt", "v.yaml", "-o", "r.enc.yaml"], &[]).run().success();
+        // Comments are encrypted with the path of the map they sit in, so equal shapes mean
+        // the same placement.
+        assert_eq!(shape(&d.read("r.enc.yaml")), shape(&d.read("s.enc.yaml")), "{doc:?}");
+        let expected = d.sops_ok(&["decrypt", "s.enc.yaml"], key);
+        assert_eq!(
+            d.runner(&["secrets", "decrypt", "s.enc.yaml"], key).run().success().stdout,
+            expected,
+            "{doc:?}"
+        );
+        let out = d.sops(&["decrypt", "r.enc.yaml"], key);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{doc:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{doc:?}");
+    }
+}
+
 #[test]
 fn a_comment_layout_that_sops_cannot_read_back_is_refused_and_explained() {
     let d = Dir::new();
