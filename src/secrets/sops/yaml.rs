@@ -406,8 +406,8 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                 }
                 let v = match (style, tag.as_ref().map(|t| t.suffix.as_str())) {
                     (_, Some("str")) => Value::Str(val.to_string()),
-                    (_, Some("int" | "float" | "bool" | "null")) => resolve_plain(&val),
-                    (ScalarStyle::Plain, None) => resolve_plain(&val),
+                    (_, Some("int" | "float" | "bool" | "null")) => resolve_plain(val),
+                    (ScalarStyle::Plain, None) => resolve_plain(val),
                     _ => Value::Str(val.to_string()),
                 };
                 b.attach(v).map_err(err)?;
