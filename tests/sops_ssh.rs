@@ -606,3 +606,40 @@ fn bad_ssh_recipients_are_refused_with_the_reason() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("keys/ecdsa") && out.stderr.contains("ecdsa"), "{}", out.stderr);
 }
+
+#[test]
+fn check_reference_knows_ssh_keys_and_key_commands() {
+    use runner::secrets::{self, keys::AgeKeys};
+    let d = Dir::new();
+    let ed = d.ssh_key("ed", "ed25519", "");
+    let (age_file, age_recipient) = d.age_key("cmd");
+    d.write(".sops.yaml", &format!("creation_rules:\n  - path_regex: ^secrets/\n    age: {}\n", ed.public));
+    d.runner(&["secrets", "set", "svc", "token"], &[]).stdin(format!("token={CANARY}\n")).run().success();
+    let dir = d.path("secrets");
+
+    let mut mine = AgeKeys::default();
+    mine.add_ssh_file(&ed.private).unwrap();
+    assert_eq!(
+        mine.ssh_recipients(),
+        vec![ed.public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")]
+    );
+    assert!(secrets::check_reference_with(&dir, "svc", &mine).unwrap().key_available);
+    assert_eq!(
+        secrets::load_with(&dir, "svc", &mine).unwrap().get("token").map(|v| v.expose()),
+        Some(CANARY)
+    );
+    assert!(!secrets::check_reference_with(&dir, "svc", &AgeKeys::default()).unwrap().key_available);
+
+    // A key command is asked for the file's recipient.
+    d.runner(&["secrets", "recipients", "add", "svc", "--age", &age_recipient], &[(SSH_FILE, &ed.private)])
+        .run()
+        .success();
+    let mut by_cmd = AgeKeys::default();
+    by_cmd.set_key_command(Some(format!("cat {}", age_file.display())));
+    assert!(by_cmd.can_open(&age_recipient) && !by_cmd.can_open(&ed.public));
+    assert!(secrets::check_reference_with(&dir, "svc", &by_cmd).unwrap().key_available);
+    assert_eq!(
+        secrets::load_with(&dir, "svc", &by_cmd).unwrap().get("token").map(|v| v.expose()),
+        Some(CANARY)
+    );
+}
