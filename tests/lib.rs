@@ -16,5 +16,6 @@ mod recipes;
 mod risk;
 mod secrets_cli;
 mod sops_compat;
+mod sops_ssh;
 mod strategy;
 mod validate_secrets;

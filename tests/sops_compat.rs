@@ -59,7 +59,7 @@ impl GpgHome {
     }
 
     fn keys(&self, age: Vec<age::x25519::Identity>) -> KeySource {
-        KeySource { age, pgp: true, gnupg_home: Some(self.path().to_path_buf()) }
+        KeySource { age, pgp: true, gnupg_home: Some(self.path().to_path_buf()), ..KeySource::default() }
     }
 }
 
@@ -263,7 +263,12 @@ fn wrong_missing_key_and_malformed_file_give_clear_errors() {
     let err = sops::decrypt(&enc, Format::Yaml, "x.yaml", &KeySource::default()).unwrap_err();
     assert!(err.to_string().contains(AGE_RECIPIENT), "{err}");
     let empty_home = tempfile::Builder::new().prefix("rg-").tempdir_in("/tmp").unwrap();
-    let keys = KeySource { age: vec![], pgp: true, gnupg_home: Some(empty_home.path().to_path_buf()) };
+    let keys = KeySource {
+        age: vec![],
+        pgp: true,
+        gnupg_home: Some(empty_home.path().to_path_buf()),
+        ..KeySource::default()
+    };
     let err = sops::decrypt(&read("generated/pgp_only.enc.yaml"), Format::Yaml, "p.yaml", &keys).unwrap_err();
     assert!(err.to_string().contains(PGP_FP) && err.to_string().contains("p.yaml"), "{err}");
     let _ = Command::new("gpgconf")

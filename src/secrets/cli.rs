@@ -138,7 +138,7 @@ pub enum RecipientsCommand {
 pub struct RecipientArgs {
     /// Secrets name.
     pub name: String,
-    /// age recipient (age1…).
+    /// age recipient: `age1…`, or an SSH public key `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` (quoted).
     #[arg(long = "age", value_name = "RECIPIENT")]
     pub age: Vec<String>,
     /// PGP key fingerprint.
@@ -151,7 +151,8 @@ pub struct RecipientArgs {
 pub struct EncryptArgs {
     /// Plain YAML, JSON (.json) or dotenv (.env) file.
     pub file: PathBuf,
-    /// age recipient (repeatable). Without --age/--pgp, recipients come from .sops.yaml.
+    /// age recipient (repeatable): `age1…`, or an SSH public key `ssh-ed25519 AAAA…` /
+    /// `ssh-rsa AAAA…` (quoted). Without --age/--pgp, recipients come from .sops.yaml.
     #[arg(long = "age", value_name = "RECIPIENT")]
     pub age: Vec<String>,
     /// PGP fingerprint (repeatable).
@@ -208,6 +209,7 @@ fn to_exit(e: SecretsError) -> ExitError {
         | SecretsError::Input(_) => ExitError::usage(e.to_string()),
         SecretsError::MissingKey { .. }
         | SecretsError::BadKeyText { .. }
+        | SecretsError::KeySetup(_)
         | SecretsError::Config { .. }
         | SecretsError::Format(_)
         | SecretsError::Sops(_) => ExitError::failed(e.to_string()),
@@ -345,7 +347,7 @@ pub fn parse_key_value_lines(
 }
 
 /// Ask on stderr and read a line from the terminal on stdin with echo off.
-fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
+pub(crate) fn prompt_hidden(prompt: &str) -> Result<SecretString, SecretsError> {
     let tty = Path::new("<terminal>");
     let fd = libc::STDIN_FILENO;
     // SAFETY: termios is plain data; tcgetattr fills it for a valid fd or fails.

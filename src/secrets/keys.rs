@@ -1,23 +1,44 @@
 //! Finding the keys that can open secrets files here, the way sops finds them.
 //!
-//! age identities come from, in this order (all sources are collected):
-//! 1. `SOPS_AGE_KEY` — the key text itself (one or more `AGE-SECRET-KEY-1…`, whitespace or
+//! age identities come from, in this order (all sources are collected, as sops 3.12+ does):
+//! 1. SSH keys: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`; the output of `SOPS_AGE_SSH_PRIVATE_KEY_CMD`;
+//!    `~/.ssh/id_ed25519`; `~/.ssh/id_rsa` (`ssh-ed25519` and `ssh-rsa` keys; a key at a
+//!    default path that cannot be used is skipped and mentioned when no key opens a file);
+//! 2. `SOPS_AGE_KEY` — the key text itself (one or more `AGE-SECRET-KEY-1…`, whitespace or
 //!    newline separated, `#` comment lines allowed);
-//! 2. `SOPS_AGE_KEY_FILE` — a key file;
-//! 3. the default key file `$XDG_CONFIG_HOME/sops/age/keys.txt`, else
+//! 3. `SOPS_AGE_KEY_FILE` — a key file;
+//! 4. `SOPS_AGE_KEY_CMD` — a command (split like a shell would, but not run through one)
+//!    whose standard output is key-file text;
+//! 5. the default key file `$XDG_CONFIG_HOME/sops/age/keys.txt`, else
 //!    `~/.config/sops/age/keys.txt`.
+//!
+//! The two commands run only when a file is decrypted, once for every age recipient tried,
+//! with `SOPS_AGE_RECIPIENT` set to that recipient (as sops 3.12+ does). Passphrase-protected
+//! SSH keys are unlocked only for a file addressed to them, by asking on the terminal.
 //!
 //! PGP secret keys are looked up through GnuPG (gpgme, feature `pgp`), which honours
 //! `GNUPGHOME` and uses gpg-agent for passphrases.
 //!
 //! Errors never contain key material: a bad line is reported by file and line number only.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use age::secrecy::ExposeSecret;
 
 use super::SecretsError;
+use super::sops::{self, SshIdentity};
+
+/// `SOPS_AGE_KEY_CMD`.
+pub const KEY_CMD_VAR: &str = "SOPS_AGE_KEY_CMD";
+/// `SOPS_AGE_SSH_PRIVATE_KEY_CMD`.
+pub const SSH_KEY_CMD_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+/// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`.
+pub const SSH_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+/// Set for the key commands: the recipient whose identity is wanted.
+pub const RECIPIENT_VAR: &str = "SOPS_AGE_RECIPIENT";
 
 /// Where an age identity was found (for messages; never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +47,8 @@ pub enum KeySource {
     EnvKey,
     /// A key file (from `SOPS_AGE_KEY_FILE` or the default location).
     File(PathBuf),
+    /// The output of a command named by this environment variable.
+    Command(&'static str),
 }
 
 impl std::fmt::Display for KeySource {
@@ -33,6 +56,7 @@ impl std::fmt::Display for KeySource {
         match self {
             KeySource::EnvKey => f.write_str("$SOPS_AGE_KEY"),
             KeySource::File(p) => write!(f, "{}", p.display()),
+            KeySource::Command(var) => write!(f, "${var}"),
         }
     }
 }
@@ -41,6 +65,11 @@ impl std::fmt::Display for KeySource {
 #[derive(Default)]
 pub struct AgeKeys {
     identities: Vec<(age::x25519::Identity, KeySource)>,
+    ssh: Vec<SshIdentity>,
+    key_cmd: Option<String>,
+    ssh_key_cmd: Option<String>,
+    ask_passphrase: bool,
+    notes: Vec<String>,
     sources: Vec<KeySource>,
 }
 
@@ -48,31 +77,58 @@ impl std::fmt::Debug for AgeKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgeKeys")
             .field("recipients", &self.recipients())
+            .field("ssh", &self.ssh)
+            .field("key_cmd", &self.key_cmd.is_some())
+            .field("ssh_key_cmd", &self.ssh_key_cmd.is_some())
             .field("sources", &self.sources)
             .finish()
     }
 }
 
+fn env_nonempty(var: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(var).filter(|v| !v.is_empty())
+}
+
 impl AgeKeys {
     /// Find identities from the environment, like sops does (see the module docs).
     pub fn discover() -> Result<Self, SecretsError> {
-        let mut keys = AgeKeys::default();
-        if let Some(text) = std::env::var_os("SOPS_AGE_KEY").filter(|v| !v.is_empty()) {
+        let mut keys = AgeKeys { ask_passphrase: std::io::stdin().is_terminal(), ..AgeKeys::default() };
+        if let Some(path) = env_nonempty(SSH_KEY_FILE_VAR) {
+            keys.add_ssh_file(Path::new(&path))?;
+        }
+        if let Some(cmd) = env_nonempty(SSH_KEY_CMD_VAR) {
+            keys.ssh_key_cmd = Some(cmd.to_string_lossy().into_owned());
+        }
+        if let Some(home) = env_nonempty("HOME") {
+            for name in ["id_ed25519", "id_rsa"] {
+                let path = PathBuf::from(&home).join(".ssh").join(name);
+                if path.is_file()
+                    && let Err(e) = keys.add_ssh_file(&path)
+                {
+                    tracing::debug!(error = %e, "skipping a default SSH key");
+                    keys.notes.push(e.to_string());
+                }
+            }
+        }
+        if let Some(text) = env_nonempty("SOPS_AGE_KEY") {
             let text = text
                 .to_str()
                 .ok_or(SecretsError::BadKeyText { origin: KeySource::EnvKey.to_string(), line: 0 })?;
             keys.add_text(text, KeySource::EnvKey)?;
         }
-        if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
+        if let Some(path) = env_nonempty("SOPS_AGE_KEY_FILE") {
             let path = PathBuf::from(path);
             keys.add_file(&path)?;
+        }
+        if let Some(cmd) = env_nonempty(KEY_CMD_VAR) {
+            keys.key_cmd = Some(cmd.to_string_lossy().into_owned());
         }
         if let Some(path) = default_key_file()
             && path.exists()
         {
             keys.add_file(&path)?;
         }
-        tracing::debug!(recipients = ?keys.recipients(), "age identities found");
+        tracing::debug!(keys = ?keys, "age identities found");
         Ok(keys)
     }
 
@@ -81,6 +137,27 @@ impl AgeKeys {
         let text =
             zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| SecretsError::io(path, e))?);
         self.add_text(&text, KeySource::File(path.to_owned()))
+    }
+
+    /// Add an SSH private key file (`ssh-ed25519` or `ssh-rsa`; passphrase-protected keys are
+    /// unlocked when needed). The error names the file and says why, never what is in it.
+    pub fn add_ssh_file(&mut self, path: &Path) -> Result<(), SecretsError> {
+        let bytes = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| SecretsError::io(path, e))?);
+        let id = SshIdentity::parse(&bytes, &path.display().to_string()).map_err(SecretsError::KeySetup)?;
+        if !self.ssh.iter().any(|k| k.recipient() == id.recipient()) {
+            self.ssh.push(id);
+        }
+        Ok(())
+    }
+
+    /// Use `command` as `SOPS_AGE_KEY_CMD` (its output is key-file text).
+    pub fn set_key_command(&mut self, command: Option<String>) {
+        self.key_cmd = command;
+    }
+
+    /// Use `command` as `SOPS_AGE_SSH_PRIVATE_KEY_CMD` (its output is an SSH private key).
+    pub fn set_ssh_key_command(&mut self, command: Option<String>) {
+        self.ssh_key_cmd = command;
     }
 
     /// Add identities from key text (key-file syntax).
@@ -109,14 +186,39 @@ impl AgeKeys {
         Ok(())
     }
 
-    /// The identities, for decryption.
+    /// The X25519 identities, for decryption.
     pub fn identities(&self) -> impl Iterator<Item = &age::x25519::Identity> {
         self.identities.iter().map(|(id, _)| id)
     }
 
-    /// Public keys (`age1…`) of the identities.
+    /// The SSH identities.
+    pub fn ssh_identities(&self) -> &[SshIdentity] {
+        &self.ssh
+    }
+
+    /// Public keys (`age1…`) of the X25519 identities.
     pub fn recipients(&self) -> Vec<String> {
         self.identities.iter().map(|(id, _)| id.to_public().to_string()).collect()
+    }
+
+    /// Public keys (`ssh-ed25519 AAAA…`, `ssh-rsa AAAA…`) of the SSH identities.
+    pub fn ssh_recipients(&self) -> Vec<String> {
+        self.ssh.iter().map(|k| k.recipient().to_string()).collect()
+    }
+
+    /// Whether an identity for `recipient` is here; the key commands, if set, are run for it.
+    pub fn can_open(&self, recipient: &str) -> bool {
+        let want = sops::ssh::normalize_recipient(recipient);
+        if self.recipients().contains(&want) || self.ssh_recipients().contains(&want) {
+            return true;
+        }
+        match self.lookup() {
+            Some(lookup) => {
+                let (x, s, _) = lookup(recipient);
+                x.iter().any(|i| i.to_public().to_string() == want) || s.iter().any(|k| k.recipient() == want)
+            }
+            None => false,
+        }
     }
 
     /// Where identities were looked for and found.
@@ -124,10 +226,139 @@ impl AgeKeys {
         &self.sources
     }
 
-    /// Whether there is no identity at all.
+    /// Whether there is no identity and no key command at all.
     pub fn is_empty(&self) -> bool {
         self.identities.is_empty()
+            && self.ssh.is_empty()
+            && self.key_cmd.is_none()
+            && self.ssh_key_cmd.is_none()
     }
+
+    fn lookup(&self) -> Option<sops::RecipientKeys> {
+        if self.key_cmd.is_none() && self.ssh_key_cmd.is_none() {
+            return None;
+        }
+        let (key_cmd, ssh_key_cmd) = (self.key_cmd.clone(), self.ssh_key_cmd.clone());
+        Some(Arc::new(move |recipient: &str| {
+            let (mut x25519, mut ssh, mut problems) = (Vec::new(), Vec::new(), Vec::new());
+            if let Some(cmd) = &ssh_key_cmd {
+                match run_key_command(cmd, SSH_KEY_CMD_VAR, recipient) {
+                    Ok(out) => match SshIdentity::parse(&out, &format!("${SSH_KEY_CMD_VAR}")) {
+                        Ok(k) => ssh.push(k),
+                        Err(e) => problems.push(e),
+                    },
+                    Err(e) => problems.push(e),
+                }
+            }
+            if let Some(cmd) = &key_cmd {
+                let parsed = run_key_command(cmd, KEY_CMD_VAR, recipient).and_then(|out| {
+                    let text = std::str::from_utf8(&out)
+                        .map_err(|_| format!("${KEY_CMD_VAR}: the command's output is not UTF-8 text"))?;
+                    let mut keys = AgeKeys::default();
+                    keys.add_text(text, KeySource::Command(KEY_CMD_VAR)).map_err(|e| e.to_string())?;
+                    Ok(keys)
+                });
+                match parsed {
+                    Ok(keys) => x25519.extend(keys.identities().cloned()),
+                    Err(e) => problems.push(e),
+                }
+            }
+            (x25519, ssh, problems)
+        }))
+    }
+
+    /// The keys offered to the SOPS core: these identities, the key commands, GnuPG.
+    pub fn key_source(&self) -> sops::KeySource {
+        let mut ks = sops::KeySource::with_pgp(self.identities().cloned().collect());
+        ks.ssh = self.ssh.clone();
+        ks.per_recipient = self.lookup();
+        ks.notes = self.notes.clone();
+        if self.ask_passphrase {
+            ks.ssh_passphrase = Some(Arc::new(|prompt: &str| {
+                super::cli::prompt_hidden(prompt)
+                    .ok()
+                    .map(|p| age::secrecy::SecretString::from(p.expose().to_owned()))
+            }));
+        }
+        ks
+    }
+}
+
+/// Splits a command line into words the way sops does (`google/shlex`): blanks separate
+/// words, `'…'` is literal, `"…"` allows `\` escapes, `\` escapes outside quotes, and an
+/// unquoted `#` at the start of a word starts a comment. No shell is involved.
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '#' if word.is_none() => break,
+            '\\' => {
+                let next = chars.next().ok_or("the command ends with a lone backslash")?;
+                word.get_or_insert_default().push(next);
+            }
+            '\'' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err("the command has an unclosed single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_default();
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err("the command has an unclosed double quote".into()),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err("the command has an unclosed double quote".into()),
+                    }
+                }
+            }
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+/// Runs a key command (named by `var`) with `SOPS_AGE_RECIPIENT=recipient`; stdin is empty,
+/// stderr goes to ours. Returns its stdout. Messages name the variable and the program only
+/// (the rest of the command line might hold something private).
+fn run_key_command(cmd: &str, var: &str, recipient: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    let words = split_command(cmd).map_err(|e| format!("${var}: {e}"))?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(format!("${var} is blank"));
+    };
+    let out = std::process::Command::new(program)
+        .args(args)
+        .env(RECIPIENT_VAR, recipient)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("${var}: cannot run `{program}`: {e}"))?;
+    let stdout = zeroize::Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Err(format!("${var}: `{program}` failed ({})", out.status));
+    }
+    Ok(stdout)
 }
 
 /// The default age key file sops uses on Linux: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else
@@ -203,6 +434,34 @@ mod tests {
         let bad = format!("{}X", &secret[..secret.len() - 1]);
         let err = keys.add_text(&format!("# c\n{bad}\n"), KeySource::EnvKey).unwrap_err().to_string();
         assert!(err.contains("line 2") && !err.contains(&bad[16..]), "{err}");
+    }
+
+    #[test]
+    fn commands_split_like_sops_without_a_shell() {
+        assert_eq!(split_command("age -d -i keys.txt").unwrap(), ["age", "-d", "-i", "keys.txt"]);
+        assert_eq!(
+            split_command(r#"sh -c 'echo "$X" a\b' "two words" x\ y # note"#).unwrap(),
+            ["sh", "-c", r#"echo "$X" a\b"#, "two words", "x y"]
+        );
+        assert_eq!(split_command(r#"a "q\"uote""#).unwrap(), ["a", "q\"uote"]);
+        assert!(split_command("'open").is_err());
+        assert!(split_command("\"open").is_err());
+        assert!(split_command("   ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ssh_key_sources_and_recipients() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keys = AgeKeys::default();
+        let junk = dir.path().join("id_junk");
+        std::fs::write(&junk, "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n").unwrap();
+        let err = keys.add_ssh_file(&junk).unwrap_err().to_string();
+        assert!(err.contains("id_junk") && !err.contains("AAAA"), "{err}");
+        assert!(keys.is_empty());
+        keys.set_key_command(Some("true".into()));
+        assert!(!keys.is_empty());
+        let ks = keys.key_source();
+        assert!(ks.per_recipient.is_some() && ks.pgp);
     }
 
     #[test]

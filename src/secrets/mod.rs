@@ -80,6 +80,9 @@ pub enum SecretsError {
         /// 1-based line.
         line: usize,
     },
+    /// An SSH key or key command configured for age cannot be used (never shows key material).
+    #[error("{0}")]
+    KeySetup(String),
     /// `.sops.yaml` is invalid or has no rule for a file.
     #[error("{}: {message}", path.display())]
     Config {
@@ -169,9 +172,8 @@ pub fn check_reference_with(
     }
     let bytes = store::read(&path)?;
     let meta = vault::read_metadata(&bytes, vault::FileFormat::Yaml, &path)?;
-    let have = ages.recipients();
     let key_available =
-        meta.age.iter().any(|r| have.contains(r)) || meta.pgp.iter().any(|fp| keys::pgp_secret_available(fp));
+        meta.age.iter().any(|r| ages.can_open(r)) || meta.pgp.iter().any(|fp| keys::pgp_secret_available(fp));
     Ok(ReferenceCheck {
         path,
         exists: true,

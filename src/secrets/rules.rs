@@ -41,6 +41,10 @@ pub enum EncryptionSelector {
     UnencryptedRegex(String),
     /// `encrypted_regex`.
     EncryptedRegex(String),
+    /// `unencrypted_comment_regex`: entries below a comment matching it stay clear.
+    UnencryptedCommentRegex(String),
+    /// `encrypted_comment_regex`: only entries below a comment matching it are encrypted.
+    EncryptedCommentRegex(String),
 }
 
 /// A resolved creation rule.
@@ -157,6 +161,10 @@ struct RawRule {
     #[serde(default)]
     encrypted_regex: Option<String>,
     #[serde(default)]
+    unencrypted_comment_regex: Option<String>,
+    #[serde(default)]
+    encrypted_comment_regex: Option<String>,
+    #[serde(default)]
     mac_only_encrypted: Option<bool>,
     #[serde(default)]
     kms: Option<serde_json::Value>,
@@ -237,10 +245,26 @@ impl SopsConfig {
             if let Some(s) = r.encrypted_regex {
                 selectors.push(EncryptionSelector::EncryptedRegex(s));
             }
+            if let Some(s) = r.unencrypted_comment_regex {
+                selectors.push(EncryptionSelector::UnencryptedCommentRegex(s));
+            }
+            if let Some(s) = r.encrypted_comment_regex {
+                selectors.push(EncryptionSelector::EncryptedCommentRegex(s));
+            }
             if selectors.len() > 1 {
                 return Err(bad(format!(
-                    "creation rule {n} sets more than one of unencrypted_suffix, encrypted_suffix, unencrypted_regex, encrypted_regex"
+                    "creation rule {n} sets more than one of unencrypted_suffix, encrypted_suffix, unencrypted_regex, encrypted_regex, unencrypted_comment_regex, encrypted_comment_regex"
                 )));
+            }
+            for sel in &selectors {
+                if let EncryptionSelector::UnencryptedRegex(re)
+                | EncryptionSelector::EncryptedRegex(re)
+                | EncryptionSelector::UnencryptedCommentRegex(re)
+                | EncryptionSelector::EncryptedCommentRegex(re) = sel
+                {
+                    regex::Regex::new(re)
+                        .map_err(|e| bad(format!("creation rule {n}: `{re}` is not a valid regex: {e}")))?;
+                }
             }
             let path_regex = r.path_regex.unwrap_or_default();
             if !path_regex.is_empty() {
@@ -436,6 +460,12 @@ pub fn extend_for_init(
             }
             EncryptionSelector::EncryptedRegex(s) => {
                 rule.push_str(&format!("    encrypted_regex: {}\n", quote(s)))
+            }
+            EncryptionSelector::UnencryptedCommentRegex(s) => {
+                rule.push_str(&format!("    unencrypted_comment_regex: {}\n", quote(s)))
+            }
+            EncryptionSelector::EncryptedCommentRegex(s) => {
+                rule.push_str(&format!("    encrypted_comment_regex: {}\n", quote(s)))
             }
         }
         if prev.mac_only_encrypted {

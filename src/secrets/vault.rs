@@ -92,11 +92,11 @@ fn top_level_keys(bytes: &[u8], format: FileFormat, file: &str) -> Result<Vec<St
 
 /// The key source offered to the SOPS core: these age identities plus GnuPG.
 fn key_source(ages: &AgeKeys) -> KeySource {
-    KeySource::with_pgp(ages.identities().cloned().collect())
+    ages.key_source()
 }
 
 fn decrypt(bytes: &[u8], format: FileFormat, path: &Path, ages: &AgeKeys) -> Result<Decrypted, SecretsError> {
-    tracing::debug!(file = %path.display(), age_identities = ages.recipients().len(), "decrypting");
+    tracing::debug!(file = %path.display(), keys = ?ages, "decrypting");
     Ok(sops::decrypt(bytes, format, &display(path), &key_source(ages))?)
 }
 
@@ -180,6 +180,10 @@ pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
             EncryptionSelector::EncryptedSuffix(s) => EncryptionRule::EncryptedSuffix(s.clone()),
             EncryptionSelector::UnencryptedRegex(s) => EncryptionRule::UnencryptedRegex(s.clone()),
             EncryptionSelector::EncryptedRegex(s) => EncryptionRule::EncryptedRegex(s.clone()),
+            EncryptionSelector::UnencryptedCommentRegex(s) => {
+                EncryptionRule::UnencryptedCommentRegex(s.clone())
+            }
+            EncryptionSelector::EncryptedCommentRegex(s) => EncryptionRule::EncryptedCommentRegex(s.clone()),
         },
         mac_only_encrypted: rule.mac_only_encrypted,
         gnupg_home: None,
@@ -191,11 +195,16 @@ fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError
         return Err(SecretsError::NoRecipients { path: path.to_owned() });
     }
     for r in rule.all_age() {
-        if r.parse::<age::x25519::Recipient>().is_err() {
-            return Err(SecretsError::Input(format!("{r:?} is not an age recipient (age1…)")));
-        }
+        check_age_recipient(&r)?;
     }
     Ok(())
+}
+
+/// An age recipient sops accepts: `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
+fn check_age_recipient(r: &str) -> Result<(), SecretsError> {
+    sops::parse_age_recipient(r)
+        .map(|_| ())
+        .map_err(|why| SecretsError::Input(format!("age recipient {r:?}: {why}")))
 }
 
 /// Encrypt a plaintext document for the rule's recipients (new data key).
@@ -292,10 +301,9 @@ pub fn update_recipients(
     let pgp: Vec<String> = change.pgp.iter().map(|f| super::rules::normalize_fpr(f)).collect();
     if change.add {
         for r in &change.age {
-            if r.parse::<age::x25519::Recipient>().is_err() {
-                return Err(SecretsError::Input(format!("{r:?} is not an age recipient (age1…)")));
-            }
-            if !groups.iter().any(|g| g.age.contains(r)) {
+            check_age_recipient(r)?;
+            let same = |a: &String| sops::ssh::normalize_recipient(a) == sops::ssh::normalize_recipient(r);
+            if !groups.iter().any(|g| g.age.iter().any(same)) {
                 groups[0].age.push(r.clone());
             }
         }
@@ -306,10 +314,11 @@ pub fn update_recipients(
         }
     } else {
         for r in &change.age {
-            if !groups.iter().any(|g| g.age.contains(r)) {
+            let same = |a: &String| sops::ssh::normalize_recipient(a) == sops::ssh::normalize_recipient(r);
+            if !groups.iter().any(|g| g.age.iter().any(same)) {
                 return Err(SecretsError::Input(format!("{file}: {r} is not a recipient")));
             }
-            groups.iter_mut().for_each(|g| g.age.retain(|a| a != r));
+            groups.iter_mut().for_each(|g| g.age.retain(|a| !same(a)));
         }
         for f in &pgp {
             if !groups.iter().any(|g| g.pgp.contains(f)) {

@@ -1,9 +1,11 @@
-//! Master keys: wrapping and unwrapping the data key for age recipients (armored age files)
-//! and PGP fingerprints (GnuPG through gpgme, crate feature `pgp`), and key groups with Shamir.
+//! Master keys: wrapping and unwrapping the data key for age recipients (armored age files;
+//! X25519 `age1…` and SSH `ssh-ed25519`/`ssh-rsa` keys) and PGP fingerprints (GnuPG through
+//! gpgme, crate feature `pgp`), and key groups with Shamir.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -11,12 +13,33 @@ use super::cipher::DataKey;
 use super::error::{Result, SopsError};
 use super::metadata::{AgeEntry, KeyGroup, Metadata, PgpEntry};
 use super::shamir;
+use super::ssh::{self, PassphraseFn, SshIdentity};
+
+/// age identities found only once the recipient being decrypted is known (sops runs
+/// `SOPS_AGE_KEY_CMD` with `SOPS_AGE_RECIPIENT` set): called with the recipient, returns the
+/// identities (X25519, SSH) and a description of anything that went wrong (never a key).
+pub type RecipientKeys = Arc<
+    dyn Fn(&str) -> (Vec<age::x25519::Identity>, Vec<SshIdentity>, Vec<String>)
+        + Send
+        + Sync
+        + std::panic::RefUnwindSafe
+        + std::panic::UnwindSafe,
+>;
 
 /// The private keys a caller offers for decryption.
 #[derive(Clone, Default)]
 pub struct KeySource {
     /// age X25519 identities to try.
     pub age: Vec<age::x25519::Identity>,
+    /// SSH private keys to try as age identities.
+    pub ssh: Vec<SshIdentity>,
+    /// Identities looked up per recipient (run for every age recipient tried, like sops).
+    pub per_recipient: Option<RecipientKeys>,
+    /// Asks for the passphrase of an encrypted SSH key (only when a file is addressed to it).
+    pub ssh_passphrase: Option<PassphraseFn>,
+    /// Problems met while looking for keys (e.g. an unusable `~/.ssh/id_rsa`), shown when
+    /// no key opens a file. Never key material.
+    pub notes: Vec<String>,
     /// Whether to try PGP master keys through GnuPG (needs the `pgp` feature).
     pub pgp: bool,
     /// GnuPG home; `None` means gpg's default (`$GNUPGHOME` or `~/.gnupg`).
@@ -27,6 +50,8 @@ impl std::fmt::Debug for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeySource")
             .field("age", &format_args!("[{} identities, redacted]", self.age.len()))
+            .field("ssh", &self.ssh)
+            .field("per_recipient", &self.per_recipient.is_some())
             .field("pgp", &self.pgp)
             .field("gnupg_home", &self.gnupg_home)
             .finish()
@@ -36,12 +61,41 @@ impl std::fmt::Debug for KeySource {
 impl KeySource {
     /// Only these age identities, no PGP.
     pub fn age(identities: Vec<age::x25519::Identity>) -> KeySource {
-        KeySource { age: identities, pgp: false, gnupg_home: None }
+        KeySource { age: identities, ..KeySource::default() }
     }
 
     /// age identities plus PGP through GnuPG with the default home (`$GNUPGHOME`).
     pub fn with_pgp(identities: Vec<age::x25519::Identity>) -> KeySource {
-        KeySource { age: identities, pgp: true, gnupg_home: None }
+        KeySource { age: identities, pgp: true, ..KeySource::default() }
+    }
+}
+
+/// An age recipient as sops accepts it.
+#[derive(Clone)]
+pub enum AgeRecipient {
+    /// `age1…` (X25519).
+    X25519(age::x25519::Recipient),
+    /// `ssh-ed25519 …` or `ssh-rsa …`.
+    Ssh(Box<age::ssh::Recipient>),
+}
+
+/// Parses an age recipient the way sops does: `age1…` (X25519), or an SSH public key
+/// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` (a trailing comment is allowed). Plugin and
+/// post-quantum recipients are refused with a message saying so.
+pub fn parse_age_recipient(recipient: &str) -> std::result::Result<AgeRecipient, String> {
+    let r = recipient.trim();
+    if r.starts_with("age1pq1") {
+        Err("post-quantum age recipients (age1pq1…) are not supported".into())
+    } else if r.starts_with("age1") && r.matches('1').count() > 1 {
+        Err("age plugin recipients (age1<plugin>1…) are not supported".into())
+    } else if r.starts_with("age1") {
+        age::x25519::Recipient::from_str(r)
+            .map(AgeRecipient::X25519)
+            .map_err(|_| "not a valid age recipient (age1…)".into())
+    } else if r.starts_with("ssh-") {
+        ssh::parse_recipient(r).map(|k| AgeRecipient::Ssh(Box::new(k)))
+    } else {
+        Err("unknown recipient type (expected age1…, ssh-ed25519 … or ssh-rsa …)".into())
     }
 }
 
@@ -64,10 +118,12 @@ pub fn parse_age_identities(text: &str) -> std::result::Result<Vec<age::x25519::
 /// Wraps the data key (or a share) for one age recipient: an armored age file.
 pub fn age_wrap(recipient: &str, secret: &[u8]) -> Result<String> {
     let err = |reason: String| SopsError::Wrap { recipient: format!("age {recipient}"), reason };
-    let r = age::x25519::Recipient::from_str(recipient)
-        .map_err(|e| err(format!("invalid age recipient: {e}")))?;
-    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
-        .map_err(|e| err(e.to_string()))?;
+    let parsed = parse_age_recipient(recipient).map_err(err)?;
+    let r: &dyn age::Recipient = match &parsed {
+        AgeRecipient::X25519(r) => r,
+        AgeRecipient::Ssh(r) => r.as_ref(),
+    };
+    let enc = age::Encryptor::with_recipients(std::iter::once(r)).map_err(|e| err(e.to_string()))?;
     let mut out = vec![];
     let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .map_err(|e| err(e.to_string()))?;
@@ -82,18 +138,37 @@ pub fn age_wrap(recipient: &str, secret: &[u8]) -> Result<String> {
     Ok(s)
 }
 
-fn age_unwrap(
-    entry: &AgeEntry,
-    ids: &[age::x25519::Identity],
-) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
-    if ids.is_empty() {
-        return Err("no age identity available".into());
+fn age_unwrap(entry: &AgeEntry, keys: &KeySource) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    let mut problems = keys.notes.clone();
+    let looked_up;
+    let (x25519, ssh_keys) = match &keys.per_recipient {
+        Some(lookup) => {
+            let (mut x, mut s, p) = lookup(entry.recipient.trim());
+            problems.extend(p);
+            x.extend(keys.age.iter().cloned());
+            s.splice(0..0, keys.ssh.iter().cloned());
+            looked_up = (x, s);
+            (&looked_up.0[..], &looked_up.1[..])
+        }
+        None => (&keys.age[..], &keys.ssh[..]),
+    };
+    let with_problems = |msg: String| {
+        if problems.is_empty() { msg } else { format!("{msg} (also: {})", problems.join("; ")) }
+    };
+    if x25519.is_empty() && ssh_keys.is_empty() {
+        return Err(with_problems("no age identity available".into()));
     }
+    let offer = ssh::Offer::new(ssh_keys, &entry.enc, keys.ssh_passphrase.as_ref());
     let d = age::Decryptor::new(age::armor::ArmoredReader::new(entry.enc.as_bytes()))
         .map_err(|e| format!("invalid age data: {e}"))?;
-    let mut r = d.decrypt(ids.iter().map(|i| i as &dyn age::Identity)).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => "no matching age identity".to_string(),
-        other => other.to_string(),
+    let ids = x25519.iter().map(|i| i as &dyn age::Identity).chain(offer.identities());
+    let mut r = d.decrypt(ids).map_err(|e| {
+        let ssh_note = offer.explain(&e);
+        let base = match e {
+            age::DecryptError::NoMatchingKeys => "no matching age identity".to_string(),
+            other => other.to_string(),
+        };
+        with_problems(if ssh_note.is_empty() { base } else { format!("{base}; {ssh_note}") })
     })?;
     let mut out = Zeroizing::new(vec![]);
     r.read_to_end(&mut out).map_err(|e| e.to_string())?;
@@ -162,7 +237,7 @@ fn pgp_unwrap(
 /// Tries the keys of one group (age first, then PGP, as sops); returns the secret or adds to `tried`.
 fn unwrap_group(g: &KeyGroup, keys: &KeySource, tried: &mut Vec<String>) -> Option<Zeroizing<Vec<u8>>> {
     for a in &g.age {
-        match age_unwrap(a, &keys.age) {
+        match age_unwrap(a, keys) {
             Ok(k) => return Some(k),
             Err(e) => tried.push(format!("age {}: {e}", a.recipient)),
         }
@@ -224,7 +299,7 @@ pub fn data_key(meta: &Metadata, keys: &KeySource, file: &str) -> Result<DataKey
 /// The recipients of one key group, for encryption.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupSpec {
-    /// age recipients (`age1…`).
+    /// age recipients (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`).
     pub age: Vec<String>,
     /// PGP fingerprints (40 hex).
     pub pgp: Vec<String>,

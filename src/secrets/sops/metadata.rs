@@ -20,9 +20,9 @@ pub enum EncryptionRule {
     UnencryptedRegex(String),
     /// Only keys with a path component matching this regex are encrypted.
     EncryptedRegex(String),
-    /// Comment-driven rule (read only; not supported for decryption here).
+    /// Entries below a comment matching this regex stay clear (see `walk` for the exact rule).
     UnencryptedCommentRegex(String),
-    /// Comment-driven rule (read only; not supported for decryption here).
+    /// Only entries below a comment matching this regex are encrypted.
     EncryptedCommentRegex(String),
 }
 
@@ -49,7 +49,7 @@ impl EncryptionRule {
 /// One age master key: the recipient and the armored age file holding the wrapped data key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgeEntry {
-    /// `age1…` recipient.
+    /// Recipient: `age1…`, `ssh-ed25519 …` or `ssh-rsa …` (as written, comment included).
     pub recipient: String,
     /// Armored age file (`-----BEGIN AGE ENCRYPTED FILE-----`).
     pub enc: String,

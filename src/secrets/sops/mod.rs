@@ -4,9 +4,12 @@
 //!
 //! # API (stable; the `runner secrets` commands build on it)
 //! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
-//! * [`KeySource`] — private keys offered for decryption: age X25519 identities and/or PGP
-//!   through GnuPG (`$GNUPGHOME`, or [`KeySource::gnupg_home`]). [`parse_age_identities`] reads
-//!   an age key file's text.
+//! * [`KeySource`] — private keys offered for decryption: age X25519 identities, SSH keys
+//!   ([`SshIdentity`], passphrase asked through [`KeySource::ssh_passphrase`] only for a file
+//!   addressed to the key), identities looked up per recipient ([`RecipientKeys`], for
+//!   `SOPS_AGE_KEY_CMD`), and/or PGP through GnuPG (`$GNUPGHOME`, or
+//!   [`KeySource::gnupg_home`]). [`parse_age_identities`] reads an age key file's text;
+//!   [`parse_age_recipient`] checks a recipient (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`).
 //! * [`decrypt`]`(bytes, format, display_name, &keys) -> Decrypted` — verifies the MAC;
 //!   [`Decrypted::doc`] is the [`PlainDocument`], [`PlainDocument::to_bytes`] prints it.
 //! * [`PlainDocument::parse`] reads a plaintext file; [`encrypt`]`(&doc, format, &EncryptConfig)`
@@ -25,9 +28,10 @@
 //! `Debug` prints `[redacted]`.
 //!
 //! Compatibility: decrypted output is byte-identical to `sops decrypt` for the peer fixtures;
-//! re-encryption keeps unchanged values' ciphertext (sops' IV stash). Not supported: age SSH,
-//! plugin and post-quantum recipients (X25519 only), cloud KMS master keys (kept in the
-//! metadata, never used) and `*_comment_regex` rules.
+//! re-encryption keeps unchanged values' ciphertext (sops' IV stash); all six encryption rules
+//! including `*_comment_regex` select the same values as sops 3.11. Not supported: age
+//! plugin and post-quantum recipients, cloud KMS master keys (kept in the metadata, never
+//! used).
 
 pub mod cipher;
 mod dotenv;
@@ -37,6 +41,7 @@ mod json;
 pub mod keys;
 pub mod metadata;
 mod shamir;
+pub mod ssh;
 pub mod tree;
 mod walk;
 mod yaml;
@@ -48,8 +53,11 @@ use zeroize::{Zeroize, Zeroizing};
 
 pub use cipher::DataKey;
 pub use error::{Result, SopsError};
-pub use keys::{GroupSpec, KeySource, parse_age_identities};
+pub use keys::{
+    AgeRecipient, GroupSpec, KeySource, RecipientKeys, parse_age_identities, parse_age_recipient,
+};
 pub use metadata::{AgeEntry, EncryptionRule, KeyGroup, Metadata, PgpEntry};
+pub use ssh::{PassphraseFn, SshIdentity};
 pub use tree::{ListItem, MapItem, Value};
 
 /// A SOPS store format.
@@ -376,10 +384,16 @@ fn decrypt_with_key(
             reason: format!("cannot decrypt the stored MAC ({e}); was `lastmodified` or the MAC edited?"),
         })?;
     if stored.as_slice() != computed.as_bytes() {
-        return Err(SopsError::MacMismatch {
-            file: file.to_string(),
-            reason: "the content does not match the stored MAC (the file was modified or corrupted)".into(),
-        });
+        let mut reason =
+            "the content does not match the stored MAC (the file was modified or corrupted)".to_string();
+        if is_comment_rule(&meta.rule) {
+            reason.push_str(&format!(
+                "; note: with {} sops 3.11 can write files it cannot read itself (an encrypted \
+                 comment inside a list hides the comments above it)",
+                rule_name(&meta.rule)
+            ));
+        }
+        return Err(SopsError::MacMismatch { file: file.to_string(), reason });
     }
     Ok(())
 }
@@ -410,7 +424,36 @@ fn write_encrypted(
     meta.mac = cipher::encrypt(mac.as_bytes(), cipher::ValueType::Str, key, &meta.lastmodified)
         .map_err(|e| SopsError::Value { file: file.to_string(), path: "sops:mac:".into(), reason: e })?;
     meta.version = metadata::WRITER_VERSION.to_string();
-    emit_store(&enc, store, Some(&meta.to_value()))
+    let out = emit_store(&enc, store, Some(&meta.to_value()))?;
+    if is_comment_rule(&meta.rule) {
+        // With a comment rule, what a reader decides can differ from what the writer decided
+        // (Go sops 3.11 writes an encrypted comment inside a list as a list entry, which then
+        // hides the comments above it); sops writes such files anyway and then cannot read
+        // them. Read ours back and refuse instead.
+        let (mut back, back_meta) = parse_encrypted(&out, store, file)?;
+        decrypt_with_key(&mut back, &back_meta, key, &mut walk::IvStash::default(), file).map_err(|_| {
+            SopsError::Unsupported(format!(
+                "with this {} the encrypted file could not be decrypted again (by sops 3.11 \
+                 either): inside a list, an encrypted comment is written as a list entry and hides \
+                 the comments above it from the entries below. Keep only the matching comment \
+                 directly above the list entry; nothing was written",
+                rule_name(&meta.rule)
+            ))
+        })?;
+    }
+    Ok(out)
+}
+
+fn is_comment_rule(rule: &EncryptionRule) -> bool {
+    matches!(rule, EncryptionRule::UnencryptedCommentRegex(_) | EncryptionRule::EncryptedCommentRegex(_))
+}
+
+fn rule_name(rule: &EncryptionRule) -> &'static str {
+    match rule {
+        EncryptionRule::UnencryptedCommentRegex(_) => "unencrypted_comment_regex",
+        EncryptionRule::EncryptedCommentRegex(_) => "encrypted_comment_regex",
+        _ => "rule",
+    }
 }
 
 /// Encrypts a plaintext document for the recipients of `cfg` with a fresh data key.

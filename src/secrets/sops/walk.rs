@@ -1,5 +1,12 @@
 //! Walking a document tree to encrypt or decrypt every value that the encryption rule selects,
 //! computing the SHA-512 MAC over the plaintext values in document order on the way.
+//!
+//! The comment rules (`unencrypted_comment_regex`, `encrypted_comment_regex`) follow Go sops'
+//! `walkBranch` / `walkSlice` exactly: every map and list opens a level of "active comments";
+//! a comment joins its level as it is met (in the form it has in the file being walked — clear
+//! text when encrypting, the stored text when decrypting) and a non-comment entry clears its
+//! level once it has been walked, so the comments just above an entry (at its own level and
+//! at every enclosing level) decide for the entry and everything below it.
 
 use regex::Regex;
 use std::collections::HashMap;
@@ -24,6 +31,8 @@ enum Matcher {
     EncSuffix(String),
     UnencRegex(Regex),
     EncRegex(Regex),
+    UnencComment(Regex),
+    EncComment(Regex),
 }
 
 impl Matcher {
@@ -35,22 +44,32 @@ impl Matcher {
             EncryptionRule::EncryptedSuffix(s) => Matcher::EncSuffix(s.clone()),
             EncryptionRule::UnencryptedRegex(r) => Matcher::UnencRegex(re(r)?),
             EncryptionRule::EncryptedRegex(r) => Matcher::EncRegex(re(r)?),
-            EncryptionRule::UnencryptedCommentRegex(_) | EncryptionRule::EncryptedCommentRegex(_) => {
-                return Err(SopsError::Unsupported(
-                    "files using unencrypted_comment_regex / encrypted_comment_regex are not supported"
-                        .into(),
-                ));
-            }
+            EncryptionRule::UnencryptedCommentRegex(r) => Matcher::UnencComment(re(r)?),
+            EncryptionRule::EncryptedCommentRegex(r) => Matcher::EncComment(re(r)?),
         })
     }
 
-    fn encrypts(&self, path: &[String]) -> bool {
+    /// sops' `shouldBeEncrypted`: `comments` is the stack of active comments, `is_comment`
+    /// whether the item itself is a comment (it is then already the last active one).
+    fn encrypts(&self, path: &[String], comments: &[Vec<String>], is_comment: bool) -> bool {
         match self {
             Matcher::All => true,
             Matcher::UnencSuffix(s) => !path.iter().any(|p| p.ends_with(s.as_str())),
             Matcher::EncSuffix(s) => path.iter().any(|p| p.ends_with(s.as_str())),
             Matcher::UnencRegex(r) => !path.iter().any(|p| r.is_match(p)),
             Matcher::EncRegex(r) => path.iter().any(|p| r.is_match(p)),
+            Matcher::UnencComment(r) => !comments.iter().flatten().any(|c| r.is_match(c)),
+            Matcher::EncComment(r) => {
+                let last = comments.len().saturating_sub(1);
+                let last_len = comments.last().map_or(0, Vec::len);
+                comments.iter().enumerate().any(|(i, level)| {
+                    level.iter().enumerate().any(|(j, c)| {
+                        // A comment that matches does not encrypt itself, only what follows it.
+                        let itself = is_comment && i == last && j + 1 == last_len;
+                        !itself && r.is_match(c)
+                    })
+                })
+            }
         }
     }
 }
@@ -101,6 +120,8 @@ struct Walker<'a> {
     became_comment: bool,
     file: &'a str,
     path: Vec<String>,
+    /// Active comments per open map/list (see the module docs).
+    comments: Vec<Vec<String>>,
 }
 
 impl Walker<'_> {
@@ -117,8 +138,23 @@ impl Walker<'_> {
         }
     }
 
+    /// Makes `c` an active comment of the innermost level.
+    fn activate(&mut self, c: &str) {
+        if let Some(level) = self.comments.last_mut() {
+            level.push(c.to_string());
+        }
+    }
+
+    /// Clears the innermost level's active comments (after a non-comment entry).
+    fn deactivate(&mut self) {
+        if let Some(level) = self.comments.last_mut() {
+            level.clear();
+        }
+    }
+
     fn comment(&mut self, c: &mut String) -> Result<()> {
-        if !self.matcher.encrypts(&self.path) || c.is_empty() {
+        self.activate(c);
+        if !self.matcher.encrypts(&self.path, &self.comments, true) || c.is_empty() {
             return Ok(());
         }
         let aad = aad(&self.path);
@@ -127,6 +163,17 @@ impl Walker<'_> {
                 let iv = self.stash.0.get(&stash_key(&aad, ValueType::Comment, c.as_bytes())).copied();
                 let enc = cipher::encrypt_with_iv(c.as_bytes(), ValueType::Comment, self.key, &aad, iv)
                     .map_err(|e| self.value_err(e))?;
+                if let Matcher::UnencComment(r) = &self.matcher
+                    && r.is_match(&enc)
+                {
+                    // sops refuses this too: the file could not be decrypted again.
+                    return Err(SopsError::Config(format!(
+                        "an encrypted comment in `{}` matches unencrypted_comment_regex `{}`; \
+                         make sure the regex cannot match `ENC[…]` text",
+                        aad,
+                        r.as_str()
+                    )));
+                }
                 c.zeroize();
                 *c = enc;
             }
@@ -150,7 +197,7 @@ impl Walker<'_> {
         if matches!(v, Value::Null) {
             return Ok(());
         }
-        let encrypted = self.matcher.encrypts(&self.path);
+        let encrypted = self.matcher.encrypts(&self.path, &self.comments, false);
         match self.mode {
             Mode::Encrypt => {
                 self.hash_leaf(v, encrypted);
@@ -204,20 +251,24 @@ impl Walker<'_> {
         match v {
             Value::Map(items) => self.map(items),
             Value::List(items) => {
+                self.comments.push(Vec::new());
                 for item in items.iter_mut() {
                     match item {
                         ListItem::Value(v) => {
                             self.value(v)?;
-                            // Go sops writes encrypted list comments as `- ENC[…,type:comment]`.
+                            // Go sops writes encrypted list comments as `- ENC[…,type:comment]`;
+                            // like sops, they count as values (not comments) while walked.
                             if std::mem::take(&mut self.became_comment)
                                 && let ListItem::Value(Value::Str(text)) = item
                             {
                                 *item = ListItem::Comment(std::mem::take(text));
                             }
+                            self.deactivate();
                         }
                         ListItem::Comment(c) => self.comment(c)?,
                     }
                 }
+                self.comments.pop();
                 Ok(())
             }
             leaf => self.leaf(leaf),
@@ -225,6 +276,7 @@ impl Walker<'_> {
     }
 
     fn map(&mut self, items: &mut [MapItem]) -> Result<()> {
+        self.comments.push(Vec::new());
         for item in items.iter_mut() {
             match item {
                 MapItem::Pair(k, v) => {
@@ -232,10 +284,12 @@ impl Walker<'_> {
                     let r = self.value(v);
                     self.path.pop();
                     r?;
+                    self.deactivate();
                 }
                 MapItem::Comment(c) => self.comment(c)?,
             }
         }
+        self.comments.pop();
         Ok(())
     }
 }
@@ -265,6 +319,7 @@ fn run(
         became_comment: false,
         file,
         path: Vec::new(),
+        comments: Vec::new(),
     };
     for b in branches.iter_mut() {
         w.map(b)?;
@@ -300,6 +355,57 @@ pub fn decrypt_branches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stack(levels: &[&[&str]]) -> Vec<Vec<String>> {
+        levels.iter().map(|l| l.iter().map(|c| c.to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn comment_rules_look_at_every_level_and_a_matching_comment_not_at_itself() {
+        let path = vec!["k".to_string()];
+        let unenc = Matcher::new(&EncryptionRule::UnencryptedCommentRegex("nosec".into())).unwrap();
+        assert!(unenc.encrypts(&path, &stack(&[&[], &[" other"]]), false));
+        assert!(!unenc.encrypts(&path, &stack(&[&[" sops:nosec"], &[]]), false));
+        assert!(!unenc.encrypts(&path, &stack(&[&[" nosec"]]), true), "the comment itself stays clear");
+
+        let enc = Matcher::new(&EncryptionRule::EncryptedCommentRegex("sops:enc".into())).unwrap();
+        assert!(!enc.encrypts(&path, &stack(&[&[]]), false));
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc"], &[]]), false));
+        // The matching comment itself stays clear; a comment after it is encrypted.
+        assert!(!enc.encrypts(&path, &stack(&[&[" sops:enc"]]), true));
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc", " next"]]), true));
+        // …also when the match is an enclosing level's comment.
+        assert!(enc.encrypts(&path, &stack(&[&[" sops:enc"], &[" inner"]]), true));
+    }
+
+    #[test]
+    fn walking_pushes_and_clears_comment_levels_like_sops() {
+        let key = DataKey::generate();
+        let c = |t: &str| MapItem::Comment(t.to_string());
+        let p = |k: &str, v: Value| MapItem::Pair(k.to_string(), v);
+        let s = |t: &str| Value::Str(t.to_string());
+        let mut doc = vec![vec![
+            c(" nosec"),
+            p("a", s("clear")),
+            p("b", s("secret")),
+            p("m", Value::Map(vec![p("x", s("secret")), c(" nosec"), p("y", s("clear"))])),
+            c(" nosec"),
+            p("n", Value::Map(vec![p("z", s("clear"))])),
+        ]];
+        let rule = EncryptionRule::UnencryptedCommentRegex("nosec".into());
+        encrypt_branches(&mut doc, &key, &rule, false, &mut IvStash::default(), "t").unwrap();
+        let enc = |v: &Value| matches!(v, Value::Str(t) if t.starts_with("ENC["));
+        let items = &doc[0];
+        let MapItem::Pair(_, a) = &items[1] else { panic!() };
+        let MapItem::Pair(_, b) = &items[2] else { panic!() };
+        let MapItem::Pair(_, Value::Map(m)) = &items[3] else { panic!() };
+        let MapItem::Pair(_, Value::Map(n)) = &items[5] else { panic!() };
+        assert!(!enc(a) && enc(b));
+        assert!(matches!(&m[0], MapItem::Pair(_, v) if enc(v)));
+        assert!(matches!(&m[2], MapItem::Pair(_, v) if !enc(v)));
+        assert!(matches!(&n[0], MapItem::Pair(_, v) if !enc(v)), "an enclosing comment covers the subtree");
+        assert!(matches!(&items[0], MapItem::Comment(t) if t == " nosec"));
+    }
 
     #[test]
     fn mac_only_init_is_sha256_of_sops() {

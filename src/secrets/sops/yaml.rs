@@ -36,6 +36,61 @@ impl Builder {
         }
     }
 
+    /// Before a new block entry of the list on top: pending comments above its `- ` line that
+    /// are indented deeper than the list go to the previous entry if that is a map (as yaml.v3
+    /// attaches them), up to the first one that is not.
+    fn give_to_previous_entry(&mut self, dash_line: usize) {
+        let Some(Frame::Seq { items, col }) = self.stack.last_mut() else { return };
+        let Some(ListItem::Value(Value::Map(prev))) = items.last_mut() else { return };
+        while let Some(c) = self.comments.front() {
+            let line = match self.line_starts.binary_search(&c.index) {
+                Ok(l) => l,
+                Err(l) => l - 1,
+            };
+            if line < dash_line && c.col > *col {
+                let Some(c) = self.comments.pop_front() else { break };
+                prev.push(MapItem::Comment(c.text));
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Moves pending comments on lines above line `line` into the top frame.
+    fn flush_lines_before(&mut self, line: usize) {
+        while let Some(c) = self.comments.front() {
+            if self.line_of(c.index) < line {
+                let Some(c) = self.comments.pop_front() else { break };
+                self.push_comment(c.text);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Moves pending comments that start before `index` (not those later on its line).
+    fn flush_strictly_before(&mut self, index: usize) {
+        while self.comments.front().is_some_and(|c| c.index < index) {
+            let Some(c) = self.comments.pop_front() else { break };
+            self.push_comment(c.text);
+        }
+    }
+
+    /// Takes the pending comments that start at or after `index` on line `line`, in order.
+    fn take_on_line_after(&mut self, index: usize, line: usize) -> Vec<String> {
+        let mut taken = vec![];
+        let mut rest = VecDeque::with_capacity(self.comments.len());
+        while let Some(c) = self.comments.pop_front() {
+            if c.index >= index && self.line_of(c.index) == line {
+                taken.push(c.text);
+            } else {
+                rest.push_back(c);
+            }
+        }
+        self.comments = rest;
+        taken
+    }
+
     /// Moves pending comments that come before `index` (or sit on its line) into the top frame.
     fn flush_before(&mut self, index: usize) {
         let line = self.line_of(index);
@@ -230,6 +285,61 @@ fn quoted_end(src: &[char], start: usize) -> Option<usize> {
     None
 }
 
+/// Whether nothing but closing events follow event `n` up to the end of the file (a following
+/// `---` document counts as content: yaml.v3 treats that case like any other).
+fn only_closing_after(events: &[(Event<'_>, saphyr_parser::Span)], n: usize) -> bool {
+    events.iter().skip(n + 1).all(|(e, _)| {
+        matches!(e, Event::MappingEnd | Event::SequenceEnd | Event::DocumentEnd | Event::StreamEnd)
+    })
+}
+
+/// The index where the collection opened by event `open` closes (its end event's start).
+fn matching_end(events: &[(Event<'_>, saphyr_parser::Span)], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (ev, span) in events.get(open..)? {
+        match ev {
+            Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(span.start.index());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The line of the `- ` indicator of the list entry whose block collection starts at `start`:
+/// `start`'s own line if a `-` precedes it there, else the nearest line above holding only a
+/// `-` (and perhaps a comment), skipping blank and comment lines.
+fn dash_line(src: &[char], line_starts: &[usize], start: usize) -> usize {
+    let line = match line_starts.binary_search(&start) {
+        Ok(l) => l,
+        Err(l) => l - 1,
+    };
+    let text = |l: usize| -> String {
+        let from = line_starts[l];
+        let to = line_starts.get(l + 1).copied().unwrap_or(src.len()).min(src.len());
+        src[from..to].iter().collect()
+    };
+    if src[line_starts[line]..start].contains(&'-') {
+        return line;
+    }
+    let mut l = line;
+    while l > 0 {
+        l -= 1;
+        let t = text(l);
+        let t = t.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        return if t.starts_with('-') { l } else { line };
+    }
+    line
+}
+
 /// Parses a (multi-document) YAML file into one map per document.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
     let err = |reason: String| SopsError::Malformed { file: file.to_string(), format: "YAML", reason };
@@ -266,12 +376,26 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
         branches: vec![],
         line_starts,
     };
-    for (ev, span) in events {
+    // yaml.v3 (and so sops) attaches comments to nodes in ways the placement below follows:
+    // - `key: value  # c`: the comment goes before `key` in its map, except when the value is
+    //   a flow collection (`key: [1, 2]  # c`): then it is the collection's first entry;
+    // - a block collection that is a list entry (`- x: 1`, `- # c` + `  x: 1`): comments on
+    //   the `- ` line and below belong to that collection, those above it to the list.
+    let flow_at = |i: usize| matches!(src.get(i), Some('[' | '{'));
+    for (n, (ev, span)) in events.iter().enumerate() {
         let start = span.start.index();
         match ev {
             Event::Scalar(val, style, _, tag) => {
                 if b.expecting_key() {
-                    b.flush_before(start);
+                    let value_is_flow = matches!(
+                        events.get(n + 1),
+                        Some((Event::MappingStart(..) | Event::SequenceStart(..), s)) if flow_at(s.start.index())
+                    );
+                    if value_is_flow {
+                        b.flush_strictly_before(start);
+                    } else {
+                        b.flush_before(start);
+                    }
                     if let Some(Frame::Map { key, .. }) = b.stack.last_mut() {
                         *key = Some(val.to_string());
                     }
@@ -282,8 +406,8 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                 }
                 let v = match (style, tag.as_ref().map(|t| t.suffix.as_str())) {
                     (_, Some("str")) => Value::Str(val.to_string()),
-                    (_, Some("int" | "float" | "bool" | "null")) => resolve_plain(&val),
-                    (ScalarStyle::Plain, None) => resolve_plain(&val),
+                    (_, Some("int" | "float" | "bool" | "null")) => resolve_plain(val),
+                    (ScalarStyle::Plain, None) => resolve_plain(val),
                     _ => Value::Str(val.to_string()),
                 };
                 b.attach(v).map_err(err)?;
@@ -292,19 +416,45 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                 if b.expecting_key() {
                     return Err(err("complex (non-scalar) map keys are not supported".into()));
                 }
-                if matches!(b.stack.last(), Some(Frame::Seq { .. })) {
+                let flow = flow_at(start);
+                let in_seq = matches!(b.stack.last(), Some(Frame::Seq { .. }));
+                if in_seq && flow {
                     b.flush_before(start);
+                } else if in_seq {
+                    let dash = dash_line(&src, &b.line_starts, start);
+                    b.give_to_previous_entry(dash);
+                    b.flush_lines_before(dash);
                 }
+                // `key: [1, 2]  # c`: the comment after the closing bracket is the collection's.
+                let leading = if flow && !in_seq {
+                    match matching_end(&events, n) {
+                        Some(end) => {
+                            let end_line = b.line_of(end);
+                            b.take_on_line_after(end, end_line)
+                        }
+                        None => vec![],
+                    }
+                } else {
+                    vec![]
+                };
                 // A map that is a list entry ends where the list's `- ` column ends (sops/yaml.v3
                 // keep comments at that column after the entry inside the entry's map).
                 let col = match b.stack.last() {
                     Some(Frame::Seq { col, .. }) if matches!(ev, Event::MappingStart(..)) => *col,
+                    // A block list's column is its `- `'s (saphyr starts an indentless list's
+                    // span at the first entry's content).
+                    _ if matches!(ev, Event::SequenceStart(..)) && !flow => {
+                        let line_start = b.line_starts[b.line_of(start)];
+                        src.get(line_start..=start)
+                            .and_then(|t| t.iter().rposition(|c| *c == '-'))
+                            .unwrap_or(span.start.col())
+                    }
                     _ => span.start.col(),
                 };
                 b.stack.push(if matches!(ev, Event::MappingStart(..)) {
-                    Frame::Map { items: vec![], key: None, col }
+                    Frame::Map { items: leading.into_iter().map(MapItem::Comment).collect(), key: None, col }
                 } else {
-                    Frame::Seq { items: vec![], col }
+                    Frame::Seq { items: leading.into_iter().map(ListItem::Comment).collect(), col }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -312,7 +462,23 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<Vec<MapItem>>> {
                     Some(Frame::Map { col, .. } | Frame::Seq { col, .. }) => *col,
                     None => return Err(err("unbalanced YAML events".into())),
                 };
-                b.flush_trailing(start, col);
+                // A map that is a list entry followed by another entry keeps only the comments
+                // indented deeper than the `- `; one at the `- ` column belongs to the list.
+                // At the end of the document, yaml.v3 gives a comment at the `- ` column after
+                // a last map entry to the map holding the list, not to the entry.
+                let entry_of_list = matches!(ev, Event::MappingEnd)
+                    && b.stack.len() >= 2
+                    && matches!(b.stack.get(b.stack.len() - 2), Some(Frame::Seq { .. }));
+                let last_entry = matches!(events.get(n + 1), Some((Event::SequenceEnd, _)));
+                let at_end = only_closing_after(&events, n);
+                let deeper_only = entry_of_list && (!last_entry || at_end);
+                let list_of_maps_at_end = matches!(ev, Event::SequenceEnd)
+                    && at_end
+                    && matches!(b.stack.last(), Some(Frame::Seq { items, .. })
+                        if matches!(items.last(), Some(ListItem::Value(Value::Map(_)))));
+                if !list_of_maps_at_end {
+                    b.flush_trailing(start, if deeper_only { col + 1 } else { col });
+                }
                 let v = match b.stack.pop() {
                     Some(Frame::Map { items, .. }) => Value::Map(items),
                     Some(Frame::Seq { items, .. }) => Value::List(items),
@@ -507,6 +673,13 @@ fn entry_block(out: &mut String, indent: usize, child: String) {
     out.push_str(child.get(indent + 2..).unwrap_or(""));
 }
 
+fn comment_line(out: &mut String, indent: usize, text: &str) {
+    push_indent(out, indent);
+    out.push('#');
+    out.push_str(text);
+    out.push('\n');
+}
+
 fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
     for item in items {
         match item {
@@ -532,15 +705,44 @@ fn emit_list(out: &mut String, items: &[ListItem], indent: usize) {
                     push_indent(out, indent);
                     out.push_str("- []\n");
                 }
+                // Like yaml.v3 in sops: comments that open a map or list entry are written
+                // above its `- ` (so they are read back as comments of this list).
                 Value::Map(m) => {
-                    let mut child = String::new();
-                    emit_map(&mut child, m, indent + 2);
-                    entry_block(out, indent, child);
+                    let lead = m.iter().take_while(|i| matches!(i, MapItem::Comment(_))).count();
+                    for c in m[..lead].iter().filter_map(|i| match i {
+                        MapItem::Comment(c) => Some(c),
+                        MapItem::Pair(..) => None,
+                    }) {
+                        comment_line(out, indent, c);
+                    }
+                    if lead == m.len() {
+                        push_indent(out, indent);
+                        out.push_str("- {}\n");
+                    } else {
+                        let mut child = String::new();
+                        emit_map(&mut child, &m[lead..], indent + 2);
+                        entry_block(out, indent, child);
+                    }
                 }
                 Value::List(l) => {
-                    let mut child = String::new();
-                    emit_list(&mut child, l, indent + 2);
-                    entry_block(out, indent, child);
+                    let lead = l
+                        .iter()
+                        .take_while(|i| matches!(i, ListItem::Comment(c) if !super::cipher::is_encrypted(c)))
+                        .count();
+                    for c in l[..lead].iter().filter_map(|i| match i {
+                        ListItem::Comment(c) => Some(c),
+                        ListItem::Value(_) => None,
+                    }) {
+                        comment_line(out, indent, c);
+                    }
+                    if lead == l.len() {
+                        push_indent(out, indent);
+                        out.push_str("- []\n");
+                    } else {
+                        let mut child = String::new();
+                        emit_list(&mut child, &l[lead..], indent + 2);
+                        entry_block(out, indent, child);
+                    }
                 }
                 leaf => {
                     push_indent(out, indent);
