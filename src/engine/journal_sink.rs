@@ -366,7 +366,7 @@ impl JournalSink {
                     self.halt(HaltScope::Agent, reason, *ts);
                 }
             }
-            AgentEvent::Signal(_) | AgentEvent::Info { .. } => {}
+            AgentEvent::Signal(_) | AgentEvent::Info { .. } | AgentEvent::Candle(_) => {}
         }
     }
 
