@@ -1,8 +1,8 @@
 //! One agent's loop body: a single input enum in, state changes only here, events out.
 //!
 //! `Input::Market` → session clock and candle aggregation ([`CandleBuilder`], the same code
-//! `runner candles` runs; completed candles go to the strategy first) → broker matching → protective exits and session flatten → strategy →
-//! decision → risk gate → broker. Broker events come back through the same loop.
+//! `runner candles` runs; completed candles go to the strategy first) → broker matching →
+//! protective exits and session flatten → strategy → decision → risk gate → broker. Broker events come back through the same loop.
 //! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`.
 //! Backtest and live-style runs drive exactly this code, so they make the same trades.
 
