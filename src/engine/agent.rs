@@ -341,10 +341,12 @@ impl Agent {
             self.settle_expiry(out);
         }
         // 1. Session clock and candles: a completed candle reaches the strategy before this price.
-        let (phase, day, done) = self.candles.on_price(ts, open, high, low, close, volume);
-        self.day_index = day.index;
+        let (phase, completed) = self.candles.on_price(ts, open, high, low, close, volume);
+        let day = self.candles.day();
+        let day_index = day.index;
+        self.day_index = day_index;
         self.session_close = day.close;
-        if let Some(c) = done {
+        if completed && let Some(c) = self.candles.take_completed() {
             self.completed(&c, out);
         }
         // 2. The broker sees the print (working orders, marks).
@@ -357,7 +359,7 @@ impl Agent {
         }
         self.pump(out);
         // 2b. Trading state: a new day ends a day-long halt; loss guards on every price.
-        self.watch_losses(day.index, phase, out);
+        self.watch_losses(day_index, phase, out);
         // 3. Session flatten and protective exits (on the traded instrument's price).
         if !self.broker.position_qty(self.traded).is_zero() {
             let mark = self.broker.mark(self.traded).unwrap_or(t.price);

@@ -37,12 +37,14 @@ pub struct CandleAggregator {
     symbol: SymbolId,
     tf: i64,
     cur: Option<Candle>,
+    /// A completed candle not yet taken ([`Self::roll_in_place`]).
+    done: Option<Candle>,
 }
 
 impl CandleAggregator {
     /// Candles of `tf_nanos` for `symbol`.
     pub fn new(symbol: SymbolId, tf_nanos: i64) -> Self {
-        Self { symbol, tf: tf_nanos.max(1), cur: None }
+        Self { symbol, tf: tf_nanos.max(1), cur: None, done: None }
     }
 
     /// The forming candle, if any.
@@ -54,6 +56,24 @@ impl CandleAggregator {
     #[inline]
     pub fn roll(&mut self, ts: Timestamp) -> Option<Candle> {
         if self.cur.as_ref().is_some_and(|c| ts >= c.end) { self.cur.take() } else { None }
+    }
+
+    /// [`Self::roll`] keeping the completed candle here until [`Self::take_completed`]:
+    /// whether one completed. The hot path moves no candle unless one completes.
+    #[inline]
+    pub fn roll_in_place(&mut self, ts: Timestamp) -> bool {
+        if self.cur.as_ref().is_some_and(|c| ts >= c.end) {
+            self.done = self.cur.take();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The candle [`Self::roll_in_place`] completed, if not yet taken.
+    #[inline]
+    pub fn take_completed(&mut self) -> Option<Candle> {
+        self.done.take()
     }
 
     /// Add an in-session price (or a bar's OHLCV) stamped `ts` of `day`, after [`Self::roll`].
@@ -131,9 +151,13 @@ impl CandleBuilder {
     }
 
     /// A price (a trade: `open = high = low = close`; a bar: its OHLCV) of this builder's
-    /// instrument stamped `ts`: where `ts` falls in its trading day, the day, and the candle
-    /// this price completed (returned before the price is added).
-    #[inline]
+    /// instrument stamped `ts`: where `ts` falls in its trading day ([`Self::day`] is then that
+    /// day), and whether it completed a candle ([`Self::take_completed`] hands it over; it was
+    /// completed before this price was added).
+    // Always inlined, the day read in place and the completed candle kept here: in the agent
+    // loop the clock and the roll then cost what they cost before they were shared (returning
+    // the day and the candle through memory added ~8 % to the engine's instructions).
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn on_price(
         &mut self,
@@ -143,13 +167,25 @@ impl CandleBuilder {
         low: Price,
         close: Price,
         volume: Qty,
-    ) -> (Phase, Day, Option<Candle>) {
-        let (phase, day) = self.clock.phase(ts);
-        let done = self.agg.roll(ts);
+    ) -> (Phase, bool) {
+        let phase = self.clock.phase_of(ts);
+        let completed = self.agg.roll_in_place(ts);
         if phase != Phase::OutOfSession {
-            self.agg.add(ts, &day, open, high, low, close, volume);
+            self.agg.add(ts, self.clock.today(), open, high, low, close, volume);
         }
-        (phase, day, done)
+        (phase, completed)
+    }
+
+    /// The candle the latest [`Self::on_price`] completed, if not yet taken.
+    #[inline]
+    pub fn take_completed(&mut self) -> Option<Candle> {
+        self.agg.take_completed()
+    }
+
+    /// The trading day of the latest price (session bounds, flatten time, day index).
+    #[inline]
+    pub fn day(&self) -> &Day {
+        self.clock.today()
     }
 
     /// Apply a trade; returns the candle it completed, if any.
@@ -157,7 +193,8 @@ impl CandleBuilder {
         if t.symbol != self.symbol {
             return None;
         }
-        self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size).2
+        self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size);
+        self.take_completed()
     }
 
     /// Apply a vendor bar (its OHLCV at its start); returns the candle it completed, if any.
@@ -165,7 +202,8 @@ impl CandleBuilder {
         if b.symbol != self.symbol {
             return None;
         }
-        self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume).2
+        self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume);
+        self.take_completed()
     }
 
     /// Apply any event of this instrument: trades and bars build candles, quotes only move the
@@ -189,9 +227,10 @@ impl CandleBuilder {
         self.agg.current()
     }
 
-    /// End of data: complete whatever candle is forming.
+    /// End of data: complete whatever candle is forming (a completed one not yet taken comes
+    /// first; then call again for the forming one).
     pub fn flush(&mut self) -> Option<Candle> {
-        self.agg.finish()
+        self.agg.take_completed().or_else(|| self.agg.finish())
     }
 }
 

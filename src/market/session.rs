@@ -260,18 +260,32 @@ impl SessionClock {
         self.day = Day { midnight, next, open, close, flatten, index, shift_at, shifted_midnight };
     }
 
-    /// Where `ts` falls in its trading day.
+    /// Where `ts` falls in its trading day, and the day.
     #[inline]
     pub fn phase(&mut self, ts: Timestamp) -> (Phase, Day) {
-        let d = self.day(ts);
-        let phase = if ts.0 < d.open || ts.0 >= d.close {
+        (self.phase_of(ts), self.day)
+    }
+
+    /// Where `ts` falls in its trading day; the day is then [`Self::today`] (no copy).
+    #[inline]
+    pub fn phase_of(&mut self, ts: Timestamp) -> Phase {
+        if ts.0 < self.day.midnight || ts.0 >= self.day.next {
+            self.recompute(ts);
+        }
+        let d = &self.day;
+        if ts.0 < d.open || ts.0 >= d.close {
             Phase::OutOfSession
         } else if ts.0 >= d.flatten {
             Phase::AfterFlatten
         } else {
             Phase::Open
-        };
-        (phase, d)
+        }
+    }
+
+    /// The day of the latest timestamp looked at.
+    #[inline]
+    pub fn today(&self) -> &Day {
+        &self.day
     }
 }
 
