@@ -317,6 +317,26 @@ fn holidays_and_early_closes_come_from_the_nyse_calendar() {
         spans(&full.stdout, "2013-11-28"),
         owned(&[("08:00", "12:00"), ("12:00", "16:00"), ("16:00", "20:00")])
     );
+    // --tz changes how times print, not the New York grid the engine uses.
+    let utc = Run::new(["candles", "thanksgiving.csv", "-t", "4h", "-s", "full", "-f", "csv", "--tz", "UTC"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert_eq!(utc.stdout.lines().count(), full.stdout.lines().count());
+    assert!(
+        full.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-11-27T08:00:00-05:00,2013-11-27T12:00:00-05:00,")
+    );
+    assert!(
+        utc.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-11-27T13:00:00+00:00,2013-11-27T17:00:00+00:00,")
+    );
 }
 
 /// `runner candles` prints exactly the candles the engine's strategy sees: each recipe is run
