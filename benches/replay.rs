@@ -10,7 +10,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use runner::indicators::{Atr, Ema, Indicator, Sma};
 use runner::market::candles::CandleBuilder;
 use runner::market::replay::{Replay, ReplayOptions};
-use runner::market::session::{SessionSpec, WeekdaySessions};
+use runner::market::session::{SessionHours, Window};
+use runner::model::SymbolId;
+
+/// The session of a recipe's `session.hours: NAME` (NYSE calendar).
+fn hours(name: &str) -> SessionHours {
+    SessionHours { window: name.parse::<Window>().unwrap_or_else(|e| panic!("{e}")), flatten_at: None }
+}
 
 fn ticks_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/spy-ticks")
@@ -34,9 +40,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("candles_5m_from_ticks", |b| {
         b.iter(|| {
-            let mut cb = CandleBuilder::new(
+            let mut cb = CandleBuilder::with_timeframe(
+                SymbolId(0),
                 "5m".parse().unwrap_or_else(|e| panic!("{e}")),
-                WeekdaySessions::new_york(SessionSpec::Regular),
+                hours("regular"),
             );
             let mut n = 0usize;
             for e in &events {
@@ -81,9 +88,10 @@ fn bench(c: &mut Criterion) {
             closes.iter().filter_map(|x| s.update(*x)).last()
         });
     });
-    let mut cb = CandleBuilder::new(
+    let mut cb = CandleBuilder::with_timeframe(
+        SymbolId(0),
         "1m".parse().unwrap_or_else(|e| panic!("{e}")),
-        WeekdaySessions::new_york(SessionSpec::Extended),
+        hours("extended"),
     );
     let candles: Vec<_> = events.iter().filter_map(|e| cb.on_event(e)).collect();
     ind.bench_function("atr_14_on_1m_candles", |b| {

@@ -8,7 +8,7 @@ use runner::indicators::{
 };
 use runner::market::candles::CandleBuilder;
 use runner::market::replay::{Replay, ReplayOptions};
-use runner::market::session::{SessionSpec, WeekdaySessions};
+use runner::market::session::{SessionHours, Window};
 use runner::model::{SymbolId, Timestamp};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -60,7 +60,8 @@ fn column<'a>(r: &'a Reference, name: &str) -> &'a [Option<f64>] {
 fn our_candles() -> Vec<Candle> {
     let path = repo_root().join("data/spy-1m-trade-2013-10-07_11.csv.gz");
     let replay = Replay::from_files(&[path], &ReplayOptions::default()).expect("open data");
-    let mut b = CandleBuilder::new("5m".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Regular));
+    let hours = SessionHours { window: "regular".parse::<Window>().unwrap(), flatten_at: None };
+    let mut b = CandleBuilder::with_timeframe(SymbolId(0), "5m".parse().unwrap(), hours);
     let mut out = vec![];
     for ev in replay {
         out.extend(b.on_event(&ev.expect("event")));

@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-use runner::market::candles::{CandleBuilder, build_all};
+use runner::engine::agent::{AgentEvent, Command, Input};
+use runner::engine::run::{self, DateRange};
+use runner::market::candles::build_all;
 use runner::market::csv::{CsvKind, CsvOptions, MarketDataError, parse_timestamp, read_all};
 use runner::market::event::{Candle, MarketEvent};
 use runner::market::replay::{BarTradePolicy, BarTradeTiming, Replay, ReplayOptions, SyntheticTrades};
-use runner::market::session::{FnSessions, Session, SessionSpec, WeekdaySessions, local_instant};
-use runner::model::{NEW_YORK, Timestamp};
+use runner::market::session::{SessionHours, Window, local_instant};
+use runner::model::{NEW_YORK, SymbolId, Timestamp};
 use rust_decimal::Decimal;
 
 use crate::support::{Run, repo_root};
@@ -25,6 +26,11 @@ fn replay(paths: &[PathBuf]) -> Vec<MarketEvent> {
 
 fn ny(s: &str) -> Timestamp {
     parse_timestamp(format!("{s}-04:00").as_bytes()).unwrap()
+}
+
+/// The session of `runner candles --session NAME` (and of a recipe's `session.hours: NAME`).
+fn hours(name: &str) -> SessionHours {
+    SessionHours { window: name.parse::<Window>().unwrap(), flatten_at: None }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -44,7 +50,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn one_minute_candles_from_lean_seconds_reproduce_lean_minutes() {
     let seconds = replay(&[data("spy-1s-trade-2013-10-07_11.csv.gz")]);
     let minutes = replay(&[data("spy-1m-trade-2013-10-07_11.csv.gz")]);
-    let built = build_all(seconds, "1m".parse().unwrap(), WeekdaySessions::new_york(SessionSpec::Extended));
+    let built = build_all(seconds, SymbolId(0), "1m".parse().unwrap(), hours("extended"));
     let lean: Vec<_> = minutes
         .iter()
         .map(|e| match e {
@@ -96,16 +102,16 @@ fn one_minute_candles_from_lean_seconds_reproduce_lean_minutes() {
 fn synthetic_trades_from_second_bars_build_the_same_candles() {
     let path = data("spy-1s-trade-2013-10-07_11.csv.gz");
     let opts = ReplayOptions { to: Some(ny("2013-10-08T00:00:00")), ..ReplayOptions::default() };
-    let cal = WeekdaySessions::new_york(SessionSpec::Regular);
+    let cal = hours("regular");
     for timing in [BarTradeTiming::Spread, BarTradeTiming::AtStart] {
         let bars = Replay::from_files(std::slice::from_ref(&path), &opts).unwrap();
-        let direct = build_all(bars.map(Result::unwrap), "5m".parse().unwrap(), cal);
+        let direct = build_all(bars.map(Result::unwrap), SymbolId(0), "5m".parse().unwrap(), cal);
         let bars = Replay::from_files(std::slice::from_ref(&path), &opts).unwrap();
         let trades: Vec<_> =
             SyntheticTrades::new(bars, BarTradePolicy { timing }).map(Result::unwrap).collect();
         assert!(trades.iter().all(|e| matches!(e, MarketEvent::Trade(_))));
         assert!(trades.windows(2).all(|w| w[0].ts() <= w[1].ts()), "synthetic trades stay in time order");
-        let via_trades = build_all(trades, "5m".parse().unwrap(), cal);
+        let via_trades = build_all(trades, SymbolId(0), "5m".parse().unwrap(), cal);
         assert_eq!(direct.len(), 78);
         assert_eq!(direct, via_trades, "{timing:?}");
     }
@@ -117,11 +123,7 @@ fn tick_candles_equal_a_plain_group_by() {
     let path = data("spy-ticks/spy_ticks_20131007.csv.gz");
     let events = read_all(&path, &CsvOptions::default()).unwrap();
     assert_eq!(events.len(), 250_601);
-    let candles = build_all(
-        events.iter().copied(),
-        "5m".parse().unwrap(),
-        WeekdaySessions::new_york(SessionSpec::Regular),
-    );
+    let candles = build_all(events.iter().copied(), SymbolId(0), "5m".parse().unwrap(), hours("regular"));
     let mut groups: BTreeMap<i64, Vec<(Decimal, Decimal)>> = BTreeMap::new();
     for e in &events {
         let MarketEvent::Trade(t) = e else { panic!("not a trade") };
@@ -239,46 +241,159 @@ fn bad_input_is_an_error_with_file_and_line() {
     assert!(Replay::open(dir.path().join("*.nothing").to_str().unwrap(), &ReplayOptions::default()).is_err());
 }
 
-/// An early close from a pluggable calendar cuts the last candle and ignores later trades.
+/// `(start, end)` of each CSV row, as `HH:MM` New York time, for the rows of `date`.
+fn spans(csv: &str, date: &str) -> Vec<(String, String)> {
+    csv.lines()
+        .skip(1)
+        .filter(|l| l.starts_with(date))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0][11..16].to_owned(), f[1][11..16].to_owned())
+        })
+        .collect()
+}
+
+fn owned(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+}
+
+/// The NYSE calendar decides the sessions: no candles on Thanksgiving, and the day after
+/// closes at 13:00 (17:00 extended), cutting the last candle. 90-minute buckets lie on the
+/// grid from midnight, so the first of a day is labelled 09:00 and holds 09:30–10:30.
 #[test]
-fn early_close_from_a_calendar_closure() {
-    let early = NaiveDate::from_ymd_opt(2013, 10, 8).unwrap();
-    let cal = FnSessions {
-        tz: NEW_YORK,
-        f: move |d: NaiveDate| {
-            let close = if d == early { 13 * 3600 } else { 16 * 3600 };
-            Some(Session {
-                open: local_instant(d, 9 * 3600 + 1800, NEW_YORK)?,
-                close: local_instant(d, close, NEW_YORK)?,
-            })
-        },
-    };
-    let bars = replay(&[data("spy-1m-trade-2013-10-07_11.csv.gz")]);
-    let mut b = CandleBuilder::new("90m".parse().unwrap(), cal);
-    let mut candles: Vec<Candle> = vec![];
-    for e in &bars {
-        candles.extend(b.on_event(e));
-        if let Some(c) = b.current()
-            && e.ts() >= c.end
-        {
-            panic!("current candle does not contain its last event");
+fn holidays_and_early_closes_come_from_the_nyse_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp,price,size,exchange,sale_condition,suspicious\n");
+    for day in ["2013-11-27", "2013-11-28", "2013-11-29"] {
+        for m in (8 * 60..18 * 60).step_by(10) {
+            let price = Decimal::from(100 + m % 7);
+            text.push_str(&format!("{day}T{:02}:{:02}:00.000-05:00,{price},1,P,0,0\n", m / 60, m % 60));
         }
     }
-    candles.extend(b.flush());
-    let day: Vec<_> = candles.iter().filter(|c| c.start.to_new_york().date_naive() == early).collect();
-    let spans: Vec<(String, String)> = day
-        .iter()
-        .map(|c| {
-            (
-                c.start.to_new_york().format("%H:%M").to_string(),
-                c.end.to_new_york().format("%H:%M").to_string(),
-            )
-        })
-        .collect();
-    let want = [("09:30", "10:30"), ("10:30", "12:00"), ("12:00", "13:00")];
-    assert_eq!(spans, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
-    let normal = candles.iter().filter(|c| c.start.to_new_york().date_naive() != early).count();
-    assert_eq!(normal, 4 * 5, "09:30, 10:30, 12:00, 13:30, 15:00 on the other four days");
+    write(dir.path(), "thanksgiving.csv", &text);
+    let regular =
+        Run::new(["candles", "thanksgiving.csv", "-t", "90m", "-f", "csv"]).dir(dir.path()).run().success();
+    assert_eq!(
+        spans(&regular.stdout, "2013-11-27"),
+        owned(&[
+            ("09:00", "10:30"),
+            ("10:30", "12:00"),
+            ("12:00", "13:30"),
+            ("13:30", "15:00"),
+            ("15:00", "16:00")
+        ])
+    );
+    assert!(spans(&regular.stdout, "2013-11-28").is_empty(), "{}", regular.stdout);
+    assert_eq!(
+        spans(&regular.stdout, "2013-11-29"),
+        owned(&[("09:00", "10:30"), ("10:30", "12:00"), ("12:00", "13:00")])
+    );
+    // The first candle's open is the first print inside the session (09:30), its volume the
+    // prints of 09:30–10:20.
+    let first: Vec<&str> = regular.stdout.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((first[2], first[6]), ((100 + (9 * 60 + 30) % 7).to_string().as_str(), "6"));
+    let extended = Run::new(["candles", "thanksgiving.csv", "-t", "4h", "-s", "extended", "-f", "csv"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert_eq!(
+        spans(&extended.stdout, "2013-11-29"),
+        owned(&[("08:00", "12:00"), ("12:00", "16:00"), ("16:00", "17:00")])
+    );
+    assert!(spans(&extended.stdout, "2013-11-28").is_empty());
+    let window = Run::new(["candles", "thanksgiving.csv", "-t", "1h", "-s", "10:15-15:00", "-f", "csv"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert_eq!(
+        spans(&window.stdout, "2013-11-29"),
+        owned(&[("10:00", "11:00"), ("11:00", "12:00"), ("12:00", "13:00")])
+    );
+    let full = Run::new(["candles", "thanksgiving.csv", "-t", "4h", "-s", "full", "-f", "csv"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert_eq!(
+        spans(&full.stdout, "2013-11-28"),
+        owned(&[("08:00", "12:00"), ("12:00", "16:00"), ("16:00", "20:00")])
+    );
+    // --tz changes how times print, not the New York grid the engine uses.
+    let utc = Run::new(["candles", "thanksgiving.csv", "-t", "4h", "-s", "full", "-f", "csv", "--tz", "UTC"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert_eq!(utc.stdout.lines().count(), full.stdout.lines().count());
+    assert!(
+        full.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-11-27T08:00:00-05:00,2013-11-27T12:00:00-05:00,")
+    );
+    assert!(
+        utc.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2013-11-27T13:00:00+00:00,2013-11-27T17:00:00+00:00,")
+    );
+}
+
+/// `runner candles` prints exactly the candles the engine's strategy sees: each recipe is run
+/// through the real agent loop (its `AgentEvent::Candle`s are what `Strategy::on_candle` got)
+/// and compared with the command's CSV for the same data, timeframe, session and style.
+#[test]
+fn candles_command_prints_what_the_strategy_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml")).unwrap();
+    let data_path = data("spy-1s-trade-2013-10-07_11.csv.gz");
+    let base = base.replace("../data/spy-1s-trade-2013-10-07_11.csv.gz", data_path.to_str().unwrap());
+    assert!(
+        base.contains("timeframe: 5m")
+            && base.contains("candles: standard")
+            && base.contains("hours: regular")
+    );
+    let cases: [(&str, &str, &str, &[&str]); 4] = [
+        ("5m", "standard", "regular", &[]),
+        ("1h", "heikin-ashi", "extended", &["--transform", "heikin-ashi"]),
+        ("90m", "standard", "{start: \"10:15\", end: \"15:00\"}", &["--session", "10:15-15:00"]),
+        ("15m", "renko\n  brick_size: 0.25", "regular", &["--transform", "renko:0.25"]),
+    ];
+    for (tf, style, hours, extra) in cases {
+        let text = base
+            .replace("timeframe: 5m", &format!("timeframe: {tf}"))
+            .replace("candles: standard", &format!("candles: {style}"))
+            .replace("hours: regular", &format!("hours: {hours}"));
+        let recipe = write(dir.path(), &format!("r-{tf}.yaml"), &text);
+        let prepared = run::prepare(&recipe).unwrap();
+        let mut agent = run::build_agent(&prepared).unwrap();
+        let mut seen: Vec<Candle> = vec![];
+        let mut sink = |e: AgentEvent<'_>| {
+            if let AgentEvent::Candle(c) = e {
+                seen.push(*c);
+            }
+        };
+        for ev in run::open_replay(&prepared, DateRange::default()).unwrap() {
+            agent.handle(Input::Market(ev.unwrap()), &mut sink);
+        }
+        agent.handle(Input::Command(Command::Shutdown), &mut sink);
+
+        let mut args = vec!["candles", data_path.to_str().unwrap(), "-t", tf, "-f", "csv"];
+        if !extra.contains(&"--session") {
+            args.extend(["--session", if hours == "extended" { "extended" } else { "regular" }]);
+        }
+        args.extend(extra);
+        let out = Run::new(args).run().success();
+        let rows: Vec<Vec<&str>> = out.stdout.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert!(seen.len() >= 20, "{tf} {style}: only {} candles", seen.len());
+        assert_eq!(rows.len(), seen.len(), "{tf} {style} {hours}");
+        let time = |t: Timestamp| t.to_new_york().format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        for (row, c) in rows.iter().zip(&seen) {
+            assert_eq!((row[0], row[1]), (time(c.start).as_str(), time(c.end).as_str()), "{tf} {style}");
+            let values: Vec<Decimal> = row[2..7].iter().map(|v| v.parse().unwrap()).collect();
+            assert_eq!(values, [c.open, c.high, c.low, c.close, c.volume], "{tf} {style} {}", row[0]);
+        }
+    }
 }
 
 #[test]
@@ -364,7 +479,7 @@ fn candles_command_from_another_dir_and_from_stdin() {
             .lines()
             .nth(1)
             .unwrap()
-            .starts_with("2013-10-07T09:30:00-04:00,2013-10-07T10:00:00-04:00,")
+            .starts_with("2013-10-07T09:00:00-04:00,2013-10-07T10:00:00-04:00,")
     );
     let gz = std::fs::read(data("spy-1m-trade-2013-10-07_11.csv.gz")).unwrap();
     let from_stdin =

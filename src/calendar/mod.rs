@@ -19,7 +19,6 @@
 //! [`CalendarError::OutOfRange`]: crate::calendar::CalendarError::OutOfRange
 
 pub mod cli;
-pub mod sessions;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;

@@ -1,24 +1,25 @@
 //! One agent's loop body: a single input enum in, state changes only here, events out.
 //!
-//! `Input::Market` → session clock → candle aggregation (completed candles go to the
-//! strategy first) → broker matching → protective exits and session flatten → strategy →
-//! decision → risk gate → broker. Broker events come back through the same loop.
+//! `Input::Market` → session clock and candle aggregation ([`CandleBuilder`], the same code
+//! `runner candles` runs; completed candles go to the strategy first) → broker matching →
+//! protective exits and session flatten → strategy → decision → risk gate → broker. Broker events come back through the same loop.
 //! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`.
 //! Backtest and live-style runs drive exactly this code, so they make the same trades.
 
 use rust_decimal::Decimal;
 
-use super::candles::{CandleAggregator, CandleStyle};
+use super::candles::CandleStyle;
 use super::option_leg::OptionLeg;
 use super::related::RelatedFeed;
-use super::session::{SessionClock, SessionHours, Window};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
+use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
-use crate::model::{ClientOrderId, Money, NEW_YORK, Price, Side, SymbolId, Timestamp, fastdec};
+use crate::market::session::{SessionHours, Window};
+use crate::model::{ClientOrderId, Money, Price, Side, SymbolId, Timestamp, fastdec};
 use crate::recipe::Recipe;
-use crate::recipe::model::{Hours, InstrumentKind, NamedHours, OrderType};
+use crate::recipe::model::{InstrumentKind, OrderType};
 use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
 use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits, TradingState};
@@ -59,6 +60,8 @@ pub enum Input {
 /// What the agent reports as it runs (printed by `runner up`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentEvent<'a> {
+    /// A completed candle, as the strategy sees it (after the candle style).
+    Candle(&'a Candle),
     /// A strategy signal.
     Signal(&'a Signal),
     /// The risk gate refused an order.
@@ -153,20 +156,7 @@ pub enum ConfigError {
 impl AgentConfig {
     /// Settings from a recipe.
     pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
-        use crate::calendar::{Calendar, Hours as CalHours};
-        use crate::recipe::model::CalendarKind;
-        let window = match (r.session.calendar, r.session.hours) {
-            (CalendarKind::AllDay, _) => Window::AllDay,
-            (CalendarKind::Nyse, Hours::Named(NamedHours::Regular)) => {
-                Window::Calendar(Calendar::nyse(), CalHours::Regular)
-            }
-            (CalendarKind::Nyse, Hours::Named(NamedHours::Extended)) => {
-                Window::Calendar(Calendar::nyse(), CalHours::Extended)
-            }
-            (CalendarKind::Nyse, Hours::Window(w)) => {
-                Window::CalendarWindow(Calendar::nyse(), w.start.0, w.end.0)
-            }
-        };
+        let window = Window::from_recipe(&r.session);
         let (multiplier, contracts) = match r.instrument.kind {
             InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
             InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
@@ -234,9 +224,8 @@ pub struct Agent {
     cfg: AgentConfig,
     symbol: SymbolId,
     strategy: AnyStrategy,
-    candles: CandleAggregator,
+    candles: CandleBuilder,
     style: CandleStyle,
-    clock: SessionClock,
     decision: Decision,
     gate: RiskGate,
     exits: ProtectiveExits,
@@ -267,9 +256,8 @@ impl Agent {
         Self {
             symbol,
             strategy,
-            candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            candles: CandleBuilder::new(symbol, cfg.timeframe_nanos, cfg.hours),
             style: cfg.candle_style.clone(),
-            clock: SessionClock::new(NEW_YORK, cfg.hours),
             decision: Decision::new(cfg.decision),
             gate: risk::build_gate(&cfg),
             guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.paper.starting_cash),
@@ -381,18 +369,17 @@ impl Agent {
         if self.option.as_ref().is_some_and(|leg| leg.expired(ts)) {
             self.settle_expiry(out);
         }
-        let (phase, day) = self.clock.phase(ts);
-        self.day_index = day.index;
+        // 1. Session clock and candles: a completed candle reaches the strategy before this price.
+        let (phase, completed) = self.candles.on_price(ts, open, high, low, close, volume);
+        let day = self.candles.day();
+        let day_index = day.index;
+        self.day_index = day_index;
         self.session_close = day.close;
-        // 1. Candles: a completed candle reaches the strategy before this price.
-        if let Some(c) = self.candles.roll(ts) {
+        if completed && let Some(c) = self.candles.take_completed() {
             self.completed(&c, out);
         }
         if let Some(r) = self.related.as_mut() {
             r.roll(ts, &mut self.strategy, out);
-        }
-        if phase != Phase::OutOfSession {
-            self.candles.add(ts, &day, open, high, low, close, volume);
         }
         // 2. The broker sees the print (working orders, marks).
         self.broker.on_trade(&t);
@@ -404,7 +391,7 @@ impl Agent {
         }
         self.pump(out);
         // 2b. Trading state: a new day ends a day-long halt; loss guards on every price.
-        self.watch_losses(day.index, phase, out);
+        self.watch_losses(day_index, phase, out);
         // 3. Session flatten and protective exits (on the traded instrument's price).
         if !self.broker.position_qty(self.traded).is_zero() {
             let mark = self.broker.mark(self.traded).unwrap_or(t.price);
@@ -538,7 +525,11 @@ impl Agent {
 
     fn completed<O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, out: &mut O) {
         let strategy = &mut self.strategy;
-        if let Err(message) = self.style.apply(c, |x| strategy.on_candle(x)) {
+        let seen = |x: &Candle| {
+            strategy.on_candle(x);
+            out(AgentEvent::Candle(x));
+        };
+        if let Err(message) = self.style.apply(c, seen) {
             out(AgentEvent::Warning { ts: c.end, message });
         }
         self.recorder.sample(c.end, self.broker.equity());
@@ -667,7 +658,7 @@ impl Agent {
         self.pump(out);
         // Exits are always approved; the phase only matters for entries.
         self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
-        if let Some(c) = self.candles.finish() {
+        if let Some(c) = self.candles.flush() {
             self.completed(&c, out);
         }
         self.stopped = true;

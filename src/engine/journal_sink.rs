@@ -407,7 +407,7 @@ impl JournalSink {
             AgentEvent::Instrument { symbol, name } => {
                 self.names.insert(*symbol, InstrumentId((*name).to_owned()));
             }
-            AgentEvent::Signal(_) | AgentEvent::Info { .. } => {}
+            AgentEvent::Signal(_) | AgentEvent::Info { .. } | AgentEvent::Candle(_) => {}
         }
     }
 

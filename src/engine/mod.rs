@@ -1,9 +1,10 @@
 //! The agent loop: clocks, backtest and live-style runs.
 //!
 //! - [`agent`](crate::engine::agent): one agent's loop body over one input enum (market event | broker event | command);
-//! - [`session`](crate::engine::session): the trading-day clock (session, `flatten_at`, candle grid origin);
 //! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (synthetic chain in paper/backtest);
-//! - [`candles`](crate::engine::candles): allocation-free candle aggregation for strategies;
+//! - [`candles`](crate::engine::candles): candle styles (standard, Heikin-Ashi, Renko) applied to the time
+//!   candles of [`market::candles`](crate::market::candles); the session clock is
+//!   [`market::session`](crate::market::session), shared with `runner candles`;
 //! - [`related`](crate::engine::related): the other symbol a strategy reads but does not trade (correlation);
 //! - [`run`](crate::engine::run): recipe → agent and replay, and the synchronous backtest driver (simulated clock);
 //! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
@@ -24,5 +25,4 @@ pub mod journal_sink;
 pub mod option_leg;
 pub mod related;
 pub mod run;
-pub mod session;
 pub mod status;

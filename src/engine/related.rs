@@ -5,7 +5,7 @@
 //! timestamp ([`crate::market::replay::Replay::open_many`]; on equal timestamps the related
 //! symbol's events come first, so a traded-symbol trade is judged with everything known at
 //! its instant — with bar files, each bar against the other symbol's bar of the same interval).
-//! [`RelatedFeed`] builds its candles with the engine's [`CandleAggregator`] on the same
+//! [`RelatedFeed`] builds its candles with the same [`CandleBuilder`] as the traded symbol's, on the same
 //! timeframe, session and candle style as the traded symbol's, and hands completed candles
 //! and every trade to the strategy. Nothing of it reaches the broker.
 //!
@@ -16,13 +16,13 @@
 use std::path::{Path, PathBuf};
 
 use super::agent::{AgentConfig, AgentEvent};
-use super::candles::{CandleAggregator, CandleStyle};
-use super::session::SessionClock;
+use super::candles::CandleStyle;
+use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, Trade};
-use crate::model::{NEW_YORK, Price, SymbolId, Timestamp};
+use crate::model::{Price, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::AlgorithmKind;
-use crate::strategy::{Phase, Strategy};
+use crate::strategy::Strategy;
 
 /// The symbol id of the related symbol's events (0 is the traded symbol, 1 an option leg).
 pub const RELATED_SYMBOL: SymbolId = SymbolId(2);
@@ -50,9 +50,8 @@ pub fn related_data(recipe: &Recipe, base: &Path) -> Result<Option<(String, Path
 #[derive(Debug, Clone)]
 pub struct RelatedFeed {
     symbol: SymbolId,
-    candles: CandleAggregator,
+    candles: CandleBuilder,
     style: CandleStyle,
-    clock: SessionClock,
 }
 
 impl RelatedFeed {
@@ -60,9 +59,8 @@ impl RelatedFeed {
     pub fn new(symbol: SymbolId, cfg: &AgentConfig) -> Self {
         Self {
             symbol,
-            candles: CandleAggregator::new(symbol, cfg.timeframe_nanos),
+            candles: CandleBuilder::new(symbol, cfg.timeframe_nanos, cfg.hours),
             style: cfg.candle_style.clone(),
-            clock: SessionClock::new(NEW_YORK, cfg.hours),
         }
     }
 
@@ -80,7 +78,7 @@ impl RelatedFeed {
         strategy: &mut S,
         out: &mut O,
     ) {
-        if let Some(c) = self.candles.roll(ts) {
+        if let Some(c) = self.candles.on_time(ts) {
             self.completed(&c, strategy, out);
         }
     }
@@ -96,12 +94,10 @@ impl RelatedFeed {
         strategy: &mut S,
         out: &mut O,
     ) {
-        let ts = t.ts;
-        self.roll(ts, strategy, out);
-        let (phase, day) = self.clock.phase(ts);
         let [open, high, low, close, volume] = ohlcv;
-        if phase != Phase::OutOfSession {
-            self.candles.add(ts, &day, open, high, low, close, volume);
+        let (_, completed) = self.candles.on_price(t.ts, open, high, low, close, volume);
+        if completed && let Some(c) = self.candles.take_completed() {
+            self.completed(&c, strategy, out);
         }
         strategy.on_related_trade(t);
     }

@@ -209,7 +209,7 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
         }
         AgentEvent::Order(OrderEvent::Canceled { id, ts }) => format!("{} {agent} canceled {id}", t(*ts)),
         AgentEvent::Order(OrderEvent::Expired { id, ts }) => format!("{} {agent} expired {id}", t(*ts)),
-        AgentEvent::Order(_) | AgentEvent::Instrument { .. } => return None,
+        AgentEvent::Order(_) | AgentEvent::Instrument { .. } | AgentEvent::Candle(_) => return None,
         AgentEvent::Warning { ts, message } => format!("{} {agent} warning: {message}", t(*ts)),
         AgentEvent::Info { ts, message } => format!("{} {agent} {message}", t(*ts)),
         AgentEvent::Position { ts, qty, avg_price, realized, equity } => format!(

@@ -1,8 +1,15 @@
-//! `runner candles`: print the candles (and indicator values) the engine would compute.
+//! `runner candles`: print the candles (and indicator values) the engine computes.
 //!
 //! `runner candles DATA --timeframe 5m [--session regular|extended|full|HH:MM-HH:MM]
 //! [--indicators sma:9,atr:14,donchian:20] [--transform heikin-ashi|renko:SIZE]
 //! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]`
+//!
+//! The candles come from [`crate::market::candles::CandleBuilder`] with the session of
+//! [`crate::market::session::Window`] and pass through [`crate::engine::candles::CandleStyle`]:
+//! the very code an agent runs for its strategy, so a recipe's candles can be checked against
+//! another tool. `--session` means what a recipe's `session.hours` means (NYSE calendar:
+//! holidays have no session, early closes end at 13:00; `full` is 24x7); the grid is aligned to
+//! New York midnight, as in the engine.
 //!
 //! `DATA` is a file, directory or glob (see [`crate::market::replay`]), or `-` for stdin. Vendor bars roll up
 //! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
@@ -17,12 +24,13 @@ use clap::ValueEnum;
 use rust_decimal::Decimal;
 
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
+use crate::engine::candles::CandleStyle;
 use crate::indicators::{CandleIndicator, IndicatorSpec};
 use crate::market::candles::CandleBuilder;
 use crate::market::csv::{CsvOptions, MarketDataError, from_read, parse_duration_token};
 use crate::market::event::Candle;
 use crate::market::replay::{Replay, ReplayOptions};
-use crate::market::session::{SessionSpec, Timeframe, WeekdaySessions, local_instant};
+use crate::market::session::{SessionHours, Timeframe, Window, local_instant};
 use crate::market::transform::{HeikinAshi, Renko};
 use crate::model::Timestamp;
 
@@ -35,10 +43,11 @@ pub struct CandlesArgs {
     /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
     #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
     pub timeframe: Timeframe,
-    /// Hours that count: regular (09:30-16:00), extended (04:00-20:00), full (whole day,
-    /// weekends included) or HH:MM-HH:MM, in --tz.
+    /// Hours that count, as a recipe's session.hours: regular (NYSE 09:30-16:00, 13:00 on
+    /// early-close days, none on holidays), extended (04:00-20:00, 17:00 on early-close days),
+    /// full (24x7, weekends included) or HH:MM-HH:MM (New York time, on NYSE trading days).
     #[arg(long, short = 's', default_value = "regular", value_parser = parse_session)]
-    pub session: SessionSpec,
+    pub session: Window,
     /// Comma-separated indicators: sma:N, ema:N, atr:N, donchian:N, swings:N, pivots, fractals.
     #[arg(long, short = 'i', value_parser = parse_indicators)]
     pub indicators: Option<IndicatorList>,
@@ -54,7 +63,8 @@ pub struct CandlesArgs {
     /// Last local date to include (YYYY-MM-DD, inclusive).
     #[arg(long)]
     pub to: Option<NaiveDate>,
-    /// Exchange time zone: sessions, the bucket grid and printed times use it.
+    /// Time zone of printed times and of --from/--to (sessions and the candle grid are New
+    /// York's, as in the engine).
     #[arg(long, default_value = "America/New_York", value_parser = parse_tz)]
     pub tz: Tz,
     /// Bar length of bar files when their name does not say (e.g. 1s, 1m).
@@ -95,7 +105,7 @@ fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
         .map_err(|_| format!("bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h (1s to 4h)"))
 }
 
-fn parse_session(s: &str) -> Result<SessionSpec, String> {
+fn parse_session(s: &str) -> Result<Window, String> {
     s.parse()
 }
 
@@ -136,29 +146,23 @@ fn data_error(e: MarketDataError) -> anyhow::Error {
     ExitError::usage(e.to_string()).into()
 }
 
-/// Applies the optional transform, then the indicators, to each completed candle.
+/// Applies the candle style (the optional transform), then the indicators, to each completed candle.
 struct Pipeline {
-    ha: Option<HeikinAshi>,
-    renko: Option<Renko>,
+    style: CandleStyle,
     indicators: Vec<CandleIndicator>,
 }
 
 impl Pipeline {
     fn rows(&mut self, c: &Candle) -> anyhow::Result<Vec<(Candle, Vec<Option<Decimal>>)>> {
-        let candles = if let Some(ha) = self.ha.as_mut() {
-            vec![ha.update(c)]
-        } else if let Some(r) = self.renko.as_mut() {
-            r.update(c).map_err(ExitError::usage)?
-        } else {
-            vec![*c]
-        };
-        Ok(candles
-            .into_iter()
-            .map(|c| {
-                let values = self.indicators.iter_mut().flat_map(|i| i.update(&c)).collect();
-                (c, values)
+        let mut rows = Vec::with_capacity(1);
+        let indicators = &mut self.indicators;
+        self.style
+            .apply(c, |c| {
+                let values = indicators.iter_mut().flat_map(|i| i.update(c)).collect();
+                rows.push((*c, values));
             })
-            .collect())
+            .map_err(ExitError::usage)?;
+        Ok(rows)
     }
 }
 
@@ -198,15 +202,16 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         ))
         .into());
     }
-    let weekends = matches!(args.session, SessionSpec::FullDay);
-    let cal = WeekdaySessions { spec: args.session, tz, weekends };
-    let mut builder = CandleBuilder::new(args.timeframe, cal);
+    let hours = SessionHours { window: args.session, flatten_at: None };
+    let mut builder = CandleBuilder::with_timeframe(opts.symbol, args.timeframe, hours);
     let specs = args.indicators.map(|l| l.0).unwrap_or_default();
     let mut pipeline = Pipeline {
-        ha: matches!(args.transform, Some(TransformSpec::HeikinAshi)).then(HeikinAshi::new),
-        renko: match args.transform {
-            Some(TransformSpec::Renko(size)) => Some(Renko::new(size).map_err(ExitError::usage)?),
-            _ => None,
+        style: match args.transform {
+            None => CandleStyle::Standard,
+            Some(TransformSpec::HeikinAshi) => CandleStyle::HeikinAshi(HeikinAshi::new()),
+            Some(TransformSpec::Renko(size)) => {
+                CandleStyle::Renko(Renko::new(size).map_err(ExitError::usage)?)
+            }
         },
         indicators: specs
             .iter()

@@ -6,15 +6,18 @@
 //! - [`lean`](crate::market::lean): Lean's own zip files (`equity/usa/minute/spy/20131007_trade.zip`).
 //! - [`replay`](crate::market::replay): [`replay::Replay`](crate::market::replay::Replay) merges files/dirs/globs in time order; [`replay::SyntheticTrades`](crate::market::replay::SyntheticTrades)
 //!   turns vendor bars into trades for a trade-driven engine.
-//! - [`session`](crate::market::session): [`session::Timeframe`](crate::market::session::Timeframe), [`session::SessionSpec`](crate::market::session::SessionSpec) and the
-//!   [`session::SessionCalendar`](crate::market::session::SessionCalendar) trait through which the NYSE calendar plugs in.
-//! - [`candles`](crate::market::candles): [`candles::CandleBuilder`](crate::market::candles::CandleBuilder), time buckets that never span sessions.
+//! - [`session`](crate::market::session): [`session::Timeframe`](crate::market::session::Timeframe), the session
+//!   [`session::Window`](crate::market::session::Window) (NYSE calendar, explicit hours, 24x7) and the trading-day
+//!   [`session::SessionClock`](crate::market::session::SessionClock): the one session implementation.
+//! - [`candles`](crate::market::candles): [`candles::CandleBuilder`](crate::market::candles::CandleBuilder), the one
+//!   candle aggregation, shared by the engine's agents and `runner candles`.
 //! - [`transform`](crate::market::transform): Heikin-Ashi and Renko on any candle stream.
 //! - [`cli`](crate::market::cli): `runner candles`.
 //!
 //! Typical use (backtest): `Replay::open("data/spy-1s-trade-2013-10-07_11.csv.gz", &opts)?`
 //! → optionally `SyntheticTrades::new(replay, BarTradePolicy::default())` → for each event,
-//! `CandleBuilder::on_event` → completed [`Candle`](crate::market::event::Candle)s → indicators → strategy.
+//! `CandleBuilder::on_event` (the agent: `CandleBuilder::on_price`) → completed
+//! [`Candle`](crate::market::event::Candle)s → candle style → indicators → strategy.
 //! Any such stream is a [`MarketData`](crate::market::MarketData) source.
 
 pub mod candles;

@@ -1,87 +1,96 @@
-//! Timeframes and trading sessions for candle building.
+//! Trading sessions and the trading-day clock: the one session implementation, used by the
+//! engine's agents and by `runner candles`.
 //!
-//! - [`Timeframe`]: a bucket length from `1s` to `4h`, parsed from `"1s"`, `"5m"`, `"4h"`.
-//! - [`SessionSpec`]: which hours count: regular (09:30–16:00), extended (04:00–20:00),
-//!   the whole day, or an explicit `{start, end}`, in the exchange time zone.
-//! - [`SessionCalendar`]: *which days* trade and the exact session window of a day. The
-//!   default [`WeekdaySessions`] trades every Monday–Friday with no holidays; the NYSE calendar
-//!   (holidays, 13:00 early closes) plugs in by implementing the trait, or as a closure
-//!   `Fn(NaiveDate) -> Option<Session>`.
+//! What belongs here:
+//! - [`Timeframe`]: a candle length from `1s` to `4h` (the recipe's type, re-exported);
+//! - [`Window`]: which hours of each day count — the NYSE calendar's regular or extended
+//!   session (holidays and special closures have no session, early-close days end at 13:00,
+//!   17:00 extended), an explicit window on the calendar's trading days, fixed hours every day,
+//!   or the whole day (24x7). [`Window::new`] maps a recipe's `session.calendar` and
+//!   `session.hours` to it; its [`FromStr`] reads the `runner candles --session` syntax;
+//! - [`SessionClock`]: the session window, `flatten_at` and the candle grid origin of each
+//!   exchange-local day, computed once per day ([`Day`]) and cached, so a timestamp costs a
+//!   few integer comparisons on the hot path;
+//! - [`local_instant`]: a wall-clock time of a local date as an instant.
+//!
+//! Dates the NYSE calendar cannot answer for (outside 2000–2030) fail closed: no session.
+//! The candle grid ([`Day::bucket`]) follows the wall clock: buckets are aligned to local
+//! midnight, and on a day with a daylight-saving change the grid after the change is aligned
+//! to local midnight in the new offset (the bucket containing the change is cut at it).
 
 use std::str::FromStr;
 
-use chrono::{Datelike, NaiveDate, NaiveTime, TimeZone, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
+use crate::calendar::{Calendar, Hours};
 use crate::model::Timestamp;
+use crate::recipe::model::{CalendarKind, Hours as RecipeHours, HoursWindow, NamedHours};
+use crate::recipe::types::ClockTime;
+use crate::strategy::Phase;
 
 /// A candle length from 1 second to 4 hours: the recipe's `timeframe` type, the one definition.
 pub use crate::recipe::types::Timeframe;
 
-/// One trading session: `[open, close)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
-    /// First instant of the session.
-    pub open: Timestamp,
-    /// End of the session (exclusive).
-    pub close: Timestamp,
-}
+/// The end of the NYSE's full regular session; an explicit window ending by then ends at the
+/// regular close on early-close days.
+const REGULAR_CLOSE: NaiveTime = match NaiveTime::from_hms_opt(16, 0, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
 
-impl Session {
-    /// Whether `ts` lies in `[open, close)`.
-    pub fn contains(&self, ts: Timestamp) -> bool {
-        self.open <= ts && ts < self.close
-    }
-}
-
-/// Which hours of a trading day count, in the exchange time zone.
+/// Which hours of each day count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionSpec {
-    /// Regular trading hours, 09:30–16:00.
-    Regular,
-    /// Extended hours, 04:00–20:00 (Lean's equity data covers these).
-    Extended,
-    /// The whole calendar day, 00:00–24:00 (crypto).
-    FullDay,
-    /// Explicit hours; `start < end`, within one day.
-    Custom {
-        /// Session start (local).
-        start: NaiveTime,
-        /// Session end (local, exclusive).
-        end: NaiveTime,
+pub enum Window {
+    /// Fixed local times every day (weekends too): `[open, close)`.
+    Fixed {
+        /// Session open.
+        open: NaiveTime,
+        /// Session close (exclusive).
+        close: NaiveTime,
     },
+    /// The calendar's regular or extended session of each day (none on closed days).
+    Calendar(Calendar, Hours),
+    /// An explicit window on the calendar's trading days only, inside the day's extended
+    /// session; a window ending by 16:00 ends at the regular close on early-close days.
+    CalendarWindow(Calendar, NaiveTime, NaiveTime),
+    /// The whole day, every day (24x7).
+    AllDay,
 }
 
-impl SessionSpec {
-    /// Local `[start, end)` as seconds since midnight (end may be 86 400).
-    pub fn local_bounds(self) -> (u32, u32) {
-        use chrono::Timelike;
-        match self {
-            Self::Regular => (9 * 3600 + 30 * 60, 16 * 3600),
-            Self::Extended => (4 * 3600, 20 * 3600),
-            Self::FullDay => (0, 86_400),
-            Self::Custom { start, end } => {
-                (start.num_seconds_from_midnight(), end.num_seconds_from_midnight())
+impl Window {
+    /// The window of a recipe's `session.calendar` and `session.hours`, as the engine runs it.
+    pub fn new(calendar: CalendarKind, hours: RecipeHours) -> Self {
+        match (calendar, hours) {
+            (CalendarKind::AllDay, _) => Self::AllDay,
+            (CalendarKind::Nyse, RecipeHours::Named(NamedHours::Regular)) => {
+                Self::Calendar(Calendar::nyse(), Hours::Regular)
+            }
+            (CalendarKind::Nyse, RecipeHours::Named(NamedHours::Extended)) => {
+                Self::Calendar(Calendar::nyse(), Hours::Extended)
+            }
+            (CalendarKind::Nyse, RecipeHours::Window(w)) => {
+                Self::CalendarWindow(Calendar::nyse(), w.start.0, w.end.0)
             }
         }
     }
 
-    /// The session window of `date` in `tz` (no holiday logic).
-    pub fn window(self, date: NaiveDate, tz: Tz) -> Option<Session> {
-        let (s, e) = self.local_bounds();
-        Some(Session { open: local_instant(date, s, tz)?, close: local_instant(date, e, tz)? })
+    /// The window of a recipe's `session`.
+    pub fn from_recipe(s: &crate::recipe::model::Session) -> Self {
+        Self::new(s.calendar, s.hours)
     }
 }
 
-impl FromStr for SessionSpec {
+impl FromStr for Window {
     type Err = String;
 
-    /// `regular`, `extended`, `full` (or `24h`), or `HH:MM-HH:MM`.
+    /// `regular`, `extended` (NYSE calendar), `full` (or `24x7`: the whole day, every day), or
+    /// `HH:MM-HH:MM` (an explicit window on NYSE trading days) — the recipe's meanings.
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "regular" | "rth" => Ok(Self::Regular),
-            "extended" | "eth" => Ok(Self::Extended),
-            "full" | "24h" | "all" => Ok(Self::FullDay),
+        let hours = match s.trim().to_ascii_lowercase().as_str() {
+            "regular" | "rth" => RecipeHours::Named(NamedHours::Regular),
+            "extended" | "eth" => RecipeHours::Named(NamedHours::Extended),
+            "full" | "24x7" | "24h" | "all" => return Ok(Self::AllDay),
             other => {
                 let bad = || format!("bad session `{s}`: expected regular, extended, full or HH:MM-HH:MM");
                 let (a, b) = other.split_once('-').ok_or_else(bad)?;
@@ -92,14 +101,71 @@ impl FromStr for SessionSpec {
                         "bad session `{s}`: start must be before end (overnight sessions are not supported)"
                     ));
                 }
-                Ok(Self::Custom { start, end })
+                RecipeHours::Window(HoursWindow { start: ClockTime(start), end: ClockTime(end) })
             }
-        }
+        };
+        Ok(Self::new(CalendarKind::Nyse, hours))
     }
 }
 
-/// The instant of `secs` seconds after local midnight of `date` in `tz` (wall clock).
-/// An ambiguous wall time (DST fall-back) takes the earlier instant; a skipped one, `None`.
+/// Session hours in exchange-local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionHours {
+    /// The trading window.
+    pub window: Window,
+    /// Flatten time, if any.
+    pub flatten_at: Option<NaiveTime>,
+}
+
+/// The cached bounds of one exchange-local day, in UTC nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Day {
+    /// Local midnight (the candle grid origin).
+    pub midnight: i64,
+    /// Next local midnight.
+    pub next: i64,
+    /// Session open (`open == close` on a closed day).
+    pub open: i64,
+    /// Session close.
+    pub close: i64,
+    /// Flatten time (`close` when unset).
+    pub flatten: i64,
+    /// Days since 1970-01-01 of the local date.
+    pub index: i64,
+    /// The daylight-saving change inside this day, or `next` when there is none.
+    pub shift_at: i64,
+    /// The grid origin from `shift_at` on: local midnight in the new UTC offset.
+    pub shifted_midnight: i64,
+}
+
+impl Day {
+    /// The candle bucket `[start, end)` of `tf` nanoseconds containing `ts` (a time of this
+    /// day): on the wall-clock grid aligned to local midnight, labelled by its grid start, its
+    /// end cut at the session close (and at a daylight-saving change, which also starts the
+    /// next bucket).
+    #[inline]
+    pub fn bucket(&self, ts: i64, tf: i64) -> (i64, i64) {
+        let (origin, lo, hi) = if ts < self.shift_at {
+            (self.midnight, self.midnight, self.shift_at)
+        } else {
+            (self.shifted_midnight, self.shift_at, self.next)
+        };
+        let grid = origin + (ts - origin).div_euclid(tf) * tf;
+        (grid.max(lo), (grid + tf).min(hi).min(self.close))
+    }
+}
+
+/// The session clock: which [`Day`] a timestamp falls in, and its [`Phase`].
+#[derive(Debug, Clone)]
+pub struct SessionClock {
+    tz: Tz,
+    hours: SessionHours,
+    day: Day,
+}
+
+/// The instant of `secs` seconds after local midnight of `date` in `tz` (wall clock; `secs`
+/// may reach 86 400, the next midnight). An ambiguous wall time (DST fall-back) takes the
+/// earlier instant; a skipped one is `None`.
 pub fn local_instant(date: NaiveDate, secs: u32, tz: Tz) -> Option<Timestamp> {
     let (date, secs) = if secs >= 86_400 { (date.succ_opt()?, secs - 86_400) } else { (date, secs) };
     let t = NaiveTime::from_num_seconds_from_midnight_opt(secs, 0)?;
@@ -107,93 +173,119 @@ pub fn local_instant(date: NaiveDate, secs: u32, tz: Tz) -> Option<Timestamp> {
     Some(Timestamp::from_datetime(&dt))
 }
 
-/// Tells the candle builder the session window of a trading day.
-pub trait SessionCalendar {
-    /// The exchange time zone (bucket grids are aligned to its midnight).
-    fn tz(&self) -> Tz;
-    /// The session of `date` (a local date), or `None` if the market is closed that day.
-    fn session(&self, date: NaiveDate) -> Option<Session>;
+/// A local time as UTC nanoseconds; a time skipped by a DST change resolves to the instant an
+/// hour later (the wall clock after the change).
+fn local_ns(tz: Tz, date: NaiveDate, t: NaiveTime) -> i64 {
+    use chrono::Timelike;
+    let secs = t.num_seconds_from_midnight();
+    local_instant(date, secs, tz).or_else(|| local_instant(date, secs + 3600, tz)).map_or(i64::MAX, |t| t.0)
 }
 
-/// One calendar shared by many builders (one per symbol and timeframe).
-impl<T: SessionCalendar + ?Sized> SessionCalendar for &T {
-    fn tz(&self) -> Tz {
-        (**self).tz()
-    }
-
-    fn session(&self, date: NaiveDate) -> Option<Session> {
-        (**self).session(date)
-    }
+/// The UTC offset in force at `ns`, in seconds.
+fn offset_secs(tz: Tz, ns: i64) -> i64 {
+    let utc = DateTime::from_timestamp_nanos(ns).naive_utc();
+    i64::from(tz.offset_from_utc_datetime(&utc).fix().local_minus_utc())
 }
 
-impl<T: SessionCalendar + ?Sized> SessionCalendar for std::sync::Arc<T> {
-    fn tz(&self) -> Tz {
-        (**self).tz()
+/// The daylight-saving change in `[midnight, next)`, if any: `(instant, grid origin after it)`.
+fn dst_shift(tz: Tz, midnight: i64, next: i64) -> Option<(i64, i64)> {
+    const NS: i64 = Timestamp::NANOS_PER_SEC;
+    if next <= midnight || next == i64::MAX {
+        return None;
     }
-
-    fn session(&self, date: NaiveDate) -> Option<Session> {
-        (**self).session(date)
+    let (before, after) = (offset_secs(tz, midnight), offset_secs(tz, next - 1));
+    if before == after {
+        return None;
     }
-}
-
-impl<T: SessionCalendar + ?Sized> SessionCalendar for Box<T> {
-    fn tz(&self) -> Tz {
-        (**self).tz()
-    }
-
-    fn session(&self, date: NaiveDate) -> Option<Session> {
-        (**self).session(date)
-    }
-}
-
-/// Every Monday–Friday (or every day) with a fixed [`SessionSpec`]; no holidays.
-#[derive(Debug, Clone, Copy)]
-pub struct WeekdaySessions {
-    /// Hours that count.
-    pub spec: SessionSpec,
-    /// Exchange time zone.
-    pub tz: Tz,
-    /// Trade on Saturdays and Sundays too (crypto).
-    pub weekends: bool,
-}
-
-impl WeekdaySessions {
-    /// Monday–Friday in New York.
-    pub fn new_york(spec: SessionSpec) -> Self {
-        Self { spec, tz: crate::model::NEW_YORK, weekends: false }
-    }
-}
-
-impl SessionCalendar for WeekdaySessions {
-    fn tz(&self) -> Tz {
-        self.tz
-    }
-
-    fn session(&self, date: NaiveDate) -> Option<Session> {
-        if !self.weekends && matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
-            return None;
+    // Offsets change on whole seconds: find the first second in the new offset.
+    let (mut lo, mut hi) = (midnight.div_euclid(NS), (next - 1).div_euclid(NS));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_secs(tz, mid * NS) == before {
+            lo = mid;
+        } else {
+            hi = mid;
         }
-        self.spec.window(date, self.tz)
     }
+    Some((hi * NS, midnight - (after - before) * NS))
 }
 
-/// A calendar from a time zone and a closure; lets the NYSE calendar plug in without a new type:
-/// `FnSessions { tz: NEW_YORK, f: |d| nyse.session(d) }`.
-#[derive(Debug, Clone, Copy)]
-pub struct FnSessions<F> {
-    /// Exchange time zone.
-    pub tz: Tz,
-    /// The session of a local date.
-    pub f: F,
-}
+impl SessionClock {
+    /// A clock for `hours` in `tz`.
+    pub fn new(tz: Tz, hours: SessionHours) -> Self {
+        Self { tz, hours, day: Day { midnight: i64::MAX, next: i64::MIN, ..Day::default() } }
+    }
 
-impl<F: Fn(NaiveDate) -> Option<Session>> SessionCalendar for FnSessions<F> {
-    fn tz(&self) -> Tz {
+    /// The exchange time zone.
+    pub fn tz(&self) -> Tz {
         self.tz
     }
 
-    fn session(&self, date: NaiveDate) -> Option<Session> {
-        (self.f)(date)
+    /// The day containing `ts` (recomputed only when `ts` leaves the cached day).
+    #[inline]
+    pub fn day(&mut self, ts: Timestamp) -> Day {
+        if ts.0 < self.day.midnight || ts.0 >= self.day.next {
+            self.recompute(ts);
+        }
+        self.day
+    }
+
+    #[cold]
+    fn recompute(&mut self, ts: Timestamp) {
+        let date = ts.to_exchange(self.tz).date_naive();
+        let midnight = local_ns(self.tz, date, NaiveTime::MIN);
+        let next = date.succ_opt().map_or(i64::MAX, |d| local_ns(self.tz, d, NaiveTime::MIN));
+        let ns = |dt: chrono::DateTime<Tz>| Timestamp::from_datetime(&dt).0;
+        let (open, close) = match self.hours.window {
+            Window::Fixed { open, close } => (local_ns(self.tz, date, open), local_ns(self.tz, date, close)),
+            Window::AllDay => (midnight, next),
+            Window::Calendar(cal, hours) => match cal.window(date, hours) {
+                Ok(Some((o, c))) => (ns(o), ns(c)),
+                // Closed day, or a date the calendar cannot answer for: no session.
+                _ => (midnight, midnight),
+            },
+            Window::CalendarWindow(cal, o, c) => match cal.session(date) {
+                Ok(Some(s)) => {
+                    let limit = if c <= REGULAR_CLOSE { s.close } else { s.post_close };
+                    let open = local_ns(self.tz, date, o).max(ns(s.pre_open));
+                    let close = local_ns(self.tz, date, c).min(ns(limit));
+                    if open < close { (open, close) } else { (midnight, midnight) }
+                }
+                _ => (midnight, midnight),
+            },
+        };
+        let flatten = self.hours.flatten_at.map_or(close, |f| local_ns(self.tz, date, f).min(close));
+        let index = i64::from(date.num_days_from_ce()) - 719_163;
+        let (shift_at, shifted_midnight) = dst_shift(self.tz, midnight, next).unwrap_or((next, midnight));
+        self.day = Day { midnight, next, open, close, flatten, index, shift_at, shifted_midnight };
+    }
+
+    /// Where `ts` falls in its trading day, and the day.
+    #[inline]
+    pub fn phase(&mut self, ts: Timestamp) -> (Phase, Day) {
+        (self.phase_of(ts), self.day)
+    }
+
+    /// Where `ts` falls in its trading day; the day is then [`Self::today`] (no copy).
+    #[inline]
+    pub fn phase_of(&mut self, ts: Timestamp) -> Phase {
+        if ts.0 < self.day.midnight || ts.0 >= self.day.next {
+            self.recompute(ts);
+        }
+        let d = &self.day;
+        if ts.0 < d.open || ts.0 >= d.close {
+            Phase::OutOfSession
+        } else if ts.0 >= d.flatten {
+            Phase::AfterFlatten
+        } else {
+            Phase::Open
+        }
+    }
+
+    /// The day of the latest timestamp looked at.
+    #[inline]
+    pub fn today(&self) -> &Day {
+        &self.day
     }
 }
 
@@ -201,22 +293,144 @@ impl<F: Fn(NaiveDate) -> Option<Session>> SessionCalendar for FnSessions<F> {
 mod tests {
     use super::*;
 
+    fn ny(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).expect("test time"))
+    }
+
+    fn hm(ns: i64) -> String {
+        Timestamp(ns).to_new_york().format("%H:%M").to_string()
+    }
+
+    fn t(s: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(s, "%H:%M").expect("test time")
+    }
+
     #[test]
     fn timeframes_parse_and_print() {
         for (s, secs) in [("1s", 1), ("30s", 30), ("5m", 300), ("1h", 3600), ("4h", 14_400), ("90m", 5400)] {
-            let tf: Timeframe = s.parse().unwrap();
+            let tf: Timeframe = s.parse().expect("timeframe");
             assert_eq!(tf.seconds(), secs);
         }
-        assert_eq!("90m".parse::<Timeframe>().unwrap().to_string(), "90m");
+        assert_eq!("90m".parse::<Timeframe>().expect("timeframe").to_string(), "90m");
         for bad in ["", "0s", "5h", "m", "5x", "-1m", "1d"] {
             assert!(bad.parse::<Timeframe>().is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn sessions_parse() {
-        assert_eq!("regular".parse::<SessionSpec>().unwrap(), SessionSpec::Regular);
-        assert!(matches!("09:30-13:00".parse::<SessionSpec>().unwrap(), SessionSpec::Custom { .. }));
-        assert!("16:00-09:30".parse::<SessionSpec>().is_err());
+    fn windows_parse_like_recipes() {
+        let nyse = Calendar::nyse();
+        assert_eq!("regular".parse::<Window>(), Ok(Window::Calendar(nyse, Hours::Regular)));
+        assert_eq!("Extended".parse::<Window>(), Ok(Window::Calendar(nyse, Hours::Extended)));
+        assert_eq!("full".parse::<Window>(), Ok(Window::AllDay));
+        assert_eq!("09:45-15:45".parse::<Window>(), Ok(Window::CalendarWindow(nyse, t("09:45"), t("15:45"))));
+        assert!("16:00-09:30".parse::<Window>().is_err());
+        assert!("morning".parse::<Window>().is_err());
+    }
+
+    #[test]
+    fn phases_of_a_regular_day() {
+        let hours = SessionHours {
+            window: Window::Fixed { open: t("09:30"), close: t("16:00") },
+            flatten_at: Some(t("15:55")),
+        };
+        let mut c = SessionClock::new(crate::model::NEW_YORK, hours);
+        assert_eq!(c.phase(ny("2013-10-07T09:29:59.999-04:00")).0, Phase::OutOfSession);
+        assert_eq!(c.phase(ny("2013-10-07T09:30:00-04:00")).0, Phase::Open);
+        assert_eq!(c.phase(ny("2013-10-07T15:54:59.999-04:00")).0, Phase::Open);
+        assert_eq!(c.phase(ny("2013-10-07T15:55:00-04:00")).0, Phase::AfterFlatten);
+        assert_eq!(c.phase(ny("2013-10-07T16:00:00-04:00")).0, Phase::OutOfSession);
+        let (_, d) = c.phase(ny("2013-10-08T12:00:00-04:00"));
+        assert_eq!(d.midnight, ny("2013-10-08T00:00:00-04:00").0);
+        assert_eq!(d.index, 15_986);
+        assert_eq!((d.shift_at, d.shifted_midnight), (d.next, d.midnight), "no DST change that day");
+    }
+
+    #[test]
+    fn nyse_calendar_closes_holidays_and_closes_early() {
+        let hours = SessionHours {
+            window: Window::Calendar(Calendar::nyse(), Hours::Regular),
+            flatten_at: Some(t("15:55")),
+        };
+        let mut c = SessionClock::new(crate::model::NEW_YORK, hours);
+        // Thanksgiving 2013: closed all day.
+        assert_eq!(c.phase(ny("2013-11-28T12:00:00-05:00")).0, Phase::OutOfSession);
+        // The day after: early close at 13:00, so flatten_at (15:55) is cut to 13:00.
+        assert_eq!(c.phase(ny("2013-11-29T12:59:59-05:00")).0, Phase::Open);
+        assert_eq!(c.phase(ny("2013-11-29T13:00:00-05:00")).0, Phase::OutOfSession);
+        assert_eq!(c.phase(ny("2013-11-27T15:55:00-05:00")).0, Phase::AfterFlatten);
+        // Outside the calendar's range: fail closed.
+        assert_eq!(c.phase(ny("1999-06-01T12:00:00-04:00")).0, Phase::OutOfSession);
+        let mut all = SessionClock::new(
+            crate::model::NEW_YORK,
+            SessionHours { window: Window::AllDay, flatten_at: None },
+        );
+        assert_eq!(all.phase(ny("2013-11-28T03:00:00-05:00")).0, Phase::Open);
+
+        let mut ext = SessionClock::new(
+            crate::model::NEW_YORK,
+            SessionHours { window: Window::Calendar(Calendar::nyse(), Hours::Extended), flatten_at: None },
+        );
+        let d = ext.day(ny("2013-11-29T12:00:00-05:00"));
+        assert_eq!((hm(d.open), hm(d.close)), ("04:00".into(), "17:00".into()));
+    }
+
+    #[test]
+    fn explicit_windows_follow_the_calendar() {
+        let window = |o: &str, c: &str| {
+            SessionClock::new(
+                crate::model::NEW_YORK,
+                SessionHours {
+                    window: Window::CalendarWindow(Calendar::nyse(), t(o), t(c)),
+                    flatten_at: None,
+                },
+            )
+        };
+        let mut inside = window("10:00", "15:00");
+        let d = inside.day(ny("2013-10-08T12:00:00-04:00"));
+        assert_eq!((hm(d.open), hm(d.close)), ("10:00".into(), "15:00".into()));
+        let d = inside.day(ny("2013-11-29T12:00:00-05:00"));
+        assert_eq!((hm(d.open), hm(d.close)), ("10:00".into(), "13:00".into()), "early close");
+        let d = inside.day(ny("2013-11-28T12:00:00-05:00"));
+        assert_eq!(d.open, d.close, "holiday: no session");
+        let d = inside.day(ny("1999-01-04T12:00:00-05:00"));
+        assert_eq!(d.open, d.close, "outside the calendar: closed");
+        let mut late = window("15:00", "19:00");
+        let d = late.day(ny("2013-11-29T12:00:00-05:00"));
+        assert_eq!((hm(d.open), hm(d.close)), ("15:00".into(), "17:00".into()), "extended early close");
+        let mut early = window("03:00", "10:00");
+        let d = early.day(ny("2013-10-08T12:00:00-04:00"));
+        assert_eq!(hm(d.open), "04:00", "no earlier than the pre-market");
+    }
+
+    /// On 2013-11-03 New York falls back from EDT to EST at 02:00 EDT; on 2013-03-10 it springs
+    /// forward at 02:00 EST. The grid follows the wall clock on both sides of the change.
+    #[test]
+    fn grid_follows_wall_clock_across_dst() {
+        let hours = SessionHours { window: Window::AllDay, flatten_at: None };
+        let mut c = SessionClock::new(crate::model::NEW_YORK, hours);
+        let hour = 3600 * Timestamp::NANOS_PER_SEC;
+        let label = |ns: i64| Timestamp(ns).to_new_york().format("%H:%M%:z").to_string();
+        let bucket = |c: &mut SessionClock, s: &str, tf: i64| {
+            let ts = ny(s);
+            let (a, b) = c.day(ts).bucket(ts.0, tf);
+            (label(a), label(b))
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        // Fall back: 01:30 EDT, then 01:30 EST (the repeated hour), then 03:10 EST.
+        assert_eq!(bucket(&mut c, "2013-11-03T01:30:00-04:00", hour), pair("01:00-04:00", "01:00-05:00"));
+        assert_eq!(bucket(&mut c, "2013-11-03T01:30:00-05:00", hour), pair("01:00-05:00", "02:00-05:00"));
+        assert_eq!(bucket(&mut c, "2013-11-03T03:10:00-05:00", hour), pair("03:00-05:00", "04:00-05:00"));
+        assert_eq!(bucket(&mut c, "2013-11-03T01:30:00-04:00", 4 * hour), pair("00:00-04:00", "01:00-05:00"));
+        assert_eq!(bucket(&mut c, "2013-11-03T02:30:00-05:00", 4 * hour), pair("01:00-05:00", "04:00-05:00"));
+        assert_eq!(bucket(&mut c, "2013-11-03T22:30:00-05:00", 4 * hour), pair("20:00-05:00", "00:00-05:00"));
+        // Spring forward: 01:30 EST, then 03:30 EDT (02:00-03:00 does not exist).
+        assert_eq!(bucket(&mut c, "2013-03-10T01:30:00-05:00", hour), pair("01:00-05:00", "03:00-04:00"));
+        assert_eq!(bucket(&mut c, "2013-03-10T03:30:00-04:00", hour), pair("03:00-04:00", "04:00-04:00"));
+        assert_eq!(bucket(&mut c, "2013-03-10T01:30:00-05:00", 4 * hour), pair("00:00-05:00", "03:00-04:00"));
+        assert_eq!(bucket(&mut c, "2013-03-10T03:30:00-04:00", 4 * hour), pair("03:00-04:00", "04:00-04:00"));
+        assert_eq!(bucket(&mut c, "2013-03-10T05:00:00-04:00", 4 * hour), pair("04:00-04:00", "08:00-04:00"));
+        // An ordinary day: one origin.
+        assert_eq!(bucket(&mut c, "2013-10-07T09:31:00-04:00", hour), pair("09:00-04:00", "10:00-04:00"));
     }
 }
