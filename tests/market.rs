@@ -575,3 +575,33 @@ fn renko_with_a_tiny_brick_is_a_usage_error() {
         assert_eq!((f[0] - f[3]).abs(), "0.25".parse::<Decimal>().unwrap(), "{b}");
     }
 }
+
+/// Ticks with bars, or bars of two lengths, for one instrument would count every trade twice
+/// (doubled volume): refused, naming both files. Quote bars may accompany trades.
+#[test]
+fn one_instrument_at_two_resolutions_is_refused() {
+    let mixed = Run::new(["candles", "data/spy-1[ms]-trade-2013-10-07_11.csv.gz", "-t", "30m"]).run().code(2);
+    assert!(
+        mixed.stderr.contains("spy-1m-trade-2013-10-07_11.csv.gz (1m bars)")
+            && mixed.stderr.contains("spy-1s-trade-2013-10-07_11.csv.gz (1s bars)")
+            && mixed.stderr.contains("count every trade twice"),
+        "{}",
+        mixed.stderr
+    );
+    let ticks = repo_root().join("data/spy-ticks/spy_ticks_20131007.csv.gz");
+    let bars = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
+    let (ticks, bars) = (ticks.to_str().unwrap(), bars.to_str().unwrap());
+    let with_ticks =
+        Replay::open_many(&[(ticks, SymbolId(0)), (bars, SymbolId(0))], &ReplayOptions::default());
+    let err = with_ticks.err().expect("ticks and 1 s bars of one symbol are refused").to_string();
+    assert!(err.contains("(trade ticks)") && err.contains("(1s bars)"), "{err}");
+    // Trades with quote bars, and two symbols at different resolutions, are fine.
+    Run::new(["candles", "data/spy-1m-*-2013-10-07_11.csv.gz", "-t", "30m"]).run().success();
+    let spy = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
+    let btc = repo_root().join("data/coinbase-btcusd-1m-trade.csv.gz");
+    Replay::open_many(
+        &[(spy.to_str().unwrap(), SymbolId(0)), (btc.to_str().unwrap(), SymbolId(2))],
+        &ReplayOptions::default(),
+    )
+    .expect("two symbols");
+}

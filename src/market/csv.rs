@@ -274,6 +274,11 @@ impl CsvSource {
         self.bar_duration
     }
 
+    /// The instrument its events carry.
+    pub fn symbol(&self) -> SymbolId {
+        self.symbol
+    }
+
     /// The file name as shown in errors.
     pub fn path(&self) -> &str {
         &self.path

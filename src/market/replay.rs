@@ -5,6 +5,8 @@
 //! [`CsvSource`]; the files are merged by timestamp with a k-way merge
 //! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
 //! row order. Memory stays flat in the tape's length: only one pending event per file is held.
+//! One instrument's trades must come at one resolution (see `check_one_resolution`): ticks
+//! with bars, or bars of two lengths, would count every trade twice and are refused.
 //!
 //! Vendor bars can drive a trade-driven engine through [`SyntheticTrades`], which replaces
 //! each [`Bar`] by the trades of a [`BarTradePolicy`] (see [`bar_trades`]).
@@ -91,6 +93,39 @@ pub fn resolve_paths(path: &str) -> Result<Vec<PathBuf>, MarketDataError> {
     Ok(files)
 }
 
+/// Trades of one instrument must come at one resolution: ticks together with bars, or bars of
+/// two lengths (`data/` holds SPY at 1 s and 1 m), would count every trade twice — doubled
+/// volumes and candles built from both. Quote bars may accompany either.
+fn check_one_resolution(sources: &[CsvSource]) -> Result<(), MarketDataError> {
+    let mut seen: Vec<(SymbolId, CsvKind, i64, &str)> = Vec::new();
+    for s in sources.iter().filter(|s| s.kind() != CsvKind::QuoteBars) {
+        let this = (s.symbol(), s.kind(), s.bar_duration());
+        if let Some(first) = seen.iter().find(|f| f.0 == this.0 && (f.1, f.2) != (this.1, this.2)) {
+            let what = |k: CsvKind, d: i64| match k {
+                CsvKind::Ticks => "trade ticks".to_owned(),
+                _ => {
+                    let secs = d / 1_000_000_000;
+                    let (n, unit) = [(86_400, "d"), (3_600, "h"), (60, "m")]
+                        .into_iter()
+                        .find(|(u, _)| secs > 0 && secs % u == 0)
+                        .map_or((secs, "s"), |(u, name)| (secs / u, name));
+                    format!("{n}{unit} bars")
+                }
+            };
+            return Err(MarketDataError::Invalid(format!(
+                "{} ({}) and {} ({}) are replayed as one instrument's trades at two resolutions, \
+                 which would count every trade twice; point the path at files of one resolution",
+                first.3,
+                what(first.1, first.2),
+                s.path(),
+                what(this.1, this.2),
+            )));
+        }
+        seen.push((this.0, this.1, this.2, s.path()));
+    }
+    Ok(())
+}
+
 impl Replay {
     /// Open a file, directory or glob (see the module docs).
     ///
@@ -131,6 +166,7 @@ impl Replay {
     /// # Errors
     /// A source's first row is bad.
     pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+        check_one_resolution(&sources)?;
         let mut heads = Vec::with_capacity(sources.len());
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (i, src) in sources.iter_mut().enumerate() {
