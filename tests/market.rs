@@ -593,7 +593,8 @@ fn one_instrument_at_two_resolutions_is_refused() {
     let (ticks, bars) = (ticks.to_str().unwrap(), bars.to_str().unwrap());
     let with_ticks =
         Replay::open_many(&[(ticks, SymbolId(0)), (bars, SymbolId(0))], &ReplayOptions::default());
-    let err = with_ticks.err().expect("ticks and 1 s bars of one symbol are refused").to_string();
+    let Err(err) = with_ticks else { panic!("ticks and 1 s bars of one symbol are refused") };
+    let err = err.to_string();
     assert!(err.contains("(trade ticks)") && err.contains("(1s bars)"), "{err}");
     // Trades with quote bars, and two symbols at different resolutions, are fine.
     Run::new(["candles", "data/spy-1m-*-2013-10-07_11.csv.gz", "-t", "30m"]).run().success();
