@@ -393,7 +393,15 @@ fn option_day_trades_count_for_pdt() {
     let trades = Run::new(["journal", "--db", db, "trades"]).run().success();
     assert!(trades.stdout.contains(&format!("{}  buy", rows[0][1])), "{}", trades.stdout);
     assert!(!trades.stdout.contains("SPY option"), "{}", trades.stdout);
+    // A backtest's day trades are its own simulated account's: the gate's count leaves them out,
+    // `--run` shows them.
     let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07"]).run().success();
+    assert!(dts.stdout.contains("not counted: 3 of backtest runs"), "{}", dts.stdout);
+    let run_id =
+        r.stdout.split("journal run ").nth(1).and_then(|t| t.split([':', '\n', ' ']).next()).unwrap();
+    let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07", "--run", run_id])
+        .run()
+        .success();
     assert!(dts.stdout.contains("3 day trade(s)") && dts.stdout.contains(rows[2][1]), "{}", dts.stdout);
     let den = Run::new(["journal", "--db", db, "denials"]).run().success();
     assert!(den.stdout.contains(&format!("{}  buy", reported[0])), "{}", den.stdout);
