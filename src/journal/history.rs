@@ -175,3 +175,107 @@ impl Journal {
         Ok(split)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::journal::NewRun;
+    use crate::model::InstrumentId;
+
+    /// 2013-10-`d` `h`:`m` New York (EDT, UTC−4).
+    fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2013, 10, d, h + 4, m, 0).single().expect("valid time")
+    }
+
+    fn begin(j: &mut Journal, mode: RunMode, first: Option<DateTime<Utc>>) -> RunId {
+        let mut metadata: std::collections::BTreeMap<String, String> =
+            [("account".to_owned(), "acct".to_owned())].into();
+        if let Some(f) = first {
+            metadata.insert(FIRST_EVENT_KEY.to_owned(), ts::format(&f));
+        }
+        j.begin_run(&NewRun {
+            agent: AgentId::from("a"),
+            recipe: "r.yaml".into(),
+            mode,
+            started_at: Utc::now(),
+            metadata,
+        })
+        .expect("begin")
+    }
+
+    fn day_trade(j: &mut Journal, run: &RunId, time: DateTime<Utc>) {
+        j.record_day_trade(&DayTradeRecord {
+            run: Some(run.clone()),
+            account: AccountId::from("acct"),
+            agent: AgentId::from("a"),
+            instrument: InstrumentId::from("SPY"),
+            trade_date: time.with_timezone(&crate::model::NEW_YORK).date_naive(),
+            qty: dec!(100),
+            time,
+        })
+        .expect("day trade");
+    }
+
+    fn position(j: &mut Journal, run: &RunId, qty: Decimal, time: DateTime<Utc>) {
+        j.record_position(&PositionRecord {
+            run: Some(run.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            qty,
+            avg_price: dec!(100),
+            time,
+        })
+        .expect("position");
+    }
+
+    #[test]
+    fn a_run_inherits_only_what_happened_before_its_first_event() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut j = Journal::open(dir.path().join("j.db")).expect("open");
+        let acct = AccountId::from("acct");
+        let all = NaiveDate::MIN..=NaiveDate::MAX;
+        // Run 1 replays 10-07 and 10-08 from the open: a day trade each day, then a position
+        // left open on 10-08 at 14:00 (it crashed).
+        let r1 = begin(&mut j, RunMode::Paper, Some(at(7, 9, 30)));
+        day_trade(&mut j, &r1, at(7, 10, 0));
+        day_trade(&mut j, &r1, at(8, 10, 0));
+        position(&mut j, &r1, dec!(100), at(8, 14, 0));
+        // A backtest over the same dates never counts and supersedes nothing.
+        let bt = begin(&mut j, RunMode::Backtest, Some(at(7, 9, 30)));
+        day_trade(&mut j, &bt, at(7, 11, 0));
+        // Run 2 restarts in the middle of 10-08 (12:00): it keeps the morning's day trade of
+        // that same day and the 10-07 one, and the position opened after noon is its own future.
+        let r2 = begin(&mut j, RunMode::Paper, Some(at(8, 12, 0)));
+        let seen = j.counted_day_trades(Some(&acct), all.clone(), AsOf::Run(&r2)).expect("count");
+        assert_eq!(seen.counted.len(), 2);
+        assert_eq!((seen.backtest, seen.superseded), (1, 0));
+        let open = j.counted_open_positions(&AgentId::from("a"), &acct, AsOf::Run(&r2)).expect("pos");
+        assert!(open.counted.is_empty(), "opened at 14:00, after run 2's first event: {open:?}");
+        // Run 3 replays both days again from 10-07's open: it inherits nothing of them.
+        day_trade(&mut j, &r2, at(8, 15, 0));
+        let r3 = begin(&mut j, RunMode::Paper, Some(at(7, 9, 30)));
+        let seen = j.counted_day_trades(Some(&acct), all.clone(), AsOf::Run(&r3)).expect("count");
+        assert!(seen.counted.is_empty(), "{seen:?}");
+        assert_eq!(seen.superseded, 3);
+        day_trade(&mut j, &r3, at(7, 10, 0));
+        // Afterwards (the day-trades command) only run 3's own trade is history.
+        let now = j.counted_day_trades(Some(&acct), all, AsOf::Latest).expect("count");
+        assert_eq!(now.counted.len(), 1);
+        assert_eq!(now.counted[0].run.as_ref(), Some(&r3));
+        let r4 = begin(&mut j, RunMode::Paper, Some(at(9, 9, 30)));
+        let open = j.counted_open_positions(&AgentId::from("a"), &acct, AsOf::Run(&r4)).expect("pos");
+        assert!(open.counted.is_empty(), "run 1's position was superseded by runs 2 and 3: {open:?}");
+        // Without `first_event` (an older journal) nothing is superseded.
+        let old = begin(&mut j, RunMode::Paper, None);
+        position(&mut j, &old, dec!(-50), at(9, 10, 0));
+        let r5 = begin(&mut j, RunMode::Paper, Some(at(10, 9, 30)));
+        let open = j.counted_open_positions(&AgentId::from("a"), &acct, AsOf::Run(&r5)).expect("pos");
+        assert_eq!(open.counted.len(), 1);
+        assert_eq!(open.counted[0].qty, dec!(-50));
+    }
+}
