@@ -128,10 +128,23 @@ fn status_lock_contention_and_kill_9() {
     assert_eq!(both.code, 1, "{}", both.stderr);
     assert!(both.stderr.contains("one account belongs to one agent"), "{}", both.stderr);
 
-    // kill -9: the status file stays but is shown stale, the lock is free, the journal verifies.
+    // kill -9: the status file stays but is shown stale with health unknown (the file still
+    // says ok), the lock is free, the journal verifies.
     kill9(&mut holder);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_file).unwrap()).unwrap();
+    assert_eq!(written["health"], "ok");
     let out = Run::new(["status", "--state-dir", s(&st)]).run().success();
-    assert!(out.stdout.contains("stopped (stale)"), "{}", out.stdout);
+    let row = out.stdout.lines().find(|l| l.starts_with("fleet-a")).unwrap_or_default().to_owned();
+    assert!(row.contains("stopped (stale)"), "{}", out.stdout);
+    let health_col = out.stdout.lines().next().and_then(|h| h.find("HEALTH")).unwrap();
+    assert!(row[health_col..].starts_with("unknown "), "{}", out.stdout);
+    assert!(!row.contains(" ok "), "{}", out.stdout);
+    let out = Run::new(["status", "--state-dir", s(&st), "--format", "json"]).run().success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[0]["running"], false, "{}", out.stdout);
+    assert_eq!(rows[0]["health"], "unknown", "{}", out.stdout);
+    assert_eq!(rows[0]["last_health"], "ok", "{}", out.stdout);
     verify(&db);
     let again =
         Run::new(["up", A, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
