@@ -6,6 +6,10 @@
 //! open positions left by a crashed run of the same agent). Drivers own the sink; the agent
 //! never sees the journal.
 //!
+//! What a restart inherits is decided by [`crate::journal::history`] (shared with `runner journal
+//! day-trades`): day trades and positions of earlier paper/live runs timed before this run's
+//! first market event, which `runner up` records as the run's `first_event` metadata.
+//!
 //! Restart policy for paper accounts: the paper broker is a fresh simulation in every process,
 //! so a position a crashed run left open no longer exists anywhere but in the journal. The sink
 //! flattens it *in the journal* at the first price of the new run: a `recover-…` fill on the

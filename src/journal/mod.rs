@@ -1,8 +1,9 @@
 //! Crash-safe journal: SQLite (WAL, `synchronous=FULL`) records plus a hash-chained audit log.
 //!
 //! What belongs here: the record types the engine writes ([`record`]), the store and its
-//! rebuild queries ([`store`]), which journaled history counts ([`history`]), the audit chain ([`audit`]), the business-day window used
-//! for day-trade counts ([`window`]) and the `runner journal` commands ([`cli`]).
+//! rebuild queries ([`store`]), the one rule for which journaled day trades and positions count
+//! (`history`), the audit chain ([`audit`]), the business-day window used for day-trade counts
+//! ([`window`]) and the `runner journal` commands ([`cli`]).
 //! See `docs/journal.md` for the schema, the durability guarantees and the limits of `verify`.
 
 pub mod audit;
