@@ -128,10 +128,23 @@ fn status_lock_contention_and_kill_9() {
     assert_eq!(both.code, 1, "{}", both.stderr);
     assert!(both.stderr.contains("one account belongs to one agent"), "{}", both.stderr);
 
-    // kill -9: the status file stays but is shown stale, the lock is free, the journal verifies.
+    // kill -9: the status file stays but is shown stale with health unknown (the file still
+    // says ok), the lock is free, the journal verifies.
     kill9(&mut holder);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_file).unwrap()).unwrap();
+    assert_eq!(written["health"], "ok");
     let out = Run::new(["status", "--state-dir", s(&st)]).run().success();
-    assert!(out.stdout.contains("stopped (stale)"), "{}", out.stdout);
+    let row = out.stdout.lines().find(|l| l.starts_with("fleet-a")).unwrap_or_default().to_owned();
+    assert!(row.contains("stopped (stale)"), "{}", out.stdout);
+    let health_col = out.stdout.lines().next().and_then(|h| h.find("HEALTH")).unwrap();
+    assert!(row[health_col..].starts_with("unknown "), "{}", out.stdout);
+    assert!(!row.contains(" ok "), "{}", out.stdout);
+    let out = Run::new(["status", "--state-dir", s(&st), "--format", "json"]).run().success();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(rows[0]["running"], false, "{}", out.stdout);
+    assert_eq!(rows[0]["health"], "unknown", "{}", out.stdout);
+    assert_eq!(rows[0]["last_health"], "ok", "{}", out.stdout);
     verify(&db);
     let again =
         Run::new(["up", A, "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)]).run().success();
@@ -241,12 +254,17 @@ fn kill_9_mid_run_then_restart_rebuilds_day_trades() {
         .unwrap();
     assert_eq!(crashed, 1);
     assert!(day_trades >= 1, "two fills on one day make a day trade");
+    // The restart replays the same dates from their start: what the killed run did there is
+    // re-created by this run, so it is neither restored nor flattened (a run never inherits
+    // "history" from its own future). Restoring across runs on later dates is tested below.
     assert!(
-        again.stdout.contains(&format!("restored {day_trades} day trade(s) of account paper-fleet-b")),
+        again.stdout.contains(&format!("not restored: {day_trades} day trade(s) of account paper-fleet-b")),
         "{day_trades} day trades\n{}",
         again.stdout
     );
-    // A position the crashed run left open is flattened in the journal at the first price.
+    assert!(!again.stdout.contains(&format!(": restored {day_trades} day trade(s)")), "{}", again.stdout);
+    assert!(!again.stdout.contains("flattened"), "{}", again.stdout);
+    // The newest snapshot is this run's, flat at the session's end.
     let open: i64 = c
         .query_row(
             "SELECT count(*) FROM positions WHERE audit_seq = (SELECT max(audit_seq) FROM positions) AND qty != '0'",
@@ -360,11 +378,13 @@ fn a_position_left_by_a_killed_run_is_flattened_at_the_first_price() {
     kill9(&mut up);
     assert_eq!(fill_count(&db), 1, "killed while holding");
     verify(&db);
-    let out = Run::new(["up", s(&recipe), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+    // The restart trades the next day (its first event is after the position was opened).
+    let later = pdt_case(dir.path(), "later", &["2013-10-08"]);
+    let out = Run::new(["up", s(&later), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
         .run()
         .success();
     assert!(out.stdout.contains("left 100 SPY open at 100"), "{}", out.stdout);
-    // The first price of the new run is the tape's first print, 100.00 at 09:30 on 10-07.
+    // The first price of the new run is its tape's first print, 100.00 at 09:30 on 10-08.
     assert!(out.stdout.contains("flattened 100 SPY left open by run pdt-agent-"), "{}", out.stdout);
     assert!(out.stdout.contains("at the first price 100.00 (P&L 0.00)"), "{}", out.stdout);
     let c = rusqlite::Connection::open(&db).unwrap();
@@ -376,5 +396,99 @@ fn a_position_left_by_a_killed_run_is_flattened_at_the_first_price() {
         )
         .unwrap();
     assert_eq!((side.as_str(), qty.as_str(), price.as_str()), ("sell", "100", "100.00"));
+    verify(&db);
+}
+
+/// The first `count` day trades restored by `runner up`, from its "restored N day trade(s)" line.
+fn restored_count(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| l.split_once(": restored ").and_then(|(_, r)| r.split(' ').next()?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// `runner journal day-trades --format json` for one account: (count, not counted as backtest,
+/// not counted as superseded).
+fn command_count(db: &Path, account: &str, date: &str) -> (u64, u64, u64) {
+    let out = Run::new(["journal", "--db", s(db), "--format", "json", "day-trades", "--account", account])
+        .args(["--date", date])
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["accounts"][0]["account"], account, "{}", out.stdout);
+    let n = v["accounts"][0]["count"].as_u64().unwrap();
+    assert_eq!(v["day_trades"].as_array().unwrap().len() as u64, n, "{}", out.stdout);
+    let nc = &v["not_counted"];
+    (n, nc["backtest"].as_u64().unwrap(), nc["superseded"].as_u64().unwrap())
+}
+
+#[test]
+fn replaying_the_same_dates_twice_trades_the_same() {
+    // The shares recipe under the PDT minimum on a new account, replayed twice into one journal:
+    // the second run must not inherit the first run's day trades on the very dates it replays.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml")).unwrap();
+    let text = text
+        .replace("starting_equity: 50000", "starting_equity: 20000")
+        .replace("account: paper-spy-shares", "account: paper-replay-twice")
+        .replace("path: ../data/", &format!("path: {}/", repo_root().join("data").display()));
+    assert!(text.contains("starting_equity: 20000") && text.contains("paper-replay-twice"), "{text}");
+    let recipe = dir.path().join("x.yaml");
+    std::fs::write(&recipe, text).unwrap();
+    let mut deals = Vec::new();
+    let mut outs = Vec::new();
+    for n in 0..2 {
+        let report = dir.path().join(format!("r{n}"));
+        let out = Run::new(["up", s(&recipe), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+            .args(["--report-dir", s(&report)])
+            .run()
+            .success();
+        deals.push(std::fs::read_to_string(report.join("deals.csv")).unwrap());
+        outs.push(out.stdout);
+    }
+    let trades = deals[0].lines().count() - 1;
+    assert_eq!(trades, 3, "three day trades, then pdt_limit: {}", deals[0]);
+    assert_eq!(deals[0], deals[1], "the same replay makes the same trades");
+    assert_eq!(restored_count(&outs[1]), 0, "{}", outs[1]);
+    assert!(outs[1].contains("not restored: 3 day trade(s) of account paper-replay-twice"), "{}", outs[1]);
+    // A backtest of the same recipe into the same journal: its simulated day trades never count.
+    Run::new(["backtest", s(&recipe), "--journal", s(&db), "--report-dir", s(&dir.path().join("bt"))])
+        .run()
+        .success();
+    // The command counts what the gate counts: the 3 trades once, not 9.
+    assert_eq!(command_count(&db, "paper-replay-twice", "2013-10-11"), (3, 3, 3));
+    verify(&db);
+}
+
+#[test]
+fn journal_day_trades_counts_what_the_gate_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
+    let days = ["2013-10-07", "2013-10-08", "2013-10-09"];
+    let first = pdt_case(dir.path(), "first", &days);
+    // The same three days as a paper run twice and as a backtest: 9 journaled day trades.
+    for _ in 0..2 {
+        Run::new(["up", s(&first), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+            .run()
+            .success();
+    }
+    Run::new(["backtest", s(&first), "--journal", s(&db), "--report-dir", s(&dir.path().join("bt"))])
+        .run()
+        .success();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let all: i64 = c.query_row("SELECT count(*) FROM day_trades", [], |r| r.get(0)).unwrap();
+    assert_eq!(all, 9);
+    let (counted, backtest, superseded) = command_count(&db, "paper-pdt", "2013-10-10");
+    assert_eq!((counted, backtest, superseded), (3, 3, 3));
+    // A run on the next day restores exactly what the command counted, and is refused its 4th.
+    let second = pdt_case(dir.path(), "second", &["2013-10-10"]);
+    let out = Run::new(["up", s(&second), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .run()
+        .success();
+    assert_eq!(restored_count(&out.stdout) as u64, counted, "{}", out.stdout);
+    assert_eq!(denial_codes(&db), ["pdt_limit"], "{}", out.stdout);
+    // After it, the window ending 10-10 still holds the same 3 (run 2 made none).
+    assert_eq!(command_count(&db, "paper-pdt", "2013-10-10").0, counted);
     verify(&db);
 }

@@ -253,6 +253,55 @@ fn day_trades_count_in_the_five_business_day_window() {
 }
 
 #[test]
+fn day_trade_window_skips_exchange_holidays() {
+    // Day trades of a paper run on Thu 12-19, Fri 12-20, Tue 12-24, Thu 12-26 and Fri 12-27, 2013.
+    // The window ending 12-27 is 12-20, 12-23, 12-24, 12-26, 12-27: Christmas (Wed 12-25) is an
+    // NYSE holiday, so 12-20 is in it (a weekdays-only window would start on 12-23) and 12-19 is not.
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("j.db");
+    let mut j = Journal::open(&db).expect("open");
+    let run = j
+        .begin_run(&NewRun {
+            agent: AgentId::from("a"),
+            recipe: "a.yaml".into(),
+            mode: RunMode::Paper,
+            started_at: Utc::now(),
+            metadata: [("account".to_owned(), "paper-h".to_owned())].into(),
+        })
+        .expect("begin");
+    for d in [19, 20, 24, 26, 27] {
+        j.record_day_trade(&DayTradeRecord {
+            run: Some(run.clone()),
+            account: AccountId::from("paper-h"),
+            agent: AgentId::from("a"),
+            instrument: InstrumentId::from("SPY"),
+            trade_date: NaiveDate::from_ymd_opt(2013, 12, d).expect("date"),
+            qty: dec!(100),
+            time: Utc.with_ymd_and_hms(2013, 12, d, 16, 0, 0).single().expect("time"),
+        })
+        .expect("day trade");
+    }
+    drop(j);
+    let db = db.to_str().expect("utf-8");
+    let out = Run::new(["journal", "day-trades", "--db", db, "--date", "2013-12-27"]).run().success();
+    assert!(out.stdout.contains("window 2013-12-20 .. 2013-12-27"), "{}", out.stdout);
+    assert!(out.stdout.contains("weekends and holidays skipped"), "{}", out.stdout);
+    assert!(!out.stdout.contains("not yet"), "{}", out.stdout);
+    assert!(out.stdout.contains("account paper-h: 4 day trade(s)"), "{}", out.stdout);
+    let out = Run::new(["journal", "day-trades", "--db", db, "--date", "2013-12-27", "--format", "json"])
+        .run()
+        .success();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(
+        v["window"]["business_days"],
+        serde_json::json!(["2013-12-20", "2013-12-23", "2013-12-24", "2013-12-26", "2013-12-27"])
+    );
+    assert_eq!(v["holidays_considered"], true);
+    assert_eq!(v["calendar"], "NYSE");
+    assert_eq!(v["accounts"], serde_json::json!([{"account": "paper-h", "count": 4}]));
+}
+
+#[test]
 fn verify_detects_tampering_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("j.db");

@@ -97,33 +97,67 @@ fn protective_exits_fire_on_intra_candle_prices() {
 #[test]
 fn loss_limits_halt_and_flatten() {
     // Day 1: long 100 at 100, a print at 96.90 loses 310. Signals later that day are refused;
-    // day 2 trades again after a daily-loss halt, not after a drawdown halt.
+    // day 2 trades again after either halt (both last for the rest of the day).
     let signals = [
         ("2013-10-08T09:31:00-04:00", "b"),
         ("2013-10-08T10:00:00-04:00", "s"),
         ("2013-10-08T10:30:00-04:00", "b"),
         ("2013-10-09T09:31:00-04:00", "b"),
     ];
-    let cases =
-        [("entry_size: 100, daily_loss_limit: 300", true), ("entry_size: 100, max_drawdown: 0.3%", false)];
-    for (risk, day2) in cases {
+    for risk in ["entry_size: 100, daily_loss_limit: 300", "entry_size: 100, max_drawdown: 0.3%"] {
         let o = run_case("loss.csv", &signals, ", starting_equity: 100000", risk, "15:55", "");
         let first = &o.trades[0];
         assert_eq!(first[4], at("2013-10-08", "09:50:00"), "{risk}: flattened at the breach");
         assert_eq!((first[5].as_str(), first[7].as_str()), ("96.9", "halt"), "{risk}");
         let codes = o.denial_codes();
-        assert_eq!(&codes[..2], ["halted", "halted"], "{risk}: {codes:?}");
-        if day2 {
-            assert_eq!(codes.len(), 2, "{codes:?}");
-            assert_eq!(o.trades.len(), 2, "{risk}: {:?}", o.trades);
-            assert_eq!(o.trades[1][0], at("2013-10-09", "09:31:00"), "active again the next day");
-        } else {
-            assert_eq!(codes.len(), 3, "{risk}: halted until restart: {codes:?}");
-            assert_eq!(o.trades.len(), 1, "{risk}: {:?}", o.trades);
-        }
+        assert_eq!(codes, ["halted", "halted"], "{risk}: {codes:?}");
+        assert_eq!(o.trades.len(), 2, "{risk}: {:?}", o.trades);
+        assert_eq!(o.trades[1][0], at("2013-10-09", "09:31:00"), "{risk}: active again the next day");
         assert!(o.stdout.contains("Denied orders (") && o.stdout.contains("halted"), "{}", o.stdout);
         assert_eq!(o.summary["denied_orders"], codes.len());
     }
+}
+
+#[test]
+fn max_drawdown_halts_for_the_day_and_the_next_day_measures_from_its_start() {
+    // 100,000 and 1 % max drawdown, long 100 shares on each day's 09:31 signal.
+    // Day 1: the peak is 101,000 (at 110); 99.80 leaves 99,980 <= 99,990: halt, flatten.
+    // Day 2 starts at 99,980, below the old peak's floor — measured from the old peak the agent
+    // would halt again at the first print. The peak is re-based to 99,980: 95 (99,480) passes,
+    // 101 makes a new peak 100,080, and 90 (98,980 <= 99,079.20) halts it for the rest of day 2.
+    let signals = [
+        ("2013-10-08T09:31:00-04:00", "b"),
+        ("2013-10-08T10:30:00-04:00", "b"),
+        ("2013-10-09T09:31:00-04:00", "b"),
+        ("2013-10-09T11:30:00-04:00", "b"),
+    ];
+    let o = run_case(
+        "drawdown.csv",
+        &signals,
+        ", starting_equity: 100000",
+        "entry_size: 100, max_drawdown: 1%",
+        "15:55",
+        "",
+    );
+    let t: Vec<[&str; 4]> =
+        o.trades.iter().map(|t| [t[0].as_str(), t[4].as_str(), t[5].as_str(), t[7].as_str()]).collect();
+    assert_eq!(
+        t,
+        [
+            [at("2013-10-08", "09:31:00").as_str(), &at("2013-10-08", "09:50:00"), "99.8", "halt"],
+            [at("2013-10-09", "09:31:00").as_str(), &at("2013-10-09", "11:00:00"), "90", "halt"],
+        ],
+        "{}",
+        o.stdout
+    );
+    // One refused entry after each day's halt, none on day 2's open.
+    assert_eq!(o.denial_codes(), ["halted", "halted"]);
+    let times: Vec<&str> =
+        o.summary["denials"].as_array().unwrap().iter().map(|d| d["time"].as_str().unwrap()).collect();
+    assert!(
+        times[0].starts_with("2013-10-08T10:30") && times[1].starts_with("2013-10-09T11:30"),
+        "{times:?}"
+    );
 }
 
 #[test]
@@ -393,7 +427,15 @@ fn option_day_trades_count_for_pdt() {
     let trades = Run::new(["journal", "--db", db, "trades"]).run().success();
     assert!(trades.stdout.contains(&format!("{}  buy", rows[0][1])), "{}", trades.stdout);
     assert!(!trades.stdout.contains("SPY option"), "{}", trades.stdout);
+    // A backtest's day trades are its own simulated account's: the gate's count leaves them out,
+    // `--run` shows them.
     let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07"]).run().success();
+    assert!(dts.stdout.contains("not counted: 3 of backtest runs"), "{}", dts.stdout);
+    let run_id =
+        r.stdout.split("journal run ").nth(1).and_then(|t| t.split([':', '\n', ' ']).next()).unwrap();
+    let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07", "--run", run_id])
+        .run()
+        .success();
     assert!(dts.stdout.contains("3 day trade(s)") && dts.stdout.contains(rows[2][1]), "{}", dts.stdout);
     let den = Run::new(["journal", "--db", db, "denials"]).run().success();
     assert!(den.stdout.contains(&format!("{}  buy", reported[0])), "{}", den.stdout);

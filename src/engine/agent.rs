@@ -243,7 +243,7 @@ pub struct Agent {
     /// The option leg's label last announced with [`AgentEvent::Instrument`].
     announced: String,
     guard: LossGuard,
-    /// A day-long halt (daily loss, halt command) ends when this trading day is over.
+    /// A day-long halt (daily loss, max drawdown, halt command) ends when this trading day is over.
     halted_day: Option<i64>,
     /// The other symbol the strategy reads (correlation), if any.
     related: Option<RelatedFeed>,

@@ -14,7 +14,8 @@ use super::option_leg::ContractPricer;
 use super::run::{self, DateRange};
 use super::status;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
-use crate::journal::{Durability, Journal, RunMode};
+use crate::journal::record::ts as journal_ts;
+use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, RunMode};
 use crate::model::{AccountId, AgentId};
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
@@ -247,7 +248,17 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
-        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, metadata(p, path))
+        let mut meta = metadata(p, path);
+        // The restart rebuild inherits only what happened before this run's first market event
+        // (crate::journal::history); peek at it with a second reader of the same data.
+        if let Some(first) = run::open_replay(p, DateRange::default())?
+            .next()
+            .transpose()
+            .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?
+        {
+            meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
+        }
+        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, meta)
             .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
         let restored = sink
             .restore()
@@ -268,6 +279,13 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 "{name}: restored {} day trade(s) of account {} from the journal (latest {last})\n",
                 restored.day_trades.len(),
                 p.recipe.broker.account
+            ));
+        }
+        if restored.not_restored > 0 {
+            say(&format!(
+                "{name}: not restored: {} day trade(s) of account {} dated at or after this run's first \
+                 market event (this replay covers them again)\n",
+                restored.not_restored, p.recipe.broker.account
             ));
         }
         // The PDT window persists across runs: the agent's compliance state counts them.

@@ -6,6 +6,10 @@
 //! open positions left by a crashed run of the same agent). Drivers own the sink; the agent
 //! never sees the journal.
 //!
+//! What a restart inherits is decided by [`crate::journal::history`] (shared with `runner journal
+//! day-trades`): day trades and positions of earlier paper/live runs timed before this run's
+//! first market event, which `runner up` records as the run's `first_event` metadata.
+//!
 //! Restart policy for paper accounts: the paper broker is a fresh simulation in every process,
 //! so a position a crashed run left open no longer exists anywhere but in the journal. The sink
 //! flattens it *in the journal* at the first price of the new run: a `recover-…` fill on the
@@ -23,6 +27,7 @@ use rust_decimal::Decimal;
 use super::agent::AgentEvent;
 use super::option_leg::ContractPricer;
 use crate::broker::{OrderEvent, OrderKind, OrderRequest};
+use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
@@ -50,13 +55,17 @@ pub struct SinkInfo {
 /// What a restart found in the journal.
 #[derive(Debug, Clone, Default)]
 pub struct Restored {
-    /// Day trades of this account from earlier paper/live runs, oldest first.
+    /// Day trades of this account from earlier paper/live runs that happened before this run's
+    /// first market event, oldest first.
     pub day_trades: Vec<DayTradeRecord>,
     /// Earlier paper/live runs of this agent on this account that never ended (their process
     /// died); they are now ended with outcome `crashed`.
     pub crashed_runs: Vec<RunId>,
-    /// Open positions a previous run of this agent left behind.
+    /// Open positions a previous run of this agent left behind before this run's first event.
     pub open_positions: Vec<PositionRecord>,
+    /// Day trades of earlier paper/live runs left out because they happened at or after this
+    /// run's first market event (a replay of the same dates re-creates them).
+    pub not_restored: usize,
 }
 
 /// Journals one agent's run. Write errors are kept (the first one) and reported by
@@ -147,8 +156,9 @@ impl JournalSink {
 
     /// Restart rebuild: this account's day trades from earlier paper/live runs (backtests
     /// are simulations and never count) and the open positions earlier runs of this agent
-    /// left. Open positions are flattened in the journal at the first price this run sees
-    /// (see the module docs).
+    /// left, both only from before this run's first market event (its run metadata
+    /// `first_event`; see [`crate::journal::history`]). Open positions are flattened in the
+    /// journal at the first price this run sees (see the module docs).
     ///
     /// Call it while holding the account lock: then no other process runs this account, so a
     /// paper/live run of this agent and account that never ended belongs to a dead process; it
@@ -171,24 +181,21 @@ impl JournalSink {
         for id in &crashed_runs {
             self.journal.end_run(id, Utc::now(), &outcome)?;
         }
-        let modes: HashMap<RunId, RunMode> = runs.into_iter().map(|r| (r.id, r.begin.mode)).collect();
-        let counts = |run: &Option<RunId>| {
-            run.as_ref().and_then(|r| modes.get(r)).is_some_and(|m| *m != RunMode::Backtest)
-        };
-        let day_trades: Vec<DayTradeRecord> = self
-            .journal
-            .day_trades_since(&self.info.account, NaiveDate::MIN)?
-            .into_iter()
-            .filter(|d| counts(&d.run) && d.run.as_ref() != Some(&self.run))
-            .collect();
-        let open_positions: Vec<PositionRecord> = self
-            .journal
-            .open_positions(&self.info.agent)?
-            .into_iter()
-            .filter(|p| p.account == self.info.account && counts(&p.run))
-            .collect();
+        // One rule for what counts, shared with `runner journal day-trades`
+        // (crate::journal::history): paper/live runs only, and only what happened before this
+        // run's first market event.
+        let as_of = AsOf::Run(&self.run);
+        let day_trades = self.journal.counted_day_trades(
+            Some(&self.info.account),
+            NaiveDate::MIN..=NaiveDate::MAX,
+            as_of,
+        )?;
+        let positions = self.journal.counted_open_positions(&self.info.agent, &self.info.account, as_of)?;
+        let open_positions = positions.counted;
+        let not_restored = day_trades.superseded;
+        let day_trades = day_trades.counted;
         self.pending_flatten = open_positions.clone();
-        Ok(Restored { day_trades, crashed_runs, open_positions })
+        Ok(Restored { day_trades, crashed_runs, open_positions, not_restored })
     }
 
     /// Flatten, in the journal, positions a crashed run left (once, at the first price).

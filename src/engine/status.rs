@@ -4,7 +4,8 @@
 //! `state_dir/status/<agent>.json` (atomically: temp file in the same directory, fsync, rename)
 //! about once a second and removes on a clean exit, and the reader behind `runner status`. A
 //! file whose writer no longer holds its account lock (or whose pid is gone) is shown as
-//! `stopped (stale)`: the process died without cleaning up.
+//! `stopped (stale)` with health `unknown`: the process died without cleaning up, and the health
+//! it last wrote says nothing about now.
 
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,14 @@ pub struct Listed {
     pub status: AgentStatus,
     /// Whether its process is still running (otherwise `stopped (stale)`).
     pub running: bool,
+    /// For a stale file: the health its process wrote last. Its `health` is then `unknown` —
+    /// nobody watches a dead process, so nothing about its health is known now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_health: Option<String>,
 }
+
+/// The health shown for an agent whose process is gone (`stopped (stale)`).
+pub const UNKNOWN_HEALTH: &str = "unknown";
 
 /// The status directory under a state directory.
 pub fn status_dir(state_dir: &Path) -> PathBuf {
@@ -118,9 +126,11 @@ pub fn list(state_dir: &Path) -> std::io::Result<(Vec<Listed>, Vec<String>)> {
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str::<AgentStatus>(&t).map_err(|e| e.to_string()));
         match parsed {
-            Ok(status) => {
+            Ok(mut status) => {
                 let running = running(state_dir, &status);
-                out.push(Listed { status, running });
+                let last_health =
+                    (!running).then(|| std::mem::replace(&mut status.health, UNKNOWN_HEALTH.to_owned()));
+                out.push(Listed { status, running, last_health });
             }
             Err(e) => warnings.push(format!("{}: {e}", path.display())),
         }

@@ -14,8 +14,8 @@ use rust_decimal::Decimal;
 
 use super::window::last_business_days;
 use super::{
-    DEFAULT_PATH, DayTradeRecord, Durability, FillRecord, Filter, Journal, NewRun, OrderRecord, OrderStatus,
-    OrderType, PositionRecord, RunMode,
+    AsOf, Counted, DEFAULT_PATH, DayTradeRecord, Durability, FillRecord, Filter, Journal, NewRun,
+    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
 };
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::engine::account_lock::{AccountLock, LockError};
@@ -91,6 +91,10 @@ pub enum JournalCommand {
         /// Last day of the window (default: today in New York).
         #[arg(long)]
         date: Option<NaiveDate>,
+        /// Only the day trades of this run, whatever its mode (e.g. a backtest). Without it the
+        /// count is the risk gate's: paper and live runs, each day trade once.
+        #[arg(long, value_name = "RUN")]
+        run: Option<String>,
     },
     /// List runs.
     Runs,
@@ -142,8 +146,8 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
             trades(&db, format, date, agent)
         }
         JournalCommand::Denials { date, agent } => denials(&db, format, date, agent),
-        JournalCommand::DayTrades { account, date } => {
-            day_trades(&db, format, account, date.unwrap_or_else(today_ny))
+        JournalCommand::DayTrades { account, date, run } => {
+            day_trades(&db, format, account, date.unwrap_or_else(today_ny), run)
         }
         JournalCommand::Runs => runs(&db, format),
         JournalCommand::StressWrite { count, agent, account, durability } => {
@@ -353,18 +357,34 @@ fn denials(
     Ok(ExitCode::SUCCESS)
 }
 
-fn day_trades(db: &std::path::Path, format: Format, account: Option<String>, date: NaiveDate) -> CmdResult {
+fn day_trades(
+    db: &std::path::Path,
+    format: Format,
+    account: Option<String>,
+    date: NaiveDate,
+    run: Option<String>,
+) -> CmdResult {
     let journal = open_existing(db)?;
     let window = last_business_days(&crate::calendar::Calendar::nyse(), date, 5);
     let (Some(&first), Some(&last)) = (window.first(), window.last()) else {
         return Err(ExitError::usage(format!("no business days on or before {date}")).into());
     };
-    let found = match &account {
-        Some(a) => journal.day_trades_since(&AccountId(a.clone()), first),
-        None => journal.all_day_trades_since(first),
-    }
-    .map_err(jerr)?;
-    let in_window: Vec<DayTradeRecord> = found.into_iter().filter(|d| d.trade_date <= last).collect();
+    let account_id = account.clone().map(AccountId);
+    let counted = match &run {
+        // One run's own day trades, whatever its mode (a backtest's simulated account).
+        Some(run) => {
+            let mut found = match &account_id {
+                Some(a) => journal.day_trades_since(a, first),
+                None => journal.all_day_trades_since(first),
+            }
+            .map_err(jerr)?;
+            found.retain(|d| d.trade_date <= last && d.run.as_ref().map(RunId::as_str) == Some(run.as_str()));
+            Counted { counted: found, backtest: 0, superseded: 0 }
+        }
+        // What the risk gate counts: the same function its restart rebuild uses.
+        None => journal.counted_day_trades(account_id.as_ref(), first..=last, AsOf::Latest).map_err(jerr)?,
+    };
+    let in_window = counted.counted;
     let mut accounts: Vec<String> = in_window.iter().map(|d| d.account.to_string()).collect();
     if let Some(a) = &account {
         accounts.push(a.clone());
@@ -378,14 +398,27 @@ fn day_trades(db: &std::path::Path, format: Format, account: Option<String>, dat
     match format {
         Format::Json => print_json(&serde_json::json!({
             "window": { "from": first, "to": last, "business_days": window },
-            "holidays_considered": false,
+            "calendar": "NYSE",
+            "holidays_considered": true,
+            "run": run,
+            "not_counted": { "backtest": counted.backtest, "superseded": counted.superseded },
             "accounts": counts.iter().map(|(a, n)| serde_json::json!({"account": a, "count": n})).collect::<Vec<_>>(),
             "day_trades": in_window,
         }))?,
         Format::Table => {
-            say!("5-business-day window {first} .. {last} (weekends skipped; holidays not yet)");
+            say!("5-business-day window {first} .. {last} (NYSE calendar: weekends and holidays skipped)");
+            if let Some(run) = &run {
+                say!("day trades of run {run} only");
+            }
             for (a, n) in &counts {
                 say!("account {a}: {n} day trade(s)");
+            }
+            if counted.backtest > 0 || counted.superseded > 0 {
+                say!(
+                    "not counted: {} of backtest runs, {} replayed again by a later run (as the risk gate)",
+                    counted.backtest,
+                    counted.superseded
+                );
             }
             if !in_window.is_empty() {
                 let rows: Vec<Vec<String>> = in_window

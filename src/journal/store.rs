@@ -894,6 +894,15 @@ impl Journal {
         Ok(open)
     }
 
+    /// Every position snapshot of `agent` on `account`, in journal order.
+    pub fn positions_of(
+        &self,
+        agent: &AgentId,
+        account: &AccountId,
+    ) -> Result<Vec<PositionRecord>, JournalError> {
+        self.select("agent = ? AND account = ?", vec![text(agent), text(account)])
+    }
+
     /// Rebuild: day trades of `account` on or after trading date `date`, oldest first.
     pub fn day_trades_since(
         &self,

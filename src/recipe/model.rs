@@ -397,7 +397,7 @@ pub struct Risk {
     /// Stop opening positions, flatten and halt for the day after losing this much in a day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_loss_limit: Option<Money>,
-    /// Halt after equity falls this fraction from its peak.
+    /// Flatten and halt for the rest of the trading day after equity falls this fraction from its peak; the next day re-bases the peak to its starting equity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_drawdown: Option<Percent>,
     /// Most orders per minute.

@@ -2,9 +2,11 @@
 //!
 //! What belongs here: [`LossGuard`], a few comparisons per price that say when the agent must
 //! halt. The agent acts on a [`Breach`]: cancel working orders, flatten, set the gate's
-//! [`TradingState::Halted`](crate::risk::gate::TradingState). A daily-loss halt lasts for the
-//! rest of the trading day (the next trading day starts Active again, with the day's starting
-//! equity re-based); a drawdown halt lasts until the agent is restarted.
+//! [`TradingState::Halted`](crate::risk::gate::TradingState). Both halts last for the rest of
+//! the trading day. The next trading day re-bases the daily loss on the day's starting equity;
+//! after a drawdown halt it also re-bases the peak on it — the halted agent is flat, so its
+//! equity cannot climb back to the old peak, and measuring from that peak would halt it again
+//! at the first price of every later day (docs/risk-and-compliance.md, "Max drawdown").
 
 use std::fmt;
 
@@ -17,7 +19,8 @@ use crate::model::{Money, Price, Qty, fastdec};
 pub enum Breach {
     /// Equity fell `daily_loss_limit` below the day's starting equity.
     DailyLoss,
-    /// Equity fell `max_drawdown` below its peak since the start of the run.
+    /// Equity fell `max_drawdown` below its peak (since the start of the run, or since the
+    /// day after the last drawdown halt).
     MaxDrawdown,
 }
 
@@ -144,8 +147,8 @@ impl LossGuard {
         self.daily_loss_limit.is_some() || self.max_drawdown.is_some()
     }
 
-    /// A new trading day `day` begins (re-bases the daily loss on `equity`); returns whether a
-    /// daily-loss halt of the previous day is over.
+    /// A new trading day `day` begins: re-bases the daily loss on `equity`, and after a
+    /// drawdown halt the peak too; returns whether a halt of the previous day is over.
     pub fn new_day(&mut self, day: i64, equity: Money) -> bool {
         if day == self.day {
             return false;
@@ -153,7 +156,11 @@ impl LossGuard {
         self.day = day;
         self.day_start = equity;
         self.band = None;
-        std::mem::take(&mut self.tripped_today)
+        let drawdown = std::mem::take(&mut self.drawdown_tripped);
+        if drawdown {
+            self.peak = equity;
+        }
+        std::mem::take(&mut self.tripped_today) || drawdown
     }
 
     /// The day's starting equity.
@@ -167,7 +174,7 @@ impl LossGuard {
     }
 
     /// Equity at a new price: the guard it trips, once (a tripped guard does not fire again the
-    /// same day, or for the drawdown, ever).
+    /// same day).
     #[inline]
     pub fn on_equity(&mut self, equity: Money) -> Option<Breach> {
         if equity > self.peak {
@@ -190,7 +197,7 @@ impl LossGuard {
         None
     }
 
-    /// Whether the drawdown guard has tripped (halted until restart).
+    /// Whether the drawdown guard has tripped today (halted for the rest of the day).
     pub fn drawdown_tripped(&self) -> bool {
         self.drawdown_tripped
     }
@@ -214,15 +221,26 @@ mod tests {
     }
 
     #[test]
-    fn drawdown_from_peak_trips_for_good() {
+    fn drawdown_trips_for_the_day_and_the_next_day_rebases_the_peak() {
         let mut g = LossGuard::new(None, Some(dec!(0.1)), dec!(10000));
         g.new_day(1, dec!(10000));
         assert_eq!(g.on_equity(dec!(12000)), None);
         assert_eq!(g.on_equity(dec!(10801)), None);
         assert_eq!(g.on_equity(dec!(10800)), Some(Breach::MaxDrawdown));
-        g.new_day(2, dec!(10800));
-        assert_eq!(g.on_equity(dec!(5000)), None);
+        assert_eq!(g.on_equity(dec!(9000)), None, "once a day");
         assert!(g.drawdown_tripped());
+        // Day 2 starts at 10800, below the old peak's floor: re-based, so no instant halt.
+        assert!(g.new_day(2, dec!(10800)), "the next day ends the halt");
+        assert!(!g.drawdown_tripped());
+        assert_eq!(g.peak(), dec!(10800));
+        assert_eq!(g.on_equity(dec!(9721)), None);
+        assert_eq!(g.on_equity(dec!(9720)), Some(Breach::MaxDrawdown), "10 % below 10800");
+        // Without a trip the peak carries over: it is a high-water mark, not a daily one.
+        assert!(g.new_day(3, dec!(9720)));
+        assert_eq!(g.on_equity(dec!(11000)), None);
+        assert!(!g.new_day(4, dec!(10000)), "no halt to end");
+        assert_eq!(g.peak(), dec!(11000));
+        assert_eq!(g.on_equity(dec!(9900)), Some(Breach::MaxDrawdown), "10 % below 11000 set on day 3");
     }
 
     #[test]

@@ -17,8 +17,6 @@ use crate::risk::gate::{RiskGate, TradingState};
 use crate::risk::guard::Breach;
 use crate::strategy::Phase;
 
-/// `halted_day` value of a halt that lasts until restart (max drawdown).
-const UNTIL_RESTART: i64 = i64::MAX;
 /// `halted_day` value of a halt received before the first price: it covers the day of that price.
 const FIRST_DAY: i64 = i64::MIN;
 
@@ -81,10 +79,8 @@ impl Agent {
                 self.pump(out);
                 // Exits are always approved; the phase only matters for entries.
                 self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
-                if self.halted_day != Some(UNTIL_RESTART) {
-                    // `day_index` is 0 only until the first price (1970-01-01 is never traded).
-                    self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
-                }
+                // `day_index` is 0 only until the first price (1970-01-01 is never traded).
+                self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
                 self.gate.set_state(TradingState::Halted);
                 out(AgentEvent::Warning { ts, message: format!("halted: {reason}") });
             }
@@ -98,14 +94,14 @@ impl Agent {
         }
     }
 
-    /// On every price: a new trading day ends a day-long halt; then the daily loss limit and max
-    /// drawdown are checked against the current equity.
+    /// On every price: a new trading day ends a halt (every halt is day-long); then the daily
+    /// loss limit and max drawdown are checked against the current equity.
     #[inline]
     pub(super) fn watch_losses<O: FnMut(AgentEvent<'_>)>(&mut self, day: i64, _phase: Phase, out: &mut O) {
         if self.halted_day == Some(FIRST_DAY) {
             self.halted_day = Some(day);
         }
-        if self.halted_day.is_some_and(|d| d != UNTIL_RESTART && d != day) {
+        if self.halted_day.is_some_and(|d| d != day) {
             self.halted_day = None;
             if self.gate.state() == TradingState::Halted {
                 self.gate.set_state(TradingState::Active);
@@ -140,15 +136,13 @@ impl Agent {
                 (self.guard.day_start() - equity).round_dp(2),
                 self.guard.day_start().round_dp(2)
             ),
-            Breach::MaxDrawdown => {
-                self.halted_day = Some(UNTIL_RESTART);
-                format!(
-                    "{breach}: equity {} is {} below its peak {}; halted until restart",
-                    equity.round_dp(2),
-                    (self.guard.peak() - equity).round_dp(2),
-                    self.guard.peak().round_dp(2)
-                )
-            }
+            Breach::MaxDrawdown => format!(
+                "{breach}: equity {} is {} below its peak {}; halted for the rest of the day \
+                 (the next day measures from its starting equity)",
+                equity.round_dp(2),
+                (self.guard.peak() - equity).round_dp(2),
+                self.guard.peak().round_dp(2)
+            ),
         };
         self.halt(TradingState::Halted, &reason, out);
     }
