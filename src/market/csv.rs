@@ -79,6 +79,9 @@ pub struct CsvOptions {
     pub symbol: SymbolId,
     /// Bar length in nanoseconds; `None` = guess from the path (see the module docs).
     pub bar_duration: Option<i64>,
+    /// Only the first rows will be read (a replay peeking at where a file starts): inflate
+    /// inline, without the read-ahead thread and its buffers.
+    pub peek: bool,
 }
 
 /// Column positions for one kind of file.
@@ -138,7 +141,9 @@ impl CsvSource {
         let io_err = |source| MarketDataError::Io { path: shown.clone(), source };
         let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
         let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
-        let reader: Box<dyn BufRead + Send> = if gz {
+        let reader: Box<dyn BufRead + Send> = if gz && opts.peek {
+            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(file)))
+        } else if gz {
             // Decompress on a helper thread so inflating and parsing overlap on two cores.
             ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(file))
         } else {

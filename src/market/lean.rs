@@ -76,13 +76,13 @@ pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvSource, MarketDataError
     let midnight =
         local_instant(date, 0, tz).ok_or_else(|| invalid("the file's date has no local midnight"))?;
     let file = File::open(path).map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
-    let reader = first_entry(BufReader::with_capacity(1 << 16, file))
+    let reader = first_entry(BufReader::with_capacity(1 << 16, file), !opts.peek)
         .map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
     Ok(CsvSource::lean(shown, reader, kind, ncols, midnight, scale, resolution, opts.symbol))
 }
 
 /// The data of a zip's first entry, from its local file header (deflated or stored).
-fn first_entry(mut r: BufReader<File>) -> std::io::Result<Box<dyn BufRead + Send>> {
+fn first_entry(mut r: BufReader<File>, read_ahead: bool) -> std::io::Result<Box<dyn BufRead + Send>> {
     let bad = |why: &str| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip: {why}"))
     };
@@ -101,7 +101,8 @@ fn first_entry(mut r: BufReader<File>) -> std::io::Result<Box<dyn BufRead + Send
     }
     std::io::copy(&mut (&mut r).take(skip), &mut std::io::sink())?;
     match method {
-        8 => Ok(ReadAhead::spawn(flate2::bufread::DeflateDecoder::new(r))),
+        8 if read_ahead => Ok(ReadAhead::spawn(flate2::bufread::DeflateDecoder::new(r))),
+        8 => Ok(Box::new(BufReader::new(flate2::bufread::DeflateDecoder::new(r)))),
         0 if csize != u32::MAX && flags & 8 == 0 => Ok(Box::new(BufReader::new(r.take(u64::from(csize))))),
         _ => Err(bad("unsupported compression method or layout")),
     }

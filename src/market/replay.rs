@@ -37,12 +37,27 @@ pub struct ReplayOptions {
 /// A time-ordered, streaming merge of one or more market-data files.
 #[derive(Debug)]
 pub struct Replay {
-    sources: Vec<CsvSource>,
+    /// One slot per file, in file order: `None` once the file is exhausted, or while it is
+    /// parked (see [`Parked`]).
+    sources: Vec<Option<CsvSource>>,
+    /// How to reopen a parked file; `None` for a file that is open or done.
+    parked: Vec<Option<Parked>>,
+    /// Kind, bar length of every file, in file order.
+    meta: Vec<(CsvKind, i64)>,
     heads: Vec<Option<MarketEvent>>,
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     done: bool,
+}
+
+/// A file whose first event is known but which is closed until the merge reaches that event,
+/// so a replay of many day files holds only the files it is reading (a file's read-ahead
+/// buffers and thread cost ~1.5 MB): memory stays flat in the number of files too.
+#[derive(Debug)]
+struct Parked {
+    path: PathBuf,
+    opts: CsvOptions,
 }
 
 /// The files a `path` argument names: itself, the data files (`*.csv`, `*.csv.gz`, Lean `*.zip`)
@@ -141,14 +156,14 @@ impl Replay {
     /// # Errors
     /// As [`Replay::open`].
     pub fn open_many(inputs: &[(&str, SymbolId)], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
-        let mut sources = Vec::new();
+        let mut files = Vec::new();
         for (path, symbol) in inputs {
-            let csv_opts = CsvOptions { symbol: *symbol, bar_duration: opts.bar_duration };
+            let csv_opts = CsvOptions { symbol: *symbol, bar_duration: opts.bar_duration, peek: false };
             for f in resolve_paths(path)? {
-                sources.push(CsvSource::open(&f, &csv_opts)?);
+                files.push((f, csv_opts.clone()));
             }
         }
-        Self::from_sources(sources, opts)
+        Self::from_file_options(files, opts)
     }
 
     /// Merge these files (their order breaks timestamp ties).
@@ -156,9 +171,43 @@ impl Replay {
     /// # Errors
     /// A file cannot be opened or has a bad header or first row.
     pub fn from_files(files: &[PathBuf], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
-        let csv_opts = CsvOptions { symbol: opts.symbol, bar_duration: opts.bar_duration };
-        let sources = files.iter().map(|f| CsvSource::open(f, &csv_opts)).collect::<Result<Vec<_>, _>>()?;
-        Self::from_sources(sources, opts)
+        let csv_opts = CsvOptions { symbol: opts.symbol, bar_duration: opts.bar_duration, peek: false };
+        Self::from_file_options(files.iter().map(|f| (f.clone(), csv_opts.clone())).collect(), opts)
+    }
+
+    /// Merge these files, each read with its options. One file is opened for reading at once;
+    /// of several, each is only peeked at (header and first event, inflated inline) and parked
+    /// until the merge reaches its first event.
+    fn from_file_options(
+        files: Vec<(PathBuf, CsvOptions)>,
+        opts: &ReplayOptions,
+    ) -> Result<Self, MarketDataError> {
+        if files.len() == 1 {
+            let (path, csv_opts) = &files[0];
+            return Self::from_sources(vec![CsvSource::open(path, csv_opts)?], opts);
+        }
+        let mut peeked = Vec::with_capacity(files.len());
+        for (path, csv_opts) in &files {
+            peeked.push(CsvSource::open(path, &CsvOptions { peek: true, ..csv_opts.clone() })?);
+        }
+        check_one_resolution(&peeked)?;
+        let meta = peeked.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+        let mut heads = Vec::with_capacity(files.len());
+        let mut heap = BinaryHeap::with_capacity(files.len());
+        let mut parked = Vec::with_capacity(files.len());
+        for (i, (mut src, (path, csv_opts))) in peeked.into_iter().zip(files).enumerate() {
+            let head = next_in_range(&mut src, opts.from)?;
+            match &head {
+                Some(ev) => {
+                    heap.push(Reverse((ev.ts(), i)));
+                    parked.push(Some(Parked { path, opts: csv_opts }));
+                }
+                None => parked.push(None),
+            }
+            heads.push(head);
+        }
+        let sources = std::iter::repeat_with(|| None).take(heads.len()).collect();
+        Ok(Self { sources, parked, meta, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// Merge already opened sources (their order breaks timestamp ties).
@@ -167,6 +216,7 @@ impl Replay {
     /// A source's first row is bad.
     pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
         check_one_resolution(&sources)?;
+        let meta = sources.iter().map(|s| (s.kind(), s.bar_duration())).collect();
         let mut heads = Vec::with_capacity(sources.len());
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (i, src) in sources.iter_mut().enumerate() {
@@ -176,17 +226,25 @@ impl Replay {
             }
             heads.push(head);
         }
-        Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, done: false })
+        let parked = std::iter::repeat_with(|| None).take(sources.len()).collect();
+        let sources = sources.into_iter().map(Some).collect();
+        Ok(Self { sources, parked, meta, heads, heap, from: opts.from, to: opts.to, done: false })
+    }
+
+    /// How many files are open for reading right now (the others are parked until the merge
+    /// reaches them, or done).
+    pub fn open_files(&self) -> usize {
+        self.sources.iter().filter(|s| s.is_some()).count()
     }
 
     /// The kinds of the merged files, in file order.
     pub fn kinds(&self) -> Vec<CsvKind> {
-        self.sources.iter().map(CsvSource::kind).collect()
+        self.meta.iter().map(|m| m.0).collect()
     }
 
     /// The longest bar length among the files (0 if all are ticks).
     pub fn max_bar_duration(&self) -> i64 {
-        self.sources.iter().map(CsvSource::bar_duration).max().unwrap_or(0)
+        self.meta.iter().map(|m| m.1).max().unwrap_or(0)
     }
 
     /// Read everything into memory (benchmarks, small files).
@@ -198,24 +256,39 @@ impl Replay {
     }
 
     fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        if self.sources.len() == 1 {
+        if let [one] = self.sources.as_mut_slice() {
             // One file: no merge needed.
             if let Some(ev) = self.heads[0].take() {
                 return Ok(Some(ev));
             }
-            return next_in_range(&mut self.sources[0], self.from);
+            return match one {
+                Some(src) => next_in_range(src, self.from),
+                None => Ok(None),
+            };
         }
         // Replace the top's key in place (one sift) rather than pop + push.
         let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
         let i = top.0.1;
         let ev = self.heads[i].take();
-        match next_in_range(&mut self.sources[i], self.from)? {
+        if let Some(p) = self.parked[i].take() {
+            // The merge has reached a parked file: open it for reading, past the head it gave.
+            let mut src = CsvSource::open(&p.path, &p.opts)?;
+            next_in_range(&mut src, self.from)?;
+            self.sources[i] = Some(src);
+        }
+        let next = match self.sources[i].as_mut() {
+            Some(src) => next_in_range(src, self.from)?,
+            None => None,
+        };
+        match next {
             Some(n) => {
                 top.0 = (n.ts(), i);
                 self.heads[i] = Some(n);
             }
             None => {
                 std::collections::binary_heap::PeekMut::pop(top);
+                // Done with this file: free its buffers and read-ahead thread now.
+                self.sources[i] = None;
             }
         }
         Ok(ev)
@@ -377,6 +450,37 @@ where
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn files_are_opened_when_the_merge_reaches_them_and_closed_when_done() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Three day files one after another, and a fourth overlapping the second.
+        let days = [("a", "07", 1), ("b", "08", 2), ("c", "09", 3), ("d", "08", 4)];
+        for (name, day, price) in days {
+            let rows: String =
+                (0..3).map(|k| format!("2013-10-{day}T10:00:0{k}.000-04:00,{price}{k},100\n")).collect();
+            std::fs::write(dir.path().join(format!("{name}.csv")), format!("timestamp,price,size\n{rows}"))
+                .expect("write");
+        }
+        let mut r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
+        assert_eq!(r.open_files(), 0, "all four only peeked at");
+        let mut seen = Vec::new();
+        let mut most_open = 0;
+        while let Some(ev) = r.next() {
+            let MarketEvent::Trade(t) = ev.expect("event") else { panic!("a trade") };
+            seen.push(t.price);
+            most_open = most_open.max(r.open_files());
+        }
+        // Time order; on equal times file order (b before d).
+        let expected =
+            [dec!(10), dec!(11), dec!(12), dec!(20), dec!(40), dec!(21), dec!(41), dec!(22), dec!(42)]
+                .into_iter()
+                .chain([dec!(30), dec!(31), dec!(32)])
+                .collect::<Vec<_>>();
+        assert_eq!(seen, expected);
+        assert_eq!(most_open, 2, "the two overlapping files at once, never more");
+        assert_eq!(r.open_files(), 0, "every file closed at the end");
+    }
 
     fn bar(o: Decimal, h: Decimal, l: Decimal, c: Decimal, v: Decimal) -> Bar {
         Bar {
