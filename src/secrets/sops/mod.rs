@@ -488,7 +488,12 @@ pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Resu
 /// `output` store (`sops encrypt --input-type … --output-type …`). As in sops, a document
 /// read with the binary store (one `data` value) is encrypted whole: no suffix, regex or
 /// comment rule applies and none is written to the metadata.
-pub fn encrypt_as(doc: &PlainDocument, input: Format, output: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
+pub fn encrypt_as(
+    doc: &PlainDocument,
+    input: Format,
+    output: Format,
+    cfg: &EncryptConfig,
+) -> Result<Vec<u8>> {
     encrypt_store(doc, input, output, cfg)
 }
 
@@ -571,14 +576,7 @@ pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
     if format == Format::Dotenv {
         check_dotenv(&dec.doc)?;
     }
-    write_encrypted(
-        &dec.doc.branches,
-        format,
-        dec.metadata.clone(),
-        &dec.data_key,
-        &dec.stash,
-        "document",
-    )
+    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, &dec.stash, "document")
 }
 
 /// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
