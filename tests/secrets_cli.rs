@@ -875,7 +875,7 @@ fn set_takes_age_and_pgp_for_a_new_file_and_refuses_them_for_an_existing_one() {
     assert!(y.contains(&b.recipient) && !y.contains(&a.recipient), "{list}");
     p.with(&a, &["secrets", "get", "y"]).run().code(1);
 
-    // A bad recipient is refused before any value is read.
+    // A bad recipient is refused, by name, and nothing is written.
     let r = p
         .with(&a, &["secrets", "set", "z", "k", "--age", "age1nope"])
         .stdin(format!("k={CANARY}\n"))

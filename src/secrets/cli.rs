@@ -329,6 +329,9 @@ fn set(dir: &Path, a: SetArgs) -> Res {
         (None, true) => Some(CreationRule::from_recipients(a.age, a.pgp)),
         (None, false) => Some(rule_for(&path)?),
     };
+    if let Some(rule) = &rule {
+        vault::check_recipients(rule, &path)?;
+    }
     let values = read_values(&a.keys)?;
     let new = match (&existing, rule) {
         (Some(bytes), _) => vault::set_values(bytes, FileFormat::Yaml, &path, &values)?,

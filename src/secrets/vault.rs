@@ -204,7 +204,9 @@ pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
     }
 }
 
-fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError> {
+/// Check that `rule` gives a new file at `path` at least one recipient and that every age
+/// recipient is one sops accepts (nothing is encrypted yet).
+pub fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError> {
     if rule.is_empty() {
         return Err(SecretsError::NoRecipients { path: path.to_owned() });
     }

@@ -132,7 +132,7 @@ fn section(out: &mut String, name: &str, items: &[(Option<String>, String, Strin
     if !out.is_empty() {
         out.push('\n');
     }
-    for c in head {
+    if let Some(c) = head {
         out.push_str("; ");
         out.push_str(c);
         out.push('\n');
@@ -142,7 +142,7 @@ fn section(out: &mut String, name: &str, items: &[(Option<String>, String, Strin
     out.push_str("]\n");
     let width = items.iter().map(|(_, k, _)| k.chars().count()).max().unwrap_or(0);
     for (comment, k, v) in items {
-        for c in comment {
+        if let Some(c) = comment {
             out.push_str("; ");
             out.push_str(c);
             out.push('\n');
