@@ -665,3 +665,34 @@ pub fn update_recipients(
         if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
     write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, &dec.stash, file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_from_the_name_as_sops_3_11_picks_it() {
+        let cases = [
+            ("a.yaml", Format::Yaml),
+            ("dir/a.sops.yml", Format::Yaml),
+            ("a.json", Format::Json),
+            (".env", Format::Dotenv),
+            ("prod.env", Format::Dotenv),
+            ("a.ini", Format::Ini),
+            // Everything else is binary, including near misses sops does not special-case.
+            (".env.local", Format::Binary),
+            ("a.YAML", Format::Binary),
+            ("notes.txt", Format::Binary),
+            ("Makefile", Format::Binary),
+            ("a.yaml.bak", Format::Binary),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Format::for_path(Path::new(name)), want, "{name}");
+        }
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.flag()), Some(f));
+        }
+        assert_eq!(Format::from_name("YAML"), None);
+        assert_eq!(Format::from_name("toml"), None);
+    }
+}
