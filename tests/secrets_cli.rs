@@ -724,3 +724,260 @@ fn key_groups_with_shamir_threshold_from_sops_yaml() {
     let list = p.bare(&["secrets", "list"]).run().success();
     assert!(list.stdout.contains(&a.recipient) && list.stdout.contains(&b.recipient), "{}", list.stdout);
 }
+
+/// The real sops in the project directory with `key` as its only age identity.
+fn sops_run(p: &Project, key: &AgeKey, args: &[&str]) -> std::process::Output {
+    Command::new(sops_bin())
+        .current_dir(p.root.path())
+        .env("HOME", p.path("home"))
+        .env("SOPS_AGE_KEY_FILE", &key.file)
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("XDG_CONFIG_HOME")
+        .arg("--disable-version-check")
+        .args(args)
+        .output()
+        .expect("run sops")
+}
+
+/// [`sops_run`] that must succeed; its stdout.
+fn sops_ok(p: &Project, key: &AgeKey, args: &[&str]) -> Vec<u8> {
+    let out = sops_run(p, key, args);
+    assert!(out.status.success(), "sops {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// An INI file as sops 3.11 prints it (`=` aligned per section), so a round trip through
+/// either tool gives these exact bytes back.
+const INI: &str = "; broker login\n[db]\nuser     = bob\npassword = hunter2 with spaces\n\n[feed]\n; the token\ntoken = abc=def\n";
+
+#[test]
+fn encrypt_and_decrypt_pick_the_store_from_the_name_like_sops() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    // Not YAML at all: with the old "YAML unless .json/.env" rule this could not be encrypted.
+    let text = "-----BEGIN NOTE-----\n  key: [unclosed\n\ttab\tand \"quotes\"\n";
+    let files = [("note.txt", text), ("app.env.local", "A=1\nnot dotenv at all\n"), ("cfg.ini", INI)];
+    for (name, body) in files {
+        fs::write(p.path(name), body).unwrap();
+        let enc_name = format!("runner-{name}");
+        // runner → sops: same bytes back.
+        p.with(&k, &["secrets", "encrypt", name, "--age", &k.recipient, "-o", &enc_name]).run().success();
+        let enc = String::from_utf8(p.read(&enc_name)).unwrap();
+        assert!(!enc.contains("hunter2") && !enc.contains("unclosed"), "{name}: {enc}");
+        if name.ends_with(".ini") {
+            assert!(enc.contains("[sops]") && enc.contains("[db]"), "INI store: {enc}");
+        } else {
+            // The binary store: one encrypted `data` value in a JSON file, no suffix rule.
+            assert!(enc.starts_with("{\n\t\"data\": \"ENC[AES256_GCM,"), "binary store: {enc}");
+            assert!(!enc.contains("unencrypted_suffix"), "{enc}");
+        }
+        assert_eq!(
+            sops_ok(&p, &k, &["decrypt", &enc_name]),
+            body.as_bytes(),
+            "sops decrypts runner's {name}"
+        );
+        assert_eq!(p.with(&k, &["secrets", "decrypt", &enc_name]).run().success().stdout, body, "{name}");
+        // sops → runner: same bytes back.
+        let sops_name = format!("sops-{name}");
+        let by_sops = sops_ok(&p, &k, &["encrypt", "--age", &k.recipient, name]);
+        fs::write(p.path(&sops_name), by_sops).unwrap();
+        p.with(&k, &["secrets", "decrypt", &sops_name, "-o", &format!("back-{name}")]).run().success();
+        assert_eq!(p.read(&format!("back-{name}")), body.as_bytes(), "runner decrypts sops' {name}");
+    }
+}
+
+#[test]
+fn input_and_output_type_flags_override_the_name_like_sops() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    let yaml = "user: bob\npassword: hunter2\nports:\n    - 1\n    - 2\n";
+    fs::write(p.path("conf.yaml"), yaml).unwrap();
+    fs::write(p.path("conf.data"), INI).unwrap();
+
+    // YAML in, JSON out; sops reads it as JSON (from the name) and prints YAML on request.
+    p.with(
+        &k,
+        &["secrets", "encrypt", "conf.yaml", "--output-type", "json", "--age", &k.recipient, "-o", "c.json"],
+    )
+    .run()
+    .success();
+    assert!(String::from_utf8(p.read("c.json")).unwrap().starts_with('{'));
+    let by_sops = sops_ok(&p, &k, &["decrypt", "--output-type", "yaml", "c.json"]);
+    assert_eq!(by_sops, yaml.as_bytes());
+    let mine = p.with(&k, &["secrets", "decrypt", "c.json", "--output-type", "yaml"]).run().success();
+    assert_eq!(mine.stdout.as_bytes(), by_sops);
+    // And the default output for a .json name is JSON, as sops prints it.
+    let json = p.with(&k, &["secrets", "decrypt", "c.json"]).run().success();
+    assert_eq!(json.stdout.as_bytes(), sops_ok(&p, &k, &["decrypt", "c.json"]));
+
+    // A YAML file kept whole (binary store) and an INI file with a name sops cannot place.
+    let args = ["secrets", "encrypt", "conf.yaml", "--input-type", "binary", "--output-type", "json"];
+    let enc = p.with(&k, &[&args[..], &["--age", &k.recipient, "-o", "whole.json"]].concat()).run().success();
+    assert!(enc.stdout.is_empty());
+    let back = sops_ok(&p, &k, &["decrypt", "--input-type", "json", "--output-type", "binary", "whole.json"]);
+    assert_eq!(back, yaml.as_bytes());
+    let args = ["secrets", "encrypt", "conf.data", "--input-type", "ini", "--output-type", "ini"];
+    p.with(&k, &[&args[..], &["--age", &k.recipient, "-o", "c.enc"]].concat()).run().success();
+    assert_eq!(
+        sops_ok(&p, &k, &["decrypt", "--input-type", "ini", "--output-type", "ini", "c.enc"]),
+        INI.as_bytes()
+    );
+    let sops_enc = sops_ok(
+        &p,
+        &k,
+        &["encrypt", "--input-type", "ini", "--output-type", "ini", "--age", &k.recipient, "conf.data"],
+    );
+    fs::write(p.path("s.enc"), sops_enc).unwrap();
+    let r = p
+        .with(&k, &["secrets", "decrypt", "s.enc", "--input-type", "ini", "--output-type", "ini"])
+        .run()
+        .success();
+    assert_eq!(r.stdout, INI);
+
+    // An unknown type is a usage error, before anything is read or written.
+    let before = p.snapshot();
+    let r = p
+        .with(&k, &["secrets", "encrypt", "conf.yaml", "--input-type", "toml", "--age", &k.recipient])
+        .run()
+        .code(2);
+    assert!(r.stderr.contains("binary") && r.stderr.contains("dotenv"), "{}", r.stderr);
+    assert_eq!(before, p.snapshot());
+}
+
+#[test]
+fn set_takes_age_and_pgp_for_a_new_file_and_refuses_them_for_an_existing_one() {
+    let p = Project::new();
+    let a = p.age_key("a");
+    let b = p.age_key("b");
+    // No .sops.yaml at all: the flags are enough.
+    p.with(&a, &["secrets", "set", "x", "key_id", "--age", &a.recipient])
+        .stdin("key_id=one\n")
+        .run()
+        .success();
+    assert_eq!(p.with(&a, &["secrets", "get", "x", "key_id"]).run().success().stdout, "one\n");
+    assert_eq!(sops_ok(&p, &a, &["decrypt", "secrets/x.sops.yaml"]), b"key_id: one\n");
+
+    // An existing file keeps its recipients: the flags are refused, nothing is asked or written.
+    let before = p.snapshot();
+    let r = p
+        .with(&a, &["secrets", "set", "x", "key_id", "--age", &b.recipient])
+        .stdin("key_id=two\n")
+        .run()
+        .code(2);
+    assert!(r.stderr.contains("recipients add") && r.stderr.contains("x.sops.yaml"), "{}", r.stderr);
+    assert_eq!(before, p.snapshot());
+
+    // Flags win over a matching .sops.yaml rule (as for `encrypt`).
+    p.write_rule(&[&a.recipient], &[]);
+    p.with(&b, &["secrets", "set", "y", "k", "--age", &b.recipient]).stdin("k=v\n").run().success();
+    let list = p.bare(&["secrets", "list"]).run().success().stdout;
+    let y = list.split("\ny\n").nth(1).expect("y listed");
+    assert!(y.contains(&b.recipient) && !y.contains(&a.recipient), "{list}");
+    p.with(&a, &["secrets", "get", "y"]).run().code(1);
+
+    // A bad recipient is refused, by name, and nothing is written.
+    let r = p
+        .with(&a, &["secrets", "set", "z", "k", "--age", "age1nope"])
+        .stdin(format!("k={CANARY}\n"))
+        .run()
+        .code(2);
+    assert!(r.stderr.contains("age1nope") && !r.stderr.contains(CANARY), "{}", r.stderr);
+    assert!(!p.path("secrets/z.sops.yaml").exists());
+}
+
+#[test]
+fn errors_name_the_variable_the_file_and_how_to_pass_values() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "x", &[("key_id", "v")]).success();
+
+    let missing = p.path("nonexist");
+    let r = p.bare(&["secrets", "get", "x"]).env("SOPS_AGE_KEY_FILE", &missing).run().code(2);
+    let want =
+        format!("SOPS_AGE_KEY_FILE={}: no such file (needed to open secrets/x.sops.yaml)", missing.display());
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    let r = p.bare(&["secrets", "get", "x"]).env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &missing).run().code(2);
+    assert!(
+        r.stderr.contains("SOPS_AGE_SSH_PRIVATE_KEY_FILE=") && r.stderr.contains("x.sops.yaml"),
+        "{}",
+        r.stderr
+    );
+
+    let before = p.snapshot();
+    let r = p.with(&k, &["secrets", "set", "x", &format!("key_id={CANARY}")]).stdin("").run().code(2);
+    assert!(!r.stderr.contains(CANARY), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("never accepted on the command line")
+            && r.stderr.contains("key_id=VALUE")
+            && r.stderr.contains("prompt"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(before, p.snapshot());
+
+    let r = p.with(&k, &["secrets", "rotate"]).run().code(2);
+    assert!(r.stderr.contains("--all"), "{}", r.stderr);
+}
+
+#[test]
+fn edit_on_a_terminal_offers_to_fix_an_invalid_edit() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "e", &[("token", CANARY)]).success();
+    let before = p.read("secrets/e.sops.yaml");
+    // First run: break the YAML. Second run: the broken edit must still be there (kept for
+    // the user to fix), and it is fixed.
+    let editor = write_script(
+        &p,
+        "fix-editor.sh",
+        &format!(
+            "if [ -e {count} ]; then grep -q 'oops' \"$1\" || exit 9; printf 'token: fixed\\n' > \"$1\"; \
+             else touch {count}; printf 'token: [oops\\n' > \"$1\"; fi",
+            count = p.path("ran-once").display()
+        ),
+    );
+    let command = format!(
+        "env TMPDIR={} EDITOR={} {} secrets edit e",
+        p.path("tmp").display(),
+        editor.display(),
+        crate::support::runner_bin()
+    );
+    let out = on_pty(&p, &k, &command, "w 'press Enter to edit again'; printf '\\n' >&3");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("e.sops.yaml") && !shown.contains(CANARY), "{shown}");
+    assert_eq!(p.with(&k, &["secrets", "get", "e", "token"]).run().success().stdout, "fixed\n");
+    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+
+    // Ctrl-C at the question: nothing written, the temp file removed. (A fresh transcript,
+    // so the feed waits for this run's question.)
+    fs::remove_file(p.path("typescript")).unwrap();
+    fs::remove_file(p.path("pty-input")).unwrap();
+    set(&p, &k, "e", &[("token", CANARY)]).success();
+    let before_abort = p.read("secrets/e.sops.yaml");
+    assert_ne!(before, before_abort);
+    let broken = write_script(&p, "broken-editor.sh", "printf 'token: [oops\\n' > \"$1\"");
+    let inner = write_script(
+        &p,
+        "inner.sh",
+        &format!(
+            "trap true INT\nTMPDIR={} EDITOR={} {} secrets edit e\necho \"rc=$?\"",
+            p.path("tmp").display(),
+            broken.display(),
+            crate::support::runner_bin()
+        ),
+    );
+    let out = on_pty(
+        &p,
+        &k,
+        &format!("sh {}", inner.display()),
+        "w 'press Enter to edit again'; printf '\\003' >&3",
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("interrupted") && shown.contains("rc=2\n") && !shown.contains(CANARY), "{shown}");
+    assert_eq!(before_abort, p.read("secrets/e.sops.yaml"));
+    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+}

@@ -92,11 +92,7 @@ fn run_sops(args: &[&str], gpg: Option<&GpgHome>, dir: &Path) -> (i32, Vec<u8>, 
 }
 
 fn type_flag(f: Format) -> &'static str {
-    match f {
-        Format::Yaml => "yaml",
-        Format::Json => "json",
-        Format::Dotenv => "dotenv",
-    }
+    f.flag()
 }
 
 /// Numbers compared as float64 (sops 3.11 reads JSON numbers as floats).

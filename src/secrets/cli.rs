@@ -42,8 +42,9 @@ pub enum SecretsCommand {
     #[command(
         long_about = "Create or update DIR/NAME.sops.yaml.\n\nValues are never taken from the command line: \
 on a terminal each KEY is asked for with a hidden prompt; otherwise stdin must hold one KEY=VALUE line per KEY \
-(the value is everything after the first '='). A new file is encrypted to the recipients of the first matching \
-.sops.yaml creation rule; an existing file keeps its recipients and data key."
+(the value is everything after the first '='). A new file is encrypted to the --age/--pgp recipients if given, \
+else to those of the first matching .sops.yaml creation rule. An existing file keeps its recipients and data \
+key; --age/--pgp are refused for it (use `runner secrets recipients add`)."
     )]
     Set(SetArgs),
     /// Print decrypted values (the whole file as YAML, or one KEY's value).
@@ -56,7 +57,10 @@ on a terminal each KEY is asked for with a hidden prompt; otherwise stdin must h
     #[command(
         long_about = "Edit the decrypted file in $EDITOR (else $VISUAL, else vi).\n\nThe plaintext is written \
 to a 0600 file in a private temporary directory, which is removed afterwards even if the editor fails. \
-If the editor exits with an error or leaves the text unchanged, the secrets file is not touched."
+If the editor exits with an error or leaves the text unchanged, the secrets file is not touched. \
+If the edited text is not valid YAML, then on a terminal you are asked to press Enter to correct it in the \
+editor (the same temporary file, your edit kept) or Ctrl-C to abort; off a terminal the command fails. \
+Either way the secrets file is only written once the edit is valid."
     )]
     Edit(EditArgs),
     /// Re-encrypt with a new data key (same recipients).
@@ -64,11 +68,22 @@ If the editor exits with an error or leaves the text unchanged, the secrets file
     /// Add or remove recipients of a secrets file (re-wraps the data key, like `sops updatekeys`).
     #[command(subcommand)]
     Recipients(RecipientsCommand),
-    /// Encrypt any YAML, JSON or dotenv file, like `sops encrypt`.
+    /// Encrypt any file, like `sops encrypt` (store from the extension or --input-type).
+    #[command(long_about = "Encrypt any file, like `sops encrypt`.\n\n".to_owned() + STORE_HELP)]
     Encrypt(EncryptArgs),
-    /// Decrypt any SOPS YAML, JSON or dotenv file, like `sops decrypt`.
+    /// Decrypt any SOPS file, like `sops decrypt` (store from the extension or --input-type).
+    #[command(long_about = "Decrypt any SOPS file, like `sops decrypt`.\n\n".to_owned() + STORE_HELP)]
     Decrypt(DecryptArgs),
 }
+
+/// How `encrypt` / `decrypt` pick the store (shown in their `--help`).
+const STORE_HELP: &str = "The store is chosen from FILE's name as sops 3.11 does: a name ending in .yaml or \
+.yml is YAML, .json JSON, .env dotenv, .ini INI, and any other name (.txt, .pem, .env.local, .YAML, …) is \
+binary: the whole file becomes one encrypted value `data` in a JSON sops file. --input-type and \
+--output-type (yaml, json, dotenv, ini, binary) override the name, separately for reading and writing.";
+
+/// The `--input-type` / `--output-type` values.
+const TYPES: [&str; 5] = ["yaml", "json", "dotenv", "ini", "binary"];
 
 /// `runner secrets init`.
 #[derive(Debug, Args)]
@@ -79,9 +94,17 @@ pub struct InitArgs {}
 pub struct SetArgs {
     /// Secrets name (file DIR/NAME.sops.yaml).
     pub name: String,
-    /// Keys to set.
+    /// Keys to set (names only: values come from the prompt or stdin).
     #[arg(required = true)]
     pub keys: Vec<String>,
+    /// age recipient for a new file (repeatable): `age1…`, or an SSH public key
+    /// `ssh-ed25519 AAAA…` / `ssh-rsa AAAA…` (quoted). Without --age/--pgp, recipients
+    /// come from .sops.yaml. Refused for an existing file.
+    #[arg(long = "age", value_name = "RECIPIENT")]
+    pub age: Vec<String>,
+    /// PGP fingerprint for a new file (repeatable). Refused for an existing file.
+    #[arg(long = "pgp", value_name = "FINGERPRINT")]
+    pub pgp: Vec<String>,
 }
 
 /// `runner secrets get`.
@@ -115,9 +138,9 @@ pub struct EditArgs {
 
 /// `runner secrets rotate`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["name", "all"])))]
 pub struct RotateArgs {
     /// Secrets name.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub name: Option<String>,
     /// Rotate every secrets file in DIR.
     #[arg(long)]
@@ -149,8 +172,14 @@ pub struct RecipientArgs {
 /// `runner secrets encrypt`.
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// Plain YAML, JSON (.json) or dotenv (.env) file.
+    /// The plaintext file (its name picks the store, as in sops).
     pub file: PathBuf,
+    /// Read FILE with this store instead of the one its name gives.
+    #[arg(long, value_name = "TYPE", value_parser = TYPES)]
+    pub input_type: Option<String>,
+    /// Write the encrypted file with this store instead of the one FILE's name gives.
+    #[arg(long, value_name = "TYPE", value_parser = TYPES)]
+    pub output_type: Option<String>,
     /// age recipient (repeatable): `age1…`, or an SSH public key `ssh-ed25519 AAAA…` /
     /// `ssh-rsa AAAA…` (quoted). Without --age/--pgp, recipients come from .sops.yaml.
     #[arg(long = "age", value_name = "RECIPIENT")]
@@ -169,8 +198,14 @@ pub struct EncryptArgs {
 /// `runner secrets decrypt`.
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
-    /// SOPS-encrypted YAML, JSON (.json) or dotenv (.env) file.
+    /// The SOPS-encrypted file (its name picks the store, as in sops).
     pub file: PathBuf,
+    /// Read FILE with this store instead of the one its name gives.
+    #[arg(long, value_name = "TYPE", value_parser = TYPES)]
+    pub input_type: Option<String>,
+    /// Print the plaintext with this store instead of the one FILE's name gives.
+    #[arg(long, value_name = "TYPE", value_parser = TYPES)]
+    pub output_type: Option<String>,
     /// Replace FILE with the plaintext.
     #[arg(long, short = 'i', conflicts_with = "output")]
     pub in_place: bool,
@@ -202,6 +237,7 @@ pub fn secrets(args: SecretsArgs, _g: &GlobalArgs) -> CmdResult {
 fn to_exit(e: SecretsError) -> ExitError {
     match e {
         SecretsError::Io { .. }
+        | SecretsError::KeyFile { .. }
         | SecretsError::NotFound { .. }
         | SecretsError::BadName { .. }
         | SecretsError::BadKey { .. }
@@ -275,21 +311,53 @@ fn rule_for(path: &Path) -> Result<CreationRule, SecretsError> {
 fn set(dir: &Path, a: SetArgs) -> Res {
     let path = store::path_for(dir, &a.name)?;
     for k in &a.keys {
-        store::validate_key(k)?;
+        check_set_key(k)?;
+    }
+    let flags = !a.age.is_empty() || !a.pgp.is_empty();
+    let existing = if path.exists() { Some(store::read(&path)?) } else { None };
+    if existing.is_some() && flags {
+        return Err(SecretsError::Input(format!(
+            "{} already exists and keeps its recipients: --age/--pgp only apply when set creates a file; \
+             use `runner secrets recipients add {}` to add recipients (nothing was changed)",
+            path.display(),
+            a.name
+        )));
+    }
+    // Recipients are settled before any value is asked for.
+    let rule = match (&existing, flags) {
+        (Some(_), _) => None,
+        (None, true) => Some(CreationRule::from_recipients(a.age, a.pgp)),
+        (None, false) => Some(rule_for(&path)?),
+    };
+    if let Some(rule) = &rule {
+        vault::check_recipients(rule, &path)?;
     }
     let values = read_values(&a.keys)?;
-    let existing = if path.exists() { Some(store::read(&path)?) } else { None };
-    let new = match &existing {
-        Some(bytes) => vault::set_values(bytes, FileFormat::Yaml, &path, &values)?,
-        None => {
-            let rule = rule_for(&path)?;
-            vault::create_with_values(&values, FileFormat::Yaml, &path, &rule)?
-        }
+    let new = match (&existing, rule) {
+        (Some(bytes), _) => vault::set_values(bytes, FileFormat::Yaml, &path, &values)?,
+        (None, Some(rule)) => vault::create_with_values(&values, FileFormat::Yaml, &path, &rule)?,
+        // Every branch above gives a new file a rule.
+        (None, None) => return Err(SecretsError::NoRecipients { path }),
     };
     store::write_atomic(&path, &new)?;
     tracing::info!(file = %path.display(), keys = ?a.keys, "secrets updated");
     eprintln!("{}: set {}", path.display(), a.keys.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A key named on `set`'s command line. `KEY=VALUE` gets its own explanation, which names
+/// the key but never shows the value (it may be a secret).
+fn check_set_key(arg: &str) -> Result<(), SecretsError> {
+    if let Some((key, _)) = arg.split_once('=')
+        && store::validate_key(key).is_ok()
+    {
+        return Err(SecretsError::Input(format!(
+            "{key:?}: values are never accepted on the command line (they would stay in shell history \
+             and be visible in `ps`); name only the key (`{key}`) and type the value at the hidden prompt, \
+             or pass a `{key}=VALUE` line on stdin (e.g. `printf '{key}=%s\\n' \"$VALUE\" | runner secrets set NAME {key}`)"
+        )));
+    }
+    store::validate_key(arg)
 }
 
 /// Values for `keys`: hidden prompt on a terminal, else `KEY=VALUE` lines on stdin.
@@ -483,14 +551,15 @@ fn rm(dir: &Path, a: RmArgs) -> Res {
 fn edit(dir: &Path, a: EditArgs) -> Res {
     let path = store::path_for(dir, &a.name)?;
     let bytes = store::read(&path)?;
-    let plain = vault::decrypt_to_plaintext(&bytes, FileFormat::Yaml, &path)?;
+    let session = vault::EditSession::open(&bytes, FileFormat::Yaml, &path)?;
+    let plain = session.plaintext()?;
     // A private 0700 directory; removed (with the plaintext) when `tmp` drops, on every path.
     let tmp = tempfile::Builder::new()
         .prefix("runner-edit-")
         .tempdir()
         .map_err(|e| SecretsError::io(&std::env::temp_dir(), e))?;
     let edit_path = tmp.path().join(format!("{}.yaml", a.name));
-    let result = edit_in(&edit_path, &plain, &path, &bytes);
+    let result = edit_in(&edit_path, &plain, &path, &session);
     // Overwrite before unlinking so the plaintext does not linger in the page cache file.
     if let Ok(meta) = std::fs::metadata(&edit_path) {
         let _ = std::fs::write(&edit_path, vec![0u8; meta.len() as usize]);
@@ -499,7 +568,7 @@ fn edit(dir: &Path, a: EditArgs) -> Res {
     result
 }
 
-fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
+fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, session: &vault::EditSession) -> Res {
     use std::os::unix::fs::OpenOptionsExt;
     {
         let mut f = std::fs::OpenOptions::new()
@@ -515,6 +584,37 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
         .filter(|e| !e.trim().is_empty())
         .or_else(|| std::env::var("VISUAL").ok().filter(|e| !e.trim().is_empty()))
         .unwrap_or_else(|| "vi".to_owned());
+    // Off a terminal nobody can fix an invalid edit: report it and stop.
+    let can_retry = std::io::stdin().is_terminal();
+    loop {
+        run_editor(&editor, edit_path, path)?;
+        let edited = Zeroizing::new(std::fs::read(edit_path).map_err(|e| SecretsError::io(edit_path, e))?);
+        if edited.as_slice() == plain {
+            eprintln!("{}: no changes", path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        match session.replace(&edited) {
+            Ok(new) => {
+                store::write_atomic(path, &new)?;
+                eprintln!("{}: saved", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) if can_retry => {
+                // Like sops: keep the edit and offer to fix it in the same temp file.
+                eprintln!("error: {e}");
+                wait_for_enter(&format!(
+                    "{} was not changed; press Enter to edit again, Ctrl-C to abort: ",
+                    path.display()
+                ))
+                .map_err(|why| SecretsError::Input(format!("{why}; {} was not changed", path.display())))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Run `editor` on `edit_path`; an error unless it exits successfully.
+fn run_editor(editor: &str, edit_path: &Path, path: &Path) -> Result<(), SecretsError> {
     // While the editor runs, Ctrl-C / hang-up / terminate must not kill runner before it
     // removes the plaintext: catch them (the editor, after exec, gets default handling).
     let status = {
@@ -533,15 +633,44 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, bytes: &[u8]) -> Res {
             path.display()
         )));
     }
-    let edited = Zeroizing::new(std::fs::read(edit_path).map_err(|e| SecretsError::io(edit_path, e))?);
-    if edited.as_slice() == plain {
-        eprintln!("{}: no changes", path.display());
-        return Ok(ExitCode::SUCCESS);
+    Ok(())
+}
+
+/// Show `prompt` on stderr and wait for a line on the terminal (stdin). `Err` with the
+/// reason if Ctrl-C (or another deferred signal) arrives or input ends first.
+fn wait_for_enter(prompt: &str) -> Result<(), &'static str> {
+    let _signals = DeferSignals::install();
+    // A signal noted while the editor ran is not an answer to this question.
+    SIGNALLED.store(false, std::sync::atomic::Ordering::SeqCst);
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    loop {
+        let mut byte = 0u8;
+        // SAFETY: reads at most one byte into a valid one-byte buffer from fd 0.
+        let n = unsafe { libc::read(libc::STDIN_FILENO, (&mut byte as *mut u8).cast(), 1) };
+        match n {
+            1 if byte == b'\n' => return Ok(()),
+            1 => {}
+            0 => {
+                eprintln!();
+                return Err("end of input");
+            }
+            _ => {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted
+                    && !SIGNALLED.swap(false, std::sync::atomic::Ordering::SeqCst)
+                {
+                    continue;
+                }
+                eprintln!();
+                return Err(if err.kind() == std::io::ErrorKind::Interrupted {
+                    "interrupted"
+                } else {
+                    "cannot read the terminal"
+                });
+            }
+        }
     }
-    let new = vault::replace_plaintext(bytes, FileFormat::Yaml, path, &edited)?;
-    store::write_atomic(path, &new)?;
-    eprintln!("{}: saved", path.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Replaces the handlers of SIGINT, SIGQUIT, SIGHUP and SIGTERM by [`note_signal`] while alive
@@ -631,22 +760,32 @@ fn recipients(dir: &Path, c: RecipientsCommand) -> Res {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The store for reading or writing `file`: the `--input-type` / `--output-type` value if
+/// given, else the one sops picks from the name.
+fn store_of(file: &Path, flag: Option<&str>) -> FileFormat {
+    // clap only lets through the names in TYPES, which all parse.
+    flag.and_then(FileFormat::from_name).unwrap_or_else(|| vault::format_of(file))
+}
+
 fn encrypt(a: EncryptArgs) -> Res {
-    let format = vault::format_of(&a.file);
+    let input = store_of(&a.file, a.input_type.as_deref());
+    let output = store_of(&a.file, a.output_type.as_deref());
     let plain = Zeroizing::new(store::read(&a.file)?);
     let rule = if a.age.is_empty() && a.pgp.is_empty() {
         rule_for(&a.file)?
     } else {
         CreationRule::from_recipients(a.age, a.pgp)
     };
-    let enc = vault::encrypt_plaintext(&plain, format, &a.file, &rule)?;
+    tracing::debug!(file = %a.file.display(), input = input.flag(), output = output.flag(), "encrypting");
+    let enc = vault::encrypt_converted(&plain, input, output, &a.file, &rule)?;
     emit(&enc, &a.file, a.in_place, a.output.as_deref())
 }
 
 fn decrypt(a: DecryptArgs) -> Res {
-    let format = vault::format_of(&a.file);
+    let input = store_of(&a.file, a.input_type.as_deref());
+    let output = store_of(&a.file, a.output_type.as_deref());
     let bytes = store::read(&a.file)?;
-    let plain = vault::decrypt_to_plaintext(&bytes, format, &a.file)?;
+    let plain = vault::decrypt_converted(&bytes, input, output, &a.file)?;
     emit(&plain, &a.file, a.in_place, a.output.as_deref())
 }
 

@@ -85,6 +85,22 @@ impl std::fmt::Debug for AgeKeys {
     }
 }
 
+/// An unreadable key file named by `var`: say so with the variable's name.
+fn named_by(var: &'static str, e: SecretsError) -> SecretsError {
+    match e {
+        SecretsError::Io { path, source } => {
+            let reason = match source.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_owned(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                std::io::ErrorKind::IsADirectory => "is a directory, not a key file".to_owned(),
+                _ => source.to_string(),
+            };
+            SecretsError::KeyFile { var, path, reason, file: None }
+        }
+        other => other,
+    }
+}
+
 fn env_nonempty(var: &str) -> Option<std::ffi::OsString> {
     std::env::var_os(var).filter(|v| !v.is_empty())
 }
@@ -94,7 +110,7 @@ impl AgeKeys {
     pub fn discover() -> Result<Self, SecretsError> {
         let mut keys = AgeKeys { ask_passphrase: std::io::stdin().is_terminal(), ..AgeKeys::default() };
         if let Some(path) = env_nonempty(SSH_KEY_FILE_VAR) {
-            keys.add_ssh_file(Path::new(&path))?;
+            keys.add_ssh_file(Path::new(&path)).map_err(|e| named_by(SSH_KEY_FILE_VAR, e))?;
         }
         if let Some(cmd) = env_nonempty(SSH_KEY_CMD_VAR) {
             keys.ssh_key_cmd = Some(cmd.to_string_lossy().into_owned());
@@ -118,7 +134,7 @@ impl AgeKeys {
         }
         if let Some(path) = env_nonempty("SOPS_AGE_KEY_FILE") {
             let path = PathBuf::from(path);
-            keys.add_file(&path)?;
+            keys.add_file(&path).map_err(|e| named_by("SOPS_AGE_KEY_FILE", e))?;
         }
         if let Some(cmd) = env_nonempty(KEY_CMD_VAR) {
             keys.key_cmd = Some(cmd.to_string_lossy().into_owned());

@@ -80,6 +80,19 @@ pub enum SecretsError {
         /// 1-based line.
         line: usize,
     },
+    /// A key file named by an environment variable (`SOPS_AGE_KEY_FILE`,
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_FILE`) cannot be read.
+    #[error("{var}={}: {reason}{}", path.display(), needed_for(file.as_deref()))]
+    KeyFile {
+        /// The variable that names the file.
+        var: &'static str,
+        /// Its value.
+        path: PathBuf,
+        /// Why it cannot be read (`no such file`, `permission denied`, …).
+        reason: String,
+        /// The secrets file the key was needed for, when known.
+        file: Option<PathBuf>,
+    },
     /// An SSH key or key command configured for age cannot be used (never shows key material).
     #[error("{0}")]
     KeySetup(String),
@@ -116,6 +129,20 @@ impl SecretsError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io { path: path.to_owned(), source }
     }
+
+    /// Say which secrets file a key was being looked for (for [`SecretsError::KeyFile`]).
+    pub fn needed_for(self, secrets_file: &Path) -> Self {
+        match self {
+            Self::KeyFile { var, path, reason, file: None } => {
+                Self::KeyFile { var, path, reason, file: Some(secrets_file.to_owned()) }
+            }
+            other => other,
+        }
+    }
+}
+
+fn needed_for(file: Option<&Path>) -> String {
+    file.map(|f| format!(" (needed to open {})", f.display())).unwrap_or_default()
 }
 
 /// What [`check_reference`] found about a secrets file, without decrypting it.
@@ -187,7 +214,8 @@ pub fn check_reference_with(
 
 /// Decrypt `secrets_dir/NAME.sops.yaml` once, in memory (MAC verified).
 pub fn load(secrets_dir: &Path, name: &str) -> Result<SecretMap, SecretsError> {
-    load_with(secrets_dir, name, &keys::AgeKeys::discover()?)
+    let path = store::path_for(secrets_dir, name)?;
+    load_with(secrets_dir, name, &keys::AgeKeys::discover().map_err(|e| e.needed_for(&path))?)
 }
 
 /// [`load`] with explicit age identities instead of the environment's (PGP through GnuPG).

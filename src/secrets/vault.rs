@@ -17,9 +17,10 @@ use super::{SecretMap, SecretString, SecretsError};
 
 pub use super::sops::Format as FileFormat;
 
-/// The format of `path` from its name (`.json`, `.env`), YAML otherwise — as sops does.
+/// The store for `path` as sops 3.11 picks it from the name: `.yaml`/`.yml`, `.json`,
+/// `.env`, `.ini`, and the binary store for any other name (see [`FileFormat::for_path`]).
 pub fn format_of(path: &Path) -> FileFormat {
-    FileFormat::from_path(path).unwrap_or(FileFormat::Yaml)
+    FileFormat::for_path(path)
 }
 
 /// What a SOPS file says about itself in clear text.
@@ -86,6 +87,7 @@ fn top_level_keys(bytes: &[u8], format: FileFormat, file: &str) -> Result<Vec<St
                 serde_saphyr::from_str_multiple(text).map_err(|e| malformed(e.to_string()))?;
             docs.into_iter().next().map(|m| m.keys().cloned().collect()).unwrap_or_default()
         }
+        FileFormat::Ini | FileFormat::Binary => sops::top_level_keys(bytes, format, file)?,
     };
     Ok(keys.into_iter().filter(|k| k != "sops").collect())
 }
@@ -100,13 +102,14 @@ fn decrypt(bytes: &[u8], format: FileFormat, path: &Path, ages: &AgeKeys) -> Res
     Ok(sops::decrypt(bytes, format, &display(path), &key_source(ages))?)
 }
 
-fn env_keys() -> Result<AgeKeys, SecretsError> {
-    AgeKeys::discover()
+/// The environment's keys, needed to open `path` (named in a key-file error).
+fn env_keys_for(path: &Path) -> Result<AgeKeys, SecretsError> {
+    AgeKeys::discover().map_err(|e| e.needed_for(path))
 }
 
 /// Decrypt (MAC verified) with the environment's keys into a [`SecretMap`].
 pub fn decrypt_to_map(bytes: &[u8], format: FileFormat, path: &Path) -> Result<SecretMap, SecretsError> {
-    decrypt_to_map_with(bytes, format, path, &env_keys()?)
+    decrypt_to_map_with(bytes, format, path, &env_keys_for(path)?)
 }
 
 /// Decrypt (MAC verified) into a [`SecretMap`] of the first document's keys: nested maps
@@ -161,8 +164,19 @@ pub fn decrypt_to_plaintext(
     format: FileFormat,
     path: &Path,
 ) -> Result<Zeroizing<Vec<u8>>, SecretsError> {
-    let dec = decrypt(bytes, format, path, &env_keys()?)?;
-    Ok(dec.doc.to_bytes(format)?)
+    decrypt_converted(bytes, format, format, path)
+}
+
+/// Decrypt (MAC verified) a file read with the `input` store and print the plaintext with
+/// the `output` store (`sops decrypt --input-type … --output-type …`).
+pub fn decrypt_converted(
+    bytes: &[u8],
+    input: FileFormat,
+    output: FileFormat,
+    path: &Path,
+) -> Result<Zeroizing<Vec<u8>>, SecretsError> {
+    let dec = decrypt(bytes, input, path, &env_keys_for(path)?)?;
+    Ok(dec.doc.to_bytes(output)?)
 }
 
 /// The SOPS core's encryption settings for a creation rule.
@@ -190,7 +204,9 @@ pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
     }
 }
 
-fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError> {
+/// Check that `rule` gives a new file at `path` at least one recipient and that every age
+/// recipient is one sops accepts (nothing is encrypted yet).
+pub fn check_recipients(rule: &CreationRule, path: &Path) -> Result<(), SecretsError> {
     if rule.is_empty() {
         return Err(SecretsError::NoRecipients { path: path.to_owned() });
     }
@@ -214,9 +230,21 @@ pub fn encrypt_plaintext(
     path: &Path,
     rule: &CreationRule,
 ) -> Result<Vec<u8>, SecretsError> {
+    encrypt_converted(plain, format, format, path, rule)
+}
+
+/// Encrypt a plaintext document read with the `input` store, writing the encrypted file
+/// with the `output` store (`sops encrypt --input-type … --output-type …`).
+pub fn encrypt_converted(
+    plain: &[u8],
+    input: FileFormat,
+    output: FileFormat,
+    path: &Path,
+    rule: &CreationRule,
+) -> Result<Vec<u8>, SecretsError> {
     check_recipients(rule, path)?;
-    let doc = PlainDocument::parse(plain, format, &display(path))?;
-    Ok(sops::encrypt(&doc, format, &encrypt_config(rule))?)
+    let doc = PlainDocument::parse(plain, input, &display(path))?;
+    Ok(sops::encrypt_as(&doc, input, output, &encrypt_config(rule))?)
 }
 
 /// A new file holding `values` (top-level string keys).
@@ -241,7 +269,7 @@ pub fn set_values(
     path: &Path,
     values: &[(String, SecretString)],
 ) -> Result<Vec<u8>, SecretsError> {
-    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
+    let mut dec = decrypt(bytes, format, path, &env_keys_for(path)?)?;
     for (k, v) in values {
         dec.doc.set(&[k.as_str()], Value::Str(v.expose().to_owned()))?;
     }
@@ -250,7 +278,7 @@ pub fn set_values(
 
 /// Remove a top-level key (same data key; MAC and lastmodified updated).
 pub fn remove_key(bytes: &[u8], format: FileFormat, path: &Path, key: &str) -> Result<Vec<u8>, SecretsError> {
-    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
+    let mut dec = decrypt(bytes, format, path, &env_keys_for(path)?)?;
     if !dec.doc.remove(&[key]) {
         return Err(SecretsError::MissingKey { path: path.to_owned(), key: key.to_owned() });
     }
@@ -264,14 +292,49 @@ pub fn replace_plaintext(
     path: &Path,
     plain: &[u8],
 ) -> Result<Vec<u8>, SecretsError> {
-    let mut dec = decrypt(bytes, format, path, &env_keys()?)?;
-    dec.doc = PlainDocument::parse(plain, format, &format!("edited {}", display(path)))?;
-    Ok(sops::reencrypt(&dec, format)?)
+    EditSession::open(bytes, format, path)?.replace(plain)
+}
+
+/// A file decrypted once for editing: [`EditSession::plaintext`] to edit, then
+/// [`EditSession::replace`] as often as needed (an invalid edit can be corrected and tried
+/// again without decrypting, or asking for a passphrase, again).
+pub struct EditSession {
+    dec: Decrypted,
+    format: FileFormat,
+    path: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for EditSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EditSession").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl EditSession {
+    /// Decrypt (MAC verified) with the environment's keys.
+    pub fn open(bytes: &[u8], format: FileFormat, path: &Path) -> Result<Self, SecretsError> {
+        let dec = decrypt(bytes, format, path, &env_keys_for(path)?)?;
+        Ok(Self { dec, format, path: path.to_owned() })
+    }
+
+    /// The plaintext to edit (what `sops decrypt` prints).
+    pub fn plaintext(&self) -> Result<Zeroizing<Vec<u8>>, SecretsError> {
+        Ok(self.dec.doc.to_bytes(self.format)?)
+    }
+
+    /// The encrypted file holding `plain` instead (same data key and recipients; unchanged
+    /// values keep their ciphertext). An error here is about `plain` itself (it does not
+    /// parse, or cannot be written in this format); nothing is written.
+    pub fn replace(&self, plain: &[u8]) -> Result<Vec<u8>, SecretsError> {
+        let mut dec = self.dec.clone();
+        dec.doc = PlainDocument::parse(plain, self.format, &format!("edited {}", display(&self.path)))?;
+        Ok(sops::reencrypt(&dec, self.format)?)
+    }
 }
 
 /// Re-encrypt everything under a new data key for the same recipients.
 pub fn rotate(bytes: &[u8], format: FileFormat, path: &Path) -> Result<Vec<u8>, SecretsError> {
-    let ages = env_keys()?;
+    let ages = env_keys_for(path)?;
     Ok(sops::rotate(bytes, format, &display(path), &key_source(&ages))?)
 }
 
@@ -332,6 +395,6 @@ pub fn update_recipients(
             )));
         }
     }
-    let ages = env_keys()?;
+    let ages = env_keys_for(path)?;
     Ok(sops::update_recipients(bytes, format, &file, &key_source(&ages), &groups, threshold)?)
 }

@@ -81,13 +81,14 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Vec<MapItem>> {
             sections.push((DEFAULT_SECTION.to_string(), vec![]));
         }
         if let Some((_, items)) = sections.last_mut() {
-            items.extend(take(&mut pending));
+            // As sops lays the tree out: a key's comment (the lines above it) comes right
+            // after the key; only a section's own comment comes first.
             items.push(MapItem::Pair(key, Value::Str(value)));
+            items.extend(take(&mut pending));
         }
     }
-    if let Some((_, items)) = sections.last_mut() {
-        items.extend(take(&mut pending));
-    }
+    // Comments after the last key of the file belong to nothing; go-ini (and so sops)
+    // drops them.
     let mut out = vec![];
     for (name, items) in sections {
         if name == "sops" {
@@ -127,11 +128,11 @@ fn quote(v: &str) -> String {
     }
 }
 
-fn section(out: &mut String, name: &str, items: &[(Vec<String>, String, String)], head: &[String]) {
+fn section(out: &mut String, name: &str, items: &[(Option<String>, String, String)], head: Option<&str>) {
     if !out.is_empty() {
         out.push('\n');
     }
-    for c in head {
+    if let Some(c) = head {
         out.push_str("; ");
         out.push_str(c);
         out.push('\n');
@@ -140,8 +141,8 @@ fn section(out: &mut String, name: &str, items: &[(Vec<String>, String, String)]
     out.push_str(name);
     out.push_str("]\n");
     let width = items.iter().map(|(_, k, _)| k.chars().count()).max().unwrap_or(0);
-    for (comments, k, v) in items {
-        for c in comments {
+    for (comment, k, v) in items {
+        if let Some(c) = comment {
             out.push_str("; ");
             out.push_str(c);
             out.push('\n');
@@ -163,13 +164,20 @@ pub fn emit(items: &[MapItem], sops: Option<&Value>) -> Result<Vec<u8>> {
                 "an INI document holds only sections of key = value pairs".into(),
             ));
         };
-        let mut head = vec![];
-        let mut rows: Vec<(Vec<String>, String, String)> = vec![];
-        let mut pending = vec![];
+        // Read the tree as sops' INI store does: a comment first in the section is the
+        // section's comment (above its header); any other comment is the comment of the
+        // key before it (written above that key; the last one wins); a comment before any
+        // key that is not first is dropped.
+        let mut head = None;
+        let mut rows: Vec<(Option<String>, String, String)> = vec![];
         for (i, e) in entries.iter().enumerate() {
             match e {
-                MapItem::Comment(c) if i == 0 => head.push(c.clone()),
-                MapItem::Comment(c) => pending.push(c.clone()),
+                MapItem::Comment(c) if i == 0 => head = Some(c.as_str()),
+                MapItem::Comment(c) => {
+                    if let Some(last) = rows.last_mut() {
+                        last.0 = Some(c.clone());
+                    }
+                }
                 MapItem::Pair(k, v) => {
                     let s = scalar(v).ok_or_else(|| {
                         SopsError::Unsupported(format!(
@@ -177,26 +185,17 @@ pub fn emit(items: &[MapItem], sops: Option<&Value>) -> Result<Vec<u8>> {
                             v.kind()
                         ))
                     })?;
-                    rows.push((std::mem::take(&mut pending), k.clone(), quote(&s)));
+                    rows.push((None, k.clone(), quote(&s)));
                 }
             }
         }
-        if rows.is_empty() {
-            // Comments of an empty section stay in front of its header.
-            head.append(&mut pending);
-        }
-        section(&mut out, name, &rows, &head);
-        for c in pending {
-            out.push_str("; ");
-            out.push_str(&c);
-            out.push('\n');
-        }
+        section(&mut out, name, &rows, head);
     }
     if let Some(s) = sops {
         let mut flat = vec![];
         super::dotenv::flatten("", s, &mut flat);
-        let rows: Vec<_> = flat.into_iter().map(|(k, v)| (vec![], k, v.replace('\n', "\\n"))).collect();
-        section(&mut out, "sops", &rows, &[]);
+        let rows: Vec<_> = flat.into_iter().map(|(k, v)| (None, k, v.replace('\n', "\\n"))).collect();
+        section(&mut out, "sops", &rows, None);
     }
     Ok(out.into_bytes())
 }

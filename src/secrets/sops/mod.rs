@@ -1,9 +1,11 @@
-//! SOPS file format core: read and write YAML, JSON and dotenv files encrypted exactly as
+//! SOPS file format core: read and write YAML, JSON, dotenv, INI and binary files encrypted exactly as
 //! Go sops 3.x does (per-value AES-256-GCM, SHA-512 MAC, age and PGP master keys, key groups
 //! with Shamir), implemented here without the sops binary.
 //!
 //! # API (stable; the `runner secrets` commands build on it)
-//! * [`Format`] — `Yaml`, `Json`, `Dotenv`; [`Format::from_path`] guesses from the extension.
+//! * [`Format`] — the stores `Yaml`, `Json`, `Dotenv`, `Ini`, `Binary`; [`Format::for_path`]
+//!   picks one from the file name exactly as sops 3.11 does, [`Format::from_name`] reads a
+//!   `--input-type` / `--output-type` value.
 //! * [`KeySource`] — private keys offered for decryption: age X25519 identities, SSH keys
 //!   ([`SshIdentity`], passphrase asked through [`KeySource::ssh_passphrase`] only for a file
 //!   addressed to the key), identities looked up per recipient ([`RecipientKeys`], for
@@ -13,7 +15,8 @@
 //! * [`decrypt`]`(bytes, format, display_name, &keys) -> Decrypted` — verifies the MAC;
 //!   [`Decrypted::doc`] is the [`PlainDocument`], [`PlainDocument::to_bytes`] prints it.
 //! * [`PlainDocument::parse`] reads a plaintext file; [`encrypt`]`(&doc, format, &EncryptConfig)`
-//!   writes a new encrypted file (fresh data key, fresh IV per value).
+//!   writes a new encrypted file (fresh data key, fresh IV per value); [`encrypt_as`] reads
+//!   with one store and writes with another.
 //! * [`reencrypt`] writes a [`Decrypted`] (possibly edited through [`PlainDocument::set`] /
 //!   [`PlainDocument::remove`]) again with the same data key and master keys, new MAC and
 //!   `lastmodified`; [`set_value`] / [`remove_value`] do decrypt → edit → re-encrypt in one call.
@@ -60,7 +63,9 @@ pub use metadata::{AgeEntry, EncryptionRule, KeyGroup, Metadata, PgpEntry};
 pub use ssh::{PassphraseFn, SshIdentity};
 pub use tree::{ListItem, MapItem, Value};
 
-/// A SOPS store format.
+/// A SOPS store: how a file's tree is read and written. sops 3.11 picks it from the file
+/// name ([`Format::for_path`]) unless `--input-type` / `--output-type` name one
+/// ([`Format::from_name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// YAML (multi-document, comments kept).
@@ -69,62 +74,66 @@ pub enum Format {
     Json,
     /// dotenv (`KEY=VALUE` lines and `#` comments).
     Dotenv,
-}
-
-/// The stores the core reads and writes: the public [`Format`]s plus sops' binary store
-/// (the whole file is one string `data`, the encrypted file is JSON; see [`encrypt_binary`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Store {
-    Yaml,
-    Json,
-    Dotenv,
-    Binary,
+    /// INI (sections of `key = value` lines).
     Ini,
-}
-
-impl From<Format> for Store {
-    fn from(f: Format) -> Store {
-        match f {
-            Format::Yaml => Store::Yaml,
-            Format::Json => Store::Json,
-            Format::Dotenv => Store::Dotenv,
-        }
-    }
-}
-
-impl Store {
-    fn name(self) -> &'static str {
-        match self {
-            Store::Yaml => "YAML",
-            Store::Json => "JSON",
-            Store::Dotenv => "dotenv",
-            Store::Binary => "binary",
-            Store::Ini => "INI",
-        }
-    }
+    /// Any UTF-8 file as one string `data`; the encrypted file is JSON (sops' binary store).
+    Binary,
 }
 
 impl Format {
-    /// Guesses the format from a file name: `.yaml`/`.yml` → YAML, `.json` → JSON,
-    /// `.env` (or a name starting with `.env`) → dotenv.
+    /// The typed store for a file name as sops 3.11 decides it (`cmd/sops/formats`): the
+    /// path ends in `.yaml` or `.yml` → YAML, `.json` → JSON, `.env` → dotenv, `.ini` →
+    /// INI (case-sensitive, in that order); `None` for anything else, which sops treats as
+    /// binary (see [`Format::for_path`]).
     pub fn from_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?;
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        match ext.to_ascii_lowercase().as_str() {
-            "yaml" | "yml" => Some(Format::Yaml),
-            "json" => Some(Format::Json),
-            "env" => Some(Format::Dotenv),
-            _ if name == ".env" || name.starts_with(".env.") => Some(Format::Dotenv),
-            _ => None,
+        let name = path.as_os_str().as_encoded_bytes();
+        if name.ends_with(b".yaml") || name.ends_with(b".yml") {
+            Some(Format::Yaml)
+        } else if name.ends_with(b".json") {
+            Some(Format::Json)
+        } else if name.ends_with(b".env") {
+            Some(Format::Dotenv)
+        } else if name.ends_with(b".ini") {
+            Some(Format::Ini)
+        } else {
+            None
         }
     }
 
-    /// `YAML`, `JSON` or `dotenv`.
+    /// The store sops 3.11 uses for `path` when no type is given: [`Format::from_path`],
+    /// binary for every other name.
+    pub fn for_path(path: &Path) -> Format {
+        Format::from_path(path).unwrap_or(Format::Binary)
+    }
+
+    /// The store named by a `--input-type` / `--output-type` value: `yaml`, `json`,
+    /// `dotenv`, `ini` or `binary` (exact, lower case, as sops spells them).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.flag() == name)
+    }
+
+    /// Every store, in the order the type flags list them.
+    pub const ALL: [Format; 5] = [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini, Format::Binary];
+
+    /// The type-flag spelling: `yaml`, `json`, `dotenv`, `ini`, `binary`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+            Format::Binary => "binary",
+        }
+    }
+
+    /// `YAML`, `JSON`, `dotenv`, `INI` or `binary` (for messages).
     pub fn name(self) -> &'static str {
         match self {
             Format::Yaml => "YAML",
             Format::Json => "JSON",
             Format::Dotenv => "dotenv",
+            Format::Ini => "INI",
+            Format::Binary => "binary",
         }
     }
 }
@@ -166,7 +175,7 @@ impl PlainDocument {
 
     /// Parses a plaintext file. Refuses a document that already has a top-level `sops` key.
     pub fn parse(bytes: &[u8], format: Format, file: &str) -> Result<PlainDocument> {
-        let branches = parse_store(bytes, format.into(), file, false)?;
+        let branches = parse_store(bytes, format, file, false)?;
         if branches.iter().any(|b| metadata::has_sops(b)) {
             return Err(SopsError::AlreadyEncrypted { file: file.to_string() });
         }
@@ -175,7 +184,7 @@ impl PlainDocument {
 
     /// Prints the document in `format` (what `sops decrypt` prints).
     pub fn to_bytes(&self, format: Format) -> Result<Zeroizing<Vec<u8>>> {
-        emit_store(&self.branches, format.into(), None).map(Zeroizing::new)
+        emit_store(&self.branches, format, None).map(Zeroizing::new)
     }
 
     /// The document's maps (one per YAML document).
@@ -288,10 +297,10 @@ impl EncryptConfig {
     }
 }
 
-fn parse_store(bytes: &[u8], store: Store, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
+fn parse_store(bytes: &[u8], store: Format, file: &str, encrypted: bool) -> Result<Vec<Vec<MapItem>>> {
     match store {
-        Store::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
-        Store::Binary => {
+        Format::Binary if encrypted => json::parse(bytes, file).map(|b| vec![b]),
+        Format::Binary => {
             let text = std::str::from_utf8(bytes).map_err(|_| SopsError::Malformed {
                 file: file.to_string(),
                 format: "binary",
@@ -299,25 +308,25 @@ fn parse_store(bytes: &[u8], store: Store, file: &str, encrypted: bool) -> Resul
             })?;
             Ok(vec![vec![MapItem::Pair("data".into(), Value::Str(text.to_string()))]])
         }
-        Store::Yaml => yaml::parse(bytes, file),
-        Store::Json => json::parse(bytes, file).map(|b| vec![b]),
-        Store::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
-        Store::Ini => ini::parse(bytes, file).map(|b| vec![b]),
+        Format::Yaml => yaml::parse(bytes, file),
+        Format::Json => json::parse(bytes, file).map(|b| vec![b]),
+        Format::Dotenv => dotenv::parse(bytes, file).map(|b| vec![b]),
+        Format::Ini => ini::parse(bytes, file).map(|b| vec![b]),
     }
 }
 
-fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> Result<Vec<u8>> {
+fn emit_store(branches: &[Vec<MapItem>], store: Format, sops: Option<&Value>) -> Result<Vec<u8>> {
     match store {
-        Store::Yaml => Ok(yaml::emit(branches, sops)),
-        Store::Binary if sops.is_some() => emit_store(branches, Store::Json, sops),
-        Store::Binary => match branches {
+        Format::Yaml => Ok(yaml::emit(branches, sops)),
+        Format::Binary if sops.is_some() => emit_store(branches, Format::Json, sops),
+        Format::Binary => match branches {
             [b] => match tree::map_get(b, "data") {
                 Some(Value::Str(s)) => Ok(s.as_bytes().to_vec()),
                 _ => Err(SopsError::Unsupported("a binary-store document needs a string `data` key".into())),
             },
             _ => Err(SopsError::Unsupported("a binary-store document holds exactly one document".into())),
         },
-        Store::Json | Store::Dotenv | Store::Ini => {
+        Format::Json | Format::Dotenv | Format::Ini => {
             let [branch] = branches else {
                 return Err(SopsError::Unsupported(format!(
                     "{} files hold exactly one document, this one has {}",
@@ -326,8 +335,8 @@ fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> 
                 )));
             };
             match store {
-                Store::Json => Ok(json::emit(branch, sops)),
-                Store::Ini => ini::emit(branch, sops),
+                Format::Json => Ok(json::emit(branch, sops)),
+                Format::Ini => ini::emit(branch, sops),
                 _ => dotenv::emit(branch, sops),
             }
         }
@@ -335,7 +344,7 @@ fn emit_store(branches: &[Vec<MapItem>], store: Store, sops: Option<&Value>) -> 
 }
 
 /// Parses an encrypted file into (encrypted branches, metadata).
-fn parse_encrypted(bytes: &[u8], store: Store, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
+fn parse_encrypted(bytes: &[u8], store: Format, file: &str) -> Result<(Vec<Vec<MapItem>>, Metadata)> {
     let mut branches = parse_store(bytes, store, file, true)?;
     let mut sops = None;
     for b in branches.iter_mut() {
@@ -349,17 +358,35 @@ fn parse_encrypted(bytes: &[u8], store: Store, file: &str) -> Result<(Vec<Vec<Ma
     Ok((branches, meta))
 }
 
+/// The top-level key names of an encrypted file (sections for INI, `data` for binary),
+/// without decrypting anything; `sops` is left out.
+pub fn top_level_keys(bytes: &[u8], format: Format, file: &str) -> Result<Vec<String>> {
+    let (branches, _) = parse_encrypted(bytes, format, file)?;
+    let keys = branches
+        .first()
+        .map(|b| {
+            b.iter()
+                .filter_map(|i| match i {
+                    MapItem::Pair(k, _) => Some(k.clone()),
+                    MapItem::Comment(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(keys)
+}
+
 /// Reads the metadata (recipients, `lastmodified`, rule) without decrypting anything.
 pub fn metadata(bytes: &[u8], format: Format, file: &str) -> Result<Metadata> {
-    parse_encrypted(bytes, format.into(), file).map(|(_, m)| m)
+    parse_encrypted(bytes, format, file).map(|(_, m)| m)
 }
 
 /// Decrypts a file with the offered keys and verifies its MAC. `file` names it in errors.
 pub fn decrypt(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
-    decrypt_store(bytes, format.into(), file, keys)
+    decrypt_store(bytes, format, file, keys)
 }
 
-fn decrypt_store(bytes: &[u8], store: Store, file: &str, keys: &KeySource) -> Result<Decrypted> {
+fn decrypt_store(bytes: &[u8], store: Format, file: &str, keys: &KeySource) -> Result<Decrypted> {
     let (mut branches, meta) = parse_encrypted(bytes, store, file)?;
     let key = keys::data_key(&meta, keys, file)?;
     let mut stash = walk::IvStash::default();
@@ -407,16 +434,12 @@ fn now_rfc3339() -> String {
 /// `mac` and `version` are replaced).
 fn write_encrypted(
     branches: &[Vec<MapItem>],
-    store: Store,
+    store: Format,
     mut meta: Metadata,
     key: &DataKey,
     stash: &walk::IvStash,
     file: &str,
 ) -> Result<Vec<u8>> {
-    if store == Store::Binary {
-        // sops' binary store encrypts `data` with no suffix/regex rule at all.
-        meta.rule = EncryptionRule::None;
-    }
     let mut enc = branches.to_vec();
     let mac =
         walk::encrypt_branches(&mut enc, key, &meta.rule, meta.mac_only_encrypted, &mut stash.clone(), file)?;
@@ -458,42 +481,55 @@ fn rule_name(rule: &EncryptionRule) -> &'static str {
 
 /// Encrypts a plaintext document for the recipients of `cfg` with a fresh data key.
 pub fn encrypt(doc: &PlainDocument, format: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
-    encrypt_store(doc, format.into(), cfg)
+    encrypt_store(doc, format, format, cfg)
+}
+
+/// Like [`encrypt`] for a document read with the `input` store and written with the
+/// `output` store (`sops encrypt --input-type … --output-type …`). As in sops, a document
+/// read with the binary store (one `data` value) is encrypted whole: no suffix, regex or
+/// comment rule applies and none is written to the metadata.
+pub fn encrypt_as(
+    doc: &PlainDocument,
+    input: Format,
+    output: Format,
+    cfg: &EncryptConfig,
+) -> Result<Vec<u8>> {
+    encrypt_store(doc, input, output, cfg)
 }
 
 /// Encrypts any bytes (UTF-8) like `sops encrypt --input-type binary --output-type json`:
 /// the file becomes one encrypted string `data` in a JSON sops file.
 pub fn encrypt_binary(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
-    let doc = PlainDocument { branches: parse_store(plain, Store::Binary, "input", false)? };
-    encrypt_store(&doc, Store::Binary, cfg)
+    let doc = PlainDocument { branches: parse_store(plain, Format::Binary, "input", false)? };
+    encrypt_store(&doc, Format::Binary, Format::Binary, cfg)
 }
 
 /// Decrypts a binary-store file (`sops decrypt --input-type json --output-type binary`).
 pub fn decrypt_binary(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
-    let dec = decrypt_store(bytes, Store::Binary, file, keys)?;
-    emit_store(&dec.doc.branches, Store::Binary, None).map(Zeroizing::new)
+    let dec = decrypt_store(bytes, Format::Binary, file, keys)?;
+    emit_store(&dec.doc.branches, Format::Binary, None).map(Zeroizing::new)
 }
 
 /// Encrypts an INI file like `sops encrypt` does for `.ini` files.
 pub fn encrypt_ini(plain: &[u8], cfg: &EncryptConfig) -> Result<Vec<u8>> {
-    let doc = PlainDocument { branches: parse_store(plain, Store::Ini, "input", false)? };
+    let doc = PlainDocument { branches: parse_store(plain, Format::Ini, "input", false)? };
     if doc.branches.iter().any(|b| metadata::has_sops(b)) {
         return Err(SopsError::AlreadyEncrypted { file: "input".into() });
     }
-    encrypt_store(&doc, Store::Ini, cfg)
+    encrypt_store(&doc, Format::Ini, Format::Ini, cfg)
 }
 
 /// Decrypts an INI file; returns the plaintext INI text (as `sops decrypt` prints it).
 pub fn decrypt_ini(bytes: &[u8], file: &str, keys: &KeySource) -> Result<Zeroizing<Vec<u8>>> {
-    let dec = decrypt_store(bytes, Store::Ini, file, keys)?;
-    emit_store(&dec.doc.branches, Store::Ini, None).map(Zeroizing::new)
+    let dec = decrypt_store(bytes, Format::Ini, file, keys)?;
+    emit_store(&dec.doc.branches, Format::Ini, None).map(Zeroizing::new)
 }
 
-fn encrypt_store(doc: &PlainDocument, store: Store, cfg: &EncryptConfig) -> Result<Vec<u8>> {
+fn encrypt_store(doc: &PlainDocument, input: Format, store: Format, cfg: &EncryptConfig) -> Result<Vec<u8>> {
     if doc.branches.iter().any(|b| metadata::has_sops(b)) {
         return Err(SopsError::AlreadyEncrypted { file: "document".into() });
     }
-    if store == Store::Dotenv {
+    if store == Format::Dotenv {
         check_dotenv(doc)?;
     }
     let key = DataKey::generate();
@@ -509,8 +545,9 @@ fn encrypt_store(doc: &PlainDocument, store: Store, cfg: &EncryptConfig) -> Resu
         key_groups,
         lastmodified: now,
         mac: String::new(),
-        rule: cfg.rule.clone(),
-        mac_only_encrypted: cfg.mac_only_encrypted,
+        // sops' binary store holds one value that is always encrypted: no rule applies.
+        rule: if input == Format::Binary { EncryptionRule::None } else { cfg.rule.clone() },
+        mac_only_encrypted: cfg.mac_only_encrypted && input != Format::Binary,
         version: String::new(),
     };
     write_encrypted(&doc.branches, store, meta, &key, &walk::IvStash::default(), "document")
@@ -539,14 +576,7 @@ pub fn reencrypt(dec: &Decrypted, format: Format) -> Result<Vec<u8>> {
     if format == Format::Dotenv {
         check_dotenv(&dec.doc)?;
     }
-    write_encrypted(
-        &dec.doc.branches,
-        format.into(),
-        dec.metadata.clone(),
-        &dec.data_key,
-        &dec.stash,
-        "document",
-    )
+    write_encrypted(&dec.doc.branches, format, dec.metadata.clone(), &dec.data_key, &dec.stash, "document")
 }
 
 /// Decrypts, sets the value at `path` (see [`PlainDocument::set`]) and re-encrypts with the same data key.
@@ -609,7 +639,7 @@ pub fn rotate(bytes: &[u8], format: Format, file: &str, keys: &KeySource) -> Res
     let mut meta = dec.metadata.clone();
     meta.key_groups =
         keys::wrap_groups(&key, &specs, meta.shamir_threshold, keys.gnupg_home.as_deref(), &now_rfc3339())?;
-    write_encrypted(&dec.doc.branches, format.into(), meta, &key, &walk::IvStash::default(), file)
+    write_encrypted(&dec.doc.branches, format, meta, &key, &walk::IvStash::default(), file)
 }
 
 /// Re-wraps the existing data key for a new set of key groups (like `sops updatekeys`);
@@ -633,5 +663,36 @@ pub fn update_recipients(
     )?;
     meta.shamir_threshold =
         if meta.key_groups.len() > 1 { shamir_threshold.or(Some(groups.len())) } else { None };
-    write_encrypted(&dec.doc.branches, format.into(), meta, &dec.data_key, &dec.stash, file)
+    write_encrypted(&dec.doc.branches, format, meta, &dec.data_key, &dec.stash, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_from_the_name_as_sops_3_11_picks_it() {
+        let cases = [
+            ("a.yaml", Format::Yaml),
+            ("dir/a.sops.yml", Format::Yaml),
+            ("a.json", Format::Json),
+            (".env", Format::Dotenv),
+            ("prod.env", Format::Dotenv),
+            ("a.ini", Format::Ini),
+            // Everything else is binary, including near misses sops does not special-case.
+            (".env.local", Format::Binary),
+            ("a.YAML", Format::Binary),
+            ("notes.txt", Format::Binary),
+            ("Makefile", Format::Binary),
+            ("a.yaml.bak", Format::Binary),
+        ];
+        for (name, want) in cases {
+            assert_eq!(Format::for_path(Path::new(name)), want, "{name}");
+        }
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.flag()), Some(f));
+        }
+        assert_eq!(Format::from_name("YAML"), None);
+        assert_eq!(Format::from_name("toml"), None);
+    }
 }
