@@ -110,19 +110,65 @@ fn good_fixture_validates_and_shows_defaults() {
     let out = Run::new(["validate", "--no-fleet", "tests/fixtures/recipes/good"]).run().success();
     assert!(out.stdout.contains("1 file: 1 ok"), "{}", out.stdout);
     let show = Run::new(["show", "tests/fixtures/recipes/good/spy-options.yaml"]).run().success();
-    // Defaults the file leaves out are filled in.
-    for line in
-        ["account_type: margin", "regime: auto", "reg_t: enforce", "prefer: nearest", "candles: standard"]
-    {
+    // Defaults the file leaves out are filled in, including those the engine applies to
+    // optional fields of this recipe's kinds (replay, paper, option, ma-cross-breakout).
+    for line in [
+        "account_type: margin",
+        "regime: auto",
+        "reg_t: enforce",
+        "prefer: nearest",
+        "candles: standard",
+        "speed: max",
+        "slippage_ticks: 0",
+        "commission_per_order: 0",
+        "implied_vol: 16%",
+        "breakout_mode: range",
+    ] {
         assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
     }
-    // What show prints is itself a recipe that loads to the same value.
+    // Defaults of other kinds are not shown.
+    for field in ["swing_lookback", "fractal_lookback", "tolerance", "commission_per_share"] {
+        assert!(!show.stdout.contains(field), "show has `{field}` of another kind:\n{}", show.stdout);
+    }
+    // What show prints is itself a valid recipe: the original with its defaults resolved.
     let printed = runner::recipe::from_yaml_str(&show.stdout).expect("show output is a recipe");
     let original = runner::recipe::from_yaml_str(
         &fs::read_to_string(repo_root().join("tests/fixtures/recipes/good/spy-options.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(printed, original);
+    assert_eq!(printed, original.resolved());
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("sample.csv"), "x").unwrap();
+    fs::create_dir(dir.path().join("r")).unwrap();
+    fs::write(dir.path().join("r/shown.yaml"), &show.stdout).unwrap();
+    Run::new(["validate", "--no-fleet", "--deny-warnings", "r/shown.yaml"]).dir(dir.path()).run().success();
+}
+
+/// `runner show` fills in the defaults of each algorithm kind, and only of that kind.
+#[test]
+fn show_fills_kind_specific_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    let base = recipe_text("kinds", "acct-kinds");
+    let correlation = base
+        .replace("  ma_period: 9\n  breakout_lookback: 7\n", "  primary: SPY\n  correlated: QQQ\n")
+        .replace("kind: ma-cross-breakout", "kind: correlation")
+        .replace("  path: data.csv\n", "  path: data.csv\n  symbols: {QQQ: data.csv}\n");
+    fs::write(d.join("cor.yaml"), &correlation).unwrap();
+    let show = Run::new(["show", "cor.yaml"]).dir(d).run().success();
+    for line in ["swing_lookback: 20", "fractal_lookback: 2"] {
+        assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
+    }
+    assert!(!show.stdout.contains("breakout_mode"), "{}", show.stdout);
+    let target = base
+        .replace("  ma_period: 9\n  breakout_lookback: 7\n", "")
+        .replace("kind: ma-cross-breakout", "kind: target-position");
+    fs::write(d.join("tp.yaml"), &target).unwrap();
+    let show = Run::new(["show", "tp.yaml"]).dir(d).run().success();
+    assert!(show.stdout.contains("tolerance: 5%"), "{}", show.stdout);
+    assert!(show.stdout.contains("ma_period: 20"), "{}", show.stdout);
+    assert!(!show.stdout.contains("breakout_mode") && !show.stdout.contains("swing_lookback"));
 }
 
 #[test]

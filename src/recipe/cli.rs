@@ -152,9 +152,10 @@ pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
         }
         return Err(ExitError::failed(format!("{} is not a valid recipe", args.recipe.display())).into());
     };
-    // Credentials are names of secrets (never values), so the recipe prints as is.
-    let yaml =
-        serde_saphyr::to_string(recipe).map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
+    // Credentials are names of secrets (never values), so the recipe prints as is, with the
+    // defaults the engine applies to its kinds filled in.
+    let yaml = serde_saphyr::to_string(&recipe.resolved())
+        .map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "# {} resolved, defaults filled in", args.recipe.display())?;
     out.write_all(yaml.as_bytes())?;

@@ -194,7 +194,10 @@ read as YAML 1.2: `off`, `no` and `yes` are strings, not booleans.
 
 The tables below list every field with its type, its default (`—`: none, the field is
 optional or required), an example (taken from the recipes in `recipes/` where one uses the
-field) and its description.
+field) and its description. A default is what the engine uses when the field is left out; a
+field's default applies only with the kind its description names (`breakout_mode` only for
+ma-cross-breakout, `speed` only for replay, …). `runner show RECIPE` prints the recipe with
+exactly the defaults that apply to it.
 
 "#;
 

@@ -727,7 +727,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let what = format!("`{ak}`");
     let is_mac = a.kind == AlgorithmKind::MaCrossBreakout;
     let is_cor = a.kind == AlgorithmKind::Correlation;
-    c.only_with("/algorithm/ma_period", !is_mac && a.ma_period.is_some(), "ma-cross-breakout", &what);
+    c.only_with(
+        "/algorithm/ma_period",
+        !is_mac && a.kind != AlgorithmKind::TargetPosition && a.ma_period.is_some(),
+        "ma-cross-breakout and target-position",
+        &what,
+    );
     c.only_with(
         "/algorithm/breakout_lookback",
         !is_mac && a.breakout_lookback.is_some(),
@@ -797,8 +802,8 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         if let Some(cor) = &a.correlated {
             check_correlated_data(c, r, cor);
         }
-        let f = a.fractal_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_FRACTAL_LOOKBACK);
-        let s = a.swing_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_SWING_LOOKBACK);
+        let f = a.fractal_lookback_or_default();
+        let s = a.swing_lookback_or_default();
         if f > 0 && s <= f {
             let ptr = if a.swing_lookback.is_some() { "/algorithm/swing_lookback" } else { "/algorithm" };
             c.err(
