@@ -29,6 +29,10 @@ pub enum Severity {
     Error,
     /// Suspicious but usable (an error under `--deny-warnings`).
     Warning,
+    /// Information: something could not be checked here (e.g. no key to open a secret on
+    /// a CI machine). Shown and counted, but never fails validation, even under
+    /// `--deny-warnings`.
+    Note,
 }
 
 /// One problem in one file.
@@ -40,7 +44,7 @@ pub struct Diagnostic {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
-    /// Error or warning.
+    /// Error, warning or note.
     pub severity: Severity,
     /// A stable identifier of the kind of problem, e.g. `unknown-field`.
     pub code: &'static str,
@@ -89,6 +93,17 @@ impl Diagnostic {
         Self { severity: Severity::Warning, ..Self::error(file, pos, code, message, hint) }
     }
 
+    /// A new note (informational; never fails validation).
+    pub fn note(
+        file: &str,
+        pos: Pos,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        Self { severity: Severity::Note, ..Self::error(file, pos, code, message, hint) }
+    }
+
     /// Attach the text of the line the diagnostic points into.
     pub fn with_source_line(mut self, line: &str) -> Self {
         self.source_line = line.to_string();
@@ -110,6 +125,7 @@ impl Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         };
         let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
         let num = self.line.to_string();

@@ -44,6 +44,11 @@ pub struct FileReport {
 }
 
 impl FileReport {
+    /// Number of notes (informational; they never fail validation).
+    pub fn notes(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Note).count()
+    }
+
     /// Number of errors.
     pub fn errors(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
@@ -1120,7 +1125,7 @@ fn semantic_fleet(c: &mut Ctx<'_>, f: &Fleet) {
 /// One problem found with a credential reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialFinding {
-    /// Error or warning.
+    /// Error, warning or note.
     pub severity: crate::recipe::diagnostics::Severity,
     /// Stable code.
     pub code: &'static str,
@@ -1134,9 +1139,10 @@ pub struct CredentialFinding {
 ///
 /// Without decrypting: the file exists and parses, the keys the adapter needs are present
 /// (key names are clear text in SOPS files), and a key available here matches one of its
-/// recipients — a *warning* when none does, since CI validates without keys. With
+/// recipients — a *note* when none does, since CI validates without keys. With
 /// `decrypt`, the file is also decrypted in memory (MAC verified) and every required value
-/// must be non-empty. Messages name files and keys, never values.
+/// must be non-empty; there, no key is an *error* (nothing could be verified). Messages name
+/// files and keys, never values.
 pub fn check_credentials(
     name: &str,
     secrets_dir: &Path,
@@ -1192,16 +1198,34 @@ pub fn check_credentials(
     if !check.key_available {
         let mut recipients: Vec<String> = check.age_recipients.clone();
         recipients.extend(check.pgp_fingerprints.iter().map(|f| format!("pgp:{f}")));
-        out.push(CredentialFinding {
-            severity: Severity::Warning,
-            code: "secret-no-key",
-            message: format!(
-                "no key available here opens secret `{name}` (recipients: {})",
-                if recipients.is_empty() { "none".to_string() } else { recipients.join(", ") }
-            ),
-            hint: "expected where no keys are installed (CI); on the machine that runs this agent set \
-                   SOPS_AGE_KEY_FILE, run `runner secrets init`, or import the GnuPG key"
-                .to_string(),
+        let recipients = if recipients.is_empty() { "none".to_string() } else { recipients.join(", ") };
+        out.push(if decrypt {
+            // The user asked for a decrypt check and nothing could be verified: an error.
+            CredentialFinding {
+                severity: Severity::Error,
+                code: "secret-no-key",
+                message: format!(
+                    "--check-secrets: no key available here opens secret `{name}` (recipients: \
+                     {recipients}), so it was not decrypted"
+                ),
+                hint: "run --check-secrets where the agent's key is (set SOPS_AGE_KEY_FILE, run \
+                       `runner secrets init`, or import the GnuPG key); without a key, validate \
+                       without --check-secrets"
+                    .to_string(),
+            }
+        } else {
+            CredentialFinding {
+                severity: Severity::Note,
+                code: "secret-no-key",
+                message: format!(
+                    "no key available here opens secret `{name}` (recipients: {recipients}); its \
+                     decryption is not checked"
+                ),
+                hint: "expected where no keys are installed (CI), and not a failure even with \
+                       --deny-warnings; on the machine that runs this agent set SOPS_AGE_KEY_FILE, \
+                       run `runner secrets init`, or import the GnuPG key"
+                    .to_string(),
+            }
         });
         return out;
     }
@@ -1251,6 +1275,8 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
     let mut agents: HashMap<String, (String, usize)> = HashMap::new();
     let mut accounts: HashMap<(String, String), (usize, String, usize)> = HashMap::new();
     let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
+    // Secret name → its no-key findings: (report index, diagnostic, where it is named).
+    let mut no_key: std::collections::BTreeMap<String, Vec<(usize, Diagnostic, String)>> = Default::default();
     for (idx, rep) in reports.iter().enumerate() {
         let Some(r) = &rep.recipe else { continue };
         let agent_pos = rep.spans.value_or_parent("/agent");
@@ -1318,8 +1344,15 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                 let d = match f.severity {
                     Severity::Error => Diagnostic::error(&rep.file, pos, f.code, f.message, Some(f.hint)),
                     Severity::Warning => Diagnostic::warning(&rep.file, pos, f.code, f.message, Some(f.hint)),
+                    Severity::Note => Diagnostic::note(&rep.file, pos, f.code, f.message, Some(f.hint)),
                 };
-                extra.push((idx, d));
+                if f.code == "secret-no-key" {
+                    // Reported once per secret file, at its first use (below).
+                    let place = format!("`{}` ({}:{})", pointer_to_path(ptr), rep.file, pos.line);
+                    no_key.entry(n.to_string()).or_default().push((idx, d, place));
+                } else {
+                    extra.push((idx, d));
+                }
             }
         }
         if let (Some(fl), Some(al)) =
@@ -1338,6 +1371,15 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                     ),
                 ));
         }
+    }
+    for (_, uses) in no_key {
+        let mut uses = uses.into_iter();
+        let Some((idx, mut d, _)) = uses.next() else { continue };
+        let others: Vec<String> = uses.map(|(_, _, place)| place).collect();
+        if !others.is_empty() {
+            d.message.push_str(&format!("; also named by {}", others.join(", ")));
+        }
+        extra.push((idx, d));
     }
     for (i, d) in extra {
         reports[i].push(d);
