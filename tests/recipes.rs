@@ -376,6 +376,18 @@ fn hostile_input_ends_in_a_clear_error() {
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
 
+/// A tab is reported where it is, with the tab hint, even when the parser notices it at the
+/// end of the previous line's scalar.
+#[test]
+fn tabs_are_reported_where_they_are() {
+    let out = validate_bytes("tabs.yaml", b"version: 1\n\tagent: x\n");
+    assert!(out.stdout.contains("--> tabs.yaml:2:1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("a tab in the indentation"), "{}", out.stdout);
+    assert!(out.stdout.contains("hint: YAML indentation must use spaces, not tabs"), "{}", out.stdout);
+    let out = validate_bytes("tabs.yaml", b"version: 1\nprovider:\n  kind: replay\n  \tpath: x\n");
+    assert!(out.stdout.contains("--> tabs.yaml:4:3\n"), "{}", out.stdout);
+}
+
 #[test]
 fn schema_files_are_fresh() {
     let out = Run::new(["schema", "--check"]).run().success();

@@ -111,6 +111,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         Ok(v) => v,
         Err(e) => {
             let (pos, msg) = saphyr_error_parts(&e, &src);
+            let (pos, msg) = locate_tab(pos, msg, &src);
             let hint = syntax_hint(&msg, &src, pos);
             rep.push(Diagnostic::error(&file, pos, "yaml-syntax", msg, hint));
             rep.source = Some(src);
@@ -148,6 +149,32 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     rep.source = Some(src);
     rep.finish();
     rep
+}
+
+/// The parser may report a tab where it noticed it (e.g. the end of the previous line's
+/// scalar) rather than where it is: point at the first tab in a line's indentation from
+/// the reported line on (or else the first tab after the reported position).
+fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
+    if !msg.to_ascii_lowercase().contains("tab") {
+        return (pos, msg);
+    }
+    let lines = || src.text.lines().enumerate().skip(pos.line.saturating_sub(1));
+    let indent_tab = lines().find_map(|(i, l)| {
+        let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+        l[..lead].chars().position(|c| c == '\t').map(|col| (i, col))
+    });
+    if let Some((i, col)) = indent_tab {
+        let at = Pos { line: i + 1, column: col + 1, len: 1 };
+        return (at, "a tab in the indentation: YAML indents with spaces only".into());
+    }
+    let any_tab = lines().find_map(|(i, l)| {
+        let from = if i + 1 == pos.line { pos.column.saturating_sub(1) } else { 0 };
+        l.chars().enumerate().skip(from).find(|&(_, c)| c == '\t').map(|(col, _)| (i, col))
+    });
+    match any_tab {
+        Some((i, col)) => (Pos { line: i + 1, column: col + 1, len: 1 }, msg),
+        None => (pos, msg),
+    }
 }
 
 fn syntax_hint(msg: &str, src: &Source, pos: Pos) -> Option<String> {
