@@ -233,6 +233,54 @@ fn exit_codes() {
     Run::new(["validate", "--no-fleet", "--deny-warnings", w]).run().code(1);
 }
 
+/// An unreadable input is reported as a problem of that path; every other file is still
+/// validated, and the exit code is 2 at the end. A directory with no recipes is an error.
+#[test]
+fn unreadable_inputs_do_not_stop_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("recipes")).unwrap();
+    fs::create_dir_all(d.join("empty/sub")).unwrap();
+    fs::write(d.join("recipes/data.csv"), "x").unwrap();
+    fs::write(d.join("recipes/good.yaml"), recipe_text("good", "acct-good")).unwrap();
+    fs::write(
+        d.join("recipes/bad.yaml"),
+        recipe_text("bad", "acct-bad").replace("kind: replay", "kind: replayy"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("gone.yaml", d.join("recipes/dangling.yaml")).unwrap();
+    // A missing file next to a good one.
+    let out = Run::new(["validate", "--no-fleet", "recipes/good.yaml", "missing.yaml"]).dir(d).run().code(2);
+    assert!(out.stdout.contains("√ recipes/good.yaml\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("error[unreadable]: cannot read missing.yaml"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 files: 1 ok, 0 with warnings, 1 invalid"), "{}", out.stdout);
+    assert!(out.stderr.contains("cannot read missing.yaml"), "{}", out.stderr);
+    // A directory with a dangling symlink: the other recipes are checked, errors included.
+    let out = Run::new(["validate", "--no-fleet", "recipes"]).dir(d).run().code(2);
+    assert!(out.stdout.contains("x recipes/dangling.yaml: 1 error"), "{}", out.stdout);
+    assert!(out.stdout.contains("--> recipes/dangling.yaml\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("unknown provider.kind `replayy`"), "{}", out.stdout);
+    assert!(out.stdout.contains("√ recipes/good.yaml"), "{}", out.stdout);
+    // JSON lists it too.
+    let out = Run::new(["validate", "--no-fleet", "--format", "json", "recipes"]).dir(d).run().code(2);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["code"] == "unreadable" && x["file"] == "recipes/dangling.yaml"),
+        "{}",
+        out.stdout
+    );
+    // Only fixable problems left: exit 1.
+    fs::remove_file(d.join("recipes/dangling.yaml")).unwrap();
+    Run::new(["validate", "--no-fleet", "recipes"]).dir(d).run().code(1);
+    // A directory holding no recipes (hidden files and subdirectories aside).
+    fs::write(d.join("empty/notes.txt"), "x").unwrap();
+    let out = Run::new(["validate", "--no-fleet", "empty"]).dir(d).run().code(1);
+    assert!(out.stdout.contains("error[no-recipes]: no recipes found in empty"), "{}", out.stdout);
+}
+
 fn recipe_text(agent: &str, account: &str) -> String {
     fs::read_to_string(repo_root().join("tests/fixtures/recipes/good/spy-options.yaml"))
         .unwrap()

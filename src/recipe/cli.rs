@@ -18,8 +18,13 @@ checks across all recipes (unique agent names, one broker account per agent, cre
 resolve to secrets/NAME.sops.yaml, fleet limits). Files named runner.yaml are fleet files; \
 if none is given, runner.yaml is looked for from the current directory up to the project root.
 
-Exit codes: 0 all valid, 1 a file is invalid (or has warnings with --deny-warnings), \
-2 usage or I/O error.")]
+Every input is checked even when another cannot be read: an unreadable file or directory \
+(missing, dangling symlink, permission denied) is reported like any other problem. A directory \
+holding no recipes is an error. Notes (e.g. no key here to open a secret) never fail.
+
+Exit codes: 0 all valid, 1 a file is invalid (or has warnings with --deny-warnings, or a \
+directory holds no recipes), 2 usage error or a path that cannot be read (after reporting \
+everything else).")]
 pub struct ValidateArgs {
     /// Recipe files or directories (searched recursively for *.yaml and *.yml).
     #[arg(required = true)]
@@ -93,6 +98,10 @@ pub fn validate(args: ValidateArgs, _g: &GlobalArgs) -> CmdResult {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    let unreadable: Vec<&str> = reports.iter().filter(|r| r.unreadable).map(|r| r.file.as_str()).collect();
+    if !unreadable.is_empty() {
+        return Err(ExitError::usage(format!("cannot read {}", unreadable.join(", "))).into());
+    }
     Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 

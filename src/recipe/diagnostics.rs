@@ -58,6 +58,9 @@ pub struct Diagnostic {
     /// The source line the caret points into.
     #[serde(skip)]
     pub source_line: String,
+    /// About the file as a whole (e.g. it cannot be read): rendered without a source line.
+    #[serde(skip)]
+    pub whole_file: bool,
 }
 
 impl Diagnostic {
@@ -79,7 +82,19 @@ impl Diagnostic {
             hint,
             len: pos.len.max(1),
             source_line: String::new(),
+            whole_file: false,
         }
+    }
+
+    /// An error about a whole file or directory (one that cannot be read, a directory
+    /// holding no recipes): no line to show. In JSON it is at line 1, column 1.
+    pub fn file_error(
+        file: &str,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        Self { whole_file: true, ..Self::error(file, Pos::START, code, message, hint) }
     }
 
     /// A new warning.
@@ -128,6 +143,13 @@ impl Diagnostic {
             Severity::Note => "note",
         };
         let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
+        if self.whole_file {
+            let _ = writeln!(out, "  --> {}", self.file);
+            if let Some(h) = &self.hint {
+                let _ = writeln!(out, "   = hint: {h}");
+            }
+            return out;
+        }
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
         let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file, self.line, self.column);

@@ -232,8 +232,14 @@ Every problem is printed as `file:line:column` with the source line, a caret, a 
 hint. Severities are `error` (the file is invalid), `warning` (invalid under
 `--deny-warnings`) and `note` (shown and counted, never a failure). `--format json` prints an
 array of `{file, line, column, severity, code, message, hint}`.
-Exit codes: 0 all valid, 1 a file is invalid (or has warnings under `--deny-warnings`),
-2 usage or I/O error (e.g. a path that does not exist).
+Every input is checked even when another one cannot be read: a path that does not exist, a
+dangling `*.yaml` symlink or an unreadable directory is reported as an `unreadable` error for
+that path, and the other files are still validated. A directory holding no recipes is a
+`no-recipes` error: validating nothing is probably a mistake.
+
+Exit codes: 0 all valid; 1 a file is invalid (or has warnings under `--deny-warnings`, or a
+directory holds no recipes); 2 usage error, or a path could not be read (after everything
+else is reported).
 
 ## The fleet file and directories of recipes
 

@@ -41,6 +41,8 @@ pub struct FileReport {
     pub spans: SpanMap,
     /// The file text (for source lines in diagnostics).
     pub source: Option<Source>,
+    /// The file (or directory) could not be read: an I/O problem, exit code 2 at the end.
+    pub unreadable: bool,
 }
 
 impl FileReport {
@@ -87,6 +89,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         fleet: None,
         spans: SpanMap::default(),
         source: None,
+        unreadable: false,
     };
     let file = src.name.clone();
     if src.text.trim().is_empty()
@@ -1433,29 +1436,54 @@ pub struct ValidateOptions {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Collect the files to check: files as given; directories recursively (`*.yaml`, `*.yml`,
-/// sorted, skipping hidden directories).
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+/// One input of `runner validate`, found by [`collect_files`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// A file to check.
+    File(PathBuf),
+    /// A path that cannot be read (missing, permission denied, a directory that cannot be
+    /// listed): reported as a diagnostic, exit code 2 once everything else is checked.
+    Unreadable(PathBuf, String),
+    /// A directory given on the command line that holds no recipe (`*.yaml`, `*.yml`).
+    NoRecipes(PathBuf),
+}
+
+/// Collect the inputs to check: files as given; directories recursively (`*.yaml`, `*.yml`,
+/// sorted, skipping hidden directories). Problems are inputs too, so every other file is
+/// still checked.
+pub fn collect_files(paths: &[PathBuf]) -> Vec<Input> {
     let mut out = Vec::new();
     for p in paths {
-        let md = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read {}: {e}", p.display())))?;
-        if md.is_dir() {
-            walk_dir(p, &mut out, 0)?;
-        } else {
-            out.push(p.clone());
+        match std::fs::metadata(p) {
+            Err(e) => out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display()))),
+            Ok(md) if md.is_dir() => {
+                let before = out.len();
+                walk_dir(p, &mut out, 0);
+                let found = out[before..].iter().any(|i| !matches!(i, Input::File(f) if is_fleet_file(f)));
+                if !found {
+                    out.push(Input::NoRecipes(p.clone()));
+                }
+            }
+            Ok(_) => out.push(Input::File(p.clone())),
         }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.clone()));
-    Ok(out)
+    out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputError> {
+fn walk_dir(dir: &Path, out: &mut Vec<Input>, depth: u32) {
     if depth > 32 {
-        return Ok(());
+        return;
     }
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            let msg = format!("cannot read directory {}: {e}", dir.display());
+            out.push(Input::Unreadable(dir.to_path_buf(), msg));
+            return;
+        }
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for e in entries {
@@ -1464,12 +1492,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputE
             continue;
         }
         if e.is_dir() {
-            walk_dir(&e, out, depth + 1)?;
+            walk_dir(&e, out, depth + 1);
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(e);
+            // A dangling symlink is kept: reading it reports the problem.
+            out.push(Input::File(e));
         }
     }
-    Ok(())
 }
 
 /// Whether a file is a fleet file by its name (`runner.yaml` / `runner.yml`).
@@ -1508,6 +1536,7 @@ pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputErro
                 fleet: None,
                 spans: SpanMap::default(),
                 source: None,
+                unreadable: false,
             };
             rep.finish();
             Ok(rep)
@@ -1517,7 +1546,9 @@ pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputErro
 
 /// Validate files and directories: every pass, including the cross-recipe checks.
 pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<FileReport>, InputError> {
-    let mut files = collect_files(paths)?;
+    let inputs = collect_files(paths);
+    let mut files: Vec<PathBuf> =
+        inputs.iter().filter_map(|i| if let Input::File(f) = i { Some(f.clone()) } else { None }).collect();
     let mut fleet_path = opts.fleet.clone();
     if fleet_path.is_none() {
         fleet_path = files.iter().find(|p| is_fleet_file(p)).cloned();
@@ -1540,7 +1571,15 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
             fleet_index = Some(reports.len());
         }
         tracing::debug!(file = %f.display(), fleet = is_fleet, "validating");
-        reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
+        let kind = if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe };
+        reports.push(check_file(f, kind).unwrap_or_else(|e| problem_report(f, kind, e.0, true)));
+    }
+    for i in inputs {
+        match i {
+            Input::File(_) => {}
+            Input::Unreadable(p, msg) => reports.push(problem_report(&p, SchemaKind::Recipe, msg, true)),
+            Input::NoRecipes(p) => reports.push(problem_report(&p, SchemaKind::Recipe, String::new(), false)),
+        }
     }
     let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
         (Some(fp), Some(fl)) => {
@@ -1551,6 +1590,37 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
     };
     cross_checks(&mut reports, &FleetContext { fleet_index, secrets_dir, check_secrets: opts.check_secrets });
     Ok(reports)
+}
+
+/// The report of an input that could not be checked: unreadable (`io`), or a directory
+/// holding no recipe.
+fn problem_report(path: &Path, kind: SchemaKind, message: String, io: bool) -> FileReport {
+    let file = path.display().to_string();
+    let d = if io {
+        Diagnostic::file_error(
+            &file,
+            "unreadable",
+            message,
+            Some("check the path and its permissions; the other files were still checked".into()),
+        )
+    } else {
+        Diagnostic::file_error(
+            &file,
+            "no-recipes",
+            format!("no recipes found in {file} (no *.yaml or *.yml files)"),
+            Some("validating nothing is probably a mistake: check the directory".into()),
+        )
+    };
+    FileReport {
+        file,
+        kind,
+        diagnostics: vec![d],
+        recipe: None,
+        fleet: None,
+        spans: SpanMap::default(),
+        source: None,
+        unreadable: io,
+    }
 }
 
 /// Load one recipe for running it: every single-file pass must succeed (warnings are
