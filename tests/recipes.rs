@@ -367,6 +367,42 @@ fn fleet_file_is_validated_and_its_limits_checked() {
     Run::new(["validate", "a.yaml"]).dir(d).run().success();
 }
 
+/// More recipes than `max_concurrent_agents`: a warning from validate (on the fleet file),
+/// and `runner up` refuses to start them, before anything runs.
+#[test]
+fn max_concurrent_agents_is_cross_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("runner.yaml"), "version: 1\nmax_concurrent_agents: 1\n").unwrap();
+    fs::write(d.join("a.yaml"), recipe_text("agent-a", "acct-a")).unwrap();
+    fs::write(d.join("b.yaml"), recipe_text("agent-b", "acct-b")).unwrap();
+    // One recipe: within the limit.
+    Run::new(["validate", "--deny-warnings", "a.yaml"]).dir(d).run().success();
+    let out = Run::new(["validate", "a.yaml", "b.yaml"]).dir(d).run().success();
+    assert!(out.stdout.contains("~ runner.yaml (fleet): 0 errors, 1 warning"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("2 agents are validated together but `max_concurrent_agents` is 1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--> runner.yaml:2:24"), "{}", out.stdout);
+    Run::new(["validate", "--deny-warnings", "a.yaml", "b.yaml"]).dir(d).run().code(1);
+    let state = d.join("state");
+    let up = Run::new(["up", "--speed", "max", "--state-dir"])
+        .arg(&state)
+        .args(["a.yaml", "b.yaml"])
+        .dir(d)
+        .run()
+        .code(1);
+    assert!(
+        up.stderr.contains("2 agents given, the fleet allows 1 at once (max_concurrent_agents)"),
+        "{}",
+        up.stderr
+    );
+    assert!(!up.stdout.contains("filled"), "nothing runs: {}", up.stdout);
+}
+
 fn validate_bytes(name: &str, bytes: &[u8]) -> crate::support::Finished {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(name);

@@ -225,8 +225,10 @@ reports every problem it finds:
    exists.
 6. **Across recipes**: agent names are unique; one broker account belongs to one agent (two
    recipes naming one account are both reported, each naming the other's file and line);
-   credential names resolve to `SECRETS_DIR/NAME.sops.yaml`; an agent's `daily_loss_limit`
-   above the fleet's is a warning.
+   credential names resolve to `SECRETS_DIR/NAME.sops.yaml`; fleet limits: an agent's
+   `daily_loss_limit` above the fleet's is a warning, and so are more agents validated
+   together than the fleet's `max_concurrent_agents` (`runner up` refuses to start more than
+   that many at once, exit 1).
 
 Every problem is printed as `file:line:column` with the source line, a caret, a message and a
 hint. Severities are `error` (the file is invalid), `warning` (invalid under

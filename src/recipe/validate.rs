@@ -1402,6 +1402,29 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                 ));
         }
     }
+    // More agents than the fleet runs at once: `runner up` refuses to start them together.
+    if let (Some(fi), Some(max)) = (ctx.fleet_index, fleet.as_ref().and_then(|f| f.max_concurrent_agents))
+        && max > 0
+        && agents.len() > max as usize
+    {
+        let n = agents.len();
+        let fleet_rep = &reports[fi];
+        extra.push((
+            fi,
+            Diagnostic::warning(
+                &fleet_rep.file,
+                fleet_rep.spans.value_or_parent("/max_concurrent_agents"),
+                "fleet-limit",
+                format!(
+                    "{n} agents are validated together but `max_concurrent_agents` is {max}: \
+                     `runner up` refuses to start more than {max} at once"
+                ),
+                Some(format!(
+                    "raise `max_concurrent_agents` to at least {n}, or start at most {max} of them per `runner up`"
+                )),
+            ),
+        ));
+    }
     for (_, uses) in no_key {
         let mut uses = uses.into_iter();
         let Some((idx, mut d, _)) = uses.next() else { continue };
