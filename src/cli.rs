@@ -51,6 +51,7 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). `RUST_LOG` overrides.
+    /// Coloured only on a terminal without `NO_COLOR`.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Format of log lines on stderr.

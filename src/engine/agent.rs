@@ -173,7 +173,7 @@ impl AgentConfig {
         };
         let b = &r.broker;
         let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
-        let allocation = r.risk.allocation.map_or(starting, |m| m.value());
+        let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
         let paper = PaperConfig {
             starting_cash: starting,
             commission_per_share: b.commission_per_share_or_default().value(),
