@@ -158,7 +158,8 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
 /// scalar) rather than where it is: point at the first tab in a line's indentation from
 /// the reported line on (or else the first tab after the reported position).
 fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
-    if !msg.to_ascii_lowercase().contains("tab") {
+    let lower = msg.to_ascii_lowercase();
+    if !lower.split(|c: char| !c.is_ascii_alphabetic()).any(|w| w == "tab" || w == "tabs") {
         return (pos, msg);
     }
     let lines = || src.text.lines().enumerate().skip(pos.line.saturating_sub(1));
