@@ -51,6 +51,7 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). `RUST_LOG` overrides.
+    /// Coloured only on a terminal without `NO_COLOR`.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Format of log lines on stderr.
@@ -136,6 +137,13 @@ fn dispatch(cli: Cli) -> CmdResult {
     }
 }
 
+/// Whether log lines on stderr get colour escapes: only on a terminal, and never when
+/// `NO_COLOR` is set to a non-empty value (<https://no-color.org>). A log redirected to a
+/// file or a pipe stays plain text.
+fn log_colours(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn init_logging(g: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
     let default = match g.verbose {
@@ -145,11 +153,30 @@ fn init_logging(g: &GlobalArgs) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(log_colours(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR"),
+        ));
     // A second initialisation (only possible in tests) is harmless: ignore it.
     let _ = match g.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colours;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some("".into())));
+        assert!(!log_colours(true, Some("1".into())));
+        assert!(!log_colours(false, None));
+    }
 }

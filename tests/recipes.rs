@@ -110,19 +110,65 @@ fn good_fixture_validates_and_shows_defaults() {
     let out = Run::new(["validate", "--no-fleet", "tests/fixtures/recipes/good"]).run().success();
     assert!(out.stdout.contains("1 file: 1 ok"), "{}", out.stdout);
     let show = Run::new(["show", "tests/fixtures/recipes/good/spy-options.yaml"]).run().success();
-    // Defaults the file leaves out are filled in.
-    for line in
-        ["account_type: margin", "regime: auto", "reg_t: enforce", "prefer: nearest", "candles: standard"]
-    {
+    // Defaults the file leaves out are filled in, including those the engine applies to
+    // optional fields of this recipe's kinds (replay, paper, option, ma-cross-breakout).
+    for line in [
+        "account_type: margin",
+        "regime: auto",
+        "reg_t: enforce",
+        "prefer: nearest",
+        "candles: standard",
+        "speed: max",
+        "slippage_ticks: 0",
+        "commission_per_order: 0",
+        "implied_vol: 16%",
+        "breakout_mode: range",
+    ] {
         assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
     }
-    // What show prints is itself a recipe that loads to the same value.
+    // Defaults of other kinds are not shown.
+    for field in ["swing_lookback", "fractal_lookback", "tolerance", "commission_per_share"] {
+        assert!(!show.stdout.contains(field), "show has `{field}` of another kind:\n{}", show.stdout);
+    }
+    // What show prints is itself a valid recipe: the original with its defaults resolved.
     let printed = runner::recipe::from_yaml_str(&show.stdout).expect("show output is a recipe");
     let original = runner::recipe::from_yaml_str(
         &fs::read_to_string(repo_root().join("tests/fixtures/recipes/good/spy-options.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(printed, original);
+    assert_eq!(printed, original.resolved());
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("sample.csv"), "x").unwrap();
+    fs::create_dir(dir.path().join("r")).unwrap();
+    fs::write(dir.path().join("r/shown.yaml"), &show.stdout).unwrap();
+    Run::new(["validate", "--no-fleet", "--deny-warnings", "r/shown.yaml"]).dir(dir.path()).run().success();
+}
+
+/// `runner show` fills in the defaults of each algorithm kind, and only of that kind.
+#[test]
+fn show_fills_kind_specific_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    let base = recipe_text("kinds", "acct-kinds");
+    let correlation = base
+        .replace("  ma_period: 9\n  breakout_lookback: 7\n", "  primary: SPY\n  correlated: QQQ\n")
+        .replace("kind: ma-cross-breakout", "kind: correlation")
+        .replace("  path: data.csv\n", "  path: data.csv\n  symbols: {QQQ: data.csv}\n");
+    fs::write(d.join("cor.yaml"), &correlation).unwrap();
+    let show = Run::new(["show", "cor.yaml"]).dir(d).run().success();
+    for line in ["swing_lookback: 20", "fractal_lookback: 2"] {
+        assert!(show.stdout.contains(line), "show lacks `{line}`:\n{}", show.stdout);
+    }
+    assert!(!show.stdout.contains("breakout_mode"), "{}", show.stdout);
+    let target = base
+        .replace("  ma_period: 9\n  breakout_lookback: 7\n", "")
+        .replace("kind: ma-cross-breakout", "kind: target-position");
+    fs::write(d.join("tp.yaml"), &target).unwrap();
+    let show = Run::new(["show", "tp.yaml"]).dir(d).run().success();
+    assert!(show.stdout.contains("tolerance: 5%"), "{}", show.stdout);
+    assert!(show.stdout.contains("ma_period: 20"), "{}", show.stdout);
+    assert!(!show.stdout.contains("breakout_mode") && !show.stdout.contains("swing_lookback"));
 }
 
 #[test]
@@ -185,6 +231,54 @@ fn exit_codes() {
     let out = Run::new(["validate", "--no-fleet", w]).run().success();
     assert!(out.stdout.starts_with(&format!("~ {w}: 0 errors, 1 warning")), "{}", out.stdout);
     Run::new(["validate", "--no-fleet", "--deny-warnings", w]).run().code(1);
+}
+
+/// An unreadable input is reported as a problem of that path; every other file is still
+/// validated, and the exit code is 2 at the end. A directory with no recipes is an error.
+#[test]
+fn unreadable_inputs_do_not_stop_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("recipes")).unwrap();
+    fs::create_dir_all(d.join("empty/sub")).unwrap();
+    fs::write(d.join("recipes/data.csv"), "x").unwrap();
+    fs::write(d.join("recipes/good.yaml"), recipe_text("good", "acct-good")).unwrap();
+    fs::write(
+        d.join("recipes/bad.yaml"),
+        recipe_text("bad", "acct-bad").replace("kind: replay", "kind: replayy"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("gone.yaml", d.join("recipes/dangling.yaml")).unwrap();
+    // A missing file next to a good one.
+    let out = Run::new(["validate", "--no-fleet", "recipes/good.yaml", "missing.yaml"]).dir(d).run().code(2);
+    assert!(out.stdout.contains("√ recipes/good.yaml\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("error[unreadable]: cannot read missing.yaml"), "{}", out.stdout);
+    assert!(out.stdout.contains("2 files: 1 ok, 0 with warnings, 1 invalid"), "{}", out.stdout);
+    assert!(out.stderr.contains("cannot read missing.yaml"), "{}", out.stderr);
+    // A directory with a dangling symlink: the other recipes are checked, errors included.
+    let out = Run::new(["validate", "--no-fleet", "recipes"]).dir(d).run().code(2);
+    assert!(out.stdout.contains("x recipes/dangling.yaml: 1 error"), "{}", out.stdout);
+    assert!(out.stdout.contains("--> recipes/dangling.yaml\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("unknown provider.kind `replayy`"), "{}", out.stdout);
+    assert!(out.stdout.contains("√ recipes/good.yaml"), "{}", out.stdout);
+    // JSON lists it too.
+    let out = Run::new(["validate", "--no-fleet", "--format", "json", "recipes"]).dir(d).run().code(2);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["code"] == "unreadable" && x["file"] == "recipes/dangling.yaml"),
+        "{}",
+        out.stdout
+    );
+    // Only fixable problems left: exit 1.
+    fs::remove_file(d.join("recipes/dangling.yaml")).unwrap();
+    Run::new(["validate", "--no-fleet", "recipes"]).dir(d).run().code(1);
+    // A directory holding no recipes (hidden files and subdirectories aside).
+    fs::write(d.join("empty/notes.txt"), "x").unwrap();
+    let out = Run::new(["validate", "--no-fleet", "empty"]).dir(d).run().code(1);
+    assert!(out.stdout.contains("error[no-recipes]: no recipes found in empty"), "{}", out.stdout);
 }
 
 fn recipe_text(agent: &str, account: &str) -> String {
@@ -273,6 +367,42 @@ fn fleet_file_is_validated_and_its_limits_checked() {
     Run::new(["validate", "a.yaml"]).dir(d).run().success();
 }
 
+/// More recipes than `max_concurrent_agents`: a warning from validate (on the fleet file),
+/// and `runner up` refuses to start them, before anything runs.
+#[test]
+fn max_concurrent_agents_is_cross_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("runner.yaml"), "version: 1\nmax_concurrent_agents: 1\n").unwrap();
+    fs::write(d.join("a.yaml"), recipe_text("agent-a", "acct-a")).unwrap();
+    fs::write(d.join("b.yaml"), recipe_text("agent-b", "acct-b")).unwrap();
+    // One recipe: within the limit.
+    Run::new(["validate", "--deny-warnings", "a.yaml"]).dir(d).run().success();
+    let out = Run::new(["validate", "a.yaml", "b.yaml"]).dir(d).run().success();
+    assert!(out.stdout.contains("~ runner.yaml (fleet): 0 errors, 1 warning"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("2 agents are validated together but `max_concurrent_agents` is 1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("--> runner.yaml:2:24"), "{}", out.stdout);
+    Run::new(["validate", "--deny-warnings", "a.yaml", "b.yaml"]).dir(d).run().code(1);
+    let state = d.join("state");
+    let up = Run::new(["up", "--speed", "max", "--state-dir"])
+        .arg(&state)
+        .args(["a.yaml", "b.yaml"])
+        .dir(d)
+        .run()
+        .code(1);
+    assert!(
+        up.stderr.contains("2 agents given, the fleet allows 1 at once (max_concurrent_agents)"),
+        "{}",
+        up.stderr
+    );
+    assert!(!up.stdout.contains("filled"), "nothing runs: {}", up.stdout);
+}
+
 fn validate_bytes(name: &str, bytes: &[u8]) -> crate::support::Finished {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(name);
@@ -328,6 +458,18 @@ fn hostile_input_ends_in_a_clear_error() {
     let out = validate_bytes("multi.yaml", "version: 1\n---\nversion: 1\n".as_bytes());
     assert!(out.stdout.contains("error[yaml-syntax]"), "{}", out.stdout);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+/// A tab is reported where it is, with the tab hint, even when the parser notices it at the
+/// end of the previous line's scalar.
+#[test]
+fn tabs_are_reported_where_they_are() {
+    let out = validate_bytes("tabs.yaml", b"version: 1\n\tagent: x\n");
+    assert!(out.stdout.contains("--> tabs.yaml:2:1\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("a tab in the indentation"), "{}", out.stdout);
+    assert!(out.stdout.contains("hint: YAML indentation must use spaces, not tabs"), "{}", out.stdout);
+    let out = validate_bytes("tabs.yaml", b"version: 1\nprovider:\n  kind: replay\n  \tpath: x\n");
+    assert!(out.stdout.contains("--> tabs.yaml:4:3\n"), "{}", out.stdout);
 }
 
 #[test]

@@ -14,26 +14,62 @@ fn empty_home() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp home")
 }
 
+/// `runner validate` with no environment key material (no age keys, no GnuPG home).
+fn validate_without_keys(args: &[&str], home: &std::path::Path) -> crate::support::Finished {
+    Run::new(["validate"])
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("GNUPGHOME", home.join("gnupg"))
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_CMD")
+        .run()
+}
+
 #[test]
-fn repo_recipes_validate_without_keys_with_warnings_only() {
+fn repo_recipes_validate_without_keys_with_notes_only() {
     let home = empty_home();
-    let out = Run::new(["validate", "recipes/"])
-        .env("HOME", home.path())
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .env_remove("SOPS_AGE_KEY")
-        .env("XDG_CONFIG_HOME", home.path())
-        .run()
-        .success();
-    assert!(out.stdout.contains("warning[secret-no-key]"), "{}", out.stdout);
-    assert!(out.stdout.contains("0 invalid"), "{}", out.stdout);
-    // --deny-warnings turns the missing key into a failure.
-    Run::new(["validate", "--deny-warnings", "recipes/"])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .env_remove("SOPS_AGE_KEY")
-        .run()
-        .code(1);
+    let out = validate_without_keys(&["recipes/"], home.path()).success();
+    assert!(out.stdout.contains("note[secret-no-key]"), "{}", out.stdout);
+    assert!(!out.stdout.contains("warning[secret-no-key]"), "{}", out.stdout);
+    assert!(out.stdout.contains("0 invalid (0 errors, 0 warnings, 2 notes)"), "{}", out.stdout);
+    // btc-coinbase-ha names `coinbase` for both provider and broker: one note, at the first
+    // use (the provider), naming the second.
+    assert_eq!(out.stdout.matches("opens secret `coinbase`").count(), 1, "{}", out.stdout);
+    assert!(out.stdout.contains("√ recipes/btc-coinbase-ha.yaml: 1 note\n"), "{}", out.stdout);
+    let at = out.stdout.find("opens secret `coinbase`").expect("the coinbase note");
+    let note = &out.stdout[at..];
+    assert!(
+        note.contains("also named by `broker.credentials` (recipes/btc-coinbase-ha.yaml:18)"),
+        "{}",
+        out.stdout
+    );
+    assert!(note.contains("--> recipes/btc-coinbase-ha.yaml:11:16"), "{}", out.stdout);
+    // A CI using --deny-warnings is not broken by the missing key.
+    let denied = validate_without_keys(&["--deny-warnings", "recipes/"], home.path()).success();
+    assert!(denied.stdout.contains("note[secret-no-key]"), "{}", denied.stdout);
+    // JSON carries the severity.
+    let json = validate_without_keys(&["--format", "json", "recipes/"], home.path()).success();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let notes: Vec<&serde_json::Value> =
+        v.as_array().expect("array").iter().filter(|d| d["code"] == "secret-no-key").collect();
+    assert_eq!(notes.len(), 2, "{}", json.stdout);
+    assert!(notes.iter().all(|d| d["severity"] == "note"), "{}", json.stdout);
+}
+
+#[test]
+fn check_secrets_without_a_key_is_an_error() {
+    let home = empty_home();
+    let out = validate_without_keys(&["--check-secrets", "--deny-warnings", "recipes/"], home.path()).code(1);
+    assert!(
+        out.stdout.contains("error[secret-no-key]: --check-secrets: no key available here"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("so it was not decrypted"), "{}", out.stdout);
+    assert!(out.stdout.contains("x recipes/nvda-signals.yaml: 1 error"), "{}", out.stdout);
+    assert!(out.stdout.contains("x recipes/btc-coinbase-ha.yaml: 1 error"), "{}", out.stdout);
 }
 
 #[test]

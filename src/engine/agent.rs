@@ -163,13 +163,13 @@ impl AgentConfig {
         };
         let b = &r.broker;
         let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
-        let allocation = r.risk.allocation.map_or(starting, |m| m.value());
+        let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
         let paper = PaperConfig {
             starting_cash: starting,
-            commission_per_share: b.commission_per_share.map_or(Decimal::ZERO, |m| m.value()),
-            commission_per_contract: b.commission_per_contract.map_or(Decimal::ZERO, |m| m.value()),
-            commission_per_order: b.commission_per_order.map_or(Decimal::ZERO, |m| m.value()),
-            slippage_ticks: b.slippage_ticks.unwrap_or(0),
+            commission_per_share: b.commission_per_share_or_default().value(),
+            commission_per_contract: b.commission_per_contract_or_default().value(),
+            commission_per_order: b.commission_per_order_or_default().value(),
+            slippage_ticks: b.slippage_ticks_or_default(),
             tick: Decimal::new(1, 2),
             multiplier,
             contracts,
@@ -191,7 +191,7 @@ impl AgentConfig {
                 entry_size: r.risk.entry_size_or_default(),
                 add_size: r.risk.add_size,
                 multiplier,
-                tolerance: r.algorithm.tolerance.map_or(Decimal::new(5, 2), |p| p.fraction()),
+                tolerance: r.algorithm.tolerance_or_default().fraction(),
             },
             limits: RiskLimits {
                 max_units: max_units.map(Decimal::from),

@@ -245,7 +245,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     for (p, path) in prepared.iter().zip(&args.recipes) {
         let mut agent = run::build_agent(p)?;
         let replay = run::open_replay(p, DateRange::default())?;
-        let speed = args.speed.or(p.recipe.provider.speed).unwrap_or(Speed::Max);
+        let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
         let mut meta = metadata(p, path);

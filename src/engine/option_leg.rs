@@ -184,10 +184,11 @@ impl OptionLeg {
 
 /// The recipe's synthetic chain and the implied volatility it uses.
 fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
-    let implied_vol = r.instrument.implied_vol.map_or(0.16, |p| {
+    let implied_vol = {
         use rust_decimal::prelude::ToPrimitive;
-        p.fraction().to_f64().unwrap_or(0.16)
-    });
+        let iv = r.instrument.implied_vol_or_default().fraction();
+        iv.to_f64().ok_or_else(|| format!("implied_vol {iv} is out of range"))?
+    };
     let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
     let chain = SyntheticChain::new(&r.instrument.underlying, settings, nyse_trading_day as TradingDayFn)
         .map_err(|e| e.to_string())?;

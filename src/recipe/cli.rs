@@ -18,8 +18,13 @@ checks across all recipes (unique agent names, one broker account per agent, cre
 resolve to secrets/NAME.sops.yaml, fleet limits). Files named runner.yaml are fleet files; \
 if none is given, runner.yaml is looked for from the current directory up to the project root.
 
-Exit codes: 0 all valid, 1 a file is invalid (or has warnings with --deny-warnings), \
-2 usage or I/O error.")]
+Every input is checked even when another cannot be read: an unreadable file or directory \
+(missing, dangling symlink, permission denied) is reported like any other problem. A directory \
+holding no recipes is an error. Notes (e.g. no key here to open a secret) never fail.
+
+Exit codes: 0 all valid, 1 a file is invalid (or has warnings with --deny-warnings, or a \
+directory holds no recipes), 2 usage error or a path that cannot be read (after reporting \
+everything else).")]
 pub struct ValidateArgs {
     /// Recipe files or directories (searched recursively for *.yaml and *.yml).
     #[arg(required = true)]
@@ -27,7 +32,8 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Treat warnings as errors.
+    /// Treat warnings as errors (notes, such as "no key here to open this secret", are
+    /// still only shown).
     #[arg(long)]
     pub deny_warnings: bool,
     /// The fleet file to use (default: runner.yaml among PATHS, else found at the project root).
@@ -36,8 +42,8 @@ pub struct ValidateArgs {
     /// Do not look for runner.yaml outside PATHS.
     #[arg(long, conflicts_with = "fleet")]
     pub no_fleet: bool,
-    /// Also decrypt referenced secrets in memory (needs a key) and check that the values the
-    /// adapters need are present and non-empty.
+    /// Also decrypt referenced secrets in memory and check that the values the adapters need
+    /// are present and non-empty. Needs a key: a secret no key here opens is then an error.
     #[arg(long)]
     pub check_secrets: bool,
 }
@@ -92,31 +98,42 @@ pub fn validate(args: ValidateArgs, _g: &GlobalArgs) -> CmdResult {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    let unreadable: Vec<&str> = reports.iter().filter(|r| r.unreadable).map(|r| r.file.as_str()).collect();
+    if !unreadable.is_empty() {
+        return Err(ExitError::usage(format!("cannot read {}", unreadable.join(", "))).into());
+    }
     Ok(if invalid > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The human report: one status line per file (`√` ok, `~` warnings, `x` errors), the
-/// diagnostics under it, then a summary line.
+/// diagnostics under it, then a summary line. Notes are counted but never make a file
+/// invalid.
 pub fn render_human(reports: &[FileReport], deny_warnings: bool) -> String {
     let mut s = String::new();
-    let (mut ok, mut warned, mut bad, mut errs, mut warns) = (0, 0, 0, 0, 0);
+    let (mut ok, mut warned, mut bad, mut errs, mut warns, mut notes) = (0, 0, 0, 0, 0, 0);
     for r in reports {
-        let (e, w) = (r.errors(), r.warnings());
+        let (e, w, n) = (r.errors(), r.warnings(), r.notes());
         errs += e;
         warns += w;
+        notes += n;
         let kind = match r.kind {
             SchemaKind::Recipe => "",
             SchemaKind::Fleet => " (fleet)",
         };
         if e > 0 || (deny_warnings && w > 0) {
             bad += 1;
-            s.push_str(&format!("x {}{kind}: {}\n", r.file, counts(e, w)));
+            s.push_str(&format!("x {}{kind}: {}\n", r.file, counts(e, w, n)));
         } else if w > 0 {
             warned += 1;
-            s.push_str(&format!("~ {}{kind}: {}\n", r.file, counts(e, w)));
+            s.push_str(&format!("~ {}{kind}: {}\n", r.file, counts(e, w, n)));
         } else {
             ok += 1;
-            s.push_str(&format!("√ {}{kind}\n", r.file));
+            let note = match n {
+                0 => String::new(),
+                1 => ": 1 note".to_string(),
+                n => format!(": {n} notes"),
+            };
+            s.push_str(&format!("√ {}{kind}{note}\n", r.file));
         }
         for d in &r.diagnostics {
             for line in d.render().lines() {
@@ -130,14 +147,15 @@ pub fn render_human(reports: &[FileReport], deny_warnings: bool) -> String {
     s.push_str(&format!(
         "\n{files} file{}: {ok} ok, {warned} with warnings, {bad} invalid ({})\n",
         if files == 1 { "" } else { "s" },
-        counts(errs, warns)
+        counts(errs, warns, notes)
     ));
     s
 }
 
-fn counts(e: usize, w: usize) -> String {
+fn counts(e: usize, w: usize, n: usize) -> String {
     let p = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", p(e, "error"), p(w, "warning"))
+    let notes = if n > 0 { format!(", {}", p(n, "note")) } else { String::new() };
+    format!("{}, {}{notes}", p(e, "error"), p(w, "warning"))
 }
 
 /// Run `runner show`.
@@ -152,9 +170,10 @@ pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
         }
         return Err(ExitError::failed(format!("{} is not a valid recipe", args.recipe.display())).into());
     };
-    // Credentials are names of secrets (never values), so the recipe prints as is.
-    let yaml =
-        serde_saphyr::to_string(recipe).map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
+    // Credentials are names of secrets (never values), so the recipe prints as is, with the
+    // defaults the engine applies to its kinds filled in.
+    let yaml = serde_saphyr::to_string(&recipe.resolved())
+        .map_err(|e| anyhow::anyhow!("cannot print the recipe: {e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "# {} resolved, defaults filled in", args.recipe.display())?;
     out.write_all(yaml.as_bytes())?;

@@ -29,6 +29,10 @@ pub enum Severity {
     Error,
     /// Suspicious but usable (an error under `--deny-warnings`).
     Warning,
+    /// Information: something could not be checked here (e.g. no key to open a secret on
+    /// a CI machine). Shown and counted, but never fails validation, even under
+    /// `--deny-warnings`.
+    Note,
 }
 
 /// One problem in one file.
@@ -40,7 +44,7 @@ pub struct Diagnostic {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
-    /// Error or warning.
+    /// Error, warning or note.
     pub severity: Severity,
     /// A stable identifier of the kind of problem, e.g. `unknown-field`.
     pub code: &'static str,
@@ -54,6 +58,9 @@ pub struct Diagnostic {
     /// The source line the caret points into.
     #[serde(skip)]
     pub source_line: String,
+    /// About the file as a whole (e.g. it cannot be read): rendered without a source line.
+    #[serde(skip)]
+    pub whole_file: bool,
 }
 
 impl Diagnostic {
@@ -75,7 +82,19 @@ impl Diagnostic {
             hint,
             len: pos.len.max(1),
             source_line: String::new(),
+            whole_file: false,
         }
+    }
+
+    /// An error about a whole file or directory (one that cannot be read, a directory
+    /// holding no recipes): no line to show. In JSON it is at line 1, column 1.
+    pub fn file_error(
+        file: &str,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        Self { whole_file: true, ..Self::error(file, Pos::START, code, message, hint) }
     }
 
     /// A new warning.
@@ -87,6 +106,17 @@ impl Diagnostic {
         hint: Option<String>,
     ) -> Self {
         Self { severity: Severity::Warning, ..Self::error(file, pos, code, message, hint) }
+    }
+
+    /// A new note (informational; never fails validation).
+    pub fn note(
+        file: &str,
+        pos: Pos,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        Self { severity: Severity::Note, ..Self::error(file, pos, code, message, hint) }
     }
 
     /// Attach the text of the line the diagnostic points into.
@@ -110,8 +140,16 @@ impl Diagnostic {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         };
         let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
+        if self.whole_file {
+            let _ = writeln!(out, "  --> {}", self.file);
+            if let Some(h) = &self.hint {
+                let _ = writeln!(out, "   = hint: {h}");
+            }
+            return out;
+        }
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
         let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file, self.line, self.column);

@@ -2,6 +2,7 @@
 //! validation passes and diagnostics.
 //!
 //! - [`model`]: the serde types, the single source of truth for the JSON Schema;
+//! - [`defaults`]: what the engine uses for optional fields left out, and [`Recipe::resolved`];
 //! - [`types`]: small value types (percentages, money, timeframes, strikes, …);
 //! - [`load`]: reading files (size cap, UTF-8), the bounded YAML parse, the span map;
 //! - [`schema`]: the generated JSON Schemas, validators and the docs generator;
@@ -10,6 +11,7 @@
 //! - [`cli`]: `runner validate`, `runner show`, `runner schema`.
 
 pub mod cli;
+pub mod defaults;
 pub mod diagnostics;
 pub mod load;
 pub mod model;

@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::defaults;
 use super::types::{ClockTime, Money, Percent, Size, Speed, Strike, Timeframe};
 
 /// One trading agent.
@@ -83,6 +83,7 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols: Option<BTreeMap<String, PathBuf>>,
     /// replay: pacing for `runner up` (`max` or a multiple such as `60x`); backtests always run at max.
+    #[schemars(extend("default" = defaults::SPEED))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<Speed>,
     /// alpaca: the data feed (`iex` or `sip`).
@@ -173,16 +174,20 @@ pub struct Broker {
     /// paper: the starting equity of the simulated account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starting_equity: Option<Money>,
-    /// Commission per share (equities).
+    /// Commission per share (equities, crypto), charged by the paper broker.
+    #[schemars(extend("default" = defaults::COMMISSION))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_per_share: Option<Money>,
-    /// Commission per option contract.
+    /// Commission per option contract, charged by the paper broker.
+    #[schemars(extend("default" = defaults::COMMISSION))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_per_contract: Option<Money>,
-    /// Commission per order.
+    /// Commission per order, charged by the paper broker.
+    #[schemars(extend("default" = defaults::COMMISSION))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission_per_order: Option<Money>,
-    /// paper: slippage applied to fills against trades, in ticks (default 0).
+    /// paper: slippage applied to fills against trades, in ticks.
+    #[schemars(extend("default" = defaults::SLIPPAGE_TICKS))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slippage_ticks: Option<u32>,
     /// Name of the secret holding the broker credentials; required for live brokers, refused for paper.
@@ -220,6 +225,7 @@ pub struct Instrument {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_writing: bool,
     /// option: implied volatility used by the synthetic chain in paper and backtest runs.
+    #[schemars(extend("default" = defaults::IMPLIED_VOL))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implied_vol: Option<Percent>,
 }
@@ -301,13 +307,14 @@ pub struct Algorithm {
     #[schemars(example = 0.5)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brick_size: Option<Money>,
-    /// ma-cross-breakout: moving-average period in candles.
+    /// ma-cross-breakout, target-position: period in candles of the moving average (ma-cross-breakout, required) or of the high-low range (target-position, default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ma_period: Option<u32>,
     /// ma-cross-breakout: number of completed candles whose high/low range must be broken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakout_lookback: Option<u32>,
     /// ma-cross-breakout: how the breakout is confirmed.
+    #[schemars(extend("default" = defaults::BREAKOUT_MODE))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakout_mode: Option<BreakoutMode>,
     /// correlation: the symbol traded.
@@ -317,13 +324,16 @@ pub struct Algorithm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlated: Option<String>,
     /// correlation: a swing high/low stays usable while its candle is among this many most
-    /// recent completed candles (default 20; more than `fractal_lookback`).
+    /// recent completed candles (more than `fractal_lookback`).
+    #[schemars(extend("default" = defaults::SWING_LOOKBACK))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swing_lookback: Option<u32>,
-    /// correlation: candles on each side of a fractal, the swing high/low (default 2, as Bill Williams).
+    /// correlation: candles on each side of a fractal, the swing high/low (2 is Bill Williams' choice).
+    #[schemars(extend("default" = defaults::FRACTAL_LOOKBACK))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fractal_lookback: Option<u32>,
     /// target-position: no trade while the position is within this band of the target.
+    #[schemars(extend("default" = defaults::TOLERANCE))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Percent>,
 }
@@ -364,10 +374,12 @@ pub struct Orders {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Risk {
-    /// Money the agent may put at risk; sizes in percent are of this amount.
+    /// Money the agent may put at risk; sizes in percent are of this amount. Default: the
+    /// paper broker's `starting_equity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocation: Option<Money>,
     /// Size of an entry: a percentage of the allocation or a number of units.
+    #[schemars(extend("default" = defaults::ENTRY_SIZE))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_size: Option<Size>,
     /// Size of an add to an existing position.
@@ -555,12 +567,5 @@ impl Default for Fleet {
             state_dir: default_state_dir(),
             stale_data_seconds: None,
         }
-    }
-}
-
-impl Risk {
-    /// The entry size, defaulting to the whole allocation.
-    pub fn entry_size_or_default(&self) -> Size {
-        self.entry_size.unwrap_or(Size::Percent(Percent::from_fraction(Decimal::ONE)))
     }
 }

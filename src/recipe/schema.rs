@@ -194,7 +194,10 @@ read as YAML 1.2: `off`, `no` and `yes` are strings, not booleans.
 
 The tables below list every field with its type, its default (`—`: none, the field is
 optional or required), an example (taken from the recipes in `recipes/` where one uses the
-field) and its description.
+field) and its description. A default is what the engine uses when the field is left out; a
+field's default applies only with the kind its description names (`breakout_mode` only for
+ma-cross-breakout, `speed` only for replay, …). `runner show RECIPE` prints the recipe with
+exactly the defaults that apply to it.
 
 "#;
 
@@ -222,13 +225,23 @@ reports every problem it finds:
    exists.
 6. **Across recipes**: agent names are unique; one broker account belongs to one agent (two
    recipes naming one account are both reported, each naming the other's file and line);
-   credential names resolve to `SECRETS_DIR/NAME.sops.yaml`; an agent's `daily_loss_limit`
-   above the fleet's is a warning.
+   credential names resolve to `SECRETS_DIR/NAME.sops.yaml`; fleet limits: an agent's
+   `daily_loss_limit` above the fleet's is a warning, and so are more agents validated
+   together than the fleet's `max_concurrent_agents` (`runner up` refuses to start more than
+   that many at once, exit 1).
 
 Every problem is printed as `file:line:column` with the source line, a caret, a message and a
-hint. `--format json` prints an array of `{file, line, column, severity, code, message, hint}`.
-Exit codes: 0 all valid, 1 a file is invalid (or has warnings under `--deny-warnings`),
-2 usage or I/O error (e.g. a path that does not exist).
+hint. Severities are `error` (the file is invalid), `warning` (invalid under
+`--deny-warnings`) and `note` (shown and counted, never a failure). `--format json` prints an
+array of `{file, line, column, severity, code, message, hint}`.
+Every input is checked even when another one cannot be read: a path that does not exist, a
+dangling `*.yaml` symlink or an unreadable directory is reported as an `unreadable` error for
+that path, and the other files are still validated. A directory holding no recipes is a
+`no-recipes` error: validating nothing is probably a mistake.
+
+Exit codes: 0 all valid; 1 a file is invalid (or has warnings under `--deny-warnings`, or a
+directory holds no recipes); 2 usage error, or a path could not be read (after everything
+else is reported).
 
 ## The fleet file and directories of recipes
 
@@ -246,10 +259,21 @@ A recipe names credentials, never contains them: `credentials: alpaca-paper` ref
 SOPS-encrypted file `secrets/alpaca-paper.sops.yaml` (the directory is the fleet file's
 `secrets_dir`). Live brokers (alpaca, schwab, coinbase) and the alpaca and polygon data
 providers require a name; the paper broker and the replay provider refuse one. Names may use
-letters, digits, `-`, `_` and `.`. `runner validate` checks that the file exists; it never
-decrypts it. Create and edit secrets with `runner secrets` (see its `--help`). The example
-recipes `nvda-signals.yaml` and `btc-coinbase-ha.yaml` need `secrets/alpaca-paper.sops.yaml`
-and `secrets/coinbase.sops.yaml`.
+letters, digits, `-`, `_` and `.`. Create and edit secrets with `runner secrets` (see its
+`--help`). The example recipes `nvda-signals.yaml` and `btc-coinbase-ha.yaml` need
+`secrets/alpaca-paper.sops.yaml` and `secrets/coinbase.sops.yaml`.
+
+By default `runner validate` does not decrypt secrets. It checks that the file exists and
+parses, that it holds the keys the adapter needs (key names are clear text in SOPS files), and
+whether a key available here (age identities, GnuPG secret keys) matches one of its
+recipients. When none does, that is a **note**, not a warning: a CI machine has no keys, so
+`runner validate --deny-warnings recipes/` still passes there. The note is given once per
+secret file, at its first use, naming the other places that use the same secret.
+
+`runner validate --check-secrets` also decrypts each referenced secret in memory (the MAC is
+verified; nothing is written or printed) and checks that the values the adapter needs are not
+empty. Run it where the agents' keys are: with `--check-secrets`, a secret that no key here
+opens is an **error** (exit 1), since the check asked for could not be made.
 "#;
 
 /// Generate `docs/recipes.md`: every property of the recipe and fleet schemas with its

@@ -46,7 +46,7 @@ pub struct Percent(Decimal);
 
 impl Percent {
     /// From a fraction (0.25 for 25 %).
-    pub fn from_fraction(f: Decimal) -> Self {
+    pub const fn from_fraction(f: Decimal) -> Self {
         Self(f)
     }
 

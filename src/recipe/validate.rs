@@ -41,9 +41,16 @@ pub struct FileReport {
     pub spans: SpanMap,
     /// The file text (for source lines in diagnostics).
     pub source: Option<Source>,
+    /// The file (or directory) could not be read: an I/O problem, exit code 2 at the end.
+    pub unreadable: bool,
 }
 
 impl FileReport {
+    /// Number of notes (informational; they never fail validation).
+    pub fn notes(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Note).count()
+    }
+
     /// Number of errors.
     pub fn errors(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
@@ -82,6 +89,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         fleet: None,
         spans: SpanMap::default(),
         source: None,
+        unreadable: false,
     };
     let file = src.name.clone();
     if src.text.trim().is_empty()
@@ -106,6 +114,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         Ok(v) => v,
         Err(e) => {
             let (pos, msg) = saphyr_error_parts(&e, &src);
+            let (pos, msg) = locate_tab(pos, msg, &src);
             let hint = syntax_hint(&msg, &src, pos);
             rep.push(Diagnostic::error(&file, pos, "yaml-syntax", msg, hint));
             rep.source = Some(src);
@@ -143,6 +152,33 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     rep.source = Some(src);
     rep.finish();
     rep
+}
+
+/// The parser may report a tab where it noticed it (e.g. the end of the previous line's
+/// scalar) rather than where it is: point at the first tab in a line's indentation from
+/// the reported line on (or else the first tab after the reported position).
+fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
+    let lower = msg.to_ascii_lowercase();
+    if !lower.split(|c: char| !c.is_ascii_alphabetic()).any(|w| w == "tab" || w == "tabs") {
+        return (pos, msg);
+    }
+    let lines = || src.text.lines().enumerate().skip(pos.line.saturating_sub(1));
+    let indent_tab = lines().find_map(|(i, l)| {
+        let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+        l[..lead].chars().position(|c| c == '\t').map(|col| (i, col))
+    });
+    if let Some((i, col)) = indent_tab {
+        let at = Pos { line: i + 1, column: col + 1, len: 1 };
+        return (at, "a tab in the indentation: YAML indents with spaces only".into());
+    }
+    let any_tab = lines().find_map(|(i, l)| {
+        let from = if i + 1 == pos.line { pos.column.saturating_sub(1) } else { 0 };
+        l.chars().enumerate().skip(from).find(|&(_, c)| c == '\t').map(|(col, _)| (i, col))
+    });
+    match any_tab {
+        Some((i, col)) => (Pos { line: i + 1, column: col + 1, len: 1 }, msg),
+        None => (pos, msg),
+    }
 }
 
 fn syntax_hint(msg: &str, src: &Source, pos: Pos) -> Option<String> {
@@ -727,7 +763,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let what = format!("`{ak}`");
     let is_mac = a.kind == AlgorithmKind::MaCrossBreakout;
     let is_cor = a.kind == AlgorithmKind::Correlation;
-    c.only_with("/algorithm/ma_period", !is_mac && a.ma_period.is_some(), "ma-cross-breakout", &what);
+    c.only_with(
+        "/algorithm/ma_period",
+        !is_mac && a.kind != AlgorithmKind::TargetPosition && a.ma_period.is_some(),
+        "ma-cross-breakout and target-position",
+        &what,
+    );
     c.only_with(
         "/algorithm/breakout_lookback",
         !is_mac && a.breakout_lookback.is_some(),
@@ -797,8 +838,8 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         if let Some(cor) = &a.correlated {
             check_correlated_data(c, r, cor);
         }
-        let f = a.fractal_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_FRACTAL_LOOKBACK);
-        let s = a.swing_lookback.unwrap_or(crate::strategy::correlation::DEFAULT_SWING_LOOKBACK);
+        let f = a.fractal_lookback_or_default();
+        let s = a.swing_lookback_or_default();
         if f > 0 && s <= f {
             let ptr = if a.swing_lookback.is_some() { "/algorithm/swing_lookback" } else { "/algorithm" };
             c.err(
@@ -1115,7 +1156,7 @@ fn semantic_fleet(c: &mut Ctx<'_>, f: &Fleet) {
 /// One problem found with a credential reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialFinding {
-    /// Error or warning.
+    /// Error, warning or note.
     pub severity: crate::recipe::diagnostics::Severity,
     /// Stable code.
     pub code: &'static str,
@@ -1129,9 +1170,10 @@ pub struct CredentialFinding {
 ///
 /// Without decrypting: the file exists and parses, the keys the adapter needs are present
 /// (key names are clear text in SOPS files), and a key available here matches one of its
-/// recipients — a *warning* when none does, since CI validates without keys. With
+/// recipients — a *note* when none does, since CI validates without keys. With
 /// `decrypt`, the file is also decrypted in memory (MAC verified) and every required value
-/// must be non-empty. Messages name files and keys, never values.
+/// must be non-empty; there, no key is an *error* (nothing could be verified). Messages name
+/// files and keys, never values.
 pub fn check_credentials(
     name: &str,
     secrets_dir: &Path,
@@ -1187,16 +1229,34 @@ pub fn check_credentials(
     if !check.key_available {
         let mut recipients: Vec<String> = check.age_recipients.clone();
         recipients.extend(check.pgp_fingerprints.iter().map(|f| format!("pgp:{f}")));
-        out.push(CredentialFinding {
-            severity: Severity::Warning,
-            code: "secret-no-key",
-            message: format!(
-                "no key available here opens secret `{name}` (recipients: {})",
-                if recipients.is_empty() { "none".to_string() } else { recipients.join(", ") }
-            ),
-            hint: "expected where no keys are installed (CI); on the machine that runs this agent set \
-                   SOPS_AGE_KEY_FILE, run `runner secrets init`, or import the GnuPG key"
-                .to_string(),
+        let recipients = if recipients.is_empty() { "none".to_string() } else { recipients.join(", ") };
+        out.push(if decrypt {
+            // The user asked for a decrypt check and nothing could be verified: an error.
+            CredentialFinding {
+                severity: Severity::Error,
+                code: "secret-no-key",
+                message: format!(
+                    "--check-secrets: no key available here opens secret `{name}` (recipients: \
+                     {recipients}), so it was not decrypted"
+                ),
+                hint: "run --check-secrets where the agent's key is (set SOPS_AGE_KEY_FILE, run \
+                       `runner secrets init`, or import the GnuPG key); without a key, validate \
+                       without --check-secrets"
+                    .to_string(),
+            }
+        } else {
+            CredentialFinding {
+                severity: Severity::Note,
+                code: "secret-no-key",
+                message: format!(
+                    "no key available here opens secret `{name}` (recipients: {recipients}); its \
+                     decryption is not checked"
+                ),
+                hint: "expected where no keys are installed (CI), and not a failure even with \
+                       --deny-warnings; on the machine that runs this agent set SOPS_AGE_KEY_FILE, \
+                       run `runner secrets init`, or import the GnuPG key"
+                    .to_string(),
+            }
         });
         return out;
     }
@@ -1246,6 +1306,8 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
     let mut agents: HashMap<String, (String, usize)> = HashMap::new();
     let mut accounts: HashMap<(String, String), (usize, String, usize)> = HashMap::new();
     let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
+    // Secret name → its no-key findings: (report index, diagnostic, where it is named).
+    let mut no_key: std::collections::BTreeMap<String, Vec<(usize, Diagnostic, String)>> = Default::default();
     for (idx, rep) in reports.iter().enumerate() {
         let Some(r) = &rep.recipe else { continue };
         let agent_pos = rep.spans.value_or_parent("/agent");
@@ -1313,8 +1375,15 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                 let d = match f.severity {
                     Severity::Error => Diagnostic::error(&rep.file, pos, f.code, f.message, Some(f.hint)),
                     Severity::Warning => Diagnostic::warning(&rep.file, pos, f.code, f.message, Some(f.hint)),
+                    Severity::Note => Diagnostic::note(&rep.file, pos, f.code, f.message, Some(f.hint)),
                 };
-                extra.push((idx, d));
+                if f.code == "secret-no-key" {
+                    // Reported once per secret file, at its first use (below).
+                    let place = format!("`{}` ({}:{})", pointer_to_path(ptr), rep.file, pos.line);
+                    no_key.entry(n.to_string()).or_default().push((idx, d, place));
+                } else {
+                    extra.push((idx, d));
+                }
             }
         }
         if let (Some(fl), Some(al)) =
@@ -1333,6 +1402,38 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                     ),
                 ));
         }
+    }
+    // More agents than the fleet runs at once: `runner up` refuses to start them together.
+    if let (Some(fi), Some(max)) = (ctx.fleet_index, fleet.as_ref().and_then(|f| f.max_concurrent_agents))
+        && max > 0
+        && agents.len() > max as usize
+    {
+        let n = agents.len();
+        let fleet_rep = &reports[fi];
+        extra.push((
+            fi,
+            Diagnostic::warning(
+                &fleet_rep.file,
+                fleet_rep.spans.value_or_parent("/max_concurrent_agents"),
+                "fleet-limit",
+                format!(
+                    "{n} agents are validated together but `max_concurrent_agents` is {max}: \
+                     `runner up` refuses to start more than {max} at once"
+                ),
+                Some(format!(
+                    "raise `max_concurrent_agents` to at least {n}, or start at most {max} of them per `runner up`"
+                )),
+            ),
+        ));
+    }
+    for (_, uses) in no_key {
+        let mut uses = uses.into_iter();
+        let Some((idx, mut d, _)) = uses.next() else { continue };
+        let others: Vec<String> = uses.map(|(_, _, place)| place).collect();
+        if !others.is_empty() {
+            d.message.push_str(&format!("; also named by {}", others.join(", ")));
+        }
+        extra.push((idx, d));
     }
     for (i, d) in extra {
         reports[i].push(d);
@@ -1359,29 +1460,54 @@ pub struct ValidateOptions {
 #[error("{0}")]
 pub struct InputError(pub String);
 
-/// Collect the files to check: files as given; directories recursively (`*.yaml`, `*.yml`,
-/// sorted, skipping hidden directories).
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+/// One input of `runner validate`, found by [`collect_files`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// A file to check.
+    File(PathBuf),
+    /// A path that cannot be read (missing, permission denied, a directory that cannot be
+    /// listed): reported as a diagnostic, exit code 2 once everything else is checked.
+    Unreadable(PathBuf, String),
+    /// A directory given on the command line that holds no recipe (`*.yaml`, `*.yml`).
+    NoRecipes(PathBuf),
+}
+
+/// Collect the inputs to check: files as given; directories recursively (`*.yaml`, `*.yml`,
+/// sorted, skipping hidden directories). Problems are inputs too, so every other file is
+/// still checked.
+pub fn collect_files(paths: &[PathBuf]) -> Vec<Input> {
     let mut out = Vec::new();
     for p in paths {
-        let md = std::fs::metadata(p).map_err(|e| InputError(format!("cannot read {}: {e}", p.display())))?;
-        if md.is_dir() {
-            walk_dir(p, &mut out, 0)?;
-        } else {
-            out.push(p.clone());
+        match std::fs::metadata(p) {
+            Err(e) => out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display()))),
+            Ok(md) if md.is_dir() => {
+                let before = out.len();
+                walk_dir(p, &mut out, 0);
+                let found = out[before..].iter().any(|i| !matches!(i, Input::File(f) if is_fleet_file(f)));
+                if !found {
+                    out.push(Input::NoRecipes(p.clone()));
+                }
+            }
+            Ok(_) => out.push(Input::File(p.clone())),
         }
     }
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.clone()));
-    Ok(out)
+    out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputError> {
+fn walk_dir(dir: &Path, out: &mut Vec<Input>, depth: u32) {
     if depth > 32 {
-        return Ok(());
+        return;
     }
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| InputError(format!("cannot read directory {}: {e}", dir.display())))?;
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            let msg = format!("cannot read directory {}: {e}", dir.display());
+            out.push(Input::Unreadable(dir.to_path_buf(), msg));
+            return;
+        }
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for e in entries {
@@ -1390,12 +1516,12 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) -> Result<(), InputE
             continue;
         }
         if e.is_dir() {
-            walk_dir(&e, out, depth + 1)?;
+            walk_dir(&e, out, depth + 1);
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(e);
+            // A dangling symlink is kept: reading it reports the problem.
+            out.push(Input::File(e));
         }
     }
-    Ok(())
 }
 
 /// Whether a file is a fleet file by its name (`runner.yaml` / `runner.yml`).
@@ -1434,6 +1560,7 @@ pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputErro
                 fleet: None,
                 spans: SpanMap::default(),
                 source: None,
+                unreadable: false,
             };
             rep.finish();
             Ok(rep)
@@ -1443,7 +1570,9 @@ pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputErro
 
 /// Validate files and directories: every pass, including the cross-recipe checks.
 pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<FileReport>, InputError> {
-    let mut files = collect_files(paths)?;
+    let inputs = collect_files(paths);
+    let mut files: Vec<PathBuf> =
+        inputs.iter().filter_map(|i| if let Input::File(f) = i { Some(f.clone()) } else { None }).collect();
     let mut fleet_path = opts.fleet.clone();
     if fleet_path.is_none() {
         fleet_path = files.iter().find(|p| is_fleet_file(p)).cloned();
@@ -1466,7 +1595,15 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
             fleet_index = Some(reports.len());
         }
         tracing::debug!(file = %f.display(), fleet = is_fleet, "validating");
-        reports.push(check_file(f, if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe })?);
+        let kind = if is_fleet { SchemaKind::Fleet } else { SchemaKind::Recipe };
+        reports.push(check_file(f, kind).unwrap_or_else(|e| problem_report(f, kind, e.0, true)));
+    }
+    for i in inputs {
+        match i {
+            Input::File(_) => {}
+            Input::Unreadable(p, msg) => reports.push(problem_report(&p, SchemaKind::Recipe, msg, true)),
+            Input::NoRecipes(p) => reports.push(problem_report(&p, SchemaKind::Recipe, String::new(), false)),
+        }
     }
     let secrets_dir = match (&fleet_path, fleet_index.and_then(|i| reports[i].fleet.as_ref())) {
         (Some(fp), Some(fl)) => {
@@ -1477,6 +1614,37 @@ pub fn validate_paths(paths: &[PathBuf], opts: &ValidateOptions) -> Result<Vec<F
     };
     cross_checks(&mut reports, &FleetContext { fleet_index, secrets_dir, check_secrets: opts.check_secrets });
     Ok(reports)
+}
+
+/// The report of an input that could not be checked: unreadable (`io`), or a directory
+/// holding no recipe.
+fn problem_report(path: &Path, kind: SchemaKind, message: String, io: bool) -> FileReport {
+    let file = path.display().to_string();
+    let d = if io {
+        Diagnostic::file_error(
+            &file,
+            "unreadable",
+            message,
+            Some("check the path and its permissions; the other files were still checked".into()),
+        )
+    } else {
+        Diagnostic::file_error(
+            &file,
+            "no-recipes",
+            format!("no recipes found in {file} (no *.yaml or *.yml files)"),
+            Some("validating nothing is probably a mistake: check the directory".into()),
+        )
+    };
+    FileReport {
+        file,
+        kind,
+        diagnostics: vec![d],
+        recipe: None,
+        fleet: None,
+        spans: SpanMap::default(),
+        source: None,
+        unreadable: io,
+    }
 }
 
 /// Load one recipe for running it: every single-file pass must succeed (warnings are

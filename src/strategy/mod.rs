@@ -173,14 +173,14 @@ pub fn build(
         AlgorithmKind::MaCrossBreakout => {
             let n = a.ma_period.unwrap_or(9);
             let k = a.breakout_lookback.unwrap_or(7);
-            let mode = a.breakout_mode.unwrap_or_default();
+            let mode = a.breakout_mode_or_default();
             let s = ma_cross_breakout::MaCrossBreakout::new(n, k, mode)
                 .map_err(|message| BuildError::Parameter { field: "ma_period/breakout_lookback", message })?;
             Ok(AnyStrategy::MaCrossBreakout(s))
         }
         AlgorithmKind::TargetPosition => {
-            let n = a.ma_period.unwrap_or(20);
-            let tol = a.tolerance.map_or(Decimal::new(5, 2), |p| p.fraction());
+            let n = a.target_position_period();
+            let tol = a.tolerance_or_default().fraction();
             let s = target_position::TargetPosition::new(n, tol)
                 .map_err(|message| BuildError::Parameter { field: "ma_period", message })?;
             Ok(AnyStrategy::TargetPosition(s))
@@ -193,8 +193,8 @@ pub fn build(
             Ok(AnyStrategy::ExternalSignal(external_signal::ExternalSignal::new(symbol, events)))
         }
         AlgorithmKind::Correlation => {
-            let f = a.fractal_lookback.unwrap_or(correlation::DEFAULT_FRACTAL_LOOKBACK);
-            let s = a.swing_lookback.unwrap_or(correlation::DEFAULT_SWING_LOOKBACK);
+            let f = a.fractal_lookback_or_default();
+            let s = a.swing_lookback_or_default();
             let s = correlation::Correlation::new(f, s).map_err(|message| BuildError::Parameter {
                 field: "swing_lookback/fractal_lookback",
                 message,
