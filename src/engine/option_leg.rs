@@ -17,7 +17,7 @@ use crate::market::event::Quote;
 use crate::model::{Price, Qty, Side, SymbolId, Timestamp};
 use crate::options::{
     ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
-    SyntheticChain,
+    OptionsError, SyntheticChain,
 };
 use crate::recipe::Recipe;
 
@@ -96,13 +96,12 @@ impl OptionLeg {
     /// Choose the contract for a long (call) or short (put) view and quote it. Refused (never
     /// guessed) when no expiry is in the window, or when the chosen contract may not be opened
     /// at `ts`: outside the regular session or at/after its last trading time.
-    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
+    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, OptionsError> {
         let dir = if long { OptDirection::Long } else { OptDirection::Short };
         self.wanted = Some(dir.right());
-        let (contract, q) =
-            self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
+        let (contract, q) = self.selection.select(&self.chain, dir, underlying, ts)?;
         let days = self.chain.trading_days();
-        contract.can_open(ts, days).map_err(|e| e.to_string())?;
+        contract.can_open(ts, days)?;
         self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
         self.contract = Some(contract);
         self.last_underlying = Some(underlying);
@@ -327,7 +326,8 @@ mod tests {
         assert!(line.contains("expired"), "{line}");
         l.release();
         // After the last trading time the same contract is refused, not opened.
-        let err = l.select(true, dec!(170.2), at("2013-10-18T16:30:00-04:00")).expect_err("expired");
+        let err =
+            l.select(true, dec!(170.2), at("2013-10-18T16:30:00-04:00")).expect_err("expired").to_string();
         assert!(err.contains("SPY   131019C00170000"), "{err}");
         assert!(l.contract().is_none() && l.settlement().is_none());
     }

@@ -86,6 +86,13 @@ pub enum DenyReason {
     ReduceOnly,
     /// `max_orders_per_minute` orders already sent in the last 60 seconds.
     OrderRate,
+    /// Options: no listed expiry falls inside the recipe's expiry window (never guessed).
+    NoExpiryInWindow,
+    /// Options: the entry's marketable limit lies more than `max_slippage_ticks` from the mid.
+    MaxSlippage,
+    /// Options: no contract could be chosen or opened (no strikes or quote, or the contract
+    /// may not be opened now, e.g. after its last trading time).
+    NoContract,
     /// A US compliance rule refused it; the code is one of [`crate::risk::compliance::codes`].
     Compliance(&'static str),
 }
@@ -104,6 +111,9 @@ impl DenyReason {
             Self::Halted => "halted",
             Self::ReduceOnly => "reduce-only",
             Self::OrderRate => "order-rate",
+            Self::NoExpiryInWindow => "no-expiry-in-window",
+            Self::MaxSlippage => "max-slippage",
+            Self::NoContract => "no-contract",
             Self::Compliance(code) => code,
         }
     }
