@@ -103,8 +103,10 @@ fn the_main_job_runs_on_the_embedded_defaults() {
     }
 }
 
-#[test]
-fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
+/// Starts `up` at 20 000× real time, sends `signal` (`INT`, `TERM`) once the first fill is on
+/// stdout, and checks the run stops promptly, exits 0, flat, with a report, and is journaled
+/// with outcome `stopped: WHY`.
+fn signal_stops_up_cleanly_flat_and_with_a_report(signal: &str, why: &str) {
     let dir = tempfile::tempdir().unwrap();
     // 20 000× real time: the first fill (10-07 11:01) comes after ~1.3 s, the data ends after
     // ~15 s. Ctrl-C is sent once the first fill is on stdout, however slow the machine is.
@@ -137,7 +139,10 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
         }
     }
     assert!(seen.contains(" filled "), "no fill before the end: {seen}");
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let started = std::time::Instant::now();
     for line in stdout_lines {
@@ -149,7 +154,7 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     let stdout = seen;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stderr.contains(&format!("stopping ({why})")), "{stderr}");
     assert!(stdout.contains("Summary:"), "{stdout}");
     // Whatever was held is closed: the last position line is flat.
     if let Some(last) = stdout.lines().rev().find(|l| l.contains(" position ")) {
@@ -158,6 +163,23 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     // Stopped long before the end of the data.
     let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
     assert!(!deals.contains("2013-10-11"), "{deals}");
+    assert!(
+        stdout.contains(&format!(": journal run ")) && stdout.contains(&format!("stopped: {why}")),
+        "{stdout}"
+    );
+    let c = rusqlite::Connection::open(dir.path().join("j.db")).unwrap();
+    let outcome: String = c.query_row("SELECT outcome FROM runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(outcome, format!("stopped: {why}"));
+}
+
+#[test]
+fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
+    signal_stops_up_cleanly_flat_and_with_a_report("INT", "interrupted");
+}
+
+#[test]
+fn sigterm_stops_up_like_ctrl_c() {
+    signal_stops_up_cleanly_flat_and_with_a_report("TERM", "terminated");
 }
 
 #[test]

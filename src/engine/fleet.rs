@@ -145,7 +145,8 @@ pub struct FleetAgent {
 pub struct Finished {
     /// The report.
     pub report: Report,
-    /// `completed`, `halted: …` or `stopped: interrupted` (Ctrl-C).
+    /// `completed`, `halted: …`, `stopped: interrupted` (Ctrl-C, SIGINT) or `stopped: terminated`
+    /// (SIGTERM).
     pub outcome: String,
     /// The journal run id, if journaled.
     pub run: Option<String>,
@@ -207,7 +208,7 @@ pub struct RunOptions {
 /// Live-style run of a fleet: per agent a feeder task paces its replay against the wall clock
 /// and an agent task handles inputs, journals every event in order, and publishes its P&L; a
 /// status task writes status files and health lines every second. Reaching the fleet loss
-/// limit halts every agent. Ctrl-C shuts every agent down cleanly. Results come back in the
+/// limit halts every agent. Ctrl-C (SIGINT) or SIGTERM shuts every agent down cleanly. Results come back in the
 /// order given.
 pub fn run(agents: Vec<FleetAgent>, opts: &RunOptions) -> anyhow::Result<Vec<Finished>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -242,7 +243,7 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
             .collect(),
         halted_on: None,
     }));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<&'static str>);
     let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
     let halt_tx = Arc::new(halt_tx);
     let progress = agents.len() == 1 && std::io::stderr().is_terminal();
@@ -263,9 +264,9 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
         })
         .collect();
     let ctrl = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: canceling open orders and flattening");
-            let _ = stop_tx.send(true);
+        if let Some(why) = super::signals::stop_requested().await {
+            eprintln!("\nstopping ({why}): canceling open orders and flattening");
+            let _ = stop_tx.send(Some(why));
         }
     });
     let status_book = Arc::clone(&book);
@@ -353,7 +354,8 @@ fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Durati
 struct AgentCtx {
     index: usize,
     book: Shared,
-    stop: tokio::sync::watch::Receiver<bool>,
+    /// Set once to why the run stops (`interrupted`: SIGINT / Ctrl-C, `terminated`: SIGTERM).
+    stop: tokio::sync::watch::Receiver<Option<&'static str>>,
     halt_rx: tokio::sync::watch::Receiver<Option<String>>,
     halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
     loss_limit: Option<Money>,
@@ -434,8 +436,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         tokio::select! {
             biased;
             changed = ctx.stop.changed() => {
-                if changed.is_err() || *ctx.stop.borrow() {
-                    outcome = "stopped: interrupted".to_owned();
+                let why = *ctx.stop.borrow();
+                if changed.is_err() || why.is_some() {
+                    outcome = format!("stopped: {}", why.unwrap_or("interrupted"));
                     handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
                     break;
                 }

@@ -10,6 +10,7 @@
 //! - [`fleet`](crate::engine::fleet): fleet settings and the live-style driver of `up` (tokio tasks, channels,
 //!   wall-clock pacing, journal, fleet loss limit, health);
 //! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
+//! - [`signals`](crate::engine::signals): SIGINT / SIGTERM stop `runner up` cleanly;
 //! - [`status`](crate::engine::status): status files and `runner status`;
 //! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;
 //! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
@@ -25,4 +26,5 @@ pub mod option_leg;
 pub mod related;
 pub mod run;
 pub mod session;
+pub mod signals;
 pub mod status;
