@@ -163,10 +163,7 @@ fn signal_stops_up_cleanly_flat_and_with_a_report(signal: &str, why: &str) {
     // Stopped long before the end of the data.
     let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
     assert!(!deals.contains("2013-10-11"), "{deals}");
-    assert!(
-        stdout.contains(&format!(": journal run ")) && stdout.contains(&format!("stopped: {why}")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(": journal run ") && stdout.contains(&format!("stopped: {why}")), "{stdout}");
     let c = rusqlite::Connection::open(dir.path().join("j.db")).unwrap();
     let outcome: String = c.query_row("SELECT outcome FROM runs", [], |r| r.get(0)).unwrap();
     assert_eq!(outcome, format!("stopped: {why}"));
