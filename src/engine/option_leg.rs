@@ -44,12 +44,15 @@ pub struct OptionLeg {
     last_underlying: Option<Price>,
     /// Implied volatility used (for the report note).
     pub implied_vol: f64,
+    /// Risk-free rate used (for the report note).
+    pub rate: f64,
 }
 
 impl OptionLeg {
     /// From the recipe's instrument block.
     pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
         let (chain, implied_vol) = chain_from_recipe(r)?;
+        let rate = chain.settings().rate;
         let i = &r.instrument;
         let w = i.expiry.ok_or("instrument.expiry is required for options")?;
         let strike = i.strike.ok_or("instrument.strike is required for options")?;
@@ -64,6 +67,7 @@ impl OptionLeg {
             expires_at: None,
             last_underlying: None,
             implied_vol,
+            rate,
         })
     }
 
@@ -169,8 +173,9 @@ impl OptionLeg {
     /// The note every report of an options run carries.
     pub fn note(&self) -> String {
         format!(
-            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {:.0}%, {}",
-            self.implied_vol * 100.0,
+            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {}%, rate {}%, {}",
+            percent(self.implied_vol),
+            percent(self.rate),
             "not market quotes"
         )
     }
@@ -181,13 +186,22 @@ impl OptionLeg {
     }
 }
 
+/// A fraction as a percentage number for text: 0.16 → `16`, 0.001 → `0.1`, 0.0125 → `1.25`.
+fn percent(fraction: f64) -> String {
+    let s = format!("{:.4}", fraction * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+}
+
 /// The recipe's synthetic chain and the implied volatility it uses.
 fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
     let implied_vol = r.instrument.implied_vol.map_or(0.16, |p| {
         use rust_decimal::prelude::ToPrimitive;
         p.fraction().to_f64().unwrap_or(0.16)
     });
-    let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
+    let defaults = ChainSettings::default();
+    let rate = r.instrument.rate.unwrap_or(defaults.rate);
+    let settings = ChainSettings { implied_vol, rate, ..defaults };
     let chain = SyntheticChain::new(&r.instrument.underlying, settings, nyse_trading_day as TradingDayFn)
         .map_err(|e| e.to_string())?;
     Ok((chain, implied_vol))
@@ -308,6 +322,13 @@ mod tests {
         l.select(false, dec!(168.09), ts).unwrap();
         assert_eq!(l.contract().unwrap().right, OptionRight::Put);
         assert!(l.note().contains("synthetic"));
+        // spy-9ma sets the 2013 rate (0.001); the note says which rate priced the chain.
+        assert_eq!(l.rate, 0.001);
+        assert!(l.note().contains("implied volatility 16%, rate 0.1%, not market quotes"), "{}", l.note());
+        assert_eq!(
+            (percent(0.04), percent(0.0125), percent(0.0), percent(-0.005)),
+            ("4".into(), "1.25".into(), "0".into(), "-0.5".into())
+        );
     }
 
     #[test]
