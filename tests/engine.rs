@@ -68,6 +68,15 @@ fn report_reprints_a_saved_run_and_dates_filter() {
     assert!(rep.stdout.contains(&format!("trades         {}", summary["trades"])), "{}", rep.stdout);
     let svg = std::fs::read_to_string(run_dir.join("equity.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+    // Shares trade on the replayed prices: market, and no synthetic caption on the chart.
+    assert!(deals.lines().next().unwrap().ends_with(",exit_reason,price_source"), "{deals}");
+    assert!(deals.lines().skip(1).all(|l| l.ends_with(",market")), "{deals}");
+    assert!(!svg.contains("synthetic"));
+    // A run saved before the price_source column existed re-prints the same table.
+    let old: String = deals.lines().map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()])).collect();
+    std::fs::write(run_dir.join("deals.csv"), old).unwrap();
+    let again = Run::new(["report", s(&run_dir)]).run().success();
+    assert_eq!(again.stdout, rep.stdout);
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn rows(csv: &str) -> Vec<Vec<String>> {
         lines.next(),
         Some(
             "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,\
-             charges,net_pnl,net_pnl_pct,exit_reason"
+             charges,net_pnl,net_pnl_pct,exit_reason,price_source"
         )
     );
     lines.map(|l| l.split(',').map(str::to_owned).collect()).collect()
@@ -61,7 +61,14 @@ fn spy_9ma_backtest_matches_the_deals_snapshot() {
         assert_eq!(r[2], "long", "options are only bought");
         assert!(&r[7][11..16] <= "15:55", "flat by flatten_at: {r:?}");
         assert_ne!(r[13], "expiry", "flatten_at closes everything before any expiry");
+        assert_eq!(r[14], "synthetic", "every deal says its prices are synthetic: {r:?}");
     }
+    // So does the chart, under its title.
+    let svg = std::fs::read_to_string(dir.path().join("equity.svg")).unwrap();
+    assert!(
+        svg.contains(">option prices are synthetic: Black-Scholes on the underlying, implied volatility 16%, rate 0.1%, not market quotes</text>"),
+        "{svg}"
+    );
 }
 
 #[test]

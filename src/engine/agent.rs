@@ -306,6 +306,7 @@ impl Agent {
     pub fn with_options(mut self, leg: OptionLeg) -> Self {
         self.traded = leg.symbol;
         self.recorder.set_note(leg.note());
+        self.recorder.set_price_source(crate::report::PriceSource::Synthetic);
         self.option = Some(leg);
         self
     }

@@ -45,6 +45,29 @@ pub struct Deal {
     pub charges: Money,
     /// How it closed.
     pub exit_reason: ExitReason,
+    /// Where its prices came from (synthetic option prices, or the market data).
+    pub price_source: PriceSource,
+}
+
+/// Where a deal's prices came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriceSource {
+    /// The replayed (or live) market data.
+    #[default]
+    Market,
+    /// A model (options: the synthetic Black-Scholes chain), not market quotes.
+    Synthetic,
+}
+
+impl PriceSource {
+    /// `market` or `synthetic` (the `price_source` column of `deals.csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Synthetic => "synthetic",
+        }
+    }
 }
 
 impl Deal {
@@ -91,6 +114,7 @@ pub struct Recorder {
     pub equity: Vec<(Timestamp, Money)>,
     note: Option<String>,
     denials: Vec<DeniedOrder>,
+    price_source: PriceSource,
 }
 
 /// An order the risk gate refused, as the report shows it.
@@ -125,7 +149,13 @@ impl Recorder {
             equity: Vec::new(),
             note: None,
             denials: Vec::new(),
+            price_source: PriceSource::Market,
         }
+    }
+
+    /// Where the prices of this run's deals come from (default: the market data).
+    pub fn set_price_source(&mut self, source: PriceSource) {
+        self.price_source = source;
     }
 
     /// Record an order the risk gate refused; `instrument` names what it would have traded.
@@ -179,6 +209,7 @@ impl Recorder {
                     pnl: d.pnl.round_dp(6),
                     charges: d.charges.round_dp(6),
                     exit_reason: reason,
+                    price_source: self.price_source,
                 });
             }
         }
@@ -367,7 +398,9 @@ fn side_word(s: Side) -> &'static str {
 }
 
 /// The header of `deals.csv`.
-pub const DEALS_HEADER: &str = "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,charges,net_pnl,net_pnl_pct,exit_reason";
+/// `price_source` is `synthetic` when the prices came from a model (options in paper and
+/// backtest runs), `market` otherwise.
+pub const DEALS_HEADER: &str = "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,charges,net_pnl,net_pnl_pct,exit_reason,price_source";
 
 /// The header of the `--trades-csv` export.
 pub const TRADES_HEADER: &str = "entry_time,side,qty,entry_price,exit_time,exit_price,pnl,exit_reason";
@@ -380,7 +413,7 @@ impl Report {
         for d in &self.deals {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 d.strategy,
                 d.symbol,
                 side_word(d.side),
@@ -394,7 +427,8 @@ impl Report {
                 d.charges.normalize(),
                 d.net_pnl().normalize(),
                 d.net_pnl_pct(self.multiplier).normalize(),
-                d.exit_reason.as_str()
+                d.exit_reason.as_str(),
+                d.price_source.as_str()
             );
         }
         s
@@ -427,7 +461,9 @@ impl Report {
         write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(&self.summary).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_atomic(&dir.join("equity.svg"), svg::equity_svg(&self.equity, title).as_bytes())?;
+        // The chart carries the run's caveat (synthetic option prices) as its caption.
+        let svg = svg::equity_svg(&self.equity, title, self.summary.note.as_deref());
+        write_atomic(&dir.join("equity.svg"), svg.as_bytes())?;
         Ok(())
     }
 }
