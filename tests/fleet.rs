@@ -310,7 +310,7 @@ fn the_pdt_window_persists_across_runs_through_the_journal() {
         .run()
         .success();
     assert!(out.stdout.contains("restored 3 day trade(s) of account paper-pdt"), "{}", out.stdout);
-    assert_eq!(denial_codes(&db), ["pdt_limit"], "{}", out.stdout);
+    assert_eq!(denial_codes(&db), ["pdt-limit"], "{}", out.stdout);
     verify(&db);
     // Control: the same second run on a fresh journal trades.
     let fresh = dir.path().join("fresh.db");

@@ -131,7 +131,7 @@ pub struct DeniedOrder {
     pub side: String,
     /// Quantity asked for.
     pub qty: Decimal,
-    /// The reason code (`pdt_limit`, `halted`, `max-trades-per-day`, …).
+    /// The reason code (`pdt-limit`, `halted`, `max-trades-per-day`, …).
     pub code: String,
     /// What decided it.
     pub message: String,

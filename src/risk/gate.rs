@@ -609,4 +609,50 @@ mod tests {
         assert_eq!(p.on_price(dec!(109.99)), None);
         assert_eq!(p.on_price(dec!(110)), Some(ExitReason::Stop));
     }
+
+    #[test]
+    fn every_reason_code_is_lower_case_with_hyphens() {
+        use crate::risk::compliance::codes;
+        let reasons = [
+            DenyReason::OutsideSession,
+            DenyReason::AfterFlatten,
+            DenyReason::MaxPosition,
+            DenyReason::MaxNotional,
+            DenyReason::MaxTradesPerDay,
+            DenyReason::ZeroQuantity,
+            DenyReason::Allocation,
+            DenyReason::Halted,
+            DenyReason::ReduceOnly,
+            DenyReason::OrderRate,
+            DenyReason::NoExpiryInWindow,
+            DenyReason::MaxSlippage,
+            DenyReason::NoContract,
+        ];
+        let compliance = [
+            codes::PDT_LIMIT,
+            codes::INTRADAY_MARGIN_DEFICIT,
+            codes::MIN_EQUITY,
+            codes::REG_T_BUYING_POWER,
+            codes::UNSETTLED_FUNDS,
+            codes::FREE_RIDING,
+            codes::CASH_ACCOUNT_SHORT,
+            codes::SHORT_OPTION_UNSUPPORTED,
+            codes::INSUFFICIENT_POSITION,
+            codes::INVALID_ORDER,
+            codes::CALENDAR,
+        ];
+        let all = reasons
+            .iter()
+            .map(|r| r.code())
+            .chain(compliance.iter().map(|c| DenyReason::Compliance(c).code()));
+        for code in all {
+            assert!(
+                !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && !code.starts_with('-')
+                    && !code.ends_with('-'),
+                "{code}"
+            );
+        }
+    }
 }
