@@ -80,6 +80,47 @@ fn report_reprints_a_saved_run_and_dates_filter() {
 }
 
 #[test]
+fn a_backtest_on_no_data_fails_clearly_and_report_paths_print_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = crate::support::repo_root().join(RECIPE);
+    // A Saturday to the end of the data: nothing to replay is a failure, not a silent success.
+    let r = Run::new(["backtest", s(&recipe), "--from", "2013-10-12", "--no-journal"]).dir(dir.path()).run();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("no market data in ")
+            && r.stderr
+                .contains("spy-1s-trade-2013-10-07_11.csv.gz from 2013-10-12 on; nothing was backtested"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join(".runner").exists(), "no report for a run on nothing");
+    let journal = dir.path().join("j.db");
+    let r = Run::new(["backtest", s(&recipe), "--from", "2013-10-12", "--to", "2013-10-13"])
+        .args(["--journal", s(&journal)])
+        .dir(dir.path())
+        .run()
+        .code(1);
+    assert!(r.stderr.contains("between 2013-10-12 and 2013-10-13"), "{}", r.stderr);
+    let c = rusqlite::Connection::open(&journal).unwrap();
+    let outcome: String = c.query_row("SELECT outcome FROM runs", [], |r| r.get(0)).unwrap();
+    assert!(outcome.starts_with("error: no market data in "), "{outcome}");
+
+    // Report paths under the current directory print relative to it, for up and backtest alike.
+    let bt = Run::new(["backtest", s(&recipe), "--no-journal", "--to", "2013-10-07"])
+        .args(["--report-dir", s(&dir.path().join("bt"))])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert!(bt.stdout.contains("\nReport: bt (deals.csv"), "{}", bt.stdout);
+    let up = Run::new(["up", s(&recipe), "--speed", "max", "--journal", "j.db", "--state-dir", "state"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert!(up.stdout.contains("\nReport: state/runs/spy-9ma-shares-fees-up-"), "{}", up.stdout);
+    assert!(up.stdout.contains(", journal j.db (run "), "{}", up.stdout);
+}
+
+#[test]
 fn bad_inputs_are_clear_errors() {
     let r = Run::new(["backtest", "tests/fixtures/engine/no-such.yaml"]).run();
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -563,13 +563,21 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
 }
 
 /// Backtest: drive the agent synchronously over the replay, journaling every event in order.
-pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>) -> anyhow::Result<Finished> {
+/// A replay with no market event at all is a failure (exit 1): `no_data` says what was asked
+/// for (the data and date range); the journal run ends with that error.
+pub fn backtest(
+    mut agent: Agent,
+    replay: Replay,
+    mut sink: Option<JournalSink>,
+    no_data: &str,
+) -> anyhow::Result<Finished> {
     let mut fail: Option<String> = None;
     let mut out = |ev: AgentEvent<'_>| {
         if let Some(s) = sink.as_mut() {
             s.on_event(&ev);
         }
     };
+    let mut events: u64 = 0;
     for ev in replay {
         let ev = match ev {
             Ok(ev) => ev,
@@ -578,18 +586,27 @@ pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>)
                 break;
             }
         };
+        events += 1;
         agent.handle(Input::Market(ev), &mut out);
     }
     agent.handle(Input::Command(Command::Shutdown), &mut out);
+    let empty = fail.is_none() && events == 0;
     let run = match sink {
         Some(s) => {
-            let outcome = fail.as_ref().map_or("completed".to_owned(), |f| format!("error: {f}"));
+            let outcome = match &fail {
+                Some(f) => format!("error: {f}"),
+                None if empty => format!("error: {no_data}"),
+                None => "completed".to_owned(),
+            };
             Some(s.end(&outcome).map_err(|e| ExitError::usage(format!("journal: {e}")))?.to_string())
         }
         None => None,
     };
     if let Some(f) = fail {
         return Err(ExitError::usage(f).into());
+    }
+    if empty {
+        return Err(ExitError::failed(no_data).into());
     }
     Ok(Finished { report: agent.into_report(), outcome: "completed".to_owned(), run })
 }

@@ -288,7 +288,8 @@ pub struct Summary {
     pub max_drawdown: Money,
     /// The same, in percent of the peak.
     pub max_drawdown_pct: Decimal,
-    /// Annualized Sharpe ratio of daily equity returns (√252; `null` with fewer than 2 days).
+    /// Annualized Sharpe ratio of daily equity returns (√252; `null` with fewer than 2 days, or
+    /// when the returns do not vary, e.g. a run with no trades).
     pub sharpe: Option<f64>,
     /// Commissions paid.
     pub fees: Money,
@@ -342,12 +343,15 @@ impl Summary {
             }
         }
         let rets: Vec<f64> = closes.windows(2).filter(|w| w[0] != 0.0).map(|w| w[1] / w[0] - 1.0).collect();
-        let sharpe = (rets.len() >= 2).then(|| {
-            let n = rets.len() as f64;
-            let mean = rets.iter().sum::<f64>() / n;
-            let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            if var > 0.0 { ((mean / var.sqrt()) * 252f64.sqrt() * 1e4).round() / 1e4 } else { 0.0 }
-        });
+        // Undefined (not 0) when the returns do not vary: nothing to divide by.
+        let sharpe = (rets.len() >= 2)
+            .then(|| {
+                let n = rets.len() as f64;
+                let mean = rets.iter().sum::<f64>() / n;
+                let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                (var > 0.0).then(|| ((mean / var.sqrt()) * 252f64.sqrt() * 1e4).round() / 1e4)
+            })
+            .flatten();
         let trades = deals.len();
         Self {
             starting_equity: starting,
@@ -606,7 +610,11 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
         s.max_drawdown.round_dp(2),
         s.max_drawdown_pct.round_dp(2)
     );
-    let sharpe = s.sharpe.map_or("n/a (fewer than 2 days)".to_owned(), |v| format!("{v:.2}"));
+    let sharpe = match s.sharpe {
+        Some(v) => format!("{v:.2}"),
+        None if s.trades == 0 => "n/a (no trades)".to_owned(),
+        None => "n/a (fewer than 2 days, or no change in equity)".to_owned(),
+    };
     let _ = writeln!(out, "  Sharpe         {sharpe}");
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
@@ -780,5 +788,19 @@ mod tests {
         assert!(text.contains("\n  correlation        SPY131019C00166000"), "{text}");
         // No deals: the title only.
         assert_eq!(deals_table(DEALS_HEADER), "Deals (0):\n");
+    }
+
+    #[test]
+    fn sharpe_is_not_available_when_equity_never_moves() {
+        let day = 86_400_000_000_000;
+        let mut r = Recorder::new("ma-cross-breakout", "SPY", Decimal::ONE);
+        for d in 0..4 {
+            r.sample(Timestamp(d * day + 1), dec!(1000));
+        }
+        let s = r.finish(dec!(1000), dec!(1000), dec!(0)).summary;
+        assert_eq!((s.trades, s.sharpe), (0, None));
+        assert!(render(DEALS_HEADER, &s).contains("  Sharpe         n/a (no trades)\n"));
+        let json = serde_json::to_value(&s).expect("json");
+        assert!(json["sharpe"].is_null(), "{json}");
     }
 }
