@@ -246,7 +246,11 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<&'static str>);
     let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
     let halt_tx = Arc::new(halt_tx);
-    let progress = agents.len() == 1 && std::io::stderr().is_terminal();
+    // A progress line on a terminal only (one line for every agent).
+    let progress = std::io::stderr().is_terminal();
+    let board = progress.then(|| {
+        Arc::new(super::progress::Board::new(&agents.iter().map(|a| a.name.clone()).collect::<Vec<_>>()))
+    });
     let tasks: Vec<_> = agents
         .into_iter()
         .enumerate()
@@ -259,6 +263,7 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
                 halt_tx: Arc::clone(&halt_tx),
                 loss_limit: opts.loss_limit,
                 progress,
+                board: board.clone(),
             };
             tokio::spawn(run_agent(a, ctx))
         })
@@ -360,6 +365,7 @@ struct AgentCtx {
     halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
     loss_limit: Option<Money>,
     progress: bool,
+    board: Option<Arc<super::progress::Board>>,
 }
 
 fn first_price(ev: &MarketEvent) -> Option<(Price, Timestamp)> {
@@ -399,6 +405,8 @@ fn handle(
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
     let FleetAgent { mut agent, replay, speed, name, sink: mut journal, .. } = a;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
+    let read = replay.progress();
+    let mut drawn = Instant::now();
     let factor = match speed {
         Speed::Max => None,
         Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
@@ -453,6 +461,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
+                if let Some(b) = &ctx.board && count > 0 {
+                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                }
             }
             msg = rx.recv() => {
                 let Some(input) = msg else { break };
@@ -486,8 +497,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     // Every agent, this one included, gets the halt through the channel.
                     let _ = ctx.halt_tx.send(Some(reason));
                 }
-                if ctx.progress && count.is_multiple_of(5000) {
-                    eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
+                if let Some(b) = &ctx.board
+                    && drawn.elapsed() >= super::progress::REDRAW
+                {
+                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                    drawn = Instant::now();
                 }
                 if shutdown {
                     break;
@@ -496,8 +510,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         }
     }
     drop(rx);
-    if ctx.progress {
-        eprintln!("\r\x1b[K{count} events replayed");
+    if let Some(b) = &ctx.board {
+        b.finish(ctx.index, count);
     }
     if !agent.stopped() {
         handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));

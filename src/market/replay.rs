@@ -43,6 +43,25 @@ pub struct Replay {
     done: bool,
 }
 
+/// How far a [`Replay`] has read: text bytes parsed (decompressed for gzip) of the files' total
+/// text length, updated every 1024 lines.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayProgress {
+    counters: Vec<super::csv::ReadCounter>,
+    total: u64,
+}
+
+impl ReplayProgress {
+    /// The fraction read, 0.0 to 1.0 (`None` when the size is unknown, e.g. Lean zips).
+    pub fn fraction(&self) -> Option<f64> {
+        if self.total == 0 {
+            return None;
+        }
+        let read: u64 = self.counters.iter().map(super::csv::ReadCounter::get).sum();
+        Some((read as f64 / self.total as f64).clamp(0.0, 1.0))
+    }
+}
+
 /// The files a `path` argument names: itself, the data files (`*.csv`, `*.csv.gz`, Lean `*.zip`)
 /// of a directory, or a glob's matches, sorted by path.
 ///
@@ -141,6 +160,22 @@ impl Replay {
             heads.push(head);
         }
         Ok(Self { sources, heads, heap, from: opts.from, to: opts.to, done: false })
+    }
+
+    /// A handle on how far the replay has read its files (shareable with another thread).
+    pub fn progress(&self) -> ReplayProgress {
+        let (mut counters, mut total) = (Vec::new(), 0);
+        for src in &self.sources {
+            match src.progress() {
+                Some((c, len)) => {
+                    counters.push(c);
+                    total += len;
+                }
+                // One file of unknown size: the fraction is unknown.
+                None => return ReplayProgress::default(),
+            }
+        }
+        ReplayProgress { counters, total }
     }
 
     /// The kinds of the merged files, in file order.
