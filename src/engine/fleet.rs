@@ -189,7 +189,13 @@ fn lock(b: &Shared) -> std::sync::MutexGuard<'_, Book> {
     b.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Print a line on stdout; on a terminal the progress line (stderr) is cleared first so the
+/// two never share a line.
 fn say(line: &str) {
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *TERMINAL.get_or_init(|| std::io::stderr().is_terminal()) {
+        eprint!("\r\x1b[K");
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }
