@@ -68,6 +68,56 @@ fn report_reprints_a_saved_run_and_dates_filter() {
     assert!(rep.stdout.contains(&format!("trades         {}", summary["trades"])), "{}", rep.stdout);
     let svg = std::fs::read_to_string(run_dir.join("equity.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+    // Shares trade on the replayed prices: market, and no synthetic caption on the chart.
+    assert!(deals.lines().next().unwrap().ends_with(",exit_reason,price_source"), "{deals}");
+    assert!(deals.lines().skip(1).all(|l| l.ends_with(",market")), "{deals}");
+    assert!(!svg.contains("synthetic"));
+    // A run saved before the price_source column existed re-prints the same table.
+    let old: String = deals.lines().map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()])).collect();
+    std::fs::write(run_dir.join("deals.csv"), old).unwrap();
+    let again = Run::new(["report", s(&run_dir)]).run().success();
+    assert_eq!(again.stdout, rep.stdout);
+}
+
+#[test]
+fn a_backtest_on_no_data_fails_clearly_and_report_paths_print_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = crate::support::repo_root().join(RECIPE);
+    // A Saturday to the end of the data: nothing to replay is a failure, not a silent success.
+    let r = Run::new(["backtest", s(&recipe), "--from", "2013-10-12", "--no-journal"]).dir(dir.path()).run();
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("no market data in ")
+            && r.stderr
+                .contains("spy-1s-trade-2013-10-07_11.csv.gz from 2013-10-12 on; nothing was backtested"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join(".runner").exists(), "no report for a run on nothing");
+    let journal = dir.path().join("j.db");
+    let r = Run::new(["backtest", s(&recipe), "--from", "2013-10-12", "--to", "2013-10-13"])
+        .args(["--journal", s(&journal)])
+        .dir(dir.path())
+        .run()
+        .code(1);
+    assert!(r.stderr.contains("between 2013-10-12 and 2013-10-13"), "{}", r.stderr);
+    let c = rusqlite::Connection::open(&journal).unwrap();
+    let outcome: String = c.query_row("SELECT outcome FROM runs", [], |r| r.get(0)).unwrap();
+    assert!(outcome.starts_with("error: no market data in "), "{outcome}");
+
+    // Report paths under the current directory print relative to it, for up and backtest alike.
+    let bt = Run::new(["backtest", s(&recipe), "--no-journal", "--to", "2013-10-07"])
+        .args(["--report-dir", s(&dir.path().join("bt"))])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert!(bt.stdout.contains("\nReport: bt (deals.csv"), "{}", bt.stdout);
+    let up = Run::new(["up", s(&recipe), "--speed", "max", "--journal", "j.db", "--state-dir", "state"])
+        .dir(dir.path())
+        .run()
+        .success();
+    assert!(up.stdout.contains("\nReport: state/runs/spy-9ma-shares-fees-up-"), "{}", up.stdout);
+    assert!(up.stdout.contains(", journal j.db (run "), "{}", up.stdout);
 }
 
 #[test]
@@ -103,8 +153,10 @@ fn the_main_job_runs_on_the_embedded_defaults() {
     }
 }
 
-#[test]
-fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
+/// Starts `up` at 20 000× real time, sends `signal` (`INT`, `TERM`) once the first fill is on
+/// stdout, and checks the run stops promptly, exits 0, flat, with a report, and is journaled
+/// with outcome `stopped: WHY`.
+fn signal_stops_up_cleanly_flat_and_with_a_report(signal: &str, why: &str) {
     let dir = tempfile::tempdir().unwrap();
     // 20 000× real time: the first fill (10-07 11:01) comes after ~1.3 s, the data ends after
     // ~15 s. Ctrl-C is sent once the first fill is on stdout, however slow the machine is.
@@ -137,7 +189,10 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
         }
     }
     assert!(seen.contains(" filled "), "no fill before the end: {seen}");
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let started = std::time::Instant::now();
     for line in stdout_lines {
@@ -149,7 +204,7 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     let stdout = seen;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(stderr.contains(&format!("stopping ({why})")), "{stderr}");
     assert!(stdout.contains("Summary:"), "{stdout}");
     // Whatever was held is closed: the last position line is flat.
     if let Some(last) = stdout.lines().rev().find(|l| l.contains(" position ")) {
@@ -158,6 +213,20 @@ fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
     // Stopped long before the end of the data.
     let deals = std::fs::read_to_string(dir.path().join("deals.csv")).unwrap();
     assert!(!deals.contains("2013-10-11"), "{deals}");
+    assert!(stdout.contains(": journal run ") && stdout.contains(&format!("stopped: {why}")), "{stdout}");
+    let c = rusqlite::Connection::open(dir.path().join("j.db")).unwrap();
+    let outcome: String = c.query_row("SELECT outcome FROM runs", [], |r| r.get(0)).unwrap();
+    assert_eq!(outcome, format!("stopped: {why}"));
+}
+
+#[test]
+fn ctrl_c_stops_up_cleanly_flat_and_with_a_report() {
+    signal_stops_up_cleanly_flat_and_with_a_report("INT", "interrupted");
+}
+
+#[test]
+fn sigterm_stops_up_like_ctrl_c() {
+    signal_stops_up_cleanly_flat_and_with_a_report("TERM", "terminated");
 }
 
 #[test]

@@ -328,7 +328,7 @@ fn the_pdt_window_persists_across_runs_through_the_journal() {
         .run()
         .success();
     assert!(out.stdout.contains("restored 3 day trade(s) of account paper-pdt"), "{}", out.stdout);
-    assert_eq!(denial_codes(&db), ["pdt_limit"], "{}", out.stdout);
+    assert_eq!(denial_codes(&db), ["pdt-limit"], "{}", out.stdout);
     verify(&db);
     // Control: the same second run on a fresh journal trades.
     let fresh = dir.path().join("fresh.db");
@@ -448,7 +448,7 @@ fn replaying_the_same_dates_twice_trades_the_same() {
         outs.push(out.stdout);
     }
     let trades = deals[0].lines().count() - 1;
-    assert_eq!(trades, 3, "three day trades, then pdt_limit: {}", deals[0]);
+    assert_eq!(trades, 3, "three day trades, then pdt-limit: {}", deals[0]);
     assert_eq!(deals[0], deals[1], "the same replay makes the same trades");
     assert_eq!(restored_count(&outs[1]), 0, "{}", outs[1]);
     assert!(outs[1].contains("not restored: 3 day trade(s) of account paper-replay-twice"), "{}", outs[1]);
@@ -487,7 +487,7 @@ fn journal_day_trades_counts_what_the_gate_restores() {
         .run()
         .success();
     assert_eq!(restored_count(&out.stdout) as u64, counted, "{}", out.stdout);
-    assert_eq!(denial_codes(&db), ["pdt_limit"], "{}", out.stdout);
+    assert_eq!(denial_codes(&db), ["pdt-limit"], "{}", out.stdout);
     // After it, the window ending 10-10 still holds the same 3 (run 2 made none).
     assert_eq!(command_count(&db, "paper-pdt", "2013-10-10").0, counted);
     verify(&db);

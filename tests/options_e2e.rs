@@ -25,7 +25,7 @@ fn rows(csv: &str) -> Vec<Vec<String>> {
         lines.next(),
         Some(
             "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,\
-             charges,net_pnl,net_pnl_pct,exit_reason"
+             charges,net_pnl,net_pnl_pct,exit_reason,price_source"
         )
     );
     lines.map(|l| l.split(',').map(str::to_owned).collect()).collect()
@@ -61,7 +61,14 @@ fn spy_9ma_backtest_matches_the_deals_snapshot() {
         assert_eq!(r[2], "long", "options are only bought");
         assert!(&r[7][11..16] <= "15:55", "flat by flatten_at: {r:?}");
         assert_ne!(r[13], "expiry", "flatten_at closes everything before any expiry");
+        assert_eq!(r[14], "synthetic", "every deal says its prices are synthetic: {r:?}");
     }
+    // So does the chart, under its title.
+    let svg = std::fs::read_to_string(dir.path().join("equity.svg")).unwrap();
+    assert!(
+        svg.contains(">option prices are synthetic: Black-Scholes on the underlying, implied volatility 16%, rate 0.1%, not market quotes</text>"),
+        "{svg}"
+    );
 }
 
 #[test]
@@ -184,26 +191,123 @@ fn a_put_held_past_expiry_out_of_the_money_settles_at_zero() {
     assert_eq!(dec(&r[9]), -dec(&r[5]) * dec(&r[3]) * Decimal::ONE_HUNDRED, "the whole premium is lost");
 }
 
-#[test]
-fn max_slippage_guard_skips_entries_whose_limit_is_too_far_from_the_mid() {
-    let dir = tempfile::tempdir().unwrap();
+/// spy-9ma with `edit` applied to its text, over the repo's data, in `dir` as `NAME.yaml`.
+fn spy_9ma_variant(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
     let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma.yaml"))
         .unwrap()
         .replace("../data/", &format!("{}/data/", repo_root().display()));
-    let run = |guard: &str, name: &str| {
-        let recipe = dir.path().join(format!("{name}.yaml"));
-        let body = text.replace("  limit_offset_ticks: 1\n", &format!("  limit_offset_ticks: 1\n{guard}"));
-        std::fs::write(&recipe, body).unwrap();
-        let report = dir.path().join(name);
-        let out = Run::new(["backtest", s(&recipe), "--no-journal", "--report-dir", s(&report)]).run();
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        (out.stdout, rows(&std::fs::read_to_string(report.join("deals.csv")).unwrap()).len())
+    let body = edit(&text);
+    assert_ne!(body, text, "the edit applies");
+    let recipe = dir.join(format!("{name}.yaml"));
+    std::fs::write(&recipe, body).unwrap();
+    recipe
+}
+
+/// A journaled denial: (instrument, qty, reason code, message).
+type JournaledDenial = (String, String, String, String);
+
+/// A backtest of `recipe` journaled into `dir/NAME.db`, report in `dir/NAME`: stdout, deals
+/// rows, summary.json, and the journal's denials as (instrument, qty, code, message).
+fn journaled_backtest(
+    dir: &Path,
+    recipe: &Path,
+    name: &str,
+) -> (String, Vec<Vec<String>>, serde_json::Value, Vec<JournaledDenial>) {
+    let (report, db) = (dir.join(name), dir.join(format!("{name}.db")));
+    let out = Run::new(["backtest", s(recipe), "--journal", s(&db), "--report-dir", s(&report)]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let deals = rows(&std::fs::read_to_string(report.join("deals.csv")).unwrap());
+    let summary =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut st =
+        c.prepare("SELECT instrument, qty, reason_code, message FROM denials ORDER BY audit_seq").unwrap();
+    let denials = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (out.stdout, deals, summary, denials)
+}
+
+#[test]
+fn max_slippage_guard_denies_entries_whose_limit_is_too_far_from_the_mid() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = |ticks: u32| {
+        move |t: &str| {
+            t.replace(
+                "  limit_offset_ticks: 1\n",
+                &format!("  limit_offset_ticks: 1\n  max_slippage_ticks: {ticks}\n"),
+            )
+        }
     };
     // The synthetic spread is a few cents: ask + 1 tick is ≥ 2 ticks from the mid.
-    let (stdout, deals) = run("  max_slippage_ticks: 1\n", "tight");
-    assert_eq!(deals, 0, "every entry is skipped:\n{stdout}");
-    let (_, deals) = run("  max_slippage_ticks: 50\n", "loose");
-    assert!(deals > 0, "a loose guard lets entries through");
+    let tight = spy_9ma_variant(dir.path(), "tight", guard(1));
+    let (stdout, deals, summary, journal) = journaled_backtest(dir.path(), &tight, "tight");
+    assert!(deals.is_empty(), "every entry is refused:\n{stdout}");
+    let denials = summary["denials"].as_array().expect("denials in summary.json");
+    assert!(!denials.is_empty(), "{summary}");
+    assert_eq!(summary["denied_orders"], denials.len(), "{summary}");
+    assert_eq!(journal.len(), denials.len(), "every refusal is journaled: {journal:?}");
+    for (d, (instrument, qty, code, message)) in denials.iter().zip(&journal) {
+        assert_eq!(d["code"], "max-slippage", "{d}");
+        assert_eq!(code, "max-slippage");
+        // A contract was chosen: the denial names it by its OCC symbol, with the quantity asked.
+        let occ = d["instrument"].as_str().unwrap();
+        assert!(occ.starts_with("SPY   131019") && occ.len() == 21, "{d}");
+        assert_eq!(instrument, occ);
+        assert!(dec(qty) > Decimal::ZERO, "{qty}");
+        assert!(message.contains("more than max_slippage_ticks 1"), "{message}");
+        assert!(stdout.lines().any(|l| l.contains(occ) && l.contains("max-slippage")), "{stdout}");
+    }
+    assert!(stdout.contains(&format!("denied orders  {}", denials.len())), "{stdout}");
+    let loose = spy_9ma_variant(dir.path(), "loose", guard(50));
+    let (_, deals, summary, _) = journaled_backtest(dir.path(), &loose, "loose");
+    assert!(!deals.is_empty(), "a loose guard lets entries through");
+    let codes =
+        summary["denials"].as_array().map_or(Vec::new(), |d| d.iter().map(|d| d["code"].clone()).collect());
+    assert!(!codes.iter().any(|c| c == "max-slippage"), "{codes:?}");
+}
+
+#[test]
+fn an_expiry_window_with_no_listed_expiry_denies_the_entry_and_up_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1–2 calendar days out: only Thursday has a listed expiry (Friday's weekly) in the window.
+    let recipe = spy_9ma_variant(dir.path(), "narrow", |t| {
+        t.replace("    min_days: 7\n    max_days: 14\n", "    min_days: 1\n    max_days: 2\n")
+    });
+    let (stdout, _, summary, journal) = journaled_backtest(dir.path(), &recipe, "narrow");
+    let refused: Vec<&serde_json::Value> = summary["denials"]
+        .as_array()
+        .expect("denials in summary.json")
+        .iter()
+        .filter(|d| d["code"] == "no-expiry-in-window")
+        .collect();
+    assert!(!refused.is_empty(), "{summary}");
+    for d in &refused {
+        // No contract was chosen: the underlying and the right asked for; no quantity.
+        assert!(matches!(d["instrument"].as_str(), Some("SPY call" | "SPY put")), "{d}");
+        assert_eq!(d["qty"], "0", "{d}");
+        let message = d["message"].as_str().unwrap();
+        assert!(message.contains("no SPY expiry between 1 and 2 calendar days"), "{message}");
+        // Thursday 10-10 has Friday's weekly one day out; every other day has none in 1–2 days.
+        assert_ne!(&d["time"].as_str().unwrap()[..10], "2013-10-10", "{d}");
+    }
+    let journaled: Vec<_> = journal.iter().filter(|j| j.2 == "no-expiry-in-window").collect();
+    assert_eq!(journaled.len(), refused.len(), "{journal:?}");
+    assert!(journaled.iter().all(|j| j.0 == "SPY call" || j.0 == "SPY put"), "{journal:?}");
+    assert!(stdout.contains("Denied orders (") && stdout.contains("no-expiry-in-window"), "{stdout}");
+
+    // `up` prints each refusal as it happens.
+    let report = dir.path().join("up");
+    let out = Run::new(["up", s(&recipe), "--speed", "max", "--report-dir", s(&report)])
+        .args(["--journal", s(&dir.path().join("up.db")), "--state-dir", s(&dir.path().join("state"))])
+        .args(["--fleet-loss-limit", "1000000"])
+        .run()
+        .success();
+    let printed: Vec<&str> =
+        out.stdout.lines().filter(|l| l.contains(" denied: no-expiry-in-window (no SPY expiry")).collect();
+    assert!(!printed.is_empty(), "{}", out.stdout);
 }
 
 /// The recipe of the kill -9 cases: `EXPIRY_RECIPE` under its own agent and account.

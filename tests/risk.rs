@@ -191,12 +191,12 @@ fn pdt_by_trading_date() {
     // (tape, its days, starting equity, extra YAML, deals, denial codes)
     type Case<'a> = (&'a str, &'a [&'a str; 4], &'a str, &'a str, usize, &'a [&'a str]);
     let cases: [Case<'_>; 4] = [
-        ("pdt-2013.csv", &days13, "10000", "", 3, &["pdt_limit"]),
+        ("pdt-2013.csv", &days13, "10000", "", 3, &["pdt-limit"]),
         ("pdt-2013.csv", &days13, "30000", "", 4, &[]),
         // From 2026-06-04 intraday margin governs: 10,000 of equity covers 100 shares at 100.
         ("pdt-2026.csv", &days26, "10000", "", 4, &[]),
         // A recipe pinning the legacy rule keeps PDT.
-        ("pdt-2026.csv", &days26, "10000", "compliance: {regime: legacy-pdt}\n", 3, &["pdt_limit"]),
+        ("pdt-2026.csv", &days26, "10000", "compliance: {regime: legacy-pdt}\n", 3, &["pdt-limit"]),
     ];
     for (tape, days, equity, extra, deals, want) in cases {
         let signals: Vec<String> = days.iter().map(|d| format!("{d}T09:31:00-04:00")).collect();
@@ -241,7 +241,7 @@ fn cash_account_cannot_reuse_unsettled_proceeds() {
     );
     let codes = o.denial_codes();
     // Each `s` closes the long and its short entry is refused (no shorts in a cash account).
-    assert_eq!(codes, ["cash_account_short", "cash_account_short", "unsettled_funds"], "{}", o.stdout);
+    assert_eq!(codes, ["cash-account-short", "cash-account-short", "unsettled-funds"], "{}", o.stdout);
     let d = &o.summary["denials"][2];
     assert!(d["time"].as_str().unwrap().starts_with("2026-06-09T09:35"), "{d}");
     let entries: Vec<&str> = o.trades.iter().map(|t| t[0].as_str()).collect();
@@ -389,18 +389,18 @@ fn option_day_trades_count_for_pdt() {
     let denials = summary["denials"].as_array().unwrap();
     assert!(!denials.is_empty());
     for d in denials {
-        assert_eq!(d["code"], "pdt_limit", "{d}");
+        assert_eq!(d["code"], "pdt-limit", "{d}");
         assert!(d["message"].as_str().unwrap().contains("3 day trades"), "{d}");
         // The refused opening names the contract it would have bought.
         let occ = d["instrument"].as_str().unwrap();
         assert!(occ.starts_with("SPY   1310") && occ.len() == 21, "{d}");
         assert!(
-            r.stdout.lines().any(|l| l.contains(occ) && l.contains("pdt_limit")),
+            r.stdout.lines().any(|l| l.contains(occ) && l.contains("pdt-limit")),
             "the Denied orders table shows {occ}:\n{}",
             r.stdout
         );
     }
-    assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt_limit"), "{}", r.stdout);
+    assert!(r.stdout.contains("Denied orders (") && r.stdout.contains("pdt-limit"), "{}", r.stdout);
 
     // The journal names every contract by its OCC symbol: fills, positions, day trades, denials.
     let c = rusqlite::Connection::open(&db).unwrap();

@@ -22,10 +22,13 @@ use crate::recipe::Recipe;
 use crate::recipe::model::{InstrumentKind, OrderType};
 use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
-use crate::risk::gate::{GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits, TradingState};
+use crate::risk::gate::{
+    DenyReason, GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits, TradingState,
+};
 use crate::risk::guard::LossGuard;
 use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
+mod refusal;
 mod risk;
 
 /// A command to the agent.
@@ -133,7 +136,7 @@ pub struct AgentConfig {
     pub order_type: OrderType,
     /// Ticks for limit / marketable-limit / stop prices.
     pub offset_ticks: u32,
-    /// Options: skip an entry whose marketable limit lies more than this many ticks from the mid.
+    /// Options: refuse (`max-slippage`) an entry whose marketable limit lies more than this many ticks from the mid.
     pub max_slippage_ticks: Option<u32>,
     /// Daily loss limit (money).
     pub daily_loss_limit: Option<Money>,
@@ -291,6 +294,7 @@ impl Agent {
     pub fn with_options(mut self, leg: OptionLeg) -> Self {
         self.traded = leg.symbol;
         self.recorder.set_note(leg.note());
+        self.recorder.set_price_source(crate::report::PriceSource::Synthetic);
         self.option = Some(leg);
         self
     }
@@ -476,28 +480,23 @@ impl Agent {
         match leg.select(long, sig.price, sig.ts) {
             Ok(q) => {
                 out(AgentEvent::Info { ts: sig.ts, message: leg.describe_choice(&q, sig.price) });
-                if let Some(max) = self.cfg.max_slippage_ticks
-                    && let Some(tick) = leg.contract().map(|c| c.tick_size(q.ask))
-                {
-                    // The entry's marketable limit (ask + offset) must stay within the guard.
-                    let limit = q.ask + tick * Decimal::from(self.cfg.offset_ticks);
-                    let mid = (q.bid + q.ask) / Decimal::TWO;
-                    if limit - mid > tick * Decimal::from(max) {
-                        let message = format!(
-                            "entry skipped: limit {limit} is {} from the mid {mid}, more than max_slippage_ticks {max}",
-                            limit - mid
-                        );
-                        out(AgentEvent::Warning { ts: sig.ts, message });
-                        leg.release();
-                        return;
-                    }
+                let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
+                if let Some(message) = self.slippage_refusal(&q) {
+                    self.refuse_entry(qty, q.ask, DenyReason::MaxSlippage, message, out);
+                    return;
                 }
                 self.broker.on_quote(&q);
-                let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
                 let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
                 self.send(&intent, q.ask, phase, out);
             }
-            Err(message) => out(AgentEvent::Warning { ts: sig.ts, message }),
+            Err(e) => {
+                let reason = match e {
+                    crate::options::OptionsError::NoExpiryInWindow { .. } => DenyReason::NoExpiryInWindow,
+                    _ => DenyReason::NoContract,
+                };
+                // No contract, no premium: the quantity is unknown (0).
+                self.refuse_entry(Decimal::ZERO, sig.price, reason, e.to_string(), out);
+            }
         }
     }
 
@@ -563,14 +562,7 @@ impl Agent {
     }
 
     fn send<O: FnMut(AgentEvent<'_>)>(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut O) {
-        // Options: name the contract (or the right asked for) before any order on it.
-        let label = self.option.as_ref().map(OptionLeg::label);
-        if let Some(name) = &label
-            && *name != self.announced
-        {
-            out(AgentEvent::Instrument { symbol: self.traded, name });
-            name.clone_into(&mut self.announced);
-        }
+        let label = self.announce(out);
         self.seq += 1;
         let req = OrderRequest {
             id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),

@@ -129,9 +129,20 @@ fn finish(report: &Report, title: &str, dir: &Path, trades_csv: Option<&Path>) -
     say(&format!(
         "== {title}\n{}Report: {} (deals.csv, summary.json, equity.svg)\n",
         report::render(&report.deals_csv(), &report.summary),
-        dir.display()
+        shown_path(dir).display()
     ));
     Ok(())
+}
+
+/// A path as printed for the user: relative to the current directory when it is under it
+/// (`.runner/runs/…`), else as it is. `up` and `backtest` print report paths the same way.
+fn shown_path(path: &Path) -> PathBuf {
+    let Ok(cwd) = std::env::current_dir() else { return path.to_path_buf() };
+    let abs = if path.is_absolute() { path.to_path_buf() } else { cwd.join(path) };
+    match abs.strip_prefix(&cwd) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_path_buf(),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
@@ -267,7 +278,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             "{name}: paper broker, account {}, replaying {} at {speed}, journal {} (run {})\n",
             p.recipe.broker.account,
             p.data.display(),
-            settings.journal.display(),
+            shown_path(&settings.journal).display(),
             sink.run_id()
         ));
         for id in &restored.crashed_runs {
@@ -364,7 +375,14 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
         Some(sink)
     };
-    let done = fleet::backtest(agent, replay, sink)?;
+    let range = match (args.from, args.to) {
+        (Some(f), Some(t)) => format!(" between {f} and {t}"),
+        (Some(f), None) => format!(" from {f} on"),
+        (None, Some(t)) => format!(" up to {t}"),
+        (None, None) => String::new(),
+    };
+    let no_data = format!("no market data in {}{range}; nothing was backtested", p.data.display());
+    let done = fleet::backtest(agent, replay, sink, &no_data)?;
     let name = &p.recipe.agent;
     let dir = args
         .output

@@ -145,7 +145,8 @@ pub struct FleetAgent {
 pub struct Finished {
     /// The report.
     pub report: Report,
-    /// `completed`, `halted: …` or `stopped: interrupted` (Ctrl-C).
+    /// `completed`, `halted: …`, `stopped: interrupted` (Ctrl-C, SIGINT) or `stopped: terminated`
+    /// (SIGTERM).
     pub outcome: String,
     /// The journal run id, if journaled.
     pub run: Option<String>,
@@ -188,7 +189,13 @@ fn lock(b: &Shared) -> std::sync::MutexGuard<'_, Book> {
     b.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Print a line on stdout; on a terminal the progress line (stderr) is cleared first so the
+/// two never share a line.
 fn say(line: &str) {
+    static TERMINAL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *TERMINAL.get_or_init(|| std::io::stderr().is_terminal()) {
+        eprint!("\r\x1b[K");
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
 }
@@ -207,7 +214,7 @@ pub struct RunOptions {
 /// Live-style run of a fleet: per agent a feeder task paces its replay against the wall clock
 /// and an agent task handles inputs, journals every event in order, and publishes its P&L; a
 /// status task writes status files and health lines every second. Reaching the fleet loss
-/// limit halts every agent. Ctrl-C shuts every agent down cleanly. Results come back in the
+/// limit halts every agent. Ctrl-C (SIGINT) or SIGTERM shuts every agent down cleanly. Results come back in the
 /// order given.
 pub fn run(agents: Vec<FleetAgent>, opts: &RunOptions) -> anyhow::Result<Vec<Finished>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -242,10 +249,14 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
             .collect(),
         halted_on: None,
     }));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<&'static str>);
     let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
     let halt_tx = Arc::new(halt_tx);
-    let progress = agents.len() == 1 && std::io::stderr().is_terminal();
+    // A progress line on a terminal only (one line for every agent).
+    let progress = std::io::stderr().is_terminal();
+    let board = progress.then(|| {
+        Arc::new(super::progress::Board::new(&agents.iter().map(|a| a.name.clone()).collect::<Vec<_>>()))
+    });
     let tasks: Vec<_> = agents
         .into_iter()
         .enumerate()
@@ -258,14 +269,15 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
                 halt_tx: Arc::clone(&halt_tx),
                 loss_limit: opts.loss_limit,
                 progress,
+                board: board.clone(),
             };
             tokio::spawn(run_agent(a, ctx))
         })
         .collect();
     let ctrl = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: canceling open orders and flattening");
-            let _ = stop_tx.send(true);
+        if let Some(why) = super::signals::stop_requested().await {
+            eprintln!("\nstopping ({why}): canceling open orders and flattening");
+            let _ = stop_tx.send(Some(why));
         }
     });
     let status_book = Arc::clone(&book);
@@ -353,11 +365,13 @@ fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Durati
 struct AgentCtx {
     index: usize,
     book: Shared,
-    stop: tokio::sync::watch::Receiver<bool>,
+    /// Set once to why the run stops (`interrupted`: SIGINT / Ctrl-C, `terminated`: SIGTERM).
+    stop: tokio::sync::watch::Receiver<Option<&'static str>>,
     halt_rx: tokio::sync::watch::Receiver<Option<String>>,
     halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
     loss_limit: Option<Money>,
     progress: bool,
+    board: Option<Arc<super::progress::Board>>,
 }
 
 fn first_price(ev: &MarketEvent) -> Option<(Price, Timestamp)> {
@@ -397,6 +411,8 @@ fn handle(
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
     let FleetAgent { mut agent, replay, speed, name, sink: mut journal, .. } = a;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
+    let read = replay.progress();
+    let mut drawn = Instant::now();
     let factor = match speed {
         Speed::Max => None,
         Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
@@ -434,8 +450,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         tokio::select! {
             biased;
             changed = ctx.stop.changed() => {
-                if changed.is_err() || *ctx.stop.borrow() {
-                    outcome = "stopped: interrupted".to_owned();
+                let why = *ctx.stop.borrow();
+                if changed.is_err() || why.is_some() {
+                    outcome = format!("stopped: {}", why.unwrap_or("interrupted"));
                     handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
                     break;
                 }
@@ -450,6 +467,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
+                if let Some(b) = &ctx.board && count > 0 {
+                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                }
             }
             msg = rx.recv() => {
                 let Some(input) = msg else { break };
@@ -483,8 +503,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     // Every agent, this one included, gets the halt through the channel.
                     let _ = ctx.halt_tx.send(Some(reason));
                 }
-                if ctx.progress && count.is_multiple_of(5000) {
-                    eprint!("\r\x1b[K{} events, at {}", count, crate::report::iso(agent.now()));
+                if let Some(b) = &ctx.board
+                    && drawn.elapsed() >= super::progress::REDRAW
+                {
+                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                    drawn = Instant::now();
                 }
                 if shutdown {
                     break;
@@ -493,8 +516,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         }
     }
     drop(rx);
-    if ctx.progress {
-        eprintln!("\r\x1b[K{count} events replayed");
+    if let Some(b) = &ctx.board {
+        b.finish(ctx.index, count);
     }
     if !agent.stopped() {
         handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
@@ -560,13 +583,21 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
 }
 
 /// Backtest: drive the agent synchronously over the replay, journaling every event in order.
-pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>) -> anyhow::Result<Finished> {
+/// A replay with no market event at all is a failure (exit 1): `no_data` says what was asked
+/// for (the data and date range); the journal run ends with that error.
+pub fn backtest(
+    mut agent: Agent,
+    replay: Replay,
+    mut sink: Option<JournalSink>,
+    no_data: &str,
+) -> anyhow::Result<Finished> {
     let mut fail: Option<String> = None;
     let mut out = |ev: AgentEvent<'_>| {
         if let Some(s) = sink.as_mut() {
             s.on_event(&ev);
         }
     };
+    let mut events: u64 = 0;
     for ev in replay {
         let ev = match ev {
             Ok(ev) => ev,
@@ -575,18 +606,27 @@ pub fn backtest(mut agent: Agent, replay: Replay, mut sink: Option<JournalSink>)
                 break;
             }
         };
+        events += 1;
         agent.handle(Input::Market(ev), &mut out);
     }
     agent.handle(Input::Command(Command::Shutdown), &mut out);
+    let empty = fail.is_none() && events == 0;
     let run = match sink {
         Some(s) => {
-            let outcome = fail.as_ref().map_or("completed".to_owned(), |f| format!("error: {f}"));
+            let outcome = match &fail {
+                Some(f) => format!("error: {f}"),
+                None if empty => format!("error: {no_data}"),
+                None => "completed".to_owned(),
+            };
             Some(s.end(&outcome).map_err(|e| ExitError::usage(format!("journal: {e}")))?.to_string())
         }
         None => None,
     };
     if let Some(f) = fail {
         return Err(ExitError::usage(f).into());
+    }
+    if empty {
+        return Err(ExitError::failed(no_data).into());
     }
     Ok(Finished { report: agent.into_report(), outcome: "completed".to_owned(), run })
 }

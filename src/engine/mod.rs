@@ -10,7 +10,9 @@
 //! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
 //! - [`fleet`](crate::engine::fleet): fleet settings and the live-style driver of `up` (tokio tasks, channels,
 //!   wall-clock pacing, journal, fleet loss limit, health);
+//! - [`progress`](crate::engine::progress): the progress line of `runner up` on a terminal;
 //! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
+//! - [`signals`](crate::engine::signals): SIGINT / SIGTERM stop `runner up` cleanly;
 //! - [`status`](crate::engine::status): status files and `runner status`;
 //! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;
 //! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
@@ -23,6 +25,8 @@ pub mod credentials;
 pub mod fleet;
 pub mod journal_sink;
 pub mod option_leg;
+pub mod progress;
 pub mod related;
 pub mod run;
+pub mod signals;
 pub mod status;

@@ -17,7 +17,7 @@ use crate::market::event::Quote;
 use crate::model::{Price, Qty, Side, SymbolId, Timestamp};
 use crate::options::{
     ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
-    SyntheticChain,
+    OptionsError, SyntheticChain,
 };
 use crate::recipe::Recipe;
 
@@ -44,12 +44,15 @@ pub struct OptionLeg {
     last_underlying: Option<Price>,
     /// Implied volatility used (for the report note).
     pub implied_vol: f64,
+    /// Risk-free rate used (for the report note).
+    pub rate: f64,
 }
 
 impl OptionLeg {
     /// From the recipe's instrument block.
     pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
         let (chain, implied_vol) = chain_from_recipe(r)?;
+        let rate = chain.settings().rate;
         let i = &r.instrument;
         let w = i.expiry.ok_or("instrument.expiry is required for options")?;
         let strike = i.strike.ok_or("instrument.strike is required for options")?;
@@ -64,6 +67,7 @@ impl OptionLeg {
             expires_at: None,
             last_underlying: None,
             implied_vol,
+            rate,
         })
     }
 
@@ -96,13 +100,12 @@ impl OptionLeg {
     /// Choose the contract for a long (call) or short (put) view and quote it. Refused (never
     /// guessed) when no expiry is in the window, or when the chosen contract may not be opened
     /// at `ts`: outside the regular session or at/after its last trading time.
-    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, String> {
+    pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, OptionsError> {
         let dir = if long { OptDirection::Long } else { OptDirection::Short };
         self.wanted = Some(dir.right());
-        let (contract, q) =
-            self.selection.select(&self.chain, dir, underlying, ts).map_err(|e| e.to_string())?;
+        let (contract, q) = self.selection.select(&self.chain, dir, underlying, ts)?;
         let days = self.chain.trading_days();
-        contract.can_open(ts, days).map_err(|e| e.to_string())?;
+        contract.can_open(ts, days)?;
         self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
         self.contract = Some(contract);
         self.last_underlying = Some(underlying);
@@ -170,8 +173,9 @@ impl OptionLeg {
     /// The note every report of an options run carries.
     pub fn note(&self) -> String {
         format!(
-            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {:.0}%, {}",
-            self.implied_vol * 100.0,
+            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {}%, rate {}%, {}",
+            percent(self.implied_vol),
+            percent(self.rate),
             "not market quotes"
         )
     }
@@ -182,6 +186,13 @@ impl OptionLeg {
     }
 }
 
+/// A fraction as a percentage number for text: 0.16 → `16`, 0.001 → `0.1`, 0.0125 → `1.25`.
+fn percent(fraction: f64) -> String {
+    let s = format!("{:.4}", fraction * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+}
+
 /// The recipe's synthetic chain and the implied volatility it uses.
 fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
     let implied_vol = {
@@ -189,7 +200,8 @@ fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), 
         let iv = r.instrument.implied_vol_or_default().fraction();
         iv.to_f64().ok_or_else(|| format!("implied_vol {iv} is out of range"))?
     };
-    let settings = ChainSettings { implied_vol, ..ChainSettings::default() };
+    let settings =
+        ChainSettings { implied_vol, rate: r.instrument.rate_or_default(), ..ChainSettings::default() };
     let chain = SyntheticChain::new(&r.instrument.underlying, settings, nyse_trading_day as TradingDayFn)
         .map_err(|e| e.to_string())?;
     Ok((chain, implied_vol))
@@ -310,6 +322,13 @@ mod tests {
         l.select(false, dec!(168.09), ts).unwrap();
         assert_eq!(l.contract().unwrap().right, OptionRight::Put);
         assert!(l.note().contains("synthetic"));
+        // spy-9ma sets the 2013 rate (0.001); the note says which rate priced the chain.
+        assert_eq!(l.rate, 0.001);
+        assert!(l.note().contains("implied volatility 16%, rate 0.1%, not market quotes"), "{}", l.note());
+        assert_eq!(
+            (percent(0.04), percent(0.0125), percent(0.0), percent(-0.005)),
+            ("4".into(), "1.25".into(), "0".into(), "-0.5".into())
+        );
     }
 
     #[test]
@@ -328,7 +347,8 @@ mod tests {
         assert!(line.contains("expired"), "{line}");
         l.release();
         // After the last trading time the same contract is refused, not opened.
-        let err = l.select(true, dec!(170.2), at("2013-10-18T16:30:00-04:00")).expect_err("expired");
+        let err =
+            l.select(true, dec!(170.2), at("2013-10-18T16:30:00-04:00")).expect_err("expired").to_string();
         assert!(err.contains("SPY   131019C00170000"), "{err}");
         assert!(l.contract().is_none() && l.settlement().is_none());
     }

@@ -110,6 +110,46 @@ pub struct CsvSource {
     time: TimeFormat,
     price_scale: u32,
     done: bool,
+    /// Text bytes consumed so far (published to `progress` every 1024 lines and at the end).
+    consumed: u64,
+    /// Where `consumed` is published, and the file's text length (files opened by
+    /// [`CsvSource::open`] whose length is known).
+    progress: Option<(ReadCounter, u64)>,
+}
+
+/// How many bytes of a file's text (decompressed for gzip) have been parsed, shared with
+/// whoever shows progress. Cloning shares the count.
+#[derive(Debug, Clone, Default)]
+pub struct ReadCounter(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl ReadCounter {
+    /// Bytes read so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The length of a file's text: its size, or for gzip the uncompressed size its trailer
+/// records (ISIZE, the last 4 bytes; modulo 2^32, so `None` when that is less than the
+/// compressed size, as for files over 4 GiB).
+fn text_len(file: &File, gz: bool) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let len = file.metadata().ok()?.len();
+    if !gz {
+        return Some(len);
+    }
+    if len < 18 {
+        return None;
+    }
+    let mut f = file.try_clone().ok()?;
+    let at = f.stream_position().ok()?;
+    f.seek(SeekFrom::End(-4)).ok()?;
+    let mut b = [0u8; 4];
+    let read = f.read_exact(&mut b);
+    f.seek(SeekFrom::Start(at)).ok()?;
+    read.ok()?;
+    let size = u64::from(u32::from_le_bytes(b));
+    (size >= len).then_some(size)
 }
 
 /// How the time column is written.
@@ -139,8 +179,15 @@ impl CsvSource {
             return super::lean::open(path, opts);
         }
         let io_err = |source| MarketDataError::Io { path: shown.clone(), source };
-        let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
-        let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let f = File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 2];
+        let gz = (&f).read(&mut magic).map_err(io_err)? == 2 && magic == [0x1f, 0x8b];
+        let total = text_len(&f, gz);
+        {
+            use std::io::{Seek, SeekFrom};
+            (&f).seek(SeekFrom::Start(0)).map_err(io_err)?;
+        }
+        let file = BufReader::with_capacity(1 << 16, f);
         let reader: Box<dyn BufRead + Send> = if gz && opts.peek {
             Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(file)))
         } else if gz {
@@ -149,7 +196,29 @@ impl CsvSource {
         } else {
             Box::new(file)
         };
-        Self::from_reader(shown, path, reader, opts)
+        let mut src = Self::from_reader(shown, path, reader, opts)?;
+        if let Some(total) = total {
+            let count = ReadCounter::default();
+            count.0.store(src.consumed, std::sync::atomic::Ordering::Relaxed);
+            src.progress = Some((count, total));
+        }
+        Ok(src)
+    }
+
+    /// Text bytes parsed so far (updated every 1024 lines) and the file's text length, for a
+    /// progress display (`None` for sources not opened by [`CsvSource::open`], or a gzip file
+    /// whose size is not known).
+    pub fn progress(&self) -> Option<(ReadCounter, u64)> {
+        self.progress.clone()
+    }
+
+    /// Publish progress to `counter` (shared with an earlier opening of the same file, e.g. a
+    /// replay's peek at it) instead of this source's own.
+    pub fn share_progress(&mut self, counter: ReadCounter) {
+        if let Some((c, _)) = &mut self.progress {
+            counter.0.store(self.consumed, std::sync::atomic::Ordering::Relaxed);
+            *c = counter;
+        }
     }
 
     /// Read from any buffered reader; `name` is used in error messages and, with `path`, to
@@ -178,6 +247,8 @@ impl CsvSource {
             time: TimeFormat::Iso,
             price_scale: 0,
             done: false,
+            consumed: 0,
+            progress: None,
         };
         if !src.next_line()? {
             return Err(src.err_at(1, "empty file: expected a header line".into()));
@@ -262,6 +333,8 @@ impl CsvSource {
             time: TimeFormat::MillisSince(midnight.0),
             price_scale,
             done: false,
+            consumed: 0,
+            progress: None,
         }
     }
 
@@ -300,8 +373,14 @@ impl CsvSource {
             .reader
             .read_until(b'\n', &mut self.line)
             .map_err(|source| MarketDataError::Io { path: self.path.clone(), source })?;
-        if n == 0 {
-            return Ok(false);
+        self.consumed += n as u64;
+        if n == 0 || self.line_no.is_multiple_of(1024) {
+            if let Some((c, _)) = &self.progress {
+                c.0.store(self.consumed, std::sync::atomic::Ordering::Relaxed);
+            }
+            if n == 0 {
+                return Ok(false);
+            }
         }
         self.line_no += 1;
         while matches!(self.line.last(), Some(b'\n' | b'\r')) {

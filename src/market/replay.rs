@@ -44,6 +44,8 @@ pub struct Replay {
     parked: Vec<Option<Parked>>,
     /// Kind, bar length of every file, in file order.
     meta: Vec<(CsvKind, i64)>,
+    /// Every file's progress counter and text length (`None`: unknown), kept across parking.
+    counters: Vec<Option<(super::csv::ReadCounter, u64)>>,
     heads: Vec<Option<MarketEvent>>,
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
@@ -58,6 +60,25 @@ pub struct Replay {
 struct Parked {
     path: PathBuf,
     opts: CsvOptions,
+}
+
+/// How far a [`Replay`] has read: text bytes parsed (decompressed for gzip) of the files' total
+/// text length, updated every 1024 lines.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayProgress {
+    counters: Vec<super::csv::ReadCounter>,
+    total: u64,
+}
+
+impl ReplayProgress {
+    /// The fraction read, 0.0 to 1.0 (`None` when the size is unknown, e.g. Lean zips).
+    pub fn fraction(&self) -> Option<f64> {
+        if self.total == 0 {
+            return None;
+        }
+        let read: u64 = self.counters.iter().map(super::csv::ReadCounter::get).sum();
+        Some((read as f64 / self.total as f64).clamp(0.0, 1.0))
+    }
 }
 
 /// The files a `path` argument names: itself, the data files (`*.csv`, `*.csv.gz`, Lean `*.zip`)
@@ -192,6 +213,7 @@ impl Replay {
         }
         check_one_resolution(&peeked)?;
         let meta = peeked.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+        let counters = peeked.iter().map(CsvSource::progress).collect();
         let mut heads = Vec::with_capacity(files.len());
         let mut heap = BinaryHeap::with_capacity(files.len());
         let mut parked = Vec::with_capacity(files.len());
@@ -207,7 +229,7 @@ impl Replay {
             heads.push(head);
         }
         let sources = std::iter::repeat_with(|| None).take(heads.len()).collect();
-        Ok(Self { sources, parked, meta, heads, heap, from: opts.from, to: opts.to, done: false })
+        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// Merge already opened sources (their order breaks timestamp ties).
@@ -217,6 +239,7 @@ impl Replay {
     pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
         check_one_resolution(&sources)?;
         let meta = sources.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+        let counters = sources.iter().map(CsvSource::progress).collect();
         let mut heads = Vec::with_capacity(sources.len());
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (i, src) in sources.iter_mut().enumerate() {
@@ -228,13 +251,29 @@ impl Replay {
         }
         let parked = std::iter::repeat_with(|| None).take(sources.len()).collect();
         let sources = sources.into_iter().map(Some).collect();
-        Ok(Self { sources, parked, meta, heads, heap, from: opts.from, to: opts.to, done: false })
+        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// How many files are open for reading right now (the others are parked until the merge
     /// reaches them, or done).
     pub fn open_files(&self) -> usize {
         self.sources.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// A handle on how far the replay has read its files (shareable with another thread).
+    pub fn progress(&self) -> ReplayProgress {
+        let (mut counters, mut total) = (Vec::new(), 0);
+        for file in &self.counters {
+            match file {
+                Some((c, len)) => {
+                    counters.push(c.clone());
+                    total += len;
+                }
+                // One file of unknown size: the fraction is unknown.
+                None => return ReplayProgress::default(),
+            }
+        }
+        ReplayProgress { counters, total }
     }
 
     /// The kinds of the merged files, in file order.
@@ -273,6 +312,9 @@ impl Replay {
         if let Some(p) = self.parked[i].take() {
             // The merge has reached a parked file: open it for reading, past the head it gave.
             let mut src = CsvSource::open(&p.path, &p.opts)?;
+            if let Some((c, _)) = &self.counters[i] {
+                src.share_progress(c.clone());
+            }
             next_in_range(&mut src, self.from)?;
             self.sources[i] = Some(src);
         }

@@ -28,6 +28,9 @@ pub const SLIPPAGE_TICKS: u32 = 0;
 pub const COMMISSION: Money = Money(Decimal::ZERO);
 /// `instrument.implied_vol` (option): the synthetic chain's implied volatility, 16%.
 pub const IMPLIED_VOL: Percent = Percent::from_fraction(Decimal::from_parts(16, 0, 0, false, 2));
+/// `instrument.rate` (option): the synthetic chain's continuously compounded risk-free rate, 4%
+/// a year (set it for the period replayed: ≈0.001 for 2013).
+pub const RATE: f64 = 0.04;
 /// `algorithm.breakout_mode` (ma-cross-breakout): a break of the candles' range.
 pub const BREAKOUT_MODE: BreakoutMode = BreakoutMode::Range;
 /// `algorithm.swing_lookback` (correlation).
@@ -74,6 +77,11 @@ impl Instrument {
     /// The synthetic option chain's implied volatility, [`IMPLIED_VOL`] when not written.
     pub fn implied_vol_or_default(&self) -> Percent {
         self.implied_vol.unwrap_or(IMPLIED_VOL)
+    }
+
+    /// The synthetic option chain's risk-free rate, [`RATE`] when not written.
+    pub fn rate_or_default(&self) -> f64 {
+        self.rate.unwrap_or(RATE)
     }
 }
 
@@ -139,6 +147,7 @@ impl Recipe {
         }
         if r.instrument.kind == InstrumentKind::Option {
             r.instrument.implied_vol = Some(r.instrument.implied_vol_or_default());
+            r.instrument.rate = Some(r.instrument.rate_or_default());
         }
         let a = &mut r.algorithm;
         match a.kind {
@@ -225,7 +234,7 @@ mod tests {
             (&tp, &["/algorithm/tolerance"], &["/algorithm/breakout_mode", "/algorithm/swing_lookback"]),
             (
                 &opt,
-                &["/instrument/implied_vol", "/broker/commission_per_contract"],
+                &["/instrument/implied_vol", "/instrument/rate", "/broker/commission_per_contract"],
                 &["/broker/commission_per_share"],
             ),
         ];

@@ -228,6 +228,10 @@ pub struct Instrument {
     #[schemars(extend("default" = defaults::IMPLIED_VOL))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implied_vol: Option<Percent>,
+    /// option: continuously compounded risk-free rate of the synthetic chain, as a fraction (0.001 for 0.1 %). Set it for the period replayed.
+    #[schemars(extend("default" = defaults::RATE))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
 }
 
 /// The window of option expiries to choose from, in calendar days from the trading date.
@@ -365,7 +369,7 @@ pub struct Orders {
     /// Limit price offset in ticks (for limit, marketable-limit, stop-limit).
     #[serde(default)]
     pub limit_offset_ticks: u32,
-    /// Refuse to send a marketable limit more than this many ticks away from the reference price.
+    /// Options: refuse an entry (denial `max-slippage`) whose marketable limit is more than this many ticks from the mid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_slippage_ticks: Option<u32>,
 }

@@ -677,6 +677,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     c.only_with("/instrument/strike", !is_opt && i.strike.is_some(), "options", &what);
     c.only_with("/instrument/allow_writing", !is_opt && i.allow_writing, "options", &what);
     c.only_with("/instrument/implied_vol", !is_opt && i.implied_vol.is_some(), "options", &what);
+    c.only_with("/instrument/rate", !is_opt && i.rate.is_some(), "options", &what);
     c.only_with("/risk/max_contracts", !is_opt && r.risk.max_contracts.is_some(), "options", &what);
     c.only_with(
         "/broker/commission_per_contract",
@@ -719,6 +720,14 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             "/instrument/implied_vol",
             "out-of-range",
             "`instrument.implied_vol` must be more than 0%",
+            None,
+        );
+    }
+    if i.rate.is_some_and(|v| !(-0.1..=0.5).contains(&v)) {
+        c.err(
+            "/instrument/rate",
+            "out-of-range",
+            "`instrument.rate` must be between -0.1 and 0.5 (a fraction: 0.001 is 0.1 %)",
             None,
         );
     }

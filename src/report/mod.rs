@@ -45,6 +45,29 @@ pub struct Deal {
     pub charges: Money,
     /// How it closed.
     pub exit_reason: ExitReason,
+    /// Where its prices came from (synthetic option prices, or the market data).
+    pub price_source: PriceSource,
+}
+
+/// Where a deal's prices came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriceSource {
+    /// The replayed (or live) market data.
+    #[default]
+    Market,
+    /// A model (options: the synthetic Black-Scholes chain), not market quotes.
+    Synthetic,
+}
+
+impl PriceSource {
+    /// `market` or `synthetic` (the `price_source` column of `deals.csv`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Market => "market",
+            Self::Synthetic => "synthetic",
+        }
+    }
 }
 
 impl Deal {
@@ -91,6 +114,7 @@ pub struct Recorder {
     pub equity: Vec<(Timestamp, Money)>,
     note: Option<String>,
     denials: Vec<DeniedOrder>,
+    price_source: PriceSource,
 }
 
 /// An order the risk gate refused, as the report shows it.
@@ -107,7 +131,7 @@ pub struct DeniedOrder {
     pub side: String,
     /// Quantity asked for.
     pub qty: Decimal,
-    /// The reason code (`pdt_limit`, `halted`, `max-trades-per-day`, …).
+    /// The reason code (`pdt-limit`, `halted`, `max-trades-per-day`, …).
     pub code: String,
     /// What decided it.
     pub message: String,
@@ -125,7 +149,13 @@ impl Recorder {
             equity: Vec::new(),
             note: None,
             denials: Vec::new(),
+            price_source: PriceSource::Market,
         }
+    }
+
+    /// Where the prices of this run's deals come from (default: the market data).
+    pub fn set_price_source(&mut self, source: PriceSource) {
+        self.price_source = source;
     }
 
     /// Record an order the risk gate refused; `instrument` names what it would have traded.
@@ -179,6 +209,7 @@ impl Recorder {
                     pnl: d.pnl.round_dp(6),
                     charges: d.charges.round_dp(6),
                     exit_reason: reason,
+                    price_source: self.price_source,
                 });
             }
         }
@@ -257,7 +288,8 @@ pub struct Summary {
     pub max_drawdown: Money,
     /// The same, in percent of the peak.
     pub max_drawdown_pct: Decimal,
-    /// Annualized Sharpe ratio of daily equity returns (√252; `null` with fewer than 2 days).
+    /// Annualized Sharpe ratio of daily equity returns (√252; `null` with fewer than 2 days, or
+    /// when the returns do not vary, e.g. a run with no trades).
     pub sharpe: Option<f64>,
     /// Commissions paid.
     pub fees: Money,
@@ -311,12 +343,15 @@ impl Summary {
             }
         }
         let rets: Vec<f64> = closes.windows(2).filter(|w| w[0] != 0.0).map(|w| w[1] / w[0] - 1.0).collect();
-        let sharpe = (rets.len() >= 2).then(|| {
-            let n = rets.len() as f64;
-            let mean = rets.iter().sum::<f64>() / n;
-            let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            if var > 0.0 { ((mean / var.sqrt()) * 252f64.sqrt() * 1e4).round() / 1e4 } else { 0.0 }
-        });
+        // Undefined (not 0) when the returns do not vary: nothing to divide by.
+        let sharpe = (rets.len() >= 2)
+            .then(|| {
+                let n = rets.len() as f64;
+                let mean = rets.iter().sum::<f64>() / n;
+                let var = rets.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                (var > 0.0).then(|| ((mean / var.sqrt()) * 252f64.sqrt() * 1e4).round() / 1e4)
+            })
+            .flatten();
         let trades = deals.len();
         Self {
             starting_equity: starting,
@@ -367,7 +402,9 @@ fn side_word(s: Side) -> &'static str {
 }
 
 /// The header of `deals.csv`.
-pub const DEALS_HEADER: &str = "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,charges,net_pnl,net_pnl_pct,exit_reason";
+/// `price_source` is `synthetic` when the prices came from a model (options in paper and
+/// backtest runs), `market` otherwise.
+pub const DEALS_HEADER: &str = "strategy,symbol,side,entry_qty,entry_time,entry_price,exit_qty,exit_time,exit_price,pnl,charges,net_pnl,net_pnl_pct,exit_reason,price_source";
 
 /// The header of the `--trades-csv` export.
 pub const TRADES_HEADER: &str = "entry_time,side,qty,entry_price,exit_time,exit_price,pnl,exit_reason";
@@ -380,7 +417,7 @@ impl Report {
         for d in &self.deals {
             let _ = writeln!(
                 s,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 d.strategy,
                 d.symbol,
                 side_word(d.side),
@@ -394,7 +431,8 @@ impl Report {
                 d.charges.normalize(),
                 d.net_pnl().normalize(),
                 d.net_pnl_pct(self.multiplier).normalize(),
-                d.exit_reason.as_str()
+                d.exit_reason.as_str(),
+                d.price_source.as_str()
             );
         }
         s
@@ -427,7 +465,9 @@ impl Report {
         write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(&self.summary).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        write_atomic(&dir.join("equity.svg"), svg::equity_svg(&self.equity, title).as_bytes())?;
+        // The chart carries the run's caveat (synthetic option prices) as its caption.
+        let svg = svg::equity_svg(&self.equity, title, self.summary.note.as_deref());
+        write_atomic(&dir.join("equity.svg"), svg.as_bytes())?;
         Ok(())
     }
 }
@@ -442,27 +482,123 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Render the summary and deals as text for the terminal.
-pub fn render(deals_csv: &str, s: &Summary) -> String {
+/// The printed deals table's columns: heading, `deals.csv` column, right-aligned.
+const TABLE: [(&str, &str, bool); 14] = [
+    ("strategy", "strategy", false),
+    ("symbol", "symbol", false),
+    ("side", "side", false),
+    ("qty", "entry_qty", true),
+    ("entry at", "entry_time", true),
+    ("entry", "entry_price", true),
+    ("qty out", "exit_qty", true),
+    ("exit at", "exit_time", true),
+    ("exit", "exit_price", true),
+    ("P&L", "pnl", true),
+    ("charges", "charges", true),
+    ("net P&L", "net_pnl", true),
+    ("net %", "net_pnl_pct", true),
+    ("closed by", "exit_reason", false),
+];
+
+/// The deals table for the terminal, from `deals.csv` text (columns found by header name, so
+/// older files render too). Deals are grouped under their entry date; times show the clock
+/// only (an exit on a later day adds its month and day, or its full date in another year). One strategy for every deal goes in the title,
+/// several get a column. OCC symbols lose the root's padding (`SPY131019P00168000`) so the
+/// columns stay apart. Same-day option deals fit a 120-column terminal.
+fn deals_table(deals_csv: &str) -> String {
+    let mut lines = deals_csv.lines();
+    let header: Vec<&str> = lines.next().map(|h| h.split(',').collect()).unwrap_or_default();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let cols: Vec<Option<usize>> = TABLE.iter().map(|(_, name, _)| col(name)).collect();
+    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    fn cell<'a>(r: &[&'a str], c: Option<usize>) -> &'a str {
+        c.and_then(|c| r.get(c).copied()).unwrap_or("")
+    }
+    let strategies: std::collections::BTreeSet<&str> = rows.iter().map(|r| cell(r, cols[0])).collect();
+    let one_strategy = strategies.len() <= 1;
     let mut out = String::new();
-    let rows: Vec<Vec<&str>> = deals_csv.lines().map(|l| l.split(',').collect()).collect();
-    // Columns shown: symbol, side, qty, entry time, entry, exit time, exit, pnl, charges, net, net %, reason.
-    let pick = [1usize, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13];
-    let mut widths = vec![0usize; pick.len()];
-    for r in &rows {
-        for (w, &c) in widths.iter_mut().zip(&pick) {
-            *w = (*w).max(r.get(c).map_or(0, |v| short_time(v).len()));
+    match strategies.iter().next() {
+        Some(s) if one_strategy && !s.is_empty() => {
+            let _ = writeln!(out, "Deals ({}), strategy {s}:", rows.len());
+        }
+        _ => {
+            let _ = writeln!(out, "Deals ({}):", rows.len());
         }
     }
-    let _ = writeln!(out, "Deals ({}):", rows.len().saturating_sub(1));
-    for r in &rows {
-        let line: Vec<String> = pick
-            .iter()
-            .zip(&widths)
-            .map(|(&c, &w)| format!("{:>w$}", short_time(r.get(c).copied().unwrap_or(""))))
-            .collect();
-        let _ = writeln!(out, "  {}", line.join("  "));
+    if rows.is_empty() {
+        return out;
     }
+    let shown: Vec<usize> =
+        (0..TABLE.len()).filter(|&i| cols[i].is_some() && !(i == 0 && one_strategy)).collect();
+    // Cells: dates go to the group lines, the exit time keeps its date when it is another day.
+    let cells: Vec<(String, Vec<String>)> = rows
+        .iter()
+        .map(|r| {
+            let entry_day = cell(r, cols[4]).get(..10).unwrap_or("").to_owned();
+            let cells = shown
+                .iter()
+                .map(|&i| {
+                    let v = cell(r, cols[i]);
+                    match TABLE[i].1 {
+                        "symbol" => v.split_whitespace().collect(),
+                        "entry_time" => clock(v),
+                        "exit_time" if v.get(..10) == Some(entry_day.as_str()) => clock(v),
+                        // Another day of the same year: `10-09 09:31:00`.
+                        "exit_time" if v.len() == 29 && v.get(..4) == entry_day.get(..4) => {
+                            format!("{} {}", &v[5..10], clock(v))
+                        }
+                        "exit_time" => short_time(v),
+                        "net_pnl_pct" => {
+                            v.parse::<Decimal>().map_or(v.to_owned(), |d| d.round_dp(2).to_string())
+                        }
+                        // Prices with at least cents, so the column's decimals line up.
+                        "entry_price" | "exit_price" => v.parse::<Decimal>().map_or(v.to_owned(), |mut d| {
+                            if d.scale() < 2 {
+                                d.rescale(2);
+                            }
+                            d.to_string()
+                        }),
+                        _ => v.to_owned(),
+                    }
+                })
+                .collect();
+            (entry_day, cells)
+        })
+        .collect();
+    let mut widths: Vec<usize> = shown.iter().map(|&i| TABLE[i].0.len()).collect();
+    for (_, c) in &cells {
+        for (w, v) in widths.iter_mut().zip(c) {
+            *w = (*w).max(v.chars().count());
+        }
+    }
+    let line = |values: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<String> = values
+            .zip(&shown)
+            .zip(&widths)
+            .map(|((v, &i), &w)| if TABLE[i].2 { format!("{v:>w$}") } else { format!("{v:<w$}") })
+            .collect();
+        format!("  {}", parts.join("  ").trim_end())
+    };
+    let _ = writeln!(out, "{}", line(&mut shown.iter().map(|&i| TABLE[i].0)));
+    let mut day = "";
+    for (d, c) in &cells {
+        if d != day {
+            let _ = writeln!(out, "  {d}");
+            day = d;
+        }
+        let _ = writeln!(out, "{}", line(&mut c.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// `2013-10-07T10:35:00.000-04:00` → `10:35:00`.
+fn clock(v: &str) -> String {
+    if v.len() == 29 && v.as_bytes()[10] == b'T' { v[11..19].to_owned() } else { v.to_owned() }
+}
+
+/// Render the summary and deals as text for the terminal.
+pub fn render(deals_csv: &str, s: &Summary) -> String {
+    let mut out = deals_table(deals_csv);
     let _ = writeln!(out, "Summary:");
     let _ = writeln!(out, "  net P&L        {}", s.net_pnl.round_dp(2));
     let _ = writeln!(out, "  trades         {} ({} won, win rate {}%)", s.trades, s.wins, s.win_rate_pct);
@@ -474,7 +610,11 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
         s.max_drawdown.round_dp(2),
         s.max_drawdown_pct.round_dp(2)
     );
-    let sharpe = s.sharpe.map_or("n/a (fewer than 2 days)".to_owned(), |v| format!("{v:.2}"));
+    let sharpe = match s.sharpe {
+        Some(v) => format!("{v:.2}"),
+        None if s.trades == 0 => "n/a (no trades)".to_owned(),
+        None => "n/a (fewer than 2 days, or no change in equity)".to_owned(),
+    };
     let _ = writeln!(out, "  Sharpe         {sharpe}");
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
@@ -590,5 +730,77 @@ mod tests {
         let old: Summary = serde_json::from_value(old).expect("old summary");
         assert_eq!(old.denials[0].instrument, "");
         assert!(render(DEALS_HEADER, &old).contains("  2013-10-07 15:21:53   buy        20  halted"));
+    }
+
+    #[test]
+    fn the_deals_table_shows_every_deals_csv_column_in_120_columns() {
+        let csv = format!(
+            "{DEALS_HEADER}\n\
+             ma-cross-breakout,SPY   131019P00168000,long,20,2013-10-07T11:01:32.000-04:00,1.85,20,2013-10-07T11:35:10.000-04:00,1.7,-300,26,-326,-8.8108,signal\n\
+             ma-cross-breakout,SPY   131019C00166000,long,20,2013-10-08T15:50:00.000-04:00,1.5,15,2013-10-09T09:31:00.000-04:00,1.6,150,26,124,4.1333,session end\n"
+        );
+        let text = deals_table(&csv);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Deals (2), strategy ma-cross-breakout:", "{text}");
+        let head = lines[1];
+        for h in
+            ["symbol", "side", "qty", "entry at", "entry", "qty out", "exit at", "exit", "P&L", "charges"]
+        {
+            assert!(head.contains(h), "{h}: {text}");
+        }
+        assert!(head.contains("net P&L") && head.contains("net %") && head.ends_with("closed by"), "{text}");
+        assert_eq!(lines[2], "  2013-10-07");
+        let cols = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            cols(lines[3]),
+            [
+                "SPY131019P00168000",
+                "long",
+                "20",
+                "11:01:32",
+                "1.85",
+                "20",
+                "11:35:10",
+                "1.70",
+                "-300",
+                "26",
+                "-326",
+                "-8.81",
+                "signal"
+            ]
+        );
+        // Held overnight: the exit keeps its date; the exit quantity is its own column.
+        assert_eq!(lines[4], "  2013-10-08");
+        let overnight = cols(lines[5]);
+        assert_eq!(
+            (&overnight[3], &overnight[5], &overnight[6]),
+            (&"15:50:00".into(), &"15".into(), &"10-09".into())
+        );
+        assert!(lines[5].ends_with("session end"), "{text}");
+        // Same-day option deals (the usual case: flat by the close) fit a 120-column terminal.
+        let same_day = csv.replace("2013-10-09T09:31:00", "2013-10-08T15:55:00");
+        let text = deals_table(&same_day);
+        assert!(text.lines().all(|l| l.chars().count() <= 120), "{text}");
+        // Two strategies: a column instead of the title.
+        let mixed = csv.replacen("ma-cross-breakout,SPY   131019C", "correlation,SPY   131019C", 1);
+        let text = deals_table(&mixed);
+        assert!(text.starts_with("Deals (2):\n  strategy  "), "{text}");
+        assert!(text.contains("\n  correlation        SPY131019C00166000"), "{text}");
+        // No deals: the title only.
+        assert_eq!(deals_table(DEALS_HEADER), "Deals (0):\n");
+    }
+
+    #[test]
+    fn sharpe_is_not_available_when_equity_never_moves() {
+        let day = 86_400_000_000_000;
+        let mut r = Recorder::new("ma-cross-breakout", "SPY", Decimal::ONE);
+        for d in 0..4 {
+            r.sample(Timestamp(d * day + 1), dec!(1000));
+        }
+        let s = r.finish(dec!(1000), dec!(1000), dec!(0)).summary;
+        assert_eq!((s.trades, s.sharpe), (0, None));
+        assert!(render(DEALS_HEADER, &s).contains("  Sharpe         n/a (no trades)\n"));
+        let json = serde_json::to_value(&s).expect("json");
+        assert!(json["sharpe"].is_null(), "{json}");
     }
 }

@@ -11,9 +11,11 @@ fn esc(s: &str) -> String {
 }
 
 /// An SVG line chart of equity over time (x = sample index, so nights and weekends take no room).
-pub fn equity_svg(points: &[(Timestamp, Money)], title: &str) -> String {
+/// `caption`, when given, is printed under the title (e.g. "option prices are synthetic: …").
+pub fn equity_svg(points: &[(Timestamp, Money)], title: &str, caption: Option<&str>) -> String {
     let (w, h) = (900.0_f64, 360.0_f64);
-    let (l, r, t, b) = (80.0, 20.0, 40.0, 50.0);
+    let (l, r, b) = (80.0, 20.0, 50.0);
+    let t = if caption.is_some() { 56.0 } else { 40.0 };
     let mut s = String::new();
     let _ = write!(
         s,
@@ -23,6 +25,9 @@ pub fn equity_svg(points: &[(Timestamp, Money)], title: &str) -> String {
 "##,
         esc(title)
     );
+    if let Some(c) = caption {
+        let _ = writeln!(s, r##"<text x="{l}" y="42" font-style="italic" fill="#9a3412">{}</text>"##, esc(c));
+    }
     let vals: Vec<f64> = points.iter().map(|p| p.1.to_f64().unwrap_or(0.0)).collect();
     if vals.len() < 2 {
         let _ = write!(s, r#"<text x="{l}" y="{}">not enough equity samples to draw</text></svg>"#, h / 2.0);
@@ -86,4 +91,23 @@ pub fn equity_svg(points: &[(Timestamp, Money)], title: &str) -> String {
     );
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_caption_is_under_the_title_escaped() {
+        let pts = [(Timestamp(0), dec!(100)), (Timestamp(60_000_000_000), dec!(101))];
+        let svg = equity_svg(&pts, "a & b", Some("option prices are synthetic: <model>"));
+        assert!(svg.contains(">a &amp; b</text>"), "{svg}");
+        assert!(svg.contains(
+            r##"font-style="italic" fill="#9a3412">option prices are synthetic: &lt;model&gt;</text>"##
+        ));
+        assert!(!equity_svg(&pts, "t", None).contains("italic"));
+        // Too few samples to draw: the caption is still there.
+        assert!(equity_svg(&pts[..1], "t", Some("synthetic")).contains(">synthetic</text>"));
+    }
 }

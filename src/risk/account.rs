@@ -222,7 +222,7 @@ mod tests {
         a.restore_day_trades(&trades);
         assert_eq!(a.day_trades_in_window(d(2013, 10, 10)), 3);
         let e = a.check(&snap(d(2013, 10, 10), dec!(10000), dec!(0)), Side::Buy, dec!(10), dec!(100));
-        assert_eq!(e.unwrap_err().code, "pdt_limit");
+        assert_eq!(e.unwrap_err().code, "pdt-limit");
         // 2026-06-10: intraday margin, no PDT.
         a.restore_day_trades(
             &(8..=10)
@@ -247,7 +247,7 @@ mod tests {
         a.on_fill(day, &spy, AssetClass::Equity, Side::Buy, dec!(10), dec!(100), dec!(0));
         a.on_fill(day, &spy, AssetClass::Equity, Side::Sell, dec!(10), dec!(101), dec!(10));
         let e = a.check(&snap(day, dec!(1010), dec!(0)), Side::Buy, dec!(10), dec!(100)).unwrap_err();
-        assert_eq!(e.code, "unsettled_funds");
+        assert_eq!(e.code, "unsettled-funds");
         assert!(a.check(&snap(d(2026, 6, 11), dec!(1010), dec!(0)), Side::Buy, dec!(10), dec!(100)).is_ok());
     }
 }

@@ -86,6 +86,13 @@ pub enum DenyReason {
     ReduceOnly,
     /// `max_orders_per_minute` orders already sent in the last 60 seconds.
     OrderRate,
+    /// Options: no listed expiry falls inside the recipe's expiry window (never guessed).
+    NoExpiryInWindow,
+    /// Options: the entry's marketable limit lies more than `max_slippage_ticks` from the mid.
+    MaxSlippage,
+    /// Options: no contract could be chosen or opened (no strikes or quote, or the contract
+    /// may not be opened now, e.g. after its last trading time).
+    NoContract,
     /// A US compliance rule refused it; the code is one of [`crate::risk::compliance::codes`].
     Compliance(&'static str),
 }
@@ -104,6 +111,9 @@ impl DenyReason {
             Self::Halted => "halted",
             Self::ReduceOnly => "reduce-only",
             Self::OrderRate => "order-rate",
+            Self::NoExpiryInWindow => "no-expiry-in-window",
+            Self::MaxSlippage => "max-slippage",
+            Self::NoContract => "no-contract",
             Self::Compliance(code) => code,
         }
     }
@@ -598,5 +608,51 @@ mod tests {
         p.arm(dec!(100), false);
         assert_eq!(p.on_price(dec!(109.99)), None);
         assert_eq!(p.on_price(dec!(110)), Some(ExitReason::Stop));
+    }
+
+    #[test]
+    fn every_reason_code_is_lower_case_with_hyphens() {
+        use crate::risk::compliance::codes;
+        let reasons = [
+            DenyReason::OutsideSession,
+            DenyReason::AfterFlatten,
+            DenyReason::MaxPosition,
+            DenyReason::MaxNotional,
+            DenyReason::MaxTradesPerDay,
+            DenyReason::ZeroQuantity,
+            DenyReason::Allocation,
+            DenyReason::Halted,
+            DenyReason::ReduceOnly,
+            DenyReason::OrderRate,
+            DenyReason::NoExpiryInWindow,
+            DenyReason::MaxSlippage,
+            DenyReason::NoContract,
+        ];
+        let compliance = [
+            codes::PDT_LIMIT,
+            codes::INTRADAY_MARGIN_DEFICIT,
+            codes::MIN_EQUITY,
+            codes::REG_T_BUYING_POWER,
+            codes::UNSETTLED_FUNDS,
+            codes::FREE_RIDING,
+            codes::CASH_ACCOUNT_SHORT,
+            codes::SHORT_OPTION_UNSUPPORTED,
+            codes::INSUFFICIENT_POSITION,
+            codes::INVALID_ORDER,
+            codes::CALENDAR,
+        ];
+        let all = reasons
+            .iter()
+            .map(|r| r.code())
+            .chain(compliance.iter().map(|c| DenyReason::Compliance(c).code()));
+        for code in all {
+            assert!(
+                !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && !code.starts_with('-')
+                    && !code.ends_with('-'),
+                "{code}"
+            );
+        }
     }
 }

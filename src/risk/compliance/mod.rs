@@ -39,28 +39,29 @@ pub use daytrade::{DayTradeLedger, PDT_MIN_EQUITY};
 pub use margin::{MarginAccount, Position};
 pub use settlement::{SettlementLedger, settlement_date};
 
-/// Reason codes of [`Denial`]s. Stable strings: journals and reports key on them.
+/// Reason codes of [`Denial`]s. Stable strings (lower case, hyphens, like every reason code):
+/// journals and reports key on them.
 pub mod codes {
     /// Legacy PDT: the order would make (or risk) a 4th day trade in 5 business days.
-    pub const PDT_LIMIT: &str = "pdt_limit";
+    pub const PDT_LIMIT: &str = "pdt-limit";
     /// Intraday margin: the order would create or increase an intraday margin deficit.
-    pub const INTRADAY_MARGIN_DEFICIT: &str = "intraday_margin_deficit";
+    pub const INTRADAY_MARGIN_DEFICIT: &str = "intraday-margin-deficit";
     /// Margin account equity below the $2,000 minimum for credit.
-    pub const MIN_EQUITY: &str = "min_equity";
+    pub const MIN_EQUITY: &str = "min-equity";
     /// Regulation T initial margin not met.
-    pub const REG_T_BUYING_POWER: &str = "reg_t_buying_power";
+    pub const REG_T_BUYING_POWER: &str = "reg-t-buying-power";
     /// Cash account: not enough settled funds.
-    pub const UNSETTLED_FUNDS: &str = "unsettled_funds";
+    pub const UNSETTLED_FUNDS: &str = "unsettled-funds";
     /// Cash account: selling a security before paying for it with settled funds.
-    pub const FREE_RIDING: &str = "free_riding";
+    pub const FREE_RIDING: &str = "free-riding";
     /// Cash account: short sales need a margin account.
-    pub const CASH_ACCOUNT_SHORT: &str = "cash_account_short";
+    pub const CASH_ACCOUNT_SHORT: &str = "cash-account-short";
     /// Writing (selling to open) options is outside the margin model runner implements.
-    pub const SHORT_OPTION_UNSUPPORTED: &str = "short_option_unsupported";
+    pub const SHORT_OPTION_UNSUPPORTED: &str = "short-option-unsupported";
     /// Selling more than the ledger holds.
-    pub const INSUFFICIENT_POSITION: &str = "insufficient_position";
+    pub const INSUFFICIENT_POSITION: &str = "insufficient-position";
     /// The order itself is malformed (non-positive quantity or price).
-    pub const INVALID_ORDER: &str = "invalid_order";
+    pub const INVALID_ORDER: &str = "invalid-order";
     /// The trading calendar cannot answer for the order's date (fail closed).
     pub const CALENDAR: &str = "calendar";
 }

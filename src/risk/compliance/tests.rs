@@ -141,11 +141,11 @@ fn pdt_limit_at_window_edges() {
     type Case<'a> = (&'a [&'a str], &'a str, Decimal, Side, Decimal, &'a str);
     let cases: &[Case<'_>] = &[
         // Thanksgiving 2013: trades on Fri 11-22 still count on Fri 11-29…
-        (&["2013-11-22"; 3], "2013-11-29", small, Side::Buy, dec!(0), "pdt_limit"),
+        (&["2013-11-22"; 3], "2013-11-29", small, Side::Buy, dec!(0), "pdt-limit"),
         // …but not on Mon 12-02.
         (&["2013-11-22"; 3], "2013-12-02", small, Side::Buy, dec!(0), "ok"),
         // Good Friday 2013: 03-25 counts on 04-01, not on 04-02.
-        (&["2013-03-25"; 3], "2013-04-01", small, Side::Buy, dec!(0), "pdt_limit"),
+        (&["2013-03-25"; 3], "2013-04-01", small, Side::Buy, dec!(0), "pdt-limit"),
         (&["2013-03-25"; 3], "2013-04-02", small, Side::Buy, dec!(0), "ok"),
         // Two day trades: a third is fine.
         (&["2013-11-25", "2013-11-26"], "2013-11-29", small, Side::Buy, dec!(0), "ok"),
@@ -199,9 +199,9 @@ fn switch_from_pdt_to_intraday_margin() {
     let account = MarginAccount { cash: dec!(10000), positions: vec![] };
     let view = AccountView::Margin { account: &account, day_trades: &ledger };
     let cases = [
-        ("2026-06-03", None, "pdt_limit"),
+        ("2026-06-03", None, "pdt-limit"),
         ("2026-06-04", None, "ok"),
-        ("2026-06-04", Some(Regime::LegacyPdt), "pdt_limit"),
+        ("2026-06-04", Some(Regime::LegacyPdt), "pdt-limit"),
         ("2026-06-03", Some(Regime::IntradayMargin), "ok"),
         ("2026-06-03", Some(Regime::Off), "ok"),
     ];
@@ -234,31 +234,31 @@ fn reg_t_initial_margin() {
         (
             &cash_only,
             order("2013-10-15", "SPY", AssetClass::Equity, Side::Buy, dec!(201), dec!(100)),
-            "reg_t_buying_power",
+            "reg-t-buying-power",
         ),
         (&cash_only, order("2013-10-15", "SPY", AssetClass::Equity, Side::Sell, dec!(200), dec!(100)), "ok"),
         (
             &cash_only,
             order("2013-10-15", "SPY", AssetClass::Equity, Side::Sell, dec!(201), dec!(100)),
-            "reg_t_buying_power",
+            "reg-t-buying-power",
         ),
         // Long options are paid in full: 1 contract at $100 = $10,000.
         (&cash_only, order("2023-08-03", call, AssetClass::Option, Side::Buy, dec!(1), dec!(100)), "ok"),
         (
             &cash_only,
             order("2023-08-03", call, AssetClass::Option, Side::Buy, dec!(1), dec!(100.01)),
-            "reg_t_buying_power",
+            "reg-t-buying-power",
         ),
         (
             &cash_only,
             order("2023-08-03", call, AssetClass::Option, Side::Sell, dec!(1), dec!(1)),
-            "short_option_unsupported",
+            "short-option-unsupported",
         ),
         // Fully used: no more opening, but closing always passes.
         (
             &long,
             order("2013-10-15", "SPY", AssetClass::Equity, Side::Buy, dec!(1), dec!(100)),
-            "reg_t_buying_power",
+            "reg-t-buying-power",
         ),
         (&long, order("2013-10-15", "SPY", AssetClass::Equity, Side::Sell, dec!(100), dec!(100)), "ok"),
         (
@@ -301,7 +301,7 @@ fn intraday_margin_deficit() {
         (
             &underwater,
             order("2026-06-04", "SPY", AssetClass::Equity, Side::Buy, dec!(10), dec!(90)),
-            "intraday_margin_deficit",
+            "intraday-margin-deficit",
         ),
         (&underwater, order("2026-06-04", "SPY", AssetClass::Equity, Side::Sell, dec!(50), dec!(90)), "ok"),
         // 25 % long: $10,000 carries $40,000 of stock intraday, not a cent more.
@@ -309,14 +309,14 @@ fn intraday_margin_deficit() {
         (
             &fresh,
             order("2026-06-04", "SPY", AssetClass::Equity, Side::Buy, dec!(401), dec!(100)),
-            "intraday_margin_deficit",
+            "intraday-margin-deficit",
         ),
         // 30 % short: $33,300 short is the most.
         (&fresh, order("2026-06-04", "SPY", AssetClass::Equity, Side::Sell, dec!(333), dec!(100)), "ok"),
         (
             &fresh,
             order("2026-06-04", "SPY", AssetClass::Equity, Side::Sell, dec!(334), dec!(100)),
-            "intraday_margin_deficit",
+            "intraday-margin-deficit",
         ),
         // 100 % long options.
         (
@@ -327,7 +327,7 @@ fn intraday_margin_deficit() {
         (
             &fresh,
             order("2026-06-04", "SPY   260618C00600000", AssetClass::Option, Side::Buy, dec!(2), dec!(50.01)),
-            "intraday_margin_deficit",
+            "intraday-margin-deficit",
         ),
     ];
     for (account, o, want) in cases {
@@ -354,13 +354,13 @@ fn rules_combine_reg_t_min_equity_and_intraday_margin() {
     let buy = |qty| order("2026-06-04", "SPY", AssetClass::Equity, Side::Buy, qty, dec!(100));
     let cases = [
         (per_order, &fresh, buy(dec!(200)), "ok"),
-        (per_order, &fresh, buy(dec!(400)), "reg_t_buying_power"),
+        (per_order, &fresh, buy(dec!(400)), "reg-t-buying-power"),
         (end_of_day, &fresh, buy(dec!(400)), "ok"),
-        (end_of_day, &fresh, buy(dec!(401)), "intraday_margin_deficit"),
+        (end_of_day, &fresh, buy(dec!(401)), "intraday-margin-deficit"),
         // $1,500 equity: buying with own cash is fine, any credit is not.
         (per_order, &tiny, buy(dec!(15)), "ok"),
-        (per_order, &tiny, buy(dec!(16)), "min_equity"),
-        (per_order, &fresh, buy(dec!(0)), "invalid_order"),
+        (per_order, &tiny, buy(dec!(16)), "min-equity"),
+        (per_order, &fresh, buy(dec!(0)), "invalid-order"),
         (
             per_order,
             &fresh,
@@ -402,16 +402,16 @@ fn cash_account_uses_settled_funds_only_2013() {
     let mut acct = SettlementLedger::new(dec!(10000));
     let buy = |date, qty| order(date, "SPY", AssetClass::Equity, Side::Buy, qty, dec!(100));
     let sell = |date, qty| order(date, "SPY", AssetClass::Equity, Side::Sell, qty, dec!(105));
-    assert_eq!(code(acct.check_order(&cal, &sell("2013-10-14", dec!(1)))), "cash_account_short");
-    assert_eq!(code(acct.check_order(&cal, &buy("2013-10-14", dec!(101)))), "unsettled_funds");
+    assert_eq!(code(acct.check_order(&cal, &sell("2013-10-14", dec!(1)))), "cash-account-short");
+    assert_eq!(code(acct.check_order(&cal, &buy("2013-10-14", dec!(101)))), "unsettled-funds");
     assert_eq!(code(acct.check_order(&cal, &buy("2013-10-14", dec!(100)))), "ok");
     acct.record_buy(d("2013-10-14"), &spy(), AssetClass::Equity, dec!(100), dec!(100));
     // Paid with settled funds: selling the next day is fine. Proceeds settle T+3 (Fri 10-18).
-    assert_eq!(code(acct.check_order(&cal, &sell("2013-10-15", dec!(101)))), "insufficient_position");
+    assert_eq!(code(acct.check_order(&cal, &sell("2013-10-15", dec!(101)))), "insufficient-position");
     acct.record_sell(&cal, d("2013-10-15"), &spy(), AssetClass::Equity, dec!(100), dec!(105)).expect("sell");
     assert_eq!(acct.settled_cash(d("2013-10-17")), dec!(0));
     assert_eq!(acct.unsettled_cash(d("2013-10-17")), dec!(10500));
-    assert_eq!(code(acct.check_order(&cal, &buy("2013-10-17", dec!(1)))), "unsettled_funds");
+    assert_eq!(code(acct.check_order(&cal, &buy("2013-10-17", dec!(1)))), "unsettled-funds");
     assert_eq!(acct.settled_cash(d("2013-10-18")), dec!(10500));
     assert_eq!(code(acct.check_order(&cal, &buy("2013-10-18", dec!(105)))), "ok");
 }
@@ -424,7 +424,7 @@ fn cash_account_free_riding_and_t_plus_1_in_2025() {
     // Sold Thursday 2025-07-03 (early close); July 4 is a holiday: settles Monday 07-07 (T+1).
     acct.record_sell(&cal, d("2025-07-03"), &spy(), AssetClass::Equity, dec!(100), dec!(600)).expect("sell");
     let buy = |date| order(date, "QQQ", AssetClass::Equity, Side::Buy, dec!(10), dec!(500));
-    assert_eq!(code(acct.check_order(&cal, &buy("2025-07-03"))), "unsettled_funds");
+    assert_eq!(code(acct.check_order(&cal, &buy("2025-07-03"))), "unsettled-funds");
     assert_eq!(code(acct.check_order(&cal, &buy("2025-07-07"))), "ok");
     // A fill bought with the unsettled proceeds (e.g. placed outside runner) is not paid for until
     // 07-07: selling it before then is free-riding.
@@ -432,9 +432,9 @@ fn cash_account_free_riding_and_t_plus_1_in_2025() {
     acct.record_buy(d("2025-07-03"), &qqq, AssetClass::Equity, dec!(10), dec!(500));
     assert_eq!(acct.unsettled_cash(d("2025-07-03")), dec!(55000));
     let sell = |date| order(date, "QQQ", AssetClass::Equity, Side::Sell, dec!(10), dec!(510));
-    assert_eq!(code(acct.check_order(&cal, &sell("2025-07-03"))), "free_riding");
+    assert_eq!(code(acct.check_order(&cal, &sell("2025-07-03"))), "free-riding");
     let denial = acct.record_sell(&cal, d("2025-07-03"), &qqq, AssetClass::Equity, dec!(10), dec!(510));
-    assert_eq!(code(denial), "free_riding");
+    assert_eq!(code(denial), "free-riding");
     assert_eq!(acct.position(&qqq), dec!(10), "a refused sale records nothing");
     assert_eq!(code(acct.check_order(&cal, &sell("2025-07-07"))), "ok");
     acct.record_sell(&cal, d("2025-07-07"), &qqq, AssetClass::Equity, dec!(10), dec!(510)).expect("sell");
@@ -449,7 +449,7 @@ fn cash_account_through_rules() {
     let acct = SettlementLedger::new(dec!(1000));
     let rules = Rules::for_date(d("2013-10-15"), None);
     let o = order("2013-10-15", "SPY", AssetClass::Equity, Side::Buy, dec!(11), dec!(100));
-    assert_eq!(code(rules.check_order(&cal, AccountView::Cash(&acct), &o)), "unsettled_funds");
+    assert_eq!(code(rules.check_order(&cal, AccountView::Cash(&acct), &o)), "unsettled-funds");
     let o = order("2013-10-15", "SPY", AssetClass::Equity, Side::Buy, dec!(10), dec!(100));
     assert_eq!(code(rules.check_order(&cal, AccountView::Cash(&acct), &o)), "ok");
 }
