@@ -117,12 +117,74 @@ fn synthetic_trades_from_second_bars_build_the_same_candles() {
     }
 }
 
+/// Rows of a tick file, counted here from its text: (all rows, rows flagged suspicious, other rows
+/// whose sale condition does not set the last sale price — cash 1, next day 2, seller 3, out of
+/// sequence 14, average price 20, prior reference price 25, odd lot 31, Lean's flag bits).
+fn tick_rows(path: &Path) -> (usize, usize, usize) {
+    let text =
+        std::io::read_to_string(flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())).unwrap();
+    let not_last_sale = [1, 2, 3, 14, 20, 25, 31].iter().fold(0u64, |m, b| m | (1 << b));
+    let (mut all, mut suspicious, mut skipped) = (0, 0, 0);
+    for row in text.lines().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        all += 1;
+        if f[5] != "0" {
+            suspicious += 1;
+        } else if u64::from_str_radix(f[4], 16).unwrap() & not_last_sale != 0 {
+            skipped += 1;
+        }
+    }
+    (all, suspicious, skipped)
+}
+
+/// Prints that do not set the last sale price are skipped unless asked for; the off-market print
+/// of 2013-10-08 15:03:04 (an average-price report at 167.51, SPY near 165.98) is one of them.
+#[test]
+fn prints_that_do_not_set_the_last_price_are_skipped_by_default() {
+    let path = data("spy-ticks/spy_ticks_20131008.csv.gz");
+    let (all, suspicious, skipped) = tick_rows(&path);
+    assert!(skipped > 0 && suspicious == 0, "{skipped} {suspicious}");
+    let default = read_all(&path, &CsvOptions::default()).unwrap();
+    let every = read_all(&path, &CsvOptions { all_prints: true, ..CsvOptions::default() }).unwrap();
+    assert_eq!((default.len(), every.len()), (all - skipped, all));
+    let off_market = |events: &[MarketEvent]| {
+        events.iter().any(|e| {
+            matches!(e, MarketEvent::Trade(t) if t.price == Decimal::new(16751, 2)
+            && t.size == Decimal::from(601_349))
+        })
+    };
+    assert!(!off_market(&default) && off_market(&every));
+    // The same through `runner candles`: the 15:00 candle's high with and without it.
+    let high = |extra: &[&str]| {
+        let mut args =
+            vec!["candles", "data/spy-ticks/spy_ticks_20131008.csv.gz", "-t", "5m", "--format", "csv"];
+        args.extend_from_slice(extra);
+        let out = Run::new(args).run().success().stdout;
+        let row =
+            out.lines().find(|l| l.starts_with("2013-10-08T15:00:00")).expect("15:00 candle").to_owned();
+        row.split(',').nth(3).expect("high").to_owned()
+    };
+    assert_eq!(high(&["--all-prints"]), "167.51");
+    assert_eq!(high(&[]), "166.04");
+    // A malformed condition is an error naming the file and line, not a silent keep or skip.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "timestamp,price,size,exchange,sale_condition,suspicious\n2013-10-08T10:00:00.000-04:00,166,100,P,zz,0\n",
+    )
+    .unwrap();
+    let err = read_all(&bad, &CsvOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("bad.csv:2") && err.contains("sale_condition"), "{err}");
+}
+
 /// Candles from ticks equal a plain group-by of the same ticks (computed here independently).
 #[test]
 fn tick_candles_equal_a_plain_group_by() {
     let path = data("spy-ticks/spy_ticks_20131007.csv.gz");
     let events = read_all(&path, &CsvOptions::default()).unwrap();
-    assert_eq!(events.len(), 250_601);
+    let (all, suspicious, skipped) = tick_rows(&path);
+    assert_eq!(events.len(), all - suspicious - skipped);
     let candles = build_all(events.iter().copied(), SymbolId(0), "5m".parse().unwrap(), hours("regular"));
     let mut groups: BTreeMap<i64, Vec<(Decimal, Decimal)>> = BTreeMap::new();
     for e in &events {
@@ -159,7 +221,11 @@ fn glob_and_directory_merge_files_in_time_order() {
         last = e.ts();
         n += 1;
     }
-    assert_eq!(n, 250_601 + 451_545);
+    let count = |day: &str| {
+        let (all, suspicious, skipped) = tick_rows(&data(&format!("spy-ticks/spy_ticks_201310{day}.csv.gz")));
+        all - suspicious - skipped
+    };
+    assert_eq!(n, count("07") + count("08"));
 
     // Interleaved files with equal timestamps: ties keep file order, then row order.
     let dir = tempfile::tempdir().unwrap();

@@ -123,6 +123,7 @@ impl DateRange {
             bar_duration: None,
             from: self.from.and_then(at),
             to: self.to.and_then(|d| d.succ_opt()).and_then(at),
+            all_prints: false,
         }
     }
 }
@@ -130,7 +131,8 @@ impl DateRange {
 /// Open the replay of a prepared recipe, limited to `range`.
 pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
     let path = p.data.to_string_lossy();
-    let opts = range.replay_options(SymbolId(0));
+    let opts =
+        ReplayOptions { all_prints: p.recipe.provider.all_prints, ..range.replay_options(SymbolId(0)) };
     let usage = |e: crate::market::csv::MarketDataError| crate::cli::ExitError::usage(e.to_string());
     match &p.related {
         None => Replay::open(&path, &opts).map_err(|e| usage(e).into()),

@@ -70,6 +70,11 @@ pub struct CandlesArgs {
     /// Bar length of bar files when their name does not say (e.g. 1s, 1m).
     #[arg(long, value_parser = parse_bar_length)]
     pub bar_length: Option<i64>,
+    /// Tick files: keep prints that do not set the last sale price (average-price, cash,
+    /// next-day, seller's-option, prior-reference, out-of-sequence, odd-lot), as the engine's
+    /// `provider.all_prints` does. Skipped by default.
+    #[arg(long)]
+    pub all_prints: bool,
 }
 
 /// How `runner candles` prints.
@@ -184,9 +189,19 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
     {
         return Err(ExitError::usage("--from must not be after --to").into());
     }
-    let opts = ReplayOptions { bar_duration: args.bar_length, from, to, ..ReplayOptions::default() };
+    let opts = ReplayOptions {
+        bar_duration: args.bar_length,
+        from,
+        to,
+        all_prints: args.all_prints,
+        ..ReplayOptions::default()
+    };
     let replay = if args.data == "-" {
-        let csv_opts = CsvOptions { bar_duration: args.bar_length, ..CsvOptions::default() };
+        let csv_opts = CsvOptions {
+            bar_duration: args.bar_length,
+            all_prints: args.all_prints,
+            ..CsvOptions::default()
+        };
         let src = from_read("<stdin>", std::io::stdin(), &csv_opts).map_err(data_error)?;
         Replay::from_sources(vec![src], &opts)
     } else {

@@ -5,7 +5,7 @@
 //!
 //! | kind | required columns | becomes |
 //! |---|---|---|
-//! | [`CsvKind::Ticks`] | `timestamp,price,size` (+ optional `suspicious`) | [`MarketEvent::Trade`] |
+//! | [`CsvKind::Ticks`] | `timestamp,price,size` (+ optional `sale_condition`, `suspicious`) | [`MarketEvent::Trade`] |
 //! | [`CsvKind::Bars`] | `timestamp,open,high,low,close,volume` | [`MarketEvent::Bar`] |
 //! | [`CsvKind::QuoteBars`] | `timestamp,bid_close,ask_close,last_bid_size,last_ask_size` | [`MarketEvent::Quote`] |
 //!
@@ -17,6 +17,11 @@
 //!
 //! Conventions:
 //! - a tick row with `suspicious` other than `0` is skipped (Lean's convention for bad prints);
+//! - a tick row whose `sale_condition` (Lean's hex `TradeConditionFlags`) has a condition in
+//!   [`NOT_LAST_SALE`] is skipped unless [`CsvOptions::all_prints`]: such prints (average-price,
+//!   cash, next-day, seller's-option, prior-reference-price, out-of-sequence, odd-lot reports) do
+//!   not set the consolidated last sale price, and one of them is an off-market print in the
+//!   recorded SPY tape (2013-10-08 15:03:04, 601,349 shares at 167.51 with SPY near 165.98);
 //! - a quote bar becomes one [`Quote`] with its *closing* bid/ask and last sizes, stamped at the
 //!   bar's **end** (the moment that quote is known), so it never leaks the future;
 //! - a bar's length is not in the file: it comes from [`CsvOptions::bar_duration`] or, failing
@@ -82,12 +87,33 @@ pub struct CsvOptions {
     /// Only the first rows will be read (a replay peeking at where a file starts): inflate
     /// inline, without the read-ahead thread and its buffers.
     pub peek: bool,
+    /// Keep tick rows whose sale condition is in [`NOT_LAST_SALE`] (skipped by default).
+    pub all_prints: bool,
+}
+
+/// Lean `TradeConditionFlags` of prints that do not set the consolidated last sale price (CTA /
+/// UTP eligibility): cash (1 << 1), next day (1 << 2), seller's option (1 << 3), out of sequence
+/// (1 << 14), average price (1 << 20), prior reference price (1 << 25), odd lot (1 << 31).
+/// Extended-hours and Form T prints are kept: extended-session recipes trade on them.
+pub const NOT_LAST_SALE: u64 = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 14) | (1 << 20) | (1 << 25) | (1 << 31);
+
+/// Lean's hex sale-condition flags (`20000020`; empty = none).
+fn parse_hex_flags(field: &[u8]) -> Option<u64> {
+    if field.is_empty() {
+        return Some(0);
+    }
+    let text = std::str::from_utf8(field).ok()?;
+    let text = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    if text.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(text, 16).ok()
 }
 
 /// Column positions for one kind of file.
 #[derive(Debug, Clone, Copy)]
 enum Layout {
-    Ticks { price: usize, size: usize, suspicious: Option<usize> },
+    Ticks { price: usize, size: usize, condition: Option<usize>, suspicious: Option<usize> },
     Bars { open: usize, high: usize, low: usize, close: usize, volume: usize },
     Quotes { bid: usize, bid_size: usize, ask: usize, ask_size: usize },
 }
@@ -115,6 +141,8 @@ pub struct CsvSource {
     /// Where `consumed` is published, and the file's text length (files opened by
     /// [`CsvSource::open`] whose length is known).
     progress: Option<(ReadCounter, u64)>,
+    /// Tick rows with any of these sale-condition flags are skipped (0: keep every print).
+    skip_conditions: u64,
 }
 
 /// How many bytes of a file's text (decompressed for gzip) have been parsed, shared with
@@ -212,6 +240,12 @@ impl CsvSource {
         self.progress.clone()
     }
 
+    /// Keep every tick row whatever its sale condition (`true`), or skip [`NOT_LAST_SALE`].
+    pub(crate) fn keep_all_prints(mut self, all: bool) -> Self {
+        self.skip_conditions = if all { 0 } else { NOT_LAST_SALE };
+        self
+    }
+
     /// Publish progress to `counter` (shared with an earlier opening of the same file, e.g. a
     /// replay's peek at it) instead of this source's own.
     pub fn share_progress(&mut self, counter: ReadCounter) {
@@ -237,7 +271,7 @@ impl CsvSource {
             reader,
             line: Vec::with_capacity(256),
             line_no: 0,
-            layout: Layout::Ticks { price: 0, size: 0, suspicious: None },
+            layout: Layout::Ticks { price: 0, size: 0, condition: None, suspicious: None },
             ts_col: 0,
             ncols: 0,
             symbol: opts.symbol,
@@ -249,6 +283,7 @@ impl CsvSource {
             done: false,
             consumed: 0,
             progress: None,
+            skip_conditions: if opts.all_prints { 0 } else { NOT_LAST_SALE },
         };
         if !src.next_line()? {
             return Err(src.err_at(1, "empty file: expected a header line".into()));
@@ -266,7 +301,7 @@ impl CsvSource {
         src.ts_col = ts_col;
         src.ncols = cols.len();
         let layout = if let (Some(price), Some(size)) = (find("price"), find("size")) {
-            Layout::Ticks { price, size, suspicious: find("suspicious") }
+            Layout::Ticks { price, size, condition: find("sale_condition"), suspicious: find("suspicious") }
         } else if let (Some(open), Some(high), Some(low), Some(close), Some(volume)) =
             (find("open"), find("high"), find("low"), find("close"), find("volume"))
         {
@@ -314,7 +349,12 @@ impl CsvSource {
         symbol: SymbolId,
     ) -> Self {
         let layout = match kind {
-            CsvKind::Ticks => Layout::Ticks { price: 1, size: 2, suspicious: (ncols >= 6).then_some(5) },
+            CsvKind::Ticks => Layout::Ticks {
+                price: 1,
+                size: 2,
+                condition: (ncols >= 6).then_some(4),
+                suspicious: (ncols >= 6).then_some(5),
+            },
             CsvKind::Bars => Layout::Bars { open: 1, high: 2, low: 3, close: 4, volume: 5 },
             CsvKind::QuoteBars => Layout::Quotes { bid: 4, bid_size: 5, ask: 9, ask_size: 10 },
         };
@@ -335,6 +375,7 @@ impl CsvSource {
             done: false,
             consumed: 0,
             progress: None,
+            skip_conditions: NOT_LAST_SALE,
         }
     }
 
@@ -455,10 +496,20 @@ impl CsvSource {
         };
         let symbol = self.symbol;
         let ev = match self.layout {
-            Layout::Ticks { price, size, suspicious } => {
+            Layout::Ticks { price, size, condition, suspicious } => {
                 if let Some(s) = suspicious {
                     let flag = fields[s];
                     if !(flag.is_empty() || flag == b"0" || flag.eq_ignore_ascii_case(b"false")) {
+                        return Ok(None);
+                    }
+                }
+                if let Some(c) = condition
+                    && self.skip_conditions != 0
+                {
+                    let flags = parse_hex_flags(fields[c]).ok_or_else(|| {
+                        format!("bad sale_condition `{}`: expected hexadecimal flags", shown(fields[c]))
+                    })?;
+                    if flags & self.skip_conditions != 0 {
                         return Ok(None);
                     }
                 }

@@ -78,7 +78,8 @@ pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvSource, MarketDataError
     let file = File::open(path).map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
     let reader = first_entry(BufReader::with_capacity(1 << 16, file), !opts.peek)
         .map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
-    Ok(CsvSource::lean(shown, reader, kind, ncols, midnight, scale, resolution, opts.symbol))
+    Ok(CsvSource::lean(shown, reader, kind, ncols, midnight, scale, resolution, opts.symbol)
+        .keep_all_prints(opts.all_prints))
 }
 
 /// The data of a zip's first entry, from its local file header (deflated or stored).

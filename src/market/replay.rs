@@ -32,6 +32,8 @@ pub struct ReplayOptions {
     pub from: Option<Timestamp>,
     /// Drop events at or after this instant (the replay stops there).
     pub to: Option<Timestamp>,
+    /// Keep tick prints that do not set the last sale price (see [`super::csv::NOT_LAST_SALE`]).
+    pub all_prints: bool,
 }
 
 /// A time-ordered, streaming merge of one or more market-data files.
@@ -179,7 +181,12 @@ impl Replay {
     pub fn open_many(inputs: &[(&str, SymbolId)], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
         let mut files = Vec::new();
         for (path, symbol) in inputs {
-            let csv_opts = CsvOptions { symbol: *symbol, bar_duration: opts.bar_duration, peek: false };
+            let csv_opts = CsvOptions {
+                symbol: *symbol,
+                bar_duration: opts.bar_duration,
+                peek: false,
+                all_prints: opts.all_prints,
+            };
             for f in resolve_paths(path)? {
                 files.push((f, csv_opts.clone()));
             }
@@ -192,7 +199,12 @@ impl Replay {
     /// # Errors
     /// A file cannot be opened or has a bad header or first row.
     pub fn from_files(files: &[PathBuf], opts: &ReplayOptions) -> Result<Self, MarketDataError> {
-        let csv_opts = CsvOptions { symbol: opts.symbol, bar_duration: opts.bar_duration, peek: false };
+        let csv_opts = CsvOptions {
+            symbol: opts.symbol,
+            bar_duration: opts.bar_duration,
+            peek: false,
+            all_prints: opts.all_prints,
+        };
         Self::from_file_options(files.iter().map(|f| (f.clone(), csv_opts.clone())).collect(), opts)
     }
 

@@ -82,6 +82,11 @@ pub struct Provider {
     #[schemars(example = &symbols_example())]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symbols: Option<BTreeMap<String, PathBuf>>,
+    /// replay of tick files: keep the prints that do not set the consolidated last sale price
+    /// (average-price, cash, next-day, seller's-option, prior-reference-price, out-of-sequence and
+    /// odd-lot reports, from the `sale_condition` column). By default they are skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_prints: bool,
     /// replay: pacing for `runner up` (`max` or a multiple such as `60x`); backtests always run at max.
     #[schemars(extend("default" = defaults::SPEED))]
     #[serde(default, skip_serializing_if = "Option::is_none")]

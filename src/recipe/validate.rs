@@ -497,6 +497,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let is_redis = p.kind == ProviderKind::RedisSignals;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
     c.only_with(
+        "/provider/all_prints",
+        !is_replay && p.all_prints,
+        "the replay provider",
+        &format!("`{pk}`"),
+    );
+    c.only_with(
         "/provider/symbols",
         !is_replay && p.symbols.is_some(),
         "the replay provider",
