@@ -97,17 +97,24 @@ pub struct CsvOptions {
 /// Extended-hours and Form T prints are kept: extended-session recipes trade on them.
 pub const NOT_LAST_SALE: u64 = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 14) | (1 << 20) | (1 << 25) | (1 << 31);
 
-/// Lean's hex sale-condition flags (`20000020`; empty = none).
+/// Lean's hex sale-condition flags (`20000020`, optionally `0x`-prefixed; empty = none).
+#[inline]
 fn parse_hex_flags(field: &[u8]) -> Option<u64> {
-    if field.is_empty() {
-        return Some(0);
-    }
-    let text = std::str::from_utf8(field).ok()?;
-    let text = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
-    if text.len() > 16 {
+    let digits = field.strip_prefix(b"0x").or_else(|| field.strip_prefix(b"0X")).unwrap_or(field);
+    if digits.len() > 16 || (digits.is_empty() && !field.is_empty()) {
         return None;
     }
-    u64::from_str_radix(text, 16).ok()
+    let mut v = 0u64;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
 }
 
 /// Column positions for one kind of file.
