@@ -27,20 +27,18 @@ fn log_colours_only_on_a_terminal() {
     let piped = Run::new(args).env_remove("NO_COLOR").run().success();
     assert!(piped.stderr.contains("validating"), "{}", piped.stderr);
     assert!(!piped.stderr.contains('\x1b'), "escape codes in a redirected log: {:?}", piped.stderr);
-    // On a pseudo-terminal (util-linux `script`), colours are on unless NO_COLOR is set. The
-    // terminal's input is a FIFO held open until `script` exits: at end of input `script` may
-    // hang up a child that has not finished yet.
+    // On a pseudo-terminal (util-linux `script`), colours are on unless NO_COLOR is set.
     let on_pty = |no_color: Option<&str>| {
         let dir = tempfile::tempdir().expect("temp dir");
-        let fifo = dir.path().join("pty-input");
-        let command = format!("{} {}", crate::support::runner_bin(), args.join(" "));
-        let shell = format!(
-            "mkfifo '{f}'; script -qec '{command}' /dev/null < '{f}' & pid=$!; exec 3>'{f}'; wait $pid; rc=$?; exec 3>&-; exit $rc",
-            f = fifo.display()
+        let command = format!(
+            "cd {} && {} {}",
+            crate::support::repo_root().display(),
+            crate::support::runner_bin(),
+            args.join(" ")
         );
         let mut cmd = std::process::Command::new("sh");
-        cmd.args(["-c", &shell])
-            .current_dir(crate::support::repo_root())
+        cmd.args(["-c", &crate::support::pty_script(&command, ":")])
+            .current_dir(dir.path())
             .stdin(std::process::Stdio::null())
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR");

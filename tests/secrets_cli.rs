@@ -606,18 +606,10 @@ fn files_written_by_runner_and_by_sops_work_both_ways() {
     assert_eq!(p.with(&b, &["secrets", "get", "shared", "api_key"]).run().success().stdout, "from-runner\n");
 }
 
-/// Shell function `w TEXT`: wait (at most ~60 s) until the file `typescript` (written by
-/// `script -f`) contains TEXT.
-const WAIT_FN: &str = "w() { i=0; while [ $i -lt 600 ] && ! grep -q -e \"$1\" typescript 2>/dev/null; do sleep 0.1; i=$((i+1)); done; };";
-
-/// Runs `command` on a pseudo-terminal (util-linux `script`), typing into it what the shell
-/// snippet `feed` prints to fd 3 (it may call `w TEXT` to wait for output first). The terminal's
-/// input stays open until `script` has exited: closing it early makes `script` hang up on a
-/// child that has not finished yet, which is a race, not a result.
+/// Runs `command` on a pseudo-terminal in the project, typing what `feed` prints to fd 3 (see
+/// [`crate::support::pty_script`]).
 fn on_pty(p: &Project, k: &AgeKey, command: &str, feed: &str) -> std::process::Output {
-    let shell = format!(
-        "{WAIT_FN} mkfifo pty-input; script -qfec '{command}' typescript < pty-input & pid=$!; exec 3>pty-input; {feed}; wait $pid; rc=$?; exec 3>&-; exit $rc"
-    );
+    let shell = crate::support::pty_script(command, feed);
     Command::new("sh")
         .arg("-c")
         .arg(shell)

@@ -266,15 +266,10 @@ fn a_wrong_ssh_key_gives_a_clear_error_naming_it_and_no_secret() {
     assert!(!d.sops(&["decrypt", "x.enc.yaml"], &[(SSH_FILE, &other.private)]).status.success());
 }
 
-/// Shell function `w TEXT`: wait (at most ~60 s) until `typescript` contains TEXT.
-const WAIT_FN: &str = "w() { i=0; while [ $i -lt 600 ] && ! grep -q -e \"$1\" typescript 2>/dev/null; do sleep 0.1; i=$((i+1)); done; };";
-
-/// Runs `command` on a pseudo-terminal (util-linux `script`) in `d`, typing what `feed`
-/// prints to fd 3; the terminal's input stays open until `script` has exited.
+/// Runs `command` on a pseudo-terminal in `d`, typing what `feed` prints to fd 3 (see
+/// [`crate::support::pty_script`]).
 fn on_pty(d: &Dir, command: &str, feed: &str, env: &[(&str, &Path)]) -> Output {
-    let shell = format!(
-        "{WAIT_FN} mkfifo pty-input; script -qfec '{command}' typescript < pty-input & pid=$!; exec 3>pty-input; {feed}; wait $pid; rc=$?; exec 3>&-; exit $rc"
-    );
+    let shell = crate::support::pty_script(command, feed);
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(shell).current_dir(d.root.path()).env("HOME", d.path("home"));
     for v in KEY_VARS {

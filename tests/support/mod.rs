@@ -131,3 +131,16 @@ impl Finished {
         self
     }
 }
+
+/// A `sh -c` script that runs `command` on a pseudo-terminal (util-linux `script`, which writes
+/// what the terminal shows to `./typescript`) and types into it what the shell snippet `feed`
+/// prints to fd 3. `feed` may call `w TEXT` to wait (at most ~60 s) until TEXT is on screen.
+/// The terminal's input is a FIFO (`./pty-input`) held open until `script` exits: at the end of
+/// its input `script` may hang up a child that has not finished yet, which would be a race, not
+/// a result. Run it in a scratch directory; it exits with `script`'s (the command's) status.
+pub fn pty_script(command: &str, feed: &str) -> String {
+    let wait = "w() { i=0; while [ $i -lt 600 ] && ! grep -q -e \"$1\" typescript 2>/dev/null; do sleep 0.1; i=$((i+1)); done; };";
+    format!(
+        "{wait} mkfifo pty-input; script -qfec '{command}' typescript < pty-input & pid=$!; exec 3>pty-input; {feed}; wait $pid; rc=$?; exec 3>&-; exit $rc"
+    )
+}
