@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use super::SecretsError;
+use super::sops::EncryptionRule;
 
 /// Name of the sops config file.
 pub const CONFIG_NAME: &str = ".sops.yaml";
@@ -27,26 +28,6 @@ pub struct KeyGroup {
     pub pgp: Vec<String>,
 }
 
-/// Which values are encrypted (at most one option, as in sops).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum EncryptionSelector {
-    /// The sops default: keys ending in `_unencrypted` stay clear.
-    #[default]
-    Default,
-    /// `unencrypted_suffix`.
-    UnencryptedSuffix(String),
-    /// `encrypted_suffix`.
-    EncryptedSuffix(String),
-    /// `unencrypted_regex`.
-    UnencryptedRegex(String),
-    /// `encrypted_regex`.
-    EncryptedRegex(String),
-    /// `unencrypted_comment_regex`: entries below a comment matching it stay clear.
-    UnencryptedCommentRegex(String),
-    /// `encrypted_comment_regex`: only entries below a comment matching it are encrypted.
-    EncryptedCommentRegex(String),
-}
-
 /// A resolved creation rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CreationRule {
@@ -56,8 +37,9 @@ pub struct CreationRule {
     pub key_groups: Vec<KeyGroup>,
     /// Shares needed with several key groups (`None` = all groups).
     pub shamir_threshold: Option<usize>,
-    /// Which values get encrypted.
-    pub selector: EncryptionSelector,
+    /// Which values get encrypted; `None`: the sops default (keys ending in `_unencrypted`
+    /// stay clear).
+    pub selector: Option<EncryptionRule>,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
 }
@@ -234,22 +216,22 @@ impl SopsConfig {
             }
             let mut selectors = Vec::new();
             if let Some(s) = r.unencrypted_suffix {
-                selectors.push(EncryptionSelector::UnencryptedSuffix(s));
+                selectors.push(EncryptionRule::UnencryptedSuffix(s));
             }
             if let Some(s) = r.encrypted_suffix {
-                selectors.push(EncryptionSelector::EncryptedSuffix(s));
+                selectors.push(EncryptionRule::EncryptedSuffix(s));
             }
             if let Some(s) = r.unencrypted_regex {
-                selectors.push(EncryptionSelector::UnencryptedRegex(s));
+                selectors.push(EncryptionRule::UnencryptedRegex(s));
             }
             if let Some(s) = r.encrypted_regex {
-                selectors.push(EncryptionSelector::EncryptedRegex(s));
+                selectors.push(EncryptionRule::EncryptedRegex(s));
             }
             if let Some(s) = r.unencrypted_comment_regex {
-                selectors.push(EncryptionSelector::UnencryptedCommentRegex(s));
+                selectors.push(EncryptionRule::UnencryptedCommentRegex(s));
             }
             if let Some(s) = r.encrypted_comment_regex {
-                selectors.push(EncryptionSelector::EncryptedCommentRegex(s));
+                selectors.push(EncryptionRule::EncryptedCommentRegex(s));
             }
             if selectors.len() > 1 {
                 return Err(bad(format!(
@@ -257,11 +239,7 @@ impl SopsConfig {
                 )));
             }
             for sel in &selectors {
-                if let EncryptionSelector::UnencryptedRegex(re)
-                | EncryptionSelector::EncryptedRegex(re)
-                | EncryptionSelector::UnencryptedCommentRegex(re)
-                | EncryptionSelector::EncryptedCommentRegex(re) = sel
-                {
+                if let Some(re) = sel.regex() {
                     regex::Regex::new(re)
                         .map_err(|e| bad(format!("creation rule {n}: `{re}` is not a valid regex: {e}")))?;
                 }
@@ -284,7 +262,7 @@ impl SopsConfig {
                 path_regex,
                 key_groups,
                 shamir_threshold: r.shamir_threshold,
-                selector: selectors.pop().unwrap_or_default(),
+                selector: selectors.pop(),
                 mac_only_encrypted: r.mac_only_encrypted.unwrap_or(false),
             });
         }
@@ -447,26 +425,8 @@ pub fn extend_for_init(
         rule.push_str(&format!("    pgp: {}\n", group.pgp.join(",")));
     }
     if let Some(prev) = &previous {
-        match &prev.selector {
-            EncryptionSelector::Default => {}
-            EncryptionSelector::UnencryptedSuffix(s) => {
-                rule.push_str(&format!("    unencrypted_suffix: {}\n", quote(s)))
-            }
-            EncryptionSelector::EncryptedSuffix(s) => {
-                rule.push_str(&format!("    encrypted_suffix: {}\n", quote(s)))
-            }
-            EncryptionSelector::UnencryptedRegex(s) => {
-                rule.push_str(&format!("    unencrypted_regex: {}\n", quote(s)))
-            }
-            EncryptionSelector::EncryptedRegex(s) => {
-                rule.push_str(&format!("    encrypted_regex: {}\n", quote(s)))
-            }
-            EncryptionSelector::UnencryptedCommentRegex(s) => {
-                rule.push_str(&format!("    unencrypted_comment_regex: {}\n", quote(s)))
-            }
-            EncryptionSelector::EncryptedCommentRegex(s) => {
-                rule.push_str(&format!("    encrypted_comment_regex: {}\n", quote(s)))
-            }
+        if let Some((key, value)) = prev.selector.as_ref().and_then(EncryptionRule::entry) {
+            rule.push_str(&format!("    {key}: {}\n", quote(value)));
         }
         if prev.mac_only_encrypted {
             rule.push_str("    mac_only_encrypted: true\n");
@@ -545,7 +505,7 @@ mod tests {
         assert_eq!(r.all_pgp(), vec!["ABCDEF01", "1234"]);
         let r = cfg.rule_for(&dir.path().join("secrets/x.sops.yaml")).unwrap();
         assert_eq!(r.all_age(), vec!["age1a", "age1b"]);
-        assert_eq!(r.selector, EncryptionSelector::EncryptedRegex("^(key|secret)$".into()));
+        assert_eq!(r.selector, Some(EncryptionRule::EncryptedRegex("^(key|secret)$".into())));
         let r = cfg.rule_for(&dir.path().join("other.txt")).unwrap();
         assert_eq!(r.all_age(), vec!["age1fallback"]);
     }

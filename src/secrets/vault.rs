@@ -9,10 +9,8 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::keys::AgeKeys;
-use super::rules::{CreationRule, EncryptionSelector};
-use super::sops::{
-    self, Decrypted, EncryptConfig, EncryptionRule, GroupSpec, KeySource, MapItem, PlainDocument, Value,
-};
+use super::rules::CreationRule;
+use super::sops::{self, Decrypted, EncryptConfig, GroupSpec, KeySource, MapItem, PlainDocument, Value};
 use super::{SecretMap, SecretString, SecretsError};
 
 pub use super::sops::Format as FileFormat;
@@ -188,17 +186,7 @@ pub fn encrypt_config(rule: &CreationRule) -> EncryptConfig {
             .map(|g| GroupSpec { age: g.age.clone(), pgp: g.pgp.clone() })
             .collect(),
         shamir_threshold: rule.shamir_threshold,
-        rule: match &rule.selector {
-            EncryptionSelector::Default => EncryptionRule::default(),
-            EncryptionSelector::UnencryptedSuffix(s) => EncryptionRule::UnencryptedSuffix(s.clone()),
-            EncryptionSelector::EncryptedSuffix(s) => EncryptionRule::EncryptedSuffix(s.clone()),
-            EncryptionSelector::UnencryptedRegex(s) => EncryptionRule::UnencryptedRegex(s.clone()),
-            EncryptionSelector::EncryptedRegex(s) => EncryptionRule::EncryptedRegex(s.clone()),
-            EncryptionSelector::UnencryptedCommentRegex(s) => {
-                EncryptionRule::UnencryptedCommentRegex(s.clone())
-            }
-            EncryptionSelector::EncryptedCommentRegex(s) => EncryptionRule::EncryptedCommentRegex(s.clone()),
-        },
+        rule: rule.selector.clone().unwrap_or_default(),
         mac_only_encrypted: rule.mac_only_encrypted,
         gnupg_home: None,
     }

@@ -33,7 +33,8 @@ impl Default for EncryptionRule {
 }
 
 impl EncryptionRule {
-    fn entry(&self) -> Option<(&'static str, &str)> {
+    /// The metadata / `.sops.yaml` key and value of this rule (`None` for [`Self::None`]).
+    pub fn entry(&self) -> Option<(&'static str, &str)> {
         Some(match self {
             EncryptionRule::None => return None,
             EncryptionRule::UnencryptedSuffix(s) => ("unencrypted_suffix", s),
@@ -43,6 +44,17 @@ impl EncryptionRule {
             EncryptionRule::UnencryptedCommentRegex(s) => ("unencrypted_comment_regex", s),
             EncryptionRule::EncryptedCommentRegex(s) => ("encrypted_comment_regex", s),
         })
+    }
+
+    /// The regular expression of a regex rule.
+    pub fn regex(&self) -> Option<&str> {
+        match self {
+            EncryptionRule::UnencryptedRegex(re)
+            | EncryptionRule::EncryptedRegex(re)
+            | EncryptionRule::UnencryptedCommentRegex(re)
+            | EncryptionRule::EncryptedCommentRegex(re) => Some(re),
+            _ => None,
+        }
     }
 }
 
