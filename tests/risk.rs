@@ -255,27 +255,17 @@ fn cash_account_cannot_reuse_unsettled_proceeds() {
 /// The agent API the fleet uses: `Command::Halt`, `Agent::trading_state`, `Agent::day_trades`
 /// and `Agent::restore_day_trades` (library level, hand-made prints).
 mod agent_api {
-    use std::str::FromStr;
-
     use runner::broker::OrderEvent;
     use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-    use runner::market::event::{MarketEvent, Trade};
-    use runner::model::{SymbolId, Timestamp};
+    use runner::model::SymbolId;
     use runner::risk::gate::TradingState;
     use runner::strategy::{self, Direction, external_signal::ExternalEvent};
     use rust_decimal::Decimal;
 
-    fn ts(s: &str) -> Timestamp {
-        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
-    }
+    use crate::support::ts;
 
     fn trade(t: &str, p: &str) -> Input {
-        Input::Market(MarketEvent::Trade(Trade {
-            symbol: SymbolId(0),
-            ts: ts(t),
-            price: Decimal::from_str(p).unwrap(),
-            size: Decimal::ONE_HUNDRED,
-        }))
+        crate::support::trade_input(t, p, Decimal::ONE_HUNDRED)
     }
 
     fn agent(orders: &str, buys: &[&str]) -> Agent {

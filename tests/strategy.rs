@@ -2,11 +2,9 @@
 //! boundary-stamped trades, session and flatten rules, external signals from a file.
 
 use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-use runner::market::event::{MarketEvent, Trade};
 use runner::model::{SymbolId, Timestamp};
 use runner::strategy::{self, Direction, external_signal};
 use rust_decimal::Decimal;
-use std::str::FromStr;
 
 fn recipe(extra_algo: &str, kind: &str) -> runner::recipe::Recipe {
     let y = format!(
@@ -19,17 +17,10 @@ fn recipe(extra_algo: &str, kind: &str) -> runner::recipe::Recipe {
     runner::recipe::from_yaml_str(&y).expect("test recipe")
 }
 
-fn ts(s: &str) -> Timestamp {
-    Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).unwrap())
-}
+use crate::support::ts;
 
 fn trade(t: &str, p: &str) -> Input {
-    Input::Market(MarketEvent::Trade(Trade {
-        symbol: SymbolId(0),
-        ts: ts(t),
-        price: Decimal::from_str(p).unwrap(),
-        size: Decimal::ONE,
-    }))
+    crate::support::trade_input(t, p, Decimal::ONE)
 }
 
 /// Run inputs through an agent; return (signal time, direction) and the trades CSV.

@@ -144,3 +144,20 @@ pub fn pty_script(command: &str, feed: &str) -> String {
         "{wait} mkfifo pty-input; script -qfec '{command}' typescript < pty-input & pid=$!; exec 3>pty-input; {feed}; wait $pid; rc=$?; exec 3>&-; exit $rc"
     )
 }
+
+/// An RFC 3339 time (`2013-10-07T09:31:00-04:00`) as a [`runner::model::Timestamp`].
+pub fn ts(s: &str) -> runner::model::Timestamp {
+    runner::model::Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).expect("RFC 3339 time"))
+}
+
+/// A trade of the traded symbol (`SymbolId(0)`) at time `t` and price `p`, as agent input.
+pub fn trade_input(t: &str, p: &str, size: rust_decimal::Decimal) -> runner::engine::agent::Input {
+    use runner::market::event::{MarketEvent, Trade};
+    let price = p.parse().expect("decimal price");
+    runner::engine::agent::Input::Market(MarketEvent::Trade(Trade {
+        symbol: runner::model::SymbolId(0),
+        ts: ts(t),
+        price,
+        size,
+    }))
+}
