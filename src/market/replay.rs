@@ -39,28 +39,20 @@ pub struct ReplayOptions {
 /// A time-ordered, streaming merge of one or more market-data files.
 #[derive(Debug)]
 pub struct Replay {
-    /// One entry per file, in file order (which breaks timestamp ties).
-    files: Vec<ReplayFile>,
-    /// `(head timestamp, file index)` of every file that has a head.
+    /// One slot per file, in file order: `None` once the file is exhausted, or while it is
+    /// parked (see [`Parked`]).
+    sources: Vec<Option<CsvSource>>,
+    /// How to reopen a parked file; `None` for a file that is open or done.
+    parked: Vec<Option<Parked>>,
+    /// Kind, bar length of every file, in file order.
+    meta: Vec<(CsvKind, i64)>,
+    /// Every file's progress counter and text length (`None`: unknown), kept across parking.
+    counters: Vec<Option<(super::csv::ReadCounter, u64)>>,
+    heads: Vec<Option<MarketEvent>>,
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     done: bool,
-}
-
-/// One file of a [`Replay`].
-#[derive(Debug)]
-struct ReplayFile {
-    /// Open for reading; `None` while parked and once exhausted.
-    src: Option<CsvSource>,
-    /// How to open it when the merge reaches its head, while it is parked.
-    parked: Option<Parked>,
-    kind: CsvKind,
-    bar_duration: i64,
-    /// Its progress counter and text length (`None`: unknown), kept across parking.
-    progress: Option<(super::csv::ReadCounter, u64)>,
-    /// Its next event, not yet handed out.
-    head: Option<MarketEvent>,
 }
 
 /// A file whose first event is known but which is closed until the merge reaches that event,
@@ -232,53 +224,59 @@ impl Replay {
             peeked.push(CsvSource::open(path, &CsvOptions { peek: true, ..csv_opts.clone() })?);
         }
         check_one_resolution(&peeked)?;
-        let mut out = Vec::with_capacity(files.len());
-        for (mut src, (path, csv_opts)) in peeked.into_iter().zip(files) {
+        let meta = peeked.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+        let counters = peeked.iter().map(CsvSource::progress).collect();
+        let mut heads = Vec::with_capacity(files.len());
+        let mut heap = BinaryHeap::with_capacity(files.len());
+        let mut parked = Vec::with_capacity(files.len());
+        for (i, (mut src, (path, csv_opts))) in peeked.into_iter().zip(files).enumerate() {
             let head = next_in_range(&mut src, opts.from)?;
-            // Parked (the peeking source dropped) until the merge reaches `head`.
-            let parked = head.is_some().then_some(Parked { path, opts: csv_opts });
-            out.push(ReplayFile { parked, ..ReplayFile::new(&src, head) });
+            match &head {
+                Some(ev) => {
+                    heap.push(Reverse((ev.ts(), i)));
+                    parked.push(Some(Parked { path, opts: csv_opts }));
+                }
+                None => parked.push(None),
+            }
+            heads.push(head);
         }
-        Ok(Self::merge(out, opts))
+        let sources = std::iter::repeat_with(|| None).take(heads.len()).collect();
+        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// Merge already opened sources (their order breaks timestamp ties).
     ///
     /// # Errors
     /// A source's first row is bad.
-    pub fn from_sources(sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
+    pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
         check_one_resolution(&sources)?;
-        let mut files = Vec::with_capacity(sources.len());
-        for mut src in sources {
-            let head = next_in_range(&mut src, opts.from)?;
-            let file = ReplayFile::new(&src, head);
-            // An exhausted source is dropped at once.
-            files.push(ReplayFile { src: file.head.is_some().then_some(src), ..file });
+        let meta = sources.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+        let counters = sources.iter().map(CsvSource::progress).collect();
+        let mut heads = Vec::with_capacity(sources.len());
+        let mut heap = BinaryHeap::with_capacity(sources.len());
+        for (i, src) in sources.iter_mut().enumerate() {
+            let head = next_in_range(src, opts.from)?;
+            if let Some(ev) = &head {
+                heap.push(Reverse((ev.ts(), i)));
+            }
+            heads.push(head);
         }
-        Ok(Self::merge(files, opts))
-    }
-
-    /// The replay of `files` (their heads read), from `opts.from` to `opts.to`.
-    fn merge(files: Vec<ReplayFile>, opts: &ReplayOptions) -> Self {
-        let heap = files
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.head.as_ref().map(|ev| Reverse((ev.ts(), i))))
-            .collect();
-        Self { files, heap, from: opts.from, to: opts.to, done: false }
+        let parked = std::iter::repeat_with(|| None).take(sources.len()).collect();
+        let sources = sources.into_iter().map(Some).collect();
+        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
     }
 
     /// How many files are open for reading right now (the others are parked until the merge
     /// reaches them, or done).
     pub fn open_files(&self) -> usize {
-        self.files.iter().filter(|f| f.src.is_some()).count()
+        self.sources.iter().filter(|s| s.is_some()).count()
     }
 
     /// A handle on how far the replay has read its files (shareable with another thread).
     pub fn progress(&self) -> ReplayProgress {
         let (mut counters, mut total) = (Vec::new(), 0);
-        for f in &self.files {
-            match &f.progress {
+        for file in &self.counters {
+            match file {
                 Some((c, len)) => {
                     counters.push(c.clone());
                     total += len;
@@ -292,12 +290,12 @@ impl Replay {
 
     /// The kinds of the merged files, in file order.
     pub fn kinds(&self) -> Vec<CsvKind> {
-        self.files.iter().map(|f| f.kind).collect()
+        self.meta.iter().map(|m| m.0).collect()
     }
 
     /// The longest bar length among the files (0 if all are ticks).
     pub fn max_bar_duration(&self) -> i64 {
-        self.files.iter().map(|f| f.bar_duration).max().unwrap_or(0)
+        self.meta.iter().map(|m| m.1).max().unwrap_or(0)
     }
 
     /// Read everything into memory (benchmarks, small files).
@@ -309,12 +307,12 @@ impl Replay {
     }
 
     fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        if let [one] = self.files.as_mut_slice() {
+        if let [one] = self.sources.as_mut_slice() {
             // One file: no merge needed.
-            if let Some(ev) = one.head.take() {
+            if let Some(ev) = self.heads[0].take() {
                 return Ok(Some(ev));
             }
-            return match one.src.as_mut() {
+            return match one {
                 Some(src) => next_in_range(src, self.from),
                 None => Ok(None),
             };
@@ -322,47 +320,32 @@ impl Replay {
         // Replace the top's key in place (one sift) rather than pop + push.
         let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
         let i = top.0.1;
-        let file = &mut self.files[i];
-        let ev = file.head.take();
-        if let Some(p) = file.parked.take() {
+        let ev = self.heads[i].take();
+        if let Some(p) = self.parked[i].take() {
             // The merge has reached a parked file: open it for reading, past the head it gave.
             let mut src = CsvSource::open(&p.path, &p.opts)?;
-            if let Some((c, _)) = &file.progress {
+            if let Some((c, _)) = &self.counters[i] {
                 src.share_progress(c.clone());
             }
             next_in_range(&mut src, self.from)?;
-            file.src = Some(src);
+            self.sources[i] = Some(src);
         }
-        let next = match file.src.as_mut() {
+        let next = match self.sources[i].as_mut() {
             Some(src) => next_in_range(src, self.from)?,
             None => None,
         };
         match next {
             Some(n) => {
                 top.0 = (n.ts(), i);
-                file.head = Some(n);
+                self.heads[i] = Some(n);
             }
             None => {
                 std::collections::binary_heap::PeekMut::pop(top);
                 // Done with this file: free its buffers and read-ahead thread now.
-                file.src = None;
+                self.sources[i] = None;
             }
         }
         Ok(ev)
-    }
-}
-
-impl ReplayFile {
-    /// A file described by `src` (which it does not hold) whose next event is `head`.
-    fn new(src: &CsvSource, head: Option<MarketEvent>) -> Self {
-        Self {
-            src: None,
-            parked: None,
-            kind: src.kind(),
-            bar_duration: src.bar_duration(),
-            progress: src.progress(),
-            head,
-        }
     }
 }
 
