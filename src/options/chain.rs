@@ -228,10 +228,14 @@ pub struct ChainSettings {
 }
 
 impl Default for ChainSettings {
+    /// The recipe defaults (`recipe::defaults::IMPLIED_VOL`, `RATE`), $1 strikes, a 1 % spread.
     fn default() -> Self {
+        use crate::recipe::defaults;
+        use rust_decimal::prelude::ToPrimitive;
         Self {
-            implied_vol: 0.16,
-            rate: 0.04,
+            // 16 %: a two-digit Decimal fraction always converts.
+            implied_vol: defaults::IMPLIED_VOL.fraction().to_f64().unwrap_or(0.16),
+            rate: defaults::RATE,
             dividend_yield: 0.0,
             spread_pct: dec!(0.01),
             min_spread: dec!(0.01),
