@@ -40,7 +40,16 @@ pub trait Indicator {
     fn update(&mut self, input: Self::Input) -> Option<Self::Output>;
 }
 
-/// Check a period: at least 1.
+/// The longest period (or lookback) any indicator accepts. Indicators keep a window of up to
+/// this many inputs, so the bound is what keeps `sma:4000000000` from asking for gigabytes;
+/// recipes and `runner candles` are checked against it before anything is built.
+pub const MAX_PERIOD: usize = 10_000;
+
+/// Check a period: 1 ..= [`MAX_PERIOD`].
 pub(crate) fn check_period(name: &str, n: usize) -> Result<usize, String> {
-    if n == 0 { Err(format!("{name} period must be at least 1")) } else { Ok(n) }
+    if n == 0 || n > MAX_PERIOD {
+        Err(format!("{name} period must be 1..={MAX_PERIOD}, got {n}"))
+    } else {
+        Ok(n)
+    }
 }

@@ -45,11 +45,12 @@ pub struct MaCrossBreakout {
 impl MaCrossBreakout {
     /// A new strategy with MA period `n` (≥ 1) and breakout lookback `k` (≥ 1).
     pub fn new(n: u32, k: u32, mode: BreakoutMode) -> Result<Self, String> {
-        if n == 0 || n > 10_000 {
-            return Err(format!("ma_period must be 1..=10000, got {n}"));
+        let max = crate::indicators::MAX_PERIOD;
+        if n == 0 || n as usize > max {
+            return Err(format!("ma_period must be 1..={max}, got {n}"));
         }
-        if k == 0 || k > 10_000 {
-            return Err(format!("breakout_lookback must be 1..=10000, got {k}"));
+        if k == 0 || k as usize > max {
+            return Err(format!("breakout_lookback must be 1..={max}, got {k}"));
         }
         let (n, k) = (n as usize, k as usize);
         Ok(Self {
