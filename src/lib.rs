@@ -13,6 +13,8 @@ pub mod cli;
 pub mod decision;
 /// The agent loop, clocks, backtest and live-style runs.
 pub mod engine;
+/// Files runner writes and reads back: private permissions, bounded reads.
+pub mod files;
 /// Incremental technical indicators in `Decimal`.
 pub mod indicators;
 /// Crash-safe SQLite journal with a hash-chained audit log.
@@ -33,3 +35,5 @@ pub mod risk;
 pub mod secrets;
 /// Trading strategies (pure, synchronous).
 pub mod strategy;
+/// Text from files and other processes made safe to print on a terminal.
+pub mod text;

@@ -160,7 +160,7 @@ fn signal_stops_up_cleanly_flat_and_with_a_report(signal: &str, why: &str) {
     let dir = tempfile::tempdir().unwrap();
     // 20 000× real time: the first fill (10-07 11:01) comes after ~1.3 s, the data ends after
     // ~15 s. Ctrl-C is sent once the first fill is on stdout, however slow the machine is.
-    let mut child = std::process::Command::new(crate::support::runner_bin())
+    let mut child = crate::support::runner_command()
         .args([
             "up",
             RECIPE,

@@ -3,10 +3,10 @@
 //! Journals, locks and status files live in temp dirs; data is the repo's data/ SPY tape.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Run, repo_root, runner_bin};
+use crate::support::{Run, repo_root, runner_command};
 
 const A: &str = "tests/fixtures/fleet/a.yaml";
 const B: &str = "tests/fixtures/fleet/b.yaml";
@@ -17,10 +17,11 @@ fn s(p: &Path) -> &str {
 
 /// Start `runner up` in the background (output discarded).
 pub(crate) fn spawn_up(args: &[&str]) -> Child {
-    Command::new(runner_bin())
+    // The journal is the one the arguments or the fleet file name.
+    runner_command()
+        .env_remove("RUNNER_JOURNAL")
         .arg("up")
         .args(args)
-        .current_dir(repo_root())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -14,6 +14,7 @@ mod options;
 mod options_e2e;
 mod recipes;
 mod risk;
+mod safety;
 mod secrets_cli;
 mod sops_compat;
 mod sops_ssh;

@@ -1,29 +1,70 @@
-//! One broker account belongs to one agent, across processes: an OS advisory lock on
-//! `lock_dir/<account>.lock` that names its holder.
+//! One broker account belongs to one agent, across processes, whatever the flags: an OS
+//! advisory lock on `<host lock dir>/<broker>.<account>.lock` that names its holder.
+//!
+//! The lock directory is one place every `runner` on the host uses ([`host_lock_dir`]), not
+//! a subdirectory of `--state-dir`, so two runs with different state directories (or
+//! journals, or agent names) still cannot trade the same account at once. It is keyed by the
+//! broker and the account, never by the agent.
 //!
 //! The lock is `flock`-style (`std::fs::File::try_lock`): the OS releases it when the
 //! holding process exits for any reason, `kill -9` included, so a crashed holder never
 //! blocks an account forever. The file itself is never deleted (deleting lock files races
-//! with processes that have just opened them); it only carries the holder's name, pid and
-//! start time so a refused agent can say who has the account.
+//! with processes that have just opened them); it only carries the holder's name, process
+//! stamp and start time so a refused agent can say who has the account.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::process::ProcessStamp;
 use crate::model::{AccountId, AgentId};
+
+/// The environment variable that moves the host lock directory (tests, containers that
+/// share no `/run/lock`). Every `runner` of a host must see the same value.
+pub const LOCK_DIR_ENV: &str = "RUNNER_LOCK_DIR";
+
+/// Where account locks live on this host: `$RUNNER_LOCK_DIR`, else `/run/lock/runner` when
+/// `/run/lock` exists (Debian and Ubuntu: a world-writable, sticky tmpfs that systemd's
+/// `PrivateTmp` does not hide), else `runner-locks` in the system temporary directory.
+pub fn host_lock_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(LOCK_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let run_lock = Path::new("/run/lock");
+    if run_lock.is_dir() {
+        return run_lock.join("runner");
+    }
+    std::env::temp_dir().join("runner-locks")
+}
+
+/// The account a lock guards: a broker (`paper`, `alpaca`, …) and an account name there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountKey {
+    /// The broker kind, as a recipe names it.
+    pub broker: String,
+    /// The account at that broker.
+    pub account: AccountId,
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.account, self.broker)
+    }
+}
 
 /// Who holds an account lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldBy {
     /// The holding agent (`unknown` if the holder has not written its name yet).
     pub agent: String,
-    /// The holder's process id (0 if unknown).
-    pub pid: u32,
+    /// The holding process (pid 0 if unknown).
+    #[serde(flatten)]
+    pub process: ProcessStamp,
     /// When the holder took the lock (RFC 3339), empty if unknown.
     pub since: String,
 }
@@ -32,14 +73,14 @@ pub struct HeldBy {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another agent (in this or another process) holds the account.
-    #[error("account {account} is held by agent {} (pid {}, since {})", held.agent, held.pid, held.since)]
+    #[error("account {key} is held by agent {} ({}, since {})", held.agent, held.process, held.since)]
     HeldBy {
         /// The account asked for.
-        account: AccountId,
+        key: AccountKey,
         /// Its holder.
-        held: HeldBy,
+        held: Box<HeldBy>,
     },
-    /// The account name cannot be used as a file name.
+    /// The account or broker name cannot be used as a file name.
     #[error("account name {0:?} cannot name a lock file (use letters, digits, '.', '_' or '-')")]
     BadAccount(String),
     /// The lock file or directory could not be used.
@@ -57,38 +98,85 @@ pub enum LockError {
 pub struct AccountLock {
     file: File,
     path: PathBuf,
-    account: AccountId,
+    key: AccountKey,
 }
 
-fn valid_account(account: &str) -> bool {
-    !account.is_empty()
-        && !account.starts_with('.')
-        && account.len() <= 200
-        && account.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 200
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The lock file of `key` under `lock_dir` (the broker never holds a '.', so the name is
+/// unambiguous).
+fn lock_path(lock_dir: &Path, key: &AccountKey) -> Result<PathBuf, LockError> {
+    let account = key.account.as_str();
+    if !valid_name(account) {
+        return Err(LockError::BadAccount(account.to_owned()));
+    }
+    if !valid_name(&key.broker) || key.broker.contains('.') {
+        return Err(LockError::BadAccount(key.broker.clone()));
+    }
+    Ok(lock_dir.join(format!("{}.{account}.lock", key.broker)))
+}
+
+/// Create the shared lock directory: world-writable and sticky like `/tmp` (every user's
+/// `runner` locks there; nobody can remove another's file). An existing path must be a real
+/// directory, not a symlink someone planted.
+fn ensure_dir(dir: &Path) -> Result<(), LockError> {
+    let io = |source| LockError::Io { path: dir.to_path_buf(), source };
+    match std::fs::symlink_metadata(dir) {
+        Ok(md) if md.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(io(std::io::Error::other("exists and is not a directory (a symlink is refused)")));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o1777).create(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).map_err(io),
+        // Another process made it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Open a lock file without following a symlink.
+fn open_lock_file(path: &Path, create: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    if create {
+        o.write(true).create(true).truncate(false).mode(0o644);
+    }
+    o.open(path)
 }
 
 impl AccountLock {
-    /// Take the lock on `account` for `agent`, without waiting.
-    pub fn acquire(lock_dir: &Path, account: &AccountId, agent: &AgentId) -> Result<Self, LockError> {
-        if !valid_account(account.as_str()) {
-            return Err(LockError::BadAccount(account.as_str().to_owned()));
-        }
-        std::fs::create_dir_all(lock_dir)
-            .map_err(|source| LockError::Io { path: lock_dir.to_path_buf(), source })?;
-        let path = lock_dir.join(format!("{account}.lock"));
+    /// Take the lock on `key` for `agent` in the host lock directory, without waiting.
+    pub fn acquire(key: &AccountKey, agent: &AgentId) -> Result<Self, LockError> {
+        Self::acquire_in(&host_lock_dir(), key, agent)
+    }
+
+    /// Take the lock on `key` for `agent` in `lock_dir`, without waiting.
+    pub fn acquire_in(lock_dir: &Path, key: &AccountKey, agent: &AgentId) -> Result<Self, LockError> {
+        let path = lock_path(lock_dir, key)?;
+        ensure_dir(lock_dir)?;
         let io = |source| LockError::Io { path: path.clone(), source };
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file = open_lock_file(&path, true).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LockError::HeldBy { account: account.clone(), held: read_holder(&mut file) });
+                return Err(LockError::HeldBy { key: key.clone(), held: Box::new(read_holder(&mut file)) });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         let held = HeldBy {
             agent: agent.as_str().to_owned(),
-            pid: std::process::id(),
+            process: ProcessStamp::current(),
             since: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         };
         // Serialising a struct of strings and an integer cannot fail.
@@ -98,12 +186,12 @@ impl AccountLock {
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
-        Ok(Self { file, path, account: account.clone() })
+        Ok(Self { file, path, key: key.clone() })
     }
 
     /// The locked account.
-    pub fn account(&self) -> &AccountId {
-        &self.account
+    pub fn key(&self) -> &AccountKey {
+        &self.key
     }
 
     /// The lock file.
@@ -111,13 +199,16 @@ impl AccountLock {
         &self.path
     }
 
-    /// Who holds `account` right now, if anyone (read without taking the lock).
-    pub fn holder(lock_dir: &Path, account: &AccountId) -> Result<Option<HeldBy>, LockError> {
-        if !valid_account(account.as_str()) {
-            return Err(LockError::BadAccount(account.as_str().to_owned()));
-        }
-        let path = lock_dir.join(format!("{account}.lock"));
-        let mut file = match File::open(&path) {
+    /// Who holds `key` in the host lock directory right now, if anyone (read without taking
+    /// the lock).
+    pub fn holder(key: &AccountKey) -> Result<Option<HeldBy>, LockError> {
+        Self::holder_in(&host_lock_dir(), key)
+    }
+
+    /// Who holds `key` in `lock_dir` right now, if anyone.
+    pub fn holder_in(lock_dir: &Path, key: &AccountKey) -> Result<Option<HeldBy>, LockError> {
+        let path = lock_path(lock_dir, key)?;
+        let mut file = match open_lock_file(&path, false) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(LockError::Io { path, source }),
@@ -135,15 +226,20 @@ impl AccountLock {
 fn read_holder(file: &mut File) -> HeldBy {
     for _ in 0..20 {
         let mut text = String::new();
+        // A holder writes one short line; never read more than a few KiB of whatever is there.
         if file.seek(SeekFrom::Start(0)).is_ok()
-            && file.read_to_string(&mut text).is_ok()
+            && Read::by_ref(file).take(4096).read_to_string(&mut text).is_ok()
             && let Ok(held) = serde_json::from_str::<HeldBy>(text.trim())
         {
             return held;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    HeldBy { agent: "unknown".to_owned(), pid: 0, since: String::new() }
+    HeldBy {
+        agent: "unknown".to_owned(),
+        process: ProcessStamp { host: String::new(), pid: 0, start: String::new() },
+        since: String::new(),
+    }
 }
 
 impl Drop for AccountLock {
@@ -164,35 +260,62 @@ pub fn since_time(held: &HeldBy) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    fn key(broker: &str, account: &str) -> AccountKey {
+        AccountKey { broker: broker.to_owned(), account: AccountId::from(account) }
+    }
+
     #[test]
     fn second_acquire_names_the_holder_and_drop_releases() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let acct = AccountId::from("paper-1");
-        let first = AccountLock::acquire(dir.path(), &acct, &AgentId::from("alpha")).expect("first lock");
-        match AccountLock::acquire(dir.path(), &acct, &AgentId::from("beta")) {
+        let acct = key("paper", "paper-1");
+        let first = AccountLock::acquire_in(dir.path(), &acct, &AgentId::from("alpha")).expect("first lock");
+        match AccountLock::acquire_in(dir.path(), &acct, &AgentId::from("beta")) {
             Err(LockError::HeldBy { held, .. }) => {
                 assert_eq!(held.agent, "alpha");
-                assert_eq!(held.pid, std::process::id());
+                assert_eq!(held.process, ProcessStamp::current());
                 assert!(since_time(&held).is_some(), "{held:?}");
             }
             other => panic!("expected HeldBy, got {other:?}"),
         }
         assert_eq!(
-            AccountLock::holder(dir.path(), &acct).expect("holder").map(|h| h.agent),
+            AccountLock::holder_in(dir.path(), &acct).expect("holder").map(|h| h.agent),
             Some("alpha".into())
         );
+        // The same account name at another broker is another account.
+        let other = AccountLock::acquire_in(dir.path(), &key("alpaca", "paper-1"), &AgentId::from("beta"));
+        assert!(other.is_ok(), "{other:?}");
         drop(first);
-        assert_eq!(AccountLock::holder(dir.path(), &acct).expect("holder"), None);
-        let again = AccountLock::acquire(dir.path(), &acct, &AgentId::from("beta")).expect("free again");
-        assert_eq!(again.account().as_str(), "paper-1");
+        assert_eq!(AccountLock::holder_in(dir.path(), &acct).expect("holder"), None);
+        let again = AccountLock::acquire_in(dir.path(), &acct, &AgentId::from("beta")).expect("free again");
+        assert_eq!(again.key().account.as_str(), "paper-1");
     }
 
     #[test]
     fn bad_account_names_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         for bad in ["", "../x", ".hidden", "a/b", "a b"] {
-            let r = AccountLock::acquire(dir.path(), &AccountId::from(bad), &AgentId::from("a"));
+            let r = AccountLock::acquire_in(dir.path(), &key("paper", bad), &AgentId::from("a"));
             assert!(matches!(r, Err(LockError::BadAccount(_))), "{bad:?}: {r:?}");
         }
+    }
+
+    #[test]
+    fn the_shared_directory_is_sticky_and_a_planted_symlink_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let locks = dir.path().join("locks");
+        let _held = AccountLock::acquire_in(&locks, &key("paper", "a"), &AgentId::from("a")).expect("lock");
+        let mode = std::fs::metadata(&locks).expect("dir").permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o1777);
+        let planted = dir.path().join("planted");
+        std::os::unix::fs::symlink(dir.path(), &planted).expect("symlink");
+        let r = AccountLock::acquire_in(&planted, &key("paper", "a"), &AgentId::from("a"));
+        assert!(matches!(r, Err(LockError::Io { .. })), "{r:?}");
+        // A lock file that is a symlink is not followed.
+        let target = dir.path().join("target");
+        std::fs::write(&target, "x").expect("write");
+        std::os::unix::fs::symlink(&target, locks.join("paper.b.lock")).expect("symlink");
+        let r = AccountLock::acquire_in(&locks, &key("paper", "b"), &AgentId::from("a"));
+        assert!(matches!(r, Err(LockError::Io { .. })), "{r:?}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "x");
     }
 }

@@ -7,15 +7,17 @@ use chrono::NaiveDate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::account_lock::{AccountLock, LockError};
+use super::account_lock::{AccountKey, AccountLock, LockError};
 use super::fleet::{self, FleetSettings, Overrides};
 use super::journal_sink::{JournalSink, SinkInfo};
 use super::option_leg::ContractPricer;
+use super::process::ProcessStamp;
 use super::run::{self, DateRange};
+use super::signals::Signals;
 use super::status;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::journal::record::ts as journal_ts;
-use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, RunMode};
+use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunMode};
 use crate::model::{AccountId, AgentId};
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
@@ -156,11 +158,12 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("runner_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     m.insert("account".to_owned(), p.recipe.broker.account.clone());
+    m.insert("broker".to_owned(), crate::recipe::kind_name(&p.recipe.broker.kind));
     m.insert("data".to_owned(), p.data.display().to_string());
     if let Some((sym, path)) = &p.related {
         m.insert(format!("data.{sym}"), path.display().to_string());
     }
-    m.insert("pid".to_owned(), std::process::id().to_string());
+    ProcessStamp::current().write_to(&mut m);
     m.insert("recipe".to_owned(), recipe.display().to_string());
     m
 }
@@ -188,11 +191,50 @@ fn open_journal(path: &Path, durability: Durability) -> anyhow::Result<Journal> 
         .map_err(|e| ExitError::usage(format!("cannot open the journal {}: {e}", path.display())).into())
 }
 
+/// The account a prepared recipe trades, as the lock and the journal key it.
+fn account_key(p: &run::Prepared) -> AccountKey {
+    AccountKey {
+        broker: crate::recipe::kind_name(&p.recipe.broker.kind),
+        account: AccountId(p.recipe.broker.account.clone()),
+    }
+}
+
+/// Refuse to rebuild state from a journal whose audit chain does not verify: a tampered
+/// position would otherwise be restored (and traded against) as if it were real.
+fn verify_journal(path: &Path) -> anyhow::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut journal = open_journal(path, Durability::Full)?;
+    let report =
+        journal.verify().map_err(|e| ExitError::usage(format!("journal {}: {e}", path.display())))?;
+    if report.is_ok() {
+        return Ok(());
+    }
+    let first = report.problems.first().map(String::as_str).unwrap_or_default();
+    Err(ExitError::failed(format!(
+        "journal {} fails verification ({} problem(s); first: {first}). runner up restores positions and \
+         day trades from it, so nothing was started. Inspect it with `runner journal verify --db {}`; \
+         keep it as evidence and start from another journal (--journal PATH).",
+        path.display(),
+        report.problems.len(),
+        path.display()
+    ))
+    .into())
+}
+
 /// Run `runner up`.
 pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     if args.recipes.len() > 1 && args.output.trades_csv.is_some() {
         return Err(ExitError::usage("--trades-csv takes one recipe").into());
     }
+    // The runtime and the signal handlers come first: a SIGTERM or SIGHUP from here on is
+    // held until the agents run, so every run that is begun below is also ended.
+    let rt = fleet::runtime()?;
+    let mut signals = {
+        let _entered = rt.enter();
+        Signals::install().map_err(|e| ExitError::usage(format!("cannot install signal handlers: {e}")))?
+    };
     let settings = FleetSettings::resolve(&args.fleet.overrides(args.fleet_loss_limit))?;
     if let Some(max) = settings.max_agents
         && args.recipes.len() > max as usize
@@ -223,34 +265,38 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     // One agent name and one broker account per agent in this process.
     let mut names = HashSet::new();
-    let mut accounts: HashMap<&str, &str> = HashMap::new();
+    let mut accounts: HashMap<String, &str> = HashMap::new();
     for p in &prepared {
-        let (name, account) = (p.recipe.agent.as_str(), p.recipe.broker.account.as_str());
+        let name = p.recipe.agent.as_str();
         if !names.insert(name) {
             return Err(ExitError::failed(format!("agent `{name}` is given twice")).into());
         }
-        if let Some(other) = accounts.insert(account, name) {
+        let key = account_key(p);
+        if let Some(other) = accounts.insert(key.to_string(), name) {
             return Err(ExitError::failed(format!(
-                "account `{account}` is named by agents `{other}` and `{name}`; one account belongs to one agent"
+                "account {key} is named by agents `{other}` and `{name}`; one account belongs to one agent"
             ))
             .into());
         }
     }
-    // Across processes: take every account lock before anything trades.
-    let lock_dir = settings.state_dir.join("locks");
+    // Across processes on this host, whatever --state-dir or --journal say: take every
+    // account lock before anything trades.
     let mut locks = Vec::with_capacity(prepared.len());
     for p in &prepared {
-        let lock = AccountLock::acquire(
-            &lock_dir,
-            &AccountId(p.recipe.broker.account.clone()),
-            &AgentId(p.recipe.agent.clone()),
-        )
-        .map_err(|e| match e {
-            LockError::HeldBy { .. } => ExitError::failed(format!("{}: cannot start: {e}", p.recipe.agent)),
-            LockError::BadAccount(_) => ExitError::failed(format!("{}: {e}", p.recipe.agent)),
-            LockError::Io { .. } => ExitError::usage(format!("{}: {e}", p.recipe.agent)),
-        })?;
+        let lock =
+            AccountLock::acquire(&account_key(p), &AgentId(p.recipe.agent.clone())).map_err(|e| match e {
+                LockError::HeldBy { .. } => {
+                    ExitError::failed(format!("{}: cannot start: {e}", p.recipe.agent))
+                }
+                LockError::BadAccount(_) => ExitError::failed(format!("{}: {e}", p.recipe.agent)),
+                LockError::Io { .. } => ExitError::usage(format!("{}: {e}", p.recipe.agent)),
+            })?;
         locks.push(lock);
+    }
+    verify_journal(&settings.journal)?;
+    if let Some(why) = signals.stop_pending() {
+        say(&format!("stopped ({why}) before any agent started; nothing was journaled\n"));
+        return Ok(ExitCode::SUCCESS);
     }
     let mut agents = Vec::with_capacity(prepared.len());
     for (p, path) in prepared.iter().zip(&args.recipes) {
@@ -269,8 +315,11 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         {
             meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
         }
-        let mut sink = JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, meta)
-            .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
+        let mut sink =
+            JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, meta).map_err(|e| match e {
+                JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
+                e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
+            })?;
         let restored = sink
             .restore()
             .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
@@ -333,7 +382,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         loss_limit: settings.loss_limit,
         stale_after: settings.stale_after,
     };
-    let results = fleet::run(agents, &opts)?;
+    let results = fleet::run(&rt, signals, agents, &opts)?;
     drop(locks);
     let many = names.len() > 1;
     for (name, done) in names.iter().zip(&results) {

@@ -21,7 +21,9 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::agent::{Agent, AgentEvent, Command, Input};
 use super::journal_sink::JournalSink;
+use super::process::ProcessStamp;
 use super::run::describe;
+use super::signals::{Received, Signals, StopReason};
 use super::status::{self, AgentStatus};
 use crate::cli::ExitError;
 use crate::journal::HaltScope;
@@ -211,21 +213,36 @@ pub struct RunOptions {
     pub stale_after: Option<Duration>,
 }
 
-/// Live-style run of a fleet: per agent a feeder task paces its replay against the wall clock
-/// and an agent task handles inputs, journals every event in order, and publishes its P&L; a
-/// status task writes status files and health lines every second. Reaching the fleet loss
-/// limit halts every agent. Ctrl-C (SIGINT) or SIGTERM shuts every agent down cleanly. Results come back in the
-/// order given.
-pub fn run(agents: Vec<FleetAgent>, opts: &RunOptions) -> anyhow::Result<Vec<Finished>> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The async runtime `runner up` runs in. It is built before anything is journaled so the
+/// signal handlers ([`Signals::install`], inside `runtime.enter()`) are in place from the start.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(run_all(agents, opts.clone()))
+        .context("cannot start the async runtime")
 }
 
-async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Vec<Finished>> {
+/// Live-style run of a fleet: per agent a feeder task paces its replay against the wall clock
+/// and an agent task handles inputs, journals every event in order, and publishes its P&L; a
+/// status task writes status files and health lines every second. Reaching the fleet loss
+/// limit halts every agent. SIGINT, SIGTERM or SIGHUP shuts every agent down cleanly;
+/// SIGUSR1 prints every agent's status (see [`super::signals`]). Results come back in the
+/// order given.
+pub fn run(
+    rt: &tokio::runtime::Runtime,
+    signals: Signals,
+    agents: Vec<FleetAgent>,
+    opts: &RunOptions,
+) -> anyhow::Result<Vec<Finished>> {
+    rt.block_on(run_all(signals, agents, opts.clone()))
+}
+
+async fn run_all(
+    mut signals: Signals,
+    agents: Vec<FleetAgent>,
+    opts: RunOptions,
+) -> anyhow::Result<Vec<Finished>> {
     let now = Instant::now();
     let book: Shared = Arc::new(Mutex::new(Book {
         slots: agents
@@ -249,7 +266,7 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
             .collect(),
         halted_on: None,
     }));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<&'static str>);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<StopReason>);
     let (halt_tx, halt_rx) = tokio::sync::watch::channel(None::<String>);
     let halt_tx = Arc::new(halt_tx);
     // A progress line on a terminal only (one line for every agent).
@@ -274,19 +291,35 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
             tokio::spawn(run_agent(a, ctx))
         })
         .collect();
+    let signal_book = Arc::clone(&book);
     let ctrl = tokio::spawn(async move {
-        if let Some(why) = super::signals::stop_requested().await {
-            eprintln!("\nstopping ({why}): canceling open orders and flattening");
-            let _ = stop_tx.send(Some(why));
+        loop {
+            match signals.recv().await {
+                Received::Stop(why) => {
+                    eprintln!("\nstopping ({why}): canceling open orders and flattening");
+                    let _ = stop_tx.send(Some(why));
+                    // Later signals change nothing: the stop is under way.
+                }
+                Received::Status => {
+                    for line in status_lines(&signal_book) {
+                        eprintln!("{line}");
+                    }
+                }
+            }
         }
     });
+    // The status writer stops when told and is awaited, so no write can land after the
+    // clean-exit removal below.
+    let (writer_stop, mut writer_stopped) = tokio::sync::watch::channel(false);
     let status_book = Arc::clone(&book);
     let status_opts = opts.clone();
     let writer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
-            tick.tick().await;
-            write_statuses(&status_book, &status_opts);
+            tokio::select! {
+                _ = tick.tick() => write_statuses(&status_book, &status_opts),
+                _ = writer_stopped.changed() => break,
+            }
         }
     });
     let mut results = Vec::with_capacity(tasks.len());
@@ -298,7 +331,8 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
             Err(e) => first_err = first_err.or(Some(anyhow::anyhow!("agent task failed: {e}"))),
         }
     }
-    writer.abort();
+    let _ = writer_stop.send(true);
+    let _ = writer.await;
     ctrl.abort();
     // Clean exit: the status files go.
     for s in &lock(&book).slots {
@@ -310,9 +344,29 @@ async fn run_all(agents: Vec<FleetAgent>, opts: RunOptions) -> anyhow::Result<Ve
     }
 }
 
+/// One line per agent for SIGUSR1: name, state, position, day P&L, health.
+fn status_lines(book: &Shared) -> Vec<String> {
+    let b = lock(book);
+    b.slots
+        .iter()
+        .map(|s| {
+            let state = if s.stopped { "stopped" } else { s.state.as_str() };
+            format!(
+                "{}: {state}, position {} @ {}, day P&L {}, {}",
+                s.name,
+                s.qty.normalize(),
+                s.avg.round_dp(4),
+                s.day_pnl().round_dp(2),
+                s.health
+            )
+        })
+        .collect()
+}
+
 /// Health checks and status files, once a second.
 fn write_statuses(book: &Shared, opts: &RunOptions) {
     let now = Instant::now();
+    let process = ProcessStamp::current();
     let mut rows = Vec::new();
     {
         let mut b = lock(book);
@@ -330,7 +384,7 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
             rows.push(AgentStatus {
                 agent: s.name.clone(),
                 account: s.account.clone(),
-                pid: std::process::id(),
+                process: process.clone(),
                 run: s.run.clone(),
                 state: state.to_owned(),
                 position: s.qty.normalize().to_string(),
@@ -365,8 +419,8 @@ fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Durati
 struct AgentCtx {
     index: usize,
     book: Shared,
-    /// Set once to why the run stops (`interrupted`: SIGINT / Ctrl-C, `terminated`: SIGTERM).
-    stop: tokio::sync::watch::Receiver<Option<&'static str>>,
+    /// Set once to why the run stops.
+    stop: tokio::sync::watch::Receiver<Option<StopReason>>,
     halt_rx: tokio::sync::watch::Receiver<Option<String>>,
     halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
     loss_limit: Option<Money>,
@@ -452,7 +506,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             changed = ctx.stop.changed() => {
                 let why = *ctx.stop.borrow();
                 if changed.is_err() || why.is_some() {
-                    outcome = format!("stopped: {}", why.unwrap_or("interrupted"));
+                    outcome = format!("stopped: {}", why.unwrap_or(StopReason::Interrupted));
                     handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
                     break;
                 }

@@ -26,11 +26,12 @@ use rust_decimal::Decimal;
 
 use super::agent::AgentEvent;
 use super::option_leg::ContractPricer;
+use super::process::{Liveness, ProcessStamp};
 use crate::broker::{OrderEvent, OrderKind, OrderRequest};
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
-    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
+    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord,
 };
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, SymbolId, Timestamp};
 
@@ -105,6 +106,28 @@ fn order_type(kind: &OrderKind) -> (OrderType, Option<Price>, Option<Price>) {
     }
 }
 
+/// Whether a run that never ended still holds its account: its process (host, pid and
+/// process start, from the run's metadata) is alive, or it ran on another host, which this
+/// host cannot check. `None` when it is gone (a crash): the new run may go on.
+pub fn still_running(run: &RunRecord) -> Option<String> {
+    let stamp = ProcessStamp::read_from(&run.begin.metadata)?;
+    let account = run.begin.metadata.get("account").map_or("?", String::as_str);
+    match stamp.liveness() {
+        Liveness::Gone => None,
+        Liveness::Alive => Some(format!(
+            "account {account} is in use: run {} of agent {} ({stamp}) is still running (one account belongs to \
+             one agent; stop that run first)",
+            run.id, run.begin.agent
+        )),
+        Liveness::OtherHost(host) => Some(format!(
+            "account {account} may be in use: run {} of agent {} was started on host {host} and never ended; \
+             this host cannot tell whether it still runs. Stop it there, or if that process is gone, end the \
+             run with `runner journal end-run {}`",
+            run.id, run.begin.agent, run.id
+        )),
+    }
+}
+
 impl JournalSink {
     /// Record the start of a run in `journal` and return the sink.
     pub fn begin(
@@ -112,13 +135,14 @@ impl JournalSink {
         info: SinkInfo,
         metadata: BTreeMap<String, String>,
     ) -> Result<Self, JournalError> {
-        let run = journal.begin_run(&NewRun {
+        let new = NewRun {
             agent: info.agent.clone(),
             recipe: info.recipe.clone(),
             mode: info.mode,
             started_at: Utc::now(),
             metadata,
-        })?;
+        };
+        let run = journal.begin_run_exclusive(&new, still_running)?;
         Ok(Self {
             journal,
             info,
@@ -160,20 +184,24 @@ impl JournalSink {
     /// `first_event`; see [`crate::journal::history`]). Open positions are flattened in the
     /// journal at the first price this run sees (see the module docs).
     ///
-    /// Call it while holding the account lock: then no other process runs this account, so a
-    /// paper/live run of this agent and account that never ended belongs to a dead process; it
-    /// is ended with outcome `crashed (found by <this run>)`.
+    /// [`JournalSink::begin`] refused to start while a run that never ended on this account
+    /// still had a live process ([`still_running`]), and the caller holds the account lock; so
+    /// a paper/live run of this account (any agent) that never ended belongs to a dead
+    /// process: it is ended with outcome `crashed (found by <this run>)`.
     pub fn restore(&mut self) -> Result<Restored, JournalError> {
         let runs = self.journal.runs()?;
         let account = self.info.account.as_str();
+        let broker =
+            |m: &BTreeMap<String, String>| m.get("broker").cloned().unwrap_or_else(|| "paper".to_owned());
+        let my_broker = runs.iter().find(|r| r.id == self.run).map(|r| broker(&r.begin.metadata));
         let crashed_runs: Vec<RunId> = runs
             .iter()
             .filter(|r| {
                 r.id != self.run
                     && r.ended_at.is_none()
                     && r.begin.mode != RunMode::Backtest
-                    && r.begin.agent == self.info.agent
                     && r.begin.metadata.get("account").map(String::as_str) == Some(account)
+                    && Some(broker(&r.begin.metadata)) == my_broker
             })
             .map(|r| r.id.clone())
             .collect();

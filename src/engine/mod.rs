@@ -15,7 +15,8 @@
 //! - [`signals`](crate::engine::signals): SIGINT / SIGTERM stop `runner up` cleanly;
 //! - [`status`](crate::engine::status): status files and `runner status`;
 //! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;
-//! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes.
+//! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes;
+//! - [`process`](crate::engine::process): which process holds a lock or a journal run, and whether it still runs.
 
 pub mod account_lock;
 pub mod agent;
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod fleet;
 pub mod journal_sink;
 pub mod option_leg;
+pub mod process;
 pub mod progress;
 pub mod related;
 pub mod run;

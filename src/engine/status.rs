@@ -3,16 +3,23 @@
 //! What belongs here: the status record a running `runner up` writes for each of its agents to
 //! `state_dir/status/<agent>.json` (atomically: temp file in the same directory, fsync, rename)
 //! about once a second and removes on a clean exit, and the reader behind `runner status`. A
-//! file whose writer no longer holds its account lock (or whose pid is gone) is shown as
+//! file whose writer is gone (its [`ProcessStamp`]: host, pid and process start) is shown as
 //! `stopped (stale)` with health `unknown`: the process died without cleaning up, and the health
 //! it last wrote says nothing about now.
+//!
+//! `runner status` reads what is in the directory, whoever put it there: regular files of at
+//! most [`MAX_STATUS_BYTES`] only (a symlink to `/dev/zero` is refused, not read forever), and
+//! every field goes through [`printable`] before it reaches the terminal.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::account_lock::AccountLock;
-use crate::model::AccountId;
+use super::process::{Liveness, ProcessStamp};
+use crate::text::printable;
+
+/// The largest status file `runner status` reads (a real one is under 1 KiB).
+pub const MAX_STATUS_BYTES: u64 = 64 * 1024;
 
 /// One agent's status as written by `runner up`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +28,9 @@ pub struct AgentStatus {
     pub agent: String,
     /// Broker account.
     pub account: String,
-    /// Process id of the `runner up` running it.
-    pub pid: u32,
+    /// The `runner up` process running it (host, pid, process start).
+    #[serde(flatten)]
+    pub process: ProcessStamp,
     /// Journal run id (empty without a journal).
     pub run: String,
     /// Trading state: `active`, `reduce-only` or `halted`.
@@ -73,7 +81,7 @@ pub fn status_path(state_dir: &Path, agent: &str) -> PathBuf {
 /// Write `s` atomically to its status file.
 pub fn write(state_dir: &Path, s: &AgentStatus) -> std::io::Result<()> {
     let dir = status_dir(state_dir);
-    std::fs::create_dir_all(&dir)?;
+    crate::files::create_private_dir_all(&dir)?;
     // Serialising a struct of strings and an integer cannot fail.
     let mut text = serde_json::to_string_pretty(s).unwrap_or_default();
     text.push('\n');
@@ -83,27 +91,6 @@ pub fn write(state_dir: &Path, s: &AgentStatus) -> std::io::Result<()> {
 /// Remove `agent`'s status file (clean exit); a missing file is fine.
 pub fn remove(state_dir: &Path, agent: &str) {
     let _ = std::fs::remove_file(status_path(state_dir, agent));
-}
-
-fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill with signal 0 only checks whether the process exists; it sends nothing.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// Whether the writer of `s` is still running: it still holds its account lock (the OS
-/// drops the lock when a process dies, even by `kill -9`), or, for an account name that
-/// cannot be checked, its pid exists.
-fn running(state_dir: &Path, s: &AgentStatus) -> bool {
-    match AccountLock::holder(&state_dir.join("locks"), &AccountId(s.account.clone())) {
-        Ok(Some(h)) => h.pid == s.pid,
-        Ok(None) => false,
-        Err(_) => pid_alive(s.pid),
-    }
 }
 
 /// Every status file under `state_dir`, sorted by agent. Unreadable files are skipped with
@@ -122,17 +109,17 @@ pub fn list(state_dir: &Path) -> std::io::Result<(Vec<Listed>, Vec<String>)> {
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let parsed = std::fs::read_to_string(&path)
+        let parsed = crate::files::read_bounded(&path, MAX_STATUS_BYTES)
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str::<AgentStatus>(&t).map_err(|e| e.to_string()));
         match parsed {
             Ok(mut status) => {
-                let running = running(state_dir, &status);
+                let running = status.process.liveness() == Liveness::Alive;
                 let last_health =
                     (!running).then(|| std::mem::replace(&mut status.health, UNKNOWN_HEALTH.to_owned()));
                 out.push(Listed { status, running, last_health });
             }
-            Err(e) => warnings.push(format!("{}: {e}", path.display())),
+            Err(e) => warnings.push(format!("{}: {}", printable(&path.display().to_string()), printable(&e))),
         }
     }
     out.sort_by(|a, b| a.status.agent.cmp(&b.status.agent));
@@ -156,16 +143,9 @@ pub fn render(rows: &[Listed]) -> String {
         let state = if r.running { s.state.clone() } else { "stopped (stale)".to_owned() };
         let pos =
             if s.position == "0" { "0".to_owned() } else { format!("{} @ {}", s.position, s.avg_price) };
-        table.push([
-            s.agent.clone(),
-            s.account.clone(),
-            state,
-            pos,
-            s.day_pnl.clone(),
-            s.health.clone(),
-            s.last_event.clone(),
-            s.pid.to_string(),
-        ]);
+        let row = [&s.agent, &s.account, &state, &pos, &s.day_pnl, &s.health, &s.last_event];
+        let [a, b, c, d, e, f, g] = row.map(|cell| printable(cell).into_owned());
+        table.push([a, b, c, d, e, f, g, s.process.pid.to_string()]);
     }
     let mut widths = [0usize; 8];
     for row in &table {

@@ -18,7 +18,7 @@ use super::{
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
 };
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
-use crate::engine::account_lock::{AccountLock, LockError};
+use crate::engine::account_lock::{AccountKey, AccountLock, LockError};
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, NEW_YORK, Side};
 
 /// `println!` that stops quietly when standard output is closed (`runner journal trades | head`)
@@ -98,6 +98,13 @@ pub enum JournalCommand {
     },
     /// List runs.
     Runs,
+    /// End a run that never ended and whose process is gone (outcome `crashed (ended by
+    /// hand)`): what `runner up` asks for when such a run was started on another host.
+    /// Refused while the run's process still runs on this host.
+    EndRun {
+        /// The run id (`runner journal runs`).
+        run: String,
+    },
     /// Test helper: append records, printing `ack N` after each committed step.
     #[command(hide = true)]
     StressWrite {
@@ -150,6 +157,7 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
             day_trades(&db, format, account, date.unwrap_or_else(today_ny), run)
         }
         JournalCommand::Runs => runs(&db, format),
+        JournalCommand::EndRun { run } => end_run(&db, &run),
         JournalCommand::StressWrite { count, agent, account, durability } => {
             stress_write(&db, count, &agent, &account, durability)
         }
@@ -569,8 +577,31 @@ fn stress_write(
     Ok(ExitCode::SUCCESS)
 }
 
+fn end_run(db: &std::path::Path, run: &str) -> CmdResult {
+    use crate::engine::process::{Liveness, ProcessStamp};
+    let mut journal = open_existing(db)?;
+    let runs = journal.runs().map_err(jerr)?;
+    let Some(found) = runs.iter().find(|r| r.id.as_str() == run) else {
+        return Err(ExitError::failed(format!("no run {run} in {}", db.display())).into());
+    };
+    if found.ended_at.is_some() {
+        return Err(ExitError::failed(format!("run {run} has already ended")).into());
+    }
+    if let Some(stamp) = ProcessStamp::read_from(&found.begin.metadata)
+        && stamp.liveness() == Liveness::Alive
+    {
+        return Err(
+            ExitError::failed(format!("run {run} is still running ({stamp}); stop it instead")).into()
+        );
+    }
+    journal.end_run(&found.id.clone(), Utc::now(), "crashed (ended by hand)").map_err(jerr)?;
+    say!("run {run} ended: crashed (ended by hand)");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn hold_lock(dir: &std::path::Path, account: &str, agent: &str) -> CmdResult {
-    let lock = match AccountLock::acquire(dir, &AccountId(account.to_owned()), &AgentId(agent.to_owned())) {
+    let key = AccountKey { broker: "paper".to_owned(), account: AccountId(account.to_owned()) };
+    let lock = match AccountLock::acquire_in(dir, &key, &AgentId(agent.to_owned())) {
         Ok(lock) => lock,
         Err(e @ LockError::HeldBy { .. }) => return Err(ExitError::failed(e.to_string()).into()),
         Err(e) => return Err(ExitError::usage(e.to_string()).into()),

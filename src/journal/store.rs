@@ -7,7 +7,7 @@
 //! write lock up front (`BEGIN IMMEDIATE`), so several processes may share one journal and
 //! the audit chain stays linear.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -155,6 +155,14 @@ pub enum JournalError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The journal file could not be created.
+    #[error("cannot create journal {}: {source}", path.display())]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// SQLite refused an operation (also: "file is not a database").
     #[error("journal {}: {source}", path.display())]
     Sqlite {
@@ -177,6 +185,9 @@ pub enum JournalError {
         /// The journal file.
         path: PathBuf,
     },
+    /// A run that never ended still holds the account (see [`Journal::begin_run_exclusive`]).
+    #[error("{0}")]
+    AccountInUse(String),
     /// `end_run` for a run that was never begun or has already ended.
     #[error("run {run} is unknown or already ended")]
     UnknownRun {
@@ -654,9 +665,12 @@ impl Journal {
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, JournalError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            crate::files::create_private_dir_all(dir)
                 .map_err(|source| JournalError::CreateDir { path: dir.to_path_buf(), source })?;
         }
+        // A new journal is private (0600); SQLite gives its -wal and -shm files the same mode.
+        crate::files::create_private_file(&path)
+            .map_err(|source| JournalError::CreateFile { path: path.clone(), source })?;
         let conn =
             Connection::open(&path).map_err(|source| JournalError::Sqlite { path: path.clone(), source })?;
         Self::init(conn, path, true, durability)
@@ -775,6 +789,20 @@ impl Journal {
 
     /// Record the start of a run; returns its new id.
     pub fn begin_run(&mut self, run: &NewRun) -> Result<RunId, JournalError> {
+        self.begin_run_exclusive(run, |_| None)
+    }
+
+    /// Record the start of a run unless a run that never ended still holds its account. In
+    /// the same write transaction as the insert (so two processes cannot both pass), every
+    /// paper or live run without an end whose `broker` and `account` metadata match `run`'s
+    /// is given to `holds`; the first `Some(why)` refuses the start with
+    /// [`JournalError::AccountInUse`] and nothing is written. Backtests hold no account and
+    /// are never checked. A run's missing `broker` metadata means `paper` (older journals).
+    pub fn begin_run_exclusive(
+        &mut self,
+        run: &NewRun,
+        holds: impl Fn(&RunRecord) -> Option<String>,
+    ) -> Result<RunId, JournalError> {
         let id = RunId(format!(
             "{}-{}-{:08x}",
             run.agent,
@@ -785,6 +813,29 @@ impl Journal {
         let path = self.path.clone();
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        if run.mode != super::RunMode::Backtest {
+            let key = |meta: &BTreeMap<String, String>| {
+                let broker = meta.get("broker").map_or("paper", String::as_str).to_owned();
+                (broker, meta.get("account").cloned())
+            };
+            let mine = key(&run.metadata);
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE end_audit_seq IS NULL ORDER BY audit_seq"
+                ))
+                .map_err(sql)?;
+            let open =
+                stmt.query_map([], run_from_row).map_err(sql)?.collect::<Result<Vec<_>, _>>().map_err(sql)?;
+            drop(stmt);
+            for other in &open {
+                if other.begin.mode != super::RunMode::Backtest
+                    && key(&other.begin.metadata) == mine
+                    && let Some(why) = holds(other)
+                {
+                    return Err(JournalError::AccountInUse(why));
+                }
+            }
+        }
         let seq = Self::append_audit(&tx, &path, "run_begin", &record)?;
         // A map of strings always serialises.
         let metadata = canonical_json(&serde_json::to_value(&run.metadata).unwrap_or_default());

@@ -461,7 +461,7 @@ impl Report {
 
     /// Write `deals.csv`, `summary.json` and `equity.svg` into `dir` (created if needed).
     pub fn write_dir(&self, dir: &Path, title: &str) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        crate::files::create_private_dir_all(dir)?;
         write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(&self.summary).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;

@@ -19,6 +19,33 @@ pub fn test_journal() -> PathBuf {
     std::env::temp_dir().join(format!("runner-tests-{}", std::process::id())).join("journal.db")
 }
 
+/// The account-lock directory of the test running on this thread. Account locks are
+/// host-wide (`RUNNER_LOCK_DIR`, else `/run/lock/runner`), so tests that run the same
+/// recipe at the same time would exclude each other: every test thread gets its own lock
+/// directory, shared by all the `runner` processes that one test starts.
+pub fn test_lock_dir() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static DIR: PathBuf = std::env::temp_dir()
+            .join(format!("runner-tests-{}", std::process::id()))
+            .join(format!("locks-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    }
+    DIR.with(Clone::clone)
+}
+
+/// `runner` as the tests start it: in the repository root, logging quiet, journaling into the
+/// per-test-process journal and locking in this test's lock directory (a test's own
+/// `--journal`, `RUNNER_JOURNAL` or `RUNNER_LOCK_DIR` still wins).
+pub fn runner_command() -> Command {
+    let mut cmd = Command::new(runner_bin());
+    cmd.current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .env("RUNNER_JOURNAL", test_journal())
+        .env("RUNNER_LOCK_DIR", test_lock_dir());
+    cmd
+}
+
 /// A `runner` invocation being built, just-style.
 pub struct Run {
     cmd: Command,
@@ -43,11 +70,8 @@ impl Run {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut cmd = Command::new(runner_bin());
-        cmd.args(args).current_dir(repo_root()).env_remove("RUST_LOG");
-        // Runs journal into a per-test-process file, never into the repository's journal/
-        // (an explicit --journal / --db, or a test's own RUNNER_JOURNAL, still wins).
-        cmd.env("RUNNER_JOURNAL", test_journal());
+        let mut cmd = runner_command();
+        cmd.args(args);
         Self { cmd, stdin: None }
     }
 
