@@ -267,3 +267,19 @@ fn the_journal_reports_and_state_are_private() {
         }
     }
 }
+
+#[test]
+fn journal_tables_print_escapes_from_an_edited_journal_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    let a = recipe(dir.path(), "a.yaml", "esc", "acct-e");
+    Run::new(["backtest", s(&a), "--journal", s(&db), "--report-dir", s(&dir.path().join("r"))])
+        .run()
+        .success();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE runs SET outcome = 'done\u{1b}]0;pwned\u{7}'", []).unwrap();
+    drop(c);
+    let out = Run::new(["journal", "--db", s(&db), "runs"]).run().success();
+    assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'), "{:?}", out.stdout);
+    assert!(out.stdout.contains("done\\u{1b}]0;pwned\\u{7}"), "{}", out.stdout);
+}

@@ -200,7 +200,12 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 /// Print aligned columns (numbers are right-aligned by the caller's choice of `right`).
+/// Cells come from the journal file, which anyone with write access can edit: control
+/// characters are printed as text, never sent to the terminal.
 fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|r| r.iter().map(|c| crate::text::printable(c).into_owned()).collect()).collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
