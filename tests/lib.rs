@@ -15,6 +15,7 @@ mod options_e2e;
 mod recipes;
 mod risk;
 mod secrets_cli;
+mod secrets_demo;
 mod sops_compat;
 mod sops_ssh;
 mod strategy;

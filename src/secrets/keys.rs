@@ -212,6 +212,11 @@ impl AgeKeys {
         &self.ssh
     }
 
+    /// Public keys (`age1…`) of the X25519 identities, each with where it was found.
+    pub fn recipient_sources(&self) -> Vec<(String, &KeySource)> {
+        self.identities.iter().map(|(id, source)| (id.to_public().to_string(), source)).collect()
+    }
+
     /// Public keys (`age1…`) of the X25519 identities.
     pub fn recipients(&self) -> Vec<String> {
         self.identities.iter().map(|(id, _)| id.to_public().to_string()).collect()

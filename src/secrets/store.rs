@@ -1,4 +1,5 @@
-//! The secrets directory on disk: `NAME.sops.yaml` naming, listing, and crash-safe writes.
+//! The secrets directory on disk: `NAME.sops.yaml` naming, listing, where a credential
+//! name resolves, and crash-safe writes.
 //!
 //! Every write goes to a 0600 temporary file in the target's directory, is fsynced, renamed
 //! over the target and the directory is fsynced, so a crash leaves either the old file or
@@ -15,6 +16,10 @@ pub const SUFFIX: &str = ".sops.yaml";
 
 /// Default secrets directory, relative to the current directory.
 pub const DEFAULT_DIR: &str = "secrets";
+
+/// The subdirectory of a secrets directory that holds placeholder demo files, encrypted to a
+/// public key on purpose (see [`resolve`] and [`is_demo`]).
+pub const DEMO_DIR: &str = "demo";
 
 /// Check a secrets name: letters, digits, `_`, `-`, `.`; not starting with `.`; at most 100 chars.
 pub fn validate_name(name: &str) -> Result<(), SecretsError> {
@@ -45,6 +50,37 @@ pub fn validate_key(key: &str) -> Result<(), SecretsError> {
 pub fn path_for(dir: &Path, name: &str) -> Result<PathBuf, SecretsError> {
     validate_name(name)?;
     Ok(dir.join(format!("{name}{SUFFIX}")))
+}
+
+/// The file a credential name stands for (see [`resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The secrets file.
+    pub path: PathBuf,
+    /// Whether it is the placeholder demo file (there is no file of that name in the
+    /// secrets directory itself).
+    pub demo: bool,
+}
+
+/// Where the credentials `name` a recipe refers to are: `dir/NAME.sops.yaml` when it exists,
+/// else the placeholder `dir/demo/NAME.sops.yaml` when that exists, else `dir/NAME.sops.yaml`
+/// (which does not exist). The validator and the engine both resolve names here, so a file
+/// you put in `dir` always wins over the demo one.
+pub fn resolve(dir: &Path, name: &str) -> Result<Resolved, SecretsError> {
+    let own = path_for(dir, name)?;
+    if !own.exists() {
+        let demo = path_for(&dir.join(DEMO_DIR), name)?;
+        if demo.exists() {
+            return Ok(Resolved { path: demo, demo: true });
+        }
+    }
+    Ok(Resolved { path: own, demo: false })
+}
+
+/// Whether `path` is a demo file: it lies directly in a directory named `demo`. Demo files
+/// may be encrypted to keys whose private half is in the working tree; no other file may.
+pub fn is_demo(path: &Path) -> bool {
+    path.parent().and_then(Path::file_name).is_some_and(|n| n == DEMO_DIR)
 }
 
 /// Names of all secrets files in `dir`, sorted. A missing directory holds no secrets.
