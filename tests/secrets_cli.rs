@@ -411,6 +411,41 @@ fn edit_reencrypts_on_save_and_always_removes_the_temp_file() {
     assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 }
 
+#[test]
+fn edit_keeps_the_plaintext_private_whatever_the_umask() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "e", &[("token", "old-value")]).success();
+    // The editor records the modes of its directory and file, then changes the value.
+    let seen = p.outside("seen-modes");
+    let editor = write_script(
+        &p,
+        "modes-editor.sh",
+        &format!(
+            "stat -c %a \"$(dirname \"$1\")\" \"$1\" > {}\nsed -i 's/old-value/new-value/' \"$1\"",
+            seen.display()
+        ),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" secrets edit e")
+        .arg(crate::support::runner_bin())
+        .current_dir(p.dir())
+        .env("HOME", p.outside("home"))
+        .env("TMPDIR", p.outside("tmp"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .env_remove("SOPS_AGE_KEY")
+        .env("EDITOR", &editor)
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read_to_string(&seen).unwrap(), "700\n600\n", "temp directory and plaintext file modes");
+    assert_eq!(mode(&p.path("secrets/e.sops.yaml")), 0o600);
+    assert_eq!(p.with(&k, &["secrets", "get", "e", "token"]).run().success().stdout, "new-value\n");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
+}
+
 /// A throwaway GnuPG home under a short /tmp path with one passphrase-less key; the agent
 /// is killed and the directory removed on drop.
 struct Gpg {

@@ -658,16 +658,21 @@ fn rm(dir: &Path, a: RmArgs) -> Res {
 }
 
 fn edit(dir: &Path, a: EditArgs) -> Res {
+    use std::os::unix::fs::PermissionsExt;
     let path = store::path_for(dir, &a.name)?;
     let bytes = store::read(&path)?;
     refuse_public_recipients(&path, &bytes, &a.public)?;
     let session = vault::EditSession::open(&bytes, FileFormat::Yaml, &path)?;
     let plain = session.plaintext()?;
-    // A private 0700 directory; removed (with the plaintext) when `tmp` drops, on every path.
+    // A private directory, made 0700 (the umask can only take bits away) and set to 0700 in
+    // case the umask took the owner's; removed (with the plaintext) when `tmp` drops.
+    let private = std::fs::Permissions::from_mode(0o700);
     let tmp = tempfile::Builder::new()
         .prefix("runner-edit-")
+        .permissions(private.clone())
         .tempdir()
         .map_err(|e| SecretsError::io(&std::env::temp_dir(), e))?;
+    std::fs::set_permissions(tmp.path(), private).map_err(|e| SecretsError::io(tmp.path(), e))?;
     let edit_path = tmp.path().join(format!("{}.yaml", a.name));
     let result = edit_in(&edit_path, &plain, &path, &session);
     // Overwrite before unlinking so the plaintext does not linger in the page cache file.
@@ -679,7 +684,7 @@ fn edit(dir: &Path, a: EditArgs) -> Res {
 }
 
 fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, session: &vault::EditSession) -> Res {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -687,7 +692,11 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, session: &vault::EditSes
             .mode(0o600)
             .open(edit_path)
             .map_err(|e| SecretsError::io(edit_path, e))?;
-        f.write_all(plain).and_then(|_| f.sync_all()).map_err(|e| SecretsError::io(edit_path, e))?;
+        // 0600 whatever the umask (it may have taken the owner's write bit).
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .and_then(|_| f.write_all(plain))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| SecretsError::io(edit_path, e))?;
     }
     let editor = std::env::var("EDITOR")
         .ok()
