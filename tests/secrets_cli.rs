@@ -446,6 +446,38 @@ fn edit_keeps_the_plaintext_private_whatever_the_umask() {
     assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 }
 
+#[test]
+fn a_temp_file_left_by_a_killed_write_is_removed_by_the_next_write() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "s", &[("k", "v")]).success();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let plant = |name: &str| {
+        let path = p.path(&format!("secrets/{name}"));
+        fs::write(&path, "half-written").unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+        (path, file)
+    };
+    // Left by a `rotate` killed with -9: old, and nobody holds its lock.
+    let (dead, _) = plant(".runner-tmp-Dead01");
+    // An old one whose writer is still at work holds its lock: never taken.
+    let (live, live_file) = plant(".runner-tmp-Live01");
+    live_file.lock().unwrap();
+    // A fresh one may belong to a writer that has not locked it yet; other files are not ours.
+    let fresh = p.path("secrets/.runner-tmp-Fresh1");
+    fs::write(&fresh, "just created").unwrap();
+    let (other, _) = plant("notes.txt");
+
+    p.with(&k, &["secrets", "rotate", "s"]).run().success();
+    assert!(!dead.exists(), "the stale temporary file is still there");
+    for kept in [&live, &fresh, &other] {
+        assert!(kept.exists(), "{} was removed", kept.display());
+    }
+    assert_eq!(p.with(&k, &["secrets", "get", "s", "k"]).run().success().stdout, "v\n");
+}
+
 /// A throwaway GnuPG home under a short /tmp path with one passphrase-less key; the agent
 /// is killed and the directory removed on drop.
 struct Gpg {

@@ -410,10 +410,7 @@ pub fn generate_key_file(path: &Path) -> Result<String, SecretsError> {
         "# created: {created}\n# public key: {public}\n{}\n",
         id.to_string().expose_secret()
     ));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runner-tmp-")
-        .tempfile_in(parent)
-        .map_err(|e| SecretsError::io(parent, e))?;
+    let mut tmp = super::store::temp_file_in(parent)?;
     tmp.write_all(text.as_bytes()).map_err(|e| SecretsError::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| SecretsError::io(path, e))?;
     // Never overwrite an existing identity.
