@@ -389,6 +389,69 @@ fn key_commands_get_the_recipient_and_their_output_is_used() {
     assert!(out.stdout.contains(CANARY));
 }
 
+/// Whether process `pid` has ended (gone, or a zombie left to be reaped), waiting for that
+/// up to ~10 s.
+fn ended(pid: &str) -> bool {
+    for _ in 0..200 {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) => {
+                return true;
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    false
+}
+
+#[test]
+fn a_key_command_that_hangs_or_floods_is_stopped_with_its_process_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new();
+    let (_, recipient) = d.age_key("me");
+    d.write("plain.yaml", &format!("v: {CANARY}\n"));
+    d.runner(&["secrets", "encrypt", "--age", &recipient, "plain.yaml", "-o", "x.enc.yaml"], &[])
+        .run()
+        .success();
+    // Prints something, then waits for a child of its own (in its process group).
+    d.write("slow.sh", "#!/bin/sh\necho NOT-TO-BE-SHOWN\nsleep 30 &\necho $! > sleeper.pid\nwait\n");
+    fs::set_permissions(d.path("slow.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let slow = d.path("slow.sh");
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_KEY_CMD", &slow)])
+        .env("RUNNER_KEY_CMD_TIMEOUT", "2")
+        .run()
+        .code(1);
+    let said = format!("$SOPS_AGE_KEY_CMD: `{}` did not finish within 2 s; it was stopped", slow.display());
+    assert!(out.stderr.contains(&said) && out.stderr.contains("RUNNER_KEY_CMD_TIMEOUT"), "{}", out.stderr);
+    assert!(!out.stderr.contains("NOT-TO-BE-SHOWN") && !out.stdout.contains(CANARY), "{out:?}");
+    let sleeper = d.read("sleeper.pid");
+    assert!(ended(sleeper.trim()), "the command's child {} is still running", sleeper.trim());
+
+    // Endless output is cut off and stopped too (here through the SSH key command).
+    let flood = PathBuf::from("yes AGE-SECRET-KEY-1");
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_SSH_PRIVATE_KEY_CMD", &flood)])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("$SOPS_AGE_SSH_PRIVATE_KEY_CMD: `yes` printed more than 64 KiB"),
+        "{}",
+        out.stderr
+    );
+    // A timeout that is not a number of seconds is named.
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_KEY_CMD", &slow)])
+        .env("RUNNER_KEY_CMD_TIMEOUT", "soon")
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("RUNNER_KEY_CMD_TIMEOUT=\"soon\" is not a number of seconds"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// A document with comments everywhere the comment rules look.
 const COMMENTED: &str = "\
 # plain header
