@@ -16,6 +16,7 @@ mod recipes;
 mod risk;
 mod safety;
 mod secrets_cli;
+mod secrets_demo;
 mod sops_compat;
 mod sops_ssh;
 mod strategy;

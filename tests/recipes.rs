@@ -77,7 +77,7 @@ fn scratch_project() -> tempfile::TempDir {
         for name in [&r.provider.credentials, &r.broker.credentials].into_iter().flatten() {
             // The repo's demo secrets: real SOPS files with the keys each adapter needs.
             let file = format!("{name}.sops.yaml");
-            fs::copy(root.join("secrets").join(&file), dir.path().join("secrets").join(&file)).unwrap();
+            fs::copy(root.join("secrets/demo").join(&file), dir.path().join("secrets").join(&file)).unwrap();
         }
     }
     dir
@@ -362,7 +362,7 @@ fn fleet_file_is_validated_and_its_limits_checked() {
     let out = Run::new(["validate", "a.yaml"]).dir(d).run().code(1);
     assert!(out.stdout.contains("vault/alpaca-live.sops.yaml does not exist"), "{}", out.stdout);
     fs::create_dir(d.join("vault")).unwrap();
-    fs::copy(repo_root().join("secrets/alpaca-paper.sops.yaml"), d.join("vault/alpaca-live.sops.yaml"))
+    fs::copy(repo_root().join("secrets/demo/alpaca-paper.sops.yaml"), d.join("vault/alpaca-live.sops.yaml"))
         .unwrap();
     Run::new(["validate", "a.yaml"]).dir(d).run().success();
 }

@@ -13,8 +13,9 @@ use crate::support::{Finished, Run};
 /// A value that must never show up anywhere except where a command is asked to reveal it.
 const CANARY: &str = "canary-7Qx9-zz-SECRET";
 
-/// A throwaway project: a working directory, a HOME with no keys, and helpers to run
-/// `runner` there with a chosen key environment.
+/// A throwaway project: a working directory, and beside it (outside the working tree, as
+/// private keys must be) a HOME with no keys, a TMPDIR and the tests' key files; helpers to
+/// run `runner` there with a chosen key environment.
 struct Project {
     root: tempfile::TempDir,
 }
@@ -28,20 +29,32 @@ struct AgeKey {
 impl Project {
     fn new() -> Self {
         let root = tempfile::Builder::new().prefix("rv-").tempdir().expect("tempdir");
-        fs::create_dir_all(root.path().join("home")).expect("home");
-        fs::create_dir_all(root.path().join("tmp")).expect("tmp");
+        for dir in ["work", "home", "tmp"] {
+            fs::create_dir_all(root.path().join(dir)).expect("mkdir");
+        }
         Self { root }
     }
 
+    /// The working directory (the project: `.sops.yaml`, `secrets/`).
+    fn dir(&self) -> PathBuf {
+        self.root.path().join("work")
+    }
+
+    /// A path in the project.
     fn path(&self, rel: &str) -> PathBuf {
+        self.dir().join(rel)
+    }
+
+    /// A path beside the project: `home`, `tmp`, `keys/…`.
+    fn outside(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
     }
 
-    /// A new age identity in `keys/NAME.txt`.
+    /// A new age identity in `keys/NAME.txt` beside the project.
     fn age_key(&self, name: &str) -> AgeKey {
         let id = age::x25519::Identity::generate();
         let recipient = id.to_public().to_string();
-        let file = self.path(&format!("keys/{name}.txt"));
+        let file = self.outside(&format!("keys/{name}.txt"));
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, format!("# test key\n{}\n", id.to_string().expose_secret())).unwrap();
         AgeKey { file, recipient }
@@ -50,10 +63,10 @@ impl Project {
     /// `runner ARGS` in the project, no keys at all, quiet logs, private TMPDIR.
     fn bare(&self, args: &[&str]) -> Run {
         Run::new(args)
-            .dir(self.root.path())
-            .env("HOME", self.path("home"))
-            .env("TMPDIR", self.path("tmp"))
-            .env("GNUPGHOME", self.path("no-gnupg"))
+            .dir(self.dir())
+            .env("HOME", self.outside("home"))
+            .env("TMPDIR", self.outside("tmp"))
+            .env("GNUPGHOME", self.outside("no-gnupg"))
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("SOPS_AGE_KEY")
             .env_remove("SOPS_AGE_KEY_FILE")
@@ -121,7 +134,7 @@ fn init_creates_an_identity_and_a_rule_and_keeps_existing_rules() {
     )
     .unwrap();
     let r = p.bare(&["secrets", "init"]).run().success();
-    let key_file = p.path("home/.config/sops/age/keys.txt");
+    let key_file = p.outside("home/.config/sops/age/keys.txt");
     assert_eq!(mode(&key_file), 0o600);
     let text = fs::read_to_string(&key_file).unwrap();
     assert!(text.starts_with("# created: "), "{text}");
@@ -379,7 +392,7 @@ fn edit_reencrypts_on_save_and_always_removes_the_temp_file() {
     assert_eq!(fs::read_to_string(p.path("seen-mode")).unwrap().trim(), "600");
     assert_eq!(p.with(&k, &["secrets", "get", "e", "token"]).run().success().stdout, "new-value\n");
     assert!(!String::from_utf8(p.read("secrets/e.sops.yaml")).unwrap().contains("new-value"));
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 
     // A failing editor: error, nothing changed, temp file gone.
     let bad = write_script(&p, "bad-editor.sh", "sed -i 's/new-value/leaked/' \"$1\"\nexit 3");
@@ -388,14 +401,81 @@ fn edit_reencrypts_on_save_and_always_removes_the_temp_file() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("e.sops.yaml"), "{}", r.stderr);
     assert_eq!(before, p.read("secrets/e.sops.yaml"));
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 
     // An editor that writes invalid YAML: error, nothing changed, temp file gone.
     let broken = write_script(&p, "broken-editor.sh", "printf 'token: [oops\\n' > \"$1\"");
     let r = p.with(&k, &["secrets", "edit", "e"]).env("EDITOR", &broken).run();
     assert_ne!(r.code, 0, "{}", r.stdout);
     assert_eq!(before, p.read("secrets/e.sops.yaml"));
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
+}
+
+#[test]
+fn edit_keeps_the_plaintext_private_whatever_the_umask() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "e", &[("token", "old-value")]).success();
+    // The editor records the modes of its directory and file, then changes the value.
+    let seen = p.outside("seen-modes");
+    let editor = write_script(
+        &p,
+        "modes-editor.sh",
+        &format!(
+            "stat -c %a \"$(dirname \"$1\")\" \"$1\" > {}\nsed -i 's/old-value/new-value/' \"$1\"",
+            seen.display()
+        ),
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" secrets edit e")
+        .arg(crate::support::runner_bin())
+        .current_dir(p.dir())
+        .env("HOME", p.outside("home"))
+        .env("TMPDIR", p.outside("tmp"))
+        .env("SOPS_AGE_KEY_FILE", &k.file)
+        .env_remove("SOPS_AGE_KEY")
+        .env("EDITOR", &editor)
+        .output()
+        .expect("run sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read_to_string(&seen).unwrap(), "700\n600\n", "temp directory and plaintext file modes");
+    assert_eq!(mode(&p.path("secrets/e.sops.yaml")), 0o600);
+    assert_eq!(p.with(&k, &["secrets", "get", "e", "token"]).run().success().stdout, "new-value\n");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
+}
+
+#[test]
+fn a_temp_file_left_by_a_killed_write_is_removed_by_the_next_write() {
+    let p = Project::new();
+    let k = p.age_key("me");
+    p.write_rule(&[&k.recipient], &[]);
+    set(&p, &k, "s", &[("k", "v")]).success();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let plant = |name: &str| {
+        let path = p.path(&format!("secrets/{name}"));
+        fs::write(&path, "half-written").unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+        (path, file)
+    };
+    // Left by a `rotate` killed with -9: old, and nobody holds its lock.
+    let (dead, _) = plant(".runner-tmp-Dead01");
+    // An old one whose writer is still at work holds its lock: never taken.
+    let (live, live_file) = plant(".runner-tmp-Live01");
+    live_file.lock().unwrap();
+    // A fresh one may belong to a writer that has not locked it yet; other files are not ours.
+    let fresh = p.path("secrets/.runner-tmp-Fresh1");
+    fs::write(&fresh, "just created").unwrap();
+    let (other, _) = plant("notes.txt");
+
+    p.with(&k, &["secrets", "rotate", "s"]).run().success();
+    assert!(!dead.exists(), "the stale temporary file is still there");
+    for kept in [&live, &fresh, &other] {
+        assert!(kept.exists(), "{} was removed", kept.display());
+    }
+    assert_eq!(p.with(&k, &["secrets", "get", "s", "k"]).run().success().stdout, "v\n");
 }
 
 /// A throwaway GnuPG home under a short /tmp path with one passphrase-less key; the agent
@@ -580,8 +660,8 @@ fn files_written_by_runner_and_by_sops_work_both_ways() {
     set(&p, &a, "shared", &[("api_key", "from-runner"), ("api_secret", "s2")]).success();
     let sops = |key: &AgeKey, args: &[&str]| {
         let out = Command::new(sops_bin())
-            .current_dir(p.root.path())
-            .env("HOME", p.path("home"))
+            .current_dir(p.dir())
+            .env("HOME", p.outside("home"))
             .env("SOPS_AGE_KEY_FILE", &key.file)
             .env_remove("SOPS_AGE_KEY")
             .arg("--disable-version-check")
@@ -613,8 +693,8 @@ fn on_pty(p: &Project, k: &AgeKey, command: &str, feed: &str) -> std::process::O
     Command::new("sh")
         .arg("-c")
         .arg(shell)
-        .current_dir(p.root.path())
-        .env("HOME", p.path("home"))
+        .current_dir(p.dir())
+        .env("HOME", p.outside("home"))
         .env("SOPS_AGE_KEY_FILE", &k.file)
         .env_remove("SOPS_AGE_KEY")
         .output()
@@ -654,9 +734,9 @@ fn ctrl_c_while_editing_still_removes_the_plaintext() {
         .arg("-w")
         .arg(crate::support::runner_bin())
         .args(["secrets", "edit", "e"])
-        .current_dir(p.root.path())
-        .env("HOME", p.path("home"))
-        .env("TMPDIR", p.path("tmp"))
+        .current_dir(p.dir())
+        .env("HOME", p.outside("home"))
+        .env("TMPDIR", p.outside("tmp"))
         .env("SOPS_AGE_KEY_FILE", &k.file)
         .env("EDITOR", &editor)
         .output()
@@ -665,7 +745,7 @@ fn ctrl_c_while_editing_still_removes_the_plaintext() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("e.sops.yaml") && !stderr.contains(CANARY), "{stderr}");
     assert_eq!(before, p.read("secrets/e.sops.yaml"));
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "plaintext left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "plaintext left behind");
 }
 
 #[test]
@@ -720,8 +800,8 @@ fn key_groups_with_shamir_threshold_from_sops_yaml() {
 /// The real sops in the project directory with `key` as its only age identity.
 fn sops_run(p: &Project, key: &AgeKey, args: &[&str]) -> std::process::Output {
     Command::new(sops_bin())
-        .current_dir(p.root.path())
-        .env("HOME", p.path("home"))
+        .current_dir(p.dir())
+        .env("HOME", p.outside("home"))
         .env("SOPS_AGE_KEY_FILE", &key.file)
         .env_remove("SOPS_AGE_KEY")
         .env_remove("XDG_CONFIG_HOME")
@@ -932,7 +1012,7 @@ fn edit_on_a_terminal_offers_to_fix_an_invalid_edit() {
     );
     let command = format!(
         "env TMPDIR={} EDITOR={} {} secrets edit e",
-        p.path("tmp").display(),
+        p.outside("tmp").display(),
         editor.display(),
         crate::support::runner_bin()
     );
@@ -941,7 +1021,7 @@ fn edit_on_a_terminal_offers_to_fix_an_invalid_edit() {
     assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("e.sops.yaml") && !shown.contains(CANARY), "{shown}");
     assert_eq!(p.with(&k, &["secrets", "get", "e", "token"]).run().success().stdout, "fixed\n");
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 
     // Ctrl-C at the question: nothing written, the temp file removed. (A fresh transcript,
     // so the feed waits for this run's question.)
@@ -956,7 +1036,7 @@ fn edit_on_a_terminal_offers_to_fix_an_invalid_edit() {
         "inner.sh",
         &format!(
             "trap true INT\nTMPDIR={} EDITOR={} {} secrets edit e\necho \"rc=$?\"",
-            p.path("tmp").display(),
+            p.outside("tmp").display(),
             broken.display(),
             crate::support::runner_bin()
         ),
@@ -971,5 +1051,5 @@ fn edit_on_a_terminal_offers_to_fix_an_invalid_edit() {
     assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shown.contains("interrupted") && shown.contains("rc=2\n") && !shown.contains(CANARY), "{shown}");
     assert_eq!(before_abort, p.read("secrets/e.sops.yaml"));
-    assert_eq!(fs::read_dir(p.path("tmp")).unwrap().count(), 0, "temp files left behind");
+    assert_eq!(fs::read_dir(p.outside("tmp")).unwrap().count(), 0, "temp files left behind");
 }

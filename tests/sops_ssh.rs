@@ -40,7 +40,8 @@ struct SshKey {
     public: String,
 }
 
-/// A throwaway directory with an empty HOME.
+/// A throwaway working directory, and beside it (outside the working tree, as private keys
+/// must be) an empty HOME and the tests' key files.
 struct Dir {
     root: tempfile::TempDir,
 }
@@ -48,11 +49,24 @@ struct Dir {
 impl Dir {
     fn new() -> Dir {
         let root = tempfile::Builder::new().prefix("rssh-").tempdir().expect("tempdir");
-        fs::create_dir_all(root.path().join("home")).unwrap();
+        for dir in ["work", "home"] {
+            fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
         Dir { root }
     }
 
+    /// The working directory.
+    fn dir(&self) -> PathBuf {
+        self.root.path().join("work")
+    }
+
+    /// A path in the working directory.
     fn path(&self, rel: &str) -> PathBuf {
+        self.dir().join(rel)
+    }
+
+    /// A path beside the working directory: `home/…`, `keys/…`.
+    fn outside(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
     }
 
@@ -68,7 +82,7 @@ impl Dir {
 
     /// `ssh-keygen -t KIND` into `keys/NAME` (with a passphrase if given).
     fn ssh_key(&self, name: &str, kind: &str, passphrase: &str) -> SshKey {
-        let private = self.path(&format!("keys/{name}"));
+        let private = self.outside(&format!("keys/{name}"));
         fs::create_dir_all(private.parent().unwrap()).unwrap();
         let mut cmd = Command::new("ssh-keygen");
         cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", &format!("{name}@test"), "-f"]).arg(&private);
@@ -84,7 +98,7 @@ impl Dir {
     /// A new age X25519 key file `keys/NAME.txt`; returns (file, recipient).
     fn age_key(&self, name: &str) -> (PathBuf, String) {
         let id = age::x25519::Identity::generate();
-        let file = self.path(&format!("keys/{name}.txt"));
+        let file = self.outside(&format!("keys/{name}.txt"));
         fs::create_dir_all(file.parent().unwrap()).unwrap();
         fs::write(&file, format!("{}\n", id.to_string().expose_secret())).unwrap();
         (file, id.to_public().to_string())
@@ -93,9 +107,9 @@ impl Dir {
     /// `runner ARGS` here, with no keys except what `env` adds.
     fn runner(&self, args: &[&str], env: &[(&str, &Path)]) -> Run {
         let mut run = Run::new(args)
-            .dir(self.root.path())
-            .env("HOME", self.path("home"))
-            .env("GNUPGHOME", self.path("no-gnupg"));
+            .dir(self.dir())
+            .env("HOME", self.outside("home"))
+            .env("GNUPGHOME", self.outside("no-gnupg"));
         for v in KEY_VARS {
             run = run.env_remove(v);
         }
@@ -109,9 +123,9 @@ impl Dir {
     fn sops(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
         let mut cmd = Command::new(sops_bin());
         cmd.args(args)
-            .current_dir(self.root.path())
-            .env("HOME", self.path("home"))
-            .env("GNUPGHOME", self.path("no-gnupg"))
+            .current_dir(self.dir())
+            .env("HOME", self.outside("home"))
+            .env("GNUPGHOME", self.outside("no-gnupg"))
             .env("SOPS_DISABLE_VERSION_CHECK", "1");
         for v in KEY_VARS {
             cmd.env_remove(v);
@@ -211,17 +225,17 @@ fn default_ssh_keys_are_found_in_home_and_bad_ones_are_named() {
     let none = decrypt().code(1);
     assert!(none.stderr.contains("x.enc.yaml"), "{}", none.stderr);
     // ~/.ssh/id_rsa alone opens it; so does ~/.ssh/id_ed25519 alone.
-    fs::create_dir_all(d.path("home/.ssh")).unwrap();
-    fs::copy(&rsa.private, d.path("home/.ssh/id_rsa")).unwrap();
+    fs::create_dir_all(d.outside("home/.ssh")).unwrap();
+    fs::copy(&rsa.private, d.outside("home/.ssh/id_rsa")).unwrap();
     assert!(decrypt().success().stdout.contains(CANARY));
-    fs::remove_file(d.path("home/.ssh/id_rsa")).unwrap();
-    fs::copy(&ed.private, d.path("home/.ssh/id_ed25519")).unwrap();
+    fs::remove_file(d.outside("home/.ssh/id_rsa")).unwrap();
+    fs::copy(&ed.private, d.outside("home/.ssh/id_ed25519")).unwrap();
     assert!(decrypt().success().stdout.contains(CANARY));
 
     // An unusable ~/.ssh/id_rsa does not stop the working key; when nothing works, it is named.
-    fs::write(d.path("home/.ssh/id_rsa"), "not a key\n").unwrap();
+    fs::write(d.outside("home/.ssh/id_rsa"), "not a key\n").unwrap();
     assert!(decrypt().success().stdout.contains(CANARY));
-    fs::remove_file(d.path("home/.ssh/id_ed25519")).unwrap();
+    fs::remove_file(d.outside("home/.ssh/id_ed25519")).unwrap();
     let bad = decrypt().code(1);
     assert!(
         bad.stderr.contains(".ssh/id_rsa") && bad.stderr.contains("not an SSH private key"),
@@ -230,13 +244,13 @@ fn default_ssh_keys_are_found_in_home_and_bad_ones_are_named() {
     );
 
     // An explicit SOPS_AGE_SSH_PRIVATE_KEY_FILE that is not a key is an error naming it.
-    let junk = d.path("keys/junk");
+    let junk = d.outside("keys/junk");
     fs::write(&junk, "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
         .unwrap();
     let out = d.runner(&["secrets", "decrypt", "x.enc.yaml"], &[(SSH_FILE, &junk)]).run();
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains(&junk.display().to_string()), "{}", out.stderr);
-    let missing = d.path("keys/nope");
+    let missing = d.outside("keys/nope");
     let out = d.runner(&["secrets", "decrypt", "x.enc.yaml"], &[(SSH_FILE, &missing)]).run();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("keys/nope"), "{}", out.stderr);
@@ -271,7 +285,7 @@ fn a_wrong_ssh_key_gives_a_clear_error_naming_it_and_no_secret() {
 fn on_pty(d: &Dir, command: &str, feed: &str, env: &[(&str, &Path)]) -> Output {
     let shell = crate::support::pty_script(command, feed);
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(shell).current_dir(d.root.path()).env("HOME", d.path("home"));
+    cmd.arg("-c").arg(shell).current_dir(d.dir()).env("HOME", d.outside("home"));
     for v in KEY_VARS {
         cmd.env_remove(v);
     }
@@ -373,6 +387,69 @@ fn key_commands_get_the_recipient_and_their_output_is_used() {
         .run()
         .success();
     assert!(out.stdout.contains(CANARY));
+}
+
+/// Whether process `pid` has ended (gone, or a zombie left to be reaped), waiting for that
+/// up to ~10 s.
+fn ended(pid: &str) -> bool {
+    for _ in 0..200 {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat) if stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')) => {
+                return true;
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    false
+}
+
+#[test]
+fn a_key_command_that_hangs_or_floods_is_stopped_with_its_process_group() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new();
+    let (_, recipient) = d.age_key("me");
+    d.write("plain.yaml", &format!("v: {CANARY}\n"));
+    d.runner(&["secrets", "encrypt", "--age", &recipient, "plain.yaml", "-o", "x.enc.yaml"], &[])
+        .run()
+        .success();
+    // Prints something, then waits for a child of its own (in its process group).
+    d.write("slow.sh", "#!/bin/sh\necho NOT-TO-BE-SHOWN\nsleep 30 &\necho $! > sleeper.pid\nwait\n");
+    fs::set_permissions(d.path("slow.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let slow = d.path("slow.sh");
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_KEY_CMD", &slow)])
+        .env("RUNNER_KEY_CMD_TIMEOUT", "2")
+        .run()
+        .code(1);
+    let said = format!("$SOPS_AGE_KEY_CMD: `{}` did not finish within 2 s; it was stopped", slow.display());
+    assert!(out.stderr.contains(&said) && out.stderr.contains("RUNNER_KEY_CMD_TIMEOUT"), "{}", out.stderr);
+    assert!(!out.stderr.contains("NOT-TO-BE-SHOWN") && !out.stdout.contains(CANARY), "{out:?}");
+    let sleeper = d.read("sleeper.pid");
+    assert!(ended(sleeper.trim()), "the command's child {} is still running", sleeper.trim());
+
+    // Endless output is cut off and stopped too (here through the SSH key command).
+    let flood = PathBuf::from("yes AGE-SECRET-KEY-1");
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_SSH_PRIVATE_KEY_CMD", &flood)])
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("$SOPS_AGE_SSH_PRIVATE_KEY_CMD: `yes` printed more than 64 KiB"),
+        "{}",
+        out.stderr
+    );
+    // A timeout that is not a number of seconds is named.
+    let out = d
+        .runner(&["secrets", "decrypt", "x.enc.yaml"], &[("SOPS_AGE_KEY_CMD", &slow)])
+        .env("RUNNER_KEY_CMD_TIMEOUT", "soon")
+        .run()
+        .code(1);
+    assert!(
+        out.stderr.contains("RUNNER_KEY_CMD_TIMEOUT=\"soon\" is not a number of seconds"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A document with comments everywhere the comment rules look.

@@ -33,11 +33,21 @@ fn repo_recipes_validate_without_keys_with_notes_only() {
     let out = validate_without_keys(&["recipes/"], home.path()).success();
     assert!(out.stdout.contains("note[secret-no-key]"), "{}", out.stdout);
     assert!(!out.stdout.contains("warning[secret-no-key]"), "{}", out.stdout);
-    assert!(out.stdout.contains("0 invalid (0 errors, 0 warnings, 2 notes)"), "{}", out.stdout);
+    assert!(out.stdout.contains("0 invalid (0 errors, 0 warnings, 4 notes)"), "{}", out.stdout);
+    // The names resolve to the placeholder demo files, which say so, once per secret.
+    assert_eq!(out.stdout.matches("note[secret-demo]").count(), 2, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "note[secret-demo]: secret `coinbase` is the placeholder demo file secrets/demo/coinbase.sops.yaml: \
+             its values are not real credentials; also named by `broker.credentials` (recipes/btc-coinbase-ha.yaml:18)"
+        ),
+        "{}",
+        out.stdout
+    );
     // btc-coinbase-ha names `coinbase` for both provider and broker: one note, at the first
     // use (the provider), naming the second.
     assert_eq!(out.stdout.matches("opens secret `coinbase`").count(), 1, "{}", out.stdout);
-    assert!(out.stdout.contains("√ recipes/btc-coinbase-ha.yaml: 1 note\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("√ recipes/btc-coinbase-ha.yaml: 2 notes\n"), "{}", out.stdout);
     let at = out.stdout.find("opens secret `coinbase`").expect("the coinbase note");
     let note = &out.stdout[at..];
     assert!(

@@ -24,8 +24,10 @@ impl Credentials {
     }
 }
 
-/// Decrypt every secret `recipe` names from `secrets_dir` and check that the keys its
-/// adapters need are there and non-empty. `file` names the recipe in errors.
+/// Decrypt every secret `recipe` names from `secrets_dir` (a name resolves to
+/// `secrets_dir/NAME.sops.yaml`, else to the placeholder demo file, with a warning: see
+/// [`crate::secrets::store::resolve`]) and check that the keys its adapters need are there
+/// and non-empty. `file` names the recipe in errors.
 pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Result<Credentials> {
     let mut creds = Credentials::default();
     let wanted = [
@@ -39,6 +41,14 @@ pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Resul
             let map = map.clone();
             creds.loaded.push((role, name.to_owned(), map));
             continue;
+        }
+        if crate::secrets::store::resolve(secrets_dir, name).is_ok_and(|r| r.demo) {
+            tracing::warn!(
+                secret = name,
+                "credentials `{name}` are the placeholder demo values in {}/demo: put your own in with \
+                 `runner secrets set {name} …`",
+                secrets_dir.display()
+            );
         }
         let map = crate::secrets::load(secrets_dir, name).map_err(|e| {
             ExitError::failed(format!("{}: credentials `{name}` for the {kind} {role}: {e}", file.display()))

@@ -257,11 +257,14 @@ and the limits between them. `--fleet FILE` names another fleet file; `--no-flee
 
 A recipe names credentials, never contains them: `credentials: alpaca-paper` refers to the
 SOPS-encrypted file `secrets/alpaca-paper.sops.yaml` (the directory is the fleet file's
-`secrets_dir`). Live brokers (alpaca, schwab, coinbase) and the alpaca and polygon data
-providers require a name; the paper broker and the replay provider refuse one. Names may use
-letters, digits, `-`, `_` and `.`. Create and edit secrets with `runner secrets` (see its
-`--help`). The example recipes `nvda-signals.yaml` and `btc-coinbase-ha.yaml` need
-`secrets/alpaca-paper.sops.yaml` and `secrets/coinbase.sops.yaml`.
+`secrets_dir`), or, while that does not exist, to the placeholder
+`secrets/demo/alpaca-paper.sops.yaml` (a note says so; demo files are encrypted to a public
+key, see docs/secrets.md). Live brokers (alpaca, schwab, coinbase) and the alpaca and polygon
+data providers require a name; the paper broker and the replay provider refuse one. Names may
+use letters, digits, `-`, `_` and `.`. Create and edit secrets with `runner secrets` (see its
+`--help`). The example recipes `nvda-signals.yaml` and `btc-coinbase-ha.yaml` name
+`alpaca-paper` and `coinbase`, which the demo files stand in for until you set your own.
+A secret encrypted to a key whose private half is in the working tree is an error.
 
 By default `runner validate` does not decrypt secrets. It checks that the file exists and
 parses, that it holds the keys the adapter needs (key names are clear text in SOPS files), and

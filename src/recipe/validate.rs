@@ -1203,7 +1203,6 @@ pub fn check_credentials(
         message,
         hint: hint.to_string(),
     };
-    let file = secrets_dir.join(format!("{name}.sops.yaml"));
     let check = match crate::secrets::check_reference(secrets_dir, name) {
         Ok(c) => c,
         Err(e) => {
@@ -1221,6 +1220,7 @@ pub fn check_credentials(
             }
         }
     };
+    let file = &check.path;
     if !check.exists {
         return vec![err(
             "secret-missing",
@@ -1240,6 +1240,28 @@ pub fn check_credentials(
             ),
             &format!("add them with `runner secrets set {name} {}`", missing.join(" ")),
         ));
+    }
+    if !check.public_keys.is_empty() {
+        let keys = crate::secrets::exposed::describe(&check.public_keys);
+        let message = format!(
+            "secret `{name}` ({}) is encrypted to {keys}: anyone with this repository can read it",
+            file.display()
+        );
+        out.push(err("secret-public-key", message, crate::secrets::exposed::FIX));
+    }
+    if check.demo {
+        out.push(CredentialFinding {
+            severity: Severity::Note,
+            code: "secret-demo",
+            message: format!(
+                "secret `{name}` is the placeholder demo file {}: its values are not real credentials",
+                file.display()
+            ),
+            hint: format!(
+                "for real ones: `runner secrets init` (once), then `runner secrets set {name} {}` (see secrets/README.md)",
+                required.join(" ")
+            ),
+        });
     }
     if !check.key_available {
         let mut recipients: Vec<String> = check.age_recipients.clone();
@@ -1321,7 +1343,7 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
     let mut agents: HashMap<String, (String, usize)> = HashMap::new();
     let mut accounts: HashMap<(String, String), (usize, String, usize)> = HashMap::new();
     let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
-    // Secret name → its no-key findings: (report index, diagnostic, where it is named).
+    // "code name" of a secret → its once-per-secret findings: (report index, diagnostic, where it is named).
     let mut no_key: std::collections::BTreeMap<String, Vec<(usize, Diagnostic, String)>> = Default::default();
     for (idx, rep) in reports.iter().enumerate() {
         let Some(r) = &rep.recipe else { continue };
@@ -1392,10 +1414,10 @@ pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
                     Severity::Warning => Diagnostic::warning(&rep.file, pos, f.code, f.message, Some(f.hint)),
                     Severity::Note => Diagnostic::note(&rep.file, pos, f.code, f.message, Some(f.hint)),
                 };
-                if f.code == "secret-no-key" {
+                if matches!(f.code, "secret-no-key" | "secret-demo") {
                     // Reported once per secret file, at its first use (below).
                     let place = format!("`{}` ({}:{})", pointer_to_path(ptr), rep.file, pos.line);
-                    no_key.entry(n.to_string()).or_default().push((idx, d, place));
+                    no_key.entry(format!("{} {n}", f.code)).or_default().push((idx, d, place));
                 } else {
                     extra.push((idx, d));
                 }

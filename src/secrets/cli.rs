@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use zeroize::Zeroizing;
 
+use super::exposed::{self, TreeKey};
 use super::rules::{CreationRule, InitChange, SopsConfig};
 use super::vault::{self, FileFormat, RecipientChange};
 use super::{SecretString, SecretsError, keys, rules, store};
@@ -22,6 +23,7 @@ use crate::cli::{CmdResult, ExitError, GlobalArgs};
     after_help = "Each NAME is a file DIR/NAME.sops.yaml (default DIR: secrets/), encrypted to age and/or PGP \
 recipients exactly as sops does, so `sops` can read and edit it too. Keys are found like sops finds them: \
 SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, and GnuPG (GNUPGHOME, gpg-agent). \
+No file outside a demo/ directory is ever encrypted to a key whose private half is in the working tree. \
 See docs/secrets.md."
 )]
 pub struct SecretsArgs {
@@ -37,6 +39,14 @@ pub struct SecretsArgs {
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
     /// Create an age identity if you have none and make .sops.yaml encrypt DIR to it.
+    #[command(
+        long_about = "Create an age identity if you have none and make .sops.yaml encrypt DIR to it.\n\n\
+An identity whose private key is in the working tree (such as the public demo key) is never used. \
+If the .sops.yaml rule that matches DIR already encrypts to your key and to no key of the working tree, \
+nothing changes; otherwise a rule for DIR is added (just before the one that matched, or at the end), \
+holding your key and the other recipients of the rule that matched except keys of the working tree. \
+Says which key file and public key, and which rule, it used or wrote."
+    )]
     Init(InitArgs),
     /// Create or update DIR/NAME.sops.yaml with values read from a hidden prompt or stdin.
     #[command(
@@ -89,6 +99,16 @@ const TYPES: [&str; 5] = ["yaml", "json", "dotenv", "ini", "binary"];
 #[derive(Debug, Args)]
 pub struct InitArgs {}
 
+/// The override of the working-tree key check, for the commands that encrypt.
+#[derive(Debug, Args)]
+pub struct PublicKeyArgs {
+    /// Encrypt even to a recipient whose private key is in the working tree, so that anyone
+    /// with the repository can read the file: only for deliberate demo or test files (files
+    /// in a `demo/` directory need no flag).
+    #[arg(long)]
+    pub allow_public_key: bool,
+}
+
 /// `runner secrets set`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
@@ -105,6 +125,9 @@ pub struct SetArgs {
     /// PGP fingerprint for a new file (repeatable). Refused for an existing file.
     #[arg(long = "pgp", value_name = "FINGERPRINT")]
     pub pgp: Vec<String>,
+    /// The working-tree key check.
+    #[command(flatten)]
+    pub public: PublicKeyArgs,
 }
 
 /// `runner secrets get`.
@@ -134,6 +157,9 @@ pub struct RmArgs {
 pub struct EditArgs {
     /// Secrets name.
     pub name: String,
+    /// The working-tree key check.
+    #[command(flatten)]
+    pub public: PublicKeyArgs,
 }
 
 /// `runner secrets rotate`.
@@ -145,6 +171,9 @@ pub struct RotateArgs {
     /// Rotate every secrets file in DIR.
     #[arg(long)]
     pub all: bool,
+    /// The working-tree key check.
+    #[command(flatten)]
+    pub public: PublicKeyArgs,
 }
 
 /// `runner secrets recipients`.
@@ -167,6 +196,9 @@ pub struct RecipientArgs {
     /// PGP key fingerprint.
     #[arg(long = "pgp", value_name = "FINGERPRINT")]
     pub pgp: Vec<String>,
+    /// The working-tree key check.
+    #[command(flatten)]
+    pub public: PublicKeyArgs,
 }
 
 /// `runner secrets encrypt`.
@@ -193,6 +225,9 @@ pub struct EncryptArgs {
     /// Write to this file (0600) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The working-tree key check.
+    #[command(flatten)]
+    pub public: PublicKeyArgs,
 }
 
 /// `runner secrets decrypt`.
@@ -248,6 +283,7 @@ fn to_exit(e: SecretsError) -> ExitError {
         | SecretsError::KeySetup(_)
         | SecretsError::Config { .. }
         | SecretsError::Format(_)
+        | SecretsError::PublicKey { .. }
         | SecretsError::Sops(_) => ExitError::failed(e.to_string()),
     }
 }
@@ -262,35 +298,89 @@ fn out(text: &str) -> Result<(), SecretsError> {
 }
 
 fn init(dir: &Path) -> Res {
-    let ages = keys::AgeKeys::discover()?;
-    let recipient = if let Some(r) = ages.recipients().into_iter().next() {
-        eprintln!("using your existing age identity {r}");
-        r
-    } else {
-        let path = keys::default_key_file().ok_or_else(|| {
-            SecretsError::Input("cannot find where to put the age key: set HOME or XDG_CONFIG_HOME".into())
-        })?;
-        let public = keys::generate_key_file(&path)?;
-        eprintln!("created age identity {} (public key {public}); back it up somewhere safe", path.display());
-        public
-    };
     let cwd = std::env::current_dir().map_err(|e| SecretsError::io(Path::new("."), e))?;
     let config_path = rules::find_config_file(&cwd).unwrap_or_else(|| cwd.join(rules::CONFIG_NAME));
+    let root = exposed::project_root(&config_path).unwrap_or_else(|| cwd.clone());
+    let public = exposed::scan(&root);
+    let recipient = own_identity(&public)?;
     let existing = if config_path.exists() {
         Some(std::fs::read_to_string(&config_path).map_err(|e| SecretsError::io(&config_path, e))?)
     } else {
         None
     };
-    match rules::extend_for_init(&config_path, existing.as_deref(), dir, &recipient)? {
-        InitChange::AlreadyCovered => {
-            eprintln!("{} already encrypts {} to {recipient}", config_path.display(), dir.display());
+    let config = config_path.display();
+    match rules::extend_for_init(&config_path, existing.as_deref(), dir, &recipient, &public)? {
+        InitChange::AlreadyCovered { index } => {
+            eprintln!(
+                "{config}: creation rule {index} already encrypts new files in {} to {recipient} and to no key \
+                 of this working tree; nothing written",
+                dir.display()
+            );
         }
-        InitChange::Write(text) => {
+        InitChange::Write { text, rule } => {
             store::write_atomic_mode(&config_path, text.as_bytes(), 0o644)?;
-            eprintln!("{} now encrypts new files in {} to {recipient}", config_path.display(), dir.display());
+            let mut to = rule.age.join(", ");
+            if !rule.pgp.is_empty() {
+                to.push_str(&format!(", PGP {}", rule.pgp.join(", ")));
+            }
+            eprintln!(
+                "{config}: {} creation rule {} (path_regex '{}'): new files in {} are encrypted to {to}",
+                if existing.is_some() { "added" } else { "written with" },
+                rule.index,
+                rule.path_regex,
+                dir.display()
+            );
+            for k in &rule.left_out {
+                eprintln!(
+                    "  left out {}: its private key is in {} in this working tree",
+                    k.recipient,
+                    k.file.display()
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The age identity `init` encrypts to: the first one found here whose private key is not in
+/// the working tree (`public`), else a new one in the default key file. Says which.
+fn own_identity(public: &[TreeKey]) -> Result<String, SecretsError> {
+    let ages = keys::AgeKeys::discover()?;
+    for (recipient, source) in ages.recipient_sources() {
+        match public.iter().find(|k| k.recipient == recipient) {
+            Some(k) => eprintln!(
+                "not using the age identity {recipient} from {source}: its private key is in {} in this \
+                 working tree, so anyone with the repository has it",
+                k.file.display()
+            ),
+            None => {
+                eprintln!("using your age identity {recipient} from {source}");
+                return Ok(recipient);
+            }
+        }
+    }
+    let path = keys::default_key_file().ok_or_else(|| {
+        SecretsError::Input("cannot find where to put the age key: set HOME or XDG_CONFIG_HOME".into())
+    })?;
+    if path.exists() {
+        return Err(SecretsError::Input(format!(
+            "{} holds no age identity whose private key is outside this working tree; make a new key \
+             outside the repository (e.g. `age-keygen -o FILE`) and set SOPS_AGE_KEY_FILE=FILE, or move {} \
+             away and run `runner secrets init` again",
+            path.display(),
+            path.display()
+        )));
+    }
+    let public_key = keys::generate_key_file(&path)?;
+    eprintln!("created age identity {} (public key {public_key}); back it up somewhere safe", path.display());
+    Ok(public_key)
+}
+
+/// Refuse to re-encrypt the secrets file `bytes` (at `path`) while one of its recipients has
+/// its private key in the working tree ([`exposed::refuse`]).
+fn refuse_public_recipients(path: &Path, bytes: &[u8], public: &PublicKeyArgs) -> Result<(), SecretsError> {
+    let age = vault::read_metadata(bytes, FileFormat::Yaml, path)?.age;
+    exposed::refuse(path, &age, public.allow_public_key)
 }
 
 /// The creation rule for a new file at `path`.
@@ -300,7 +390,11 @@ fn rule_for(path: &Path) -> Result<CreationRule, SecretsError> {
         SopsConfig::find(&cwd)?.ok_or_else(|| SecretsError::NoRecipients { path: path.to_owned() })?;
     let rule = config.rule_for(path).ok_or_else(|| SecretsError::Config {
         path: config.path.clone(),
-        message: format!("no creation rule matches {}", path.display()),
+        message: format!(
+            "no creation rule matches {}: run `runner secrets init` to make your own age key and a rule \
+             for it, or pass --age/--pgp",
+            path.display()
+        ),
     })?;
     if rule.is_empty() {
         return Err(SecretsError::NoRecipients { path: path.to_owned() });
@@ -329,8 +423,13 @@ fn set(dir: &Path, a: SetArgs) -> Res {
         (None, true) => Some(CreationRule::from_recipients(a.age, a.pgp)),
         (None, false) => Some(rule_for(&path)?),
     };
-    if let Some(rule) = &rule {
-        vault::check_recipients(rule, &path)?;
+    match (&rule, &existing) {
+        (Some(rule), _) => {
+            vault::check_recipients(rule, &path)?;
+            exposed::refuse(&path, &rule.all_age(), a.public.allow_public_key)?;
+        }
+        (None, Some(bytes)) => refuse_public_recipients(&path, bytes, &a.public)?,
+        (None, None) => {}
     }
     let values = read_values(&a.keys)?;
     let new = match (&existing, rule) {
@@ -499,6 +598,16 @@ fn get(dir: &Path, a: GetArgs) -> Res {
 }
 
 fn list(dir: &Path) -> Res {
+    let demo_dir = dir.join(store::DEMO_DIR);
+    let demo = store::list_names(&demo_dir)?;
+    if !demo.is_empty() {
+        eprintln!(
+            "placeholder demo files in {} (a recipe's credentials use them while {} has no file of that name): {}",
+            demo_dir.display(),
+            dir.display(),
+            demo.join(", ")
+        );
+    }
     let names = store::list_names(dir)?;
     if names.is_empty() {
         eprintln!("no secrets files in {}", dir.display());
@@ -549,15 +658,21 @@ fn rm(dir: &Path, a: RmArgs) -> Res {
 }
 
 fn edit(dir: &Path, a: EditArgs) -> Res {
+    use std::os::unix::fs::PermissionsExt;
     let path = store::path_for(dir, &a.name)?;
     let bytes = store::read(&path)?;
+    refuse_public_recipients(&path, &bytes, &a.public)?;
     let session = vault::EditSession::open(&bytes, FileFormat::Yaml, &path)?;
     let plain = session.plaintext()?;
-    // A private 0700 directory; removed (with the plaintext) when `tmp` drops, on every path.
+    // A private directory, made 0700 (the umask can only take bits away) and set to 0700 in
+    // case the umask took the owner's; removed (with the plaintext) when `tmp` drops.
+    let private = std::fs::Permissions::from_mode(0o700);
     let tmp = tempfile::Builder::new()
         .prefix("runner-edit-")
+        .permissions(private.clone())
         .tempdir()
         .map_err(|e| SecretsError::io(&std::env::temp_dir(), e))?;
+    std::fs::set_permissions(tmp.path(), private).map_err(|e| SecretsError::io(tmp.path(), e))?;
     let edit_path = tmp.path().join(format!("{}.yaml", a.name));
     let result = edit_in(&edit_path, &plain, &path, &session);
     // Overwrite before unlinking so the plaintext does not linger in the page cache file.
@@ -569,7 +684,7 @@ fn edit(dir: &Path, a: EditArgs) -> Res {
 }
 
 fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, session: &vault::EditSession) -> Res {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -577,7 +692,11 @@ fn edit_in(edit_path: &Path, plain: &[u8], path: &Path, session: &vault::EditSes
             .mode(0o600)
             .open(edit_path)
             .map_err(|e| SecretsError::io(edit_path, e))?;
-        f.write_all(plain).and_then(|_| f.sync_all()).map_err(|e| SecretsError::io(edit_path, e))?;
+        // 0600 whatever the umask (it may have taken the owner's write bit).
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .and_then(|_| f.write_all(plain))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| SecretsError::io(edit_path, e))?;
     }
     let editor = std::env::var("EDITOR")
         .ok()
@@ -732,6 +851,7 @@ fn rotate(dir: &Path, a: RotateArgs) -> Res {
     for name in &names {
         let path = store::path_for(dir, name)?;
         let bytes = store::read(&path)?;
+        refuse_public_recipients(&path, &bytes, &a.public)?;
         tracing::info!(file = %path.display(), "rotating the data key");
         staged.push((path.clone(), vault::rotate(&bytes, FileFormat::Yaml, &path)?));
     }
@@ -755,6 +875,8 @@ fn recipients(dir: &Path, c: RecipientsCommand) -> Res {
     tracing::info!(file = %path.display(), add, age = ?a.age, pgp = ?a.pgp, "changing recipients");
     let change = RecipientChange { add, age: a.age, pgp: a.pgp };
     let new = vault::update_recipients(&bytes, FileFormat::Yaml, &path, &change)?;
+    // The recipients the file ends up with: removing a public key is always allowed.
+    refuse_public_recipients(&path, &new, &a.public)?;
     store::write_atomic(&path, &new)?;
     eprintln!("{}: recipients updated", path.display());
     Ok(ExitCode::SUCCESS)
@@ -776,6 +898,8 @@ fn encrypt(a: EncryptArgs) -> Res {
     } else {
         CreationRule::from_recipients(a.age, a.pgp)
     };
+    // The file written (or, on stdout, the one encrypted) decides whether it is a demo file.
+    exposed::refuse(a.output.as_deref().unwrap_or(&a.file), &rule.all_age(), a.public.allow_public_key)?;
     tracing::debug!(file = %a.file.display(), input = input.flag(), output = output.flag(), "encrypting");
     let enc = vault::encrypt_converted(&plain, input, output, &a.file, &rule)?;
     emit(&enc, &a.file, a.in_place, a.output.as_deref())

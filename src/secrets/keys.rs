@@ -13,18 +13,23 @@
 //!    `~/.config/sops/age/keys.txt`.
 //!
 //! The two commands run only when a file is decrypted, once for every age recipient tried,
-//! with `SOPS_AGE_RECIPIENT` set to that recipient (as sops 3.12+ does). Passphrase-protected
-//! SSH keys are unlocked only for a file addressed to them, by asking on the terminal.
+//! with `SOPS_AGE_RECIPIENT` set to that recipient (as sops 3.12+ does), in a process group
+//! of their own. One that runs longer than [`KEY_CMD_TIMEOUT`] (`RUNNER_KEY_CMD_TIMEOUT`
+//! seconds, if set) or prints more than [`KEY_CMD_MAX_OUTPUT`] bytes is killed with its whole
+//! process group. Passphrase-protected SSH keys are unlocked only for a file addressed to
+//! them, by asking on the terminal.
 //!
 //! PGP secret keys are looked up through GnuPG (gpgme, feature `pgp`), which honours
 //! `GNUPGHOME` and uses gpg-agent for passphrases.
 //!
 //! Errors never contain key material: a bad line is reported by file and line number only.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use age::secrecy::ExposeSecret;
 
@@ -39,6 +44,14 @@ pub const SSH_KEY_CMD_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
 pub const SSH_KEY_FILE_VAR: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 /// Set for the key commands: the recipient whose identity is wanted.
 pub const RECIPIENT_VAR: &str = "SOPS_AGE_RECIPIENT";
+/// Overrides [`KEY_CMD_TIMEOUT`]: seconds (e.g. `5`, `0.5`), at most [`KEY_CMD_TIMEOUT_MAX`].
+pub const KEY_CMD_TIMEOUT_VAR: &str = "RUNNER_KEY_CMD_TIMEOUT";
+/// How long a key command may run before it is killed.
+pub const KEY_CMD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest timeout [`KEY_CMD_TIMEOUT_VAR`] may set: a day.
+pub const KEY_CMD_TIMEOUT_MAX: Duration = Duration::from_secs(86_400);
+/// The most a key command may print (a key file is a few hundred bytes per identity).
+pub const KEY_CMD_MAX_OUTPUT: usize = 64 * 1024;
 
 /// Where an age identity was found (for messages; never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +225,11 @@ impl AgeKeys {
         &self.ssh
     }
 
+    /// Public keys (`age1…`) of the X25519 identities, each with where it was found.
+    pub fn recipient_sources(&self) -> Vec<(String, &KeySource)> {
+        self.identities.iter().map(|(id, source)| (id.to_public().to_string(), source)).collect()
+    }
+
     /// Public keys (`age1…`) of the X25519 identities.
     pub fn recipients(&self) -> Vec<String> {
         self.identities.iter().map(|(id, _)| id.to_public().to_string()).collect()
@@ -355,26 +373,155 @@ pub fn split_command(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Runs a key command (named by `var`) with `SOPS_AGE_RECIPIENT=recipient`; stdin is empty,
-/// stderr goes to ours. Returns its stdout. Messages name the variable and the program only
-/// (the rest of the command line might hold something private).
+/// Runs a key command (named by `var`) with `SOPS_AGE_RECIPIENT=recipient`, in a process group
+/// of its own; stdin is empty, stderr goes to ours. Returns its stdout. It is killed, with its
+/// process group, when it outlives the timeout or prints too much. Messages name the
+/// variable and the program only (the rest of the command line might hold something private)
+/// and never show its output.
 fn run_key_command(cmd: &str, var: &str, recipient: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    use std::os::unix::process::CommandExt;
     let words = split_command(cmd).map_err(|e| format!("${var}: {e}"))?;
     let Some((program, args)) = words.split_first() else {
         return Err(format!("${var} is blank"));
     };
-    let out = std::process::Command::new(program)
+    let timeout = key_command_timeout()?;
+    let mut child = std::process::Command::new(program)
         .args(args)
         .env(RECIPIENT_VAR, recipient)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .process_group(0)
+        .spawn()
         .map_err(|e| format!("${var}: cannot run `{program}`: {e}"))?;
-    let stdout = zeroize::Zeroizing::new(out.stdout);
-    if !out.status.success() {
-        return Err(format!("${var}: `{program}` failed ({})", out.status));
+    match wait_bounded(&mut child, timeout).map_err(|e| format!("${var}: `{program}`: {e}"))? {
+        Finished::Exited(status, _) if !status.success() => {
+            Err(format!("${var}: `{program}` failed ({status})"))
+        }
+        Finished::Exited(_, stdout) => Ok(stdout),
+        Finished::TimedOut => Err(format!(
+            "${var}: `{program}` did not finish within {} s; it was stopped (set {KEY_CMD_TIMEOUT_VAR} \
+             to a number of seconds to allow longer)",
+            timeout.as_secs_f64()
+        )),
+        Finished::TooMuchOutput => Err(format!(
+            "${var}: `{program}` printed more than {} KiB, which is not a key; it was stopped",
+            KEY_CMD_MAX_OUTPUT / 1024
+        )),
     }
-    Ok(stdout)
+}
+
+/// The key-command timeout: [`KEY_CMD_TIMEOUT_VAR`] if set, else [`KEY_CMD_TIMEOUT`].
+fn key_command_timeout() -> Result<Duration, String> {
+    let Some(value) = std::env::var_os(KEY_CMD_TIMEOUT_VAR) else { return Ok(KEY_CMD_TIMEOUT) };
+    value
+        .to_str()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| *d <= KEY_CMD_TIMEOUT_MAX)
+        .ok_or_else(|| {
+            format!(
+                "{KEY_CMD_TIMEOUT_VAR}={value:?} is not a number of seconds greater than 0 and at most {}",
+                KEY_CMD_TIMEOUT_MAX.as_secs()
+            )
+        })
+}
+
+/// How a key command ended.
+enum Finished {
+    /// It exited and closed its output in time: its status and stdout.
+    Exited(ExitStatus, zeroize::Zeroizing<Vec<u8>>),
+    /// The time ran out; it was killed.
+    TimedOut,
+    /// It printed more than [`KEY_CMD_MAX_OUTPUT`]; it was killed.
+    TooMuchOutput,
+}
+
+/// Wait up to `timeout` for `child` to exit and close its stdout (read to at most
+/// [`KEY_CMD_MAX_OUTPUT`] bytes); otherwise kill its process group and reap it.
+///
+/// One thread reads stdout, another waits for the exit without reaping (`WNOWAIT`), so
+/// the process stays ours to signal until [`Child::wait`] here reaps it: a kill can never
+/// reach a recycled process id.
+fn wait_bounded(child: &mut Child, timeout: Duration) -> std::io::Result<Finished> {
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = watch(child, tx) {
+        kill_group(child)?;
+        return Err(e);
+    }
+    let (mut output, mut exited) = (None, false);
+    while output.is_none() || !exited {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::Output(Ok(out))) if out.len() > KEY_CMD_MAX_OUTPUT => {
+                kill_group(child)?;
+                return Ok(Finished::TooMuchOutput);
+            }
+            Ok(Event::Output(Ok(out))) => output = Some(out),
+            Ok(Event::Output(Err(e))) => {
+                kill_group(child)?;
+                return Err(e);
+            }
+            Ok(Event::Exited) => exited = true,
+            Err(_) => {
+                kill_group(child)?;
+                return Ok(Finished::TimedOut);
+            }
+        }
+    }
+    let status = child.wait()?;
+    Ok(Finished::Exited(status, output.unwrap_or_default()))
+}
+
+/// What the threads [`watch`] starts report.
+enum Event {
+    /// The command's stdout, read to its end or to one byte past [`KEY_CMD_MAX_OUTPUT`].
+    Output(std::io::Result<zeroize::Zeroizing<Vec<u8>>>),
+    /// The command has exited (it is not reaped yet).
+    Exited,
+}
+
+/// Start the two threads that report `child`'s output and its exit on `tx`.
+fn watch(child: &mut Child, tx: mpsc::Sender<Event>) -> std::io::Result<()> {
+    let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("stdout is not piped"))?;
+    let output_tx = tx.clone();
+    std::thread::Builder::new().name("key-cmd-output".into()).spawn(move || {
+        let mut out = zeroize::Zeroizing::new(Vec::new());
+        let read = stdout.take(KEY_CMD_MAX_OUTPUT as u64 + 1).read_to_end(&mut out).map(|_| out);
+        let _ = output_tx.send(Event::Output(read));
+    })?;
+    let pid = child.id();
+    std::thread::Builder::new().name("key-cmd-exit".into()).spawn(move || {
+        wait_for_exit(pid);
+        let _ = tx.send(Event::Exited);
+    })?;
+    Ok(())
+}
+
+/// Block until process `pid` (our child) has exited, leaving it unreaped.
+fn wait_for_exit(pid: u32) {
+    loop {
+        // SAFETY: waitid writes only into the zeroed siginfo_t it is given.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT)
+        };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// SIGKILL `child`'s process group (it leads its own), then reap the child.
+fn kill_group(child: &mut Child) -> std::io::Result<()> {
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: plain kill(2) on the process group our unreaped child leads.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    child.wait().map(|_| ())
 }
 
 /// The default age key file sops uses on Linux: `$XDG_CONFIG_HOME/sops/age/keys.txt`, else
@@ -405,10 +552,7 @@ pub fn generate_key_file(path: &Path) -> Result<String, SecretsError> {
         "# created: {created}\n# public key: {public}\n{}\n",
         id.to_string().expose_secret()
     ));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runner-tmp-")
-        .tempfile_in(parent)
-        .map_err(|e| SecretsError::io(parent, e))?;
+    let mut tmp = super::store::temp_file_in(parent)?;
     tmp.write_all(text.as_bytes()).map_err(|e| SecretsError::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| SecretsError::io(path, e))?;
     // Never overwrite an existing identity.

@@ -3,24 +3,30 @@
 //! Layout:
 //! - `sops/` — the SOPS file format itself (encrypt/decrypt, MAC, age/PGP wrapping, stores);
 //! - [`keys`] — finding age identities and GnuPG secret keys the way sops does;
+//! - [`exposed`] — private keys lying in the working tree, which no real secret may be
+//!   encrypted to;
 //! - [`rules`] — `.sops.yaml` creation rules (which recipients new files get);
-//! - [`store`] — the secrets directory (`NAME.sops.yaml`) and crash-safe 0600 writes;
+//! - [`store`] — the secrets directory (`NAME.sops.yaml`, placeholder `demo/NAME.sops.yaml`),
+//!   where a credential name resolves, and crash-safe 0600 writes;
 //! - [`value`] — [`SecretString`] / [`SecretMap`], never printed;
 //! - [`vault`] — the operations behind `runner secrets …` (set, get, rotate, …);
 //! - [`cli`] — the `runner secrets` subcommands.
 //!
 //! # Hooks for the rest of `runner`
 //!
-//! - [`check_reference`]`(secrets_dir, name)` — for the recipe validator: does
-//!   `secrets_dir/NAME.sops.yaml` exist, which recipients it is encrypted to, and whether a
-//!   key available here matches one of them. Reads metadata only; never decrypts, so CI
-//!   can validate recipes without any key.
-//! - [`load`]`(secrets_dir, name)` — for the engine: decrypt once, in memory, into a
-//!   [`SecretMap`]; `map.get("key_id") -> Option<&SecretString>`.
+//! - [`check_reference`]`(secrets_dir, name)` — for the recipe validator: which file the
+//!   name resolves to ([`store::resolve`]: `secrets_dir/NAME.sops.yaml`, else the placeholder
+//!   `secrets_dir/demo/NAME.sops.yaml`), which recipients it is encrypted to, whether one of
+//!   them has its private key in the working tree, and whether a key available here matches
+//!   one of them. Reads metadata only; never decrypts, so CI can validate recipes without any
+//!   key.
+//! - [`load`]`(secrets_dir, name)` — for the engine: decrypt the file the name resolves to
+//!   once, in memory, into a [`SecretMap`]; `map.get("key_id") -> Option<&SecretString>`.
 //! - [`required_keys`]`(kind)` — the keys an adapter needs (`alpaca` → `key_id`,
 //!   `secret_key`; …), so the validator can report a missing one by name.
 
 pub mod cli;
+pub mod exposed;
 pub mod keys;
 pub mod rules;
 pub mod sops;
@@ -113,6 +119,21 @@ pub enum SecretsError {
         /// The file being created.
         path: PathBuf,
     },
+    /// A file outside a `demo/` directory would be encrypted to a recipient whose private key
+    /// is in the working tree.
+    #[error(
+        "{}: refusing to encrypt to {}: anyone with this repository could read it. Fix: {}; \
+         nothing was written (--allow-public-key overrides this check)",
+        path.display(),
+        exposed::describe(found),
+        exposed::FIX
+    )]
+    PublicKey {
+        /// The file that would be written.
+        path: PathBuf,
+        /// The recipients concerned and where their private keys are.
+        found: Vec<exposed::TreeKey>,
+    },
     /// Input that is not what the command expects (stdin lines, plaintext documents, …).
     #[error("{0}")]
     Input(String),
@@ -148,10 +169,15 @@ fn needed_for(file: Option<&Path>) -> String {
 /// What [`check_reference`] found about a secrets file, without decrypting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferenceCheck {
-    /// The file checked.
+    /// The file checked: the one the name resolves to ([`store::resolve`]).
     pub path: PathBuf,
     /// Whether it exists.
     pub exists: bool,
+    /// Whether it is the placeholder demo file (no file of that name in the secrets
+    /// directory itself).
+    pub demo: bool,
+    /// Recipients whose private key is in the working tree (never reported for a demo file).
+    pub public_keys: Vec<exposed::TreeKey>,
     /// age recipients in its metadata.
     pub age_recipients: Vec<String>,
     /// PGP fingerprints in its metadata.
@@ -171,9 +197,10 @@ impl ReferenceCheck {
     }
 }
 
-/// Check that `secrets_dir/NAME.sops.yaml` exists and report its recipients and keys, and
-/// whether a key available here could open it. Never decrypts. A missing file is not an
-/// error (`exists: false`); an unreadable or malformed one is.
+/// Check that the file `name` resolves to ([`store::resolve`]) exists and report its
+/// recipients and keys, the recipients whose private key is in the working tree, and whether
+/// a key available here could open it. Never decrypts. A missing file is not an error
+/// (`exists: false`); an unreadable or malformed one is.
 pub fn check_reference(secrets_dir: &Path, name: &str) -> Result<ReferenceCheck, SecretsError> {
     check_reference_with(secrets_dir, name, &keys::AgeKeys::discover()?)
 }
@@ -185,11 +212,13 @@ pub fn check_reference_with(
     name: &str,
     ages: &keys::AgeKeys,
 ) -> Result<ReferenceCheck, SecretsError> {
-    let path = store::path_for(secrets_dir, name)?;
+    let store::Resolved { path, demo } = store::resolve(secrets_dir, name)?;
     if !path.exists() {
         return Ok(ReferenceCheck {
             path,
             exists: false,
+            demo,
+            public_keys: Vec::new(),
             age_recipients: Vec::new(),
             pgp_fingerprints: Vec::new(),
             keys: Vec::new(),
@@ -202,8 +231,10 @@ pub fn check_reference_with(
     let key_available =
         meta.age.iter().any(|r| ages.can_open(r)) || meta.pgp.iter().any(|fp| keys::pgp_secret_available(fp));
     Ok(ReferenceCheck {
+        public_keys: exposed::exposed(&path, &meta.age),
         path,
         exists: true,
+        demo,
         age_recipients: meta.age,
         pgp_fingerprints: meta.pgp,
         keys: meta.keys,
@@ -212,15 +243,15 @@ pub fn check_reference_with(
     })
 }
 
-/// Decrypt `secrets_dir/NAME.sops.yaml` once, in memory (MAC verified).
+/// Decrypt the file `name` resolves to ([`store::resolve`]) once, in memory (MAC verified).
 pub fn load(secrets_dir: &Path, name: &str) -> Result<SecretMap, SecretsError> {
-    let path = store::path_for(secrets_dir, name)?;
+    let path = store::resolve(secrets_dir, name)?.path;
     load_with(secrets_dir, name, &keys::AgeKeys::discover().map_err(|e| e.needed_for(&path))?)
 }
 
 /// [`load`] with explicit age identities instead of the environment's (PGP through GnuPG).
 pub fn load_with(secrets_dir: &Path, name: &str, ages: &keys::AgeKeys) -> Result<SecretMap, SecretsError> {
-    let path = store::path_for(secrets_dir, name)?;
+    let path = store::resolve(secrets_dir, name)?.path;
     let bytes = store::read(&path)?;
     vault::decrypt_to_map_with(&bytes, vault::FileFormat::Yaml, &path, ages)
 }

@@ -7,14 +7,16 @@
 //! present. At most one of the `*_suffix` / `*_regex` options may be set.
 //!
 //! [`extend_for_init`] adds a rule for the secrets directory to an existing config by
-//! inserting text, so the user's other rules and comments stay as they were.
+//! inserting text, so the user's other rules and comments stay as they were. The rule it
+//! writes never holds a key whose private half is in the working tree.
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::SecretsError;
-use super::sops::EncryptionRule;
+use super::exposed::TreeKey;
+use super::sops::{EncryptionRule, ssh::normalize_recipient};
 
 /// Name of the sops config file.
 pub const CONFIG_NAME: &str = ".sops.yaml";
@@ -290,11 +292,16 @@ impl SopsConfig {
 
     /// The first rule matching `file` (any path; made relative to the config's directory).
     pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
+        self.rule_index_for(file).map(|i| &self.rules[i])
+    }
+
+    /// The position (0-based) of the first rule matching `file`.
+    pub fn rule_index_for(&self, file: &Path) -> Option<usize> {
         let abs = absolute(file);
         let base = self.base_dir();
         let rel = abs.strip_prefix(&base).unwrap_or(&abs);
         let rel = rel.to_string_lossy();
-        self.rules.iter().find(|r| {
+        self.rules.iter().position(|r| {
             r.path_regex.is_empty() || regex::Regex::new(&r.path_regex).is_ok_and(|re| re.is_match(&rel))
         })
     }
@@ -361,25 +368,53 @@ pub fn path_regex_for_dir(rel_dir: &Path) -> String {
 /// What [`extend_for_init`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitChange {
-    /// A matching rule already encrypts to the recipient: nothing to write.
-    AlreadyCovered,
-    /// New config text to write.
-    Write(String),
+    /// The matching rule already encrypts to the recipient and to no key in the working
+    /// tree: nothing to write.
+    AlreadyCovered {
+        /// Its position in `creation_rules` (1-based).
+        index: usize,
+    },
+    /// New config text to write, with the rule it adds.
+    Write {
+        /// The whole new config.
+        text: String,
+        /// The rule added.
+        rule: NewRule,
+    },
 }
 
-/// Make sure files in `secrets_dir` are encrypted to `age_recipient` by the config at
-/// `config_path` (whose current text is `existing`, or `None` when there is none yet).
+/// The creation rule [`extend_for_init`] adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRule {
+    /// Its position in `creation_rules` (1-based).
+    pub index: usize,
+    /// Its `path_regex`.
+    pub path_regex: String,
+    /// Its age recipients (the new one first).
+    pub age: Vec<String>,
+    /// Its PGP fingerprints.
+    pub pgp: Vec<String>,
+    /// Recipients of the rule that matched before that it leaves out: their private key is
+    /// in the working tree.
+    pub left_out: Vec<TreeKey>,
+}
+
+/// Make sure new files in `secrets_dir` are encrypted to `age_recipient`, and to no key of
+/// `public` (private keys found in the working tree), by the config at `config_path` (whose
+/// current text is `existing`, or `None` when there is none yet).
 ///
-/// If a rule already matches and includes the recipient nothing changes. Otherwise a new
-/// rule is inserted first in `creation_rules`, carrying the recipients of the rule that
-/// matched before (so teammates keep access to new files) plus the new one. The text is
-/// inserted, not re-serialized, so other rules and comments stay intact; the result is
-/// parsed again before it is returned.
+/// If the matching rule already includes the recipient and no public key, nothing changes.
+/// Otherwise a new rule is inserted just before the rule that matched (so it takes over the
+/// secrets directory and nothing else), or appended when none did. It carries the
+/// recipients of the rule that matched before (so teammates keep access to new files) except
+/// public ones, plus the new one. The text is inserted, not re-serialized, so other rules and
+/// comments stay intact; the result is parsed again before it is returned.
 pub fn extend_for_init(
     config_path: &Path,
     existing: Option<&str>,
     secrets_dir: &Path,
     age_recipient: &str,
+    public: &[TreeKey],
 ) -> Result<InitChange, SecretsError> {
     let base = absolute(config_path.parent().unwrap_or(Path::new(".")));
     let abs_dir = absolute(secrets_dir);
@@ -388,34 +423,45 @@ pub fn extend_for_init(
         message: format!("the secrets directory {} is outside the config's directory", abs_dir.display()),
     })?;
     let probe = abs_dir.join(format!("probe{}", super::store::SUFFIX));
+    let public_key = |r: &str| public.iter().find(|k| k.recipient == normalize_recipient(r));
+    let clean = |rule: &CreationRule| {
+        let age = rule.all_age();
+        age.iter().any(|r| r == age_recipient) && !age.iter().any(|r| public_key(r).is_some())
+    };
     let mut group = KeyGroup::default();
     let mut previous = None;
     if let Some(text) = existing {
         let config = SopsConfig::parse(text, config_path)?;
-        if let Some(rule) = config.rule_for(&probe) {
-            if rule.all_age().iter().any(|r| r == age_recipient) {
-                return Ok(InitChange::AlreadyCovered);
+        if let Some(i) = config.rule_index_for(&probe) {
+            let rule = &config.rules[i];
+            if clean(rule) {
+                return Ok(InitChange::AlreadyCovered { index: i + 1 });
             }
-            previous = Some(rule.clone());
-            if rule.key_groups.len() == 1 {
-                group = rule.key_groups[0].clone();
+            if rule.key_groups.len() > 1 {
+                return Err(SecretsError::Config {
+                    path: config_path.to_owned(),
+                    message: format!(
+                        "the rule matching {} uses key groups; add {age_recipient} to it by hand",
+                        abs_dir.display()
+                    ),
+                });
             }
+            group = rule.key_groups.first().cloned().unwrap_or_default();
+            previous = Some((i, rule.clone()));
         }
     }
-    if let Some(prev) = &previous
-        && prev.key_groups.len() > 1
-    {
-        return Err(SecretsError::Config {
-            path: config_path.to_owned(),
-            message: format!(
-                "the rule matching {} uses key groups; add {age_recipient} to it by hand",
-                abs_dir.display()
-            ),
-        });
-    }
+    let mut left_out = Vec::new();
+    group.age.retain(|r| match public_key(r) {
+        Some(k) => {
+            left_out.push(k.clone());
+            false
+        }
+        None => r != age_recipient,
+    });
     group.age.insert(0, age_recipient.to_owned());
+    let path_regex = path_regex_for_dir(&rel_dir);
     let mut rule = String::new();
-    rule.push_str(&format!("  - path_regex: '{}'\n", path_regex_for_dir(&rel_dir).replace('\'', "''")));
+    rule.push_str(&format!("  - path_regex: {}\n", quote(&path_regex)));
     rule.push_str("    age: >-\n");
     let n = group.age.len();
     for (i, a) in group.age.iter().enumerate() {
@@ -424,7 +470,7 @@ pub fn extend_for_init(
     if !group.pgp.is_empty() {
         rule.push_str(&format!("    pgp: {}\n", group.pgp.join(",")));
     }
-    if let Some(prev) = &previous {
+    if let Some((_, prev)) = &previous {
         if let Some((key, value)) = prev.selector.as_ref().and_then(EncryptionRule::entry) {
             rule.push_str(&format!("    {key}: {}\n", quote(value)));
         }
@@ -436,27 +482,30 @@ pub fn extend_for_init(
         None => format!(
             "# Written by `runner secrets init`. Rules are tried in order; the first match wins.\ncreation_rules:\n{rule}"
         ),
-        Some(text) => insert_rule(text, &rule),
+        Some(text) => insert_rule(text, &rule, previous.map(|(i, _)| i)),
     };
     let parsed = SopsConfig::parse(&text, config_path)?;
-    let chosen = parsed.rule_for(&probe).map(CreationRule::all_age).unwrap_or_default();
-    if !chosen.iter().any(|r| r == age_recipient) {
-        return Err(SecretsError::Config {
+    let index = parsed.rule_index_for(&probe).filter(|&i| clean(&parsed.rules[i])).ok_or_else(|| {
+        SecretsError::Config {
             path: config_path.to_owned(),
             message: "could not add a creation rule automatically; add one by hand (see docs/secrets.md)"
                 .into(),
-        });
-    }
-    Ok(InitChange::Write(text))
+        }
+    })?;
+    Ok(InitChange::Write {
+        text,
+        rule: NewRule { index: index + 1, path_regex, age: group.age, pgp: group.pgp, left_out },
+    })
 }
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Insert `rule` (indented by two spaces, `  - …`) as the first item of `creation_rules`,
-/// re-indenting it to match the existing items; append the key when missing.
-fn insert_rule(text: &str, rule: &str) -> String {
+/// Insert `rule` (indented by two spaces, `  - …`) into `creation_rules`, re-indented to
+/// match the existing items: just before item `before` (0-based; above the comment lines
+/// directly over it) or, with `None`, after the last item. The key is appended when missing.
+fn insert_rule(text: &str, rule: &str, before: Option<usize>) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let Some(key_at) = lines.iter().position(|l| l.trim_end() == "creation_rules:") else {
         let mut out = text.to_owned();
@@ -467,12 +516,26 @@ fn insert_rule(text: &str, rule: &str) -> String {
         out.push_str(rule);
         return out;
     };
-    // Indentation of the first existing list item (block sequences may be unindented).
-    let indent = lines[key_at + 1..]
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let is_note = |l: &str| l.trim().is_empty() || l.trim_start().starts_with('#');
+    // The list runs until the next top-level key (block sequences may be unindented).
+    let block_end = lines[key_at + 1..]
         .iter()
-        .find(|l| l.trim_start().starts_with("- "))
-        .map(|l| l.len() - l.trim_start().len())
-        .unwrap_or(2);
+        .position(|l| !is_note(l) && indent_of(l) == 0 && !l.starts_with("- "))
+        .map_or(lines.len(), |p| key_at + 1 + p);
+    let items: Vec<usize> =
+        (key_at + 1..block_end).filter(|&i| lines[i].trim_start().starts_with("- ")).collect();
+    let indent = items.first().map_or(2, |&i| indent_of(lines[i]));
+    let at = match before.and_then(|b| items.get(b)) {
+        Some(&item) => {
+            let mut at = item;
+            while at > key_at + 1 && lines[at - 1].trim_start().starts_with('#') {
+                at -= 1;
+            }
+            at
+        }
+        None => (key_at + 1..block_end).rev().find(|&i| !is_note(lines[i])).map_or(key_at + 1, |i| i + 1),
+    };
     let reindented: String = rule
         .lines()
         .map(|l| {
@@ -482,11 +545,14 @@ fn insert_rule(text: &str, rule: &str) -> String {
         .collect();
     let mut out = String::new();
     for (i, l) in lines.iter().enumerate() {
-        out.push_str(l);
-        out.push('\n');
-        if i == key_at {
+        if i == at {
             out.push_str(&reindented);
         }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if at == lines.len() {
+        out.push_str(&reindented);
     }
     out
 }
@@ -525,25 +591,74 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg_path = dir.path().join(CONFIG_NAME);
         let secrets = dir.path().join("secrets");
-        let InitChange::Write(fresh) = extend_for_init(&cfg_path, None, &secrets, "age1me").unwrap() else {
+        let InitChange::Write { text: fresh, rule } =
+            extend_for_init(&cfg_path, None, &secrets, "age1me", &[]).unwrap()
+        else {
             panic!("expected a write")
         };
+        assert_eq!((rule.index, rule.age), (1, vec!["age1me".to_owned()]));
         assert_eq!(
-            extend_for_init(&cfg_path, Some(&fresh), &secrets, "age1me").unwrap(),
-            InitChange::AlreadyCovered
+            extend_for_init(&cfg_path, Some(&fresh), &secrets, "age1me", &[]).unwrap(),
+            InitChange::AlreadyCovered { index: 1 }
         );
 
         let existing =
             "# team config\ncreation_rules:\n- path_regex: ^prod/\n  pgp: ABCD\n- age: age1teammate\n";
-        let InitChange::Write(text) = extend_for_init(&cfg_path, Some(existing), &secrets, "age1me").unwrap()
+        let InitChange::Write { text, rule } =
+            extend_for_init(&cfg_path, Some(existing), &secrets, "age1me", &[]).unwrap()
         else {
             panic!("expected a write")
         };
         assert!(text.starts_with("# team config\n"), "{text}");
         let cfg = SopsConfig::parse(&text, &cfg_path).unwrap();
         assert_eq!(cfg.rules.len(), 3);
+        // Inserted just before the catch-all that matched: `^prod/` still comes first.
+        assert_eq!(rule.index, 2);
         let r = cfg.rule_for(&secrets.join("a.sops.yaml")).unwrap();
         assert_eq!(r.all_age(), vec!["age1me", "age1teammate"]);
         assert_eq!(cfg.rule_for(&dir.path().join("prod/a")).unwrap().all_pgp(), vec!["ABCD"]);
+        assert_eq!(cfg.rule_for(&dir.path().join("other")).unwrap().all_age(), vec!["age1teammate"]);
+    }
+
+    #[test]
+    fn init_never_writes_a_key_from_the_working_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join(CONFIG_NAME);
+        let secrets = dir.path().join("secrets");
+        let demo = TreeKey { recipient: "age1demo".into(), file: "tests/demo-key.txt".into() };
+        // The demo rule stays first and keeps its key; the new rule comes after it.
+        let existing =
+            "creation_rules:\n  # public demo key\n  - path_regex: ^secrets/demo/\n    age: age1demo\n";
+        let InitChange::Write { text, rule } =
+            extend_for_init(&cfg_path, Some(existing), &secrets, "age1me", std::slice::from_ref(&demo))
+                .unwrap()
+        else {
+            panic!("expected a write")
+        };
+        assert!(text.starts_with(existing), "{text}");
+        assert_eq!((rule.index, rule.left_out.len()), (2, 0));
+        let cfg = SopsConfig::parse(&text, &cfg_path).unwrap();
+        assert_eq!(cfg.rule_for(&secrets.join("demo/a.sops.yaml")).unwrap().all_age(), vec!["age1demo"]);
+        assert_eq!(cfg.rule_for(&secrets.join("a.sops.yaml")).unwrap().all_age(), vec!["age1me"]);
+
+        // A rule for secrets/ holding the public key (and even yours) is not "covered": a new
+        // one without it goes in front of it, above its comment.
+        let mixed =
+            "creation_rules:\n  # ours\n  - path_regex: ^secrets/\n    age: age1me,age1demo,age1mate\n";
+        let InitChange::Write { text, rule } =
+            extend_for_init(&cfg_path, Some(mixed), &secrets, "age1me", std::slice::from_ref(&demo)).unwrap()
+        else {
+            panic!("expected a write")
+        };
+        assert!(text.ends_with(&mixed["creation_rules:\n".len()..]), "{text}");
+        assert_eq!(rule.index, 1);
+        assert_eq!(rule.age, vec!["age1me", "age1mate"]);
+        assert_eq!(rule.left_out, vec![demo.clone()]);
+        let cfg = SopsConfig::parse(&text, &cfg_path).unwrap();
+        assert_eq!(cfg.rule_for(&secrets.join("a.sops.yaml")).unwrap().all_age(), vec!["age1me", "age1mate"]);
+        assert_eq!(
+            extend_for_init(&cfg_path, Some(&text), &secrets, "age1me", &[demo]).unwrap(),
+            InitChange::AlreadyCovered { index: 1 }
+        );
     }
 }

@@ -1,12 +1,16 @@
-//! The secrets directory on disk: `NAME.sops.yaml` naming, listing, and crash-safe writes.
+//! The secrets directory on disk: `NAME.sops.yaml` naming, listing, where a credential
+//! name resolves, and crash-safe writes.
 //!
-//! Every write goes to a 0600 temporary file in the target's directory, is fsynced, renamed
-//! over the target and the directory is fsynced, so a crash leaves either the old file or
-//! the new one, never a half-written or plaintext file. A failed write changes nothing.
+//! Every write goes to a 0600 temporary file (`.runner-tmp-…`) in the target's directory, is
+//! fsynced, renamed over the target and the directory is fsynced, so a crash leaves either
+//! the old file or the new one, never a half-written or plaintext file. A failed write
+//! changes nothing. A temporary file left by a writer that was killed (`kill -9`, power loss)
+//! is removed by the next write to that directory: see [`temp_file_in`].
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::SecretsError;
 
@@ -15,6 +19,16 @@ pub const SUFFIX: &str = ".sops.yaml";
 
 /// Default secrets directory, relative to the current directory.
 pub const DEFAULT_DIR: &str = "secrets";
+
+/// The subdirectory of a secrets directory that holds placeholder demo files, encrypted to a
+/// public key on purpose (see [`resolve`] and [`is_demo`]).
+pub const DEMO_DIR: &str = "demo";
+
+/// Name prefix of the temporary files writes go through.
+const TEMP_PREFIX: &str = ".runner-tmp-";
+
+/// A temporary file unchanged for this long, and not locked, was left by a writer that died.
+const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Check a secrets name: letters, digits, `_`, `-`, `.`; not starting with `.`; at most 100 chars.
 pub fn validate_name(name: &str) -> Result<(), SecretsError> {
@@ -45,6 +59,37 @@ pub fn validate_key(key: &str) -> Result<(), SecretsError> {
 pub fn path_for(dir: &Path, name: &str) -> Result<PathBuf, SecretsError> {
     validate_name(name)?;
     Ok(dir.join(format!("{name}{SUFFIX}")))
+}
+
+/// The file a credential name stands for (see [`resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The secrets file.
+    pub path: PathBuf,
+    /// Whether it is the placeholder demo file (there is no file of that name in the
+    /// secrets directory itself).
+    pub demo: bool,
+}
+
+/// Where the credentials `name` a recipe refers to are: `dir/NAME.sops.yaml` when it exists,
+/// else the placeholder `dir/demo/NAME.sops.yaml` when that exists, else `dir/NAME.sops.yaml`
+/// (which does not exist). The validator and the engine both resolve names here, so a file
+/// you put in `dir` always wins over the demo one.
+pub fn resolve(dir: &Path, name: &str) -> Result<Resolved, SecretsError> {
+    let own = path_for(dir, name)?;
+    if !own.exists() {
+        let demo = path_for(&dir.join(DEMO_DIR), name)?;
+        if demo.exists() {
+            return Ok(Resolved { path: demo, demo: true });
+        }
+    }
+    Ok(Resolved { path: own, demo: false })
+}
+
+/// Whether `path` is a demo file: it lies directly in a directory named `demo`. Demo files
+/// may be encrypted to keys whose private half is in the working tree; no other file may.
+pub fn is_demo(path: &Path) -> bool {
+    path.parent().and_then(Path::file_name).is_some_and(|n| n == DEMO_DIR)
 }
 
 /// Names of all secrets files in `dir`, sorted. A missing directory holds no secrets.
@@ -100,11 +145,7 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Sec
             .create(&parent)
             .map_err(|e| SecretsError::io(&parent, e))?;
     }
-    // tempfile creates the file with mode 0600 and removes it if we return early.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runner-tmp-")
-        .tempfile_in(&parent)
-        .map_err(|e| SecretsError::io(&parent, e))?;
+    let mut tmp = temp_file_in(&parent)?;
     tmp.write_all(bytes).map_err(|e| SecretsError::io(tmp.path(), e))?;
     if mode != 0o600 {
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))
@@ -114,6 +155,58 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Sec
     tmp.persist(path).map_err(|e| SecretsError::io(path, e.error))?;
     fs::File::open(&parent).and_then(|d| d.sync_all()).map_err(|e| SecretsError::io(&parent, e))?;
     Ok(())
+}
+
+/// A new temporary file in `dir` for an atomic write: mode 0600, removed if dropped before it
+/// is persisted, and locked (`flock`) while it is open. Stale temporary files of earlier
+/// writers in `dir` are removed first.
+///
+/// A writer killed by `kill -9` cannot remove its temporary file, but the kernel drops its
+/// lock. So a `.runner-tmp-*` file that is not locked and has not changed for
+/// [`STALE_AFTER`] belongs to no live writer and is removed. A live writer's file is
+/// locked from the moment after it is created until it is renamed; the age condition covers
+/// that moment. Other files are never touched.
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile, SecretsError> {
+    remove_stale_temps(dir);
+    // tempfile creates the file with mode 0600 and removes it if we return early.
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| SecretsError::io(dir, e))?;
+    tmp.as_file().lock().map_err(|e| SecretsError::io(tmp.path(), e))?;
+    Ok(tmp)
+}
+
+/// Remove the stale temporary files of dead writers from `dir` (see [`temp_file_in`]).
+/// Best effort: anything that cannot be checked is left alone.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX))
+            && entry.metadata().is_ok_and(|m| {
+                m.is_file() && m.modified().is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_AFTER))
+            });
+        if !stale {
+            continue;
+        }
+        let path = entry.path();
+        use std::os::unix::fs::OpenOptionsExt;
+        let file =
+            fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path);
+        // Locked: its writer is alive. The lock is held until the file is removed.
+        if let Ok(file) = file
+            && file.try_lock().is_ok()
+        {
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "removed a temporary file left by an interrupted write")
+                }
+                Err(e) => {
+                    tracing::debug!(file = %path.display(), error = %e, "cannot remove a stale temporary file")
+                }
+            }
+        }
+    }
 }
 
 /// Remove a file and fsync its directory.
