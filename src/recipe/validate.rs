@@ -93,7 +93,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     };
     let file = src.name.clone();
     if src.text.trim().is_empty()
-        || src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        || src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
         rep.push(Diagnostic::error(
             &file,
@@ -123,6 +123,24 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         }
     };
     rep.spans = SpanMap::build(&src.text);
+    if let Some(d) = bare_cr_warning(&src) {
+        rep.push(d);
+    }
+    // Explicit tags would otherwise surface as confusing type errors from the later passes.
+    if !rep.spans.tags().is_empty() {
+        for (pos, tag) in rep.spans.tags().to_vec() {
+            rep.push(Diagnostic::error(
+                &file,
+                Pos { len: tag.chars().count(), ..pos },
+                "yaml-tag",
+                format!("YAML tag `{tag}` is not supported: recipe values are plain YAML"),
+                Some(format!("remove `{tag}`; write the value as a plain string, number, list or mapping")),
+            ));
+        }
+        rep.source = Some(src);
+        rep.finish();
+        return rep;
+    }
     // Pass 2: schema.
     let schema_lines = schema_pass(&mut rep, kind, &instance);
     // Pass 3: typed load.
@@ -154,6 +172,25 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     rep
 }
 
+/// A line ended by a bare CR (classic Mac OS line endings): YAML reads it as a line break, so
+/// the file parses, but most tools see one long line. Reported once, at the first one.
+fn bare_cr_warning(src: &Source) -> Option<Diagnostic> {
+    let text = &src.text;
+    let at = text.match_indices('\r').map(|(i, _)| i).find(|&i| !text[i + 1..].starts_with('\n'))?;
+    let (line, column) = super::load::end_position(&text[..at]);
+    Some(Diagnostic::warning(
+        &src.name,
+        Pos { line, column, len: 1 },
+        "cr-line-endings",
+        "this line ends with a bare carriage return (CR, classic Mac OS line endings)",
+        Some(
+            "YAML reads a bare CR as a line break, but git, diff and most editors show such a file as \
+             one line: save it with LF (or CRLF) line endings"
+                .into(),
+        ),
+    ))
+}
+
 /// The parser may report a tab where it noticed it (e.g. the end of the previous line's
 /// scalar) rather than where it is: point at the first tab in a line's indentation from
 /// the reported line on (or else the first tab after the reported position).
@@ -162,7 +199,7 @@ fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
     if !lower.split(|c: char| !c.is_ascii_alphabetic()).any(|w| w == "tab" || w == "tabs") {
         return (pos, msg);
     }
-    let lines = || src.text.lines().enumerate().skip(pos.line.saturating_sub(1));
+    let lines = || src.lines().enumerate().skip(pos.line.saturating_sub(1));
     let indent_tab = lines().find_map(|(i, l)| {
         let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
         l[..lead].chars().position(|c| c == '\t').map(|col| (i, col))
@@ -184,7 +221,9 @@ fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
 fn syntax_hint(msg: &str, src: &Source, pos: Pos) -> Option<String> {
     let line = src.line(pos.line);
     let m = msg.to_ascii_lowercase();
-    if line.trim_start_matches(' ').starts_with('\t') || m.contains("tabs") {
+    if msg == super::load::SECOND_DOCUMENT {
+        Some("remove this `---` and everything after it, or move the second document to its own file".into())
+    } else if line.trim_start_matches(' ').starts_with('\t') || m.contains("tabs") {
         Some("YAML indentation must use spaces, not tabs".into())
     } else if m.contains("duplicate") {
         Some("each key may appear once per mapping; remove one of them".into())
@@ -1487,55 +1526,98 @@ pub enum Input {
     NoRecipes(PathBuf),
 }
 
+/// How deep [`collect_files`] searches below a directory it is given.
+pub const MAX_DIR_DEPTH: u32 = 32;
+
 /// Collect the inputs to check: files as given; directories recursively (`*.yaml`, `*.yml`,
 /// sorted, skipping hidden directories). Problems are inputs too, so every other file is
 /// still checked.
+///
+/// Directories and files are known by their identity (device and inode, symlinks followed),
+/// so a symlink loop, or a file reached by two paths, is visited once, under the first path
+/// found; directories deeper than [`MAX_DIR_DEPTH`] are reported, not searched.
 pub fn collect_files(paths: &[PathBuf]) -> Vec<Input> {
-    let mut out = Vec::new();
+    let mut walk = Walk::default();
     for p in paths {
         match std::fs::metadata(p) {
-            Err(e) => out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display()))),
+            Err(e) => {
+                walk.out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display())))
+            }
             Ok(md) if md.is_dir() => {
-                let before = out.len();
-                walk_dir(p, &mut out, 0);
-                let found = out[before..].iter().any(|i| !matches!(i, Input::File(f) if is_fleet_file(f)));
-                if !found {
-                    out.push(Input::NoRecipes(p.clone()));
+                if walk.dir(p, &md, 0) == 0 {
+                    walk.out.push(Input::NoRecipes(p.clone()));
                 }
             }
-            Ok(_) => out.push(Input::File(p.clone())),
+            Ok(md) => walk.file(p, Some(&md)),
         }
     }
     let mut seen = std::collections::HashSet::new();
-    out.retain(|p| seen.insert(p.clone()));
-    out
+    walk.out.retain(|p| seen.insert(p.clone()));
+    walk.out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Input>, depth: u32) {
-    if depth > 32 {
-        return;
+/// The state of [`collect_files`]: what it found, and the identities already visited.
+#[derive(Default)]
+struct Walk {
+    out: Vec<Input>,
+    /// Directory identity → how many recipes it holds (0 while it is being searched).
+    dirs: HashMap<(u64, u64), usize>,
+    files: std::collections::HashSet<(u64, u64)>,
+}
+
+impl Walk {
+    /// Add a file unless its identity was seen; a path without metadata (a dangling symlink)
+    /// is added as is, for reading it to report the problem.
+    fn file(&mut self, path: &Path, md: Option<&std::fs::Metadata>) {
+        use std::os::unix::fs::MetadataExt;
+        if md.is_none_or(|md| self.files.insert((md.dev(), md.ino()))) {
+            self.out.push(Input::File(path.to_path_buf()));
+        }
     }
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            let msg = format!("cannot read directory {}: {e}", dir.display());
-            out.push(Input::Unreadable(dir.to_path_buf(), msg));
-            return;
+
+    /// Search `dir`; returns how many recipe files it holds (fleet files aside), counting
+    /// those already found by another path, so a directory given twice is not "empty".
+    fn dir(&mut self, dir: &Path, md: &std::fs::Metadata, depth: u32) -> usize {
+        use std::os::unix::fs::MetadataExt;
+        let id = (md.dev(), md.ino());
+        if let Some(&found) = self.dirs.get(&id) {
+            return found;
         }
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
+        self.dirs.insert(id, 0);
+        if depth > MAX_DIR_DEPTH {
+            let msg = format!(
+                "{} is nested more than {MAX_DIR_DEPTH} directories deep: not searched",
+                dir.display()
+            );
+            self.out.push(Input::Unreadable(dir.to_path_buf(), msg));
+            return 0;
         }
-        if e.is_dir() {
-            walk_dir(&e, out, depth + 1);
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            // A dangling symlink is kept: reading it reports the problem.
-            out.push(Input::File(e));
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                let msg = format!("cannot read directory {}: {e}", dir.display());
+                self.out.push(Input::Unreadable(dir.to_path_buf(), msg));
+                return 0;
+            }
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        let mut found = 0;
+        for e in entries {
+            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue;
+            }
+            let md = std::fs::metadata(&e).ok();
+            if let Some(md) = md.as_ref().filter(|md| md.is_dir()) {
+                found += self.dir(&e, md, depth + 1);
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                found += usize::from(!is_fleet_file(&e));
+                self.file(&e, md.as_ref());
+            }
         }
+        self.dirs.insert(id, found);
+        found
     }
 }
 
