@@ -20,6 +20,7 @@ use super::load::{
 use super::model::*;
 use super::schema::{SchemaKind, allowed_values, properties_at, schema_for, validator};
 use super::types::{ClockTime, Size};
+use crate::market::event::MarketEvent;
 
 /// Default fleet file name, looked for at the project root.
 pub const FLEET_FILE: &str = "runner.yaml";
@@ -158,6 +159,12 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     if let Some(r) = rep.recipe.clone() {
         let mut c = Ctx { file: &file, spans: &rep.spans, out: Vec::new() };
         semantic_recipe(&mut c, &r, base_dir);
+        let signals =
+            check_signal_file(&mut c, &r, &base_dir.join(Path::new(&file).file_name().unwrap_or_default()));
+        let clean = rep.errors() == 0 && c.out.iter().all(|d| d.severity != Severity::Error);
+        if clean {
+            engine_checks(&mut c, &r, base_dir, signals);
+        }
         let out = c.out;
         rep.diagnostics.extend(out);
     }
@@ -386,13 +393,12 @@ fn schema_errors(
                         vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
                     ))
                 };
-                new.push(Diagnostic::error(
-                    &file,
-                    pos,
-                    "invalid-value",
-                    format!("`{shown}` is not a valid `{field}`"),
-                    desc,
-                ));
+                let message = if shown.is_empty() {
+                    format!("`{field}` is empty")
+                } else {
+                    format!("`{shown}` is not a valid `{field}`")
+                };
+                new.push(Diagnostic::error(&file, pos, "invalid-value", message, desc));
             }
             K::Maximum { limit } | K::Minimum { limit } => {
                 let pos = spans.value_or_parent(&ptr);
@@ -534,6 +540,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let pk = kebab(&p.kind);
     let is_replay = p.kind == ProviderKind::Replay;
     let is_redis = p.kind == ProviderKind::RedisSignals;
+    let mut first_event = None;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
     c.only_with(
         "/provider/all_prints",
@@ -579,11 +586,13 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             p.path.is_some(),
             "the replay provider needs a CSV/CSV.gz file, glob or directory",
         );
-        if let Some(path) = &p.path {
-            check_replay_path(c, base_dir, "/provider/path", path);
-        }
+        first_event = p
+            .path
+            .as_ref()
+            .and_then(|path| check_replay_data(c, base_dir, "/provider/path", path, p.all_prints));
         for (sym, path) in p.symbols.iter().flatten() {
-            check_replay_path(c, base_dir, &format!("/provider/symbols/{}", escape_pointer(sym)), path);
+            let ptr = format!("/provider/symbols/{}", escape_pointer(sym));
+            check_replay_data(c, base_dir, &ptr, path, p.all_prints);
         }
     }
     if is_redis {
@@ -760,11 +769,15 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             Some("min_days must be less than or equal to max_days".into()),
         );
     }
-    if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO) {
+    let max_vol = Decimal::try_from(crate::options::chain::MAX_IMPLIED_VOL).unwrap_or(Decimal::ONE);
+    if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO || v.fraction() >= max_vol) {
         c.err(
             "/instrument/implied_vol",
             "out-of-range",
-            "`instrument.implied_vol` must be more than 0%",
+            format!(
+                "`instrument.implied_vol` must be more than 0% and less than {}%",
+                max_vol * Decimal::ONE_HUNDRED
+            ),
             None,
         );
     }
@@ -930,21 +943,6 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             format!("external-signal needs a signal provider, but the provider is `{pk}`"),
             Some("use `provider.kind: redis-signals`, or `replay` with a recorded signals file".into()),
         );
-    }
-    for (f, v) in [
-        ("ma_period", a.ma_period),
-        ("breakout_lookback", a.breakout_lookback),
-        ("swing_lookback", a.swing_lookback),
-        ("fractal_lookback", a.fractal_lookback),
-    ] {
-        if v == Some(0) {
-            c.err(
-                &format!("/algorithm/{f}"),
-                "out-of-range",
-                format!("`algorithm.{f}` must be at least 1"),
-                None,
-            );
-        }
     }
     if a.tolerance.is_some_and(|t| t.fraction() >= hundred) {
         c.err("/algorithm/tolerance", "out-of-range", "`algorithm.tolerance` must be below 100%", None);
@@ -1117,6 +1115,182 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             );
         }
     }
+    cost_warnings(c, r, first_event.as_ref());
+}
+
+/// A paper fill cost (slippage, commission) of at least this fraction of the price of what is
+/// traded, or a commission per order of at least this fraction of the allocation, is a warning.
+const COST_WARN_FRACTION: Decimal = rust_decimal_macros::dec!(0.01);
+
+/// With no price to compare with (an option's premium is not known before the run; a live
+/// provider's data is not read here), a cost of at least this much per share is a warning.
+const COST_WARN_PER_SHARE: Decimal = rust_decimal_macros::dec!(1);
+
+/// Warnings for paper fill costs far out of proportion, with their computed effect, from the
+/// settings the engine's paper broker uses (`AgentConfig`) and the data's first price.
+fn cost_warnings(c: &mut Ctx<'_>, r: &Recipe, first: Option<&MarketEvent>) {
+    if r.broker.kind != BrokerKind::Paper {
+        return;
+    }
+    let Ok(cfg) = crate::engine::agent::AgentConfig::from_recipe(r) else { return };
+    let paper = &cfg.paper;
+    let price = first.filter(|_| !paper.contracts).map(event_price).filter(|p| *p > Decimal::ZERO);
+    let unit = if paper.contracts {
+        "share of a contract"
+    } else if r.instrument.kind == InstrumentKind::Crypto {
+        "coin"
+    } else {
+        "share"
+    };
+    let per_contract = |per_share: Decimal| {
+        if paper.contracts {
+            format!(" (${:.2} per contract)", per_share * paper.multiplier)
+        } else {
+            String::new()
+        }
+    };
+    let slip = paper.tick * Decimal::from(paper.slippage_ticks);
+    if let Some(effect) = cost_effect(slip, price) {
+        c.warn(
+            "/broker/slippage_ticks",
+            "costly-fills",
+            format!(
+                "`broker.slippage_ticks` {} moves every fill by ${slip:.2} per {unit}{}{effect}",
+                paper.slippage_ticks,
+                per_contract(slip)
+            ),
+            Some(format!("slippage is counted in ticks of ${}", paper.tick)),
+        );
+    }
+    let (field, charged, per_share) = if paper.contracts {
+        (
+            "commission_per_contract",
+            paper.commission_per_contract,
+            paper.commission_per_contract / paper.multiplier,
+        )
+    } else {
+        ("commission_per_share", paper.commission_per_share, paper.commission_per_share)
+    };
+    if let Some(effect) = cost_effect(per_share, price) {
+        c.warn(
+            &format!("/broker/{field}"),
+            "costly-fills",
+            format!(
+                "`broker.{field}` {charged} costs ${per_share:.2} per {unit} bought or sold{}{effect}",
+                per_contract(per_share)
+            ),
+            None,
+        );
+    }
+    let (order, allocation) = (paper.commission_per_order, cfg.decision.allocation);
+    if allocation > Decimal::ZERO && order >= allocation * COST_WARN_FRACTION {
+        c.warn(
+            "/broker/commission_per_order",
+            "costly-fills",
+            format!(
+                "`broker.commission_per_order` {order} costs ${order:.2} per order, {} % of the allocation ({allocation})",
+                (order / allocation * Decimal::ONE_HUNDRED).round_dp(1)
+            ),
+            None,
+        );
+    }
+}
+
+/// `, N % of the data's first price (P)` when a cost per unit is out of proportion to the
+/// price, an empty text when it is large with no price to compare with, `None` otherwise.
+fn cost_effect(per_unit: Decimal, price: Option<Decimal>) -> Option<String> {
+    match price {
+        Some(p) => (per_unit >= p * COST_WARN_FRACTION).then(|| {
+            format!(
+                ", {} % of the data's first price ({p})",
+                (per_unit / p * Decimal::ONE_HUNDRED).round_dp(1)
+            )
+        }),
+        None => (per_unit >= COST_WARN_PER_SHARE).then(String::new),
+    }
+}
+
+/// The price an event shows: a trade's price, a bar's close, a quote's mid.
+fn event_price(ev: &MarketEvent) -> Decimal {
+    match ev {
+        MarketEvent::Trade(t) => t.price,
+        MarketEvent::Bar(b) => b.close,
+        MarketEvent::Quote(q) => (q.bid + q.ask) / Decimal::TWO,
+    }
+}
+
+/// external-signal on replay: the recorded signals the run reads
+/// ([`crate::strategy::external_signal::signal_file_for`]) must be there and readable.
+/// Returns them (an empty feed when there is nothing to read).
+fn check_signal_file(
+    c: &mut Ctx<'_>,
+    r: &Recipe,
+    recipe_file: &Path,
+) -> Vec<crate::strategy::external_signal::ExternalEvent> {
+    use crate::strategy::external_signal::{read_signal_file, signal_file_for};
+    if r.algorithm.kind != AlgorithmKind::ExternalSignal || r.provider.kind != ProviderKind::Replay {
+        return Vec::new();
+    }
+    let path = signal_file_for(recipe_file);
+    let hint = Some(format!(
+        "a replayed external-signal recipe reads its signals from {} (docs/strategies.md)",
+        path.display()
+    ));
+    match std::fs::metadata(&path).map(|md| super::load::special_file_kind(md.file_type())) {
+        Err(e) => {
+            c.err("/algorithm/kind", "signals-missing", format!("cannot read {}: {e}", path.display()), hint);
+            return Vec::new();
+        }
+        Ok(Some(kind)) => {
+            c.err(
+                "/algorithm/kind",
+                "not-a-file",
+                format!("{} is {kind}, not a regular file", path.display()),
+                hint,
+            );
+            return Vec::new();
+        }
+        Ok(None) => {}
+    }
+    read_signal_file(&path, &r.instrument.underlying).unwrap_or_else(|e| {
+        c.err("/algorithm/kind", "bad-signals", e.to_string(), hint);
+        Vec::new()
+    })
+}
+
+/// Build what `runner up` and `runner backtest` build from a recipe at start, with the
+/// engine's own constructors, and report a refusal at the recipe key it comes from, so that
+/// what the run refuses at start, validate refuses too. Called once every other check
+/// passed: the checks above say the same more precisely; this catches what they miss.
+fn engine_checks(
+    c: &mut Ctx<'_>,
+    r: &Recipe,
+    base_dir: &Path,
+    signals: Vec<crate::strategy::external_signal::ExternalEvent>,
+) {
+    use crate::engine::{agent::AgentConfig, option_leg::OptionLeg, related::related_data};
+    use crate::model::SymbolId;
+    use crate::strategy::BuildError;
+    let refused = "engine-refuses";
+    if let Err(e) = AgentConfig::from_recipe(r) {
+        c.err("/algorithm/candles", refused, e.to_string(), None);
+    }
+    match crate::strategy::build(r, SymbolId(0), Some(signals)) {
+        Ok(_) => {}
+        Err(BuildError::Parameter { field, message }) => {
+            let name = field.split('/').find(|f| message.starts_with(f)).unwrap_or(field);
+            c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), None);
+        }
+        Err(e) => c.err("/algorithm/kind", refused, e.to_string(), None),
+    }
+    if r.instrument.kind == InstrumentKind::Option
+        && let Err(e) = OptionLeg::from_recipe(r, SymbolId(1))
+    {
+        c.err_key("/instrument", refused, format!("instrument: {e}"), None);
+    }
+    if let Err(e) = related_data(r, base_dir) {
+        c.err_key("/provider/symbols", refused, e, None);
+    }
 }
 
 /// Whether `name` can name a file `secrets/NAME.sops.yaml` (no path separators, no `..`).
@@ -1127,24 +1301,77 @@ pub fn valid_secret_name(name: &str) -> bool {
         && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
 }
 
-fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, ptr: &str, path: &Path) {
+/// Open replay data as the replay does (the same path resolution, the same reader, up to
+/// each file's first event) and report what would stop the run at `ptr`: no data there, a
+/// special file, a file that is not market data of a known format, files of two
+/// resolutions. Returns the data's first event, when it could be read. Errors are the
+/// market-data reader's, which name files and lines, never their content.
+fn check_replay_data(
+    c: &mut Ctx<'_>,
+    base_dir: &Path,
+    ptr: &str,
+    path: &Path,
+    all_prints: bool,
+) -> Option<MarketEvent> {
+    use crate::market::csv::{CsvOptions, MarketDataError, open};
+    use crate::market::replay::{Replay, ReplayOptions, resolve_paths};
     let full = base_dir.join(path);
-    let text = full.to_string_lossy();
-    let is_glob = text.contains(['*', '?', '[']);
-    let found = if is_glob {
-        glob::glob(&text).map(|mut g| g.any(|e| e.as_ref().is_ok_and(|p| p.is_file()))).unwrap_or(false)
-    } else {
-        full.is_file() || full.read_dir().is_ok_and(|mut d| d.next().is_some())
+    let shown = path.display();
+    let hint = match ptr.strip_prefix("/provider/symbols/") {
+        Some(sym) => format!(
+            "put {sym}'s market data for the same days as `provider.path` at {} (a *.csv, *.csv.gz \
+             or Lean *.zip file, or a directory of them; see data/README.md)",
+            full.display()
+        ),
+        None => format!("paths are relative to the recipe's directory ({})", display_dir(base_dir)),
     };
-    if !found {
-        let what = if is_glob { "matches no file" } else { "does not exist" };
-        c.err(
-            ptr,
-            "replay-path-missing",
-            format!("replay data `{}` {what}", path.display()),
-            Some(format!("paths are relative to the recipe's directory ({})", display_dir(base_dir))),
-        );
+    let files = match resolve_paths(&full.to_string_lossy()) {
+        Ok(files) => files,
+        Err(e) => {
+            let what = match &e {
+                MarketDataError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    "does not exist".to_owned()
+                }
+                _ if full.is_dir() => "is a directory holding no market-data file".to_owned(),
+                MarketDataError::Invalid(_) => "matches no market-data file".to_owned(),
+                other => format!("cannot be read: {other}"),
+            };
+            c.err(ptr, "replay-path-missing", format!("replay data `{shown}` {what}"), Some(hint));
+            return None;
+        }
+    };
+    let mut first: Option<MarketEvent> = None;
+    for f in &files {
+        let kind = std::fs::metadata(f).map(|md| super::load::special_file_kind(md.file_type()));
+        if let Ok(Some(kind)) = kind {
+            c.err(
+                ptr,
+                "not-a-file",
+                format!("replay data {} is {kind}, not a regular file", f.display()),
+                Some("market data is read from regular files only".into()),
+            );
+            return None;
+        }
+        let opts = CsvOptions { peek: true, all_prints, ..CsvOptions::default() };
+        match open(f, &opts).and_then(|mut src| src.next_event()) {
+            Ok(ev) => first = first.into_iter().chain(ev).min_by_key(MarketEvent::ts),
+            Err(e) => {
+                c.err(ptr, "bad-market-data", format!("replay data `{shown}` cannot be replayed: {e}"), Some(
+                    "market data is ticks (timestamp,price,size), bars (timestamp,open,high,low,close,volume) \
+                     or quote bars, as CSV, CSV.gz or Lean zip (see data/README.md)"
+                        .into(),
+                ));
+                return None;
+            }
+        }
     }
+    if files.len() > 1
+        && let Err(e) = Replay::from_files(&files, &ReplayOptions::default())
+    {
+        c.err(ptr, "bad-market-data", format!("replay data `{shown}` cannot be replayed: {e}"), None);
+        return None;
+    }
+    first
 }
 
 /// correlation: the correlated symbol's data must be in `provider.symbols` (replay), and
