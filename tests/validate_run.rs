@@ -260,6 +260,23 @@ fn option_chain_settings_the_engine_refuses_are_refused() {
     backtest_refuses_as_validate_does(d, Path::new("iv.yaml"), message);
 }
 
+/// Once every other check passes, validate builds what the engine builds with the engine's
+/// own constructors: a refusal no other check knows of is still an error at its key.
+#[test]
+fn what_the_engines_constructors_refuse_is_refused_at_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = shares_recipe(d, "renko.yaml", |t| {
+        t.replace("  candles: standard", "  candles: renko\n  brick_size: 1000000000000000000")
+    });
+    let out = validate(d, &f).code(1);
+    let message = "error[engine-refuses]: Renko brick size must be positive and below 10^18";
+    assert!(out.stdout.contains(message), "{}", out.stdout);
+    assert!(out.stdout.contains("--> renko.yaml:31:15"), "{}", out.stdout);
+    assert!(out.stdout.contains("refuse this recipe at start"), "{}", out.stdout);
+    backtest_refuses_as_validate_does(d, &f, message);
+}
+
 #[test]
 fn backtest_refuses_what_validate_refuses() {
     let dir = tempfile::tempdir().unwrap();

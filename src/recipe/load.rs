@@ -422,6 +422,15 @@ mod tests {
     }
 
     #[test]
+    fn lines_and_positions_count_every_yaml_line_break() {
+        let text = "a\r\nb\rc\n\nd";
+        assert_eq!(yaml_lines(text).collect::<Vec<_>>(), ["a", "b", "c", "", "d"]);
+        assert_eq!(yaml_lines("a\n").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(end_position("a\r\nb\rcd"), (3, 3));
+        assert_eq!(end_position(""), (1, 1));
+    }
+
+    #[test]
     fn messages_lose_location_prefix() {
         assert_eq!(clean_message("error: line 4 column 1: unknown field `x`"), "unknown field `x`");
         assert_eq!(clean_message("plain"), "plain");

@@ -1272,24 +1272,26 @@ fn engine_checks(
     use crate::model::SymbolId;
     use crate::strategy::BuildError;
     let refused = "engine-refuses";
+    let hint = || Some("`runner up` and `runner backtest` refuse this recipe at start".to_owned());
     if let Err(e) = AgentConfig::from_recipe(r) {
-        c.err("/algorithm/candles", refused, e.to_string(), None);
+        // Its one fallible part is the candle style, that is the Renko brick size.
+        c.err("/algorithm/brick_size", refused, e.to_string(), hint());
     }
     match crate::strategy::build(r, SymbolId(0), Some(signals)) {
         Ok(_) => {}
         Err(BuildError::Parameter { field, message }) => {
             let name = field.split('/').find(|f| message.starts_with(f)).unwrap_or(field);
-            c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), None);
+            c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), hint());
         }
-        Err(e) => c.err("/algorithm/kind", refused, e.to_string(), None),
+        Err(e) => c.err("/algorithm/kind", refused, e.to_string(), hint()),
     }
     if r.instrument.kind == InstrumentKind::Option
         && let Err(e) = OptionLeg::from_recipe(r, SymbolId(1))
     {
-        c.err_key("/instrument", refused, format!("instrument: {e}"), None);
+        c.err_key("/instrument", refused, format!("instrument: {e}"), hint());
     }
     if let Err(e) = related_data(r, base_dir) {
-        c.err_key("/provider/symbols", refused, e, None);
+        c.err_key("/provider/symbols", refused, e, hint());
     }
 }
 
