@@ -1,11 +1,15 @@
 //! The validation pipeline behind `runner validate`, each pass collecting every problem:
 //!
-//! 1. read (size cap, UTF-8) and YAML syntax (serde-saphyr with a resource budget);
+//! 1. read (regular files only, size cap, UTF-8) and YAML syntax (serde-saphyr with a
+//!    resource budget);
 //! 2. JSON Schema (the generated schema, Draft 2020-12), instance paths mapped to line:col;
 //! 3. typed load into [`Recipe`] / [`Fleet`] (serde-saphyr), skipping spots the schema
 //!    pass already reported;
-//! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, paths);
-//! 5. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
+//! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, the replay data
+//!    and signal files opened as the run opens them, fill costs);
+//! 5. once 1–4 found no error, what the engine builds from the recipe, with its own
+//!    constructors, so that what `runner up`/`backtest` refuse at start is refused here;
+//! 6. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,7 +83,7 @@ impl FileReport {
     }
 }
 
-/// Check one in-memory file through passes 1–4. `base_dir` is the directory relative
+/// Check one in-memory file through passes 1–5. `base_dir` is the directory relative
 /// paths in the file are resolved against (the file's own directory).
 pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileReport {
     let mut rep = FileReport {
@@ -1583,7 +1587,7 @@ pub struct FleetContext {
     pub check_secrets: bool,
 }
 
-/// Pass 5: checks across all recipes (and the fleet file).
+/// Pass 6: checks across all recipes (and the fleet file).
 pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
     let fleet = ctx.fleet_index.and_then(|i| reports.get(i)).and_then(|r| r.fleet.clone());
     let mut agents: HashMap<String, (String, usize)> = HashMap::new();
@@ -1871,7 +1875,7 @@ pub fn discover_fleet(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Check one file from disk (passes 1–4).
+/// Check one file from disk (passes 1–5).
 pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputError> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     match read_source(path) {
