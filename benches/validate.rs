@@ -16,7 +16,10 @@ fn bench(c: &mut Criterion) {
     let recipes = dir.path().join("recipes");
     fs::create_dir_all(&recipes).expect("mkdir");
     fs::create_dir_all(dir.path().join("data")).expect("mkdir");
-    fs::write(dir.path().join("data/spy-1s-trade-2013-10-07_11.csv.gz"), b"placeholder").expect("data");
+    // Validate opens the data as the replay does (up to its first trade): the real file.
+    let data = "data/spy-1s-trade-2013-10-07_11.csv.gz";
+    fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(data), dir.path().join(data))
+        .expect("data");
     for i in 0..1_000 {
         let text = RECIPE
             .replace("agent: spy-9ma", &format!("agent: spy-9ma-{i}"))

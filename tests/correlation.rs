@@ -91,10 +91,16 @@ fn options_buy_a_call_on_long_and_a_put_on_short() {
 
 #[test]
 fn missing_correlated_data_is_a_clear_error() {
-    // The repo's recipe names data/qqq, which holds no recording (only a README).
-    let r = Run::new(["backtest", "recipes/spy-qqq-correlation.yaml", "--no-journal"]).run();
-    assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("provider.symbols.QQQ: no market-data files"), "{}", r.stderr);
+    // The example recipe names data/qqq, which holds no recording (only a README): refused
+    // as `runner validate` refuses it, at `provider.symbols.QQQ`.
+    let r = Run::new(["backtest", "examples/spy-qqq-correlation.yaml", "--no-journal"]).run();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("replay data `../data/qqq` is a directory holding no market-data file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--> examples/spy-qqq-correlation.yaml:17:10"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     // A correlation recipe without provider.symbols: named, exit 1, nothing run.
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +112,7 @@ fn missing_correlated_data_is_a_clear_error() {
     std::fs::write(&path, text).unwrap();
     let r = Run::new(["backtest", s(&path), "--no-journal"]).run();
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("set `provider.symbols.QQQ`"), "{}", r.stderr);
+    assert!(r.stderr.contains("missing `provider.symbols`: correlation needs the data"), "{}", r.stderr);
     let v = Run::new(["validate", "--no-fleet", s(&path)]).run();
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("missing `provider.symbols`"), "{}", v.stdout);

@@ -282,9 +282,9 @@ fn external_signal_recipe_reads_its_signal_file_beside_the_recipe() {
     );
     let path = dir.path().join("spy-signals.yaml");
     std::fs::write(&path, recipe).unwrap();
-    // Missing signal file: a clear error, exit 2 (I/O).
+    // Missing signal file: refused as `runner validate` refuses it, exit 1.
     let r = Run::new(["backtest", s(&path)]).run();
-    assert_eq!(r.code, 2);
+    assert_eq!(r.code, 1);
     assert!(r.stderr.contains("spy-signals.signals.csv"), "{}", r.stderr);
     std::fs::write(
         dir.path().join("spy-signals.signals.csv"),

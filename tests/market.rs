@@ -429,7 +429,8 @@ fn candles_command_prints_what_the_strategy_sees() {
         let text = base
             .replace("timeframe: 5m", &format!("timeframe: {tf}"))
             .replace("candles: standard", &format!("candles: {style}"))
-            .replace("hours: regular", &format!("hours: {hours}"));
+            .replace("hours: regular", &format!("hours: {hours}"))
+            .replace("flatten_at: \"15:55\"", "flatten_at: \"14:55\""); // inside every session here
         let recipe = write(dir.path(), &format!("r-{tf}.yaml"), &text);
         let prepared = run::prepare(&recipe).unwrap();
         let mut agent = run::build_agent(&prepared).unwrap();

@@ -8,6 +8,9 @@ use crate::support::{Run, repo_root};
 
 const BAD_DIR: &str = "tests/fixtures/recipes/bad";
 
+/// Market data the replay reads (one SPY trade): `runner validate` opens a recipe's data.
+pub const TICKS: &str = "timestamp,price,size\n2013-10-07T09:30:00.000-04:00,169.05,100\n";
+
 fn bad_fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(repo_root().join(BAD_DIR))
         .expect("bad fixture dir")
@@ -55,8 +58,8 @@ fn bad_recipes_match_snapshots() {
     assert!(failures.is_empty(), "{} snapshot(s) differ:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// A scratch project: the example recipes, the fleet file, placeholder data files and
-/// placeholder secret files (validate only checks that they exist).
+/// A scratch project: the example recipes, the fleet file, one-trade data files where the
+/// recipes' data is, and the repo's demo secret files.
 fn scratch_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = repo_root();
@@ -72,7 +75,7 @@ fn scratch_project() -> tempfile::TempDir {
         for data in r.provider.path.iter().chain(symbols) {
             let target = dir.path().join("recipes").join(data);
             fs::create_dir_all(target.parent().unwrap()).unwrap();
-            fs::write(target, b"placeholder").unwrap();
+            fs::write(target, TICKS).unwrap();
         }
         for name in [&r.provider.credentials, &r.broker.credentials].into_iter().flatten() {
             // The repo's demo secrets: real SOPS files with the keys each adapter needs.
@@ -91,12 +94,12 @@ fn example_recipes_validate() {
         .env("SOPS_AGE_KEY_FILE", repo_root().join("tests/fixtures/demo/age-key.txt"))
         .run()
         .success();
-    for name in ["spy-9ma", "spy-9ma-shares", "nvda-signals", "spy-qqq-correlation", "btc-coinbase-ha"] {
+    for name in ["spy-9ma", "spy-9ma-shares", "nvda-signals", "btc-coinbase-ha"] {
         assert!(out.stdout.contains(&format!("√ recipes/{name}.yaml\n")), "{name} not ok:\n{}", out.stdout);
     }
     // The fleet file is found at the project root and validated too.
     assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
-    assert!(out.stdout.contains("6 files: 6 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
+    assert!(out.stdout.contains("5 files: 5 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
     // The same recipes pass with --deny-warnings: the examples carry no warnings.
     Run::new(["validate", "--deny-warnings", "recipes", "runner.yaml"])
         .dir(dir.path())
@@ -138,7 +141,7 @@ fn good_fixture_validates_and_shows_defaults() {
     .unwrap();
     assert_eq!(printed, original.resolved());
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("sample.csv"), "x").unwrap();
+    fs::write(dir.path().join("sample.csv"), TICKS).unwrap();
     fs::create_dir(dir.path().join("r")).unwrap();
     fs::write(dir.path().join("r/shown.yaml"), &show.stdout).unwrap();
     Run::new(["validate", "--no-fleet", "--deny-warnings", "r/shown.yaml"]).dir(dir.path()).run().success();
@@ -149,7 +152,7 @@ fn good_fixture_validates_and_shows_defaults() {
 fn show_fills_kind_specific_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("data.csv"), TICKS).unwrap();
     let base = recipe_text("kinds", "acct-kinds");
     let correlation = base
         .replace("  ma_period: 9\n  breakout_lookback: 7\n", "  primary: SPY\n  correlated: QQQ\n")
@@ -176,7 +179,7 @@ fn show_prints_secret_names_and_refuses_invalid_recipes() {
     let dir = scratch_project();
     let show = Run::new(["show", "recipes/btc-coinbase-ha.yaml"]).dir(dir.path()).run().success();
     assert!(show.stdout.contains("credentials: coinbase"), "{}", show.stdout);
-    assert!(!show.stdout.contains("placeholder"), "secret file content must never be shown");
+    assert!(!show.stdout.contains("ENC["), "secret file content must never be shown");
     let bad = Run::new(["show", "tests/fixtures/recipes/bad/misspelled-field.yaml"]).run().code(1);
     assert!(bad.stderr.contains("unknown field `ma_periode`"), "{}", bad.stderr);
 }
@@ -241,7 +244,7 @@ fn unreadable_inputs_do_not_stop_validation() {
     let d = dir.path();
     fs::create_dir_all(d.join("recipes")).unwrap();
     fs::create_dir_all(d.join("empty/sub")).unwrap();
-    fs::write(d.join("recipes/data.csv"), "x").unwrap();
+    fs::write(d.join("recipes/data.csv"), TICKS).unwrap();
     fs::write(d.join("recipes/good.yaml"), recipe_text("good", "acct-good")).unwrap();
     fs::write(
         d.join("recipes/bad.yaml"),
@@ -293,7 +296,7 @@ fn recipe_text(agent: &str, account: &str) -> String {
 fn one_broker_account_per_agent_names_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("data.csv"), TICKS).unwrap();
     fs::write(d.join("a.yaml"), recipe_text("agent-a", "shared")).unwrap();
     fs::write(d.join("b.yaml"), format!("# second\n{}", recipe_text("agent-b", "shared"))).unwrap();
     let out = Run::new(["validate", "--no-fleet", "a.yaml", "b.yaml"]).dir(d).run().code(1);
@@ -318,7 +321,7 @@ fn one_broker_account_per_agent_names_both_files() {
 fn agent_names_are_unique() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("data.csv"), TICKS).unwrap();
     fs::create_dir(d.join("sub")).unwrap();
     fs::write(d.join("one.yaml"), recipe_text("twin", "acct-1")).unwrap();
     fs::write(d.join("sub/two.yml"), recipe_text("twin", "acct-2").replace("data.csv", "../data.csv"))
@@ -336,7 +339,7 @@ fn agent_names_are_unique() {
 fn fleet_file_is_validated_and_its_limits_checked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("data.csv"), TICKS).unwrap();
     fs::write(d.join("runner.yaml"), "version: 1\ndaily_loss_limit: 500\n").unwrap();
     fs::write(d.join("a.yaml"), recipe_text("agent-a", "acct-a")).unwrap();
     let out = Run::new(["validate", "a.yaml"]).dir(d).run().success();
@@ -373,7 +376,7 @@ fn fleet_file_is_validated_and_its_limits_checked() {
 fn max_concurrent_agents_is_cross_checked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fs::write(d.join("data.csv"), "x").unwrap();
+    fs::write(d.join("data.csv"), TICKS).unwrap();
     fs::write(d.join("runner.yaml"), "version: 1\nmax_concurrent_agents: 1\n").unwrap();
     fs::write(d.join("a.yaml"), recipe_text("agent-a", "acct-a")).unwrap();
     fs::write(d.join("b.yaml"), recipe_text("agent-b", "acct-b")).unwrap();
@@ -483,6 +486,7 @@ fn schema_check_detects_stale_files_and_schema_rewrites_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     copy_dir(&repo_root().join("recipes"), &d.join("recipes"));
+    copy_dir(&repo_root().join("examples"), &d.join("examples"));
     fs::copy(repo_root().join("runner.yaml"), d.join("runner.yaml")).unwrap();
     let root = d.to_str().unwrap();
     let stale = Run::new(["schema", "--check", "--root", root]).run().code(1);

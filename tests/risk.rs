@@ -4,6 +4,10 @@
 
 use crate::support::{Run, repo_root};
 
+/// The broker extras of a case that does not test the account: the engine's default
+/// equity, written out (`runner backtest` validates the recipe, and a paper broker needs it).
+const EQUITY: &str = ", starting_equity: 100000";
+
 /// What a backtest produced.
 struct Outcome {
     stdout: String,
@@ -84,7 +88,7 @@ fn protective_exits_fire_on_intra_candle_prices() {
         ("entry_size: 100, stop_loss: 2%", "09:33:30", "97.5", "stop"),
     ];
     for (risk, time, price, reason) in cases {
-        let o = run_case("exits.csv", &[("2013-10-08T09:31:00-04:00", "b")], "", risk, "15:55", "");
+        let o = run_case("exits.csv", &[("2013-10-08T09:31:00-04:00", "b")], EQUITY, risk, "15:55", "");
         assert_eq!(o.trades.len(), 1, "{risk}: {:?}", o.trades);
         let t = &o.trades[0];
         assert_eq!(t[0], at("2013-10-08", "09:31:00"), "{risk}");
@@ -177,7 +181,7 @@ fn order_rate_and_trades_per_day_limits() {
         ("entry_size: 100, max_trades_per_day: 2", &["max-trades-per-day", "max-trades-per-day"], 2),
     ];
     for (risk, want, deals) in cases {
-        let o = run_case("rapid.csv", &signals, "", risk, "15:55", "");
+        let o = run_case("rapid.csv", &signals, EQUITY, risk, "15:55", "");
         assert_eq!(o.denial_codes(), want, "{risk}: {}", o.stdout);
         assert_eq!(o.trades.len(), deals, "{risk}: {:?}", o.trades);
     }

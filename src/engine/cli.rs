@@ -249,13 +249,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     // in memory, before anything trades; they are held (and wiped on drop) for the whole run.
     let mut credentials = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
-        let recipe = crate::recipe::load_recipe(path).map_err(|e| {
-            if e.diagnostics.is_empty() {
-                ExitError::usage(e.rendered)
-            } else {
-                ExitError::failed(format!("{} is not valid:\n{}", path.display(), e.rendered))
-            }
-        })?;
+        let recipe = crate::recipe::cli::load_for_run(path)?;
         credentials.push(super::credentials::unlock(&recipe, path, &settings.secrets_dir)?);
     }
     let _credentials = credentials;

@@ -29,12 +29,9 @@ pub struct Prepared {
     pub related: Option<(String, PathBuf)>,
 }
 
-/// Load a recipe file and resolve its data path.
+/// Load a recipe file through every check `runner validate` makes, and resolve its data path.
 pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
-    let text = std::fs::read_to_string(recipe_path)
-        .map_err(|e| crate::cli::ExitError::usage(format!("cannot read {}: {e}", recipe_path.display())))?;
-    let recipe = crate::recipe::from_yaml_str(&text)
-        .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
+    let recipe = crate::recipe::cli::load_for_run(recipe_path)?;
     if recipe.provider.kind != ProviderKind::Replay {
         return Err(crate::cli::ExitError::failed(format!(
             "{}: the engine runs replay providers only for now (provider.kind: replay)",
@@ -60,11 +57,8 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
         ))
     })?;
     let data = base.join(rel);
-    // external-signal: signals come from `<data path stem>.signals.csv`, or `signals.csv` beside the recipe.
-    let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal).then(|| {
-        let stem = recipe_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        base.join(format!("{stem}.signals.csv"))
-    });
+    let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal)
+        .then(|| external_signal::signal_file_for(recipe_path));
     let related = super::related::related_data(&recipe, base)
         .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
     Ok(Prepared { recipe, data, signals, related })

@@ -143,6 +143,48 @@ string_id!(
     /// A broker account name (the recipe's `broker.account`).
     AccountId
 );
+impl AccountId {
+    /// The longest account name [`AccountId::parse`] accepts, in characters.
+    pub const MAX_LEN: usize = 200;
+
+    /// [`AccountId::parse`]'s rule as a regular expression (the recipe schema's pattern for
+    /// `broker.account`, so editors check it too).
+    pub const PATTERN: &'static str = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$";
+
+    /// The one rule for account names: 1 to [`AccountId::MAX_LEN`] ASCII letters, digits,
+    /// `.`, `_` or `-`, not starting with `.`. Such a name is safe as a file name (account
+    /// locks are files named after it): no separator, no `..`, nothing hidden.
+    ///
+    /// # Errors
+    /// The name breaks the rule; the error says how.
+    pub fn parse(name: &str) -> Result<Self, BadAccountName> {
+        let reason = if name.is_empty() {
+            "is empty"
+        } else if name.starts_with('.') {
+            "starts with `.`"
+        } else if name.len() > Self::MAX_LEN {
+            "is longer than 200 characters"
+        } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            "has a character other than ASCII letters, digits, `.`, `_` and `-`"
+        } else {
+            return Ok(Self(name.to_owned()));
+        };
+        Err(BadAccountName { name: name.to_owned(), reason })
+    }
+}
+
+/// An account name that breaks [`AccountId::parse`]'s rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "account name {name:?} {reason}: use 1 to 200 ASCII letters, digits, `.`, `_` or `-`, not starting with `.`"
+)]
+pub struct BadAccountName {
+    /// The name as given.
+    pub name: String,
+    /// How it breaks the rule.
+    pub reason: &'static str,
+}
+
 string_id!(
     /// An instrument: a ticker (`SPY`), a crypto pair (`BTC-USD`) or an OCC option symbol.
     InstrumentId
@@ -156,3 +198,26 @@ string_id!(
 /// carried by market events instead of a string so events stay `Copy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SymbolId(pub u16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_follow_one_rule_and_the_pattern_states_it() {
+        let pattern = regex::Regex::new(AccountId::PATTERN).expect("pattern compiles");
+        let long = "a".repeat(AccountId::MAX_LEN);
+        let too_long = "a".repeat(AccountId::MAX_LEN + 1);
+        for good in ["paper-spy", "PAPER_1", "a", "a.b", "-x", "_", long.as_str()] {
+            assert_eq!(AccountId::parse(good).map(|a| a.0).as_deref(), Ok(good));
+            assert!(pattern.is_match(good), "{good}");
+        }
+        for bad in ["", ".hidden", "..", "../../tmp/evil", "a/b", "a b", "é", "a\n", too_long.as_str()] {
+            let e = AccountId::parse(bad).expect_err(bad);
+            assert_eq!(e.name, bad);
+            assert!(!pattern.is_match(bad), "{bad:?}");
+        }
+        let e = AccountId::parse("../../tmp/evil").unwrap_err().to_string();
+        assert!(e.contains("starts with `.`") && e.contains("use 1 to 200 ASCII letters"), "{e}");
+    }
+}

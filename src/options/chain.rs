@@ -245,12 +245,16 @@ impl Default for ChainSettings {
     }
 }
 
+/// The implied volatility (a fraction: 5 is 500 %) a chain must stay below; recipes are
+/// checked against it too.
+pub const MAX_IMPLIED_VOL: f64 = 5.0;
+
 impl ChainSettings {
     /// Checks the settings are usable (positive vol, finite rate, non-negative spread, positive step).
     pub fn check(&self) -> Result<(), OptionsError> {
         let bad = |m: String| Err(OptionsError::BadPricingInput(m));
-        if !(self.implied_vol.is_finite() && self.implied_vol > 0.0 && self.implied_vol < 5.0) {
-            return bad(format!("implied_vol {} must be in (0, 5)", self.implied_vol));
+        if !(self.implied_vol.is_finite() && self.implied_vol > 0.0 && self.implied_vol < MAX_IMPLIED_VOL) {
+            return bad(format!("implied_vol {} must be in (0, {MAX_IMPLIED_VOL})", self.implied_vol));
         }
         if !self.rate.is_finite() || !self.dividend_yield.is_finite() {
             return bad("rate and dividend_yield must be finite".to_owned());

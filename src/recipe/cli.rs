@@ -158,6 +158,20 @@ fn counts(e: usize, w: usize, n: usize) -> String {
     format!("{}, {}{notes}", p(e, "error"), p(w, "warning"))
 }
 
+/// Load a recipe to run it (`runner up`, `runner backtest`): every check `runner validate`
+/// makes on one file must pass (warnings and notes are allowed). An invalid recipe fails
+/// (exit 1) with the diagnostics rendered as `validate` renders them; a file that cannot be
+/// read is an I/O error (exit 2).
+pub fn load_for_run(path: &Path) -> Result<crate::recipe::Recipe, ExitError> {
+    super::load_recipe(path).map_err(|e| {
+        if e.diagnostics.is_empty() {
+            ExitError::usage(e.rendered)
+        } else {
+            ExitError::failed(format!("{} is not valid:\n{}", path.display(), e.rendered))
+        }
+    })
+}
+
 /// Run `runner show`.
 pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
     let rep =
@@ -185,7 +199,10 @@ pub fn show(args: ShowArgs, _g: &GlobalArgs) -> CmdResult {
 
 /// The generated files: (path relative to the project root, contents).
 pub fn generated_files(root: &Path) -> Vec<(PathBuf, String)> {
-    let examples = ExampleIndex::load(&root.join("recipes"), &root.join(super::validate::FLEET_FILE));
+    let examples = ExampleIndex::load(
+        &[root.join("recipes"), root.join("examples")],
+        &root.join(super::validate::FLEET_FILE),
+    );
     vec![
         (PathBuf::from("schemas/recipe.schema.json"), schema_text(SchemaKind::Recipe)),
         (PathBuf::from("schemas/fleet.schema.json"), schema_text(SchemaKind::Fleet)),
@@ -193,28 +210,32 @@ pub fn generated_files(root: &Path) -> Vec<(PathBuf, String)> {
     ]
 }
 
-/// Example values by JSON pointer, from the shipped recipes and fleet file.
+/// Example values by JSON pointer, from the shipped recipes (`recipes/`, then `examples/`)
+/// and fleet file.
 struct ExampleIndex {
     recipe: std::collections::HashMap<String, String>,
     fleet: std::collections::HashMap<String, String>,
 }
 
 impl ExampleIndex {
-    fn load(recipes: &Path, fleet: &Path) -> Self {
+    fn load(dirs: &[PathBuf], fleet: &Path) -> Self {
         let mut idx = Self { recipe: Default::default(), fleet: Default::default() };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(recipes)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        files.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
-        files.sort();
+        let files = dirs.iter().flat_map(|dir| {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            files.retain(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"));
+            files.sort();
+            files
+        });
         for f in files {
-            if let Ok(t) = std::fs::read_to_string(&f)
+            if let Ok(t) = super::load::read_source(&f).map(|s| s.text)
                 && let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t)
             {
                 flatten("", &v, &mut idx.recipe);
             }
         }
-        if let Ok(t) = std::fs::read_to_string(fleet)
+        if let Ok(t) = super::load::read_source(fleet).map(|s| s.text)
             && let Ok(v) = super::load::from_str_limited::<serde_json::Value>(&t)
         {
             flatten("", &v, &mut idx.fleet);

@@ -28,9 +28,15 @@ impl Source {
         Self { name: name.into(), text: text.into() }
     }
 
-    /// The 1-based line `n`, without its line ending (empty when out of range).
+    /// The 1-based line `n` as YAML counts lines ([`yaml_lines`]), without its line ending
+    /// (empty when out of range).
     pub fn line(&self, n: usize) -> &str {
-        self.text.lines().nth(n.saturating_sub(1)).unwrap_or("")
+        yaml_lines(&self.text).nth(n.saturating_sub(1)).unwrap_or("")
+    }
+
+    /// The lines as YAML counts them ([`yaml_lines`]).
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        yaml_lines(&self.text)
     }
 }
 
@@ -43,11 +49,73 @@ pub enum ReadError {
     Invalid(Box<Diagnostic>),
 }
 
-/// Read a file as UTF-8 text, refusing files over [`MAX_FILE_BYTES`] and invalid UTF-8.
+/// What a path is when it is not a regular file (`None` for a regular file). Recipes, fleet
+/// files and market data are read from regular files only: opening a FIFO waits for a writer,
+/// and a device such as `/dev/zero` never ends.
+pub fn special_file_kind(ft: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_file() {
+        None
+    } else if ft.is_dir() {
+        Some("a directory")
+    } else if ft.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if ft.is_char_device() {
+        Some("a character device")
+    } else if ft.is_block_device() {
+        Some("a block device")
+    } else if ft.is_socket() {
+        Some("a socket")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Why [`open_regular`] refused a path.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The path could not be examined or opened.
+    Io(std::io::Error),
+    /// The path is something other than a regular file (see [`special_file_kind`]).
+    NotRegular(&'static str),
+}
+
+/// Open `path` for reading if it is a regular file (symlinks followed), without ever
+/// blocking: the type is checked before opening (opening some devices has effects), the
+/// file is opened with `O_NONBLOCK` (a FIFO swapped in meanwhile does not wait for a
+/// writer), and what was opened is checked again.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let kind = |md: std::fs::Metadata| {
+        special_file_kind(md.file_type()).map_or(Ok(()), |k| Err(OpenError::NotRegular(k)))
+    };
+    kind(std::fs::metadata(path).map_err(OpenError::Io)?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(OpenError::Io)?;
+    kind(file.metadata().map_err(OpenError::Io)?)?;
+    Ok(file)
+}
+
+/// Read a file as UTF-8 text, refusing anything but a regular file ([`open_regular`]),
+/// files over [`MAX_FILE_BYTES`] (the cap is enforced while reading) and invalid UTF-8.
 pub fn read_source(path: &Path) -> Result<Source, ReadError> {
     use std::io::Read;
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let file = match open_regular(path) {
+        Ok(f) => f,
+        Err(OpenError::Io(e)) => return Err(ReadError::Io(e)),
+        Err(OpenError::NotRegular(kind)) => {
+            return Err(ReadError::Invalid(Box::new(Diagnostic::file_error(
+                &name,
+                "not-a-file",
+                format!("{name} is {kind}, not a regular file: nothing was read from it"),
+                Some("recipes and fleet files are read from regular files only".into()),
+            ))));
+        }
+    };
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
@@ -65,8 +133,7 @@ pub fn read_source(path: &Path) -> Result<Source, ReadError> {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             // `valid` is valid UTF-8 by construction (valid_up_to), so this cannot fail.
             let prefix = std::str::from_utf8(valid).unwrap_or("");
-            let line = prefix.matches('\n').count() + 1;
-            let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let (line, col) = end_position(prefix);
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
             let d = Diagnostic::error(
                 &name,
@@ -75,10 +142,38 @@ pub fn read_source(path: &Path) -> Result<Source, ReadError> {
                 "file is not valid UTF-8 text",
                 Some("save the recipe as UTF-8".into()),
             )
-            .with_source_line(text.lines().nth(line - 1).unwrap_or(""));
+            .with_source_line(yaml_lines(&text).nth(line - 1).unwrap_or(""));
             Err(ReadError::Invalid(Box::new(d)))
         }
     }
+}
+
+/// The lines of `text` as YAML counts them: each ended by LF, CRLF or a bare CR (classic Mac
+/// OS), without its line ending; like [`str::lines`], no empty line after a final break.
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.find(['\n', '\r']) {
+            Some(i) => {
+                let ending = if t[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&t[i + ending..]);
+                Some(&t[..i])
+            }
+            None => {
+                rest = None;
+                (!t.is_empty()).then_some(t)
+            }
+        }
+    })
+}
+
+/// The 1-based (line, column) just after `prefix`, with YAML's line breaks (LF, CRLF, CR).
+pub fn end_position(prefix: &str) -> (usize, usize) {
+    let bare_cr = prefix.match_indices('\r').filter(|(i, _)| !prefix[i + 1..].starts_with('\n')).count();
+    let line = prefix.matches('\n').count() + bare_cr + 1;
+    let last = prefix.rfind(['\n', '\r']).map_or(prefix, |i| &prefix[i + 1..]);
+    (line, last.chars().count() + 1)
 }
 
 /// The resource budget for parsing recipes: generous for real recipes, small enough that
@@ -117,7 +212,7 @@ pub fn saphyr_error_parts(err: &serde_saphyr::Error, src: &Source) -> (Pos, Stri
     });
     let raw = err.without_snippet().to_string();
     let msg = clean_message(&raw);
-    let lines = src.text.lines().count().max(1);
+    let lines = src.lines().count().max(1);
     let pos = if pos.line > lines {
         // Errors at end of input: point just past the last line's text.
         let last = src.line(lines);
@@ -127,6 +222,11 @@ pub fn saphyr_error_parts(err: &serde_saphyr::Error, src: &Source) -> (Pos, Stri
     };
     (pos, msg)
 }
+
+/// The message for a file holding more than one YAML document (the parser reports it where
+/// the second one starts).
+pub const SECOND_DOCUMENT: &str =
+    "a second YAML document starts here: a recipe or fleet file holds exactly one document";
 
 /// Strip serde-saphyr's `error: line N column M:` prefix from a message.
 fn clean_message(raw: &str) -> String {
@@ -148,6 +248,9 @@ fn clean_message(raw: &str) -> String {
     let m = m.trim_end_matches(',').trim();
     if let Some(rest) = m.strip_prefix("budget breached: ") {
         let what = rest.split([' ', '{']).next().unwrap_or(rest);
+        if what == "Documents" {
+            return SECOND_DOCUMENT.to_string();
+        }
         return format!(
             "input exceeds the parser's safety limits ({what}): too many nodes, aliases or nesting levels for a recipe"
         );
@@ -168,10 +271,11 @@ pub struct NodeSpan {
     pub value: Pos,
 }
 
-/// JSON pointer (`/provider/kind`) → source positions.
+/// JSON pointer (`/provider/kind`) → source positions, and the YAML tags (`!custom`) found.
 #[derive(Debug, Default, Clone)]
 pub struct SpanMap {
     map: HashMap<String, NodeSpan>,
+    tags: Vec<(Pos, String)>,
 }
 
 impl SpanMap {
@@ -206,9 +310,20 @@ impl SpanMap {
                     self.walk(v, format!("{ptr}/{i}"), None, src);
                 }
             }
-            YamlData::Tagged(_, inner) => self.walk(inner, ptr, key, src),
+            YamlData::Tagged(tag, inner) => {
+                self.tags.push((value, tag_text(tag)));
+                self.walk(inner, ptr.clone(), key, src);
+                // A tagged scalar's own span is empty: the tagged node's covers the value.
+                self.map.insert(ptr, NodeSpan { key, value });
+            }
             _ => {}
         }
+    }
+
+    /// The explicit YAML tags in the source (`!custom`, `!<tag:…>`) and where they are. The
+    /// core tags (`!!str`, `!!int`, …) are resolved by the parser and not listed.
+    pub fn tags(&self) -> &[(Pos, String)] {
+        &self.tags
     }
 
     /// The spans of the node at `ptr`, if it exists in the source.
@@ -254,6 +369,15 @@ fn span_pos(node: &MarkedYaml<'_>, src: &str) -> Pos {
     Pos { line, column: s.col() + 1, len }
 }
 
+/// A tag as written: `!custom`, `!!python/object`, `!<tag:example.com:x>`.
+fn tag_text(tag: &saphyr::Tag) -> String {
+    match tag.handle.as_str() {
+        "" => format!("!<{}>", tag.suffix),
+        "tag:yaml.org,2002:" => format!("!!{}", tag.suffix),
+        handle => format!("{handle}{}", tag.suffix),
+    }
+}
+
 fn scalar_text(node: &MarkedYaml<'_>) -> Option<String> {
     match &node.data {
         YamlData::Value(Scalar::String(s)) => Some(s.to_string()),
@@ -295,6 +419,15 @@ mod tests {
         assert_eq!((k.key.unwrap().line, k.key.unwrap().column), (3, 3));
         assert_eq!((k.value.line, k.value.column, k.value.len), (3, 9, 6));
         assert_eq!(m.key_or_parent("/provider/nope").line, 2);
+    }
+
+    #[test]
+    fn lines_and_positions_count_every_yaml_line_break() {
+        let text = "a\r\nb\rc\n\nd";
+        assert_eq!(yaml_lines(text).collect::<Vec<_>>(), ["a", "b", "c", "", "d"]);
+        assert_eq!(yaml_lines("a\n").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(end_position("a\r\nb\rcd"), (3, 3));
+        assert_eq!(end_position(""), (1, 1));
     }
 
     #[test]

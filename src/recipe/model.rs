@@ -171,7 +171,10 @@ pub enum AccountType {
 pub struct Broker {
     /// The broker kind.
     pub kind: BrokerKind,
-    /// The account this agent trades. One account belongs to one agent.
+    /// The account this agent trades. One account belongs to one agent. 1 to 200 ASCII
+    /// letters, digits, `.`, `_` or `-`, not starting with `.` (it names the account's lock
+    /// file).
+    #[schemars(regex(pattern = crate::model::AccountId::PATTERN))]
     pub account: String,
     /// Cash or margin account.
     #[serde(default)]
@@ -317,9 +320,11 @@ pub struct Algorithm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brick_size: Option<Money>,
     /// ma-cross-breakout, target-position: period in candles of the moving average (ma-cross-breakout, required) or of the high-low range (target-position, default 20).
+    #[schemars(range(min = 1, max = crate::indicators::MAX_PERIOD))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ma_period: Option<u32>,
     /// ma-cross-breakout: number of completed candles whose high/low range must be broken.
+    #[schemars(range(min = 1, max = crate::indicators::MAX_PERIOD))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakout_lookback: Option<u32>,
     /// ma-cross-breakout: how the breakout is confirmed.
@@ -335,10 +340,12 @@ pub struct Algorithm {
     /// correlation: a swing high/low stays usable while its candle is among this many most
     /// recent completed candles (more than `fractal_lookback`).
     #[schemars(extend("default" = defaults::SWING_LOOKBACK))]
+    #[schemars(range(min = 1, max = crate::strategy::correlation::MAX_SWING_LOOKBACK))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swing_lookback: Option<u32>,
     /// correlation: candles on each side of a fractal, the swing high/low (2 is Bill Williams' choice).
     #[schemars(extend("default" = defaults::FRACTAL_LOOKBACK))]
+    #[schemars(range(min = 1, max = crate::strategy::correlation::MAX_FRACTAL_LOOKBACK))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fractal_lookback: Option<u32>,
     /// target-position: no trade while the position is within this band of the target.

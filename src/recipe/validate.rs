@@ -1,11 +1,15 @@
 //! The validation pipeline behind `runner validate`, each pass collecting every problem:
 //!
-//! 1. read (size cap, UTF-8) and YAML syntax (serde-saphyr with a resource budget);
+//! 1. read (regular files only, size cap, UTF-8) and YAML syntax (serde-saphyr with a
+//!    resource budget);
 //! 2. JSON Schema (the generated schema, Draft 2020-12), instance paths mapped to line:col;
 //! 3. typed load into [`Recipe`] / [`Fleet`] (serde-saphyr), skipping spots the schema
 //!    pass already reported;
-//! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, paths);
-//! 5. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
+//! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, the replay data
+//!    and signal files opened as the run opens them, fill costs);
+//! 5. once 1–4 found no error, what the engine builds from the recipe, with its own
+//!    constructors, so that what `runner up`/`backtest` refuse at start is refused here;
+//! 6. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,7 @@ use super::load::{
 use super::model::*;
 use super::schema::{SchemaKind, allowed_values, properties_at, schema_for, validator};
 use super::types::{ClockTime, Size};
+use crate::market::event::MarketEvent;
 
 /// Default fleet file name, looked for at the project root.
 pub const FLEET_FILE: &str = "runner.yaml";
@@ -78,7 +83,7 @@ impl FileReport {
     }
 }
 
-/// Check one in-memory file through passes 1–4. `base_dir` is the directory relative
+/// Check one in-memory file through passes 1–5. `base_dir` is the directory relative
 /// paths in the file are resolved against (the file's own directory).
 pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileReport {
     let mut rep = FileReport {
@@ -93,7 +98,7 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     };
     let file = src.name.clone();
     if src.text.trim().is_empty()
-        || src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        || src.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
         rep.push(Diagnostic::error(
             &file,
@@ -123,6 +128,24 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         }
     };
     rep.spans = SpanMap::build(&src.text);
+    if let Some(d) = bare_cr_warning(&src) {
+        rep.push(d);
+    }
+    // Explicit tags would otherwise surface as confusing type errors from the later passes.
+    if !rep.spans.tags().is_empty() {
+        for (pos, tag) in rep.spans.tags().to_vec() {
+            rep.push(Diagnostic::error(
+                &file,
+                Pos { len: tag.chars().count(), ..pos },
+                "yaml-tag",
+                format!("YAML tag `{tag}` is not supported: recipe values are plain YAML"),
+                Some(format!("remove `{tag}`; write the value as a plain string, number, list or mapping")),
+            ));
+        }
+        rep.source = Some(src);
+        rep.finish();
+        return rep;
+    }
     // Pass 2: schema.
     let schema_lines = schema_pass(&mut rep, kind, &instance);
     // Pass 3: typed load.
@@ -140,6 +163,12 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     if let Some(r) = rep.recipe.clone() {
         let mut c = Ctx { file: &file, spans: &rep.spans, out: Vec::new() };
         semantic_recipe(&mut c, &r, base_dir);
+        let signals =
+            check_signal_file(&mut c, &r, &base_dir.join(Path::new(&file).file_name().unwrap_or_default()));
+        let clean = rep.errors() == 0 && c.out.iter().all(|d| d.severity != Severity::Error);
+        if clean {
+            engine_checks(&mut c, &r, base_dir, signals);
+        }
         let out = c.out;
         rep.diagnostics.extend(out);
     }
@@ -154,6 +183,25 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
     rep
 }
 
+/// A line ended by a bare CR (classic Mac OS line endings): YAML reads it as a line break, so
+/// the file parses, but most tools see one long line. Reported once, at the first one.
+fn bare_cr_warning(src: &Source) -> Option<Diagnostic> {
+    let text = &src.text;
+    let at = text.match_indices('\r').map(|(i, _)| i).find(|&i| !text[i + 1..].starts_with('\n'))?;
+    let (line, column) = super::load::end_position(&text[..at]);
+    Some(Diagnostic::warning(
+        &src.name,
+        Pos { line, column, len: 1 },
+        "cr-line-endings",
+        "this line ends with a bare carriage return (CR, classic Mac OS line endings)",
+        Some(
+            "YAML reads a bare CR as a line break, but git, diff and most editors show such a file as \
+             one line: save it with LF (or CRLF) line endings"
+                .into(),
+        ),
+    ))
+}
+
 /// The parser may report a tab where it noticed it (e.g. the end of the previous line's
 /// scalar) rather than where it is: point at the first tab in a line's indentation from
 /// the reported line on (or else the first tab after the reported position).
@@ -162,7 +210,7 @@ fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
     if !lower.split(|c: char| !c.is_ascii_alphabetic()).any(|w| w == "tab" || w == "tabs") {
         return (pos, msg);
     }
-    let lines = || src.text.lines().enumerate().skip(pos.line.saturating_sub(1));
+    let lines = || src.lines().enumerate().skip(pos.line.saturating_sub(1));
     let indent_tab = lines().find_map(|(i, l)| {
         let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
         l[..lead].chars().position(|c| c == '\t').map(|col| (i, col))
@@ -184,7 +232,9 @@ fn locate_tab(pos: Pos, msg: String, src: &Source) -> (Pos, String) {
 fn syntax_hint(msg: &str, src: &Source, pos: Pos) -> Option<String> {
     let line = src.line(pos.line);
     let m = msg.to_ascii_lowercase();
-    if line.trim_start_matches(' ').starts_with('\t') || m.contains("tabs") {
+    if msg == super::load::SECOND_DOCUMENT {
+        Some("remove this `---` and everything after it, or move the second document to its own file".into())
+    } else if line.trim_start_matches(' ').starts_with('\t') || m.contains("tabs") {
         Some("YAML indentation must use spaces, not tabs".into())
     } else if m.contains("duplicate") {
         Some("each key may appear once per mapping; remove one of them".into())
@@ -347,13 +397,12 @@ fn schema_errors(
                         vals.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
                     ))
                 };
-                new.push(Diagnostic::error(
-                    &file,
-                    pos,
-                    "invalid-value",
-                    format!("`{shown}` is not a valid `{field}`"),
-                    desc,
-                ));
+                let message = if shown.is_empty() {
+                    format!("`{field}` is empty")
+                } else {
+                    format!("`{shown}` is not a valid `{field}`")
+                };
+                new.push(Diagnostic::error(&file, pos, "invalid-value", message, desc));
             }
             K::Maximum { limit } | K::Minimum { limit } => {
                 let pos = spans.value_or_parent(&ptr);
@@ -495,6 +544,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let pk = kebab(&p.kind);
     let is_replay = p.kind == ProviderKind::Replay;
     let is_redis = p.kind == ProviderKind::RedisSignals;
+    let mut first_event = None;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
     c.only_with(
         "/provider/all_prints",
@@ -540,11 +590,13 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             p.path.is_some(),
             "the replay provider needs a CSV/CSV.gz file, glob or directory",
         );
-        if let Some(path) = &p.path {
-            check_replay_path(c, base_dir, "/provider/path", path);
-        }
+        first_event = p
+            .path
+            .as_ref()
+            .and_then(|path| check_replay_data(c, base_dir, "/provider/path", path, p.all_prints));
         for (sym, path) in p.symbols.iter().flatten() {
-            check_replay_path(c, base_dir, &format!("/provider/symbols/{}", escape_pointer(sym)), path);
+            let ptr = format!("/provider/symbols/{}", escape_pointer(sym));
+            check_replay_data(c, base_dir, &ptr, path, p.all_prints);
         }
     }
     if is_redis {
@@ -721,11 +773,15 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             Some("min_days must be less than or equal to max_days".into()),
         );
     }
-    if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO) {
+    let max_vol = Decimal::try_from(crate::options::chain::MAX_IMPLIED_VOL).unwrap_or(Decimal::ONE);
+    if i.implied_vol.is_some_and(|v| v.fraction() <= Decimal::ZERO || v.fraction() >= max_vol) {
         c.err(
             "/instrument/implied_vol",
             "out-of-range",
-            "`instrument.implied_vol` must be more than 0%",
+            format!(
+                "`instrument.implied_vol` must be more than 0% and less than {}%",
+                max_vol * Decimal::ONE_HUNDRED
+            ),
             None,
         );
     }
@@ -891,21 +947,6 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             format!("external-signal needs a signal provider, but the provider is `{pk}`"),
             Some("use `provider.kind: redis-signals`, or `replay` with a recorded signals file".into()),
         );
-    }
-    for (f, v) in [
-        ("ma_period", a.ma_period),
-        ("breakout_lookback", a.breakout_lookback),
-        ("swing_lookback", a.swing_lookback),
-        ("fractal_lookback", a.fractal_lookback),
-    ] {
-        if v == Some(0) {
-            c.err(
-                &format!("/algorithm/{f}"),
-                "out-of-range",
-                format!("`algorithm.{f}` must be at least 1"),
-                None,
-            );
-        }
     }
     if a.tolerance.is_some_and(|t| t.fraction() >= hundred) {
         c.err("/algorithm/tolerance", "out-of-range", "`algorithm.tolerance` must be below 100%", None);
@@ -1078,6 +1119,184 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             );
         }
     }
+    cost_warnings(c, r, first_event.as_ref());
+}
+
+/// A paper fill cost (slippage, commission) of at least this fraction of the price of what is
+/// traded, or a commission per order of at least this fraction of the allocation, is a warning.
+const COST_WARN_FRACTION: Decimal = rust_decimal_macros::dec!(0.01);
+
+/// With no price to compare with (an option's premium is not known before the run; a live
+/// provider's data is not read here), a cost of at least this much per share is a warning.
+const COST_WARN_PER_SHARE: Decimal = rust_decimal_macros::dec!(1);
+
+/// Warnings for paper fill costs far out of proportion, with their computed effect, from the
+/// settings the engine's paper broker uses (`AgentConfig`) and the data's first price.
+fn cost_warnings(c: &mut Ctx<'_>, r: &Recipe, first: Option<&MarketEvent>) {
+    if r.broker.kind != BrokerKind::Paper {
+        return;
+    }
+    let Ok(cfg) = crate::engine::agent::AgentConfig::from_recipe(r) else { return };
+    let paper = &cfg.paper;
+    let price = first.filter(|_| !paper.contracts).map(event_price).filter(|p| *p > Decimal::ZERO);
+    let unit = if paper.contracts {
+        "share of a contract"
+    } else if r.instrument.kind == InstrumentKind::Crypto {
+        "coin"
+    } else {
+        "share"
+    };
+    let per_contract = |per_share: Decimal| {
+        if paper.contracts {
+            format!(" (${:.2} per contract)", per_share * paper.multiplier)
+        } else {
+            String::new()
+        }
+    };
+    let slip = paper.tick * Decimal::from(paper.slippage_ticks);
+    if let Some(effect) = cost_effect(slip, price) {
+        c.warn(
+            "/broker/slippage_ticks",
+            "costly-fills",
+            format!(
+                "`broker.slippage_ticks` {} moves every fill by ${slip:.2} per {unit}{}{effect}",
+                paper.slippage_ticks,
+                per_contract(slip)
+            ),
+            Some(format!("slippage is counted in ticks of ${}", paper.tick)),
+        );
+    }
+    let (field, charged, per_share) = if paper.contracts {
+        (
+            "commission_per_contract",
+            paper.commission_per_contract,
+            paper.commission_per_contract / paper.multiplier,
+        )
+    } else {
+        ("commission_per_share", paper.commission_per_share, paper.commission_per_share)
+    };
+    if let Some(effect) = cost_effect(per_share, price) {
+        c.warn(
+            &format!("/broker/{field}"),
+            "costly-fills",
+            format!(
+                "`broker.{field}` {charged} costs ${per_share:.2} per {unit} bought or sold{}{effect}",
+                per_contract(per_share)
+            ),
+            None,
+        );
+    }
+    let (order, allocation) = (paper.commission_per_order, cfg.decision.allocation);
+    if allocation > Decimal::ZERO && order >= allocation * COST_WARN_FRACTION {
+        c.warn(
+            "/broker/commission_per_order",
+            "costly-fills",
+            format!(
+                "`broker.commission_per_order` {order} costs ${order:.2} per order, {} % of the allocation ({allocation})",
+                (order / allocation * Decimal::ONE_HUNDRED).round_dp(1)
+            ),
+            None,
+        );
+    }
+}
+
+/// `, N % of the data's first price (P)` when a cost per unit is out of proportion to the
+/// price, an empty text when it is large with no price to compare with, `None` otherwise.
+fn cost_effect(per_unit: Decimal, price: Option<Decimal>) -> Option<String> {
+    match price {
+        Some(p) => (per_unit >= p * COST_WARN_FRACTION).then(|| {
+            format!(
+                ", {} % of the data's first price ({p})",
+                (per_unit / p * Decimal::ONE_HUNDRED).round_dp(1)
+            )
+        }),
+        None => (per_unit >= COST_WARN_PER_SHARE).then(String::new),
+    }
+}
+
+/// The price an event shows: a trade's price, a bar's close, a quote's mid.
+fn event_price(ev: &MarketEvent) -> Decimal {
+    match ev {
+        MarketEvent::Trade(t) => t.price,
+        MarketEvent::Bar(b) => b.close,
+        MarketEvent::Quote(q) => (q.bid + q.ask) / Decimal::TWO,
+    }
+}
+
+/// external-signal on replay: the recorded signals the run reads
+/// ([`crate::strategy::external_signal::signal_file_for`]) must be there and readable.
+/// Returns them (an empty feed when there is nothing to read).
+fn check_signal_file(
+    c: &mut Ctx<'_>,
+    r: &Recipe,
+    recipe_file: &Path,
+) -> Vec<crate::strategy::external_signal::ExternalEvent> {
+    use crate::strategy::external_signal::{read_signal_file, signal_file_for};
+    if r.algorithm.kind != AlgorithmKind::ExternalSignal || r.provider.kind != ProviderKind::Replay {
+        return Vec::new();
+    }
+    let path = signal_file_for(recipe_file);
+    let hint = Some(format!(
+        "a replayed external-signal recipe reads its signals from {} (docs/strategies.md)",
+        path.display()
+    ));
+    match std::fs::metadata(&path).map(|md| super::load::special_file_kind(md.file_type())) {
+        Err(e) => {
+            c.err("/algorithm/kind", "signals-missing", format!("cannot read {}: {e}", path.display()), hint);
+            return Vec::new();
+        }
+        Ok(Some(kind)) => {
+            c.err(
+                "/algorithm/kind",
+                "not-a-file",
+                format!("{} is {kind}, not a regular file", path.display()),
+                hint,
+            );
+            return Vec::new();
+        }
+        Ok(None) => {}
+    }
+    read_signal_file(&path, &r.instrument.underlying).unwrap_or_else(|e| {
+        c.err("/algorithm/kind", "bad-signals", e.to_string(), hint);
+        Vec::new()
+    })
+}
+
+/// Build what `runner up` and `runner backtest` build from a recipe at start, with the
+/// engine's own constructors, and report a refusal at the recipe key it comes from, so that
+/// what the run refuses at start, validate refuses too. Called once every other check
+/// passed: the checks above say the same more precisely; this catches what they miss.
+fn engine_checks(
+    c: &mut Ctx<'_>,
+    r: &Recipe,
+    base_dir: &Path,
+    signals: Vec<crate::strategy::external_signal::ExternalEvent>,
+) {
+    use crate::engine::{agent::AgentConfig, option_leg::OptionLeg, related::related_data};
+    use crate::model::SymbolId;
+    use crate::strategy::BuildError;
+    let refused = "engine-refuses";
+    let hint = || Some("`runner up` and `runner backtest` refuse this recipe at start".to_owned());
+    if let Err(e) = AgentConfig::from_recipe(r) {
+        // Its one fallible part is the candle style, that is the Renko brick size.
+        c.err("/algorithm/brick_size", refused, e.to_string(), hint());
+    }
+    match crate::strategy::build(r, SymbolId(0), Some(signals)) {
+        Ok(_) => {}
+        Err(BuildError::Parameter { field, message }) => {
+            let name = field.split('/').find(|f| message.starts_with(f)).unwrap_or(field);
+            c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), hint());
+        }
+        Err(e) => c.err("/algorithm/kind", refused, e.to_string(), hint()),
+    }
+    if r.instrument.kind == InstrumentKind::Option
+        && let Err(e) = OptionLeg::from_recipe(r, SymbolId(1))
+    {
+        c.err_key("/instrument", refused, format!("instrument: {e}"), hint());
+    }
+    if let Err(e) = related_data(r, base_dir) {
+        c.err_key("/provider/symbols", refused, e, hint());
+    }
 }
 
 /// Whether `name` can name a file `secrets/NAME.sops.yaml` (no path separators, no `..`).
@@ -1088,24 +1307,77 @@ pub fn valid_secret_name(name: &str) -> bool {
         && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
 }
 
-fn check_replay_path(c: &mut Ctx<'_>, base_dir: &Path, ptr: &str, path: &Path) {
+/// Open replay data as the replay does (the same path resolution, the same reader, up to
+/// each file's first event) and report what would stop the run at `ptr`: no data there, a
+/// special file, a file that is not market data of a known format, files of two
+/// resolutions. Returns the data's first event, when it could be read. Errors are the
+/// market-data reader's, which name files and lines, never their content.
+fn check_replay_data(
+    c: &mut Ctx<'_>,
+    base_dir: &Path,
+    ptr: &str,
+    path: &Path,
+    all_prints: bool,
+) -> Option<MarketEvent> {
+    use crate::market::csv::{CsvOptions, MarketDataError, open};
+    use crate::market::replay::{Replay, ReplayOptions, resolve_paths};
     let full = base_dir.join(path);
-    let text = full.to_string_lossy();
-    let is_glob = text.contains(['*', '?', '[']);
-    let found = if is_glob {
-        glob::glob(&text).map(|mut g| g.any(|e| e.as_ref().is_ok_and(|p| p.is_file()))).unwrap_or(false)
-    } else {
-        full.is_file() || full.read_dir().is_ok_and(|mut d| d.next().is_some())
+    let shown = path.display();
+    let hint = match ptr.strip_prefix("/provider/symbols/") {
+        Some(sym) => format!(
+            "put {sym}'s market data for the same days as `provider.path` at {} (a *.csv, *.csv.gz \
+             or Lean *.zip file, or a directory of them; see data/README.md)",
+            full.display()
+        ),
+        None => format!("paths are relative to the recipe's directory ({})", display_dir(base_dir)),
     };
-    if !found {
-        let what = if is_glob { "matches no file" } else { "does not exist" };
-        c.err(
-            ptr,
-            "replay-path-missing",
-            format!("replay data `{}` {what}", path.display()),
-            Some(format!("paths are relative to the recipe's directory ({})", display_dir(base_dir))),
-        );
+    let files = match resolve_paths(&full.to_string_lossy()) {
+        Ok(files) => files,
+        Err(e) => {
+            let what = match &e {
+                MarketDataError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    "does not exist".to_owned()
+                }
+                _ if full.is_dir() => "is a directory holding no market-data file".to_owned(),
+                MarketDataError::Invalid(_) => "matches no market-data file".to_owned(),
+                other => format!("cannot be read: {other}"),
+            };
+            c.err(ptr, "replay-path-missing", format!("replay data `{shown}` {what}"), Some(hint));
+            return None;
+        }
+    };
+    let mut first: Option<MarketEvent> = None;
+    for f in &files {
+        let kind = std::fs::metadata(f).map(|md| super::load::special_file_kind(md.file_type()));
+        if let Ok(Some(kind)) = kind {
+            c.err(
+                ptr,
+                "not-a-file",
+                format!("replay data {} is {kind}, not a regular file", f.display()),
+                Some("market data is read from regular files only".into()),
+            );
+            return None;
+        }
+        let opts = CsvOptions { peek: true, all_prints, ..CsvOptions::default() };
+        match open(f, &opts).and_then(|mut src| src.next_event()) {
+            Ok(ev) => first = first.into_iter().chain(ev).min_by_key(MarketEvent::ts),
+            Err(e) => {
+                c.err(ptr, "bad-market-data", format!("replay data `{shown}` cannot be replayed: {e}"), Some(
+                    "market data is ticks (timestamp,price,size), bars (timestamp,open,high,low,close,volume) \
+                     or quote bars, as CSV, CSV.gz or Lean zip (see data/README.md)"
+                        .into(),
+                ));
+                return None;
+            }
+        }
     }
+    if files.len() > 1
+        && let Err(e) = Replay::from_files(&files, &ReplayOptions::default())
+    {
+        c.err(ptr, "bad-market-data", format!("replay data `{shown}` cannot be replayed: {e}"), None);
+        return None;
+    }
+    first
 }
 
 /// correlation: the correlated symbol's data must be in `provider.symbols` (replay), and
@@ -1337,7 +1609,7 @@ pub struct FleetContext {
     pub check_secrets: bool,
 }
 
-/// Pass 5: checks across all recipes (and the fleet file).
+/// Pass 6: checks across all recipes (and the fleet file).
 pub fn cross_checks(reports: &mut [FileReport], ctx: &FleetContext) {
     let fleet = ctx.fleet_index.and_then(|i| reports.get(i)).and_then(|r| r.fleet.clone());
     let mut agents: HashMap<String, (String, usize)> = HashMap::new();
@@ -1509,55 +1781,98 @@ pub enum Input {
     NoRecipes(PathBuf),
 }
 
+/// How deep [`collect_files`] searches below a directory it is given.
+pub const MAX_DIR_DEPTH: u32 = 32;
+
 /// Collect the inputs to check: files as given; directories recursively (`*.yaml`, `*.yml`,
 /// sorted, skipping hidden directories). Problems are inputs too, so every other file is
 /// still checked.
+///
+/// Directories and files are known by their identity (device and inode, symlinks followed),
+/// so a symlink loop, or a file reached by two paths, is visited once, under the first path
+/// found; directories deeper than [`MAX_DIR_DEPTH`] are reported, not searched.
 pub fn collect_files(paths: &[PathBuf]) -> Vec<Input> {
-    let mut out = Vec::new();
+    let mut walk = Walk::default();
     for p in paths {
         match std::fs::metadata(p) {
-            Err(e) => out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display()))),
+            Err(e) => {
+                walk.out.push(Input::Unreadable(p.clone(), format!("cannot read {}: {e}", p.display())))
+            }
             Ok(md) if md.is_dir() => {
-                let before = out.len();
-                walk_dir(p, &mut out, 0);
-                let found = out[before..].iter().any(|i| !matches!(i, Input::File(f) if is_fleet_file(f)));
-                if !found {
-                    out.push(Input::NoRecipes(p.clone()));
+                if walk.dir(p, &md, 0) == 0 {
+                    walk.out.push(Input::NoRecipes(p.clone()));
                 }
             }
-            Ok(_) => out.push(Input::File(p.clone())),
+            Ok(md) => walk.file(p, Some(&md)),
         }
     }
     let mut seen = std::collections::HashSet::new();
-    out.retain(|p| seen.insert(p.clone()));
-    out
+    walk.out.retain(|p| seen.insert(p.clone()));
+    walk.out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Input>, depth: u32) {
-    if depth > 32 {
-        return;
+/// The state of [`collect_files`]: what it found, and the identities already visited.
+#[derive(Default)]
+struct Walk {
+    out: Vec<Input>,
+    /// Directory identity → how many recipes it holds (0 while it is being searched).
+    dirs: HashMap<(u64, u64), usize>,
+    files: std::collections::HashSet<(u64, u64)>,
+}
+
+impl Walk {
+    /// Add a file unless its identity was seen; a path without metadata (a dangling symlink)
+    /// is added as is, for reading it to report the problem.
+    fn file(&mut self, path: &Path, md: Option<&std::fs::Metadata>) {
+        use std::os::unix::fs::MetadataExt;
+        if md.is_none_or(|md| self.files.insert((md.dev(), md.ino()))) {
+            self.out.push(Input::File(path.to_path_buf()));
+        }
     }
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            let msg = format!("cannot read directory {}: {e}", dir.display());
-            out.push(Input::Unreadable(dir.to_path_buf(), msg));
-            return;
+
+    /// Search `dir`; returns how many recipe files it holds (fleet files aside), counting
+    /// those already found by another path, so a directory given twice is not "empty".
+    fn dir(&mut self, dir: &Path, md: &std::fs::Metadata, depth: u32) -> usize {
+        use std::os::unix::fs::MetadataExt;
+        let id = (md.dev(), md.ino());
+        if let Some(&found) = self.dirs.get(&id) {
+            return found;
         }
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for e in entries {
-        let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') {
-            continue;
+        self.dirs.insert(id, 0);
+        if depth > MAX_DIR_DEPTH {
+            let msg = format!(
+                "{} is nested more than {MAX_DIR_DEPTH} directories deep: not searched",
+                dir.display()
+            );
+            self.out.push(Input::Unreadable(dir.to_path_buf(), msg));
+            return 0;
         }
-        if e.is_dir() {
-            walk_dir(&e, out, depth + 1);
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            // A dangling symlink is kept: reading it reports the problem.
-            out.push(Input::File(e));
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) => {
+                let msg = format!("cannot read directory {}: {e}", dir.display());
+                self.out.push(Input::Unreadable(dir.to_path_buf(), msg));
+                return 0;
+            }
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        let mut found = 0;
+        for e in entries {
+            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') {
+                continue;
+            }
+            let md = std::fs::metadata(&e).ok();
+            if let Some(md) = md.as_ref().filter(|md| md.is_dir()) {
+                found += self.dir(&e, md, depth + 1);
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                found += usize::from(!is_fleet_file(&e));
+                self.file(&e, md.as_ref());
+            }
         }
+        self.dirs.insert(id, found);
+        found
     }
 }
 
@@ -1582,7 +1897,7 @@ pub fn discover_fleet(start: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Check one file from disk (passes 1–4).
+/// Check one file from disk (passes 1–5).
 pub fn check_file(path: &Path, kind: SchemaKind) -> Result<FileReport, InputError> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     match read_source(path) {

@@ -101,6 +101,14 @@ impl SwingTracker {
     }
 }
 
+/// The largest `fractal_lookback` (candles on each side of a fractal) [`Correlation::new`]
+/// accepts; the recipe schema states the same bound.
+pub const MAX_FRACTAL_LOOKBACK: u32 = 1_000;
+
+/// The largest `swing_lookback` (candles a swing level stays usable) [`Correlation::new`]
+/// accepts; the recipe schema states the same bound.
+pub const MAX_SWING_LOOKBACK: u32 = 10_000;
+
 /// The correlation strategy state.
 #[derive(Debug, Clone)]
 pub struct Correlation {
@@ -121,12 +129,15 @@ impl Correlation {
     /// # Errors
     /// A lookback out of range.
     pub fn new(fractal_lookback: u32, swing_lookback: u32) -> Result<Self, String> {
-        if fractal_lookback == 0 || fractal_lookback > 1_000 {
-            return Err(format!("fractal_lookback must be 1..=1000, got {fractal_lookback}"));
-        }
-        if swing_lookback <= fractal_lookback || swing_lookback > 10_000 {
+        if fractal_lookback == 0 || fractal_lookback > MAX_FRACTAL_LOOKBACK {
             return Err(format!(
-                "swing_lookback must be more than fractal_lookback ({fractal_lookback}) and at most 10000, got {swing_lookback}"
+                "fractal_lookback must be 1..={MAX_FRACTAL_LOOKBACK}, got {fractal_lookback}"
+            ));
+        }
+        if swing_lookback <= fractal_lookback || swing_lookback > MAX_SWING_LOOKBACK {
+            return Err(format!(
+                "swing_lookback must be more than fractal_lookback ({fractal_lookback}) and at most \
+                 {MAX_SWING_LOOKBACK}, got {swing_lookback}"
             ));
         }
         Ok(Self {

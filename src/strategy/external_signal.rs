@@ -89,6 +89,13 @@ pub fn parse_signals(text: &str, ticker: &str, path: &Path) -> Result<Vec<Extern
     Ok(out)
 }
 
+/// Where a replayed `external-signal` recipe's signals are recorded: `<recipe name>.signals.csv`
+/// beside the recipe file (`recipes/x.yaml` → `recipes/x.signals.csv`).
+pub fn signal_file_for(recipe_path: &Path) -> PathBuf {
+    let stem = recipe_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    recipe_path.with_file_name(format!("{stem}.signals.csv"))
+}
+
 /// Read a signal file for `ticker`.
 pub fn read_signal_file(path: &Path, ticker: &str) -> Result<Vec<ExternalEvent>, SignalFileError> {
     let text = std::fs::read_to_string(path)

@@ -28,8 +28,9 @@ pub struct TargetPosition {
 impl TargetPosition {
     /// A new strategy over `n` candles with the given tolerance fraction.
     pub fn new(n: u32, tolerance: Decimal) -> Result<Self, String> {
-        if n == 0 || n > 10_000 {
-            return Err(format!("ma_period (the range length) must be 1..=10000, got {n}"));
+        let max = crate::indicators::MAX_PERIOD;
+        if n == 0 || n as usize > max {
+            return Err(format!("ma_period (the range length) must be 1..={max}, got {n}"));
         }
         let n = n as usize;
         Ok(Self {
