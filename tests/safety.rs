@@ -26,15 +26,23 @@ fn recipe(dir: &Path, file: &str, agent: &str, account: &str) -> PathBuf {
     path
 }
 
+/// The journal's runs (id, outcome), oldest first; an error while the journal is still being
+/// created (the file exists before its tables do).
+fn try_runs(db: &Path) -> rusqlite::Result<Vec<(String, Option<String>)>> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = c.prepare("SELECT id, outcome FROM runs ORDER BY audit_seq")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+}
+
 fn runs(db: &Path) -> Vec<(String, Option<String>)> {
-    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut stmt = c.prepare("SELECT id, outcome FROM runs ORDER BY audit_seq").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    try_runs(db).unwrap()
 }
 
 /// Wait until the journal has a run that has not ended (the background `up` is trading).
 fn wait_running(db: &Path) {
-    wait_for("a running run in the journal", || db.exists() && runs(db).iter().any(|(_, o)| o.is_none()));
+    wait_for("a running run in the journal", || {
+        try_runs(db).is_ok_and(|runs| runs.iter().any(|(_, o)| o.is_none()))
+    });
 }
 
 #[test]

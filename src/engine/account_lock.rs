@@ -80,9 +80,9 @@ pub enum LockError {
         /// Its holder.
         held: Box<HeldBy>,
     },
-    /// The account or broker name cannot be used as a file name.
-    #[error("account name {0:?} cannot name a lock file (use letters, digits, '.', '_' or '-')")]
-    BadAccount(String),
+    /// The account or broker name breaks the account-name rule ([`AccountId::parse`]).
+    #[error("{0}")]
+    BadAccount(crate::model::BadAccountName),
     /// The lock file or directory could not be used.
     #[error("account lock {}: {source}", path.display())]
     Io {
@@ -101,24 +101,18 @@ pub struct AccountLock {
     key: AccountKey,
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name.len() <= 200
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
 /// The lock file of `key` under `lock_dir` (the broker never holds a '.', so the name is
 /// unambiguous).
 fn lock_path(lock_dir: &Path, key: &AccountKey) -> Result<PathBuf, LockError> {
-    let account = key.account.as_str();
-    if !valid_name(account) {
-        return Err(LockError::BadAccount(account.to_owned()));
+    let account = AccountId::parse(key.account.as_str()).map_err(LockError::BadAccount)?;
+    let broker = AccountId::parse(&key.broker).map_err(LockError::BadAccount)?;
+    if broker.as_str().contains('.') {
+        return Err(LockError::BadAccount(crate::model::BadAccountName {
+            name: key.broker.clone(),
+            reason: "is not a broker kind",
+        }));
     }
-    if !valid_name(&key.broker) || key.broker.contains('.') {
-        return Err(LockError::BadAccount(key.broker.clone()));
-    }
-    Ok(lock_dir.join(format!("{}.{account}.lock", key.broker)))
+    Ok(lock_dir.join(format!("{broker}.{account}.lock")))
 }
 
 /// Create the shared lock directory: world-writable and sticky like `/tmp` (every user's
