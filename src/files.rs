@@ -46,12 +46,19 @@ pub enum ReadError {
 }
 
 /// Read a regular file of at most `limit` bytes as UTF-8 text, without following a symlink
-/// and without blocking on a FIFO.
+/// and without blocking on a FIFO (files another process may have replaced).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
+    read_regular(path, limit, libc::O_NOFOLLOW)
+}
+
+/// Read a file a person named (it may be a symlink to a regular file) of at most `limit`
+/// bytes as UTF-8 text, without blocking on a FIFO or reading a device.
+pub fn read_named(path: &Path, limit: u64) -> Result<String, ReadError> {
+    read_regular(path, limit, 0)
+}
+
+fn read_regular(path: &Path, limit: u64, flags: libc::c_int) -> Result<String, ReadError> {
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags | libc::O_NONBLOCK).open(path)?;
     if !file.metadata()?.is_file() {
         return Err(ReadError::NotRegular);
     }

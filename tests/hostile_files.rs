@@ -151,3 +151,20 @@ fn special_files_as_market_data_are_reported_at_the_path() {
         assert!(out.stderr.contains(&format!("is {kind}, not a regular file")), "{}", out.stderr);
     }
 }
+
+#[test]
+fn a_signal_file_that_is_a_fifo_or_a_device_is_refused_not_read() {
+    use crate::support::repo_root;
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("sig.yaml");
+    let text = std::fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml"))
+        .unwrap()
+        .replace("../data/", &format!("{}/", repo_root().join("data").display()));
+    // An external-signal recipe on the same data; its signal file is /dev/zero.
+    let text = text.replace("kind: ma-cross-breakout", "kind: external-signal");
+    std::fs::write(&recipe, text).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("sig.signals.csv")).unwrap();
+    let out = crate::support::Run::new(["backtest", recipe.to_str().unwrap(), "--no-journal"]).run();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}

@@ -96,10 +96,14 @@ pub fn signal_file_for(recipe_path: &Path) -> PathBuf {
     recipe_path.with_file_name(format!("{stem}.signals.csv"))
 }
 
-/// Read a signal file for `ticker`.
+/// The largest signal file read (64 MiB: about a million signals).
+pub const MAX_SIGNAL_FILE_BYTES: u64 = 64 << 20;
+
+/// Read a signal file for `ticker`: a regular file (never a FIFO or a device) of at most
+/// [`MAX_SIGNAL_FILE_BYTES`].
 pub fn read_signal_file(path: &Path, ticker: &str) -> Result<Vec<ExternalEvent>, SignalFileError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SignalFileError::Io { path: path.to_owned(), source })?;
+    let text = crate::files::read_named(path, MAX_SIGNAL_FILE_BYTES)
+        .map_err(|e| SignalFileError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
     parse_signals(&text, ticker, path)
 }
 
