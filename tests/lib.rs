@@ -10,6 +10,7 @@ mod fleet;
 mod indicators;
 mod journal;
 mod market;
+mod market_input;
 mod options;
 mod options_e2e;
 mod recipes;

@@ -275,15 +275,23 @@ fn bad_input_is_an_error_with_file_and_line() {
         (
             "x-1m-a.csv",
             format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2,0.5,abc,10\n"),
-            ":3: bad close `abc`",
+            ":3:39: bad close: expected a decimal number greater than 0",
         ),
-        ("x-1m-b.csv", format!("{h}{ok}2013-10-07T09:31:00.000,1,2,0.5,1,10\n"), ":3: bad timestamp"),
-        ("x-1m-c.csv", format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2\n"), ":3: expected 6 fields"),
-        ("x-1m-d.csv", format!("{h}{ok}2013-10-07T09:29:00.000-04:00,1,2,0.5,1,10\n"), ":3: row is earlier"),
-        ("x-1m-e.csv", format!("{h}2013-10-07T09:31:00.000-04:00,1,2,3,1,10\n"), ":2: inconsistent bar"),
-        ("x-1m-f.csv", "when,what\n1,2\n".to_owned(), ":1: no `timestamp` column"),
-        ("x-1m-g.csv", String::new(), ":1: empty file"),
-        ("x-1m-h.csv", "timestamp,foo\n".to_owned(), ":1: unknown header"),
+        ("x-1m-b.csv", format!("{h}{ok}2013-10-07T09:31:00.000,1,2,0.5,1,10\n"), ":3:1: bad timestamp"),
+        ("x-1m-c.csv", format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2\n"), ":3:34: expected 6 fields"),
+        (
+            "x-1m-d.csv",
+            format!("{h}{ok}2013-10-07T09:29:00.000-04:00,1,2,0.5,1,10\n"),
+            ":3:1: row is earlier",
+        ),
+        ("x-1m-e.csv", format!("{h}2013-10-07T09:31:00.000-04:00,1,2,3,1,10\n"), ":2:31: inconsistent bar"),
+        (
+            "x-1m-f.csv",
+            "when,what\n1,2\n".to_owned(),
+            ":1:1: not a market-data header (no `timestamp` column)",
+        ),
+        ("x-1m-g.csv", String::new(), ":1:1: empty file"),
+        ("x-1m-h.csv", "timestamp,foo\n".to_owned(), ":1:1: unknown header"),
         ("nolength.csv", format!("{h}{ok}"), "cannot tell the bar length"),
     ];
     for (name, text, want) in cases {
