@@ -237,3 +237,17 @@ fn prices_must_be_positive_and_sizes_not_negative() {
     assert_ne!(up.code, 0, "{}", up.stdout);
     assert!(up.stderr.contains("neg.csv:3:31: bad price"), "{}", up.stderr);
 }
+
+/// `runner candles -i sma:4000000000` asked for a 64 GB window: every period is bounded by the
+/// indicators' 10000 when the flag is parsed, as a usage error naming the flag.
+#[test]
+fn indicator_periods_are_bounded_when_the_flag_is_parsed() {
+    for spec in ["sma:4000000000", "ema:10001", "atr:18446744073709551615", "donchian:20,swings:99999"] {
+        let out = Run::new(["candles", "data/spy-1m-trade-2013-10-07_11.csv.gz", "-i", spec]).run().code(2);
+        assert!(
+            out.stderr.contains("--indicators") && out.stderr.contains("1..=10000"),
+            "{spec}: {}",
+            out.stderr
+        );
+    }
+}
