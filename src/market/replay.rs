@@ -386,6 +386,7 @@ impl Replay {
     }
 }
 
+#[inline(always)]
 fn next_in_range(
     src: &mut CsvSource,
     from: Option<Timestamp>,
