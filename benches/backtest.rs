@@ -4,9 +4,9 @@
 //! repeated 10× with dates shifted by whole weeks.
 //!
 //! `cargo bench --bench backtest` (release). Throughput is reported in trades/s:
-//! - `in_memory/*`: events already parsed (the engine alone);
-//! - `with_parsing/*`: read the .gz files, parse, merge and backtest (whole pipeline but
-//!   the report files).
+//! - `in_memory/*`: events already parsed (the recipe's price band and the engine);
+//! - `with_parsing/*`: read the .gz files, parse, merge, price band and backtest (whole
+//!   pipeline but the report files).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use runner::engine::agent::{Agent, AgentEvent, Command, Input};
 use runner::engine::run::{self, Prepared};
+use runner::market::band::PriceBand;
 use runner::market::event::{MarketEvent, Trade};
 use runner::market::replay::{Replay, ReplayOptions};
 use runner::model::Timestamp;
@@ -32,18 +33,27 @@ fn agent(p: &Prepared) -> Agent {
     run::build_agent(p).unwrap_or_else(|e| panic!("agent: {e:#}"))
 }
 
-fn ticks(dir: &Path) -> Replay {
-    Replay::open(&dir.to_string_lossy(), &ReplayOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+/// The tape, with the recipe's price band when `p` is given (as `runner backtest` reads it).
+fn ticks(dir: &Path, p: Option<&Prepared>) -> Replay {
+    let price_band = p.and_then(|p| p.recipe.provider.price_band_or_default().config());
+    Replay::open(&dir.to_string_lossy(), &ReplayOptions { price_band, ..ReplayOptions::default() })
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Drive `agent` over the in-memory trades, `times` × with week-shifted timestamps.
-fn run_trades(mut agent: Agent, trades: &[Trade], times: i64) -> usize {
+/// Drive `agent` over the in-memory trades through the recipe's price band, `times` × with
+/// week-shifted timestamps.
+fn run_trades(mut agent: Agent, p: &Prepared, trades: &[Trade], times: i64) -> usize {
     let mut sink = |_: AgentEvent<'_>| {};
+    let mut band = p.recipe.provider.price_band_or_default().config().map(PriceBand::new);
     for k in 0..times {
         for t in trades {
             let mut t = *t;
             t.ts = Timestamp(t.ts.0 + k * WEEK);
-            agent.handle(Input::Market(MarketEvent::Trade(t)), &mut sink);
+            let ev = MarketEvent::Trade(t);
+            if band.as_mut().is_some_and(|b| !b.admit(&ev)) {
+                continue;
+            }
+            agent.handle(Input::Market(ev), &mut sink);
         }
     }
     agent.handle(Input::Command(Command::Shutdown), &mut sink);
@@ -51,10 +61,10 @@ fn run_trades(mut agent: Agent, trades: &[Trade], times: i64) -> usize {
 }
 
 /// Read, parse and backtest the tape `times` × with week-shifted timestamps.
-fn run_files(mut agent: Agent, dir: &Path, times: i64) -> usize {
+fn run_files(mut agent: Agent, p: &Prepared, dir: &Path, times: i64) -> usize {
     let mut sink = |_: AgentEvent<'_>| {};
     for k in 0..times {
-        for ev in ticks(dir) {
+        for ev in ticks(dir, Some(p)) {
             let MarketEvent::Trade(mut t) = ev.unwrap_or_else(|e| panic!("{e}")) else { continue };
             t.ts = Timestamp(t.ts.0 + k * WEEK);
             agent.handle(Input::Market(MarketEvent::Trade(t)), &mut sink);
@@ -67,29 +77,29 @@ fn run_files(mut agent: Agent, dir: &Path, times: i64) -> usize {
 fn bench(c: &mut Criterion) {
     let p = prepared();
     let dir = root().join("data/spy-ticks");
-    let trades: Vec<Trade> = ticks(&dir)
+    let trades: Vec<Trade> = ticks(&dir, None)
         .filter_map(|e| match e {
             Ok(MarketEvent::Trade(t)) => Some(t),
             _ => None,
         })
         .collect();
     let n = trades.len() as u64;
-    println!("{} trades; deals on the 5-day tape: {}", n, run_trades(agent(&p), &trades, 1));
+    println!("{} trades; deals on the 5-day tape: {}", n, run_trades(agent(&p), &p, &trades, 1));
 
     let mut g = c.benchmark_group("in_memory");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n));
-    g.bench_function("5_days", |b| b.iter(|| black_box(run_trades(agent(&p), &trades, 1))));
+    g.bench_function("5_days", |b| b.iter(|| black_box(run_trades(agent(&p), &p, &trades, 1))));
     g.throughput(Throughput::Elements(10 * n));
-    g.bench_function("5_days_x10", |b| b.iter(|| black_box(run_trades(agent(&p), &trades, 10))));
+    g.bench_function("5_days_x10", |b| b.iter(|| black_box(run_trades(agent(&p), &p, &trades, 10))));
     g.finish();
 
     let mut g = c.benchmark_group("with_parsing");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n));
-    g.bench_function("5_days", |b| b.iter(|| black_box(run_files(agent(&p), &dir, 1))));
+    g.bench_function("5_days", |b| b.iter(|| black_box(run_files(agent(&p), &p, &dir, 1))));
     g.throughput(Throughput::Elements(10 * n));
-    g.bench_function("5_days_x10", |b| b.iter(|| black_box(run_files(agent(&p), &dir, 10))));
+    g.bench_function("5_days_x10", |b| b.iter(|| black_box(run_files(agent(&p), &p, &dir, 10))));
     g.finish();
 }
 

@@ -11,6 +11,7 @@ mod hostile_files;
 mod indicators;
 mod journal;
 mod market;
+mod market_input;
 mod options;
 mod options_e2e;
 mod recipes;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use runner::engine::agent::{AgentEvent, Command, Input};
 use runner::engine::run::{self, DateRange};
+use runner::market::band::PriceBandConfig;
 use runner::market::candles::build_all;
 use runner::market::csv::{CsvKind, CsvOptions, MarketDataError, parse_timestamp, read_all};
 use runner::market::event::{Candle, MarketEvent};
@@ -164,8 +165,8 @@ fn prints_that_do_not_set_the_last_price_are_skipped_by_default() {
             out.lines().find(|l| l.starts_with("2013-10-08T15:00:00")).expect("15:00 candle").to_owned();
         row.split(',').nth(3).expect("high").to_owned()
     };
-    assert_eq!(high(&["--all-prints"]), "167.51");
-    assert_eq!(high(&[]), "166.04");
+    assert_eq!(high(&["--all-prints", "--price-band", "off"]), "167.51");
+    assert_eq!(high(&["--price-band", "off"]), "166.04");
     // A malformed condition is an error naming the file and line, not a silent keep or skip.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.csv");
@@ -275,15 +276,23 @@ fn bad_input_is_an_error_with_file_and_line() {
         (
             "x-1m-a.csv",
             format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2,0.5,abc,10\n"),
-            ":3: bad close `abc`",
+            ":3:39: bad close: expected a decimal number greater than 0",
         ),
-        ("x-1m-b.csv", format!("{h}{ok}2013-10-07T09:31:00.000,1,2,0.5,1,10\n"), ":3: bad timestamp"),
-        ("x-1m-c.csv", format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2\n"), ":3: expected 6 fields"),
-        ("x-1m-d.csv", format!("{h}{ok}2013-10-07T09:29:00.000-04:00,1,2,0.5,1,10\n"), ":3: row is earlier"),
-        ("x-1m-e.csv", format!("{h}2013-10-07T09:31:00.000-04:00,1,2,3,1,10\n"), ":2: inconsistent bar"),
-        ("x-1m-f.csv", "when,what\n1,2\n".to_owned(), ":1: no `timestamp` column"),
-        ("x-1m-g.csv", String::new(), ":1: empty file"),
-        ("x-1m-h.csv", "timestamp,foo\n".to_owned(), ":1: unknown header"),
+        ("x-1m-b.csv", format!("{h}{ok}2013-10-07T09:31:00.000,1,2,0.5,1,10\n"), ":3:1: bad timestamp"),
+        ("x-1m-c.csv", format!("{h}{ok}2013-10-07T09:31:00.000-04:00,1,2\n"), ":3:34: expected 6 fields"),
+        (
+            "x-1m-d.csv",
+            format!("{h}{ok}2013-10-07T09:29:00.000-04:00,1,2,0.5,1,10\n"),
+            ":3:1: row is earlier",
+        ),
+        ("x-1m-e.csv", format!("{h}2013-10-07T09:31:00.000-04:00,1,2,3,1,10\n"), ":2:31: inconsistent bar"),
+        (
+            "x-1m-f.csv",
+            "when,what\n1,2\n".to_owned(),
+            ":1:1: not a market-data header (no `timestamp` column)",
+        ),
+        ("x-1m-g.csv", String::new(), ":1:1: empty file"),
+        ("x-1m-h.csv", "timestamp,foo\n".to_owned(), ":1:1: unknown header"),
         ("nolength.csv", format!("{h}{ok}"), "cannot tell the bar length"),
     ];
     for (name, text, want) in cases {
@@ -672,4 +681,147 @@ fn one_instrument_at_two_resolutions_is_refused() {
         &ReplayOptions::default(),
     )
     .expect("two symbols");
+}
+
+/// The 5-minute candle starting at `start` (`HH:MM` on 2013-10-08) of `runner candles DATA`,
+/// as (high, stderr).
+fn high_on_the_8th(data: &str, start: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["candles", data, "-t", "5m", "-f", "csv"];
+    args.extend_from_slice(extra);
+    let out = Run::new(args).run().success();
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("2013-10-08T{start}:00")))
+        .unwrap_or_else(|| panic!("{start} candle in\n{}", out.stdout))
+        .to_owned();
+    (row.split(',').nth(3).expect("high").to_owned(), out.stderr)
+}
+
+/// The off-market prints at 167.51 while SPY traded near 165.95 — the tick at 15:36:10.115
+/// (its sale condition sets the last price, so only the band catches it) and Lean's 1-second
+/// bars of 15:03:04 and 15:36:10 — are dropped by the default price band, from ticks and bars
+/// alike, and counted; `--price-band off` keeps them.
+#[test]
+fn the_price_band_drops_off_market_prints_from_ticks_and_bars() {
+    let ticks = "data/spy-ticks/spy_ticks_20131008.csv.gz";
+    let (high, note) = high_on_the_8th(ticks, "15:35", &[]);
+    assert_eq!(high, "166.05");
+    assert!(note.contains("the price band dropped 9 off-market print(s)"), "{note}");
+    assert_eq!(high_on_the_8th(ticks, "15:35", &["--price-band", "off"]).0, "167.51");
+    let bars = "data/spy-1s-trade-2013-10-07_11.csv.gz";
+    for (start, clean) in [("15:00", "166.03"), ("15:35", "166.05")] {
+        let (high, note) = high_on_the_8th(bars, start, &[]);
+        assert_eq!(high, clean, "{start}");
+        assert!(note.contains("the price band dropped 29 off-market print(s)"), "{note}");
+        assert_eq!(high_on_the_8th(bars, start, &["--price-band", "off"]).0, "167.51", "{start}");
+    }
+    // The same through the library: exactly those bars of the 8th's session are gone.
+    let path = data("spy-1s-trade-2013-10-07_11.csv.gz");
+    let band =
+        PriceBandConfig { max_deviation: Decimal::new(5, 3), window_nanos: 10 * Timestamp::NANOS_PER_SEC };
+    let filtered = Replay::open(
+        path.to_str().unwrap(),
+        &ReplayOptions { price_band: Some(band), ..ReplayOptions::default() },
+    )
+    .unwrap();
+    let dropped = filtered.dropped_prints();
+    let kept: std::collections::HashSet<Timestamp> = filtered.map(|e| e.unwrap().ts()).collect();
+    assert_eq!(dropped.get(), 29);
+    let session = ny("2013-10-08T09:30:00")..ny("2013-10-08T16:00:00");
+    let gone: Vec<Timestamp> = replay(&[path])
+        .iter()
+        .map(MarketEvent::ts)
+        .filter(|t| !kept.contains(t) && session.contains(t))
+        .collect();
+    assert_eq!(gone, [ny("2013-10-08T15:03:04"), ny("2013-10-08T15:36:10")]);
+}
+
+/// A gap open of 4 %, a halt, and a real jump inside the window confirmed by the prints after
+/// it: the band re-anchors and keeps the market's prints; only the isolated print is dropped.
+#[test]
+fn the_price_band_follows_gaps_halts_and_confirmed_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp,price,size\n");
+    let rows = [
+        ("2013-10-07T15:59:00", "100.00"),
+        ("2013-10-08T09:30:00", "104.00"), // the open, 4 % up: kept
+        ("2013-10-08T09:30:01", "104.10"),
+        ("2013-10-08T09:30:02", "109.00"), // isolated: dropped
+        ("2013-10-08T09:30:03", "104.10"),
+        ("2013-10-08T09:31:00", "98.00"), // after a minute without prints (a halt): kept
+        ("2013-10-08T09:31:01", "101.00"), // a jump...
+        ("2013-10-08T09:31:01", "101.10"),
+        ("2013-10-08T09:31:02", "101.05"), // ...confirmed by the third print in a row
+        ("2013-10-08T09:31:03", "101.00"),
+    ];
+    for (t, p) in rows {
+        text.push_str(&format!("{t}.000-04:00,{p},100\n"));
+    }
+    write(dir.path(), "gap.csv", &text);
+    let out = Run::new(["candles", "gap.csv", "-t", "1m", "-f", "csv", "-s", "extended"])
+        .dir(dir.path())
+        .run()
+        .success();
+    let candles: Vec<Vec<&str>> = out.stdout.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let ohlc = |c: &Vec<&str>| (c[2].to_owned(), c[3].to_owned(), c[4].to_owned(), c[5].to_owned());
+    assert_eq!(candles.len(), 3, "{}", out.stdout);
+    let s = |v: &str| v.to_owned();
+    assert_eq!(ohlc(&candles[1]), (s("104"), s("104.1"), s("104"), s("104.1")), "{}", out.stdout);
+    assert_eq!(ohlc(&candles[2]), (s("98"), s("101.05"), s("98"), s("101")), "{}", out.stdout);
+    assert!(out.stderr.contains("dropped 3 off-market print(s)"), "{}", out.stderr);
+}
+
+/// The run summary counts what the band dropped (summary.json and the printed report), for
+/// `backtest` and `up` alike; `provider.price_band: off` drops nothing.
+#[test]
+fn the_run_summary_counts_off_band_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml")).unwrap();
+    let data_path = data("spy-1s-trade-2013-10-07_11.csv.gz");
+    let on = base.replace("../data/spy-1s-trade-2013-10-07_11.csv.gz", data_path.to_str().unwrap());
+    let off = on.replace("  kind: replay\n", "  kind: replay\n  price_band: off\n");
+    assert_ne!(on, off);
+    for (name, text, dropped) in [("on", on, 29), ("off", off, 0)] {
+        let recipe = write(dir.path(), &format!("{name}.yaml"), &text);
+        let report = dir.path().join(format!("bt-{name}"));
+        let bt = Run::new([
+            "backtest",
+            recipe.to_str().unwrap(),
+            "--no-journal",
+            "--report-dir",
+            report.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+        assert!(
+            bt.stdout.contains(&format!("  dropped prints {dropped} off the price band")),
+            "{}",
+            bt.stdout
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["off_band_prints"], dropped, "{name}");
+    }
+    let report = dir.path().join("up");
+    let state = dir.path().join("state");
+    let journal = dir.path().join("j.db");
+    let recipe = dir.path().join("on.yaml");
+    Run::new([
+        "up",
+        recipe.to_str().unwrap(),
+        "--speed",
+        "max",
+        "--report-dir",
+        report.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--journal",
+        journal.to_str().unwrap(),
+    ])
+    .run()
+    .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["off_band_prints"], 29);
 }

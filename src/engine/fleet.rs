@@ -466,6 +466,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let FleetAgent { mut agent, replay, speed, name, sink: mut journal, .. } = a;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
     let read = replay.progress();
+    let dropped = replay.dropped_prints();
     let mut drawn = Instant::now();
     let factor = match speed {
         Speed::Max => None,
@@ -593,7 +594,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(f) = failure {
         return Err(anyhow::anyhow!(f));
     }
-    Ok(Finished { report: agent.into_report(), outcome, run })
+    Ok(Finished { report: agent.into_report().with_off_band_prints(dropped.get()), outcome, run })
 }
 
 /// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
@@ -652,6 +653,7 @@ pub fn backtest(
         }
     };
     let mut events: u64 = 0;
+    let dropped = replay.dropped_prints();
     for ev in replay {
         let ev = match ev {
             Ok(ev) => ev,
@@ -682,7 +684,8 @@ pub fn backtest(
     if empty {
         return Err(ExitError::failed(no_data).into());
     }
-    Ok(Finished { report: agent.into_report(), outcome: "completed".to_owned(), run })
+    let report = agent.into_report().with_off_band_prints(dropped.get());
+    Ok(Finished { report, outcome: "completed".to_owned(), run })
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ impl DateRange {
             from: self.from.and_then(at),
             to: self.to.and_then(|d| d.succ_opt()).and_then(at),
             all_prints: false,
+            price_band: None,
         }
     }
 }
@@ -125,8 +126,11 @@ impl DateRange {
 /// Open the replay of a prepared recipe, limited to `range`.
 pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
     let path = p.data.to_string_lossy();
-    let opts =
-        ReplayOptions { all_prints: p.recipe.provider.all_prints, ..range.replay_options(SymbolId(0)) };
+    let opts = ReplayOptions {
+        all_prints: p.recipe.provider.all_prints,
+        price_band: p.recipe.provider.price_band_or_default().config(),
+        ..range.replay_options(SymbolId(0))
+    };
     let usage = |e: crate::market::csv::MarketDataError| crate::cli::ExitError::usage(e.to_string());
     match &p.related {
         None => Replay::open(&path, &opts).map_err(|e| usage(e).into()),
@@ -145,11 +149,12 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
 /// Backtest: drive the agent synchronously over the replay, as fast as possible.
 pub fn backtest(mut agent: Agent, replay: Replay) -> anyhow::Result<Report> {
     let mut sink = |_: AgentEvent<'_>| {};
+    let dropped = replay.dropped_prints();
     for ev in replay {
         agent.handle(Input::Market(ev?), &mut sink);
     }
     agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    Ok(agent.into_report())
+    Ok(agent.into_report().with_off_band_prints(dropped.get()))
 }
 
 /// Backtest over events already in memory (benchmarks).

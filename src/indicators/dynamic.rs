@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::{Atr, Candle, Donchian, Ema, Fractals, Indicator, PivotPoints, Sma, Swings};
+use super::{
+    Atr, Candle, Donchian, Ema, Fractals, Indicator, MAX_PERIOD, PivotPoints, Sma, Swings, check_period,
+};
 
 /// An indicator named on the command line or in a recipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +37,12 @@ impl FromStr for IndicatorSpec {
             Some((n, a)) => (n, Some(a)),
             None => (t.as_str(), None),
         };
+        // Bounded here, before anything is built: a period sizes the indicator's window.
         let period = || -> Result<usize, String> {
             let a = arg.ok_or_else(|| format!("`{name}` needs a period, e.g. `{name}:14`"))?;
-            match a.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => Ok(n),
-                _ => Err(format!("bad period `{a}` for `{name}`: expected a whole number ≥ 1")),
-            }
+            let bad = || format!("bad period `{a}` for `{name}`: expected a whole number 1..={MAX_PERIOD}");
+            let n = a.trim().parse::<usize>().map_err(|_| bad())?;
+            check_period(name, n).map_err(|_| bad())
         };
         let no_arg = |spec: Self| match arg {
             None => Ok(spec),

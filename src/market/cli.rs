@@ -2,7 +2,8 @@
 //!
 //! `runner candles DATA --timeframe 5m [--session regular|extended|full|HH:MM-HH:MM]
 //! [--indicators sma:9,atr:14,donchian:20] [--transform heikin-ashi|renko:SIZE]
-//! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]`
+//! [--format table|csv] [--from DATE] [--to DATE] [--tz ZONE] [--bar-length 1m]
+//! [--all-prints] [--price-band off|DEVIATION,WINDOW]`
 //!
 //! The candles come from [`crate::market::candles::CandleBuilder`] with the session of
 //! [`crate::market::session::Window`] and pass through [`crate::engine::candles::CandleStyle`]:
@@ -10,6 +11,10 @@
 //! another tool. `--session` means what a recipe's `session.hours` means (NYSE calendar:
 //! holidays have no session, early closes end at 13:00; `full` is 24x7); the grid is aligned to
 //! New York midnight, as in the engine.
+//!
+//! Prints off the recent price are dropped by the price band a recipe gets by default
+//! ([`crate::market::band`], `provider.price_band`), so the candles are the strategy's; the
+//! number dropped goes to stderr.
 //!
 //! `DATA` is a file, directory or glob (see [`crate::market::replay`]), or `-` for stdin. Vendor bars roll up
 //! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
@@ -33,6 +38,8 @@ use crate::market::replay::{Replay, ReplayOptions};
 use crate::market::session::{SessionHours, Timeframe, Window, local_instant};
 use crate::market::transform::{HeikinAshi, Renko};
 use crate::model::Timestamp;
+use crate::recipe::defaults;
+use crate::recipe::model::PriceBand;
 
 /// Arguments of `runner candles`.
 #[derive(Debug, clap::Args)]
@@ -75,6 +82,11 @@ pub struct CandlesArgs {
     /// `provider.all_prints` does. Skipped by default.
     #[arg(long)]
     pub all_prints: bool,
+    /// Drop trades (bars by low/high) more than DEVIATION from the last accepted price of the
+    /// past WINDOW, as a recipe's provider.price_band does (the default is a recipe's); `off`
+    /// keeps every print.
+    #[arg(long, value_name = "off|DEVIATION,WINDOW", default_value_t = defaults::PRICE_BAND)]
+    pub price_band: PriceBand,
 }
 
 /// How `runner candles` prints.
@@ -194,6 +206,7 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         from,
         to,
         all_prints: args.all_prints,
+        price_band: args.price_band.config(),
         ..ReplayOptions::default()
     };
     let replay = if args.data == "-" {
@@ -208,6 +221,7 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         Replay::open(&args.data, &opts)
     }
     .map_err(data_error)?;
+    let dropped = replay.dropped_prints();
     let bar_len = replay.max_bar_duration();
     if bar_len > args.timeframe.nanos() {
         return Err(ExitError::usage(format!(
@@ -295,6 +309,12 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
         return Err(e.into());
+    }
+    if dropped.get() > 0 {
+        eprintln!(
+            "note: the price band dropped {} off-market print(s) (--price-band off keeps them)",
+            dropped.get()
+        );
     }
     if count == 0 {
         eprintln!(

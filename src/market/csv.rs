@@ -28,7 +28,17 @@
 //!   that, from a `1s`/`5m`/`1h` token or a `second`/`minute`/`hour` word in the path
 //!   (`spy-1s-trade-….csv.gz`, `…/minute/spy/…`);
 //! - rows must be in non-decreasing time order within a file; anything else is an error with
-//!   `file:line`.
+//!   `file:line:column`;
+//! - prices (tick price, bar open/high/low/close, quote bid/ask) must be greater than 0 and sizes
+//!   (tick size, bar volume, quote sizes) 0 or more: a row breaking that is an error, not skipped
+//!   (recorded data with such a row is damaged, and a run on it would trade on a price that never
+//!   was);
+//! - a line may be at most [`MAX_LINE`] bytes long, so memory stays flat whatever the file holds
+//!   (a gzip bomb of one endless line is an error at its first 64 KiB).
+//!
+//! Errors never quote the file's content: a path handed over by mistake (a key file,
+//! `/etc/shadow`) must not end up on a terminal or in a log. They name `file:line:column`,
+//! the column's meaning and what was expected there.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -37,9 +47,10 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 
 use super::event::{Bar, MarketEvent, Quote, Trade};
-use crate::model::{SymbolId, Timestamp};
+use crate::model::{SymbolId, Timestamp, fastdec};
 
-/// An error while reading market data; always names the file (and line for bad rows).
+/// An error while reading market data; always names the file (and line and column for bad rows),
+/// never the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum MarketDataError {
     /// The file could not be opened or read.
@@ -52,13 +63,15 @@ pub enum MarketDataError {
         source: std::io::Error,
     },
     /// A row or header is malformed.
-    #[error("{path}:{line}: {message}")]
+    #[error("{path}:{line}:{column}: {message}")]
     Parse {
         /// The file.
         path: String,
         /// 1-based line number.
         line: u64,
-        /// What is wrong.
+        /// 1-based byte column where the bad field starts (1 for the header or a whole line).
+        column: usize,
+        /// What is wrong and what was expected (never the text found).
         message: String,
     },
     /// The data set as a whole cannot be used (no file matched, unknown bar length, …).
@@ -127,6 +140,49 @@ enum Layout {
 
 const MAX_FIELDS: usize = 24;
 
+/// The longest line read, in bytes (64 KiB). Real rows are under 100 bytes; a longer line is
+/// not market data, and reading it whole would let one line take all memory.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// What a data file must start with, for error messages.
+const KNOWN_HEADERS: &str = "expected a market-data CSV header: ticks `timestamp,price,size` \
+    (optional `sale_condition`, `suspicious`), bars `timestamp,open,high,low,close,volume` or quote \
+    bars `timestamp,bid_close,ask_close,last_bid_size,last_ask_size` (other columns ignored), or a \
+    Lean `.zip`";
+
+/// What is wrong with a row and where: the 1-based byte column of the field (or of the end of
+/// the line), and a message that says what was expected there, never what was found.
+struct RowError {
+    column: usize,
+    message: String,
+}
+
+impl RowError {
+    /// `message` about `field`, a slice of `line`.
+    #[cold]
+    fn at(line: &[u8], field: &[u8], message: String) -> Self {
+        Self { column: field.as_ptr().addr() - line.as_ptr().addr() + 1, message }
+    }
+
+    /// `field` (a slice of `line`) is bad: `problem` says what was expected. Binary or
+    /// non-UTF-8 bytes are called that, since "expected a number" alone would hide that the
+    /// file is not text at all.
+    #[cold]
+    fn field(line: &[u8], field: &[u8], name: &str, problem: &str) -> Self {
+        let message = if is_text(field) {
+            format!("bad {name}: {problem}")
+        } else {
+            format!("bad {name}: binary or non-UTF-8 bytes ({problem})")
+        };
+        Self::at(line, field, message)
+    }
+}
+
+/// UTF-8 without control characters other than tab: what a line of a text CSV holds.
+fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|t| !t.chars().any(|c| c.is_control() && c != '\t'))
+}
+
 /// A streaming reader of one CSV (or CSV.gz) file that yields [`MarketEvent`]s in file order.
 pub struct CsvSource {
     path: String,
@@ -162,6 +218,24 @@ impl ReadCounter {
     pub fn get(&self) -> u64 {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// Market data comes from regular files (symbolic links to them are followed): opening a FIFO
+/// would wait for a writer forever, and a device such as `/dev/zero` never ends.
+fn check_regular_file(path: &Path) -> Result<(), MarketDataError> {
+    let shown = || path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| MarketDataError::Io { path: shown(), source })?;
+    let what = if meta.is_file() {
+        return Ok(());
+    } else if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, socket or device)"
+    };
+    Err(MarketDataError::Invalid(format!(
+        "{}: {what}: expected a market-data file (CSV, CSV.gz or Lean .zip)",
+        shown()
+    )))
 }
 
 /// The length of a file's text: its size, or for gzip the uncompressed size its trailer
@@ -206,10 +280,11 @@ impl CsvSource {
     /// Open a file (plain or gzip) and read its header.
     ///
     /// # Errors
-    /// The file cannot be read, its header is not one of the known kinds, or it holds bars
-    /// whose length is neither given nor guessable from the path.
+    /// The file cannot be read or is not a regular file, its header is not one of the known
+    /// kinds, or it holds bars whose length is neither given nor guessable from the path.
     pub fn open(path: &Path, opts: &CsvOptions) -> Result<Self, MarketDataError> {
         let shown = path.display().to_string();
+        check_regular_file(path)?;
         if shown.to_ascii_lowercase().ends_with(".zip") {
             return super::lean::open(path, opts);
         }
@@ -293,17 +368,32 @@ impl CsvSource {
             skip_conditions: if opts.all_prints { 0 } else { NOT_LAST_SALE },
         };
         if !src.next_line()? {
-            return Err(src.err_at(1, "empty file: expected a header line".into()));
+            return Err(src.err_at(1, 1, format!("empty file: {KNOWN_HEADERS}")));
         }
         let raw = src.line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&src.line); // UTF-8 byte-order mark
+        if !is_text(raw) {
+            return Err(src.err_at(
+                1,
+                1,
+                format!("not a text file (binary or non-UTF-8 bytes): {KNOWN_HEADERS}"),
+            ));
+        }
         let header = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
         let cols: Vec<&str> = header.split(',').map(str::trim).collect();
         if cols.len() > MAX_FIELDS {
-            return Err(src.err_at(1, format!("too many columns ({}, at most {MAX_FIELDS})", cols.len())));
+            return Err(src.err_at(
+                1,
+                1,
+                format!("the header has {} columns (at most {MAX_FIELDS}): {KNOWN_HEADERS}", cols.len()),
+            ));
         }
         let find = |name: &str| cols.iter().position(|c| *c == name);
         let Some(ts_col) = find("timestamp").or_else(|| find("time")) else {
-            return Err(src.err_at(1, format!("no `timestamp` column in header `{header}`")));
+            return Err(src.err_at(
+                1,
+                1,
+                format!("not a market-data header (no `timestamp` column): {KNOWN_HEADERS}"),
+            ));
         };
         src.ts_col = ts_col;
         src.ncols = cols.len();
@@ -320,10 +410,8 @@ impl CsvSource {
         } else {
             return Err(src.err_at(
                 1,
-                format!(
-                    "unknown header `{header}`: expected ticks (timestamp,price,size,…), bars \
-                     (timestamp,open,high,low,close,volume) or quote bars (timestamp,bid_close,…)"
-                ),
+                1,
+                format!("unknown header (a `timestamp` column, but not the columns of a known kind): {KNOWN_HEADERS}"),
             ));
         };
         src.layout = layout;
@@ -410,15 +498,19 @@ impl CsvSource {
         &self.path
     }
 
-    fn err_at(&self, line: u64, message: String) -> MarketDataError {
-        MarketDataError::Parse { path: self.path.clone(), line, message }
+    fn err_at(&self, line: u64, column: usize, message: String) -> MarketDataError {
+        MarketDataError::Parse { path: self.path.clone(), line, column, message }
     }
 
     /// Read the next line into `self.line` without its line ending. `false` at end of file.
+    ///
+    /// # Errors
+    /// I/O errors, and a line longer than [`MAX_LINE`] (at most that much of it is read).
     fn next_line(&mut self) -> Result<bool, MarketDataError> {
         self.line.clear();
-        let n = self
-            .reader
+        // One byte more than a line may hold: a longer line is known long without reading it all.
+        let n = (&mut self.reader)
+            .take(MAX_LINE as u64 + 1)
             .read_until(b'\n', &mut self.line)
             .map_err(|source| MarketDataError::Io { path: self.path.clone(), source })?;
         self.consumed += n as u64;
@@ -434,13 +526,23 @@ impl CsvSource {
         while matches!(self.line.last(), Some(b'\n' | b'\r')) {
             self.line.pop();
         }
+        if self.line.len() > MAX_LINE {
+            self.done = true;
+            return Err(self.err_at(
+                self.line_no,
+                1,
+                format!(
+                    "line longer than {MAX_LINE} bytes: not a market-data row (a CSV row is under 100 bytes)"
+                ),
+            ));
+        }
         Ok(true)
     }
 
     /// The next event, `Ok(None)` at the end of the file.
     ///
     /// # Errors
-    /// I/O errors and malformed rows (with `file:line`).
+    /// I/O errors and malformed rows (with `file:line:column`).
     pub fn next_event(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
         loop {
             if self.done {
@@ -456,54 +558,68 @@ impl CsvSource {
             match self.parse_line() {
                 Ok(Some(ev)) => return Ok(Some(ev)),
                 Ok(None) => continue,
-                Err(message) => {
+                Err(e) => {
                     self.done = true;
-                    return Err(self.err_at(self.line_no, message));
+                    return Err(self.err_at(self.line_no, e.column, e.message));
                 }
             }
         }
     }
 
-    fn parse_line(&mut self) -> Result<Option<MarketEvent>, String> {
+    fn parse_line(&mut self) -> Result<Option<MarketEvent>, RowError> {
+        let line = self.line.as_slice();
         let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
         let mut n = 0;
-        for f in self.line.split(|&b| b == b',') {
+        for f in line.split(|&b| b == b',') {
             if n == MAX_FIELDS {
-                return Err(format!("too many fields (more than {MAX_FIELDS})"));
+                return Err(RowError::at(line, f, format!("too many fields (more than {MAX_FIELDS})")));
             }
             fields[n] = f;
             n += 1;
         }
         if n < self.ncols {
-            return Err(format!("expected {} fields, found {n}", self.ncols));
+            let message = format!("expected {} fields, found {n}", self.ncols);
+            return Err(RowError { column: line.len() + 1, message });
         }
+        let ts_field = fields[self.ts_col];
         let ts = match self.time {
-            TimeFormat::Iso => parse_timestamp_cached(fields[self.ts_col], &mut self.dates),
-            TimeFormat::MillisSince(midnight) => digits(fields[self.ts_col])
-                .filter(|ms| !fields[self.ts_col].is_empty() && *ms < 86_400_000 * 2)
+            TimeFormat::Iso => parse_timestamp_cached(ts_field, &mut self.dates)
+                .map_err(|e| format!("{e} (expected YYYY-MM-DDTHH:MM:SS[.fraction] and Z or ±HH:MM)")),
+            TimeFormat::MillisSince(midnight) => digits(ts_field)
+                .filter(|ms| !ts_field.is_empty() && *ms < 86_400_000 * 2)
                 .map(|ms| Timestamp(midnight + ms * 1_000_000))
-                .ok_or("expected milliseconds since midnight"),
+                .ok_or_else(|| "expected milliseconds since midnight".to_owned()),
         }
-        .map_err(|e| format!("bad timestamp `{}`: {e}", shown(fields[self.ts_col])))?;
+        .map_err(|e| RowError::field(line, ts_field, "timestamp", &e))?;
         if ts.0 < self.last_ts {
-            return Err(format!("row is earlier than the row before it ({ts}); rows must be in time order"));
+            return Err(RowError::at(
+                line,
+                ts_field,
+                format!("row is earlier than the row before it ({ts}); rows must be in time order"),
+            ));
         }
         self.last_ts = ts.0;
-        let dec = |i: usize, what: &str| {
+        // A size: a decimal number, 0 or more.
+        let size = |i: usize, name: &str| {
             parse_decimal(fields[i])
-                .ok_or_else(|| format!("bad {what} `{}`: expected a decimal number", shown(fields[i])))
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| RowError::field(line, fields[i], name, "expected a decimal number, 0 or more"))
         };
+        // A price: a decimal number greater than 0, scaled down for Lean's integer prices.
         let scale = self.price_scale;
-        let px = |i: usize, what: &str| {
-            let mut d = dec(i, what)?;
+        let price = |i: usize, name: &str| {
+            let mut d = parse_decimal(fields[i]).filter(|d| fastdec::is_positive(*d)).ok_or_else(|| {
+                RowError::field(line, fields[i], name, "expected a decimal number greater than 0")
+            })?;
             if scale > 0 {
-                d.set_scale(d.scale() + scale).map_err(|_| format!("{what} has too many decimals"))?;
+                d.set_scale(d.scale() + scale)
+                    .map_err(|_| RowError::field(line, fields[i], name, "too many decimals"))?;
             }
-            Ok::<_, String>(d)
+            Ok::<_, RowError>(d)
         };
         let symbol = self.symbol;
         let ev = match self.layout {
-            Layout::Ticks { price, size, condition, suspicious } => {
+            Layout::Ticks { price: p, size: q, condition, suspicious } => {
                 if let Some(s) = suspicious {
                     let flag = fields[s];
                     if !(flag.is_empty() || flag == b"0" || flag.eq_ignore_ascii_case(b"false")) {
@@ -514,24 +630,24 @@ impl CsvSource {
                     && self.skip_conditions != 0
                 {
                     let flags = parse_hex_flags(fields[c]).ok_or_else(|| {
-                        format!("bad sale_condition `{}`: expected hexadecimal flags", shown(fields[c]))
+                        RowError::field(line, fields[c], "sale_condition", "expected hexadecimal flags")
                     })?;
                     if flags & self.skip_conditions != 0 {
                         return Ok(None);
                     }
                 }
-                MarketEvent::Trade(Trade { symbol, ts, price: px(price, "price")?, size: dec(size, "size")? })
+                MarketEvent::Trade(Trade { symbol, ts, price: price(p, "price")?, size: size(q, "size")? })
             }
             Layout::Bars { open, high, low, close, volume } => {
                 let bar = Bar {
                     symbol,
                     ts,
                     duration_nanos: self.bar_duration,
-                    open: px(open, "open")?,
-                    high: px(high, "high")?,
-                    low: px(low, "low")?,
-                    close: px(close, "close")?,
-                    volume: dec(volume, "volume")?,
+                    open: price(open, "open")?,
+                    high: price(high, "high")?,
+                    low: price(low, "low")?,
+                    close: price(close, "close")?,
+                    volume: size(volume, "volume")?,
                 };
                 if bar.low > bar.high
                     || bar.open > bar.high
@@ -539,17 +655,21 @@ impl CsvSource {
                     || bar.close > bar.high
                     || bar.close < bar.low
                 {
-                    return Err("inconsistent bar: open/close outside [low, high]".into());
+                    return Err(RowError::at(
+                        line,
+                        fields[open],
+                        "inconsistent bar: open/close outside [low, high]".to_owned(),
+                    ));
                 }
                 MarketEvent::Bar(bar)
             }
             Layout::Quotes { bid, bid_size, ask, ask_size } => MarketEvent::Quote(Quote {
                 symbol,
                 ts: ts.add_nanos(self.bar_duration),
-                bid: px(bid, "bid")?,
-                bid_size: dec(bid_size, "bid size")?,
-                ask: px(ask, "ask")?,
-                ask_size: dec(ask_size, "ask size")?,
+                bid: price(bid, "bid")?,
+                bid_size: size(bid_size, "bid size")?,
+                ask: price(ask, "ask")?,
+                ask_size: size(ask_size, "ask size")?,
             }),
         };
         Ok(Some(ev))
@@ -561,16 +681,6 @@ impl Iterator for CsvSource {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
-    }
-}
-
-/// A field as text for an error message, cut to 40 characters.
-fn shown(field: &[u8]) -> String {
-    let text = String::from_utf8_lossy(field);
-    if text.chars().count() > 40 {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    } else {
-        text.into_owned()
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`lean`](crate::market::lean): Lean's own zip files (`equity/usa/minute/spy/20131007_trade.zip`).
 //! - [`replay`](crate::market::replay): [`replay::Replay`](crate::market::replay::Replay) merges files/dirs/globs in time order; [`replay::SyntheticTrades`](crate::market::replay::SyntheticTrades)
 //!   turns vendor bars into trades for a trade-driven engine.
+//! - [`band`](crate::market::band): [`band::PriceBand`](crate::market::band::PriceBand), the off-market print filter a replay applies
+//!   (`provider.price_band`, `runner candles --price-band`).
 //! - [`session`](crate::market::session): [`session::Timeframe`](crate::market::session::Timeframe), the session
 //!   [`session::Window`](crate::market::session::Window) (NYSE calendar, explicit hours, 24x7) and the trading-day
 //!   [`session::SessionClock`](crate::market::session::SessionClock): the one session implementation.
@@ -20,6 +22,7 @@
 //! [`Candle`](crate::market::event::Candle)s → candle style → indicators → strategy.
 //! Any such stream is a [`MarketData`](crate::market::MarketData) source.
 
+pub mod band;
 pub mod candles;
 pub mod cli;
 pub mod csv;

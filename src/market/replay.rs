@@ -8,6 +8,9 @@
 //! One instrument's trades must come at one resolution (see `check_one_resolution`): ticks
 //! with bars, or bars of two lengths, would count every trade twice and are refused.
 //!
+//! With [`ReplayOptions::price_band`], the merged stream passes through a [`PriceBand`]: trades
+//! and bars far off the recent price are dropped, and [`Replay::dropped_prints`] counts them.
+//!
 //! Vendor bars can drive a trade-driven engine through [`SyntheticTrades`], which replaces
 //! each [`Bar`] by the trades of a [`BarTradePolicy`] (see [`bar_trades`]).
 
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
 
+use super::band::{DroppedPrints, PriceBand, PriceBandConfig};
 use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError};
 use super::event::{Bar, MarketEvent, Trade};
 use crate::model::{SymbolId, Timestamp};
@@ -34,6 +38,8 @@ pub struct ReplayOptions {
     pub to: Option<Timestamp>,
     /// Keep tick prints that do not set the last sale price (see [`super::csv::NOT_LAST_SALE`]).
     pub all_prints: bool,
+    /// Drop prints off the recent price ([`PriceBand`]); `None` keeps every print.
+    pub price_band: Option<PriceBandConfig>,
 }
 
 /// A time-ordered, streaming merge of one or more market-data files.
@@ -52,6 +58,7 @@ pub struct Replay {
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
+    band: Option<PriceBand>,
     done: bool,
 }
 
@@ -241,7 +248,19 @@ impl Replay {
             heads.push(head);
         }
         let sources = std::iter::repeat_with(|| None).take(heads.len()).collect();
-        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
+        let band = opts.price_band.map(PriceBand::new);
+        Ok(Self {
+            sources,
+            parked,
+            meta,
+            counters,
+            heads,
+            heap,
+            from: opts.from,
+            to: opts.to,
+            band,
+            done: false,
+        })
     }
 
     /// Merge already opened sources (their order breaks timestamp ties).
@@ -263,7 +282,19 @@ impl Replay {
         }
         let parked = std::iter::repeat_with(|| None).take(sources.len()).collect();
         let sources = sources.into_iter().map(Some).collect();
-        Ok(Self { sources, parked, meta, counters, heads, heap, from: opts.from, to: opts.to, done: false })
+        let band = opts.price_band.map(PriceBand::new);
+        Ok(Self {
+            sources,
+            parked,
+            meta,
+            counters,
+            heads,
+            heap,
+            from: opts.from,
+            to: opts.to,
+            band,
+            done: false,
+        })
     }
 
     /// How many files are open for reading right now (the others are parked until the merge
@@ -286,6 +317,12 @@ impl Replay {
             }
         }
         ReplayProgress { counters, total }
+    }
+
+    /// How many prints the price band dropped so far (shared: read it after the replay is
+    /// consumed; always 0 without a band).
+    pub fn dropped_prints(&self) -> DroppedPrints {
+        self.band.as_ref().map(PriceBand::dropped).unwrap_or_default()
     }
 
     /// The kinds of the merged files, in file order.
@@ -349,6 +386,7 @@ impl Replay {
     }
 }
 
+#[inline(always)]
 fn next_in_range(
     src: &mut CsvSource,
     from: Option<Timestamp>,
@@ -365,20 +403,27 @@ impl Iterator for Replay {
     type Item = Result<MarketEvent, MarketDataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.advance() {
-            Ok(Some(ev)) if self.to.is_none_or(|t| ev.ts() < t) => Some(Ok(ev)),
-            Ok(_) => {
-                // End of data, or past `to`: stop reading.
-                self.done = true;
-                None
+        loop {
+            if self.done {
+                return None;
             }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
+            return match self.advance() {
+                Ok(Some(ev)) if self.to.is_none_or(|t| ev.ts() < t) => {
+                    if self.band.as_mut().is_some_and(|b| !b.admit(&ev)) {
+                        continue;
+                    }
+                    Some(Ok(ev))
+                }
+                Ok(_) => {
+                    // End of data, or past `to`: stop reading.
+                    self.done = true;
+                    None
+                }
+                Err(e) => {
+                    self.done = true;
+                    Some(Err(e))
+                }
+            };
         }
     }
 }

@@ -68,14 +68,35 @@ impl Renko {
     ///
     /// # Errors
     /// The candle would make more than [`Renko::MAX_BRICKS_PER_CANDLE`] bricks (the brick
-    /// size is too small for the prices); the state is left unchanged.
+    /// size is too small for the prices); the state is left unchanged and nothing is allocated.
     pub fn update(&mut self, c: &Candle) -> Result<Vec<Candle>, String> {
-        let mut out = Vec::new();
         let Some((mut o, mut cl)) = self.last else {
             self.last = Some((c.close, c.close));
-            return Ok(out);
+            return Ok(Vec::new());
         };
         let p = c.close;
+        // Continuing needs one brick beyond the far edge, reversing one beyond the near edge
+        // (two bricks from the far one): both are "a brick past the top/bottom", and every
+        // further brick continues, so the count is the distance past that edge in bricks.
+        let (top, bottom) = (o.max(cl), o.min(cl));
+        let distance = if p >= top + self.size {
+            p - top
+        } else if p <= bottom - self.size {
+            bottom - p
+        } else {
+            return Ok(Vec::new());
+        };
+        let count = distance
+            .checked_div(self.size)
+            .and_then(|n| usize::try_from(n.trunc()).ok())
+            .filter(|n| *n <= Self::MAX_BRICKS_PER_CANDLE)
+            .ok_or_else(|| {
+                format!(
+                    "Renko brick size {} is too small: one candle would make more than {} bricks",
+                    self.size,
+                    Self::MAX_BRICKS_PER_CANDLE
+                )
+            })?;
         let brick = |open: Decimal, close: Decimal, first: bool| Candle {
             open,
             close,
@@ -84,11 +105,10 @@ impl Renko {
             volume: if first { c.volume } else { Decimal::ZERO },
             ..*c
         };
+        let mut out = Vec::with_capacity(count);
         loop {
             let top = o.max(cl);
             let bottom = o.min(cl);
-            // Continuing needs one brick beyond the far edge, reversing one beyond the near
-            // edge (two bricks from the far one): both are "a brick past the top/bottom".
             let b = if p >= top + self.size {
                 brick(top, top + self.size, out.is_empty())
             } else if p <= bottom - self.size {
@@ -98,13 +118,6 @@ impl Renko {
             };
             (o, cl) = (b.open, b.close);
             out.push(b);
-            if out.len() > Self::MAX_BRICKS_PER_CANDLE {
-                return Err(format!(
-                    "Renko brick size {} is too small: one candle would make more than {} bricks",
-                    self.size,
-                    Self::MAX_BRICKS_PER_CANDLE
-                ));
-            }
         }
         self.last = Some((o, cl));
         Ok(out)

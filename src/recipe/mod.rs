@@ -31,9 +31,10 @@ pub fn kind_name<T: serde::Serialize>(v: &T) -> String {
 /// Parse a recipe from YAML text (typed load only, no semantic checks).
 ///
 /// The validation pipeline gives located, collected diagnostics; this is the quick path
-/// for code that already knows the recipe is valid (tests, the engine after validation).
+/// for code that already knows the recipe is valid (tests, the engine after validation). It
+/// parses with the validator's options (YAML 1.2 booleans, so `off` is the word; the budget).
 pub fn from_yaml_str(src: &str) -> Result<Recipe, serde_saphyr::Error> {
-    serde_saphyr::from_str(src)
+    load::from_str_limited(src)
 }
 
 #[cfg(test)]

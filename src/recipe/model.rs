@@ -87,6 +87,17 @@ pub struct Provider {
     /// odd-lot reports, from the `sale_condition` column). By default they are skipped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_prints: bool,
+    /// replay: the off-market print filter. A trade whose price (a bar whose low or high) is more
+    /// than `max_deviation` from the instrument's last accepted price, printed at most
+    /// `window_seconds` before, is dropped before candles, strategy and broker see it, and
+    /// counted in the run summary (`off_band_prints`). The first print, and the first after
+    /// `window_seconds` without one (the open after a gap, the end of a halt), is always kept;
+    /// three dropped prints in a row that agree with each other are a new level and are kept from
+    /// the third on. Bars longer than `window_seconds` are never checked; quotes never are. `off`
+    /// keeps every print. `runner candles --price-band` applies the same filter.
+    #[schemars(extend("default" = defaults::PRICE_BAND), example = &"off")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_band: Option<PriceBand>,
     /// replay: pacing for `runner up` (`max` or a multiple such as `60x`); backtests always run at max.
     #[schemars(extend("default" = defaults::SPEED))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +118,79 @@ pub struct Provider {
     /// Name of the secret holding this provider's credentials (`secrets/NAME.sops.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+}
+
+/// `provider.price_band`: the limits, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PriceBand {
+    /// `off`: keep every print.
+    Off(BandOff),
+    /// Drop prints outside these limits.
+    Limits(PriceBandLimits),
+}
+
+/// The word that turns the price band off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BandOff {
+    /// Keep every print.
+    Off,
+}
+
+/// How far from the recent price a print may be, and how recent that price must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBandLimits {
+    /// Largest distance from the reference price, in percent of it.
+    #[schemars(example = &"1%")]
+    pub max_deviation: Percent,
+    /// How long an accepted price stays the reference, in seconds (1 to 3600).
+    #[schemars(range(min = 1, max = 3600), example = &30)]
+    pub window_seconds: u32,
+}
+
+impl PriceBand {
+    /// The market component's settings; `None` when `off`.
+    pub fn config(self) -> Option<crate::market::band::PriceBandConfig> {
+        match self {
+            Self::Off(_) => None,
+            Self::Limits(l) => Some(crate::market::band::PriceBandConfig {
+                max_deviation: l.max_deviation.fraction(),
+                window_nanos: i64::from(l.window_seconds) * 1_000_000_000,
+            }),
+        }
+    }
+}
+
+/// The command-line spelling: `off`, or `MAX_DEVIATION,WINDOW` such as `0.5%,10s`.
+impl std::str::FromStr for PriceBand {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == "off" {
+            return Ok(Self::Off(BandOff::Off));
+        }
+        let bad =
+            || format!("bad price band `{s}`: expected off, or a deviation and a window such as 0.5%,10s");
+        let (deviation, window) = s.split_once(',').ok_or_else(bad)?;
+        let max_deviation = deviation.parse::<Percent>().map_err(|_| bad())?;
+        let window_seconds = window
+            .trim()
+            .strip_suffix('s')
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (1..=3600).contains(n))
+            .ok_or_else(|| format!("bad price band window `{window}`: expected 1s to 3600s"))?;
+        Ok(Self::Limits(PriceBandLimits { max_deviation, window_seconds }))
+    }
+}
+
+impl std::fmt::Display for PriceBand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Off(_) => f.write_str("off"),
+            Self::Limits(l) => write!(f, "{},{}s", l.max_deviation, l.window_seconds),
+        }
+    }
 }
 
 fn symbols_example() -> BTreeMap<String, PathBuf> {

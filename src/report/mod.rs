@@ -302,6 +302,10 @@ pub struct Summary {
     /// The refused orders, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denials: Vec<DeniedOrder>,
+    /// Trades and bars the price band dropped as off-market (`provider.price_band`): the run
+    /// never saw them.
+    #[serde(default)]
+    pub off_band_prints: u64,
 }
 
 impl Summary {
@@ -372,6 +376,7 @@ impl Summary {
             note: None,
             denied_orders: 0,
             denials: Vec::new(),
+            off_band_prints: 0,
         }
     }
 }
@@ -387,6 +392,14 @@ pub struct Report {
     pub equity: Vec<(Timestamp, Money)>,
     /// The summary.
     pub summary: Summary,
+}
+
+impl Report {
+    /// The report with the count of prints the replay's price band dropped.
+    pub fn with_off_band_prints(mut self, dropped: u64) -> Self {
+        self.summary.off_band_prints = dropped;
+        self
+    }
 }
 
 /// ISO-8601 with the New York offset, millisecond precision.
@@ -620,6 +633,7 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     let _ =
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
     let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
+    let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
     if let Some(note) = &s.note {
         let _ = writeln!(out, "  note           {note}");
     }

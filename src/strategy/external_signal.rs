@@ -65,14 +65,14 @@ pub fn parse_signals(text: &str, ticker: &str, path: &Path) -> Result<Vec<Extern
             ));
         }
         let ts = chrono::DateTime::parse_from_rfc3339(cols[0])
-            .map_err(|e| err(i + 1, format!("bad timestamp `{}`: {e}", cols[0])))?;
+            .map_err(|e| err(i + 1, format!("bad timestamp in column 1 (expected RFC 3339): {e}")))?;
         if !cols[1].eq_ignore_ascii_case(ticker) {
             continue;
         }
         let direction = match cols[2] {
             "b" | "B" | "buy" => Direction::Long,
             "s" | "S" | "sell" => Direction::Short,
-            other => return Err(err(i + 1, format!("direction must be b or s, got `{other}`"))),
+            _ => return Err(err(i + 1, "direction in column 3 must be b or s".to_owned())),
         };
         let strength = match cols.get(3) {
             None => 100,
@@ -80,7 +80,7 @@ pub fn parse_signals(text: &str, ticker: &str, path: &Path) -> Result<Vec<Extern
                 .parse::<u8>()
                 .ok()
                 .filter(|v| *v <= 100)
-                .ok_or_else(|| err(i + 1, format!("strength must be 0..=100, got `{s}`")))?,
+                .ok_or_else(|| err(i + 1, "strength in column 4 must be 0..=100".to_owned()))?,
         };
         out.push(ExternalEvent { ts: Timestamp::from_datetime(&ts), direction, strength });
     }
@@ -190,7 +190,10 @@ mod tests {
         .to_string();
         assert!(e.starts_with("f.csv:2:") && e.contains("b or s"), "{e}");
         let e = parse_signals("yesterday,SPY,b\n", "SPY", Path::new("f.csv")).unwrap_err().to_string();
-        assert!(e.contains("f.csv:1: bad timestamp"), "{e}");
+        assert!(e.contains("f.csv:1: bad timestamp") && !e.contains("yesterday"), "{e}");
+        let e = parse_signals("2013-10-07T10:00:00-04:00,SPY,b,secret\n", "SPY", Path::new("f.csv"));
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains("column 4") && !e.contains("secret"), "{e}");
     }
 
     #[test]
