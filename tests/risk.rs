@@ -259,9 +259,9 @@ fn cash_account_cannot_reuse_unsettled_proceeds() {
 /// The agent API the fleet uses: `Command::Halt`, `Agent::trading_state`, `Agent::day_trades`
 /// and `Agent::restore_day_trades` (library level, hand-made prints).
 mod agent_api {
-    use runner::broker::OrderEvent;
     use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
     use runner::model::SymbolId;
+    use runner::model::order::OrderEvent;
     use runner::risk::gate::TradingState;
     use runner::strategy::{self, Direction, external_signal::ExternalEvent};
     use rust_decimal::Decimal;

@@ -14,9 +14,10 @@
 
 use rust_decimal::Decimal;
 
-use super::{Fill, OrderEvent, OrderKind, OrderRequest, Position, Purpose, RiskApproved};
 use crate::market::event::{Quote, Trade};
+use crate::model::order::{Fill, OrderEvent, OrderKind, OrderRequest, Position, Purpose};
 use crate::model::{ClientOrderId, Money, Price, Qty, Side, SymbolId, Timestamp};
+use crate::risk::gate::RiskApproved;
 
 /// Paper broker settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,7 +457,7 @@ fn apply_fill(p: &mut Position, side: Side, qty: Qty, price: Price, mult: Decima
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::{ExitReason, Purpose};
+    use crate::model::order::{ExitReason, Purpose};
     use crate::risk::gate::{GateContext, RiskGate, RiskLimits};
     use crate::strategy::Phase;
     use rust_decimal_macros::dec;

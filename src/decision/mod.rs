@@ -11,7 +11,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::broker::{ExitReason, Purpose};
+use crate::model::order::{ExitReason, Purpose};
 use crate::model::{Money, Price, Qty, Side};
 use crate::recipe::types::Size;
 use crate::strategy::{Direction, Signal};

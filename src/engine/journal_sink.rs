@@ -27,12 +27,12 @@ use rust_decimal::Decimal;
 use super::agent::AgentEvent;
 use super::option_leg::ContractPricer;
 use super::process::{Liveness, ProcessStamp};
-use crate::broker::{OrderEvent, OrderKind, OrderRequest};
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord,
 };
+use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, SymbolId, Timestamp};
 
 /// Who and what a sink journals for.

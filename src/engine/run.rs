@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-use crate::broker::{OrderEvent, OrderKind, Purpose};
 use crate::market::event::MarketEvent;
 use crate::market::replay::{Replay, ReplayOptions};
+use crate::model::order::{OrderEvent, OrderKind, Purpose};
 use crate::model::{NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AlgorithmKind, ProviderKind};

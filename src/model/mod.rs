@@ -4,6 +4,7 @@
 //! path; there is no `f64` for them.
 
 pub mod fastdec;
+pub mod order;
 
 use std::fmt;
 

@@ -15,7 +15,7 @@ use std::path::Path;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::broker::{ExitReason, Fill, Purpose};
+use crate::model::order::{ExitReason, Fill, Purpose};
 use crate::model::{Money, Price, Qty, Side, Timestamp};
 
 /// One round trip.

@@ -12,7 +12,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::broker::{ExitReason, OrderRequest, Purpose};
+use crate::model::order::{ExitReason, OrderRequest, Purpose};
 use crate::model::{Money, Price, Qty, Side, Timestamp, fastdec};
 use crate::risk::account::{AccountCompliance, AccountSnapshot};
 use crate::strategy::Phase;
@@ -462,7 +462,7 @@ pub fn describe(d: &OrderDenied) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::OrderKind;
+    use crate::model::order::OrderKind;
     use crate::model::{ClientOrderId, SymbolId, Timestamp};
     use rust_decimal_macros::dec;
 

@@ -8,8 +8,8 @@
 use rust_decimal::Decimal;
 
 use super::{Agent, AgentEvent};
-use crate::broker::{OrderRequest, Purpose};
 use crate::market::event::Quote;
+use crate::model::order::{OrderRequest, Purpose};
 use crate::model::{ClientOrderId, Price, Qty, Side};
 use crate::risk::gate::{DenyReason, OrderDenied};
 

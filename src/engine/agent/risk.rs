@@ -7,7 +7,7 @@
 //! persists across runs.
 
 use super::{Agent, AgentConfig, AgentEvent};
-use crate::broker::{ExitReason, Fill};
+use crate::model::order::{ExitReason, Fill};
 use crate::model::{InstrumentId, Money, Qty};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AccountType as RecipeAccount, Enforcement, Regime as RecipeRegime};
