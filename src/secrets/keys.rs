@@ -591,7 +591,9 @@ mod tests {
         keys.add_text(&format!("# a comment\n\n{secret}\n"), KeySource::EnvKey).unwrap();
         assert_eq!(keys.recipients(), vec![id.to_public().to_string()]);
 
-        let bad = format!("{}X", &secret[..secret.len() - 1]);
+        // A wrong checksum character: one that differs from the real last one.
+        let last = if secret.ends_with('Q') { 'P' } else { 'Q' };
+        let bad = format!("{}{last}", &secret[..secret.len() - 1]);
         let err = keys.add_text(&format!("# c\n{bad}\n"), KeySource::EnvKey).unwrap_err().to_string();
         assert!(err.contains("line 2") && !err.contains(&bad[16..]), "{err}");
     }
