@@ -12,12 +12,13 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use runner::engine::agent::{Agent, AgentEvent, Command, Input};
+use runner::engine::agent::{AgentEvent, Command};
 use runner::engine::run::{self, Prepared};
 use runner::market::band::PriceBand;
 use runner::market::event::{MarketEvent, Trade};
 use runner::market::replay::{Replay, ReplayOptions};
 use runner::model::Timestamp;
+use runner::runtime::lockstep::Lockstep;
 
 const WEEK: i64 = 7 * 86_400 * Timestamp::NANOS_PER_SEC;
 
@@ -29,8 +30,8 @@ fn prepared() -> Prepared {
     run::prepare(&root().join("recipes/spy-9ma-shares.yaml")).unwrap_or_else(|e| panic!("recipe: {e:#}"))
 }
 
-fn agent(p: &Prepared) -> Agent {
-    run::build_agent(p).unwrap_or_else(|e| panic!("agent: {e:#}"))
+fn agent(p: &Prepared) -> Lockstep {
+    run::build_lockstep(p).unwrap_or_else(|e| panic!("agent: {e:#}"))
 }
 
 /// The tape, with the recipe's price band when `p` is given (as `runner backtest` reads it).
@@ -42,8 +43,8 @@ fn ticks(dir: &Path, p: Option<&Prepared>) -> Replay {
 
 /// Drive `agent` over the in-memory trades through the recipe's price band, `times` × with
 /// week-shifted timestamps.
-fn run_trades(mut agent: Agent, p: &Prepared, trades: &[Trade], times: i64) -> usize {
-    let mut sink = |_: AgentEvent<'_>| {};
+fn run_trades(mut agent: Lockstep, p: &Prepared, trades: &[Trade], times: i64) -> usize {
+    let mut sink = |_: &AgentEvent| {};
     let mut band = p.recipe.provider.price_band_or_default().config().map(PriceBand::new);
     for k in 0..times {
         for t in trades {
@@ -53,25 +54,25 @@ fn run_trades(mut agent: Agent, p: &Prepared, trades: &[Trade], times: i64) -> u
             if band.as_mut().is_some_and(|b| !b.admit(&ev)) {
                 continue;
             }
-            agent.handle(Input::Market(ev), &mut sink);
+            agent.market(ev, &mut sink);
         }
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    agent.into_report().deals.len()
+    agent.command(Command::Shutdown, &mut sink);
+    agent.into_agent().into_report().deals.len()
 }
 
 /// Read, parse and backtest the tape `times` × with week-shifted timestamps.
-fn run_files(mut agent: Agent, p: &Prepared, dir: &Path, times: i64) -> usize {
-    let mut sink = |_: AgentEvent<'_>| {};
+fn run_files(mut agent: Lockstep, p: &Prepared, dir: &Path, times: i64) -> usize {
+    let mut sink = |_: &AgentEvent| {};
     for k in 0..times {
         for ev in ticks(dir, Some(p)) {
             let MarketEvent::Trade(mut t) = ev.unwrap_or_else(|e| panic!("{e}")) else { continue };
             t.ts = Timestamp(t.ts.0 + k * WEEK);
-            agent.handle(Input::Market(MarketEvent::Trade(t)), &mut sink);
+            agent.market(MarketEvent::Trade(t), &mut sink);
         }
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    agent.into_report().deals.len()
+    agent.command(Command::Shutdown, &mut sink);
+    agent.into_agent().into_report().deals.len()
 }
 
 fn bench(c: &mut Criterion) {

@@ -3,8 +3,6 @@
 //! The binary is a thin wrapper around [`cli::main`]; everything lives in this library
 //! so integration tests and benchmarks can reach it.
 
-/// Brokers: the `Broker` trait and the paper broker.
-pub mod broker;
 /// Market calendars: NYSE sessions, holidays, early closes.
 pub mod calendar;
 /// Command-line interface: argument parsing, logging set-up, dispatch and exit codes.
@@ -31,9 +29,13 @@ pub mod recipe;
 pub mod report;
 /// Risk gate and US compliance rulebook.
 pub mod risk;
+/// The runtime: builds agents from recipes and drives them against venues.
+pub mod runtime;
 /// SOPS-compatible secrets vault.
 pub mod secrets;
 /// Trading strategies (pure, synchronous).
 pub mod strategy;
 /// Text from files and other processes made safe to print on a terminal.
 pub mod text;
+/// Venues: the execution and market-data traits, and the simulated venue.
+pub mod venue;

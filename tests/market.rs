@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use runner::engine::agent::{AgentEvent, Command, Input};
+use runner::engine::agent::{AgentEvent, Command};
 use runner::engine::run::{self, DateRange};
 use runner::market::band::PriceBandConfig;
 use runner::market::candles::build_all;
@@ -442,17 +442,17 @@ fn candles_command_prints_what_the_strategy_sees() {
             .replace("flatten_at: \"15:55\"", "flatten_at: \"14:55\""); // inside every session here
         let recipe = write(dir.path(), &format!("r-{tf}.yaml"), &text);
         let prepared = run::prepare(&recipe).unwrap();
-        let mut agent = run::build_agent(&prepared).unwrap();
+        let mut agent = run::build_lockstep(&prepared).unwrap();
         let mut seen: Vec<Candle> = vec![];
-        let mut sink = |e: AgentEvent<'_>| {
+        let mut sink = |e: &AgentEvent| {
             if let AgentEvent::Candle(c) = e {
                 seen.push(*c);
             }
         };
         for ev in run::open_replay(&prepared, DateRange::default()).unwrap() {
-            agent.handle(Input::Market(ev.unwrap()), &mut sink);
+            agent.market(ev.unwrap(), &mut sink);
         }
-        agent.handle(Input::Command(Command::Shutdown), &mut sink);
+        agent.command(Command::Shutdown, &mut sink);
 
         let mut args = vec!["candles", data_path.to_str().unwrap(), "-t", tf, "-f", "csv"];
         if !extra.contains(&"--session") {

@@ -142,7 +142,8 @@ session:
   hours: regular
 ";
 
-/// Runs the expiry recipe with one signal (`b` or `s`) on Thursday and returns the deals.
+/// Runs the expiry recipe with one signal (`b` or `s`) on Friday, the contract's last trading
+/// day, and returns the deals: held into the close, the contract settles there.
 fn hold_across_expiry(direction: &str) -> (Vec<Vec<String>>, String) {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
@@ -150,7 +151,7 @@ fn hold_across_expiry(direction: &str) -> (Vec<Vec<String>>, String) {
     write("expiry.yaml", EXPIRY_RECIPE);
     write(
         "expiry.signals.csv",
-        &format!("timestamp,ticker,direction\n2013-10-17T10:00:00-04:00,SPY,{direction}\n"),
+        &format!("timestamp,ticker,direction\n2013-10-18T10:00:00-04:00,SPY,{direction}\n"),
     );
     let recipe = dir.path().join("expiry.yaml");
     let report = dir.path().join("report");
@@ -167,18 +168,20 @@ fn a_call_held_past_expiry_settles_at_intrinsic_value() {
     let (rows, stdout) = hold_across_expiry("b");
     assert_eq!(rows.len(), 1, "one trade, no new position on the expired contract: {rows:?}");
     let r = &rows[0];
-    // ATM at 170.00 on Thursday: the 170 call of the monthly, one trading day to its last day.
-    assert_eq!(r[1], "SPY   131019C00170000");
-    assert_eq!(r[4], "2013-10-17T10:00:00.000-04:00");
-    // Settled at Friday's 16:00 at the underlying's last price there: 172.35 − 170 = 2.35.
+    // ATM at 171.00 on Friday: the 171 call of the monthly, on its last trading day.
+    assert_eq!(r[1], "SPY   131019C00171000");
+    assert_eq!(r[4], "2013-10-18T10:00:00.000-04:00");
+    // The tape is quiet from 15:59:59: the session end (16:00) comes by the clock, and the
+    // contract's last trading time with it. Settled there at the underlying's last price:
+    // 172.35 − 171 = 1.35.
     assert_eq!(
         (r[7].as_str(), dec(&r[8]), r[13].as_str()),
-        ("2013-10-18T16:00:00.000-04:00", dec("2.35"), "expiry")
+        ("2013-10-18T16:00:00.000-04:00", dec("1.35"), "expiry")
     );
     let qty = dec(&r[3]);
-    assert_eq!(dec(&r[9]), (dec("2.35") - dec(&r[5])) * qty * Decimal::ONE_HUNDRED);
+    assert_eq!(dec(&r[9]), (dec("1.35") - dec(&r[5])) * qty * Decimal::ONE_HUNDRED);
     assert_eq!(dec(&r[10]), dec("0.65") * qty, "no commission on settlement");
-    assert!(stdout.contains("SPY   131019C00170000 expired: settled at intrinsic value 2.35"), "{stdout}");
+    assert!(stdout.contains("SPY   131019C00171000 expired: settled at intrinsic value 1.35"), "{stdout}");
 }
 
 #[test]
@@ -186,7 +189,7 @@ fn a_put_held_past_expiry_out_of_the_money_settles_at_zero() {
     let (rows, _) = hold_across_expiry("s");
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
-    assert_eq!(r[1], "SPY   131019P00170000");
+    assert_eq!(r[1], "SPY   131019P00171000");
     assert_eq!((dec(&r[8]), r[13].as_str()), (Decimal::ZERO, "expiry"));
     assert_eq!(dec(&r[9]), -dec(&r[5]) * dec(&r[3]) * Decimal::ONE_HUNDRED, "the whole premium is lost");
 }

@@ -259,20 +259,21 @@ fn cash_account_cannot_reuse_unsettled_proceeds() {
 /// The agent API the fleet uses: `Command::Halt`, `Agent::trading_state`, `Agent::day_trades`
 /// and `Agent::restore_day_trades` (library level, hand-made prints).
 mod agent_api {
-    use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
-    use runner::model::SymbolId;
+    use runner::engine::agent::{AgentEvent, Command};
+    use runner::market::event::MarketEvent;
     use runner::model::order::OrderEvent;
     use runner::risk::gate::TradingState;
+    use runner::runtime::lockstep::Lockstep;
     use runner::strategy::{self, Direction, external_signal::ExternalEvent};
     use rust_decimal::Decimal;
 
     use crate::support::ts;
 
-    fn trade(t: &str, p: &str) -> Input {
+    fn trade(t: &str, p: &str) -> MarketEvent {
         crate::support::trade_input(t, p, Decimal::ONE_HUNDRED)
     }
 
-    fn agent(orders: &str, buys: &[&str]) -> Agent {
+    fn agent(orders: &str, buys: &[&str]) -> Lockstep {
         let y = format!(
             "version: 1\nagent: t\nprovider: {{kind: replay, path: x.csv}}\n\
              broker: {{kind: paper, account: p, starting_equity: 10000}}\n\
@@ -285,8 +286,8 @@ mod agent_api {
             .iter()
             .map(|t| ExternalEvent { ts: ts(t), direction: Direction::Long, strength: 100 })
             .collect();
-        let s = strategy::build(&r, SymbolId(0), Some(events)).unwrap();
-        Agent::new(AgentConfig::from_recipe(&r).unwrap(), SymbolId(0), s)
+        let s = strategy::build(&r, runner::model::SymbolId(0), Some(events)).unwrap();
+        crate::support::lockstep(&r, s)
     }
 
     #[test]
@@ -294,58 +295,58 @@ mod agent_api {
         // A resting limit entry is canceled by the halt and never fills.
         let mut a = agent("orders: {type: limit, limit_offset_ticks: 50}\n", &["2013-10-08T10:00:00-04:00"]);
         let mut canceled = 0;
-        let mut sink = |e: AgentEvent<'_>| {
+        let mut sink = |e: &AgentEvent| {
             if let AgentEvent::Order(OrderEvent::Canceled { .. }) = e {
                 canceled += 1;
             }
         };
-        a.handle(trade("2013-10-08T10:00:00-04:00", "100"), &mut sink);
-        assert!(a.broker().has_working_orders(), "limit 99.50 rests");
-        a.handle(Input::Command(Command::Halt { reason: "fleet daily loss".into() }), &mut sink);
-        a.handle(trade("2013-10-08T10:01:00-04:00", "99"), &mut sink);
+        a.market(trade("2013-10-08T10:00:00-04:00", "100"), &mut sink);
+        assert!(a.agent().has_orders() && a.venue().has_working_orders(), "limit 99.50 rests");
+        a.command(Command::Halt { reason: "fleet daily loss".into() }, &mut sink);
+        a.market(trade("2013-10-08T10:01:00-04:00", "99"), &mut sink);
         assert_eq!(canceled, 1);
-        assert_eq!(a.trading_state(), TradingState::Halted);
-        assert!(a.broker().position(SymbolId(0)).qty.is_zero());
+        assert_eq!(a.agent().trading_state(), TradingState::Halted);
+        assert!(a.agent().position_qty().is_zero());
 
         // A filled position is flattened (exit reason `halt`); entries are refused that day and
         // pass again the next trading day.
         let days = ["2013-10-08T10:00:00-04:00", "2013-10-08T11:00:00-04:00", "2013-10-09T10:00:00-04:00"];
         let mut a = agent("", &days);
         let mut denied = Vec::new();
-        let mut sink = |e: AgentEvent<'_>| {
+        let mut sink = |e: &AgentEvent| {
             if let AgentEvent::Denied(d) = e {
                 denied.push((d.order.ts, d.reason.code()));
             }
         };
-        a.handle(trade(days[0], "100"), &mut sink);
-        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN);
-        a.handle(Input::Command(Command::Halt { reason: "kill switch".into() }), &mut sink);
-        assert!(a.broker().position(SymbolId(0)).qty.is_zero(), "flattened");
-        a.handle(trade(days[1], "101"), &mut sink);
-        assert_eq!(a.trading_state(), TradingState::Halted);
-        a.handle(trade(days[2], "102"), &mut sink);
-        assert_eq!(a.trading_state(), TradingState::Active);
-        assert_eq!(a.broker().position(SymbolId(0)).qty, Decimal::TEN, "the next day trades again");
+        a.market(trade(days[0], "100"), &mut sink);
+        assert_eq!(a.agent().position_qty(), Decimal::TEN);
+        a.command(Command::Halt { reason: "kill switch".into() }, &mut sink);
+        assert!(a.agent().position_qty().is_zero(), "flattened");
+        a.market(trade(days[1], "101"), &mut sink);
+        assert_eq!(a.agent().trading_state(), TradingState::Halted);
+        a.market(trade(days[2], "102"), &mut sink);
+        assert_eq!(a.agent().trading_state(), TradingState::Active);
+        assert_eq!(a.agent().position_qty(), Decimal::TEN, "the next day trades again");
         assert_eq!(denied, [(ts(days[1]), "halted")]);
         // Bought and sold on 2013-10-08: one day trade, which a new agent can restore.
-        let trades = a.day_trades();
+        let trades = a.agent().day_trades();
         assert_eq!(trades.len(), 1);
         assert_eq!(trades[0].date.to_string(), "2013-10-08");
-        a.handle(Input::Command(Command::Shutdown), &mut |_| {});
-        let csv = a.into_report().trades_csv();
+        a.command(Command::Shutdown, &mut |_| {});
+        let csv = a.into_agent().into_report().trades_csv();
         assert_eq!(csv.lines().nth(1).unwrap().rsplit(',').next(), Some("halt"), "{csv}");
         let mut b = agent("", &[]);
-        b.restore_day_trades(&trades);
-        assert_eq!(b.day_trades(), trades);
+        b.parts_mut().0.restore_day_trades(&trades);
+        assert_eq!(b.agent().day_trades(), trades);
 
         // A halt before the first price covers the day of that price.
         let mut c = agent("", &days[1..]);
-        c.handle(Input::Command(Command::Halt { reason: "before the open".into() }), &mut |_| {});
-        c.handle(trade(days[1], "101"), &mut |_| {});
-        assert_eq!(c.trading_state(), TradingState::Halted);
-        assert!(c.broker().position(SymbolId(0)).qty.is_zero());
-        c.handle(trade(days[2], "102"), &mut |_| {});
-        assert_eq!(c.broker().position(SymbolId(0)).qty, Decimal::TEN);
+        c.command(Command::Halt { reason: "before the open".into() }, &mut |_| {});
+        c.market(trade(days[1], "101"), &mut |_| {});
+        assert_eq!(c.agent().trading_state(), TradingState::Halted);
+        assert!(c.agent().position_qty().is_zero());
+        c.market(trade(days[2], "102"), &mut |_| {});
+        assert_eq!(c.agent().position_qty(), Decimal::TEN);
     }
 }
 

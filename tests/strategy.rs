@@ -1,7 +1,8 @@
 //! Strategy behaviour through the real agent loop (library API, hand-made trades):
 //! boundary-stamped trades, session and flatten rules, external signals from a file.
 
-use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
+use runner::engine::agent::{AgentEvent, Command};
+use runner::market::event::MarketEvent;
 use runner::model::{SymbolId, Timestamp};
 use runner::strategy::{self, Direction, external_signal};
 use rust_decimal::Decimal;
@@ -19,7 +20,7 @@ fn recipe(extra_algo: &str, kind: &str) -> runner::recipe::Recipe {
 
 use crate::support::ts;
 
-fn trade(t: &str, p: &str) -> Input {
+fn trade(t: &str, p: &str) -> MarketEvent {
     crate::support::trade_input(t, p, Decimal::ONE)
 }
 
@@ -27,26 +28,25 @@ fn trade(t: &str, p: &str) -> Input {
 fn run(
     r: &runner::recipe::Recipe,
     signals: Option<Vec<external_signal::ExternalEvent>>,
-    inputs: Vec<Input>,
+    inputs: Vec<MarketEvent>,
 ) -> (Vec<(Timestamp, Direction)>, String) {
-    let cfg = AgentConfig::from_recipe(r).unwrap();
     let s = strategy::build(r, SymbolId(0), signals).unwrap();
-    let mut agent = Agent::new(cfg, SymbolId(0), s);
+    let mut run = crate::support::lockstep(r, s);
     let mut sigs = Vec::new();
-    let mut sink = |e: AgentEvent<'_>| {
+    let mut sink = |e: &AgentEvent| {
         if let AgentEvent::Signal(s) = e {
             sigs.push((s.ts, s.direction));
         }
     };
     for i in inputs {
-        agent.handle(i, &mut sink);
+        run.market(i, &mut sink);
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    (sigs, agent.into_report().trades_csv())
+    run.command(Command::Shutdown, &mut sink);
+    (sigs, run.into_agent().into_report().trades_csv())
 }
 
 /// Candles of 1 minute closing 100, 100, 101 (N = 2, K = 1): the third close crosses up.
-fn cross_up_inputs() -> Vec<Input> {
+fn cross_up_inputs() -> Vec<MarketEvent> {
     vec![
         trade("2013-10-07T10:00:00-04:00", "100"),
         trade("2013-10-07T10:01:00-04:00", "100"),

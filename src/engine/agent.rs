@@ -1,131 +1,64 @@
-//! One agent's loop body: a single input enum in, state changes only here, events out.
+//! One agent: a single owned [`Event`] in, state changes only here, an [`Outbox`] of venue
+//! requests and [`AgentEvent`]s out. No I/O, no clock of its own, no venue inside.
 //!
-//! `Input::Market` → session clock and candle aggregation ([`CandleBuilder`], the same code
-//! `runner candles` runs; completed candles go to the strategy first) → broker matching →
-//! protective exits and session flatten → strategy → decision → risk gate → broker. Broker events come back through the same loop.
+//! `Event::Market` → session clock and candle aggregation ([`CandleBuilder`], the same code
+//! `runner candles` runs; completed candles go to the strategy first) → marks → loss guards →
+//! protective exits and session flatten → strategy → decision → risk gate → a `Submit` request.
+//! What the venue does with it comes back later as `Event::Order` (accepted, filled, …): the
+//! agent's own books (cash, positions, working orders; `agent/book.rs`) change only then.
+//! While an order it sent is still in flight, new entries wait for its outcome.
 //! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`.
-//! Backtest and live-style runs drive exactly this code, so they make the same trades.
+//! Backtest and `runner up` drive exactly this code, so they make the same trades.
 
 use rust_decimal::Decimal;
 
+use self::book::Book;
 use super::candles::CandleStyle;
+pub use super::event::{AgentEvent, Command, Event, Outbox, Request, StateChange, Timer};
 use super::option_leg::OptionLeg;
 use super::related::RelatedFeed;
-use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
-use crate::market::session::{SessionHours, Window};
+use crate::market::session::{SessionClock, SessionHours, Window};
 use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
-use crate::model::{ClientOrderId, Money, Price, Side, SymbolId, Timestamp, fastdec};
+use crate::model::{
+    ClientOrderId, InstrumentId, Money, NEW_YORK, Price, Qty, Side, SymbolId, Timestamp, fastdec,
+};
 use crate::recipe::Recipe;
 use crate::recipe::model::{InstrumentKind, OrderType};
 use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
-use crate::risk::gate::{
-    DenyReason, GateContext, OrderDenied, ProtectiveExits, RiskGate, RiskLimits, TradingState,
-};
+use crate::risk::gate::{DenyReason, GateContext, ProtectiveExits, RiskGate, RiskLimits, TradingState};
 use crate::risk::guard::LossGuard;
 use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
+mod book;
 mod refusal;
 mod risk;
-
-/// A command to the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Stop: cancel working orders, flatten, finish the report.
-    Shutdown,
-    /// Halt (e.g. the fleet kill switch): cancel working orders, flatten, refuse entries for
-    /// the rest of the trading day.
-    Halt {
-        /// Why (shown in the agent's output).
-        reason: String,
-    },
-    /// Reduce-only: refuse every order that would increase the position (until restart).
-    ReduceOnly {
-        /// Why (shown in the agent's output).
-        reason: String,
-    },
-}
-
-/// Everything an agent loop consumes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// Market data.
-    Market(MarketEvent),
-    /// An order event from the broker.
-    Broker(OrderEvent),
-    /// A command.
-    Command(Command),
-}
-
-/// What the agent reports as it runs (printed by `runner up`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentEvent<'a> {
-    /// A completed candle, as the strategy sees it (after the candle style).
-    Candle(&'a Candle),
-    /// A strategy signal.
-    Signal(&'a Signal),
-    /// The risk gate refused an order.
-    Denied(&'a OrderDenied),
-    /// An order was created and approved.
-    OrderSent(&'a OrderRequest),
-    /// An order lifecycle event.
-    Order(&'a OrderEvent),
-    /// Something worth showing (e.g. the option contract chosen for an entry, an expiry settlement).
-    Info {
-        /// When.
-        ts: Timestamp,
-        /// What happened.
-        message: String,
-    },
-    /// Something the agent could not do (e.g. no option contract in the expiry window).
-    Warning {
-        /// When.
-        ts: Timestamp,
-        /// What happened.
-        message: String,
-    },
-    /// The name orders and fills on `symbol` go by from now on (an option contract's OCC
-    /// symbol, announced before the first order on it). Quiet on the terminal; the journal
-    /// labels its records with it.
-    Instrument {
-        /// The broker symbol.
-        symbol: SymbolId,
-        /// Its name.
-        name: &'a str,
-    },
-    /// The position after a fill.
-    Position {
-        /// When.
-        ts: Timestamp,
-        /// Signed quantity.
-        qty: Decimal,
-        /// Average price.
-        avg_price: Price,
-        /// Realized P&L so far.
-        realized: Money,
-        /// Account equity.
-        equity: Money,
-    },
-}
 
 /// Agent settings derived from a recipe.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// Agent name (client order id prefix).
+    /// Agent name.
     pub name: String,
+    /// Client order ids are `{order_prefix}-{sequence}`: the runtime makes the prefix unique
+    /// per run (agent name plus a run tag), so ids never repeat across restarts.
+    pub order_prefix: String,
     /// Algorithm label for reports.
     pub strategy_label: String,
-    /// Instrument label for reports.
+    /// Instrument label for reports, and the underlying's name at the venue.
     pub symbol_label: String,
     /// Candle length in nanoseconds.
     pub timeframe_nanos: i64,
     /// Session hours.
     pub hours: SessionHours,
-    /// Paper broker settings.
-    pub paper: PaperConfig,
+    /// Cash the account starts with.
+    pub starting_cash: Money,
+    /// Price increment of the traded instrument.
+    pub tick: Price,
+    /// Contract multiplier (1 for shares and coins, 100 for US equity options).
+    pub multiplier: Decimal,
     /// Sizing.
     pub decision: DecisionConfig,
     /// Limits.
@@ -167,20 +100,10 @@ impl AgentConfig {
         let b = &r.broker;
         let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
         let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
-        let paper = PaperConfig {
-            starting_cash: starting,
-            commission_per_share: b.commission_per_share_or_default().value(),
-            commission_per_contract: b.commission_per_contract_or_default().value(),
-            commission_per_order: b.commission_per_order_or_default().value(),
-            slippage_ticks: b.slippage_ticks_or_default(),
-            tick: Decimal::new(1, 2),
-            multiplier,
-            contracts,
-            size_limited: false,
-        };
         let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
         Ok(Self {
             name: r.agent.clone(),
+            order_prefix: r.agent.clone(),
             strategy_label: serde_json::to_value(r.algorithm.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -188,7 +111,9 @@ impl AgentConfig {
             symbol_label: r.instrument.underlying.clone(),
             timeframe_nanos: r.algorithm.timeframe.nanos(),
             hours: SessionHours { window, flatten_at: r.session.flatten_at.map(|c| c.0) },
-            paper,
+            starting_cash: starting,
+            tick: Decimal::new(1, 2),
+            multiplier,
             decision: DecisionConfig {
                 allocation,
                 entry_size: r.risk.entry_size_or_default(),
@@ -222,25 +147,37 @@ impl AgentConfig {
     }
 }
 
-/// One agent: strategy, decision, risk gate, paper broker and report, driven by [`Agent::handle`].
+/// A decision that waits for an order in flight (see `agent/book.rs`).
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    signal: Signal,
+    price: Price,
+    phase: Phase,
+}
+
+/// One agent: strategy, decision, risk gate, its books and report, driven by [`Agent::handle`].
 pub struct Agent {
     cfg: AgentConfig,
     symbol: SymbolId,
     strategy: AnyStrategy,
     candles: CandleBuilder,
+    /// The session clock for times no price brought (timers).
+    clock: SessionClock,
     style: CandleStyle,
     decision: Decision,
     gate: RiskGate,
     exits: ProtectiveExits,
-    broker: PaperBroker,
+    book: Book,
     recorder: Recorder,
     seq: u64,
     now: Timestamp,
-    outbox: Vec<OrderEvent>,
+    /// Shutdown asked: orders canceled, the position being closed.
+    stopping: bool,
+    /// Shutdown done: nothing works at the venue any more, the report can be made.
     stopped: bool,
     day_index: i64,
     session_close: i64,
-    /// The broker symbol positions are held in: the instrument, or the option contract.
+    /// The symbol positions are held in: the instrument, or the option contract.
     traded: SymbolId,
     option: Option<OptionLeg>,
     /// The option leg's label last announced with [`AgentEvent::Instrument`].
@@ -250,27 +187,32 @@ pub struct Agent {
     halted_day: Option<i64>,
     /// The other symbol the strategy reads (correlation), if any.
     related: Option<RelatedFeed>,
+    /// The latest signal, waiting for an order in flight.
+    pending: Option<Pending>,
+    /// When to be woken without a market event ([`Agent::next_timer`]).
+    timer: Option<Timer>,
 }
 
 impl Agent {
     /// An agent trading `symbol` with `strategy`.
     pub fn new(cfg: AgentConfig, symbol: SymbolId, strategy: AnyStrategy) -> Self {
-        let recorder = Recorder::new(&cfg.strategy_label, &cfg.symbol_label, cfg.paper.multiplier);
+        let recorder = Recorder::new(&cfg.strategy_label, &cfg.symbol_label, cfg.multiplier);
         Self {
             symbol,
             strategy,
             candles: CandleBuilder::new(symbol, cfg.timeframe_nanos, cfg.hours),
+            clock: SessionClock::new(NEW_YORK, cfg.hours),
             style: cfg.candle_style.clone(),
             decision: Decision::new(cfg.decision),
             gate: risk::build_gate(&cfg),
-            guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.paper.starting_cash),
+            guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.starting_cash),
             halted_day: None,
             exits: cfg.exits,
-            broker: PaperBroker::new(cfg.paper.clone()),
+            book: Book::new(cfg.starting_cash, cfg.multiplier),
             recorder,
             seq: 0,
             now: Timestamp(0),
-            outbox: Vec::with_capacity(8),
+            stopping: false,
             stopped: false,
             day_index: 0,
             session_close: 0,
@@ -278,6 +220,8 @@ impl Agent {
             option: None,
             announced: String::new(),
             related: None,
+            pending: None,
+            timer: None,
             cfg,
         }
     }
@@ -299,9 +243,29 @@ impl Agent {
         self
     }
 
-    /// The paper broker (positions, cash, equity).
-    pub fn broker(&self) -> &PaperBroker {
-        &self.broker
+    /// The settings.
+    pub fn config(&self) -> &AgentConfig {
+        &self.cfg
+    }
+
+    /// The symbol positions are held in (the instrument, or the option contract).
+    pub fn traded_symbol(&self) -> SymbolId {
+        self.traded
+    }
+
+    /// Account equity as the agent books it.
+    pub fn equity(&self) -> Money {
+        self.book.equity()
+    }
+
+    /// Cash as the agent books it.
+    pub fn cash(&self) -> Money {
+        self.book.cash()
+    }
+
+    /// The signed quantity held in the traded instrument.
+    pub fn position_qty(&self) -> Qty {
+        self.book.qty(self.traded)
     }
 
     /// The strategy (its indicator state, for tests and status).
@@ -314,34 +278,49 @@ impl Agent {
         self.now
     }
 
-    /// Whether a shutdown has been handled.
+    /// Whether a shutdown has been asked for.
     pub fn stopped(&self) -> bool {
-        self.stopped
+        self.stopping || self.stopped
     }
 
-    /// Process one input. `out` sees every signal, order event and position change.
+    /// Whether the agent has orders working at its venue.
+    pub fn has_orders(&self) -> bool {
+        self.book.has_orders()
+    }
+
+    /// When the agent wants to be woken if no market event comes first (see [`Timer`]).
     #[inline]
-    pub fn handle<O: FnMut(AgentEvent<'_>)>(&mut self, input: Input, out: &mut O) {
-        match input {
-            Input::Market(MarketEvent::Trade(t)) => {
+    pub fn next_timer(&self) -> Option<Timer> {
+        self.timer
+    }
+
+    /// Process one event; what it leads to is appended to `out`.
+    #[inline]
+    pub fn handle(&mut self, event: Event, out: &mut Outbox) {
+        match event {
+            Event::Market(MarketEvent::Trade(t)) => {
                 self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size, t, out);
             }
-            Input::Market(MarketEvent::Bar(b)) => {
+            Event::Market(MarketEvent::Bar(b)) => {
                 // A bar acts as one print at its close, stamped at its start.
                 let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
                 self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume, t, out);
             }
-            Input::Market(MarketEvent::Quote(q)) => {
+            Event::Market(MarketEvent::Quote(q)) => {
                 if q.symbol == self.symbol {
                     self.now = self.now.max(q.ts);
-                    self.broker.on_quote(&q);
-                    self.pump(out);
+                    self.book.mark_quote(&q);
                 }
             }
-            Input::Broker(ev) => self.on_order_event(&ev, out),
-            Input::Command(Command::Shutdown) => self.shutdown(out),
-            Input::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
-            Input::Command(Command::ReduceOnly { reason }) => {
+            Event::Order(ev) => self.on_order_event(ev, out),
+            // The runtime reconciles the account before the first event; later snapshots change
+            // nothing the agent decides on (its books follow the fills).
+            Event::Account(_) => {}
+            Event::Timer(ts) => self.on_timer(ts, out),
+            Event::Connectivity(c) => out.events.push(AgentEvent::Connectivity(c)),
+            Event::Command(Command::Shutdown) => self.shutdown(out),
+            Event::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
+            Event::Command(Command::ReduceOnly { reason }) => {
                 self.halt(TradingState::ReduceOnly, &reason, out);
             }
         }
@@ -349,7 +328,7 @@ impl Agent {
 
     #[inline]
     #[allow(clippy::too_many_arguments)]
-    fn on_price<O: FnMut(AgentEvent<'_>)>(
+    fn on_price(
         &mut self,
         ts: Timestamp,
         open: Price,
@@ -358,73 +337,104 @@ impl Agent {
         close: Price,
         volume: Decimal,
         t: Trade,
-        out: &mut O,
+        out: &mut Outbox,
     ) {
-        if t.symbol != self.symbol || self.stopped {
-            if !self.stopped
+        if t.symbol != self.symbol || self.stopped() {
+            if !self.stopped()
                 && let Some(r) = self.related.as_mut()
                 && r.symbol() == t.symbol
             {
-                r.on_price([open, high, low, close, volume], &t, &mut self.strategy, out);
+                r.on_price([open, high, low, close, volume], &t, &mut self.strategy, &mut out.events);
             }
             return;
         }
         self.now = ts;
         if self.option.as_ref().is_some_and(|leg| leg.expired(ts)) {
-            self.settle_expiry(out);
+            self.on_expiry();
         }
         // 1. Session clock and candles: a completed candle reaches the strategy before this price.
         let (phase, completed) = self.candles.on_price(ts, open, high, low, close, volume);
         let day = self.candles.day();
         let day_index = day.index;
-        self.day_index = day_index;
-        self.session_close = day.close;
+        if day_index != self.day_index {
+            self.day_index = day_index;
+            self.session_close = day.close;
+            self.refresh_timer();
+        }
         if completed && let Some(c) = self.candles.take_completed() {
             self.completed(&c, out);
         }
         if let Some(r) = self.related.as_mut() {
-            r.roll(ts, &mut self.strategy, out);
+            r.roll(ts, &mut self.strategy, &mut out.events);
         }
-        // 2. The broker sees the print (working orders, marks).
-        self.broker.on_trade(&t);
+        // 2. Marks: the print, and the held option contract requoted from it.
+        self.book.mark_trade(t.symbol, t.price);
         if let Some(q) = self.option.as_mut().and_then(|leg| leg.requote(t.price, ts)) {
-            self.broker.on_quote(&q);
+            self.book.mark_quote(&q);
         }
-        if self.broker.has_working_orders() {
-            self.broker.expire(ts);
-        }
-        self.pump(out);
         // 2b. Trading state: a new day ends a day-long halt; loss guards on every price.
         self.watch_losses(day_index, phase, out);
         // 3. Session flatten and protective exits (on the traded instrument's price).
-        if !self.broker.position_qty(self.traded).is_zero() {
-            let mark = self.broker.mark(self.traded).unwrap_or(t.price);
+        if !self.book.projected_qty(self.traded).is_zero() {
+            let mark = self.book.mark(self.traded).unwrap_or(t.price);
             if phase != Phase::Open {
                 self.close_position(ExitReason::SessionEnd, phase, out);
             } else if let Some(reason) = self.exits.on_price(mark) {
                 self.close_position(reason, phase, out);
             }
         }
-        // 4. Strategy → decision → risk → broker.
+        // 4. Strategy → decision → risk → venue.
         let holding = self.holding();
         if let Some(sig) = self.strategy.on_trade(&t, TradeContext { phase, holding }) {
-            out(AgentEvent::Signal(&sig));
-            if self.option.is_some() {
-                self.option_signal(&sig, holding, phase, out);
-            } else {
-                let pos = self.broker.position(self.traded).qty;
-                let intents = self.decision.decide(&sig, pos);
-                for i in intents.iter() {
-                    self.send(i, t.price, phase, out);
-                }
-            }
+            out.events.push(AgentEvent::Signal(sig));
+            self.act(sig, t.price, phase, out);
         }
     }
 
-    /// What the agent holds, as the strategy sees it (a call is long, a put is short).
+    /// A time came that no market event brought: the session clock moves to it (a new day
+    /// ends a halt; past flatten or the session end the position is closed).
+    fn on_timer(&mut self, ts: Timestamp, out: &mut Outbox) {
+        if self.stopped() {
+            return;
+        }
+        self.now = self.now.max(ts);
+        let (phase, day) = self.clock.phase(self.now);
+        self.day_index = day.index;
+        self.session_close = day.close;
+        self.watch_losses(day.index, phase, out);
+        if phase != Phase::Open && !self.book.projected_qty(self.traded).is_zero() {
+            self.close_position(ExitReason::SessionEnd, phase, out);
+        }
+        self.refresh_timer();
+    }
+
+    /// Recompute [`Self::next_timer`]: the session's flatten (or end) while the agent holds a
+    /// position or has orders working; the next trading day while it is halted.
+    fn refresh_timer(&mut self) {
+        const DAY: i64 = 86_400 * Timestamp::NANOS_PER_SEC;
+        if self.stopped() || self.now.0 == 0 {
+            self.timer = None;
+            return;
+        }
+        let day = self.clock.day(self.now);
+        let exposed = self.book.has_orders() || !self.book.qty(self.traded).is_zero();
+        let flatten = (exposed && self.now.0 < day.flatten && day.open < day.close)
+            .then(|| Timer { at: Timestamp(day.flatten), deliver_by: Timestamp(day.next - 1) });
+        let roll = self
+            .halted_day
+            .is_some()
+            .then(|| Timer { at: Timestamp(day.next), deliver_by: Timestamp(day.next + DAY - 1) });
+        self.timer = match (flatten, roll) {
+            (Some(f), Some(r)) => Some(if f.at <= r.at { f } else { r }),
+            (f, r) => f.or(r),
+        };
+    }
+
+    /// What the agent holds once its orders in flight are done, as the strategy sees it (a
+    /// call is long, a put is short).
     #[inline]
     fn holding(&self) -> Holding {
-        let qty = self.broker.position_qty(self.traded);
+        let qty = self.book.projected_qty(self.traded);
         if self.option.is_none() {
             return holding(qty);
         }
@@ -440,15 +450,32 @@ impl Agent {
         }
     }
 
+    /// Act on a signal, or keep it until the order in flight has its outcome.
+    fn act(&mut self, sig: Signal, price: Price, phase: Phase, out: &mut Outbox) {
+        if self.book.blocked() {
+            self.pending = Some(Pending { signal: sig, price, phase });
+            return;
+        }
+        if self.option.is_some() {
+            let held = self.holding();
+            self.option_signal(&sig, held, phase, out);
+            return;
+        }
+        let pos = self.book.projected_qty(self.traded);
+        let intents = self.decision.decide(&sig, pos);
+        for i in intents.iter() {
+            if self.book.blocked() {
+                // A reverse: the entry waits for the close to fill.
+                self.pending = Some(Pending { signal: sig, price, phase });
+                return;
+            }
+            self.send(i, price, phase, out);
+        }
+    }
+
     /// Options: a long view buys a call, a short view buys a put; reversing sells the held
-    /// contract first.
-    fn option_signal<O: FnMut(AgentEvent<'_>)>(
-        &mut self,
-        sig: &Signal,
-        held: Holding,
-        phase: Phase,
-        out: &mut O,
-    ) {
+    /// contract first, and the new contract is bought once that sale has filled.
+    fn option_signal(&mut self, sig: &Signal, held: Holding, phase: Phase, out: &mut Outbox) {
         let long = match sig.direction {
             Direction::Long => true,
             Direction::Short => false,
@@ -458,7 +485,7 @@ impl Agent {
             }
             Direction::Target(_) => {
                 let message = "target-position signals are not supported for options; ignored".to_owned();
-                out(AgentEvent::Warning { ts: sig.ts, message });
+                out.events.push(AgentEvent::Warning { ts: sig.ts, message });
                 return;
             }
         };
@@ -468,8 +495,12 @@ impl Agent {
         }
         if held != Holding::Flat {
             self.close_position(ExitReason::Signal, phase, out);
-            if !self.broker.position(self.traded).qty.is_zero() {
-                return; // the close is still working; no new contract until it is done
+            if self.book.blocked() {
+                self.pending = Some(Pending { signal: *sig, price: sig.price, phase });
+                return;
+            }
+            if !self.book.qty(self.traded).is_zero() {
+                return; // the close was refused; no new contract
             }
         }
         if phase != Phase::Open {
@@ -477,15 +508,18 @@ impl Agent {
         }
         let Some(leg) = self.option.as_mut() else { return };
         leg.release();
+        // A new contract trades under the same symbol: the old one's prices mean nothing now.
+        self.book.clear_marks(self.traded);
         match leg.select(long, sig.price, sig.ts) {
             Ok(q) => {
-                out(AgentEvent::Info { ts: sig.ts, message: leg.describe_choice(&q, sig.price) });
+                let message = leg.describe_choice(&q, sig.price);
+                out.events.push(AgentEvent::Info { ts: sig.ts, message });
                 let qty = self.decision.units(self.cfg.decision.entry_size, q.ask);
                 if let Some(message) = self.slippage_refusal(&q) {
                     self.refuse_entry(qty, q.ask, DenyReason::MaxSlippage, message, out);
                     return;
                 }
-                self.broker.on_quote(&q);
+                self.book.mark_quote(&q);
                 let intent = OrderIntent { side: Side::Buy, qty, purpose: Purpose::Entry };
                 self.send(&intent, q.ask, phase, out);
             }
@@ -500,53 +534,53 @@ impl Agent {
         }
     }
 
-    /// An option held past its last trading time settles at intrinsic value (exit reason
-    /// `expiry`); orders still working on it are canceled. Rare: kept out of the trade path.
+    /// The held option contract stopped trading: the venue settles it and cancels its orders
+    /// (events to come); a contract chosen but never held is simply let go.
     #[cold]
     #[inline(never)]
-    fn settle_expiry<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
-        let Some(leg) = self.option.as_mut() else { return };
-        let settlement = leg.settlement();
-        if self.broker.position(self.traded).qty.is_zero() {
+    fn on_expiry(&mut self) {
+        if self.book.qty(self.traded).is_zero()
+            && let Some(leg) = self.option.as_mut()
+        {
             leg.release();
         }
-        self.broker.cancel_all(self.now);
-        if let Some((price, at, message)) = settlement
-            && !self.broker.position(self.traded).qty.is_zero()
-        {
-            out(AgentEvent::Info { ts: at, message });
-            self.seq += 1;
-            let id = ClientOrderId(format!("{}-{}", self.cfg.name, self.seq));
-            self.broker.settle(self.traded, price, id, Purpose::Exit(ExitReason::Expiry), at);
-        }
-        self.pump(out);
     }
 
-    fn completed<O: FnMut(AgentEvent<'_>)>(&mut self, c: &Candle, out: &mut O) {
+    fn completed(&mut self, c: &Candle, out: &mut Outbox) {
         let strategy = &mut self.strategy;
+        let events = &mut out.events;
         let seen = |x: &Candle| {
             strategy.on_candle(x);
-            out(AgentEvent::Candle(x));
+            events.push(AgentEvent::Candle(*x));
         };
         if let Err(message) = self.style.apply(c, seen) {
-            out(AgentEvent::Warning { ts: c.end, message });
+            out.events.push(AgentEvent::Warning { ts: c.end, message });
         }
-        self.recorder.sample(c.end, self.broker.equity());
+        self.recorder.sample(c.end, self.book.equity());
     }
 
-    fn close_position<O: FnMut(AgentEvent<'_>)>(&mut self, reason: ExitReason, phase: Phase, out: &mut O) {
-        let pos = self.broker.position(self.traded).qty;
+    /// Close what will be held once the orders in flight are done.
+    fn close_position(&mut self, reason: ExitReason, phase: Phase, out: &mut Outbox) {
+        let pos = self.book.projected_qty(self.traded);
         if pos.is_zero() {
             return;
         }
-        let Some(price) = self.broker.mark(self.traded) else { return };
+        let Some(price) = self.book.mark(self.traded) else { return };
         let side = if pos > Decimal::ZERO { Side::Sell } else { Side::Buy };
         let intent = OrderIntent { side, qty: pos.abs(), purpose: Purpose::Exit(reason) };
         self.send(&intent, price, phase, out);
     }
 
+    /// Ask the venue to cancel every working order.
+    fn cancel_all(&mut self, out: &mut Outbox) {
+        let now = self.now;
+        for id in self.book.order_ids() {
+            out.requests.push(Request::Cancel { id: id.clone(), ts: now });
+        }
+    }
+
     fn order_kind(&self, side: Side, price: Price, exit: bool) -> OrderKind {
-        let off = self.cfg.paper.tick * Decimal::from(self.cfg.offset_ticks);
+        let off = self.cfg.tick * Decimal::from(self.cfg.offset_ticks);
         let s = side.sign();
         match self.cfg.order_type {
             OrderType::Market => OrderKind::Market,
@@ -561,12 +595,24 @@ impl Agent {
         }
     }
 
-    fn send<O: FnMut(AgentEvent<'_>)>(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut O) {
-        let label = self.announce(out);
+    /// The next client order id: never repeated in this run, and (with the runtime's per-run
+    /// prefix) never across runs.
+    fn next_id(&mut self) -> ClientOrderId {
         self.seq += 1;
+        ClientOrderId(format!("{}-{}", self.cfg.order_prefix, self.seq))
+    }
+
+    /// The traded instrument's name at the venue: the ticker, or the option contract.
+    fn instrument(&self, label: Option<&str>) -> InstrumentId {
+        InstrumentId(label.unwrap_or(&self.cfg.symbol_label).to_owned())
+    }
+
+    fn send(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut Outbox) {
+        let label = self.announce(out);
         let req = OrderRequest {
-            id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
+            id: self.next_id(),
             symbol: self.traded,
+            instrument: self.instrument(label.as_deref()),
             side: i.side,
             qty: i.qty,
             kind: self.order_kind(i.side, price, i.purpose.is_exit()),
@@ -576,49 +622,48 @@ impl Agent {
             // Day orders: expire at the session close.
             expire_at: Some(Timestamp(self.session_close.max(self.now.0))),
         };
-        let ctx = GateContext { phase, position: self.broker.position(self.traded).qty, day: self.day_index };
+        let ctx = GateContext { phase, position: self.book.projected_qty(self.traded), day: self.day_index };
         let acct = self.account_snapshot(price);
         match self.gate.check_with(req, &ctx, acct.as_ref()) {
             Ok(approved) => {
-                out(AgentEvent::OrderSent(approved.inner()));
-                self.broker.submit(approved, self.now);
-                self.pump(out);
+                out.events.push(AgentEvent::OrderSent(approved.inner().clone()));
+                self.book.sent(approved.inner());
+                out.requests.push(Request::Submit(approved));
+                self.refresh_timer();
             }
             Err(denied) => {
                 let instrument = label.as_deref().unwrap_or(&self.cfg.symbol_label);
                 self.recorder.on_denied(&denied, instrument);
-                out(AgentEvent::Denied(&denied));
+                out.events.push(AgentEvent::Denied(*denied));
             }
         }
     }
 
-    /// Feed queued broker events back through the loop.
-    #[inline]
-    fn pump<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
-        if !self.broker.has_events() {
-            return;
+    fn on_order_event(&mut self, ev: OrderEvent, out: &mut Outbox) {
+        // A venue does not know what an order was for: the agent's own order says.
+        let purpose = self.book.on_order_event(&ev).map(|o| o.req.purpose);
+        let ev = match ev {
+            OrderEvent::Filled(mut f) | OrderEvent::PartiallyFilled(mut f) if purpose.is_some() => {
+                f.purpose = purpose.unwrap_or(f.purpose);
+                if f.leaves.is_zero() { OrderEvent::Filled(f) } else { OrderEvent::PartiallyFilled(f) }
+            }
+            ev => ev,
+        };
+        if let Some(f) = ev.fill()
+            && purpose.is_none()
+        {
+            self.foreign_fill(f, out);
         }
-        self.broker.drain_events(&mut self.outbox);
-        if self.outbox.is_empty() {
-            return;
-        }
-        let mut buf = std::mem::take(&mut self.outbox);
-        for ev in buf.drain(..) {
-            self.on_order_event(&ev, out);
-        }
-        self.outbox = buf;
-    }
-
-    fn on_order_event<O: FnMut(AgentEvent<'_>)>(&mut self, ev: &OrderEvent, out: &mut O) {
-        out(AgentEvent::Order(ev));
-        if let Some(f) = ev.fill() {
-            // The broker has already applied the fill: this is the position after it.
-            let p = self.broker.position(self.traded);
+        let fill = ev.fill().cloned();
+        out.events.push(AgentEvent::Order(ev));
+        if let Some(f) = fill {
+            self.book.apply_fill(&f);
+            let p = self.book.position(self.traded);
             if let Some(c) = self.option.as_ref().and_then(OptionLeg::contract) {
                 self.recorder.set_symbol(&c.occ_symbol());
             }
-            self.recorder.on_fill(f);
-            self.record_compliance_fill(f, p.qty);
+            self.recorder.on_fill(&f);
+            self.record_compliance_fill(&f, p.qty);
             if p.qty.is_zero()
                 && let Some(leg) = self.option.as_mut()
             {
@@ -629,38 +674,80 @@ impl Agent {
             } else {
                 self.exits.arm(p.avg_price, p.qty > Decimal::ZERO);
             }
-            out(AgentEvent::Position {
+            out.events.push(AgentEvent::Position {
                 ts: f.ts,
+                symbol: f.symbol,
                 qty: p.qty,
                 avg_price: p.avg_price,
                 realized: p.realized,
-                equity: self.broker.equity(),
+                equity: self.book.equity(),
             });
+        }
+        self.book.forget_done();
+        self.refresh_timer();
+        if self.stopping {
+            self.try_finish(out);
+        } else if !self.book.blocked()
+            && let Some(p) = self.pending.take()
+        {
+            self.act(p.signal, p.price, p.phase, out);
         }
     }
 
-    fn shutdown<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) {
-        if self.stopped {
+    /// A fill for an order this agent did not send: an option settled at expiry (the venue's
+    /// doing), else a trade someone made by hand on the account. Booked either way, so the
+    /// agent's books keep matching the venue's.
+    #[cold]
+    fn foreign_fill(&mut self, f: &crate::model::order::Fill, out: &mut Outbox) {
+        if f.purpose == Purpose::Exit(ExitReason::Expiry) {
+            if let Some((_, at, message)) = self.option.as_ref().and_then(OptionLeg::settlement) {
+                out.events.push(AgentEvent::Info { ts: at, message });
+            }
             return;
         }
-        if self.option.as_ref().is_some_and(|leg| leg.expired(self.now)) {
-            self.settle_expiry(out);
+        let message = format!(
+            "fill for order {} that this agent did not send: {} {} at {}; booked",
+            f.id, f.side, f.qty, f.price
+        );
+        out.events.push(AgentEvent::Warning { ts: f.ts, message });
+    }
+
+    fn shutdown(&mut self, out: &mut Outbox) {
+        if self.stopped() {
+            return;
         }
-        self.broker.cancel_all(self.now);
-        self.pump(out);
+        self.cancel_all(out);
         // Exits are always approved; the phase only matters for entries.
         self.close_position(ExitReason::Shutdown, Phase::OutOfSession, out);
+        self.stopping = true;
+        self.pending = None;
+        self.timer = None;
+        self.try_finish(out);
+    }
+
+    /// Shutdown ends once nothing works at the venue: the last candle completes then.
+    fn try_finish(&mut self, out: &mut Outbox) {
+        if self.stopped || self.book.has_orders() {
+            return;
+        }
         if let Some(c) = self.candles.flush() {
             self.completed(&c, out);
         }
         self.stopped = true;
     }
 
-    /// Finish the run and produce the report (call after [`Command::Shutdown`]).
+    /// Finish the run and produce the report (call after [`Command::Shutdown`] has been
+    /// handled and the venue's answers delivered).
     pub fn into_report(mut self) -> Report {
-        let equity = self.broker.equity();
+        if !self.stopped
+            && let Some(c) = self.candles.flush()
+        {
+            let equity = self.book.equity();
+            self.recorder.sample(c.end, equity);
+        }
+        let equity = self.book.equity();
         self.recorder.sample(self.now, equity);
-        self.recorder.finish(self.cfg.paper.starting_cash, equity, self.broker.fees())
+        self.recorder.finish(self.cfg.starting_cash, equity, self.book.fees())
     }
 }
 

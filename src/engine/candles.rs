@@ -64,7 +64,7 @@ mod tests {
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
-    use crate::engine::agent::{Agent, AgentConfig, Input};
+    use crate::engine::agent::{Agent, AgentConfig, Event, Outbox};
     use crate::market::event::{MarketEvent, Trade};
     use crate::model::{SymbolId, Timestamp};
     use crate::strategy::AnyStrategy;
@@ -92,11 +92,11 @@ mod tests {
         let cfg = AgentConfig::from_recipe(&r).expect("config");
         let strat = crate::strategy::build(&r, SymbolId(0), None).expect("strategy");
         let mut agent = Agent::new(cfg, SymbolId(0), strat);
-        let mut sink = |_: crate::engine::agent::AgentEvent<'_>| {};
+        let mut sink = Outbox::new();
         tape.iter()
             .map(|(t, p)| {
                 let tr = Trade { symbol: SymbolId(0), ts: at(t), price: *p, size: dec!(1) };
-                agent.handle(Input::Market(MarketEvent::Trade(tr)), &mut sink);
+                agent.handle(Event::Market(MarketEvent::Trade(tr)), &mut sink);
                 match agent.strategy() {
                     AnyStrategy::MaCrossBreakout(m) => m.sma(),
                     _ => unreachable!("the recipe asks for ma-cross-breakout"),

@@ -294,7 +294,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     let mut agents = Vec::with_capacity(prepared.len());
     for (p, path) in prepared.iter().zip(&args.recipes) {
-        let mut agent = run::build_agent(p)?;
+        let mut run = run::build_lockstep(p)?;
         let replay = run::open_replay(p, DateRange::default())?;
         let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
         let name = p.recipe.agent.clone();
@@ -348,7 +348,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             .iter()
             .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
             .collect();
-        agent.restore_day_trades(&restored_trades);
+        run.parts_mut().0.restore_day_trades(&restored_trades);
         for pos in &restored.open_positions {
             say(&format!(
                 "{name}: a previous run ({}) left {} {} open at {}; it will be flattened at the first price\n",
@@ -359,7 +359,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             ));
         }
         agents.push(fleet::FleetAgent {
-            agent,
+            run,
             replay,
             speed,
             name,
@@ -401,7 +401,7 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
     }
     let p = run::prepare(&args.recipe)?;
-    let agent = run::build_agent(&p)?;
+    let lockstep = run::build_lockstep(&p)?;
     let replay = run::open_replay(&p, DateRange { from: args.from, to: args.to })?;
     let sink = if args.no_journal {
         None
@@ -425,7 +425,7 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         (None, None) => String::new(),
     };
     let no_data = format!("no market data in {}{range}; nothing was backtested", p.data.display());
-    let done = fleet::backtest(agent, replay, sink, &no_data)?;
+    let done = fleet::backtest(lockstep, replay, sink, &no_data)?;
     let name = &p.recipe.agent;
     let dir = args
         .output

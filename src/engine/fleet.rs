@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::agent::{Agent, AgentEvent, Command, Input};
+use super::agent::{Agent, AgentEvent, Command};
 use super::journal_sink::JournalSink;
 use super::process::ProcessStamp;
 use super::run::describe;
@@ -33,6 +33,7 @@ use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
 use crate::risk::gate::TradingState;
+use crate::runtime::lockstep::Lockstep;
 
 /// How long an agent loop may go without running before it is reported stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
@@ -129,8 +130,8 @@ fn halt_command(reason: &str) -> Command {
 
 /// One agent of a fleet run.
 pub struct FleetAgent {
-    /// The agent.
-    pub agent: Agent,
+    /// The agent on its simulated venue.
+    pub run: Lockstep,
     /// Its market data.
     pub replay: Replay,
     /// Pacing.
@@ -251,13 +252,13 @@ async fn run_all(
                 name: a.name.clone(),
                 account: a.account.clone(),
                 run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
-                state: a.agent.trading_state(),
+                state: a.run.agent().trading_state(),
                 stopped: false,
                 qty: Decimal::ZERO,
                 avg: Decimal::ZERO,
                 day: None,
-                day_start: a.agent.broker().equity(),
-                equity: a.agent.broker().equity(),
+                day_start: a.run.agent().equity(),
+                equity: a.run.agent().equity(),
                 last_event: None,
                 last_market: now,
                 heartbeat: now,
@@ -436,35 +437,44 @@ fn first_price(ev: &MarketEvent) -> Option<(Price, Timestamp)> {
     }
 }
 
-/// The agent's events go to the terminal and, in the same order, to the journal.
-fn handle(
-    agent: &mut Agent,
-    sink: &mut Option<JournalSink>,
-    name: &str,
+/// What the feeder hands the agent task.
+enum Feed {
+    /// The next market event.
+    Market(MarketEvent),
+    /// The data has ended.
+    End,
+}
+
+/// Where an agent's events go: the journal and, in the same order, the terminal.
+struct Out<'a> {
+    journal: &'a mut Option<JournalSink>,
+    name: &'a str,
     progress: bool,
-    pos: &mut Option<(Decimal, Price)>,
-    input: Input,
-) {
-    let mut out = |ev: AgentEvent<'_>| {
-        if let Some(s) = sink.as_mut() {
-            s.on_event(&ev);
-        }
-        if let AgentEvent::Position { qty, avg_price, .. } = ev {
-            *pos = Some((qty, avg_price));
-        }
-        if let Some(line) = describe(name, &ev) {
-            if progress {
-                eprint!("\r\x1b[K");
+    pos: &'a mut Option<(Decimal, Price)>,
+}
+
+impl Out<'_> {
+    fn sink(&mut self) -> impl FnMut(&AgentEvent) + '_ {
+        |ev: &AgentEvent| {
+            if let Some(s) = self.journal.as_mut() {
+                s.on_event(ev);
             }
-            say(&line);
+            if let AgentEvent::Position { qty, avg_price, .. } = ev {
+                *self.pos = Some((*qty, *avg_price));
+            }
+            if let Some(line) = describe(self.name, ev) {
+                if self.progress {
+                    eprint!("\r\x1b[K");
+                }
+                say(&line);
+            }
         }
-    };
-    agent.handle(input, &mut out);
+    }
 }
 
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
-    let FleetAgent { mut agent, replay, speed, name, sink: mut journal, .. } = a;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(4096);
+    let FleetAgent { mut run, replay, speed, name, sink: mut journal, .. } = a;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Feed>(4096);
     let read = replay.progress();
     let dropped = replay.dropped_prints();
     let mut drawn = Instant::now();
@@ -488,11 +498,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
                 }
             }
-            if tx.blocking_send(Input::Market(ev)).is_err() {
+            if tx.blocking_send(Feed::Market(ev)).is_err() {
                 return Ok(());
             }
         }
-        let _ = tx.blocking_send(Input::Command(Command::Shutdown));
+        let _ = tx.blocking_send(Feed::End);
         Ok(())
     });
     let mut outcome = "completed".to_owned();
@@ -501,6 +511,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut failure = None;
+    let progress = ctx.progress;
     loop {
         tokio::select! {
             biased;
@@ -508,7 +519,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let why = *ctx.stop.borrow();
                 if changed.is_err() || why.is_some() {
                     outcome = format!("stopped: {}", why.unwrap_or(StopReason::Interrupted));
-                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    run.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
             }
@@ -516,24 +528,20 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let reason = ctx.halt_rx.borrow().clone();
                 if let Some(reason) = reason {
                     outcome = format!("halted: {reason}");
-                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(halt_command(&reason)));
-                    publish(&agent, &ctx, false, pos);
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    run.command(halt_command(&reason), &mut out.sink());
+                    publish(run.agent(), &ctx, false, pos);
                 }
             }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
                 if let Some(b) = &ctx.board && count > 0 {
-                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                    b.update(ctx.index, read.fraction(), run.agent().now(), count);
                 }
             }
             msg = rx.recv() => {
-                let Some(input) = msg else { break };
-                let shutdown = matches!(input, Input::Command(Command::Shutdown));
-                let market = matches!(input, Input::Market(_));
-                if let Input::Market(ev) = &input
-                    && !seen_price
-                    && let Some((price, ts)) = first_price(ev)
-                {
+                let Some(Feed::Market(ev)) = msg else { break };
+                if !seen_price && let Some((price, ts)) = first_price(&ev) {
                     seen_price = true;
                     if let Some(s) = journal.as_mut() {
                         for line in s.on_first_price(price, ts) {
@@ -541,14 +549,19 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                         }
                     }
                 }
-                handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, input);
+                {
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    run.market(ev, &mut out.sink());
+                }
                 count += 1;
                 if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
                     failure = Some(format!("{name}: journal write failed, stopping: {e}"));
-                    handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    run.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
-                if let Some(total) = publish(&agent, &ctx, market, pos) {
+                let agent = run.agent();
+                if let Some(total) = publish(agent, &ctx, true, pos) {
                     let limit = ctx.loss_limit.unwrap_or_default();
                     let reason = format!("fleet daily loss limit {limit} reached (fleet day P&L {})", total.round_dp(2));
                     say(&format!("{} fleet halt: {reason}", crate::report::iso(agent.now())));
@@ -561,11 +574,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 if let Some(b) = &ctx.board
                     && drawn.elapsed() >= super::progress::REDRAW
                 {
-                    b.update(ctx.index, read.fraction(), agent.now(), count);
+                    b.update(ctx.index, read.fraction(), run.agent().now(), count);
                     drawn = Instant::now();
-                }
-                if shutdown {
-                    break;
                 }
             }
         }
@@ -574,17 +584,18 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(b) = &ctx.board {
         b.finish(ctx.index, count);
     }
-    if !agent.stopped() {
-        handle(&mut agent, &mut journal, &name, ctx.progress, &mut pos, Input::Command(Command::Shutdown));
+    if !run.agent().stopped() {
+        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+        run.command(Command::Shutdown, &mut out.sink());
     }
-    publish(&agent, &ctx, false, pos);
+    publish(run.agent(), &ctx, false, pos);
     lock(&ctx.book).slots[ctx.index].stopped = true;
     match feeder.await {
         Ok(Err(e)) => failure = failure.or(Some(format!("{e:#}"))),
         Err(e) if !e.is_cancelled() => failure = failure.or(Some(format!("replay task failed: {e}"))),
         _ => {}
     }
-    let run = match journal {
+    let journal_run = match journal {
         Some(s) => {
             let outcome = failure.as_ref().map_or(outcome.clone(), |f| format!("error: {f}"));
             Some(s.end(&outcome).map_err(|e| anyhow::anyhow!("{name}: journal: {e}"))?.to_string())
@@ -594,13 +605,14 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(f) = failure {
         return Err(anyhow::anyhow!(f));
     }
-    Ok(Finished { report: agent.into_report().with_off_band_prints(dropped.get()), outcome, run })
+    let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
+    Ok(Finished { report, outcome, run: journal_run })
 }
 
 /// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
 /// the one that reaches the loss limit (at most once per New York trading date).
 fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Price)>) -> Option<Money> {
-    let equity = agent.broker().equity();
+    let equity = agent.equity();
     let now = agent.now();
     let mut b = lock(&ctx.book);
     let s = &mut b.slots[ctx.index];
@@ -641,15 +653,15 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
 /// A replay with no market event at all is a failure (exit 1): `no_data` says what was asked
 /// for (the data and date range); the journal run ends with that error.
 pub fn backtest(
-    mut agent: Agent,
+    mut run: Lockstep,
     replay: Replay,
     mut sink: Option<JournalSink>,
     no_data: &str,
 ) -> anyhow::Result<Finished> {
     let mut fail: Option<String> = None;
-    let mut out = |ev: AgentEvent<'_>| {
+    let mut out = |ev: &AgentEvent| {
         if let Some(s) = sink.as_mut() {
-            s.on_event(&ev);
+            s.on_event(ev);
         }
     };
     let mut events: u64 = 0;
@@ -663,11 +675,11 @@ pub fn backtest(
             }
         };
         events += 1;
-        agent.handle(Input::Market(ev), &mut out);
+        run.market(ev, &mut out);
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut out);
+    run.command(Command::Shutdown, &mut out);
     let empty = fail.is_none() && events == 0;
-    let run = match sink {
+    let journal_run = match sink {
         Some(s) => {
             let outcome = match &fail {
                 Some(f) => format!("error: {f}"),
@@ -684,8 +696,8 @@ pub fn backtest(
     if empty {
         return Err(ExitError::failed(no_data).into());
     }
-    let report = agent.into_report().with_off_band_prints(dropped.get());
-    Ok(Finished { report, outcome: "completed".to_owned(), run })
+    let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
+    Ok(Finished { report, outcome: "completed".to_owned(), run: journal_run })
 }
 
 #[cfg(test)]

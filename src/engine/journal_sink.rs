@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::agent::AgentEvent;
+use super::agent::{AgentEvent, StateChange};
 use super::option_leg::ContractPricer;
 use super::process::{Liveness, ProcessStamp};
 use crate::journal::AsOf;
@@ -83,8 +83,6 @@ pub struct JournalSink {
     opened_today: Decimal,
     opened_since_count: bool,
     pending_flatten: Vec<PositionRecord>,
-    /// The symbol of the latest fill: the position event that follows is about it.
-    last_fill: SymbolId,
     /// Names announced for symbols other than the recipe's instrument (OCC symbols).
     names: HashMap<SymbolId, InstrumentId>,
     error: Option<JournalError>,
@@ -154,7 +152,6 @@ impl JournalSink {
             opened_today: Decimal::ZERO,
             opened_since_count: false,
             pending_flatten: Vec::new(),
-            last_fill: SymbolId(0),
             names: HashMap::new(),
             error: None,
         })
@@ -343,7 +340,7 @@ impl JournalSink {
     }
 
     /// Journal one agent event.
-    pub fn on_event(&mut self, ev: &AgentEvent<'_>) {
+    pub fn on_event(&mut self, ev: &AgentEvent) {
         match ev {
             AgentEvent::OrderSent(req) => {
                 let o = self.order_from(req);
@@ -375,7 +372,6 @@ impl JournalSink {
             }
             AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
                 self.fills += 1;
-                self.last_fill = f.symbol;
                 let rec = FillRecord {
                     fill_id: format!("{}-{}", self.run, self.fills),
                     client_order_id: f.id.clone(),
@@ -420,12 +416,12 @@ impl JournalSink {
                 self.keep(r);
             }
             AgentEvent::Order(_) => {}
-            AgentEvent::Position { ts, qty, avg_price, .. } => {
+            AgentEvent::Position { ts, symbol, qty, avg_price, .. } => {
                 let rec = PositionRecord {
                     run: Some(self.run.clone()),
                     agent: self.info.agent.clone(),
                     account: self.info.account.clone(),
-                    instrument: self.instrument(self.last_fill),
+                    instrument: self.instrument(*symbol),
                     qty: *qty,
                     avg_price: *avg_price,
                     time: utc(*ts),
@@ -434,15 +430,18 @@ impl JournalSink {
                 self.keep(r);
             }
             // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
-            AgentEvent::Warning { ts, message } => {
-                if let Some(reason) = message.strip_prefix("halted: ") {
-                    self.halt(HaltScope::Agent, reason, *ts);
-                }
+            AgentEvent::State { ts, state: StateChange::Halted, reason } => {
+                self.halt(HaltScope::Agent, reason, *ts);
             }
             AgentEvent::Instrument { symbol, name } => {
-                self.names.insert(*symbol, InstrumentId((*name).to_owned()));
+                self.names.insert(*symbol, InstrumentId(name.clone()));
             }
-            AgentEvent::Signal(_) | AgentEvent::Info { .. } | AgentEvent::Candle(_) => {}
+            AgentEvent::State { .. }
+            | AgentEvent::Warning { .. }
+            | AgentEvent::Connectivity(_)
+            | AgentEvent::Signal(_)
+            | AgentEvent::Info { .. }
+            | AgentEvent::Candle(_) => {}
         }
     }
 
@@ -630,7 +629,7 @@ mod tests {
         let mut s = sink(dir.path());
         assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
         assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY option", "nothing announced");
-        s.on_event(&AgentEvent::Instrument { symbol: SymbolId(1), name: "SPY   131019P00168000" });
+        s.on_event(&AgentEvent::Instrument { symbol: SymbolId(1), name: "SPY   131019P00168000".to_owned() });
         assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY   131019P00168000");
         assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
     }

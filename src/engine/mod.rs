@@ -23,6 +23,7 @@ pub mod agent;
 pub mod candles;
 pub mod cli;
 pub mod credentials;
+pub mod event;
 pub mod fleet;
 pub mod journal_sink;
 pub mod option_leg;

@@ -193,6 +193,12 @@ fn percent(fraction: f64) -> String {
     if s == "-0" { "0".to_owned() } else { s.to_owned() }
 }
 
+/// The recipe's synthetic chain: the one its agent selects and marks contracts on, and the
+/// simulated venue quotes them on.
+pub fn synthetic_chain(r: &Recipe) -> Result<SyntheticChain<TradingDayFn>, String> {
+    Ok(chain_from_recipe(r)?.0)
+}
+
 /// The recipe's synthetic chain and the implied volatility it uses.
 fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
     let implied_vol = {

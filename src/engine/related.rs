@@ -72,12 +72,7 @@ impl RelatedFeed {
 
     /// Time has reached `ts` (an event of either symbol): complete the forming candle if due.
     #[inline]
-    pub fn roll<S: Strategy, O: FnMut(AgentEvent<'_>)>(
-        &mut self,
-        ts: Timestamp,
-        strategy: &mut S,
-        out: &mut O,
-    ) {
+    pub fn roll<S: Strategy>(&mut self, ts: Timestamp, strategy: &mut S, out: &mut Vec<AgentEvent>) {
         if let Some(c) = self.candles.on_time(ts) {
             self.completed(&c, strategy, out);
         }
@@ -87,12 +82,12 @@ impl RelatedFeed {
     /// bar's OHLC and volume, `t` the print at its close): candles
     /// from in-session prices, then the trade to the strategy (every trade, in session or not:
     /// the strategy compares with the latest price).
-    pub fn on_price<S: Strategy, O: FnMut(AgentEvent<'_>)>(
+    pub fn on_price<S: Strategy>(
         &mut self,
         ohlcv: [Price; 5],
         t: &Trade,
         strategy: &mut S,
-        out: &mut O,
+        out: &mut Vec<AgentEvent>,
     ) {
         let [open, high, low, close, volume] = ohlcv;
         let (_, completed) = self.candles.on_price(t.ts, open, high, low, close, volume);
@@ -102,14 +97,9 @@ impl RelatedFeed {
         strategy.on_related_trade(t);
     }
 
-    fn completed<S: Strategy, O: FnMut(AgentEvent<'_>)>(
-        &mut self,
-        c: &Candle,
-        strategy: &mut S,
-        out: &mut O,
-    ) {
+    fn completed<S: Strategy>(&mut self, c: &Candle, strategy: &mut S, out: &mut Vec<AgentEvent>) {
         if let Err(message) = self.style.apply(c, |x| strategy.on_related_candle(x)) {
-            out(AgentEvent::Warning { ts: c.end, message: format!("correlated symbol: {message}") });
+            out.push(AgentEvent::Warning { ts: c.end, message: format!("correlated symbol: {message}") });
         }
     }
 }
@@ -120,7 +110,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::engine::agent::{Agent, Input};
+    use crate::engine::agent::{Agent, Event, Outbox};
     use crate::market::event::{Bar, MarketEvent};
     use crate::strategy::AnyStrategy;
 
@@ -140,7 +130,7 @@ mod tests {
         Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(&s).expect("test time"))
     }
 
-    fn bar(hms: &str, h: Decimal, l: Decimal, c: Decimal) -> Input {
+    fn bar(hms: &str, h: Decimal, l: Decimal, c: Decimal) -> Event {
         let b = Bar {
             symbol: RELATED_SYMBOL,
             ts: at(hms),
@@ -151,7 +141,7 @@ mod tests {
             close: c,
             volume: dec!(10),
         };
-        Input::Market(MarketEvent::Bar(b))
+        Event::Market(MarketEvent::Bar(b))
     }
 
     fn levels(a: &Agent) -> ((Option<Decimal>, Option<Decimal>), Option<Decimal>) {
@@ -170,7 +160,7 @@ mod tests {
         let strat = crate::strategy::build(&r, SymbolId(0), None).expect("strategy");
         let feed = RelatedFeed::new(RELATED_SYMBOL, &cfg);
         let mut agent = Agent::new(cfg, SymbolId(0), strat).with_related(feed);
-        let mut sink = |_: AgentEvent<'_>| {};
+        let mut sink = Outbox::new();
         // A pre-market bar far below everything: the latest price, but in no candle.
         agent.handle(bar("09:00:00", dec!(1), dec!(1), dec!(1)), &mut sink);
         assert_eq!(levels(&agent), ((None, None), Some(dec!(1))));

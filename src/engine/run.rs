@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
+use super::agent::{Agent, AgentConfig, AgentEvent, Command, StateChange};
 use crate::market::event::MarketEvent;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::order::{OrderEvent, OrderKind, Purpose};
-use crate::model::{NEW_YORK, SymbolId, Timestamp};
+use crate::model::{InstrumentId, NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AlgorithmKind, ProviderKind};
 use crate::report::Report;
+use crate::runtime::lockstep::Lockstep;
 use crate::strategy::{self, external_signal};
+use crate::venue::sim::{SimConfig, SimVenue};
 
 /// A recipe loaded and ready to run.
 pub struct Prepared {
@@ -92,6 +94,43 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     Ok(agent)
 }
 
+/// The simulated venue a paper or backtest run of a prepared recipe trades on: the recipe's
+/// starting equity, commissions and slippage; options quoted on its synthetic chain.
+pub fn sim_venue(p: &Prepared) -> anyhow::Result<SimVenue> {
+    let r = &p.recipe;
+    let venue = SimVenue::new(sim_config(r));
+    if r.instrument.kind != crate::recipe::model::InstrumentKind::Option {
+        return Ok(venue);
+    }
+    let chain = super::option_leg::synthetic_chain(r)
+        .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
+    Ok(venue.with_synthetic_options(Box::new(chain)))
+}
+
+/// The simulated venue's settings for a recipe: its starting equity, commissions and slippage.
+pub fn sim_config(r: &Recipe) -> SimConfig {
+    let b = &r.broker;
+    let option = r.instrument.kind == crate::recipe::model::InstrumentKind::Option;
+    SimConfig {
+        starting_cash: b.starting_equity.map_or(rust_decimal::Decimal::from(100_000), |m| m.value()),
+        commission_per_share: b.commission_per_share_or_default().value(),
+        commission_per_contract: b.commission_per_contract_or_default().value(),
+        commission_per_order: b.commission_per_order_or_default().value(),
+        slippage_ticks: b.slippage_ticks_or_default(),
+        tick: rust_decimal::Decimal::new(1, 2),
+        multiplier: if option { rust_decimal::Decimal::ONE_HUNDRED } else { rust_decimal::Decimal::ONE },
+        contracts: option,
+        size_limited: false,
+        underlying: SymbolId(0),
+        underlying_name: InstrumentId(r.instrument.underlying.clone()),
+    }
+}
+
+/// The agent of a prepared recipe on its simulated venue, ready to step.
+pub fn build_lockstep(p: &Prepared) -> anyhow::Result<Lockstep> {
+    Ok(Lockstep::new(build_agent(p)?, sim_venue(p)?))
+}
+
 /// An inclusive New York date range filter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DateRange {
@@ -146,29 +185,29 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
     }
 }
 
-/// Backtest: drive the agent synchronously over the replay, as fast as possible.
-pub fn backtest(mut agent: Agent, replay: Replay) -> anyhow::Result<Report> {
-    let mut sink = |_: AgentEvent<'_>| {};
+/// Backtest: step the agent and its venue over the replay, as fast as possible.
+pub fn backtest(mut run: Lockstep, replay: Replay) -> anyhow::Result<Report> {
+    let mut sink = |_: &AgentEvent| {};
     let dropped = replay.dropped_prints();
     for ev in replay {
-        agent.handle(Input::Market(ev?), &mut sink);
+        run.market(ev?, &mut sink);
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    Ok(agent.into_report().with_off_band_prints(dropped.get()))
+    run.command(Command::Shutdown, &mut sink);
+    Ok(run.into_agent().into_report().with_off_band_prints(dropped.get()))
 }
 
 /// Backtest over events already in memory (benchmarks).
-pub fn backtest_events(mut agent: Agent, events: &[MarketEvent]) -> Report {
-    let mut sink = |_: AgentEvent<'_>| {};
+pub fn backtest_events(mut run: Lockstep, events: &[MarketEvent]) -> Report {
+    let mut sink = |_: &AgentEvent| {};
     for ev in events {
-        agent.handle(Input::Market(*ev), &mut sink);
+        run.market(*ev, &mut sink);
     }
-    agent.handle(Input::Command(Command::Shutdown), &mut sink);
-    agent.into_report()
+    run.command(Command::Shutdown, &mut sink);
+    run.into_agent().into_report()
 }
 
 /// Format an agent event as one line for the terminal (`None` for quiet events).
-pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
+pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
     let t = |ts: Timestamp| crate::report::iso(ts);
     Some(match ev {
         AgentEvent::Signal(s) => {
@@ -210,10 +249,25 @@ pub fn describe(agent: &str, ev: &AgentEvent<'_>) -> Option<String> {
         }
         AgentEvent::Order(OrderEvent::Canceled { id, ts }) => format!("{} {agent} canceled {id}", t(*ts)),
         AgentEvent::Order(OrderEvent::Expired { id, ts }) => format!("{} {agent} expired {id}", t(*ts)),
+        AgentEvent::Order(OrderEvent::Replaced { id, ts, change }) => {
+            format!("{} {agent} replaced {id}: {change:?}", t(*ts))
+        }
+        AgentEvent::Order(OrderEvent::CancelRejected { id, ts, reason }) => {
+            format!("{} {agent} cancel of {id} refused: {reason}", t(*ts))
+        }
+        AgentEvent::Order(OrderEvent::ReplaceRejected { id, ts, reason }) => {
+            format!("{} {agent} replace of {id} refused: {reason}", t(*ts))
+        }
         AgentEvent::Order(_) | AgentEvent::Instrument { .. } | AgentEvent::Candle(_) => return None,
+        AgentEvent::State { ts, state, reason } => match state {
+            StateChange::Halted => format!("{} {agent} warning: halted: {reason}", t(*ts)),
+            StateChange::ReduceOnly => format!("{} {agent} warning: reduce-only: {reason}", t(*ts)),
+            StateChange::Active => format!("{} {agent} warning: active again: {reason}", t(*ts)),
+        },
+        AgentEvent::Connectivity(c) => format!("{agent} connection: {c:?}"),
         AgentEvent::Warning { ts, message } => format!("{} {agent} warning: {message}", t(*ts)),
         AgentEvent::Info { ts, message } => format!("{} {agent} {message}", t(*ts)),
-        AgentEvent::Position { ts, qty, avg_price, realized, equity } => format!(
+        AgentEvent::Position { ts, qty, avg_price, realized, equity, .. } => format!(
             "{} {agent} position {} @ {} realized {} equity {}",
             t(*ts),
             qty,

@@ -88,7 +88,7 @@ impl MarketEvent {
 }
 
 /// A completed candle built by the engine, labelled by its start `[start, start + tf)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Candle {
     /// Which instrument.
     pub symbol: SymbolId,

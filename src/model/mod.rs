@@ -3,6 +3,7 @@
 //! Money, prices and quantities are `rust_decimal::Decimal` everywhere on the order
 //! path; there is no `f64` for them.
 
+pub mod account;
 pub mod fastdec;
 pub mod order;
 
@@ -61,6 +62,14 @@ impl Timestamp {
     #[must_use]
     pub fn add_nanos(self, nanos: i64) -> Self {
         Self(self.0.saturating_add(nanos))
+    }
+}
+
+/// As RFC 3339 in UTC with nine fractional digits (`2013-10-07T13:30:00.000000000Z`), the
+/// journal's spelling: exact, and sortable as text.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
     }
 }
 
@@ -197,7 +206,8 @@ string_id!(
 
 /// A compact per-run index of an instrument (its position in the run's symbol table),
 /// carried by market events instead of a string so events stay `Copy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct SymbolId(pub u16);
 
 #[cfg(test)]

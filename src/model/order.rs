@@ -7,10 +7,13 @@
 
 use rust_decimal::Decimal;
 
-use super::{ClientOrderId, Money, Price, Qty, Side, SymbolId, Timestamp};
+use serde::Serialize;
+
+use super::{ClientOrderId, InstrumentId, Money, Price, Qty, Side, SymbolId, Timestamp};
 
 /// How an order is priced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrderKind {
     /// Fill at the market.
     Market,
@@ -40,7 +43,8 @@ pub enum OrderKind {
 }
 
 /// Why a position was closed (the report's "exit reason").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ExitReason {
     /// The strategy asked to close or reverse.
     Signal,
@@ -88,7 +92,8 @@ impl ExitReason {
 }
 
 /// What an order is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// Open a position.
     Entry,
@@ -108,12 +113,15 @@ impl Purpose {
 }
 
 /// An order as the decision engine asks for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderRequest {
-    /// Deterministic client id (`{agent}-{sequence}`).
+    /// Client order id, unique across runs of the agent (`{agent}-{run tag}-{sequence}`).
     pub id: ClientOrderId,
-    /// Instrument.
+    /// Instrument (the run's symbol index).
     pub symbol: SymbolId,
+    /// The instrument's name at the venue: the ticker, the crypto pair, or an option's OCC
+    /// symbol.
+    pub instrument: InstrumentId,
     /// Buy or sell.
     pub side: Side,
     /// Quantity (> 0).
@@ -131,7 +139,7 @@ pub struct OrderRequest {
 }
 
 /// One execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fill {
     /// The order.
     pub id: ClientOrderId,
@@ -153,8 +161,20 @@ pub struct Fill {
     pub ts: Timestamp,
 }
 
+/// A change to a working order (a venue's replace / modify): each `Some` field is the new value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Replace {
+    /// New total quantity.
+    pub qty: Option<Qty>,
+    /// New limit price.
+    pub limit: Option<Price>,
+    /// New stop price.
+    pub stop: Option<Price>,
+}
+
 /// The order lifecycle, in the past tense.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum OrderEvent {
     /// Sent to the venue.
     Submitted {
@@ -197,9 +217,71 @@ pub enum OrderEvent {
         /// When.
         ts: Timestamp,
     },
+    /// A replace took effect: the order now works with these values.
+    Replaced {
+        /// The order.
+        id: ClientOrderId,
+        /// When.
+        ts: Timestamp,
+        /// What changed.
+        change: Replace,
+    },
+    /// A cancel was refused (the order had filled, or is unknown); the order stays as it was.
+    CancelRejected {
+        /// The order.
+        id: ClientOrderId,
+        /// When.
+        ts: Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// A replace was refused; the order works unchanged.
+    ReplaceRejected {
+        /// The order.
+        id: ClientOrderId,
+        /// When.
+        ts: Timestamp,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl OrderEvent {
+    /// The order the event is about.
+    pub fn id(&self) -> &ClientOrderId {
+        match self {
+            Self::Submitted { id, .. }
+            | Self::Accepted { id, .. }
+            | Self::Canceled { id, .. }
+            | Self::Rejected { id, .. }
+            | Self::Expired { id, .. }
+            | Self::Replaced { id, .. }
+            | Self::CancelRejected { id, .. }
+            | Self::ReplaceRejected { id, .. } => id,
+            Self::PartiallyFilled(f) | Self::Filled(f) => &f.id,
+        }
+    }
+
+    /// When it happened.
+    pub fn ts(&self) -> Timestamp {
+        match self {
+            Self::Submitted { ts, .. }
+            | Self::Accepted { ts, .. }
+            | Self::Canceled { ts, .. }
+            | Self::Rejected { ts, .. }
+            | Self::Expired { ts, .. }
+            | Self::Replaced { ts, .. }
+            | Self::CancelRejected { ts, .. }
+            | Self::ReplaceRejected { ts, .. } => *ts,
+            Self::PartiallyFilled(f) | Self::Filled(f) => f.ts,
+        }
+    }
+
+    /// Whether the order is done after this event (filled, canceled, rejected, expired).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Filled(_) | Self::Canceled { .. } | Self::Rejected { .. } | Self::Expired { .. })
+    }
+
     /// The fill carried by a (partial) fill event.
     pub fn fill(&self) -> Option<&Fill> {
         match self {
@@ -210,7 +292,7 @@ impl OrderEvent {
 }
 
 /// A position in one instrument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Position {
     /// Signed quantity: > 0 long, < 0 short.
     pub qty: Qty,
@@ -221,8 +303,47 @@ pub struct Position {
 }
 
 impl Position {
+    /// Book an execution of `qty` at `price` on `side`, for a contract `multiplier`: the
+    /// average price of the open quantity moves, realized P&L is booked on the reducing part,
+    /// and a fill through zero opens the remainder at `price`.
+    pub fn apply(&mut self, side: Side, qty: Qty, price: Price, mult: Decimal) {
+        let signed = side.sign() * qty;
+        if self.qty.is_zero() || self.qty.is_sign_positive() == signed.is_sign_positive() {
+            let total = self.qty.abs() + qty;
+            self.avg_price = (self.avg_price * self.qty.abs() + price * qty) / total;
+            self.qty += signed;
+            return;
+        }
+        let closing = qty.min(self.qty.abs());
+        let dir = if self.qty.is_sign_positive() { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
+        self.realized += closing * (price - self.avg_price) * dir * mult;
+        self.qty += signed;
+        if self.qty.is_zero() {
+            self.avg_price = Decimal::ZERO;
+        } else if self.qty.is_sign_positive() != dir.is_sign_positive() {
+            // Flipped through zero: the remainder opened at this price.
+            self.avg_price = price;
+        }
+    }
+
     /// Unrealized P&L at `mark`, for a contract `multiplier`.
     pub fn unrealized(&self, mark: Price, multiplier: Decimal) -> Money {
         self.qty * (mark - self.avg_price) * multiplier
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn reversal_books_realized_and_opens_the_remainder() {
+        let mut p = Position::default();
+        p.apply(Side::Buy, dec!(100), dec!(10), Decimal::ONE);
+        p.apply(Side::Sell, dec!(150), dec!(12), Decimal::ONE);
+        assert_eq!((p.qty, p.avg_price, p.realized), (dec!(-50), dec!(12), dec!(200)));
+        p.apply(Side::Buy, dec!(50), dec!(11), dec!(100));
+        assert_eq!((p.qty, p.realized), (Decimal::ZERO, dec!(200) + dec!(5000)));
     }
 }

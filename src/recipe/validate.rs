@@ -1137,7 +1137,7 @@ fn cost_warnings(c: &mut Ctx<'_>, r: &Recipe, first: Option<&MarketEvent>) {
         return;
     }
     let Ok(cfg) = crate::engine::agent::AgentConfig::from_recipe(r) else { return };
-    let paper = &cfg.paper;
+    let paper = &crate::engine::run::sim_config(r);
     let price = first.filter(|_| !paper.contracts).map(event_price).filter(|p| *p > Decimal::ZERO);
     let unit = if paper.contracts {
         "share of a contract"

@@ -63,7 +63,7 @@ impl<T> RiskApproved<T> {
     }
 }
 
-/// Why the gate refused an order.
+/// Why the gate refused an order (serialised as its [`DenyReason::code`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DenyReason {
     /// An entry outside the session window.
@@ -125,8 +125,14 @@ impl fmt::Display for DenyReason {
     }
 }
 
+impl serde::Serialize for DenyReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
 /// An order the gate refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrderDenied {
     /// The refused request.
     pub order: OrderRequest,
@@ -470,6 +476,7 @@ mod tests {
         OrderRequest {
             id: ClientOrderId("a-1".into()),
             symbol: SymbolId(0),
+            instrument: crate::model::InstrumentId::from("SPY"),
             side,
             qty,
             kind: OrderKind::Market,

@@ -45,7 +45,8 @@ pub enum Holding {
 }
 
 /// What a strategy asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Be long (enter, or close a short and reverse).
     Long,
@@ -58,7 +59,7 @@ pub enum Direction {
 }
 
 /// A strategy's output: a direction with a strength of 0–100 %.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Signal {
     /// When (the timestamp of the triggering trade).
     pub ts: Timestamp,

@@ -174,14 +174,22 @@ pub fn ts(s: &str) -> runner::model::Timestamp {
     runner::model::Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).expect("RFC 3339 time"))
 }
 
-/// A trade of the traded symbol (`SymbolId(0)`) at time `t` and price `p`, as agent input.
-pub fn trade_input(t: &str, p: &str, size: rust_decimal::Decimal) -> runner::engine::agent::Input {
+/// A trade of the traded symbol (`SymbolId(0)`) at time `t` and price `p`.
+pub fn trade_input(t: &str, p: &str, size: rust_decimal::Decimal) -> runner::market::event::MarketEvent {
     use runner::market::event::{MarketEvent, Trade};
     let price = p.parse().expect("decimal price");
-    runner::engine::agent::Input::Market(MarketEvent::Trade(Trade {
-        symbol: runner::model::SymbolId(0),
-        ts: ts(t),
-        price,
-        size,
-    }))
+    MarketEvent::Trade(Trade { symbol: runner::model::SymbolId(0), ts: ts(t), price, size })
+}
+
+/// The agent of `recipe` trading with `strategy` on the recipe's simulated venue (library
+/// level: hand-made prints, no replay).
+pub fn lockstep(
+    recipe: &runner::recipe::Recipe,
+    strategy: runner::strategy::AnyStrategy,
+) -> runner::runtime::lockstep::Lockstep {
+    use runner::engine::agent::{Agent, AgentConfig};
+    let cfg = AgentConfig::from_recipe(recipe).expect("agent config");
+    let agent = Agent::new(cfg, runner::model::SymbolId(0), strategy);
+    let venue = runner::venue::sim::SimVenue::new(runner::engine::run::sim_config(recipe));
+    runner::runtime::lockstep::Lockstep::new(agent, venue)
 }

@@ -7,10 +7,10 @@
 
 use rust_decimal::Decimal;
 
-use super::{Agent, AgentEvent};
+use super::{Agent, AgentEvent, Outbox};
 use crate::market::event::Quote;
 use crate::model::order::{OrderRequest, Purpose};
-use crate::model::{ClientOrderId, Price, Qty, Side};
+use crate::model::{Price, Qty, Side};
 use crate::risk::gate::{DenyReason, OrderDenied};
 
 impl Agent {
@@ -32,12 +32,12 @@ impl Agent {
 
     /// Name the traded instrument (an option's contract, or the underlying and right asked for)
     /// before the first order or denial on it; returns that name (`None` without options).
-    pub(super) fn announce<O: FnMut(AgentEvent<'_>)>(&mut self, out: &mut O) -> Option<String> {
+    pub(super) fn announce(&mut self, out: &mut Outbox) -> Option<String> {
         let label = self.option.as_ref().map(super::OptionLeg::label);
         if let Some(name) = &label
             && *name != self.announced
         {
-            out(AgentEvent::Instrument { symbol: self.traded, name });
+            out.events.push(AgentEvent::Instrument { symbol: self.traded, name: name.clone() });
             name.clone_into(&mut self.announced);
         }
         label
@@ -46,19 +46,19 @@ impl Agent {
     /// Refuse an option entry of `qty` at `price` for `reason`: an [`OrderDenied`] on the
     /// contract chosen (or the underlying and right when none was), recorded for the report and
     /// sent to `out`. The contract, if any, is released: nothing is held.
-    pub(super) fn refuse_entry<O: FnMut(AgentEvent<'_>)>(
+    pub(super) fn refuse_entry(
         &mut self,
         qty: Qty,
         price: Price,
         reason: DenyReason,
         message: String,
-        out: &mut O,
+        out: &mut Outbox,
     ) {
         let label = self.announce(out).unwrap_or_else(|| self.cfg.symbol_label.clone());
-        self.seq += 1;
         let order = OrderRequest {
-            id: ClientOrderId(format!("{}-{}", self.cfg.name, self.seq)),
+            id: self.next_id(),
             symbol: self.traded,
+            instrument: crate::model::InstrumentId(label.clone()),
             side: Side::Buy,
             qty,
             kind: self.order_kind(Side::Buy, price, false),
@@ -69,7 +69,7 @@ impl Agent {
         };
         let denied = OrderDenied { order, reason, message };
         self.recorder.on_denied(&denied, &label);
-        out(AgentEvent::Denied(&denied));
+        out.events.push(AgentEvent::Denied(denied));
         if let Some(leg) = self.option.as_mut() {
             leg.release();
         }

@@ -6,7 +6,7 @@
 //! see, feeding fills to the day-trade / settlement ledgers, and the day-trade records the fleet
 //! persists across runs.
 
-use super::{Agent, AgentConfig, AgentEvent};
+use super::{Agent, AgentConfig, AgentEvent, Outbox, StateChange};
 use crate::model::order::{ExitReason, Fill};
 use crate::model::{InstrumentId, Money, Qty};
 use crate::recipe::Recipe;
@@ -68,27 +68,31 @@ impl Agent {
 
     /// `Halt`: cancel working orders, flatten, refuse entries for the rest of the trading day.
     /// `ReduceOnly`: refuse orders that increase the position (working orders stay).
-    pub(super) fn halt<O: FnMut(AgentEvent<'_>)>(&mut self, state: TradingState, reason: &str, out: &mut O) {
-        if self.stopped {
+    pub(super) fn halt(&mut self, state: TradingState, reason: &str, out: &mut Outbox) {
+        if self.stopped() {
             return;
         }
         let ts = self.now;
         match state {
             TradingState::Halted => {
-                self.broker.cancel_all(ts);
-                self.pump(out);
+                // The reason first, then the cancels and the exit it causes.
+                let reason = reason.to_owned();
+                out.events.push(AgentEvent::State { ts, state: StateChange::Halted, reason });
+                self.cancel_all(out);
+                self.pending = None;
                 // Exits are always approved; the phase only matters for entries.
                 self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
                 // `day_index` is 0 only until the first price (1970-01-01 is never traded).
                 self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
                 self.gate.set_state(TradingState::Halted);
-                out(AgentEvent::Warning { ts, message: format!("halted: {reason}") });
+                self.refresh_timer();
             }
             TradingState::ReduceOnly => {
                 if self.gate.state() == TradingState::Active {
                     self.gate.set_state(TradingState::ReduceOnly);
                 }
-                out(AgentEvent::Warning { ts, message: format!("reduce-only: {reason}") });
+                let reason = reason.to_owned();
+                out.events.push(AgentEvent::State { ts, state: StateChange::ReduceOnly, reason });
             }
             TradingState::Active => self.gate.set_state(TradingState::Active),
         }
@@ -97,7 +101,7 @@ impl Agent {
     /// On every price: a new trading day ends a halt (every halt is day-long); then the daily
     /// loss limit and max drawdown are checked against the current equity.
     #[inline]
-    pub(super) fn watch_losses<O: FnMut(AgentEvent<'_>)>(&mut self, day: i64, _phase: Phase, out: &mut O) {
+    pub(super) fn watch_losses(&mut self, day: i64, _phase: Phase, out: &mut Outbox) {
         if self.halted_day == Some(FIRST_DAY) {
             self.halted_day = Some(day);
         }
@@ -105,26 +109,27 @@ impl Agent {
             self.halted_day = None;
             if self.gate.state() == TradingState::Halted {
                 self.gate.set_state(TradingState::Active);
-                let message = "active again: a new trading day".to_owned();
-                out(AgentEvent::Warning { ts: self.now, message });
+                let reason = "a new trading day".to_owned();
+                out.events.push(AgentEvent::State { ts: self.now, state: StateChange::Active, reason });
             }
+            self.refresh_timer();
         }
         if !self.guard.enabled() {
             return;
         }
-        let cash = self.broker.cash();
-        let qty = self.broker.position_qty(self.traded);
-        let mark = self.broker.mark(self.traded);
+        let cash = self.book.cash();
+        let qty = self.book.qty(self.traded);
+        let mark = self.book.mark(self.traded);
         if self.guard.day() == day && mark.is_some_and(|m| self.guard.quiet_at(m, cash, qty)) {
             return;
         }
-        let equity = self.broker.equity();
+        let equity = self.book.equity();
         self.guard.new_day(day, equity);
         let breach = self.guard.on_equity(equity);
         // The band is only valid when the traded instrument is all the account holds.
         match mark {
-            Some(m) if equity == cash + qty * self.broker.config().multiplier * m => {
-                self.guard.set_band(cash, qty, self.broker.config().multiplier, m.scale());
+            Some(m) if equity == cash + qty * self.cfg.multiplier * m => {
+                self.guard.set_band(cash, qty, self.cfg.multiplier, m.scale());
             }
             _ => {}
         }
@@ -160,11 +165,11 @@ impl Agent {
         let (instrument, class) = self.compliance_instrument();
         Some(AccountSnapshot {
             date: self.now.to_new_york().date_naive(),
-            cash: self.broker.cash(),
+            cash: self.book.cash(),
             instrument,
             class,
-            position: self.broker.position(self.traded).qty,
-            mark: self.broker.mark(self.traded).unwrap_or(price),
+            position: self.book.qty(self.traded),
+            mark: self.book.mark(self.traded).unwrap_or(price),
         })
     }
 

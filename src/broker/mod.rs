@@ -1,3 +1,0 @@
-//! Brokers: the paper broker. Orders and their events are in [`crate::model::order`].
-
-pub mod paper;
