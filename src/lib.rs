@@ -31,6 +31,8 @@ pub mod recipe;
 pub mod report;
 /// Risk gate and US compliance rulebook.
 pub mod risk;
+/// The runtime: tokio, venues, the journal, locks and the recipe → component build.
+pub mod runtime;
 /// SOPS-compatible secrets vault.
 pub mod secrets;
 /// Trading strategies (pure, synchronous).

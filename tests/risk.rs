@@ -263,7 +263,8 @@ mod agent_api {
     use runner::model::SymbolId;
     use runner::model::order::OrderEvent;
     use runner::risk::gate::TradingState;
-    use runner::strategy::{self, Direction, external_signal::ExternalEvent};
+    use runner::runtime::build;
+    use runner::strategy::{Direction, external_signal::ExternalEvent};
     use rust_decimal::Decimal;
 
     use crate::support::ts;
@@ -285,7 +286,7 @@ mod agent_api {
             .iter()
             .map(|t| ExternalEvent { ts: ts(t), direction: Direction::Long, strength: 100 })
             .collect();
-        let s = strategy::build(&r, SymbolId(0), Some(events)).unwrap();
+        let s = build::strategy(&r, SymbolId(0), Some(events)).unwrap();
         Agent::new(AgentConfig::from_recipe(&r).unwrap(), SymbolId(0), s)
     }
 

@@ -3,7 +3,8 @@
 
 use runner::engine::agent::{Agent, AgentConfig, AgentEvent, Command, Input};
 use runner::model::{SymbolId, Timestamp};
-use runner::strategy::{self, Direction, external_signal};
+use runner::runtime::build;
+use runner::strategy::{Direction, external_signal};
 use rust_decimal::Decimal;
 
 fn recipe(extra_algo: &str, kind: &str) -> runner::recipe::Recipe {
@@ -30,7 +31,7 @@ fn run(
     inputs: Vec<Input>,
 ) -> (Vec<(Timestamp, Direction)>, String) {
     let cfg = AgentConfig::from_recipe(r).unwrap();
-    let s = strategy::build(r, SymbolId(0), signals).unwrap();
+    let s = build::strategy(r, SymbolId(0), signals).unwrap();
     let mut agent = Agent::new(cfg, SymbolId(0), s);
     let mut sigs = Vec::new();
     let mut sink = |e: AgentEvent<'_>| {

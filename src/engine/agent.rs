@@ -15,7 +15,7 @@ use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
-use crate::market::session::{SessionHours, Window};
+use crate::market::session::SessionHours;
 use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
 use crate::model::{ClientOrderId, Money, Price, Side, SymbolId, Timestamp, fastdec};
 use crate::recipe::Recipe;
@@ -159,7 +159,6 @@ pub enum ConfigError {
 impl AgentConfig {
     /// Settings from a recipe.
     pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
-        let window = Window::from_recipe(&r.session);
         let (multiplier, contracts) = match r.instrument.kind {
             InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
             InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
@@ -187,7 +186,7 @@ impl AgentConfig {
                 .unwrap_or_default(),
             symbol_label: r.instrument.underlying.clone(),
             timeframe_nanos: r.algorithm.timeframe.nanos(),
-            hours: SessionHours { window, flatten_at: r.session.flatten_at.map(|c| c.0) },
+            hours: crate::runtime::build::session_hours(r),
             paper,
             decision: DecisionConfig {
                 allocation,
@@ -217,7 +216,7 @@ impl AgentConfig {
             // US securities rules: not for crypto.
             compliance: (r.instrument.kind != InstrumentKind::Crypto)
                 .then(|| risk::compliance_config(r, starting)),
-            candle_style: CandleStyle::from_recipe(r).map_err(ConfigError::Unsupported)?,
+            candle_style: crate::runtime::build::candle_style(r).map_err(ConfigError::Unsupported)?,
         })
     }
 }

@@ -236,11 +236,6 @@ impl Window {
             }
         }
     }
-
-    /// The window of a recipe's `session`.
-    pub fn from_recipe(s: &crate::recipe::model::Session) -> Self {
-        Self::new(s.calendar, s.hours)
-    }
 }
 
 impl FromStr for Window {
