@@ -7,8 +7,9 @@
 //! - `Target(f)`: move to `f × allocation` of notional, only when the position is outside the
 //!   tolerance band around the target.
 //!
-//! Sizes ([`Size`]) are a percentage of the allocation or a number of units, as a recipe writes
-//! them. Quantities are whole units, rounded down; an intent for zero units is dropped.
+//! Sizes ([`Size`](crate::decision::Size)) are a percentage of the allocation or a number of
+//! units, as a recipe writes them. Quantities are whole units, rounded down; an intent for zero
+//! units is dropped.
 
 mod size;
 

@@ -1,7 +1,7 @@
 //! Small values written as text in recipes and on the command line, shared by the components
 //! that use them and the recipe that spells them: percentages (`"25%"`), decimal numbers read
-//! from YAML numbers, and [`string_serde!`](crate::model::string_serde) for any type whose
-//! YAML form is its `Display` / `FromStr` text.
+//! from YAML numbers, and `string_serde!` for any type whose YAML form is its `Display` /
+//! `FromStr` text.
 
 use std::borrow::Cow;
 use std::fmt;
