@@ -29,7 +29,7 @@ pub mod recipe;
 pub mod report;
 /// Risk gate and US compliance rulebook.
 pub mod risk;
-/// The runtime: builds agents from recipes and drives them against venues.
+/// The runtime: tokio, venues, the journal, locks and the recipe → component build.
 pub mod runtime;
 /// SOPS-compatible secrets vault.
 pub mod secrets;

@@ -1,4 +1,5 @@
-//! The one integration-test binary: every module runs the real `runner` binary.
+//! The one integration-test binary: every module runs the real `runner` binary (but `layering`,
+//! which reads the sources).
 
 mod support;
 
@@ -10,6 +11,7 @@ mod fleet;
 mod hostile_files;
 mod indicators;
 mod journal;
+mod layering;
 mod market;
 mod market_input;
 mod options;

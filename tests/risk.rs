@@ -263,8 +263,9 @@ mod agent_api {
     use runner::market::event::MarketEvent;
     use runner::model::order::OrderEvent;
     use runner::risk::gate::TradingState;
+    use runner::runtime::build;
     use runner::runtime::lockstep::Lockstep;
-    use runner::strategy::{self, Direction, external_signal::ExternalEvent};
+    use runner::strategy::{Direction, external_signal::ExternalEvent};
     use rust_decimal::Decimal;
 
     use crate::support::ts;
@@ -286,7 +287,7 @@ mod agent_api {
             .iter()
             .map(|t| ExternalEvent { ts: ts(t), direction: Direction::Long, strength: 100 })
             .collect();
-        let s = strategy::build(&r, runner::model::SymbolId(0), Some(events)).unwrap();
+        let s = build::strategy(&r, runner::model::SymbolId(0), Some(events)).unwrap();
         crate::support::lockstep(&r, s)
     }
 

@@ -4,7 +4,8 @@
 use runner::engine::agent::{AgentEvent, Command};
 use runner::market::event::MarketEvent;
 use runner::model::{SymbolId, Timestamp};
-use runner::strategy::{self, Direction, external_signal};
+use runner::runtime::build;
+use runner::strategy::{Direction, external_signal};
 use rust_decimal::Decimal;
 
 fn recipe(extra_algo: &str, kind: &str) -> runner::recipe::Recipe {
@@ -30,7 +31,7 @@ fn run(
     signals: Option<Vec<external_signal::ExternalEvent>>,
     inputs: Vec<MarketEvent>,
 ) -> (Vec<(Timestamp, Direction)>, String) {
-    let s = strategy::build(r, SymbolId(0), signals).unwrap();
+    let s = build::strategy(r, SymbolId(0), signals).unwrap();
     let mut run = crate::support::lockstep(r, s);
     let mut sigs = Vec::new();
     let mut sink = |e: &AgentEvent| {

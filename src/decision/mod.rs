@@ -7,13 +7,18 @@
 //! - `Target(f)`: move to `f × allocation` of notional, only when the position is outside the
 //!   tolerance band around the target.
 //!
-//! Quantities are whole units, rounded down; an intent for zero units is dropped.
+//! Sizes ([`Size`](crate::decision::Size)) are a percentage of the allocation or a number of
+//! units, as a recipe writes them. Quantities are whole units, rounded down; an intent for zero
+//! units is dropped.
+
+mod size;
 
 use rust_decimal::Decimal;
 
+pub use size::Size;
+
 use crate::model::order::{ExitReason, Purpose};
 use crate::model::{Money, Price, Qty, Side};
-use crate::recipe::types::Size;
 use crate::strategy::{Direction, Signal};
 
 /// One order the decision engine wants (before risk and order-type pricing).
@@ -166,8 +171,7 @@ impl Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SymbolId, Timestamp};
-    use crate::recipe::types::Percent;
+    use crate::model::{Percent, SymbolId, Timestamp};
     use rust_decimal_macros::dec;
 
     fn d(add: Option<Size>) -> Decision {

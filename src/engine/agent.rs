@@ -20,7 +20,7 @@ use super::related::RelatedFeed;
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
-use crate::market::session::{SessionClock, SessionHours, Window};
+use crate::market::session::{SessionClock, SessionHours};
 use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
 use crate::model::{
     ClientOrderId, InstrumentId, Money, NEW_YORK, Price, Qty, Side, SymbolId, Timestamp, fastdec,
@@ -92,7 +92,6 @@ pub enum ConfigError {
 impl AgentConfig {
     /// Settings from a recipe.
     pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
-        let window = Window::from_recipe(&r.session);
         let (multiplier, contracts) = match r.instrument.kind {
             InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
             InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
@@ -110,7 +109,7 @@ impl AgentConfig {
                 .unwrap_or_default(),
             symbol_label: r.instrument.underlying.clone(),
             timeframe_nanos: r.algorithm.timeframe.nanos(),
-            hours: SessionHours { window, flatten_at: r.session.flatten_at.map(|c| c.0) },
+            hours: crate::runtime::build::session_hours(r),
             starting_cash: starting,
             tick: Decimal::new(1, 2),
             multiplier,
@@ -142,7 +141,7 @@ impl AgentConfig {
             // US securities rules: not for crypto.
             compliance: (r.instrument.kind != InstrumentKind::Crypto)
                 .then(|| risk::compliance_config(r, starting)),
-            candle_style: CandleStyle::from_recipe(r).map_err(ConfigError::Unsupported)?,
+            candle_style: crate::runtime::build::candle_style(r).map_err(ConfigError::Unsupported)?,
         })
     }
 }

@@ -8,8 +8,6 @@
 
 use crate::market::event::Candle;
 use crate::market::transform::{HeikinAshi, Renko};
-use crate::recipe::Recipe;
-use crate::recipe::model::CandleStyle as RecipeStyle;
 
 /// How completed time candles are shown to the strategy (the recipe's `algorithm.candles`).
 #[derive(Debug, Clone)]
@@ -23,21 +21,6 @@ pub enum CandleStyle {
 }
 
 impl CandleStyle {
-    /// The style a recipe asks for (`renko` needs a positive `brick_size`).
-    ///
-    /// # Errors
-    /// `renko` without a usable brick size.
-    pub fn from_recipe(r: &Recipe) -> Result<Self, String> {
-        Ok(match r.algorithm.candles {
-            RecipeStyle::Standard => Self::Standard,
-            RecipeStyle::HeikinAshi => Self::HeikinAshi(HeikinAshi::new()),
-            RecipeStyle::Renko => {
-                let size = r.algorithm.brick_size.ok_or("renko candles need algorithm.brick_size")?;
-                Self::Renko(Renko::new(size.value())?)
-            }
-        })
-    }
-
     /// Pass one completed time candle through the style; `f` sees every candle the strategy
     /// should see, in order.
     ///
@@ -90,7 +73,7 @@ mod tests {
     fn smas(candles: &str, tape: &[(&str, Decimal)]) -> Vec<Option<Decimal>> {
         let r = recipe(candles);
         let cfg = AgentConfig::from_recipe(&r).expect("config");
-        let strat = crate::strategy::build(&r, SymbolId(0), None).expect("strategy");
+        let strat = crate::runtime::build::strategy(&r, SymbolId(0), None).expect("strategy");
         let mut agent = Agent::new(cfg, SymbolId(0), strat);
         let mut sink = Outbox::new();
         tape.iter()

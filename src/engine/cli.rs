@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::account_lock::{AccountKey, AccountLock, LockError};
 use super::fleet::{self, FleetSettings, Overrides};
 use super::journal_sink::{JournalSink, SinkInfo};
-use super::option_leg::ContractPricer;
 use super::process::ProcessStamp;
 use super::run::{self, DateRange};
 use super::signals::Signals;
@@ -171,7 +170,7 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
 fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> anyhow::Result<SinkInfo> {
     let options = match p.recipe.instrument.kind {
         crate::recipe::model::InstrumentKind::Option => Some(
-            ContractPricer::from_recipe(&p.recipe)
+            crate::runtime::build::contract_pricer(&p.recipe)
                 .map_err(|e| ExitError::failed(format!("{}: instrument: {e}", recipe.display())))?,
         ),
         _ => None,

@@ -585,7 +585,7 @@ mod tests {
             crashed_with(dir.path(), &[(occ, dec!(10), dec!(2.00)), ("SPY option", dec!(20), dec!(1.75))]);
         let recipe =
             crate::recipe::from_yaml_str(include_str!("../../recipes/spy-9ma.yaml")).expect("recipe");
-        let pricer = ContractPricer::from_recipe(&recipe).expect("pricer");
+        let pricer = crate::runtime::build::contract_pricer(&recipe).expect("pricer");
         let mut s = sink(dir.path());
         s.info.options = Some(pricer.clone());
         let restored = s.restore().expect("restore");

@@ -1,4 +1,5 @@
-//! Trading options on the underlying's signals: the recipe's `instrument.kind: option`.
+//! Trading options on the underlying's signals: the recipe's `instrument.kind: option`
+//! (built from it by `runtime::build::option_leg`).
 //!
 //! The strategy still watches the underlying (candles, breakouts); a long signal buys a call,
 //! a short signal buys a put (no writing), chosen by the options module from the recipe's
@@ -16,18 +17,12 @@ use chrono::NaiveDate;
 use crate::market::event::Quote;
 use crate::model::{Price, Qty, Side, SymbolId, Timestamp};
 use crate::options::{
-    ChainSettings, ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection,
-    OptionsError, SyntheticChain,
+    ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection, OptionsError,
+    SyntheticChain,
 };
-use crate::recipe::Recipe;
 
 /// A trading-day predicate.
 pub type TradingDayFn = fn(NaiveDate) -> bool;
-
-/// NYSE trading days (holidays and special closures excluded).
-fn nyse_trading_day(d: NaiveDate) -> bool {
-    crate::calendar::Calendar::nyse().is_trading_day(d).unwrap_or(false)
-}
 
 /// The option side of an agent: chain, selection rule, the contract currently held.
 #[derive(Debug)]
@@ -49,15 +44,17 @@ pub struct OptionLeg {
 }
 
 impl OptionLeg {
-    /// From the recipe's instrument block.
-    pub fn from_recipe(r: &Recipe, symbol: SymbolId) -> Result<Self, String> {
-        let (chain, implied_vol) = chain_from_recipe(r)?;
-        let rate = chain.settings().rate;
-        let i = &r.instrument;
-        let w = i.expiry.ok_or("instrument.expiry is required for options")?;
-        let strike = i.strike.ok_or("instrument.strike is required for options")?;
-        let selection = OptionSelection { expiry: w, strike };
-        selection.expiry.check().map_err(|e| e.to_string())?;
+    /// Trading contracts of `chain` chosen by `selection`, booked under `symbol`.
+    ///
+    /// # Errors
+    /// The selection's expiry window is empty (`min_days` after `max_days`).
+    pub fn new(
+        chain: SyntheticChain<TradingDayFn>,
+        selection: OptionSelection,
+        symbol: SymbolId,
+    ) -> Result<Self, OptionsError> {
+        selection.expiry.check()?;
+        let (implied_vol, rate) = (chain.settings().implied_vol, chain.settings().rate);
         Ok(Self {
             chain,
             selection,
@@ -193,26 +190,6 @@ fn percent(fraction: f64) -> String {
     if s == "-0" { "0".to_owned() } else { s.to_owned() }
 }
 
-/// The recipe's synthetic chain: the one its agent selects and marks contracts on, and the
-/// simulated venue quotes them on.
-pub fn synthetic_chain(r: &Recipe) -> Result<SyntheticChain<TradingDayFn>, String> {
-    Ok(chain_from_recipe(r)?.0)
-}
-
-/// The recipe's synthetic chain and the implied volatility it uses.
-fn chain_from_recipe(r: &Recipe) -> Result<(SyntheticChain<TradingDayFn>, f64), String> {
-    let implied_vol = {
-        use rust_decimal::prelude::ToPrimitive;
-        let iv = r.instrument.implied_vol_or_default().fraction();
-        iv.to_f64().ok_or_else(|| format!("implied_vol {iv} is out of range"))?
-    };
-    let settings =
-        ChainSettings { implied_vol, rate: r.instrument.rate_or_default(), ..ChainSettings::default() };
-    let chain = SyntheticChain::new(&r.instrument.underlying, settings, nyse_trading_day as TradingDayFn)
-        .map_err(|e| e.to_string())?;
-    Ok((chain, implied_vol))
-}
-
 /// How [`ContractPricer::closing_price`] priced a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClosingBasis {
@@ -262,9 +239,9 @@ pub struct ContractPricer {
 }
 
 impl ContractPricer {
-    /// The chain of an options recipe (the same one its agent trades on).
-    pub fn from_recipe(r: &Recipe) -> Result<Self, String> {
-        Ok(Self { chain: chain_from_recipe(r)?.0 })
+    /// A pricer on `chain` (an options recipe's: the one its agent trades on).
+    pub fn new(chain: SyntheticChain<TradingDayFn>) -> Self {
+        Self { chain }
     }
 
     /// Closing price of `occ` with the underlying at `underlying` at `ts`, for a closing order on
@@ -305,7 +282,7 @@ mod tests {
     fn leg() -> OptionLeg {
         let src = include_str!("../../recipes/spy-9ma.yaml");
         let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
-        OptionLeg::from_recipe(&r, SymbolId(1)).expect("option leg")
+        crate::runtime::build::option_leg(&r, SymbolId(1)).expect("option leg")
     }
 
     fn at(s: &str) -> Timestamp {
@@ -341,7 +318,7 @@ mod tests {
     fn no_new_position_after_the_last_trading_time_and_settlement_at_intrinsic() {
         let src = include_str!("../../recipes/spy-9ma.yaml").replace("min_days: 7", "min_days: 0");
         let r = crate::recipe::from_yaml_str(&src).expect("recipe loads");
-        let mut l = OptionLeg::from_recipe(&r, SymbolId(1)).expect("option leg");
+        let mut l = crate::runtime::build::option_leg(&r, SymbolId(1)).expect("option leg");
         // Friday 2013-10-18, 15:00: the October monthly (last trading time 16:00 today) is 0 days out.
         l.select(true, dec!(170.2), at("2013-10-18T15:00:00-04:00")).expect("still trading");
         assert_eq!(l.contract().unwrap().occ_symbol(), "SPY   131019C00170000");
@@ -385,7 +362,7 @@ mod tests {
     fn closing_price_is_the_bid_while_trading_and_intrinsic_after() {
         let src = include_str!("../../recipes/spy-9ma.yaml");
         let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
-        let pricer = ContractPricer::from_recipe(&r).expect("pricer");
+        let pricer = crate::runtime::build::contract_pricer(&r).expect("pricer");
         let mut l = leg();
         let ts = at("2013-10-08T10:00:00-04:00");
         let q = l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();

@@ -1,5 +1,6 @@
-//! The other symbol a strategy reads but does not trade (correlation's `correlated`): where
-//! its data comes from (`provider.symbols` of a replay recipe) and its own candles.
+//! The other symbol a strategy reads but does not trade (correlation's `correlated`): its own
+//! candles. Where its data comes from (`provider.symbols` of a replay recipe) is
+//! `runtime::build::related_data`.
 //!
 //! Its events arrive in the agent's one input stream, merged with the traded symbol's by
 //! timestamp ([`crate::market::replay::Replay::open_many`]; on equal timestamps the related
@@ -13,38 +14,15 @@
 //! stream is in time order, so nothing older can still arrive, and the strategy sees both
 //! symbols' candles of a bucket before the traded symbol's next trade.
 
-use std::path::{Path, PathBuf};
-
 use super::agent::{AgentConfig, AgentEvent};
 use super::candles::CandleStyle;
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, Trade};
 use crate::model::{Price, SymbolId, Timestamp};
-use crate::recipe::Recipe;
-use crate::recipe::model::AlgorithmKind;
 use crate::strategy::Strategy;
 
 /// The symbol id of the related symbol's events (0 is the traded symbol, 1 an option leg).
 pub const RELATED_SYMBOL: SymbolId = SymbolId(2);
-
-/// The related symbol of a recipe and its data path, resolved against `base` (the recipe's
-/// directory): `Ok(None)` when the algorithm reads one symbol only.
-///
-/// # Errors
-/// correlation without `algorithm.correlated`, or without its `provider.symbols` entry.
-pub fn related_data(recipe: &Recipe, base: &Path) -> Result<Option<(String, PathBuf)>, String> {
-    if recipe.algorithm.kind != AlgorithmKind::Correlation {
-        return Ok(None);
-    }
-    let sym = recipe.algorithm.correlated.as_deref().ok_or("correlation needs `algorithm.correlated`")?;
-    let path = recipe.provider.symbols.as_ref().and_then(|m| m.get(sym)).ok_or_else(|| {
-        format!(
-            "correlation needs the data of its correlated symbol {sym}: set `provider.symbols.{sym}` \
-             to a CSV file, glob or directory (relative to the recipe)"
-        )
-    })?;
-    Ok(Some((sym.to_owned(), base.join(path))))
-}
 
 /// Candles and trades of the related symbol, for the strategy.
 #[derive(Debug, Clone)]
@@ -109,9 +87,13 @@ mod tests {
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
+    use std::path::Path;
+
     use super::*;
     use crate::engine::agent::{Agent, Event, Outbox};
     use crate::market::event::{Bar, MarketEvent};
+    use crate::recipe::Recipe;
+    use crate::runtime::build;
     use crate::strategy::AnyStrategy;
 
     fn recipe() -> Recipe {
@@ -155,9 +137,9 @@ mod tests {
     fn correlated_bars_make_candles_in_session_and_the_latest_price_any_time() {
         let r = recipe();
         let base = Path::new("/recipes");
-        assert_eq!(related_data(&r, base).unwrap(), Some(("QQQ".to_owned(), base.join("qqq.csv"))));
+        assert_eq!(build::related_data(&r, base).unwrap(), Some(("QQQ".to_owned(), base.join("qqq.csv"))));
         let cfg = AgentConfig::from_recipe(&r).expect("config");
-        let strat = crate::strategy::build(&r, SymbolId(0), None).expect("strategy");
+        let strat = build::strategy(&r, SymbolId(0), None).expect("strategy");
         let feed = RelatedFeed::new(RELATED_SYMBOL, &cfg);
         let mut agent = Agent::new(cfg, SymbolId(0), strat).with_related(feed);
         let mut sink = Outbox::new();
@@ -180,13 +162,5 @@ mod tests {
         // The next bar completes it (its own price is already the latest).
         agent.handle(bar("09:35:00", dec!(79.80), dec!(79.30), dec!(79.40)), &mut sink);
         assert_eq!(levels(&agent), ((None, Some(dec!(79.50))), Some(dec!(79.40))));
-    }
-
-    #[test]
-    fn correlation_without_its_data_is_refused() {
-        let mut r = recipe();
-        r.provider.symbols = None;
-        let e = related_data(&r, Path::new(".")).unwrap_err();
-        assert!(e.contains("provider.symbols.QQQ"), "{e}");
     }
 }

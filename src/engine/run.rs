@@ -15,8 +15,9 @@ use crate::model::{InstrumentId, NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
 use crate::recipe::model::{AlgorithmKind, ProviderKind};
 use crate::report::Report;
+use crate::runtime::build;
 use crate::runtime::lockstep::Lockstep;
-use crate::strategy::{self, external_signal};
+use crate::strategy::external_signal;
 use crate::venue::sim::{SimConfig, SimVenue};
 
 /// A recipe loaded and ready to run.
@@ -61,7 +62,7 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     let data = base.join(rel);
     let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal)
         .then(|| external_signal::signal_file_for(recipe_path));
-    let related = super::related::related_data(&recipe, base)
+    let related = build::related_data(&recipe, base)
         .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
     Ok(Prepared { recipe, data, signals, related })
 }
@@ -79,7 +80,7 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
         None => None,
     };
     let strat =
-        strategy::build(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
+        build::strategy(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
     let feed =
         p.related.as_ref().map(|_| super::related::RelatedFeed::new(super::related::RELATED_SYMBOL, &cfg));
     let mut agent = Agent::new(cfg, sym, strat);
@@ -87,7 +88,7 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
         agent = agent.with_related(feed);
     }
     if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
-        let leg = super::option_leg::OptionLeg::from_recipe(&p.recipe, SymbolId(1))
+        let leg = build::option_leg(&p.recipe, SymbolId(1))
             .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
         return Ok(agent.with_options(leg));
     }
@@ -102,8 +103,8 @@ pub fn sim_venue(p: &Prepared) -> anyhow::Result<SimVenue> {
     if r.instrument.kind != crate::recipe::model::InstrumentKind::Option {
         return Ok(venue);
     }
-    let chain = super::option_leg::synthetic_chain(r)
-        .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
+    let chain =
+        build::option_chain(r).map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
     Ok(venue.with_synthetic_options(Box::new(chain)))
 }
 

@@ -2,12 +2,14 @@
 //! engine's agents and by `runner candles`.
 //!
 //! What belongs here:
-//! - [`Timeframe`]: a candle length from `1s` to `4h` (the recipe's type, re-exported);
+//! - the session's vocabulary, as a recipe writes it: [`Timeframe`] (a candle length from `1s`
+//!   to `4h`), [`ClockTime`] (`"15:55"`), [`CalendarKind`] and [`Hours`] (`regular`,
+//!   `extended` or an explicit [`HoursWindow`]);
 //! - [`Window`]: which hours of each day count — the NYSE calendar's regular or extended
 //!   session (holidays and special closures have no session, early-close days end at 13:00,
 //!   17:00 extended), an explicit window on the calendar's trading days, fixed hours every day,
-//!   or the whole day (24x7). [`Window::new`] maps a recipe's `session.calendar` and
-//!   `session.hours` to it; its [`FromStr`] reads the `runner candles --session` syntax;
+//!   or the whole day (24x7). [`Window::new`] maps a calendar and hours to it; its [`FromStr`]
+//!   reads the `runner candles --session` syntax;
 //! - [`SessionClock`]: the session window, `flatten_at` and the candle grid origin of each
 //!   exchange-local day, computed once per day ([`Day`]) and cached, so a timestamp costs a
 //!   few integer comparisons on the hot path;
@@ -18,19 +20,178 @@
 //! midnight, and on a day with a daylight-saving change the grid after the change is aligned
 //! to local midnight in the new offset (the bucket containing the change is cut at it).
 
+use std::borrow::Cow;
+use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, Hours};
-use crate::model::Timestamp;
-use crate::recipe::model::{CalendarKind, Hours as RecipeHours, HoursWindow, NamedHours};
-use crate::recipe::types::ClockTime;
+use crate::calendar::{Calendar, Hours as CalendarHours};
+use crate::model::{Timestamp, string_serde};
 use crate::strategy::Phase;
 
-/// A candle length from 1 second to 4 hours: the recipe's `timeframe` type, the one definition.
-pub use crate::recipe::types::Timeframe;
+/// A candle timeframe such as `1s`, `30s`, `5m`, `1h`, `4h` (from 1 second to 4 hours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timeframe {
+    seconds: u32,
+}
+
+impl Timeframe {
+    /// The longest allowed timeframe, in seconds (4 hours).
+    pub const MAX_SECONDS: u32 = 4 * 3600;
+
+    /// From a number of seconds (1 ..= 14400).
+    pub fn from_seconds(seconds: u32) -> Option<Self> {
+        (1..=Self::MAX_SECONDS).contains(&seconds).then_some(Self { seconds })
+    }
+
+    /// Length in seconds.
+    pub fn seconds(self) -> u32 {
+        self.seconds
+    }
+
+    /// Length in nanoseconds.
+    pub fn nanos(self) -> i64 {
+        i64::from(self.seconds) * 1_000_000_000
+    }
+}
+
+impl FromStr for Timeframe {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a timeframe: write a number and a unit s, m or h, e.g. \"5m\"");
+        let t = s.trim();
+        let unit = t.chars().last().ok_or_else(bad)?;
+        let n: u32 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
+        let mult = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(mult)
+            .and_then(Self::from_seconds)
+            .ok_or_else(|| format!("`{s}` is out of range: timeframes go from 1s to 4h"))
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.seconds;
+        if s.is_multiple_of(3600) {
+            write!(f, "{}h", s / 3600)
+        } else if s.is_multiple_of(60) {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+string_serde!(Timeframe, "a timeframe such as \"5m\"");
+
+impl JsonSchema for Timeframe {
+    fn schema_name() -> Cow<'static, str> {
+        "Timeframe".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[1-9][0-9]*[smh]$",
+            "description": "Candle length: a number and a unit s, m or h, from 1s to 4h.",
+            "examples": ["1s", "5m", "1h"]
+        })
+    }
+}
+
+/// A wall-clock time in the exchange time zone, written `"HH:MM"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClockTime(pub NaiveTime);
+
+impl FromStr for ClockTime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let ok = t.len() == 5 && t.as_bytes()[2] == b':';
+        let parsed = if ok { NaiveTime::parse_from_str(t, "%H:%M").ok() } else { None };
+        parsed
+            .map(Self)
+            .ok_or_else(|| format!("`{s}` is not a time: write it as \"HH:MM\" (24-hour), e.g. \"15:55\""))
+    }
+}
+
+impl fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+string_serde!(ClockTime, "a time such as \"15:55\"");
+
+impl JsonSchema for ClockTime {
+    fn schema_name() -> Cow<'static, str> {
+        "ClockTime".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "description": "A time of day in the exchange time zone, \"HH:MM\" (24-hour).",
+            "examples": ["09:30", "15:55"]
+        })
+    }
+}
+
+/// Trading calendars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CalendarKind {
+    /// New York Stock Exchange: holidays, early closes, 09:30–16:00 regular hours.
+    #[default]
+    Nyse,
+    /// Always open (crypto).
+    #[serde(rename = "24x7")]
+    AllDay,
+}
+
+/// Named session windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NamedHours {
+    /// Regular hours (NYSE 09:30–16:00, 13:00 on early-close days).
+    Regular,
+    /// Extended hours (NYSE 04:00–20:00).
+    Extended,
+}
+
+/// An explicit session window in the exchange time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursWindow {
+    /// Session start, "HH:MM".
+    pub start: ClockTime,
+    /// Session end, "HH:MM".
+    pub end: ClockTime,
+}
+
+/// Trading hours: `regular`, `extended` or an explicit `{start, end}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Hours {
+    /// A named window.
+    Named(NamedHours),
+    /// An explicit window.
+    Window(HoursWindow),
+}
+
+impl Default for Hours {
+    fn default() -> Self {
+        Self::Named(NamedHours::Regular)
+    }
+}
 
 /// The end of the NYSE's full regular session; an explicit window ending by then ends at the
 /// regular close on early-close days.
@@ -50,7 +211,7 @@ pub enum Window {
         close: NaiveTime,
     },
     /// The calendar's regular or extended session of each day (none on closed days).
-    Calendar(Calendar, Hours),
+    Calendar(Calendar, CalendarHours),
     /// An explicit window on the calendar's trading days only, inside the day's extended
     /// session; a window ending by 16:00 ends at the regular close on early-close days.
     CalendarWindow(Calendar, NaiveTime, NaiveTime),
@@ -59,25 +220,21 @@ pub enum Window {
 }
 
 impl Window {
-    /// The window of a recipe's `session.calendar` and `session.hours`, as the engine runs it.
-    pub fn new(calendar: CalendarKind, hours: RecipeHours) -> Self {
+    /// The window of a calendar and its hours (a recipe's `session.calendar` and
+    /// `session.hours`), as the engine runs it.
+    pub fn new(calendar: CalendarKind, hours: Hours) -> Self {
         match (calendar, hours) {
             (CalendarKind::AllDay, _) => Self::AllDay,
-            (CalendarKind::Nyse, RecipeHours::Named(NamedHours::Regular)) => {
-                Self::Calendar(Calendar::nyse(), Hours::Regular)
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Regular)) => {
+                Self::Calendar(Calendar::nyse(), CalendarHours::Regular)
             }
-            (CalendarKind::Nyse, RecipeHours::Named(NamedHours::Extended)) => {
-                Self::Calendar(Calendar::nyse(), Hours::Extended)
+            (CalendarKind::Nyse, Hours::Named(NamedHours::Extended)) => {
+                Self::Calendar(Calendar::nyse(), CalendarHours::Extended)
             }
-            (CalendarKind::Nyse, RecipeHours::Window(w)) => {
+            (CalendarKind::Nyse, Hours::Window(w)) => {
                 Self::CalendarWindow(Calendar::nyse(), w.start.0, w.end.0)
             }
         }
-    }
-
-    /// The window of a recipe's `session`.
-    pub fn from_recipe(s: &crate::recipe::model::Session) -> Self {
-        Self::new(s.calendar, s.hours)
     }
 }
 
@@ -88,8 +245,8 @@ impl FromStr for Window {
     /// `HH:MM-HH:MM` (an explicit window on NYSE trading days) — the recipe's meanings.
     fn from_str(s: &str) -> Result<Self, String> {
         let hours = match s.trim().to_ascii_lowercase().as_str() {
-            "regular" | "rth" => RecipeHours::Named(NamedHours::Regular),
-            "extended" | "eth" => RecipeHours::Named(NamedHours::Extended),
+            "regular" | "rth" => Hours::Named(NamedHours::Regular),
+            "extended" | "eth" => Hours::Named(NamedHours::Extended),
             "full" | "24x7" | "24h" | "all" => return Ok(Self::AllDay),
             other => {
                 let bad = || format!("bad session `{s}`: expected regular, extended, full or HH:MM-HH:MM");
@@ -101,7 +258,7 @@ impl FromStr for Window {
                         "bad session `{s}`: start must be before end (overnight sessions are not supported)"
                     ));
                 }
-                RecipeHours::Window(HoursWindow { start: ClockTime(start), end: ClockTime(end) })
+                Hours::Window(HoursWindow { start: ClockTime(start), end: ClockTime(end) })
             }
         };
         Ok(Self::new(CalendarKind::Nyse, hours))
@@ -312,16 +469,24 @@ mod tests {
             assert_eq!(tf.seconds(), secs);
         }
         assert_eq!("90m".parse::<Timeframe>().expect("timeframe").to_string(), "90m");
-        for bad in ["", "0s", "5h", "m", "5x", "-1m", "1d"] {
+        assert_eq!("90s".parse::<Timeframe>().expect("timeframe").to_string(), "90s");
+        for bad in ["", "0s", "5h", "m", "5x", "-1m", "1d", "5d"] {
             assert!(bad.parse::<Timeframe>().is_err(), "{bad}");
         }
     }
 
     #[test]
+    fn clock_times_are_hh_mm() {
+        assert_eq!("15:55".parse::<ClockTime>().unwrap().to_string(), "15:55");
+        assert!("3:55".parse::<ClockTime>().is_err());
+        assert!("25:00".parse::<ClockTime>().is_err());
+    }
+
+    #[test]
     fn windows_parse_like_recipes() {
         let nyse = Calendar::nyse();
-        assert_eq!("regular".parse::<Window>(), Ok(Window::Calendar(nyse, Hours::Regular)));
-        assert_eq!("Extended".parse::<Window>(), Ok(Window::Calendar(nyse, Hours::Extended)));
+        assert_eq!("regular".parse::<Window>(), Ok(Window::Calendar(nyse, CalendarHours::Regular)));
+        assert_eq!("Extended".parse::<Window>(), Ok(Window::Calendar(nyse, CalendarHours::Extended)));
         assert_eq!("full".parse::<Window>(), Ok(Window::AllDay));
         assert_eq!("09:45-15:45".parse::<Window>(), Ok(Window::CalendarWindow(nyse, t("09:45"), t("15:45"))));
         assert!("16:00-09:30".parse::<Window>().is_err());
@@ -349,7 +514,7 @@ mod tests {
     #[test]
     fn nyse_calendar_closes_holidays_and_closes_early() {
         let hours = SessionHours {
-            window: Window::Calendar(Calendar::nyse(), Hours::Regular),
+            window: Window::Calendar(Calendar::nyse(), CalendarHours::Regular),
             flatten_at: Some(t("15:55")),
         };
         let mut c = SessionClock::new(crate::model::NEW_YORK, hours);
@@ -369,7 +534,10 @@ mod tests {
 
         let mut ext = SessionClock::new(
             crate::model::NEW_YORK,
-            SessionHours { window: Window::Calendar(Calendar::nyse(), Hours::Extended), flatten_at: None },
+            SessionHours {
+                window: Window::Calendar(Calendar::nyse(), CalendarHours::Extended),
+                flatten_at: None,
+            },
         );
         let d = ext.day(ny("2013-11-29T12:00:00-05:00"));
         assert_eq!((hm(d.open), hm(d.close)), ("04:00".into(), "17:00".into()));

@@ -1,4 +1,4 @@
-//! Domain types shared across modules: timestamps, sides, typed identifiers.
+//! Domain types shared across modules: timestamps, sides, typed identifiers, percentages.
 //!
 //! Money, prices and quantities are `rust_decimal::Decimal` everywhere on the order
 //! path; there is no `f64` for them.
@@ -6,6 +6,10 @@
 pub mod account;
 pub mod fastdec;
 pub mod order;
+pub mod value;
+
+pub use value::Percent;
+pub(crate) use value::string_serde;
 
 use std::fmt;
 

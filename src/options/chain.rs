@@ -207,6 +207,12 @@ impl SpyListingSchedule {
     }
 }
 
+/// The synthetic chain's implied volatility when none is set: 16 %, as a fraction.
+pub const DEFAULT_IMPLIED_VOL: Decimal = dec!(0.16);
+
+/// The synthetic chain's continuously compounded risk-free rate when none is set: 4 % a year.
+pub const DEFAULT_RATE: f64 = 0.04;
+
 /// The knobs of the synthetic chain; a recipe can set each of them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -228,14 +234,13 @@ pub struct ChainSettings {
 }
 
 impl Default for ChainSettings {
-    /// The recipe defaults (`recipe::defaults::IMPLIED_VOL`, `RATE`), $1 strikes, a 1 % spread.
+    /// [`DEFAULT_IMPLIED_VOL`] and [`DEFAULT_RATE`] (a recipe's defaults too), $1 strikes, a 1 % spread.
     fn default() -> Self {
-        use crate::recipe::defaults;
         use rust_decimal::prelude::ToPrimitive;
         Self {
             // 16 %: a two-digit Decimal fraction always converts.
-            implied_vol: defaults::IMPLIED_VOL.fraction().to_f64().unwrap_or(0.16),
-            rate: defaults::RATE,
+            implied_vol: DEFAULT_IMPLIED_VOL.to_f64().unwrap_or(0.16),
+            rate: DEFAULT_RATE,
             dividend_yield: 0.0,
             spread_pct: dec!(0.01),
             min_spread: dec!(0.01),

@@ -1,5 +1,6 @@
-//! Choosing a contract from a recipe (expiry window + strike rule), and the order helpers that
-//! go with it: marketable-limit prices with a slippage guard, and sizing from a dollar budget.
+//! Choosing a contract (expiry window + strike rule, the types a recipe's option instrument is
+//! written in), and the order helpers that go with it: marketable-limit prices with a slippage
+//! guard, and sizing from a dollar budget.
 //!
 //! Recipe form: `instrument: {underlying: SPY, kind: option, expiry: {min_days: 7, max_days: 14,
 //! prefer: nearest}, strike: atm}` with `strike` one of `atm`, `itm:N`, `otm:N`, `delta:D`.
@@ -9,18 +10,119 @@
 //! from the chain of that moment; a position still open near the last trading time is closed
 //! ([`expiry_exit_due`](crate::options::select::expiry_exit_due)) and one still open at expiry settles at intrinsic value.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{Duration, NaiveDate};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
 
 use super::chain::{ChainSource, OptionQuote};
 use super::occ::{OptionContract, OptionRight};
 use super::{OptionsError, TradingDays};
-use crate::model::{Money, Price, Side, Timestamp};
+use crate::model::{Money, Price, Side, Timestamp, string_serde};
 
-// The recipe's own types are the one definition: the options module only adds behaviour.
-pub use crate::recipe::model::{ExpiryPreference, ExpiryWindow};
-pub use crate::recipe::types::Strike;
+/// The window of option expiries to choose from, in calendar days from the trading date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryWindow {
+    /// Fewest calendar days to expiry.
+    pub min_days: u32,
+    /// Most calendar days to expiry.
+    pub max_days: u32,
+    /// Which expiry to take when several fall in the window.
+    #[serde(default)]
+    pub prefer: ExpiryPreference,
+}
+
+/// Which expiry to pick inside the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpiryPreference {
+    /// The soonest expiry in the window.
+    #[default]
+    Nearest,
+    /// The latest expiry in the window.
+    Farthest,
+}
+
+/// Which option strike to trade, relative to the underlying price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strike {
+    /// The strike nearest the underlying price.
+    Atm,
+    /// N strikes in the money.
+    Itm(u32),
+    /// N strikes out of the money.
+    Otm(u32),
+    /// The strike whose absolute delta is nearest this value (0 < delta < 1).
+    Delta(Decimal),
+}
+
+impl Strike {
+    /// The most strikes `itm:N` / `otm:N` may move from the money.
+    pub const MAX_STRIKES_AWAY: u32 = 1000;
+}
+
+impl FromStr for Strike {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a strike choice: use atm, itm:N, otm:N or delta:0.30");
+        let t = s.trim();
+        if t == "atm" {
+            return Ok(Self::Atm);
+        }
+        let (k, v) = t.split_once(':').ok_or_else(bad)?;
+        match k {
+            "itm" | "otm" => {
+                let n: u32 = v.parse().map_err(|_| bad())?;
+                if n > Self::MAX_STRIKES_AWAY {
+                    return Err(format!("`{s}`: {n} strikes away is further than any chain lists"));
+                }
+                Ok(if k == "itm" { Self::Itm(n) } else { Self::Otm(n) })
+            }
+            "delta" => {
+                let d = Decimal::from_str(v).map_err(|_| bad())?;
+                if d > Decimal::ZERO && d < Decimal::ONE {
+                    Ok(Self::Delta(d))
+                } else {
+                    Err(format!("`{s}`: delta must be between 0 and 1, e.g. delta:0.30"))
+                }
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Strike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Atm => f.write_str("atm"),
+            Self::Itm(n) => write!(f, "itm:{n}"),
+            Self::Otm(n) => write!(f, "otm:{n}"),
+            Self::Delta(d) => write!(f, "delta:{d}"),
+        }
+    }
+}
+
+string_serde!(Strike, "a strike choice such as atm, itm:2, otm:1 or delta:0.30");
+
+impl JsonSchema for Strike {
+    fn schema_name() -> Cow<'static, str> {
+        "Strike".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^(atm|itm:[0-9]+|otm:[0-9]+|delta:0?\\.[0-9]+)$",
+            "description": "Strike selection: atm, itm:N or otm:N (N strikes in/out of the money), or delta:D (nearest absolute delta).",
+            "examples": ["atm", "otm:2", "delta:0.30"]
+        })
+    }
+}
 
 impl ExpiryWindow {
     /// Checks `min_days <= max_days`.
@@ -94,7 +196,7 @@ impl Direction {
 }
 
 /// The recipe's option instrument: expiry window plus strike rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionSelection {
     /// Expiry window.

@@ -34,10 +34,10 @@ pub const SLIPPAGE_TICKS: u32 = 0;
 /// `broker.commission_per_share`, `commission_per_contract`, `commission_per_order` (paper): none.
 pub const COMMISSION: Money = Money(Decimal::ZERO);
 /// `instrument.implied_vol` (option): the synthetic chain's implied volatility, 16%.
-pub const IMPLIED_VOL: Percent = Percent::from_fraction(Decimal::from_parts(16, 0, 0, false, 2));
+pub const IMPLIED_VOL: Percent = Percent::from_fraction(crate::options::chain::DEFAULT_IMPLIED_VOL);
 /// `instrument.rate` (option): the synthetic chain's continuously compounded risk-free rate, 4%
 /// a year (set it for the period replayed: ≈0.001 for 2013).
-pub const RATE: f64 = 0.04;
+pub const RATE: f64 = crate::options::chain::DEFAULT_RATE;
 /// `algorithm.breakout_mode` (ma-cross-breakout): a break of the candles' range.
 pub const BREAKOUT_MODE: BreakoutMode = BreakoutMode::Range;
 /// `algorithm.swing_lookback` (correlation).

@@ -1,8 +1,9 @@
 //! The recipe model: what one agent is made of, as serde types.
 //!
-//! These types are the single source of truth: `runner schema` generates
-//! `schemas/recipe.schema.json` from them (doc comments become descriptions), and the
-//! typed load deserialises recipes into them. Every struct denies unknown fields.
+//! These types, with the components' own types they embed (re-exported here), are the single
+//! source of truth: `runner schema` generates `schemas/recipe.schema.json` from them (doc
+//! comments become descriptions), and the typed load deserialises recipes into them. Every
+//! struct denies unknown fields.
 //! Kind-specific settings (e.g. `path` only for the replay provider) are checked by the
 //! semantic validation pass, which can point at the offending line.
 
@@ -14,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::defaults;
 use super::types::{ClockTime, Money, Percent, Size, Speed, Strike, Timeframe};
+// The components' own types, written in recipes as they are.
+pub use crate::market::session::{CalendarKind, Hours, HoursWindow, NamedHours};
+pub use crate::options::{ExpiryPreference, ExpiryWindow};
+pub use crate::strategy::ma_cross_breakout::BreakoutMode;
 
 /// One trading agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -326,30 +331,6 @@ pub struct Instrument {
     pub rate: Option<f64>,
 }
 
-/// The window of option expiries to choose from, in calendar days from the trading date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExpiryWindow {
-    /// Fewest calendar days to expiry.
-    pub min_days: u32,
-    /// Most calendar days to expiry.
-    pub max_days: u32,
-    /// Which expiry to take when several fall in the window.
-    #[serde(default)]
-    pub prefer: ExpiryPreference,
-}
-
-/// Which expiry to pick inside the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExpiryPreference {
-    /// The soonest expiry in the window.
-    #[default]
-    Nearest,
-    /// The latest expiry in the window.
-    Farthest,
-}
-
 /// Algorithm kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -375,17 +356,6 @@ pub enum CandleStyle {
     HeikinAshi,
     /// Renko bricks of `brick_size`.
     Renko,
-}
-
-/// Breakout confirmation for ma-cross-breakout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum BreakoutMode {
-    /// Price must break the high/low of the last `breakout_lookback` candles.
-    #[default]
-    Range,
-    /// The moving average's slope must agree with the cross.
-    MaSlope,
 }
 
 /// The trading algorithm and its parameters.
@@ -515,54 +485,6 @@ pub struct Risk {
     /// Most orders per minute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_orders_per_minute: Option<u32>,
-}
-
-/// Trading calendars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum CalendarKind {
-    /// New York Stock Exchange: holidays, early closes, 09:30–16:00 regular hours.
-    #[default]
-    Nyse,
-    /// Always open (crypto).
-    #[serde(rename = "24x7")]
-    AllDay,
-}
-
-/// Named session windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum NamedHours {
-    /// Regular hours (NYSE 09:30–16:00, 13:00 on early-close days).
-    Regular,
-    /// Extended hours (NYSE 04:00–20:00).
-    Extended,
-}
-
-/// An explicit session window in the exchange time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HoursWindow {
-    /// Session start, "HH:MM".
-    pub start: ClockTime,
-    /// Session end, "HH:MM".
-    pub end: ClockTime,
-}
-
-/// Trading hours: `regular`, `extended` or an explicit `{start, end}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Hours {
-    /// A named window.
-    Named(NamedHours),
-    /// An explicit window.
-    Window(HoursWindow),
-}
-
-impl Default for Hours {
-    fn default() -> Self {
-        Self::Named(NamedHours::Regular)
-    }
 }
 
 /// When the agent trades.

@@ -7,8 +7,8 @@
 //!    pass already reported;
 //! 4. semantic checks on one recipe (ranges, kind-specific fields, sessions, the replay data
 //!    and signal files opened as the run opens them, fill costs);
-//! 5. once 1–4 found no error, what the engine builds from the recipe, with its own
-//!    constructors, so that what `runner up`/`backtest` refuse at start is refused here;
+//! 5. once 1–4 found no error, what the engine builds from the recipe, with the runtime's
+//!    build (`runtime::build`), so that what `runner up`/`backtest` refuse at start is refused here;
 //! 6. cross-recipe checks (unique agents, one account per agent, credentials, fleet limits).
 
 use std::collections::HashMap;
@@ -1263,7 +1263,7 @@ fn check_signal_file(
 }
 
 /// Build what `runner up` and `runner backtest` build from a recipe at start, with the
-/// engine's own constructors, and report a refusal at the recipe key it comes from, so that
+/// runtime's own build functions, and report a refusal at the recipe key it comes from, so that
 /// what the run refuses at start, validate refuses too. Called once every other check
 /// passed: the checks above say the same more precisely; this catches what they miss.
 fn engine_checks(
@@ -1272,29 +1272,25 @@ fn engine_checks(
     base_dir: &Path,
     signals: Vec<crate::strategy::external_signal::ExternalEvent>,
 ) {
-    use crate::engine::{agent::AgentConfig, option_leg::OptionLeg, related::related_data};
+    use crate::engine::agent::AgentConfig;
     use crate::model::SymbolId;
-    use crate::strategy::BuildError;
+    use crate::runtime::build::{self, AlgorithmError};
     let refused = "engine-refuses";
     let hint = || Some("`runner up` and `runner backtest` refuse this recipe at start".to_owned());
     if let Err(e) = AgentConfig::from_recipe(r) {
         // Its one fallible part is the candle style, that is the Renko brick size.
         c.err("/algorithm/brick_size", refused, e.to_string(), hint());
     }
-    match crate::strategy::build(r, SymbolId(0), Some(signals)) {
-        Ok(_) => {}
-        Err(BuildError::Parameter { field, message }) => {
-            let name = field.split('/').find(|f| message.starts_with(f)).unwrap_or(field);
-            c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), hint());
-        }
-        Err(e) => c.err("/algorithm/kind", refused, e.to_string(), hint()),
+    if let Err(AlgorithmError { field, message }) = build::strategy(r, SymbolId(0), Some(signals)) {
+        let name = field.split('/').find(|f| message.starts_with(f)).unwrap_or(field);
+        c.err(&format!("/algorithm/{name}"), refused, format!("algorithm.{name}: {message}"), hint());
     }
     if r.instrument.kind == InstrumentKind::Option
-        && let Err(e) = OptionLeg::from_recipe(r, SymbolId(1))
+        && let Err(e) = build::option_leg(r, SymbolId(1))
     {
         c.err_key("/instrument", refused, format!("instrument: {e}"), hint());
     }
-    if let Err(e) = related_data(r, base_dir) {
+    if let Err(e) = build::related_data(r, base_dir) {
         c.err_key("/provider/symbols", refused, e, hint());
     }
 }

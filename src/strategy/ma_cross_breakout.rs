@@ -11,11 +11,23 @@
 use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{Direction, Holding, Phase, Signal, Strategy, TradeContext};
 use crate::market::event::{Candle, Trade};
 use crate::model::{Price, fastdec};
-use crate::recipe::model::BreakoutMode;
+
+/// Breakout confirmation for ma-cross-breakout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakoutMode {
+    /// Price must break the high/low of the last `breakout_lookback` candles.
+    #[default]
+    Range,
+    /// The moving average's slope must agree with the cross.
+    MaSlope,
+}
 
 /// The ma-cross-breakout strategy state.
 #[derive(Debug, Clone)]

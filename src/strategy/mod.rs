@@ -8,6 +8,9 @@
 //! - [`correlation`](crate::strategy::correlation): the primary breaks a swing level while a correlated symbol diverges;
 //! - [`target_position`](crate::strategy::target_position): strength → target percentage of the allocation, with a tolerance band;
 //! - [`external_signal`](crate::strategy::external_signal): follow timestamped buy/sell signals read from a file or stream.
+//!
+//! Each strategy's constructor takes its parameters; the runtime builds the recipe's strategy
+//! from its `algorithm` block (`runtime::build::strategy`).
 
 pub mod correlation;
 pub mod external_signal;
@@ -18,8 +21,6 @@ use rust_decimal::Decimal;
 
 use crate::market::event::{Candle, Trade};
 use crate::model::{Price, SymbolId, Timestamp};
-use crate::recipe::Recipe;
-use crate::recipe::model::AlgorithmKind;
 
 /// Where a trade falls in the agent's trading day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,68 +140,6 @@ impl Strategy for AnyStrategy {
     fn on_related_trade(&mut self, trade: &Trade) {
         if let Self::Correlation(s) = self {
             s.on_related_trade(trade);
-        }
-    }
-}
-
-/// Why a strategy could not be built from a recipe.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A parameter is missing or out of range.
-    #[error("algorithm.{field}: {message}")]
-    Parameter {
-        /// The recipe field.
-        field: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// The algorithm kind has no implementation yet.
-    #[error("algorithm kind `{0}` is not implemented by the engine yet")]
-    Unsupported(&'static str),
-    /// External signals could not be read.
-    #[error(transparent)]
-    Signals(#[from] external_signal::SignalFileError),
-}
-
-/// Build the recipe's strategy. `signals` is the external-signal feed, required by
-/// `external-signal` (read with [`external_signal::read_signal_file`]).
-pub fn build(
-    recipe: &Recipe,
-    symbol: SymbolId,
-    signals: Option<Vec<external_signal::ExternalEvent>>,
-) -> Result<AnyStrategy, BuildError> {
-    let a = &recipe.algorithm;
-    match a.kind {
-        AlgorithmKind::MaCrossBreakout => {
-            let n = a.ma_period.unwrap_or(9);
-            let k = a.breakout_lookback.unwrap_or(7);
-            let mode = a.breakout_mode_or_default();
-            let s = ma_cross_breakout::MaCrossBreakout::new(n, k, mode)
-                .map_err(|message| BuildError::Parameter { field: "ma_period/breakout_lookback", message })?;
-            Ok(AnyStrategy::MaCrossBreakout(s))
-        }
-        AlgorithmKind::TargetPosition => {
-            let n = a.target_position_period();
-            let tol = a.tolerance_or_default().fraction();
-            let s = target_position::TargetPosition::new(n, tol)
-                .map_err(|message| BuildError::Parameter { field: "ma_period", message })?;
-            Ok(AnyStrategy::TargetPosition(s))
-        }
-        AlgorithmKind::ExternalSignal => {
-            let events = signals.ok_or(BuildError::Parameter {
-                field: "kind",
-                message: "external-signal needs a signal feed (provider `signals` file)".into(),
-            })?;
-            Ok(AnyStrategy::ExternalSignal(external_signal::ExternalSignal::new(symbol, events)))
-        }
-        AlgorithmKind::Correlation => {
-            let f = a.fractal_lookback_or_default();
-            let s = a.swing_lookback_or_default();
-            let s = correlation::Correlation::new(f, s).map_err(|message| BuildError::Parameter {
-                field: "swing_lookback/fractal_lookback",
-                message,
-            })?;
-            Ok(AnyStrategy::Correlation(Box::new(s)))
         }
     }
 }
