@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use runner::engine::agent::{AgentEvent, Command};
-use runner::engine::run::{self, Prepared};
 use runner::market::band::PriceBand;
 use runner::market::event::{MarketEvent, Trade};
 use runner::market::replay::{Replay, ReplayOptions};
 use runner::model::Timestamp;
 use runner::runtime::lockstep::Lockstep;
+use runner::runtime::run::{self, Prepared};
 
 const WEEK: i64 = 7 * 86_400 * Timestamp::NANOS_PER_SEC;
 

@@ -78,9 +78,9 @@ pub enum Command {
     /// Write (or check) the JSON Schemas generated from the recipe types.
     Schema(crate::recipe::cli::SchemaArgs),
     /// Run agents live-style (paper or live brokers; replay data is paced).
-    Up(crate::engine::cli::UpArgs),
+    Up(crate::runtime::cli::UpArgs),
     /// Backtest a recipe over recorded data as fast as possible.
-    Backtest(crate::engine::cli::BacktestArgs),
+    Backtest(crate::runtime::cli::BacktestArgs),
     /// Show the report of a finished run.
     Report(crate::report::cli::ReportArgs),
     /// Print the candles and indicator values the engine computes from market data.
@@ -92,7 +92,7 @@ pub enum Command {
     /// Query and verify the journal.
     Journal(crate::journal::cli::JournalArgs),
     /// Show every running agent: state, position, P&L and health.
-    Status(crate::engine::cli::StatusArgs),
+    Status(crate::runtime::cli::StatusArgs),
 }
 
 /// Entry point used by `main`.
@@ -113,10 +113,23 @@ pub fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            let code = err.downcast_ref::<ExitError>().map_or(1, |e| e.code);
+            let code = exit_code(&err);
             eprintln!("error: {err:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+/// The exit code of a failed command: 2 for a usage or I/O error, 1 for a problem the command
+/// found (README, "Exit codes").
+fn exit_code(err: &anyhow::Error) -> u8 {
+    use crate::runtime::RunError;
+    if let Some(e) = err.downcast_ref::<ExitError>() {
+        return e.code;
+    }
+    match err.downcast_ref::<RunError>() {
+        Some(RunError::Unusable(_)) => 2,
+        Some(RunError::Refused(_)) | None => 1,
     }
 }
 
@@ -126,14 +139,14 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Validate(a) => crate::recipe::cli::validate(a, g),
         Command::Show(a) => crate::recipe::cli::show(a, g),
         Command::Schema(a) => crate::recipe::cli::schema(a, g),
-        Command::Up(a) => crate::engine::cli::up(a, g),
-        Command::Backtest(a) => crate::engine::cli::backtest(a, g),
+        Command::Up(a) => crate::runtime::cli::up(a, g),
+        Command::Backtest(a) => crate::runtime::cli::backtest(a, g),
         Command::Report(a) => crate::report::cli::report(a, g),
         Command::Candles(a) => crate::market::cli::candles(a, g),
         Command::Calendar(a) => crate::calendar::cli::calendar(a, g),
         Command::Secrets(a) => crate::secrets::cli::secrets(a, g),
         Command::Journal(a) => crate::journal::cli::journal(a, g),
-        Command::Status(a) => crate::engine::cli::status(a, g),
+        Command::Status(a) => crate::runtime::cli::status(a, g),
     }
 }
 

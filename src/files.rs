@@ -4,7 +4,7 @@
 //! trading data — the journal database and its `-wal`/`-shm` files, run reports, status files —
 //! is readable by its owner only (files 0600, directories 0700), whatever the umask. Existing
 //! files and directories keep the permissions they have. The one exception is the host-wide
-//! account-lock directory (`engine::account_lock`), shared by every user's `runner`.
+//! account-lock directory (`runtime::account_lock`), shared by every user's `runner`.
 //!
 //! Files `runner` reads back that another process may have replaced (status files) are read
 //! through [`read_bounded`]: regular files only, never through a symlink, at most a stated

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agent_parts;
 mod calendar;
 mod cli;
 mod correlation;

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use runner::engine::agent::{AgentEvent, Command};
-use runner::engine::run::{self, DateRange};
 use runner::market::band::PriceBandConfig;
 use runner::market::candles::build_all;
 use runner::market::csv::{CsvKind, CsvOptions, MarketDataError, parse_timestamp, read_all};
@@ -13,6 +12,7 @@ use runner::market::event::{Candle, MarketEvent};
 use runner::market::replay::{BarTradePolicy, BarTradeTiming, Replay, ReplayOptions, SyntheticTrades};
 use runner::market::session::{SessionHours, Window, local_instant};
 use runner::model::{NEW_YORK, SymbolId, Timestamp};
+use runner::runtime::run::{self, DateRange};
 use rust_decimal::Decimal;
 
 use crate::support::{Run, repo_root};

@@ -21,12 +21,10 @@ use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
 use crate::market::session::{SessionClock, SessionHours};
-use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, Purpose};
+use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, OrderType, Purpose};
 use crate::model::{
     ClientOrderId, InstrumentId, Money, NEW_YORK, Price, Qty, Side, SymbolId, Timestamp, fastdec,
 };
-use crate::recipe::Recipe;
-use crate::recipe::model::{InstrumentKind, OrderType};
 use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
 use crate::risk::gate::{DenyReason, GateContext, ProtectiveExits, RiskGate, RiskLimits, TradingState};
@@ -37,7 +35,7 @@ mod book;
 mod refusal;
 mod risk;
 
-/// Agent settings derived from a recipe.
+/// Agent settings (`crate::runtime::build::agent_config` makes them from a recipe).
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
     /// Agent name.
@@ -79,71 +77,6 @@ pub struct AgentConfig {
     pub compliance: Option<ComplianceConfig>,
     /// Candle style the strategy sees (standard, Heikin-Ashi, Renko).
     pub candle_style: CandleStyle,
-}
-
-/// Why a recipe cannot run in the engine.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Not supported yet.
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-impl AgentConfig {
-    /// Settings from a recipe.
-    pub fn from_recipe(r: &Recipe) -> Result<Self, ConfigError> {
-        let (multiplier, contracts) = match r.instrument.kind {
-            InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
-            InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
-        };
-        let b = &r.broker;
-        let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
-        let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
-        let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
-        Ok(Self {
-            name: r.agent.clone(),
-            order_prefix: r.agent.clone(),
-            strategy_label: serde_json::to_value(r.algorithm.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            symbol_label: r.instrument.underlying.clone(),
-            timeframe_nanos: r.algorithm.timeframe.nanos(),
-            hours: crate::runtime::build::session_hours(r),
-            starting_cash: starting,
-            tick: Decimal::new(1, 2),
-            multiplier,
-            decision: DecisionConfig {
-                allocation,
-                entry_size: r.risk.entry_size_or_default(),
-                add_size: r.risk.add_size,
-                multiplier,
-                tolerance: r.algorithm.tolerance_or_default().fraction(),
-            },
-            limits: RiskLimits {
-                max_units: max_units.map(Decimal::from),
-                max_notional: r.risk.max_notional.map(|m| m.value()),
-                multiplier: Some(multiplier),
-                max_trades_per_day: r.risk.max_trades_per_day,
-                allocation: r.risk.allocation.map(|m| m.value()),
-                max_orders_per_minute: r.risk.max_orders_per_minute,
-            },
-            exits: ProtectiveExits::new(
-                r.risk.stop_loss.map(|p| p.fraction()),
-                r.risk.take_profit.map(|p| p.fraction()),
-                r.risk.trailing_stop.map(|p| p.fraction()),
-            ),
-            order_type: r.orders.order_type,
-            offset_ticks: r.orders.limit_offset_ticks,
-            max_slippage_ticks: r.orders.max_slippage_ticks,
-            daily_loss_limit: r.risk.daily_loss_limit.map(|m| m.value()),
-            max_drawdown: r.risk.max_drawdown.map(|p| p.fraction()),
-            // US securities rules: not for crypto.
-            compliance: (r.instrument.kind != InstrumentKind::Crypto)
-                .then(|| risk::compliance_config(r, starting)),
-            candle_style: crate::runtime::build::candle_style(r).map_err(ConfigError::Unsupported)?,
-        })
-    }
 }
 
 /// A decision that waits for an order in flight (see `agent/book.rs`).

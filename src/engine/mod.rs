@@ -1,35 +1,21 @@
-//! The agent loop: clocks, backtest and live-style runs.
+//! The agent: pure, synchronous, no I/O — one event in, requests and events out.
 //!
-//! - [`agent`](crate::engine::agent): one agent's loop body over one input enum (market event | broker event | command);
-//! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (synthetic chain in paper/backtest);
+//! - [`agent`](crate::engine::agent): one agent over one owned event enum (market data, order
+//!   lifecycle from its venue, account, timer, connectivity, command), with its own books;
+//! - [`event`](crate::engine::event): what goes in ([`Event`](crate::engine::event::Event)) and
+//!   out ([`Outbox`](crate::engine::event::Outbox): venue requests and agent events);
+//! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (contract
+//!   selection and marks on the synthetic chain in paper/backtest);
 //! - [`candles`](crate::engine::candles): candle styles (standard, Heikin-Ashi, Renko) applied to the time
 //!   candles of [`market::candles`](crate::market::candles); the session clock is
 //!   [`market::session`](crate::market::session), shared with `runner candles`;
-//! - [`related`](crate::engine::related): the other symbol a strategy reads but does not trade (correlation);
-//! - [`run`](crate::engine::run): recipe → agent and replay, and the synchronous backtest driver (simulated clock);
-//! - [`cli`](crate::engine::cli): `runner up`, `runner backtest`, `runner status`;
-//! - [`fleet`](crate::engine::fleet): fleet settings and the live-style driver of `up` (tokio tasks, channels,
-//!   wall-clock pacing, journal, fleet loss limit, health);
-//! - [`progress`](crate::engine::progress): the progress line of `runner up` on a terminal;
-//! - [`journal_sink`](crate::engine::journal_sink): agent events → journal records, restart rebuild;
-//! - [`signals`](crate::engine::signals): SIGINT / SIGTERM stop `runner up` cleanly;
-//! - [`status`](crate::engine::status): status files and `runner status`;
-//! - [`credentials`](crate::engine::credentials): the secrets a recipe names, decrypted once at start;
-//! - [`account_lock`](crate::engine::account_lock): one broker account belongs to one agent, across processes;
-//! - [`process`](crate::engine::process): which process holds a lock or a journal run, and whether it still runs.
+//! - [`related`](crate::engine::related): the other symbol a strategy reads but does not trade (correlation).
+//!
+//! What runs an agent — venues, the journal, tokio tasks, the recipe → component build — is
+//! [`crate::runtime`].
 
-pub mod account_lock;
 pub mod agent;
 pub mod candles;
-pub mod cli;
-pub mod credentials;
 pub mod event;
-pub mod fleet;
-pub mod journal_sink;
 pub mod option_leg;
-pub mod process;
-pub mod progress;
 pub mod related;
-pub mod run;
-pub mod signals;
-pub mod status;

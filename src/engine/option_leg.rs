@@ -21,6 +21,11 @@ use crate::options::{
     SyntheticChain,
 };
 
+/// NYSE trading days (holidays and special closures excluded): the synthetic chain's calendar.
+pub fn nyse_trading_day(d: NaiveDate) -> bool {
+    crate::calendar::Calendar::nyse().is_trading_day(d).unwrap_or(false)
+}
+
 /// A trading-day predicate.
 pub type TradingDayFn = fn(NaiveDate) -> bool;
 
@@ -279,10 +284,23 @@ mod tests {
     use crate::options::OptionRight;
     use rust_decimal_macros::dec;
 
+    use crate::options::{ChainSettings, ExpiryPreference, ExpiryWindow, OptionSelection, Strike};
+
+    /// `recipes/spy-9ma.yaml`'s chain: implied volatility 16 %, rate 0.1 %, NYSE trading days.
+    fn chain() -> SyntheticChain<TradingDayFn> {
+        let settings = ChainSettings { implied_vol: 0.16, rate: 0.001, ..ChainSettings::default() };
+        SyntheticChain::new("SPY", settings, nyse_trading_day as TradingDayFn).expect("chain")
+    }
+
+    /// spy-9ma's leg: at the money, 7 to 14 days out (`min_days` to 14), nearest first.
+    fn leg_from(min_days: u32) -> OptionLeg {
+        let expiry = ExpiryWindow { min_days, max_days: 14, prefer: ExpiryPreference::Nearest };
+        OptionLeg::new(chain(), OptionSelection { expiry, strike: Strike::Atm }, SymbolId(1))
+            .expect("option leg")
+    }
+
     fn leg() -> OptionLeg {
-        let src = include_str!("../../recipes/spy-9ma.yaml");
-        let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
-        crate::runtime::build::option_leg(&r, SymbolId(1)).expect("option leg")
+        leg_from(7)
     }
 
     fn at(s: &str) -> Timestamp {
@@ -316,9 +334,7 @@ mod tests {
 
     #[test]
     fn no_new_position_after_the_last_trading_time_and_settlement_at_intrinsic() {
-        let src = include_str!("../../recipes/spy-9ma.yaml").replace("min_days: 7", "min_days: 0");
-        let r = crate::recipe::from_yaml_str(&src).expect("recipe loads");
-        let mut l = crate::runtime::build::option_leg(&r, SymbolId(1)).expect("option leg");
+        let mut l = leg_from(0);
         // Friday 2013-10-18, 15:00: the October monthly (last trading time 16:00 today) is 0 days out.
         l.select(true, dec!(170.2), at("2013-10-18T15:00:00-04:00")).expect("still trading");
         assert_eq!(l.contract().unwrap().occ_symbol(), "SPY   131019C00170000");
@@ -360,9 +376,7 @@ mod tests {
 
     #[test]
     fn closing_price_is_the_bid_while_trading_and_intrinsic_after() {
-        let src = include_str!("../../recipes/spy-9ma.yaml");
-        let r = crate::recipe::from_yaml_str(src).expect("spy-9ma loads");
-        let pricer = crate::runtime::build::contract_pricer(&r).expect("pricer");
+        let pricer = ContractPricer::new(chain());
         let mut l = leg();
         let ts = at("2013-10-08T10:00:00-04:00");
         let q = l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();

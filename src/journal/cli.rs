@@ -18,8 +18,8 @@ use super::{
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode,
 };
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
-use crate::engine::account_lock::{AccountKey, AccountLock, LockError};
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, NEW_YORK, Side};
+use crate::runtime::account_lock::{AccountKey, AccountLock, LockError};
 
 /// `println!` that stops quietly when standard output is closed (`runner journal trades | head`)
 /// instead of panicking.
@@ -142,7 +142,7 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
     let db = match db {
         Some(p) => p,
         // Where `runner up` writes: the journal named by runner.yaml, found as validate finds it.
-        None => crate::engine::fleet::FleetSettings::resolve(&crate::engine::fleet::Overrides::default())
+        None => crate::runtime::fleet::FleetSettings::resolve(&crate::runtime::fleet::Overrides::default())
             .map(|s| s.journal)
             .unwrap_or_else(|_| PathBuf::from(DEFAULT_PATH)),
     };
@@ -583,7 +583,7 @@ fn stress_write(
 }
 
 fn end_run(db: &std::path::Path, run: &str) -> CmdResult {
-    use crate::engine::process::{Liveness, ProcessStamp};
+    use crate::runtime::process::{Liveness, ProcessStamp};
     let mut journal = open_existing(db)?;
     let runs = journal.runs().map_err(jerr)?;
     let Some(found) = runs.iter().find(|r| r.id.as_str() == run) else {

@@ -11,6 +11,23 @@ use serde::Serialize;
 
 use super::{ClientOrderId, InstrumentId, Money, Price, Qty, Side, SymbolId, Timestamp};
 
+/// The order type a recipe asks for (entries; exits of the resting types go as market orders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderType {
+    /// Fill at the market.
+    #[default]
+    Market,
+    /// Limit at `limit_offset_ticks` better than the last price.
+    Limit,
+    /// Limit at the far touch (ask for buys, bid for sells) plus `limit_offset_ticks`.
+    MarketableLimit,
+    /// Stop (market once triggered).
+    Stop,
+    /// Stop-limit.
+    StopLimit,
+}
+
 /// How an order is priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

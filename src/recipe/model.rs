@@ -408,22 +408,8 @@ pub struct Algorithm {
     pub tolerance: Option<Percent>,
 }
 
-/// Order types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum OrderType {
-    /// Fill at the market.
-    #[default]
-    Market,
-    /// Limit at `limit_offset_ticks` better than the last price.
-    Limit,
-    /// Limit at the far touch (ask for buys, bid for sells) plus `limit_offset_ticks`.
-    MarketableLimit,
-    /// Stop (market once triggered).
-    Stop,
-    /// Stop-limit.
-    StopLimit,
-}
+/// Order types (the type lives with the orders, in `model::order`).
+pub use crate::model::order::OrderType;
 
 /// How orders are placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -1136,8 +1136,8 @@ fn cost_warnings(c: &mut Ctx<'_>, r: &Recipe, first: Option<&MarketEvent>) {
     if r.broker.kind != BrokerKind::Paper {
         return;
     }
-    let Ok(cfg) = crate::engine::agent::AgentConfig::from_recipe(r) else { return };
-    let paper = &crate::engine::run::sim_config(r);
+    let Ok(cfg) = crate::runtime::build::agent_config(r) else { return };
+    let paper = &crate::runtime::run::sim_config(r);
     let price = first.filter(|_| !paper.contracts).map(event_price).filter(|p| *p > Decimal::ZERO);
     let unit = if paper.contracts {
         "share of a contract"
@@ -1272,12 +1272,11 @@ fn engine_checks(
     base_dir: &Path,
     signals: Vec<crate::strategy::external_signal::ExternalEvent>,
 ) {
-    use crate::engine::agent::AgentConfig;
     use crate::model::SymbolId;
     use crate::runtime::build::{self, AlgorithmError};
     let refused = "engine-refuses";
     let hint = || Some("`runner up` and `runner backtest` refuse this recipe at start".to_owned());
-    if let Err(e) = AgentConfig::from_recipe(r) {
+    if let Err(e) = crate::runtime::build::agent_config(r) {
         // Its one fallible part is the candle style, that is the Renko brick size.
         c.err("/algorithm/brick_size", refused, e.to_string(), hint());
     }

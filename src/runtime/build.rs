@@ -8,17 +8,27 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 
+use rust_decimal::Decimal;
+
+use crate::decision::DecisionConfig;
+use crate::engine::agent::AgentConfig;
 use crate::engine::candles::CandleStyle;
-use crate::engine::option_leg::{ContractPricer, OptionLeg, TradingDayFn};
+use crate::engine::option_leg::{ContractPricer, OptionLeg, TradingDayFn, nyse_trading_day};
 use crate::market::session::{SessionHours, Window};
 use crate::market::transform::{HeikinAshi, Renko};
+use crate::model::Money;
 use crate::model::SymbolId;
 use crate::options::{ChainSettings, OptionSelection, SyntheticChain};
 use crate::recipe::Recipe;
+use crate::recipe::model::{
+    AccountType as RecipeAccount, Enforcement, InstrumentKind, Regime as RecipeRegime,
+};
 use crate::recipe::model::{AlgorithmKind, CandleStyle as RecipeStyle};
+use crate::risk::account::ComplianceConfig;
+use crate::risk::compliance::{AccountType, Regime};
+use crate::risk::gate::{ProtectiveExits, RiskLimits};
 use crate::strategy::external_signal::{ExternalEvent, ExternalSignal};
 use crate::strategy::{AnyStrategy, correlation, ma_cross_breakout, target_position};
 
@@ -98,6 +108,81 @@ pub fn candle_style(recipe: &Recipe) -> Result<CandleStyle, String> {
     })
 }
 
+/// The agent's settings from a recipe: sizing, limits, exits, order type, session, compliance.
+///
+/// # Errors
+/// A candle style the recipe cannot have (a Renko brick size out of range).
+pub fn agent_config(r: &Recipe) -> Result<AgentConfig, String> {
+    let (multiplier, contracts) = match r.instrument.kind {
+        InstrumentKind::Equity | InstrumentKind::Crypto => (Decimal::ONE, false),
+        InstrumentKind::Option => (Decimal::ONE_HUNDRED, true),
+    };
+    let b = &r.broker;
+    let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
+    let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
+    let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
+    Ok(AgentConfig {
+        name: r.agent.clone(),
+        order_prefix: r.agent.clone(),
+        strategy_label: serde_json::to_value(r.algorithm.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        symbol_label: r.instrument.underlying.clone(),
+        timeframe_nanos: r.algorithm.timeframe.nanos(),
+        hours: session_hours(r),
+        starting_cash: starting,
+        tick: Decimal::new(1, 2),
+        multiplier,
+        decision: DecisionConfig {
+            allocation,
+            entry_size: r.risk.entry_size_or_default(),
+            add_size: r.risk.add_size,
+            multiplier,
+            tolerance: r.algorithm.tolerance_or_default().fraction(),
+        },
+        limits: RiskLimits {
+            max_units: max_units.map(Decimal::from),
+            max_notional: r.risk.max_notional.map(|m| m.value()),
+            multiplier: Some(multiplier),
+            max_trades_per_day: r.risk.max_trades_per_day,
+            allocation: r.risk.allocation.map(|m| m.value()),
+            max_orders_per_minute: r.risk.max_orders_per_minute,
+        },
+        exits: ProtectiveExits::new(
+            r.risk.stop_loss.map(|p| p.fraction()),
+            r.risk.take_profit.map(|p| p.fraction()),
+            r.risk.trailing_stop.map(|p| p.fraction()),
+        ),
+        order_type: r.orders.order_type,
+        offset_ticks: r.orders.limit_offset_ticks,
+        max_slippage_ticks: r.orders.max_slippage_ticks,
+        daily_loss_limit: r.risk.daily_loss_limit.map(|m| m.value()),
+        max_drawdown: r.risk.max_drawdown.map(|p| p.fraction()),
+        // US securities rules: not for crypto.
+        compliance: (r.instrument.kind != InstrumentKind::Crypto).then(|| compliance_config(r, starting)),
+        candle_style: candle_style(r)?,
+    })
+}
+
+/// The compliance settings of a recipe's account.
+fn compliance_config(r: &Recipe, starting: Money) -> ComplianceConfig {
+    ComplianceConfig {
+        account_type: match r.broker.account_type {
+            RecipeAccount::Cash => AccountType::Cash,
+            RecipeAccount::Margin => AccountType::Margin,
+        },
+        pinned: match r.compliance.regime {
+            RecipeRegime::Auto => None,
+            RecipeRegime::LegacyPdt => Some(Regime::LegacyPdt),
+            RecipeRegime::IntradayMargin => Some(Regime::IntradayMargin),
+            RecipeRegime::Off => Some(Regime::Off),
+        },
+        reg_t: r.compliance.reg_t == Enforcement::Enforce,
+        starting_cash: starting,
+    }
+}
+
 /// The option side of an options recipe, from its `instrument` block, booked under `symbol`.
 ///
 /// # Errors
@@ -130,11 +215,6 @@ pub fn option_chain(recipe: &Recipe) -> Result<SyntheticChain<TradingDayFn>, Str
     let implied_vol = iv.to_f64().ok_or_else(|| format!("implied_vol {iv} is out of range"))?;
     let settings = ChainSettings { implied_vol, rate: i.rate_or_default(), ..ChainSettings::default() };
     SyntheticChain::new(&i.underlying, settings, nyse_trading_day as TradingDayFn).map_err(|e| e.to_string())
-}
-
-/// NYSE trading days (holidays and special closures excluded).
-fn nyse_trading_day(d: NaiveDate) -> bool {
-    crate::calendar::Calendar::nyse().is_trading_day(d).unwrap_or(false)
 }
 
 /// The other symbol the recipe's algorithm reads and its data path, resolved against `base`

@@ -187,9 +187,9 @@ pub fn lockstep(
     recipe: &runner::recipe::Recipe,
     strategy: runner::strategy::AnyStrategy,
 ) -> runner::runtime::lockstep::Lockstep {
-    use runner::engine::agent::{Agent, AgentConfig};
-    let cfg = AgentConfig::from_recipe(recipe).expect("agent config");
+    use runner::engine::agent::Agent;
+    let cfg = runner::runtime::build::agent_config(recipe).expect("agent config");
     let agent = Agent::new(cfg, runner::model::SymbolId(0), strategy);
-    let venue = runner::venue::sim::SimVenue::new(runner::engine::run::sim_config(recipe));
+    let venue = runner::venue::sim::SimVenue::new(runner::runtime::run::sim_config(recipe));
     runner::runtime::lockstep::Lockstep::new(agent, venue)
 }

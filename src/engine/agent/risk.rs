@@ -8,35 +8,15 @@
 
 use super::{Agent, AgentConfig, AgentEvent, Outbox, StateChange};
 use crate::model::order::{ExitReason, Fill};
-use crate::model::{InstrumentId, Money, Qty};
-use crate::recipe::Recipe;
-use crate::recipe::model::{AccountType as RecipeAccount, Enforcement, Regime as RecipeRegime};
-use crate::risk::account::{AccountCompliance, AccountSnapshot, ComplianceConfig};
-use crate::risk::compliance::{AccountType, AssetClass, DayTrade, Regime};
+use crate::model::{InstrumentId, Qty};
+use crate::risk::account::{AccountCompliance, AccountSnapshot};
+use crate::risk::compliance::{AssetClass, DayTrade};
 use crate::risk::gate::{RiskGate, TradingState};
 use crate::risk::guard::Breach;
 use crate::strategy::Phase;
 
 /// `halted_day` value of a halt received before the first price: it covers the day of that price.
 const FIRST_DAY: i64 = i64::MIN;
-
-/// The compliance settings of a recipe's account.
-pub(super) fn compliance_config(r: &Recipe, starting: Money) -> ComplianceConfig {
-    ComplianceConfig {
-        account_type: match r.broker.account_type {
-            RecipeAccount::Cash => AccountType::Cash,
-            RecipeAccount::Margin => AccountType::Margin,
-        },
-        pinned: match r.compliance.regime {
-            RecipeRegime::Auto => None,
-            RecipeRegime::LegacyPdt => Some(Regime::LegacyPdt),
-            RecipeRegime::IntradayMargin => Some(Regime::IntradayMargin),
-            RecipeRegime::Off => Some(Regime::Off),
-        },
-        reg_t: r.compliance.reg_t == Enforcement::Enforce,
-        starting_cash: starting,
-    }
-}
 
 /// The gate for an agent: its limits, plus the account's US compliance rules if configured.
 pub(super) fn build_gate(cfg: &AgentConfig) -> RiskGate {

@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use super::agent::{AgentEvent, StateChange};
-use super::option_leg::ContractPricer;
 use super::process::{Liveness, ProcessStamp};
+use crate::engine::agent::{AgentEvent, StateChange};
+use crate::engine::option_leg::ContractPricer;
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::agent::{Agent, AgentConfig, AgentEvent, Command, StateChange};
+use super::RunError;
+use crate::engine::agent::{Agent, AgentEvent, Command, StateChange};
 use crate::market::event::MarketEvent;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::order::{OrderEvent, OrderKind, Purpose};
@@ -36,7 +37,7 @@ pub struct Prepared {
 pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     let recipe = crate::recipe::cli::load_for_run(recipe_path)?;
     if recipe.provider.kind != ProviderKind::Replay {
-        return Err(crate::cli::ExitError::failed(format!(
+        return Err(RunError::refused(format!(
             "{}: the engine runs replay providers only for now (provider.kind: replay)",
             recipe_path.display()
         ))
@@ -44,7 +45,7 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     }
     if recipe.broker.kind != crate::recipe::model::BrokerKind::Paper {
         // Never stand a simulation in for a live account the recipe names.
-        return Err(crate::cli::ExitError::failed(format!(
+        return Err(RunError::refused(format!(
             "{}: the engine trades through the paper broker only for now (broker.kind: paper); \
              the {} adapter is not part of this build, so nothing was sent",
             recipe_path.display(),
@@ -54,42 +55,39 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     }
     let base = recipe_path.parent().unwrap_or(Path::new("."));
     let rel = recipe.provider.path.clone().ok_or_else(|| {
-        crate::cli::ExitError::failed(format!(
-            "{}: provider.path is required for replay",
-            recipe_path.display()
-        ))
+        RunError::refused(format!("{}: provider.path is required for replay", recipe_path.display()))
     })?;
     let data = base.join(rel);
     let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal)
         .then(|| external_signal::signal_file_for(recipe_path));
     let related = build::related_data(&recipe, base)
-        .map_err(|e| crate::cli::ExitError::failed(format!("{}: {e}", recipe_path.display())))?;
+        .map_err(|e| RunError::refused(format!("{}: {e}", recipe_path.display())))?;
     Ok(Prepared { recipe, data, signals, related })
 }
 
 /// Build the agent for a prepared recipe.
 pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     let sym = SymbolId(0);
-    let cfg =
-        AgentConfig::from_recipe(&p.recipe).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
+    let cfg = crate::runtime::build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
     let signals = match &p.signals {
         Some(path) => Some(
             external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
-                .map_err(|e| crate::cli::ExitError::usage(e.to_string()))?,
+                .map_err(|e| RunError::unusable(e.to_string()))?,
         ),
         None => None,
     };
-    let strat =
-        build::strategy(&p.recipe, sym, signals).map_err(|e| crate::cli::ExitError::failed(e.to_string()))?;
-    let feed =
-        p.related.as_ref().map(|_| super::related::RelatedFeed::new(super::related::RELATED_SYMBOL, &cfg));
+    let strat = build::strategy(&p.recipe, sym, signals).map_err(|e| RunError::refused(e.to_string()))?;
+    let feed = p
+        .related
+        .as_ref()
+        .map(|_| crate::engine::related::RelatedFeed::new(crate::engine::related::RELATED_SYMBOL, &cfg));
     let mut agent = Agent::new(cfg, sym, strat);
     if let Some(feed) = feed {
         agent = agent.with_related(feed);
     }
     if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
         let leg = build::option_leg(&p.recipe, SymbolId(1))
-            .map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
+            .map_err(|e| RunError::refused(format!("instrument: {e}")))?;
         return Ok(agent.with_options(leg));
     }
     Ok(agent)
@@ -103,8 +101,7 @@ pub fn sim_venue(p: &Prepared) -> anyhow::Result<SimVenue> {
     if r.instrument.kind != crate::recipe::model::InstrumentKind::Option {
         return Ok(venue);
     }
-    let chain =
-        build::option_chain(r).map_err(|e| crate::cli::ExitError::failed(format!("instrument: {e}")))?;
+    let chain = build::option_chain(r).map_err(|e| RunError::refused(format!("instrument: {e}")))?;
     Ok(venue.with_synthetic_options(Box::new(chain)))
 }
 
@@ -171,16 +168,16 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
         price_band: p.recipe.provider.price_band_or_default().config(),
         ..range.replay_options(SymbolId(0))
     };
-    let usage = |e: crate::market::csv::MarketDataError| crate::cli::ExitError::usage(e.to_string());
+    let usage = |e: crate::market::csv::MarketDataError| RunError::unusable(e.to_string());
     match &p.related {
         None => Replay::open(&path, &opts).map_err(|e| usage(e).into()),
         Some((sym, data)) => {
             let other = data.to_string_lossy();
             // Say which symbol's data is missing before opening anything.
             crate::market::replay::resolve_paths(&other)
-                .map_err(|e| crate::cli::ExitError::usage(format!("provider.symbols.{sym}: {e}")))?;
+                .map_err(|e| RunError::unusable(format!("provider.symbols.{sym}: {e}")))?;
             // The related symbol first: it wins timestamp ties (docs/strategies.md, correlation).
-            let inputs = [(&*other, super::related::RELATED_SYMBOL), (&*path, SymbolId(0))];
+            let inputs = [(&*other, crate::engine::related::RELATED_SYMBOL), (&*path, SymbolId(0))];
             Replay::open_many(&inputs, &opts).map_err(|e| usage(e).into())
         }
     }

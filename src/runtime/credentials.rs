@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::cli::ExitError;
+use super::RunError;
 use crate::recipe::{Recipe, kind_name};
 use crate::secrets::SecretMap;
 
@@ -51,7 +51,7 @@ pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Resul
             );
         }
         let map = crate::secrets::load(secrets_dir, name).map_err(|e| {
-            ExitError::failed(format!("{}: credentials `{name}` for the {kind} {role}: {e}", file.display()))
+            RunError::refused(format!("{}: credentials `{name}` for the {kind} {role}: {e}", file.display()))
         })?;
         let missing: Vec<&str> = crate::secrets::required_keys(&kind)
             .iter()
@@ -59,7 +59,7 @@ pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Resul
             .filter(|k| map.get(k).is_none_or(|v| v.expose().trim().is_empty()))
             .collect();
         if !missing.is_empty() {
-            return Err(ExitError::failed(format!(
+            return Err(RunError::refused(format!(
                 "{}: credentials `{name}` lack {} needed by the {kind} {role} (set them with `runner secrets set {name} {}`)",
                 file.display(),
                 missing.join(", "),

@@ -7,7 +7,7 @@
 //! [`JournalSink`], sums the agents' P&L for the day and halts every agent when
 //! the fleet loss limit is reached, tracks health (stale market data by wall clock, a stalled
 //! loop) and writes status files; and the journaled [`backtest`] loop.
-//! Account locks are taken by the caller (`engine::cli`) before anything runs.
+//! Account locks are taken by the caller (`runtime::cli`) before anything runs.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -19,13 +19,13 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use super::agent::{Agent, AgentEvent, Command};
+use super::RunError;
 use super::journal_sink::JournalSink;
 use super::process::ProcessStamp;
 use super::run::describe;
 use super::signals::{Received, Signals, StopReason};
 use super::status::{self, AgentStatus};
-use crate::cli::ExitError;
+use crate::engine::agent::{Agent, AgentEvent, Command};
 use crate::journal::HaltScope;
 use crate::market::event::MarketEvent;
 use crate::market::replay::Replay;
@@ -82,17 +82,18 @@ impl FleetSettings {
             Some(p) => Some(p.clone()),
             None => {
                 let cwd = std::env::current_dir()
-                    .map_err(|e| ExitError::usage(format!("cannot read the current directory: {e}")))?;
+                    .map_err(|e| RunError::unusable(format!("cannot read the current directory: {e}")))?;
                 discover_fleet(&cwd)
             }
         };
         let fleet = match &fleet_file {
             Some(p) => {
-                let report = check_file(p, SchemaKind::Fleet).map_err(|e| ExitError::usage(e.to_string()))?;
+                let report =
+                    check_file(p, SchemaKind::Fleet).map_err(|e| RunError::unusable(e.to_string()))?;
                 match report.fleet.clone() {
                     Some(f) if report.errors() == 0 => f,
                     _ => {
-                        return Err(ExitError::failed(format!(
+                        return Err(RunError::refused(format!(
                             "fleet file {} is not valid (run `runner validate {}`)",
                             p.display(),
                             p.display()
@@ -108,7 +109,7 @@ impl FleetSettings {
         if let Some(l) = loss_limit
             && l <= Decimal::ZERO
         {
-            return Err(ExitError::usage(format!("the fleet loss limit must be positive, not {l}")).into());
+            return Err(RunError::unusable(format!("the fleet loss limit must be positive, not {l}")).into());
         }
         Ok(Self {
             journal: o.journal.clone().unwrap_or_else(|| base.join(&fleet.journal)),
@@ -686,15 +687,15 @@ pub fn backtest(
                 None if empty => format!("error: {no_data}"),
                 None => "completed".to_owned(),
             };
-            Some(s.end(&outcome).map_err(|e| ExitError::usage(format!("journal: {e}")))?.to_string())
+            Some(s.end(&outcome).map_err(|e| RunError::unusable(format!("journal: {e}")))?.to_string())
         }
         None => None,
     };
     if let Some(f) = fail {
-        return Err(ExitError::usage(f).into());
+        return Err(RunError::unusable(f).into());
     }
     if empty {
-        return Err(ExitError::failed(no_data).into());
+        return Err(RunError::refused(no_data).into());
     }
     let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
     Ok(Finished { report, outcome: "completed".to_owned(), run: journal_run })
