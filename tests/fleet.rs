@@ -369,7 +369,7 @@ fn stale_market_data_makes_an_agent_unhealthy() {
 }
 
 #[test]
-fn a_position_left_by_a_killed_run_is_flattened_at_the_first_price() {
+fn a_position_left_by_a_killed_run_is_taken_over_by_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
     // At 10x the 09:31 buy fills ~6 s in and is held until 09:45 (~84 s later): kill -9 in between.
@@ -379,24 +379,39 @@ fn a_position_left_by_a_killed_run_is_flattened_at_the_first_price() {
     kill9(&mut up);
     assert_eq!(fill_count(&db), 1, "killed while holding");
     verify(&db);
-    // The restart trades the next day (its first event is after the position was opened).
+    // The restart trades the next day (its first event is after the position was opened): the
+    // paper venue is restored from the journal, the agent holds the 100 shares again, and its
+    // own rules close them (flatten_at 09:45) — with a new order id, never the old one.
     let later = pdt_case(dir.path(), "later", &["2013-10-08"]);
+    let report = dir.path().join("report");
     let out = Run::new(["up", s(&later), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .args(["--report-dir", s(&report)])
         .run()
         .success();
-    assert!(out.stdout.contains("left 100 SPY open at 100"), "{}", out.stdout);
-    // The first price of the new run is its tape's first print, 100.00 at 09:30 on 10-08.
-    assert!(out.stdout.contains("flattened 100 SPY left open by run pdt-agent-"), "{}", out.stdout);
-    assert!(out.stdout.contains("at the first price 100.00 (P&L 0.00)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("holding 100 SPY at 100.00 taken over from run pdt-agent-"),
+        "{}",
+        out.stdout
+    );
     let c = rusqlite::Connection::open(&db).unwrap();
-    let (side, qty, price): (String, String, String) = c
-        .query_row(
-            "SELECT side, qty, price FROM fills WHERE client_order_id = 'pdt-agent-recover-1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    assert_eq!((side.as_str(), qty.as_str(), price.as_str()), ("sell", "100", "100.00"));
+    let mut stmt =
+        c.prepare("SELECT client_order_id, side, qty, time FROM fills ORDER BY audit_seq").unwrap();
+    let fills: Vec<(String, String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(fills.len(), 2, "{fills:?}");
+    let (first, second) = (&fills[0], &fills[1]);
+    assert_eq!((first.1.as_str(), second.1.as_str(), second.2.as_str()), ("buy", "sell", "100"));
+    assert_ne!(first.0, second.0, "a new id for the new run's order");
+    assert!(
+        second.3.starts_with("2013-10-08T13:45"),
+        "closed at flatten_at on the restart's day: {second:?}"
+    );
+    let deals = std::fs::read_to_string(report.join("deals.csv")).unwrap();
+    assert_eq!(deals.lines().count(), 2, "one deal, the position taken over: {deals}");
+    assert!(deals.lines().nth(1).unwrap().contains(",session end,"), "{deals}");
     verify(&db);
 }
 

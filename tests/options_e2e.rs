@@ -382,83 +382,71 @@ fn kill_while_holding_a_call(
         .run()
         .success();
     assert!(
-        out.stdout.contains(&format!("left {qty} {occ} open at {avg}; it will be flattened")),
+        out.stdout.contains(&format!("opt-kill: holding {qty} {occ} at {avg} taken over from run opt-kill-")),
         "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.contains(&format!("opt-kill: flattened {qty} {occ} left open by run opt-kill-")),
-        "{}",
-        out.stdout
-    );
-    assert!(open_option_positions(&db).is_empty(), "flat in the journal afterwards");
+    assert!(open_option_positions(&db).is_empty(), "flat in the journal afterwards: {}", out.stdout);
     verify(&db);
     (out.stdout, db, occ, (dec(&qty), dec(&avg)))
 }
 
-/// The restart's `…-recover-1` fill: (instrument, side, qty, price).
-fn recover_fill(db: &Path) -> (String, String, Decimal, Decimal) {
+/// The restart's closing fill (the journal's last): (instrument, side, qty, price, time).
+fn closing_fill(db: &Path) -> (String, String, Decimal, Decimal, String) {
     let c = rusqlite::Connection::open(db).unwrap();
-    let (instrument, side, qty, price): (String, String, String, String) = c
+    let (instrument, side, qty, price, time): (String, String, String, String, String) = c
         .query_row(
-            "SELECT instrument, side, qty, price FROM fills WHERE client_order_id = 'opt-kill-recover-1'",
+            "SELECT instrument, side, qty, price, time FROM fills ORDER BY audit_seq DESC LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .unwrap();
-    (instrument, side, dec(&qty), dec(&price))
+    (instrument, side, dec(&qty), dec(&price), time)
 }
 
 #[test]
-fn a_contract_left_by_a_killed_run_is_closed_at_its_synthetic_bid() {
+fn a_contract_left_by_a_killed_run_is_taken_over_and_closed_at_its_synthetic_bid() {
     use runner::options::{ChainSettings, ChainSource, OptionContract, SyntheticChain};
     let dir = tempfile::tempdir().unwrap();
     let tape = "timestamp,price,size\n2013-10-17T11:00:00.000-04:00,170.50,100\n\
                 2013-10-17T11:00:05.000-04:00,170.55,100\n";
-    let (stdout, db, occ, (qty, avg)) = kill_while_holding_a_call(dir.path(), tape);
-    // The chain of the recipe (default IV 16 %, NYSE days) quotes that contract at 170.50, 11:00.
+    let (_, db, occ, (qty, avg)) = kill_while_holding_a_call(dir.path(), tape);
+    // The restart holds the call until its data ends, then closes it (exit reason shutdown) at
+    // the bid the recipe's chain (default IV 16 %, NYSE days) quotes at its last print.
     let chain =
         SyntheticChain::new("SPY", ChainSettings::default(), runner::calendar::Calendar::nyse()).unwrap();
     let contract: OptionContract = occ.parse().unwrap();
     let at = runner::model::Timestamp::from_datetime(
-        &chrono::DateTime::parse_from_rfc3339("2013-10-17T11:00:00-04:00").unwrap(),
+        &chrono::DateTime::parse_from_rfc3339("2013-10-17T11:00:05-04:00").unwrap(),
     );
-    let bid = chain.quote(&contract, dec("170.50"), at).unwrap().bid;
+    let bid = chain.quote(&contract, dec("170.55"), at).unwrap().bid;
     assert!(bid > Decimal::ZERO && bid < dec("170.50"), "a premium, not the underlying's price: {bid}");
-    assert_eq!(recover_fill(&db), (occ.clone(), "sell".to_owned(), qty, bid));
-    let pnl = ((bid - avg) * qty * Decimal::ONE_HUNDRED).round_dp(2);
-    assert!(
-        stdout.contains(&format!(
-            "at the synthetic bid {bid} at the first underlying price 170.50 (P&L {pnl:.2})"
-        )),
-        "{stdout}"
-    );
+    let (instrument, side, closed, price, _) = closing_fill(&db);
+    assert_eq!((instrument, side.as_str(), closed, price), (occ.clone(), "sell", qty, bid));
+    let deals = std::fs::read_to_string(dir.path().join("report/deals.csv")).unwrap();
+    let row = deals.lines().nth(1).unwrap();
+    assert!(row.contains(&occ) && row.contains(",shutdown,"), "{deals}");
+    assert!(row.contains(&format!(",{avg},")), "entry at its average: {deals}");
     // `runner journal trades` names the contract on both fills.
     let trades = Run::new(["journal", "--db", s(&db), "trades"]).run().success();
     let rows: Vec<&str> = trades.stdout.lines().filter(|l| l.contains("opt-kill")).collect();
     assert_eq!(rows.len(), 2, "{}", trades.stdout);
     assert!(rows.iter().all(|l| l.contains(&occ)), "{}", trades.stdout);
-    assert!(
-        rows[1].contains("opt-kill-recover-1") && rows[1].contains(&bid.to_string()),
-        "{}",
-        trades.stdout
-    );
+    assert!(rows[1].contains(&bid.to_string()), "{}", trades.stdout);
 }
 
 #[test]
-fn a_contract_left_by_a_killed_run_past_its_expiry_is_closed_at_intrinsic_value() {
+fn a_contract_left_by_a_killed_run_past_its_expiry_settles_at_intrinsic_value() {
     let dir = tempfile::tempdir().unwrap();
-    // Monday 2013-10-21: the October monthly stopped trading on Friday at 16:00.
+    // Monday 2013-10-21: the October monthly stopped trading on Friday at 16:00. Nothing saw the
+    // underlying since Thursday: it settles at the first price there is, 173.00 − 170 strike.
     let tape = "timestamp,price,size\n2013-10-21T09:30:00.000-04:00,173.00,100\n\
                 2013-10-21T09:31:00.000-04:00,173.10,100\n";
-    let (stdout, db, occ, (qty, avg)) = kill_while_holding_a_call(dir.path(), tape);
-    // 173.00 − 170 strike.
-    assert_eq!(recover_fill(&db), (occ, "sell".to_owned(), qty, dec("3.00")));
-    let pnl = ((dec("3.00") - avg) * qty * Decimal::ONE_HUNDRED).round_dp(2);
-    assert!(
-        stdout.contains(&format!(
-            "at intrinsic value 3.00 at the first underlying price 173.00 (last trade was 2013-10-18 16:00) (P&L {pnl:.2})"
-        )),
-        "{stdout}"
-    );
+    let (stdout, db, occ, (qty, _)) = kill_while_holding_a_call(dir.path(), tape);
+    let (instrument, side, closed, price, time) = closing_fill(&db);
+    assert_eq!((instrument, side.as_str(), closed, price), (occ.clone(), "sell", qty, dec("3.00")));
+    assert!(time.starts_with("2013-10-18T20:00:00"), "stamped at the last trading time: {time}");
+    assert!(stdout.contains(&format!("{occ} expired: settled at intrinsic value 3.00")), "{stdout}");
+    let deals = std::fs::read_to_string(dir.path().join("report/deals.csv")).unwrap();
+    assert!(deals.lines().nth(1).unwrap().contains(",expiry,"), "{deals}");
 }

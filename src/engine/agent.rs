@@ -112,8 +112,6 @@ pub struct Agent {
     /// The symbol positions are held in: the instrument, or the option contract.
     traded: SymbolId,
     option: Option<OptionLeg>,
-    /// The option leg's label last announced with [`AgentEvent::Instrument`].
-    announced: String,
     guard: LossGuard,
     /// A day-long halt (daily loss, max drawdown, halt command) ends when this trading day is over.
     halted_day: Option<i64>,
@@ -150,7 +148,6 @@ impl Agent {
             session_close: 0,
             traded: symbol,
             option: None,
-            announced: String::new(),
             related: None,
             pending: None,
             timer: None,
@@ -218,6 +215,57 @@ impl Agent {
     /// Whether the agent has orders working at its venue.
     pub fn has_orders(&self) -> bool {
         self.book.has_orders()
+    }
+
+    /// Take over a position its venue holds (a restart, before the first event): booked at its
+    /// average price, protected by the recipe's exits, and reported as a deal opened at `ts`
+    /// when it is closed. `instrument` is the ticker, or an option contract's OCC symbol.
+    ///
+    /// # Errors
+    /// An instrument this agent does not trade (another ticker, not an option on its underlying).
+    pub fn restore_position(
+        &mut self,
+        instrument: &InstrumentId,
+        qty: Qty,
+        avg_price: Price,
+        ts: Timestamp,
+    ) -> Result<(), String> {
+        if qty.is_zero() {
+            return Ok(());
+        }
+        if instrument.as_str() != self.cfg.symbol_label {
+            let contract = instrument
+                .as_str()
+                .parse::<crate::options::OptionContract>()
+                .ok()
+                .filter(|c| c.underlying == self.cfg.symbol_label);
+            match (self.option.as_mut(), contract) {
+                (Some(leg), Some(c)) => leg.restore(c),
+                _ => return Err(format!("{instrument} is not what agent {} trades", self.cfg.name)),
+            }
+            self.recorder.set_symbol(instrument.as_str());
+        }
+        self.book.restore(self.traded, qty, avg_price);
+        let side = if qty > Decimal::ZERO { Side::Buy } else { Side::Sell };
+        self.recorder.on_fill(&crate::model::order::Fill {
+            id: ClientOrderId(format!("{}-restored", self.cfg.order_prefix)),
+            symbol: self.traded,
+            instrument: instrument.clone(),
+            side,
+            qty: qty.abs(),
+            price: avg_price,
+            commission: Decimal::ZERO,
+            leaves: Decimal::ZERO,
+            purpose: Purpose::Entry,
+            ts,
+        });
+        self.exits.arm(avg_price, qty > Decimal::ZERO);
+        Ok(())
+    }
+
+    /// Take over an order still working at its venue (a restart, before the first event).
+    pub fn restore_order(&mut self, req: OrderRequest, leaves: Qty) {
+        self.book.restore_order(req, leaves);
     }
 
     /// When the agent wants to be woken if no market event comes first (see [`Timer`]).
@@ -540,7 +588,7 @@ impl Agent {
     }
 
     fn send(&mut self, i: &OrderIntent, price: Price, phase: Phase, out: &mut Outbox) {
-        let label = self.announce(out);
+        let label = self.option_label();
         let req = OrderRequest {
             id: self.next_id(),
             symbol: self.traded,
@@ -608,7 +656,7 @@ impl Agent {
             }
             out.events.push(AgentEvent::Position {
                 ts: f.ts,
-                symbol: f.symbol,
+                instrument: f.instrument.clone(),
                 qty: p.qty,
                 avg_price: p.avg_price,
                 realized: p.realized,
@@ -632,9 +680,14 @@ impl Agent {
     #[cold]
     fn foreign_fill(&mut self, f: &crate::model::order::Fill, out: &mut Outbox) {
         if f.purpose == Purpose::Exit(ExitReason::Expiry) {
-            if let Some((_, at, message)) = self.option.as_ref().and_then(OptionLeg::settlement) {
-                out.events.push(AgentEvent::Info { ts: at, message });
-            }
+            let (ts, message) = match self.option.as_ref().and_then(OptionLeg::settlement) {
+                Some((_, at, message)) => (at, message),
+                None => {
+                    let name = self.option.as_ref().map(OptionLeg::label).unwrap_or_default();
+                    (f.ts, format!("{name} expired: settled at intrinsic value {}", f.price))
+                }
+            };
+            out.events.push(AgentEvent::Info { ts, message });
             return;
         }
         let message = format!(

@@ -11,7 +11,7 @@ use crate::market::event::{Candle, MarketEvent};
 use crate::model::ClientOrderId;
 use crate::model::account::{AccountState, Connectivity};
 use crate::model::order::{OrderEvent, OrderRequest, Replace};
-use crate::model::{Money, Price, SymbolId, Timestamp};
+use crate::model::{InstrumentId, Money, Price, Timestamp};
 use crate::risk::gate::{OrderDenied, RiskApproved};
 use crate::strategy::Signal;
 
@@ -139,20 +139,12 @@ pub enum AgentEvent {
         /// What happened.
         message: String,
     },
-    /// The name orders and fills on `symbol` go by from now on (an option contract's OCC
-    /// symbol, announced before the first order on it).
-    Instrument {
-        /// The run's symbol.
-        symbol: SymbolId,
-        /// Its name.
-        name: String,
-    },
     /// The position after a fill.
     Position {
         /// When.
         ts: Timestamp,
-        /// The instrument.
-        symbol: SymbolId,
+        /// The instrument (ticker, or the option contract's OCC symbol).
+        instrument: InstrumentId,
         /// Signed quantity.
         qty: Decimal,
         /// Average price.

@@ -8,14 +8,11 @@
 //! requoted whenever the underlying prints a new price while a contract is held; every report
 //! says the prices are synthetic. Trading days for the listing schedule and last trading days
 //! come from the NYSE calendar (closed outside its 2000–2030 range).
-//!
-//! [`ContractPricer`] prices a contract known only by its OCC symbol on the same chain: the
-//! restart path uses it to close, in the journal, a contract a killed run left open.
 
 use chrono::NaiveDate;
 
 use crate::market::event::Quote;
-use crate::model::{Price, Qty, Side, SymbolId, Timestamp};
+use crate::model::{Price, Qty, SymbolId, Timestamp};
 use crate::options::{
     ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection, OptionsError,
     SyntheticChain,
@@ -165,6 +162,16 @@ impl OptionLeg {
         Some(self.to_quote(q.bid, q.ask, ts))
     }
 
+    /// Hold `contract` again (a restart found a position in it): it is requoted from the next
+    /// underlying print on, and settles at its last trading time.
+    pub fn restore(&mut self, contract: OptionContract) {
+        let days = self.chain.trading_days();
+        self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
+        self.wanted = Some(contract.right);
+        self.contract = Some(contract);
+        self.last_underlying = None;
+    }
+
     /// Forget the contract (after it was closed).
     pub fn release(&mut self) {
         self.contract = None;
@@ -193,89 +200,6 @@ fn percent(fraction: f64) -> String {
     let s = format!("{:.4}", fraction * 100.0);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".to_owned() } else { s.to_owned() }
-}
-
-/// How [`ContractPricer::closing_price`] priced a contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClosingBasis {
-    /// The synthetic chain's bid (closing a long while the contract still trades).
-    SyntheticBid,
-    /// The synthetic chain's ask (closing a short while the contract still trades).
-    SyntheticAsk,
-    /// Intrinsic value (the contract's last trading time has passed).
-    Intrinsic,
-}
-
-/// A contract's closing price and how it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClosingPrice {
-    /// The contract, parsed from its OCC symbol.
-    pub contract: OptionContract,
-    /// Price per share (premium).
-    pub price: Price,
-    /// Bid or intrinsic value.
-    pub basis: ClosingBasis,
-    /// The contract's last trading time.
-    pub last_trade: Timestamp,
-}
-
-impl ClosingPrice {
-    /// What the price is, for the terminal (`the synthetic bid …` / `intrinsic value …`).
-    pub fn describe(&self, underlying: Price) -> String {
-        match self.basis {
-            ClosingBasis::SyntheticBid | ClosingBasis::SyntheticAsk => {
-                let side = if self.basis == ClosingBasis::SyntheticBid { "bid" } else { "ask" };
-                format!("the synthetic {side} {} at the first underlying price {underlying}", self.price)
-            }
-            ClosingBasis::Intrinsic => format!(
-                "intrinsic value {} at the first underlying price {underlying} (last trade was {})",
-                self.price,
-                self.last_trade.to_new_york().format("%Y-%m-%d %H:%M")
-            ),
-        }
-    }
-}
-
-/// Prices an option position known only by its OCC symbol on the recipe's synthetic chain:
-/// what closing it would fetch (or cost) when the underlying is at a given price and time.
-#[derive(Debug, Clone)]
-pub struct ContractPricer {
-    chain: SyntheticChain<TradingDayFn>,
-}
-
-impl ContractPricer {
-    /// A pricer on `chain` (an options recipe's: the one its agent trades on).
-    pub fn new(chain: SyntheticChain<TradingDayFn>) -> Self {
-        Self { chain }
-    }
-
-    /// Closing price of `occ` with the underlying at `underlying` at `ts`, for a closing order on
-    /// `side` (`Sell` closes a long): the synthetic chain's bid (ask for a buy) while the contract
-    /// trades; its intrinsic value at `underlying` once `ts` is at or past its last trading time
-    /// (the underlying's price at expiry is not known here; `underlying` is the best price there
-    /// is). Errors name the symbol when it is not an OCC symbol or not on this chain.
-    pub fn closing_price(
-        &self,
-        occ: &str,
-        side: Side,
-        underlying: Price,
-        ts: Timestamp,
-    ) -> Result<ClosingPrice, String> {
-        let contract: OptionContract =
-            occ.parse().map_err(|e: crate::options::OptionsError| e.to_string())?;
-        let days = self.chain.trading_days();
-        let last_trade = Timestamp::from_datetime(&contract.last_trading_time(days));
-        if ts >= last_trade {
-            let price = contract.intrinsic(underlying);
-            return Ok(ClosingPrice { contract, price, basis: ClosingBasis::Intrinsic, last_trade });
-        }
-        let q = self.chain.quote(&contract, underlying, ts).map_err(|e| e.to_string())?;
-        let (price, basis) = match side {
-            Side::Sell => (q.bid, ClosingBasis::SyntheticBid),
-            Side::Buy => (q.ask, ClosingBasis::SyntheticAsk),
-        };
-        Ok(ClosingPrice { contract, price, basis, last_trade })
-    }
 }
 
 #[cfg(test)]
@@ -372,47 +296,5 @@ mod tests {
         assert_eq!(l.label(), "SPY put");
         l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();
         assert_eq!(l.label(), "SPY   131019C00168000");
-    }
-
-    #[test]
-    fn closing_price_is_the_bid_while_trading_and_intrinsic_after() {
-        let pricer = ContractPricer::new(chain());
-        let mut l = leg();
-        let ts = at("2013-10-08T10:00:00-04:00");
-        let q = l.select(true, dec!(168.09), at("2013-10-07T11:00:00-04:00")).unwrap();
-        let occ = l.contract().unwrap().occ_symbol();
-        // The same chain as the agent's: the bid the leg would quote at that price and time.
-        let want = l.chain().quote(l.contract().unwrap(), dec!(169.5), ts).unwrap().bid;
-        let p = pricer.closing_price(&occ, Side::Sell, dec!(169.5), ts).expect("priced");
-        assert_eq!((p.price, p.basis), (want, ClosingBasis::SyntheticBid));
-        assert!(p.price > q.bid, "the call gained with the underlying");
-        assert!(p.describe(dec!(169.5)).contains("synthetic bid"));
-        let ask = pricer.closing_price(&occ, Side::Buy, dec!(169.5), ts).expect("priced");
-        assert_eq!(
-            (ask.price, ask.basis),
-            (
-                l.chain().quote(l.contract().unwrap(), dec!(169.5), ts).unwrap().ask,
-                ClosingBasis::SyntheticAsk
-            )
-        );
-        // The compact form parses too; after the last trading time it is intrinsic value.
-        let after = at("2013-10-21T09:30:00-04:00");
-        let p = pricer.closing_price("SPY131019C00168000", Side::Sell, dec!(170.25), after).expect("priced");
-        assert_eq!((p.price, p.basis), (dec!(2.25), ClosingBasis::Intrinsic));
-        assert_eq!(p.last_trade, at("2013-10-18T16:00:00-04:00"));
-        assert!(p.describe(dec!(170.25)).contains("last trade was 2013-10-18 16:00"));
-        let put =
-            pricer.closing_price("SPY   131019P00168000", Side::Sell, dec!(170.25), after).expect("priced");
-        assert_eq!(put.price, dec!(0));
-        // Not an OCC symbol (a journal of an older runner said `SPY option`), or another root.
-        assert!(
-            pricer.closing_price("SPY option", Side::Sell, dec!(170), ts).unwrap_err().contains("SPY option")
-        );
-        assert!(
-            pricer
-                .closing_price("QQQ   131019C00080000", Side::Sell, dec!(80), ts)
-                .unwrap_err()
-                .contains("QQQ")
-        );
     }
 }

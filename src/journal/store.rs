@@ -27,7 +27,17 @@ use super::record::{
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId};
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Version 2: a client order id is submitted once, ever. The index covers the orders recorded
+/// after the migration (`audit_seq > {first}`): a version-1 journal may hold ids an older runner
+/// repeated across restarts, and those stay as they are.
+fn unique_submissions(first: i64) -> String {
+    format!(
+        "CREATE UNIQUE INDEX orders_submitted_once ON orders (client_order_id) \
+         WHERE status = 'submitted' AND audit_seq > {first};"
+    )
+}
 
 const SCHEMA: &str = "
 CREATE TABLE audit (
@@ -188,6 +198,10 @@ pub enum JournalError {
     /// A run that never ended still holds the account (see [`Journal::begin_run_exclusive`]).
     #[error("{0}")]
     AccountInUse(String),
+    /// An order was submitted under a client order id the journal already has: it was never
+    /// recorded (nor, by the runtime, sent).
+    #[error("client order id {0} was already submitted; an order is never sent twice")]
+    DuplicateOrderId(ClientOrderId),
     /// `end_run` for a run that was never begun or has already ended.
     #[error("run {run} is unknown or already ended")]
     UnknownRun {
@@ -251,6 +265,11 @@ trait Stored: Serialize + DeserializeOwned + Sized {
     fn to_sql(&self) -> Vec<SqlValue>;
     /// Read from a row whose column 0 is `audit_seq` and columns 1.. are `COLUMNS`.
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
+    /// The client order id this record repeats, when `error` is its insert breaking the
+    /// one-submission-per-id rule (orders only).
+    fn duplicate_of(&self, _error: &rusqlite::Error) -> Option<ClientOrderId> {
+        None
+    }
 }
 
 fn text(s: impl ToString) -> SqlValue {
@@ -298,6 +317,11 @@ fn get_run(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<RunId>> {
 }
 
 impl Stored for OrderRecord {
+    fn duplicate_of(&self, error: &rusqlite::Error) -> Option<ClientOrderId> {
+        let rusqlite::Error::SqliteFailure(e, _) = error else { return None };
+        (e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE).then(|| self.client_order_id.clone())
+    }
+
     const KIND: &'static str = "order";
     const TABLE: &'static str = "orders";
     const COLUMNS: &'static [&'static str] = &[
@@ -585,8 +609,12 @@ fn insert_record<R: Stored>(tx: &Connection, path: &Path, record: &R) -> Result<
         format!("INSERT INTO {} (audit_seq, {}) VALUES ({placeholders})", R::TABLE, R::COLUMNS.join(", "));
     let mut values = vec![SqlValue::Integer(seq)];
     values.extend(record.to_sql());
-    tx.execute(&stmt, rusqlite::params_from_iter(values))
-        .map_err(|source| JournalError::Sqlite { path: path.to_path_buf(), source })?;
+    tx.execute(&stmt, rusqlite::params_from_iter(values)).map_err(|source| {
+        match record.duplicate_of(&source) {
+            Some(id) => JournalError::DuplicateOrderId(id),
+            None => JournalError::Sqlite { path: path.to_path_buf(), source },
+        }
+    })?;
     Ok(seq)
 }
 
@@ -724,8 +752,15 @@ impl Journal {
         }
         if version == 0 {
             tx.execute_batch(SCHEMA).map_err(sql)?;
+            tx.execute_batch(&unique_submissions(0)).map_err(sql)?;
             tx.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, ?1)", [to_hex(&GENESIS)])
                 .map_err(sql)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
+        } else if version == 1 && create {
+            let last: i64 = tx
+                .query_row("SELECT coalesce(max(audit_seq), 0) FROM orders", [], |r| r.get(0))
+                .map_err(sql)?;
+            tx.execute_batch(&unique_submissions(last)).map_err(sql)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
@@ -952,6 +987,24 @@ impl Journal {
         account: &AccountId,
     ) -> Result<Vec<PositionRecord>, JournalError> {
         self.select("agent = ? AND account = ?", vec![text(agent), text(account)])
+    }
+
+    /// Orders of `agent` on `account` still working when the journal last heard of them (their
+    /// newest state is submitted, accepted or partly filled), from paper and live runs other
+    /// than `except` — what a restart must find at the venue. Oldest first.
+    pub fn open_orders_of(
+        &self,
+        agent: &AgentId,
+        account: &AccountId,
+        except: &RunId,
+    ) -> Result<Vec<OrderRecord>, JournalError> {
+        self.select(
+            "audit_seq IN (SELECT max(audit_seq) FROM orders WHERE agent = ? AND account = ? \
+             GROUP BY client_order_id) \
+             AND status IN ('submitted', 'accepted', 'partially_filled') \
+             AND run_id IN (SELECT id FROM runs WHERE mode != 'backtest' AND id != ?)",
+            vec![text(agent), text(account), text(except)],
+        )
     }
 
     /// Rebuild: day trades of `account` on or after trading date `date`, oldest first.
@@ -1236,6 +1289,54 @@ mod tests {
             avg_price: dec!(168.10),
             time: t(sec),
         }
+    }
+
+    fn submitted(id: &str, seq: i64) -> OrderRecord {
+        OrderRecord {
+            client_order_id: ClientOrderId::from(id),
+            run: None,
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            qty: dec!(1),
+            limit_price: None,
+            stop_price: None,
+            status: OrderStatus::Submitted,
+            time: t(seq),
+        }
+    }
+
+    #[test]
+    fn a_client_order_id_is_submitted_once_and_old_journals_keep_their_repeats() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("j.db");
+        let mut j = Journal::open(&path).expect("open");
+        j.record_order(&submitted("a-x1-1", 1)).expect("first");
+        // Later states of the same order are fine; a second submission is not, in a batch too.
+        j.record_order(&OrderRecord { status: OrderStatus::Filled, ..submitted("a-x1-1", 2) })
+            .expect("state");
+        assert!(matches!(j.record_order(&submitted("a-x1-1", 3)), Err(JournalError::DuplicateOrderId(_))));
+        let mut b = j.batch().expect("batch");
+        assert!(matches!(b.record_order(&submitted("a-x1-1", 4)), Err(JournalError::DuplicateOrderId(_))));
+        drop(b);
+        drop(j);
+        // A version-1 journal (no such rule) that repeated an id opens, and is migrated: what it
+        // holds stays, new repeats are refused.
+        let c = Connection::open(&path).expect("sqlite");
+        c.execute_batch("DROP INDEX orders_submitted_once; PRAGMA user_version = 1;").expect("downgrade");
+        drop(c);
+        // What an older runner did: the same id again after a restart.
+        let mut j = Journal::open_existing(&path).expect("open v1 without migrating");
+        j.record_order(&submitted("a-x1-1", 5)).expect("v1 allowed repeats");
+        drop(j);
+        let mut j = Journal::open(&path).expect("migrates");
+        assert!(j.verify().expect("verify").is_ok());
+        let version: i64 = j.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        j.record_order(&submitted("a-2", 6)).expect("new id");
+        assert!(matches!(j.record_order(&submitted("a-2", 7)), Err(JournalError::DuplicateOrderId(_))));
     }
 
     /// A journal with one of every record kind.

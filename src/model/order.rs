@@ -160,8 +160,10 @@ pub struct OrderRequest {
 pub struct Fill {
     /// The order.
     pub id: ClientOrderId,
-    /// Instrument.
+    /// Instrument (the run's symbol index).
     pub symbol: SymbolId,
+    /// Its name at the venue (ticker, pair, OCC symbol).
+    pub instrument: InstrumentId,
     /// Buy or sell.
     pub side: Side,
     /// Executed quantity.

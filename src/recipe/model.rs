@@ -290,6 +290,28 @@ pub struct Broker {
     /// Name of the secret holding the broker credentials; required for live brokers, refused for paper.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// At start, when the venue's positions or working orders differ from what the journal
+    /// says: `refuse` (print the difference, exit 1) or `adopt` (take the venue's state and
+    /// journal it as inferred records). `runner up --adopt` adopts for one run.
+    #[serde(default, skip_serializing_if = "Reconcile::is_default")]
+    pub reconcile: Reconcile,
+}
+
+/// What a restart does when the venue and the journal disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reconcile {
+    /// Refuse to trade and show the difference.
+    #[default]
+    Refuse,
+    /// Take the venue's state.
+    Adopt,
+}
+
+impl Reconcile {
+    fn is_default(&self) -> bool {
+        *self == Self::Refuse
+    }
 }
 
 /// Instrument kinds.

@@ -676,6 +676,7 @@ mod tests {
         Fill {
             id: ClientOrderId("x".into()),
             symbol: SymbolId(0),
+            instrument: crate::model::InstrumentId::from("SPY"),
             side,
             qty,
             price,

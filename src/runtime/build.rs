@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::decision::DecisionConfig;
 use crate::engine::agent::AgentConfig;
 use crate::engine::candles::CandleStyle;
-use crate::engine::option_leg::{ContractPricer, OptionLeg, TradingDayFn, nyse_trading_day};
+use crate::engine::option_leg::{OptionLeg, TradingDayFn, nyse_trading_day};
 use crate::market::session::{SessionHours, Window};
 use crate::market::transform::{HeikinAshi, Renko};
 use crate::model::Money;
@@ -193,14 +193,6 @@ pub fn option_leg(recipe: &Recipe, symbol: SymbolId) -> Result<OptionLeg, String
     let expiry = i.expiry.ok_or("instrument.expiry is required for options")?;
     let strike = i.strike.ok_or("instrument.strike is required for options")?;
     OptionLeg::new(chain, OptionSelection { expiry, strike }, symbol).map_err(|e| e.to_string())
-}
-
-/// A pricer on an options recipe's synthetic chain (the one its agent trades on).
-///
-/// # Errors
-/// Chain settings out of range.
-pub fn contract_pricer(recipe: &Recipe) -> Result<ContractPricer, String> {
-    option_chain(recipe).map(ContractPricer::new)
 }
 
 /// The synthetic chain of the recipe's `instrument` (its `implied_vol` and `rate`), on NYSE

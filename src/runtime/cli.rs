@@ -17,7 +17,8 @@ use super::status;
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::journal::record::ts as journal_ts;
 use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunMode};
-use crate::model::{AccountId, AgentId};
+use crate::model::{AccountId, AgentId, SymbolId};
+use crate::recipe::model::Reconcile;
 use crate::recipe::types::Speed;
 use crate::report::{self, Report};
 use crate::risk::compliance::daytrade::DayTrade;
@@ -40,6 +41,11 @@ pub struct UpArgs {
     /// Fleet daily loss limit in account currency (overrides `daily_loss_limit`).
     #[arg(long, value_name = "AMOUNT")]
     pub fleet_loss_limit: Option<rust_decimal::Decimal>,
+    /// At start, when a venue's positions or working orders differ from the journal's, take the
+    /// venue's state (journaled as inferred records) instead of refusing to trade (the recipe's
+    /// `broker.reconcile: adopt` does the same).
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// Where a run's report goes (shared by `up` and `backtest`).
@@ -167,22 +173,14 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
     m
 }
 
-fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> anyhow::Result<SinkInfo> {
-    let options = match p.recipe.instrument.kind {
-        crate::recipe::model::InstrumentKind::Option => Some(
-            crate::runtime::build::contract_pricer(&p.recipe)
-                .map_err(|e| ExitError::failed(format!("{}: instrument: {e}", recipe.display())))?,
-        ),
-        _ => None,
-    };
-    Ok(SinkInfo {
+fn sink_info(p: &run::Prepared, recipe: &Path, mode: RunMode) -> SinkInfo {
+    SinkInfo {
         agent: AgentId(p.recipe.agent.clone()),
         account: AccountId(p.recipe.broker.account.clone()),
         instrument: p.recipe.instrument.underlying.clone(),
         recipe: recipe.display().to_string(),
         mode,
-        options,
-    })
+    }
 }
 
 fn open_journal(path: &Path, durability: Durability) -> anyhow::Result<Journal> {
@@ -220,6 +218,83 @@ fn verify_journal(path: &Path) -> anyhow::Result<()> {
         path.display()
     ))
     .into())
+}
+
+/// Restart by reconciliation (`super::reconcile`): the paper venue is restored from the
+/// journal (positions at their average price; an order the journal left working died with the
+/// process that simulated it and is journaled as canceled), compared with the journal, and the
+/// agent takes the venue's positions over. A difference refuses the start (the table is the
+/// error) unless `adopt`.
+fn reconcile(
+    p: &run::Prepared,
+    run: &mut crate::runtime::lockstep::Lockstep,
+    sink: &mut JournalSink,
+    restored: &crate::runtime::journal_sink::Restored,
+    adopt: bool,
+    start: crate::model::Timestamp,
+) -> Result<(), String> {
+    use crate::runtime::reconcile::{adoption, compare, table};
+    let name = &p.recipe.agent;
+    let underlying = &p.recipe.instrument.underlying;
+    let (agent, venue) = run.parts_mut();
+    for pos in &restored.open_positions {
+        // The underlying is symbol 0; an option contract is the option leg's symbol 1.
+        let symbol = if pos.instrument.as_str() == underlying { SymbolId(0) } else { SymbolId(1) };
+        venue.restore_position(symbol, pos.instrument.clone(), pos.qty, pos.avg_price);
+    }
+    let journal_err = |e: crate::journal::JournalError| format!("journal: {e}");
+    if !restored.open_orders.is_empty() {
+        let dead: Vec<_> = restored
+            .open_orders
+            .iter()
+            .map(|o| crate::journal::OrderRecord {
+                status: crate::journal::OrderStatus::Canceled,
+                ..o.clone()
+            })
+            .collect();
+        sink.record_inferred(&dead, &[], start.to_utc()).map_err(journal_err)?;
+        for o in &restored.open_orders {
+            say(&format!(
+                "{name}: order {} ({} {} {}) was working at the paper venue of a run that died; a simulated \
+                 order does not outlive its process: journaled as canceled\n",
+                o.client_order_id, o.side, o.qty, o.instrument
+            ));
+        }
+    }
+    let state = venue.snapshot();
+    let gaps = compare(&restored.open_positions, &[], &state);
+    if !gaps.is_empty() {
+        if !adopt {
+            return Err(format!(
+                "the venue's account differs from the journal; nothing was traded. Inspect both, or \
+                 take the venue's state with `runner up --adopt` (broker.reconcile: adopt):\n{}",
+                table(&gaps)
+            ));
+        }
+        let (orders, positions) = adoption(
+            &gaps,
+            &[],
+            &state,
+            &AgentId(p.recipe.agent.clone()),
+            &AccountId(p.recipe.broker.account.clone()),
+        );
+        sink.record_inferred(&orders, &positions, start.to_utc()).map_err(journal_err)?;
+        say(&format!("{name}: adopted the venue's state:\n{}", table(&gaps)));
+    }
+    for pos in &state.positions {
+        agent.restore_position(&pos.instrument, pos.qty, pos.avg_price, start)?;
+        let from = restored
+            .open_positions
+            .iter()
+            .find(|r| r.instrument == pos.instrument)
+            .and_then(|r| r.run.as_ref())
+            .map_or_else(|| "the venue".to_owned(), |r| format!("run {r}"));
+        say(&format!(
+            "{name}: holding {} {} at {} taken over from {from}; the agent manages it from here\n",
+            pos.qty, pos.instrument, pos.avg_price
+        ));
+    }
+    Ok(())
 }
 
 /// Run `runner up`.
@@ -291,7 +366,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         say(&format!("stopped ({why}) before any agent started; nothing was journaled\n"));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut agents = Vec::with_capacity(prepared.len());
+    let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
     for (p, path) in prepared.iter().zip(&args.recipes) {
         let mut run = run::build_lockstep(p)?;
         let replay = run::open_replay(p, DateRange::default())?;
@@ -301,15 +376,18 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         let mut meta = metadata(p, path);
         // The restart rebuild inherits only what happened before this run's first market event
         // (crate::journal::history); peek at it with a second reader of the same data.
-        if let Some(first) = run::open_replay(p, DateRange::default())?
+        let first = run::open_replay(p, DateRange::default())?
             .next()
             .transpose()
-            .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?
-        {
+            .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?;
+        if let Some(first) = &first {
             meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
         }
+        // What a restart takes over is stamped at the first market event (or now).
+        let start =
+            first.map_or_else(|| crate::model::Timestamp::from_datetime(&chrono::Utc::now()), |e| e.ts());
         let mut sink =
-            JournalSink::begin(journal, sink_info(p, path, RunMode::Paper)?, meta).map_err(|e| match e {
+            JournalSink::begin(journal, sink_info(p, path, RunMode::Paper), meta).map_err(|e| match e {
                 JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
                 e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
             })?;
@@ -348,14 +426,17 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
             .collect();
         run.parts_mut().0.restore_day_trades(&restored_trades);
-        for pos in &restored.open_positions {
-            say(&format!(
-                "{name}: a previous run ({}) left {} {} open at {}; it will be flattened at the first price\n",
-                pos.run.as_ref().map_or("?", |r| r.as_str()),
-                pos.qty,
-                pos.instrument,
-                pos.avg_price
-            ));
+        let adopt = args.adopt || p.recipe.broker.reconcile == Reconcile::Adopt;
+        if let Err(why) = reconcile(p, &mut run, &mut sink, &restored, adopt, start) {
+            // Nothing traded: every run begun so far ends as refused.
+            let outcome = format!("refused: {}", why.lines().next().unwrap_or_default());
+            for a in agents {
+                if let Some(s) = a.sink {
+                    let _ = s.end(&outcome);
+                }
+            }
+            let _ = sink.end(&outcome);
+            return Err(ExitError::failed(format!("{name}: {why}")).into());
         }
         agents.push(fleet::FleetAgent {
             run,
@@ -411,7 +492,7 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         let journal = open_journal(&settings.journal, Durability::ProcessCrash)?;
         let sink = JournalSink::begin(
             journal,
-            sink_info(&p, &args.recipe, RunMode::Backtest)?,
+            sink_info(&p, &args.recipe, RunMode::Backtest),
             metadata(&p, &args.recipe),
         )
         .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;

@@ -430,14 +430,6 @@ struct AgentCtx {
     board: Option<Arc<super::progress::Board>>,
 }
 
-fn first_price(ev: &MarketEvent) -> Option<(Price, Timestamp)> {
-    match ev {
-        MarketEvent::Trade(t) => Some((t.price, t.ts)),
-        MarketEvent::Bar(b) => Some((b.close, b.ts)),
-        MarketEvent::Quote(_) => None,
-    }
-}
-
 /// What the feeder hands the agent task.
 enum Feed {
     /// The next market event.
@@ -507,7 +499,6 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         Ok(())
     });
     let mut outcome = "completed".to_owned();
-    let mut seen_price = false;
     let mut pos: Option<(Decimal, Price)> = None;
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -542,14 +533,6 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             msg = rx.recv() => {
                 let Some(Feed::Market(ev)) = msg else { break };
-                if !seen_price && let Some((price, ts)) = first_price(&ev) {
-                    seen_price = true;
-                    if let Some(s) = journal.as_mut() {
-                        for line in s.on_first_price(price, ts) {
-                            say(&line);
-                        }
-                    }
-                }
                 {
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                     run.market(ev, &mut out.sink());

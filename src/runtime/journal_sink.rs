@@ -10,14 +10,10 @@
 //! day-trades`): day trades and positions of earlier paper/live runs timed before this run's
 //! first market event, which `runner up` records as the run's `first_event` metadata.
 //!
-//! Restart policy for paper accounts: the paper broker is a fresh simulation in every process,
-//! so a position a crashed run left open no longer exists anywhere but in the journal. The sink
-//! flattens it *in the journal* at the first price of the new run: a `recover-…` fill on the
-//! opposite side at that price and a flat position snapshot, and prints what it did. The new
-//! run's paper account starts from the recipe's starting equity. An option contract is named by
-//! its OCC symbol in every record, so the contract left open is known: it is closed at the
-//! synthetic chain's bid for that contract at the new run's first underlying price, or at its
-//! intrinsic value there if its last trading time has passed ([`ContractPricer`]).
+//! A restart reconciles what the journal says the account holds (positions and working orders)
+//! with what its venue says (`super::reconcile`); the sink reads the journal's side
+//! ([`JournalSink::restore`]) and journals what the reconciliation decides (orders the venue no
+//! longer has, an adopted venue state: [`JournalSink::record_inferred`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,14 +22,13 @@ use rust_decimal::Decimal;
 
 use super::process::{Liveness, ProcessStamp};
 use crate::engine::agent::{AgentEvent, StateChange};
-use crate::engine::option_leg::ContractPricer;
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
     OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord,
 };
 use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
-use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Price, Side, SymbolId, Timestamp};
+use crate::model::{AccountId, AgentId, ClientOrderId, Price, Side, Timestamp};
 
 /// Who and what a sink journals for.
 #[derive(Debug, Clone)]
@@ -42,15 +37,12 @@ pub struct SinkInfo {
     pub agent: AgentId,
     /// Its broker account.
     pub account: AccountId,
-    /// The recipe's instrument (the underlying's ticker). Records on other symbols carry the
-    /// name the agent announced for them ([`AgentEvent::Instrument`]: an option's OCC symbol).
+    /// The recipe's instrument (the underlying's ticker).
     pub instrument: String,
     /// Recipe path as given.
     pub recipe: String,
     /// Backtest, paper or live.
     pub mode: RunMode,
-    /// Options recipes: the chain that prices an option position a crashed run left open.
-    pub options: Option<ContractPricer>,
 }
 
 /// What a restart found in the journal.
@@ -64,6 +56,8 @@ pub struct Restored {
     pub crashed_runs: Vec<RunId>,
     /// Open positions a previous run of this agent left behind before this run's first event.
     pub open_positions: Vec<PositionRecord>,
+    /// Orders earlier runs of this agent left working (their newest state is not final).
+    pub open_orders: Vec<OrderRecord>,
     /// Day trades of earlier paper/live runs left out because they happened at or after this
     /// run's first market event (a replay of the same dates re-creates them).
     pub not_restored: usize,
@@ -82,9 +76,6 @@ pub struct JournalSink {
     day: Option<NaiveDate>,
     opened_today: Decimal,
     opened_since_count: bool,
-    pending_flatten: Vec<PositionRecord>,
-    /// Names announced for symbols other than the recipe's instrument (OCC symbols).
-    names: HashMap<SymbolId, InstrumentId>,
     error: Option<JournalError>,
 }
 
@@ -151,8 +142,6 @@ impl JournalSink {
             day: None,
             opened_today: Decimal::ZERO,
             opened_since_count: false,
-            pending_flatten: Vec::new(),
-            names: HashMap::new(),
             error: None,
         })
     }
@@ -178,8 +167,7 @@ impl JournalSink {
     /// Restart rebuild: this account's day trades from earlier paper/live runs (backtests
     /// are simulations and never count) and the open positions earlier runs of this agent
     /// left, both only from before this run's first market event (its run metadata
-    /// `first_event`; see [`crate::journal::history`]). Open positions are flattened in the
-    /// journal at the first price this run sees (see the module docs).
+    /// `first_event`; see [`crate::journal::history`]), and the orders they left working.
     ///
     /// [`JournalSink::begin`] refused to start while a run that never ended on this account
     /// still had a live process ([`still_running`]), and the caller holds the account lock; so
@@ -219,96 +207,29 @@ impl JournalSink {
         let open_positions = positions.counted;
         let not_restored = day_trades.superseded;
         let day_trades = day_trades.counted;
-        self.pending_flatten = open_positions.clone();
-        Ok(Restored { day_trades, crashed_runs, open_positions, not_restored })
+        let open_orders = self.journal.open_orders_of(&self.info.agent, &self.info.account, &self.run)?;
+        // The day-trade detector continues from what is held.
+        self.pos = open_positions.iter().map(|p| p.qty).sum();
+        Ok(Restored { day_trades, crashed_runs, open_positions, not_restored, open_orders })
     }
 
-    /// Flatten, in the journal, positions a crashed run left (once, at the first price).
-    /// Returns one line per position flattened.
-    pub fn on_first_price(&mut self, price: Price, ts: Timestamp) -> Vec<String> {
-        let mut lines = Vec::new();
-        for (n, p) in std::mem::take(&mut self.pending_flatten).into_iter().enumerate() {
-            let side = if p.qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
-            let (close, how, multiplier) = self.closing_price(&p, side, price, ts);
-            let id = ClientOrderId(format!("{}-recover-{}", self.info.agent, n + 1));
-            let fill = FillRecord {
-                fill_id: format!("{}-{}", self.run, id),
-                client_order_id: id,
-                run: Some(self.run.clone()),
-                agent: p.agent.clone(),
-                account: p.account.clone(),
-                instrument: p.instrument.clone(),
-                side,
-                qty: p.qty.abs(),
-                price: close,
-                fee: Decimal::ZERO,
-                time: utc(ts),
-            };
-            let flat = PositionRecord {
-                run: Some(self.run.clone()),
-                qty: Decimal::ZERO,
-                avg_price: Decimal::ZERO,
-                time: utc(ts),
-                ..p.clone()
-            };
-            let r = self.journal.batch().and_then(|mut b| {
-                b.record_fill(&fill)?;
-                b.record_position(&flat)?;
-                b.commit()
-            });
-            self.keep(r);
-            let mut pnl = ((close - p.avg_price) * p.qty * multiplier).round_dp(2);
-            pnl.rescale(2);
-            lines.push(format!(
-                "{}: flattened {} {} left open by run {} (avg {}) at {how} (P&L {pnl})",
-                self.info.agent,
-                p.qty,
-                p.instrument,
-                p.run.as_ref().map_or("?", RunId::as_str),
-                p.avg_price,
-            ));
+    /// Journal what a restart found out rather than saw happen: an order's new state
+    /// (`canceled` for one the venue no longer has; `accepted` for one only the venue has) or a
+    /// position the venue holds, each at `time`, in one commit.
+    pub fn record_inferred(
+        &mut self,
+        orders: &[OrderRecord],
+        positions: &[PositionRecord],
+        time: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let mut b = self.journal.batch()?;
+        for o in orders {
+            b.record_order(&OrderRecord { run: Some(self.run.clone()), time, ..o.clone() })?;
         }
-        lines
-    }
-
-    fn instrument(&self, sym: SymbolId) -> InstrumentId {
-        match self.names.get(&sym) {
-            Some(name) => name.clone(),
-            None if sym.0 == 0 => InstrumentId(self.info.instrument.clone()),
-            // Never reached by the engine (it announces option names before any order).
-            None => InstrumentId(format!("{} option", self.info.instrument)),
+        for p in positions {
+            b.record_position(&PositionRecord { run: Some(self.run.clone()), time, ..p.clone() })?;
         }
-    }
-
-    /// What a position a crashed run left is closed at by a `side` order, when the underlying
-    /// first prints `underlying` at `ts`: its price, how it was found (for the terminal) and its
-    /// multiplier. The underlying's own position closes at that price; an option at its
-    /// synthetic bid or intrinsic value. A position nothing here can price (e.g. `SPY option`,
-    /// written by a runner that did not name contracts) is closed at its average price, with no
-    /// P&L, and the line says so.
-    fn closing_price(
-        &self,
-        p: &PositionRecord,
-        side: Side,
-        underlying: Price,
-        ts: Timestamp,
-    ) -> (Price, String, Decimal) {
-        if p.instrument.as_str() == self.info.instrument {
-            // Shares (or coins): no multiplier.
-            return (underlying, format!("the first price {underlying}"), Decimal::ONE);
-        }
-        let priced = match &self.info.options {
-            Some(pricer) => pricer.closing_price(p.instrument.as_str(), side, underlying, ts),
-            None => Err(format!("this recipe does not trade {}", p.instrument)),
-        };
-        match priced {
-            Ok(c) => (c.price, c.describe(underlying), Decimal::from(c.contract.multiplier)),
-            Err(why) => (
-                p.avg_price,
-                format!("its average price {}, P&L not booked (no price for it: {why})", p.avg_price),
-                Decimal::ONE,
-            ),
-        }
+        b.commit()
     }
 
     fn order_from(&self, req: &OrderRequest) -> OrderRecord {
@@ -318,7 +239,7 @@ impl JournalSink {
             run: Some(self.run.clone()),
             agent: self.info.agent.clone(),
             account: self.info.account.clone(),
-            instrument: self.instrument(req.symbol),
+            instrument: req.instrument.clone(),
             side: req.side,
             order_type,
             qty: req.qty,
@@ -353,7 +274,7 @@ impl JournalSink {
                     run: Some(self.run.clone()),
                     agent: self.info.agent.clone(),
                     account: self.info.account.clone(),
-                    instrument: self.instrument(d.order.symbol),
+                    instrument: d.order.instrument.clone(),
                     side: d.order.side,
                     qty: d.order.qty,
                     client_order_id: Some(d.order.id.clone()),
@@ -378,7 +299,7 @@ impl JournalSink {
                     run: Some(self.run.clone()),
                     agent: self.info.agent.clone(),
                     account: self.info.account.clone(),
-                    instrument: self.instrument(f.symbol),
+                    instrument: f.instrument.clone(),
                     side: f.side,
                     qty: f.qty,
                     price: f.price,
@@ -416,12 +337,12 @@ impl JournalSink {
                 self.keep(r);
             }
             AgentEvent::Order(_) => {}
-            AgentEvent::Position { ts, symbol, qty, avg_price, .. } => {
+            AgentEvent::Position { ts, instrument, qty, avg_price, .. } => {
                 let rec = PositionRecord {
                     run: Some(self.run.clone()),
                     agent: self.info.agent.clone(),
                     account: self.info.account.clone(),
-                    instrument: self.instrument(*symbol),
+                    instrument: instrument.clone(),
                     qty: *qty,
                     avg_price: *avg_price,
                     time: utc(*ts),
@@ -432,9 +353,6 @@ impl JournalSink {
             // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
             AgentEvent::State { ts, state: StateChange::Halted, reason } => {
                 self.halt(HaltScope::Agent, reason, *ts);
-            }
-            AgentEvent::Instrument { symbol, name } => {
-                self.names.insert(*symbol, InstrumentId(name.clone()));
             }
             AgentEvent::State { .. }
             | AgentEvent::Warning { .. }
@@ -510,6 +428,7 @@ impl JournalSink {
 mod tests {
     use super::*;
     use crate::journal::Durability;
+    use crate::model::InstrumentId;
     use rust_decimal_macros::dec;
 
     fn sink(dir: &std::path::Path) -> JournalSink {
@@ -520,7 +439,6 @@ mod tests {
             instrument: "SPY".into(),
             recipe: "r.yaml".into(),
             mode: RunMode::Paper,
-            options: None,
         };
         JournalSink::begin(j, info, BTreeMap::new()).expect("begin")
     }
@@ -577,60 +495,39 @@ mod tests {
     }
 
     #[test]
-    fn an_option_left_open_is_closed_at_its_bid_and_an_unnamed_one_at_its_average_price() {
+    fn a_restart_finds_the_crashed_run_its_positions_and_its_working_orders() {
         let dir = tempfile::tempdir().expect("tmp");
-        let occ = "SPY   131019C00168000";
-        // `SPY option`: how a runner that did not name contracts journaled them.
-        let old =
-            crashed_with(dir.path(), &[(occ, dec!(10), dec!(2.00)), ("SPY option", dec!(20), dec!(1.75))]);
-        let recipe =
-            crate::recipe::from_yaml_str(include_str!("../../recipes/spy-9ma.yaml")).expect("recipe");
-        let pricer = crate::runtime::build::contract_pricer(&recipe).expect("pricer");
+        let old = crashed_with(dir.path(), &[("SPY", dec!(100), dec!(168.10))]);
+        let mut j = Journal::open(dir.path().join("j.db")).expect("journal");
+        let order = |id: &str, status| OrderRecord {
+            client_order_id: ClientOrderId::from(id),
+            run: Some(old.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Sell,
+            order_type: OrderType::Limit,
+            qty: dec!(100),
+            limit_price: Some(dec!(170)),
+            stop_price: None,
+            status,
+            time: Utc::now(),
+        };
+        // One order still working, one that filled: only the first is left open.
+        j.record_order(&order("a-x-1", OrderStatus::Submitted)).expect("order");
+        j.record_order(&order("a-x-1", OrderStatus::Accepted)).expect("order");
+        j.record_order(&order("a-x-2", OrderStatus::Submitted)).expect("order");
+        j.record_order(&order("a-x-2", OrderStatus::Filled)).expect("order");
+        drop(j);
         let mut s = sink(dir.path());
-        s.info.options = Some(pricer.clone());
         let restored = s.restore().expect("restore");
         assert_eq!(restored.crashed_runs, vec![old]);
-        assert_eq!(restored.open_positions.len(), 2);
-        // Tuesday 2013-10-08 10:00 New York, SPY at 168.50.
-        let ts = Timestamp(1_381_240_800_000_000_000);
-        let bid = pricer.closing_price(occ, Side::Sell, dec!(168.50), ts).expect("priced").price;
-        let lines = s.on_first_price(dec!(168.50), ts);
-        assert!(s.on_first_price(dec!(1), ts).is_empty(), "once");
-        let pnl = ((bid - dec!(2.00)) * dec!(1000)).round_dp(2);
-        assert!(lines[0].contains(&format!("flattened 10 {occ} left open by run a-")), "{lines:?}");
-        assert!(
-            lines[0].contains(&format!(
-                "at the synthetic bid {bid} at the first underlying price 168.50 (P&L {pnl:.2})"
-            )),
-            "{lines:?}"
-        );
-        assert!(lines[1].contains("flattened 20 SPY option"), "{lines:?}");
-        assert!(
-            lines[1].contains("at its average price 1.75, P&L not booked (no price for it: bad OCC"),
-            "{lines:?}"
-        );
-        let run = s.run_id().clone();
-        let j = s.end("completed").map(|_| ()).and_then(|()| Journal::open_existing(dir.path().join("j.db")));
-        let mut j = j.expect("reopen");
-        let fills = j.fills_for_run(&run).expect("fills");
-        let got: Vec<(&str, Side, Decimal, Decimal)> =
-            fills.iter().map(|f| (f.instrument.as_str(), f.side, f.qty, f.price)).collect();
-        assert_eq!(
-            got,
-            vec![(occ, Side::Sell, dec!(10), bid), ("SPY option", Side::Sell, dec!(20), dec!(1.75))]
-        );
-        assert!(j.open_positions(&AgentId::from("a")).expect("positions").is_empty());
-        assert!(j.verify().expect("verify").is_ok());
-    }
-
-    #[test]
-    fn records_carry_the_announced_name_of_a_symbol() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut s = sink(dir.path());
-        assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
-        assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY option", "nothing announced");
-        s.on_event(&AgentEvent::Instrument { symbol: SymbolId(1), name: "SPY   131019P00168000".to_owned() });
-        assert_eq!(s.instrument(SymbolId(1)).as_str(), "SPY   131019P00168000");
-        assert_eq!(s.instrument(SymbolId(0)).as_str(), "SPY");
+        let held: Vec<_> = restored.open_positions.iter().map(|p| (p.instrument.as_str(), p.qty)).collect();
+        assert_eq!(held, [("SPY", dec!(100))]);
+        let open: Vec<_> = restored.open_orders.iter().map(|o| o.client_order_id.as_str()).collect();
+        assert_eq!(open, ["a-x-1"]);
+        // Closing the position carried in is not a day trade.
+        let t = Timestamp(1_381_154_400_000_000_000);
+        assert_eq!(s.detect_day_trade(Side::Sell, dec!(100), t), None);
     }
 }

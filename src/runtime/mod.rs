@@ -29,6 +29,7 @@ pub mod journal_sink;
 pub mod lockstep;
 pub mod process;
 pub mod progress;
+pub mod reconcile;
 pub mod run;
 pub mod signals;
 pub mod status;

@@ -65,10 +65,29 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     Ok(Prepared { recipe, data, signals, related })
 }
 
-/// Build the agent for a prepared recipe.
+/// A tag no earlier run of an agent had: the start time in milliseconds (base 36) and two
+/// random characters. Client order ids are `{agent}-{tag}-{sequence}`, so a restarted agent
+/// never reuses an id its venue already has; the journal refuses a repeat anyway.
+pub fn run_tag() -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default();
+    let mut tag = Vec::with_capacity(11);
+    while n > 0 {
+        tag.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    tag.reverse();
+    for _ in 0..2 {
+        tag.push(DIGITS[usize::from(rand::random::<u8>() % 36)]);
+    }
+    String::from_utf8(tag).unwrap_or_default()
+}
+
+/// Build the agent for a prepared recipe; its client order ids carry a fresh [`run_tag`].
 pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
     let sym = SymbolId(0);
-    let cfg = crate::runtime::build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    let mut cfg = build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    cfg.order_prefix = format!("{}-{}", cfg.name, run_tag());
     let signals = match &p.signals {
         Some(path) => Some(
             external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
@@ -256,7 +275,7 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
         AgentEvent::Order(OrderEvent::ReplaceRejected { id, ts, reason }) => {
             format!("{} {agent} replace of {id} refused: {reason}", t(*ts))
         }
-        AgentEvent::Order(_) | AgentEvent::Instrument { .. } | AgentEvent::Candle(_) => return None,
+        AgentEvent::Order(_) | AgentEvent::Candle(_) => return None,
         AgentEvent::State { ts, state, reason } => match state {
             StateChange::Halted => format!("{} {agent} warning: halted: {reason}", t(*ts)),
             StateChange::ReduceOnly => format!("{} {agent} warning: reduce-only: {reason}", t(*ts)),

@@ -339,7 +339,7 @@ impl SimVenue {
         }
         self.now = trade.ts;
         if self.options.is_some() {
-            self.settle_expired(trade.ts);
+            self.settle_expired(trade.ts, Some(trade.price));
         }
         self.on_trade(&trade);
         if self.options.is_some() {
@@ -355,7 +355,7 @@ impl SimVenue {
     pub fn advance(&mut self, now: Timestamp) {
         self.now = self.now.max(now);
         if self.options.is_some() {
-            self.settle_expired(now);
+            self.settle_expired(now, None);
         }
         if !self.working.is_empty() {
             self.expire(now);
@@ -572,8 +572,10 @@ impl SimVenue {
     }
 
     /// The held contract reached its last trading time by `now`: its working orders are
-    /// canceled and the position settles at intrinsic value at the underlying's last price.
-    fn settle_expired(&mut self, now: Timestamp) {
+    /// canceled and the position settles at intrinsic value at the underlying's last price
+    /// before then — or, for a contract never quoted here (taken over at a restart after its
+    /// last trading time), at `first`, the first underlying price seen since.
+    fn settle_expired(&mut self, now: Timestamp, first: Option<Price>) {
         let Some(o) = self.options.as_ref() else { return };
         if o.expires_at.is_none_or(|e| now < e) {
             return;
@@ -581,7 +583,7 @@ impl SimVenue {
         let Some(o) = self.options.as_mut() else { return };
         let at = o.expires_at.take().unwrap_or(now);
         let Some((symbol, contract)) = o.held.take() else { return };
-        let underlying = o.last_underlying.take();
+        let underlying = o.last_underlying.take().or(first);
         let (gone, keep): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.working).into_iter().partition(|w| w.req.symbol == symbol);
         self.working = keep;
@@ -602,6 +604,7 @@ impl SimVenue {
         let fill = Fill {
             id: ClientOrderId(format!("{}-expiry", contract.occ_symbol().replace(' ', ""))),
             symbol,
+            instrument: InstrumentId(contract.occ_symbol()),
             side,
             qty: qty.abs(),
             price,
@@ -679,6 +682,7 @@ impl SimVenue {
         let fill = Fill {
             id: w.req.id.clone(),
             symbol: w.req.symbol,
+            instrument: w.req.instrument.clone(),
             side: w.req.side,
             qty,
             price,

@@ -161,6 +161,20 @@ impl Book {
         self.pos_mut(f.symbol).apply(f.side, f.qty, f.price, mult);
     }
 
+    /// Take over a position an earlier run left (restart), paid from cash at its average price
+    /// so equity does not jump.
+    pub fn restore(&mut self, s: SymbolId, qty: Qty, avg_price: Price) {
+        let side = if qty > Decimal::ZERO { crate::model::Side::Buy } else { crate::model::Side::Sell };
+        let mult = self.multiplier;
+        self.cash -= qty * avg_price * mult;
+        self.pos_mut(s).apply(side, qty.abs(), avg_price, mult);
+    }
+
+    /// Take over an order still working at the venue (restart): it blocks nothing.
+    pub fn restore_order(&mut self, req: OrderRequest, leaves: Qty) {
+        self.orders.push(Tracked { req, leaves, blocking: false });
+    }
+
     /// An order was sent.
     pub fn sent(&mut self, req: &OrderRequest) {
         // Every order blocks until the venue answers; a resting one only until it is accepted.

@@ -30,17 +30,10 @@ impl Agent {
         })
     }
 
-    /// Name the traded instrument (an option's contract, or the underlying and right asked for)
-    /// before the first order or denial on it; returns that name (`None` without options).
-    pub(super) fn announce(&mut self, out: &mut Outbox) -> Option<String> {
-        let label = self.option.as_ref().map(super::OptionLeg::label);
-        if let Some(name) = &label
-            && *name != self.announced
-        {
-            out.events.push(AgentEvent::Instrument { symbol: self.traded, name: name.clone() });
-            name.clone_into(&mut self.announced);
-        }
-        label
+    /// The traded option's name: its contract's OCC symbol, or the underlying and the right
+    /// asked for (`None` without options).
+    pub(super) fn option_label(&self) -> Option<String> {
+        self.option.as_ref().map(super::OptionLeg::label)
     }
 
     /// Refuse an option entry of `qty` at `price` for `reason`: an [`OrderDenied`] on the
@@ -54,7 +47,7 @@ impl Agent {
         message: String,
         out: &mut Outbox,
     ) {
-        let label = self.announce(out).unwrap_or_else(|| self.cfg.symbol_label.clone());
+        let label = self.option_label().unwrap_or_else(|| self.cfg.symbol_label.clone());
         let order = OrderRequest {
             id: self.next_id(),
             symbol: self.traded,
