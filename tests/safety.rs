@@ -291,3 +291,58 @@ fn journal_tables_print_escapes_from_an_edited_journal_as_text() {
     assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'), "{:?}", out.stdout);
     assert!(out.stdout.contains("done\\u{1b}]0;pwned\\u{7}"), "{}", out.stdout);
 }
+
+#[test]
+fn kill_9_with_an_order_working_then_restart_sends_nothing_twice_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("j.db");
+    // A limit entry 50 ticks away from the market rests for hours (at 2000x, seconds).
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/fleet/a.yaml"))
+        .unwrap()
+        .replace("agent: fleet-a", "agent: resting")
+        .replace("account: paper-fleet-a", "account: acct-rest")
+        .replace("../../../data", &repo_root().join("data").display().to_string())
+        .replace("orders:\n  type: market", "orders:\n  type: limit\n  limit_offset_ticks: 50");
+    assert!(text.contains("type: limit"), "{text}");
+    let recipe = dir.path().join("rest.yaml");
+    std::fs::write(&recipe, text).unwrap();
+    let st = dir.path().join("s");
+    let mut up = spawn_up(&[s(&recipe), "--speed", "2000x", "--journal", s(&db), "--state-dir", s(&st)]);
+    let working = || -> bool {
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM orders o WHERE status = 'accepted' AND audit_seq = \
+                     (SELECT max(audit_seq) FROM orders p WHERE p.client_order_id = o.client_order_id)",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .is_ok_and(|n| n > 0)
+    };
+    wait_for("a resting order", working);
+    kill9(&mut up);
+    crate::fleet::verify(&db);
+    let out = Run::new(["up", s(&recipe), "--speed", "max", "--journal", s(&db), "--state-dir", s(&st)])
+        .args(["--report-dir", s(&dir.path().join("r"))])
+        .run()
+        .success();
+    assert!(out.stdout.contains("a simulated order does not outlive its process: journaled as canceled"), "{}", out.stdout);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    // Every submission has its own id, across both runs; every fill belongs to a submitted order.
+    let submitted = q("SELECT count(*) FROM orders WHERE status = 'submitted'");
+    assert!(submitted >= 2, "both runs traded");
+    assert_eq!(q("SELECT count(DISTINCT client_order_id) FROM orders WHERE status = 'submitted'"), submitted);
+    assert_eq!(
+        q("SELECT count(*) FROM fills WHERE client_order_id NOT IN (SELECT client_order_id FROM orders)"),
+        0
+    );
+    // Nothing is left working in the journal: the dead order is canceled, the new run ended clean.
+    assert_eq!(
+        q("SELECT count(*) FROM orders o WHERE status IN ('submitted', 'accepted') AND audit_seq = \
+           (SELECT max(audit_seq) FROM orders p WHERE p.client_order_id = o.client_order_id)"),
+        0
+    );
+    crate::fleet::verify(&db);
+}
