@@ -182,3 +182,64 @@ mod related_symbol {
         assert_eq!(levels(&agent), ((None, Some(dec!(79.50))), Some(dec!(79.40))));
     }
 }
+
+/// A 24x7 (crypto) agent's trading day is the UTC day: a daily-loss halt ends once, at UTC
+/// midnight, not at New York midnight.
+mod crypto_days {
+    use runner::engine::agent::{AgentEvent, StateChange};
+    use runner::market::event::{MarketEvent, Trade};
+    use runner::model::{SymbolId, Timestamp};
+    use runner::strategy::{Direction, external_signal::ExternalEvent};
+    use rust_decimal::Decimal;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::from_datetime(&chrono::DateTime::parse_from_rfc3339(s).expect("time"))
+    }
+
+    fn print(s: &str, price: i64) -> MarketEvent {
+        MarketEvent::Trade(Trade {
+            symbol: SymbolId(0),
+            ts: at(s),
+            price: Decimal::from(price),
+            size: Decimal::ONE,
+        })
+    }
+
+    #[test]
+    fn a_halt_ends_at_utc_midnight_once() {
+        let yaml = "version: 1\nagent: btc\nprovider: {kind: replay, path: x.csv}\n\
+             broker: {kind: paper, account: p, starting_equity: 10000}\n\
+             instrument: {underlying: BTC-USD, kind: crypto}\n\
+             algorithm: {kind: external-signal, timeframe: 1m}\n\
+             risk: {entry_size: 1, daily_loss_limit: 100}\nsession: {calendar: 24x7}\n";
+        let r = runner::recipe::from_yaml_str(yaml).expect("recipe");
+        let signals =
+            vec![ExternalEvent { ts: at("2018-04-04T22:00:00Z"), direction: Direction::Long, strength: 100 }];
+        let s = runner::runtime::build::strategy(&r, SymbolId(0), Some(signals)).expect("strategy");
+        let mut run = crate::support::lockstep(&r, s);
+        let mut states = Vec::new();
+        let mut sink = |e: &AgentEvent| {
+            if let AgentEvent::State { ts, state, .. } = e {
+                states.push((*ts, *state));
+            }
+        };
+        // Long 1 BTC at 7000, down 150 at 23:00 UTC: halted for the rest of the UTC day.
+        for (t, p) in [
+            ("2018-04-04T22:00:00Z", 7000),
+            ("2018-04-04T23:00:00Z", 6850),
+            // 00:30 UTC is still the evening of the 4th in New York: a new trading day here.
+            ("2018-04-05T00:30:00Z", 6860),
+            // New York midnight (04:00 UTC): nothing happens.
+            ("2018-04-05T04:30:00Z", 6870),
+        ] {
+            run.market(print(t, p), &mut sink);
+        }
+        assert_eq!(
+            states,
+            [
+                (at("2018-04-04T23:00:00Z"), StateChange::Halted),
+                (at("2018-04-05T00:30:00Z"), StateChange::Active)
+            ]
+        );
+    }
+}

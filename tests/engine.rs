@@ -318,3 +318,75 @@ fn external_signal_recipe_reads_its_signal_file_beside_the_recipe() {
         "{t}"
     );
 }
+
+/// A tape that goes quiet at 15:50 while a position is held: the clock, not a print, reaches
+/// `flatten_at` (15:55), in a backtest and in a paced `runner up` alike; nothing is held
+/// overnight.
+#[test]
+fn a_quiet_tape_is_flattened_at_flatten_at_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("quiet.csv"),
+        "timestamp,price,size\n2013-10-07T09:31:00-04:00,100.00,100\n2013-10-07T15:50:00-04:00,101.00,100\n\
+         2013-10-08T09:30:00-04:00,102.00,100\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("quiet.signals.csv"),
+        "timestamp,ticker,direction\n2013-10-07T09:31:00-04:00,SPY,b\n",
+    )
+    .unwrap();
+    let recipe = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &recipe,
+        "version: 1\nagent: quiet\nprovider: {kind: replay, path: quiet.csv}\n\
+         broker: {kind: paper, account: paper-quiet, starting_equity: 10000}\n\
+         instrument: {underlying: SPY, kind: equity}\n\
+         algorithm: {kind: external-signal, timeframe: 5m}\n\
+         risk: {entry_size: 10}\nsession: {hours: regular, flatten_at: \"15:55\"}\n",
+    )
+    .unwrap();
+    let expected =
+        "2013-10-07T09:31:00.000-04:00,long,10,100,2013-10-07T15:55:00.000-04:00,101,10,session end";
+    let bt_csv = dir.path().join("bt.csv");
+    Run::new(["backtest", s(&recipe), "--no-journal", "--trades-csv", s(&bt_csv)])
+        .args(["--report-dir", s(&dir.path().join("bt"))])
+        .run()
+        .success();
+    let bt = std::fs::read_to_string(&bt_csv).unwrap();
+    assert_eq!(bt.lines().nth(1), Some(expected), "{bt}");
+    // Paced: `runner up` at 80000x gets the same trades as the backtest.
+    let up_csv = dir.path().join("up.csv");
+    Run::new(["up", s(&recipe), "--speed", "80000x", "--trades-csv", s(&up_csv)])
+        .args(["--state-dir", s(&dir.path().join("st")), "--journal", s(&dir.path().join("j.db"))])
+        .args(["--report-dir", s(&dir.path().join("up"))])
+        .run()
+        .success();
+    assert_eq!(std::fs::read_to_string(&up_csv).unwrap(), bt);
+    // And the clock, not the next print, closes it: with the next print two days of data time
+    // (30 s at 5000x) away, the session-end fill is in the journal while `up` still waits.
+    let far = std::fs::read_to_string(dir.path().join("quiet.csv"))
+        .unwrap()
+        .replace("2013-10-08T09:30", "2013-10-10T09:30");
+    std::fs::write(dir.path().join("quiet.csv"), far).unwrap();
+    let db = dir.path().join("paced.db");
+    let mut up = crate::fleet::spawn_up(&[
+        s(&recipe),
+        "--speed",
+        "5000x",
+        "--journal",
+        s(&db),
+        "--state-dir",
+        s(&dir.path().join("st2")),
+    ]);
+    let closed = || {
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| {
+                c.query_row("SELECT count(*) FROM fills WHERE side = 'sell'", [], |r| r.get::<_, i64>(0))
+            })
+            .is_ok_and(|n| n == 1)
+    };
+    crate::fleet::wait_for("the session-end fill", closed);
+    assert!(up.try_wait().unwrap().is_none(), "filled before the next print, not at the end of the data");
+    crate::fleet::kill9(&mut up);
+}

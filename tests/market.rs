@@ -388,11 +388,13 @@ fn holidays_and_early_closes_come_from_the_nyse_calendar() {
         .dir(dir.path())
         .run()
         .success();
+    // 24x7 days are UTC days: 4-hour candles start at 00, 04, … UTC (07:00, 11:00, … New York
+    // in November).
     assert_eq!(
         spans(&full.stdout, "2013-11-28"),
-        owned(&[("08:00", "12:00"), ("12:00", "16:00"), ("16:00", "20:00")])
+        owned(&[("07:00", "11:00"), ("11:00", "15:00"), ("15:00", "19:00")])
     );
-    // --tz changes how times print, not the New York grid the engine uses.
+    // --tz changes how times print, not the grid the engine uses.
     let utc = Run::new(["candles", "thanksgiving.csv", "-t", "4h", "-s", "full", "-f", "csv", "--tz", "UTC"])
         .dir(dir.path())
         .run()
@@ -403,14 +405,14 @@ fn holidays_and_early_closes_come_from_the_nyse_calendar() {
             .lines()
             .nth(1)
             .unwrap()
-            .starts_with("2013-11-27T08:00:00-05:00,2013-11-27T12:00:00-05:00,")
+            .starts_with("2013-11-27T07:00:00-05:00,2013-11-27T11:00:00-05:00,")
     );
     assert!(
         utc.stdout
             .lines()
             .nth(1)
             .unwrap()
-            .starts_with("2013-11-27T13:00:00+00:00,2013-11-27T17:00:00+00:00,")
+            .starts_with("2013-11-27T12:00:00+00:00,2013-11-27T16:00:00+00:00,")
     );
 }
 

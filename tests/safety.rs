@@ -327,7 +327,11 @@ fn kill_9_with_an_order_working_then_restart_sends_nothing_twice_and_loses_nothi
         .args(["--report-dir", s(&dir.path().join("r"))])
         .run()
         .success();
-    assert!(out.stdout.contains("a simulated order does not outlive its process: journaled as canceled"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("a simulated order does not outlive its process: journaled as canceled"),
+        "{}",
+        out.stdout
+    );
     let c = rusqlite::Connection::open(&db).unwrap();
     let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     // Every submission has its own id, across both runs; every fill belongs to a submitted order.

@@ -22,9 +22,7 @@ use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
 use crate::market::session::{SessionClock, SessionHours};
 use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, OrderType, Purpose};
-use crate::model::{
-    ClientOrderId, InstrumentId, Money, NEW_YORK, Price, Qty, Side, SymbolId, Timestamp, fastdec,
-};
+use crate::model::{ClientOrderId, InstrumentId, Money, Price, Qty, Side, SymbolId, Timestamp, fastdec};
 use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
 use crate::risk::gate::{DenyReason, GateContext, ProtectiveExits, RiskGate, RiskLimits, TradingState};
@@ -131,7 +129,7 @@ impl Agent {
             symbol,
             strategy,
             candles: CandleBuilder::new(symbol, cfg.timeframe_nanos, cfg.hours),
-            clock: SessionClock::new(NEW_YORK, cfg.hours),
+            clock: SessionClock::new(cfg.hours.zone(), cfg.hours),
             style: cfg.candle_style.clone(),
             decision: Decision::new(cfg.decision),
             gate: risk::build_gate(&cfg),
@@ -200,6 +198,12 @@ impl Agent {
     /// The strategy (its indicator state, for tests and status).
     pub fn strategy(&self) -> &AnyStrategy {
         &self.strategy
+    }
+
+    /// The trading day of the latest event: days since 1970-01-01 in the session's zone (New
+    /// York; UTC for 24x7), 0 before the first price.
+    pub fn trading_day(&self) -> i64 {
+        self.day_index
     }
 
     /// The latest event time seen.

@@ -28,7 +28,7 @@
 
 use super::event::{Bar, Candle, MarketEvent, Trade};
 use super::session::{Day, SessionClock, SessionHours, Timeframe};
-use crate::model::{NEW_YORK, Price, Qty, SymbolId, Timestamp, fastdec};
+use crate::model::{Price, Qty, SymbolId, Timestamp, fastdec};
 use crate::strategy::Phase;
 
 /// Aggregates in-session prices into time candles of one length for one instrument.
@@ -136,16 +136,17 @@ pub struct CandleBuilder {
 }
 
 impl CandleBuilder {
-    /// Candles of `tf_nanos` for `symbol` in the New York session `hours`.
+    /// Candles of `tf_nanos` for `symbol` in the session `hours` (New York days; UTC days for
+    /// 24x7, [`SessionHours::zone`]).
     pub fn new(symbol: SymbolId, tf_nanos: i64, hours: SessionHours) -> Self {
         Self {
             symbol,
-            clock: SessionClock::new(NEW_YORK, hours),
+            clock: SessionClock::new(hours.zone(), hours),
             agg: CandleAggregator::new(symbol, tf_nanos),
         }
     }
 
-    /// Candles of timeframe `tf` for `symbol` in the New York session `hours`.
+    /// Candles of timeframe `tf` for `symbol` in the session `hours`.
     pub fn with_timeframe(symbol: SymbolId, tf: Timeframe, hours: SessionHours) -> Self {
         Self::new(symbol, tf.nanos(), hours)
     }

@@ -265,6 +265,18 @@ impl FromStr for Window {
     }
 }
 
+impl SessionHours {
+    /// The time zone whose days the session counts in: New York for the exchange calendar and
+    /// fixed hours, UTC for 24x7 (crypto days roll once, at UTC midnight — the day boundary of
+    /// every crypto venue's daily bars).
+    pub fn zone(&self) -> Tz {
+        match self.window {
+            Window::AllDay => chrono_tz::UTC,
+            _ => crate::model::NEW_YORK,
+        }
+    }
+}
+
 /// Session hours in exchange-local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionHours {

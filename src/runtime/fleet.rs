@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::RunError;
+use super::clock::{Clock, DataClock, PacedClock};
 use super::journal_sink::JournalSink;
 use super::process::ProcessStamp;
 use super::run::describe;
@@ -165,7 +165,8 @@ struct Slot {
     stopped: bool,
     qty: Decimal,
     avg: Price,
-    day: Option<NaiveDate>,
+    /// The agent's trading day (days since 1970-01-01 in its session's zone).
+    day: Option<i64>,
     day_start: Money,
     equity: Money,
     last_event: Option<Timestamp>,
@@ -182,8 +183,8 @@ impl Slot {
 
 struct Book {
     slots: Vec<Slot>,
-    /// The New York trading date of the last fleet halt (one per day).
-    halted_on: Option<NaiveDate>,
+    /// The trading day of the last fleet halt (one per day).
+    halted_on: Option<i64>,
 }
 
 type Shared = Arc<Mutex<Book>>;
@@ -475,6 +476,12 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         Speed::Max => None,
         Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
     };
+    // A paced replay's time runs with the wall clock, so a timer comes even when the tape is
+    // quiet; at full speed the data delivers it (super::clock).
+    let mut clock: Box<dyn Clock> = match factor {
+        Some(f) => Box::new(PacedClock::new(f)),
+        None => Box::new(DataClock::default()),
+    };
     let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let start = Instant::now();
         let mut first: Option<i64> = None;
@@ -505,6 +512,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut failure = None;
     let progress = ctx.progress;
     loop {
+        let wake = run.agent().next_timer().and_then(|t| clock.wake_at(&t));
         tokio::select! {
             biased;
             changed = ctx.stop.changed() => {
@@ -525,6 +533,13 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     publish(run.agent(), &ctx, false, pos);
                 }
             }
+            () = sleep_until(wake) => {
+                if let Some(t) = run.agent().next_timer() {
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    run.timer(t.at, &mut out.sink());
+                    publish(run.agent(), &ctx, false, pos);
+                }
+            }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
                 if let Some(b) = &ctx.board && count > 0 {
@@ -533,6 +548,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             msg = rx.recv() => {
                 let Some(Feed::Market(ev)) = msg else { break };
+                clock.seen(ev.ts());
                 {
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                     run.market(ev, &mut out.sink());
@@ -593,8 +609,16 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     Ok(Finished { report, outcome, run: journal_run })
 }
 
+/// Sleep until `wake`, or forever when there is nothing to wake for.
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
-/// the one that reaches the loss limit (at most once per New York trading date).
+/// the one that reaches the loss limit (at most once per trading day).
 fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Price)>) -> Option<Money> {
     let equity = agent.equity();
     let now = agent.now();
@@ -605,7 +629,7 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
     if market {
         s.last_market = wall;
         s.last_event = Some(now);
-        let date = now.to_new_york().date_naive();
+        let date = agent.trading_day();
         if s.day != Some(date) {
             // The day starts from the equity before its first event.
             s.day = Some(date);

@@ -11,6 +11,7 @@
 
 use crate::engine::agent::{Agent, AgentEvent, Command, Event, Outbox, Request};
 use crate::market::event::MarketEvent;
+use crate::model::Timestamp;
 use crate::model::order::OrderEvent;
 use crate::venue::sim::SimVenue;
 
@@ -70,6 +71,15 @@ impl Lockstep {
         self.settle(sink);
     }
 
+    /// A timer the agent asked for, delivered without a market event: the venue moves to its
+    /// time first (day orders expire, an expired option settles), then the agent.
+    pub fn timer(&mut self, at: Timestamp, sink: &mut impl FnMut(&AgentEvent)) {
+        self.venue.advance(at);
+        self.settle(sink);
+        self.agent.handle(Event::Timer(at), &mut self.out);
+        self.settle(sink);
+    }
+
     /// Deliver timers the data jumped past (see the module docs).
     #[cold]
     fn due_timers(&mut self, ev: MarketEvent, sink: &mut impl FnMut(&AgentEvent)) {
@@ -77,10 +87,7 @@ impl Lockstep {
             if ev.ts() <= t.deliver_by {
                 return;
             }
-            self.venue.advance(t.at);
-            self.settle(sink);
-            self.agent.handle(Event::Timer(t.at), &mut self.out);
-            self.settle(sink);
+            self.timer(t.at, sink);
             if self.agent.next_timer() == Some(t) {
                 return;
             }

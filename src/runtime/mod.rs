@@ -6,6 +6,8 @@
 //!
 //! - [`build`](crate::runtime::build): the recipe → component build: each component from the
 //!   recipe block that configures it, with the recipe key to blame when it refuses;
+//! - [`clock`](crate::runtime::clock): data, paced-replay and wall clocks: when a timer the
+//!   agent asked for is delivered without a market event;
 //! - [`lockstep`](crate::runtime::lockstep): an agent and a simulated venue stepped together
 //!   (backtests, paper runs);
 //! - [`run`](crate::runtime::run): a recipe prepared for a run: its agent, venue and replay, and
@@ -23,6 +25,7 @@
 pub mod account_lock;
 pub mod build;
 pub mod cli;
+pub mod clock;
 pub mod credentials;
 pub mod fleet;
 pub mod journal_sink;
