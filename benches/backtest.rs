@@ -31,7 +31,8 @@ fn prepared() -> Prepared {
 }
 
 fn agent(p: &Prepared) -> Lockstep {
-    run::build_lockstep(p).unwrap_or_else(|e| panic!("agent: {e:#}"))
+    let venue = runner::runtime::venues::simulated(p).unwrap_or_else(|e| panic!("venue: {e:#}"));
+    run::build_lockstep(p, venue).unwrap_or_else(|e| panic!("agent: {e:#}"))
 }
 
 /// The tape, with the recipe's price band when `p` is given (as `runner backtest` reads it).

@@ -444,7 +444,8 @@ fn candles_command_prints_what_the_strategy_sees() {
             .replace("flatten_at: \"15:55\"", "flatten_at: \"14:55\""); // inside every session here
         let recipe = write(dir.path(), &format!("r-{tf}.yaml"), &text);
         let prepared = run::prepare(&recipe).unwrap();
-        let mut agent = run::build_lockstep(&prepared).unwrap();
+        let venue = runner::runtime::venues::simulated(&prepared).unwrap();
+        let mut agent = run::build_lockstep(&prepared, venue).unwrap();
         let mut seen: Vec<Candle> = vec![];
         let mut sink = |e: &AgentEvent| {
             if let AgentEvent::Candle(c) = e {

@@ -321,15 +321,21 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     // Every recipe is validated in full, and the secrets it names are decrypted once, here,
     // in memory, before anything trades; they are held (and wiped on drop) for the whole run.
-    let mut credentials = Vec::with_capacity(args.recipes.len());
-    for path in &args.recipes {
-        let recipe = crate::recipe::cli::load_for_run(path)?;
-        credentials.push(super::credentials::unlock(&recipe, path, &settings.secrets_dir)?);
-    }
-    let _credentials = credentials;
+    // Each recipe's venue and market data come from the registry, which refuses a kind this
+    // build has no adapter for before anything is locked or journaled.
     let mut prepared = Vec::with_capacity(args.recipes.len());
+    let mut credentials = Vec::with_capacity(args.recipes.len());
+    let mut venues = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
-        prepared.push(run::prepare(path)?);
+        let p = run::prepare(path)?;
+        let creds = super::credentials::unlock(&p.recipe, path, &settings.secrets_dir)?;
+        let execution = super::venues::execution(&p, &creds)
+            .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
+        let data = super::venues::market_data(&p, DateRange::default(), &creds)
+            .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
+        venues.push((execution, data));
+        credentials.push(creds);
+        prepared.push(p);
     }
     // One agent name and one broker account per agent in this process.
     let mut names = HashSet::new();
@@ -367,9 +373,9 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
-    for (p, path) in prepared.iter().zip(&args.recipes) {
-        let mut run = run::build_lockstep(p)?;
-        let replay = run::open_replay(p, DateRange::default())?;
+    for ((p, path), (execution, data)) in prepared.iter().zip(&args.recipes).zip(venues) {
+        let mut run = run::build_lockstep(p, execution)?;
+        let super::venues::MarketData::Replay(replay) = data;
         let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
@@ -481,8 +487,11 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
     }
     let p = run::prepare(&args.recipe)?;
-    let lockstep = run::build_lockstep(&p)?;
-    let replay = run::open_replay(&p, DateRange { from: args.from, to: args.to })?;
+    let lockstep = run::build_lockstep(&p, super::venues::simulated(&p)?)?;
+    let range = DateRange { from: args.from, to: args.to };
+    let super::venues::MarketData::Replay(replay) =
+        super::venues::market_data(&p, range, &super::credentials::Credentials::default())
+            .map_err(|e| ExitError::failed(format!("{}: {e}", args.recipe.display())))?;
     let sink = if args.no_journal {
         None
     } else {
@@ -505,7 +514,7 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         (None, None) => String::new(),
     };
     let no_data = format!("no market data in {}{range}; nothing was backtested", p.data.display());
-    let done = fleet::backtest(lockstep, replay, sink, &no_data)?;
+    let done = run::backtest(lockstep, replay, sink, &no_data)?;
     let name = &p.recipe.agent;
     let dir = args
         .output

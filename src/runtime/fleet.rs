@@ -6,7 +6,7 @@
 //! multi-agent driver [`run`] that journals every agent event through a
 //! [`JournalSink`], sums the agents' P&L for the day and halts every agent when
 //! the fleet loss limit is reached, tracks health (stale market data by wall clock, a stalled
-//! loop) and writes status files; and the journaled [`backtest`] loop.
+//! loop) and writes status files.
 //! Account locks are taken by the caller (`runtime::cli`) before anything runs.
 
 use std::io::{IsTerminal, Write};
@@ -145,13 +145,58 @@ pub struct FleetAgent {
     pub sink: Option<JournalSink>,
 }
 
+/// How a run ended: what the journal's `outcome` says and `runner up` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The data ended (or the agent was shut down) normally.
+    Completed,
+    /// The fleet loss limit halted the agent (its last halt's reason).
+    Halted(String),
+    /// A signal stopped the run.
+    Stopped(StopReason),
+    /// The run failed (a journal write, the market data).
+    Error(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Completed => f.write_str("completed"),
+            Self::Halted(reason) => write!(f, "halted: {reason}"),
+            Self::Stopped(why) => write!(f, "stopped: {why}"),
+            Self::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// An agent's health as the runtime watches it (wall clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Its loop runs and its data flows.
+    Ok,
+    /// Its loop has not run for this long.
+    Stalled(Duration),
+    /// No market data for this long (more than `stale_data_seconds`).
+    Stale(Duration),
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ok => f.write_str("ok"),
+            Self::Stalled(d) => write!(f, "unhealthy: loop stalled for {}s", d.as_secs()),
+            Self::Stale(d) => write!(f, "unhealthy: no market data for {}s", d.as_secs()),
+        }
+    }
+}
+
 /// How one agent's run ended.
 pub struct Finished {
     /// The report.
     pub report: Report,
     /// `completed`, `halted: …`, `stopped: interrupted` (Ctrl-C, SIGINT) or `stopped: terminated`
     /// (SIGTERM).
-    pub outcome: String,
+    pub outcome: Outcome,
     /// The journal run id, if journaled.
     pub run: Option<String>,
 }
@@ -172,7 +217,7 @@ struct Slot {
     last_event: Option<Timestamp>,
     last_market: Instant,
     heartbeat: Instant,
-    health: String,
+    health: Health,
 }
 
 impl Slot {
@@ -264,7 +309,7 @@ async fn run_all(
                 last_event: None,
                 last_market: now,
                 heartbeat: now,
-                health: "ok".to_owned(),
+                health: Health::Ok,
             })
             .collect(),
         halted_on: None,
@@ -375,7 +420,7 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
         let mut b = lock(book);
         for s in &mut b.slots {
             let health = if s.stopped {
-                "ok".to_owned()
+                Health::Ok
             } else {
                 health(now.duration_since(s.heartbeat), now.duration_since(s.last_market), opts.stale_after)
             };
@@ -394,7 +439,7 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
                 avg_price: s.avg.round_dp(4).to_string(),
                 day_pnl: s.day_pnl().round_dp(2).to_string(),
                 equity: s.equity.round_dp(2).to_string(),
-                health: s.health.clone(),
+                health: s.health.to_string(),
                 last_event: s.last_event.map(crate::report::iso).unwrap_or_default(),
                 updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             });
@@ -409,13 +454,13 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
 
 /// An agent's health from how long ago its loop last ran and its last market event arrived
 /// (wall clock): a stalled loop first, then stale data.
-fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Duration>) -> String {
+fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Duration>) -> Health {
     if since_loop > STALL_AFTER {
-        format!("unhealthy: loop stalled for {}s", since_loop.as_secs())
+        Health::Stalled(since_loop)
     } else if stale_after.is_some_and(|limit| since_data > limit) {
-        format!("unhealthy: no market data for {}s", since_data.as_secs())
+        Health::Stale(since_data)
     } else {
-        "ok".to_owned()
+        Health::Ok
     }
 }
 
@@ -505,7 +550,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         let _ = tx.blocking_send(Feed::End);
         Ok(())
     });
-    let mut outcome = "completed".to_owned();
+    let mut outcome = Outcome::Completed;
     let mut pos: Option<(Decimal, Price)> = None;
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -518,7 +563,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             changed = ctx.stop.changed() => {
                 let why = *ctx.stop.borrow();
                 if changed.is_err() || why.is_some() {
-                    outcome = format!("stopped: {}", why.unwrap_or(StopReason::Interrupted));
+                    outcome = Outcome::Stopped(why.unwrap_or(StopReason::Interrupted));
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                     run.command(Command::Shutdown, &mut out.sink());
                     break;
@@ -527,7 +572,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             Ok(()) = ctx.halt_rx.changed() => {
                 let reason = ctx.halt_rx.borrow().clone();
                 if let Some(reason) = reason {
-                    outcome = format!("halted: {reason}");
+                    outcome = Outcome::Halted(reason.clone());
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                     run.command(halt_command(&reason), &mut out.sink());
                     publish(run.agent(), &ctx, false, pos);
@@ -597,8 +642,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     }
     let journal_run = match journal {
         Some(s) => {
-            let outcome = failure.as_ref().map_or(outcome.clone(), |f| format!("error: {f}"));
-            Some(s.end(&outcome).map_err(|e| anyhow::anyhow!("{name}: journal: {e}"))?.to_string())
+            let outcome = failure.as_ref().map_or(outcome.clone(), |f| Outcome::Error(f.clone()));
+            Some(
+                s.end(&outcome.to_string()).map_err(|e| anyhow::anyhow!("{name}: journal: {e}"))?.to_string(),
+            )
         }
         None => None,
     };
@@ -657,57 +704,6 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
     None
 }
 
-/// Backtest: drive the agent synchronously over the replay, journaling every event in order.
-/// A replay with no market event at all is a failure (exit 1): `no_data` says what was asked
-/// for (the data and date range); the journal run ends with that error.
-pub fn backtest(
-    mut run: Lockstep,
-    replay: Replay,
-    mut sink: Option<JournalSink>,
-    no_data: &str,
-) -> anyhow::Result<Finished> {
-    let mut fail: Option<String> = None;
-    let mut out = |ev: &AgentEvent| {
-        if let Some(s) = sink.as_mut() {
-            s.on_event(ev);
-        }
-    };
-    let mut events: u64 = 0;
-    let dropped = replay.dropped_prints();
-    for ev in replay {
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                fail = Some(e.to_string());
-                break;
-            }
-        };
-        events += 1;
-        run.market(ev, &mut out);
-    }
-    run.command(Command::Shutdown, &mut out);
-    let empty = fail.is_none() && events == 0;
-    let journal_run = match sink {
-        Some(s) => {
-            let outcome = match &fail {
-                Some(f) => format!("error: {f}"),
-                None if empty => format!("error: {no_data}"),
-                None => "completed".to_owned(),
-            };
-            Some(s.end(&outcome).map_err(|e| RunError::unusable(format!("journal: {e}")))?.to_string())
-        }
-        None => None,
-    };
-    if let Some(f) = fail {
-        return Err(RunError::unusable(f).into());
-    }
-    if empty {
-        return Err(RunError::refused(no_data).into());
-    }
-    let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
-    Ok(Finished { report, outcome: "completed".to_owned(), run: journal_run })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,9 +711,12 @@ mod tests {
     #[test]
     fn health_reports_a_stalled_loop_before_stale_data() {
         let secs = Duration::from_secs;
-        assert_eq!(health(secs(1), secs(100), None), "ok");
-        assert_eq!(health(secs(1), secs(2), Some(secs(30))), "ok");
-        assert_eq!(health(secs(1), secs(31), Some(secs(30))), "unhealthy: no market data for 31s");
-        assert_eq!(health(secs(6), secs(31), Some(secs(30))), "unhealthy: loop stalled for 6s");
+        assert_eq!(health(secs(1), secs(100), None), Health::Ok);
+        assert_eq!(health(secs(1), secs(2), Some(secs(30))), Health::Ok);
+        assert_eq!(
+            health(secs(1), secs(31), Some(secs(30))).to_string(),
+            "unhealthy: no market data for 31s"
+        );
+        assert_eq!(health(secs(6), secs(31), Some(secs(30))).to_string(), "unhealthy: loop stalled for 6s");
     }
 }

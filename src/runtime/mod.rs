@@ -19,6 +19,8 @@
 //! - [`status`](crate::runtime::status), [`progress`](crate::runtime::progress),
 //!   [`signals`](crate::runtime::signals): status files, the progress line, SIGINT/SIGTERM/SIGHUP;
 //! - [`credentials`](crate::runtime::credentials): the secrets a recipe names, decrypted once;
+//! - [`venues`](crate::runtime::venues): the registry — which venue and market data a recipe
+//!   gets, by kind, with its credentials;
 //! - [`account_lock`](crate::runtime::account_lock), [`process`](crate::runtime::process): one
 //!   broker account, one agent, across processes.
 
@@ -36,6 +38,7 @@ pub mod reconcile;
 pub mod run;
 pub mod signals;
 pub mod status;
+pub mod venues;
 
 /// Why a run could not start or finish. The command line maps it to an exit code (`cli`): the
 /// runtime says what went wrong, not how the process ends.

@@ -1,7 +1,7 @@
-//! Run building blocks: loading a recipe for the engine, building its agent, opening its
-//! replay, and the synchronous backtest driver (a plain loop with the simulated clock: no
-//! channels, no sleeping). The live-style driver (tokio tasks, pacing, fleet guardrails) is
-//! [`super::fleet`].
+//! Run building blocks: loading a recipe for the engine, building its agent and simulated
+//! venue, opening its replay, and the backtest driver ([`backtest`]: the agent and its venue in
+//! lockstep over the replay, journaled; no channels, no sleeping). The `runner up` driver
+//! (tokio tasks, pacing, fleet guardrails) is [`super::fleet`].
 
 use std::path::{Path, PathBuf};
 
@@ -9,13 +9,11 @@ use chrono::NaiveDate;
 
 use super::RunError;
 use crate::engine::agent::{Agent, AgentEvent, Command, StateChange};
-use crate::market::event::MarketEvent;
 use crate::market::replay::{Replay, ReplayOptions};
 use crate::model::order::{OrderEvent, OrderKind, Purpose};
 use crate::model::{InstrumentId, NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
-use crate::recipe::model::{AlgorithmKind, ProviderKind};
-use crate::report::Report;
+use crate::recipe::model::AlgorithmKind;
 use crate::runtime::build;
 use crate::runtime::lockstep::Lockstep;
 use crate::strategy::external_signal;
@@ -36,28 +34,9 @@ pub struct Prepared {
 /// Load a recipe file through every check `runner validate` makes, and resolve its data path.
 pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     let recipe = crate::recipe::cli::load_for_run(recipe_path)?;
-    if recipe.provider.kind != ProviderKind::Replay {
-        return Err(RunError::refused(format!(
-            "{}: the engine runs replay providers only for now (provider.kind: replay)",
-            recipe_path.display()
-        ))
-        .into());
-    }
-    if recipe.broker.kind != crate::recipe::model::BrokerKind::Paper {
-        // Never stand a simulation in for a live account the recipe names.
-        return Err(RunError::refused(format!(
-            "{}: the engine trades through the paper broker only for now (broker.kind: paper); \
-             the {} adapter is not part of this build, so nothing was sent",
-            recipe_path.display(),
-            crate::recipe::kind_name(&recipe.broker.kind)
-        ))
-        .into());
-    }
     let base = recipe_path.parent().unwrap_or(Path::new("."));
-    let rel = recipe.provider.path.clone().ok_or_else(|| {
-        RunError::refused(format!("{}: provider.path is required for replay", recipe_path.display()))
-    })?;
-    let data = base.join(rel);
+    // A replay's data path; live providers have none (`super::venues` decides what runs).
+    let data = base.join(recipe.provider.path.clone().unwrap_or_default());
     let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal)
         .then(|| external_signal::signal_file_for(recipe_path));
     let related = build::related_data(&recipe, base)
@@ -143,9 +122,10 @@ pub fn sim_config(r: &Recipe) -> SimConfig {
     }
 }
 
-/// The agent of a prepared recipe on its simulated venue, ready to step.
-pub fn build_lockstep(p: &Prepared) -> anyhow::Result<Lockstep> {
-    Ok(Lockstep::new(build_agent(p)?, sim_venue(p)?))
+/// The agent of a prepared recipe on `venue`, ready to step.
+pub fn build_lockstep(p: &Prepared, venue: super::venues::Execution) -> anyhow::Result<Lockstep> {
+    let super::venues::Execution::Simulated(venue) = venue;
+    Ok(Lockstep::new(build_agent(p)?, venue))
 }
 
 /// An inclusive New York date range filter.
@@ -202,25 +182,55 @@ pub fn open_replay(p: &Prepared, range: DateRange) -> anyhow::Result<Replay> {
     }
 }
 
-/// Backtest: step the agent and its venue over the replay, as fast as possible.
-pub fn backtest(mut run: Lockstep, replay: Replay) -> anyhow::Result<Report> {
-    let mut sink = |_: &AgentEvent| {};
+/// Backtest: drive the agent synchronously over the replay, journaling every event in order.
+/// A replay with no market event at all is a failure (exit 1): `no_data` says what was asked
+/// for (the data and date range); the journal run ends with that error.
+pub fn backtest(
+    mut run: Lockstep,
+    replay: Replay,
+    mut sink: Option<super::journal_sink::JournalSink>,
+    no_data: &str,
+) -> anyhow::Result<super::fleet::Finished> {
+    let mut fail: Option<String> = None;
+    let mut out = |ev: &AgentEvent| {
+        if let Some(s) = sink.as_mut() {
+            s.on_event(ev);
+        }
+    };
+    let mut events: u64 = 0;
     let dropped = replay.dropped_prints();
     for ev in replay {
-        run.market(ev?, &mut sink);
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                fail = Some(e.to_string());
+                break;
+            }
+        };
+        events += 1;
+        run.market(ev, &mut out);
     }
-    run.command(Command::Shutdown, &mut sink);
-    Ok(run.into_agent().into_report().with_off_band_prints(dropped.get()))
-}
-
-/// Backtest over events already in memory (benchmarks).
-pub fn backtest_events(mut run: Lockstep, events: &[MarketEvent]) -> Report {
-    let mut sink = |_: &AgentEvent| {};
-    for ev in events {
-        run.market(*ev, &mut sink);
+    run.command(Command::Shutdown, &mut out);
+    let empty = fail.is_none() && events == 0;
+    let journal_run = match sink {
+        Some(s) => {
+            let outcome = match &fail {
+                Some(f) => format!("error: {f}"),
+                None if empty => format!("error: {no_data}"),
+                None => "completed".to_owned(),
+            };
+            Some(s.end(&outcome).map_err(|e| RunError::unusable(format!("journal: {e}")))?.to_string())
+        }
+        None => None,
+    };
+    if let Some(f) = fail {
+        return Err(RunError::unusable(f).into());
     }
-    run.command(Command::Shutdown, &mut sink);
-    run.into_agent().into_report()
+    if empty {
+        return Err(RunError::refused(no_data).into());
+    }
+    let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
+    Ok(super::fleet::Finished { report, outcome: super::fleet::Outcome::Completed, run: journal_run })
 }
 
 /// Format an agent event as one line for the terminal (`None` for quiet events).
