@@ -279,23 +279,9 @@ impl Agent {
     }
 
     /// Process one event; what it leads to is appended to `out`.
-    #[inline]
     pub fn handle(&mut self, event: Event, out: &mut Outbox) {
         match event {
-            Event::Market(MarketEvent::Trade(t)) => {
-                self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size, t, out);
-            }
-            Event::Market(MarketEvent::Bar(b)) => {
-                // A bar acts as one print at its close, stamped at its start.
-                let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
-                self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume, t, out);
-            }
-            Event::Market(MarketEvent::Quote(q)) => {
-                if q.symbol == self.symbol {
-                    self.now = self.now.max(q.ts);
-                    self.book.mark_quote(&q);
-                }
-            }
+            Event::Market(ev) => self.on_market(&ev, out),
             Event::Order(ev) => self.on_order_event(ev, out),
             // The runtime reconciles the account before the first event; later snapshots change
             // nothing the agent decides on (its books follow the fills).
@@ -306,6 +292,27 @@ impl Agent {
             Event::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
             Event::Command(Command::ReduceOnly { reason }) => {
                 self.halt(TradingState::ReduceOnly, &reason, out);
+            }
+        }
+    }
+
+    /// [`Self::handle`] of `Event::Market`, without moving the event (the hot path).
+    #[inline]
+    pub fn on_market(&mut self, ev: &MarketEvent, out: &mut Outbox) {
+        match *ev {
+            MarketEvent::Trade(t) => {
+                self.on_price(t.ts, t.price, t.price, t.price, t.price, t.size, t, out);
+            }
+            MarketEvent::Bar(b) => {
+                // A bar acts as one print at its close, stamped at its start.
+                let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
+                self.on_price(b.ts, b.open, b.high, b.low, b.close, b.volume, t, out);
+            }
+            MarketEvent::Quote(q) => {
+                if q.symbol == self.symbol {
+                    self.now = self.now.max(q.ts);
+                    self.book.mark_quote(&q);
+                }
             }
         }
     }

@@ -47,14 +47,16 @@ impl Lockstep {
     /// One market event, and everything it leads to; `sink` sees every agent event in order.
     #[inline]
     pub fn market(&mut self, ev: MarketEvent, sink: &mut impl FnMut(&AgentEvent)) {
-        if self.agent.next_timer().is_some() {
+        if let Some(t) = self.agent.next_timer()
+            && ev.ts() > t.deliver_by
+        {
             self.due_timers(ev, sink);
         }
         self.venue.on_market(&ev);
         if self.venue.has_events() {
             self.settle(sink);
         }
-        self.agent.handle(Event::Market(ev), &mut self.out);
+        self.agent.on_market(&ev, &mut self.out);
         if !self.out.is_empty() {
             self.settle(sink);
         }

@@ -195,9 +195,14 @@ impl SimVenue {
     fn book(&mut self, s: SymbolId) -> &mut Book {
         let i = usize::from(s.0);
         if self.books.len() <= i {
-            self.books.resize(i + 1, Book::default());
+            self.grow_books(i);
         }
         &mut self.books[i]
+    }
+
+    #[cold]
+    fn grow_books(&mut self, i: usize) {
+        self.books.resize(i + 1, Book::default());
     }
 
     fn pos_mut(&mut self, s: SymbolId) -> &mut Position {
@@ -323,6 +328,23 @@ impl SimVenue {
     /// is requoted, and day orders past their time expire.
     #[inline]
     pub fn on_market(&mut self, ev: &MarketEvent) {
+        // The common case: a print of the underlying with nothing working and no option held
+        // only moves the book.
+        if let MarketEvent::Trade(t) = ev
+            && t.symbol == self.cfg.underlying
+            && self.working.is_empty()
+            && self.options.is_none()
+        {
+            self.now = t.ts;
+            self.book(t.symbol).last = Some((t.price, t.size));
+            return;
+        }
+        self.on_market_event(ev);
+    }
+
+    /// [`Self::on_market`] beyond its common case.
+    #[inline(never)]
+    fn on_market_event(&mut self, ev: &MarketEvent) {
         let trade = match ev {
             MarketEvent::Trade(t) => *t,
             MarketEvent::Bar(b) => Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume },

@@ -69,12 +69,18 @@ impl Book {
         &mut self.positions[i]
     }
 
+    #[inline]
     fn marks_mut(&mut self, s: SymbolId) -> &mut Marks {
         let i = usize::from(s.0);
         if self.marks.len() <= i {
-            self.marks.resize(i + 1, Marks::default());
+            self.grow_marks(i);
         }
         &mut self.marks[i]
+    }
+
+    #[cold]
+    fn grow_marks(&mut self, i: usize) {
+        self.marks.resize(i + 1, Marks::default());
     }
 
     /// A trade printed.
@@ -107,12 +113,15 @@ impl Book {
     }
 
     /// What will be held in `s` once the blocking orders are done.
-    #[inline]
+    #[inline(always)]
     pub fn projected_qty(&self, s: SymbolId) -> Qty {
         let held = self.qty(s);
-        if self.orders.is_empty() {
-            return held;
-        }
+        if self.orders.is_empty() { held } else { self.with_blocking(s, held) }
+    }
+
+    /// `held` plus what the blocking orders on `s` will add.
+    #[inline(never)]
+    fn with_blocking(&self, s: SymbolId, held: Qty) -> Qty {
         self.orders
             .iter()
             .filter(|o| o.blocking && o.req.symbol == s)
