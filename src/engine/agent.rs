@@ -359,7 +359,7 @@ impl Agent {
             r.roll(ts, &mut self.strategy, &mut out.events);
         }
         // 2. Marks: the print, and the held option contract requoted from it.
-        self.book.mark_trade(t.symbol, t.price);
+        self.book.mark_trade(t.symbol, t.price, t.size);
         if let Some(q) = self.option.as_mut().and_then(|leg| leg.requote(t.price, ts)) {
             self.book.mark_quote(&q);
         }

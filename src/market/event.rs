@@ -35,6 +35,20 @@ pub struct Quote {
     pub ask_size: Qty,
 }
 
+impl Quote {
+    /// The quote as a ledger marks it (without the instrument).
+    #[inline]
+    pub fn touch(&self) -> crate::model::ledger::Touch {
+        crate::model::ledger::Touch {
+            bid: self.bid,
+            bid_size: self.bid_size,
+            ask: self.ask,
+            ask_size: self.ask_size,
+            ts: self.ts,
+        }
+    }
+}
+
 /// An OHLCV bar from a data vendor, labelled by the start of its interval `[ts, ts + duration)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bar {

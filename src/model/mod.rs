@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod fastdec;
+pub mod ledger;
 pub mod order;
 pub mod value;
 

@@ -26,6 +26,7 @@ use rust_decimal::Decimal;
 
 use crate::market::event::{MarketEvent, Quote, Trade};
 use crate::model::account::{AccountState, OpenOrder, PositionReport};
+use crate::model::ledger::{Ledger, PerSymbol, Touch};
 use crate::model::order::{
     ExitReason, Fill, OrderEvent, OrderKind, OrderRequest, Position, Purpose, Replace,
 };
@@ -90,12 +91,6 @@ struct Working {
     filled_once: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Book {
-    last: Option<(Price, Qty)>,
-    quote: Option<Quote>,
-}
-
 /// The option contract the venue quotes on the synthetic chain.
 struct SyntheticOptions {
     chain: Box<dyn ChainSource + Send>,
@@ -118,12 +113,10 @@ impl std::fmt::Debug for SyntheticOptions {
 pub struct SimVenue {
     cfg: SimConfig,
     working: Vec<Working>,
-    books: Vec<Book>,
-    positions: Vec<Position>,
+    /// Cash, commissions, positions and marks.
+    ledger: Ledger,
     /// The venue name of each symbol traded so far.
-    names: Vec<Option<InstrumentId>>,
-    cash: Money,
-    fees: Money,
+    names: PerSymbol<Option<InstrumentId>>,
     /// The latest time the venue has seen (a market event, a request, a time step).
     now: Timestamp,
     options: Option<SyntheticOptions>,
@@ -133,17 +126,13 @@ pub struct SimVenue {
 impl SimVenue {
     /// A venue with `cfg` and no positions.
     pub fn new(cfg: SimConfig) -> Self {
-        let cash = cfg.starting_cash;
-        let mut names = vec![None; usize::from(cfg.underlying.0) + 1];
-        names[usize::from(cfg.underlying.0)] = Some(cfg.underlying_name.clone());
+        let mut names = PerSymbol::default();
+        *names.get_mut(cfg.underlying) = Some(cfg.underlying_name.clone());
         Self {
+            ledger: Ledger::new(cfg.starting_cash, cfg.multiplier),
             cfg,
             working: Vec::new(),
-            books: Vec::new(),
-            positions: Vec::new(),
             names,
-            cash,
-            fees: Decimal::ZERO,
             now: Timestamp(i64::MIN),
             options: None,
             outbox: Vec::with_capacity(8),
@@ -179,10 +168,7 @@ impl SimVenue {
                 Some(Timestamp::from_datetime(&contract.last_trading_time(o.chain.trading_days())));
             o.held = Some((symbol, contract));
         }
-        let side = if qty > Decimal::ZERO { Side::Buy } else { Side::Sell };
-        let mult = self.cfg.multiplier;
-        self.cash -= qty * avg_price * mult;
-        self.pos_mut(symbol).apply(side, qty.abs(), avg_price, mult);
+        self.ledger.restore(symbol, qty, avg_price);
     }
 
     /// The configuration.
@@ -191,96 +177,49 @@ impl SimVenue {
         &self.cfg
     }
 
-    #[inline]
-    fn book(&mut self, s: SymbolId) -> &mut Book {
-        let i = usize::from(s.0);
-        if self.books.len() <= i {
-            self.grow_books(i);
-        }
-        &mut self.books[i]
-    }
-
-    #[cold]
-    fn grow_books(&mut self, i: usize) {
-        self.books.resize(i + 1, Book::default());
-    }
-
-    fn pos_mut(&mut self, s: SymbolId) -> &mut Position {
-        let i = usize::from(s.0);
-        if self.positions.len() <= i {
-            self.positions.resize(i + 1, Position::default());
-        }
-        &mut self.positions[i]
-    }
-
     fn name(&mut self, s: SymbolId, name: &InstrumentId) {
-        let i = usize::from(s.0);
-        if self.names.len() <= i {
-            self.names.resize(i + 1, None);
-        }
-        if self.names[i].as_ref() != Some(name) {
-            self.names[i] = Some(name.clone());
+        let slot = self.names.get_mut(s);
+        if slot.as_ref() != Some(name) {
+            *slot = Some(name.clone());
         }
     }
 
     /// The position in `symbol`.
     #[inline]
     pub fn position(&self, symbol: SymbolId) -> Position {
-        self.positions.get(usize::from(symbol.0)).copied().unwrap_or_default()
+        self.ledger.position(symbol)
     }
 
     /// Cash after all executions and commissions.
     #[inline]
     pub fn cash(&self) -> Money {
-        self.cash
+        self.ledger.cash()
     }
 
     /// Commissions charged so far.
     pub fn fees(&self) -> Money {
-        self.fees
+        self.ledger.fees()
     }
 
     /// The mark of `symbol`: its last trade, else its quote mid.
     pub fn mark(&self, symbol: SymbolId) -> Option<Price> {
-        let b = self.books.get(usize::from(symbol.0))?;
-        match b.last {
-            Some((p, _)) => Some(p),
-            None => quote_mid(b),
-        }
+        self.ledger.mark(symbol)
     }
 
     /// Account equity: cash plus every position at its mark (or its average price).
     pub fn equity(&self) -> Money {
-        let mut e = self.cash;
-        for (i, p) in self.positions.iter().enumerate() {
-            if !p.qty.is_zero() {
-                let sym = SymbolId(u16::try_from(i).unwrap_or(u16::MAX));
-                let mark = self.mark(sym).unwrap_or(p.avg_price);
-                e += p.qty * mark * self.cfg.multiplier;
-            }
-        }
-        e
+        self.ledger.equity()
     }
 
     /// The account as a broker would report it.
     pub fn snapshot(&self) -> AccountState {
         let name = |s: SymbolId| {
-            self.names
-                .get(usize::from(s.0))
-                .cloned()
-                .flatten()
-                .unwrap_or_else(|| InstrumentId(format!("#{}", s.0)))
+            self.names.get(s).cloned().flatten().unwrap_or_else(|| InstrumentId(format!("#{}", s.0)))
         };
         let positions = self
-            .positions
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.qty.is_zero())
-            .map(|(i, p)| PositionReport {
-                instrument: name(SymbolId(u16::try_from(i).unwrap_or(u16::MAX))),
-                qty: p.qty,
-                avg_price: p.avg_price,
-            })
+            .ledger
+            .positions()
+            .map(|(s, p)| PositionReport { instrument: name(s), qty: p.qty, avg_price: p.avg_price })
             .collect();
         let open_orders = self
             .working
@@ -295,14 +234,8 @@ impl SimVenue {
             })
             .collect();
         let equity = self.equity();
-        AccountState {
-            ts: self.now,
-            cash: self.cash,
-            buying_power: self.cash,
-            equity,
-            positions,
-            open_orders,
-        }
+        let cash = self.ledger.cash();
+        AccountState { ts: self.now, cash, buying_power: cash, equity, positions, open_orders }
     }
 
     /// Whether any order is working.
@@ -336,7 +269,7 @@ impl SimVenue {
             && self.options.is_none()
         {
             self.now = t.ts;
-            self.book(t.symbol).last = Some((t.price, t.size));
+            self.ledger.mark_trade(t.symbol, t.price, t.size);
             return;
         }
         self.on_market_event(ev);
@@ -405,7 +338,7 @@ impl SimVenue {
             return;
         }
         let tick = self.cfg.tick;
-        let book = *self.book(req.symbol);
+        let book = self.ledger.marks(req.symbol);
         let (limit, stop) = match req.kind {
             OrderKind::Market => (None, None),
             OrderKind::Limit { limit } => (Some(limit), None),
@@ -495,7 +428,7 @@ impl SimVenue {
         }
         self.outbox.push(OrderEvent::Replaced { id: id.clone(), ts: now, change });
         let symbol = self.working[i].req.symbol;
-        let book = *self.book(symbol);
+        let book = self.ledger.marks(symbol);
         if let Some(q) = book.quote {
             self.match_quote(i, &q, now);
         } else if let Some((p, size)) = book.last {
@@ -521,21 +454,21 @@ impl SimVenue {
     /// A trade printed: remember it and match working orders against it.
     #[inline]
     fn on_trade(&mut self, t: &Trade) {
-        self.book(t.symbol).last = Some((t.price, t.size));
+        self.ledger.mark_trade(t.symbol, t.price, t.size);
         if self.working.is_empty() {
             return;
         }
-        let has_quotes = self.book(t.symbol).quote.is_some();
+        let quote = self.ledger.marks(t.symbol).quote;
         for i in 0..self.working.len() {
             if self.working[i].req.symbol != t.symbol {
                 continue;
             }
             // Stops trigger on trades; with quotes, executions happen against the quote.
             self.trigger(i, t.price);
-            if has_quotes && self.working[i].stop.is_none() {
-                if let Some(q) = self.books[usize::from(t.symbol.0)].quote {
-                    self.match_quote(i, &q, t.ts);
-                }
+            if let Some(q) = quote
+                && self.working[i].stop.is_none()
+            {
+                self.match_quote(i, &q, t.ts);
             } else {
                 self.match_price(i, t.price, t.size, t.ts);
             }
@@ -546,13 +479,13 @@ impl SimVenue {
     /// A quote update: remember it and match working orders against it.
     #[inline]
     fn on_quote(&mut self, q: &Quote) {
-        self.book(q.symbol).quote = Some(*q);
+        self.ledger.mark_quote(q.symbol, q.touch());
         if self.working.is_empty() {
             return;
         }
         for i in 0..self.working.len() {
             if self.working[i].req.symbol == q.symbol && self.working[i].stop.is_none() {
-                self.match_quote(i, q, q.ts);
+                self.match_quote(i, &q.touch(), q.ts);
             }
         }
         self.working.retain(|w| !w.leaves.is_zero());
@@ -619,10 +552,7 @@ impl SimVenue {
         }
         let price = contract.intrinsic(underlying);
         let side = if qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
-        let mult = self.cfg.multiplier;
-        self.cash -= side.sign() * qty.abs() * price * mult;
-        self.book(symbol).last = Some((price, Decimal::ZERO));
-        self.pos_mut(symbol).apply(side, qty.abs(), price, mult);
+        self.ledger.mark_trade(symbol, price, Decimal::ZERO);
         let fill = Fill {
             id: ClientOrderId(format!("{}-expiry", contract.occ_symbol().replace(' ', ""))),
             symbol,
@@ -635,6 +565,7 @@ impl SimVenue {
             purpose: Purpose::Exit(ExitReason::Expiry),
             ts: at,
         };
+        self.ledger.apply_fill(&fill);
         self.outbox.push(OrderEvent::Filled(fill));
     }
 
@@ -671,7 +602,7 @@ impl SimVenue {
     }
 
     /// Execute working order `i` against a quote.
-    fn match_quote(&mut self, i: usize, q: &Quote, ts: Timestamp) {
+    fn match_quote(&mut self, i: usize, q: &Touch, ts: Timestamp) {
         let w = &self.working[i];
         if w.stop.is_some() || w.leaves.is_zero() {
             return;
@@ -713,11 +644,8 @@ impl SimVenue {
             purpose: w.req.purpose,
             ts,
         };
-        let mult = cfg.multiplier;
         let done = w.leaves.is_zero();
-        self.cash -= fill.side.sign() * qty * price * mult + commission;
-        self.fees += commission;
-        self.pos_mut(fill.symbol).apply(fill.side, qty, price, mult);
+        self.ledger.apply_fill(&fill);
         self.outbox.push(if done { OrderEvent::Filled(fill) } else { OrderEvent::PartiallyFilled(fill) });
     }
 }
@@ -726,12 +654,6 @@ impl SimVenue {
 fn synthetic_quote(symbol: SymbolId, bid: Price, ask: Price, ts: Timestamp) -> Quote {
     let size = Qty::from(10_000);
     Quote { symbol, ts, bid, bid_size: size, ask, ask_size: size }
-}
-
-/// The quote mid of a book with no trade yet (kept out of line: `mark` stays tiny).
-#[inline(never)]
-fn quote_mid(b: &Book) -> Option<Price> {
-    b.quote.map(|q| (q.bid + q.ask) / Decimal::TWO)
 }
 
 #[cfg(test)]

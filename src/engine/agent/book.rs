@@ -16,15 +16,9 @@
 use rust_decimal::Decimal;
 
 use crate::market::event::Quote;
+use crate::model::ledger::Ledger;
 use crate::model::order::{Fill, OrderEvent, OrderKind, OrderRequest, Position};
 use crate::model::{ClientOrderId, Money, Price, Qty, SymbolId};
-
-/// The latest prices of one instrument.
-#[derive(Debug, Clone, Copy, Default)]
-struct Marks {
-    last: Option<Price>,
-    quote: Option<Quote>,
-}
 
 /// An order the agent has at the venue.
 #[derive(Debug, Clone)]
@@ -37,79 +31,46 @@ pub(crate) struct Tracked {
     pub blocking: bool,
 }
 
-/// Cash, positions, marks and working orders.
+/// Cash, positions, marks ([`Ledger`]) and working orders.
 #[derive(Debug, Clone)]
 pub(crate) struct Book {
-    cash: Money,
-    fees: Money,
-    multiplier: Decimal,
-    positions: Vec<Position>,
-    marks: Vec<Marks>,
+    ledger: Ledger,
     orders: Vec<Tracked>,
 }
 
 impl Book {
     /// An account holding `cash` and nothing else.
     pub fn new(cash: Money, multiplier: Decimal) -> Self {
-        Self {
-            cash,
-            fees: Decimal::ZERO,
-            multiplier,
-            positions: Vec::new(),
-            marks: Vec::new(),
-            orders: Vec::new(),
-        }
-    }
-
-    fn pos_mut(&mut self, s: SymbolId) -> &mut Position {
-        let i = usize::from(s.0);
-        if self.positions.len() <= i {
-            self.positions.resize(i + 1, Position::default());
-        }
-        &mut self.positions[i]
-    }
-
-    #[inline]
-    fn marks_mut(&mut self, s: SymbolId) -> &mut Marks {
-        let i = usize::from(s.0);
-        if self.marks.len() <= i {
-            self.grow_marks(i);
-        }
-        &mut self.marks[i]
-    }
-
-    #[cold]
-    fn grow_marks(&mut self, i: usize) {
-        self.marks.resize(i + 1, Marks::default());
+        Self { ledger: Ledger::new(cash, multiplier), orders: Vec::new() }
     }
 
     /// A trade printed.
     #[inline]
-    pub fn mark_trade(&mut self, s: SymbolId, price: Price) {
-        self.marks_mut(s).last = Some(price);
+    pub fn mark_trade(&mut self, s: SymbolId, price: Price, size: Qty) {
+        self.ledger.mark_trade(s, price, size);
     }
 
     /// A quote arrived (or was computed, for a synthetic option).
     #[inline]
     pub fn mark_quote(&mut self, q: &Quote) {
-        self.marks_mut(q.symbol).quote = Some(*q);
+        self.ledger.mark_quote(q.symbol, q.touch());
     }
 
     /// Forget `s`'s prices (a new option contract is traded under the same symbol).
     pub fn clear_marks(&mut self, s: SymbolId) {
-        *self.marks_mut(s) = Marks::default();
+        self.ledger.clear_marks(s);
     }
 
     /// The position in `s`.
     #[inline]
     pub fn position(&self, s: SymbolId) -> Position {
-        self.positions.get(usize::from(s.0)).copied().unwrap_or_default()
+        self.ledger.position(s)
     }
 
     /// The signed quantity held in `s`.
     #[inline]
     pub fn qty(&self, s: SymbolId) -> Qty {
-        self.positions.get(usize::from(s.0)).map_or(Decimal::ZERO, |p| p.qty)
+        self.ledger.qty(s)
     }
 
     /// What will be held in `s` once the blocking orders are done.
@@ -131,52 +92,34 @@ impl Book {
     /// Cash.
     #[inline]
     pub fn cash(&self) -> Money {
-        self.cash
+        self.ledger.cash()
     }
 
     /// Commissions paid.
     pub fn fees(&self) -> Money {
-        self.fees
+        self.ledger.fees()
     }
 
     /// The mark of `s`: its last trade, else its quote mid.
     #[inline]
     pub fn mark(&self, s: SymbolId) -> Option<Price> {
-        let m = self.marks.get(usize::from(s.0))?;
-        match m.last {
-            Some(p) => Some(p),
-            None => quote_mid(m),
-        }
+        self.ledger.mark(s)
     }
 
     /// Cash plus every position at its mark (or its average price).
     pub fn equity(&self) -> Money {
-        let mut e = self.cash;
-        for (i, p) in self.positions.iter().enumerate() {
-            if !p.qty.is_zero() {
-                let sym = SymbolId(u16::try_from(i).unwrap_or(u16::MAX));
-                let mark = self.mark(sym).unwrap_or(p.avg_price);
-                e += p.qty * mark * self.multiplier;
-            }
-        }
-        e
+        self.ledger.equity()
     }
 
     /// Book an execution the venue reported.
     pub fn apply_fill(&mut self, f: &Fill) {
-        let mult = self.multiplier;
-        self.cash -= f.side.sign() * f.qty * f.price * mult + f.commission;
-        self.fees += f.commission;
-        self.pos_mut(f.symbol).apply(f.side, f.qty, f.price, mult);
+        self.ledger.apply_fill(f);
     }
 
     /// Take over a position an earlier run left (restart), paid from cash at its average price
     /// so equity does not jump.
     pub fn restore(&mut self, s: SymbolId, qty: Qty, avg_price: Price) {
-        let side = if qty > Decimal::ZERO { crate::model::Side::Buy } else { crate::model::Side::Sell };
-        let mult = self.multiplier;
-        self.cash -= qty * avg_price * mult;
-        self.pos_mut(s).apply(side, qty.abs(), avg_price, mult);
+        self.ledger.restore(s, qty, avg_price);
     }
 
     /// Take over an order still working at the venue (restart): it blocks nothing.
@@ -242,10 +185,4 @@ impl Book {
     pub fn order_ids(&self) -> impl Iterator<Item = &ClientOrderId> {
         self.orders.iter().map(|o| &o.req.id)
     }
-}
-
-/// The quote mid of marks with no trade yet (kept out of line: `mark` stays tiny).
-#[inline(never)]
-fn quote_mid(m: &Marks) -> Option<Price> {
-    m.quote.map(|q| (q.bid + q.ask) / Decimal::TWO)
 }
