@@ -20,6 +20,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::RunError;
 use super::clock::{Clock, DataClock, PacedClock};
+use super::feed::ReplayFeed;
 use super::journal_sink::JournalSink;
 use super::process::ProcessStamp;
 use super::run::describe;
@@ -27,13 +28,13 @@ use super::signals::{Received, Signals, StopReason};
 use super::status::{self, AgentStatus};
 use crate::engine::agent::{Agent, AgentEvent, Command};
 use crate::journal::HaltScope;
-use crate::market::event::MarketEvent;
 use crate::market::replay::Replay;
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
 use crate::risk::gate::TradingState;
 use crate::runtime::lockstep::Lockstep;
+use crate::venue::{DataEvent, MarketDataClient};
 
 /// How long an agent loop may go without running before it is reported stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
@@ -476,14 +477,6 @@ struct AgentCtx {
     board: Option<Arc<super::progress::Board>>,
 }
 
-/// What the feeder hands the agent task.
-enum Feed {
-    /// The next market event.
-    Market(MarketEvent),
-    /// The data has ended.
-    End,
-}
-
 /// Where an agent's events go: the journal and, in the same order, the terminal.
 struct Out<'a> {
     journal: &'a mut Option<JournalSink>,
@@ -513,7 +506,6 @@ impl Out<'_> {
 
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
     let FleetAgent { mut run, replay, speed, name, sink: mut journal, .. } = a;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Feed>(4096);
     let read = replay.progress();
     let dropped = replay.dropped_prints();
     let mut drawn = Instant::now();
@@ -527,29 +519,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         Some(f) => Box::new(PacedClock::new(f)),
         None => Box::new(DataClock::default()),
     };
-    let feeder = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let start = Instant::now();
-        let mut first: Option<i64> = None;
-        for ev in replay {
-            let ev = ev?;
-            if let Some(f) = factor {
-                let t0 = *first.get_or_insert(ev.ts().0);
-                let due = Duration::from_secs_f64(((ev.ts().0 - t0) as f64 / 1e9) / f);
-                loop {
-                    let elapsed = start.elapsed();
-                    if due <= elapsed || tx.is_closed() {
-                        break;
-                    }
-                    std::thread::sleep((due - elapsed).min(Duration::from_millis(50)));
-                }
-            }
-            if tx.blocking_send(Feed::Market(ev)).is_err() {
-                return Ok(());
-            }
-        }
-        let _ = tx.blocking_send(Feed::End);
-        Ok(())
-    });
+    let mut feed: Box<dyn MarketDataClient> = Box::new(ReplayFeed::new(replay, factor));
+    feed.connect().await.map_err(|e| anyhow::anyhow!("{name}: market data: {e}"))?;
     let mut outcome = Outcome::Completed;
     let mut pos: Option<(Decimal, Price)> = None;
     let mut count: u64 = 0;
@@ -591,8 +562,20 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     b.update(ctx.index, read.fraction(), run.agent().now(), count);
                 }
             }
-            msg = rx.recv() => {
-                let Some(Feed::Market(ev)) = msg else { break };
+            next = feed.next_event() => {
+                let ev = match next {
+                    Ok(Some(DataEvent::Market(ev))) => ev,
+                    Ok(Some(DataEvent::Connectivity(c))) => {
+                        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                        run.connectivity(c, &mut out.sink());
+                        continue;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        failure = Some(format!("{e}"));
+                        break;
+                    }
+                };
                 clock.seen(ev.ts());
                 {
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
@@ -625,7 +608,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
         }
     }
-    drop(rx);
+    drop(feed);
     if let Some(b) = &ctx.board {
         b.finish(ctx.index, count);
     }
@@ -635,11 +618,6 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     }
     publish(run.agent(), &ctx, false, pos);
     lock(&ctx.book).slots[ctx.index].stopped = true;
-    match feeder.await {
-        Ok(Err(e)) => failure = failure.or(Some(format!("{e:#}"))),
-        Err(e) if !e.is_cancelled() => failure = failure.or(Some(format!("replay task failed: {e}"))),
-        _ => {}
-    }
     let journal_run = match journal {
         Some(s) => {
             let outcome = failure.as_ref().map_or(outcome.clone(), |f| Outcome::Error(f.clone()));

@@ -12,6 +12,7 @@
 use crate::engine::agent::{Agent, AgentEvent, Command, Event, Outbox, Request};
 use crate::market::event::MarketEvent;
 use crate::model::Timestamp;
+use crate::model::account::Connectivity;
 use crate::model::order::OrderEvent;
 use crate::venue::sim::SimVenue;
 
@@ -79,6 +80,12 @@ impl Lockstep {
         self.venue.advance(at);
         self.settle(sink);
         self.agent.handle(Event::Timer(at), &mut self.out);
+        self.settle(sink);
+    }
+
+    /// A feed's or venue's connection changed.
+    pub fn connectivity(&mut self, change: Connectivity, sink: &mut impl FnMut(&AgentEvent)) {
+        self.agent.handle(Event::Connectivity(change), &mut self.out);
         self.settle(sink);
     }
 

@@ -6,6 +6,8 @@
 //!
 //! - [`build`](crate::runtime::build): the recipe → component build: each component from the
 //!   recipe block that configures it, with the recipe key to blame when it refuses;
+//! - [`feed`](crate::runtime::feed): a replay served as a market-data feed (read ahead on a
+//!   thread, paced when asked);
 //! - [`clock`](crate::runtime::clock): data, paced-replay and wall clocks: when a timer the
 //!   agent asked for is delivered without a market event;
 //! - [`lockstep`](crate::runtime::lockstep): an agent and a simulated venue stepped together
@@ -29,6 +31,7 @@ pub mod build;
 pub mod cli;
 pub mod clock;
 pub mod credentials;
+pub mod feed;
 pub mod fleet;
 pub mod journal_sink;
 pub mod lockstep;
