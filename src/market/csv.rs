@@ -545,6 +545,16 @@ impl CsvSource {
         &self.rows.path
     }
 
+    /// The next event if it is at hand (parsed ahead, in the batch being taken), without
+    /// waiting; `None` says nothing about the file: ask [`CsvSource::next_event`].
+    #[inline]
+    pub(crate) fn next_ready(&mut self) -> Option<MarketEvent> {
+        match &mut self.input {
+            Input::Piped(events) => events.next_ready(),
+            Input::Inline { .. } => None,
+        }
+    }
+
     /// The next event, `Ok(None)` at the end of the file.
     ///
     /// # Errors

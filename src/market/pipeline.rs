@@ -220,15 +220,22 @@ impl Events {
         mut taken: impl FnMut(u64),
     ) -> Result<Option<MarketEvent>, MarketDataError> {
         loop {
-            if let Some(ev) = self.batch.get(self.next) {
-                self.next += 1;
-                return Ok(Some(*ev));
+            if let Some(ev) = self.next_ready() {
+                return Ok(Some(ev));
             }
             if self.last {
                 return Ok(None);
             }
             self.take_batch(&mut taken)?;
         }
+    }
+
+    /// The next event of the batch at hand, if any.
+    #[inline]
+    pub(crate) fn next_ready(&mut self) -> Option<MarketEvent> {
+        let ev = *self.batch.get(self.next)?;
+        self.next += 1;
+        Some(ev)
     }
 
     /// Wait for the next batch, and send the emptied one back.

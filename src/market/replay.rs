@@ -121,6 +121,19 @@ impl Files {
     /// The file cannot be reopened, or its next row is bad.
     #[inline]
     fn next(&mut self, i: usize) -> Result<Option<MarketEvent>, MarketDataError> {
+        // Most often: the next event of the batch at hand.
+        if let Slot::Open(src) = &mut self.slots[i]
+            && let Some(ev) = src.next_ready()
+            && self.from.is_none_or(|f| ev.ts() >= f)
+        {
+            return Ok(Some(ev));
+        }
+        self.next_slow(i)
+    }
+
+    /// [`Files::next`] when no event is at hand: wait for the next batch, open the file, or
+    /// find the file done.
+    fn next_slow(&mut self, i: usize) -> Result<Option<MarketEvent>, MarketDataError> {
         if matches!(self.slots[i], Slot::Parked(_) | Slot::Ahead(_)) {
             self.reach(i)?;
         }
