@@ -297,8 +297,9 @@ pub(crate) struct RowParser {
 struct Progress {
     /// Text bytes consumed so far.
     consumed: u64,
-    /// Where `consumed` is published (every 1024 lines or batch of events, and at the end), and
-    /// the file's text length (files opened by [`CsvSource::open`] whose length is known).
+    /// Where `consumed` is published (every 1024 lines or, read ahead, every batch of events
+    /// handed out, and at the end), and the file's text length (files opened by
+    /// [`CsvSource::open`] whose length is known).
     shared: Option<(ReadCounter, u64)>,
 }
 
@@ -427,9 +428,9 @@ impl CsvSource {
         Ok(src)
     }
 
-    /// Text bytes parsed so far (updated every 1024 lines or batch of events) and the file's
-    /// text length, for a progress display (`None` for sources not opened by
-    /// [`CsvSource::open`], or a gzip file whose size is not known).
+    /// Text bytes of the events handed out so far (updated every 1024 lines or batch of
+    /// events) and the file's text length, for a progress display (`None` for sources not
+    /// opened by [`CsvSource::open`], or a gzip file whose size is not known).
     pub fn progress(&self) -> Option<(ReadCounter, u64)> {
         self.progress.shared.clone()
     }

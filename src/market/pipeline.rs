@@ -66,6 +66,8 @@ pub(crate) struct Events {
     next: usize,
     /// `batch` is the file's last.
     last: bool,
+    /// Text bytes consumed through the last line of `batch`.
+    consumed: u64,
     path: String,
 }
 
@@ -95,7 +97,15 @@ pub(crate) fn spawn(
         .name("market-parse".into())
         .spawn(move || parse(rows, consumed, &chunks_in, &spent_chunks, out))
         .map_err(no_thread)?;
-    Ok(Events { batches: batches_in, spent: spent_batches, batch: Vec::new(), next: 0, last: false, path })
+    Ok(Events {
+        batches: batches_in,
+        spent: spent_batches,
+        batch: Vec::new(),
+        next: 0,
+        last: false,
+        consumed,
+        path,
+    })
 }
 
 /// The read thread: hand `reader`'s text over in line-aligned chunks until its end, an error,
@@ -209,24 +219,25 @@ fn stopped(path: &str) -> MarketDataError {
 }
 
 impl Events {
-    /// The next event, `Ok(None)` at the end of the file; `taken` is told the text bytes
-    /// consumed whenever a batch is taken.
+    /// The next event, `Ok(None)` at the end of the file. Whenever every event of a batch has
+    /// been handed out, `consumed` is told how many bytes of the text those events cover.
     ///
     /// # Errors
     /// The file's I/O or parse error, in its place after the events before it.
     #[inline]
     pub(crate) fn next(
         &mut self,
-        mut taken: impl FnMut(u64),
+        mut consumed: impl FnMut(u64),
     ) -> Result<Option<MarketEvent>, MarketDataError> {
         loop {
             if let Some(ev) = self.next_ready() {
                 return Ok(Some(ev));
             }
+            consumed(self.consumed);
             if self.last {
                 return Ok(None);
             }
-            self.take_batch(&mut taken)?;
+            self.take_batch()?;
         }
     }
 
@@ -239,13 +250,13 @@ impl Events {
     }
 
     /// Wait for the next batch, and send the emptied one back.
-    fn take_batch(&mut self, taken: &mut impl FnMut(u64)) -> Result<(), MarketDataError> {
+    fn take_batch(&mut self) -> Result<(), MarketDataError> {
         let batch = self.batches.recv().map_err(|_| stopped(&self.path))??;
         let spent = std::mem::replace(&mut self.batch, batch.events);
         let _ = self.spent.send(spent);
         self.next = 0;
         self.last = batch.last;
-        taken(batch.consumed);
+        self.consumed = batch.consumed;
         Ok(())
     }
 }

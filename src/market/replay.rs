@@ -198,7 +198,7 @@ impl Files {
 }
 
 /// How far a [`Replay`] has read: text bytes parsed (decompressed for gzip) of the files' total
-/// text length, updated every 1024 lines.
+/// text length, updated every 1024 lines or batch of events handed out.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayProgress {
     counters: Vec<ReadCounter>,
