@@ -13,7 +13,7 @@
 //! [`Timestamp`]; prices and sizes are parsed straight from their text to `Decimal` (no `f64`).
 //! Files may be gzip-compressed (detected from the magic bytes, not the name). After the header,
 //! a file is inflated and parsed ahead of its reader on two helper threads
-//! ([`super::pipeline`]). A `.zip` path is Lean's own format and is handed to [`super::lean`],
+//! (`market::pipeline`). A `.zip` path is Lean's own format and is handed to [`super::lean`],
 //! which yields the same events through the same [`CsvSource`].
 //!
 //! Conventions:
@@ -251,7 +251,7 @@ fn is_text(bytes: &[u8]) -> bool {
 ///
 /// The header is read on the caller's thread. A peek ([`CsvOptions::peek`]) goes on reading
 /// there, line by line; otherwise the rest of the file is read and parsed ahead on two helper
-/// threads ([`super::pipeline`]) and handed over in batches.
+/// threads (`market::pipeline`) and handed over in batches.
 pub struct CsvSource {
     /// The file's layout and parsing state. Once the helper threads have taken over, they parse
     /// with their own copy, and this one only describes the file.

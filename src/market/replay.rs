@@ -6,7 +6,7 @@
 //! with a k-way merge that is **stable**: on equal timestamps, events keep file order (files
 //! sorted by path) and row order. Memory stays flat in the tape's length (each open file holds
 //! a bounded number of chunks and batches of events) and in the number of files (a file is
-//! opened at most [`FILES_AHEAD`] files before the merge reaches it, see [`Files`]). An error
+//! opened at most [`FILES_AHEAD`] files before the merge reaches it). An error
 //! (a bad row, a file that cannot be read) comes in its place: after every event before it.
 //! One instrument's trades must come at one resolution (see `check_one_resolution`): ticks
 //! with bars, or bars of two lengths, would count every trade twice and are refused.
@@ -67,7 +67,7 @@ pub struct Replay {
 }
 
 /// How many files a merge of several opens ahead of the events it has reached: each reads
-/// and parses its first [`super::pipeline`] buffers while the merge is still in earlier files.
+/// and parses its first `market::pipeline` buffers while the merge is still in earlier files.
 pub const FILES_AHEAD: usize = 1;
 
 /// The files of a [`Replay`], in file order, and how far each has been opened.
