@@ -192,10 +192,15 @@ impl Batcher {
     /// Hand the batch over (`consumed` says how far into the text it reaches). `false` when
     /// the consumer is gone.
     fn hand_over(&mut self, last: bool) -> bool {
-        let mut fresh = self.spent.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
-        fresh.clear();
-        let events = std::mem::replace(&mut self.events, fresh);
-        self.out.send(Ok(Batch { events, consumed: self.consumed, last })).is_ok()
+        let events = std::mem::take(&mut self.events);
+        let sent = self.out.send(Ok(Batch { events, consumed: self.consumed, last })).is_ok();
+        // A buffer to fill next, taken only once the batch is handed over, so that a parse
+        // thread waiting to hand one over holds no other.
+        if sent && !last {
+            self.events = self.spent.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            self.events.clear();
+        }
+        sent
     }
 
     /// The text has ended: hand over the last batch.
