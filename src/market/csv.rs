@@ -11,9 +11,10 @@
 //!
 //! Timestamps are `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` and are parsed straight to a
 //! [`Timestamp`]; prices and sizes are parsed straight from their text to `Decimal` (no `f64`).
-//! Files may be gzip-compressed (detected from the magic bytes, not the name; inflated on a
-//! helper thread so inflating and parsing overlap). A `.zip` path is Lean's own format and is
-//! handed to [`super::lean`], which yields the same events through the same [`CsvSource`].
+//! Files may be gzip-compressed (detected from the magic bytes, not the name). After the header,
+//! a file is inflated and parsed ahead of its reader on two helper threads
+//! (`market::pipeline`). A `.zip` path is Lean's own format and is handed to [`super::lean`],
+//! which yields the same events through the same [`CsvSource`].
 //!
 //! Conventions:
 //! - a tick row with `suspicious` other than `0` is skipped (Lean's convention for bad prints);
@@ -33,8 +34,9 @@
 //!   (tick size, bar volume, quote sizes) 0 or more: a row breaking that is an error, not skipped
 //!   (recorded data with such a row is damaged, and a run on it would trade on a price that never
 //!   was);
-//! - a line may be at most [`MAX_LINE`] bytes long, so memory stays flat whatever the file holds
-//!   (a gzip bomb of one endless line is an error at its first 64 KiB).
+//! - a line may be at most [`MAX_LINE`] bytes long (not counting its `\n` or `\r\n`), so memory
+//!   stays flat whatever the file holds (a gzip bomb of one endless line is an error at its
+//!   first 64 KiB).
 //!
 //! Errors never quote the file's content: a path handed over by mistake (a key file,
 //! `/etc/shadow`) must not end up on a terminal or in a log. They name `file:line:column`,
@@ -47,6 +49,7 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 
 use super::event::{Bar, MarketEvent, Quote, Trade};
+use super::pipeline;
 use crate::model::{SymbolId, Timestamp, fastdec};
 
 /// An error while reading market data; always names the file (and line and column for bad rows),
@@ -178,16 +181,102 @@ impl RowError {
     }
 }
 
+/// `text` split at its first `byte`: what comes before it, and what comes after it (`None`
+/// when there is none).
+#[inline]
+pub(crate) fn split_at_byte(text: &[u8], byte: u8) -> (&[u8], Option<&[u8]>) {
+    match find_byte(text, byte) {
+        Some(p) => (&text[..p], text.get(p + 1..)),
+        None => (text, None),
+    }
+}
+
+/// The position of the first `byte` in `text`, looked for eight bytes at a time (the end of a
+/// line: a byte-by-byte loop mispredicts its exit at every line).
+#[inline]
+fn find_byte(text: &[u8], byte: u8) -> Option<usize> {
+    let (words, tail) = text.as_chunks::<8>();
+    for (k, word) in words.iter().enumerate() {
+        let found = byte_mask(*word, byte);
+        if found != 0 {
+            return Some(k * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    tail.iter().position(|&b| b == byte).map(|p| words.len() * 8 + p)
+}
+
+/// The high bit of every byte of `word` (little-endian) that equals `byte`, and no other bit.
+#[inline]
+fn byte_mask(word: [u8; 8], byte: u8) -> u64 {
+    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
+    let x = u64::from_le_bytes(word) ^ u64::from_le_bytes([byte; 8]);
+    // A byte's high bit ends up set iff the byte is non-zero; no carry crosses bytes.
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Split `line` at its commas into `fields`; returns how many there are. The commas are found
+/// eight bytes at a time: a byte-by-byte loop mispredicts a branch at every field.
+///
+/// # Errors
+/// More than [`MAX_FIELDS`] fields (at the first one too many).
+#[inline]
+fn split_fields<'a>(line: &'a [u8], fields: &mut [&'a [u8]; MAX_FIELDS]) -> Result<usize, RowError> {
+    let (words, tail) = line.as_chunks::<8>();
+    let mut last = [0u8; 8];
+    last[..tail.len()].copy_from_slice(tail);
+    let (mut n, mut start) = (0, 0);
+    for (k, word) in words.iter().chain([&last]).enumerate() {
+        let mut commas = byte_mask(*word, b',');
+        while commas != 0 {
+            let at = k * 8 + commas.trailing_zeros() as usize / 8;
+            if n == MAX_FIELDS - 1 {
+                let extra = &line[at + 1..];
+                return Err(RowError::at(line, extra, format!("too many fields (more than {MAX_FIELDS})")));
+            }
+            fields[n] = &line[start..at];
+            (n, start) = (n + 1, at + 1);
+            commas &= commas - 1;
+        }
+    }
+    fields[n] = &line[start..];
+    Ok(n + 1)
+}
+
 /// UTF-8 without control characters other than tab: what a line of a text CSV holds.
 fn is_text(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|t| !t.chars().any(|c| c.is_control() && c != '\t'))
 }
 
 /// A streaming reader of one CSV (or CSV.gz) file that yields [`MarketEvent`]s in file order.
+///
+/// The header is read on the caller's thread. A peek ([`CsvOptions::peek`]) goes on reading
+/// there, line by line; otherwise the rest of the file is read and parsed ahead on two helper
+/// threads (`market::pipeline`) and handed over in batches.
 pub struct CsvSource {
+    /// The file's layout and parsing state. Once the helper threads have taken over, they parse
+    /// with their own copy, and this one only describes the file.
+    rows: RowParser,
+    input: Input,
+    done: bool,
+    progress: Progress,
+}
+
+/// Where a [`CsvSource`]'s events come from.
+enum Input {
+    /// Lines read and parsed on the caller's thread; `line` holds the current one, `parsed`
+    /// its event.
+    Inline { reader: Box<dyn BufRead + Send>, line: Vec<u8>, parsed: Vec<MarketEvent> },
+    /// Events parsed ahead on helper threads.
+    Piped(pipeline::Events),
+}
+
+/// How the rows of one file become events: the file's layout, and what carries over from row to
+/// row (the line number, the last timestamp, the date cache).
+#[derive(Clone)]
+pub(crate) struct RowParser {
+    /// The file name as shown in errors.
     path: String,
-    reader: Box<dyn BufRead + Send>,
-    line: Vec<u8>,
+    /// The number of the last line handed to [`RowParser::row`] (1-based; the header is line 1).
     line_no: u64,
     layout: Layout,
     ts_col: usize,
@@ -198,14 +287,30 @@ pub struct CsvSource {
     dates: DateCache,
     time: TimeFormat,
     price_scale: u32,
-    done: bool,
-    /// Text bytes consumed so far (published to `progress` every 1024 lines and at the end).
-    consumed: u64,
-    /// Where `consumed` is published, and the file's text length (files opened by
-    /// [`CsvSource::open`] whose length is known).
-    progress: Option<(ReadCounter, u64)>,
     /// Tick rows with any of these sale-condition flags are skipped (0: keep every print).
     skip_conditions: u64,
+}
+
+/// How much of a file's text a [`CsvSource`] has consumed, and where that is published for a
+/// progress display.
+#[derive(Default)]
+struct Progress {
+    /// Text bytes consumed so far.
+    consumed: u64,
+    /// Where `consumed` is published (every 1024 lines or, read ahead, every batch of events
+    /// handed out, and at the end), and the file's text length (files opened by
+    /// [`CsvSource::open`] whose length is known).
+    shared: Option<(ReadCounter, u64)>,
+}
+
+impl Progress {
+    /// `consumed` bytes are consumed; publish them if `publish`.
+    fn reach(&mut self, consumed: u64, publish: bool) {
+        self.consumed = consumed;
+        if publish && let Some((c, _)) = &self.shared {
+            c.set(consumed);
+        }
+    }
 }
 
 /// How many bytes of a file's text (decompressed for gzip) have been parsed, shared with
@@ -217,6 +322,10 @@ impl ReadCounter {
     /// Bytes read so far.
     pub fn get(&self) -> u64 {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set(&self, bytes: u64) {
+        self.0.store(bytes, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -272,8 +381,15 @@ enum TimeFormat {
 
 impl std::fmt::Debug for CsvSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvSource").field("path", &self.path).field("line_no", &self.line_no).finish()
+        f.debug_struct("CsvSource").field("path", &self.rows.path).finish()
     }
+}
+
+/// Read one line, its `\n` included, into `line`; at most `MAX_LINE + 2` bytes of it (a line
+/// longer than that is refused whatever follows). Returns the bytes read, 0 at the end.
+fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
+    line.clear();
+    reader.take(MAX_LINE as u64 + 2).read_until(b'\n', line)
 }
 
 impl CsvSource {
@@ -298,41 +414,32 @@ impl CsvSource {
             (&f).seek(SeekFrom::Start(0)).map_err(io_err)?;
         }
         let file = BufReader::with_capacity(1 << 16, f);
-        let reader: Box<dyn BufRead + Send> = if gz && opts.peek {
+        let reader: Box<dyn BufRead + Send> = if gz {
             Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(file)))
-        } else if gz {
-            // Decompress on a helper thread so inflating and parsing overlap on two cores.
-            ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(file))
         } else {
             Box::new(file)
         };
         let mut src = Self::from_reader(shown, path, reader, opts)?;
         if let Some(total) = total {
             let count = ReadCounter::default();
-            count.0.store(src.consumed, std::sync::atomic::Ordering::Relaxed);
-            src.progress = Some((count, total));
+            count.set(src.progress.consumed);
+            src.progress.shared = Some((count, total));
         }
         Ok(src)
     }
 
-    /// Text bytes parsed so far (updated every 1024 lines) and the file's text length, for a
-    /// progress display (`None` for sources not opened by [`CsvSource::open`], or a gzip file
-    /// whose size is not known).
+    /// Text bytes of the events handed out so far (updated every 1024 lines or batch of
+    /// events) and the file's text length, for a progress display (`None` for sources not
+    /// opened by [`CsvSource::open`], or a gzip file whose size is not known).
     pub fn progress(&self) -> Option<(ReadCounter, u64)> {
-        self.progress.clone()
-    }
-
-    /// Keep every tick row whatever its sale condition (`true`), or skip [`NOT_LAST_SALE`].
-    pub(crate) fn keep_all_prints(mut self, all: bool) -> Self {
-        self.skip_conditions = if all { 0 } else { NOT_LAST_SALE };
-        self
+        self.progress.shared.clone()
     }
 
     /// Publish progress to `counter` (shared with an earlier opening of the same file, e.g. a
     /// replay's peek at it) instead of this source's own.
     pub fn share_progress(&mut self, counter: ReadCounter) {
-        if let Some((c, _)) = &mut self.progress {
-            counter.0.store(self.consumed, std::sync::atomic::Ordering::Relaxed);
+        if let Some((c, _)) = &mut self.progress.shared {
+            counter.set(self.progress.consumed);
             *c = counter;
         }
     }
@@ -341,97 +448,25 @@ impl CsvSource {
     /// guess the bar length.
     ///
     /// # Errors
-    /// As [`CsvSource::open`].
+    /// As [`CsvSource::open`], and no helper thread could be started.
     pub fn from_reader(
         name: String,
         path: &Path,
-        reader: Box<dyn BufRead + Send>,
+        mut reader: Box<dyn BufRead + Send>,
         opts: &CsvOptions,
     ) -> Result<Self, MarketDataError> {
-        let mut src = Self {
-            path: name,
-            reader,
-            line: Vec::with_capacity(256),
-            line_no: 0,
-            layout: Layout::Ticks { price: 0, size: 0, condition: None, suspicious: None },
-            ts_col: 0,
-            ncols: 0,
-            symbol: opts.symbol,
-            bar_duration: 0,
-            last_ts: i64::MIN,
-            dates: DateCache::default(),
-            time: TimeFormat::Iso,
-            price_scale: 0,
-            done: false,
-            consumed: 0,
-            progress: None,
-            skip_conditions: if opts.all_prints { 0 } else { NOT_LAST_SALE },
-        };
-        if !src.next_line()? {
-            return Err(src.err_at(1, 1, format!("empty file: {KNOWN_HEADERS}")));
-        }
-        let raw = src.line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&src.line); // UTF-8 byte-order mark
-        if !is_text(raw) {
-            return Err(src.err_at(
-                1,
-                1,
-                format!("not a text file (binary or non-UTF-8 bytes): {KNOWN_HEADERS}"),
-            ));
-        }
-        let header = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
-        let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-        if cols.len() > MAX_FIELDS {
-            return Err(src.err_at(
-                1,
-                1,
-                format!("the header has {} columns (at most {MAX_FIELDS}): {KNOWN_HEADERS}", cols.len()),
-            ));
-        }
-        let find = |name: &str| cols.iter().position(|c| *c == name);
-        let Some(ts_col) = find("timestamp").or_else(|| find("time")) else {
-            return Err(src.err_at(
-                1,
-                1,
-                format!("not a market-data header (no `timestamp` column): {KNOWN_HEADERS}"),
-            ));
-        };
-        src.ts_col = ts_col;
-        src.ncols = cols.len();
-        let layout = if let (Some(price), Some(size)) = (find("price"), find("size")) {
-            Layout::Ticks { price, size, condition: find("sale_condition"), suspicious: find("suspicious") }
-        } else if let (Some(open), Some(high), Some(low), Some(close), Some(volume)) =
-            (find("open"), find("high"), find("low"), find("close"), find("volume"))
-        {
-            Layout::Bars { open, high, low, close, volume }
-        } else if let (Some(bid), Some(bid_size), Some(ask), Some(ask_size)) =
-            (find("bid_close"), find("last_bid_size"), find("ask_close"), find("last_ask_size"))
-        {
-            Layout::Quotes { bid, bid_size, ask, ask_size }
-        } else {
-            return Err(src.err_at(
-                1,
-                1,
-                format!("unknown header (a `timestamp` column, but not the columns of a known kind): {KNOWN_HEADERS}"),
-            ));
-        };
-        src.layout = layout;
-        if !matches!(layout, Layout::Ticks { .. }) {
-            src.bar_duration = match opts.bar_duration.or_else(|| bar_duration_from_path(path)) {
-                Some(d) if d > 0 => d,
-                _ => {
-                    return Err(MarketDataError::Invalid(format!(
-                        "{}: cannot tell the bar length; put it in the file name (e.g. `spy-1m-….csv`) \
-                         or give it explicitly",
-                        src.path
-                    )));
-                }
-            };
-        }
-        Ok(src)
+        let mut line = Vec::with_capacity(256);
+        let n = read_line(&mut reader, &mut line)
+            .map_err(|source| MarketDataError::Io { path: name.clone(), source })?;
+        let rows = RowParser::from_header(name, &line, path, opts)?;
+        Self::start(rows, reader, line, n as u64, opts.peek)
     }
 
     /// A headerless Lean CSV (see [`super::lean`]): fixed columns, millisecond times from
     /// `midnight`, prices scaled down by `10^price_scale`.
+    ///
+    /// # Errors
+    /// No helper thread could be started.
     #[allow(clippy::too_many_arguments)] // one private constructor; a builder would add nothing
     pub(crate) fn lean(
         name: String,
@@ -441,8 +476,8 @@ impl CsvSource {
         midnight: Timestamp,
         price_scale: u32,
         bar_duration: i64,
-        symbol: SymbolId,
-    ) -> Self {
+        opts: &CsvOptions,
+    ) -> Result<Self, MarketDataError> {
         let layout = match kind {
             CsvKind::Ticks => Layout::Ticks {
                 price: 1,
@@ -453,30 +488,43 @@ impl CsvSource {
             CsvKind::Bars => Layout::Bars { open: 1, high: 2, low: 3, close: 4, volume: 5 },
             CsvKind::QuoteBars => Layout::Quotes { bid: 4, bid_size: 5, ask: 9, ask_size: 10 },
         };
-        Self {
+        let rows = RowParser {
             path: name,
-            reader,
-            line: Vec::with_capacity(256),
             line_no: 0,
             layout,
             ts_col: 0,
             ncols,
-            symbol,
+            symbol: opts.symbol,
             bar_duration,
             last_ts: i64::MIN,
             dates: DateCache::default(),
             time: TimeFormat::MillisSince(midnight.0),
             price_scale,
-            done: false,
-            consumed: 0,
-            progress: None,
-            skip_conditions: NOT_LAST_SALE,
-        }
+            skip_conditions: skip_conditions(opts.all_prints),
+        };
+        Self::start(rows, reader, Vec::with_capacity(256), 0, opts.peek)
+    }
+
+    /// A source past its header (`consumed` bytes of text): read inline for a peek, else on
+    /// helper threads.
+    fn start(
+        rows: RowParser,
+        reader: Box<dyn BufRead + Send>,
+        line: Vec<u8>,
+        consumed: u64,
+        peek: bool,
+    ) -> Result<Self, MarketDataError> {
+        let input = if peek {
+            Input::Inline { reader, line, parsed: Vec::with_capacity(1) }
+        } else {
+            Input::Piped(pipeline::spawn(reader, rows.clone(), consumed)?)
+        };
+        Ok(Self { rows, input, done: false, progress: Progress { consumed, shared: None } })
     }
 
     /// The kind of file.
     pub fn kind(&self) -> CsvKind {
-        match self.layout {
+        match self.rows.layout {
             Layout::Ticks { .. } => CsvKind::Ticks,
             Layout::Bars { .. } => CsvKind::Bars,
             Layout::Quotes { .. } => CsvKind::QuoteBars,
@@ -485,98 +533,208 @@ impl CsvSource {
 
     /// Bar length in nanoseconds (0 for ticks).
     pub fn bar_duration(&self) -> i64 {
-        self.bar_duration
+        self.rows.bar_duration
     }
 
     /// The instrument its events carry.
     pub fn symbol(&self) -> SymbolId {
-        self.symbol
+        self.rows.symbol
     }
 
     /// The file name as shown in errors.
     pub fn path(&self) -> &str {
+        &self.rows.path
+    }
+
+    /// The next event if it is at hand (parsed ahead, in the batch being taken), without
+    /// waiting; `None` says nothing about the file: ask [`CsvSource::next_event`].
+    #[inline]
+    pub(crate) fn next_ready(&mut self) -> Option<MarketEvent> {
+        match &mut self.input {
+            Input::Piped(events) => events.next_ready(),
+            Input::Inline { .. } => None,
+        }
+    }
+
+    /// The next event, `Ok(None)` at the end of the file.
+    ///
+    /// # Errors
+    /// I/O errors and malformed rows (with `file:line:column`); after one, the source is done.
+    #[inline]
+    pub fn next_event(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
+        if self.done {
+            return Ok(None);
+        }
+        let progress = &mut self.progress;
+        let next = match &mut self.input {
+            Input::Piped(events) => events.next(|consumed| progress.reach(consumed, true)),
+            Input::Inline { reader, line, parsed } => {
+                next_inline(&mut self.rows, reader, line, parsed, progress)
+            }
+        };
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next
+    }
+}
+
+/// The next event of an inline source: read lines until one holds an event.
+fn next_inline(
+    rows: &mut RowParser,
+    reader: &mut Box<dyn BufRead + Send>,
+    line: &mut Vec<u8>,
+    parsed: &mut Vec<MarketEvent>,
+    progress: &mut Progress,
+) -> Result<Option<MarketEvent>, MarketDataError> {
+    while parsed.is_empty() {
+        let n = read_line(reader, line)
+            .map_err(|source| MarketDataError::Io { path: rows.path.clone(), source })?;
+        progress.reach(progress.consumed + n as u64, n == 0 || rows.line_no.is_multiple_of(1024));
+        if n == 0 {
+            return Ok(None);
+        }
+        rows.row(line, parsed)?;
+    }
+    Ok(parsed.pop())
+}
+
+/// The sale conditions skipped unless `all_prints`.
+fn skip_conditions(all_prints: bool) -> u64 {
+    if all_prints { 0 } else { NOT_LAST_SALE }
+}
+
+impl RowParser {
+    /// The parser of a file whose first line (the header, `\n` included; empty for an empty
+    /// file) is `header`.
+    fn from_header(
+        path: String,
+        header: &[u8],
+        file: &Path,
+        opts: &CsvOptions,
+    ) -> Result<Self, MarketDataError> {
+        let mut rows = Self {
+            path,
+            line_no: 1,
+            layout: Layout::Ticks { price: 0, size: 0, condition: None, suspicious: None },
+            ts_col: 0,
+            ncols: 0,
+            symbol: opts.symbol,
+            bar_duration: 0,
+            last_ts: i64::MIN,
+            dates: DateCache::default(),
+            time: TimeFormat::Iso,
+            price_scale: 0,
+            skip_conditions: skip_conditions(opts.all_prints),
+        };
+        if header.is_empty() {
+            return Err(rows.err_at(1, format!("empty file: {KNOWN_HEADERS}")));
+        }
+        let header = rows.line_body(header)?;
+        let raw = header.strip_prefix(b"\xef\xbb\xbf").unwrap_or(header); // UTF-8 byte-order mark
+        if !is_text(raw) {
+            return Err(
+                rows.err_at(1, format!("not a text file (binary or non-UTF-8 bytes): {KNOWN_HEADERS}"))
+            );
+        }
+        let header = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+        let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+        if cols.len() > MAX_FIELDS {
+            return Err(rows.err_at(
+                1,
+                format!("the header has {} columns (at most {MAX_FIELDS}): {KNOWN_HEADERS}", cols.len()),
+            ));
+        }
+        let find = |name: &str| cols.iter().position(|c| *c == name);
+        let Some(ts_col) = find("timestamp").or_else(|| find("time")) else {
+            return Err(
+                rows.err_at(1, format!("not a market-data header (no `timestamp` column): {KNOWN_HEADERS}"))
+            );
+        };
+        rows.ts_col = ts_col;
+        rows.ncols = cols.len();
+        rows.layout = if let (Some(price), Some(size)) = (find("price"), find("size")) {
+            Layout::Ticks { price, size, condition: find("sale_condition"), suspicious: find("suspicious") }
+        } else if let (Some(open), Some(high), Some(low), Some(close), Some(volume)) =
+            (find("open"), find("high"), find("low"), find("close"), find("volume"))
+        {
+            Layout::Bars { open, high, low, close, volume }
+        } else if let (Some(bid), Some(bid_size), Some(ask), Some(ask_size)) =
+            (find("bid_close"), find("last_bid_size"), find("ask_close"), find("last_ask_size"))
+        {
+            Layout::Quotes { bid, bid_size, ask, ask_size }
+        } else {
+            return Err(rows.err_at(
+                1,
+                format!("unknown header (a `timestamp` column, but not the columns of a known kind): {KNOWN_HEADERS}"),
+            ));
+        };
+        if !matches!(rows.layout, Layout::Ticks { .. }) {
+            rows.bar_duration = match opts.bar_duration.or_else(|| bar_duration_from_path(file)) {
+                Some(d) if d > 0 => d,
+                _ => {
+                    return Err(MarketDataError::Invalid(format!(
+                        "{}: cannot tell the bar length; put it in the file name (e.g. `spy-1m-….csv`) \
+                         or give it explicitly",
+                        rows.path
+                    )));
+                }
+            };
+        }
+        Ok(rows)
+    }
+
+    /// The file name as shown in errors.
+    pub(crate) fn path(&self) -> &str {
         &self.path
     }
 
-    fn err_at(&self, line: u64, column: usize, message: String) -> MarketDataError {
-        MarketDataError::Parse { path: self.path.clone(), line, column, message }
+    /// An error at column `column` of the current line.
+    #[cold]
+    fn err_at(&self, column: usize, message: String) -> MarketDataError {
+        MarketDataError::Parse { path: self.path.clone(), line: self.line_no, column, message }
     }
 
-    /// Read the next line into `self.line` without its line ending. `false` at end of file.
+    /// A line without its line ending (`\n`, `\r\n`; further `\r`s before it are dropped too).
     ///
     /// # Errors
-    /// I/O errors, and a line longer than [`MAX_LINE`] (at most that much of it is read).
-    fn next_line(&mut self) -> Result<bool, MarketDataError> {
-        self.line.clear();
-        // One byte more than a line may hold: a longer line is known long without reading it all.
-        let n = (&mut self.reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut self.line)
-            .map_err(|source| MarketDataError::Io { path: self.path.clone(), source })?;
-        self.consumed += n as u64;
-        if n == 0 || self.line_no.is_multiple_of(1024) {
-            if let Some((c, _)) = &self.progress {
-                c.0.store(self.consumed, std::sync::atomic::Ordering::Relaxed);
-            }
-            if n == 0 {
-                return Ok(false);
-            }
-        }
-        self.line_no += 1;
-        while matches!(self.line.last(), Some(b'\n' | b'\r')) {
-            self.line.pop();
-        }
-        if self.line.len() > MAX_LINE {
-            self.done = true;
+    /// The line is longer than [`MAX_LINE`] bytes (not counting its `\n` and one `\r`).
+    #[inline]
+    fn line_body<'a>(&self, line: &'a [u8]) -> Result<&'a [u8], MarketDataError> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let mut body = line.strip_suffix(b"\r").unwrap_or(line);
+        if body.len() > MAX_LINE {
             return Err(self.err_at(
-                self.line_no,
                 1,
                 format!(
                     "line longer than {MAX_LINE} bytes: not a market-data row (a CSV row is under 100 bytes)"
                 ),
             ));
         }
-        Ok(true)
+        while let [rest @ .., b'\r'] = body {
+            body = rest;
+        }
+        Ok(body)
     }
 
-    /// The next event, `Ok(None)` at the end of the file.
+    /// Parse the next line of the file (with or without its `\n`): its event, if it holds one
+    /// (not an empty line or a skipped print), goes to `out`.
     ///
     /// # Errors
-    /// I/O errors and malformed rows (with `file:line:column`).
-    pub fn next_event(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        loop {
-            if self.done {
-                return Ok(None);
-            }
-            if !self.next_line()? {
-                self.done = true;
-                return Ok(None);
-            }
-            if self.line.is_empty() {
-                continue;
-            }
-            match self.parse_line() {
-                Ok(Some(ev)) => return Ok(Some(ev)),
-                Ok(None) => continue,
-                Err(e) => {
-                    self.done = true;
-                    return Err(self.err_at(self.line_no, e.column, e.message));
-                }
-            }
+    /// A malformed or too long line, with `file:line:column`.
+    #[inline]
+    pub(crate) fn row(&mut self, line: &[u8], out: &mut Vec<MarketEvent>) -> Result<(), MarketDataError> {
+        self.line_no += 1;
+        let body = self.line_body(line)?;
+        if body.is_empty() {
+            return Ok(());
         }
+        self.parse_line(body, out).map_err(|e| self.err_at(e.column, e.message))
     }
 
-    fn parse_line(&mut self) -> Result<Option<MarketEvent>, RowError> {
-        let line = self.line.as_slice();
+    fn parse_line(&mut self, line: &[u8], out: &mut Vec<MarketEvent>) -> Result<(), RowError> {
         let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
-        let mut n = 0;
-        for f in line.split(|&b| b == b',') {
-            if n == MAX_FIELDS {
-                return Err(RowError::at(line, f, format!("too many fields (more than {MAX_FIELDS})")));
-            }
-            fields[n] = f;
-            n += 1;
-        }
+        let n = split_fields(line, &mut fields)?;
         if n < self.ncols {
             let message = format!("expected {} fields, found {n}", self.ncols);
             return Err(RowError { column: line.len() + 1, message });
@@ -623,7 +781,7 @@ impl CsvSource {
                 if let Some(s) = suspicious {
                     let flag = fields[s];
                     if !(flag.is_empty() || flag == b"0" || flag.eq_ignore_ascii_case(b"false")) {
-                        return Ok(None);
+                        return Ok(());
                     }
                 }
                 if let Some(c) = condition
@@ -633,7 +791,7 @@ impl CsvSource {
                         RowError::field(line, fields[c], "sale_condition", "expected hexadecimal flags")
                     })?;
                     if flags & self.skip_conditions != 0 {
-                        return Ok(None);
+                        return Ok(());
                     }
                 }
                 MarketEvent::Trade(Trade { symbol, ts, price: price(p, "price")?, size: size(q, "size")? })
@@ -672,7 +830,8 @@ impl CsvSource {
                 ask_size: size(ask_size, "ask size")?,
             }),
         };
-        Ok(Some(ev))
+        out.push(ev);
+        Ok(())
     }
 }
 
@@ -681,99 +840,6 @@ impl Iterator for CsvSource {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
-    }
-}
-
-/// Size of one read-ahead chunk.
-const CHUNK: usize = 1 << 18;
-/// Chunks in flight per file: memory stays bounded at `CHUNK * (DEPTH + 2)` per file.
-const DEPTH: usize = 4;
-
-/// A `BufRead` fed by a helper thread that reads ahead from a slow reader (a gzip decoder)
-/// in chunks through a bounded channel. Dropping it stops the thread at its next send.
-pub(crate) struct ReadAhead {
-    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl ReadAhead {
-    /// Read `inner` on a helper thread; if no thread can be started, read it inline instead.
-    pub(crate) fn spawn<R: Read + Send + 'static>(inner: R) -> Box<dyn BufRead + Send> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(DEPTH);
-        // The reader goes to the thread through a channel, so that it comes back to us in the
-        // `SendError` if the thread could not be started.
-        let (feed, fed) = std::sync::mpsc::sync_channel::<R>(1);
-        let _ = std::thread::Builder::new().name("market-read-ahead".into()).spawn(move || {
-            if let Ok(inner) = fed.recv() {
-                pump(inner, &tx);
-            }
-        });
-        match feed.send(inner) {
-            Ok(()) => Box::new(Self { rx, buf: Vec::new(), pos: 0 }),
-            Err(std::sync::mpsc::SendError(inner)) => Box::new(BufReader::with_capacity(CHUNK, inner)),
-        }
-    }
-}
-
-/// The helper thread: read chunks until end of file, an error, or the consumer is gone.
-fn pump<R: Read>(mut inner: R, tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>) {
-    loop {
-        let mut chunk = vec![0u8; CHUNK];
-        let mut filled = 0;
-        let mut error = None;
-        while filled < CHUNK {
-            match inner.read(&mut chunk[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
-            }
-        }
-        chunk.truncate(filled);
-        if filled > 0 && tx.send(Ok(chunk)).is_err() {
-            return;
-        }
-        if let Some(e) = error {
-            let _ = tx.send(Err(e));
-            return;
-        }
-        if filled < CHUNK {
-            return; // end of file: dropping `tx` tells the reader
-        }
-    }
-}
-
-impl Read for ReadAhead {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(out.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for ReadAhead {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        while self.pos >= self.buf.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.buf = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(&[]), // the thread finished: end of file
-            }
-        }
-        Ok(&self.buf[self.pos..])
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.buf.len());
     }
 }
 
@@ -907,37 +973,41 @@ fn parse_timestamp_cached(s: &[u8], cache: &mut DateCache) -> Result<Timestamp, 
         i += 1;
         let start = i;
         while i < s.len() && s[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + i64::from(s[i] - b'0');
-            }
             i += 1;
         }
-        let nd = i - start;
-        if nd == 0 {
+        if i == start {
             return Err("empty fraction of a second");
         }
-        for _ in nd..9 {
-            nanos *= 10;
+        // Nanoseconds: the first nine digits, padded with zeros.
+        let kept = (i - start).min(9);
+        for &d in &s[start..start + kept] {
+            nanos = nanos * 10 + i64::from(d - b'0');
         }
+        nanos *= 10i64.pow((9 - kept) as u32);
     }
-    let offset_secs = match s.get(i..) {
-        Some(b"Z" | b"z") => 0,
-        Some([sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]) => {
+    let offset_secs = parse_utc_offset(&s[i..])?;
+    let secs = local - offset_secs;
+    secs.checked_mul(Timestamp::NANOS_PER_SEC)
+        .and_then(|n| n.checked_add(nanos))
+        .map(Timestamp)
+        .ok_or("timestamp out of range")
+}
+
+/// `Z` or `±HH:MM` in seconds east of UTC.
+fn parse_utc_offset(s: &[u8]) -> Result<i64, &'static str> {
+    match s {
+        b"Z" | b"z" => Ok(0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
             let oh = digits(&[*h1, *h2]).ok_or("bad UTC offset")?;
             let om = digits(&[*m1, *m2]).ok_or("bad UTC offset")?;
             if oh > 23 || om > 59 {
                 return Err("bad UTC offset");
             }
             let v = oh * 3600 + om * 60;
-            if *sign == b'-' { -v } else { v }
+            Ok(if *sign == b'-' { -v } else { v })
         }
-        _ => return Err("missing or malformed UTC offset (Z or ±HH:MM)"),
-    };
-    let secs = local - offset_secs;
-    secs.checked_mul(Timestamp::NANOS_PER_SEC)
-        .and_then(|n| n.checked_add(nanos))
-        .map(Timestamp)
-        .ok_or("timestamp out of range")
+        _ => Err("missing or malformed UTC offset (Z or ±HH:MM)"),
+    }
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -1030,7 +1100,7 @@ pub fn from_read<R: Read + Send + 'static>(
         .map_err(|source| MarketDataError::Io { path: name.to_owned(), source })?
         .starts_with(&[0x1f, 0x8b]);
     let boxed: Box<dyn BufRead + Send> = if gz {
-        ReadAhead::spawn(flate2::bufread::MultiGzDecoder::new(buffered))
+        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else {
         Box::new(buffered)
     };

@@ -10,8 +10,8 @@
 //! - trade bars: `ms,open,high,low,close,volume`;
 //! - quote bars: `ms,bid_o,bid_h,bid_l,bid_c,last_bid_size,ask_o,ask_h,ask_l,ask_c,last_ask_size`.
 //!
-//! Only the archive's first entry is read (Lean writes one); it is inflated as a stream on a
-//! helper thread, so memory stays flat. Daily/hour files, options and futures are not supported.
+//! Only the archive's first entry is read (Lean writes one); it is inflated as a stream (on the
+//! helper threads of any [`CsvSource`]), so memory stays flat. Daily/hour files, options and futures are not supported.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +19,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError, ReadAhead};
+use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError};
 use super::session::local_instant;
 use crate::model::{NEW_YORK, Timestamp};
 
@@ -76,14 +76,13 @@ pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvSource, MarketDataError
     let midnight =
         local_instant(date, 0, tz).ok_or_else(|| invalid("the file's date has no local midnight"))?;
     let file = File::open(path).map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
-    let reader = first_entry(BufReader::with_capacity(1 << 16, file), !opts.peek)
+    let reader = first_entry(BufReader::with_capacity(1 << 16, file))
         .map_err(|source| MarketDataError::Io { path: shown.clone(), source })?;
-    Ok(CsvSource::lean(shown, reader, kind, ncols, midnight, scale, resolution, opts.symbol)
-        .keep_all_prints(opts.all_prints))
+    CsvSource::lean(shown, reader, kind, ncols, midnight, scale, resolution, opts)
 }
 
 /// The data of a zip's first entry, from its local file header (deflated or stored).
-fn first_entry(mut r: BufReader<File>, read_ahead: bool) -> std::io::Result<Box<dyn BufRead + Send>> {
+fn first_entry(mut r: BufReader<File>) -> std::io::Result<Box<dyn BufRead + Send>> {
     let bad = |why: &str| {
         std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a readable zip: {why}"))
     };
@@ -102,7 +101,6 @@ fn first_entry(mut r: BufReader<File>, read_ahead: bool) -> std::io::Result<Box<
     }
     std::io::copy(&mut (&mut r).take(skip), &mut std::io::sink())?;
     match method {
-        8 if read_ahead => Ok(ReadAhead::spawn(flate2::bufread::DeflateDecoder::new(r))),
         8 => Ok(Box::new(BufReader::new(flate2::bufread::DeflateDecoder::new(r)))),
         0 if csize != u32::MAX && flags & 8 == 0 => Ok(Box::new(BufReader::new(r.take(u64::from(csize))))),
         _ => Err(bad("unsupported compression method or layout")),

@@ -4,6 +4,7 @@
 //!   [`Bar`](crate::market::event::Bar), [`MarketEvent`](crate::market::event::MarketEvent), [`Candle`](crate::market::event::Candle)).
 //! - [`csv`](crate::market::csv): the hand-rolled CSV/CSV.gz reader ([`csv::CsvSource`](crate::market::csv::CsvSource), [`csv::MarketDataError`](crate::market::csv::MarketDataError)).
 //! - [`lean`](crate::market::lean): Lean's own zip files (`equity/usa/minute/spy/20131007_trade.zip`).
+//! - `pipeline`: a file inflated and parsed on two helper threads, ahead of its reader.
 //! - [`replay`](crate::market::replay): [`replay::Replay`](crate::market::replay::Replay) merges files/dirs/globs in time order; [`replay::SyntheticTrades`](crate::market::replay::SyntheticTrades)
 //!   turns vendor bars into trades for a trade-driven engine.
 //! - [`band`](crate::market::band): [`band::PriceBand`](crate::market::band::PriceBand), the off-market print filter a replay applies
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod csv;
 pub mod event;
 pub mod lean;
+mod pipeline;
 pub mod replay;
 pub mod session;
 pub mod transform;

@@ -1,10 +1,13 @@
 //! Replay of recorded market data: one or many CSV files merged into one time-ordered stream.
 //!
 //! [`Replay::open`] takes a file, a directory (every `*.csv` / `*.csv.gz` / Lean `*.zip` inside,
-//! sorted by name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read lazily by a
-//! [`CsvSource`]; the files are merged by timestamp with a k-way merge
-//! that is **stable**: on equal timestamps, events keep file order (files sorted by path) and
-//! row order. Memory stays flat in the tape's length: only one pending event per file is held.
+//! sorted by name) or a glob (`data/spy-ticks/*.csv.gz`). Each file is read by a [`CsvSource`],
+//! which inflates and parses it ahead on two helper threads; the files are merged by timestamp
+//! with a k-way merge that is **stable**: on equal timestamps, events keep file order (files
+//! sorted by path) and row order. Memory stays flat in the tape's length (each open file holds
+//! a bounded number of chunks and batches of events) and in the number of files (a file is
+//! opened at most [`FILES_AHEAD`] files before the merge reaches it). An error
+//! (a bad row, a file that cannot be read) comes in its place: after every event before it.
 //! One instrument's trades must come at one resolution (see `check_one_resolution`): ticks
 //! with bars, or bars of two lengths, would count every trade twice and are refused.
 //!
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 
 use super::band::{DroppedPrints, PriceBand, PriceBandConfig};
-use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError};
+use super::csv::{CsvKind, CsvOptions, CsvSource, MarketDataError, ReadCounter};
 use super::event::{Bar, MarketEvent, Trade};
 use crate::model::{SymbolId, Timestamp};
 
@@ -45,37 +48,160 @@ pub struct ReplayOptions {
 /// A time-ordered, streaming merge of one or more market-data files.
 #[derive(Debug)]
 pub struct Replay {
-    /// One slot per file, in file order: `None` once the file is exhausted, or while it is
-    /// parked (see [`Parked`]).
-    sources: Vec<Option<CsvSource>>,
-    /// How to reopen a parked file; `None` for a file that is open or done.
-    parked: Vec<Option<Parked>>,
+    files: Files,
     /// Kind, bar length of every file, in file order.
     meta: Vec<(CsvKind, i64)>,
-    /// Every file's progress counter and text length (`None`: unknown), kept across parking.
-    counters: Vec<Option<(super::csv::ReadCounter, u64)>>,
+    /// The next event of every file but the lead (its first while it is parked); `None` once
+    /// a file is done. The lead's is there only when it has just taken the lead.
     heads: Vec<Option<MarketEvent>>,
+    /// The file whose next event comes first (earliest, then first in file order); `None` once
+    /// every file is done. It stays out of `heap` while it keeps the lead, so that a run of
+    /// events of one file costs no heap operation, and its next event is read only when it is
+    /// wanted.
+    lead: Option<usize>,
+    /// The other files with a head, keyed by it.
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
-    from: Option<Timestamp>,
     to: Option<Timestamp>,
     band: Option<PriceBand>,
     done: bool,
 }
 
-/// A file whose first event is known but which is closed until the merge reaches that event,
-/// so a replay of many day files holds only the files it is reading (a file's read-ahead
-/// buffers and thread cost ~1.5 MB): memory stays flat in the number of files too.
+/// How many files a merge of several opens ahead of the events it has reached: each reads
+/// and parses its first `market::pipeline` buffers while the merge is still in earlier files.
+pub const FILES_AHEAD: usize = 1;
+
+/// The files of a [`Replay`], in file order, and how far each has been opened.
+///
+/// A merge of several files first only peeks at each (header and first event, inflated
+/// inline) and parks it. A parked file is opened (its helper threads started) when the merge
+/// reaches its first event, or up to [`FILES_AHEAD`] files earlier, in the order the merge
+/// reaches them; it is closed as soon as it is done. So a replay of many day files holds the
+/// files it is reading and [`FILES_AHEAD`] more (each ~2.5 MB of buffers and two threads):
+/// memory stays flat in the number of files.
+#[derive(Debug)]
+struct Files {
+    slots: Vec<Slot>,
+    /// The parked files in the order the merge reaches them (first event, then file order).
+    queue: Vec<usize>,
+    /// How many of `queue` have been opened.
+    opened: usize,
+    /// Files opened ahead that the merge has not reached yet.
+    ahead: usize,
+    /// Every file's progress counter and text length (`None`: unknown), kept across parking.
+    counters: Vec<Option<(ReadCounter, u64)>>,
+    from: Option<Timestamp>,
+}
+
+/// Where one file of a [`Replay`] is.
+#[derive(Debug)]
+enum Slot {
+    /// Peeked at (its first event is its head) and closed.
+    Parked(Parked),
+    /// Opened ahead of the merge, its first event still to be skipped (or the error opening
+    /// it, reported when the merge reaches it).
+    Ahead(Result<CsvSource, MarketDataError>),
+    /// Being read by the merge.
+    Open(CsvSource),
+    /// Exhausted, or failed.
+    Done,
+}
+
+/// How to reopen a file that was peeked at.
 #[derive(Debug)]
 struct Parked {
     path: PathBuf,
     opts: CsvOptions,
 }
 
+impl Files {
+    /// File `i`'s next event, after the one the merge has taken; a parked file is opened (and
+    /// the files after it ahead) when the merge takes its first.
+    ///
+    /// # Errors
+    /// The file cannot be reopened, or its next row is bad.
+    #[inline]
+    fn next(&mut self, i: usize) -> Result<Option<MarketEvent>, MarketDataError> {
+        // Most often: the next event of the batch at hand.
+        if let Slot::Open(src) = &mut self.slots[i]
+            && let Some(ev) = src.next_ready()
+            && self.from.is_none_or(|f| ev.ts() >= f)
+        {
+            return Ok(Some(ev));
+        }
+        self.next_slow(i)
+    }
+
+    /// [`Files::next`] when no event is at hand: wait for the next batch, open the file, or
+    /// find the file done.
+    fn next_slow(&mut self, i: usize) -> Result<Option<MarketEvent>, MarketDataError> {
+        if matches!(self.slots[i], Slot::Parked(_) | Slot::Ahead(_)) {
+            self.reach(i)?;
+        }
+        let next = match &mut self.slots[i] {
+            Slot::Open(src) => next_in_range(src, self.from),
+            _ => Ok(None),
+        };
+        if !matches!(next, Ok(Some(_))) {
+            // Done (or failed): free its buffers and threads now.
+            self.slots[i] = Slot::Done;
+        }
+        next
+    }
+
+    /// The merge has taken file `i`'s first event: open the file if it is not yet, open the
+    /// next ones ahead, and skip past that event.
+    fn reach(&mut self, i: usize) -> Result<(), MarketDataError> {
+        let opened = match std::mem::replace(&mut self.slots[i], Slot::Done) {
+            Slot::Parked(p) => self.open(i, &p),
+            Slot::Ahead(src) => {
+                self.ahead -= 1;
+                src
+            }
+            other => {
+                self.slots[i] = other;
+                return Ok(());
+            }
+        };
+        self.open_ahead();
+        let mut src = opened?;
+        next_in_range(&mut src, self.from)?;
+        self.slots[i] = Slot::Open(src);
+        Ok(())
+    }
+
+    /// Open parked files, in the order the merge reaches them, up to [`FILES_AHEAD`] ahead.
+    fn open_ahead(&mut self) {
+        while self.ahead < FILES_AHEAD
+            && let Some(&j) = self.queue.get(self.opened)
+        {
+            self.opened += 1;
+            if let Slot::Parked(p) = &self.slots[j] {
+                self.slots[j] = Slot::Ahead(self.open(j, p));
+                self.ahead += 1;
+            }
+        }
+    }
+
+    /// Reopen parked file `i` for reading, its progress counted where its peek's was.
+    fn open(&self, i: usize, p: &Parked) -> Result<CsvSource, MarketDataError> {
+        let mut src = CsvSource::open(&p.path, &p.opts)?;
+        if let Some((c, _)) = &self.counters[i] {
+            src.share_progress(c.clone());
+        }
+        Ok(src)
+    }
+
+    /// How many files are open for reading.
+    fn open_count(&self) -> usize {
+        self.slots.iter().filter(|s| matches!(s, Slot::Open(_) | Slot::Ahead(Ok(_)))).count()
+    }
+}
+
 /// How far a [`Replay`] has read: text bytes parsed (decompressed for gzip) of the files' total
-/// text length, updated every 1024 lines.
+/// text length, updated every 1024 lines or batch of events handed out.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayProgress {
-    counters: Vec<super::csv::ReadCounter>,
+    counters: Vec<ReadCounter>,
     total: u64,
 }
 
@@ -85,7 +211,7 @@ impl ReplayProgress {
         if self.total == 0 {
             return None;
         }
-        let read: u64 = self.counters.iter().map(super::csv::ReadCounter::get).sum();
+        let read: u64 = self.counters.iter().map(ReadCounter::get).sum();
         Some((read as f64 / self.total as f64).clamp(0.0, 1.0))
     }
 }
@@ -215,9 +341,8 @@ impl Replay {
         Self::from_file_options(files.iter().map(|f| (f.clone(), csv_opts.clone())).collect(), opts)
     }
 
-    /// Merge these files, each read with its options. One file is opened for reading at once;
-    /// of several, each is only peeked at (header and first event, inflated inline) and parked
-    /// until the merge reaches its first event.
+    /// Merge these files, each read with its options. A single file is opened for reading at
+    /// once; of several, each is only peeked at and parked (see [`Files`]).
     fn from_file_options(
         files: Vec<(PathBuf, CsvOptions)>,
         opts: &ReplayOptions,
@@ -230,37 +355,19 @@ impl Replay {
         for (path, csv_opts) in &files {
             peeked.push(CsvSource::open(path, &CsvOptions { peek: true, ..csv_opts.clone() })?);
         }
-        check_one_resolution(&peeked)?;
-        let meta = peeked.iter().map(|s| (s.kind(), s.bar_duration())).collect();
-        let counters = peeked.iter().map(CsvSource::progress).collect();
+        let (meta, counters) = survey(&peeked)?;
         let mut heads = Vec::with_capacity(files.len());
-        let mut heap = BinaryHeap::with_capacity(files.len());
-        let mut parked = Vec::with_capacity(files.len());
-        for (i, (mut src, (path, csv_opts))) in peeked.into_iter().zip(files).enumerate() {
+        let mut slots = Vec::with_capacity(files.len());
+        for (mut src, (path, csv_opts)) in peeked.into_iter().zip(files) {
             let head = next_in_range(&mut src, opts.from)?;
-            match &head {
-                Some(ev) => {
-                    heap.push(Reverse((ev.ts(), i)));
-                    parked.push(Some(Parked { path, opts: csv_opts }));
-                }
-                None => parked.push(None),
-            }
+            slots.push(if head.is_some() {
+                Slot::Parked(Parked { path, opts: csv_opts })
+            } else {
+                Slot::Done
+            });
             heads.push(head);
         }
-        let sources = std::iter::repeat_with(|| None).take(heads.len()).collect();
-        let band = opts.price_band.map(PriceBand::new);
-        Ok(Self {
-            sources,
-            parked,
-            meta,
-            counters,
-            heads,
-            heap,
-            from: opts.from,
-            to: opts.to,
-            band,
-            done: false,
-        })
+        Ok(Self::merge(slots, heads, meta, counters, opts))
     }
 
     /// Merge already opened sources (their order breaks timestamp ties).
@@ -268,45 +375,50 @@ impl Replay {
     /// # Errors
     /// A source's first row is bad.
     pub fn from_sources(mut sources: Vec<CsvSource>, opts: &ReplayOptions) -> Result<Self, MarketDataError> {
-        check_one_resolution(&sources)?;
-        let meta = sources.iter().map(|s| (s.kind(), s.bar_duration())).collect();
-        let counters = sources.iter().map(CsvSource::progress).collect();
+        let (meta, counters) = survey(&sources)?;
         let mut heads = Vec::with_capacity(sources.len());
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (i, src) in sources.iter_mut().enumerate() {
-            let head = next_in_range(src, opts.from)?;
-            if let Some(ev) = &head {
-                heap.push(Reverse((ev.ts(), i)));
-            }
-            heads.push(head);
+        for src in &mut sources {
+            heads.push(next_in_range(src, opts.from)?);
         }
-        let parked = std::iter::repeat_with(|| None).take(sources.len()).collect();
-        let sources = sources.into_iter().map(Some).collect();
-        let band = opts.price_band.map(PriceBand::new);
-        Ok(Self {
-            sources,
-            parked,
-            meta,
-            counters,
-            heads,
-            heap,
-            from: opts.from,
-            to: opts.to,
-            band,
-            done: false,
-        })
+        Ok(Self::merge(sources.into_iter().map(Slot::Open).collect(), heads, meta, counters, opts))
     }
 
-    /// How many files are open for reading right now (the others are parked until the merge
-    /// reaches them, or done).
+    /// The merge of `slots`, whose first events are `heads`.
+    fn merge(
+        slots: Vec<Slot>,
+        heads: Vec<Option<MarketEvent>>,
+        meta: Vec<(CsvKind, i64)>,
+        counters: Vec<Option<(ReadCounter, u64)>>,
+        opts: &ReplayOptions,
+    ) -> Self {
+        let mut heap: BinaryHeap<_> =
+            heads.iter().enumerate().filter_map(|(i, h)| h.map(|ev| Reverse((ev.ts(), i)))).collect();
+        let lead = heap.pop().map(|Reverse((_, i))| i);
+        let mut queue: Vec<usize> =
+            (0..slots.len()).filter(|&i| matches!(slots[i], Slot::Parked(_))).collect();
+        queue.sort_by_key(|&i| heads[i].map(|ev| (ev.ts(), i)));
+        Self {
+            files: Files { slots, queue, opened: 0, ahead: 0, counters, from: opts.from },
+            meta,
+            heads,
+            lead,
+            heap,
+            to: opts.to,
+            band: opts.price_band.map(PriceBand::new),
+            done: false,
+        }
+    }
+
+    /// How many files are open for reading right now: those the merge has reached and not
+    /// finished, and up to [`FILES_AHEAD`] more (the others are parked until then, or done).
     pub fn open_files(&self) -> usize {
-        self.sources.iter().filter(|s| s.is_some()).count()
+        self.files.open_count()
     }
 
     /// A handle on how far the replay has read its files (shareable with another thread).
     pub fn progress(&self) -> ReplayProgress {
         let (mut counters, mut total) = (Vec::new(), 0);
-        for file in &self.counters {
+        for file in &self.files.counters {
             match file {
                 Some((c, len)) => {
                     counters.push(c.clone());
@@ -343,48 +455,46 @@ impl Replay {
         self.collect()
     }
 
+    /// The next event in time order. The lead's next event is fetched only now, so that an
+    /// error comes exactly after the events before it.
     fn advance(&mut self) -> Result<Option<MarketEvent>, MarketDataError> {
-        if let [one] = self.sources.as_mut_slice() {
-            // One file: no merge needed.
-            if let Some(ev) = self.heads[0].take() {
-                return Ok(Some(ev));
-            }
-            return match one {
-                Some(src) => next_in_range(src, self.from),
-                None => Ok(None),
+        loop {
+            let Some(i) = self.lead else { return Ok(None) };
+            let next = match self.heads[i].take() {
+                // The first event of a file that has just taken the lead.
+                Some(head) => Some(head),
+                None => self.files.next(i)?,
             };
-        }
-        // Replace the top's key in place (one sift) rather than pop + push.
-        let Some(mut top) = self.heap.peek_mut() else { return Ok(None) };
-        let i = top.0.1;
-        let ev = self.heads[i].take();
-        if let Some(p) = self.parked[i].take() {
-            // The merge has reached a parked file: open it for reading, past the head it gave.
-            let mut src = CsvSource::open(&p.path, &p.opts)?;
-            if let Some((c, _)) = &self.counters[i] {
-                src.share_progress(c.clone());
+            let Some(ev) = next else {
+                // Done with the lead: the next file takes it.
+                self.lead = self.heap.pop().map(|Reverse((_, j))| j);
+                continue;
+            };
+            // Another file's head comes first: it takes the lead, and `ev` waits as this
+            // file's head.
+            let key = (ev.ts(), i);
+            if let Some(mut top) = self.heap.peek_mut()
+                && top.0 < key
+            {
+                self.heads[i] = Some(ev);
+                self.lead = Some(std::mem::replace(&mut *top, Reverse(key)).0.1);
+                continue;
             }
-            next_in_range(&mut src, self.from)?;
-            self.sources[i] = Some(src);
+            return Ok(Some(ev));
         }
-        let next = match self.sources[i].as_mut() {
-            Some(src) => next_in_range(src, self.from)?,
-            None => None,
-        };
-        match next {
-            Some(n) => {
-                top.0 = (n.ts(), i);
-                self.heads[i] = Some(n);
-            }
-            None => {
-                std::collections::binary_heap::PeekMut::pop(top);
-                // Done with this file: free its buffers and read-ahead thread now.
-                self.sources[i] = None;
-            }
-        }
-        Ok(ev)
     }
 }
+
+/// Every file's kind, bar length and progress counter, once checked that each instrument comes
+/// at one resolution.
+fn survey(sources: &[CsvSource]) -> Result<FilesSurvey, MarketDataError> {
+    check_one_resolution(sources)?;
+    let meta = sources.iter().map(|s| (s.kind(), s.bar_duration())).collect();
+    Ok((meta, sources.iter().map(CsvSource::progress).collect()))
+}
+
+/// What [`survey`] finds: kind and bar length, progress counter and text length, per file.
+type FilesSurvey = (Vec<(CsvKind, i64)>, Vec<Option<(ReadCounter, u64)>>);
 
 #[inline(always)]
 fn next_in_range(
@@ -550,35 +660,108 @@ mod tests {
     use super::*;
     use rust_decimal_macros::dec;
 
+    /// `name.csv` in `dir`: a tick row at 10:00:0k on 2013-10-`day` of price `{price}{k}` for
+    /// each `k` of `rows` (a row given as `None` is a bad one: a negative price).
+    fn day_file(dir: &Path, name: &str, day: &str, price: u32, rows: &[Option<u32>]) {
+        let rows: String = rows
+            .iter()
+            .enumerate()
+            .map(|(k, ok)| match ok {
+                Some(_) => format!("2013-10-{day}T10:00:0{k}.000-04:00,{price}{k},100\n"),
+                None => format!("2013-10-{day}T10:00:0{k}.000-04:00,-1,100\n"),
+            })
+            .collect();
+        std::fs::write(dir.join(format!("{name}.csv")), format!("timestamp,price,size\n{rows}"))
+            .expect("write");
+    }
+
+    /// The prices of a replay's events up to its end or error, the open-file count after each,
+    /// and the error.
+    fn drain(mut r: Replay) -> (Vec<Decimal>, Vec<usize>, Option<String>) {
+        let (mut prices, mut open) = (Vec::new(), Vec::new());
+        while let Some(ev) = r.next() {
+            match ev {
+                Ok(MarketEvent::Trade(t)) => prices.push(t.price),
+                Ok(other) => panic!("not a trade: {other:?}"),
+                Err(e) => return (prices, open, Some(e.to_string())),
+            }
+            open.push(r.open_files());
+        }
+        assert_eq!(r.open_files(), 0, "every file closed at the end");
+        (prices, open, None)
+    }
+
+    const GOOD: [Option<u32>; 3] = [Some(0), Some(1), Some(2)];
+
     #[test]
-    fn files_are_opened_when_the_merge_reaches_them_and_closed_when_done() {
+    fn files_are_opened_one_ahead_of_the_merge_and_closed_when_done() {
         let dir = tempfile::tempdir().expect("temp dir");
         // Three day files one after another, and a fourth overlapping the second.
-        let days = [("a", "07", 1), ("b", "08", 2), ("c", "09", 3), ("d", "08", 4)];
-        for (name, day, price) in days {
-            let rows: String =
-                (0..3).map(|k| format!("2013-10-{day}T10:00:0{k}.000-04:00,{price}{k},100\n")).collect();
-            std::fs::write(dir.path().join(format!("{name}.csv")), format!("timestamp,price,size\n{rows}"))
-                .expect("write");
+        for (name, day, price) in [("a", "07", 1), ("b", "08", 2), ("c", "09", 3), ("d", "08", 4)] {
+            day_file(dir.path(), name, day, price, &GOOD);
         }
-        let mut r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
+        let r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
         assert_eq!(r.open_files(), 0, "all four only peeked at");
-        let mut seen = Vec::new();
-        let mut most_open = 0;
-        while let Some(ev) = r.next() {
-            let MarketEvent::Trade(t) = ev.expect("event") else { panic!("a trade") };
-            seen.push(t.price);
-            most_open = most_open.max(r.open_files());
-        }
+        let (prices, open, error) = drain(r);
+        assert_eq!(error, None);
         // Time order; on equal times file order (b before d).
         let expected =
             [dec!(10), dec!(11), dec!(12), dec!(20), dec!(40), dec!(21), dec!(41), dec!(22), dec!(42)]
                 .into_iter()
                 .chain([dec!(30), dec!(31), dec!(32)])
                 .collect::<Vec<_>>();
-        assert_eq!(seen, expected);
-        assert_eq!(most_open, 2, "the two overlapping files at once, never more");
-        assert_eq!(r.open_files(), 0, "every file closed at the end");
+        assert_eq!(prices, expected);
+        assert_eq!(open.iter().max(), Some(&(2 + FILES_AHEAD)), "the two overlapping files and one ahead");
+    }
+
+    /// Day files are read one after another, the next one opened (and read ahead) while the
+    /// merge is still in the one before, and never more: memory stays flat in their number.
+    #[test]
+    fn day_files_are_read_one_ahead_and_no_more() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let days = ["07", "08", "09", "10", "11", "12"];
+        for (k, day) in days.iter().enumerate() {
+            day_file(dir.path(), &format!("day{k}"), day, k as u32 + 1, &GOOD);
+        }
+        let r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
+        let (prices, open, error) = drain(r);
+        assert_eq!((prices.len(), error), (3 * days.len(), None));
+        // While the merge is in any day but the last, the next day is open too; never more.
+        let most: Vec<usize> = open.chunks(3).map(|day| day.iter().copied().max().unwrap_or(0)).collect();
+        let mut expected = vec![1 + FILES_AHEAD; days.len() - 1];
+        expected.push(1);
+        assert_eq!(most, expected, "files open after each event: {open:?}");
+    }
+
+    /// A bad row comes after every event before it, in time order: the events of the files
+    /// before its file, and its file's rows before it.
+    #[test]
+    fn an_error_comes_after_the_events_before_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        day_file(dir.path(), "a", "07", 1, &GOOD);
+        day_file(dir.path(), "b", "08", 2, &[Some(0), None, Some(2)]);
+        day_file(dir.path(), "c", "09", 3, &GOOD);
+        let r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
+        let (prices, _, error) = drain(r);
+        assert_eq!(prices, [dec!(10), dec!(11), dec!(12), dec!(20)]);
+        let error = error.expect("an error");
+        assert!(error.contains("b.csv:3:31: bad price"), "{error}");
+    }
+
+    /// A file that cannot be reopened when it is opened ahead of the merge is reported when the
+    /// merge reaches it, after the event its peek gave.
+    #[test]
+    fn a_file_gone_before_the_merge_reaches_it_is_an_error_in_its_place() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, day, price) in [("a", "07", 1), ("b", "08", 2), ("c", "09", 3)] {
+            day_file(dir.path(), name, day, price, &GOOD);
+        }
+        let r = Replay::open(&dir.path().to_string_lossy(), &ReplayOptions::default()).expect("open");
+        std::fs::remove_file(dir.path().join("c.csv")).expect("remove");
+        let (prices, _, error) = drain(r);
+        assert_eq!(prices, [dec!(10), dec!(11), dec!(12), dec!(20), dec!(21), dec!(22), dec!(30)]);
+        let error = error.expect("an error");
+        assert!(error.contains("c.csv"), "{error}");
     }
 
     fn bar(o: Decimal, h: Decimal, l: Decimal, c: Decimal, v: Decimal) -> Bar {
