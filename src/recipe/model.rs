@@ -123,6 +123,23 @@ pub struct Provider {
     /// Name of the secret holding this provider's credentials (`secrets/NAME.sops.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
+    /// Live providers: where to connect instead of the provider's own hosts (a proxy, a test
+    /// server): `rest` is the market-data REST base, `stream` the market-data WebSocket (for
+    /// alpaca the stocks stream, feed included, e.g. `ws://127.0.0.1:8080/v2/iex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+}
+
+/// Where a live adapter connects instead of its default hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// The REST base URL (`http://` or `https://`), e.g. `http://127.0.0.1:8080`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest: Option<String>,
+    /// The WebSocket URL (`ws://` or `wss://`), e.g. `ws://127.0.0.1:8080/stream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
 }
 
 /// `provider.price_band`: the limits, or `off`.
@@ -295,6 +312,33 @@ pub struct Broker {
     /// journal it as inferred records). `runner up --adopt` adopts for one run.
     #[serde(default, skip_serializing_if = "Reconcile::is_default")]
     pub reconcile: Reconcile,
+    /// Live brokers: `paper` (the broker's paper-trading account, the default) or `live` (real
+    /// money; `runner up` also needs `--live`, so a copied recipe never trades real money by
+    /// accident).
+    #[serde(default, skip_serializing_if = "Environment::is_default")]
+    pub environment: Environment,
+    /// Live brokers: where to connect instead of the broker's own hosts (a proxy, a test
+    /// server): `rest` is the trading REST base, `stream` the order-updates WebSocket (for
+    /// alpaca `trade_updates`, e.g. `ws://127.0.0.1:8080/stream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+}
+
+/// A live broker's paper-trading or real-money account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Environment {
+    /// The broker's paper-trading account (no real money).
+    #[default]
+    Paper,
+    /// The real-money account.
+    Live,
+}
+
+impl Environment {
+    fn is_default(&self) -> bool {
+        *self == Self::Paper
+    }
 }
 
 /// What a restart does when the venue and the journal disagree.

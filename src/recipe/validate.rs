@@ -537,6 +537,26 @@ fn fmt_min(m: u32) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
+/// `endpoints.rest` must be an `http(s)://` URL and `endpoints.stream` a `ws(s)://` one.
+fn check_endpoints(c: &mut Ctx<'_>, ptr: &str, endpoints: Option<&Endpoints>) {
+    let Some(e) = endpoints else { return };
+    for (key, url, schemes) in [("rest", &e.rest, ["http", "https"]), ("stream", &e.stream, ["ws", "wss"])] {
+        let Some(url) = url else { continue };
+        let ok = reqwest::Url::parse(url).is_ok_and(|u| schemes.contains(&u.scheme()) && u.host().is_some());
+        if !ok {
+            c.err(
+                &format!("{ptr}/{key}"),
+                "invalid-value",
+                format!("`{key}` is not a {}:// or {}:// URL", schemes[0], schemes[1]),
+                Some(match key {
+                    "rest" => "e.g. `http://127.0.0.1:8080`".into(),
+                    _ => "e.g. `ws://127.0.0.1:8080/stream`".into(),
+                }),
+            );
+        }
+    }
+}
+
 fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let hundred = Decimal::ONE;
     // Provider.
@@ -633,6 +653,8 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             Some("use `iex` or `sip`".into()),
         );
     }
+    c.only_with("/provider/endpoints", is_replay && p.endpoints.is_some(), "live providers", "`replay`");
+    check_endpoints(c, "/provider/endpoints", p.endpoints.as_ref());
     match p.kind {
         ProviderKind::Replay => {
             c.only_with("/provider/credentials", p.credentials.is_some(), "live providers", "`replay`")
@@ -663,6 +685,13 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             b.starting_equity.is_some(),
             "the paper broker needs the simulated account's starting equity",
         );
+        c.only_with(
+            "/broker/environment",
+            b.environment != Environment::Paper,
+            "live brokers",
+            "`paper` (it is simulated: there is no live environment)",
+        );
+        c.only_with("/broker/endpoints", b.endpoints.is_some(), "live brokers", "`paper`");
     } else {
         if b.credentials.is_none() {
             let pos = c.spans.key_or_parent("/broker");
@@ -690,6 +719,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             &format!("`{bk}`"),
         );
     }
+    check_endpoints(c, "/broker/endpoints", b.endpoints.as_ref());
     if let Some(m) = b.starting_equity
         && m.value() <= Decimal::ZERO
     {

@@ -306,6 +306,24 @@ pub struct Summary {
     /// never saw them.
     #[serde(default)]
     pub off_band_prints: u64,
+    /// Live feeds: how long after their exchange time market events arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_latency: Option<LatencySummary>,
+}
+
+/// Feed latency over a run: exchange timestamp to arrival, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LatencySummary {
+    /// Market events measured.
+    pub events: u64,
+    /// Median.
+    pub p50_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    /// Events stamped later than their arrival (the exchange's clock ahead of this host's).
+    pub ahead_of_clock: u64,
 }
 
 impl Summary {
@@ -377,6 +395,7 @@ impl Summary {
             denied_orders: 0,
             denials: Vec::new(),
             off_band_prints: 0,
+            feed_latency: None,
         }
     }
 }
@@ -399,6 +418,21 @@ impl Report {
     pub fn with_off_band_prints(mut self, dropped: u64) -> Self {
         self.summary.off_band_prints = dropped;
         self
+    }
+
+    /// The report with a live feed's latency.
+    pub fn with_feed_latency(mut self, latency: LatencySummary) -> Self {
+        self.summary.feed_latency = Some(latency);
+        self
+    }
+}
+
+/// A duration in microseconds for text: `850 µs`, `12.3 ms`, `4.1 s`.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..1_000 => format!("{us} µs"),
+        1_000..1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
+        _ => format!("{:.1} s", us as f64 / 1e6),
     }
 }
 
@@ -634,6 +668,16 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
     let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
     let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
+    if let Some(l) = &s.feed_latency {
+        let _ = writeln!(
+            out,
+            "  feed latency   p50 {} / p99 {} / max {} over {} events (exchange time → arrival)",
+            micros(l.p50_us),
+            micros(l.p99_us),
+            micros(l.max_us),
+            l.events
+        );
+    }
     if let Some(note) = &s.note {
         let _ = writeln!(out, "  note           {note}");
     }

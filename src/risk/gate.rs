@@ -12,7 +12,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::model::order::{ExitReason, OrderRequest, Purpose};
+use crate::model::order::{ExitReason, OrderKind, OrderRequest, Purpose};
 use crate::model::{Money, Price, Qty, Side, Timestamp, fastdec};
 use crate::risk::account::{AccountCompliance, AccountSnapshot};
 use crate::strategy::Phase;
@@ -60,6 +60,17 @@ impl<T> RiskApproved<T> {
     /// Take the approved item out (brokers do this when they accept it).
     pub fn into_inner(self) -> T {
         self.0
+    }
+}
+
+impl RiskApproved<OrderRequest> {
+    /// A marketable limit priced at `limit` (by the runtime, at the far touch, for a venue that
+    /// takes limit prices only): the same approved order as a limit. Other kinds are unchanged.
+    pub fn priced_at(mut self, limit: Price) -> Self {
+        if let OrderKind::MarketableLimit { .. } = self.0.kind {
+            self.0.kind = OrderKind::Limit { limit };
+        }
+        self
     }
 }
 

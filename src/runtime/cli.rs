@@ -445,9 +445,9 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             return Err(ExitError::failed(format!("{name}: {why}")).into());
         }
         agents.push(fleet::FleetAgent {
-            run,
-            replay,
-            speed,
+            trader: fleet::Trader::Sim(run),
+            feed: fleet::Feed::Replay { replay, speed },
+            venue: None,
             name,
             account: p.recipe.broker.account.clone(),
             sink: Some(sink),

@@ -9,8 +9,11 @@
 //!   clock from the first event on; a timer is delivered when that time passes its
 //!   `deliver_by` — the same moment in data time as [`DataClock`], so a paced replay trades
 //!   exactly as the backtest does, even through a quiet stretch of the tape.
-//! - [`WallClock`]: live. A timer is delivered at its `at` by the wall clock: a feed that goes
-//!   quiet at 15:50 still flattens at 15:55.
+//! - [`WallClock`]: the wall clock. A timer is delivered at its `at`.
+//! - [`FeedClock`]: live feeds. The feed's time, run on by the wall clock between events: a
+//!   feed that goes quiet at 15:50 still flattens at 15:55 (live, the feed's time is the wall
+//!   clock's, less its latency), and a feed that runs ahead of the wall clock (a recorded day
+//!   streamed by a test server) delivers timers by its data, as a replay does.
 
 use std::time::{Duration, Instant};
 
@@ -108,6 +111,32 @@ impl Clock for WallClock {
     }
 }
 
+/// The feed's time, run on by the wall clock since its latest event; never goes back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedClock {
+    /// The wall instant of the latest event and the feed time it set.
+    anchor: Option<(Instant, Timestamp)>,
+}
+
+impl Clock for FeedClock {
+    fn now(&self) -> Timestamp {
+        match self.anchor {
+            Some((at, t)) => t.add_nanos(i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX)),
+            None => Timestamp::from_datetime(&chrono::Utc::now()),
+        }
+    }
+
+    fn seen(&mut self, ts: Timestamp) {
+        let now = self.now();
+        self.anchor = Some((Instant::now(), if self.anchor.is_some() { ts.max(now) } else { ts }));
+    }
+
+    fn wake_at(&self, timer: &Timer) -> Option<Instant> {
+        let ahead = timer.at.0.saturating_sub(self.now().0).max(0);
+        Some(Instant::now() + Duration::from_nanos(u64::try_from(ahead).unwrap_or_default()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +165,20 @@ mod tests {
         // 60 s of data time later is one wall second after the first event.
         assert_eq!(c.wake_at(&timer(1_030 * SEC, 1_060 * SEC)), Some(start + Duration::from_secs(1)));
         assert!(c.now() >= Timestamp(1_000 * SEC));
+    }
+
+    #[test]
+    fn the_feed_clock_follows_a_feed_that_runs_ahead_and_never_goes_back() {
+        let mut c = FeedClock::default();
+        c.seen(Timestamp(1_000 * SEC));
+        let t = c.now();
+        assert!(t >= Timestamp(1_000 * SEC) && t < Timestamp(1_001 * SEC), "{t:?}");
+        c.seen(Timestamp(500 * SEC));
+        assert!(c.now() >= Timestamp(1_000 * SEC), "a late event does not move time back");
+        c.seen(Timestamp(5_000 * SEC));
+        let soon = c.wake_at(&timer(5_002 * SEC, 5_003 * SEC)).expect("wakes");
+        let d = soon.duration_since(Instant::now());
+        assert!(d <= Duration::from_secs(2) && d > Duration::from_millis(1500), "{d:?}");
     }
 
     #[test]

@@ -29,12 +29,17 @@ use super::status::{self, AgentStatus};
 use crate::engine::agent::{Agent, AgentEvent, Command};
 use crate::journal::HaltScope;
 use crate::market::replay::Replay;
+use crate::model::account::Connectivity;
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
 use crate::risk::gate::TradingState;
+use crate::runtime::clock::FeedClock;
+use crate::runtime::latency::Latency;
 use crate::runtime::lockstep::Lockstep;
-use crate::venue::{DataEvent, MarketDataClient};
+use crate::runtime::remote::{Remote, VenueInput};
+use crate::venue::{DataEvent, MarketDataClient, Subscription};
+use tokio::sync::mpsc;
 
 /// How long an agent loop may go without running before it is reported stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
@@ -130,14 +135,86 @@ fn halt_command(reason: &str) -> Command {
     Command::Halt { reason: reason.to_owned() }
 }
 
+/// How an agent's orders are carried out.
+pub enum Trader {
+    /// On the simulated venue, in lockstep with the agent (paper runs).
+    Sim(Lockstep),
+    /// On a remote venue: requests go to its execution task, its answers come back as events
+    /// (`venue` of [`FleetAgent`]).
+    Remote(Remote),
+}
+
+impl Trader {
+    /// The agent.
+    pub fn agent(&self) -> &Agent {
+        match self {
+            Self::Sim(l) => l.agent(),
+            Self::Remote(r) => r.agent(),
+        }
+    }
+
+    fn market(&mut self, ev: crate::market::event::MarketEvent, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.market(ev, sink),
+            Self::Remote(r) => r.market(ev, sink),
+        }
+    }
+
+    fn command(&mut self, command: Command, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.command(command, sink),
+            Self::Remote(r) => r.command(command, sink),
+        }
+    }
+
+    fn timer(&mut self, at: Timestamp, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.timer(at, sink),
+            Self::Remote(r) => r.timer(at, sink),
+        }
+    }
+
+    fn connectivity(&mut self, change: Connectivity, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.connectivity(change, sink),
+            Self::Remote(r) => r.connectivity(change, sink),
+        }
+    }
+
+    fn into_agent(self) -> Agent {
+        match self {
+            Self::Sim(l) => l.into_agent(),
+            Self::Remote(r) => r.into_agent(),
+        }
+    }
+}
+
+/// Where an agent's market data comes from.
+pub enum Feed {
+    /// Recorded data, paced at `speed`.
+    Replay {
+        /// The data.
+        replay: Replay,
+        /// Pacing.
+        speed: Speed,
+    },
+    /// A live feed, and what to subscribe to on it.
+    Live {
+        /// The feed.
+        client: Box<dyn MarketDataClient>,
+        /// The subscriptions.
+        subscriptions: Vec<Subscription>,
+    },
+}
+
 /// One agent of a fleet run.
 pub struct FleetAgent {
-    /// The agent on its simulated venue.
-    pub run: Lockstep,
+    /// The agent and how its orders are carried out.
+    pub trader: Trader,
     /// Its market data.
-    pub replay: Replay,
-    /// Pacing.
-    pub speed: Speed,
+    pub feed: Feed,
+    /// What a remote venue says (from the execution task), for [`Trader::Remote`].
+    pub venue: Option<mpsc::Receiver<VenueInput>>,
     /// Its name, printed with every line.
     pub name: String,
     /// Its broker account.
@@ -300,13 +377,13 @@ async fn run_all(
                 name: a.name.clone(),
                 account: a.account.clone(),
                 run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
-                state: a.run.agent().trading_state(),
+                state: a.trader.agent().trading_state(),
                 stopped: false,
                 qty: Decimal::ZERO,
                 avg: Decimal::ZERO,
                 day: None,
-                day_start: a.run.agent().equity(),
-                equity: a.run.agent().equity(),
+                day_start: a.trader.agent().equity(),
+                equity: a.trader.agent().equity(),
                 last_event: None,
                 last_market: now,
                 heartbeat: now,
@@ -504,31 +581,87 @@ impl Out<'_> {
     }
 }
 
+/// How long a stopping agent on a remote venue waits for its cancels and exits to be answered.
+const DRAIN_FOR: Duration = Duration::from_secs(30);
+
+/// An agent's market data as the driver reads it: the feed, the clock it sets, and for a
+/// replay how far it has read and what its price band dropped.
+struct Source {
+    feed: Box<dyn MarketDataClient>,
+    clock: Box<dyn Clock>,
+    subscriptions: Vec<Subscription>,
+    read: Option<crate::market::replay::ReplayProgress>,
+    dropped: Option<crate::market::band::DroppedPrints>,
+    live: bool,
+}
+
+impl Source {
+    fn new(feed: Feed) -> Self {
+        match feed {
+            Feed::Replay { replay, speed } => {
+                let factor = match speed {
+                    Speed::Max => None,
+                    Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
+                };
+                // A paced replay's time runs with the wall clock, so a timer comes even when
+                // the tape is quiet; at full speed the data delivers it (super::clock).
+                let clock: Box<dyn Clock> = match factor {
+                    Some(f) => Box::new(PacedClock::new(f)),
+                    None => Box::new(DataClock::default()),
+                };
+                Self {
+                    read: Some(replay.progress()),
+                    dropped: Some(replay.dropped_prints()),
+                    feed: Box::new(ReplayFeed::new(replay, factor)),
+                    clock,
+                    subscriptions: Vec::new(),
+                    live: false,
+                }
+            }
+            Feed::Live { client, subscriptions } => Self {
+                feed: client,
+                clock: Box::new(FeedClock::default()),
+                subscriptions,
+                read: None,
+                dropped: None,
+                live: true,
+            },
+        }
+    }
+}
+
+/// The next answer of a remote venue; never, for a simulated one.
+async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
-    let FleetAgent { mut run, replay, speed, name, sink: mut journal, .. } = a;
-    let read = replay.progress();
-    let dropped = replay.dropped_prints();
+    let FleetAgent { mut trader, feed, mut venue, name, sink: mut journal, .. } = a;
+    let Source { mut feed, mut clock, subscriptions, read, dropped, live } = Source::new(feed);
+    let mut latency = Latency::default();
     let mut drawn = Instant::now();
-    let factor = match speed {
-        Speed::Max => None,
-        Speed::Times(x) => x.to_f64().filter(|v| *v > 0.0),
-    };
-    // A paced replay's time runs with the wall clock, so a timer comes even when the tape is
-    // quiet; at full speed the data delivers it (super::clock).
-    let mut clock: Box<dyn Clock> = match factor {
-        Some(f) => Box::new(PacedClock::new(f)),
-        None => Box::new(DataClock::default()),
-    };
-    let mut feed: Box<dyn MarketDataClient> = Box::new(ReplayFeed::new(replay, factor));
-    feed.connect().await.map_err(|e| anyhow::anyhow!("{name}: market data: {e}"))?;
     let mut outcome = Outcome::Completed;
     let mut pos: Option<(Decimal, Price)> = None;
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut failure = None;
     let progress = ctx.progress;
-    loop {
-        let wake = run.agent().next_timer().and_then(|t| clock.wake_at(&t));
+    let connected = async {
+        feed.connect().await?;
+        if !subscriptions.is_empty() {
+            feed.subscribe(&subscriptions).await?;
+        }
+        Ok::<(), crate::venue::VenueError>(())
+    }
+    .await;
+    if let Err(e) = connected {
+        failure = Some(format!("{name}: market data: {e}"));
+    }
+    while failure.is_none() {
+        let wake = trader.agent().next_timer().and_then(|t| clock.wake_at(&t));
         tokio::select! {
             biased;
             changed = ctx.stop.changed() => {
@@ -536,7 +669,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 if changed.is_err() || why.is_some() {
                     outcome = Outcome::Stopped(why.unwrap_or(StopReason::Interrupted));
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                    run.command(Command::Shutdown, &mut out.sink());
+                    trader.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
             }
@@ -545,21 +678,34 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 if let Some(reason) = reason {
                     outcome = Outcome::Halted(reason.clone());
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                    run.command(halt_command(&reason), &mut out.sink());
-                    publish(run.agent(), &ctx, false, pos);
+                    trader.command(halt_command(&reason), &mut out.sink());
+                    publish(trader.agent(), &ctx, false, pos);
+                }
+            }
+            answer = next_venue(&mut venue) => {
+                match answer {
+                    Some(Ok(ev)) => {
+                        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                        if let Trader::Remote(r) = &mut trader {
+                            r.venue(ev, &mut out.sink());
+                        }
+                        publish(trader.agent(), &ctx, false, pos);
+                    }
+                    Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
+                    None => failure = Some(format!("{name}: the venue connection ended")),
                 }
             }
             () = sleep_until(wake) => {
-                if let Some(t) = run.agent().next_timer() {
+                if let Some(t) = trader.agent().next_timer() {
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                    run.timer(t.at, &mut out.sink());
-                    publish(run.agent(), &ctx, false, pos);
+                    trader.timer(t.at, &mut out.sink());
+                    publish(trader.agent(), &ctx, false, pos);
                 }
             }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
-                if let Some(b) = &ctx.board && count > 0 {
-                    b.update(ctx.index, read.fraction(), run.agent().now(), count);
+                if let (Some(b), Some(read)) = (&ctx.board, &read) && count > 0 {
+                    b.update(ctx.index, read.fraction(), trader.agent().now(), count);
                 }
             }
             next = feed.next_event() => {
@@ -567,28 +713,29 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     Ok(Some(DataEvent::Market(ev))) => ev,
                     Ok(Some(DataEvent::Connectivity(c))) => {
                         let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                        run.connectivity(c, &mut out.sink());
+                        trader.connectivity(c, &mut out.sink());
                         continue;
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        failure = Some(format!("{e}"));
+                        failure = Some(format!("{name}: market data: {e}"));
                         break;
                     }
                 };
+                if live {
+                    latency.record(ev.ts());
+                }
                 clock.seen(ev.ts());
                 {
                     let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                    run.market(ev, &mut out.sink());
+                    trader.market(ev, &mut out.sink());
                 }
                 count += 1;
                 if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
                     failure = Some(format!("{name}: journal write failed, stopping: {e}"));
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-                    run.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
-                let agent = run.agent();
+                let agent = trader.agent();
                 if let Some(total) = publish(agent, &ctx, true, pos) {
                     let limit = ctx.loss_limit.unwrap_or_default();
                     let reason = format!("fleet daily loss limit {limit} reached (fleet day P&L {})", total.round_dp(2));
@@ -599,10 +746,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     // Every agent, this one included, gets the halt through the channel.
                     let _ = ctx.halt_tx.send(Some(reason));
                 }
-                if let Some(b) = &ctx.board
+                if let (Some(b), Some(read)) = (&ctx.board, &read)
                     && drawn.elapsed() >= super::progress::REDRAW
                 {
-                    b.update(ctx.index, read.fraction(), run.agent().now(), count);
+                    b.update(ctx.index, read.fraction(), trader.agent().now(), count);
                     drawn = Instant::now();
                 }
             }
@@ -612,11 +759,15 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(b) = &ctx.board {
         b.finish(ctx.index, count);
     }
-    if !run.agent().stopped() {
+    if !trader.agent().stopped() {
         let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-        run.command(Command::Shutdown, &mut out.sink());
+        trader.command(Command::Shutdown, &mut out.sink());
     }
-    publish(run.agent(), &ctx, false, pos);
+    if let Some(rx) = venue.as_mut() {
+        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+        drain(&mut trader, rx, &mut out.sink()).await;
+    }
+    publish(trader.agent(), &ctx, false, pos);
     lock(&ctx.book).slots[ctx.index].stopped = true;
     let journal_run = match journal {
         Some(s) => {
@@ -630,8 +781,39 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(f) = failure {
         return Err(anyhow::anyhow!(f));
     }
-    let report = run.into_agent().into_report().with_off_band_prints(dropped.get());
+    let mut report = trader.into_agent().into_report();
+    if let Some(d) = dropped {
+        report = report.with_off_band_prints(d.get());
+    }
+    if live {
+        report = report.with_feed_latency(latency.summary());
+    }
     Ok(Finished { report, outcome, run: journal_run })
+}
+
+/// After the shutdown: hand a remote venue's answers to the agent until its cancels and exits
+/// are settled, the venue is gone, or [`DRAIN_FOR`] has passed (what is left shows in the
+/// journal as working, and the next start reconciles it).
+async fn drain(trader: &mut Trader, rx: &mut mpsc::Receiver<VenueInput>, sink: &mut impl FnMut(&AgentEvent)) {
+    let Trader::Remote(r) = trader else { return };
+    let deadline = tokio::time::Instant::now() + DRAIN_FOR;
+    while r.agent().has_orders() {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(Ok(ev))) => r.venue(ev, sink),
+            Ok(Some(Err(e))) => {
+                say(&format!("venue: {e}; orders still working are reconciled at the next start"));
+                return;
+            }
+            Ok(None) => return,
+            Err(_) => {
+                say(&format!(
+                    "the venue did not settle the stop's orders within {}s; the next start reconciles them",
+                    DRAIN_FOR.as_secs()
+                ));
+                return;
+            }
+        }
+    }
 }
 
 /// Sleep until `wake`, or forever when there is nothing to wake for.
