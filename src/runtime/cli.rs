@@ -445,8 +445,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             return Err(ExitError::failed(format!("{name}: {why}")).into());
         }
         agents.push(fleet::FleetAgent {
-            trader: fleet::Trader::Sim(run),
-            feed: fleet::Feed::Replay { replay, speed },
+            trader: fleet::Trader::Sim(Box::new(run)),
+            feed: fleet::Feed::Replay { replay: Box::new(replay), speed },
             venue: None,
             name,
             account: p.recipe.broker.account.clone(),

@@ -138,10 +138,10 @@ fn halt_command(reason: &str) -> Command {
 /// How an agent's orders are carried out.
 pub enum Trader {
     /// On the simulated venue, in lockstep with the agent (paper runs).
-    Sim(Lockstep),
+    Sim(Box<Lockstep>),
     /// On a remote venue: requests go to its execution task, its answers come back as events
     /// (`venue` of [`FleetAgent`]).
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 impl Trader {
@@ -194,7 +194,7 @@ pub enum Feed {
     /// Recorded data, paced at `speed`.
     Replay {
         /// The data.
-        replay: Replay,
+        replay: Box<Replay>,
         /// Pacing.
         speed: Speed,
     },
@@ -612,7 +612,7 @@ impl Source {
                 Self {
                     read: Some(replay.progress()),
                     dropped: Some(replay.dropped_prints()),
-                    feed: Box::new(ReplayFeed::new(replay, factor)),
+                    feed: Box::new(ReplayFeed::new(*replay, factor)),
                     clock,
                     subscriptions: Vec::new(),
                     live: false,

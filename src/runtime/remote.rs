@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::engine::agent::{Agent, AgentEvent, Command, Event, Outbox, Request};
 use crate::market::event::MarketEvent;
 use crate::model::account::Connectivity;
-use crate::model::order::{OrderEvent, OrderKind};
+use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{InstrumentId, Price, Side, SymbolId, Timestamp};
 use crate::venue::{ExecutionClient, VenueError, VenueEvent};
 
@@ -138,10 +138,12 @@ impl Remote {
             let mut refused = Vec::new();
             for r in std::mem::take(&mut self.out.requests) {
                 let r = match r {
-                    Request::Submit(order) => match self.price(order) {
-                        Ok(order) => Request::Submit(order),
-                        Err(refusal) => {
-                            refused.push(refusal);
+                    Request::Submit(order) => match self.limit(order.inner()) {
+                        Ok(None) => Request::Submit(order),
+                        Ok(Some(limit)) => Request::Submit(order.priced_at(limit)),
+                        Err(reason) => {
+                            let req = order.inner();
+                            refused.push(OrderEvent::Rejected { id: req.id.clone(), ts: req.ts, reason });
                             continue;
                         }
                     },
@@ -159,28 +161,18 @@ impl Remote {
         }
     }
 
-    /// A marketable limit at the far touch moved `offset_ticks` through it (never below one
-    /// tick); other kinds as they are.
-    fn price(
-        &self,
-        order: crate::risk::gate::RiskApproved<crate::model::order::OrderRequest>,
-    ) -> Result<crate::risk::gate::RiskApproved<crate::model::order::OrderRequest>, OrderEvent> {
-        let req = order.inner();
-        let OrderKind::MarketableLimit { offset_ticks } = req.kind else { return Ok(order) };
+    /// The price of a marketable limit: the far touch moved `offset_ticks` through it (never
+    /// below one tick); `None` for other kinds; why not when there is no quote.
+    fn limit(&self, req: &OrderRequest) -> Result<Option<Price>, String> {
+        let OrderKind::MarketableLimit { offset_ticks } = req.kind else { return Ok(None) };
         let mark = self.by_instrument.get(&req.instrument).or_else(|| self.by_symbol.get(&req.symbol));
         let touch = mark.and_then(|m| match req.side {
             Side::Buy => m.ask.or(m.last),
             Side::Sell => m.bid.or(m.last),
         });
-        let Some(touch) = touch else {
-            return Err(OrderEvent::Rejected {
-                id: req.id.clone(),
-                ts: req.ts,
-                reason: format!("no quote for {} to price the marketable limit", req.instrument),
-            });
-        };
-        let limit = (touch + req.side.sign() * self.tick * Decimal::from(offset_ticks)).max(self.tick);
-        Ok(order.priced_at(limit))
+        let touch =
+            touch.ok_or_else(|| format!("no quote for {} to price the marketable limit", req.instrument))?;
+        Ok(Some((touch + req.side.sign() * self.tick * Decimal::from(offset_ticks)).max(self.tick)))
     }
 }
 
