@@ -232,6 +232,29 @@ impl JournalSink {
         b.commit()
     }
 
+    /// Journal executions a restart learned of from the venue (an order that filled while no
+    /// process watched), with the order's final state and the positions they leave, in one
+    /// commit.
+    pub fn record_recovered(
+        &mut self,
+        fills: &[FillRecord],
+        orders: &[OrderRecord],
+        positions: &[PositionRecord],
+        time: DateTime<Utc>,
+    ) -> Result<(), JournalError> {
+        let mut b = self.journal.batch()?;
+        for f in fills {
+            b.record_fill(&FillRecord { run: Some(self.run.clone()), ..f.clone() })?;
+        }
+        for o in orders {
+            b.record_order(&OrderRecord { run: Some(self.run.clone()), time, ..o.clone() })?;
+        }
+        for p in positions {
+            b.record_position(&PositionRecord { run: Some(self.run.clone()), time, ..p.clone() })?;
+        }
+        b.commit()
+    }
+
     fn order_from(&self, req: &OrderRequest) -> OrderRecord {
         let (order_type, limit_price, stop_price) = order_type(&req.kind);
         OrderRecord {

@@ -35,6 +35,7 @@ pub mod feed;
 pub mod fleet;
 pub mod journal_sink;
 pub mod latency;
+pub mod live;
 pub mod lockstep;
 pub mod process;
 pub mod progress;

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use crate::market::event::MarketEvent;
 use crate::model::account::{AccountState, Connectivity};
 use crate::model::order::{Fill, OrderEvent, OrderRequest, Replace};
-use crate::model::{ClientOrderId, InstrumentId, SymbolId, Timestamp};
+use crate::model::{ClientOrderId, InstrumentId, Qty, SymbolId, Timestamp};
 use crate::risk::gate::RiskApproved;
 
 /// What a venue tells the runtime, in the past tense.
@@ -79,8 +79,13 @@ pub trait ExecutionClient: Send {
     fn account(&mut self) -> VenueFuture<'_, AccountState>;
     /// Executions at or after `since` (restart reconciliation).
     fn fills_since(&mut self, since: Timestamp) -> VenueFuture<'_, Vec<Fill>>;
-    /// The next event; `Ok(None)` when the venue is closed for good.
+    /// The next event; `Ok(None)` when the venue is closed for good. Cancel-safe: the runtime
+    /// waits for it and for the agent's next request together, and drops it when a request
+    /// comes first; nothing may be lost when it is dropped.
     fn next_event(&mut self) -> VenueFuture<'_, Option<VenueEvent>>;
+    /// Take over an order placed by an earlier run that is still working at the venue (a
+    /// restart), `filled` of it executed so far, so its later events reach the agent.
+    fn track(&mut self, order: OrderRequest, filled: Qty);
 }
 
 /// What to receive for one instrument.
