@@ -11,9 +11,11 @@ use super::account_lock::{AccountKey, AccountLock, LockError};
 use super::fleet::{self, FleetSettings, Overrides};
 use super::journal_sink::{JournalSink, SinkInfo};
 use super::process::ProcessStamp;
+use super::remote::{Remote, VenueInput};
 use super::run::{self, DateRange};
 use super::signals::Signals;
 use super::status;
+use super::venues::{Execution, MarketData};
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::journal::record::ts as journal_ts;
 use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunMode};
@@ -46,6 +48,10 @@ pub struct UpArgs {
     /// `broker.reconcile: adopt` does the same).
     #[arg(long)]
     pub adopt: bool,
+    /// Confirm real-money trading for recipes with `broker.environment: live` (without it they
+    /// are refused, so a copied recipe never trades real money by accident).
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Where a run's report goes (shared by `up` and `backtest`).
@@ -297,6 +303,79 @@ fn reconcile(
     Ok(())
 }
 
+/// What the journal handed over at start, said once per agent.
+fn say_restored(name: &str, p: &run::Prepared, restored: &crate::runtime::journal_sink::Restored) {
+    for id in &restored.crashed_runs {
+        say(&format!("{name}: run {id} never ended (its process died); journaled as crashed\n"));
+    }
+    if !restored.day_trades.is_empty() {
+        let last = restored.day_trades.last().map(|d| d.trade_date.to_string()).unwrap_or_default();
+        say(&format!(
+            "{name}: restored {} day trade(s) of account {} from the journal (latest {last})\n",
+            restored.day_trades.len(),
+            p.recipe.broker.account
+        ));
+    }
+    if restored.not_restored > 0 {
+        say(&format!(
+            "{name}: not restored: {} day trade(s) of account {} dated at or after this run's first \
+             market event (this replay covers them again)\n",
+            restored.not_restored, p.recipe.broker.account
+        ));
+    }
+}
+
+/// A trader and the venue answers it listens to, or why the start was refused.
+type Started = Result<(fleet::Trader, Option<tokio::sync::mpsc::Receiver<VenueInput>>), String>;
+
+/// An agent on a remote venue: its cash is the account's, the account is reconciled with the
+/// journal (`super::live`), and its execution task is started.
+fn start_remote(
+    rt: &tokio::runtime::Runtime,
+    p: &run::Prepared,
+    mut client: Box<dyn crate::venue::ExecutionClient>,
+    sink: &mut JournalSink,
+    restored: &crate::runtime::journal_sink::Restored,
+    day_trades: &[DayTrade],
+    adopt: bool,
+) -> anyhow::Result<Started> {
+    let name = &p.recipe.agent;
+    let state = match rt.block_on(client.account()) {
+        Ok(state) => state,
+        Err(e) => {
+            return Ok(Err(format!("cannot read the account at the venue, so nothing was traded: {e}")));
+        }
+    };
+    let mut agent = run::build_agent_with_cash(p, Some(state.cash))?;
+    agent.restore_day_trades(day_trades);
+    let who = crate::runtime::live::Starting {
+        agent: &AgentId(name.clone()),
+        account: &AccountId(p.recipe.broker.account.clone()),
+        underlying: &p.recipe.instrument.underlying,
+        adopt,
+    };
+    match rt.block_on(crate::runtime::live::take_over(
+        client.as_mut(),
+        &mut agent,
+        sink,
+        restored,
+        &who,
+        &state,
+    )) {
+        Ok(lines) => {
+            for l in lines {
+                say(&format!("{l}\n"));
+            }
+        }
+        Err(why) => return Ok(Err(why)),
+    }
+    let (requests, orders) = tokio::sync::mpsc::unbounded_channel();
+    let (answers, venue) = tokio::sync::mpsc::channel(1024);
+    rt.spawn(crate::runtime::remote::execute(client, orders, answers));
+    let remote = Remote::new(agent, requests, rust_decimal::Decimal::new(1, 2));
+    Ok(Ok((fleet::Trader::Remote(Box::new(remote)), Some(venue))))
+}
+
 /// Run `runner up`.
 pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     if args.recipes.len() > 1 && args.output.trades_csv.is_some() {
@@ -329,6 +408,14 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     for path in &args.recipes {
         let p = run::prepare(path)?;
         let creds = super::credentials::unlock(&p.recipe, path, &settings.secrets_dir)?;
+        if p.recipe.broker.environment == crate::recipe::model::Environment::Live && !args.live {
+            return Err(ExitError::failed(format!(
+                "{}: broker.environment: live trades real money; add --live to the command line to \
+                 confirm (nothing was started)",
+                path.display()
+            ))
+            .into());
+        }
         let execution = super::venues::execution(&p, &creds)
             .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
         let data = super::venues::market_data(&p, DateRange::default(), &creds)
@@ -374,80 +461,93 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
     for ((p, path), (execution, data)) in prepared.iter().zip(&args.recipes).zip(venues) {
-        let mut run = run::build_lockstep(p, execution)?;
-        let super::venues::MarketData::Replay(replay) = data;
-        let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
         let mut meta = metadata(p, path);
-        // The restart rebuild inherits only what happened before this run's first market event
-        // (crate::journal::history); peek at it with a second reader of the same data.
-        let first = run::open_replay(p, DateRange::default())?
-            .next()
-            .transpose()
-            .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?;
+        let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
+        let (feed, first, source) = match data {
+            MarketData::Replay(replay) => {
+                // The restart rebuild inherits only what happened before this run's first market
+                // event (crate::journal::history); peek at it with a second reader of the same data.
+                let first = run::open_replay(p, DateRange::default())?
+                    .next()
+                    .transpose()
+                    .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?;
+                let source = format!("replaying {} at {speed}", p.data.display());
+                (fleet::Feed::Replay { replay, speed }, first, source)
+            }
+            MarketData::Live { client, subscriptions } => {
+                let source = format!("live {} data", crate::recipe::kind_name(&p.recipe.provider.kind));
+                (fleet::Feed::Live { client, subscriptions }, None, source)
+            }
+        };
         if let Some(first) = &first {
             meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
         }
         // What a restart takes over is stamped at the first market event (or now).
         let start =
             first.map_or_else(|| crate::model::Timestamp::from_datetime(&chrono::Utc::now()), |e| e.ts());
-        let mut sink =
-            JournalSink::begin(journal, sink_info(p, path, RunMode::Paper), meta).map_err(|e| match e {
-                JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
-                e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
-            })?;
+        let (mode, venue_label) = match &execution {
+            Execution::Simulated(_) => (RunMode::Paper, "paper broker".to_owned()),
+            Execution::Remote { live, .. } => (
+                if *live { RunMode::Live } else { RunMode::Paper },
+                format!(
+                    "{} {}",
+                    crate::recipe::kind_name(&p.recipe.broker.kind),
+                    if *live { "LIVE (real money)" } else { "paper account" }
+                ),
+            ),
+        };
+        let mut sink = JournalSink::begin(journal, sink_info(p, path, mode), meta).map_err(|e| match e {
+            JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
+            e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
+        })?;
         let restored = sink
             .restore()
             .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
         say(&format!(
-            "{name}: paper broker, account {}, replaying {} at {speed}, journal {} (run {})\n",
+            "{name}: {venue_label}, account {}, {source}, journal {} (run {})\n",
             p.recipe.broker.account,
-            p.data.display(),
             shown_path(&settings.journal).display(),
             sink.run_id()
         ));
-        for id in &restored.crashed_runs {
-            say(&format!("{name}: run {id} never ended (its process died); journaled as crashed\n"));
-        }
-        if !restored.day_trades.is_empty() {
-            let last = restored.day_trades.last().map(|d| d.trade_date.to_string()).unwrap_or_default();
-            say(&format!(
-                "{name}: restored {} day trade(s) of account {} from the journal (latest {last})\n",
-                restored.day_trades.len(),
-                p.recipe.broker.account
-            ));
-        }
-        if restored.not_restored > 0 {
-            say(&format!(
-                "{name}: not restored: {} day trade(s) of account {} dated at or after this run's first \
-                 market event (this replay covers them again)\n",
-                restored.not_restored, p.recipe.broker.account
-            ));
-        }
+        say_restored(&name, p, &restored);
         // The PDT window persists across runs: the agent's compliance state counts them.
         let restored_trades: Vec<DayTrade> = restored
             .day_trades
             .iter()
             .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
             .collect();
-        run.parts_mut().0.restore_day_trades(&restored_trades);
         let adopt = args.adopt || p.recipe.broker.reconcile == Reconcile::Adopt;
-        if let Err(why) = reconcile(p, &mut run, &mut sink, &restored, adopt, start) {
-            // Nothing traded: every run begun so far ends as refused.
-            let outcome = format!("refused: {}", why.lines().next().unwrap_or_default());
-            for a in agents {
-                if let Some(s) = a.sink {
-                    let _ = s.end(&outcome);
-                }
+        let started = match execution {
+            Execution::Simulated(venue) => {
+                let mut run = run::build_lockstep(p, *venue)?;
+                run.parts_mut().0.restore_day_trades(&restored_trades);
+                reconcile(p, &mut run, &mut sink, &restored, adopt, start)
+                    .map(|()| (fleet::Trader::Sim(Box::new(run)), None))
             }
-            let _ = sink.end(&outcome);
-            return Err(ExitError::failed(format!("{name}: {why}")).into());
-        }
+            Execution::Remote { client, .. } => {
+                start_remote(&rt, p, client, &mut sink, &restored, &restored_trades, adopt)?
+            }
+        };
+        let (trader, venue) = match started {
+            Ok(started) => started,
+            Err(why) => {
+                // Nothing traded: every run begun so far ends as refused.
+                let outcome = format!("refused: {}", why.lines().next().unwrap_or_default());
+                for a in agents {
+                    if let Some(s) = a.sink {
+                        let _ = s.end(&outcome);
+                    }
+                }
+                let _ = sink.end(&outcome);
+                return Err(ExitError::failed(format!("{name}: {why}")).into());
+            }
+        };
         agents.push(fleet::FleetAgent {
-            trader: fleet::Trader::Sim(Box::new(run)),
-            feed: fleet::Feed::Replay { replay: Box::new(replay), speed },
-            venue: None,
+            trader,
+            feed,
+            venue,
             name,
             account: p.recipe.broker.account.clone(),
             sink: Some(sink),
@@ -489,9 +589,20 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
     let p = run::prepare(&args.recipe)?;
     let lockstep = run::build_lockstep(&p, super::venues::simulated(&p)?)?;
     let range = DateRange { from: args.from, to: args.to };
-    let super::venues::MarketData::Replay(replay) =
-        super::venues::market_data(&p, range, &super::credentials::Credentials::default())
-            .map_err(|e| ExitError::failed(format!("{}: {e}", args.recipe.display())))?;
+    let replay = match super::venues::market_data(&p, range, &super::credentials::Credentials::default())
+        .map_err(|e| ExitError::failed(format!("{}: {e}", args.recipe.display())))?
+    {
+        super::venues::MarketData::Replay(replay) => *replay,
+        super::venues::MarketData::Live { .. } => {
+            return Err(ExitError::failed(format!(
+                "{}: a backtest replays recorded data; provider.kind: {} is a live feed (record it, or use \
+                 provider.kind: replay)",
+                args.recipe.display(),
+                crate::recipe::kind_name(&p.recipe.provider.kind)
+            ))
+            .into());
+        }
+    };
     let sink = if args.no_journal {
         None
     } else {

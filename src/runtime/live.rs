@@ -39,7 +39,7 @@ pub struct Starting<'a> {
     pub adopt: bool,
 }
 
-/// Reconcile `client`'s account with what `restored` (the journal) says, journal what was
+/// Reconcile `client`'s account (`state`, read just before) with what `restored` (the journal) says, journal what was
 /// learned, and hand the venue's positions and working orders to `agent` and `client`.
 /// Returns the lines to print; `Err` is the refusal (with the difference as a table).
 pub async fn take_over(
@@ -48,12 +48,9 @@ pub async fn take_over(
     sink: &mut JournalSink,
     restored: &Restored,
     who: &Starting<'_>,
+    state: &AccountState,
 ) -> Result<Vec<String>, String> {
     let name = who.agent.as_str();
-    let state = client
-        .account()
-        .await
-        .map_err(|e| format!("cannot read the account at the venue, so nothing was traded: {e}"))?;
     let now = Utc::now();
     let mut lines = Vec::new();
     let working: HashMap<&ClientOrderId, &OpenOrder> = state.open_orders.iter().map(|o| (&o.id, o)).collect();
@@ -117,7 +114,7 @@ pub async fn take_over(
         })
         .collect();
     let still: Vec<OrderRecord> = still.into_iter().cloned().collect();
-    let gaps = compare(&held, &still, &state);
+    let gaps = compare(&held, &still, state);
     if !gaps.is_empty() {
         if !who.adopt {
             return Err(format!(
@@ -126,11 +123,11 @@ pub async fn take_over(
                 table(&gaps)
             ));
         }
-        let (orders, positions) = adoption(&gaps, &still, &state, who.agent, who.account);
+        let (orders, positions) = adoption(&gaps, &still, state, who.agent, who.account);
         sink.record_inferred(&orders, &positions, now).map_err(|e| format!("journal: {e}"))?;
         lines.push(format!("{name}: adopted the venue's state:\n{}", table(&gaps)));
     }
-    hand_over(client, agent, &state, &still, who, now, &mut lines)?;
+    hand_over(client, agent, state, &still, who, now, &mut lines)?;
     Ok(lines)
 }
 

@@ -64,8 +64,18 @@ pub fn run_tag() -> String {
 
 /// Build the agent for a prepared recipe; its client order ids carry a fresh [`run_tag`].
 pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
+    build_agent_with_cash(p, None)
+}
+
+/// [`build_agent`] for an account holding `cash` (a live venue's, read at start) instead of the
+/// recipe's paper `starting_equity`.
+pub fn build_agent_with_cash(p: &Prepared, cash: Option<crate::model::Money>) -> anyhow::Result<Agent> {
     let sym = SymbolId(0);
-    let mut cfg = build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    let mut recipe = std::borrow::Cow::Borrowed(&p.recipe);
+    if let Some(cash) = cash {
+        recipe.to_mut().broker.starting_equity = Some(crate::recipe::types::Money(cash));
+    }
+    let mut cfg = build::agent_config(&recipe).map_err(|e| RunError::refused(e.to_string()))?;
     cfg.order_prefix = format!("{}-{}", cfg.name, run_tag());
     let signals = match &p.signals {
         Some(path) => Some(
@@ -123,8 +133,7 @@ pub fn sim_config(r: &Recipe) -> SimConfig {
 }
 
 /// The agent of a prepared recipe on `venue`, ready to step.
-pub fn build_lockstep(p: &Prepared, venue: super::venues::Execution) -> anyhow::Result<Lockstep> {
-    let super::venues::Execution::Simulated(venue) = venue;
+pub fn build_lockstep(p: &Prepared, venue: SimVenue) -> anyhow::Result<Lockstep> {
     Ok(Lockstep::new(build_agent(p)?, venue))
 }
 
