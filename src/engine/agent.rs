@@ -200,6 +200,12 @@ impl Agent {
         &self.strategy
     }
 
+    /// A copy of the agent's session clock (the runtime asks it whether the session is open,
+    /// to judge a quiet feed).
+    pub fn session_clock(&self) -> SessionClock {
+        self.clock.clone()
+    }
+
     /// The trading day of the latest event: days since 1970-01-01 in the session's zone (New
     /// York; UTC for 24x7), 0 before the first price.
     pub fn trading_day(&self) -> i64 {

@@ -615,9 +615,14 @@ pub struct Fleet {
     /// Directory for run state: account locks, agent status, reports; relative to this file.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
-    /// Seconds without market data before a running agent is reported unhealthy.
+    /// Seconds without market data before a running agent is reported unhealthy (live feeds:
+    /// only while its session is open; default 30 for live feeds, none for replays).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_data_seconds: Option<u32>,
+    /// Live feeds: seconds without market data during the session after which an agent takes
+    /// no new entries for the rest of its trading day (exits still run); default 120.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_halt_seconds: Option<u32>,
 }
 
 fn default_secrets_dir() -> PathBuf {
@@ -640,6 +645,7 @@ impl Default for Fleet {
             journal: default_journal(),
             state_dir: default_state_dir(),
             stale_data_seconds: None,
+            stale_halt_seconds: None,
         }
     }
 }

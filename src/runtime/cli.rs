@@ -561,6 +561,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         state_dir: settings.state_dir.clone(),
         loss_limit: settings.loss_limit,
         stale_after: settings.stale_after,
+        stale_halt_after: settings.stale_halt_after,
     };
     let results = fleet::run(&rt, signals, agents, &opts)?;
     drop(locks);

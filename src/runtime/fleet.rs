@@ -29,7 +29,7 @@ use super::status::{self, AgentStatus};
 use crate::engine::agent::{Agent, AgentEvent, Command};
 use crate::journal::HaltScope;
 use crate::market::replay::Replay;
-use crate::model::account::Connectivity;
+use crate::model::account::{Connectivity, Link};
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
@@ -43,6 +43,12 @@ use tokio::sync::mpsc;
 
 /// How long an agent loop may go without running before it is reported stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(5);
+/// Live feeds: no market data for this long during the session makes an agent unhealthy,
+/// unless the fleet file says otherwise (`stale_data_seconds`).
+pub const LIVE_STALE_AFTER: Duration = Duration::from_secs(30);
+/// Live feeds: no market data for this long during the session halts an agent's entries,
+/// unless the fleet file says otherwise (`stale_halt_seconds`).
+pub const LIVE_HALT_AFTER: Duration = Duration::from_secs(120);
 
 /// Fleet-wide settings for one `runner up` (or `backtest`).
 #[derive(Debug, Clone)]
@@ -57,6 +63,8 @@ pub struct FleetSettings {
     pub loss_limit: Option<Money>,
     /// Market data older than this (wall clock) makes an agent unhealthy.
     pub stale_after: Option<Duration>,
+    /// Live feeds: market data older than this during the session halts an agent's entries.
+    pub stale_halt_after: Option<Duration>,
     /// Most agents one `runner up` may run.
     pub max_agents: Option<u32>,
     /// Where `NAME.sops.yaml` credentials live.
@@ -122,6 +130,7 @@ impl FleetSettings {
             state_dir: o.state_dir.clone().unwrap_or_else(|| base.join(&fleet.state_dir)),
             loss_limit,
             stale_after: fleet.stale_data_seconds.map(|s| Duration::from_secs(u64::from(s))),
+            stale_halt_after: fleet.stale_halt_seconds.map(|s| Duration::from_secs(u64::from(s))),
             max_agents: fleet.max_concurrent_agents,
             secrets_dir: base.join(&fleet.secrets_dir),
             fleet_file,
@@ -254,6 +263,8 @@ pub enum Health {
     Ok,
     /// Its loop has not run for this long.
     Stalled(Duration),
+    /// A venue or feed connection has been down for this long (reconnecting).
+    Disconnected(Link, Duration),
     /// No market data for this long (more than `stale_data_seconds`).
     Stale(Duration),
 }
@@ -263,6 +274,13 @@ impl std::fmt::Display for Health {
         match self {
             Self::Ok => f.write_str("ok"),
             Self::Stalled(d) => write!(f, "unhealthy: loop stalled for {}s", d.as_secs()),
+            Self::Disconnected(link, d) => {
+                let what = match link {
+                    Link::Venue => "venue",
+                    Link::Feed => "market data feed",
+                };
+                write!(f, "unhealthy: {what} disconnected for {}s (reconnecting)", d.as_secs())
+            }
             Self::Stale(d) => write!(f, "unhealthy: no market data for {}s", d.as_secs()),
         }
     }
@@ -296,6 +314,14 @@ struct Slot {
     last_market: Instant,
     heartbeat: Instant,
     health: Health,
+    /// The connection down now, and since when.
+    down: Option<(Link, Instant)>,
+    /// Whether the agent's session is open (live feeds; a replay always counts as open).
+    in_session: bool,
+    /// This agent's stale-data threshold.
+    stale_after: Option<Duration>,
+    /// Live feeds: latency so far.
+    latency: Option<crate::report::LatencySummary>,
 }
 
 impl Slot {
@@ -337,6 +363,8 @@ pub struct RunOptions {
     pub loss_limit: Option<Money>,
     /// Stale-data threshold.
     pub stale_after: Option<Duration>,
+    /// Live feeds: the stale-data threshold that halts entries.
+    pub stale_halt_after: Option<Duration>,
 }
 
 /// The async runtime `runner up` runs in. It is built before anything is journaled so the
@@ -388,6 +416,13 @@ async fn run_all(
                 last_market: now,
                 heartbeat: now,
                 health: Health::Ok,
+                down: None,
+                in_session: true,
+                latency: None,
+                stale_after: match a.feed {
+                    Feed::Live { .. } => opts.stale_after.or(Some(LIVE_STALE_AFTER)),
+                    Feed::Replay { .. } => opts.stale_after,
+                },
             })
             .collect(),
         halted_on: None,
@@ -411,6 +446,7 @@ async fn run_all(
                 halt_rx: halt_rx.clone(),
                 halt_tx: Arc::clone(&halt_tx),
                 loss_limit: opts.loss_limit,
+                stale_halt_after: opts.stale_halt_after.or(Some(LIVE_HALT_AFTER)),
                 progress,
                 board: board.clone(),
             };
@@ -500,7 +536,13 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
             let health = if s.stopped {
                 Health::Ok
             } else {
-                health(now.duration_since(s.heartbeat), now.duration_since(s.last_market), opts.stale_after)
+                let since_data = now.duration_since(s.last_market);
+                health(
+                    now.duration_since(s.heartbeat),
+                    s.down.map(|(link, at)| (link, now.duration_since(at))),
+                    since_data,
+                    s.stale_after.filter(|_| s.in_session),
+                )
             };
             if health != s.health {
                 say(&format!("{} health: {health}", s.name));
@@ -519,6 +561,13 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
                 equity: s.equity.round_dp(2).to_string(),
                 health: s.health.to_string(),
                 last_event: s.last_event.map(crate::report::iso).unwrap_or_default(),
+                feed_latency: s.latency.map_or_else(String::new, |l| {
+                    format!(
+                        "p50 {} / p99 {}",
+                        crate::report::micros(l.p50_us),
+                        crate::report::micros(l.p99_us)
+                    )
+                }),
                 updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             });
         }
@@ -530,11 +579,19 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
     }
 }
 
-/// An agent's health from how long ago its loop last ran and its last market event arrived
-/// (wall clock): a stalled loop first, then stale data.
-fn health(since_loop: Duration, since_data: Duration, stale_after: Option<Duration>) -> Health {
+/// An agent's health from how long ago its loop last ran, which connection is down, and when
+/// its last market event arrived (wall clock): a stalled loop first, then a lost connection,
+/// then stale data.
+fn health(
+    since_loop: Duration,
+    down: Option<(Link, Duration)>,
+    since_data: Duration,
+    stale_after: Option<Duration>,
+) -> Health {
     if since_loop > STALL_AFTER {
         Health::Stalled(since_loop)
+    } else if let Some((link, d)) = down {
+        Health::Disconnected(link, d)
     } else if stale_after.is_some_and(|limit| since_data > limit) {
         Health::Stale(since_data)
     } else {
@@ -550,6 +607,8 @@ struct AgentCtx {
     halt_rx: tokio::sync::watch::Receiver<Option<String>>,
     halt_tx: Arc<tokio::sync::watch::Sender<Option<String>>>,
     loss_limit: Option<Money>,
+    /// Live feeds: no data for this long during the session halts entries.
+    stale_halt_after: Option<Duration>,
     progress: bool,
     board: Option<Arc<super::progress::Board>>,
 }
@@ -630,6 +689,57 @@ impl Source {
     }
 }
 
+/// A connection went down or came back: the status book shows it.
+fn note_link(ctx: &AgentCtx, change: &Connectivity) {
+    let mut b = lock(&ctx.book);
+    let s = &mut b.slots[ctx.index];
+    match change {
+        Connectivity::Down { link, .. } => {
+            if s.down.is_none() {
+                s.down = Some((*link, Instant::now()));
+            }
+        }
+        Connectivity::Up { link, .. } => {
+            if s.down.is_some_and(|(l, _)| l == *link) {
+                s.down = None;
+            }
+        }
+        Connectivity::Gap { .. } => {}
+    }
+}
+
+/// A live agent's watch over its feed: whether its session is open (only then does a quiet feed
+/// count), and the entry halt past [`AgentCtx::stale_halt_after`], once per trading day.
+struct Watch {
+    session: crate::market::session::SessionClock,
+    halted_on: Option<i64>,
+}
+
+impl Watch {
+    /// Mark the session open or closed at `now`; the reason to halt entries when the feed has
+    /// been quiet too long during it.
+    fn check(&mut self, now: Timestamp, ctx: &AgentCtx) -> Option<String> {
+        let open = self.session.phase_of(now) != crate::strategy::Phase::OutOfSession;
+        let day = self.session.today().index;
+        let quiet = {
+            let mut b = lock(&ctx.book);
+            let s = &mut b.slots[ctx.index];
+            if open && !s.in_session {
+                // The session just opened: the quiet time counts from here.
+                s.last_market = Instant::now();
+            }
+            s.in_session = open;
+            s.last_market.elapsed()
+        };
+        let limit = ctx.stale_halt_after?;
+        if !open || quiet <= limit || self.halted_on == Some(day) {
+            return None;
+        }
+        self.halted_on = Some(day);
+        Some(format!("no market data for {}s during the session: no new entries today", quiet.as_secs()))
+    }
+}
+
 /// The next answer of a remote venue; never, for a simulated one.
 async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
     match rx {
@@ -642,6 +752,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let FleetAgent { mut trader, feed, mut venue, name, sink: mut journal, .. } = a;
     let Source { mut feed, mut clock, subscriptions, read, dropped, live } = Source::new(feed);
     let mut latency = Latency::default();
+    let mut watch = Watch { session: trader.agent().session_clock(), halted_on: None };
     let mut drawn = Instant::now();
     let mut outcome = Outcome::Completed;
     let mut pos: Option<(Decimal, Price)> = None;
@@ -685,6 +796,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             answer = next_venue(&mut venue) => {
                 match answer {
                     Some(Ok(ev)) => {
+                        if let crate::venue::VenueEvent::Connectivity(c) = &ev {
+                            note_link(&ctx, c);
+                        }
                         let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                         if let Trader::Remote(r) = &mut trader {
                             r.venue(ev, &mut out.sink());
@@ -704,6 +818,13 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             _ = tick.tick() => {
                 lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
+                if live {
+                    lock(&ctx.book).slots[ctx.index].latency = Some(latency.summary());
+                }
+                if live && let Some(reason) = watch.check(clock.now(), &ctx) {
+                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    trader.command(Command::ReduceOnly { reason }, &mut out.sink());
+                }
                 if let (Some(b), Some(read)) = (&ctx.board, &read) && count > 0 {
                     b.update(ctx.index, read.fraction(), trader.agent().now(), count);
                 }
@@ -712,6 +833,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let ev = match next {
                     Ok(Some(DataEvent::Market(ev))) => ev,
                     Ok(Some(DataEvent::Connectivity(c))) => {
+                        note_link(&ctx, &c);
                         let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
                         trader.connectivity(c, &mut out.sink());
                         continue;
@@ -871,12 +993,19 @@ mod tests {
     #[test]
     fn health_reports_a_stalled_loop_before_stale_data() {
         let secs = Duration::from_secs;
-        assert_eq!(health(secs(1), secs(100), None), Health::Ok);
-        assert_eq!(health(secs(1), secs(2), Some(secs(30))), Health::Ok);
+        assert_eq!(health(secs(1), None, secs(100), None), Health::Ok);
+        assert_eq!(health(secs(1), None, secs(2), Some(secs(30))), Health::Ok);
         assert_eq!(
-            health(secs(1), secs(31), Some(secs(30))).to_string(),
+            health(secs(1), None, secs(31), Some(secs(30))).to_string(),
             "unhealthy: no market data for 31s"
         );
-        assert_eq!(health(secs(6), secs(31), Some(secs(30))).to_string(), "unhealthy: loop stalled for 6s");
+        assert_eq!(
+            health(secs(1), Some((Link::Feed, secs(4))), secs(31), Some(secs(30))).to_string(),
+            "unhealthy: market data feed disconnected for 4s (reconnecting)"
+        );
+        assert_eq!(
+            health(secs(6), None, secs(31), Some(secs(30))).to_string(),
+            "unhealthy: loop stalled for 6s"
+        );
     }
 }

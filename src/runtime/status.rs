@@ -47,6 +47,9 @@ pub struct AgentStatus {
     pub health: String,
     /// Time of the newest market event (RFC 3339, New York), empty before the first.
     pub last_event: String,
+    /// Live feeds: exchange time → arrival, `p50 … / p99 …` so far (empty for replays).
+    #[serde(default)]
+    pub feed_latency: String,
     /// Wall-clock time this file was written (RFC 3339 UTC).
     pub updated_at: String,
 }
@@ -128,7 +131,7 @@ pub fn list(state_dir: &Path) -> std::io::Result<(Vec<Listed>, Vec<String>)> {
 
 /// Render status rows as an aligned table.
 pub fn render(rows: &[Listed]) -> String {
-    let mut table: Vec<[String; 8]> = vec![[
+    let mut table: Vec<[String; 9]> = vec![[
         "AGENT".into(),
         "ACCOUNT".into(),
         "STATE".into(),
@@ -136,6 +139,7 @@ pub fn render(rows: &[Listed]) -> String {
         "DAY P&L".into(),
         "HEALTH".into(),
         "LAST EVENT".into(),
+        "FEED LATENCY".into(),
         "PID".into(),
     ]];
     for r in rows {
@@ -143,11 +147,11 @@ pub fn render(rows: &[Listed]) -> String {
         let state = if r.running { s.state.clone() } else { "stopped (stale)".to_owned() };
         let pos =
             if s.position == "0" { "0".to_owned() } else { format!("{} @ {}", s.position, s.avg_price) };
-        let row = [&s.agent, &s.account, &state, &pos, &s.day_pnl, &s.health, &s.last_event];
-        let [a, b, c, d, e, f, g] = row.map(|cell| printable(cell).into_owned());
-        table.push([a, b, c, d, e, f, g, s.process.pid.to_string()]);
+        let row = [&s.agent, &s.account, &state, &pos, &s.day_pnl, &s.health, &s.last_event, &s.feed_latency];
+        let [a, b, c, d, e, f, g, h] = row.map(|cell| printable(cell).into_owned());
+        table.push([a, b, c, d, e, f, g, h, s.process.pid.to_string()]);
     }
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for row in &table {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
