@@ -720,6 +720,14 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         );
     }
     check_endpoints(c, "/broker/endpoints", b.endpoints.as_ref());
+    if b.kind != BrokerKind::Paper && is_replay {
+        c.err_key(
+            "/broker/kind",
+            "replay-with-live-broker",
+            format!("the {bk} broker trades a real account, on live prices; `provider.kind: replay` replays recorded ones"),
+            Some("use a live provider (e.g. `provider.kind: alpaca`), or `broker.kind: paper` to trade the recording".into()),
+        );
+    }
     if let Some(m) = b.starting_equity
         && m.value() <= Decimal::ZERO
     {
