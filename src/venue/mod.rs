@@ -11,6 +11,7 @@
 //!   stream of events.
 //! - [`MarketDataClient`]: connect, subscribe to trades / quotes / bars of instruments, and a
 //!   stream of market events plus connection state.
+//! - [`alpaca`]: Alpaca's Trading API and stocks market-data stream (paper and live accounts).
 //! - [`sim`]: the simulated venue (matching, fees, slippage) that paper runs and backtests trade
 //!   on. Backtests step it synchronously, in lockstep with the agent (no channels, no sleeping);
 //!   so does `runner up` for a paper broker, which is what makes `up` and `backtest` trade alike.
@@ -18,7 +19,9 @@
 //! Which venue a recipe gets is decided by the runtime (`crate::runtime::venues`), from
 //! `provider.kind` and `broker.kind`, with the credentials the recipe names.
 
+pub mod alpaca;
 pub mod sim;
+pub mod tls;
 
 use std::future::Future;
 use std::pin::Pin;
