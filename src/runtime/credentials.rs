@@ -22,6 +22,11 @@ impl Credentials {
     pub fn get(&self, role: &str) -> Option<&SecretMap> {
         self.loaded.iter().find(|(r, _, _)| *r == role).map(|(_, _, m)| m)
     }
+
+    /// The secret's name and values for `role`, if the recipe names one.
+    pub fn named(&self, role: &str) -> Option<(&str, &SecretMap)> {
+        self.loaded.iter().find(|(r, _, _)| *r == role).map(|(_, n, m)| (n.as_str(), m))
+    }
 }
 
 /// Decrypt every secret `recipe` names from `secrets_dir` (a name resolves to

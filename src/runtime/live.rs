@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use super::journal_sink::{JournalSink, Restored};
 use super::reconcile::{adoption, compare, table};
 use crate::engine::agent::Agent;
-use crate::journal::{FillRecord, OrderRecord, OrderStatus, PositionRecord};
+use crate::journal::{FillRecord, OrderRecord, OrderStatus, OrderType, PositionRecord};
 use crate::model::account::{AccountState, OpenOrder};
 use crate::model::order::{ExitReason, Fill, OrderKind, OrderRequest, Position, Purpose};
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Side, SymbolId, Timestamp};
@@ -65,8 +65,9 @@ pub async fn take_over(
         .collect();
     if !finished.is_empty() {
         let since = finished.iter().map(|o| o.time).min().unwrap_or(now) - chrono::Duration::minutes(1);
+        let asked: Vec<OrderRequest> = finished.iter().map(|o| request_of(o, who.underlying)).collect();
         let fills = client
-            .fills_since(Timestamp::from_datetime(&since))
+            .fills_since(Timestamp::from_datetime(&since), &asked)
             .await
             .map_err(|e| format!("cannot read the venue's executions, so nothing was traded: {e}"))?;
         let (records, orders, changed) = recover(&finished, &fills, &mut positions, who);
@@ -231,5 +232,27 @@ fn limit_of(kind: &OrderKind) -> Option<Decimal> {
         OrderKind::Limit { limit } | OrderKind::StopLimit { limit, .. } => Some(limit),
         OrderKind::Stop { stop } => Some(stop),
         OrderKind::Market | OrderKind::MarketableLimit { .. } => None,
+    }
+}
+
+/// The order a journal record describes (what a venue client needs to look it up).
+fn request_of(o: &OrderRecord, underlying: &str) -> OrderRequest {
+    let kind = match (o.order_type, o.limit_price, o.stop_price) {
+        (OrderType::Limit, Some(limit), _) => OrderKind::Limit { limit },
+        (OrderType::Stop, _, Some(stop)) => OrderKind::Stop { stop },
+        (OrderType::StopLimit, Some(limit), Some(stop)) => OrderKind::StopLimit { stop, limit },
+        _ => OrderKind::Market,
+    };
+    OrderRequest {
+        id: o.client_order_id.clone(),
+        symbol: if o.instrument.as_str() == underlying { SymbolId(0) } else { SymbolId(1) },
+        instrument: o.instrument.clone(),
+        side: o.side,
+        qty: o.qty,
+        kind,
+        purpose: Purpose::Entry,
+        ref_price: o.limit_price.or(o.stop_price).unwrap_or_default(),
+        ts: Timestamp::from_datetime(&o.time),
+        expire_at: None,
     }
 }

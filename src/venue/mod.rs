@@ -80,8 +80,9 @@ pub trait ExecutionClient: Send {
     fn replace(&mut self, id: ClientOrderId, change: Replace) -> VenueFuture<'_, ()>;
     /// The account now: cash, buying power, positions, open orders.
     fn account(&mut self) -> VenueFuture<'_, AccountState>;
-    /// Executions at or after `since` (restart reconciliation).
-    fn fills_since(&mut self, since: Timestamp) -> VenueFuture<'_, Vec<Fill>>;
+    /// Executions at or after `since` of the orders the client follows and of `orders` (restart
+    /// reconciliation: orders an earlier run left working, looked up without following them).
+    fn fills_since(&mut self, since: Timestamp, orders: &[OrderRequest]) -> VenueFuture<'_, Vec<Fill>>;
     /// The next event; `Ok(None)` when the venue is closed for good. Cancel-safe: the runtime
     /// waits for it and for the agent's next request together, and drops it when a request
     /// comes first; nothing may be lost when it is dropped.

@@ -403,8 +403,24 @@ impl ExecutionClient for AlpacaExecution {
         Box::pin(self.account_now())
     }
 
-    fn fills_since(&mut self, since: Timestamp) -> VenueFuture<'_, Vec<Fill>> {
-        Box::pin(self.fills_after(since))
+    fn fills_since(&mut self, since: Timestamp, orders: &[OrderRequest]) -> VenueFuture<'_, Vec<Fill>> {
+        let looked_up: Vec<OrderRequest> =
+            orders.iter().filter(|o| !self.book.is_open(&o.id)).cloned().collect();
+        Box::pin(async move {
+            // Followed for the look-up only: their later events are not the agent's business.
+            for o in &looked_up {
+                self.book.track(o.clone(), Qty::ZERO);
+            }
+            let fills = self.fills_after(since).await;
+            for o in &looked_up {
+                self.book.forget(&o.id);
+            }
+            fills
+        })
+    }
+
+    fn track(&mut self, order: OrderRequest, filled: Qty) {
+        AlpacaExecution::track(self, order, filled);
     }
 
     fn next_event(&mut self) -> VenueFuture<'_, Option<VenueEvent>> {
