@@ -17,6 +17,7 @@ mod market;
 mod market_input;
 mod options;
 mod options_e2e;
+mod options_listed;
 mod recipes;
 mod risk;
 mod safety;

@@ -495,7 +495,7 @@ fn delta_rule_picks_the_strike_with_the_nearest_delta() {
         let (c, q) = selection(&rule).select(&chain, dir, spot, at).expect("selectable");
         // Independently: quote every listed strike and find the nearest |delta|.
         let mut best = (f64::MAX, Decimal::ZERO);
-        for k in chain.strikes(c.expiry, spot) {
+        for k in chain.strikes(c.expiry, dir.right(), spot) {
             let other = OptionContract::new("SPY", dir.right(), k, c.expiry).expect("valid");
             let d = chain.quote(&other, spot, at).expect("quotable").delta.abs();
             if (d - target).abs() < best.0 {
@@ -558,7 +558,7 @@ fn synthetic_quotes_are_on_tick_ordered_and_marked_synthetic() {
     let chain = chain();
     let at = ny(2023, 8, 3, 10, 0);
     let spot = dec!(448.31);
-    for k in chain.strikes(date(2023, 8, 10), spot) {
+    for k in chain.strikes(date(2023, 8, 10), OptionRight::Call, spot) {
         for right in [OptionRight::Call, OptionRight::Put] {
             let c = spy(right, k, date(2023, 8, 10));
             let q = chain.quote(&c, spot, at).expect("quotable");
@@ -572,7 +572,7 @@ fn synthetic_quotes_are_on_tick_ordered_and_marked_synthetic() {
         }
     }
     // Strikes: every dollar, 30 each side.
-    let strikes = chain.strikes(date(2023, 8, 10), spot);
+    let strikes = chain.strikes(date(2023, 8, 10), OptionRight::Call, spot);
     assert_eq!((strikes.len(), strikes[0], strikes[60]), (61, dec!(418), dec!(478)));
     // At the last trading time a quote is intrinsic with no spread.
     let c = spy(OptionRight::Call, dec!(440), date(2023, 8, 10));

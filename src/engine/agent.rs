@@ -21,6 +21,7 @@ use crate::decision::{Decision, DecisionConfig, OrderIntent};
 use crate::market::candles::CandleBuilder;
 use crate::market::event::{Candle, MarketEvent, Trade};
 use crate::market::session::{SessionClock, SessionHours};
+use crate::model::chain::ChainSnapshot;
 use crate::model::order::{ExitReason, OrderEvent, OrderKind, OrderRequest, OrderType, Purpose};
 use crate::model::{ClientOrderId, InstrumentId, Money, Price, Qty, Side, SymbolId, Timestamp, fastdec};
 use crate::report::{Recorder, Report};
@@ -165,7 +166,9 @@ impl Agent {
     pub fn with_options(mut self, leg: OptionLeg) -> Self {
         self.traded = leg.symbol;
         self.recorder.set_note(leg.note());
-        self.recorder.set_price_source(crate::report::PriceSource::Synthetic);
+        if leg.synthetic() {
+            self.recorder.set_price_source(crate::report::PriceSource::Synthetic);
+        }
         self.option = Some(leg);
         self
     }
@@ -294,6 +297,7 @@ impl Agent {
             Event::Account(_) => {}
             Event::Timer(ts) => self.on_timer(ts, out),
             Event::Connectivity(c) => out.events.push(AgentEvent::Connectivity(c)),
+            Event::Chain(snap) => self.on_chain(&snap, out),
             Event::Command(Command::Shutdown) => self.shutdown(out),
             Event::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
             Event::Command(Command::ReduceOnly { reason }) => {
@@ -531,6 +535,21 @@ impl Agent {
         }
     }
 
+    /// A poll of the broker's option chain: the listed chain takes it, the held contract is
+    /// marked at its newer quote (protective exits look at it on the next print), and entries
+    /// the snapshot could not take are reported.
+    #[cold]
+    fn on_chain(&mut self, snap: &ChainSnapshot, out: &mut Outbox) {
+        let Some(leg) = self.option.as_mut() else { return };
+        let (refused, quote) = leg.on_chain(snap);
+        if let Some(q) = quote {
+            self.book.mark_quote(&q);
+        }
+        if !refused.is_empty() {
+            out.events.push(AgentEvent::Warning { ts: snap.ts, message: refused.to_string() });
+        }
+    }
+
     /// The held option contract stopped trading: the venue settles it and cancels its orders
     /// (events to come); a contract chosen but never held is simply let go.
     #[cold]
@@ -656,8 +675,10 @@ impl Agent {
         if let Some(f) = fill {
             self.book.apply_fill(&f);
             let p = self.book.position(self.traded);
-            if let Some(c) = self.option.as_ref().and_then(OptionLeg::contract) {
-                self.recorder.set_symbol(&c.occ_symbol());
+            if let Some(leg) = self.option.as_ref()
+                && leg.contract().is_some()
+            {
+                self.recorder.set_symbol(&leg.label());
             }
             self.recorder.on_fill(&f);
             self.record_compliance_fill(&f, p.qty);

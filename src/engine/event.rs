@@ -4,12 +4,15 @@
 //! Agent events are owned and serialisable, so the runtime can journal them, print them and
 //! (later) broadcast them to a dashboard without borrowing from the agent.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::market::event::{Candle, MarketEvent};
 use crate::model::ClientOrderId;
 use crate::model::account::{AccountState, Connectivity};
+use crate::model::chain::ChainSnapshot;
 use crate::model::order::{OrderEvent, OrderRequest, Replace};
 use crate::model::{InstrumentId, Money, Price, Timestamp};
 use crate::risk::gate::{OrderDenied, RiskApproved};
@@ -71,6 +74,10 @@ pub enum Event {
     Timer(Timestamp),
     /// A venue or feed connection changed.
     Connectivity(Connectivity),
+    /// A poll of the broker's option chain (listing and quotes), shared by every agent and
+    /// venue it is handed to. An agent trading options on a listed chain takes it; every other
+    /// agent ignores it.
+    Chain(Arc<ChainSnapshot>),
     /// A command.
     Command(Command),
 }

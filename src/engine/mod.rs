@@ -5,7 +5,8 @@
 //! - [`event`](crate::engine::event): what goes in ([`Event`](crate::engine::event::Event)) and
 //!   out ([`Outbox`](crate::engine::event::Outbox): venue requests and agent events);
 //! - [`option_leg`](crate::engine::option_leg): options on the underlying's signals (contract
-//!   selection and marks on the synthetic chain in paper/backtest);
+//!   selection and marks on the synthetic chain in backtests, on the broker's listed chain
+//!   live);
 //! - [`candles`](crate::engine::candles): candle styles (standard, Heikin-Ashi, Renko) applied to the time
 //!   candles of [`market::candles`](crate::market::candles); the session clock is
 //!   [`market::session`](crate::market::session), shared with `runner candles`;

@@ -3,19 +3,27 @@
 //!
 //! The strategy still watches the underlying (candles, breakouts); a long signal buys a call,
 //! a short signal buys a put (no writing), chosen by the options module from the recipe's
-//! expiry window and strike rule. Paper and backtest runs price contracts on the options
-//! module's synthetic chain (Black-Scholes from the underlying, the recipe's `implied_vol`),
-//! requoted whenever the underlying prints a new price while a contract is held; every report
-//! says the prices are synthetic. Trading days for the listing schedule and last trading days
-//! come from the NYSE calendar (closed outside its 2000–2030 range).
+//! expiry window and strike rule, on one of two chains:
+//! - backtests (and paper runs on recorded data) price contracts on the options module's
+//!   synthetic chain (Black-Scholes from the underlying, the recipe's `implied_vol`), requoted
+//!   whenever the underlying prints a new price while a contract is held; every report says the
+//!   prices are synthetic;
+//! - live, the chain is the broker's listing ([`OptionLeg::listed`]): contracts and quotes come
+//!   in as [`ChainSnapshot`]s (`Event::Chain`), a contract is chosen only with a two-sided real
+//!   quote, and the held contract is marked at each newer quote a snapshot brings.
+//!
+//! Trading days for the listing schedule and last trading days come from the NYSE calendar
+//! (closed outside its 2000–2030 range).
 
 use chrono::NaiveDate;
 
 use crate::market::event::Quote;
+use crate::model::chain::ChainSnapshot;
 use crate::model::{Price, Qty, SymbolId, Timestamp};
+use crate::options::listed::Refused;
 use crate::options::{
-    ChainSource, Direction as OptDirection, OptionContract, OptionRight, OptionSelection, OptionsError,
-    SyntheticChain,
+    ChainSource, Direction as OptDirection, ListedChain, OptionContract, OptionRight, OptionSelection,
+    OptionsError, SyntheticChain,
 };
 
 /// NYSE trading days (holidays and special closures excluded): the synthetic chain's calendar.
@@ -26,10 +34,28 @@ pub fn nyse_trading_day(d: NaiveDate) -> bool {
 /// A trading-day predicate.
 pub type TradingDayFn = fn(NaiveDate) -> bool;
 
+/// Where an option leg's contracts and prices come from.
+#[derive(Debug)]
+enum LegChain {
+    /// A model: Black-Scholes from the underlying's price.
+    Synthetic(SyntheticChain<TradingDayFn>),
+    /// The broker's listing and quotes.
+    Listed(ListedChain<TradingDayFn>),
+}
+
+impl LegChain {
+    fn source(&self) -> &dyn ChainSource {
+        match self {
+            Self::Synthetic(c) => c,
+            Self::Listed(c) => c,
+        }
+    }
+}
+
 /// The option side of an agent: chain, selection rule, the contract currently held.
 #[derive(Debug)]
 pub struct OptionLeg {
-    chain: SyntheticChain<TradingDayFn>,
+    chain: LegChain,
     selection: OptionSelection,
     /// The broker symbol option positions are booked under.
     pub symbol: SymbolId,
@@ -39,14 +65,12 @@ pub struct OptionLeg {
     /// The held contract's last trading time (cached: checked on every print).
     expires_at: Option<Timestamp>,
     last_underlying: Option<Price>,
-    /// Implied volatility used (for the report note).
-    pub implied_vol: f64,
-    /// Risk-free rate used (for the report note).
-    pub rate: f64,
+    /// Listed chain: the time of the held contract's quote last handed out.
+    quoted_at: Option<Timestamp>,
 }
 
 impl OptionLeg {
-    /// Trading contracts of `chain` chosen by `selection`, booked under `symbol`.
+    /// Trading contracts of the synthetic `chain` chosen by `selection`, booked under `symbol`.
     ///
     /// # Errors
     /// The selection's expiry window is empty (`min_days` after `max_days`).
@@ -55,8 +79,25 @@ impl OptionLeg {
         selection: OptionSelection,
         symbol: SymbolId,
     ) -> Result<Self, OptionsError> {
+        Self::on(LegChain::Synthetic(chain), selection, symbol)
+    }
+
+    /// Trading contracts of the broker's listed `chain` chosen by `selection`, booked under
+    /// `symbol`. The chain starts empty: until a [`ChainSnapshot`] lists contracts
+    /// ([`Self::on_chain`]), every entry is refused.
+    ///
+    /// # Errors
+    /// The selection's expiry window is empty (`min_days` after `max_days`).
+    pub fn listed(
+        chain: ListedChain<TradingDayFn>,
+        selection: OptionSelection,
+        symbol: SymbolId,
+    ) -> Result<Self, OptionsError> {
+        Self::on(LegChain::Listed(chain), selection, symbol)
+    }
+
+    fn on(chain: LegChain, selection: OptionSelection, symbol: SymbolId) -> Result<Self, OptionsError> {
         selection.expiry.check()?;
-        let (implied_vol, rate) = (chain.settings().implied_vol, chain.settings().rate);
         Ok(Self {
             chain,
             selection,
@@ -65,9 +106,13 @@ impl OptionLeg {
             wanted: None,
             expires_at: None,
             last_underlying: None,
-            implied_vol,
-            rate,
+            quoted_at: None,
         })
+    }
+
+    /// Whether prices come from a model (the synthetic chain) rather than the market.
+    pub fn synthetic(&self) -> bool {
+        matches!(self.chain, LegChain::Synthetic(_))
     }
 
     /// The contract held (or being traded), if any.
@@ -75,14 +120,20 @@ impl OptionLeg {
         self.contract.as_ref()
     }
 
-    /// The name orders on [`Self::symbol`] are journaled and reported under: the contract's OCC
-    /// symbol (`SPY   131019C00168000`); before a contract is chosen, the underlying and the
-    /// right asked for (`SPY call`), or `SPY option` when nothing was asked yet.
+    /// The name orders on [`Self::symbol`] are sent, journaled and reported under: the
+    /// contract's OCC symbol — padded on the synthetic chain (`SPY   131019C00168000`), the
+    /// broker's spelling on a listed one (`SPY131019C00168000`, unpadded when not listed);
+    /// before a contract is chosen, the underlying and the right asked for (`SPY call`), or
+    /// `SPY option` when nothing was asked yet.
     pub fn label(&self) -> String {
-        match (&self.contract, self.wanted) {
-            (Some(c), _) => c.occ_symbol(),
-            (None, Some(right)) => format!("{} {right}", self.chain.underlying()),
-            (None, None) => format!("{} option", self.chain.underlying()),
+        let underlying = self.chain.source().underlying();
+        match (&self.contract, self.wanted, &self.chain) {
+            (Some(c), _, LegChain::Synthetic(_)) => c.occ_symbol(),
+            (Some(c), _, LegChain::Listed(chain)) => {
+                chain.listing().name(c).map_or_else(|| c.compact_symbol(), |n| n.as_str().to_owned())
+            }
+            (None, Some(right), _) => format!("{underlying} {right}"),
+            (None, None, _) => format!("{underlying} option"),
         }
     }
 
@@ -102,30 +153,40 @@ impl OptionLeg {
     pub fn select(&mut self, long: bool, underlying: Price, ts: Timestamp) -> Result<Quote, OptionsError> {
         let dir = if long { OptDirection::Long } else { OptDirection::Short };
         self.wanted = Some(dir.right());
-        let (contract, q) = self.selection.select(&self.chain, dir, underlying, ts)?;
-        let days = self.chain.trading_days();
+        let source = self.chain.source();
+        let (contract, q) = self.selection.select(source, dir, underlying, ts)?;
+        let days = source.trading_days();
         contract.can_open(ts, days)?;
         self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
+        if let LegChain::Listed(chain) = &self.chain {
+            self.quoted_at = chain.listing().quote(&contract).map(|l| l.ts);
+        }
         self.contract = Some(contract);
         self.last_underlying = Some(underlying);
         Ok(self.to_quote(q.bid, q.ask, ts))
     }
 
-    /// One line for the terminal: the contract just chosen and its synthetic quote.
+    /// One line for the terminal: the contract just chosen and its quote (synthetic or listed).
     pub fn describe_choice(&self, q: &Quote, underlying: Price) -> String {
         let Some(c) = &self.contract else { return "no contract chosen".to_owned() };
-        let right = if c.right == OptionRight::Call { "call" } else { "put" };
         let last = self.expires_at.map_or_else(String::new, |t| {
             format!(", last trade {}", t.to_new_york().format("%Y-%m-%d %H:%M"))
         });
+        let source = match &self.chain {
+            LegChain::Synthetic(chain) => format!(
+                "synthetic quote {} / {} (underlying {underlying}, IV {:.0}%)",
+                q.bid,
+                q.ask,
+                chain.settings().implied_vol * 100.0
+            ),
+            LegChain::Listed(_) => format!("listed quote {} / {} (underlying {underlying})", q.bid, q.ask),
+        };
         format!(
-            "contract {} ({right}, strike {}, expiry {}{last}) synthetic quote {} / {} (underlying {underlying}, IV {:.0}%)",
-            c.occ_symbol(),
+            "contract {} ({}, strike {}, expiry {}{last}) {source}",
+            self.label(),
+            c.right,
             c.strike,
-            c.expiry,
-            q.bid,
-            q.ask,
-            self.implied_vol * 100.0
+            c.expiry
         )
     }
 
@@ -150,7 +211,9 @@ impl OptionLeg {
         Some((value, at, line))
     }
 
-    /// Requote the held contract when the underlying price changed.
+    /// Requote the held contract when the underlying price changed. On a listed chain a print
+    /// only records the underlying (for the settlement at expiry): real quotes come with the
+    /// chain snapshots, and [`Self::on_chain`] hands out each newer one.
     #[inline]
     pub fn requote(&mut self, underlying: Price, ts: Timestamp) -> Option<Quote> {
         let c = self.contract.as_ref()?;
@@ -158,18 +221,39 @@ impl OptionLeg {
             return None;
         }
         self.last_underlying = Some(underlying);
-        let q = self.chain.quote(c, underlying, ts).ok()?;
+        let LegChain::Synthetic(chain) = &self.chain else { return None };
+        let q = chain.quote(c, underlying, ts).ok()?;
         Some(self.to_quote(q.bid, q.ask, ts))
     }
 
+    /// A snapshot of the broker's chain (a synthetic leg ignores it: nothing refused, no quote).
+    /// Returns what it refused, and the held contract's quote when the snapshot brought a newer
+    /// two-sided one (a one-sided quote leaves the mark where it was).
+    pub fn on_chain(&mut self, snap: &ChainSnapshot) -> (Refused, Option<Quote>) {
+        let LegChain::Listed(chain) = &mut self.chain else { return (Refused::default(), None) };
+        let refused = chain.apply(snap, self.contract.as_ref());
+        let fresh = self
+            .contract
+            .as_ref()
+            .and_then(|c| chain.listing().quote(c))
+            .filter(|l| l.is_two_sided() && self.quoted_at.is_none_or(|t| l.ts > t));
+        let quote = fresh.map(|l| {
+            self.quoted_at = Some(l.ts);
+            self.to_quote(l.bid, l.ask, l.ts)
+        });
+        (refused, quote)
+    }
+
     /// Hold `contract` again (a restart found a position in it): it is requoted from the next
-    /// underlying print on, and settles at its last trading time.
+    /// underlying print (synthetic) or chain snapshot (listed) on, and settles at its last
+    /// trading time.
     pub fn restore(&mut self, contract: OptionContract) {
-        let days = self.chain.trading_days();
+        let days = self.chain.source().trading_days();
         self.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(days)));
         self.wanted = Some(contract.right);
         self.contract = Some(contract);
         self.last_underlying = None;
+        self.quoted_at = None;
     }
 
     /// Forget the contract (after it was closed).
@@ -177,21 +261,27 @@ impl OptionLeg {
         self.contract = None;
         self.expires_at = None;
         self.last_underlying = None;
+        self.quoted_at = None;
     }
 
-    /// The note every report of an options run carries.
+    /// The note every report of an options run carries: where the option prices came from.
     pub fn note(&self) -> String {
-        format!(
-            "option prices are synthetic: Black-Scholes on the underlying, implied volatility {}%, rate {}%, {}",
-            percent(self.implied_vol),
-            percent(self.rate),
-            "not market quotes"
-        )
+        match &self.chain {
+            LegChain::Synthetic(chain) => format!(
+                "option prices are synthetic: Black-Scholes on the underlying, implied volatility {}%, rate {}%, {}",
+                percent(chain.settings().implied_vol),
+                percent(chain.settings().rate),
+                "not market quotes"
+            ),
+            LegChain::Listed(_) => {
+                "option contracts and prices are the broker's: its listed chain and bid/ask quotes".to_owned()
+            }
+        }
     }
 
     /// The chain (for tests).
     pub fn chain(&self) -> &dyn ChainSource {
-        &self.chain
+        self.chain.source()
     }
 }
 
@@ -248,7 +338,6 @@ mod tests {
         assert_eq!(l.contract().unwrap().right, OptionRight::Put);
         assert!(l.note().contains("synthetic"));
         // spy-9ma sets the 2013 rate (0.001); the note says which rate priced the chain.
-        assert_eq!(l.rate, 0.001);
         assert!(l.note().contains("implied volatility 16%, rate 0.1%, not market quotes"), "{}", l.note());
         assert_eq!(
             (percent(0.04), percent(0.0125), percent(0.0), percent(-0.005)),
@@ -285,6 +374,58 @@ mod tests {
         assert!(l.requote(dec!(168.00), ts).is_none());
         let q1 = l.requote(dec!(169.00), ts).expect("moved");
         assert!(q1.bid > q0.bid, "a call gains when the underlying rises");
+    }
+
+    /// A listed SPY 600 call and put for 2025-06-16, quoted `bid`/`ask` at `ts`.
+    fn listing(bid: Price, ask: Price, ts: Timestamp) -> ChainSnapshot {
+        use crate::model::InstrumentId;
+        use crate::model::chain::{ContractQuote, ListedContract};
+        let (mut contracts, mut quotes) = (Vec::new(), Vec::new());
+        for (symbol, right) in
+            [("SPY250616C00600000", OptionRight::Call), ("SPY250616P00600000", OptionRight::Put)]
+        {
+            let instrument = InstrumentId::from(symbol);
+            contracts.push(ListedContract {
+                instrument: instrument.clone(),
+                underlying: "SPY".to_owned(),
+                expiry: NaiveDate::from_ymd_opt(2025, 6, 16).unwrap(),
+                strike: dec!(600),
+                right,
+                multiplier: dec!(100),
+            });
+            quotes.push(ContractQuote { instrument, bid, ask, ts });
+        }
+        ChainSnapshot { ts, contracts, quotes }
+    }
+
+    #[test]
+    fn a_listed_leg_trades_the_brokers_contracts_at_their_quotes() {
+        let expiry = ExpiryWindow { min_days: 7, max_days: 14, prefer: ExpiryPreference::Nearest };
+        let chain = ListedChain::new("SPY", 0.04, nyse_trading_day as TradingDayFn);
+        let mut l =
+            OptionLeg::listed(chain, OptionSelection { expiry, strike: Strike::Atm }, SymbolId(1)).unwrap();
+        assert!(!l.synthetic() && !l.note().contains("synthetic"), "{}", l.note());
+        let ts = at("2025-06-09T10:00:00-04:00");
+        // Nothing listed yet: refused.
+        assert!(l.select(true, dec!(600.3), ts).is_err());
+        let (refused, quote) = l.on_chain(&listing(dec!(7.10), dec!(7.14), ts));
+        assert!(refused.is_empty() && quote.is_none(), "nothing held, nothing to mark");
+        let q = l.select(true, dec!(600.3), ts).unwrap();
+        assert_eq!((q.bid, q.ask, q.symbol), (dec!(7.10), dec!(7.14), SymbolId(1)));
+        assert_eq!(l.label(), "SPY250616C00600000", "the broker's spelling");
+        assert!(l.describe_choice(&q, dec!(600.3)).contains("listed quote 7.10 / 7.14"));
+        // A print does not invent a price; the same quote again says nothing; a newer one marks.
+        assert!(l.requote(dec!(601), ts).is_none());
+        assert!(l.on_chain(&listing(dec!(7.10), dec!(7.14), ts)).1.is_none());
+        let later = ts.add_nanos(Timestamp::NANOS_PER_SEC);
+        let q = l.on_chain(&listing(dec!(7.50), dec!(7.55), later)).1.expect("newer quote");
+        assert_eq!((q.bid, q.ask, q.ts), (dec!(7.50), dec!(7.55), later));
+        // A one-sided quote leaves the mark alone.
+        assert!(l.on_chain(&listing(dec!(0), dec!(7.60), later.add_nanos(1))).1.is_none());
+        // A synthetic leg ignores chain snapshots.
+        let mut synthetic = leg();
+        let (refused, quote) = synthetic.on_chain(&listing(dec!(7.10), dec!(7.14), ts));
+        assert!(refused.is_empty() && quote.is_none());
     }
 
     #[test]

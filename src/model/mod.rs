@@ -4,6 +4,7 @@
 //! path; there is no `f64` for them.
 
 pub mod account;
+pub mod chain;
 pub mod fastdec;
 pub mod ledger;
 pub mod order;

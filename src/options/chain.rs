@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 
-use super::occ::OptionContract;
+use super::occ::{OptionContract, OptionRight};
 use super::pricing::{self, BsInputs};
 use super::{OptionsError, TradingDays};
 use crate::model::{Price, Timestamp};
@@ -34,8 +34,8 @@ pub struct OptionQuote {
     pub synthetic: bool,
 }
 
-/// Where option expiries, strikes and quotes come from: the synthetic chain today, a broker's
-/// real chain (Alpaca option contracts and snapshots) later.
+/// Where option expiries, strikes and quotes come from: the synthetic chain (backtests), or a
+/// broker's real chain ([`ListedChain`](crate::options::listed::ListedChain)).
 pub trait ChainSource {
     /// The underlying root, e.g. `SPY`.
     fn underlying(&self) -> &str;
@@ -43,8 +43,8 @@ pub trait ChainSource {
     /// OCC expiry dates listed on `date`, ascending, none before `date`.
     fn expiries(&self, date: NaiveDate) -> Vec<NaiveDate>;
 
-    /// Strikes listed for `expiry` around `underlying_price`, ascending.
-    fn strikes(&self, expiry: NaiveDate, underlying_price: Price) -> Vec<Price>;
+    /// Strikes listed for `expiry` and `right` around `underlying_price`, ascending.
+    fn strikes(&self, expiry: NaiveDate, right: OptionRight, underlying_price: Price) -> Vec<Price>;
 
     /// A quote for `contract` with the underlying at `underlying_price` at time `at`.
     fn quote(
@@ -317,7 +317,7 @@ impl<D: TradingDays> ChainSource for SyntheticChain<D> {
         self.schedule.expiries(date, &self.days)
     }
 
-    fn strikes(&self, _expiry: NaiveDate, underlying_price: Price) -> Vec<Price> {
+    fn strikes(&self, _expiry: NaiveDate, _right: OptionRight, underlying_price: Price) -> Vec<Price> {
         let step = self.settings.strike_step;
         if underlying_price <= Decimal::ZERO {
             return Vec::new();

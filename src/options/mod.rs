@@ -3,7 +3,8 @@
 //! What belongs here is everything about an option *instrument* that does not need a broker
 //! or a running agent: the contract and its OCC symbol ([`occ`](crate::options::occ)), the pricing model
 //! ([`pricing`](crate::options::pricing)), the listing schedule and the synthetic chain that stands in for a real one
-//! in paper and backtest runs ([`chain`](crate::options::chain)), and the recipe-driven choice of a contract plus the
+//! in backtest runs ([`chain`](crate::options::chain)), the broker's real chain kept from polled snapshots
+//! ([`listed`](crate::options::listed)), and the recipe-driven choice of a contract plus the
 //! order-price and sizing helpers ([`select`](crate::options::select)). Everything is pure and synchronous.
 //!
 //! Trading-day knowledge comes in through the small [`TradingDays`](crate::options::TradingDays) trait so the NYSE calendar
@@ -15,6 +16,8 @@ use chrono::{Datelike, NaiveDate, NaiveTime, Weekday};
 
 /// The synthetic chain, SPY's expiry listing schedule and the [`chain::ChainSource`] trait.
 pub mod chain;
+/// The broker's listed chain: real contracts and quotes from chain snapshots.
+pub mod listed;
 /// Option contracts and OCC symbols.
 pub mod occ;
 /// Black-Scholes(-Merton) prices, greeks and implied volatility.
@@ -23,6 +26,7 @@ pub mod pricing;
 pub mod select;
 
 pub use chain::{ChainSettings, ChainSource, OptionQuote, SpyListingSchedule, SyntheticChain};
+pub use listed::{ListedChain, ListedQuote, Listing};
 pub use occ::{OptionContract, OptionRight, SPY_TICK};
 pub use pricing::{BsInputs, Greeks};
 pub use select::{Direction, ExpiryPreference, ExpiryWindow, OptionSelection, Strike};

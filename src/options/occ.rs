@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::{OptionsError, TradingDays};
+pub use crate::model::chain::OptionRight;
 use crate::model::{Money, NEW_YORK, Price, Timestamp};
 
 /// SPY's minimum price increment: every SPY series quotes in pennies.
@@ -22,35 +23,6 @@ pub const SPY_TICK: Decimal = dec!(0.01);
 
 /// Roots whose options quote in pennies at every price (penny program, "all strikes" names).
 const ALL_PENNY_ROOTS: [&str; 3] = ["SPY", "QQQ", "IWM"];
-
-/// Call or put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptionRight {
-    /// The right to buy the underlying at the strike.
-    Call,
-    /// The right to sell the underlying at the strike.
-    Put,
-}
-
-impl OptionRight {
-    /// `C` or `P`, as in OCC symbols.
-    pub fn letter(self) -> char {
-        match self {
-            Self::Call => 'C',
-            Self::Put => 'P',
-        }
-    }
-}
-
-impl fmt::Display for OptionRight {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Call => "call",
-            Self::Put => "put",
-        })
-    }
-}
 
 /// One listed option series: underlying root, call/put, strike, expiration date, multiplier.
 ///

@@ -219,11 +219,11 @@ impl OptionSelection {
         let date = at.to_new_york().date_naive();
         let listed = chain.expiries(date);
         let expiry = self.expiry.choose(chain.underlying(), date, &listed, chain.trading_days())?;
-        let strikes = chain.strikes(expiry, underlying_price);
-        if strikes.is_empty() {
-            return Err(OptionsError::NoQuote(format!("no strikes listed for {expiry}")));
-        }
         let right = direction.right();
+        let strikes = chain.strikes(expiry, right, underlying_price);
+        if strikes.is_empty() {
+            return Err(OptionsError::NoQuote(format!("no {right} strikes listed for {expiry}")));
+        }
         let contract_at = |k: Price| OptionContract::new(chain.underlying(), right, k, expiry);
         let atm = atm_index(&strikes, underlying_price);
         let index = match self.strike {
@@ -241,11 +241,23 @@ impl OptionSelection {
                 let target = super::pricing::to_f64(target);
                 let mut best: Option<(f64, usize)> = None;
                 for (i, k) in strikes.iter().enumerate() {
-                    let q = chain.quote(&contract_at(*k)?, underlying_price, at)?;
+                    // A listed strike without a two-sided quote (or whose mid implies no
+                    // volatility) has no delta to compare: it is passed over.
+                    let q = match chain.quote(&contract_at(*k)?, underlying_price, at) {
+                        Ok(q) => q,
+                        Err(OptionsError::NoQuote(_)) => continue,
+                        Err(e) => return Err(e),
+                    };
                     let miss = (q.delta.abs() - target).abs();
-                    if best.is_none_or(|(m, _)| miss < m) {
+                    if miss.is_finite() && best.is_none_or(|(m, _)| miss < m) {
                         best = Some((miss, i));
                     }
+                }
+                if best.is_none() {
+                    return Err(OptionsError::NoQuote(format!(
+                        "none of the {} {right} strikes listed for {expiry} has a quote to take a delta from",
+                        strikes.len()
+                    )));
                 }
                 best.map(|(_, i)| i)
             }

@@ -20,7 +20,7 @@ use crate::market::session::{SessionHours, Window};
 use crate::market::transform::{HeikinAshi, Renko};
 use crate::model::Money;
 use crate::model::SymbolId;
-use crate::options::{ChainSettings, OptionSelection, SyntheticChain};
+use crate::options::{ChainSettings, ListedChain, OptionSelection, SyntheticChain};
 use crate::recipe::Recipe;
 use crate::recipe::model::{
     AccountType as RecipeAccount, Enforcement, InstrumentKind, Regime as RecipeRegime,
@@ -189,10 +189,27 @@ fn compliance_config(r: &Recipe, starting: Money) -> ComplianceConfig {
 /// No expiry window or strike rule, an empty window, or chain settings out of range.
 pub fn option_leg(recipe: &Recipe, symbol: SymbolId) -> Result<OptionLeg, String> {
     let chain = option_chain(recipe)?;
+    OptionLeg::new(chain, option_selection(recipe)?, symbol).map_err(|e| e.to_string())
+}
+
+/// The option side of an options recipe trading on the broker's listed chain (live): the
+/// recipe's expiry window and strike rule, deltas implied with its `rate`, NYSE trading days;
+/// contracts and quotes arrive as chain snapshots. Booked under `symbol`.
+///
+/// # Errors
+/// No expiry window or strike rule, or an empty window.
+pub fn option_leg_listed(recipe: &Recipe, symbol: SymbolId) -> Result<OptionLeg, String> {
+    let i = &recipe.instrument;
+    let chain = ListedChain::new(&i.underlying, i.rate_or_default(), nyse_trading_day as TradingDayFn);
+    OptionLeg::listed(chain, option_selection(recipe)?, symbol).map_err(|e| e.to_string())
+}
+
+/// The recipe's expiry window and strike rule.
+fn option_selection(recipe: &Recipe) -> Result<OptionSelection, String> {
     let i = &recipe.instrument;
     let expiry = i.expiry.ok_or("instrument.expiry is required for options")?;
     let strike = i.strike.ok_or("instrument.strike is required for options")?;
-    OptionLeg::new(chain, OptionSelection { expiry, strike }, symbol).map_err(|e| e.to_string())
+    Ok(OptionSelection { expiry, strike })
 }
 
 /// The synthetic chain of the recipe's `instrument` (its `implied_vol` and `rate`), on NYSE

@@ -15,6 +15,11 @@
 //!   ([`SimVenue::with_synthetic_options`]) the contract an order names is quoted from the
 //!   underlying by Black-Scholes, and requoted whenever the underlying prints a new price while
 //!   the contract is held — the agent's own marks use the same chain, so both see one price.
+//!   A dry run on live data also gets the broker's option chain ([`SimVenue::on_chain`]): a
+//!   contract with a listed two-sided quote is priced from the real quotes instead (buys at the
+//!   ask, sells at the bid, limits respected), and only those; the synthetic chain is the
+//!   fallback for a contract the broker has not quoted. A marketable limit on an option is
+//!   offset by the contract's tick.
 //!
 //! The venue keeps its own account (cash, positions, working orders), as a broker does: the
 //! agent learns about it only through the [`OrderEvent`]s it queues. Every state change happens
@@ -26,12 +31,13 @@ use rust_decimal::Decimal;
 
 use crate::market::event::{MarketEvent, Quote, Trade};
 use crate::model::account::{AccountState, OpenOrder, PositionReport};
+use crate::model::chain::ChainSnapshot;
 use crate::model::ledger::{Ledger, PerSymbol, Touch};
 use crate::model::order::{
     ExitReason, Fill, OrderEvent, OrderKind, OrderRequest, Position, Purpose, Replace,
 };
 use crate::model::{ClientOrderId, InstrumentId, Money, Price, Qty, Side, SymbolId, Timestamp};
-use crate::options::{ChainSource, OptionContract};
+use crate::options::{ChainSource, ListedQuote, Listing, OptionContract};
 use crate::risk::gate::RiskApproved;
 
 /// Simulated venue settings.
@@ -91,20 +97,26 @@ struct Working {
     filled_once: bool,
 }
 
-/// The option contract the venue quotes on the synthetic chain.
-struct SyntheticOptions {
+/// The option contract the venue quotes: on the broker's listed quotes when it has them,
+/// else on the synthetic chain.
+struct OptionQuoting {
     chain: Box<dyn ChainSource + Send>,
+    /// The broker's listing and quotes ([`SimVenue::on_chain`]; empty in backtests).
+    listing: Listing,
     /// The option symbol and the contract it names now, while it is held or being traded.
     held: Option<(SymbolId, OptionContract)>,
     /// The held contract's last trading time.
     expires_at: Option<Timestamp>,
-    /// The underlying price the held contract was last quoted at.
+    /// The underlying's last price while the contract is held (its settlement price).
     last_underlying: Option<Price>,
+    /// The time of the listed quote the held contract was last priced at; `None` while it is
+    /// priced on the synthetic chain.
+    listed_at: Option<Timestamp>,
 }
 
-impl std::fmt::Debug for SyntheticOptions {
+impl std::fmt::Debug for OptionQuoting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SyntheticOptions").field("held", &self.held).finish_non_exhaustive()
+        f.debug_struct("OptionQuoting").field("held", &self.held).finish_non_exhaustive()
     }
 }
 
@@ -119,7 +131,7 @@ pub struct SimVenue {
     names: PerSymbol<Option<InstrumentId>>,
     /// The latest time the venue has seen (a market event, a request, a time step).
     now: Timestamp,
-    options: Option<SyntheticOptions>,
+    options: Option<OptionQuoting>,
     outbox: Vec<OrderEvent>,
 }
 
@@ -143,8 +155,36 @@ impl SimVenue {
     /// of an options recipe).
     #[must_use]
     pub fn with_synthetic_options(mut self, chain: Box<dyn ChainSource + Send>) -> Self {
-        self.options = Some(SyntheticOptions { chain, held: None, expires_at: None, last_underlying: None });
+        let listing = Listing::new(chain.underlying());
+        self.options = Some(OptionQuoting {
+            chain,
+            listing,
+            held: None,
+            expires_at: None,
+            last_underlying: None,
+            listed_at: None,
+        });
         self
+    }
+
+    /// A poll of the broker's option chain (a dry run on live data): its quotes price option
+    /// orders from now on, and a working order on the held contract matches against each newer
+    /// two-sided quote of it. Ignored by a venue without options (see
+    /// [`Self::with_synthetic_options`]); entries the chain refuses are the agent's to report.
+    pub fn on_chain(&mut self, snap: &ChainSnapshot) {
+        let Some(o) = self.options.as_mut() else { return };
+        o.listing.apply(snap, o.held.as_ref().map(|(_, c)| c));
+        let Some((symbol, contract)) = &o.held else { return };
+        let Some(l) =
+            o.listing.quote(contract).filter(|l| l.is_two_sided() && o.listed_at.is_none_or(|t| l.ts > t))
+        else {
+            return;
+        };
+        o.listed_at = Some(l.ts);
+        let symbol = *symbol;
+        self.now = self.now.max(snap.ts);
+        let quote = option_quote(symbol, l.bid, l.ask, self.now);
+        self.on_quote(&quote);
     }
 
     /// Start from positions an earlier run left (restart): each is booked at its average
@@ -167,6 +207,7 @@ impl SimVenue {
             o.expires_at =
                 Some(Timestamp::from_datetime(&contract.last_trading_time(o.chain.trading_days())));
             o.held = Some((symbol, contract));
+            o.listed_at = None;
         }
         self.ledger.restore(symbol, qty, avg_price);
     }
@@ -337,7 +378,6 @@ impl SimVenue {
             self.outbox.push(reject("duplicate client order id"));
             return;
         }
-        let tick = self.cfg.tick;
         let book = self.ledger.marks(req.symbol);
         let (limit, stop) = match req.kind {
             OrderKind::Market => (None, None),
@@ -352,6 +392,7 @@ impl SimVenue {
                     self.outbox.push(reject("no market data to price a marketable limit"));
                     return;
                 };
+                let tick = self.tick(req.symbol, touch);
                 (Some(touch + req.side.sign() * tick * Decimal::from(offset_ticks)), None)
             }
             OrderKind::Stop { stop } => (None, Some(stop)),
@@ -491,26 +532,43 @@ impl SimVenue {
         self.working.retain(|w| !w.leaves.is_zero());
     }
 
-    /// An order on an option contract: a contract the venue does not hold yet is quoted on the
-    /// synthetic chain at the underlying's last price (no synthetic chain: the order meets
-    /// whatever quotes the data has).
+    /// The price increment of `symbol` at `price`: the option contract's own, else the venue's.
+    fn tick(&self, symbol: SymbolId, price: Price) -> Price {
+        match self.options.as_ref().and_then(|o| o.held.as_ref()) {
+            Some((s, c)) if *s == symbol => c.tick_size(price),
+            _ => self.cfg.tick,
+        }
+    }
+
+    /// An order on an option contract: a contract the venue does not hold yet is quoted at its
+    /// listed two-sided quote if the broker's chain has one, else on the synthetic chain at the
+    /// underlying's last price (neither: the order meets whatever quotes the data has).
     fn quote_new_contract(&mut self, req: &OrderRequest, now: Timestamp) {
-        let Some(underlying) = self.mark(self.cfg.underlying) else { return };
+        let underlying = self.mark(self.cfg.underlying);
         let Some(o) = self.options.as_mut() else { return };
-        if o.held.as_ref().is_some_and(|(s, c)| *s == req.symbol && c.occ_symbol() == req.instrument.as_str())
-        {
+        let Ok(contract) = req.instrument.as_str().parse::<OptionContract>() else { return };
+        if o.held.as_ref().is_some_and(|(s, c)| *s == req.symbol && *c == contract) {
             return;
         }
-        let Ok(contract) = req.instrument.as_str().parse::<OptionContract>() else { return };
-        let Ok(q) = o.chain.quote(&contract, underlying, now) else { return };
+        let listed = o.listing.quote(&contract).filter(ListedQuote::is_two_sided);
+        let (bid, ask) = match (listed, underlying) {
+            (Some(l), _) => (l.bid, l.ask),
+            (None, Some(u)) => match o.chain.quote(&contract, u, now) {
+                Ok(q) => (q.bid, q.ask),
+                Err(_) => return,
+            },
+            (None, None) => return,
+        };
+        o.listed_at = listed.map(|l| l.ts);
         o.expires_at = Some(Timestamp::from_datetime(&contract.last_trading_time(o.chain.trading_days())));
         o.held = Some((req.symbol, contract));
-        o.last_underlying = Some(underlying);
-        let quote = synthetic_quote(req.symbol, q.bid, q.ask, now);
+        o.last_underlying = underlying;
+        let quote = option_quote(req.symbol, bid, ask, now);
         self.on_quote(&quote);
     }
 
-    /// Requote the held contract when the underlying printed a new price.
+    /// Requote the held contract when the underlying printed a new price (on the synthetic
+    /// chain; a contract priced from listed quotes waits for the next chain snapshot).
     #[inline]
     fn requote(&mut self, underlying: Price, ts: Timestamp) {
         let Some(o) = self.options.as_mut() else { return };
@@ -519,9 +577,12 @@ impl SimVenue {
             return;
         }
         o.last_underlying = Some(underlying);
+        if o.listed_at.is_some() {
+            return;
+        }
         let symbol = *symbol;
         if let Ok(q) = o.chain.quote(contract, underlying, ts) {
-            let quote = synthetic_quote(symbol, q.bid, q.ask, ts);
+            let quote = option_quote(symbol, q.bid, q.ask, ts);
             self.on_quote(&quote);
         }
     }
@@ -556,7 +617,12 @@ impl SimVenue {
         let fill = Fill {
             id: ClientOrderId(format!("{}-expiry", contract.occ_symbol().replace(' ', ""))),
             symbol,
-            instrument: InstrumentId(contract.occ_symbol()),
+            instrument: self
+                .names
+                .get(symbol)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| InstrumentId(contract.occ_symbol())),
             side,
             qty: qty.abs(),
             price,
@@ -650,8 +716,9 @@ impl SimVenue {
     }
 }
 
-/// A synthetic option quote: deep enough that size never limits a fill.
-fn synthetic_quote(symbol: SymbolId, bid: Price, ask: Price, ts: Timestamp) -> Quote {
+/// An option quote (synthetic, or listed without sizes): deep enough that size never limits
+/// a fill.
+fn option_quote(symbol: SymbolId, bid: Price, ask: Price, ts: Timestamp) -> Quote {
     let size = Qty::from(10_000);
     Quote { symbol, ts, bid, bid_size: size, ask, ask_size: size }
 }
@@ -782,6 +849,99 @@ mod tests {
         assert!(matches!(&ev[2], OrderEvent::Filled(f) if f.price == dec!(100.01)));
         b.submit(approve(Side::Sell, dec!(10), OrderKind::Market, 2));
         assert!(matches!(&events(&mut b)[2], OrderEvent::Filled(f) if f.price == dec!(99.99)));
+    }
+
+    /// A venue quoting SPY options on the synthetic chain, SPY at 600.30 on 2025-06-09 10:00.
+    fn option_venue() -> (SimVenue, Timestamp) {
+        use crate::options::{ChainSettings, HolidaySet, SyntheticChain};
+        let at = Timestamp::from_datetime(
+            &chrono::DateTime::parse_from_rfc3339("2025-06-09T10:00:00-04:00").unwrap(),
+        );
+        let cfg = SimConfig { multiplier: dec!(100), contracts: true, ..SimConfig::default() };
+        let chain = SyntheticChain::new("SPY", ChainSettings::default(), HolidaySet::default()).unwrap();
+        let mut b = SimVenue::new(cfg).with_synthetic_options(Box::new(chain));
+        b.on_market(&MarketEvent::Trade(trade(at.0, dec!(600.30), dec!(1))));
+        (b, at)
+    }
+
+    /// An order on the option contract `instrument`, booked under symbol 1.
+    fn option_order(
+        instrument: &str,
+        side: Side,
+        kind: OrderKind,
+        n: u32,
+        at: Timestamp,
+    ) -> RiskApproved<OrderRequest> {
+        let mut req = approve(side, dec!(2), kind, n).into_inner();
+        req.symbol = SymbolId(1);
+        req.instrument = InstrumentId::from(instrument);
+        req.ts = at;
+        req.expire_at = None;
+        let ctx = GateContext { phase: Phase::Open, position: Decimal::ZERO, day: 0 };
+        RiskGate::new(RiskLimits::default()).check(req, &ctx).expect("approved")
+    }
+
+    /// The broker's chain: the SPY 2025-06-16 600 call, quoted `bid` / `ask` at `ts`.
+    fn chain_snapshot(bid: Decimal, ask: Decimal, ts: Timestamp) -> ChainSnapshot {
+        use crate::model::chain::{ContractQuote, ListedContract};
+        use crate::options::OptionRight;
+        let instrument = InstrumentId::from("SPY250616C00600000");
+        let contract = ListedContract {
+            instrument: instrument.clone(),
+            underlying: "SPY".to_owned(),
+            expiry: chrono::NaiveDate::from_ymd_opt(2025, 6, 16).unwrap(),
+            strike: dec!(600),
+            right: OptionRight::Call,
+            multiplier: dec!(100),
+        };
+        ChainSnapshot {
+            ts,
+            contracts: vec![contract],
+            quotes: vec![ContractQuote { instrument, bid, ask, ts }],
+        }
+    }
+
+    #[test]
+    fn listed_quotes_fill_option_orders_at_the_real_touch_within_limits() {
+        let (mut b, at) = option_venue();
+        b.on_chain(&chain_snapshot(dec!(7.10), dec!(7.14), at));
+        // Either OCC spelling names the listed contract.
+        let call = "SPY   250616C00600000";
+        b.submit(option_order(call, Side::Buy, OrderKind::MarketableLimit { offset_ticks: 1 }, 1, at));
+        let ev = events(&mut b);
+        assert!(matches!(&ev[2], OrderEvent::Filled(f) if f.price == dec!(7.14)), "{ev:?}");
+        // The underlying moves: a listed price is not replaced by a model one.
+        b.on_market(&MarketEvent::Trade(trade(at.0 + 1, dec!(610), dec!(1))));
+        assert_eq!(b.mark(SymbolId(1)), Some(dec!(7.12)));
+        // A sell limit above the bid rests; a newer snapshot lifts the bid through it: filled at the bid.
+        b.submit(option_order(call, Side::Sell, OrderKind::Limit { limit: dec!(7.20) }, 2, at));
+        assert_eq!(events(&mut b).len(), 2, "submitted + accepted, resting");
+        b.on_chain(&chain_snapshot(dec!(7.15), dec!(7.19), at.add_nanos(1)));
+        assert!(events(&mut b).is_empty(), "bid 7.15 is below the limit");
+        b.on_chain(&chain_snapshot(dec!(7.15), dec!(7.19), at.add_nanos(2)));
+        b.on_chain(&chain_snapshot(dec!(7.25), dec!(7.29), at.add_nanos(1)));
+        assert!(events(&mut b).is_empty(), "an older quote changes nothing");
+        b.on_chain(&chain_snapshot(dec!(7.25), dec!(7.29), at.add_nanos(3)));
+        let ev = events(&mut b);
+        assert!(
+            matches!(&ev[0], OrderEvent::Filled(f) if f.price == dec!(7.25) && f.side == Side::Sell),
+            "{ev:?}"
+        );
+    }
+
+    #[test]
+    fn an_option_without_a_listed_quote_is_quoted_on_the_synthetic_chain() {
+        let (mut b, at) = option_venue();
+        // Listed, but one-sided: the synthetic chain prices the order.
+        b.on_chain(&chain_snapshot(dec!(0), dec!(7.14), at));
+        b.submit(option_order("SPY250616C00600000", Side::Buy, OrderKind::Market, 1, at));
+        let ev = events(&mut b);
+        let f = ev[2].fill().expect("filled");
+        assert!(f.price != dec!(7.14) && f.price > dec!(5), "{f:?}");
+        // A venue without options ignores the chain.
+        let mut plain = SimVenue::new(SimConfig::default());
+        plain.on_chain(&chain_snapshot(dec!(7.10), dec!(7.14), at));
+        assert!(!plain.has_events());
     }
 
     #[test]
