@@ -325,6 +325,26 @@ fn say_restored(name: &str, p: &run::Prepared, restored: &crate::runtime::journa
     }
 }
 
+/// For an options recipe on live Alpaca data: the listed chain's poller, started.
+fn chain_poller(
+    rt: &tokio::runtime::Runtime,
+    p: &run::Prepared,
+    credentials: &super::credentials::Credentials,
+) -> anyhow::Result<Option<tokio::sync::mpsc::Receiver<std::sync::Arc<crate::model::chain::ChainSnapshot>>>> {
+    let r = &p.recipe;
+    if r.instrument.kind != crate::recipe::model::InstrumentKind::Option
+        || r.provider.kind != crate::recipe::model::ProviderKind::Alpaca
+    {
+        return Ok(None);
+    }
+    let Some(window) = r.instrument.expiry else { return Ok(None) };
+    let cfg = super::venues::alpaca_config(p, credentials, super::venues::Role::Provider)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let poll = super::chain::ChainPoll { cfg, underlying: r.instrument.underlying.clone(), window };
+    rt.spawn(super::chain::poll(poll, tx));
+    Ok(Some(rx))
+}
+
 /// A trader and the venue answers it listens to, or why the start was refused.
 type Started = Result<(fleet::Trader, Option<tokio::sync::mpsc::Receiver<VenueInput>>), String>;
 
@@ -544,10 +564,12 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 return Err(ExitError::failed(format!("{name}: {why}")).into());
             }
         };
+        let chain = chain_poller(&rt, p, &credentials[agents.len()])?;
         agents.push(fleet::FleetAgent {
             trader,
             feed,
             venue,
+            chain,
             name,
             account: p.recipe.broker.account.clone(),
             sink: Some(sink),

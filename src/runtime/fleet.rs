@@ -30,6 +30,7 @@ use crate::engine::agent::{Agent, AgentEvent, Command};
 use crate::journal::HaltScope;
 use crate::market::replay::Replay;
 use crate::model::account::{Connectivity, Link};
+use crate::model::chain::ChainSnapshot;
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
@@ -190,6 +191,13 @@ impl Trader {
         }
     }
 
+    fn chain(&mut self, snapshot: Arc<ChainSnapshot>, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.chain(snapshot, sink),
+            Self::Remote(r) => r.chain(snapshot, sink),
+        }
+    }
+
     fn into_agent(self) -> Agent {
         match self {
             Self::Sim(l) => l.into_agent(),
@@ -224,6 +232,8 @@ pub struct FleetAgent {
     pub feed: Feed,
     /// What a remote venue says (from the execution task), for [`Trader::Remote`].
     pub venue: Option<mpsc::Receiver<VenueInput>>,
+    /// The broker's listed option chain, polled (`super::chain`), for options on live data.
+    pub chain: Option<mpsc::Receiver<Arc<ChainSnapshot>>>,
     /// Its name, printed with every line.
     pub name: String,
     /// Its broker account.
@@ -740,6 +750,14 @@ impl Watch {
     }
 }
 
+/// The next chain snapshot; never, without a poller.
+async fn next_chain(rx: &mut Option<mpsc::Receiver<Arc<ChainSnapshot>>>) -> Option<Arc<ChainSnapshot>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The next answer of a remote venue; never, for a simulated one.
 async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
     match rx {
@@ -749,7 +767,7 @@ async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<Venue
 }
 
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
-    let FleetAgent { mut trader, feed, mut venue, name, sink: mut journal, .. } = a;
+    let FleetAgent { mut trader, feed, mut venue, mut chain, name, sink: mut journal, .. } = a;
     let Source { mut feed, mut clock, subscriptions, read, dropped, live } = Source::new(feed);
     let mut latency = Latency::default();
     let mut watch = Watch { session: trader.agent().session_clock(), halted_on: None };
@@ -808,6 +826,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
                     None => failure = Some(format!("{name}: the venue connection ended")),
                 }
+            }
+            Some(snapshot) = next_chain(&mut chain) => {
+                let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                trader.chain(snapshot, &mut out.sink());
             }
             () = sleep_until(wake) => {
                 if let Some(t) = trader.agent().next_timer() {

@@ -13,6 +13,7 @@ use crate::engine::agent::{Agent, AgentEvent, Command, Event, Outbox, Request};
 use crate::market::event::MarketEvent;
 use crate::model::Timestamp;
 use crate::model::account::Connectivity;
+use crate::model::chain::ChainSnapshot;
 use crate::model::order::OrderEvent;
 use crate::venue::sim::SimVenue;
 
@@ -80,6 +81,15 @@ impl Lockstep {
         self.venue.advance(at);
         self.settle(sink);
         self.agent.handle(Event::Timer(at), &mut self.out);
+        self.settle(sink);
+    }
+
+    /// A broker's listed option chain (a dry run on live data): the venue fills option orders
+    /// at its quotes, and the agent chooses contracts from it.
+    pub fn chain(&mut self, snapshot: std::sync::Arc<ChainSnapshot>, sink: &mut impl FnMut(&AgentEvent)) {
+        self.venue.on_chain(&snapshot);
+        self.settle(sink);
+        self.agent.handle(Event::Chain(snapshot), &mut self.out);
         self.settle(sink);
     }
 

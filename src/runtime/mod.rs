@@ -28,6 +28,7 @@
 
 pub mod account_lock;
 pub mod build;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod credentials;

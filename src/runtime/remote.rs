@@ -12,6 +12,7 @@
 //! limit price, not a rule. The simulated venue prices it itself, at the same touch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use tokio::sync::mpsc;
@@ -19,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::engine::agent::{Agent, AgentEvent, Command, Event, Outbox, Request};
 use crate::market::event::MarketEvent;
 use crate::model::account::Connectivity;
+use crate::model::chain::ChainSnapshot;
 use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{InstrumentId, Price, Side, SymbolId, Timestamp};
 use crate::venue::{ExecutionClient, VenueError, VenueEvent};
@@ -90,6 +92,18 @@ impl Remote {
             MarketEvent::Bar(b) => mark.last = Some(b.close),
         }
         self.agent.on_market(&ev, &mut self.out);
+        self.settle(sink);
+    }
+
+    /// The broker's listed option chain: its quotes price marketable limits on contracts, and
+    /// the agent chooses contracts from it.
+    pub fn chain(&mut self, snapshot: Arc<ChainSnapshot>, sink: &mut impl FnMut(&AgentEvent)) {
+        for q in &snapshot.quotes {
+            let mark = self.by_instrument.entry(q.instrument.clone()).or_default();
+            mark.bid = Some(q.bid).filter(|p| *p > Decimal::ZERO);
+            mark.ask = Some(q.ask).filter(|p| *p > Decimal::ZERO);
+        }
+        self.agent.handle(Event::Chain(snapshot), &mut self.out);
         self.settle(sink);
     }
 

@@ -94,8 +94,14 @@ pub fn build_agent_with_cash(p: &Prepared, cash: Option<crate::model::Money>) ->
         agent = agent.with_related(feed);
     }
     if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
-        let leg = build::option_leg(&p.recipe, SymbolId(1))
-            .map_err(|e| RunError::refused(format!("instrument: {e}")))?;
+        // Live data: the broker's listed chain (polled by the runtime); recorded data: the
+        // synthetic one.
+        let leg = if p.recipe.provider.kind == crate::recipe::model::ProviderKind::Replay {
+            build::option_leg(&p.recipe, SymbolId(1))
+        } else {
+            build::option_leg_listed(&p.recipe, SymbolId(1))
+        }
+        .map_err(|e| RunError::refused(format!("instrument: {e}")))?;
         return Ok(agent.with_options(leg));
     }
     Ok(agent)
