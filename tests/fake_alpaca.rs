@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures_util::{SinkExt, StreamExt};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -15,15 +15,24 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support::fake_alpaca::schema::{self, Schema};
-use crate::support::fake_alpaca::{FakeAlpaca, FakeConfig, FakePosition, FakeTick, OrderType, Side};
+use crate::support::fake_alpaca::{
+    FakeAlpaca, FakeConfig, FakeContract, FakePosition, FakeTick, OptionKind, OrderType, Side,
+};
 
 /// Bound on every wait for a frame (a failing test fails instead of hanging).
 const WAIT: Duration = Duration::from_secs(5);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Run a test's client side. One worker besides the blocked thread, so a spawned request
+/// progresses while the test waits on the fake's state.
 fn block_on<F: Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
 }
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -83,6 +92,10 @@ impl Http {
 
     async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
     }
 }
 
@@ -492,4 +505,324 @@ fn the_trade_stream_refuses_wrong_keys_and_closes() {
         assert!(next_frame(&mut ws).await.is_none(), "closed");
     });
     assert_eq!(fake.client_frames()[0].frame["action"], "authenticate");
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("a valid date")
+}
+
+/// Every contract symbol of `GET path`, following `next_page_token` to the end.
+async fn all_contracts(http: &Http, path: &str) -> (Vec<String>, usize) {
+    let (mut symbols, mut pages, mut token) = (Vec::new(), 0, None::<String>);
+    loop {
+        let url = match &token {
+            Some(t) => format!("{path}&page_token={t}"),
+            None => path.to_owned(),
+        };
+        let (status, page) = http.get(&url).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        symbols.extend(
+            page["option_contracts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["symbol"].as_str().unwrap().to_owned()),
+        );
+        match page["next_page_token"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return (symbols, pages),
+        }
+    }
+}
+
+#[test]
+fn the_option_chain_is_listed_paged_and_option_orders_fill_against_option_quotes() {
+    let fake = FakeAlpaca::start(
+        FakeConfig::default().with_spy_chain(dec!(590.4), &[day(2025, 1, 3), day(2025, 1, 10)]),
+    );
+    fake.publish_trade("SPY", at(15, 0, 0), dec!(590.4), dec!(1)); // a Thursday: the weekend is Jan 4-5
+    let occ = FakeContract::new("SPY", day(2025, 1, 3), OptionKind::Call, dec!(590)).symbol;
+    assert_eq!(occ, "SPY250103C00590000");
+    block_on(async {
+        let http = Http::new(&fake);
+        let near = "/v2/options/contracts?underlying_symbols=SPY&type=call&strike_price_gte=588&strike_price_lte=592&limit=2";
+        let (symbols, pages) = all_contracts(&http, near).await;
+        assert_eq!(pages, 3);
+        let strikes: Vec<&str> = symbols.iter().map(|s| &s[s.len() - 8..]).collect();
+        assert_eq!(strikes, ["00588000", "00589000", "00590000", "00591000", "00592000"]);
+        assert!(
+            symbols.iter().all(|s| s.starts_with("SPY250103C")),
+            "by default only up to the coming weekend"
+        );
+        let window = "/v2/options/contracts?underlying_symbols=SPY&type=put&expiration_date_gte=2025-01-01&expiration_date_lte=2025-01-31";
+        assert_eq!(all_contracts(&http, window).await.0.len(), 2 * 21);
+        let (status, contract) = http.get(&format!("/v2/options/contracts/{occ}")).await;
+        assert_eq!(
+            (status, contract["strike_price"].as_str(), contract["type"].as_str()),
+            (200, Some("590"), Some("call"))
+        );
+        assert_eq!(http.get("/v2/options/contracts/SPY250103C00999000").await.0, 404);
+
+        let option_order = |qty: &str, tif: &str, symbol: &str| {
+            json!({"symbol": symbol, "qty": qty, "side": "buy", "type": "limit", "limit_price": "2.50",
+                   "time_in_force": tif, "position_intent": "buy_to_open"})
+        };
+        for (body, why) in [
+            (option_order("1", "gtc", &occ), "options are day only"),
+            (option_order("1.5", "day", &occ), "whole contracts"),
+            (option_order("1", "day", "SPY250103C00999000"), "not in the chain"),
+        ] {
+            let (status, answer) = http.post("/v2/orders", body).await;
+            assert_eq!(status, 422, "{why}: {answer}");
+        }
+        let (status, placed) = http.post("/v2/orders", option_order("2", "day", &occ)).await;
+        assert_eq!(status, 200, "{placed}");
+        assert_eq!(
+            (checked_order(&placed)["asset_class"].as_str(), placed["position_intent"].as_str()),
+            (Some("us_option"), Some("buy_to_open"))
+        );
+        fake.set_option_quote(&occ, dec!(2.40), dec!(2.60));
+        assert_eq!(fake.orders()[0].status, "new", "the ask is above the limit");
+        fake.set_option_quote(&occ, dec!(2.35), dec!(2.45));
+        let order = &fake.orders()[0];
+        assert_eq!(
+            (order.status.as_str(), order.filled_avg_price),
+            ("filled", Some(dec!(2.45))),
+            "bought at the ask"
+        );
+
+        let snapshots = "/v1beta1/options/snapshots/SPY?type=call&expiration_date=2025-01-03&strike_price_gte=590&strike_price_lte=590";
+        let (status, snap) = http.get(snapshots).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (&snap["snapshots"][&occ]["latestQuote"]["ap"], &snap["snapshots"][&occ]["latestTrade"]["p"]),
+            (&json!(2.45), &json!(2.45))
+        );
+        assert_eq!(snap["next_page_token"], Value::Null);
+        let (_, quotes) = http.get(&format!("/v1beta1/options/quotes/latest?symbols={occ}")).await;
+        assert_eq!(quotes["quotes"][&occ]["bp"], json!(2.35));
+
+        let close = json!({"symbol": occ, "qty": "2", "side": "sell", "type": "market", "time_in_force": "day", "position_intent": "sell_to_close"});
+        assert_eq!(http.post("/v2/orders", close).await.0, 200);
+        assert_eq!(fake.orders()[1].filled_avg_price, Some(dec!(2.35)), "sold at the bid at once");
+    });
+    assert!(fake.positions().iter().all(|p| p.symbol == "SPY" || p.qty.is_zero()), "{:?}", fake.positions());
+    assert_eq!(fake.cash(), dec!(100000) - dec!(490) + dec!(470));
+}
+
+#[test]
+fn limits_fill_at_the_touch_or_their_limit_and_stops_trigger_on_trades() {
+    let cfg = FakeConfig {
+        positions: vec![FakePosition { symbol: "AAPL".into(), qty: dec!(5), avg_entry_price: dec!(200) }],
+        ..FakeConfig::default()
+    };
+    let fake = FakeAlpaca::start(cfg);
+    fake.publish_quote("SPY", at(15, 0, 0), dec!(500), dec!(3), dec!(500.10), dec!(4));
+    block_on(async {
+        let http = Http::new(&fake);
+        assert_eq!(http.post("/v2/orders", limit_buy("SPY", "2", "501", "m-1")).await.0, 200);
+        assert_eq!(fake.orders()[0].filled_avg_price, Some(dec!(500.10)), "marketable: at the touch");
+        assert_eq!(http.post("/v2/orders", limit_buy("SPY", "2", "499", "m-2")).await.0, 200);
+        fake.publish_trade("SPY", at(15, 0, 1), dec!(499.5), dec!(10));
+        assert_eq!(fake.orders()[1].status, "new", "not reached yet");
+        fake.publish_trade("SPY", at(15, 0, 2), dec!(498.7), dec!(10));
+        assert_eq!(fake.orders()[1].filled_avg_price, Some(dec!(499)), "reached: at the limit");
+        let stop = json!({"symbol": "AAPL", "qty": "5", "side": "sell", "type": "stop", "stop_price": "195", "time_in_force": "gtc"});
+        assert_eq!(http.post("/v2/orders", stop).await.0, 200);
+        fake.publish_trade("AAPL", at(15, 0, 3), dec!(196), dec!(10));
+        assert_eq!(fake.orders()[2].status, "new");
+        fake.publish_trade("AAPL", at(15, 0, 4), dec!(194.5), dec!(10));
+        assert_eq!(fake.orders()[2].filled_avg_price, Some(dec!(194.5)), "triggered: at the print");
+    });
+    assert_eq!(
+        fake.positions(),
+        [FakePosition { symbol: "SPY".into(), qty: dec!(4), avg_entry_price: dec!(499.55) }]
+    );
+}
+
+#[test]
+fn partial_fills_take_the_printed_size() {
+    let fake = FakeAlpaca::start(FakeConfig { partial_fills: true, ..FakeConfig::default() });
+    block_on(async {
+        let http = Http::new(&fake);
+        let mut events = trade_listener(&fake).await;
+        let order =
+            json!({"symbol": "SPY", "qty": "250", "side": "buy", "type": "market", "time_in_force": "day"});
+        assert_eq!(http.post("/v2/orders", order).await.0, 200);
+        assert_eq!(next_frame(&mut events).await.unwrap().0["data"]["event"], "new");
+        for (s, price) in [(1, dec!(500)), (2, dec!(501)), (3, dec!(502))] {
+            fake.publish_trade("SPY", at(15, 0, s), price, dec!(100));
+        }
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let (frame, _) = next_frame(&mut events).await.unwrap();
+            let d = &frame["data"];
+            seen.push((
+                d["event"].as_str().unwrap().to_owned(),
+                d["qty"].as_str().unwrap().to_owned(),
+                d["position_qty"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let expected =
+            [("partial_fill", "100", "100"), ("partial_fill", "100", "200"), ("fill", "50", "250")];
+        assert_eq!(seen, expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())));
+    });
+    assert_eq!(
+        fake.orders()[0].filled_avg_price,
+        Some(dec!(500.8)),
+        "(100 × 500 + 100 × 501 + 50 × 502) / 250"
+    );
+}
+
+#[test]
+fn cancels_expiries_and_cancel_all_send_their_events() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    block_on(async {
+        let http = Http::new(&fake);
+        let mut events = trade_listener(&fake).await;
+        let (_, a) = http.post("/v2/orders", limit_buy("SPY", "1", "400", "c-1")).await;
+        let (_, _b) = http.post("/v2/orders", limit_buy("SPY", "1", "401", "c-2")).await;
+        let (_, _c) = http.post("/v2/orders", limit_buy("QQQ", "1", "300", "c-3")).await;
+        let a_id = a["id"].as_str().unwrap();
+        assert_eq!(http.delete(&format!("/v2/orders/{a_id}")).await, (204, Value::Null));
+        let (status, body) = http.delete(&format!("/v2/orders/{a_id}")).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(http.delete("/v2/orders/00000000-0000-4000-8000-000000000000").await.0, 404);
+        fake.expire_day_orders();
+        let (status, all) = http.delete("/v2/orders").await;
+        assert_eq!((status, all), (207, json!([])), "nothing left open");
+        let mut kinds = Vec::new();
+        for _ in 0..7 {
+            kinds
+                .push(next_frame(&mut events).await.unwrap().0["data"]["event"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(kinds, ["new", "new", "new", "canceled", "order_cancel_rejected", "expired", "expired"]);
+        let (_, closed) = http.get("/v2/orders?status=closed&direction=asc&symbols=SPY").await;
+        let statuses: Vec<&str> =
+            closed.as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, ["canceled", "expired"]);
+        let (_, open) = http.get("/v2/orders").await;
+        assert_eq!(open, json!([]));
+    });
+}
+
+#[test]
+fn delayed_acknowledgements_hold_the_answer_and_the_new_event() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    fake.delay_acks(Duration::from_millis(300));
+    block_on(async {
+        let http = Http::new(&fake);
+        let mut events = trade_listener(&fake).await;
+        let order =
+            json!({"symbol": "SPY", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
+        let pending = tokio::spawn(async move { http.post("/v2/orders", order).await });
+        assert!(fake.wait_for_orders(1, WAIT));
+        assert_eq!(fake.orders()[0].status, "pending_new");
+        fake.publish_trade("SPY", at(15, 0, 0), dec!(500), dec!(100));
+        assert_eq!(fake.orders()[0].filled_qty, dec!(0), "not working before it is acknowledged");
+        let (status, answer) = pending.await.unwrap();
+        assert_eq!((status, answer["status"].as_str()), (200, Some("new")));
+        assert_eq!(next_frame(&mut events).await.unwrap().0["data"]["event"], "new");
+        fake.publish_trade("SPY", at(15, 0, 1), dec!(500.5), dec!(100));
+        assert_eq!(next_frame(&mut events).await.unwrap().0["data"]["event"], "fill");
+
+        // A client that times out first: the order is acknowledged all the same.
+        let impatient = Http::new(&fake);
+        let req =
+            impatient.client.post(format!("{}/v2/orders", impatient.base)).timeout(Duration::from_millis(50));
+        let req =
+            req.header("APCA-API-KEY-ID", &impatient.key).header("APCA-API-SECRET-KEY", &impatient.secret);
+        let sent = req.json(&limit_buy("SPY", "1", "400", "t-1")).send().await;
+        assert!(sent.is_err_and(|e| e.is_timeout()));
+        assert!(fake.wait_for_order_status("t-1", "new", WAIT), "placed although the client gave up");
+    });
+}
+
+#[test]
+fn rejections_suppressed_updates_and_a_dropped_trade_stream_lose_or_change_events() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    block_on(async {
+        let http = Http::new(&fake);
+        let mut events = trade_listener(&fake).await;
+        fake.reject_next_order("symbol halted");
+        let (status, answer) = http.post("/v2/orders", limit_buy("SPY", "1", "400", "x-1")).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("pending_new")));
+        let (frame, _) = next_frame(&mut events).await.unwrap();
+        assert_eq!(
+            (frame["data"]["event"].as_str(), frame["data"]["order"]["status"].as_str()),
+            (Some("rejected"), Some("rejected"))
+        );
+        assert_eq!(fake.orders()[0].reject_reason.as_deref(), Some("symbol halted"));
+
+        fake.suppress_trade_updates(true);
+        let market =
+            json!({"symbol": "SPY", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
+        assert_eq!(http.post("/v2/orders", market.clone()).await.0, 200);
+        fake.publish_trade("SPY", at(15, 0, 0), dec!(500), dec!(100));
+        assert_eq!(fake.orders()[1].status, "filled", "filled, but not streamed");
+        fake.suppress_trade_updates(false);
+
+        fake.drop_trade_stream();
+        assert!(next_frame(&mut events).await.is_none(), "the socket was cut");
+        assert_eq!(http.post("/v2/orders", market).await.0, 200);
+        fake.publish_trade("SPY", at(15, 0, 1), dec!(501), dec!(100));
+        let mut again = trade_listener(&fake).await;
+        assert_eq!(http.post("/v2/orders", limit_buy("SPY", "1", "400", "x-4")).await.0, 200);
+        let (frame, _) = next_frame(&mut again).await.unwrap();
+        assert_eq!(frame["data"]["order"]["client_order_id"], "x-4", "no replay of what happened meanwhile");
+        let (_, position) = http.get("/v2/positions/SPY").await;
+        assert_eq!(position["qty"], "2", "REST shows the fills the stream did not");
+    });
+}
+
+#[test]
+fn clock_assets_and_a_position_opened_by_hand() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    fake.publish_trade("SPY", at(15, 0, 0), dec!(500), dec!(1)); // 10:00 in New York, a Thursday
+    fake.open_position("NVDA", dec!(-3), dec!(120));
+    block_on(async {
+        let http = Http::new(&fake);
+        let (_, clock) = http.get("/v2/clock").await;
+        assert_eq!(
+            clock,
+            json!({"timestamp": "2025-01-02T15:00:00.000000000Z", "is_open": true,
+            "next_open": "2025-01-03T14:30:00.000000000Z", "next_close": "2025-01-02T21:00:00.000000000Z"})
+        );
+        assert_eq!(http.get("/v2/assets/SPY").await.1["class"], "us_equity");
+        assert_eq!(http.get("/v2/assets/NOPE").await.0, 404);
+        let (_, position) = http.get("/v2/positions/NVDA").await;
+        assert_eq!((position["side"].as_str(), position["qty"].as_str()), (Some("short"), Some("-3")));
+        assert_eq!(http.get("/v2/positions/AAPL").await.0, 404);
+        let (_, quote) = http.get("/v2/stocks/SPY/trades/latest").await;
+        assert_eq!((&quote["symbol"], &quote["trade"]["p"]), (&json!("SPY"), &json!(500)));
+        let buy_to_cover =
+            json!({"symbol": "NVDA", "qty": "4", "side": "buy", "type": "market", "time_in_force": "day"});
+        assert_eq!(http.post("/v2/orders", buy_to_cover).await.0, 403, "the mirror of a sell through zero");
+    });
+}
+
+#[test]
+fn the_stocks_stream_refuses_too_many_symbols_and_an_unpaid_feed() {
+    let fake = FakeAlpaca::start(FakeConfig { symbol_limit: 2, ..FakeConfig::default() });
+    let secret = fake.config().secret_key;
+    block_on(async {
+        let (mut ws, _) = data_auth(&fake, &secret).await;
+        send(&mut ws, json!({"action": "subscribe", "trades": ["SPY", "QQQ"], "quotes": ["NVDA"]})).await;
+        assert_eq!(next_frame(&mut ws).await.unwrap().0, error_frame(405, "symbol limit exceeded"));
+        drop(ws);
+        let mut sip = connect(&fake.data_stream_url("sip")).await;
+        next_frame(&mut sip).await.expect("connected");
+        send(&mut sip, json!({"action": "auth", "key": fake.config().key_id, "secret": secret})).await;
+        assert_eq!(next_frame(&mut sip).await.unwrap().0, error_frame(409, "insufficient subscription"));
+    });
+}
+
+#[test]
+fn dropping_the_handle_shuts_the_server_down() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    let addr = fake.rest_url().trim_start_matches("http://").to_owned();
+    assert!(std::net::TcpStream::connect(&addr).is_ok());
+    drop(fake);
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "nothing listens any more");
 }

@@ -48,7 +48,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
-pub use chain::{FakeContract, chain_around};
+pub use chain::{FakeContract, OptionKind, chain_around};
 pub use orders::{FakeOrder, OrderType, Side};
 use state::{Out, Shared};
 
@@ -339,6 +339,13 @@ impl FakeAlpaca {
         self.shared.wait_until(timeout, |s| s.orders.len() >= n)
     }
 
+    /// Wait until the order with `client_order_id` has `status`.
+    pub fn wait_for_order_status(&self, client_order_id: &str, status: &str, timeout: Duration) -> bool {
+        self.shared.wait_until(timeout, |s| {
+            s.orders.iter().any(|o| o.client_order_id == client_order_id && o.status == status)
+        })
+    }
+
     /// Wait until at least `n` REST requests were answered.
     pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
         self.shared.wait_until(timeout, |s| s.requests.len() >= n)
@@ -371,8 +378,9 @@ impl FakeAlpaca {
         self.shared.lock().client_frames.clone()
     }
 
-    /// The most requests any key had served within one rolling minute so far, per API
-    /// (`(trading, market_data)`), from the recorded requests: what a budget test asserts.
+    /// The most requests served (not refused with 429) within one rolling minute so far, per
+    /// API (`(trading, market_data)`), from the recorded arrival times: what a budget test
+    /// asserts.
     pub fn peak_requests_per_minute(&self) -> (usize, usize) {
         let requests = self.requests();
         let peak = |market_data: bool| {
@@ -436,7 +444,8 @@ impl FakeAlpaca {
     }
 
     /// The next `n` accepted order POSTs place the order but answer `status` (a 5xx): the case
-    /// where a blind retry would place the order twice.
+    /// where a blind retry would place the order twice. For a client-side timeout after the
+    /// effect, use [`FakeAlpaca::delay_acks`] longer than the client's timeout instead.
     pub fn fail_after_effect(&self, n: usize, status: u16) {
         self.shared.update(|s| s.fail_after_effect.extend(std::iter::repeat_n(status, n)));
     }

@@ -598,9 +598,10 @@ impl State {
     }
 
     /// `PATCH /v2/orders/{id}` with a schema-checked body, Alpaca's way: the old order becomes
-    /// `replaced` and a new order (new id, `replaces` = the old one) carries on. Events:
-    /// `pending_replace` and `replaced` for the old order, `new` for the new one.
-    pub(super) fn replace(&mut self, id: &str, body: &Value) -> Result<usize, ApiError> {
+    /// `replaced` and a new order (new id, `replaces` = the old one) carries on, filling at once
+    /// if marketable. Events: `pending_replace` and `replaced` for the old order, `new` for the
+    /// new one. Returns the new order as the REST answer shows it (before any fill).
+    pub(super) fn replace(&mut self, id: &str, body: &Value) -> Result<Value, ApiError> {
         let idx = self.order_index(id)?;
         let now = self.now();
         let old = self.orders[idx].clone();
@@ -655,7 +656,9 @@ impl State {
         });
         let new_idx = self.orders.len() - 1;
         self.emit(new_idx, "new", now);
-        Ok(new_idx)
+        let answer = self.orders[new_idx].to_json();
+        self.fill_on_arrival(new_idx);
+        Ok(answer)
     }
 
     /// Every open `day` order expires (the session ended): `expired` on the stream.

@@ -101,6 +101,7 @@ pub(super) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = Utc::now();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let key = header("APCA-API-KEY-ID");
     let secret = header("APCA-API-SECRET-KEY");
@@ -134,7 +135,7 @@ pub(super) async fn handle(
             body: String::from_utf8_lossy(&body).into_owned(),
             status: reply.status,
             key_id: key.clone(),
-            at: Utc::now(),
+            at: arrived,
         });
     });
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -157,7 +158,7 @@ pub(super) fn injected(status: u16) -> ApiError {
     ApiError::new(status, message)
 }
 
-async fn route(shared: &Shared, method: &Method, path: &str, q: &Params, body: &[u8]) -> Answer {
+async fn route(shared: &Arc<Shared>, method: &Method, path: &str, q: &Params, body: &[u8]) -> Answer {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let read = |f: &dyn Fn(&State) -> Answer| f(&shared.lock());
     match (method.as_str(), segs.as_slice()) {
@@ -172,7 +173,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, q: &Params, body: &
         ("GET", ["v2", "orders", id]) => read(&|s| Ok(Reply::json(&s.orders[s.order_index(id)?].to_json()))),
         ("PATCH", ["v2", "orders", id]) => {
             let body = checked_body(body, Schema::OrderReplace)?;
-            shared.update(|s| s.replace(id, &body).map(|i| Reply::json(&s.orders[i].to_json())))
+            shared.update(|s| s.replace(id, &body)).map(|order| Reply::json(&order))
         }
         ("DELETE", ["v2", "orders", id]) => {
             shared.update(|s| s.cancel(id)).map(|()| Reply { status: 204, body: None })
@@ -230,15 +231,20 @@ fn checked_body(body: &[u8], schema: Schema) -> Result<Value, ApiError> {
 }
 
 /// `POST /v2/orders`: check, place, hold the acknowledgement if asked, acknowledge, and answer
-/// (or, with `fail_after_effect`, answer an error although the order stands).
-async fn place_order(shared: &Shared, body: &[u8]) -> Answer {
+/// (or, with `fail_after_effect`, answer an error although the order stands). The broker side
+/// runs in its own task: a client that gives up waiting does not stop the acknowledgement.
+async fn place_order(shared: &Arc<Shared>, body: &[u8]) -> Answer {
     let body = checked_body(body, Schema::OrderRequest)?;
     let (idx, delay, fail) =
         shared.update(|s| s.place(&body).map(|i| (i, s.ack_delay, s.fail_after_effect.pop_front())))?;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let answer = shared.update(|s| s.acknowledge(idx));
+    let broker = shared.clone();
+    let acknowledged = tokio::spawn(async move {
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        broker.update(|s| s.acknowledge(idx))
+    });
+    let answer = acknowledged.await.map_err(|_| injected(500))?;
     match fail {
         Some(status) => Err(injected(status)),
         None => Ok(Reply::json(&answer)),
@@ -271,7 +277,7 @@ fn list_orders(s: &State, q: &Params) -> Answer {
 }
 
 /// `DELETE /v2/orders`: cancel every open order; 207 with one status per order.
-fn cancel_all(shared: &Shared) -> Reply {
+fn cancel_all(shared: &Arc<Shared>) -> Reply {
     let results = shared.update(|s| {
         let open: Vec<String> = s.orders.iter().filter(|o| o.is_open()).map(|o| o.id.clone()).collect();
         open.into_iter()
@@ -379,10 +385,17 @@ fn page<T>(items: Vec<T>, q: &Params, default: usize, max: usize) -> Result<(Vec
     Ok((taken, next))
 }
 
-/// `GET /v2/options/contracts`.
+/// `GET /v2/options/contracts`. Without an expiration filter only contracts expiring by the
+/// coming weekend (New York date of the fake's "now") are listed, as Alpaca does.
 fn contracts(s: &State, q: &Params) -> Answer {
     let status = q.get("status").unwrap_or("active");
-    let found = if status == "active" { select(s, &q.list("underlying_symbols"), q)? } else { Vec::new() };
+    let mut found =
+        if status == "active" { select(s, &q.list("underlying_symbols"), q)? } else { Vec::new() };
+    if q.get("expiration_date").is_none() && q.get("expiration_date_lte").is_none() {
+        let today = s.now().with_timezone(&New_York).date_naive();
+        let sunday = today + Days::days(i64::from((7 - today.weekday().num_days_from_sunday()) % 7));
+        found.retain(|c| c.expiration <= sunday);
+    }
     let (taken, next) = page(found, q, 100, 10_000)?;
     let list: Vec<Value> = taken.iter().map(|c| c.to_json()).collect();
     Ok(Reply::json(&json!({"option_contracts": list, "next_page_token": next})))
