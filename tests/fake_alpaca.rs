@@ -16,7 +16,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support::fake_alpaca::schema::{self, Schema};
 use crate::support::fake_alpaca::{
-    FakeAlpaca, FakeConfig, FakeContract, FakePosition, FakeTick, OptionKind, OrderType, Side,
+    FakeAlpaca, FakeBar, FakeConfig, FakeContract, FakePosition, FakeTick, OptionKind, OrderType, Side,
 };
 
 /// Bound on every wait for a frame (a failing test fails instead of hanging).
@@ -156,6 +156,7 @@ async fn trade_listener(fake: &FakeAlpaca) -> Ws {
     send(&mut ws, json!({"action": "listen", "data": {"streams": ["trade_updates"]}})).await;
     let (ack, _) = next_frame(&mut ws).await.expect("a listening frame");
     assert_eq!(ack, json!({"stream": "listening", "data": {"streams": ["trade_updates"]}}));
+    assert!(fake.wait_for_trade_listener(WAIT));
     ws
 }
 
@@ -192,8 +193,10 @@ fn rest_refuses_requests_without_the_right_keys() {
         );
         assert!(account.get("pattern_day_trader").is_none() && account.get("daytrade_count").is_none());
     });
-    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [401, 401, 200]);
+    let seen: Vec<(Option<String>, u16)> =
+        fake.requests().into_iter().map(|r| (r.key_id, r.status)).collect();
+    let key = Some(fake.config().key_id);
+    assert_eq!(seen, [(None, 401), (key.clone(), 401), (key, 200)]);
 }
 
 #[test]
@@ -237,6 +240,10 @@ fn a_repeated_client_order_id_is_refused_and_found_by_client_id() {
         assert_eq!(status, 404);
     });
     assert_eq!(fake.orders().len(), 1);
+    let requests = fake.requests();
+    let first: Value = serde_json::from_str(&requests[0].body).expect("the recorded body");
+    assert_eq!(first["client_order_id"], "agent1-0001");
+    assert_eq!(requests[2].query, "client_order_id=agent1-0001");
 }
 
 #[test]
@@ -383,8 +390,13 @@ fn requests_past_the_budget_are_answered_429_and_recorded() {
         assert_eq!((status, body["code"].clone()), (429, json!(42910000)));
         assert_eq!(http.get("/v2/stocks/SPY/trades/latest").await.0, 404, "market data has its own budget");
     });
-    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 404]);
+    let seen: Vec<(String, String, u16)> =
+        fake.requests().into_iter().map(|r| (r.method, r.path, r.status)).collect();
+    let expected = [("/v2/clock", 200); 5]
+        .into_iter()
+        .chain([("/v2/account", 429), ("/v2/stocks/SPY/trades/latest", 404)])
+        .map(|(path, status)| ("GET".to_owned(), path.to_owned(), status));
+    assert_eq!(seen, expected.collect::<Vec<_>>());
     assert_eq!(fake.peak_requests_per_minute(), (5, 1));
 }
 
@@ -410,11 +422,12 @@ fn the_stocks_stream_batches_subscribed_events_as_json_numbers() {
     block_on(async {
         let (mut ws, answer) = data_auth(&fake, &secret).await;
         assert_eq!(answer, json!([{"T": "success", "msg": "authenticated"}]));
-        send(&mut ws, json!({"action": "subscribe", "trades": ["SPY"], "quotes": ["SPY"]})).await;
+        send(&mut ws, json!({"action": "subscribe", "trades": ["SPY"], "quotes": ["SPY"], "bars": ["*"]}))
+            .await;
         let (ack, _) = next_frame(&mut ws).await.expect("a subscription ack");
         assert_eq!(
             (&ack[0]["T"], &ack[0]["trades"], &ack[0]["bars"]),
-            (&json!("subscription"), &json!(["SPY"]), &json!([]))
+            (&json!("subscription"), &json!(["SPY"]), &json!(["*"]))
         );
         assert!(fake.wait_for_data_subscription("SPY", WAIT));
         let trade = |s: u32, p: Decimal| FakeTick::Trade {
@@ -441,6 +454,20 @@ fn the_stocks_stream_batches_subscribed_events_as_json_numbers() {
         assert_eq!((&batch[0]["p"], &batch[0]["s"]), (&json!(501.25), &json!(100)));
         assert_eq!(batch[0]["t"], "2025-01-02T15:00:01.000000000Z");
         assert_eq!((&batch[1]["bp"], &batch[1]["as"]), (&json!(501.24), &json!(4)));
+        let bar = FakeBar {
+            open: dec!(400),
+            high: dec!(401.5),
+            low: dec!(399.75),
+            close: dec!(401),
+            volume: dec!(1200),
+        };
+        fake.publish_bar("QQQ", at(15, 1, 0), bar);
+        let (bars, _) = next_frame(&mut ws).await.expect("the bar");
+        assert_eq!(
+            bars,
+            json!([{"T": "b", "S": "QQQ", "o": 400, "h": 401.5, "l": 399.75, "c": 401, "v": 1200,
+                    "t": "2025-01-02T15:01:00.000000000Z"}])
+        );
     });
 }
 
@@ -504,7 +531,11 @@ fn the_trade_stream_refuses_wrong_keys_and_closes() {
         );
         assert!(next_frame(&mut ws).await.is_none(), "closed");
     });
-    assert_eq!(fake.client_frames()[0].frame["action"], "authenticate");
+    let frames = fake.client_frames();
+    assert_eq!(
+        (frames[0].stream.as_str(), &frames[0].frame["action"]),
+        ("trade_updates", &json!("authenticate"))
+    );
 }
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -114,16 +114,3 @@ pub fn chain_around(
     }
     out
 }
-
-/// Whether `symbol` is shaped like an OCC option symbol (root, `yymmdd`, `C`/`P`, 8 digits).
-pub(super) fn is_occ(symbol: &str) -> bool {
-    let b = symbol.as_bytes();
-    if b.len() < 16 || b.len() > 21 {
-        return false;
-    }
-    let tail = &b[b.len() - 15..];
-    tail[..6].iter().all(u8::is_ascii_digit)
-        && matches!(tail[6], b'C' | b'P')
-        && tail[7..].iter().all(u8::is_ascii_digit)
-        && b[..b.len() - 15].iter().all(u8::is_ascii_uppercase)
-}

@@ -346,11 +346,6 @@ impl FakeAlpaca {
         })
     }
 
-    /// Wait until at least `n` REST requests were answered.
-    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.wait_until(timeout, |s| s.requests.len() >= n)
-    }
-
     // --- introspection ---
 
     /// Every order, oldest first (replacements are separate orders).
