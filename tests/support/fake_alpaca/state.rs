@@ -187,7 +187,7 @@ impl State {
         true
     }
 
-    /// Whether `symbol` is a known equity or a contract of the chain.
+    /// The contract of the chain called `symbol`, if there is one.
     pub fn contract(&self, symbol: &str) -> Option<&FakeContract> {
         self.chain.iter().find(|c| c.symbol == symbol)
     }
