@@ -436,6 +436,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             ))
             .into());
         }
+        // Live clients start their connection tasks on the runtime.
+        let _entered = rt.enter();
         let execution = super::venues::execution(&p, &creds)
             .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
         let data = super::venues::market_data(&p, DateRange::default(), &creds)

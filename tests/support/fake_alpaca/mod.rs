@@ -86,6 +86,9 @@ pub struct FakeConfig {
     pub partial_fills: bool,
     /// Most messages in one data stream frame.
     pub batch_max: usize,
+    /// Equity market orders fill on arrival at the last published trade (as the simulated
+    /// venue fills them), instead of at the next trade.
+    pub market_at_last_trade: bool,
 }
 
 impl Default for FakeConfig {
@@ -108,6 +111,7 @@ impl Default for FakeConfig {
             symbol_limit: 30,
             partial_fills: false,
             batch_max: 100,
+            market_at_last_trade: false,
         }
     }
 }

@@ -425,9 +425,17 @@ impl State {
 
     /// A new order that is marketable fills at once: options against the contract's quote,
     /// equity limits at the touch of the last quote. Equity market orders wait for the next
-    /// trade.
+    /// trade — or, with `market_at_last_trade`, fill at the last one.
     fn fill_on_arrival(&mut self, idx: usize) {
         let o = &self.orders[idx];
+        if self.cfg.market_at_last_trade
+            && !o.option
+            && o.order_type == OrderType::Market
+            && let Some(t) = self.last_trade.get(&o.symbol).copied()
+        {
+            self.execute(idx, t.price, Decimal::ZERO, t.ts);
+            return;
+        }
         let Some(q) = self.last_quote.get(&o.symbol).copied() else { return };
         let (touch, size) = match o.side {
             Side::Buy => (q.ask, q.ask_size),

@@ -1,0 +1,248 @@
+//! `runner up` on Alpaca, end to end: the real `runner` binary, its keys in a SOPS file
+//! encrypted to a throwaway age key, and the in-repo fake Alpaca (`support::fake_alpaca`) on
+//! 127.0.0.1 standing in for the Trading API, `trade_updates` and the stocks stream.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use secrecy::ExposeSecret;
+
+use crate::support::fake_alpaca::{FakeAlpaca, FakeConfig};
+use crate::support::{Run, repo_root, runner_command};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A project directory with a fleet file, a journal, the fake's keys in the vault, and a fake
+/// Alpaca.
+struct Desk {
+    dir: tempfile::TempDir,
+    key_file: PathBuf,
+    fake: FakeAlpaca,
+}
+
+impl Desk {
+    fn new(cfg: FakeConfig) -> Self {
+        let fake = FakeAlpaca::start(cfg);
+        let dir = tempfile::tempdir().expect("temp project");
+        let id = age::x25519::Identity::generate();
+        let key_file = dir.path().join("age-key.txt");
+        fs::write(&key_file, format!("# throwaway test key\n{}\n", id.to_string().expose_secret()))
+            .expect("key");
+        fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+        fs::write(dir.path().join("runner.yaml"), "version: 1\njournal: j.db\nstate_dir: state\n")
+            .expect("fleet");
+        let keys = fake.config();
+        let plain = dir.path().join("plain.yaml");
+        fs::write(&plain, format!("key_id: {}\nsecret_key: {}\n", keys.key_id, keys.secret_key))
+            .expect("plain");
+        Run::new(["secrets", "encrypt", "--age"])
+            .arg(id.to_public().to_string())
+            .args(["--output", "secrets/alpaca-test.sops.yaml", "plain.yaml"])
+            .dir(dir.path())
+            .run()
+            .success();
+        fs::remove_file(plain).expect("rm plain");
+        Self { dir, key_file, fake }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The endpoints block of a recipe, pointing at the fake.
+    fn endpoints(&self) -> String {
+        let rest = self.fake.rest_url();
+        format!(
+            "provider:\n  kind: alpaca\n  feed: iex\n  credentials: alpaca-test\n  endpoints: {{rest: \"{rest}\", stream: \"{}\"}}\n\
+             broker:\n  kind: alpaca\n  account: alpaca-test\n  account_type: margin\n  credentials: alpaca-test\n  \
+             endpoints: {{rest: \"{rest}\", stream: \"{}\"}}\n",
+            self.fake.data_stream_url("iex"),
+            self.fake.trade_stream_url()
+        )
+    }
+
+    /// Write `recipes/NAME.yaml`.
+    fn recipe(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(&format!("{name}.yaml"));
+        fs::write(&path, text).expect("write recipe");
+        path
+    }
+
+    /// `runner up` in the project, output to `up.out` / `up.err`.
+    fn spawn_up(&self, recipe: &Path, extra: &[&str]) -> Child {
+        let out = fs::File::create(self.path("up.out")).expect("out");
+        let err = fs::File::create(self.path("up.err")).expect("err");
+        runner_command()
+            .current_dir(self.dir.path())
+            .env_remove("RUNNER_JOURNAL")
+            .env("SOPS_AGE_KEY_FILE", &self.key_file)
+            .env("HOME", self.dir.path())
+            .arg("up")
+            .arg(recipe)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn runner up")
+    }
+
+    fn output(&self) -> String {
+        let out = fs::read_to_string(self.path("up.out")).unwrap_or_default();
+        let err = fs::read_to_string(self.path("up.err")).unwrap_or_default();
+        format!("--- stdout\n{out}--- stderr\n{err}")
+    }
+
+    /// Wait until runner streams and listens.
+    fn wait_connected(&self, child: &mut Child, symbol: &str) {
+        let start = Instant::now();
+        while !(self.fake.wait_for_data_subscription(symbol, Duration::from_millis(100))
+            && self.fake.wait_for_trade_listener(Duration::from_millis(100)))
+        {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("runner up exited ({status}) before connecting:\n{}", self.output());
+            }
+            assert!(start.elapsed() < WAIT, "runner never connected:\n{}", self.output());
+        }
+    }
+}
+
+/// Stop `child` with SIGTERM and wait for it.
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(start.elapsed() < WAIT, "runner up did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The recorded SPY session of `day` (09:30–16:00) as one-second prints `(time, price, size)`,
+/// written as a ticks CSV beside the project for the backtest of the same day.
+fn session_tape(day: &str, csv: &Path) -> Vec<(DateTime<Utc>, Decimal, Decimal)> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        fs::File::open(repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz")).expect("tape"),
+    )
+    .read_to_string(&mut text)
+    .expect("gunzip");
+    let mut rows = Vec::new();
+    let mut out = String::from("timestamp,price,size\n");
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (ts, close, volume) = (f[0], f[4], f[5]);
+        if !ts.starts_with(day) || !("09:30:00".."16:00:00").contains(&&ts[11..19]) {
+            continue;
+        }
+        out.push_str(&format!("{ts},{close},{volume}\n"));
+        let t = DateTime::parse_from_rfc3339(ts).expect("time").with_timezone(&Utc);
+        rows.push((t, close.parse().expect("price"), volume.parse().expect("size")));
+    }
+    fs::write(csv, out).expect("write tape");
+    rows
+}
+
+/// spy-9ma on shares: the recipe body after `provider`/`broker`.
+fn spy_shares_body() -> String {
+    let text = fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml")).expect("recipe");
+    let from = text.find("instrument:").expect("instrument block");
+    text[from..].to_owned()
+}
+
+/// The deals of a trades CSV, without the header.
+fn deals(csv: &Path) -> Vec<String> {
+    let text = fs::read_to_string(csv).unwrap_or_else(|e| panic!("{}: {e}", csv.display()));
+    text.lines().skip(1).map(str::to_owned).collect()
+}
+
+#[test]
+fn an_equity_day_through_the_fake_trades_like_the_backtest() {
+    let desk = Desk::new(FakeConfig {
+        cash: Decimal::from(50_000),
+        market_at_last_trade: true,
+        ..FakeConfig::default()
+    });
+    let tape = session_tape("2013-10-09", &desk.path("tape.csv"));
+    // The backtest of that day on the simulated venue: fills at the deciding print, no costs.
+    let bt = desk.recipe(
+        "bt",
+        &format!(
+            "version: 1\nagent: spy-bt\nprovider:\n  kind: replay\n  path: tape.csv\n  price_band: off\n\
+             broker:\n  kind: paper\n  account: paper-bt\n  account_type: margin\n  starting_equity: 50000\n  \
+             commission_per_share: 0\n  slippage_ticks: 0\n{}",
+            spy_shares_body()
+        ),
+    );
+    Run::new(["backtest", "--no-journal", "--trades-csv"])
+        .arg(desk.path("bt.csv"))
+        .arg(&bt)
+        .dir(desk.dir.path())
+        .run()
+        .success();
+    let expected = deals(&desk.path("bt.csv"));
+    assert!(expected.len() >= 5, "the day trades: {expected:?}");
+
+    let live = desk
+        .recipe("live", &format!("version: 1\nagent: spy-live\n{}{}", desk.endpoints(), spy_shares_body()));
+    let mut up = desk.spawn_up(&live, &["--trades-csv", "up.csv"]);
+    desk.wait_connected(&mut up, "SPY");
+    for (ts, price, size) in &tape {
+        desk.fake.publish_trade("SPY", *ts, *price, *size);
+        std::thread::sleep(Duration::from_micros(1_000));
+    }
+    // Every order the day made is done before the run stops.
+    let start = Instant::now();
+    while desk.fake.orders().iter().any(|o| o.status == "new" || o.status == "accepted") {
+        assert!(start.elapsed() < WAIT, "orders left working: {:?}", desk.fake.orders());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = terminate(&mut up);
+    assert!(status.success(), "runner up failed ({status}):\n{}", desk.output());
+    // The same deals: side, size and why each closed. A live venue fills when the order
+    // arrives, so a fill may come a few prints after the backtest's (runner lags the fake's
+    // stream by however long it takes to read it); each live fill is at the market at its time.
+    let got = deals(&desk.path("up.csv"));
+    let what = |d: &String| {
+        let f: Vec<&str> = d.split(',').collect();
+        (f[1].to_owned(), f[2].to_owned(), f[7].to_owned())
+    };
+    assert_eq!(
+        got.iter().map(what).collect::<Vec<_>>(),
+        expected.iter().map(what).collect::<Vec<_>>(),
+        "the Alpaca run's deals differ from the backtest's:\n{got:#?}\n{expected:#?}\n{}",
+        desk.output()
+    );
+    let price_at: std::collections::HashMap<DateTime<Utc>, Decimal> =
+        tape.iter().map(|(t, p, _)| (*t, *p)).collect();
+    for (live, bt) in got.iter().zip(&expected) {
+        let (l, b): (Vec<&str>, Vec<&str>) = (live.split(',').collect(), bt.split(',').collect());
+        for (time, price) in [(0, 3), (4, 5)] {
+            let at =
+                |row: &[&str]| DateTime::parse_from_rfc3339(row[time]).expect("time").with_timezone(&Utc);
+            let lag = at(&l) - at(&b);
+            assert!(
+                lag >= chrono::Duration::zero() && lag <= chrono::Duration::seconds(120),
+                "a live fill {lag} from the backtest's: {live} vs {bt}"
+            );
+            let market = price_at.get(&at(&l)).copied();
+            let filled: Decimal = l[price].parse().expect("price");
+            assert!(market == Some(filled) || lag.is_zero(), "{live}: not the market price {market:?}");
+        }
+    }
+    // Every order went to Alpaca once, under a unique client id.
+    let orders = desk.fake.orders();
+    let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), orders.len(), "a client order id was used twice");
+    assert!(desk.fake.positions().is_empty(), "flat at the end: {:?}", desk.fake.positions());
+}
