@@ -246,3 +246,173 @@ fn an_equity_day_through_the_fake_trades_like_the_backtest() {
     assert_eq!(ids.len(), orders.len(), "a client order id was used twice");
     assert!(desk.fake.positions().is_empty(), "flat at the end: {:?}", desk.fake.positions());
 }
+
+/// Publish `tape[from..]`, a print a millisecond, until `done` says so after a print; the
+/// index after the last print published.
+fn publish_until(
+    fake: &FakeAlpaca,
+    tape: &[(DateTime<Utc>, Decimal, Decimal)],
+    from: usize,
+    mut done: impl FnMut(&FakeAlpaca) -> bool,
+) -> usize {
+    for (i, (ts, price, size)) in tape.iter().enumerate().skip(from) {
+        fake.publish_trade("SPY", *ts, *price, *size);
+        std::thread::sleep(Duration::from_millis(1));
+        if done(fake) {
+            return i + 1;
+        }
+    }
+    tape.len()
+}
+
+/// A live spy-9ma-shares recipe on the fake.
+fn live_recipe(desk: &Desk) -> PathBuf {
+    desk.recipe("live", &format!("version: 1\nagent: spy-live\n{}{}", desk.endpoints(), spy_shares_body()))
+}
+
+/// POSTs of orders with this client order id that the fake answered.
+fn posts_of(fake: &FakeAlpaca, client_order_id: &str) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v2/orders")
+        .filter(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body)
+                .ok()
+                .and_then(|b| b.get("client_order_id").and_then(|v| v.as_str()).map(str::to_owned))
+                .as_deref()
+                == Some(client_order_id)
+        })
+        .count()
+}
+
+#[test]
+fn kill_9_mid_order_then_restart_finds_the_fill_and_never_places_it_again() {
+    let desk = Desk::new(FakeConfig { market_at_last_trade: true, ..FakeConfig::default() });
+    let tape = session_tape("2013-10-09", &desk.path("tape.csv"));
+    let recipe = live_recipe(&desk);
+    let mut up = desk.spawn_up(&recipe, &[]);
+    desk.wait_connected(&mut up, "SPY");
+    // The broker takes the first order but holds its answer; runner is killed while it waits.
+    desk.fake.delay_acks(Duration::from_secs(3600));
+    let mut at = publish_until(&desk.fake, &tape, 0, |f| !f.orders().is_empty());
+    let first = desk.fake.orders()[0].client_order_id.clone();
+    crate::fleet::kill9(&mut up);
+    // Alpaca carries on without runner: the order is acknowledged and fills.
+    desk.fake.delay_acks(Duration::ZERO);
+    at = publish_until(&desk.fake, &tape, at, |f| f.positions().iter().any(|p| p.symbol == "SPY"));
+    assert!(at < tape.len(), "the held order never filled");
+    // The restart finds the fill, journals it, and takes the position over.
+    let mut up = desk.spawn_up(&recipe, &[]);
+    desk.wait_connected(&mut up, "SPY");
+    let start = Instant::now();
+    while !desk.output().contains("executed at the venue while no process watched") {
+        assert!(start.elapsed() < WAIT, "the restart did not recover the fill:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(desk.output().contains("holding 100 SPY"), "{}", desk.output());
+    publish_until(&desk.fake, &tape, at, |_| false);
+    let status = terminate(&mut up);
+    assert!(status.success(), "restart failed ({status}):\n{}", desk.output());
+    assert_eq!(posts_of(&desk.fake, &first), 1, "the first order was sent again:\n{}", desk.output());
+    let mut ids: Vec<String> = desk.fake.orders().into_iter().map(|o| o.client_order_id).collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a client order id repeated");
+    assert!(
+        desk.fake.positions().is_empty(),
+        "flat after the stop: {:?}\n{}",
+        desk.fake.positions(),
+        desk.output()
+    );
+}
+
+#[test]
+fn a_fill_missed_while_the_stream_was_down_is_recovered_from_rest() {
+    let desk = Desk::new(FakeConfig { market_at_last_trade: true, ..FakeConfig::default() });
+    let tape = session_tape("2013-10-09", &desk.path("tape.csv"));
+    let mut up = desk.spawn_up(&live_recipe(&desk), &[]);
+    desk.wait_connected(&mut up, "SPY");
+    // The fill happens, but its event never reaches runner; then the stream drops.
+    desk.fake.suppress_trade_updates(true);
+    let at = publish_until(&desk.fake, &tape, 0, |f| f.positions().iter().any(|p| p.symbol == "SPY"));
+    let id = desk.fake.orders()[0].client_order_id.clone();
+    desk.fake.suppress_trade_updates(false);
+    desk.fake.drop_trade_stream();
+    // After reconnecting, runner re-reads the orders and hands the agent the fill it missed.
+    let start = Instant::now();
+    while !desk.output().contains(&format!("filled {id}")) {
+        assert!(start.elapsed() < WAIT, "the missed fill was not recovered:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    publish_until(&desk.fake, &tape, at, |_| false);
+    assert!(terminate(&mut up).success(), "{}", desk.output());
+    let out = desk.output();
+    assert_eq!(out.matches(&format!("filled {id}")).count(), 1, "the fill was booked twice:\n{out}");
+    assert!(out.contains("connection: Down"), "the drop is shown:\n{out}");
+    assert_eq!(posts_of(&desk.fake, &id), 1);
+}
+
+#[test]
+fn a_position_opened_by_hand_refuses_the_start_unless_adopted() {
+    let desk = Desk::new(FakeConfig::default());
+    desk.fake.open_position("SPY", Decimal::from(30), Decimal::new(16_512, 2));
+    let recipe = live_recipe(&desk);
+    let out = Run::new(["up"])
+        .arg(&recipe)
+        .dir(desk.dir.path())
+        .env("SOPS_AGE_KEY_FILE", &desk.key_file)
+        .env("HOME", desk.dir.path())
+        .env_remove("RUNNER_JOURNAL")
+        .run()
+        .code(1);
+    assert!(out.stderr.contains("differs from the journal"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("SPY") && out.stderr.contains("30"),
+        "the difference is shown: {}",
+        out.stderr
+    );
+    assert!(desk.fake.orders().is_empty(), "nothing was traded");
+    // Adopted: the agent takes the 30 shares over (and flattens them when stopped).
+    let mut up = desk.spawn_up(&recipe, &["--adopt"]);
+    desk.wait_connected(&mut up, "SPY");
+    let start = Instant::now();
+    while !desk.output().contains("holding 30 SPY") {
+        assert!(start.elapsed() < WAIT, "not adopted:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(desk.output().contains("adopted the venue's state"), "{}", desk.output());
+    let when = DateTime::parse_from_rfc3339("2013-10-09T10:00:00-04:00").expect("t").with_timezone(&Utc);
+    desk.fake.publish_trade("SPY", when, Decimal::new(16_520, 2), Decimal::from(100));
+    // SIGTERM flattens: the sell fills at the next print.
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(up.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(desk.fake.wait_for_orders(1, WAIT), "no flattening order:\n{}", desk.output());
+    desk.fake.publish_trade(
+        "SPY",
+        when + chrono::Duration::seconds(1),
+        Decimal::new(16_521, 2),
+        Decimal::from(100),
+    );
+    assert!(terminate(&mut up).success(), "{}", desk.output());
+    assert!(desk.fake.positions().is_empty(), "{:?}\n{}", desk.fake.positions(), desk.output());
+}
+
+#[test]
+fn live_money_needs_the_live_flag() {
+    let desk = Desk::new(FakeConfig::default());
+    let text = fs::read_to_string(live_recipe(&desk))
+        .expect("recipe")
+        .replace("  kind: alpaca\n  account:", "  kind: alpaca\n  environment: live\n  account:");
+    let recipe = desk.recipe("real-money", &text);
+    let out = Run::new(["up"])
+        .arg(&recipe)
+        .dir(desk.dir.path())
+        .env("SOPS_AGE_KEY_FILE", &desk.key_file)
+        .env("HOME", desk.dir.path())
+        .env_remove("RUNNER_JOURNAL")
+        .run()
+        .code(1);
+    assert!(out.stderr.contains("--live"), "{}", out.stderr);
+    assert!(desk.fake.requests().is_empty(), "nothing reached the broker: {:?}", desk.fake.requests());
+}
