@@ -8,6 +8,7 @@ mod calendar;
 mod cli;
 mod correlation;
 mod engine;
+mod fake_alpaca;
 mod fleet;
 mod hostile_files;
 mod indicators;

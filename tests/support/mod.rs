@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod fake_alpaca;
+
 /// Path of the `runner` binary under test.
 pub fn runner_bin() -> &'static str {
     env!("CARGO_BIN_EXE_runner")
