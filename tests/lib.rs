@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_parts;
+mod alpaca_client;
 mod calendar;
 mod cli;
 mod correlation;

@@ -230,9 +230,14 @@ impl AlpacaExecution {
             self.book.push_event(refuse("no such working order"));
             return Ok(());
         };
+        // Our quantity is the order's new total; the replacing Alpaca order carries what is left.
+        let left = change.qty.map(|q| q - self.book.filled(&id));
+        if left.is_some_and(|q| q <= Qty::ZERO) {
+            self.book.push_event(refuse("the new quantity is not above what has already filled"));
+            return Ok(());
+        }
         let mut body = serde_json::Map::new();
-        for (key, value) in [("qty", change.qty), ("limit_price", change.limit), ("stop_price", change.stop)]
-        {
+        for (key, value) in [("qty", left), ("limit_price", change.limit), ("stop_price", change.stop)] {
             if let Some(v) = value {
                 body.insert(key.to_owned(), Value::String(v.normalize().to_string()));
             }
