@@ -442,3 +442,100 @@ fn alpaca_stream_connection_limit_waits_instead_of_spinning() {
     let most = 2 + usize::try_from(hold.as_millis() / wait.as_millis()).unwrap() + 1;
     assert!((3..=most).contains(&auths), "{auths} auth frames");
 }
+
+#[test]
+fn alpaca_restart_follows_an_earlier_order_and_recovers_its_fill() {
+    let fake = FakeAlpaca::start(FakeConfig::default());
+    let since = Timestamp::from_datetime(&(Utc::now() - chrono::TimeDelta::minutes(1)));
+    let req = order("spy-r1-8", "SPY", Side::Buy, dec!(10), OrderKind::Limit { limit: dec!(500) });
+    runtime().block_on(async {
+        let mut before = connected(config(&fake)).await;
+        before.submit(approve(req.clone())).await.expect("submitted");
+        events_until(&mut before, |e| matches!(e, VenueEvent::Order(OrderEvent::Accepted { .. }))).await;
+        // The process dies; the order stays working at Alpaca.
+        drop(before);
+        let mut after = AlpacaExecution::new(config(&fake), false).expect("client");
+        after.track(req.clone(), Decimal::ZERO);
+        let account = after.account().await.expect("the account");
+        assert_eq!(account.open_orders.len(), 1);
+        assert_eq!(
+            (account.open_orders[0].id.as_str(), account.open_orders[0].filled),
+            ("spy-r1-8", dec!(0))
+        );
+        assert_eq!(account.open_orders[0].kind, OrderKind::Limit { limit: dec!(500) });
+        drop(after);
+        // It fills while no runner listens; the next run learns it from REST.
+        fake.publish_trade("SPY", Utc::now(), dec!(499.5), dec!(100));
+        let mut restarted = AlpacaExecution::new(config(&fake), false).expect("client");
+        restarted.track(req.clone(), Decimal::ZERO);
+        let evs = events_until(&mut restarted, |e| matches!(e, VenueEvent::Account(_))).await;
+        let fills: Vec<_> = order_events(&evs).into_iter().filter_map(OrderEvent::fill).collect();
+        assert_eq!(fills.len(), 1, "{evs:?}");
+        assert_eq!((fills[0].id.as_str(), fills[0].qty, fills[0].price), ("spy-r1-8", dec!(10), dec!(500)));
+        // And the executions since a time, for a run that already booked them (read-only).
+        let mut reader = AlpacaExecution::new(config(&fake), false).expect("client");
+        reader.track(req, dec!(10));
+        let fills = reader.fills_since(since).await.expect("fills");
+        assert_eq!(fills.len(), 1);
+        assert_eq!(
+            (fills[0].id.as_str(), fills[0].qty, fills[0].price, fills[0].leaves),
+            ("spy-r1-8", dec!(10), dec!(500), dec!(0))
+        );
+    });
+    assert_eq!((fake.orders().len(), posts(&fake)), (1, 1));
+}
+
+#[test]
+fn alpaca_lookups_read_the_account_symbols_quotes_and_the_whole_option_chain() {
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 3).unwrap();
+    // 25 weekly expirations × 21 strikes × call and put: more than one page of 1000.
+    let expirations: Vec<_> = (0..25).map(|w| first + chrono::Days::new(7 * w)).collect();
+    let fake = FakeAlpaca::start(FakeConfig::default().with_spy_chain(dec!(590), &expirations));
+    let cfg = config(&fake);
+    let quoted = "SPY250103C00591000";
+    fake.set_option_quote(quoted, dec!(2.41), dec!(2.47));
+    fake.publish_quote("SPY", Utc::now(), dec!(590.01), dec!(3), dec!(590.03), dec!(7));
+    runtime().block_on(async {
+        let a = lookups::check_account(&cfg).await.expect("the account");
+        assert_eq!((a.cash, a.buying_power, a.trading_blocked), (dec!(100000), dec!(200000), false));
+        assert_eq!(lookups::asset_tradable(&cfg, "SPY").await, Ok(lookups::AssetStatus::Tradable));
+        assert_eq!(lookups::asset_tradable(&cfg, "NOPE").await, Ok(lookups::AssetStatus::Unknown));
+        assert_eq!(lookups::asset_tradable(&cfg, quoted).await, Ok(lookups::AssetStatus::Tradable));
+        let q = lookups::latest_quote(&cfg, "SPY").await.expect("a quote");
+        assert_eq!(
+            (q.bid.to_string(), q.ask.to_string(), q.ask_size),
+            ("590.01".into(), "590.03".into(), dec!(7))
+        );
+        let all = lookups::ContractQuery {
+            underlying: "SPY".into(),
+            expiry_from: first,
+            expiry_to: *expirations.last().unwrap(),
+            strike_min: None,
+            strike_max: None,
+            right: None,
+        };
+        let chain = lookups::option_contracts(&cfg, &all).await.expect("the chain");
+        assert_eq!(chain.len(), 25 * 21 * 2);
+        let narrow = lookups::ContractQuery {
+            expiry_to: first,
+            strike_min: Some(dec!(589)),
+            strike_max: Some(dec!(591)),
+            right: Some(runner::options::OptionRight::Call),
+            ..all
+        };
+        let some = lookups::option_contracts(&cfg, &narrow).await.expect("a window of the chain");
+        let strikes: Vec<Decimal> = some.iter().map(|c| c.strike).collect();
+        assert_eq!(strikes, [dec!(589), dec!(590), dec!(591)]);
+        let c = some.iter().find(|c| c.occ == quoted).expect("the quoted contract");
+        assert_eq!(
+            (c.expiration, c.multiplier, c.tradable, c.underlying.as_str()),
+            (first, dec!(100), true, "SPY")
+        );
+        let quotes =
+            lookups::option_snapshots(&cfg, lookups::Snapshots::Underlying("SPY")).await.expect("quotes");
+        let q: Vec<_> = quotes.iter().map(|q| (q.occ.as_str(), q.bid, q.ask)).collect();
+        assert_eq!(q, [(quoted, dec!(2.41), dec!(2.47))]);
+    });
+    let pages = fake.requests().iter().filter(|r| r.path == "/v2/options/contracts").count();
+    assert_eq!(pages, 3, "two pages for the whole chain, one for the window");
+}
