@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_parts;
+mod alpaca_client;
 mod alpaca_up;
 mod calendar;
 mod cli;

@@ -127,6 +127,14 @@ impl Book {
         self.positions.get(instrument).copied().unwrap_or_default()
     }
 
+    /// Quantity of the order executed so far, over all its legs.
+    pub fn filled(&self, id: &ClientOrderId) -> Qty {
+        self.index(id).map_or(Qty::ZERO, |i| {
+            let t = &self.orders[i];
+            t.unassigned + t.legs.iter().map(|l| l.booked).sum::<Qty>()
+        })
+    }
+
     /// The Alpaca id to cancel or replace the order by: its working leg's.
     pub fn working_id(&self, id: &ClientOrderId) -> Option<&str> {
         let t = &self.orders[self.index(id)?];

@@ -85,7 +85,7 @@ pub struct AlpacaExecution {
     rest: Rest,
     extended_hours: bool,
     book: Book,
-    /// Connectivity and account events, handed out before the book's order events.
+    /// Events to hand out, in order (the book's order events join at every step).
     outbox: VecDeque<VenueEvent>,
     stream: mpsc::Receiver<StreamMsg>,
     task: JoinHandle<()>,
@@ -230,9 +230,14 @@ impl AlpacaExecution {
             self.book.push_event(refuse("no such working order"));
             return Ok(());
         };
+        // Our quantity is the order's new total; the replacing Alpaca order carries what is left.
+        let left = change.qty.map(|q| q - self.book.filled(&id));
+        if left.is_some_and(|q| q <= Qty::ZERO) {
+            self.book.push_event(refuse("the new quantity is not above what has already filled"));
+            return Ok(());
+        }
         let mut body = serde_json::Map::new();
-        for (key, value) in [("qty", change.qty), ("limit_price", change.limit), ("stop_price", change.stop)]
-        {
+        for (key, value) in [("qty", left), ("limit_price", change.limit), ("stop_price", change.stop)] {
             if let Some(v) = value {
                 body.insert(key.to_owned(), Value::String(v.normalize().to_string()));
             }
@@ -306,11 +311,9 @@ impl AlpacaExecution {
     /// The next event: queued ones first, then the stream, re-reads and the poll timer.
     async fn next(&mut self) -> Result<Option<VenueEvent>, VenueError> {
         loop {
+            self.drain_book();
             if let Some(ev) = self.outbox.pop_front() {
                 return Ok(Some(ev));
-            }
-            if let Some(ev) = self.book.pop_event() {
-                return Ok(Some(VenueEvent::Order(ev)));
             }
             if self.resync_due && self.resync.is_none() {
                 self.resync_due = false;
@@ -378,11 +381,16 @@ impl AlpacaExecution {
         let AccountParts { account, positions, open } = &r.account;
         let state = self.book.account_state(account, positions, open, now);
         // The order events the re-read found come before the account they led to.
+        self.drain_book();
+        self.outbox.push_back(VenueEvent::Account(state));
+        Ok(())
+    }
+
+    /// Move the book's order events behind the events queued so far, keeping their order.
+    fn drain_book(&mut self) {
         while let Some(ev) = self.book.pop_event() {
             self.outbox.push_back(VenueEvent::Order(ev));
         }
-        self.outbox.push_back(VenueEvent::Account(state));
-        Ok(())
     }
 }
 
