@@ -581,7 +581,11 @@ impl Agent {
         if pos.is_zero() {
             return;
         }
-        let Some(price) = self.book.mark(self.traded) else { return };
+        // A position taken over at a restart has no price before the first event: its average
+        // price stands in (a market exit needs none; the gate needs a reference).
+        let mark = self.book.mark(self.traded);
+        let avg = Some(self.book.position(self.traded).avg_price).filter(|p| !p.is_zero());
+        let Some(price) = mark.or(avg) else { return };
         let side = if pos > Decimal::ZERO { Side::Sell } else { Side::Buy };
         let intent = OrderIntent { side, qty: pos.abs(), purpose: Purpose::Exit(reason) };
         self.send(&intent, price, phase, out);

@@ -94,3 +94,25 @@ pub enum Connectivity {
         to: Timestamp,
     },
 }
+
+impl std::fmt::Display for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Venue => "venue",
+            Self::Feed => "market data feed",
+        })
+    }
+}
+
+impl std::fmt::Display for Connectivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = |ts: &Timestamp| ts.to_new_york().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+        match self {
+            Self::Up { link, .. } => write!(f, "{link} connected"),
+            Self::Down { link, reason, .. } => write!(f, "{link} disconnected ({reason}); reconnecting"),
+            Self::Gap { link, from, to } => {
+                write!(f, "{link} gap: nothing between {} and {}", t(from), t(to))
+            }
+        }
+    }
+}

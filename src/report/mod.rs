@@ -668,7 +668,7 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
     let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
     let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
-    if let Some(l) = &s.feed_latency {
+    if let Some(l) = s.feed_latency.as_ref().filter(|l| l.events > 0) {
         let _ = writeln!(
             out,
             "  feed latency   p50 {} / p99 {} / max {} over {} events (exchange time → arrival)",

@@ -366,7 +366,18 @@ fn start_remote(
             return Ok(Err(format!("cannot read the account at the venue, so nothing was traded: {e}")));
         }
     };
-    let mut agent = run::build_agent_with_cash(p, Some(state.cash))?;
+    // The agent books the positions it takes over at their cost: it starts from the cash the
+    // account had before them.
+    let cost: rust_decimal::Decimal = state
+        .positions
+        .iter()
+        .map(|h| {
+            let contract = h.instrument.as_str().parse::<crate::options::OptionContract>().is_ok();
+            let mult = if contract { rust_decimal::Decimal::ONE_HUNDRED } else { rust_decimal::Decimal::ONE };
+            h.qty * h.avg_price * mult
+        })
+        .sum();
+    let mut agent = run::build_agent_with_cash(p, Some(state.cash + cost))?;
     agent.restore_day_trades(day_trades);
     let who = crate::runtime::live::Starting {
         agent: &AgentId(name.clone()),
@@ -482,6 +493,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
+    let mut titles = Vec::with_capacity(prepared.len());
     for ((p, path), (execution, data)) in prepared.iter().zip(&args.recipes).zip(venues) {
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
@@ -566,6 +578,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 return Err(ExitError::failed(format!("{name}: {why}")).into());
             }
         };
+        titles.push(format!("{venue_label}, {source}"));
         let chain = chain_poller(&rt, p, &credentials[agents.len()])?;
         agents.push(fleet::FleetAgent {
             trader,
@@ -590,13 +603,13 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     let results = fleet::run(&rt, signals, agents, &opts)?;
     drop(locks);
     let many = names.len() > 1;
-    for (name, done) in names.iter().zip(&results) {
+    for ((name, done), title) in names.iter().zip(&results).zip(&titles) {
         let dir = match &args.output.report_dir {
             Some(d) if many => d.join(name),
             Some(d) => d.clone(),
             None => settings.state_dir.join("runs").join(run_id(name, "up")),
         };
-        finish(&done.report, &format!("{name} (paper, replay)"), &dir, args.output.trades_csv.as_deref())?;
+        finish(&done.report, &format!("{name} ({title})"), &dir, args.output.trades_csv.as_deref())?;
         if let Some(r) = &done.run {
             say(&format!("{name}: journal run {r}: {}\n", done.outcome));
         }

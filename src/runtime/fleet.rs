@@ -285,11 +285,7 @@ impl std::fmt::Display for Health {
             Self::Ok => f.write_str("ok"),
             Self::Stalled(d) => write!(f, "unhealthy: loop stalled for {}s", d.as_secs()),
             Self::Disconnected(link, d) => {
-                let what = match link {
-                    Link::Venue => "venue",
-                    Link::Feed => "market data feed",
-                };
-                write!(f, "unhealthy: {what} disconnected for {}s (reconnecting)", d.as_secs())
+                write!(f, "unhealthy: {link} disconnected for {}s (reconnecting)", d.as_secs())
             }
             Self::Stale(d) => write!(f, "unhealthy: no market data for {}s", d.as_secs()),
         }
@@ -909,7 +905,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     }
     if let Some(rx) = venue.as_mut() {
         let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
-        drain(&mut trader, rx, &mut out.sink()).await;
+        drain(&mut trader, rx, &ctx, &mut out.sink()).await;
     }
     publish(trader.agent(), &ctx, false, pos);
     lock(&ctx.book).slots[ctx.index].stopped = true;
@@ -937,25 +933,32 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
 
 /// After the shutdown: hand a remote venue's answers to the agent until its cancels and exits
 /// are settled, the venue is gone, or [`DRAIN_FOR`] has passed (what is left shows in the
-/// journal as working, and the next start reconciles it).
-async fn drain(trader: &mut Trader, rx: &mut mpsc::Receiver<VenueInput>, sink: &mut impl FnMut(&AgentEvent)) {
+/// journal as working, and the next start reconciles it). The loop keeps beating meanwhile.
+async fn drain(
+    trader: &mut Trader,
+    rx: &mut mpsc::Receiver<VenueInput>,
+    ctx: &AgentCtx,
+    sink: &mut impl FnMut(&AgentEvent),
+) {
     let Trader::Remote(r) = trader else { return };
-    let deadline = tokio::time::Instant::now() + DRAIN_FOR;
+    let deadline = Instant::now() + DRAIN_FOR;
     while r.agent().has_orders() {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
+        lock(&ctx.book).slots[ctx.index].heartbeat = Instant::now();
+        if Instant::now() >= deadline {
+            say(&format!(
+                "the venue did not settle the stop's orders within {}s; the next start reconciles them",
+                DRAIN_FOR.as_secs()
+            ));
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
             Ok(Some(Ok(ev))) => r.venue(ev, sink),
             Ok(Some(Err(e))) => {
                 say(&format!("venue: {e}; orders still working are reconciled at the next start"));
                 return;
             }
             Ok(None) => return,
-            Err(_) => {
-                say(&format!(
-                    "the venue did not settle the stop's orders within {}s; the next start reconciles them",
-                    DRAIN_FOR.as_secs()
-                ));
-                return;
-            }
+            Err(_) => {}
         }
     }
 }

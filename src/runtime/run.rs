@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use super::RunError;
 use crate::engine::agent::{Agent, AgentEvent, Command, StateChange};
 use crate::market::replay::{Replay, ReplayOptions};
+use crate::model::account::Connectivity;
 use crate::model::order::{OrderEvent, OrderKind, Purpose};
 use crate::model::{InstrumentId, NEW_YORK, SymbolId, Timestamp};
 use crate::recipe::Recipe;
@@ -306,7 +307,10 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
             StateChange::ReduceOnly => format!("{} {agent} warning: reduce-only: {reason}", t(*ts)),
             StateChange::Active => format!("{} {agent} warning: active again: {reason}", t(*ts)),
         },
-        AgentEvent::Connectivity(c) => format!("{agent} connection: {c:?}"),
+        AgentEvent::Connectivity(c) => match c {
+            Connectivity::Up { ts, .. } | Connectivity::Down { ts, .. } => format!("{} {agent} {c}", t(*ts)),
+            Connectivity::Gap { .. } => format!("{agent} {c}"),
+        },
         AgentEvent::Warning { ts, message } => format!("{} {agent} warning: {message}", t(*ts)),
         AgentEvent::Info { ts, message } => format!("{} {agent} {message}", t(*ts)),
         AgentEvent::Position { ts, qty, avg_price, realized, equity, .. } => format!(
