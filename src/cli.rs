@@ -136,7 +136,16 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 fn dispatch(cli: Cli) -> CmdResult {
     let g = &cli.global;
     match cli.command {
-        Command::Validate(a) => crate::recipe::cli::validate(a, g),
+        Command::Validate(a) => {
+            let online = a.online.then(|| (a.paths.clone(), a.fleet.clone()));
+            let code = crate::recipe::cli::validate(a, g)?;
+            match online {
+                Some((paths, fleet)) if code == ExitCode::SUCCESS => {
+                    crate::runtime::online::validate(&paths, fleet)
+                }
+                _ => Ok(code),
+            }
+        }
         Command::Show(a) => crate::recipe::cli::show(a, g),
         Command::Schema(a) => crate::recipe::cli::schema(a, g),
         Command::Up(a) => crate::runtime::cli::up(a, g),

@@ -438,3 +438,48 @@ fn live_money_needs_the_live_flag() {
     assert!(out.stderr.contains("--live"), "{}", out.stderr);
     assert!(desk.fake.requests().is_empty(), "nothing reached the broker: {:?}", desk.fake.requests());
 }
+
+#[test]
+fn validate_online_authenticates_and_finds_the_symbol_without_placing_anything() {
+    let desk = Desk::new(FakeConfig::default());
+    let recipe = live_recipe(&desk);
+    let online = |path: &Path| {
+        Run::new(["validate", "--online"])
+            .arg(path)
+            .dir(desk.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &desk.key_file)
+            .env("HOME", desk.dir.path())
+            .run()
+    };
+    let out = online(&recipe).success();
+    assert!(out.stdout.contains("√ ") && out.stdout.contains("authenticated"), "{}", out.stdout);
+    assert!(out.stdout.contains("SPY tradable"), "{}", out.stdout);
+    // An unknown symbol.
+    let text = fs::read_to_string(&recipe).expect("recipe").replace("underlying: SPY", "underlying: ZZZZ");
+    let out = online(&desk.recipe("unknown", &text)).code(1);
+    assert!(out.stdout.contains("does not know the symbol ZZZZ"), "{}", out.stdout);
+    // Keys Alpaca refuses: the secret is named, no key is shown.
+    let plain = desk.path("bad.yaml");
+    fs::write(&plain, "key_id: PKWRONGWRONGWRONG\nsecret_key: not-the-secret-at-all\n").expect("plain");
+    let recipient = fs::read_to_string(&desk.key_file).expect("key");
+    let id: age::x25519::Identity = recipient
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY"))
+        .expect("identity")
+        .parse()
+        .expect("parse");
+    Run::new(["secrets", "encrypt", "--age"])
+        .arg(id.to_public().to_string())
+        .args(["--output", "secrets/alpaca-bad.sops.yaml", "bad.yaml"])
+        .dir(desk.dir.path())
+        .run()
+        .success();
+    let text = fs::read_to_string(&recipe).expect("recipe").replace("alpaca-test", "alpaca-bad");
+    let out = online(&desk.recipe("bad-keys", &text)).code(1);
+    assert!(out.stdout.contains("secret `alpaca-bad`"), "{}", out.stdout);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("PKWRONG") && !text.contains("not-the-secret"), "a key leaked:\n{text}");
+    }
+    assert!(desk.fake.orders().is_empty(), "validate placed nothing");
+    assert!(desk.fake.requests().iter().all(|r| r.method == "GET"), "{:?}", desk.fake.requests());
+}

@@ -94,12 +94,12 @@ fn example_recipes_validate() {
         .env("SOPS_AGE_KEY_FILE", repo_root().join("tests/fixtures/demo/age-key.txt"))
         .run()
         .success();
-    for name in ["spy-9ma", "spy-9ma-shares", "nvda-signals", "btc-coinbase-ha"] {
+    for name in ["spy-9ma", "spy-9ma-shares", "spy-9ma-alpaca", "nvda-signals", "btc-coinbase-ha"] {
         assert!(out.stdout.contains(&format!("√ recipes/{name}.yaml\n")), "{name} not ok:\n{}", out.stdout);
     }
     // The fleet file is found at the project root and validated too.
     assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
-    assert!(out.stdout.contains("5 files: 5 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
+    assert!(out.stdout.contains("6 files: 6 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
     // The same recipes pass with --deny-warnings: the examples carry no warnings.
     Run::new(["validate", "--deny-warnings", "recipes", "runner.yaml"])
         .dir(dir.path())
@@ -359,6 +359,7 @@ fn fleet_file_is_validated_and_its_limits_checked() {
     // The fleet's secrets_dir is where credentials must resolve.
     fs::write(d.join("runner.yaml"), "version: 1\nsecrets_dir: vault\n").unwrap();
     let live = recipe_text("agent-l", "acct-l")
+        .replace("  kind: replay\n  path: data.csv\n", "  kind: alpaca\n  credentials: alpaca-live\n")
         .replace("  kind: paper\n", "  kind: alpaca\n")
         .replace("  starting_equity: 50000\n", "  credentials: alpaca-live\n");
     fs::write(d.join("a.yaml"), live).unwrap();

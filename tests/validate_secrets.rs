@@ -90,7 +90,7 @@ fn check_secrets_decrypts_with_the_key_and_never_prints_values() {
         .env("SOPS_AGE_KEY_FILE", demo_key())
         .run()
         .success();
-    assert!(out.stdout.contains("5 ok"), "{}", out.stdout);
+    assert!(out.stdout.contains("6 ok"), "{}", out.stdout);
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains("DEMO-not-a-real"), "a secret value leaked:\n{text}");
     }
@@ -170,11 +170,19 @@ fn check_secrets_reports_a_tampered_file_and_empty_values() {
 
 /// A replay recipe whose broker is a live Alpaca account named by credentials.
 fn live_recipe(dir: &std::path::Path) -> std::path::PathBuf {
+    // Alpaca on a closed local port: nothing here may reach the internet.
+    let closed = "endpoints: {rest: \"http://127.0.0.1:9\", stream: \"ws://127.0.0.1:9/stream\"}";
     let text = fs::read_to_string(repo_root().join("recipes/spy-9ma-shares.yaml"))
         .expect("recipe")
-        .replace("  kind: paper\n", "  kind: alpaca\n")
-        .replace("  starting_equity: 50000\n", "  credentials: alpaca-paper\n")
-        .replace("../data/", &format!("{}/data/", repo_root().display()));
+        .replace(
+            "  kind: replay\n  path: ../data/spy-1s-trade-2013-10-07_11.csv.gz\n",
+            &format!(
+                "  kind: alpaca\n  credentials: alpaca-paper\n  {}\n",
+                closed.replace("/stream", "/v2/iex")
+            ),
+        )
+        .replace("  kind: paper\n", &format!("  kind: alpaca\n  {closed}\n"))
+        .replace("  starting_equity: 50000\n", "  credentials: alpaca-paper\n");
     let path = dir.join("live.yaml");
     fs::write(&path, text).expect("write recipe");
     path
@@ -200,13 +208,14 @@ fn up_decrypts_credentials_once_at_start_and_refuses_what_it_cannot_open() {
         out.stderr
     );
     assert!(!out.stdout.contains("filled"), "nothing trades: {}", out.stdout);
-    // With the key: decrypted in memory, then the live adapter is refused rather than faked.
+    // With the key: decrypted in memory, then Alpaca (a closed port here) cannot be reached:
+    // the start is refused before anything trades, and no value leaks.
     let out =
         common(Run::new(["-vv", "up", "--speed", "max"]).arg(&recipe).env("SOPS_AGE_KEY_FILE", demo_key()))
             .run()
             .code(1);
     assert!(out.stderr.contains("Credentials decrypted."), "{}", out.stderr);
-    assert!(out.stderr.contains("the alpaca adapter is not part of this build"), "{}", out.stderr);
+    assert!(out.stderr.contains("cannot read the account at the venue"), "{}", out.stderr);
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains("DEMO-not-a-real"), "a secret value leaked:\n{text}");
     }

@@ -46,6 +46,11 @@ pub struct ValidateArgs {
     /// are present and non-empty. Needs a key: a secret no key here opens is then an error.
     #[arg(long)]
     pub check_secrets: bool,
+    /// Also check each recipe with a live venue against the venue itself, placing nothing:
+    /// its credentials authenticate (decrypted in memory) and its symbol exists and trades.
+    /// Alpaca's paper endpoint unless the recipe says `environment: live`.
+    #[arg(long)]
+    pub online: bool,
 }
 
 /// Output format of `runner validate`.

@@ -38,6 +38,7 @@ pub mod journal_sink;
 pub mod latency;
 pub mod live;
 pub mod lockstep;
+pub mod online;
 pub mod process;
 pub mod progress;
 pub mod reconcile;
