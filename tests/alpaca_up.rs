@@ -483,3 +483,111 @@ fn validate_online_authenticates_and_finds_the_symbol_without_placing_anything()
     assert!(desk.fake.orders().is_empty(), "validate placed nothing");
     assert!(desk.fake.requests().iter().all(|r| r.method == "GET"), "{:?}", desk.fake.requests());
 }
+
+/// The recorded 2013-10-09 session moved to New York date `day` (same local times).
+fn tape_on(
+    day: chrono::NaiveDate,
+    tape: &[(DateTime<Utc>, Decimal, Decimal)],
+) -> Vec<(DateTime<Utc>, Decimal, Decimal)> {
+    use chrono::TimeZone;
+    let ny = chrono_tz::America::New_York;
+    tape.iter()
+        .map(|(t, p, s)| {
+            let local = t.with_timezone(&ny).time();
+            let moved = ny.from_local_datetime(&day.and_time(local)).single().expect("a New York time");
+            (moved.with_timezone(&Utc), *p, *s)
+        })
+        .collect()
+}
+
+#[test]
+fn a_live_options_entry_picks_its_contract_from_the_brokers_chain_at_its_quote() {
+    let nyse = runner::calendar::Calendar::nyse();
+    let today = Utc::now().with_timezone(&chrono_tz::America::New_York).date_naive();
+    // The latest trading day: its session is what the fake streams, "today" for the agent.
+    let day = if nyse.is_trading_day(today).expect("calendar") {
+        today
+    } else {
+        nyse.previous_trading_day(today).expect("calendar")
+    };
+    // An expiry in both the agent's window (7–14 days after `day`) and the listing's (7–14 after today).
+    let expiry = (9..=13)
+        .map(|n| day + chrono::Days::new(n))
+        .find(|d| nyse.is_trading_day(*d).unwrap_or(false) && *d >= today + chrono::Days::new(7))
+        .expect("an expiry in the window");
+    let desk = Desk::new(FakeConfig::default().with_spy_chain(Decimal::from(165), &[expiry]));
+    let contracts: Vec<String> =
+        desk.fake.config().option_contracts.iter().map(|c| c.symbol.clone()).collect();
+    for occ in &contracts {
+        desk.fake.set_option_quote(occ, Decimal::new(120, 2), Decimal::new(125, 2));
+    }
+    let tape = tape_on(day, &session_tape("2013-10-09", &desk.path("tape.csv")));
+    let text = fs::read_to_string(repo_root().join("recipes/spy-9ma-alpaca.yaml")).expect("recipe");
+    let body = &text[text.find("instrument:").expect("instrument")..];
+    let recipe =
+        desk.recipe("spy-options", &format!("version: 1\nagent: spy-options\n{}{body}", desk.endpoints()));
+    let mut up = desk.spawn_up(&recipe, &[]);
+    desk.wait_connected(&mut up, "SPY");
+    // The listing and its quotes reach the agent before the signal (10:25).
+    let start = Instant::now();
+    while !desk.fake.requests().iter().any(|r| r.path == "/v1beta1/options/snapshots") {
+        assert!(start.elapsed() < WAIT, "the chain was never polled:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    publish_until(&desk.fake, &tape, 0, |f| !f.orders().is_empty());
+    let order = desk.fake.orders().into_iter().next().expect("an order");
+    // The at-the-money call of the listed expiry (SPY at ~165.7 then), bought to open at the
+    // listed ask plus the recipe's one tick, for the day.
+    let atm = format!("SPY{}C00166000", expiry.format("%y%m%d"));
+    assert_eq!(order.symbol, atm, "{order:?}\n{}", desk.output());
+    assert!(contracts.contains(&order.symbol));
+    assert_eq!(order.position_intent.as_deref(), Some("buy_to_open"));
+    assert_eq!(order.time_in_force, "day");
+    assert_eq!(order.limit_price, Some(Decimal::new(126, 2)), "{order:?}");
+    assert!(
+        desk.fake.wait_for_order_status(&order.client_order_id, "filled", WAIT),
+        "{:?}",
+        desk.fake.orders()
+    );
+    let _ = terminate(&mut up);
+}
+
+#[test]
+fn a_dry_run_trades_the_paper_venue_on_alpacas_live_data_and_sends_nothing() {
+    let desk = Desk::new(FakeConfig::default());
+    let tape = session_tape("2013-10-09", &desk.path("tape.csv"));
+    let provider = desk.endpoints();
+    let provider = &provider[..provider.find("broker:").expect("broker block")];
+    let recipe = desk.recipe(
+        "dry-run",
+        &format!(
+            "version: 1\nagent: spy-dry\n{provider}broker:\n  kind: paper\n  account: paper-dry\n  starting_equity: 50000\n{}",
+            spy_shares_body()
+        ),
+    );
+    let mut up = desk.spawn_up(&recipe, &[]);
+    let start = Instant::now();
+    while !desk.fake.wait_for_data_subscription("SPY", Duration::from_millis(100)) {
+        assert!(start.elapsed() < WAIT, "never subscribed:\n{}", desk.output());
+    }
+    let filled = |_: &FakeAlpaca| desk.output().contains(" filled spy-dry-");
+    publish_until(&desk.fake, &tape, 0, filled);
+    assert!(
+        desk.output().contains("paper broker") && desk.output().contains("live alpaca data"),
+        "{}",
+        desk.output()
+    );
+    assert!(terminate(&mut up).success(), "{}", desk.output());
+    assert!(
+        desk.output().contains(" filled spy-dry-"),
+        "the paper venue filled on live data:\n{}",
+        desk.output()
+    );
+    assert!(desk.fake.orders().is_empty(), "a dry run sent an order to the broker");
+    assert!(
+        desk.fake.requests().iter().all(|r| !r.path.starts_with("/v2/orders")),
+        "{:?}",
+        desk.fake.requests()
+    );
+}

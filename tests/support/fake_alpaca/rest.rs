@@ -209,7 +209,10 @@ async fn route(shared: &Arc<Shared>, method: &Method, path: &str, q: &Params, bo
                 ("quote", wire::stock_quote(None, t)),
             ])))
         }),
-        ("GET", ["v1beta1", "options", "snapshots", underlying]) => read(&|s| snapshots(s, underlying, q)),
+        ("GET", ["v1beta1", "options", "snapshots", underlying]) => {
+            read(&|s| snapshots(s, Some(underlying), q))
+        }
+        ("GET", ["v1beta1", "options", "snapshots"]) => read(&|s| snapshots(s, None, q)),
         ("GET", ["v1beta1", "options", "quotes", "latest"]) => read(&|s| {
             let quotes = q.list("symbols").into_iter().filter_map(|sym| {
                 let t = s.last_quote.get(sym).filter(|_| s.contract(sym).is_some())?;
@@ -401,9 +404,19 @@ fn contracts(s: &State, q: &Params) -> Answer {
     Ok(Reply::json(&json!({"option_contracts": list, "next_page_token": next})))
 }
 
-/// `GET /v1beta1/options/snapshots/{underlying}`: each contract's latest quote and trade.
-fn snapshots(s: &State, underlying: &str, q: &Params) -> Answer {
-    let found = select(s, &[underlying], q)?;
+/// `GET /v1beta1/options/snapshots/{underlying}` (or `?symbols=`): each contract's latest quote and trade.
+fn snapshots(s: &State, underlying: Option<&str>, q: &Params) -> Answer {
+    let found = match underlying {
+        Some(u) => select(s, &[u], q)?,
+        // `?symbols=A,B`: those contracts (unknown ones are left out).
+        None => {
+            let wanted = q.list("symbols");
+            if wanted.is_empty() {
+                return Err(ApiError::new(400, "symbols is required"));
+            }
+            s.chain.iter().filter(|c| wanted.contains(&c.symbol.as_str())).collect()
+        }
+    };
     let (taken, next) = page(found, q, 100, 1000)?;
     let entries = taken.iter().map(|c| {
         let mut parts = Vec::new();
