@@ -256,6 +256,8 @@ fn an_equity_day_through_the_fake_trades_like_the_backtest() {
     ids.dedup();
     assert_eq!(ids.len(), orders.len(), "a client order id was used twice");
     assert!(desk.fake.positions().is_empty(), "flat at the end: {:?}", desk.fake.positions());
+    // The feed's latency (exchange time → arrival) is in the summary.
+    assert!(desk.output().contains("feed latency   p50"), "{}", desk.output());
 }
 
 /// Publish `tape[from..]`, a print a millisecond, until `done` says so after a print; the
@@ -590,4 +592,35 @@ fn a_dry_run_trades_the_paper_venue_on_alpacas_live_data_and_sends_nothing() {
         "{:?}",
         desk.fake.requests()
     );
+}
+
+#[test]
+fn a_quiet_feed_during_the_session_makes_the_agent_unhealthy_then_halts_its_entries() {
+    let desk = Desk::new(FakeConfig::default());
+    fs::write(
+        desk.path("runner.yaml"),
+        "version: 1\njournal: j.db\nstate_dir: state\nstale_data_seconds: 1\nstale_halt_seconds: 2\n",
+    )
+    .expect("fleet");
+    let mut up = desk.spawn_up(&live_recipe(&desk), &[]);
+    desk.wait_connected(&mut up, "SPY");
+    // A few prints at 10:00 on a trading day (the feed's time: the session is open), then nothing.
+    let when = DateTime::parse_from_rfc3339("2013-10-09T10:00:00-04:00").expect("t").with_timezone(&Utc);
+    for s in 0..3 {
+        desk.fake.publish_trade(
+            "SPY",
+            when + chrono::Duration::seconds(s),
+            Decimal::new(16_520, 2),
+            Decimal::ONE,
+        );
+    }
+    let start = Instant::now();
+    while !(desk.output().contains("unhealthy: no market data for")
+        && desk.output().contains("during the session: no new entries today"))
+    {
+        assert!(start.elapsed() < WAIT, "no stale-data health or halt:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(desk.output().contains("reduce-only"), "entries halted, exits still allowed:\n{}", desk.output());
+    assert!(terminate(&mut up).success(), "{}", desk.output());
 }
