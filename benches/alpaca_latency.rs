@@ -26,7 +26,7 @@ use rust_decimal::Decimal;
 
 use fake_alpaca::{FakeAlpaca, FakeConfig};
 
-use runner::model::order::{OrderRequest, Replace};
+use runner::model::order::{ExitReason, OrderRequest, Purpose, Replace};
 use runner::model::{ClientOrderId, Qty, Timestamp};
 use runner::risk::gate::RiskApproved;
 use runner::runtime::credentials::Credentials;
@@ -70,7 +70,8 @@ impl MarketDataClient for TimedFeed {
 /// Latencies measured, in order.
 #[derive(Default)]
 struct Samples {
-    /// Market event handed over → the order it decided handed to the client.
+    /// Market event handed over → the order it decided handed to the client (not the
+    /// session's flatten, which a timer decides).
     decided: Vec<Duration>,
     /// The close's fill handed over → the reversal's opening order handed to the client.
     after_fill: Vec<Duration>,
@@ -94,6 +95,8 @@ impl ExecutionClient for TimedExecution {
             // Decided on a market event before the latest fill: the open of a reversal, sent
             // once the close filled.
             (Some(t0), Some(fill)) if t0 < fill => samples.after_fill.push(now - fill),
+            // The session's flatten is decided by the clock (a timer at 15:55), not by a frame.
+            (Some(_), _) if order.inner().purpose == Purpose::Exit(ExitReason::SessionEnd) => {}
             (Some(t0), _) => samples.decided.push(now - t0),
             (None, _) => {}
         }
@@ -244,12 +247,12 @@ fn main() {
     fleet::run(&rt, signals, agents, &opts).expect("run");
     let prints = publisher.join().expect("publisher");
     let samples = samples.lock().unwrap();
-    println!("alpaca_latency over {prints} prints of 2013-10-07..11 (10,000 prints/s):");
-    println!(
+    eprintln!("alpaca_latency over {prints} prints of 2013-10-07..11 (10,000 prints/s):");
+    eprintln!(
         "  market event handed to the agent → its order handed to the Alpaca client: {}",
         summary(&samples.decided)
     );
-    println!(
+    eprintln!(
         "  a close's fill handed over → the reversal's opening order handed over:   {}",
         summary(&samples.after_fill)
     );

@@ -619,15 +619,27 @@ struct AgentCtx {
     board: Option<Arc<super::progress::Board>>,
 }
 
-/// Where an agent's events go: the journal and, in the same order, the terminal.
+/// Where an agent's events go: the journal at once (before any request they lead to leaves
+/// for a venue), and the terminal, in the same order, once the step is over (when `Out` is
+/// dropped) — so writing a line never delays an order.
 struct Out<'a> {
     journal: &'a mut Option<JournalSink>,
     name: &'a str,
     progress: bool,
     pos: &'a mut Option<(Decimal, Price)>,
+    lines: Vec<String>,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    fn new(
+        journal: &'a mut Option<JournalSink>,
+        name: &'a str,
+        progress: bool,
+        pos: &'a mut Option<(Decimal, Price)>,
+    ) -> Self {
+        Self { journal, name, progress, pos, lines: Vec::new() }
+    }
+
     fn sink(&mut self) -> impl FnMut(&AgentEvent) + '_ {
         |ev: &AgentEvent| {
             if let Some(s) = self.journal.as_mut() {
@@ -637,11 +649,19 @@ impl Out<'_> {
                 *self.pos = Some((*qty, *avg_price));
             }
             if let Some(line) = describe(self.name, ev) {
-                if self.progress {
-                    eprint!("\r\x1b[K");
-                }
-                say(&line);
+                self.lines.push(line);
             }
+        }
+    }
+}
+
+impl Drop for Out<'_> {
+    fn drop(&mut self) {
+        for line in self.lines.drain(..) {
+            if self.progress {
+                eprint!("\r\x1b[K");
+            }
+            say(&line);
         }
     }
 }
@@ -793,7 +813,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let why = *ctx.stop.borrow();
                 if changed.is_err() || why.is_some() {
                     outcome = Outcome::Stopped(why.unwrap_or(StopReason::Interrupted));
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
@@ -802,8 +822,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let reason = ctx.halt_rx.borrow().clone();
                 if let Some(reason) = reason {
                     outcome = Outcome::Halted(reason.clone());
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.command(halt_command(&reason), &mut out.sink());
+                    drop(out);
                     publish(trader.agent(), &ctx, false, pos);
                 }
             }
@@ -813,10 +834,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                         if let crate::venue::VenueEvent::Connectivity(c) = &ev {
                             note_link(&ctx, c);
                         }
-                        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                         if let Trader::Remote(r) = &mut trader {
                             r.venue(ev, &mut out.sink());
                         }
+                        drop(out);
                         publish(trader.agent(), &ctx, false, pos);
                     }
                     Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
@@ -824,13 +846,14 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 }
             }
             Some(snapshot) = next_chain(&mut chain) => {
-                let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                 trader.chain(snapshot, &mut out.sink());
             }
             () = sleep_until(wake) => {
                 if let Some(t) = trader.agent().next_timer() {
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.timer(t.at, &mut out.sink());
+                    drop(out);
                     publish(trader.agent(), &ctx, false, pos);
                 }
             }
@@ -840,7 +863,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     lock(&ctx.book).slots[ctx.index].latency = Some(latency.summary());
                 }
                 if live && let Some(reason) = watch.check(clock.now(), &ctx) {
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.command(Command::ReduceOnly { reason }, &mut out.sink());
                 }
                 if let (Some(b), Some(read)) = (&ctx.board, &read) && count > 0 {
@@ -852,7 +875,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     Ok(Some(DataEvent::Market(ev))) => ev,
                     Ok(Some(DataEvent::Connectivity(c))) => {
                         note_link(&ctx, &c);
-                        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                         trader.connectivity(c, &mut out.sink());
                         continue;
                     }
@@ -867,7 +890,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 }
                 clock.seen(ev.ts());
                 {
-                    let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.market(ev, &mut out.sink());
                 }
                 count += 1;
@@ -900,11 +923,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         b.finish(ctx.index, count);
     }
     if !trader.agent().stopped() {
-        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
         trader.command(Command::Shutdown, &mut out.sink());
     }
     if let Some(rx) = venue.as_mut() {
-        let mut out = Out { journal: &mut journal, name: &name, progress, pos: &mut pos };
+        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
         drain(&mut trader, rx, &ctx, &mut out.sink()).await;
     }
     publish(trader.agent(), &ctx, false, pos);
