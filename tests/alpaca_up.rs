@@ -15,6 +15,8 @@ use crate::support::fake_alpaca::{FakeAlpaca, FakeConfig};
 use crate::support::{Run, repo_root, runner_command};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Prints streamed between two waits for the client to have read them.
+const SYNC_EVERY: usize = 5;
 
 /// A project directory with a fleet file, a journal, the fake's keys in the vault, and a fake
 /// Alpaca.
@@ -206,9 +208,13 @@ fn an_equity_day_through_the_fake_trades_like_the_backtest() {
         .recipe("live", &format!("version: 1\nagent: spy-live\n{}{}", desk.endpoints(), spy_shares_body()));
     let mut up = desk.spawn_up(&live, &["--trades-csv", "up.csv"]);
     desk.wait_connected(&mut up, "SPY");
-    for (ts, price, size) in &tape {
+    for (i, (ts, price, size)) in tape.iter().enumerate() {
         desk.fake.publish_trade("SPY", *ts, *price, *size);
-        std::thread::sleep(Duration::from_micros(1_000));
+        // Runner reads every few prints before the next ones: on a loaded machine it must not
+        // fall seconds behind (a live venue's fills would then come minutes late in data time).
+        if i % SYNC_EVERY == 0 {
+            assert!(desk.fake.sync_data_streams(WAIT), "runner stopped reading:\n{}", desk.output());
+        }
     }
     // Every order the day made is done before the run stops.
     let start = Instant::now();
@@ -270,7 +276,9 @@ fn publish_until(
 ) -> usize {
     for (i, (ts, price, size)) in tape.iter().enumerate().skip(from) {
         fake.publish_trade("SPY", *ts, *price, *size);
-        std::thread::sleep(Duration::from_millis(1));
+        if i % SYNC_EVERY == 0 {
+            assert!(fake.sync_data_streams(WAIT), "the client stopped reading");
+        }
         if done(fake) {
             return i + 1;
         }

@@ -57,7 +57,7 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, feed: String) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (id, auth_timeout) = shared.update(|s| {
         let id = s.serial();
-        s.data_conns.push(DataConn { id, feed, key: None, subs: Default::default(), tx });
+        s.data_conns.push(DataConn { id, feed, key: None, subs: Default::default(), tx, pong: 0 });
         (id, s.cfg.auth_timeout)
     });
     let connected = json!([{"T": "success", "msg": "connected"}]).to_string();
@@ -74,6 +74,15 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, feed: String) {
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t.to_string(),
                     Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                    Some(Ok(Message::Pong(p))) => {
+                        let n = p.as_ref().try_into().map(u64::from_be_bytes).unwrap_or_default();
+                        shared.update(|s| {
+                            if let Some(c) = s.data_conns.iter_mut().find(|c| c.id == id) {
+                                c.pong = c.pong.max(n);
+                            }
+                        });
+                        continue;
+                    }
                     Some(Ok(_)) => continue,
                     Some(Err(_)) | None => break,
                 };
@@ -90,6 +99,11 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>, feed: String) {
             out = rx.recv() => match out {
                 Some(Out::Frame(text)) => {
                     if socket.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Out::Ping(n)) => {
+                    if socket.send(Message::Ping(n.to_be_bytes().to_vec().into())).await.is_err() {
                         break;
                     }
                 }

@@ -423,6 +423,21 @@ impl FakeAlpaca {
         });
     }
 
+    /// Wait until every authenticated data client has read everything streamed to it so far
+    /// (a WebSocket ping after it, answered); `false` if one did not within `timeout`. A test
+    /// that streams a tape calls it to keep the client from falling behind on a loaded machine.
+    pub fn sync_data_streams(&self, timeout: Duration) -> bool {
+        let n = self.shared.update(|s| {
+            let n = s.serial();
+            for c in s.data_conns.iter().filter(|c| c.key.is_some()) {
+                let _ = c.tx.send(Out::Ping(n));
+            }
+            n
+        });
+        self.shared
+            .wait_until(timeout, |s| s.data_conns.iter().filter(|c| c.key.is_some()).all(|c| c.pong >= n))
+    }
+
     /// Cut every data connection (no closing handshake); for `dead_socket_hold` the server
     /// still counts them, so a reconnect gets 406.
     pub fn drop_data_stream(&self) {

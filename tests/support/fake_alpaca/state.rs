@@ -20,6 +20,8 @@ pub(super) enum Out {
     Frame(String),
     /// Drop the socket without a closing handshake (a network cut).
     Drop,
+    /// A WebSocket ping carrying this number (the pong says the client read up to here).
+    Ping(u64),
 }
 
 /// A `trade_updates` connection.
@@ -39,6 +41,8 @@ pub(super) struct DataConn {
     /// Subscribed symbols per channel (`trades`, `quotes`, `bars`, …).
     pub subs: BTreeMap<&'static str, Vec<String>>,
     pub tx: UnboundedSender<Out>,
+    /// The number of the latest ping the client answered.
+    pub pong: u64,
 }
 
 /// The latest quote of a symbol (equity or option contract).

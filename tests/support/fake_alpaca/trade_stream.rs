@@ -55,6 +55,8 @@ async fn serve(mut socket: WebSocket, shared: Arc<Shared>) {
                         break;
                     }
                 }
+                // Only data connections are pinged.
+                Some(Out::Ping(_)) => {}
                 // Dropped by the tests: the socket goes without a closing handshake.
                 Some(Out::Drop) | None => return,
             },
