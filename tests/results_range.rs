@@ -3,7 +3,58 @@
 //! the NYSE calendar's irregular sessions (late opens, an unscheduled early close) set the hours
 //! of sessions, candles and the `runner calendar` listing.
 
+use std::path::Path;
+
 use crate::support::Run;
+
+const SPY: &str = "data/spy-1s-trade-2013-10-07_11.csv.gz";
+const RECIPE: &str = "recipes/spy-9ma-shares.yaml";
+
+/// `runner backtest RECIPE [EXTRA…]` into `dir`: its stdout and its trades CSV's deal rows.
+fn backtest(dir: &Path, name: &str, extra: &[&str]) -> (String, Vec<String>) {
+    let csv = dir.join(format!("{name}.csv"));
+    let out = Run::new(["backtest", RECIPE, "--no-journal"])
+        .args(extra)
+        .arg("--report-dir")
+        .arg(dir.join(name))
+        .arg("--trades-csv")
+        .arg(&csv)
+        .run()
+        .success();
+    let text = std::fs::read_to_string(&csv).expect("trades CSV");
+    (out.stdout, text.lines().skip(1).map(str::to_owned).collect())
+}
+
+#[test]
+fn a_from_day_has_the_deals_the_full_run_has_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, full) = backtest(dir.path(), "full", &[]);
+    let (header, day) = backtest(dir.path(), "day", &["--from", "2013-10-10", "--to", "2013-10-10"]);
+    let expected: Vec<&String> = full.iter().filter(|d| d.starts_with("2013-10-10")).collect();
+    // The full run's first deal of the day is at 09:35:00, on candles of 2013-10-09.
+    assert_eq!(expected.len(), 8, "{full:#?}");
+    assert!(expected[0].starts_with("2013-10-10T09:35:00"), "{expected:#?}");
+    assert_eq!(day.iter().collect::<Vec<_>>(), expected);
+    assert!(
+        header.contains("spy-9ma-shares: warm-up 78 candle(s) from 2013-10-09 to 2013-10-10 (not traded)"),
+        "{header}"
+    );
+}
+
+#[test]
+fn candles_from_a_date_print_the_values_of_the_full_output() {
+    let args = ["candles", SPY, "--timeframe", "5m", "--indicators", "sma:9,atr:3", "--format", "csv"];
+    let full = Run::new(args).run().success();
+    let from = Run::new(args).args(["--from", "2013-10-08"]).run().success();
+    let mut lines = full.stdout.lines();
+    let header = lines.next();
+    let kept: Vec<&str> = lines.filter(|l| l.as_bytes() >= b"2013-10-08".as_slice()).collect();
+    assert_eq!(from.stdout.lines().next(), header);
+    assert_eq!(from.stdout.lines().skip(1).collect::<Vec<_>>(), kept);
+    // The first row has its 9-candle SMA (from 2013-10-07's candles), not an empty cell.
+    assert!(kept[0].starts_with("2013-10-08T09:30:00") && !kept[0].ends_with(','), "{}", kept[0]);
+    assert!(from.stderr.contains("warm-up: 78 candle(s)"), "{}", from.stderr);
+}
 
 /// Trades every ten minutes of a day, 09:00 to 16:50 New York time (EDT), one share each.
 fn day_of_trades(date: &str) -> String {
