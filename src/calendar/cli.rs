@@ -1,5 +1,5 @@
-//! `runner calendar`: print NYSE trading days with their hours (and, with `--all`, closed days
-//! with the reason).
+//! `runner calendar`: print NYSE trading days with their hours (early closes and late opens with
+//! the reason; with `--all`, closed days with the reason too).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -73,6 +73,7 @@ pub fn calendar(args: CalendarArgs, _g: &GlobalArgs) -> CmdResult {
         let (status, reason) = match kind {
             DayKind::Open => ("open", ""),
             DayKind::EarlyClose(r) => ("early", r),
+            DayKind::LateOpen(r) => ("late", r),
             DayKind::Closed(r) => ("closed", r),
         };
         match args.format {

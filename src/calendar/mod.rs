@@ -1,7 +1,8 @@
 //! Market calendars: which days an exchange trades, and when.
 //!
 //! What belongs here: the NYSE (XNYS) calendar — regular and extended hours, holidays with
-//! their observance rules, early closes at 13:00 and the special closures of 2000–2030 — and a
+//! their observance rules, early closes at 13:00, the special closures of 2000–2030 and the
+//! irregular sessions the exchange really had (late opens, an unscheduled early close) — and a
 //! 24x7 calendar for crypto venues. Everything is pure and computed from rules plus a small
 //! table of exceptions ([`NYSE_EXCEPTIONS`]); nothing is read from disk or the network.
 //!
@@ -10,8 +11,10 @@
 //! announces closures, such as a national day of mourning, that no rule can predict).
 //!
 //! Sources: NYSE Rule 7.2 (holidays), NYSE's published holiday and early-close schedules, NYSE
-//! Arca Rule 7.34 (extended sessions 04:00–20:00, late session ending 17:00 on early-close days).
-//! Tests compare every day of 2000–2030 with a table generated from `exchange-calendars` (XNYS).
+//! Arca Rule 7.34 (extended sessions 04:00–20:00, late session ending 17:00 on early-close days),
+//! NYSE Group's historical list of market closings and delayed openings (for the irregular
+//! sessions; see [`NYSE_EXCEPTIONS`]). Tests compare every day of 2000–2030 with a table generated
+//! from `exchange-calendars` (XNYS), which has the closures but not the irregular sessions.
 //!
 //! [`NYSE_EXCEPTIONS`]: crate::calendar::NYSE_EXCEPTIONS
 //! [`NYSE_FIRST_YEAR`]: crate::calendar::NYSE_FIRST_YEAR
@@ -62,7 +65,8 @@ pub enum CalendarError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hours {
-    /// The regular (core) session: 09:30–16:00 ET, 09:30–13:00 on early-close days.
+    /// The regular (core) session: 09:30–16:00 ET, 09:30–13:00 on early-close days, the real
+    /// hours on the irregular days of [`NYSE_EXCEPTIONS`].
     Regular,
     /// Regular plus pre-market and post-market: 04:00–20:00 ET, 04:00–17:00 on early-close days.
     Extended,
@@ -80,11 +84,11 @@ pub struct Session {
     pub pre_open: DateTime<Tz>,
     /// Regular-session open.
     pub open: DateTime<Tz>,
-    /// Regular-session close (13:00 ET on early-close days).
+    /// Regular-session close (13:00 ET on scheduled early-close days).
     pub close: DateTime<Tz>,
     /// End of the post-market (extended) session.
     pub post_close: DateTime<Tz>,
-    /// Whether the regular session closes early.
+    /// Whether the regular session closes early (scheduled, or irregular as on 2005-06-01).
     pub early_close: bool,
 }
 
@@ -110,8 +114,12 @@ impl Session {
 pub enum DayKind {
     /// A full trading day.
     Open,
-    /// A trading day whose regular session closes early; the reason.
+    /// A trading day whose regular session closes early (13:00 by rule, another time on an
+    /// irregular day: [`Session::close`] has it); the reason.
     EarlyClose(&'static str),
+    /// A trading day whose regular session opened late ([`Session::open`] has the time); the
+    /// reason.
+    LateOpen(&'static str),
     /// No trading; the reason (`Saturday`, `Good Friday`, `Hurricane Sandy`, …).
     Closed(&'static str),
 }
@@ -132,18 +140,42 @@ pub enum Exception {
     EarlyClose,
     /// A full day although a rule would make it an early close.
     FullDay,
+    /// The regular session opened late, at this New York wall-clock time `(hour, minute)`.
+    LateOpen(u32, u32),
+    /// The regular session closed early, at this New York wall-clock time `(hour, minute)`,
+    /// for an event no schedule announced (the extended session still ends at 20:00).
+    CloseAt(u32, u32),
 }
 
-/// Days the rules get wrong: special closures and one-off early closes, 2000–2030.
+/// Days the rules get wrong: special closures, one-off early closes and the irregular sessions
+/// the exchange really had, 2000–2030.
 ///
 /// `(year, month, day, what, reason)`. Checked before the rules.
+///
+/// The late opens and the 15:56 close come from NYSE Group's historical list of market closings
+/// and delayed openings ("NYSE Closings", the exchange's own record of every full or partial
+/// closing; the delayed openings of 2001–2006 were moments of silence, the 2002 one a
+/// commemoration of the September 11 attacks).
 pub const NYSE_EXCEPTIONS: &[(i32, u32, u32, Exception, &str)] = &[
     (2001, 9, 11, Exception::Closed, "September 11 attacks"),
     (2001, 9, 12, Exception::Closed, "September 11 attacks"),
     (2001, 9, 13, Exception::Closed, "September 11 attacks"),
     (2001, 9, 14, Exception::Closed, "September 11 attacks"),
+    (2001, 9, 17, Exception::LateOpen(9, 33), "moment of silence for the victims of September 11"),
+    (
+        2001,
+        10,
+        8,
+        Exception::LateOpen(9, 31),
+        "moment of silence for the troops of Operation Enduring Freedom",
+    ),
+    (2002, 9, 11, Exception::LateOpen(12, 0), "first anniversary of the September 11 attacks"),
+    (2003, 3, 20, Exception::LateOpen(9, 32), "moment of silence for Operation Iraqi Freedom"),
     (2003, 12, 26, Exception::EarlyClose, "day after Christmas"),
+    (2004, 6, 7, Exception::LateOpen(9, 32), "moment of silence for President Reagan"),
     (2004, 6, 11, Exception::Closed, "national day of mourning for President Reagan"),
+    (2005, 6, 1, Exception::CloseAt(15, 56), "systems communication problem"),
+    (2006, 12, 27, Exception::LateOpen(9, 32), "moment of silence for President Ford"),
     (2007, 1, 2, Exception::Closed, "national day of mourning for President Ford"),
     (2012, 10, 29, Exception::Closed, "Hurricane Sandy"),
     (2012, 10, 30, Exception::Closed, "Hurricane Sandy"),
@@ -237,7 +269,7 @@ impl Calendar {
     pub fn closure_reason(&self, date: NaiveDate) -> Result<Option<&'static str>, CalendarError> {
         Ok(match self.day_kind(date)? {
             DayKind::Closed(reason) => Some(reason),
-            DayKind::Open | DayKind::EarlyClose(_) => None,
+            DayKind::Open | DayKind::EarlyClose(_) | DayKind::LateOpen(_) => None,
         })
     }
 
@@ -265,19 +297,14 @@ impl Calendar {
                 }
             }
             Kind::Nyse => {
-                let early = matches!(kind, DayKind::EarlyClose(_));
-                let (close, post) = if early {
-                    (NYSE_EARLY_CLOSE, NYSE_EARLY_POST_CLOSE)
-                } else {
-                    (NYSE_CLOSE, NYSE_POST_CLOSE)
-                };
+                let (open, close, post) = nyse_hours(date, kind);
                 Session {
                     date,
                     pre_open: local(date, NYSE_PRE_OPEN)?,
-                    open: local(date, NYSE_OPEN)?,
+                    open: local(date, open)?,
                     close: local(date, close)?,
                     post_close: local(date, post)?,
-                    early_close: early,
+                    early_close: matches!(kind, DayKind::EarlyClose(_)),
                 }
             }
         }))
@@ -501,14 +528,30 @@ fn nyse_early_close(date: NaiveDate) -> Option<&'static str> {
     None
 }
 
-fn nyse_day(date: NaiveDate) -> DayKind {
-    let exception = NYSE_EXCEPTIONS
+/// The entry of [`NYSE_EXCEPTIONS`] for `date`, if any.
+fn nyse_exception(date: NaiveDate) -> Option<(Exception, &'static str)> {
+    NYSE_EXCEPTIONS
         .iter()
-        .find(|(y, m, d, _, _)| date.year() == *y && date.month() == *m && date.day() == *d);
-    if let Some(&(_, _, _, what, reason)) = exception {
+        .find(|(y, m, d, _, _)| date.year() == *y && date.month() == *m && date.day() == *d)
+        .map(|&(_, _, _, what, reason)| (what, reason))
+}
+
+/// The regular open, regular close and post-market close of a trading `date` of this kind.
+fn nyse_hours(date: NaiveDate, kind: DayKind) -> ((u32, u32), (u32, u32), (u32, u32)) {
+    match nyse_exception(date) {
+        Some((Exception::LateOpen(h, m), _)) => ((h, m), NYSE_CLOSE, NYSE_POST_CLOSE),
+        Some((Exception::CloseAt(h, m), _)) => (NYSE_OPEN, (h, m), NYSE_POST_CLOSE),
+        _ if matches!(kind, DayKind::EarlyClose(_)) => (NYSE_OPEN, NYSE_EARLY_CLOSE, NYSE_EARLY_POST_CLOSE),
+        _ => (NYSE_OPEN, NYSE_CLOSE, NYSE_POST_CLOSE),
+    }
+}
+
+fn nyse_day(date: NaiveDate) -> DayKind {
+    if let Some((what, reason)) = nyse_exception(date) {
         match what {
             Exception::Closed => return DayKind::Closed(reason),
-            Exception::EarlyClose => return DayKind::EarlyClose(reason),
+            Exception::EarlyClose | Exception::CloseAt(..) => return DayKind::EarlyClose(reason),
+            Exception::LateOpen(..) => return DayKind::LateOpen(reason),
             Exception::FullDay => return DayKind::Open,
         }
     }

@@ -100,6 +100,19 @@ impl IndicatorSpec {
         }
     }
 
+    /// How many completed candles it reads before its first value: what a run starting part-way
+    /// through the data replays before its start. Moving averages of all history (EMA, ATR's
+    /// Wilder smoothing) keep a trace of older candles that fades but never reaches zero.
+    pub fn warm_up(&self) -> usize {
+        match *self {
+            Self::Sma(n) | Self::Ema(n) | Self::Donchian(n) => n,
+            Self::Atr(n) => n + 1,
+            Self::Swings(n) => 2 * n + 1,
+            Self::Pivots => 1,
+            Self::Fractals => 5,
+        }
+    }
+
     /// A fresh indicator of this kind.
     ///
     /// # Errors

@@ -19,6 +19,12 @@
 //! `DATA` is a file, directory or glob (see [`crate::market::replay`]), or `-` for stdin. Vendor bars roll up
 //! as aggregates; trades (ticks) build candles; quotes only move the clock. `--from`/`--to` are
 //! inclusive local dates in `--tz`. Candles are labelled by start; times print in `--tz`.
+//!
+//! With `--from`, the whole trading days before it that hold the indicators' warm-up
+//! ([`IndicatorSpec::warm_up`], one candle at least) are read first and feed the transform and
+//! the indicators without being printed, so the values printed from `--from` on are those of a
+//! run over all the data (exactly so for windowed indicators; EMA and ATR keep a fading trace of
+//! older candles). A note on stderr says how many candles the warm-up read.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -35,7 +41,7 @@ use crate::market::candles::CandleBuilder;
 use crate::market::csv::{CsvOptions, MarketDataError, from_read, parse_duration_token};
 use crate::market::event::Candle;
 use crate::market::replay::{Replay, ReplayOptions};
-use crate::market::session::{SessionHours, Timeframe, Window, local_instant};
+use crate::market::session::{SessionClock, SessionHours, Timeframe, Window, local_instant};
 use crate::market::transform::{HeikinAshi, Renko};
 use crate::model::Timestamp;
 use crate::recipe::defaults;
@@ -201,9 +207,20 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
     {
         return Err(ExitError::usage("--from must not be after --to").into());
     }
+    let hours = SessionHours { window: args.session, flatten_at: None };
+    let specs = args.indicators.map(|l| l.0).unwrap_or_default();
+    let warm_from = match args.from {
+        Some(date) => {
+            let candles = specs.iter().map(IndicatorSpec::warm_up).max().unwrap_or(0) + 1;
+            let mut clock = SessionClock::new(hours.zone(), hours);
+            let start = clock.warm_up_start(date, candles as u64, args.timeframe.nanos());
+            (start < date).then(|| day_start(start)).transpose()?
+        }
+        None => None,
+    };
     let opts = ReplayOptions {
         bar_duration: args.bar_length,
-        from,
+        from: warm_from.or(from),
         to,
         all_prints: args.all_prints,
         price_band: args.price_band.config(),
@@ -231,9 +248,7 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         ))
         .into());
     }
-    let hours = SessionHours { window: args.session, flatten_at: None };
     let mut builder = CandleBuilder::with_timeframe(opts.symbol, args.timeframe, hours);
-    let specs = args.indicators.map(|l| l.0).unwrap_or_default();
     let mut pipeline = Pipeline {
         style: match args.transform {
             None => CandleStyle::Standard,
@@ -255,9 +270,14 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut table: Vec<Vec<String>> = Vec::new();
-    let mut count = 0usize;
+    let (mut count, mut warmed) = (0usize, 0usize);
     let mut emit = |c: &Candle, out: &mut BufWriter<_>| -> anyhow::Result<()> {
         for (candle, values) in pipeline.rows(c)? {
+            // A warm-up candle (before --from) feeds the transform and indicators, unprinted.
+            if from.is_some_and(|f| candle.start < f) {
+                warmed += 1;
+                continue;
+            }
             count += 1;
             let mut row = vec![
                 fmt_ts(candle.start, tz),
@@ -314,6 +334,12 @@ pub fn candles(args: CandlesArgs, _g: &GlobalArgs) -> CmdResult {
         eprintln!(
             "note: the price band dropped {} off-market print(s) (--price-band off keeps them)",
             dropped.get()
+        );
+    }
+    if let Some(start) = warm_from {
+        eprintln!(
+            "note: warm-up: {warmed} candle(s) from {} before --from fed the indicators, not printed",
+            fmt_ts(start, tz)
         );
     }
     if count == 0 {

@@ -456,6 +456,26 @@ impl SessionClock {
     pub fn today(&self) -> &Day {
         &self.day
     }
+
+    /// The first of the fewest whole days before `from` whose sessions hold at least `candles`
+    /// candles of `tf_nanos` — where a warm-up for `from` starts; `from` itself when no candle
+    /// is needed. Days without a session add nothing; the search goes back a year at most.
+    pub fn warm_up_start(&mut self, from: NaiveDate, candles: u64, tf_nanos: i64) -> NaiveDate {
+        const MAX_DAYS: usize = 366;
+        let (mut start, mut held) = (from, 0u64);
+        for _ in 0..MAX_DAYS {
+            if held >= candles {
+                break;
+            }
+            let Some(date) = start.pred_opt() else { break };
+            start = date;
+            let Some(noon) = local_instant(date, 12 * 3600, self.tz) else { continue };
+            let day = self.day(noon);
+            let length = (day.close - day.open).max(0);
+            held += u64::try_from((length + tf_nanos - 1) / tf_nanos.max(1)).unwrap_or(0);
+        }
+        start
+    }
 }
 
 #[cfg(test)]

@@ -625,7 +625,19 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
     }
     let p = run::prepare(&args.recipe)?;
-    let lockstep = run::build_lockstep(&p, super::venues::simulated(&p)?)?;
+    let venue = super::venues::simulated(&p)?;
+    let lockstep = match args.from {
+        // A sub-range starts with the strategy warmed up on the days before it, as in a full run.
+        Some(from) => {
+            let warm = run::warm_up(&p, from)?;
+            say(&format!(
+                "{}: warm-up {} candle(s) from {} to {from} (not traded)\n",
+                p.recipe.agent, warm.candles, warm.from
+            ));
+            super::lockstep::Lockstep::new(run::build_agent_warmed(&p, warm)?, venue)
+        }
+        None => run::build_lockstep(&p, venue)?,
+    };
     let range = DateRange { from: args.from, to: args.to };
     let replay = match super::venues::market_data(&p, range, &super::credentials::Credentials::default())
         .map_err(|e| ExitError::failed(format!("{}: {e}", args.recipe.display())))?

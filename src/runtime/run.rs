@@ -9,7 +9,12 @@ use chrono::NaiveDate;
 
 use super::RunError;
 use crate::engine::agent::{Agent, AgentEvent, Command, StateChange};
+use crate::engine::candles::CandleStyle;
+use crate::engine::related::{RELATED_SYMBOL, RelatedFeed};
+use crate::market::candles::CandleBuilder;
+use crate::market::event::{Candle, MarketEvent, Trade};
 use crate::market::replay::{Replay, ReplayOptions};
+use crate::market::session::SessionClock;
 use crate::model::account::Connectivity;
 use crate::model::order::{OrderEvent, OrderKind, Purpose};
 use crate::model::{InstrumentId, NEW_YORK, SymbolId, Timestamp};
@@ -17,7 +22,7 @@ use crate::recipe::Recipe;
 use crate::recipe::model::AlgorithmKind;
 use crate::runtime::build;
 use crate::runtime::lockstep::Lockstep;
-use crate::strategy::external_signal;
+use crate::strategy::{AnyStrategy, Holding, Strategy, TradeContext, external_signal};
 use crate::venue::sim::{SimConfig, SimVenue};
 
 /// A recipe loaded and ready to run.
@@ -71,27 +76,32 @@ pub fn build_agent(p: &Prepared) -> anyhow::Result<Agent> {
 /// [`build_agent`] for an account holding `cash` (a live venue's, read at start) instead of the
 /// recipe's paper `starting_equity`.
 pub fn build_agent_with_cash(p: &Prepared, cash: Option<crate::model::Money>) -> anyhow::Result<Agent> {
-    let sym = SymbolId(0);
     let mut recipe = std::borrow::Cow::Borrowed(&p.recipe);
     if let Some(cash) = cash {
         recipe.to_mut().broker.starting_equity = Some(crate::recipe::types::Money(cash));
     }
-    let mut cfg = build::agent_config(&recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    let cfg = build::agent_config(&recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    let cold = Warm::cold(p, &cfg)?;
+    assemble_agent(p, cfg, cold)
+}
+
+/// [`build_agent`] whose strategy, candle style and related feed were warmed up.
+pub fn build_agent_warmed(p: &Prepared, warm: Warm) -> anyhow::Result<Agent> {
+    let cfg = build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    assemble_agent(p, cfg, warm)
+}
+
+/// The agent of a prepared recipe from its settings and its strategy's state.
+fn assemble_agent(
+    p: &Prepared,
+    mut cfg: crate::engine::agent::AgentConfig,
+    warm: Warm,
+) -> anyhow::Result<Agent> {
+    let sym = SymbolId(0);
     cfg.order_prefix = format!("{}-{}", cfg.name, run_tag());
-    let signals = match &p.signals {
-        Some(path) => Some(
-            external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
-                .map_err(|e| RunError::unusable(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let strat = build::strategy(&p.recipe, sym, signals).map_err(|e| RunError::refused(e.to_string()))?;
-    let feed = p
-        .related
-        .as_ref()
-        .map(|_| crate::engine::related::RelatedFeed::new(crate::engine::related::RELATED_SYMBOL, &cfg));
-    let mut agent = Agent::new(cfg, sym, strat);
-    if let Some(feed) = feed {
+    cfg.candle_style = warm.style;
+    let mut agent = Agent::new(cfg, sym, warm.strategy);
+    if let Some(feed) = warm.related {
         agent = agent.with_related(feed);
     }
     if p.recipe.instrument.kind == crate::recipe::model::InstrumentKind::Option {
@@ -106,6 +116,123 @@ pub fn build_agent_with_cash(p: &Prepared, cash: Option<crate::model::Money>) ->
         return Ok(agent.with_options(leg));
     }
     Ok(agent)
+}
+
+/// The state an agent's strategy starts from: cold, or warmed up on the data before a backtest's
+/// `--from` ([`warm_up`]).
+pub struct Warm {
+    strategy: AnyStrategy,
+    style: CandleStyle,
+    related: Option<RelatedFeed>,
+    /// Candles of the traded symbol the warm-up fed the strategy.
+    pub candles: u64,
+    /// The first date the warm-up read (the `--from` date when nothing was needed).
+    pub from: NaiveDate,
+}
+
+impl Warm {
+    /// The recipe's strategy, candle style and related feed, as built: nothing seen yet.
+    fn cold(p: &Prepared, cfg: &crate::engine::agent::AgentConfig) -> anyhow::Result<Self> {
+        let signals = match &p.signals {
+            Some(path) => Some(
+                external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
+                    .map_err(|e| RunError::unusable(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let strategy =
+            build::strategy(&p.recipe, SymbolId(0), signals).map_err(|e| RunError::refused(e.to_string()))?;
+        let related = p.related.as_ref().map(|_| RelatedFeed::new(RELATED_SYMBOL, cfg));
+        Ok(Self { strategy, style: cfg.candle_style.clone(), related, candles: 0, from: NaiveDate::MIN })
+    }
+
+    /// A price of the warm-up data, as the agent would take it (completed candles to the
+    /// strategy before the trade; the related symbol's to its feed), the strategy's signal
+    /// dropped: nothing is traded.
+    fn on_price(&mut self, candles: &mut CandleBuilder, ohlcv: [rust_decimal::Decimal; 5], t: &Trade) {
+        let mut ignored = Vec::new();
+        if t.symbol == RELATED_SYMBOL {
+            if let Some(feed) = self.related.as_mut() {
+                feed.on_price(ohlcv, t, &mut self.strategy, &mut ignored);
+            }
+            return;
+        }
+        if t.symbol != SymbolId(0) {
+            return;
+        }
+        let [open, high, low, close, volume] = ohlcv;
+        let (phase, completed) = candles.on_price(t.ts, open, high, low, close, volume);
+        if completed && let Some(c) = candles.take_completed() {
+            self.completed(&c);
+        }
+        self.roll_related(t.ts);
+        let _ = self.strategy.on_trade(t, TradeContext { phase, holding: Holding::Flat });
+    }
+
+    fn completed(&mut self, c: &Candle) {
+        let strategy = &mut self.strategy;
+        let mut seen = 0;
+        // A candle the style refuses is refused again, and said, in the run proper.
+        let _ = self.style.apply(c, |x| {
+            strategy.on_candle(x);
+            seen += 1;
+        });
+        self.candles += seen;
+    }
+
+    fn roll_related(&mut self, ts: Timestamp) {
+        if let Some(feed) = self.related.as_mut() {
+            feed.roll(ts, &mut self.strategy, &mut Vec::new());
+        }
+    }
+}
+
+/// How many completed candles the recipe's strategy reads before it can act: its moving
+/// average and breakout window, range, or swing window, and one more for the cross or
+/// the candle style's previous candle.
+pub fn warm_up_candles(r: &Recipe) -> u64 {
+    let a = &r.algorithm;
+    let need = match a.kind {
+        AlgorithmKind::MaCrossBreakout => a.ma_period.unwrap_or(9).max(a.breakout_lookback.unwrap_or(7)),
+        AlgorithmKind::TargetPosition => a.target_position_period(),
+        AlgorithmKind::Correlation => a.swing_lookback_or_default(),
+        AlgorithmKind::ExternalSignal => 0,
+    };
+    u64::from(need) + 1
+}
+
+/// Warm a prepared recipe's strategy up for a backtest starting on `from`: replay the whole
+/// trading days before it that hold [`warm_up_candles`] candles through the candle builder,
+/// candle style, related feed and strategy, with no agent — nothing is traded, journaled or
+/// reported. The candles due by `from` complete at its first instant, as in a run over all the
+/// data (where the next price completes them).
+pub fn warm_up(p: &Prepared, from: NaiveDate) -> anyhow::Result<Warm> {
+    let cfg = build::agent_config(&p.recipe).map_err(|e| RunError::refused(e.to_string()))?;
+    let mut warm = Warm::cold(p, &cfg)?;
+    let mut clock = SessionClock::new(cfg.hours.zone(), cfg.hours);
+    warm.from = clock.warm_up_start(from, warm_up_candles(&p.recipe), cfg.timeframe_nanos);
+    let Some(last) = from.pred_opt().filter(|_| warm.from < from) else { return Ok(warm) };
+    let mut candles = CandleBuilder::new(SymbolId(0), cfg.timeframe_nanos, cfg.hours);
+    for ev in open_replay(p, DateRange { from: Some(warm.from), to: Some(last) })? {
+        match ev.map_err(|e| RunError::unusable(e.to_string()))? {
+            MarketEvent::Trade(t) => {
+                warm.on_price(&mut candles, [t.price, t.price, t.price, t.price, t.size], &t)
+            }
+            MarketEvent::Bar(b) => {
+                let t = Trade { symbol: b.symbol, ts: b.ts, price: b.close, size: b.volume };
+                warm.on_price(&mut candles, [b.open, b.high, b.low, b.close, b.volume], &t);
+            }
+            MarketEvent::Quote(_) => {}
+        }
+    }
+    let start = DateRange { from: Some(from), to: None }.replay_options(SymbolId(0)).from;
+    if let Some(start) = start {
+        if let Some(c) = candles.on_time(start) {
+            warm.completed(&c);
+        }
+        warm.roll_related(start);
+    }
+    Ok(warm)
 }
 
 /// The simulated venue a paper or backtest run of a prepared recipe trades on: the recipe's
