@@ -81,8 +81,10 @@ pub enum Command {
     Up(crate::runtime::cli::UpArgs),
     /// Backtest a recipe over recorded data as fast as possible.
     Backtest(crate::runtime::cli::BacktestArgs),
-    /// Show the report of a finished run.
+    /// Show the report of a finished run (a run id, `latest`, or a run directory).
     Report(crate::report::cli::ReportArgs),
+    /// List runs: id, agent, mode, data range, trades, net P&L and outcome.
+    Runs(crate::report::cli::RunsArgs),
     /// Print the candles and indicator values the engine computes from market data.
     Candles(crate::market::cli::CandlesArgs),
     /// Print the NYSE trading calendar.
@@ -151,6 +153,7 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Up(a) => crate::runtime::cli::up(a, g),
         Command::Backtest(a) => crate::runtime::cli::backtest(a, g),
         Command::Report(a) => crate::report::cli::report(a, g),
+        Command::Runs(a) => crate::report::cli::runs(a, g),
         Command::Candles(a) => crate::market::cli::candles(a, g),
         Command::Calendar(a) => crate::calendar::cli::calendar(a, g),
         Command::Secrets(a) => crate::secrets::cli::secrets(a, g),

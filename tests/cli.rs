@@ -7,7 +7,7 @@ fn help_lists_every_command() {
     let out = Run::new(["--help"]).run().success();
     for cmd in [
         "validate", "show", "schema", "up", "backtest", "report", "candles", "calendar", "secrets",
-        "journal", "status",
+        "journal", "status", "runs",
     ] {
         assert!(out.stdout.contains(cmd), "--help does not mention {cmd}:\n{}", out.stdout);
     }

@@ -116,7 +116,7 @@ fn a_backtest_on_no_data_fails_clearly_and_report_paths_print_alike() {
         .dir(dir.path())
         .run()
         .success();
-    assert!(up.stdout.contains("\nReport: state/runs/spy-9ma-shares-fees-up-"), "{}", up.stdout);
+    assert!(up.stdout.contains("\nReport: state/runs/spy-9ma-shares-fees-2"), "{}", up.stdout);
     assert!(up.stdout.contains(", journal j.db (run "), "{}", up.stdout);
 }
 

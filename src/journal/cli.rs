@@ -4,6 +4,7 @@
 //! records and prints `ack N` after each commit) and `hold-lock` (holds an account lock
 //! until standard input closes).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,61 @@ pub enum Format {
     Json,
 }
 
+/// Which records `trades` and `denials` list.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Query {
+    /// Only this New York trading date (YYYY-MM-DD).
+    #[arg(long, conflicts_with_all = ["today", "from", "to"])]
+    date: Option<NaiveDate>,
+    /// Only today (New York).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    today: bool,
+    /// Only from this New York date on (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Only up to this New York date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    to: Option<NaiveDate>,
+    /// Only this run (`runner journal runs`, `runner runs`).
+    #[arg(long, value_name = "ID")]
+    run: Option<String>,
+    /// Only this agent.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only runs in this mode.
+    #[arg(long, value_parser = ["backtest", "paper", "live"])]
+    mode: Option<String>,
+}
+
+impl Query {
+    /// The store's filter: dates become the UTC bounds of New York days.
+    fn filter(self) -> anyhow::Result<Filter> {
+        let (from, to) = match (self.today, self.date) {
+            (true, _) => (Some(today_ny()), Some(today_ny())),
+            (false, Some(d)) => (Some(d), Some(d)),
+            (false, None) => (self.from, self.to),
+        };
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
+        }
+        let mode = match self.mode.as_deref() {
+            Some("backtest") => Some(RunMode::Backtest),
+            Some("paper") => Some(RunMode::Paper),
+            Some("live") => Some(RunMode::Live),
+            _ => None,
+        };
+        Ok(Filter {
+            run: self.run.map(RunId),
+            mode,
+            agent: self.agent.map(AgentId),
+            since: from.map(|d| ny_day(d).map(|(start, _)| start)).transpose()?,
+            until: to.map(|d| ny_day(d).map(|(_, end)| end)).transpose()?,
+        })
+    }
+}
+
 /// The `runner journal` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
@@ -62,27 +118,10 @@ pub enum JournalCommand {
         #[arg(long, value_name = "HASH")]
         anchor: Option<String>,
     },
-    /// List fills (executions).
-    Trades {
-        /// Only this New York trading date (YYYY-MM-DD).
-        #[arg(long, conflicts_with = "today")]
-        date: Option<NaiveDate>,
-        /// Only today (New York).
-        #[arg(long)]
-        today: bool,
-        /// Only this agent.
-        #[arg(long)]
-        agent: Option<String>,
-    },
-    /// List orders refused by the risk gate, with their reasons.
-    Denials {
-        /// Only this New York date (YYYY-MM-DD).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        /// Only this agent.
-        #[arg(long)]
-        agent: Option<String>,
-    },
+    /// List fills (executions), with their run and its mode.
+    Trades(Query),
+    /// List orders refused by the risk gate, with their reasons, runs and modes.
+    Denials(Query),
     /// Count day trades per account in the 5-business-day window ending on a date.
     DayTrades {
         /// Only this broker account.
@@ -148,11 +187,8 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
     };
     match command {
         JournalCommand::Verify { anchor } => verify(&db, format, anchor.as_deref()),
-        JournalCommand::Trades { date, today, agent } => {
-            let date = if today { Some(today_ny()) } else { date };
-            trades(&db, format, date, agent)
-        }
-        JournalCommand::Denials { date, agent } => denials(&db, format, date, agent),
+        JournalCommand::Trades(q) => trades(&db, format, q.filter()?),
+        JournalCommand::Denials(q) => denials(&db, format, q.filter()?),
         JournalCommand::DayTrades { account, date, run } => {
             day_trades(&db, format, account, date.unwrap_or_else(today_ny), run)
         }
@@ -202,7 +238,7 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 /// Print aligned columns (numbers are right-aligned by the caller's choice of `right`).
 /// Cells come from the journal file, which anyone with write access can edit: control
 /// characters are printed as text, never sent to the terminal.
-fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
+pub fn print_table(headers: &[&str], right: &[bool], rows: &[Vec<String>]) {
     let rows: Vec<Vec<String>> =
         rows.iter().map(|r| r.iter().map(|c| crate::text::printable(c).into_owned()).collect()).collect();
     let rows = rows.as_slice();
@@ -280,27 +316,52 @@ fn verify(db: &std::path::Path, format: Format, anchor: Option<&str>) -> CmdResu
     Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn filter(date: Option<NaiveDate>, agent: Option<String>) -> anyhow::Result<Filter> {
-    let mut f = Filter { agent: agent.map(AgentId), ..Filter::default() };
-    if let Some(d) = date {
-        let (since, until) = ny_day(d)?;
-        f.since = Some(since);
-        f.until = Some(until);
-    }
-    Ok(f)
+/// A record with the mode of the run that wrote it (`--format json`).
+#[derive(serde::Serialize)]
+struct WithMode<'a, T> {
+    #[serde(flatten)]
+    record: &'a T,
+    mode: Option<String>,
 }
 
-fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: Option<String>) -> CmdResult {
+/// Each run's mode, to label records with it.
+struct Modes(HashMap<RunId, RunMode>);
+
+impl Modes {
+    fn of(journal: &Journal) -> anyhow::Result<Self> {
+        Ok(Self(journal.runs().map_err(jerr)?.into_iter().map(|r| (r.id, r.begin.mode)).collect()))
+    }
+
+    /// The mode of `run`, if the journal knows the run.
+    fn get(&self, run: Option<&RunId>) -> Option<String> {
+        run.and_then(|r| self.0.get(r)).map(|m| super::store::mode_text(*m))
+    }
+
+    /// `records` as JSON, each with its run's mode.
+    fn json<'a, T>(&self, records: &'a [T], run: impl Fn(&T) -> Option<&RunId>) -> Vec<WithMode<'a, T>> {
+        records.iter().map(|r| WithMode { record: r, mode: self.get(run(r)) }).collect()
+    }
+}
+
+/// A run id cell: `-` for a record written by no run.
+fn run_cell(run: Option<&RunId>) -> String {
+    run.map_or_else(|| "-".to_owned(), RunId::to_string)
+}
+
+fn trades(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
     let journal = open_existing(db)?;
-    let fills: Vec<FillRecord> = journal.fills(&filter(date, agent)?).map_err(jerr)?;
+    let fills: Vec<FillRecord> = journal.fills(&filter).map_err(jerr)?;
+    let modes = Modes::of(&journal)?;
     match format {
-        Format::Json => print_json(&fills)?,
+        Format::Json => print_json(&modes.json(&fills, |f| f.run.as_ref()))?,
         Format::Table => {
             let rows: Vec<Vec<String>> = fills
                 .iter()
                 .map(|f| {
                     vec![
                         ny_time(&f.time),
+                        run_cell(f.run.as_ref()),
+                        modes.get(f.run.as_ref()).unwrap_or_else(|| "-".to_owned()),
                         f.agent.to_string(),
                         f.account.to_string(),
                         f.instrument.to_string(),
@@ -315,6 +376,8 @@ fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: 
             print_table(
                 &[
                     "TIME (NEW YORK)",
+                    "RUN",
+                    "MODE",
                     "AGENT",
                     "ACCOUNT",
                     "INSTRUMENT",
@@ -324,7 +387,7 @@ fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: 
                     "FEE",
                     "ORDER",
                 ],
-                &[false, false, false, false, false, true, true, true, false],
+                &[false, false, false, false, false, false, false, true, true, true, false],
                 &rows,
             );
             say!("{} fill(s)", fills.len());
@@ -333,22 +396,20 @@ fn trades(db: &std::path::Path, format: Format, date: Option<NaiveDate>, agent: 
     Ok(ExitCode::SUCCESS)
 }
 
-fn denials(
-    db: &std::path::Path,
-    format: Format,
-    date: Option<NaiveDate>,
-    agent: Option<String>,
-) -> CmdResult {
+fn denials(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
     let journal = open_existing(db)?;
-    let denials = journal.denials(&filter(date, agent)?).map_err(jerr)?;
+    let denials = journal.denials(&filter).map_err(jerr)?;
+    let modes = Modes::of(&journal)?;
     match format {
-        Format::Json => print_json(&denials)?,
+        Format::Json => print_json(&modes.json(&denials, |d| d.run.as_ref()))?,
         Format::Table => {
             let rows: Vec<Vec<String>> = denials
                 .iter()
                 .map(|d| {
                     vec![
                         ny_time(&d.time),
+                        run_cell(d.run.as_ref()),
+                        modes.get(d.run.as_ref()).unwrap_or_else(|| "-".to_owned()),
                         d.agent.to_string(),
                         d.account.to_string(),
                         d.instrument.to_string(),
@@ -360,8 +421,19 @@ fn denials(
                 })
                 .collect();
             print_table(
-                &["TIME (NEW YORK)", "AGENT", "ACCOUNT", "INSTRUMENT", "SIDE", "QTY", "REASON", "MESSAGE"],
-                &[false, false, false, false, false, true, false, false],
+                &[
+                    "TIME (NEW YORK)",
+                    "RUN",
+                    "MODE",
+                    "AGENT",
+                    "ACCOUNT",
+                    "INSTRUMENT",
+                    "SIDE",
+                    "QTY",
+                    "REASON",
+                    "MESSAGE",
+                ],
+                &[false, false, false, false, false, false, false, true, false, false],
                 &rows,
             );
             say!("{} denial(s)", denials.len());
@@ -457,32 +529,62 @@ fn day_trades(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A run with what it traded (`runner journal runs --format json`).
+#[derive(serde::Serialize)]
+struct RunWithTotals<'a> {
+    #[serde(flatten)]
+    run: &'a super::RunRecord,
+    trades: usize,
+    net_pnl: Decimal,
+}
+
 fn runs(db: &std::path::Path, format: Format) -> CmdResult {
     let journal = open_existing(db)?;
     let runs = journal.runs().map_err(jerr)?;
+    let totals =
+        runs.iter().map(|r| journal.run_totals(&r.id)).collect::<Result<Vec<_>, _>>().map_err(jerr)?;
     match format {
-        Format::Json => print_json(&runs)?,
+        Format::Json => print_json(
+            &runs
+                .iter()
+                .zip(&totals)
+                .map(|(run, t)| RunWithTotals { run, trades: t.trades, net_pnl: t.net_pnl })
+                .collect::<Vec<_>>(),
+        )?,
         Format::Table => {
             let rows: Vec<Vec<String>> = runs
                 .iter()
-                .map(|r| {
+                .zip(&totals)
+                .map(|(r, t)| {
                     vec![
                         r.id.to_string(),
                         r.begin.agent.to_string(),
                         super::store::mode_text(r.begin.mode),
                         ny_time(&r.begin.started_at),
                         r.ended_at.as_ref().map_or_else(|| "-".to_owned(), ny_time),
+                        t.trades.to_string(),
+                        t.net_pnl.round_dp(2).to_string(),
                         r.outcome.clone().unwrap_or_else(|| "running or crashed".to_owned()),
                         r.begin.recipe.clone(),
                     ]
                 })
                 .collect();
             print_table(
-                &["RUN", "AGENT", "MODE", "STARTED (NY)", "ENDED (NY)", "OUTCOME", "RECIPE"],
-                &[],
+                &[
+                    "RUN",
+                    "AGENT",
+                    "MODE",
+                    "STARTED (NY)",
+                    "ENDED (NY)",
+                    "TRADES",
+                    "NET P&L",
+                    "OUTCOME",
+                    "RECIPE",
+                ],
+                &[false, false, false, false, false, true, true, false, false],
                 &rows,
             );
-            say!("{} run(s)", runs.len());
+            say!("{} run(s); trades and net P&L are the closed deals of each run's fills", runs.len());
         }
     }
     Ok(ExitCode::SUCCESS)

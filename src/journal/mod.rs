@@ -2,7 +2,7 @@
 //!
 //! What belongs here: the record types the engine writes ([`record`]), the store and its
 //! rebuild queries ([`store`]), the one rule for which journaled day trades and positions count
-//! (`history`), the audit chain ([`audit`]), the business-day window used for day-trade counts
+//! (`history`), a run's results from its fills ([`totals`]), the audit chain ([`audit`]), the business-day window used for day-trade counts
 //! ([`window`]) and the `runner journal` commands ([`cli`]).
 //! See `docs/journal.md` for the schema, the durability guarantees and the limits of `verify`.
 
@@ -11,6 +11,7 @@ pub mod cli;
 pub mod history;
 pub mod record;
 pub mod store;
+pub mod totals;
 pub mod window;
 
 pub use history::{AsOf, Counted, FIRST_EVENT_KEY};
@@ -19,6 +20,7 @@ pub use record::{
     OrderType, PositionRecord, RunId, RunMode, RunRecord,
 };
 pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport};
+pub use totals::RunTotals;
 
 /// Default journal location, relative to the project directory.
 pub const DEFAULT_PATH: &str = "journal/runner.db";

@@ -12,12 +12,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId, Side};
 
-/// Identifier of one run of one agent (`{agent}-{UTC start}-{random}`), assigned by [`super::Journal::begin_run`].
+/// Identifier of one run of one agent (`{agent}-{UTC start}-{random}`), assigned by
+/// [`super::Journal::begin_run`]; the run's report directory has the same name, and a run that is
+/// not journaled (`runner backtest --no-journal`) gets an id of the same shape from [`RunId::new`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunId(pub String);
 
 impl RunId {
+    /// A new id for a run of `agent` started at `started_at`: the agent, the start to the second
+    /// (UTC) and 8 random hex digits, e.g. `spy-9ma-20261202T150320Z-ffe5abb6`.
+    pub fn new(agent: &AgentId, started_at: DateTime<Utc>) -> Self {
+        Self(format!("{agent}-{}-{:08x}", started_at.format("%Y%m%dT%H%M%SZ"), rand::random::<u32>()))
+    }
+
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0

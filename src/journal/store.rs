@@ -572,6 +572,10 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 /// Filter for [`Journal::fills`] and [`Journal::denials`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
+    /// Only this run.
+    pub run: Option<RunId>,
+    /// Only records of runs in this mode.
+    pub mode: Option<super::RunMode>,
     /// Only this agent.
     pub agent: Option<AgentId>,
     /// Only records with `since <= time < until`.
@@ -584,6 +588,14 @@ impl Filter {
     fn sql(&self) -> (String, Vec<SqlValue>) {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
+        if let Some(r) = &self.run {
+            clauses.push("run_id = ?");
+            values.push(text(r));
+        }
+        if let Some(m) = &self.mode {
+            clauses.push("run_id IN (SELECT id FROM runs WHERE mode = ?)");
+            values.push(text(enum_text(m)));
+        }
         if let Some(a) = &self.agent {
             clauses.push("agent = ?");
             values.push(text(a));
@@ -838,12 +850,7 @@ impl Journal {
         run: &NewRun,
         holds: impl Fn(&RunRecord) -> Option<String>,
     ) -> Result<RunId, JournalError> {
-        let id = RunId(format!(
-            "{}-{}-{:08x}",
-            run.agent,
-            run.started_at.format("%Y%m%dT%H%M%SZ"),
-            rand::random::<u32>()
-        ));
+        let id = RunId::new(&run.agent, run.started_at);
         let record = RunBegin { id: id.clone(), begin: run.clone() };
         let path = self.path.clone();
         let sql = |source| JournalError::Sqlite { path: path.clone(), source };

@@ -309,6 +309,41 @@ pub struct Summary {
     /// Live feeds: how long after their exchange time market events arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_latency: Option<LatencySummary>,
+    /// Which run this is: its id, agent, mode, recipe and data range (absent in summaries
+    /// written before the field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+}
+
+/// What a report is the result of: the same run id the journal uses (also the report
+/// directory's name), the agent, how it ran, the recipe and the data it covered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunInfo {
+    /// The run id (`spy-9ma-20261202T150320Z-ffe5abb6`).
+    pub id: String,
+    /// The agent.
+    pub agent: String,
+    /// `backtest`, `paper` or `live`.
+    pub mode: String,
+    /// What ran, as the run's header said it (`backtest`, `paper broker, replaying … at max`).
+    pub title: String,
+    /// The recipe file.
+    pub recipe: RecipeRef,
+    /// First New York date of the market data the run saw.
+    pub from: Option<chrono::NaiveDate>,
+    /// Last New York date of the market data the run saw.
+    pub to: Option<chrono::NaiveDate>,
+    /// How the run ended (`completed`, `halted: …`, `stopped: …`), as the journal says it.
+    pub outcome: String,
+}
+
+/// A recipe file as a run read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecipeRef {
+    /// The path as given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes (lower-case hex).
+    pub sha256: String,
 }
 
 /// Feed latency over a run: exchange timestamp to arrival, in microseconds.
@@ -396,6 +431,7 @@ impl Summary {
             denials: Vec::new(),
             off_band_prints: 0,
             feed_latency: None,
+            run: None,
         }
     }
 }

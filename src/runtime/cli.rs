@@ -18,11 +18,11 @@ use super::status;
 use super::venues::{Execution, MarketData};
 use crate::cli::{CmdResult, ExitError, GlobalArgs};
 use crate::journal::record::ts as journal_ts;
-use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunMode};
+use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunId, RunMode};
 use crate::model::{AccountId, AgentId, SymbolId};
 use crate::recipe::model::Reconcile;
 use crate::recipe::types::Speed;
-use crate::report::{self, Report};
+use crate::report::{self, RecipeRef, Report, RunInfo};
 use crate::risk::compliance::daytrade::DayTrade;
 
 /// Arguments of `runner up`.
@@ -81,7 +81,8 @@ pub struct FleetArgs {
 }
 
 impl FleetArgs {
-    fn overrides(&self, loss_limit: Option<rust_decimal::Decimal>) -> Overrides {
+    /// These flags as fleet-settings overrides, with the fleet loss limit given.
+    pub fn overrides(&self, loss_limit: Option<rust_decimal::Decimal>) -> Overrides {
         Overrides {
             fleet: self.fleet.clone(),
             journal: self.journal.clone(),
@@ -127,20 +128,53 @@ pub struct StatusArgs {
     pub format: crate::journal::cli::Format,
 }
 
-fn run_id(agent: &str, mode: &str) -> String {
-    format!("{agent}-{mode}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"))
+/// A run as its report names it; the data range is filled in from the report by [`finish`].
+fn run_info(p: &run::Prepared, id: &RunId, mode: RunMode, title: String, recipe: RecipeRef) -> RunInfo {
+    RunInfo {
+        id: id.to_string(),
+        agent: p.recipe.agent.clone(),
+        mode: crate::journal::store::mode_text(mode),
+        title,
+        recipe,
+        from: None,
+        to: None,
+        outcome: String::new(),
+    }
 }
 
-fn finish(report: &Report, title: &str, dir: &Path, trades_csv: Option<&Path>) -> anyhow::Result<()> {
+/// The recipe file as this run reads it: its path and the SHA-256 of its bytes.
+fn recipe_ref(path: &Path) -> anyhow::Result<RecipeRef> {
+    use sha2::{Digest, Sha256};
+    let bytes =
+        std::fs::read(path).map_err(|e| ExitError::usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(RecipeRef { path: path.display().to_string(), sha256: format!("{:x}", Sha256::digest(&bytes)) })
+}
+
+/// Write the report of run `info` (which ended with `outcome`) to `dir` (and the trades CSV),
+/// then print it under the run's header, as `runner report` prints it again.
+fn finish(
+    mut report: Report,
+    mut info: RunInfo,
+    outcome: &str,
+    dir: &Path,
+    trades_csv: Option<&Path>,
+) -> anyhow::Result<()> {
+    let day = |(ts, _): &(crate::model::Timestamp, _)| ts.to_new_york().date_naive();
+    info.from = report.equity.first().map(day);
+    info.to = report.equity.last().map(day);
+    outcome.clone_into(&mut info.outcome);
+    let head = report::cli::header(&info);
+    let chart_title = format!("{} ({})", info.agent, info.title);
+    report.summary.run = Some(info);
     report
-        .write_dir(dir, title)
+        .write_dir(dir, &chart_title)
         .map_err(|e| ExitError::usage(format!("cannot write report to {}: {e}", dir.display())))?;
     if let Some(path) = trades_csv {
         report::write_atomic(path, report.trades_csv().as_bytes())
             .map_err(|e| ExitError::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     say(&format!(
-        "== {title}\n{}Report: {} (deals.csv, summary.json, equity.svg)\n",
+        "{head}{}Report: {} (deals.csv, summary.json, equity.svg)\n",
         report::render(&report.deals_csv(), &report.summary),
         shown_path(dir).display()
     ));
@@ -159,13 +193,13 @@ fn shown_path(path: &Path) -> PathBuf {
 }
 
 /// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn say(text: &str) {
+pub fn say(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
+fn metadata(p: &run::Prepared, recipe: &RecipeRef) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("runner_version".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     m.insert("account".to_owned(), p.recipe.broker.account.clone());
@@ -175,7 +209,8 @@ fn metadata(p: &run::Prepared, recipe: &Path) -> BTreeMap<String, String> {
         m.insert(format!("data.{sym}"), path.display().to_string());
     }
     ProcessStamp::current().write_to(&mut m);
-    m.insert("recipe".to_owned(), recipe.display().to_string());
+    m.insert("recipe".to_owned(), recipe.path.clone());
+    m.insert("recipe_sha256".to_owned(), recipe.sha256.clone());
     m
 }
 
@@ -436,8 +471,10 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     let mut prepared = Vec::with_capacity(args.recipes.len());
     let mut credentials = Vec::with_capacity(args.recipes.len());
     let mut venues = Vec::with_capacity(args.recipes.len());
+    let mut recipes = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
         let p = run::prepare(path)?;
+        recipes.push(recipe_ref(path)?);
         let creds = super::credentials::unlock(&p.recipe, path, &settings.secrets_dir)?;
         if p.recipe.broker.environment == crate::recipe::model::Environment::Live && !args.live {
             return Err(ExitError::failed(format!(
@@ -493,11 +530,13 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
-    let mut titles = Vec::with_capacity(prepared.len());
-    for ((p, path), (execution, data)) in prepared.iter().zip(&args.recipes).zip(venues) {
+    let mut infos = Vec::with_capacity(prepared.len());
+    for (((p, path), recipe), (execution, data)) in
+        prepared.iter().zip(&args.recipes).zip(recipes).zip(venues)
+    {
         let name = p.recipe.agent.clone();
         let journal = open_journal(&settings.journal, Durability::Full)?;
-        let mut meta = metadata(p, path);
+        let mut meta = metadata(p, &recipe);
         let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
         let (feed, first, source) = match data {
             MarketData::Replay(replay) => {
@@ -578,7 +617,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 return Err(ExitError::failed(format!("{name}: {why}")).into());
             }
         };
-        titles.push(format!("{venue_label}, {source}"));
+        infos.push(run_info(p, sink.run_id(), mode, format!("{venue_label}, {source}"), recipe));
         let chain = chain_poller(&rt, p, &credentials[agents.len()])?;
         agents.push(fleet::FleetAgent {
             trader,
@@ -603,13 +642,14 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     let results = fleet::run(&rt, signals, agents, &opts)?;
     drop(locks);
     let many = names.len() > 1;
-    for ((name, done), title) in names.iter().zip(&results).zip(&titles) {
+    for ((name, done), info) in names.iter().zip(results).zip(infos) {
         let dir = match &args.output.report_dir {
             Some(d) if many => d.join(name),
             Some(d) => d.clone(),
-            None => settings.state_dir.join("runs").join(run_id(name, "up")),
+            None => settings.state_dir.join("runs").join(&info.id),
         };
-        finish(&done.report, &format!("{name} ({title})"), &dir, args.output.trades_csv.as_deref())?;
+        let outcome = done.outcome.to_string();
+        finish(done.report, info, &outcome, &dir, args.output.trades_csv.as_deref())?;
         if let Some(r) = &done.run {
             say(&format!("{name}: journal run {r}: {}\n", done.outcome));
         }
@@ -653,21 +693,31 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
             .into());
         }
     };
+    let recipe = recipe_ref(&args.recipe)?;
+    // The fleet settings name the journal and the state directory the report goes under.
+    let settings = FleetSettings::resolve(&args.fleet.overrides(None))?;
     let sink = if args.no_journal {
         None
     } else {
-        let settings = FleetSettings::resolve(&args.fleet.overrides(None))?;
         // Backtests are simulations: commits survive a crashed process but are not fsync'ed
         // each time (docs/journal.md, Durability).
         let journal = open_journal(&settings.journal, Durability::ProcessCrash)?;
         let sink = JournalSink::begin(
             journal,
             sink_info(&p, &args.recipe, RunMode::Backtest),
-            metadata(&p, &args.recipe),
+            metadata(&p, &recipe),
         )
         .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
         Some(sink)
     };
+    // Not journaled, the run still gets an id of the same shape.
+    let id = sink.as_ref().map_or_else(
+        || RunId::new(&AgentId(p.recipe.agent.clone()), chrono::Utc::now()),
+        |s| s.run_id().clone(),
+    );
+    let info = run_info(&p, &id, RunMode::Backtest, "backtest".to_owned(), recipe);
+    let dir =
+        args.output.report_dir.clone().unwrap_or_else(|| settings.state_dir.join("runs").join(id.as_str()));
     let range = match (args.from, args.to) {
         (Some(f), Some(t)) => format!(" between {f} and {t}"),
         (Some(f), None) => format!(" from {f} on"),
@@ -677,12 +727,8 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
     let no_data = format!("no market data in {}{range}; nothing was backtested", p.data.display());
     let done = run::backtest(lockstep, replay, sink, &no_data)?;
     let name = &p.recipe.agent;
-    let dir = args
-        .output
-        .report_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".runner/runs").join(run_id(name, "backtest")));
-    finish(&done.report, &format!("{name} (backtest)"), &dir, args.output.trades_csv.as_deref())?;
+    let outcome = done.outcome.to_string();
+    finish(done.report, info, &outcome, &dir, args.output.trades_csv.as_deref())?;
     if let Some(r) = &done.run {
         say(&format!("{name}: journal run {r}\n"));
     }
