@@ -88,7 +88,8 @@ fn up_shows_the_contract_chosen_at_each_entry() {
     let mut lines = chosen.iter();
     for r in &rows {
         assert!(
-            lines.any(|line| line.contains(&r[1])),
+            // The terminal spells the OCC symbol with one space (`SPY 131019C00168000`).
+            lines.any(|line| line.contains(&r[1].split_whitespace().collect::<Vec<_>>().join(" "))),
             "the entry of {r:?} trades a contract shown, in order:\n{}",
             out.stdout
         );
