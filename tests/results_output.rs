@@ -147,3 +147,83 @@ fn a_pattern_day_trader_denial_shows_its_five_days_as_dates() {
     assert!(range.is_match(&out), "{out}");
     assert!(!out.contains("..="), "{out}");
 }
+
+#[test]
+fn verbose_runs_explain_each_decision_and_show_candles_at_vv() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = variant(
+        dir.path(),
+        "spy-9ma-shares",
+        &[("spy-1s-trade-2013-10-07_11", "spy-1m-trade-2013-10-07_11")],
+    );
+    let journal = dir.path().join("j.db");
+    let run = |extra: &[&str]| {
+        let out = Run::new(["backtest", &recipe, "--journal", s(&journal), "--to", "2013-10-07"])
+            .args(["--report-dir", s(&dir.path().join("report"))])
+            .args(extra)
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stderr
+    };
+    // Quiet by default.
+    let quiet = run(&[]);
+    assert!(!quiet.contains("armed") && !quiet.contains("candle"), "{quiet}");
+    // -v: each decision and why, with the market time.
+    let v = run(&["-v"]);
+    let armed = regex::Regex::new(
+        r"INFO cross (above|below) the SMA: (long|short) armed, entry on a print (above|below) the breakout level at=2013-10-07T\S+ close=\S+ sma=\S+ breakout_(above|below)=\S+",
+    )
+    .unwrap();
+    assert!(armed.is_match(&v), "{v}");
+    assert!(v.contains("INFO breakout past the level: "), "{v}");
+    assert!(!v.contains("candle"), "candles only at -vv: {v}");
+    // -vv as JSON: every candle and the indicator values as fields.
+    let vv = run(&["-vv", "--log-format", "json"]);
+    let candle = vv.lines().find(|l| l.contains(r#""message":"candle""#)).expect("a candle line");
+    for field in [r#""agent":"spy-9ma-shares""#, r#""at":"2013-10-07T"#, r#""close":"#, r#""volume":"#] {
+        assert!(candle.contains(field), "{field}: {candle}");
+    }
+    assert!(vv.contains(r#""message":"ma-cross-breakout candle""#) && vv.contains(r#""highest":"#), "{vv}");
+    // RUST_LOG works the same way.
+    let out = Run::new(["backtest", &recipe, "--journal", s(&journal), "--to", "2013-10-07"])
+        .args(["--report-dir", s(&dir.path().join("report"))])
+        .env("RUST_LOG", "trace")
+        .run();
+    assert!(out.stderr.contains("DEBUG candle "), "{}", out.stderr);
+}
+
+#[test]
+fn an_external_signal_outside_the_session_is_shown_as_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = variant(
+        dir.path(),
+        "spy-9ma-shares",
+        &[
+            ("spy-1s-trade-2013-10-07_11", "spy-1m-trade-2013-10-07_11"),
+            (
+                "  kind: ma-cross-breakout\n  timeframe: 5m\n  ma_period: 9\n  breakout_lookback: 7\n",
+                "  kind: external-signal\n  timeframe: 1m\n",
+            ),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("spy-9ma-shares.signals.csv"),
+        "timestamp,ticker,direction,strength\n\
+         2013-10-07T08:00:00-04:00,SPY,b,100\n\
+         2013-10-07T10:00:00-04:00,SPY,s,100\n\
+         2013-10-07T17:00:00-04:00,SPY,b,100\n",
+    )
+    .unwrap();
+    let out = backtest(dir.path(), &recipe);
+    let refused: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("external signal outside the session: refused")).collect();
+    assert_eq!(refused.len(), 2, "{}", out.stderr);
+    assert!(
+        refused[0].contains("at=2013-10-07T08:00:00.000-04:00") && refused[0].contains("refused=1"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[1].contains("at=2013-10-07T17:00:00.000-04:00") && refused[1].contains("refused=2"),
+        "{refused:?}"
+    );
+}
