@@ -454,7 +454,7 @@ impl Agent {
     /// Act on a signal, or keep it until the order in flight has its outcome.
     fn act(&mut self, sig: Signal, price: Price, phase: Phase, out: &mut Outbox) {
         if self.book.blocked() {
-            tracing::info!(agent = %self.cfg.name, at = %crate::report::iso(sig.ts), "signal {}: waits for the order in flight", sig.direction);
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, "signal {}: waits for the order in flight", sig.direction);
             self.pending = Some(Pending { signal: sig, price, phase });
             return;
         }
@@ -493,7 +493,7 @@ impl Agent {
         };
         let view = if long { Holding::Long } else { Holding::Short };
         if held == view {
-            tracing::info!(agent = %self.cfg.name, at = %crate::report::iso(sig.ts), "entry skipped because the position is already {}", sig.direction);
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, "entry skipped because the position is already {}", sig.direction);
             return;
         }
         if held != Holding::Flat {
@@ -507,7 +507,7 @@ impl Agent {
             }
         }
         if phase != Phase::Open {
-            tracing::info!(agent = %self.cfg.name, at = %crate::report::iso(sig.ts), ?phase, "entry skipped because the session is not open");
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, ?phase, "entry skipped because the session is not open");
             return;
         }
         let Some(leg) = self.option.as_mut() else { return };
@@ -568,7 +568,7 @@ impl Agent {
     fn completed(&mut self, c: &Candle, out: &mut Outbox) {
         tracing::debug!(
             agent = %self.cfg.name,
-            at = %crate::report::iso(c.end),
+            at = %c.end,
             open = %c.open, high = %c.high, low = %c.low, close = %c.close, volume = %c.volume,
             "candle"
         );

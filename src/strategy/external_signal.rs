@@ -147,7 +147,7 @@ impl Strategy for ExternalSignal {
         if ctx.phase != Phase::Open {
             self.refused += 1;
             tracing::warn!(
-                at = %crate::report::iso(e.ts),
+                at = %e.ts,
                 direction = %e.direction,
                 strength = e.strength,
                 refused = self.refused,

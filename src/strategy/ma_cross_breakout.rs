@@ -130,7 +130,7 @@ impl Strategy for MaCrossBreakout {
         self.hh = self.highs.iter().copied().max().unwrap_or(c.high);
         self.ll = self.lows.iter().copied().min().unwrap_or(c.low);
         tracing::debug!(
-            at = %crate::report::iso(c.end),
+            at = %c.end,
             close = %c.close,
             sma = ?self.sma().map(|m| m.round_dp(4)),
             highest = %self.hh,
@@ -148,7 +148,7 @@ impl Strategy for MaCrossBreakout {
                 self.armed_long = true;
                 self.armed_short = false;
                 tracing::info!(
-                    at = %crate::report::iso(c.end),
+                    at = %c.end,
                     close = %c.close,
                     sma = %(self.sum / self.n_dec).round_dp(4),
                     breakout_above = %self.hh,
@@ -158,7 +158,7 @@ impl Strategy for MaCrossBreakout {
                 self.armed_short = true;
                 self.armed_long = false;
                 tracing::info!(
-                    at = %crate::report::iso(c.end),
+                    at = %c.end,
                     close = %c.close,
                     sma = %(self.sum / self.n_dec).round_dp(4),
                     breakout_below = %self.ll,
@@ -193,10 +193,10 @@ impl Strategy for MaCrossBreakout {
         };
         let level = if long_fires { self.hh } else { self.ll };
         if ctx.holding == held {
-            tracing::info!(at = %crate::report::iso(t.ts), price = %t.price, %level, "breakout: entry skipped because the position is already {direction}");
+            tracing::info!(at = %t.ts, price = %t.price, %level, "breakout: entry skipped because the position is already {direction}");
             return None;
         }
-        tracing::info!(at = %crate::report::iso(t.ts), price = %t.price, %level, "breakout past the level: {direction} signal");
+        tracing::info!(at = %t.ts, price = %t.price, %level, "breakout past the level: {direction} signal");
         Some(Signal { ts: t.ts, symbol: t.symbol, price: t.price, direction, strength: 100 })
     }
 }
