@@ -84,7 +84,7 @@ fn protective_exits_fire_on_intra_candle_prices() {
     // One 5-minute candle 09:30–09:35; the exits must fire at the print, not at the close.
     let cases = [
         ("entry_size: 100, take_profit: 2%", "09:32:00", "102.5", "target"),
-        ("entry_size: 100, trailing_stop: 3%", "09:33:00", "100.8", "stop"),
+        ("entry_size: 100, trailing_stop: 3%", "09:33:00", "100.8", "trailing stop"),
         ("entry_size: 100, stop_loss: 2%", "09:33:30", "97.5", "stop"),
     ];
     for (risk, time, price, reason) in cases {

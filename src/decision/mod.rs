@@ -149,6 +149,7 @@ impl Decision {
                 let gap = target - position;
                 let band = self.cfg.allocation * self.cfg.tolerance;
                 if (gap.abs() * unit) <= band || gap.is_zero() {
+                    tracing::info!(%target, %position, "{}: no order, the position is within the tolerance band", signal.direction);
                     return out;
                 }
                 let side = if gap > Decimal::ZERO { Side::Buy } else { Side::Sell };

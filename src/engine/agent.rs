@@ -454,6 +454,7 @@ impl Agent {
     /// Act on a signal, or keep it until the order in flight has its outcome.
     fn act(&mut self, sig: Signal, price: Price, phase: Phase, out: &mut Outbox) {
         if self.book.blocked() {
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, "signal {}: waits for the order in flight", sig.direction);
             self.pending = Some(Pending { signal: sig, price, phase });
             return;
         }
@@ -492,6 +493,7 @@ impl Agent {
         };
         let view = if long { Holding::Long } else { Holding::Short };
         if held == view {
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, "entry skipped because the position is already {}", sig.direction);
             return;
         }
         if held != Holding::Flat {
@@ -505,6 +507,7 @@ impl Agent {
             }
         }
         if phase != Phase::Open {
+            tracing::info!(agent = %self.cfg.name, at = %sig.ts, ?phase, "entry skipped because the session is not open");
             return;
         }
         let Some(leg) = self.option.as_mut() else { return };
@@ -563,6 +566,12 @@ impl Agent {
     }
 
     fn completed(&mut self, c: &Candle, out: &mut Outbox) {
+        tracing::debug!(
+            agent = %self.cfg.name,
+            at = %c.end,
+            open = %c.open, high = %c.high, low = %c.low, close = %c.close, volume = %c.volume,
+            "candle"
+        );
         let strategy = &mut self.strategy;
         let events = &mut out.events;
         let seen = |x: &Candle| {

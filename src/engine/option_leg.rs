@@ -172,18 +172,22 @@ impl OptionLeg {
         let last = self.expires_at.map_or_else(String::new, |t| {
             format!(", last trade {}", t.to_new_york().format("%Y-%m-%d %H:%M"))
         });
+        use crate::report::price;
         let source = match &self.chain {
             LegChain::Synthetic(chain) => format!(
-                "synthetic quote {} / {} (underlying {underlying}, IV {:.0}%)",
-                q.bid,
-                q.ask,
+                "synthetic quote {} / {} (underlying {}, IV {:.0}%)",
+                price(q.bid),
+                price(q.ask),
+                price(underlying),
                 chain.settings().implied_vol * 100.0
             ),
-            LegChain::Listed(_) => format!("listed quote {} / {} (underlying {underlying})", q.bid, q.ask),
+            LegChain::Listed(_) => {
+                format!("listed quote {} / {} (underlying {})", price(q.bid), price(q.ask), price(underlying))
+            }
         };
         format!(
             "contract {} ({}, strike {}, expiry {}{last}) {source}",
-            self.label(),
+            crate::report::instrument_text(&self.label()),
             c.right,
             c.strike,
             c.expiry

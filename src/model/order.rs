@@ -65,8 +65,10 @@ pub enum OrderKind {
 pub enum ExitReason {
     /// The strategy asked to close or reverse.
     Signal,
-    /// Stop loss or trailing stop.
+    /// Stop loss.
     Stop,
+    /// Trailing stop.
+    TrailingStop,
     /// Take profit.
     Target,
     /// `flatten_at` or the end of the session.
@@ -85,6 +87,7 @@ impl ExitReason {
         match self {
             Self::Signal => "signal",
             Self::Stop => "stop",
+            Self::TrailingStop => "trailing stop",
             Self::Target => "target",
             Self::SessionEnd => "session end",
             Self::Shutdown => "shutdown",
@@ -98,6 +101,7 @@ impl ExitReason {
         Some(match s {
             "signal" => Self::Signal,
             "stop" => Self::Stop,
+            "trailing stop" => Self::TrailingStop,
             "target" => Self::Target,
             "session end" => Self::SessionEnd,
             "shutdown" => Self::Shutdown,

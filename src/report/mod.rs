@@ -27,13 +27,14 @@ pub struct Deal {
     pub symbol: String,
     /// Long (`Buy`) or short (`Sell`).
     pub side: Side,
-    /// Quantity opened.
+    /// Size of the position: the largest it was (a target-position deal adjusts it many times;
+    /// the sum of those adjustments is not a size anyone held).
     pub entry_qty: Qty,
     /// First entry execution.
     pub entry_time: Timestamp,
     /// Average entry price.
     pub entry_price: Price,
-    /// Quantity closed.
+    /// Quantity closed: a deal ends flat, so the whole position (the same size).
     pub exit_qty: Qty,
     /// Last exit execution.
     pub exit_time: Timestamp,
@@ -91,6 +92,8 @@ impl Deal {
 struct OpenDeal {
     side: Side,
     qty: Qty,
+    /// The largest `qty` held.
+    peak: Qty,
     entry_time: Timestamp,
     entry_cost: Money,
     entry_qty: Qty,
@@ -200,10 +203,10 @@ impl Recorder {
                     strategy: self.strategy.clone(),
                     symbol: self.symbol.clone(),
                     side: d.side,
-                    entry_qty: d.entry_qty,
+                    entry_qty: d.peak,
                     entry_time: d.entry_time,
                     entry_price: (d.entry_cost / d.entry_qty).round_dp(6),
-                    exit_qty: d.exit_qty,
+                    exit_qty: d.peak,
                     exit_time: d.exit_time,
                     exit_price: (d.exit_value / d.exit_qty).round_dp(6),
                     pnl: d.pnl.round_dp(6),
@@ -219,6 +222,7 @@ impl Recorder {
         match &mut self.open {
             Some(d) => {
                 d.qty += qty;
+                d.peak = d.peak.max(d.qty);
                 d.entry_qty += qty;
                 d.entry_cost += qty * f.price;
                 d.charges += commission;
@@ -227,6 +231,7 @@ impl Recorder {
                 self.open = Some(OpenDeal {
                     side: f.side,
                     qty,
+                    peak: qty,
                     entry_time: f.ts,
                     entry_cost: qty * f.price,
                     entry_qty: qty,
@@ -472,6 +477,29 @@ pub fn micros(us: u64) -> String {
     }
 }
 
+/// A price (or an amount of money) for text, to the cent tick every instrument the runner
+/// trades uses: at least two decimals (`1.10`, `166.30`), more only when the value has them
+/// (an average price).
+pub fn price(p: Price) -> String {
+    let mut p = p.normalize();
+    if p.scale() < 2 {
+        p.rescale(2);
+    }
+    p.to_string()
+}
+
+/// An instrument name for text, spelled one way everywhere: an option's OCC symbol (padded
+/// `SPY   131019P00168000`, or compact as a broker lists it) as `SPY 131019P00168000`; any
+/// other name as it is.
+pub fn instrument_text(name: &str) -> String {
+    let compact: String = name.split_whitespace().collect();
+    let Some(split) = compact.len().checked_sub(15).filter(|&n| n > 0) else { return name.to_owned() };
+    let Some(tail) = compact.get(split..) else { return name.to_owned() };
+    let b = tail.as_bytes();
+    let occ = b[..6].iter().chain(&b[7..]).all(u8::is_ascii_digit) && matches!(b[6], b'C' | b'P');
+    if occ { format!("{} {tail}", &compact[..split]) } else { name.to_owned() }
+}
+
 /// ISO-8601 with the New York offset, millisecond precision.
 pub fn iso(ts: Timestamp) -> String {
     ts.to_new_york().to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
@@ -586,8 +614,8 @@ const TABLE: [(&str, &str, bool); 14] = [
 /// The deals table for the terminal, from `deals.csv` text (columns found by header name, so
 /// older files render too). Deals are grouped under their entry date; times show the clock
 /// only (an exit on a later day adds its month and day, or its full date in another year). One strategy for every deal goes in the title,
-/// several get a column. OCC symbols lose the root's padding (`SPY131019P00168000`) so the
-/// columns stay apart. Same-day option deals fit a 120-column terminal.
+/// several get a column. OCC symbols are spelled as in every other line
+/// ([`instrument_text`]: `SPY 131019P00168000`). Same-day option deals fit a 120-column terminal.
 fn deals_table(deals_csv: &str) -> String {
     let mut lines = deals_csv.lines();
     let header: Vec<&str> = lines.next().map(|h| h.split(',').collect()).unwrap_or_default();
@@ -623,7 +651,7 @@ fn deals_table(deals_csv: &str) -> String {
                 .map(|&i| {
                     let v = cell(r, cols[i]);
                     match TABLE[i].1 {
-                        "symbol" => v.split_whitespace().collect(),
+                        "symbol" => instrument_text(v),
                         "entry_time" => clock(v),
                         "exit_time" if v.get(..10) == Some(entry_day.as_str()) => clock(v),
                         // Another day of the same year: `10-09 09:31:00`.
@@ -635,12 +663,7 @@ fn deals_table(deals_csv: &str) -> String {
                             v.parse::<Decimal>().map_or(v.to_owned(), |d| d.round_dp(2).to_string())
                         }
                         // Prices with at least cents, so the column's decimals line up.
-                        "entry_price" | "exit_price" => v.parse::<Decimal>().map_or(v.to_owned(), |mut d| {
-                            if d.scale() < 2 {
-                                d.rescale(2);
-                            }
-                            d.to_string()
-                        }),
+                        "entry_price" | "exit_price" => v.parse::<Decimal>().map_or(v.to_owned(), price),
                         _ => v.to_owned(),
                     }
                 })
@@ -719,10 +742,11 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     }
     if !s.denials.is_empty() {
         let _ = writeln!(out, "Denied orders ({}):", s.denials.len());
-        let w = s.denials.iter().map(|d| d.instrument.chars().count()).max().unwrap_or(0);
-        for d in &s.denials {
+        let names: Vec<String> = s.denials.iter().map(|d| instrument_text(&d.instrument)).collect();
+        let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        for (d, name) in s.denials.iter().zip(&names) {
             // Summaries from before the instrument column have none to show.
-            let instrument = if w == 0 { String::new() } else { format!("{:<w$}  ", d.instrument) };
+            let instrument = if w == 0 { String::new() } else { format!("{name:<w$}  ") };
             let _ = writeln!(
                 out,
                 "  {}  {instrument}{:>4}  {:>8}  {}  {}",
@@ -796,6 +820,38 @@ mod tests {
     }
 
     #[test]
+    fn a_target_position_deal_shows_the_largest_size_held_not_the_sum_of_adjustments() {
+        let mut r = Recorder::new("target-position", "BTC-USD", Decimal::ONE);
+        r.on_fill(&fill(Side::Buy, dec!(10), dec!(100), 1, Purpose::Entry));
+        r.on_fill(&fill(Side::Buy, dec!(6), dec!(100), 2, Purpose::Adjust));
+        r.on_fill(&fill(Side::Sell, dec!(5), dec!(110), 3, Purpose::Adjust));
+        r.on_fill(&fill(Side::Buy, dec!(5), dec!(100), 4, Purpose::Adjust));
+        r.on_fill(&fill(Side::Sell, dec!(16), dec!(110), 5, Purpose::Exit(ExitReason::Signal)));
+        let rep = r.finish(dec!(1000), dec!(1000), dec!(0));
+        let d = &rep.deals[0];
+        assert_eq!(
+            (d.entry_qty, d.exit_qty, d.entry_price, d.exit_price),
+            (dec!(16), dec!(16), dec!(100), dec!(110))
+        );
+        assert_eq!(d.pnl, dec!(210));
+    }
+
+    #[test]
+    fn prices_show_cents_and_occ_symbols_one_spelling() {
+        assert_eq!(
+            (price(dec!(1.1)), price(dec!(166.3)), price(dec!(50000))),
+            ("1.10".into(), "166.30".into(), "50000.00".into())
+        );
+        assert_eq!(price(dec!(1.8450)), "1.845");
+        for name in ["SPY   131019P00168000", "SPY131019P00168000"] {
+            assert_eq!(instrument_text(name), "SPY 131019P00168000");
+        }
+        for name in ["SPY", "BTC-USD", "SPY call", "SPY   131019X00168000"] {
+            assert_eq!(instrument_text(name), name);
+        }
+    }
+
+    #[test]
     fn the_denied_orders_table_names_the_instrument() {
         let denied = |instrument: &str| DeniedOrder {
             time: "2013-10-07T15:21:53.000-04:00".into(),
@@ -810,11 +866,11 @@ mod tests {
         s.denials = vec![denied("SPY   131019P00168000"), denied("SPY call")];
         let text = render(DEALS_HEADER, &s);
         assert!(
-            text.contains("  2013-10-07 15:21:53  SPY   131019P00168000   buy        20  halted"),
+            text.contains("  2013-10-07 15:21:53  SPY 131019P00168000   buy        20  halted"),
             "{text}"
         );
         assert!(
-            text.contains("  2013-10-07 15:21:53  SPY call                buy        20  halted"),
+            text.contains("  2013-10-07 15:21:53  SPY call              buy        20  halted"),
             "{text}"
         );
         // A summary.json written before the column existed still reads and renders.
@@ -849,7 +905,8 @@ mod tests {
         assert_eq!(
             cols(lines[3]),
             [
-                "SPY131019P00168000",
+                "SPY",
+                "131019P00168000",
                 "long",
                 "20",
                 "11:01:32",
@@ -868,7 +925,7 @@ mod tests {
         assert_eq!(lines[4], "  2013-10-08");
         let overnight = cols(lines[5]);
         assert_eq!(
-            (&overnight[3], &overnight[5], &overnight[6]),
+            (&overnight[4], &overnight[6], &overnight[7]),
             (&"15:50:00".into(), &"15".into(), &"10-09".into())
         );
         assert!(lines[5].ends_with("session end"), "{text}");
@@ -880,7 +937,7 @@ mod tests {
         let mixed = csv.replacen("ma-cross-breakout,SPY   131019C", "correlation,SPY   131019C", 1);
         let text = deals_table(&mixed);
         assert!(text.starts_with("Deals (2):\n  strategy  "), "{text}");
-        assert!(text.contains("\n  correlation        SPY131019C00166000"), "{text}");
+        assert!(text.contains("\n  correlation        SPY 131019C00166000"), "{text}");
         // No deals: the title only.
         assert_eq!(deals_table(DEALS_HEADER), "Deals (0):\n");
     }

@@ -457,7 +457,7 @@ impl ProtectiveExits {
         }
         if let (Some(f), Some(trail)) = (self.trailing, self.trail_px) {
             if beyond(price, trail, self.long) {
-                return Some(ExitReason::Stop);
+                return Some(ExitReason::TrailingStop);
             }
             let better =
                 if self.long { fastdec::gt(price, self.best) } else { fastdec::lt(price, self.best) };
@@ -616,10 +616,10 @@ mod tests {
         assert_eq!(p.on_price(dec!(1)), None, "inactive until armed");
         p.arm(dec!(100), true);
         assert_eq!(p.on_price(dec!(96)), None);
-        assert_eq!(p.on_price(dec!(95)), Some(ExitReason::Stop), "trailing 5 % below 100");
+        assert_eq!(p.on_price(dec!(95)), Some(ExitReason::TrailingStop), "trailing 5 % below 100");
         p.arm(dec!(100), true);
         assert_eq!(p.on_price(dec!(110)), None);
-        assert_eq!(p.on_price(dec!(104.5)), Some(ExitReason::Stop), "trail from 110");
+        assert_eq!(p.on_price(dec!(104.5)), Some(ExitReason::TrailingStop), "trail from 110");
         p.arm(dec!(100), false);
         assert_eq!(p.on_price(dec!(80)), Some(ExitReason::Target));
         let mut p = ProtectiveExits::new(Some(dec!(0.1)), None, None);

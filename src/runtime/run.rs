@@ -376,41 +376,66 @@ pub fn backtest(
     Ok(super::fleet::Finished { report, outcome: super::fleet::Outcome::Completed, run: journal_run })
 }
 
-/// Format an agent event as one line for the terminal (`None` for quiet events).
+/// Format an agent event as one line for the terminal (`None` for quiet events). Orders name
+/// the instrument and their price (`buy 20 SPY 131019P00168000 LMT 1.85`); prices show the
+/// cent tick ([`crate::report::price`]); a halt's reason comes before the exit it causes (the
+/// agent's event order), and the day roll that ends a halt is a plain line, not a warning.
 pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
+    use crate::report::{instrument_text, price};
     let t = |ts: Timestamp| crate::report::iso(ts);
     Some(match ev {
-        AgentEvent::Signal(s) => {
-            format!("{} {agent} signal {:?} strength {}% @ {}", t(s.ts), s.direction, s.strength, s.price)
+        AgentEvent::Signal(s) => match s.direction {
+            crate::strategy::Direction::Target(_) => {
+                format!("{} {agent} signal {} @ {}", t(s.ts), s.direction, price(s.price))
+            }
+            _ => format!(
+                "{} {agent} signal {} strength {}% @ {}",
+                t(s.ts),
+                s.direction,
+                s.strength,
+                price(s.price)
+            ),
+        },
+        AgentEvent::Denied(d) => {
+            let o = &d.order;
+            format!(
+                "{} {agent} order {} {} {} {} denied: {} ({})",
+                t(o.ts),
+                o.id,
+                o.side,
+                o.qty,
+                instrument_text(o.instrument.as_str()),
+                d.reason,
+                d.message
+            )
         }
-        AgentEvent::Denied(d) => format!("{} {agent} {}", t(d.order.ts), crate::risk::gate::describe(d)),
         AgentEvent::OrderSent(o) => {
-            let kind = match o.kind {
-                OrderKind::Market => "market".to_owned(),
-                OrderKind::Limit { limit } => format!("limit {limit}"),
-                OrderKind::MarketableLimit { offset_ticks } => {
-                    format!("marketable limit (touch ± {offset_ticks} ticks)")
-                }
-                OrderKind::Stop { stop } => format!("stop {stop}"),
-                OrderKind::StopLimit { stop, limit } => format!("stop {stop} limit {limit}"),
-            };
             let purpose = match o.purpose {
                 Purpose::Entry => "entry".to_owned(),
                 Purpose::Add => "add".to_owned(),
                 Purpose::Adjust => "adjust".to_owned(),
                 Purpose::Exit(r) => format!("exit: {}", r.as_str()),
             };
-            format!("{} {agent} order {} {} {} {kind} ({purpose})", t(o.ts), o.id, o.side, o.qty)
+            format!(
+                "{} {agent} order {} {} {} {} {} ({purpose})",
+                t(o.ts),
+                o.id,
+                o.side,
+                o.qty,
+                instrument_text(o.instrument.as_str()),
+                order_price(o.kind, o.side)
+            )
         }
         AgentEvent::Order(OrderEvent::Filled(f)) | AgentEvent::Order(OrderEvent::PartiallyFilled(f)) => {
             format!(
-                "{} {agent} filled {} {} {} @ {} fee {} (leaves {})",
+                "{} {agent} filled {} {} {} {} @ {} fee {} (leaves {})",
                 t(f.ts),
                 f.id,
                 f.side,
                 f.qty,
-                f.price,
-                f.commission,
+                instrument_text(f.instrument.as_str()),
+                price(f.price),
+                f.commission.round_dp(2),
                 f.leaves
             )
         }
@@ -432,7 +457,7 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
         AgentEvent::State { ts, state, reason } => match state {
             StateChange::Halted => format!("{} {agent} warning: halted: {reason}", t(*ts)),
             StateChange::ReduceOnly => format!("{} {agent} warning: reduce-only: {reason}", t(*ts)),
-            StateChange::Active => format!("{} {agent} warning: active again: {reason}", t(*ts)),
+            StateChange::Active => format!("{} {agent} active again: {reason}", t(*ts)),
         },
         AgentEvent::Connectivity(c) => match c {
             Connectivity::Up { ts, .. } | Connectivity::Down { ts, .. } => format!("{} {agent} {c}", t(*ts)),
@@ -440,13 +465,40 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
         },
         AgentEvent::Warning { ts, message } => format!("{} {agent} warning: {message}", t(*ts)),
         AgentEvent::Info { ts, message } => format!("{} {agent} {message}", t(*ts)),
-        AgentEvent::Position { ts, qty, avg_price, realized, equity, .. } => format!(
-            "{} {agent} position {} @ {} realized {} equity {}",
-            t(*ts),
-            qty,
-            avg_price.round_dp(4),
-            realized.round_dp(2),
-            equity.round_dp(2)
-        ),
+        AgentEvent::Position { ts, instrument, qty, avg_price, realized, equity } => {
+            let held = if qty.is_zero() {
+                "flat".to_owned()
+            } else {
+                format!("{qty} @ {}", price(avg_price.round_dp(4)))
+            };
+            format!(
+                "{} {agent} position {} {held} realized {} equity {}",
+                t(*ts),
+                instrument_text(instrument.as_str()),
+                price(realized.round_dp(2)),
+                price(equity.round_dp(2))
+            )
+        }
     })
+}
+
+/// An order's pricing as a trader writes it: `MKT`, `LMT 1.85`, `STP 1.80`, `STP 1.80 LMT 1.78`;
+/// a marketable limit's price is set at the venue from its touch, so it shows its offset
+/// (`MKT-LMT +1 tick` for a buy above the ask, `MKT-LMT -1 tick` for a sell below the bid).
+fn order_price(kind: OrderKind, side: crate::model::Side) -> String {
+    use crate::report::price;
+    match kind {
+        OrderKind::Market => "MKT".to_owned(),
+        OrderKind::Limit { limit } => format!("LMT {}", price(limit)),
+        OrderKind::MarketableLimit { offset_ticks } => {
+            let sign = match side {
+                crate::model::Side::Buy => '+',
+                crate::model::Side::Sell => '-',
+            };
+            let unit = if offset_ticks == 1 { "tick" } else { "ticks" };
+            format!("MKT-LMT {sign}{offset_ticks} {unit}")
+        }
+        OrderKind::Stop { stop } => format!("STP {}", price(stop)),
+        OrderKind::StopLimit { stop, limit } => format!("STP {} LMT {}", price(stop), price(limit)),
+    }
 }

@@ -113,12 +113,20 @@ pub struct ExternalSignal {
     symbol: SymbolId,
     events: Vec<ExternalEvent>,
     next: usize,
+    /// Signals that arrived while the session was closed: refused, not acted on later.
+    refused: u64,
 }
 
 impl ExternalSignal {
     /// Follow `events` (sorted by time) for `symbol`.
     pub fn new(symbol: SymbolId, events: Vec<ExternalEvent>) -> Self {
-        Self { symbol, events, next: 0 }
+        Self { symbol, events, next: 0, refused: 0 }
+    }
+
+    /// How many signals arrived while the session was closed (refused; each one is logged as a
+    /// warning).
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 }
 
@@ -137,6 +145,14 @@ impl Strategy for ExternalSignal {
         }
         let e = latest?;
         if ctx.phase != Phase::Open {
+            self.refused += 1;
+            tracing::warn!(
+                at = %e.ts,
+                direction = %e.direction,
+                strength = e.strength,
+                refused = self.refused,
+                "external signal outside the session: refused"
+            );
             return None;
         }
         // A repeated direction is passed on too: the decision engine may add to the position.
@@ -213,5 +229,6 @@ mod tests {
         let out = TradeContext { phase: Phase::OutOfSession, holding: Holding::Long };
         assert_eq!(s.on_trade(&trade("2013-10-07T10:08:00-04:00"), out), None);
         assert_eq!(s.on_trade(&trade("2013-10-07T10:09:00-04:00"), open), None);
+        assert_eq!(s.refused(), 1, "counted as refused");
     }
 }

@@ -129,6 +129,14 @@ impl Strategy for MaCrossBreakout {
         }
         self.hh = self.highs.iter().copied().max().unwrap_or(c.high);
         self.ll = self.lows.iter().copied().min().unwrap_or(c.low);
+        tracing::debug!(
+            at = %c.end,
+            close = %c.close,
+            sma = ?self.sma().map(|m| m.round_dp(4)),
+            highest = %self.hh,
+            lowest = %self.ll,
+            "ma-cross-breakout candle"
+        );
 
         if let (true, Some(pc)) = (had_prev, prev_close) {
             // close_i vs SMA_i  <=>  N·close_i vs sum_i ; same for i-1.
@@ -139,9 +147,23 @@ impl Strategy for MaCrossBreakout {
             if now_above && !prev_above {
                 self.armed_long = true;
                 self.armed_short = false;
+                tracing::info!(
+                    at = %c.end,
+                    close = %c.close,
+                    sma = %(self.sum / self.n_dec).round_dp(4),
+                    breakout_above = %self.hh,
+                    "cross above the SMA: long armed, entry on a print above the breakout level"
+                );
             } else if now_below && !prev_below {
                 self.armed_short = true;
                 self.armed_long = false;
+                tracing::info!(
+                    at = %c.end,
+                    close = %c.close,
+                    sma = %(self.sum / self.n_dec).round_dp(4),
+                    breakout_below = %self.ll,
+                    "cross below the SMA: short armed, entry on a print below the breakout level"
+                );
             }
             self.slope_up = self.sum > prev_sum;
             self.slope_down = self.sum < prev_sum;
@@ -160,15 +182,21 @@ impl Strategy for MaCrossBreakout {
             ),
             BreakoutMode::MaSlope => (self.armed_long && self.slope_up, self.armed_short && self.slope_down),
         };
-        let direction = if long_fires {
+        let (direction, held) = if long_fires {
             self.armed_long = false;
-            (ctx.holding != Holding::Long).then_some(Direction::Long)
+            (Direction::Long, Holding::Long)
         } else if short_fires {
             self.armed_short = false;
-            (ctx.holding != Holding::Short).then_some(Direction::Short)
+            (Direction::Short, Holding::Short)
         } else {
-            None
-        }?;
+            return None;
+        };
+        let level = if long_fires { self.hh } else { self.ll };
+        if ctx.holding == held {
+            tracing::info!(at = %t.ts, price = %t.price, %level, "breakout: entry skipped because the position is already {direction}");
+            return None;
+        }
+        tracing::info!(at = %t.ts, price = %t.price, %level, "breakout past the level: {direction} signal");
         Some(Signal { ts: t.ts, symbol: t.symbol, price: t.price, direction, strength: 100 })
     }
 }

@@ -59,6 +59,22 @@ pub enum Direction {
     Target(Decimal),
 }
 
+impl std::fmt::Display for Direction {
+    /// `Long`, `Short`, `Flat`; a target as a percentage of the allocation: `target 79.3 % long`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Long => f.write_str("Long"),
+            Self::Short => f.write_str("Short"),
+            Self::Flat => f.write_str("Flat"),
+            Self::Target(t) if t.is_zero() => f.write_str("target flat"),
+            Self::Target(t) => {
+                let side = if t.is_sign_negative() { "short" } else { "long" };
+                write!(f, "target {} % {side}", (t.abs() * Decimal::ONE_HUNDRED).round_dp(1).normalize())
+            }
+        }
+    }
+}
+
 /// A strategy's output: a direction with a strength of 0–100 %.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Signal {

@@ -183,7 +183,7 @@ impl DayTradeLedger {
             return Err(Denial::new(
                 codes::PDT_LIMIT,
                 format!(
-                    "closing {} on {} would be day trade #{} in the 5 business days {start}..={}; \
+                    "closing {} on {} would be day trade #{} in the 5 business days {start} – {}; \
                      equity {} is below {}",
                     order.instrument,
                     order.date,
@@ -198,7 +198,7 @@ impl DayTradeLedger {
             return Err(Denial::new(
                 codes::PDT_LIMIT,
                 format!(
-                    "{count} day trades already in the 5 business days {start}..={}; opening {} could \
+                    "{count} day trades already in the 5 business days {start} – {}; opening {} could \
                      only be closed today as a 4th day trade; equity {} is below {}",
                     order.date,
                     order.instrument,
