@@ -94,3 +94,45 @@ fn an_equity_entry_below_one_share_is_denied_and_reported() {
         o.stdout
     );
 }
+
+#[test]
+fn gaps_in_the_data_are_counted_and_reported() {
+    // The BTC file has days of 2016, 2017 and 2018 with months between them: three gaps.
+    let o = backtest(&BTC.replace("BROKER", ", account_type: cash"), None);
+    assert_eq!(o.summary["data_gaps"], 3, "{}", o.summary);
+    assert!(o.stdout.contains("  data gaps      3 (trading sessions without a price"), "{}", o.stdout);
+    // A tape without missing sessions has none (the nights and the weekend are the session's
+    // normal breaks).
+    let recipe = "version: 1\nagent: spy-gapless\n\
+        provider: {kind: replay, path: {data}/spy-1m-trade-2013-10-07_11.csv.gz}\n\
+        broker: {kind: paper, account: p, starting_equity: 100000}\n\
+        instrument: {underlying: SPY, kind: equity}\n\
+        algorithm: {kind: external-signal, timeframe: 1m}\n";
+    let o = backtest(recipe, Some(""));
+    assert_eq!(o.summary["data_gaps"], 0, "{}", o.summary);
+    assert!(!o.stdout.contains("data gaps"), "{}", o.stdout);
+}
+
+#[test]
+fn equity_at_zero_halts_the_agent_for_the_rest_of_the_run() {
+    // Short $5,000 of BTC at ≈ $618 in a margin account, held across the 2016–2017 gap: at the
+    // first price after it (≈ $4,700) equity is far below zero. The agent halts there, flattens,
+    // says why, and stays halted: the December buy is refused with the reason.
+    let signals = "2016-10-09T17:00:00+00:00,BTC-USD,s\n2017-12-17T12:00:00+00:00,BTC-USD,b\n";
+    let recipe = "version: 1\nagent: btc-short\n\
+        provider: {kind: replay, path: {data}/coinbase-btcusd-1m-trade.csv.gz}\n\
+        broker: {kind: paper, account: btc, account_type: margin, starting_equity: 5000}\n\
+        instrument: {underlying: BTC-USD, kind: crypto}\n\
+        algorithm: {kind: external-signal, timeframe: 1m}\n\
+        risk: {allocation: 5000}\nsession: {calendar: 24x7}\ncompliance: {regime: off}\n";
+    let o = backtest(recipe, Some(signals));
+    assert_eq!(o.deals.len(), 1, "{:?}", o.deals);
+    let d = &o.deals[0];
+    assert_eq!((d[2].as_str(), d[13].as_str()), ("short", "halt"), "{d:?}");
+    assert!(d[7].starts_with("2017-09-0"), "closed at the first price after the gap: {d:?}");
+    let halted = o.denials("halted");
+    assert_eq!(halted.len(), 1, "{}", o.stdout);
+    assert!(halted[0]["time"].as_str().unwrap().starts_with("2017-12-17"), "{}", halted[0]);
+    let why = halted[0]["message"].as_str().unwrap();
+    assert!(why.contains("equity-exhausted: equity -") && why.contains("rest of the run"), "{why}");
+}

@@ -203,6 +203,8 @@ pub struct RiskGate {
     day: i64,
     entries_today: u32,
     state: TradingState,
+    /// Why the agent was halted (empty: no reason given), for the denials while it is.
+    halt_reason: String,
     /// Times of the orders approved in the last 60 seconds (only kept with an order-rate limit).
     recent: VecDeque<Timestamp>,
     compliance: Option<AccountCompliance>,
@@ -218,6 +220,7 @@ impl RiskGate {
             day: i64::MIN,
             entries_today: 0,
             state: TradingState::Active,
+            halt_reason: String::new(),
             recent: VecDeque::new(),
             compliance: None,
         }
@@ -248,6 +251,12 @@ impl RiskGate {
     /// Change the trading state.
     pub fn set_state(&mut self, state: TradingState) {
         self.state = state;
+    }
+
+    /// Halt, for `reason` (named by every entry refused while halted).
+    pub fn halt(&mut self, reason: &str) {
+        self.state = TradingState::Halted;
+        reason.clone_into(&mut self.halt_reason);
     }
 
     /// Approve, clip or deny an order (no compliance snapshot: the compliance rules are skipped).
@@ -324,7 +333,12 @@ impl RiskGate {
                     return deny(order, DenyReason::ReduceOnly, "the agent is reduce-only".into());
                 }
                 TradingState::Halted => {
-                    return deny(order, DenyReason::Halted, "the agent is halted".into());
+                    let m = if self.halt_reason.is_empty() {
+                        "the agent is halted".to_owned()
+                    } else {
+                        format!("the agent is halted ({})", self.halt_reason)
+                    };
+                    return deny(order, DenyReason::Halted, m);
                 }
             }
         }
