@@ -8,8 +8,10 @@
 //!   tolerance band around the target.
 //!
 //! Sizes ([`Size`](crate::decision::Size)) are a percentage of the allocation or a number of
-//! units, as a recipe writes them. Quantities are whole units, rounded down; an intent for zero
-//! units is dropped.
+//! units, as a recipe writes them. Quantities are rounded down to the instrument's quantity
+//! increment (whole shares and contracts, fractions of a coin). An entry, add or adjustment that
+//! rounds down to nothing is still an intent, of quantity 0: the risk gate refuses it as
+//! `size-below-minimum`, so it is reported, never dropped silently.
 
 mod size;
 
@@ -18,7 +20,7 @@ use rust_decimal::Decimal;
 pub use size::Size;
 
 use crate::model::order::{ExitReason, Purpose};
-use crate::model::{Money, Price, Qty, Side};
+use crate::model::{Money, Price, Qty, Side, round_to_increment};
 use crate::strategy::{Direction, Signal};
 
 /// One order the decision engine wants (before risk and order-type pricing).
@@ -38,9 +40,6 @@ pub struct Intents([Option<OrderIntent>; 2]);
 
 impl Intents {
     fn push(&mut self, i: OrderIntent) {
-        if i.qty <= Decimal::ZERO {
-            return;
-        }
         if self.0[0].is_none() {
             self.0[0] = Some(i);
         } else {
@@ -70,6 +69,8 @@ pub struct DecisionConfig {
     pub add_size: Option<Size>,
     /// Contract multiplier (1 for shares, 100 for options).
     pub multiplier: Decimal,
+    /// The smallest quantity step (1 for shares and contracts); quantities are rounded down to it.
+    pub increment: Qty,
     /// target-position: allowed distance from the target, as a fraction of the allocation.
     pub tolerance: Decimal,
 }
@@ -86,18 +87,20 @@ impl Decision {
         Self { cfg }
     }
 
-    /// Units for a size at a price.
+    /// Units for a size at a price, rounded down to the quantity increment (0 when the size
+    /// buys less than one increment).
     pub fn units(&self, size: Size, price: Price) -> Qty {
-        match size {
-            Size::Units(u) => u.floor(),
+        let units = match size {
+            Size::Units(u) => u,
             Size::Percent(p) => {
                 let unit = price * self.cfg.multiplier;
                 if unit <= Decimal::ZERO {
                     return Decimal::ZERO;
                 }
-                (self.cfg.allocation * p.fraction() / unit).floor()
+                self.cfg.allocation * p.fraction() / unit
             }
-        }
+        };
+        round_to_increment(units, self.cfg.increment)
     }
 
     /// The intents for `signal`, given the signed `position`.
@@ -145,10 +148,20 @@ impl Decision {
                 if unit <= Decimal::ZERO {
                     return out;
                 }
-                let target = (self.cfg.allocation * f / unit).trunc();
+                let exact = self.cfg.allocation * f / unit;
+                let target = round_to_increment(exact, self.cfg.increment);
                 let gap = target - position;
                 let band = self.cfg.allocation * self.cfg.tolerance;
-                if (gap.abs() * unit) <= band || gap.is_zero() {
+                if gap.is_zero() {
+                    // Outside the band, but less than one increment away: refused, not dropped.
+                    let wanted = exact - position;
+                    if wanted.abs() * unit > band {
+                        let side = if wanted > Decimal::ZERO { Side::Buy } else { Side::Sell };
+                        out.push(OrderIntent { side, qty: Decimal::ZERO, purpose: Purpose::Adjust });
+                    }
+                    return out;
+                }
+                if gap.abs() * unit <= band {
                     tracing::info!(%target, %position, "{}: no order, the position is within the tolerance band", signal.direction);
                     return out;
                 }
@@ -181,6 +194,7 @@ mod tests {
             entry_size: Size::Percent(Percent::from_fraction(dec!(0.5))),
             add_size: add,
             multiplier: Decimal::ONE,
+            increment: Decimal::ONE,
             tolerance: dec!(0.1),
         })
     }
@@ -220,5 +234,33 @@ mod tests {
         assert_eq!((up[0].side, up[0].qty), (Side::Buy, dec!(51)));
         let flip = all(d(None).decide(&sig(Direction::Target(dec!(-0.5))), dec!(100)));
         assert_eq!((flip[0].side, flip[0].qty, flip[1].qty), (Side::Sell, dec!(100), dec!(151)));
+    }
+
+    #[test]
+    fn quantities_round_down_to_the_increment_and_nothing_is_dropped() {
+        let coin = |increment| {
+            Decision::new(DecisionConfig {
+                allocation: dec!(5000),
+                entry_size: Size::Percent(Percent::from_fraction(dec!(1))),
+                add_size: None,
+                multiplier: Decimal::ONE,
+                increment,
+                tolerance: dec!(0.05),
+            })
+        };
+        let at = |direction| Signal { price: dec!(6789.12), ..sig(direction) };
+        // 5 000 / 6 789.12 = 0.7364…: in satoshis, and nothing at all in whole coins.
+        let e = all(coin(dec!(0.00000001)).decide(&at(Direction::Long), dec!(0)));
+        assert_eq!((e[0].qty, e[0].purpose), (dec!(0.73647247), Purpose::Entry));
+        let e = all(coin(Decimal::ONE).decide(&at(Direction::Long), dec!(0)));
+        assert_eq!((e[0].qty, e[0].purpose), (dec!(0), Purpose::Entry), "kept, for the gate to refuse");
+        let t = all(coin(Decimal::ONE).decide(&at(Direction::Target(dec!(0.5))), dec!(0)));
+        assert_eq!((t[0].side, t[0].qty, t[0].purpose), (Side::Buy, dec!(0), Purpose::Adjust));
+        let t = all(coin(dec!(0.001)).decide(&at(Direction::Target(dec!(-0.5))), dec!(0)));
+        assert_eq!((t[0].side, t[0].qty), (Side::Sell, dec!(0.368)));
+        assert!(
+            coin(Decimal::ONE).decide(&at(Direction::Target(dec!(0.01))), dec!(0)).is_empty(),
+            "in the band"
+        );
     }
 }

@@ -7,7 +7,8 @@
 //! What the venue does with it comes back later as `Event::Order` (accepted, filled, …): the
 //! agent's own books (cash, positions, working orders; `agent/book.rs`) change only then.
 //! While an order it sent is still in flight, new entries wait for its outcome.
-//! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`.
+//! The risk side (trading state, loss guards, compliance ledgers) is in `agent/risk.rs`; gaps
+//! in the data (whole sessions without a price) are reported by `agent/gaps.rs`.
 //! Backtest and `runner up` drive exactly this code, so they make the same trades.
 
 use rust_decimal::Decimal;
@@ -31,6 +32,7 @@ use crate::risk::guard::LossGuard;
 use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
 mod book;
+mod gaps;
 mod refusal;
 mod risk;
 
@@ -107,6 +109,8 @@ pub struct Agent {
     /// Shutdown done: nothing works at the venue any more, the report can be made.
     stopped: bool,
     day_index: i64,
+    /// The trading day of the latest price (0 before the first), to notice gaps in the data.
+    price_day: i64,
     session_close: i64,
     /// The symbol positions are held in: the instrument, or the option contract.
     traded: SymbolId,
@@ -144,6 +148,7 @@ impl Agent {
             stopping: false,
             stopped: false,
             day_index: 0,
+            price_day: 0,
             session_close: 0,
             traded: symbol,
             option: None,
@@ -361,6 +366,9 @@ impl Agent {
             self.day_index = day_index;
             self.session_close = day.close;
             self.refresh_timer();
+        }
+        if day_index != self.price_day {
+            self.on_price_day(day_index, ts, out);
         }
         if completed && let Some(c) = self.candles.take_completed() {
             self.completed(&c, out);

@@ -28,6 +28,16 @@ pub type Qty = rust_decimal::Decimal;
 /// An amount of money in the account currency. Always a `Decimal`.
 pub type Money = rust_decimal::Decimal;
 
+/// `qty` rounded toward zero to a whole number of `increment`s, the smallest step a venue
+/// trades the instrument in (1 for shares and contracts, e.g. 0.00000001 for bitcoin). An
+/// increment that is not positive counts as 1.
+pub fn round_to_increment(qty: Qty, increment: Qty) -> Qty {
+    if increment <= rust_decimal::Decimal::ZERO || increment == rust_decimal::Decimal::ONE {
+        return qty.trunc();
+    }
+    qty.checked_div(increment).map_or_else(|| qty.trunc(), |n| n.trunc() * increment)
+}
+
 /// A point in time: nanoseconds since the Unix epoch, UTC.
 ///
 /// Compact (8 bytes) and `Copy`, so market events stay small on the hot path;

@@ -18,7 +18,7 @@ use super::model::{
     Algorithm, AlgorithmKind, BreakoutMode, Broker, BrokerKind, Instrument, InstrumentKind, PriceBand,
     PriceBandLimits, Provider, ProviderKind, Recipe, Risk,
 };
-use super::types::{Money, Percent, Size, Speed};
+use super::types::{Money, Percent, Quantity, Size, Speed};
 
 /// `provider.speed` (replay): no pacing.
 pub const SPEED: Speed = Speed::Max;
@@ -38,6 +38,9 @@ pub const IMPLIED_VOL: Percent = Percent::from_fraction(crate::options::chain::D
 /// `instrument.rate` (option): the synthetic chain's continuously compounded risk-free rate, 4%
 /// a year (set it for the period replayed: ≈0.001 for 2013).
 pub const RATE: f64 = crate::options::chain::DEFAULT_RATE;
+/// `instrument.quantity_increment` (crypto): one satoshi, the base increment of Coinbase's
+/// BTC-USD (shares and option contracts trade in whole units).
+pub const QUANTITY_INCREMENT_CRYPTO: Quantity = Quantity(Decimal::from_parts(1, 0, 0, false, 8));
 /// `algorithm.breakout_mode` (ma-cross-breakout): a break of the candles' range.
 pub const BREAKOUT_MODE: BreakoutMode = BreakoutMode::Range;
 /// `algorithm.swing_lookback` (correlation).
@@ -94,6 +97,15 @@ impl Instrument {
     /// The synthetic option chain's risk-free rate, [`RATE`] when not written.
     pub fn rate_or_default(&self) -> f64 {
         self.rate.unwrap_or(RATE)
+    }
+
+    /// The smallest quantity step: 1 for shares and contracts; for crypto the recipe's
+    /// `quantity_increment`, [`QUANTITY_INCREMENT_CRYPTO`] when not written.
+    pub fn quantity_increment_or_default(&self) -> Decimal {
+        match self.kind {
+            InstrumentKind::Crypto => self.quantity_increment.unwrap_or(QUANTITY_INCREMENT_CRYPTO).value(),
+            InstrumentKind::Equity | InstrumentKind::Option => Decimal::ONE,
+        }
     }
 }
 
@@ -157,6 +169,9 @@ impl Recipe {
             } else {
                 b.commission_per_share = Some(b.commission_per_share_or_default());
             }
+        }
+        if r.instrument.kind == InstrumentKind::Crypto {
+            r.instrument.quantity_increment = Some(Quantity(r.instrument.quantity_increment_or_default()));
         }
         if r.instrument.kind == InstrumentKind::Option {
             r.instrument.implied_vol = Some(r.instrument.implied_vol_or_default());

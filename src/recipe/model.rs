@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::defaults;
-use super::types::{ClockTime, Money, Percent, Size, Speed, Strike, Timeframe};
+use super::types::{ClockTime, Money, Percent, Quantity, Size, Speed, Strike, Timeframe};
 // The components' own types, written in recipes as they are.
 pub use crate::market::session::{CalendarKind, Hours, HoursWindow, NamedHours};
 pub use crate::options::{ExpiryPreference, ExpiryWindow};
@@ -395,6 +395,10 @@ pub struct Instrument {
     #[schemars(extend("default" = defaults::RATE))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// crypto: the smallest quantity step the venue trades (its size or base increment); order sizes are rounded down to it, and an order smaller than one step is refused (`size-below-minimum`). Default 0.00000001 (one satoshi, Coinbase's BTC-USD increment). Shares and option contracts always trade in whole units.
+    #[schemars(extend("default" = defaults::QUANTITY_INCREMENT_CRYPTO))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity_increment: Option<Quantity>,
 }
 
 /// Algorithm kinds.

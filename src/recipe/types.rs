@@ -85,6 +85,49 @@ impl JsonSchema for Money {
     }
 }
 
+/// A quantity of the traded instrument (shares, contracts or coins), written as a decimal
+/// number (`0.00000001`). Parsed from its text, never through binary floating point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Quantity(pub Decimal);
+
+impl Quantity {
+    /// The decimal value.
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.normalize())
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_decimal_number(self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Money::deserialize(d).map(|m| Self(m.0))
+    }
+}
+
+impl JsonSchema for Quantity {
+    fn schema_name() -> Cow<'static, str> {
+        "Quantity".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "A quantity of the instrument (shares, contracts or coins), e.g. 0.00000001."
+        })
+    }
+}
+
 /// How fast a replay runs: `max` (as fast as possible) or a multiple of real time (`60x`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Speed {
@@ -147,6 +190,13 @@ mod tests {
         assert_eq!(Speed::Times(dec!(1.50)).to_string(), "1.5x");
         assert!("fast".parse::<Speed>().is_err());
         assert!("0x".parse::<Speed>().is_err());
+    }
+
+    #[test]
+    fn quantity_reads_small_decimals_exactly() {
+        let q: Quantity = serde_json::from_str("0.00000001").unwrap();
+        assert_eq!(q, Quantity(dec!(0.00000001)));
+        assert_eq!(q.to_string(), "0.00000001");
     }
 
     #[test]

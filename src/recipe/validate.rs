@@ -774,6 +774,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     c.only_with("/instrument/allow_writing", !is_opt && i.allow_writing, "options", &what);
     c.only_with("/instrument/implied_vol", !is_opt && i.implied_vol.is_some(), "options", &what);
     c.only_with("/instrument/rate", !is_opt && i.rate.is_some(), "options", &what);
+    c.only_with(
+        "/instrument/quantity_increment",
+        i.kind != InstrumentKind::Crypto && i.quantity_increment.is_some(),
+        "crypto",
+        &what,
+    );
     c.only_with("/risk/max_contracts", !is_opt && r.risk.max_contracts.is_some(), "options", &what);
     c.only_with(
         "/broker/commission_per_contract",

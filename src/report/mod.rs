@@ -118,6 +118,7 @@ pub struct Recorder {
     note: Option<String>,
     denials: Vec<DeniedOrder>,
     price_source: PriceSource,
+    data_gaps: u64,
 }
 
 /// An order the risk gate refused, as the report shows it.
@@ -153,6 +154,7 @@ impl Recorder {
             note: None,
             denials: Vec::new(),
             price_source: PriceSource::Market,
+            data_gaps: 0,
         }
     }
 
@@ -171,6 +173,11 @@ impl Recorder {
             code: d.reason.code().to_owned(),
             message: d.message.clone(),
         });
+    }
+
+    /// Record a gap in the market data (whole trading sessions without a price).
+    pub fn on_gap(&mut self) {
+        self.data_gaps += 1;
     }
 
     /// Record an execution.
@@ -268,6 +275,7 @@ impl Recorder {
         summary.note = self.note;
         summary.denied_orders = self.denials.len();
         summary.denials = self.denials;
+        summary.data_gaps = self.data_gaps;
         Report { multiplier: self.multiplier, deals: self.deals, equity: self.equity, summary }
     }
 }
@@ -311,6 +319,10 @@ pub struct Summary {
     /// never saw them.
     #[serde(default)]
     pub off_band_prints: u64,
+    /// Gaps in the market data: runs of whole trading sessions without a price of the traded
+    /// instrument (each is also a warning of the run).
+    #[serde(default)]
+    pub data_gaps: u64,
     /// Live feeds: how long after their exchange time market events arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_latency: Option<LatencySummary>,
@@ -435,6 +447,7 @@ impl Summary {
             denied_orders: 0,
             denials: Vec::new(),
             off_band_prints: 0,
+            data_gaps: 0,
             feed_latency: None,
             run: None,
         }
@@ -727,6 +740,13 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
     let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
     let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
+    if s.data_gaps > 0 {
+        let _ = writeln!(
+            out,
+            "  data gaps      {} (trading sessions without a price; see the warnings)",
+            s.data_gaps
+        );
+    }
     if let Some(l) = s.feed_latency.as_ref().filter(|l| l.events > 0) {
         let _ = writeln!(
             out,

@@ -2,10 +2,12 @@
 //!
 //! [`RiskApproved<T>`] can only be made by [`RiskGate::check`]; brokers take nothing else.
 //! Refusals are [`OrderDenied`] events with a [`DenyReason`] code (our refusal, distinct from
-//! a venue's `OrderRejected`). Exits are never refused; entries are refused when the agent's
+//! a venue's `OrderRejected`). Exits are never refused; entries are refused when sized below
+//! one quantity increment, when they would sell short in a cash account, when the agent's
 //! [`TradingState`] is not `Active`, beyond the order rate, outside the session and after
 //! `flatten_at`, beyond the daily entry count, when the US compliance rules refuse them
-//! ([`AccountCompliance`]), and clipped to the position, notional and allocation limits.
+//! ([`AccountCompliance`]), and clipped to the position, notional and allocation limits (in
+//! whole quantity increments).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,8 +15,9 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 use crate::model::order::{ExitReason, OrderKind, OrderRequest, Purpose};
-use crate::model::{Money, Price, Qty, Side, Timestamp, fastdec};
+use crate::model::{Money, Price, Qty, Side, Timestamp, fastdec, round_to_increment};
 use crate::risk::account::{AccountCompliance, AccountSnapshot};
+use crate::risk::compliance::codes;
 use crate::strategy::Phase;
 
 /// An agent's trading state (as in Nautilus Trader): what the gate lets through.
@@ -87,8 +90,11 @@ pub enum DenyReason {
     MaxNotional,
     /// `max_trades_per_day` entries already made today.
     MaxTradesPerDay,
-    /// Nothing to order (zero or negative quantity).
+    /// Nothing to order (an exit of zero or negative quantity, or one that would not reduce).
     ZeroQuantity,
+    /// An entry, add or adjustment sized below one quantity increment (less than a share, a
+    /// contract, or the venue's smallest fraction of a coin).
+    SizeBelowMinimum,
     /// The allocation (money the agent may put at risk) leaves no room.
     Allocation,
     /// The agent is halted (daily loss, drawdown or a halt command): no entries.
@@ -104,7 +110,9 @@ pub enum DenyReason {
     /// Options: no contract could be chosen or opened (no strikes or quote, or the contract
     /// may not be opened now, e.g. after its last trading time).
     NoContract,
-    /// A US compliance rule refused it; the code is one of [`crate::risk::compliance::codes`].
+    /// A compliance rule refused it; the code is one of [`crate::risk::compliance::codes`]. A
+    /// cash account's short sale is refused with `cash-account-short` whether or not the US
+    /// rulebook applies (crypto too).
     Compliance(&'static str),
 }
 
@@ -118,6 +126,7 @@ impl DenyReason {
             Self::MaxNotional => "max-notional",
             Self::MaxTradesPerDay => "max-trades-per-day",
             Self::ZeroQuantity => "zero-quantity",
+            Self::SizeBelowMinimum => "size-below-minimum",
             Self::Allocation => "allocation",
             Self::Halted => "halted",
             Self::ReduceOnly => "reduce-only",
@@ -169,6 +178,10 @@ pub struct RiskLimits {
     /// Most orders (entries and exits) in any 60 seconds; entries beyond it are refused,
     /// exits are counted but never refused.
     pub max_orders_per_minute: Option<u32>,
+    /// The smallest quantity step (`None`: whole units); clipped sizes are rounded down to it.
+    pub increment: Option<Qty>,
+    /// A cash account: no order may leave the position short.
+    pub cash_account: bool,
 }
 
 /// What the gate needs to know about the agent at the time of an order.
@@ -190,6 +203,8 @@ pub struct RiskGate {
     day: i64,
     entries_today: u32,
     state: TradingState,
+    /// Why the agent was halted (empty: no reason given), for the denials while it is.
+    halt_reason: String,
     /// Times of the orders approved in the last 60 seconds (only kept with an order-rate limit).
     recent: VecDeque<Timestamp>,
     compliance: Option<AccountCompliance>,
@@ -205,6 +220,7 @@ impl RiskGate {
             day: i64::MIN,
             entries_today: 0,
             state: TradingState::Active,
+            halt_reason: String::new(),
             recent: VecDeque::new(),
             compliance: None,
         }
@@ -237,6 +253,12 @@ impl RiskGate {
         self.state = state;
     }
 
+    /// Halt, for `reason` (named by every entry refused while halted).
+    pub fn halt(&mut self, reason: &str) {
+        self.state = TradingState::Halted;
+        reason.clone_into(&mut self.halt_reason);
+    }
+
     /// Approve, clip or deny an order (no compliance snapshot: the compliance rules are skipped).
     pub fn check(
         &mut self,
@@ -258,7 +280,15 @@ impl RiskGate {
             Err(Box::new(OrderDenied { order, reason, message }))
         };
         if order.qty <= Decimal::ZERO {
-            return deny(order, DenyReason::ZeroQuantity, "nothing to order".into());
+            if order.purpose.is_exit() {
+                return deny(order, DenyReason::ZeroQuantity, "nothing to order".into());
+            }
+            let m = format!(
+                "the size buys less than the smallest quantity ({}) at {}",
+                self.increment().normalize(),
+                order.ref_price
+            );
+            return deny(order, DenyReason::SizeBelowMinimum, m);
         }
         if let Purpose::Exit(_) = order.purpose {
             // Reduce-only: never more than the position.
@@ -271,6 +301,17 @@ impl RiskGate {
             order.qty = order.qty.min(held);
             self.note_order(order.ts);
             return Ok(RiskApproved(order));
+        }
+        if self.limits.cash_account && order.side == Side::Sell && order.qty > ctx.position {
+            if ctx.position <= Decimal::ZERO {
+                let m = format!(
+                    "selling {} short needs a margin account (the cash account holds none)",
+                    order.qty.normalize()
+                );
+                return deny(order, DenyReason::Compliance(codes::CASH_ACCOUNT_SHORT), m);
+            }
+            // Sell what is held, never more.
+            order.qty = ctx.position;
         }
         // Does this order increase the absolute position?
         let after = ctx.position + order.side.sign() * order.qty;
@@ -292,7 +333,12 @@ impl RiskGate {
                     return deny(order, DenyReason::ReduceOnly, "the agent is reduce-only".into());
                 }
                 TradingState::Halted => {
-                    return deny(order, DenyReason::Halted, "the agent is halted".into());
+                    let m = if self.halt_reason.is_empty() {
+                        "the agent is halted".to_owned()
+                    } else {
+                        format!("the agent is halted ({})", self.halt_reason)
+                    };
+                    return deny(order, DenyReason::Halted, m);
                 }
             }
         }
@@ -366,7 +412,7 @@ impl RiskGate {
             (self.limits.allocation, DenyReason::Allocation),
         ] {
             if let (Some(max), true) = (limit, unit > Decimal::ZERO) {
-                let by_notional = (max / unit).floor();
+                let by_notional = round_to_increment(max / unit, self.increment());
                 if cap.is_none_or(|(c, _)| by_notional < c) {
                     cap = Some((by_notional, reason));
                 }
@@ -384,6 +430,11 @@ impl RiskGate {
             ));
         }
         Ok(reducing + room)
+    }
+
+    /// The smallest quantity step: the configured increment, else one unit.
+    fn increment(&self) -> Qty {
+        self.limits.increment.unwrap_or(Decimal::ONE)
     }
 
     fn note_order(&mut self, ts: Timestamp) {
@@ -611,6 +662,32 @@ mod tests {
     }
 
     #[test]
+    fn sizes_below_one_increment_and_cash_account_shorts_are_refused() {
+        let open = |p| ctx(Phase::Open, p, 0);
+        let mut g = RiskGate::new(RiskLimits::default());
+        let d = g.check(req(Side::Buy, dec!(0), Purpose::Entry), &open(dec!(0))).unwrap_err();
+        assert_eq!(d.reason, DenyReason::SizeBelowMinimum);
+        assert_eq!(d.message, "the size buys less than the smallest quantity (1) at 100");
+        let d = g.check(req(Side::Sell, dec!(0), Purpose::Exit(ExitReason::Stop)), &open(dec!(1)));
+        assert_eq!(d.unwrap_err().reason, DenyReason::ZeroQuantity);
+        // Fractional coins: the allocation clips in increments.
+        let coin = RiskLimits {
+            allocation: Some(dec!(50)),
+            increment: Some(dec!(0.001)),
+            cash_account: true,
+            ..RiskLimits::default()
+        };
+        let mut g = RiskGate::new(coin);
+        let a = g.check(req(Side::Buy, dec!(0.7), Purpose::Entry), &open(dec!(0))).unwrap();
+        assert_eq!(a.inner().qty, dec!(0.5));
+        // A cash account sells what it holds, and never short.
+        let a = g.check(req(Side::Sell, dec!(0.9), Purpose::Adjust), &open(dec!(0.5))).unwrap();
+        assert_eq!(a.inner().qty, dec!(0.5));
+        let d = g.check(req(Side::Sell, dec!(0.2), Purpose::Entry), &open(dec!(0))).unwrap_err();
+        assert_eq!(d.reason.code(), "cash-account-short");
+    }
+
+    #[test]
     fn protective_exits() {
         let mut p = ProtectiveExits::new(Some(dec!(0.1)), Some(dec!(0.2)), Some(dec!(0.05)));
         assert_eq!(p.on_price(dec!(1)), None, "inactive until armed");
@@ -638,6 +715,7 @@ mod tests {
             DenyReason::MaxNotional,
             DenyReason::MaxTradesPerDay,
             DenyReason::ZeroQuantity,
+            DenyReason::SizeBelowMinimum,
             DenyReason::Allocation,
             DenyReason::Halted,
             DenyReason::ReduceOnly,

@@ -1,9 +1,12 @@
-//! Loss guards: the daily loss limit and the max drawdown, watched on every price update.
+//! Loss guards: the daily loss limit, the max drawdown and the end of equity, watched on every
+//! price update.
 //!
 //! What belongs here: [`LossGuard`], a few comparisons per price that say when the agent must
 //! halt. The agent acts on a [`Breach`]: cancel working orders, flatten, set the gate's
-//! [`TradingState::Halted`](crate::risk::gate::TradingState). Both halts last for the rest of
-//! the trading day. The next trading day re-bases the daily loss on the day's starting equity;
+//! [`TradingState::Halted`](crate::risk::gate::TradingState). Equity at or below zero is always
+//! watched, whatever the recipe sets, and its halt lasts for the rest of the run: an account
+//! with nothing left must not trade on. The other two halts last for the rest of the trading
+//! day. The next trading day re-bases the daily loss on the day's starting equity;
 //! after a drawdown halt it also re-bases the peak on it — the halted agent is flat, so its
 //! equity cannot climb back to the old peak, and measuring from that peak would halt it again
 //! at the first price of every later day (docs/risk-and-compliance.md, "Max drawdown").
@@ -22,6 +25,8 @@ pub enum Breach {
     /// Equity fell `max_drawdown` below its peak (since the start of the run, or since the
     /// day after the last drawdown halt).
     MaxDrawdown,
+    /// Equity is at or below zero: the account has nothing left (for the rest of the run).
+    EquityExhausted,
 }
 
 impl Breach {
@@ -30,6 +35,7 @@ impl Breach {
         match self {
             Self::DailyLoss => "daily-loss-limit",
             Self::MaxDrawdown => "max-drawdown",
+            Self::EquityExhausted => "equity-exhausted",
         }
     }
 }
@@ -50,6 +56,8 @@ pub struct LossGuard {
     peak: Money,
     tripped_today: bool,
     drawdown_tripped: bool,
+    /// Equity reached zero: nothing trips any more (the agent is halted for good).
+    exhausted: bool,
     band: Option<Band>,
 }
 
@@ -79,6 +87,7 @@ impl LossGuard {
             peak: equity,
             tripped_today: false,
             drawdown_tripped: false,
+            exhausted: false,
             band: None,
         }
     }
@@ -104,6 +113,7 @@ impl LossGuard {
     pub fn set_band(&mut self, cash: Money, qty: Qty, multiplier: Decimal, scale: u32) {
         let qm = qty * multiplier;
         let floor = [
+            (!self.exhausted).then_some(Decimal::ZERO),
             (!self.drawdown_tripped)
                 .then_some(())
                 .and(self.max_drawdown)
@@ -142,9 +152,9 @@ impl LossGuard {
             Some(Band { cash, qty, lo, hi, lo_open: lo == Decimal::MIN, hi_open: hi == Decimal::MAX });
     }
 
-    /// Whether any guard is configured (an agent without one skips the per-price work).
-    pub fn enabled(&self) -> bool {
-        self.daily_loss_limit.is_some() || self.max_drawdown.is_some()
+    /// Whether equity has reached zero (the agent is halted for the rest of the run).
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
     }
 
     /// A new trading day `day` begins: re-bases the daily loss on `equity`, and after a
@@ -177,6 +187,13 @@ impl LossGuard {
     /// same day).
     #[inline]
     pub fn on_equity(&mut self, equity: Money) -> Option<Breach> {
+        if self.exhausted {
+            return None;
+        }
+        if equity <= Decimal::ZERO {
+            self.exhausted = true;
+            return Some(Breach::EquityExhausted);
+        }
         if equity > self.peak {
             self.peak = equity;
         }
@@ -241,6 +258,22 @@ mod tests {
         assert!(!g.new_day(4, dec!(10000)), "no halt to end");
         assert_eq!(g.peak(), dec!(11000));
         assert_eq!(g.on_equity(dec!(9900)), Some(Breach::MaxDrawdown), "10 % below 11000 set on day 3");
+    }
+
+    #[test]
+    fn equity_at_zero_trips_once_for_the_run() {
+        let mut g = LossGuard::new(None, None, dec!(5000));
+        g.new_day(1, dec!(5000));
+        // Short 8 at 600 (cash 9800): equity reaches 0 at a price of 1225.
+        g.set_band(dec!(9800), dec!(-8), Decimal::ONE, 2);
+        assert!(g.quiet_at(dec!(1224.99), dec!(9800), dec!(-8)));
+        assert!(!g.quiet_at(dec!(1225), dec!(9800), dec!(-8)));
+        assert_eq!(g.on_equity(dec!(0.01)), None);
+        assert_eq!(g.on_equity(dec!(-27000)), Some(Breach::EquityExhausted));
+        assert!(g.exhausted());
+        assert!(!g.new_day(2, dec!(-27000)), "no day ends it");
+        assert_eq!(g.on_equity(dec!(-30000)), None, "once");
+        assert!(g.exhausted());
     }
 
     #[test]

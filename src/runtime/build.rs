@@ -121,6 +121,7 @@ pub fn agent_config(r: &Recipe) -> Result<AgentConfig, String> {
     let starting = b.starting_equity.map_or(Decimal::from(100_000), |m| m.value());
     let allocation = r.allocation_or_default().map_or(starting, |m| m.value());
     let max_units = if contracts { r.risk.max_contracts } else { r.risk.max_shares };
+    let increment = r.instrument.quantity_increment_or_default();
     Ok(AgentConfig {
         name: r.agent.clone(),
         order_prefix: r.agent.clone(),
@@ -139,6 +140,7 @@ pub fn agent_config(r: &Recipe) -> Result<AgentConfig, String> {
             entry_size: r.risk.entry_size_or_default(),
             add_size: r.risk.add_size,
             multiplier,
+            increment,
             tolerance: r.algorithm.tolerance_or_default().fraction(),
         },
         limits: RiskLimits {
@@ -148,6 +150,8 @@ pub fn agent_config(r: &Recipe) -> Result<AgentConfig, String> {
             max_trades_per_day: r.risk.max_trades_per_day,
             allocation: r.risk.allocation.map(|m| m.value()),
             max_orders_per_minute: r.risk.max_orders_per_minute,
+            increment: Some(increment),
+            cash_account: b.account_type == RecipeAccount::Cash,
         },
         exits: ProtectiveExits::new(
             r.risk.stop_loss.map(|p| p.fraction()),

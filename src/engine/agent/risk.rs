@@ -56,15 +56,15 @@ impl Agent {
         match state {
             TradingState::Halted => {
                 // The reason first, then the cancels and the exit it causes.
-                let reason = reason.to_owned();
-                out.events.push(AgentEvent::State { ts, state: StateChange::Halted, reason });
+                let why = reason.to_owned();
+                out.events.push(AgentEvent::State { ts, state: StateChange::Halted, reason: why });
                 self.cancel_all(out);
                 self.pending = None;
                 // Exits are always approved; the phase only matters for entries.
                 self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
                 // `day_index` is 0 only until the first price (1970-01-01 is never traded).
                 self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
-                self.gate.set_state(TradingState::Halted);
+                self.gate.halt(reason);
                 self.refresh_timer();
             }
             TradingState::ReduceOnly => {
@@ -78,8 +78,9 @@ impl Agent {
         }
     }
 
-    /// On every price: a new trading day ends a halt (every halt is day-long); then the daily
-    /// loss limit and max drawdown are checked against the current equity.
+    /// On every price: a new trading day ends a halt (every halt but the end of equity is
+    /// day-long); then the daily loss limit, max drawdown and equity at zero are checked
+    /// against the current equity.
     #[inline]
     pub(super) fn watch_losses(&mut self, day: i64, _phase: Phase, out: &mut Outbox) {
         if self.halted_day == Some(FIRST_DAY) {
@@ -93,9 +94,6 @@ impl Agent {
                 out.events.push(AgentEvent::State { ts: self.now, state: StateChange::Active, reason });
             }
             self.refresh_timer();
-        }
-        if !self.guard.enabled() {
-            return;
         }
         let cash = self.book.cash();
         let qty = self.book.qty(self.traded);
@@ -128,8 +126,17 @@ impl Agent {
                 (self.guard.peak() - equity).round_dp(2),
                 self.guard.peak().round_dp(2)
             ),
+            Breach::EquityExhausted => format!(
+                "{breach}: equity {} is at or below zero; halted for the rest of the run",
+                equity.round_dp(2)
+            ),
         };
         self.halt(TradingState::Halted, &reason, out);
+        if breach == Breach::EquityExhausted {
+            // No new day ends this halt.
+            self.halted_day = None;
+            self.refresh_timer();
+        }
     }
 
     fn compliance_instrument(&self) -> (InstrumentId, AssetClass) {
