@@ -74,6 +74,15 @@ impl Desk {
         path
     }
 
+    /// `runner ARGS` in the project, with its key and the fleet file's journal.
+    fn runner(&self, args: &[&str]) -> Run {
+        Run::new(args)
+            .dir(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &self.key_file)
+            .env("HOME", self.dir.path())
+            .env_remove("RUNNER_JOURNAL")
+    }
+
     /// `runner up` in the project, output to `up.out` / `up.err`.
     fn spawn_up(&self, recipe: &Path, extra: &[&str]) -> Child {
         let out = fs::File::create(self.path("up.out")).expect("out");
@@ -381,14 +390,7 @@ fn a_position_opened_by_hand_refuses_the_start_unless_adopted() {
     let desk = Desk::new(FakeConfig::default());
     desk.fake.open_position("SPY", Decimal::from(30), Decimal::new(16_512, 2));
     let recipe = live_recipe(&desk);
-    let out = Run::new(["up"])
-        .arg(&recipe)
-        .dir(desk.dir.path())
-        .env("SOPS_AGE_KEY_FILE", &desk.key_file)
-        .env("HOME", desk.dir.path())
-        .env_remove("RUNNER_JOURNAL")
-        .run()
-        .code(1);
+    let out = desk.runner(&["up"]).arg(&recipe).run().code(1);
     assert!(out.stderr.contains("differs from the journal"), "{}", out.stderr);
     assert!(
         out.stderr.contains("SPY") && out.stderr.contains("30"),
@@ -437,14 +439,7 @@ fn live_money_needs_the_live_flag() {
         .expect("recipe")
         .replace("  kind: alpaca\n  account:", "  kind: alpaca\n  environment: live\n  account:");
     let recipe = desk.recipe("real-money", &text);
-    let out = Run::new(["up"])
-        .arg(&recipe)
-        .dir(desk.dir.path())
-        .env("SOPS_AGE_KEY_FILE", &desk.key_file)
-        .env("HOME", desk.dir.path())
-        .env_remove("RUNNER_JOURNAL")
-        .run()
-        .code(1);
+    let out = desk.runner(&["up"]).arg(&recipe).run().code(1);
     assert!(out.stderr.contains("--live"), "{}", out.stderr);
     assert!(desk.fake.requests().is_empty(), "nothing reached the broker: {:?}", desk.fake.requests());
 }
@@ -453,14 +448,7 @@ fn live_money_needs_the_live_flag() {
 fn validate_online_authenticates_and_finds_the_symbol_without_placing_anything() {
     let desk = Desk::new(FakeConfig::default());
     let recipe = live_recipe(&desk);
-    let online = |path: &Path| {
-        Run::new(["validate", "--online"])
-            .arg(path)
-            .dir(desk.dir.path())
-            .env("SOPS_AGE_KEY_FILE", &desk.key_file)
-            .env("HOME", desk.dir.path())
-            .run()
-    };
+    let online = |path: &Path| desk.runner(&["validate", "--online"]).arg(path).run();
     let out = online(&recipe).success();
     assert!(out.stdout.contains("√ ") && out.stdout.contains("authenticated"), "{}", out.stdout);
     assert!(out.stdout.contains("SPY tradable"), "{}", out.stdout);

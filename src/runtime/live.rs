@@ -39,6 +39,21 @@ pub struct Starting<'a> {
     pub adopt: bool,
 }
 
+impl Starting<'_> {
+    /// The journal record of this agent's position `p` in `instrument` at `time`.
+    fn position(&self, instrument: &InstrumentId, p: &Position, time: DateTime<Utc>) -> PositionRecord {
+        PositionRecord {
+            run: None,
+            agent: self.agent.clone(),
+            account: self.account.clone(),
+            instrument: instrument.clone(),
+            qty: p.qty,
+            avg_price: p.avg_price,
+            time,
+        }
+    }
+}
+
 /// Reconcile `client`'s account (`state`, read just before) with what `restored` (the journal) says, journal what was
 /// learned, and hand the venue's positions and working orders to `agent` and `client`.
 /// Returns the lines to print; `Err` is the refusal (with the difference as a table).
@@ -85,35 +100,13 @@ pub async fn take_over(
         }
         let position_records: Vec<PositionRecord> = changed
             .iter()
-            .map(|i| {
-                let p = positions.get(i).copied().unwrap_or_default();
-                PositionRecord {
-                    run: None,
-                    agent: who.agent.clone(),
-                    account: who.account.clone(),
-                    instrument: i.clone(),
-                    qty: p.qty,
-                    avg_price: p.avg_price,
-                    time: now,
-                }
-            })
+            .map(|i| who.position(i, &positions.get(i).copied().unwrap_or_default(), now))
             .collect();
         sink.record_recovered(&records, &orders, &position_records, now)
             .map_err(|e| format!("journal: {e}"))?;
     }
-    let held: Vec<PositionRecord> = positions
-        .iter()
-        .filter(|(_, p)| !p.qty.is_zero())
-        .map(|(i, p)| PositionRecord {
-            run: None,
-            agent: who.agent.clone(),
-            account: who.account.clone(),
-            instrument: i.clone(),
-            qty: p.qty,
-            avg_price: p.avg_price,
-            time: now,
-        })
-        .collect();
+    let held: Vec<PositionRecord> =
+        positions.iter().filter(|(_, p)| !p.qty.is_zero()).map(|(i, p)| who.position(i, p, now)).collect();
     let still: Vec<OrderRecord> = still.into_iter().cloned().collect();
     let gaps = compare(&held, &still, state);
     if !gaps.is_empty() {
