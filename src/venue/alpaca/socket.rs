@@ -11,10 +11,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// An open stream.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Open `url` within `deadline`; the error is the reason, for a Down event.
+/// Open `url` within `deadline`; the error is the reason, for a Down event. Nagle's algorithm
+/// is off: small frames (auth, subscribe, pongs) leave at once instead of waiting for an ACK.
 pub async fn connect(url: &str, deadline: Duration) -> Result<Socket, String> {
     crate::venue::tls::install();
-    match tokio::time::timeout(deadline, tokio_tungstenite::connect_async(url)).await {
+    let connecting = tokio_tungstenite::connect_async_with_config(url, None, true);
+    match tokio::time::timeout(deadline, connecting).await {
         Ok(Ok((ws, _))) => Ok(ws),
         Ok(Err(e)) => Err(format!("cannot connect: {e}")),
         Err(_) => Err(format!("no connection within {deadline:?}")),

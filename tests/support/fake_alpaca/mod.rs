@@ -249,7 +249,12 @@ impl FakeAlpaca {
                     .build()
                     .expect("fake alpaca runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    use axum::serve::ListenerExt;
+                    // Small frames (a ping after a print) leave at once, not after a delayed ACK.
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("tokio listener").tap_io(|tcp| {
+                            let _ = tcp.set_nodelay(true);
+                        });
                     tokio::select! {
                         _ = axum::serve(listener, app) => {}
                         _ = stop => {}
