@@ -62,6 +62,8 @@ pub enum Link {
     Venue,
     /// The market-data feed.
     Feed,
+    /// An external signal source (a Redis stream).
+    Signals,
 }
 
 /// A connection came up, went down, or data was missed.
@@ -100,6 +102,7 @@ impl std::fmt::Display for Link {
         f.write_str(match self {
             Self::Venue => "venue",
             Self::Feed => "market data feed",
+            Self::Signals => "signal source",
         })
     }
 }

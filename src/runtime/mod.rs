@@ -44,6 +44,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod remote;
 pub mod run;
+pub mod signal_feed;
 pub mod signals;
 pub mod status;
 pub mod venues;
