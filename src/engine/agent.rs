@@ -15,7 +15,9 @@ use rust_decimal::Decimal;
 
 use self::book::Book;
 use super::candles::CandleStyle;
-pub use super::event::{AgentEvent, Command, Event, Outbox, Request, StateChange, Timer};
+pub use super::event::{
+    AgentEvent, Command, Event, ExternalIn, ExternalOutcome, Outbox, Request, StateChange, Timer,
+};
 use super::option_leg::OptionLeg;
 use super::related::RelatedFeed;
 use crate::decision::{Decision, DecisionConfig, OrderIntent};
@@ -29,6 +31,7 @@ use crate::report::{Recorder, Report};
 use crate::risk::account::ComplianceConfig;
 use crate::risk::gate::{DenyReason, GateContext, ProtectiveExits, RiskGate, RiskLimits, TradingState};
 use crate::risk::guard::LossGuard;
+use crate::strategy::external_signal::ExternalEvent;
 use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, TradeContext};
 
 mod book;
@@ -303,6 +306,7 @@ impl Agent {
             Event::Timer(ts) => self.on_timer(ts, out),
             Event::Connectivity(c) => out.events.push(AgentEvent::Connectivity(c)),
             Event::Chain(snap) => self.on_chain(&snap, out),
+            Event::External(x) => self.on_external(x, out),
             Event::Command(Command::Shutdown) => self.shutdown(out),
             Event::Command(Command::Halt { reason }) => self.halt(TradingState::Halted, &reason, out),
             Event::Command(Command::ReduceOnly { reason }) => {
@@ -398,6 +402,54 @@ impl Agent {
             out.events.push(AgentEvent::Signal(sig));
             self.act(sig, t.price, phase, out);
         }
+    }
+
+    /// An external signal: acted on at once, at the traded symbol's latest print, through the
+    /// same decision and risk path as a strategy's own signal. Ends with
+    /// [`AgentEvent::External`]: the orders it caused, or why it was refused.
+    fn on_external(&mut self, x: ExternalIn, out: &mut Outbox) {
+        let start = out.events.len();
+        let refused = self.take_external(&x.signal, out).err();
+        let mut orders = Vec::new();
+        let mut denied = None;
+        for e in &out.events[start..] {
+            match e {
+                AgentEvent::OrderSent(o) => orders.push(o.id.clone()),
+                AgentEvent::Denied(d) if denied.is_none() => {
+                    denied = Some(format!("{}: {}", d.reason, d.message))
+                }
+                _ => {}
+            }
+        }
+        let refused = refused.or(if orders.is_empty() { denied } else { None });
+        if let Some(why) = &refused {
+            tracing::info!(agent = %self.cfg.name, id = ?x.id, "external signal {} refused: {why}", x.signal.direction);
+        }
+        out.events.push(AgentEvent::External(ExternalOutcome {
+            ts: self.now,
+            id: x.id,
+            signal: x.signal,
+            refused,
+            orders,
+        }));
+    }
+
+    fn take_external(&mut self, e: &ExternalEvent, out: &mut Outbox) -> Result<(), String> {
+        if self.stopped() {
+            return Err("the agent is stopping".into());
+        }
+        let Some(price) = self.book.mark(self.symbol) else {
+            return Err(format!("no price for {} yet", self.cfg.symbol_label));
+        };
+        let (phase, _) = self.clock.phase(self.now);
+        let holding = self.holding();
+        let AnyStrategy::ExternalSignal(s) = &mut self.strategy else {
+            return Err("this agent's algorithm takes no external signals".into());
+        };
+        let sig = s.on_external(e, price, self.now, TradeContext { phase, holding })?;
+        out.events.push(AgentEvent::Signal(sig));
+        self.act(sig, price, phase, out);
+        Ok(())
     }
 
     /// A time came that no market event brought: the session clock moves to it (a new day

@@ -17,6 +17,7 @@ use crate::model::order::{OrderEvent, OrderRequest, Replace};
 use crate::model::{InstrumentId, Money, Price, Timestamp};
 use crate::risk::gate::{OrderDenied, RiskApproved};
 use crate::strategy::Signal;
+use crate::strategy::external_signal::ExternalEvent;
 
 /// What the agent asks its venue to do. The runtime carries it out; the outcome comes back as
 /// [`Event::Order`].
@@ -78,8 +79,37 @@ pub enum Event {
     /// venue it is handed to. An agent trading options on a listed chain takes it; every other
     /// agent ignores it.
     Chain(Arc<ChainSnapshot>),
+    /// A signal from another system (a stream entry, a socket message) for an
+    /// `external-signal` agent: acted on at once, at the latest price.
+    External(ExternalIn),
     /// A command.
     Command(Command),
+}
+
+/// An external signal as it reaches the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalIn {
+    /// The source's id for it (a stream entry id), carried through to the outcome.
+    pub id: Option<String>,
+    /// The signal (its time is when it was published).
+    pub signal: ExternalEvent,
+}
+
+/// What the agent did with an external signal: the orders it sent, or why it refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalOutcome {
+    /// When the agent took it (its clock).
+    pub ts: Timestamp,
+    /// The source's id for it.
+    pub id: Option<String>,
+    /// The signal.
+    pub signal: ExternalEvent,
+    /// Why nothing was done, when it was refused (outside the session, no price yet, the
+    /// risk gate's reason).
+    pub refused: Option<String>,
+    /// The orders it caused (none when the position already matched, or an order in flight
+    /// makes it wait).
+    pub orders: Vec<ClientOrderId>,
 }
 
 /// When the agent wants to be woken without a market event: at `at` (flatten or session
@@ -116,6 +146,8 @@ pub enum AgentEvent {
     Candle(Candle),
     /// A strategy signal.
     Signal(Signal),
+    /// What became of an external signal (after the signal, orders and denials it led to).
+    External(ExternalOutcome),
     /// The risk gate (or the agent, for an option entry it could not price) refused an order.
     Denied(OrderDenied),
     /// An order was approved and sent to the venue.

@@ -17,7 +17,7 @@ pub mod window;
 pub use history::{AsOf, Counted, FIRST_EVENT_KEY};
 pub use record::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, NewRun, OrderRecord, OrderStatus,
-    OrderType, PositionRecord, RunId, RunMode, RunRecord,
+    OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
 };
 pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport};
 pub use totals::RunTotals;

@@ -239,6 +239,39 @@ pub struct DenialRecord {
     pub time: DateTime<Utc>,
 }
 
+/// An external signal (a stream entry, a socket message) and what became of it: the orders
+/// it caused, or why it was refused. One per (agent, source, signal id): a redelivered entry
+/// finds it and is never traded again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    /// Run, if any.
+    pub run: Option<RunId>,
+    /// Agent.
+    pub agent: AgentId,
+    /// Where it came from: `redis:<stream>:<group>` or `socket`.
+    pub source: String,
+    /// The source's id for it (the stream entry id), if it had one.
+    pub signal_id: Option<String>,
+    /// The ticker as published (empty when the entry had none).
+    pub ticker: String,
+    /// `buy` or `sell` (empty when the entry could not be read).
+    pub direction: String,
+    /// Strength in percent.
+    pub strength: u8,
+    /// `accepted` or `refused`.
+    pub status: String,
+    /// Why it was refused (stale, malformed, outside the session, the risk gate's reason).
+    pub reason: Option<String>,
+    /// The client order ids it caused.
+    pub orders: Vec<ClientOrderId>,
+    /// When it was published.
+    #[serde(with = "ts")]
+    pub published: DateTime<Utc>,
+    /// When the agent took it.
+    #[serde(with = "ts")]
+    pub time: DateTime<Utc>,
+}
+
 /// Who a halt applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

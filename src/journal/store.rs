@@ -22,12 +22,32 @@ use serde::de::DeserializeOwned;
 use super::audit::{GENESIS, canonical_json, entry_hash, from_hex, to_hex};
 use super::record::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, NewRun, OrderRecord, PositionRecord, RunBegin,
-    RunEnd, RunId, RunRecord, ts,
+    RunEnd, RunId, RunRecord, SignalRecord, ts,
 };
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId};
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// Version 3: external signals and what became of them, one per (agent, source, id).
+const SIGNALS_TABLE: &str = "
+CREATE TABLE signals (
+    audit_seq   INTEGER PRIMARY KEY,
+    run_id      TEXT,
+    agent       TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    signal_id   TEXT,
+    ticker      TEXT NOT NULL,
+    direction   TEXT NOT NULL,
+    strength    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    orders      TEXT NOT NULL,
+    published   TEXT NOT NULL,
+    time        TEXT NOT NULL
+);
+CREATE UNIQUE INDEX signals_once ON signals (agent, source, signal_id) WHERE signal_id IS NOT NULL;
+";
 
 /// Version 2: a client order id is submitted once, ever. The index covers the orders recorded
 /// after the migration (`audit_seq > {first}`): a version-1 journal may hold ids an older runner
@@ -548,6 +568,59 @@ impl Stored for HaltRecord {
     }
 }
 
+impl Stored for SignalRecord {
+    const KIND: &'static str = "signal";
+    const TABLE: &'static str = "signals";
+    const COLUMNS: &'static [&'static str] = &[
+        "run_id",
+        "agent",
+        "source",
+        "signal_id",
+        "ticker",
+        "direction",
+        "strength",
+        "status",
+        "reason",
+        "orders",
+        "published",
+        "time",
+    ];
+    fn to_sql(&self) -> Vec<SqlValue> {
+        let orders: Vec<&str> = self.orders.iter().map(|o| o.0.as_str()).collect();
+        vec![
+            opt_text(self.run.as_ref()),
+            text(&self.agent),
+            text(&self.source),
+            self.signal_id.as_ref().map_or(SqlValue::Null, text),
+            text(&self.ticker),
+            text(&self.direction),
+            SqlValue::Integer(i64::from(self.strength)),
+            text(&self.status),
+            self.reason.as_ref().map_or(SqlValue::Null, text),
+            text(orders.join(" ")),
+            text(ts::format(&self.published)),
+            text(ts::format(&self.time)),
+        ]
+    }
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let orders: String = row.get(10)?;
+        Ok(Self {
+            run: get_run(row, 1)?,
+            agent: AgentId(row.get(2)?),
+            source: row.get(3)?,
+            signal_id: row.get(4)?,
+            ticker: row.get(5)?,
+            direction: row.get(6)?,
+            strength: row.get(7)?,
+            status: row.get(8)?,
+            reason: row.get(9)?,
+            orders: orders.split_whitespace().map(|o| ClientOrderId(o.to_owned())).collect(),
+            published: get_ts(row, 11)?,
+            time: get_ts(row, 12)?,
+        })
+    }
+}
+
 const RUN_COLUMNS: &str =
     "audit_seq, id, agent, recipe, mode, started_at, metadata, ended_at, outcome, end_audit_seq";
 
@@ -764,15 +837,19 @@ impl Journal {
         }
         if version == 0 {
             tx.execute_batch(SCHEMA).map_err(sql)?;
+            tx.execute_batch(SIGNALS_TABLE).map_err(sql)?;
             tx.execute_batch(&unique_submissions(0)).map_err(sql)?;
             tx.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, ?1)", [to_hex(&GENESIS)])
                 .map_err(sql)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
-        } else if version == 1 && create {
-            let last: i64 = tx
-                .query_row("SELECT coalesce(max(audit_seq), 0) FROM orders", [], |r| r.get(0))
-                .map_err(sql)?;
-            tx.execute_batch(&unique_submissions(last)).map_err(sql)?;
+        } else if version < SCHEMA_VERSION && create {
+            if version == 1 {
+                let last: i64 = tx
+                    .query_row("SELECT coalesce(max(audit_seq), 0) FROM orders", [], |r| r.get(0))
+                    .map_err(sql)?;
+                tx.execute_batch(&unique_submissions(last)).map_err(sql)?;
+            }
+            tx.execute_batch(SIGNALS_TABLE).map_err(sql)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
@@ -958,6 +1035,29 @@ impl Journal {
     /// Record a halt. Durable when this returns.
     pub fn record_halt(&mut self, halt: &HaltRecord) -> Result<i64, JournalError> {
         self.append(halt)
+    }
+
+    /// Record an external signal and what became of it. Durable when this returns.
+    pub fn record_signal(&mut self, signal: &SignalRecord) -> Result<i64, JournalError> {
+        self.append(signal)
+    }
+
+    /// The journaled signal `id` of `agent` from `source`, if it was handled before.
+    pub fn signal_seen(
+        &self,
+        agent: &AgentId,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<SignalRecord>, JournalError> {
+        Ok(self
+            .select("agent = ? AND source = ? AND signal_id = ?", vec![text(agent), text(source), text(id)])?
+            .into_iter()
+            .next())
+    }
+
+    /// Signals of `agent`, in journal order.
+    pub fn signals_of(&self, agent: &AgentId) -> Result<Vec<SignalRecord>, JournalError> {
+        self.select("agent = ?", vec![text(agent)])
     }
 
     fn select<R: Stored>(&self, where_sql: &str, values: Vec<SqlValue>) -> Result<Vec<R>, JournalError> {
@@ -1203,6 +1303,7 @@ impl Journal {
         check_table::<DayTradeRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         check_table::<DenialRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         check_table::<HaltRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
+        check_table::<SignalRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         {
             let mut stmt = tx.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs")).map_err(sql)?;
             let runs = stmt

@@ -18,7 +18,8 @@ use super::model::{
     Algorithm, AlgorithmKind, BreakoutMode, Broker, BrokerKind, Instrument, InstrumentKind, PriceBand,
     PriceBandLimits, Provider, ProviderKind, Recipe, Risk,
 };
-use super::types::{Money, Percent, Quantity, Size, Speed};
+use super::model::{SignalSourceKind, Signals};
+use super::types::{Age, Money, Percent, Quantity, Size, Speed};
 
 /// `provider.speed` (replay): no pacing.
 pub const SPEED: Speed = Speed::Max;
@@ -51,6 +52,19 @@ pub const FRACTAL_LOOKBACK: u32 = crate::strategy::correlation::DEFAULT_FRACTAL_
 pub const TARGET_POSITION_PERIOD: u32 = 20;
 /// `algorithm.tolerance` (target-position): 5%.
 pub const TOLERANCE: Percent = Percent::from_fraction(Decimal::from_parts(5, 0, 0, false, 2));
+/// `algorithm.signals.max_signal_age` (redis, socket): 5 seconds.
+pub const MAX_SIGNAL_AGE: Age = Age(std::time::Duration::from_secs(5));
+/// `algorithm.signals` (external-signal): the recorded file `<recipe>.signals.csv`.
+pub const SIGNALS: Signals = Signals {
+    source: SignalSourceKind::File,
+    url: None,
+    stream: None,
+    group: None,
+    fields: None,
+    credentials: None,
+    path: None,
+    max_signal_age: None,
+};
 /// `risk.entry_size`: the whole allocation.
 pub const ENTRY_SIZE: Size = Size::Percent(Percent::from_fraction(Decimal::ONE));
 
@@ -134,6 +148,37 @@ impl Algorithm {
     pub fn tolerance_or_default(&self) -> Percent {
         self.tolerance.unwrap_or(TOLERANCE)
     }
+
+    /// external-signal's signals, [`SIGNALS`] (the recorded file) when not written.
+    pub fn signals_or_default(&self) -> Signals {
+        self.signals.clone().unwrap_or(SIGNALS)
+    }
+}
+
+impl Recipe {
+    /// The recorded signals file an external-signal recipe replays (`algorithm.signals.path`
+    /// relative to the recipe file, else `<recipe>.signals.csv` beside it); `None` for other
+    /// algorithms and for live signal sources.
+    pub fn signal_file(&self, recipe_file: &std::path::Path) -> Option<std::path::PathBuf> {
+        if self.algorithm.kind != AlgorithmKind::ExternalSignal {
+            return None;
+        }
+        let sig = self.algorithm.signals_or_default();
+        if sig.source != SignalSourceKind::File {
+            return None;
+        }
+        Some(match sig.path {
+            Some(p) => recipe_file.parent().unwrap_or(std::path::Path::new("")).join(p),
+            None => crate::strategy::external_signal::signal_file_for(recipe_file),
+        })
+    }
+}
+
+impl Signals {
+    /// How old a live signal may be, [`MAX_SIGNAL_AGE`] when not written.
+    pub fn max_signal_age_or_default(&self) -> std::time::Duration {
+        self.max_signal_age.unwrap_or(MAX_SIGNAL_AGE).0
+    }
 }
 
 impl Risk {
@@ -188,7 +233,13 @@ impl Recipe {
                 a.ma_period = Some(a.target_position_period());
                 a.tolerance = Some(a.tolerance_or_default());
             }
-            AlgorithmKind::ExternalSignal => {}
+            AlgorithmKind::ExternalSignal => {
+                let mut sig = a.signals_or_default();
+                if sig.source != SignalSourceKind::File {
+                    sig.max_signal_age = Some(Age(sig.max_signal_age_or_default()));
+                }
+                a.signals = Some(sig);
+            }
         }
         r.risk.allocation = r.allocation_or_default();
         // A size in percent needs an allocation; without one the engine has nothing to size.

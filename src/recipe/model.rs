@@ -68,11 +68,10 @@ pub enum ProviderKind {
     Polygon,
     /// Coinbase Advanced Trade market data.
     Coinbase,
-    /// Trading signals read from a Redis stream.
-    RedisSignals,
 }
 
-/// Where market data (or external signals) come from.
+/// Where market data come from (the prices orders are made at; an `external-signal`
+/// algorithm's signals are `algorithm.signals`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
@@ -111,15 +110,6 @@ pub struct Provider {
     #[schemars(example = &"iex")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed: Option<String>,
-    /// redis-signals: Redis URL, e.g. `redis://127.0.0.1:6379/0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// redis-signals: the stream name, e.g. `nvda`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<String>,
-    /// redis-signals: which stream fields carry what.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<SignalFields>,
     /// Name of the secret holding this provider's credentials (`secrets/NAME.sops.yaml`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<String>,
@@ -217,6 +207,53 @@ impl std::fmt::Display for PriceBand {
 
 fn symbols_example() -> BTreeMap<String, PathBuf> {
     BTreeMap::from([("QQQ".to_owned(), PathBuf::from("../data/qqq"))])
+}
+
+/// Where an `external-signal` algorithm's signals come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalSourceKind {
+    /// A Redis stream, read with a consumer group.
+    Redis,
+    /// A local unix socket: length-prefixed JSON frames, each answered with an ack.
+    Socket,
+    /// A recorded signals CSV (`timestamp,ticker,direction[,strength]`), for backtests.
+    File,
+}
+
+/// The external signals an `external-signal` algorithm follows (docs/signals.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    /// Where the signals come from.
+    pub source: SignalSourceKind,
+    /// redis: the server, `redis://host:port/db` or `rediss://…` (TLS); the password comes from
+    /// `credentials`, never the URL.
+    #[schemars(example = &"redis://127.0.0.1:6379/0")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// redis: the stream key, e.g. `nvda`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// redis: the consumer group. By default each agent has its own (`runner:<agent>`), so every
+    /// agent sees every signal; agents whose recipes name the same group split the entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// redis: which entry fields carry what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<SignalFields>,
+    /// redis: the secret holding the Redis password (key `password`), `secrets/NAME.sops.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    /// socket: the unix socket's path; file: the signals CSV (default `<recipe>.signals.csv`
+    /// beside the recipe). Relative to the recipe file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// redis, socket: a signal published longer ago than this when it reaches the agent is
+    /// refused as stale and journaled, never traded late (`500ms`, `5s`, `1m`).
+    #[schemars(extend("default" = defaults::MAX_SIGNAL_AGE))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_signal_age: Option<super::types::Age>,
 }
 
 /// Field mapping of an external signal stream.
@@ -476,6 +513,10 @@ pub struct Algorithm {
     #[schemars(extend("default" = defaults::TOLERANCE))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<Percent>,
+    /// external-signal: where its signals come from (a Redis stream, a unix socket, or a
+    /// recorded file; by default the file `<recipe>.signals.csv` beside the recipe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signals: Option<Signals>,
 }
 
 /// Order types (the type lives with the orders, in `model::order`).

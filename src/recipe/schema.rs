@@ -439,10 +439,7 @@ mod tests {
         let root = recipe_schema();
         assert!(properties_at(root, "/provider").contains(&"path".to_string()));
         let kinds = allowed_values(root, "/provider/kind");
-        assert!(
-            kinds.contains(&"replay".to_string()) && kinds.contains(&"redis-signals".to_string()),
-            "{kinds:?}"
-        );
+        assert!(kinds.contains(&"replay".to_string()) && kinds.contains(&"alpaca".to_string()), "{kinds:?}");
         assert!(description_at(root, "/algorithm/timeframe").is_some());
     }
 }

@@ -178,10 +178,73 @@ impl JsonSchema for Speed {
     }
 }
 
+/// A short duration written with its unit: `500ms`, `5s`, `2m` (at most an hour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Age(pub std::time::Duration);
+
+impl FromStr for Age {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || format!("`{s}` is not a duration: use a number with ms, s or m, such as 500ms or 5s");
+        let (num, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
+            (n, 1)
+        } else if let Some(n) = t.strip_suffix('s') {
+            (n, 1_000)
+        } else if let Some(n) = t.strip_suffix('m') {
+            (n, 60_000)
+        } else {
+            return Err(bad());
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let ms = n.checked_mul(unit_ms).filter(|ms| (1..=3_600_000).contains(ms)).ok_or_else(bad)?;
+        Ok(Self(std::time::Duration::from_millis(ms)))
+    }
+}
+
+impl fmt::Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 60_000 == 0 {
+            write!(f, "{}m", ms / 60_000)
+        } else if ms % 1_000 == 0 {
+            write!(f, "{}s", ms / 1_000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+string_serde!(Age, "a duration such as 500ms, 5s or 1m");
+
+impl JsonSchema for Age {
+    fn schema_name() -> Cow<'static, str> {
+        "Age".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+(ms|s|m)$",
+            "description": "A duration with its unit, from 1ms to 60m: 500ms, 5s, 1m.",
+            "examples": ["5s", "500ms"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn age_parses_and_prints() {
+        assert_eq!("5s".parse::<Age>().unwrap().0, std::time::Duration::from_secs(5));
+        assert_eq!("500ms".parse::<Age>().unwrap().to_string(), "500ms");
+        assert_eq!("120s".parse::<Age>().unwrap().to_string(), "2m");
+        for bad in ["5", "0s", "61m", "-1s", "1h", "s"] {
+            assert!(bad.parse::<Age>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn speed_parses_and_prints() {

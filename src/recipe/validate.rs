@@ -146,6 +146,16 @@ pub fn check_source(src: Source, kind: SchemaKind, base_dir: &Path) -> FileRepor
         rep.finish();
         return rep;
     }
+    // A retired form: say what to write instead, and nothing else (the schema would only
+    // add noise about the keys that moved).
+    if kind == SchemaKind::Recipe
+        && let Some(d) = retired_redis_provider(&instance, &rep.spans, &file)
+    {
+        rep.push(d);
+        rep.source = Some(src);
+        rep.finish();
+        return rep;
+    }
     // Pass 2: schema.
     let schema_lines = schema_pass(&mut rep, kind, &instance);
     // Pass 3: typed load.
@@ -557,13 +567,209 @@ fn check_endpoints(c: &mut Ctx<'_>, ptr: &str, endpoints: Option<&Endpoints>) {
     }
 }
 
+/// `provider.kind: redis-signals` (before signals moved to `algorithm.signals`): the error
+/// names what to write instead, with the recipe's own values.
+fn retired_redis_provider(v: &Value, spans: &SpanMap, file: &str) -> Option<Diagnostic> {
+    let p = v.get("provider")?;
+    if p.get("kind")?.as_str()? != "redis-signals" {
+        return None;
+    }
+    let text = |key: &str| p.get(key).and_then(Value::as_str).filter(|s| s.len() <= 200);
+    // A URL with credentials in it is not repeated.
+    let url = text("url").filter(|u| !u.contains('@')).unwrap_or("redis://127.0.0.1:6379/0");
+    let stream = text("stream").unwrap_or("STREAM");
+    let field = |key: &str, default: &str| {
+        p.get("fields")
+            .and_then(|f| f.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| s.len() <= 100)
+            .unwrap_or(default)
+            .to_owned()
+    };
+    let mut fields = format!(
+        "ticker: {}, direction: {}, buy: {}, sell: {}",
+        field("ticker", "Ticker"),
+        field("direction", "Direction"),
+        field("buy", "b"),
+        field("sell", "s")
+    );
+    if let Some(s) = p.get("fields").and_then(|f| f.get("strength")).and_then(Value::as_str) {
+        fields.push_str(&format!(", strength: {s}"));
+    }
+    Some(Diagnostic::error(
+        file,
+        spans.value_or_parent("/provider/kind"),
+        "retired",
+        "`provider.kind: redis-signals` is gone: signals are the external-signal algorithm's input, and `provider` is the price feed",
+        Some(format!(
+            "move the stream to `algorithm.signals: {{source: redis, url: {url}, stream: {stream}, fields: {{{fields}}}}}` and make `provider` the prices orders are made at (e.g. `provider: {{kind: alpaca, feed: iex, credentials: …}}`, or `kind: replay` with recorded data); docs/signals.md"
+        )),
+    ))
+}
+
+/// `algorithm.signals`: only for external-signal; each source with its own keys.
+fn check_signals(c: &mut Ctx<'_>, r: &Recipe) {
+    let a = &r.algorithm;
+    let is_ext = a.kind == AlgorithmKind::ExternalSignal;
+    let Some(sig) = a.signals.as_ref() else {
+        if is_ext && r.provider.kind != ProviderKind::Replay {
+            c.err(
+                "/algorithm/kind",
+                "missing-field",
+                format!(
+                    "external-signal on the {} provider needs `algorithm.signals` (a recorded signals file is only for replay)",
+                    kebab(&r.provider.kind)
+                ),
+                Some("add `signals: {source: redis, url: …, stream: …, fields: {ticker: …, direction: …}}` or `{source: socket, path: …}` (docs/signals.md)".into()),
+            );
+        }
+        return;
+    };
+    if !is_ext {
+        c.err_key(
+            "/algorithm/signals",
+            "field-not-allowed",
+            format!("`algorithm.signals` is only allowed with external-signal, not with {}", kebab(&a.kind)),
+            Some("remove `signals`".into()),
+        );
+        return;
+    }
+    let sk = kebab(&sig.source);
+    let what = format!("`source: {sk}`");
+    let redis = sig.source == SignalSourceKind::Redis;
+    let socket = sig.source == SignalSourceKind::Socket;
+    let file = sig.source == SignalSourceKind::File;
+    for (key, set) in [
+        ("url", sig.url.is_some()),
+        ("stream", sig.stream.is_some()),
+        ("group", sig.group.is_some()),
+        ("fields", sig.fields.is_some()),
+        ("credentials", sig.credentials.is_some()),
+    ] {
+        c.only_with(&format!("/algorithm/signals/{key}"), !redis && set, "`source: redis`", &what);
+    }
+    c.only_with("/algorithm/signals/path", redis && sig.path.is_some(), "`source: socket` or `file`", &what);
+    c.only_with(
+        "/algorithm/signals/max_signal_age",
+        file && sig.max_signal_age.is_some(),
+        "`source: redis` or `socket`",
+        &what,
+    );
+    if redis {
+        c.require(
+            "/algorithm/signals",
+            "url",
+            sig.url.is_some(),
+            "the Redis server, e.g. redis://127.0.0.1:6379/0",
+        );
+        c.require("/algorithm/signals", "stream", sig.stream.is_some(), "the stream key, e.g. nvda");
+        c.require(
+            "/algorithm/signals",
+            "fields",
+            sig.fields.is_some(),
+            "which entry fields carry the ticker and the direction",
+        );
+        if let Some(u) = &sig.url {
+            check_redis_url(c, u);
+        }
+        if let Some(f) = &sig.fields
+            && f.buy == f.sell
+        {
+            c.err(
+                "/algorithm/signals/fields/sell",
+                "invalid-value",
+                "`algorithm.signals.fields.buy` and `sell` must differ",
+                None,
+            );
+        }
+        if let Some(n) = &sig.credentials
+            && !valid_secret_name(n)
+        {
+            c.err(
+                "/algorithm/signals/credentials",
+                "invalid-value",
+                format!("`{n}` is not a secret name"),
+                Some("use letters, digits, `-`, `_` or `.`; it names secrets/NAME.sops.yaml".into()),
+            );
+        }
+        for (key, v) in [("stream", &sig.stream), ("group", &sig.group)] {
+            if let Some(v) = v
+                && (v.is_empty() || v.len() > 200 || v.chars().any(char::is_control))
+            {
+                c.err(
+                    &format!("/algorithm/signals/{key}"),
+                    "invalid-value",
+                    format!("`algorithm.signals.{key}` must be 1–200 printable characters"),
+                    None,
+                );
+            }
+        }
+    }
+    if socket {
+        c.require("/algorithm/signals", "path", sig.path.is_some(), "where the unix socket is created");
+        if let Some(p) = &sig.path
+            && p.as_os_str().len() > 100
+        {
+            c.err(
+                "/algorithm/signals/path",
+                "invalid-value",
+                "a unix socket path must be shorter than 100 bytes",
+                Some("use a shorter path, e.g. /tmp/runner-spy.sock".into()),
+            );
+        }
+    }
+    if file && r.provider.kind != ProviderKind::Replay {
+        c.err(
+            "/algorithm/signals/source",
+            "unsupported",
+            format!(
+                "a signals file replays recorded signals: it needs the replay provider, not {}",
+                kebab(&r.provider.kind)
+            ),
+            Some("use `source: redis` or `source: socket` with live prices".into()),
+        );
+    }
+}
+
+/// A Redis URL: `redis://` or `rediss://`, with a host, and no password in it.
+fn check_redis_url(c: &mut Ctx<'_>, u: &str) {
+    let ptr = "/algorithm/signals/url";
+    let Some(rest) = u.strip_prefix("redis://").or_else(|| u.strip_prefix("rediss://")) else {
+        c.err(
+            ptr,
+            "invalid-value",
+            "`algorithm.signals.url` is not a redis:// or rediss:// URL",
+            Some("e.g. `redis://127.0.0.1:6379/0`".into()),
+        );
+        return;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && userinfo.contains(':')
+    {
+        // Never echo the URL: it holds a password.
+        c.err(
+            ptr,
+            "secret-in-recipe",
+            "`algorithm.signals.url` holds a password: a recipe never carries one",
+            Some("put the password in a secret (`runner secrets set NAME password`) and name it in `algorithm.signals.credentials`".into()),
+        );
+    } else if authority.is_empty() {
+        c.err(
+            ptr,
+            "invalid-value",
+            "`algorithm.signals.url` has no host",
+            Some("e.g. `redis://127.0.0.1:6379/0`".into()),
+        );
+    }
+}
+
 fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
     let hundred = Decimal::ONE;
     // Provider.
     let p = &r.provider;
     let pk = kebab(&p.kind);
     let is_replay = p.kind == ProviderKind::Replay;
-    let is_redis = p.kind == ProviderKind::RedisSignals;
     let mut first_event = None;
     c.only_with("/provider/path", !is_replay && p.path.is_some(), "the replay provider", &format!("`{pk}`"));
     c.only_with(
@@ -590,19 +796,6 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         "the alpaca provider",
         &format!("`{pk}`"),
     );
-    for f in ["url", "stream", "fields"] {
-        let set = match f {
-            "url" => p.url.is_some(),
-            "stream" => p.stream.is_some(),
-            _ => p.fields.is_some(),
-        };
-        c.only_with(
-            &format!("/provider/{f}"),
-            !is_redis && set,
-            "the redis-signals provider",
-            &format!("`{pk}`"),
-        );
-    }
     if is_replay {
         c.require(
             "/provider",
@@ -617,30 +810,6 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         for (sym, path) in p.symbols.iter().flatten() {
             let ptr = format!("/provider/symbols/{}", escape_pointer(sym));
             check_replay_data(c, base_dir, &ptr, path, p.all_prints);
-        }
-    }
-    if is_redis {
-        c.require(
-            "/provider",
-            "stream",
-            p.stream.is_some(),
-            "the redis-signals provider needs the stream name",
-        );
-        c.require(
-            "/provider",
-            "fields",
-            p.fields.is_some(),
-            "the redis-signals provider needs the field mapping (ticker, direction)",
-        );
-        if let Some(f) = &p.fields
-            && f.buy == f.sell
-        {
-            c.err(
-                "/provider/fields/sell",
-                "invalid-value",
-                "`provider.fields.buy` and `sell` must differ",
-                None,
-            );
         }
     }
     if let Some(feed) = &p.feed
@@ -982,16 +1151,7 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
             );
         }
     }
-    // external-signal reads signals from a stream (redis-signals), or in replay from the
-    // recorded `<recipe>.signals.csv` beside the recipe (see docs/strategies.md).
-    if a.kind == AlgorithmKind::ExternalSignal && !is_redis && !is_replay {
-        c.err(
-            "/algorithm/kind",
-            "unsupported",
-            format!("external-signal needs a signal provider, but the provider is `{pk}`"),
-            Some("use `provider.kind: redis-signals`, or `replay` with a recorded signals file".into()),
-        );
-    }
+    check_signals(c, r);
     if a.tolerance.is_some_and(|t| t.fraction() >= hundred) {
         c.err("/algorithm/tolerance", "out-of-range", "`algorithm.tolerance` must be below 100%", None);
     }
@@ -1267,19 +1427,19 @@ fn event_price(ev: &MarketEvent) -> Decimal {
     }
 }
 
-/// external-signal on replay: the recorded signals the run reads
-/// ([`crate::strategy::external_signal::signal_file_for`]) must be there and readable.
+/// external-signal on replay from a file: the recorded signals the run reads
+/// ([`Recipe::signal_file`]) must be there and readable.
 /// Returns them (an empty feed when there is nothing to read).
 fn check_signal_file(
     c: &mut Ctx<'_>,
     r: &Recipe,
     recipe_file: &Path,
 ) -> Vec<crate::strategy::external_signal::ExternalEvent> {
-    use crate::strategy::external_signal::{read_signal_file, signal_file_for};
-    if r.algorithm.kind != AlgorithmKind::ExternalSignal || r.provider.kind != ProviderKind::Replay {
+    use crate::strategy::external_signal::read_signal_file;
+    if r.provider.kind != ProviderKind::Replay {
         return Vec::new();
     }
-    let path = signal_file_for(recipe_file);
+    let Some(path) = r.signal_file(recipe_file) else { return Vec::new() };
     let hint = Some(format!(
         "a replayed external-signal recipe reads its signals from {} (docs/strategies.md)",
         path.display()

@@ -25,7 +25,7 @@ use crate::engine::agent::{AgentEvent, StateChange};
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
-    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord,
+    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
 };
 use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{AccountId, AgentId, ClientOrderId, Price, Side, Timestamp};
@@ -77,6 +77,15 @@ pub struct JournalSink {
     opened_today: Decimal,
     opened_since_count: bool,
     error: Option<JournalError>,
+    /// Where the agent's external signals come from (`redis:<stream>:<group>`, `socket`).
+    signal_source: String,
+}
+
+fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
+    match s {
+        crate::runtime::signal_feed::Side::Buy => "buy",
+        crate::runtime::signal_feed::Side::Sell => "sell",
+    }
 }
 
 fn utc(ts: Timestamp) -> DateTime<Utc> {
@@ -143,7 +152,53 @@ impl JournalSink {
             opened_today: Decimal::ZERO,
             opened_since_count: false,
             error: None,
+            signal_source: String::new(),
         })
+    }
+
+    /// Name the agent's external signal source: its signals are journaled (and recognised
+    /// again) under it.
+    pub fn set_signal_source(&mut self, source: String) {
+        self.signal_source = source;
+    }
+
+    /// Whether signal `id` of this agent's source was handled before (a redelivery). A read
+    /// error counts as handled: a signal is never traded twice, at worst once not at all.
+    pub fn signal_seen(&self, id: &str) -> bool {
+        match self.journal.signal_seen(&self.info.agent, &self.signal_source, id) {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "journal: cannot look up signal {id}; treating it as handled");
+                true
+            }
+        }
+    }
+
+    /// Journal a signal the runtime refused before the agent saw it (stale, malformed).
+    pub fn signal_refused(
+        &mut self,
+        id: Option<&str>,
+        body: Option<&crate::runtime::signal_feed::SignalBody>,
+        reason: &str,
+        published: Timestamp,
+        now: Timestamp,
+    ) {
+        let rec = SignalRecord {
+            run: Some(self.run.clone()),
+            agent: self.info.agent.clone(),
+            source: self.signal_source.clone(),
+            signal_id: id.map(str::to_owned),
+            ticker: body.map(|b| b.ticker.clone()).unwrap_or_default(),
+            direction: body.map(|b| side_word(b.side).to_owned()).unwrap_or_default(),
+            strength: body.map_or(0, |b| b.strength),
+            status: "refused".into(),
+            reason: Some(reason.to_owned()),
+            orders: Vec::new(),
+            published: utc(published),
+            time: utc(now),
+        };
+        let r = self.journal.record_signal(&rec);
+        self.keep(r);
     }
 
     /// This run's id.
@@ -376,6 +431,28 @@ impl JournalSink {
             // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
             AgentEvent::State { ts, state: StateChange::Halted, reason } => {
                 self.halt(HaltScope::Agent, reason, *ts);
+            }
+            AgentEvent::External(x) => {
+                let rec = SignalRecord {
+                    run: Some(self.run.clone()),
+                    agent: self.info.agent.clone(),
+                    source: self.signal_source.clone(),
+                    signal_id: x.id.clone(),
+                    ticker: self.info.instrument.clone(),
+                    direction: match x.signal.direction {
+                        crate::strategy::Direction::Short => "sell",
+                        _ => "buy",
+                    }
+                    .to_owned(),
+                    strength: x.signal.strength,
+                    status: if x.refused.is_some() { "refused" } else { "accepted" }.to_owned(),
+                    reason: x.refused.clone(),
+                    orders: x.orders.clone(),
+                    published: utc(x.signal.ts),
+                    time: utc(x.ts),
+                };
+                let r = self.journal.record_signal(&rec);
+                self.keep(r);
             }
             AgentEvent::State { .. }
             | AgentEvent::Warning { .. }

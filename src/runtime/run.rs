@@ -31,7 +31,7 @@ pub struct Prepared {
     pub recipe: Recipe,
     /// Its data path, resolved against the recipe's directory.
     pub data: PathBuf,
-    /// The external-signal file, if the algorithm needs one.
+    /// The external-signal file, when the algorithm replays recorded signals.
     pub signals: Option<PathBuf>,
     /// The other symbol the algorithm reads (correlation) and its data path, resolved.
     pub related: Option<(String, PathBuf)>,
@@ -43,8 +43,7 @@ pub fn prepare(recipe_path: &Path) -> anyhow::Result<Prepared> {
     let base = recipe_path.parent().unwrap_or(Path::new("."));
     // A replay's data path; live providers have none (`super::venues` decides what runs).
     let data = base.join(recipe.provider.path.clone().unwrap_or_default());
-    let signals = (recipe.algorithm.kind == AlgorithmKind::ExternalSignal)
-        .then(|| external_signal::signal_file_for(recipe_path));
+    let signals = recipe.signal_file(recipe_path);
     let related = build::related_data(&recipe, base)
         .map_err(|e| RunError::refused(format!("{}: {e}", recipe_path.display())))?;
     Ok(Prepared { recipe, data, signals, related })
@@ -138,7 +137,8 @@ impl Warm {
                 external_signal::read_signal_file(path, &p.recipe.instrument.underlying)
                     .map_err(|e| RunError::unusable(e.to_string()))?,
             ),
-            None => None,
+            // Live signals (a stream, a socket) reach the agent as events.
+            None => (p.recipe.algorithm.kind == AlgorithmKind::ExternalSignal).then(Vec::new),
         };
         let strategy =
             build::strategy(&p.recipe, SymbolId(0), signals).map_err(|e| RunError::refused(e.to_string()))?;
@@ -384,6 +384,16 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
     use crate::report::{instrument_text, price};
     let t = |ts: Timestamp| crate::report::iso(ts);
     Some(match ev {
+        AgentEvent::External(x) => {
+            let id = x.id.as_deref().map(|i| format!(" {i}")).unwrap_or_default();
+            match &x.refused {
+                Some(why) => {
+                    format!("{} {agent} external signal{id} {}: refused: {why}", t(x.ts), x.signal.direction)
+                }
+                // The signal and order lines that follow say what it did.
+                None => return None,
+            }
+        }
         AgentEvent::Signal(s) => match s.direction {
             crate::strategy::Direction::Target(_) => {
                 format!("{} {agent} signal {} @ {}", t(s.ts), s.direction, price(s.price))

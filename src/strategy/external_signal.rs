@@ -15,7 +15,7 @@ use crate::market::event::{Candle, Trade};
 use crate::model::{SymbolId, Timestamp};
 
 /// One external signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ExternalEvent {
     /// When the signal was published.
     pub ts: Timestamp,
@@ -127,6 +127,32 @@ impl ExternalSignal {
     /// warning).
     pub fn refused(&self) -> u64 {
         self.refused
+    }
+}
+
+impl ExternalSignal {
+    /// A live signal, at `price` (the latest print) and `now`: the signal to act on, or why
+    /// not (outside the session: refused and counted, never acted on later).
+    pub fn on_external(
+        &mut self,
+        e: &ExternalEvent,
+        price: crate::model::Price,
+        now: Timestamp,
+        ctx: TradeContext,
+    ) -> Result<Signal, String> {
+        if ctx.phase != Phase::Open {
+            self.refused += 1;
+            return Err(format!("outside the session ({})", phase_words(ctx.phase)));
+        }
+        Ok(Signal { ts: now, symbol: self.symbol, price, direction: e.direction, strength: e.strength })
+    }
+}
+
+fn phase_words(p: Phase) -> &'static str {
+    match p {
+        Phase::Open => "open",
+        Phase::AfterFlatten => "past flatten time",
+        Phase::OutOfSession => "the market is closed",
     }
 }
 
