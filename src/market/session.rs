@@ -541,8 +541,10 @@ mod tests {
             (Window::Calendar(Calendar::nyse(), CalendarHours::Regular), "09:30", "16:00"),
             (Window::Calendar(Calendar::nyse(), CalendarHours::Extended), "04:00", "20:00"),
         ] {
-            let mut clock = SessionClock::new(chrono_tz::America::New_York, SessionHours { window, flatten_at: None });
-            for at in ["2013-10-07T09:31:00-04:00", "2013-10-07T15:59:59-04:00", "2013-10-07T12:00:00-04:00"] {
+            let mut clock =
+                SessionClock::new(chrono_tz::America::New_York, SessionHours { window, flatten_at: None });
+            for at in ["2013-10-07T09:31:00-04:00", "2013-10-07T15:59:59-04:00", "2013-10-07T12:00:00-04:00"]
+            {
                 let ts = ny(at);
                 if clock.phase_of(ts) == Phase::OutOfSession {
                     continue;
@@ -553,8 +555,10 @@ mod tests {
         }
         // An early close (the day after Thanksgiving 2013): the candle ends at 13:00.
         let regular = Window::Calendar(Calendar::nyse(), CalendarHours::Regular);
-        let mut clock =
-            SessionClock::new(chrono_tz::America::New_York, SessionHours { window: regular, flatten_at: None });
+        let mut clock = SessionClock::new(
+            chrono_tz::America::New_York,
+            SessionHours { window: regular, flatten_at: None },
+        );
         let ts = ny("2013-11-29T10:00:00-05:00");
         assert_eq!(clock.phase_of(ts), Phase::Open);
         let (start, end) = clock.today().bucket(ts.0, day_tf);
