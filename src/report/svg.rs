@@ -264,10 +264,10 @@ fn halt_marks(s: &mut String, halts: &[(f64, &str)], top: f64, bottom: f64) {
 
 fn legend_marks(options_axis: bool) -> Vec<(&'static str, &'static str)> {
     let mut v = vec![
-        (r#"<polygon class="trade entry long" points="5,-6 0,4 10,4"/>"#, "long entry"),
-        (r#"<polygon class="trade entry short" points="5,6 0,-4 10,-4"/>"#, "short entry"),
-        (r#"<circle class="trade exit long" cx="5" cy="0" r="4"/>"#, "exit"),
-        (r#"<line class="halt" x1="5" y1="-7" x2="5" y2="7"/>"#, "halt"),
+        (r#"<polygon class="trade entry long key" points="5,-6 0,4 10,4"/>"#, "long entry"),
+        (r#"<polygon class="trade entry short key" points="5,6 0,-4 10,-4"/>"#, "short entry"),
+        (r#"<circle class="trade exit long key" cx="5" cy="0" r="4"/>"#, "exit"),
+        (r#"<line class="halt key" x1="5" y1="-7" x2="5" y2="7"/>"#, "halt"),
     ];
     if options_axis {
         v[0].1 = "call/long entry";
