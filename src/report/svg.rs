@@ -107,6 +107,9 @@ fn ny_date(ts: Timestamp) -> NaiveDate {
     ts.to_new_york().date_naive()
 }
 
+/// A date's day, month or year, to find where a label goes.
+type DateKey = fn(&NaiveDate) -> (i32, u32, u32);
+
 /// Date labels for points `0..times.len()` drawn at `x(i)`: at day boundaries, or month or year
 /// boundaries when there are too many days for the width; greedily kept at least
 /// [`MIN_LABEL_GAP`] apart. The first label names the year, and every label does when the
@@ -116,7 +119,7 @@ fn date_labels(times: &[Timestamp], x: &dyn Fn(usize) -> f64, left: f64, right: 
     let (Some(first), Some(last)) = (dates.first(), dates.last()) else { return Vec::new() };
     let years = first.year() != last.year();
     let room = ((right - left) / MIN_LABEL_GAP).max(1.0);
-    let keys: [fn(&NaiveDate) -> (i32, u32, u32); 3] =
+    let keys: [DateKey; 3] =
         [|d| (d.year(), d.month(), d.day()), |d| (d.year(), d.month(), 0), |d| (d.year(), 0, 0)];
     let mut level = 2;
     let mut starts = Vec::new();
@@ -738,7 +741,7 @@ mod tests {
             .map(|i| {
                 (
                     (i / 78) * day + (i % 78) * 5 * MIN + 1_381_152_600 * 1_000_000_000,
-                    dec!(50000) - Decimal::from(i as i64 * 150 / 390),
+                    dec!(50000) - Decimal::from(i * 150 / 390),
                 )
             })
             .collect();
