@@ -22,6 +22,7 @@ mod options;
 mod options_e2e;
 mod options_listed;
 mod recipes;
+mod results_charts;
 mod results_output;
 mod results_qty;
 mod results_range;

@@ -641,6 +641,7 @@ impl Agent {
         if let Err(message) = self.style.apply(c, seen) {
             out.events.push(AgentEvent::Warning { ts: c.end, message });
         }
+        self.recorder.candle(c, &self.strategy);
         self.recorder.sample(c.end, self.book.equity());
     }
 

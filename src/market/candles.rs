@@ -5,7 +5,8 @@
 //! Rules (see also docs/strategies.md):
 //! - buckets are `[start, start + tf)` on a grid aligned to local (New York) midnight,
 //!   labelled by their grid start, in exchange time ([`Day::bucket`]); `tf` is any length from
-//!   1 s to 4 h;
+//!   1 s to 4 h, or `1d`: one candle per trading session, `[open, close)` of that day's
+//!   session on the calendar (early closes included), labelled by the open;
 //! - only prices inside the session ([`SessionClock`]: the NYSE calendar's regular or
 //!   extended hours, an explicit window, or 24x7) go into candles; a bucket's end is cut at
 //!   the session close, so a candle never spans sessions. The first candle of a session that

@@ -3,7 +3,7 @@
 //!
 //! What belongs here:
 //! - the session's vocabulary, as a recipe writes it: [`Timeframe`] (a candle length from `1s`
-//!   to `4h`), [`ClockTime`] (`"15:55"`), [`CalendarKind`] and [`Hours`] (`regular`,
+//!   to `4h`, or `1d`: one candle per trading session), [`ClockTime`] (`"15:55"`), [`CalendarKind`] and [`Hours`] (`regular`,
 //!   `extended` or an explicit [`HoursWindow`]);
 //! - [`Window`]: which hours of each day count — the NYSE calendar's regular or extended
 //!   session (holidays and special closures have no session, early-close days end at 13:00,
@@ -33,19 +33,29 @@ use crate::calendar::{Calendar, Hours as CalendarHours};
 use crate::model::{Timestamp, string_serde};
 use crate::strategy::Phase;
 
-/// A candle timeframe such as `1s`, `30s`, `5m`, `1h`, `4h` (from 1 second to 4 hours).
+/// A candle timeframe such as `1s`, `30s`, `5m`, `1h`, `4h` (from 1 second to 4 hours), or
+/// `1d`: one candle per trading session, from its open to its close (see [`Day::bucket`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timeframe {
     seconds: u32,
 }
 
 impl Timeframe {
-    /// The longest allowed timeframe, in seconds (4 hours).
+    /// The longest intraday timeframe, in seconds (4 hours).
     pub const MAX_SECONDS: u32 = 4 * 3600;
 
-    /// From a number of seconds (1 ..= 14400).
+    /// `1d`, in seconds: a daily candle (one per session, whatever the session's length).
+    pub const DAY_SECONDS: u32 = 86_400;
+
+    /// From a number of seconds (1 ..= 14400, or 86400 for `1d`).
     pub fn from_seconds(seconds: u32) -> Option<Self> {
-        (1..=Self::MAX_SECONDS).contains(&seconds).then_some(Self { seconds })
+        ((1..=Self::MAX_SECONDS).contains(&seconds) || seconds == Self::DAY_SECONDS)
+            .then_some(Self { seconds })
+    }
+
+    /// Whether this is `1d` (one candle per session).
+    pub fn is_daily(self) -> bool {
+        self.seconds == Self::DAY_SECONDS
     }
 
     /// Length in seconds.
@@ -62,7 +72,10 @@ impl Timeframe {
 impl FromStr for Timeframe {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a timeframe: write a number and a unit s, m or h, e.g. \"5m\"");
+        let bad = || {
+            format!("`{s}` is not a timeframe: write a number and a unit s, m or h (e.g. \"5m\"), or \"1d\"")
+        };
+        let range = || format!("`{s}` is out of range: timeframes go from 1s to 4h, or 1d (one session)");
         let t = s.trim();
         let unit = t.chars().last().ok_or_else(bad)?;
         let n: u32 = t[..t.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
@@ -70,18 +83,24 @@ impl FromStr for Timeframe {
             's' => 1,
             'm' => 60,
             'h' => 3600,
+            // A day is a session, not 24 hours: only `1d`.
+            'd' if n == 1 => return Ok(Self { seconds: Self::DAY_SECONDS }),
+            'd' => return Err(range()),
             _ => return Err(bad()),
         };
         n.checked_mul(mult)
+            .filter(|&secs| secs <= Self::MAX_SECONDS)
             .and_then(Self::from_seconds)
-            .ok_or_else(|| format!("`{s}` is out of range: timeframes go from 1s to 4h"))
+            .ok_or_else(range)
     }
 }
 
 impl fmt::Display for Timeframe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.seconds;
-        if s.is_multiple_of(3600) {
+        if self.is_daily() {
+            f.write_str("1d")
+        } else if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
         } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
@@ -100,9 +119,9 @@ impl JsonSchema for Timeframe {
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "type": "string",
-            "pattern": "^[1-9][0-9]*[smh]$",
-            "description": "Candle length: a number and a unit s, m or h, from 1s to 4h.",
-            "examples": ["1s", "5m", "1h"]
+            "pattern": "^([1-9][0-9]*[smh]|1d)$",
+            "description": "Candle length: a number and a unit s, m or h, from 1s to 4h; or 1d, one candle per trading session (open to close).",
+            "examples": ["1s", "5m", "1h", "1d"]
         })
     }
 }
@@ -311,9 +330,13 @@ impl Day {
     /// The candle bucket `[start, end)` of `tf` nanoseconds containing `ts` (a time of this
     /// day): on the wall-clock grid aligned to local midnight, labelled by its grid start, its
     /// end cut at the session close (and at a daylight-saving change, which also starts the
-    /// next bucket).
+    /// next bucket). A daily `tf` (`1d`) is the whole session: `[open, close)`, whatever its
+    /// length (early closes, a daylight-saving day).
     #[inline]
     pub fn bucket(&self, ts: i64, tf: i64) -> (i64, i64) {
+        if tf >= i64::from(Timeframe::DAY_SECONDS) * Timestamp::NANOS_PER_SEC {
+            return (self.open.min(ts), self.close.max(ts + 1));
+        }
         let (origin, lo, hi) = if ts < self.shift_at {
             (self.midnight, self.midnight, self.shift_at)
         } else {
@@ -502,9 +525,44 @@ mod tests {
         }
         assert_eq!("90m".parse::<Timeframe>().expect("timeframe").to_string(), "90m");
         assert_eq!("90s".parse::<Timeframe>().expect("timeframe").to_string(), "90s");
-        for bad in ["", "0s", "5h", "m", "5x", "-1m", "1d", "5d"] {
+        for bad in ["", "0s", "5h", "24h", "m", "5x", "-1m", "0d", "2d", "5d", "86400s", "1440m"] {
             assert!(bad.parse::<Timeframe>().is_err(), "{bad}");
         }
+        let day: Timeframe = "1d".parse().expect("1d");
+        assert!(day.is_daily() && !"4h".parse::<Timeframe>().expect("4h").is_daily());
+        assert_eq!((day.seconds(), day.to_string()), (86_400, "1d".to_owned()));
+        assert!("5d".parse::<Timeframe>().unwrap_err().contains("1s to 4h, or 1d"));
+    }
+
+    #[test]
+    fn a_daily_candle_is_one_session_open_to_close() {
+        let day_tf = Timeframe::from_seconds(Timeframe::DAY_SECONDS).expect("1d").nanos();
+        for (window, open, close) in [
+            (Window::Calendar(Calendar::nyse(), CalendarHours::Regular), "09:30", "16:00"),
+            (Window::Calendar(Calendar::nyse(), CalendarHours::Extended), "04:00", "20:00"),
+        ] {
+            let mut clock =
+                SessionClock::new(chrono_tz::America::New_York, SessionHours { window, flatten_at: None });
+            for at in ["2013-10-07T09:31:00-04:00", "2013-10-07T15:59:59-04:00", "2013-10-07T12:00:00-04:00"]
+            {
+                let ts = ny(at);
+                if clock.phase_of(ts) == Phase::OutOfSession {
+                    continue;
+                }
+                let (start, end) = clock.today().bucket(ts.0, day_tf);
+                assert_eq!((hm(start), hm(end)), (open.to_owned(), close.to_owned()), "{at}");
+            }
+        }
+        // An early close (the day after Thanksgiving 2013): the candle ends at 13:00.
+        let regular = Window::Calendar(Calendar::nyse(), CalendarHours::Regular);
+        let mut clock = SessionClock::new(
+            chrono_tz::America::New_York,
+            SessionHours { window: regular, flatten_at: None },
+        );
+        let ts = ny("2013-11-29T10:00:00-05:00");
+        assert_eq!(clock.phase_of(ts), Phase::Open);
+        let (start, end) = clock.today().bucket(ts.0, day_tf);
+        assert_eq!((hm(start), hm(end)), ("09:30".to_owned(), "13:00".to_owned()));
     }
 
     #[test]

@@ -471,7 +471,7 @@ pub enum CandleStyle {
 pub struct Algorithm {
     /// The algorithm kind.
     pub kind: AlgorithmKind,
-    /// Candle length, from 1s to 4h.
+    /// Candle length, from 1s to 4h, or 1d (one candle per trading session, open to close).
     pub timeframe: Timeframe,
     /// Candle construction.
     #[serde(default)]

@@ -224,7 +224,7 @@ found. Each file goes through these passes, and each pass reports every problem 
    endings) is read as a line break too, with a warning.
 3. **JSON Schema**: the same `schemas/recipe.schema.json` editors use (Draft 2020-12). Unknown
    fields and kinds get a did-you-mean hint.
-4. **Typed load**: values the schema cannot express (e.g. a timeframe above 4h). A spot the
+4. **Typed load**: values the schema cannot express (e.g. a timeframe above 4h other than 1d). A spot the
    schema pass already reported is not reported again.
 5. **Semantic checks**: ranges (percentages, sizes, lookbacks); fields allowed only with their
    kind (`path` only for replay, `ma_period` only for ma-cross-breakout, option fields only

@@ -149,12 +149,17 @@ pub fn report(args: ReportArgs, _g: &GlobalArgs) -> CmdResult {
     let summary: Summary = serde_json::from_str(&read("summary.json")?).map_err(|e| {
         ExitError::usage(format!("{}: not a run summary: {e}", dir.join("summary.json").display()))
     })?;
-    let text = format!(
+    let mut text = format!(
         "{}{}Equity chart: {}\n",
         summary.run.as_ref().map(header).unwrap_or_default(),
         super::render(&deals, &summary),
         dir.join("equity.svg").display()
     );
+    // Reports written before the price chart existed have none.
+    let price = dir.join("price.svg");
+    if price.is_file() {
+        text.push_str(&format!("Price chart: {}\n", price.display()));
+    }
     say(&text);
     Ok(std::process::ExitCode::SUCCESS)
 }

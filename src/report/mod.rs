@@ -1,10 +1,12 @@
-//! Run reports: the deals table, summary metrics, CSV exports and the equity-curve chart.
+//! Run reports: the deals table, summary metrics, CSV exports and the charts.
 //!
-//! [`Recorder`](crate::report::Recorder) is fed every fill and equity sample by the agent loop and turns fills into
+//! [`Recorder`](crate::report::Recorder) is fed every fill, equity sample, completed candle
+//! (with the strategy's indicator values) and halt by the agent loop and turns fills into
 //! deals (round trips: flat → position → flat). [`Report`](crate::report::Report) is the finished result; it is
-//! written to a run directory (`deals.csv`, `summary.json`, `equity.svg`) and can be read
-//! back by `runner report RUN`.
+//! written to a run directory (`deals.csv`, `summary.json`, `equity.svg`, `price.svg`) and can be read
+//! back by `runner report RUN`. The charts are drawn by [`svg`] from [`chart`]'s data.
 
+pub mod chart;
 pub mod cli;
 pub mod svg;
 
@@ -119,6 +121,10 @@ pub struct Recorder {
     denials: Vec<DeniedOrder>,
     price_source: PriceSource,
     data_gaps: u64,
+    /// The instrument the candles are of (an option agent's underlying).
+    underlying: String,
+    chart: chart::ChartData,
+    halts: Vec<chart::Halt>,
 }
 
 /// An order the risk gate refused, as the report shows it.
@@ -155,7 +161,22 @@ impl Recorder {
             denials: Vec::new(),
             price_source: PriceSource::Market,
             data_gaps: 0,
+            underlying: symbol.to_owned(),
+            chart: chart::ChartData::default(),
+            halts: Vec::new(),
         }
+    }
+
+    /// Record a completed candle of the traded instrument (of the underlying, for options)
+    /// with the strategy's indicator values after it, for the price chart (bounded: see
+    /// [`chart`]).
+    pub fn candle(&mut self, c: &crate::market::event::Candle, strategy: &crate::strategy::AnyStrategy) {
+        self.chart.push(c, strategy);
+    }
+
+    /// Record a halt (the charts mark it).
+    pub fn on_halt(&mut self, ts: Timestamp, reason: &str) {
+        self.halts.push(chart::Halt { ts, reason: reason.to_owned() });
     }
 
     /// Where the prices of this run's deals come from (default: the market data).
@@ -276,7 +297,15 @@ impl Recorder {
         summary.denied_orders = self.denials.len();
         summary.denials = self.denials;
         summary.data_gaps = self.data_gaps;
-        Report { multiplier: self.multiplier, deals: self.deals, equity: self.equity, summary }
+        Report {
+            multiplier: self.multiplier,
+            deals: self.deals,
+            equity: self.equity,
+            summary,
+            underlying: self.underlying,
+            chart: self.chart.finish(),
+            halts: self.halts,
+        }
     }
 }
 
@@ -465,6 +494,13 @@ pub struct Report {
     pub equity: Vec<(Timestamp, Money)>,
     /// The summary.
     pub summary: Summary,
+    /// The instrument of the chart's candles (an option agent's underlying; deals of another
+    /// instrument are marked on the time axis only).
+    pub underlying: String,
+    /// Candles and indicator lines for the price chart.
+    pub chart: chart::ChartData,
+    /// The run's halts.
+    pub halts: Vec<chart::Halt>,
 }
 
 impl Report {
@@ -583,15 +619,16 @@ impl Report {
         s
     }
 
-    /// Write `deals.csv`, `summary.json` and `equity.svg` into `dir` (created if needed).
+    /// Write `deals.csv`, `summary.json`, `equity.svg` and `price.svg` into `dir` (created if
+    /// needed).
     pub fn write_dir(&self, dir: &Path, title: &str) -> std::io::Result<()> {
         crate::files::create_private_dir_all(dir)?;
         write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
         let json = serde_json::to_string_pretty(&self.summary).map_err(std::io::Error::other)?;
         write_atomic(&dir.join("summary.json"), json.as_bytes())?;
-        // The chart carries the run's caveat (synthetic option prices) as its caption.
-        let svg = svg::equity_svg(&self.equity, title, self.summary.note.as_deref());
-        write_atomic(&dir.join("equity.svg"), svg.as_bytes())?;
+        // The charts carry the run's caveat (synthetic option prices) as their caption.
+        write_atomic(&dir.join("equity.svg"), svg::equity_svg(self, title).as_bytes())?;
+        write_atomic(&dir.join("price.svg"), svg::price_svg(self, title).as_bytes())?;
         Ok(())
     }
 }

@@ -57,6 +57,7 @@ impl Agent {
             TradingState::Halted => {
                 // The reason first, then the cancels and the exit it causes.
                 let why = reason.to_owned();
+                self.recorder.on_halt(ts, reason);
                 out.events.push(AgentEvent::State { ts, state: StateChange::Halted, reason: why });
                 self.cancel_all(out);
                 self.pending = None;
