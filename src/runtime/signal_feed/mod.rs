@@ -111,7 +111,10 @@ pub struct FieldMap {
 impl FieldMap {
     /// Read a stream entry's fields as a signal; the error names the field and never echoes a
     /// long value.
-    pub fn parse<'a>(&self, fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<SignalBody, String> {
+    pub fn parse<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<SignalBody, String> {
         let (mut ticker, mut direction, mut strength) = (None, None, None);
         for (k, v) in fields {
             if k == self.ticker {
@@ -171,7 +174,8 @@ pub fn parse_strength(s: &str) -> Option<u8> {
         None => (s, false),
     };
     let v: rust_decimal::Decimal = num.parse().ok()?;
-    let pct_value = if !pct && v <= rust_decimal::Decimal::ONE { v * rust_decimal::Decimal::ONE_HUNDRED } else { v };
+    let pct_value =
+        if !pct && v <= rust_decimal::Decimal::ONE { v * rust_decimal::Decimal::ONE_HUNDRED } else { v };
     if pct_value < rust_decimal::Decimal::ZERO || pct_value > rust_decimal::Decimal::ONE_HUNDRED {
         return None;
     }
@@ -228,9 +232,18 @@ mod tests {
             m.parse([("Ticker", "NVDA"), ("Direction", "b")]),
             Ok(SignalBody { ticker: "NVDA".into(), side: Side::Buy, strength: 100 })
         );
-        assert_eq!(m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "0.8")]).unwrap().strength, 80);
-        assert_eq!(m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "40%")]).unwrap().strength, 40);
-        assert_eq!(m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "65")]).unwrap().strength, 65);
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "0.8")]).unwrap().strength,
+            80
+        );
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "40%")]).unwrap().strength,
+            40
+        );
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "65")]).unwrap().strength,
+            65
+        );
     }
 
     #[test]
@@ -238,7 +251,8 @@ mod tests {
         let m = map();
         assert_eq!(m.parse([("Direction", "b")]).unwrap_err(), "no `Ticker` field");
         assert_eq!(m.parse([("Ticker", "NVDA")]).unwrap_err(), "no `Direction` field");
-        let e = m.parse([("Ticker", "NVDA"), ("Direction", "hold-and-a-very-long-value-indeed")]).unwrap_err();
+        let e =
+            m.parse([("Ticker", "NVDA"), ("Direction", "hold-and-a-very-long-value-indeed")]).unwrap_err();
         assert!(e.contains("expected `b` or `s`") && e.contains('…') && !e.contains("indeed"), "{e}");
         assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "150")]).is_err());
         assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "-0.5")]).is_err());
