@@ -538,3 +538,40 @@ fn drop_leaves_a_newer_socket_at_the_path_alone() {
     drop(new);
     assert!(!path.exists());
 }
+
+/// The Python block of `docs/signals.md`'s "Unix socket" section.
+fn documented_publisher() -> String {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/signals.md")).unwrap();
+    let section = &doc[doc.find("## Unix socket").expect("the section")..];
+    let start = section.find("```python\n").expect("a python block") + "```python\n".len();
+    let len = section[start..].find("```").expect("its end");
+    section[start..start + len].to_owned()
+}
+
+#[test]
+fn the_documented_python_publisher_works() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (_server, agent) = serve(&dir, 64 * 1024);
+        let script = documented_publisher();
+        let run = |args: &[&str]| {
+            let mut cmd = tokio::process::Command::new("python3");
+            cmd.arg("-c").arg(&script).arg(sock_path(&dir)).args(args).kill_on_drop(true);
+            cmd.output()
+        };
+        let before = now();
+        let out = within(run(&["SPY", "buy", "0.8", "doc-1"])).await.expect("python3 runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(a, json!({"id":"doc-1","status":"accepted","orders":["ord-doc-1"]}));
+        let seen = agent.seen();
+        assert_eq!(seen[0].body, Ok(SignalBody { ticker: "SPY".into(), side: Side::Buy, strength: 80 }));
+        // Its `ts` is the time it published (microseconds, so compare at that resolution).
+        assert!(seen[0].published.0 >= before.0 / 1000 * 1000 && seen[0].published <= now());
+
+        let out = within(run(&["NVDA", "sell"])).await.expect("python3 runs");
+        assert_eq!(out.status.code(), Some(1));
+        let a: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(a, json!({"status":"ignored","reason":"ticker NVDA is not this agent's"}));
+    });
+}
