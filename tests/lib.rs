@@ -30,6 +30,7 @@ mod risk;
 mod safety;
 mod secrets_cli;
 mod secrets_demo;
+mod signals_redis;
 mod sops_compat;
 mod sops_ssh;
 mod strategy;

@@ -388,7 +388,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// A Redis error as one line for a `Down` reason or a log.
-fn describe(e: &redis::RedisError) -> String {
+pub(super) fn describe(e: &redis::RedisError) -> String {
     match e.kind() {
         redis::ErrorKind::AuthenticationFailed => "authentication failed: wrong password (or user)".to_owned(),
         _ if e.code() == Some("WRONGPASS") => "authentication failed: wrong password (or user)".to_owned(),
