@@ -68,7 +68,13 @@ fn main() {
         make_group(&mut con, &stream);
         let mut pipe = redis::pipe();
         for i in 0..BURST {
-            pipe.cmd("XADD").arg(&stream).arg("*").arg("Ticker").arg("NVDA").arg("Direction").arg(["b", "s"][i % 2]);
+            pipe.cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("Ticker")
+                .arg("NVDA")
+                .arg("Direction")
+                .arg(["b", "s"][i % 2]);
         }
         let _: Vec<String> = pipe.query(&mut con).unwrap();
         let secs = rt.block_on(async {
@@ -83,7 +89,10 @@ fn main() {
             let _ = task.await;
             secs
         });
-        println!("burst {run}: {BURST} entries in {secs:.3} s = {:.0} entries/s (read, answered, acknowledged)", BURST as f64 / secs);
+        println!(
+            "burst {run}: {BURST} entries in {secs:.3} s = {:.0} entries/s (read, answered, acknowledged)",
+            BURST as f64 / secs
+        );
     }
 
     make_group(&mut con, "single");

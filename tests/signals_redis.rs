@@ -9,7 +9,7 @@ use ::redis::Commands;
 use runner::model::Timestamp;
 use runner::model::account::{Connectivity, Link};
 use runner::runtime::signal_feed::redis::{RedisConfig, RedisTuning, spawn_with};
-use runner::runtime::signal_feed::{FieldMap, Inbound, SignalInput, Side, Verdict};
+use runner::runtime::signal_feed::{FieldMap, Inbound, Side, SignalInput, Verdict};
 use tokio::sync::mpsc;
 
 use crate::support::Run;
@@ -77,7 +77,8 @@ fn signal(con: &mut ::redis::Connection, stream: &str, ticker: &str, dir: &str) 
 
 /// How many entries of the group are pending (read, not acknowledged).
 fn pending(con: &mut ::redis::Connection, stream: &str) -> i64 {
-    let v: ::redis::Value = ::redis::cmd("XPENDING").arg(stream).arg("runner:test").query(con).expect("XPENDING");
+    let v: ::redis::Value =
+        ::redis::cmd("XPENDING").arg(stream).arg("runner:test").query(con).expect("XPENDING");
     match v {
         ::redis::Value::Array(parts) => match parts.first() {
             Some(::redis::Value::Int(n)) => *n,
@@ -88,7 +89,10 @@ fn pending(con: &mut ::redis::Connection, stream: &str) -> i64 {
 }
 
 async fn next(rx: &mut mpsc::Receiver<SignalInput>) -> SignalInput {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("nothing from the signal source in time").expect("source ended")
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("nothing from the signal source in time")
+        .expect("source ended")
 }
 
 async fn next_signal(rx: &mut mpsc::Receiver<SignalInput>) -> Inbound {
@@ -276,7 +280,9 @@ async fn a_redis_restart_is_down_then_up_and_nothing_is_lost() {
     let mut con = server.conn();
     let after: Vec<String> = (0..3).map(|i| signal(&mut con, "nvda", "NVDA", ["b", "s", "b"][i])).collect();
     match next(&mut rx).await {
-        SignalInput::Link(Connectivity::Down { link: Link::Signals, reason, .. }) => assert!(!reason.is_empty()),
+        SignalInput::Link(Connectivity::Down { link: Link::Signals, reason, .. }) => {
+            assert!(!reason.is_empty())
+        }
         other => panic!("expected Link Down, got {other:?}"),
     }
     match next(&mut rx).await {
@@ -303,7 +309,13 @@ async fn a_burst_of_ten_thousand_entries_is_all_delivered() {
     make_group(&mut con, "burst");
     let mut pipe = ::redis::pipe();
     for i in 0..N {
-        pipe.cmd("XADD").arg("burst").arg("*").arg("Ticker").arg("NVDA").arg("Direction").arg(["b", "s"][i % 2]);
+        pipe.cmd("XADD")
+            .arg("burst")
+            .arg("*")
+            .arg("Ticker")
+            .arg("NVDA")
+            .arg("Direction")
+            .arg(["b", "s"][i % 2]);
     }
     let _: Vec<String> = pipe.query(&mut con).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
@@ -400,7 +412,8 @@ fn signals_record_writes_the_csv_the_external_signal_algorithm_replays() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.starts_with("timestamp,ticker,direction,strength\n"), "{text}");
     assert!(text.contains("2024-12-03T09:30:00.000-05:00,NVDA,b,100"), "{text}");
-    let events = runner::strategy::external_signal::parse_signals(&text, "NVDA", &out).expect("the CSV parses");
+    let events =
+        runner::strategy::external_signal::parse_signals(&text, "NVDA", &out).expect("the CSV parses");
     assert_eq!(events.len(), 2, "{text}");
     assert_eq!(events[0].ts, Timestamp(1_733_236_200_000_000_000));
     assert_eq!((events[1].ts, events[1].strength), (Timestamp(1_733_236_260_000_000_000), 50));
@@ -411,7 +424,16 @@ fn signals_record_writes_the_csv_the_external_signal_algorithm_replays() {
     let out2 = dir.path().join("first.csv");
     Run::new(["signals", "record", "--url"])
         .arg(server.url())
-        .args(["--stream", "nvda", "--from", "-", "--to", "1733236200000-0", "--password-env", "REDIS_TEST_PW"])
+        .args([
+            "--stream",
+            "nvda",
+            "--from",
+            "-",
+            "--to",
+            "1733236200000-0",
+            "--password-env",
+            "REDIS_TEST_PW",
+        ])
         .arg("--out")
         .arg(&out2)
         .env("REDIS_TEST_PW", "rec-pw")
@@ -427,6 +449,10 @@ fn signals_record_writes_the_csv_the_external_signal_algorithm_replays() {
         .env("REDIS_TEST_PW", "wrong-pw-xyz")
         .run();
     assert_ne!(failed.code, 0);
-    assert!(failed.stderr.contains("authentication failed") && !failed.stderr.contains("wrong-pw-xyz"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("authentication failed") && !failed.stderr.contains("wrong-pw-xyz"),
+        "{}",
+        failed.stderr
+    );
     assert!(!out3.exists());
 }

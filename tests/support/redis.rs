@@ -31,7 +31,8 @@ impl RedisServer {
         // A port the kernel just handed out, then freed: retried if someone takes it meanwhile.
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir for redis-server");
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            let port =
+                TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
             let mut server = Self { child: None, port, password: password.clone(), dir };
             if server.spawn_child() {
                 return server;
@@ -43,15 +44,24 @@ impl RedisServer {
     /// Start the process on `self.port`; true once it answers PING.
     fn spawn_child(&mut self) -> bool {
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .arg("--logfile")
-            .arg(self.log_path())
-            .args(["--daemonize", "no", "--protected-mode", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(self.dir.path())
+        .arg("--logfile")
+        .arg(self.log_path())
+        .args(["--daemonize", "no", "--protected-mode", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         if let Some(p) = &self.password {
             cmd.args(["--requirepass", p]);
         }
@@ -110,7 +120,9 @@ impl RedisServer {
             let settings = info.redis_settings().clone().set_password(p);
             info = info.set_redis_settings(settings);
         }
-        ::redis::Client::open(info).and_then(|c| c.get_connection()).expect("connect to the test redis-server")
+        ::redis::Client::open(info)
+            .and_then(|c| c.get_connection())
+            .expect("connect to the test redis-server")
     }
 
     /// Kill the server (SIGKILL, by PID), as a crash would.

@@ -71,8 +71,12 @@ const LISTED: usize = 20;
 pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let unusable = |m: String| anyhow::Error::new(RunError::Unusable(m));
     let start = match (&args.from, &args.since) {
-        (Some(id), _) => stream_id(id).ok_or_else(|| unusable(format!("--from {id}: not a stream entry id")))?,
-        (None, Some(t)) => format!("{}-0", time_ms(t).ok_or_else(|| unusable(format!("--since {t}: not an RFC 3339 time")))?),
+        (Some(id), _) => {
+            stream_id(id).ok_or_else(|| unusable(format!("--from {id}: not a stream entry id")))?
+        }
+        (None, Some(t)) => {
+            format!("{}-0", time_ms(t).ok_or_else(|| unusable(format!("--since {t}: not an RFC 3339 time")))?)
+        }
         (None, None) => "-".to_owned(),
     };
     let end = match &args.to {
@@ -83,7 +87,10 @@ pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let password = match &args.password_env {
         None => None,
-        Some(var) => Some(std::env::var(var).map_err(|_| unusable(format!("--password-env {var}: the variable is not set")))?),
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| unusable(format!("--password-env {var}: the variable is not set")))?,
+        ),
     };
     let fields = FieldMap {
         ticker: args.ticker_field.clone(),
@@ -117,7 +124,11 @@ pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             args.stream,
             args.out.display()
         ),
-        _ => eprintln!("no signals in stream `{}` in that range; wrote the header to {}", args.stream, args.out.display()),
+        _ => eprintln!(
+            "no signals in stream `{}` in that range; wrote the header to {}",
+            args.stream,
+            args.out.display()
+        ),
     }
     if !rec.skipped.is_empty() {
         let mut msg = format!("skipped {} malformed entries:", rec.skipped.len());
@@ -161,8 +172,14 @@ async fn read_stream(
     };
     let mut from = start.to_owned();
     loop {
-        let reply: Value =
-            redis::cmd("XRANGE").arg(stream).arg(&from).arg(end).arg("COUNT").arg(PAGE).query_async(&mut con).await?;
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(&from)
+            .arg(end)
+            .arg("COUNT")
+            .arg(PAGE)
+            .query_async(&mut con)
+            .await?;
         let entries = read_entries(reply)?;
         let Some(tail) = entries.last() else { break };
         from = format!("({}", tail.id);

@@ -203,7 +203,12 @@ impl Reader<'_> {
         if self.down {
             self.down = false;
             tracing::info!(stream = %cfg.stream, "redis signal source up again");
-            if self.tx.send(SignalInput::Link(Connectivity::Up { link: Link::Signals, ts: now() })).await.is_err() {
+            if self
+                .tx
+                .send(SignalInput::Link(Connectivity::Up { link: Link::Signals, ts: now() }))
+                .await
+                .is_err()
+            {
                 return Ok(End::Closed);
             }
         }
@@ -241,7 +246,10 @@ impl Reader<'_> {
                 }
                 next_claim = Instant::now() + claim_every;
             }
-            let block = tuning.block.min(next_claim.saturating_duration_since(Instant::now())).max(Duration::from_millis(1));
+            let block = tuning
+                .block
+                .min(next_claim.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(1));
             let mut read = redis::cmd("XREADGROUP");
             read.arg("GROUP")
                 .arg(&cfg.group)
@@ -366,7 +374,8 @@ pub fn client(url: &str, password: Option<&str>) -> Result<Client, String> {
         }
         None => info,
     };
-    Client::open(info).map_err(|e| format!("cannot use the Redis URL `{}`: {}", redact_url(url), e.category()))
+    Client::open(info)
+        .map_err(|e| format!("cannot use the Redis URL `{}`: {}", redact_url(url), e.category()))
 }
 
 /// The URL with any password in it replaced by `***`.
@@ -390,7 +399,9 @@ pub fn redact_url(url: &str) -> String {
 /// A Redis error as one line for a `Down` reason or a log.
 pub(super) fn describe(e: &redis::RedisError) -> String {
     match e.kind() {
-        redis::ErrorKind::AuthenticationFailed => "authentication failed: wrong password (or user)".to_owned(),
+        redis::ErrorKind::AuthenticationFailed => {
+            "authentication failed: wrong password (or user)".to_owned()
+        }
         _ if e.code() == Some("WRONGPASS") => "authentication failed: wrong password (or user)".to_owned(),
         _ if e.code() == Some("NOAUTH") => "authentication required: the server wants a password".to_owned(),
         _ => e.to_string(),
@@ -481,7 +492,9 @@ pub fn read_entries(v: Value) -> redis::RedisResult<Vec<Entry>> {
                 Some(pairs)
             }
             Some(Value::Map(kv)) => Some(
-                kv.into_iter().map(|(k, v)| (bytes(k).unwrap_or_default(), bytes(v).unwrap_or_default())).collect(),
+                kv.into_iter()
+                    .map(|(k, v)| (bytes(k).unwrap_or_default(), bytes(v).unwrap_or_default()))
+                    .collect(),
             ),
             Some(_) => return Err(unexpected("a stream entry's fields are not an array")),
         };
@@ -569,12 +582,18 @@ mod tests {
         let entry = |id: &str| {
             Value::Array(vec![
                 Value::BulkString(id.as_bytes().to_vec()),
-                Value::Array(vec![Value::BulkString(b"Ticker".to_vec()), Value::BulkString(b"NVDA".to_vec())]),
+                Value::Array(vec![
+                    Value::BulkString(b"Ticker".to_vec()),
+                    Value::BulkString(b"NVDA".to_vec()),
+                ]),
             ])
         };
         let reply = Value::Array(vec![Value::Array(vec![
             Value::BulkString(b"nvda".to_vec()),
-            Value::Array(vec![entry("1-0"), Value::Array(vec![Value::BulkString(b"2-0".to_vec()), Value::Nil])]),
+            Value::Array(vec![
+                entry("1-0"),
+                Value::Array(vec![Value::BulkString(b"2-0".to_vec()), Value::Nil]),
+            ]),
         ])]);
         let got = read_reply_entries(reply).unwrap();
         assert_eq!(got.len(), 2);
@@ -582,9 +601,11 @@ mod tests {
         assert!(read_reply_entries(Value::Int(3)).is_err());
         assert!(read_entries(Value::Array(vec![Value::Int(1)])).is_err());
         assert!(autoclaim_reply(Value::Array(vec![])).is_err());
-        let (c, e) =
-            autoclaim_reply(Value::Array(vec![Value::BulkString(b"0-0".to_vec()), Value::Array(vec![entry("5-1")])]))
-                .unwrap();
+        let (c, e) = autoclaim_reply(Value::Array(vec![
+            Value::BulkString(b"0-0".to_vec()),
+            Value::Array(vec![entry("5-1")]),
+        ]))
+        .unwrap();
         assert_eq!((c.as_str(), e.len()), ("0-0", 1));
     }
 }
