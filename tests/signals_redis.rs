@@ -456,3 +456,49 @@ fn signals_record_writes_the_csv_the_external_signal_algorithm_replays() {
     );
     assert!(!out3.exists());
 }
+
+#[test]
+fn signals_record_takes_the_stream_and_fields_from_a_recipe() {
+    let server = RedisServer::start();
+    let mut con = server.conn();
+    for (id, side) in [("1733236200000-0", "BUY"), ("1733236260000-0", "SELL"), ("1733236270000-0", "b")] {
+        let _: String = ::redis::cmd("XADD")
+            .arg("spy-signals")
+            .arg(id)
+            .arg("Sym")
+            .arg("SPY")
+            .arg("Side")
+            .arg(side)
+            .query(&mut con)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("spy.yaml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "agent: spy\nalgorithm:\n  kind: external-signal\n  signals:\n    source: redis\n    url: {}\n    \
+             stream: spy-signals\n    fields: {{ticker: Sym, direction: Side, buy: BUY, sell: SELL}}\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("spy.signals.csv");
+    let run =
+        Run::new(["signals", "record", "--fields-from"]).arg(&recipe).arg("--out").arg(&out).run().success();
+    assert!(
+        run.stderr.contains("recorded 2 signals") && run.stderr.contains("1733236270000-0"),
+        "{}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let events = runner::strategy::external_signal::parse_signals(&text, "SPY", &out).unwrap();
+    assert_eq!(events.len(), 2, "{text}");
+    // A recipe without Redis signals is a clear error, and no file is written.
+    std::fs::write(&recipe, "agent: spy\nalgorithm:\n  kind: sma-cross\n").unwrap();
+    let out2 = dir.path().join("none.csv");
+    let failed =
+        Run::new(["signals", "record", "--fields-from"]).arg(&recipe).arg("--out").arg(&out2).run().code(2);
+    assert!(failed.stderr.contains("has no Redis signals"), "{}", failed.stderr);
+    assert!(!out2.exists());
+}

@@ -24,27 +24,31 @@ use crate::strategy::external_signal::MAX_SIGNAL_FILE_BYTES;
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
     /// The server: `redis://host:port[/db]` or `rediss://…` (TLS). Put no password here: use
-    /// --password-env.
+    /// --password-env. Default: the recipe's (--fields-from).
     #[arg(long, value_name = "URL")]
-    pub url: String,
-    /// The stream key, e.g. `nvda`.
+    pub url: Option<String>,
+    /// The stream key, e.g. `nvda`. Default: the recipe's (--fields-from).
     #[arg(long, value_name = "KEY")]
-    pub stream: String,
+    pub stream: Option<String>,
+    /// Take the URL, the stream and the field names from this recipe's
+    /// `algorithm.signals` (or an old `provider: {kind: redis-signals}`); flags win.
+    #[arg(long, value_name = "RECIPE")]
+    pub fields_from: Option<PathBuf>,
     /// Read the password from this environment variable.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
-    /// The field holding the ticker.
-    #[arg(long, value_name = "FIELD", default_value = "Ticker")]
-    pub ticker_field: String,
-    /// The field holding the direction.
-    #[arg(long, value_name = "FIELD", default_value = "Direction")]
-    pub direction_field: String,
-    /// The direction value meaning buy.
-    #[arg(long, value_name = "VALUE", default_value = "b")]
-    pub buy: String,
-    /// The direction value meaning sell.
-    #[arg(long, value_name = "VALUE", default_value = "s")]
-    pub sell: String,
+    /// The field holding the ticker [default: Ticker].
+    #[arg(long, value_name = "FIELD")]
+    pub ticker_field: Option<String>,
+    /// The field holding the direction [default: Direction].
+    #[arg(long, value_name = "FIELD")]
+    pub direction_field: Option<String>,
+    /// The direction value meaning buy [default: b].
+    #[arg(long, value_name = "VALUE")]
+    pub buy: Option<String>,
+    /// The direction value meaning sell [default: s].
+    #[arg(long, value_name = "VALUE")]
+    pub sell: Option<String>,
     /// The field holding the strength (a fraction 0–1 or a percentage), if any.
     #[arg(long, value_name = "FIELD")]
     pub strength_field: Option<String>,
@@ -60,6 +64,46 @@ pub struct RecordArgs {
     /// The CSV file to write (replaced atomically).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+/// What a recipe says about its Redis signals (every part optional).
+#[derive(Debug, Default)]
+struct FromRecipe {
+    url: Option<String>,
+    stream: Option<String>,
+    ticker: Option<String>,
+    direction: Option<String>,
+    buy: Option<String>,
+    sell: Option<String>,
+    strength: Option<String>,
+}
+
+/// Read `algorithm.signals` (or an old `provider` of kind `redis-signals`) from a recipe file.
+fn from_recipe(path: &std::path::Path) -> Result<FromRecipe, String> {
+    let text = crate::files::read_named(path, 1 << 20)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&text)
+        .map_err(|_| format!("{} is not a YAML recipe (check it with `runner validate`)", path.display()))?;
+    let signals = doc
+        .pointer("/algorithm/signals")
+        .filter(|s| s.get("source").and_then(|v| v.as_str()).is_none_or(|k| k == "redis"))
+        .or_else(|| {
+            doc.pointer("/provider")
+                .filter(|p| p.get("kind").and_then(|k| k.as_str()) == Some("redis-signals"))
+        })
+        .ok_or_else(|| {
+            format!("{} has no Redis signals (`algorithm.signals` with `source: redis`)", path.display())
+        })?;
+    let get = |ptr: &str| signals.pointer(ptr).and_then(|v| v.as_str()).map(str::to_owned);
+    Ok(FromRecipe {
+        url: get("/url"),
+        stream: get("/stream"),
+        ticker: get("/fields/ticker"),
+        direction: get("/fields/direction"),
+        buy: get("/fields/buy"),
+        sell: get("/fields/sell"),
+        strength: get("/fields/strength"),
+    })
 }
 
 /// Entries per `XRANGE` page.
@@ -92,22 +136,32 @@ pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|_| unusable(format!("--password-env {var}: the variable is not set")))?,
         ),
     };
-    let fields = FieldMap {
-        ticker: args.ticker_field.clone(),
-        direction: args.direction_field.clone(),
-        buy: args.buy.clone(),
-        sell: args.sell.clone(),
-        strength: args.strength_field.clone(),
+    let recipe = match &args.fields_from {
+        Some(path) => from_recipe(path).map_err(unusable)?,
+        None => FromRecipe::default(),
     };
-    let client = client(&args.url, password.as_deref()).map_err(unusable)?;
+    let url =
+        args.url.or(recipe.url).ok_or_else(|| unusable("no --url (nor a recipe's, --fields-from)".into()))?;
+    let stream = args
+        .stream
+        .or(recipe.stream)
+        .ok_or_else(|| unusable("no --stream (nor a recipe's, --fields-from)".into()))?;
+    let fields = FieldMap {
+        ticker: args.ticker_field.or(recipe.ticker).unwrap_or_else(|| "Ticker".into()),
+        direction: args.direction_field.or(recipe.direction).unwrap_or_else(|| "Direction".into()),
+        buy: args.buy.or(recipe.buy).unwrap_or_else(|| "b".into()),
+        sell: args.sell.or(recipe.sell).unwrap_or_else(|| "s".into()),
+        strength: args.strength_field.or(recipe.strength),
+    };
+    let client = client(&url, password.as_deref()).map_err(unusable)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| unusable(format!("cannot start the runtime: {e}")))?;
-    let url = redact_url(&args.url);
+    let url = redact_url(&url);
     let rec = rt
-        .block_on(read_stream(&client, &args.stream, &start, &end, &fields))
-        .map_err(|e| unusable(format!("reading stream `{}` from {url}: {}", args.stream, describe(&e))))?;
+        .block_on(read_stream(&client, &stream, &start, &end, &fields))
+        .map_err(|e| unusable(format!("reading stream `{stream}` from {url}: {}", describe(&e))))?;
 
     if rec.csv.len() as u64 > MAX_SIGNAL_FILE_BYTES {
         return Err(unusable(format!(
@@ -121,12 +175,12 @@ pub fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         (Some(first), Some(last)) => eprintln!(
             "recorded {} signals from stream `{}` ({first} … {last}) into {}",
             rec.written,
-            args.stream,
+            stream,
             args.out.display()
         ),
         _ => eprintln!(
             "no signals in stream `{}` in that range; wrote the header to {}",
-            args.stream,
+            stream,
             args.out.display()
         ),
     }
