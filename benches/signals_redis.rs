@@ -99,8 +99,7 @@ fn main() {
     let url = server.url();
     let mut lat: Vec<Duration> = rt.block_on(async move {
         let (tx, mut rx) = mpsc::channel(16);
-        let mut tuning = RedisTuning::default();
-        tuning.block = Duration::from_secs(5);
+        let tuning = RedisTuning { block: Duration::from_secs(5), ..RedisTuning::default() };
         let _task = spawn_with(config(url.clone(), "single"), tuning, tx);
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut publisher = client.get_multiplexed_async_connection().await.unwrap();
