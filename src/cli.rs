@@ -95,6 +95,22 @@ pub enum Command {
     Journal(crate::journal::cli::JournalArgs),
     /// Show every running agent: state, position, P&L and health.
     Status(crate::runtime::cli::StatusArgs),
+    /// External signal sources: record a Redis stream for backtests.
+    Signals(SignalsArgs),
+}
+
+/// Arguments of `runner signals`.
+#[derive(Debug, clap::Args)]
+pub struct SignalsArgs {
+    #[command(subcommand)]
+    pub command: SignalsCommand,
+}
+
+/// The `runner signals` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SignalsCommand {
+    /// Copy a Redis stream's entries into the signals CSV that backtests replay (no group, no ack).
+    Record(crate::runtime::signal_feed::record::RecordArgs),
 }
 
 /// Entry point used by `main`.
@@ -159,6 +175,9 @@ fn dispatch(cli: Cli) -> CmdResult {
         Command::Secrets(a) => crate::secrets::cli::secrets(a, g),
         Command::Journal(a) => crate::journal::cli::journal(a, g),
         Command::Status(a) => crate::runtime::cli::status(a, g),
+        Command::Signals(a) => match a.command {
+            SignalsCommand::Record(r) => crate::runtime::signal_feed::record::record(r),
+        },
     }
 }
 

@@ -31,6 +31,7 @@ mod risk;
 mod safety;
 mod secrets_cli;
 mod secrets_demo;
+mod signals_redis;
 mod signals_socket;
 mod sops_compat;
 mod sops_ssh;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod fake_alpaca;
+pub mod redis;
 
 /// Path of the `runner` binary under test.
 pub fn runner_bin() -> &'static str {

@@ -10,6 +10,7 @@
 //! pending (it is claimed again at the next start), and a crash after it leaves a journaled id
 //! that the loop answers [`Verdict::Duplicate`] instead of trading it twice.
 
+pub mod record;
 pub mod redis;
 pub mod socket;
 
