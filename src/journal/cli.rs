@@ -122,6 +122,9 @@ pub enum JournalCommand {
     Trades(Query),
     /// List orders refused by the risk gate, with their reasons, runs and modes.
     Denials(Query),
+    /// List external signals (stream entries, socket messages): accepted with the orders they
+    /// caused, or refused and why.
+    Signals(Query),
     /// Count day trades per account in the 5-business-day window ending on a date.
     DayTrades {
         /// Only this broker account.
@@ -189,6 +192,7 @@ pub fn journal(args: JournalArgs, _g: &GlobalArgs) -> CmdResult {
         JournalCommand::Verify { anchor } => verify(&db, format, anchor.as_deref()),
         JournalCommand::Trades(q) => trades(&db, format, q.filter()?),
         JournalCommand::Denials(q) => denials(&db, format, q.filter()?),
+        JournalCommand::Signals(q) => signals(&db, format, q.filter()?),
         JournalCommand::DayTrades { account, date, run } => {
             day_trades(&db, format, account, date.unwrap_or_else(today_ny), run)
         }
@@ -437,6 +441,55 @@ fn denials(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
                 &rows,
             );
             say!("{} denial(s)", denials.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn signals(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
+    let journal = open_existing(db)?;
+    let signals = journal.signals(&filter).map_err(jerr)?;
+    let modes = Modes::of(&journal)?;
+    match format {
+        Format::Json => print_json(&modes.json(&signals, |d| d.run.as_ref()))?,
+        Format::Table => {
+            let rows: Vec<Vec<String>> = signals
+                .iter()
+                .map(|d| {
+                    let orders: Vec<&str> = d.orders.iter().map(|o| o.0.as_str()).collect();
+                    vec![
+                        ny_time(&d.time),
+                        run_cell(d.run.as_ref()),
+                        modes.get(d.run.as_ref()).unwrap_or_else(|| "-".to_owned()),
+                        d.agent.to_string(),
+                        d.source.clone(),
+                        d.signal_id.clone().unwrap_or_else(|| "-".to_owned()),
+                        d.ticker.clone(),
+                        d.direction.clone(),
+                        d.status.clone(),
+                        if orders.is_empty() { "-".to_owned() } else { orders.join(" ") },
+                        d.reason.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "TIME (NEW YORK)",
+                    "RUN",
+                    "MODE",
+                    "AGENT",
+                    "SOURCE",
+                    "ID",
+                    "TICKER",
+                    "DIRECTION",
+                    "STATUS",
+                    "ORDERS",
+                    "REASON",
+                ],
+                &[false; 11],
+                &rows,
+            );
+            say!("{} signal(s)", signals.len());
         }
     }
     Ok(ExitCode::SUCCESS)

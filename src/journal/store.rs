@@ -1055,9 +1055,10 @@ impl Journal {
             .next())
     }
 
-    /// Signals of `agent`, in journal order.
-    pub fn signals_of(&self, agent: &AgentId) -> Result<Vec<SignalRecord>, JournalError> {
-        self.select("agent = ?", vec![text(agent)])
+    /// External signals and what became of them, in journal order.
+    pub fn signals(&self, filter: &Filter) -> Result<Vec<SignalRecord>, JournalError> {
+        let (w, v) = filter.sql();
+        self.select(&w, v)
     }
 
     fn select<R: Stored>(&self, where_sql: &str, values: Vec<SqlValue>) -> Result<Vec<R>, JournalError> {

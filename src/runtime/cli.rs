@@ -21,6 +21,7 @@ use crate::journal::record::ts as journal_ts;
 use crate::journal::{Durability, FIRST_EVENT_KEY, Journal, JournalError, RunId, RunMode};
 use crate::model::{AccountId, AgentId, SymbolId};
 use crate::recipe::model::Reconcile;
+use crate::recipe::model::SignalSourceKind;
 use crate::recipe::types::Speed;
 use crate::report::{self, RecipeRef, Report, RunInfo};
 use crate::risk::compliance::daytrade::DayTrade;
@@ -535,6 +536,25 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         prepared.iter().zip(&args.recipes).zip(recipes).zip(venues)
     {
         let name = p.recipe.agent.clone();
+        // The signal source, after the account lock and before this agent's run begins.
+        let wiring = {
+            let _entered = rt.enter();
+            super::signal_feed::start(&p.recipe, path, &credentials[agents.len()])
+        };
+        let wiring = match wiring {
+            Ok(w) => w,
+            Err(why) => {
+                for a in agents {
+                    if let Some(s) = a.sink {
+                        let _ = s.end(&format!("refused: {name}: {why}"));
+                    }
+                }
+                return Err(ExitError::failed(format!("{name}: {why}")).into());
+            }
+        };
+        if let Some(w) = &wiring {
+            say(&format!("{name}: signals from {} (max age {:?})\n", w.source, w.max_age));
+        }
         let journal = open_journal(&settings.journal, Durability::Full)?;
         let mut meta = metadata(p, &recipe);
         let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
@@ -620,6 +640,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         infos.push(run_info(p, sink.run_id(), mode, format!("{venue_label}, {source}"), recipe));
         let chain = chain_poller(&rt, p, &credentials[agents.len()])?;
         agents.push(fleet::FleetAgent {
+            signals: wiring,
             trader,
             feed,
             venue,
@@ -665,6 +686,14 @@ pub fn backtest(args: BacktestArgs, _g: &GlobalArgs) -> CmdResult {
         return Err(ExitError::usage(format!("--from {f} is after --to {t}")).into());
     }
     let p = run::prepare(&args.recipe)?;
+    if let Some(sig) = p.recipe.algorithm.signals.as_ref().filter(|s| s.source != SignalSourceKind::File) {
+        return Err(ExitError::failed(format!(
+            "{}: a backtest replays recorded signals, and algorithm.signals.source is {}: record them with              `runner signals record` and use `source: file` (docs/signals.md)",
+            args.recipe.display(),
+            crate::recipe::kind_name(&sig.source)
+        ))
+        .into());
+    }
     let venue = super::venues::simulated(&p)?;
     let lockstep = match args.from {
         // A sub-range starts with the strategy warmed up on the days before it, as in a full run.

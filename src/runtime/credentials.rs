@@ -13,7 +13,7 @@ use crate::secrets::SecretMap;
 /// The decrypted secrets one agent's adapters use. Dropping it wipes them.
 #[derive(Debug, Default)]
 pub struct Credentials {
-    /// (role, secret name, values): role is `provider` or `broker`.
+    /// (role, secret name, values): role is `provider`, `broker` or `signals`.
     pub loaded: Vec<(&'static str, String, SecretMap)>,
 }
 
@@ -35,9 +35,11 @@ impl Credentials {
 /// and non-empty. `file` names the recipe in errors.
 pub fn unlock(recipe: &Recipe, file: &Path, secrets_dir: &Path) -> anyhow::Result<Credentials> {
     let mut creds = Credentials::default();
+    let signals = recipe.algorithm.signals.as_ref().and_then(|s| s.credentials.as_deref());
     let wanted = [
         ("provider", recipe.provider.credentials.as_deref(), kind_name(&recipe.provider.kind)),
         ("broker", recipe.broker.credentials.as_deref(), kind_name(&recipe.broker.kind)),
+        ("signals", signals, "redis".to_owned()),
     ];
     for (role, name, kind) in wanted {
         let Some(name) = name else { continue };

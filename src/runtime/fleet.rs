@@ -198,6 +198,13 @@ impl Trader {
         }
     }
 
+    fn external(&mut self, x: crate::engine::agent::ExternalIn, sink: &mut impl FnMut(&AgentEvent)) {
+        match self {
+            Self::Sim(l) => l.external(x, sink),
+            Self::Remote(r) => r.external(x, sink),
+        }
+    }
+
     fn into_agent(self) -> Agent {
         match self {
             Self::Sim(l) => l.into_agent(),
@@ -240,6 +247,8 @@ pub struct FleetAgent {
     pub account: String,
     /// Its journal, if journaling.
     pub sink: Option<JournalSink>,
+    /// Its live external signal source (`algorithm.signals`: a Redis stream, a socket).
+    pub signals: Option<super::signal_feed::Wiring>,
 }
 
 /// How a run ended: what the journal's `outcome` says and `runner up` prints.
@@ -628,6 +637,8 @@ struct Out<'a> {
     progress: bool,
     pos: &'a mut Option<(Decimal, Price)>,
     lines: Vec<String>,
+    /// What the agent did with the external signal of this step.
+    external: Option<crate::engine::agent::ExternalOutcome>,
 }
 
 impl<'a> Out<'a> {
@@ -637,7 +648,7 @@ impl<'a> Out<'a> {
         progress: bool,
         pos: &'a mut Option<(Decimal, Price)>,
     ) -> Self {
-        Self { journal, name, progress, pos, lines: Vec::new() }
+        Self { journal, name, progress, pos, lines: Vec::new(), external: None }
     }
 
     fn sink(&mut self) -> impl FnMut(&AgentEvent) + '_ {
@@ -647,6 +658,9 @@ impl<'a> Out<'a> {
             }
             if let AgentEvent::Position { qty, avg_price, .. } = ev {
                 *self.pos = Some((*qty, *avg_price));
+            }
+            if let AgentEvent::External(x) = ev {
+                self.external = Some(x.clone());
             }
             if let Some(line) = describe(self.name, ev) {
                 self.lines.push(line);
@@ -774,6 +788,121 @@ async fn next_chain(rx: &mut Option<mpsc::Receiver<Arc<ChainSnapshot>>>) -> Opti
     }
 }
 
+/// The next input of a signal source; never, without one.
+async fn next_signal(w: &mut Option<super::signal_feed::Wiring>) -> Option<super::signal_feed::SignalInput> {
+    match w {
+        Some(w) => w.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What an agent's signal source delivered, by what became of it.
+#[derive(Debug, Default)]
+struct SignalCounts {
+    accepted: u64,
+    refused: u64,
+    duplicates: u64,
+    other_ticker: u64,
+    /// Ids seen in this run (recognised without a journal).
+    seen: std::collections::HashSet<String>,
+}
+
+/// One signal from the source: checked (readable, this agent's ticker, not seen before, not
+/// stale), handed to the agent, journaled, and only then answered (the source acknowledges
+/// it to its publisher after that).
+fn on_signal(
+    inbound: super::signal_feed::Inbound,
+    trader: &mut Trader,
+    wiring: &super::signal_feed::Wiring,
+    journal: &mut Option<JournalSink>,
+    counts: &mut SignalCounts,
+    name: &str,
+    progress: bool,
+    pos: &mut Option<(Decimal, Price)>,
+) {
+    use super::signal_feed::{Side as SigSide, Verdict};
+    let super::signal_feed::Inbound { id, published, body, reply } = inbound;
+    let now = Timestamp::from_datetime(&chrono::Utc::now());
+    let at = crate::report::iso(now);
+    let shown_id = id.as_deref().unwrap_or("(no id)");
+    let refuse =
+        |journal: &mut Option<JournalSink>, body: Option<&super::signal_feed::SignalBody>, why: String| {
+            if let Some(s) = journal.as_mut() {
+                s.signal_refused(id.as_deref(), body, &why, published, now);
+            }
+            say(&format!("{at} {name} external signal {shown_id}: refused: {why}"));
+            Verdict::Refused(why)
+        };
+    let verdict = 'v: {
+        let body = match body {
+            Ok(b) => b,
+            Err(why) => {
+                counts.refused += 1;
+                break 'v refuse(journal, None, format!("not a signal: {why}"));
+            }
+        };
+        if !body.ticker.eq_ignore_ascii_case(&wiring.ticker) {
+            counts.other_ticker += 1;
+            break 'v Verdict::OtherTicker;
+        }
+        if let Some(i) = &id {
+            let seen = !counts.seen.insert(i.clone()) || journal.as_ref().is_some_and(|s| s.signal_seen(i));
+            if seen {
+                counts.duplicates += 1;
+                tracing::info!(agent = name, id = %i, "external signal already handled: not traded again");
+                break 'v Verdict::Duplicate;
+            }
+        }
+        let age =
+            std::time::Duration::from_nanos(u64::try_from(now.0.saturating_sub(published.0)).unwrap_or(0));
+        if age > wiring.max_age {
+            counts.refused += 1;
+            break 'v refuse(
+                journal,
+                Some(&body),
+                format!(
+                    "stale: published {:.1}s ago, max_signal_age is {:.1}s",
+                    age.as_secs_f64(),
+                    wiring.max_age.as_secs_f64()
+                ),
+            );
+        }
+        let signal = crate::strategy::external_signal::ExternalEvent {
+            ts: published,
+            direction: match body.side {
+                SigSide::Buy => crate::strategy::Direction::Long,
+                SigSide::Sell => crate::strategy::Direction::Short,
+            },
+            strength: body.strength,
+        };
+        let mut out = Out::new(journal, name, progress, pos);
+        trader.external(crate::engine::agent::ExternalIn { id: id.clone(), signal }, &mut out.sink());
+        let outcome = out.external.take();
+        drop(out);
+        match outcome {
+            Some(x) => match x.refused {
+                Some(why) => {
+                    counts.refused += 1;
+                    Verdict::Refused(why)
+                }
+                None => {
+                    counts.accepted += 1;
+                    Verdict::Accepted { orders: x.orders.into_iter().map(|o| o.0).collect() }
+                }
+            },
+            None => {
+                counts.refused += 1;
+                Verdict::Refused("the agent did not take it".into())
+            }
+        }
+    };
+    // A journal that failed to write: no answer, so the source never acknowledges it.
+    if journal.as_ref().and_then(JournalSink::error).is_some() {
+        return;
+    }
+    let _ = reply.send(verdict);
+}
+
 /// The next answer of a remote venue; never, for a simulated one.
 async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
     match rx {
@@ -783,7 +912,11 @@ async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<Venue
 }
 
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
-    let FleetAgent { mut trader, feed, mut venue, mut chain, name, sink: mut journal, .. } = a;
+    let FleetAgent { mut trader, feed, mut venue, mut chain, name, sink: mut journal, mut signals, .. } = a;
+    let mut signal_counts = SignalCounts::default();
+    if let (Some(w), Some(s)) = (&signals, journal.as_mut()) {
+        s.set_signal_source(w.source.clone());
+    }
     let Source { mut feed, mut clock, subscriptions, read, dropped, live } = Source::new(feed);
     let mut latency = Latency::default();
     let mut watch = Watch { session: trader.agent().session_clock(), halted_on: None };
@@ -843,6 +976,25 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     }
                     Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
                     None => failure = Some(format!("{name}: the venue connection ended")),
+                }
+            }
+            Some(input) = next_signal(&mut signals) => {
+                match input {
+                    super::signal_feed::SignalInput::Link(c) => {
+                        note_link(&ctx, &c);
+                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                        trader.connectivity(c, &mut out.sink());
+                    }
+                    super::signal_feed::SignalInput::Signal(inbound) => {
+                        if let Some(w) = signals.as_ref() {
+                            on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &name, progress, &mut pos);
+                        }
+                        if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
+                            failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+                            break;
+                        }
+                        publish(trader.agent(), &ctx, false, pos);
+                    }
                 }
             }
             Some(snapshot) = next_chain(&mut chain) => {
@@ -919,6 +1071,13 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         }
     }
     drop(feed);
+    if let Some(w) = signals.take() {
+        let c = &signal_counts;
+        say(&format!(
+            "{name}: signals from {}: {} accepted, {} refused, {} duplicates, {} for other tickers",
+            w.source, c.accepted, c.refused, c.duplicates, c.other_ticker
+        ));
+    }
     if let Some(b) = &ctx.board {
         b.finish(ctx.index, count);
     }

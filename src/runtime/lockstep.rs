@@ -93,6 +93,12 @@ impl Lockstep {
         self.settle(sink);
     }
 
+    /// An external signal (a stream entry, a socket message), and everything it leads to.
+    pub fn external(&mut self, x: crate::engine::agent::ExternalIn, sink: &mut impl FnMut(&AgentEvent)) {
+        self.agent.handle(Event::External(x), &mut self.out);
+        self.settle(sink);
+    }
+
     /// A feed's or venue's connection changed.
     pub fn connectivity(&mut self, change: Connectivity, sink: &mut impl FnMut(&AgentEvent)) {
         self.agent.handle(Event::Connectivity(change), &mut self.out);

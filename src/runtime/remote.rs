@@ -130,6 +130,13 @@ impl Remote {
         self.settle(sink);
     }
 
+    /// An external signal (a stream entry, a socket message): its orders go to the venue
+    /// once the journal holds them.
+    pub fn external(&mut self, x: crate::engine::agent::ExternalIn, sink: &mut impl FnMut(&AgentEvent)) {
+        self.agent.handle(Event::External(x), &mut self.out);
+        self.settle(sink);
+    }
+
     /// A feed's connection changed.
     pub fn connectivity(&mut self, change: Connectivity, sink: &mut impl FnMut(&AgentEvent)) {
         self.agent.handle(Event::Connectivity(change), &mut self.out);

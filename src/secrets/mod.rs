@@ -263,6 +263,7 @@ pub fn required_keys(kind: &str) -> &'static [&'static str] {
         "schwab" => &["app_key", "app_secret"],
         "coinbase" => &["api_key", "api_secret"],
         "polygon" => &["api_key"],
+        "redis" => &["password"],
         _ => &[],
     }
 }

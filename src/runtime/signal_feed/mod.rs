@@ -16,7 +16,7 @@ pub mod socket;
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::model::Timestamp;
 use crate::model::account::Connectivity;
@@ -269,4 +269,98 @@ mod tests {
         b.reset();
         assert!(b.next_wait() <= Duration::from_millis(125));
     }
+}
+
+/// An agent's live signal source, started: the channel its loop reads, and what the loop
+/// checks each signal against.
+pub struct Wiring {
+    /// What the source hands the loop.
+    pub rx: mpsc::Receiver<SignalInput>,
+    /// The recipe's symbol (signals for other tickers are ignored and counted).
+    pub ticker: String,
+    /// Older signals are refused as stale.
+    pub max_age: Duration,
+    /// The journal's name for the source (`redis:<stream>:<group>`, `socket:<path>`).
+    pub source: String,
+    /// The socket, kept bound for the run (removed when dropped).
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Wiring {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start the live signal source `recipe` names (`algorithm.signals` with `source: redis` or
+/// `socket`); `None` for every other recipe. Needs a tokio runtime (`rt.enter()`).
+///
+/// # Errors
+/// A socket that cannot be bound, a Redis password secret without `password`.
+pub fn start(
+    recipe: &crate::recipe::model::Recipe,
+    recipe_file: &std::path::Path,
+    creds: &super::credentials::Credentials,
+) -> Result<Option<Wiring>, String> {
+    use crate::recipe::model::{AlgorithmKind, SignalSourceKind};
+    if recipe.algorithm.kind != AlgorithmKind::ExternalSignal {
+        return Ok(None);
+    }
+    let sig = recipe.algorithm.signals_or_default();
+    let (tx, rx) = mpsc::channel(64);
+    let max_age = sig.max_signal_age_or_default();
+    let ticker = recipe.instrument.underlying.clone();
+    match sig.source {
+        SignalSourceKind::File => Ok(None),
+        SignalSourceKind::Redis => {
+            let stream = sig.stream.clone().unwrap_or_default();
+            let group = sig.group.clone().unwrap_or_else(|| format!("runner:{}", recipe.agent));
+            let f = sig.fields.clone().ok_or("algorithm.signals.fields is missing")?;
+            let password = match creds.get("signals") {
+                Some(m) => Some(
+                    m.get("password")
+                        .ok_or("the signals secret has no `password`")?
+                        .expose()
+                        .to_owned()
+                        .into(),
+                ),
+                None => None,
+            };
+            let host = hostname();
+            let cfg = redis::RedisConfig {
+                url: sig.url.clone().unwrap_or_default(),
+                password,
+                stream: stream.clone(),
+                group: group.clone(),
+                consumer: format!("{}@{host}", recipe.agent),
+                fields: FieldMap {
+                    ticker: f.ticker,
+                    direction: f.direction,
+                    buy: f.buy,
+                    sell: f.sell,
+                    strength: f.strength,
+                },
+                claim_idle: Duration::from_secs(30),
+            };
+            let task = redis::spawn(cfg, tx);
+            Ok(Some(Wiring { rx, ticker, max_age, source: format!("redis:{stream}:{group}"), task }))
+        }
+        SignalSourceKind::Socket => {
+            let rel = sig.path.clone().ok_or("algorithm.signals.path is missing")?;
+            let path = recipe_file.parent().unwrap_or(std::path::Path::new("")).join(rel);
+            let server = socket::SocketServer::bind(socket::SocketConfig::new(&path))
+                .map_err(|e| format!("signal socket {}: {e}", path.display()))?;
+            let task = server.spawn(tx);
+            Ok(Some(Wiring { rx, ticker, max_age, source: "socket".to_owned(), task }))
+        }
+    }
+}
+
+/// This host's name, for the consumer name (`agent@host`).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && h.len() < 100)
+        .unwrap_or_else(|| "localhost".to_owned())
 }
