@@ -218,6 +218,7 @@ fn main() {
         name: "bench".into(),
         account: "bench".into(),
         sink: None,
+        signals: None,
     }];
     let opts = RunOptions {
         state_dir: dir.path().join("state"),

@@ -33,6 +33,7 @@ mod secrets_cli;
 mod secrets_demo;
 mod signals_redis;
 mod signals_socket;
+mod signals_up;
 mod sops_compat;
 mod sops_ssh;
 mod strategy;

@@ -1,6 +1,8 @@
 //! Decision engine: signal + position + account → order intents.
 //!
-//! - `Long`/`Short` when flat: enter `entry_size` of the allocation (or a fixed number of units);
+//! - `Long`/`Short` when flat: enter `entry_size` of the allocation (or a fixed number of units),
+//!   times the signal's strength (100 % for the built-in strategies; an external signal may say
+//!   less);
 //! - the same direction when already in it: add `add_size` if the recipe sets one, else nothing;
 //! - the opposite direction: reverse = close 100 % first, then enter (two orders, in that order);
 //! - `Flat`: close everything;
@@ -112,7 +114,7 @@ impl Decision {
         let close = |side| OrderIntent { side, qty: held, purpose: Purpose::Exit(ExitReason::Signal) };
         let entry = |side| OrderIntent {
             side,
-            qty: self.units(self.cfg.entry_size, signal.price),
+            qty: self.units(scaled(self.cfg.entry_size, signal.strength), signal.price),
             purpose: Purpose::Entry,
         };
         match signal.direction {
@@ -179,6 +181,18 @@ impl Decision {
             }
         }
         out
+    }
+}
+
+/// `size` at `strength` percent (100 leaves it as it is).
+fn scaled(size: Size, strength: u8) -> Size {
+    if strength >= 100 {
+        return size;
+    }
+    let f = Decimal::from(strength) / Decimal::ONE_HUNDRED;
+    match size {
+        Size::Units(u) => Size::Units(u * f),
+        Size::Percent(p) => Size::Percent(crate::model::Percent::from_fraction(p.fraction() * f)),
     }
 }
 
@@ -262,5 +276,16 @@ mod tests {
             coin(Decimal::ONE).decide(&at(Direction::Target(dec!(0.01))), dec!(0)).is_empty(),
             "in the band"
         );
+    }
+
+    #[test]
+    fn a_weaker_signal_enters_a_smaller_position() {
+        let d = d(None);
+        let full = d.decide(&sig(Direction::Long), dec!(0));
+        let mut half = sig(Direction::Long);
+        half.strength = 50;
+        let half = d.decide(&half, dec!(0));
+        let q = |i: &Intents| i.iter().next().map(|o| o.qty).unwrap_or_default();
+        assert_eq!(q(&half), (q(&full) / dec!(2)).floor(), "{full:?} {half:?}");
     }
 }

@@ -810,6 +810,7 @@ struct SignalCounts {
 /// One signal from the source: checked (readable, this agent's ticker, not seen before, not
 /// stale), handed to the agent, journaled, and only then answered (the source acknowledges
 /// it to its publisher after that).
+#[allow(clippy::too_many_arguments)]
 fn on_signal(
     inbound: super::signal_feed::Inbound,
     trader: &mut Trader,
@@ -899,6 +900,11 @@ fn on_signal(
     // A journal that failed to write: no answer, so the source never acknowledges it.
     if journal.as_ref().and_then(JournalSink::error).is_some() {
         return;
+    }
+    // Test hook: die as `kill -9` would, after the journal write and before the ack
+    // (tests/signals_up.rs).
+    if std::env::var_os("RUNNER_TEST_ABORT_BEFORE_SIGNAL_ACK").is_some() {
+        std::process::abort();
     }
     let _ = reply.send(verdict);
 }

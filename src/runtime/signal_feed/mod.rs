@@ -212,65 +212,6 @@ impl Backoff {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn map() -> FieldMap {
-        FieldMap {
-            ticker: "Ticker".into(),
-            direction: "Direction".into(),
-            buy: "b".into(),
-            sell: "s".into(),
-            strength: Some("Strength".into()),
-        }
-    }
-
-    #[test]
-    fn entries_read_as_signals() {
-        let m = map();
-        assert_eq!(
-            m.parse([("Ticker", "NVDA"), ("Direction", "b")]),
-            Ok(SignalBody { ticker: "NVDA".into(), side: Side::Buy, strength: 100 })
-        );
-        assert_eq!(
-            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "0.8")]).unwrap().strength,
-            80
-        );
-        assert_eq!(
-            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "40%")]).unwrap().strength,
-            40
-        );
-        assert_eq!(
-            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "65")]).unwrap().strength,
-            65
-        );
-    }
-
-    #[test]
-    fn bad_entries_say_which_field() {
-        let m = map();
-        assert_eq!(m.parse([("Direction", "b")]).unwrap_err(), "no `Ticker` field");
-        assert_eq!(m.parse([("Ticker", "NVDA")]).unwrap_err(), "no `Direction` field");
-        let e =
-            m.parse([("Ticker", "NVDA"), ("Direction", "hold-and-a-very-long-value-indeed")]).unwrap_err();
-        assert!(e.contains("expected `b` or `s`") && e.contains('…') && !e.contains("indeed"), "{e}");
-        assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "150")]).is_err());
-        assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "-0.5")]).is_err());
-    }
-
-    #[test]
-    fn backoff_doubles_to_its_cap() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let w: Vec<_> = (0..6).map(|_| b.next_wait()).collect();
-        assert!(w[0] >= Duration::from_millis(100) && w[0] <= Duration::from_millis(125));
-        assert!(w[1] >= Duration::from_millis(200));
-        assert!(w.iter().all(|d| *d <= Duration::from_secs(1)));
-        b.reset();
-        assert!(b.next_wait() <= Duration::from_millis(125));
-    }
-}
-
 /// An agent's live signal source, started: the channel its loop reads, and what the loop
 /// checks each signal against.
 pub struct Wiring {
@@ -363,4 +304,63 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty() && h.len() < 100)
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> FieldMap {
+        FieldMap {
+            ticker: "Ticker".into(),
+            direction: "Direction".into(),
+            buy: "b".into(),
+            sell: "s".into(),
+            strength: Some("Strength".into()),
+        }
+    }
+
+    #[test]
+    fn entries_read_as_signals() {
+        let m = map();
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "b")]),
+            Ok(SignalBody { ticker: "NVDA".into(), side: Side::Buy, strength: 100 })
+        );
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "0.8")]).unwrap().strength,
+            80
+        );
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "40%")]).unwrap().strength,
+            40
+        );
+        assert_eq!(
+            m.parse([("Ticker", "NVDA"), ("Direction", "s"), ("Strength", "65")]).unwrap().strength,
+            65
+        );
+    }
+
+    #[test]
+    fn bad_entries_say_which_field() {
+        let m = map();
+        assert_eq!(m.parse([("Direction", "b")]).unwrap_err(), "no `Ticker` field");
+        assert_eq!(m.parse([("Ticker", "NVDA")]).unwrap_err(), "no `Direction` field");
+        let e =
+            m.parse([("Ticker", "NVDA"), ("Direction", "hold-and-a-very-long-value-indeed")]).unwrap_err();
+        assert!(e.contains("expected `b` or `s`") && e.contains('…') && !e.contains("indeed"), "{e}");
+        assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "150")]).is_err());
+        assert!(m.parse([("Ticker", "NVDA"), ("Direction", "b"), ("Strength", "-0.5")]).is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let w: Vec<_> = (0..6).map(|_| b.next_wait()).collect();
+        assert!(w[0] >= Duration::from_millis(100) && w[0] <= Duration::from_millis(125));
+        assert!(w[1] >= Duration::from_millis(200));
+        assert!(w.iter().all(|d| *d <= Duration::from_secs(1)));
+        b.reset();
+        assert!(b.next_wait() <= Duration::from_millis(125));
+    }
 }
