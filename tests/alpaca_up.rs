@@ -113,6 +113,15 @@ impl Desk {
         }
     }
 
+    /// How many orders runner has printed (each is journaled, then sent).
+    fn order_lines(&self) -> usize {
+        fs::read_to_string(self.path("up.out"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" order ") && !l.contains(" denied: "))
+            .count()
+    }
+
     fn output(&self) -> String {
         let out = fs::read_to_string(self.path("up.out")).unwrap_or_default();
         let err = fs::read_to_string(self.path("up.err")).unwrap_or_default();
@@ -223,6 +232,14 @@ fn an_equity_day_through_the_fake_trades_like_the_backtest() {
         // fall seconds behind (a live venue's fills would then come minutes late in data time).
         if i % SYNC_EVERY == 0 {
             assert!(desk.fake.sync_data_streams(WAIT), "runner stopped reading:\n{}", desk.output());
+            // An order runner decided has reached the fake before the tape moves on: data time
+            // runs far faster than real time here, so an order still in flight on a loaded
+            // machine would otherwise fill minutes later in data time.
+            let start = Instant::now();
+            while desk.order_lines() > desk.fake.orders().len() {
+                assert!(start.elapsed() < WAIT, "an order never reached the fake:\n{}", desk.output());
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     }
     // Every order the day made is done before the run stops.

@@ -94,12 +94,19 @@ fn example_recipes_validate() {
         .env("SOPS_AGE_KEY_FILE", repo_root().join("tests/fixtures/demo/age-key.txt"))
         .run()
         .success();
-    for name in ["spy-9ma", "spy-9ma-shares", "spy-9ma-alpaca", "nvda-signals", "btc-coinbase-ha"] {
+    for name in [
+        "spy-9ma",
+        "spy-9ma-shares",
+        "spy-9ma-alpaca",
+        "nvda-signals",
+        "nvda-signals-paper",
+        "btc-coinbase-ha",
+    ] {
         assert!(out.stdout.contains(&format!("√ recipes/{name}.yaml\n")), "{name} not ok:\n{}", out.stdout);
     }
     // The fleet file is found at the project root and validated too.
     assert!(out.stdout.contains("√ runner.yaml (fleet)"), "{}", out.stdout);
-    assert!(out.stdout.contains("6 files: 6 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
+    assert!(out.stdout.contains("7 files: 7 ok, 0 with warnings, 0 invalid"), "{}", out.stdout);
     // The same recipes pass with --deny-warnings: the examples carry no warnings.
     Run::new(["validate", "--deny-warnings", "recipes", "runner.yaml"])
         .dir(dir.path())

@@ -31,7 +31,7 @@ const SCHEMA_VERSION: i64 = 3;
 
 /// Version 3: external signals and what became of them, one per (agent, source, id).
 const SIGNALS_TABLE: &str = "
-CREATE TABLE signals (
+CREATE TABLE IF NOT EXISTS signals (
     audit_seq   INTEGER PRIMARY KEY,
     run_id      TEXT,
     agent       TEXT NOT NULL,
@@ -46,7 +46,7 @@ CREATE TABLE signals (
     published   TEXT NOT NULL,
     time        TEXT NOT NULL
 );
-CREATE UNIQUE INDEX signals_once ON signals (agent, source, signal_id) WHERE signal_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS signals_once ON signals (agent, source, signal_id) WHERE signal_id IS NOT NULL;
 ";
 
 /// Version 2: a client order id is submitted once, ever. The index covers the orders recorded
@@ -1446,6 +1446,13 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         j.record_order(&submitted("a-2", 6)).expect("new id");
         assert!(matches!(j.record_order(&submitted("a-2", 7)), Err(JournalError::DuplicateOrderId(_))));
+        drop(j);
+        // A version-2 journal (before external signals) gains the signals table.
+        let c = Connection::open(&path).expect("sqlite");
+        c.execute_batch("DROP TABLE signals; PRAGMA user_version = 2;").expect("downgrade to v2");
+        drop(c);
+        let j = Journal::open(&path).expect("migrates v2");
+        assert!(j.signal_seen(&AgentId::from("a"), "socket", "x").expect("signals table").is_none());
     }
 
     /// A journal with one of every record kind.

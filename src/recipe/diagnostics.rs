@@ -153,7 +153,7 @@ impl Diagnostic {
         let num = self.line.to_string();
         let pad = " ".repeat(num.len());
         let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file, self.line, self.column);
-        let shown = printable(&self.source_line);
+        let shown = printable(&mask_url_password(&self.source_line));
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{num} | {}", shown.trim_end());
         let before: String = shown.chars().take(self.column.saturating_sub(1)).collect();
@@ -166,6 +166,20 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// A URL's password (`scheme://user:PASSWORD@host`) shown as `***`: a recipe line is
+/// echoed in diagnostics, and a password written into one must not reach a terminal or a log.
+fn mask_url_password(line: &str) -> String {
+    let Some(scheme) = line.find("://") else { return line.to_owned() };
+    let rest = &line[scheme + 3..];
+    let end =
+        rest.find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let Some(at) = authority.rfind('@') else { return line.to_owned() };
+    let Some(colon) = authority[..at].find(':') else { return line.to_owned() };
+    let masked = "*".repeat(at - colon - 1);
+    format!("{}{}{}{}", &line[..scheme + 3], &authority[..=colon], masked, &line[scheme + 3 + at..])
 }
 
 /// The line with control characters (other than tab) shown as `?`, capped at 200 chars,
@@ -192,6 +206,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_password_in_the_line_is_masked() {
+        assert_eq!(mask_url_password("    url: redis://u:hunter2@h:1/0"), "    url: redis://u:*******@h:1/0");
+        assert_eq!(mask_url_password("    url: redis://h:6379/0"), "    url: redis://h:6379/0");
+        assert_eq!(mask_url_password("kind: replay"), "kind: replay");
+    }
 
     #[test]
     fn renders_caret_under_the_span() {
