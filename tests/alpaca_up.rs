@@ -113,13 +113,13 @@ impl Desk {
         }
     }
 
-    /// How many orders runner has printed (each is journaled, then sent).
-    fn order_lines(&self) -> usize {
-        fs::read_to_string(self.path("up.out"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(" order ") && !l.contains(" denied: "))
-            .count()
+    /// How many orders runner has printed (each is journaled, then sent) and how many fills
+    /// that complete an order (`leaves 0`) it has taken.
+    fn order_and_fill_lines(&self) -> (usize, usize) {
+        let out = fs::read_to_string(self.path("up.out")).unwrap_or_default();
+        let orders = out.lines().filter(|l| l.contains(" order ") && !l.contains(" denied: ")).count();
+        let filled = out.lines().filter(|l| l.contains(" filled ") && l.ends_with("(leaves 0)")).count();
+        (orders, filled)
     }
 
     fn output(&self) -> String {
@@ -235,9 +235,17 @@ fn an_equity_day_through_the_fake_trades_like_the_backtest() {
             // An order runner decided has reached the fake before the tape moves on: data time
             // runs far faster than real time here, so an order still in flight on a loaded
             // machine would otherwise fill minutes later in data time.
+            // Likewise a fill reaches runner (and the order it lets go, a reversal's opening one,
+            // reaches the fake) before the tape moves on.
             let start = Instant::now();
-            while desk.order_lines() > desk.fake.orders().len() {
-                assert!(start.elapsed() < WAIT, "an order never reached the fake:\n{}", desk.output());
+            loop {
+                let (orders, filled) = desk.order_and_fill_lines();
+                let at_fake = desk.fake.orders();
+                let fills_at_fake = at_fake.iter().filter(|o| o.status == "filled").count();
+                if orders <= at_fake.len() && filled >= fills_at_fake {
+                    break;
+                }
+                assert!(start.elapsed() < WAIT, "runner and the fake never agreed:\n{}", desk.output());
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
