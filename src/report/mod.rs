@@ -537,17 +537,10 @@ pub fn price(p: Price) -> String {
     p.to_string()
 }
 
-/// An instrument name for text, spelled one way everywhere: an option's OCC symbol (padded
-/// `SPY   131019P00168000`, or compact as a broker lists it) as `SPY 131019P00168000`; any
-/// other name as it is.
-pub fn instrument_text(name: &str) -> String {
-    let compact: String = name.split_whitespace().collect();
-    let Some(split) = compact.len().checked_sub(15).filter(|&n| n > 0) else { return name.to_owned() };
-    let Some(tail) = compact.get(split..) else { return name.to_owned() };
-    let b = tail.as_bytes();
-    let occ = b[..6].iter().chain(&b[7..]).all(u8::is_ascii_digit) && matches!(b[6], b'C' | b'P');
-    if occ { format!("{} {tail}", &compact[..split]) } else { name.to_owned() }
-}
+/// An instrument name for text, spelled one way everywhere (the risk rules' messages
+/// included): an option's OCC symbol (padded `SPY   131019P00168000`, or compact as a broker
+/// lists it) as `SPY 131019P00168000`; any other name as it is.
+pub use crate::risk::text::instrument as instrument_text;
 
 /// ISO-8601 with the New York offset, millisecond precision.
 pub fn iso(ts: Timestamp) -> String {

@@ -1,0 +1,59 @@
+//! Issue 12's leftovers: one OCC spelling in compliance messages, refused external signals in
+//! the summary, money with cents in halt reasons, one cash-account denial a day, journaled data
+//! gaps, the target-position range on the price chart, and the help texts.
+
+use std::path::Path;
+
+use crate::support::{Run, repo_root};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A variant of `recipes/NAME.yaml` in `dir`: its data path made absolute, then each
+/// `(from, to)` text replaced (each must be there).
+fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> String {
+    let data = repo_root().join("data");
+    let mut text = std::fs::read_to_string(repo_root().join("recipes").join(format!("{name}.yaml")))
+        .unwrap()
+        .replace("../data", s(&data));
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from} is not in {name}.yaml");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    s(&path).to_owned()
+}
+
+/// `runner backtest RECIPE ARGS` with its journal and report inside `dir`.
+fn backtest(dir: &Path, recipe: &str, args: &[&str]) -> crate::support::Finished {
+    let out = Run::new(["backtest", recipe, "--journal", s(&dir.join("j.db"))])
+        .args(["--report-dir", s(&dir.join("report"))])
+        .args(args)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out
+}
+
+#[test]
+fn a_pattern_day_trader_denial_spells_the_option_as_the_deals_table_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe =
+        variant(dir.path(), "spy-9ma", &[("  starting_equity: 50000\n", "  starting_equity: 20000\n")]);
+    let out = backtest(dir.path(), &recipe, &[]).stdout;
+    assert!(
+        out.contains(
+            "  2013-10-07 13:17:19  SPY 131019C00168000   buy        20  pdt-limit  3 day trades already in the \
+             5 business days 2013-10-01 – 2013-10-07; opening SPY 131019C00168000 could only be closed today \
+             as a 4th day trade; equity $19342.00 is below $25000"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("SPY   1310") && !out.contains("SPY1310"), "{out}");
+    // The journal keeps the same words (its INSTRUMENT column is the journal's own).
+    let denials = Run::new(["journal", "--db", s(&dir.path().join("j.db")), "denials"]).run();
+    assert_eq!(denials.code, 0, "{}", denials.stderr);
+    assert!(denials.stdout.contains("opening SPY 131019C00168000 could"), "{}", denials.stdout);
+    assert!(!denials.stdout.contains("opening SPY   1310"), "{}", denials.stdout);
+}
