@@ -46,7 +46,7 @@ fn a_pattern_day_trader_denial_spells_the_option_as_the_deals_table_does() {
         out.contains(
             "  2013-10-07 13:17:19  SPY 131019C00168000   buy        20  pdt-limit  3 day trades already in the \
              5 business days 2013-10-01 – 2013-10-07; opening SPY 131019C00168000 could only be closed today \
-             as a 4th day trade; equity $19342.00 is below $25000"
+             as a 4th day trade; equity $19342.00 is below $25000.00\n"
         ),
         "{out}"
     );
