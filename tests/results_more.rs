@@ -57,3 +57,33 @@ fn a_pattern_day_trader_denial_spells_the_option_as_the_deals_table_does() {
     assert!(denials.stdout.contains("opening SPY 131019C00168000 could"), "{}", denials.stdout);
     assert!(!denials.stdout.contains("opening SPY   1310"), "{}", denials.stdout);
 }
+
+#[test]
+fn the_report_line_names_the_price_chart_and_candles_help_names_1d() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = variant(dir.path(), "spy-9ma-shares", &[]);
+    let out = backtest(dir.path(), &recipe, &["--to", "2013-10-07"]).stdout;
+    let line = out.lines().find(|l| l.starts_with("Report: ")).expect("a Report line");
+    assert!(line.ends_with(" (deals.csv, summary.json, equity.svg, price.svg)"), "{line}");
+    for file in ["deals.csv", "summary.json", "equity.svg", "price.svg"] {
+        assert!(dir.path().join("report").join(file).is_file(), "{file}");
+    }
+    let help = Run::new(["candles", "--help"]).run();
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    assert!(help.stdout.contains("1s to 4h, or 1d for one candle per session"), "{}", help.stdout);
+    let data = repo_root().join("data/spy-1m-trade-2013-10-07_11.csv.gz");
+    let bad = Run::new(["candles", s(&data), "--timeframe", "2x"]).run();
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("1d (1s to 4h, or 1d for one session)"), "{}", bad.stderr);
+    // `1d` and `1day` are the day the help names.
+    for tf in ["1d", "1day"] {
+        let daily = Run::new(["candles", s(&data), "--timeframe", tf]).run();
+        assert_eq!(daily.code, 0, "{tf}: {}", daily.stderr);
+        assert_eq!(
+            daily.stdout.lines().filter(|l| l.starts_with("2013-10-")).count(),
+            5,
+            "{tf}: {}",
+            daily.stdout
+        );
+    }
+}
