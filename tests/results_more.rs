@@ -87,3 +87,54 @@ fn the_report_line_names_the_price_chart_and_candles_help_names_1d() {
         );
     }
 }
+
+#[test]
+fn external_signals_refused_outside_the_session_are_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = variant(
+        dir.path(),
+        "spy-9ma-shares",
+        &[
+            ("spy-1s-trade-2013-10-07_11", "spy-1m-trade-2013-10-07_11"),
+            (
+                "  kind: ma-cross-breakout\n  timeframe: 5m\n  ma_period: 9\n  breakout_lookback: 7\n",
+                "  kind: external-signal\n  timeframe: 1m\n",
+            ),
+        ],
+    );
+    std::fs::write(
+        dir.path().join("spy-9ma-shares.signals.csv"),
+        "timestamp,ticker,direction,strength\n\
+         2013-10-07T08:00:00-04:00,SPY,b,100\n\
+         2013-10-07T10:00:00-04:00,SPY,s,100\n\
+         2013-10-07T17:00:00-04:00,SPY,b,100\n",
+    )
+    .unwrap();
+    let out = backtest(dir.path(), &recipe, &[]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["signals_refused_out_of_session"], 2, "{summary}");
+    assert!(
+        out.stdout
+            .contains("\n  signals refused 2 outside the session (external signals; see the warnings)\n"),
+        "{}",
+        out.stdout
+    );
+    // `runner report` prints the same summary from the files.
+    let again = Run::new(["report", s(&dir.path().join("report"))]).run();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("  signals refused 2 outside the session"), "{}", again.stdout);
+    // A run without refusals says nothing of them (and the field is 0).
+    let quiet = variant(
+        dir.path(),
+        "spy-9ma-shares",
+        &[("spy-1s-trade-2013-10-07_11", "spy-1m-trade-2013-10-07_11")],
+    );
+    let out = backtest(dir.path(), &quiet, &[]);
+    assert!(!out.stdout.contains("signals refused"), "{}", out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["signals_refused_out_of_session"], 0, "{summary}");
+}

@@ -844,6 +844,9 @@ impl Agent {
         }
         let equity = self.book.equity();
         self.recorder.sample(self.now, equity);
+        if let AnyStrategy::ExternalSignal(s) = &self.strategy {
+            self.recorder.signals_refused(s.refused());
+        }
         self.recorder.finish(self.cfg.starting_cash, equity, self.book.fees())
     }
 }

@@ -121,6 +121,7 @@ pub struct Recorder {
     denials: Vec<DeniedOrder>,
     price_source: PriceSource,
     data_gaps: u64,
+    signals_refused: u64,
     /// The instrument the candles are of (an option agent's underlying).
     underlying: String,
     chart: chart::ChartData,
@@ -161,6 +162,7 @@ impl Recorder {
             denials: Vec::new(),
             price_source: PriceSource::Market,
             data_gaps: 0,
+            signals_refused: 0,
             underlying: symbol.to_owned(),
             chart: chart::ChartData::default(),
             halts: Vec::new(),
@@ -199,6 +201,12 @@ impl Recorder {
     /// Record a gap in the market data (whole trading sessions without a price).
     pub fn on_gap(&mut self) {
         self.data_gaps += 1;
+    }
+
+    /// Record how many external signals the strategy refused because they came while the
+    /// session was closed (the run's total, read at its end).
+    pub fn signals_refused(&mut self, refused: u64) {
+        self.signals_refused = refused;
     }
 
     /// Record an execution.
@@ -297,6 +305,7 @@ impl Recorder {
         summary.denied_orders = self.denials.len();
         summary.denials = self.denials;
         summary.data_gaps = self.data_gaps;
+        summary.signals_refused_out_of_session = self.signals_refused;
         Report {
             multiplier: self.multiplier,
             deals: self.deals,
@@ -352,6 +361,10 @@ pub struct Summary {
     /// instrument (each is also a warning of the run).
     #[serde(default)]
     pub data_gaps: u64,
+    /// External signals that came while the session was closed: refused (never acted on
+    /// later), each also a warning of the run.
+    #[serde(default)]
+    pub signals_refused_out_of_session: u64,
     /// Live feeds: how long after their exchange time market events arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_latency: Option<LatencySummary>,
@@ -477,6 +490,7 @@ impl Summary {
             denials: Vec::new(),
             off_band_prints: 0,
             data_gaps: 0,
+            signals_refused_out_of_session: 0,
             feed_latency: None,
             run: None,
         }
@@ -775,6 +789,13 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
             out,
             "  data gaps      {} (trading sessions without a price; see the warnings)",
             s.data_gaps
+        );
+    }
+    if s.signals_refused_out_of_session > 0 {
+        let _ = writeln!(
+            out,
+            "  signals refused {} outside the session (external signals; see the warnings)",
+            s.signals_refused_out_of_session
         );
     }
     if let Some(l) = s.feed_latency.as_ref().filter(|l| l.events > 0) {
