@@ -138,3 +138,65 @@ fn external_signals_refused_outside_the_session_are_in_the_summary() {
             .unwrap();
     assert_eq!(summary["signals_refused_out_of_session"], 0, "{summary}");
 }
+
+/// A recipe written into `dir` as `case.yaml` (`{data}` stands for the `data/` directory).
+fn recipe(dir: &Path, text: &str) -> String {
+    let path = dir.join("case.yaml");
+    std::fs::write(&path, text.replace("{data}", s(&repo_root().join("data")))).unwrap();
+    s(&path).to_owned()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report/summary.json")).unwrap()).unwrap()
+}
+
+/// The issue's BTC recipe: target-position on Heikin-Ashi candles, a $5,000 allocation, a cash
+/// account, around the clock: half the time its target is short, which the account cannot hold.
+const BTC_CASH: &str = "version: 1\nagent: btc-5k\n\
+    provider: {kind: replay, path: {data}/coinbase-btcusd-1m-trade.csv.gz}\n\
+    broker: {kind: paper, account: btc, starting_equity: 5000, account_type: cash}\n\
+    instrument: {underlying: BTC-USD, kind: crypto}\n\
+    algorithm: {kind: target-position, timeframe: 15m, candles: heikin-ashi, tolerance: 5%}\n\
+    risk: {allocation: 5000}\nsession: {calendar: 24x7}\ncompliance: {regime: off}\n";
+
+#[test]
+fn a_short_target_in_a_cash_account_is_denied_once_a_day_not_on_every_candle() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe(dir.path(), BTC_CASH);
+    let out = backtest(dir.path(), &path, &["-v"]);
+    let sum = summary(dir.path());
+    let listed = sum["denied_orders"].as_u64().unwrap();
+    let repeats = sum["repeated_denials"].as_u64().unwrap();
+    // Every candle of a short target was refused before (367 denials, up to 61 a day); each
+    // refusal is still counted, but a stance is listed (and journaled) once a day.
+    assert_eq!(listed + repeats, 367, "{sum}");
+    assert!(listed < 367 / 5, "{listed} listed");
+    let denials = sum["denials"].as_array().unwrap();
+    assert!(denials.iter().all(|d| d["code"] == "cash-account-short"), "{sum}");
+    let mut per_day = std::collections::BTreeMap::<&str, u32>::new();
+    for d in denials {
+        *per_day.entry(&d["time"].as_str().unwrap()[..10]).or_default() += 1;
+    }
+    assert!(per_day.values().all(|&n| n <= 8), "{per_day:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "  denied orders  {listed} (and {repeats} repeats of them the same day, counted, not listed)\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    // The journal holds what the report lists, no more.
+    let journal =
+        Run::new(["journal", "--db", s(&dir.path().join("j.db")), "denials", "--format", "json"]).run();
+    assert_eq!(journal.code, 0, "{}", journal.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&journal.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(listed as usize), "{}", journal.stdout);
+    // The repeats are on the log at -v.
+    assert!(
+        out.stderr.contains("refused again today: cash-account-short (counted, not journaled)"),
+        "{}",
+        out.stderr
+    );
+    // The trading is the same: 31 long deals.
+    assert_eq!(sum["trades"], 31, "{sum}");
+}

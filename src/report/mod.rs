@@ -122,6 +122,7 @@ pub struct Recorder {
     price_source: PriceSource,
     data_gaps: u64,
     signals_refused: u64,
+    repeated_denials: u64,
     /// The instrument the candles are of (an option agent's underlying).
     underlying: String,
     chart: chart::ChartData,
@@ -163,6 +164,7 @@ impl Recorder {
             price_source: PriceSource::Market,
             data_gaps: 0,
             signals_refused: 0,
+            repeated_denials: 0,
             underlying: symbol.to_owned(),
             chart: chart::ChartData::default(),
             halts: Vec::new(),
@@ -196,6 +198,12 @@ impl Recorder {
             code: d.reason.code().to_owned(),
             message: d.message.clone(),
         });
+    }
+
+    /// Record a refusal that repeats one already recorded the same trading day (a standing
+    /// target refused again): counted, not listed.
+    pub fn on_repeated_denial(&mut self) {
+        self.repeated_denials += 1;
     }
 
     /// Record a gap in the market data (whole trading sessions without a price).
@@ -304,6 +312,7 @@ impl Recorder {
         summary.note = self.note;
         summary.denied_orders = self.denials.len();
         summary.denials = self.denials;
+        summary.repeated_denials = self.repeated_denials;
         summary.data_gaps = self.data_gaps;
         summary.signals_refused_out_of_session = self.signals_refused;
         Report {
@@ -350,6 +359,10 @@ pub struct Summary {
     /// Orders the risk gate refused.
     #[serde(default)]
     pub denied_orders: usize,
+    /// Refusals of a standing target (`target-position`) that repeat one already listed the
+    /// same trading day for the same reason: counted here, neither listed nor journaled.
+    #[serde(default)]
+    pub repeated_denials: u64,
     /// The refused orders, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denials: Vec<DeniedOrder>,
@@ -488,6 +501,7 @@ impl Summary {
             note: None,
             denied_orders: 0,
             denials: Vec::new(),
+            repeated_denials: 0,
             off_band_prints: 0,
             data_gaps: 0,
             signals_refused_out_of_session: 0,
@@ -782,7 +796,15 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
-    let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
+    if s.repeated_denials > 0 {
+        let _ = writeln!(
+            out,
+            "  denied orders  {} (and {} repeats of them the same day, counted, not listed)",
+            s.denied_orders, s.repeated_denials
+        );
+    } else {
+        let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
+    }
     let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
     if s.data_gaps > 0 {
         let _ = writeln!(
