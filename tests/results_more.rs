@@ -200,3 +200,35 @@ fn a_short_target_in_a_cash_account_is_denied_once_a_day_not_on_every_candle() {
     // The trading is the same: 31 long deals.
     assert_eq!(sum["trades"], 31, "{sum}");
 }
+
+#[test]
+fn the_target_position_price_chart_draws_the_range_the_target_is_read_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = recipe(dir.path(), &BTC_CASH.replace("account_type: cash", "account_type: margin"));
+    backtest(dir.path(), &path, &["--from", "2018-04-04", "--to", "2018-04-04"]);
+    let svg = std::fs::read_to_string(dir.path().join("report/price.svg")).unwrap();
+    let points = |name: &str| -> Vec<(f64, f64)> {
+        let re = regex::Regex::new(&format!(
+            r#"<polyline class="indicator" data-name="{name}"[^>]* points="([^"]*)""#
+        ))
+        .unwrap();
+        re.captures_iter(&svg)
+            .flat_map(|c| {
+                c[1].split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (high, low) = (points("range high"), points("range low"));
+    // A value at each candle of the day (15-minute candles) from the one that completes the
+    // range on (the data of 2018-04-03, before `--from`, warms it up).
+    let candles = svg.matches(r#"<path class="candle "#).count();
+    assert!(candles > 60 && high.len() > candles - 10 && high.len() == low.len(), "{candles} {}", high.len());
+    // The high is above the low (SVG y grows downwards) at every candle.
+    assert!(high.iter().zip(&low).all(|(h, l)| h.0 == l.0 && h.1 <= l.1), "{high:?} {low:?}");
+    assert!(svg.contains(">range high</text>") && svg.contains(">range low</text>"), "legend");
+}
