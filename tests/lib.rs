@@ -23,6 +23,7 @@ mod options_e2e;
 mod options_listed;
 mod recipes;
 mod results_charts;
+mod results_more;
 mod results_output;
 mod results_qty;
 mod results_range;

@@ -70,7 +70,7 @@ fn order_lines_name_the_contract_and_price_and_a_halt_says_why_before_its_exit()
     assert!(
         out.contains(
             "2013-10-07T15:21:53.000-04:00 spy-9ma order spy-9ma-TAG-11 buy 20 SPY 131019P00168000 denied: halted (the agent is halted \
-             (daily-loss-limit: equity 48993.00 is 1007.00 below the day's start 50000))\n\
+             (daily-loss-limit: equity 48993.00 is 1007.00 below the day's start 50000.00))\n\
              2013-10-08T04:00:17.000-04:00 spy-9ma active again: a new trading day\n"
         ),
         "{out}"
@@ -93,7 +93,7 @@ fn the_deals_and_denied_orders_tables_spell_an_occ_symbol_the_same_way() {
     assert!(
         out.contains(
             "  2013-10-07 15:21:53  SPY 131019P00168000   buy        20  halted  the agent is halted \
-             (daily-loss-limit: equity 48993.00 is 1007.00 below the day's start 50000)\n"
+             (daily-loss-limit: equity 48993.00 is 1007.00 below the day's start 50000.00)\n"
         ),
         "{out}"
     );

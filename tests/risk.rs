@@ -391,7 +391,9 @@ fn option_day_trades_count_for_pdt() {
         let occ = d["instrument"].as_str().unwrap();
         assert!(occ.starts_with("SPY   1310") && occ.len() == 21, "{d}");
         assert!(
-            r.stdout.lines().any(|l| l.contains(occ) && l.contains("pdt-limit")),
+            r.stdout
+                .lines()
+                .any(|l| l.contains(&runner::report::instrument_text(occ)) && l.contains("pdt-limit")),
             "the Denied orders table shows {occ}:\n{}",
             r.stdout
         );

@@ -37,6 +37,7 @@ use crate::strategy::{AnyStrategy, Direction, Holding, Phase, Signal, Strategy, 
 mod book;
 mod gaps;
 mod refusal;
+mod repeats;
 mod risk;
 
 /// Agent settings (`crate::runtime::build::agent_config` makes them from a recipe).
@@ -127,6 +128,8 @@ pub struct Agent {
     pending: Option<Pending>,
     /// When to be woken without a market event ([`Agent::next_timer`]).
     timer: Option<Timer>,
+    /// A standing target's refusals already said today (see `agent/repeats.rs`).
+    repeats: repeats::RepeatedDenials,
 }
 
 impl Agent {
@@ -158,6 +161,7 @@ impl Agent {
             related: None,
             pending: None,
             timer: None,
+            repeats: repeats::RepeatedDenials::default(),
             cfg,
         }
     }
@@ -525,14 +529,18 @@ impl Agent {
         }
         let pos = self.book.projected_qty(self.traded);
         let intents = self.decision.decide(&sig, pos);
+        if let Direction::Target(t) = sig.direction {
+            self.repeats.target(self.day_index, t);
+        }
         for i in intents.iter() {
             if self.book.blocked() {
                 // A reverse: the entry waits for the close to fill.
                 self.pending = Some(Pending { signal: sig, price, phase });
-                return;
+                break;
             }
             self.send(i, price, phase, out);
         }
+        self.repeats.done();
     }
 
     /// Options: a long view buys a call, a short view buys a put; reversing sells the held
@@ -722,6 +730,18 @@ impl Agent {
                 self.refresh_timer();
             }
             Err(denied) => {
+                if self.repeats.is_repeat(denied.reason.code()) {
+                    tracing::info!(
+                        agent = %self.cfg.name,
+                        at = %self.now,
+                        "{} {} refused again today: {} (counted, not journaled)",
+                        denied.order.side,
+                        denied.order.qty.normalize(),
+                        denied.reason.code()
+                    );
+                    self.recorder.on_repeated_denial();
+                    return;
+                }
                 let instrument = label.as_deref().unwrap_or(&self.cfg.symbol_label);
                 self.recorder.on_denied(&denied, instrument);
                 out.events.push(AgentEvent::Denied(*denied));
@@ -844,6 +864,9 @@ impl Agent {
         }
         let equity = self.book.equity();
         self.recorder.sample(self.now, equity);
+        if let AnyStrategy::ExternalSignal(s) = &self.strategy {
+            self.recorder.signals_refused(s.refused());
+        }
         self.recorder.finish(self.cfg.starting_cash, equity, self.book.fees())
     }
 }

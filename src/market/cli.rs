@@ -53,7 +53,7 @@ pub struct CandlesArgs {
     /// Market data: a CSV/CSV.gz file or Lean zip, a directory of them, a glob (quote it), or
     /// `-` for standard input (give --bar-length for bars).
     pub data: String,
-    /// Candle length, 1s to 4h (e.g. 30s, 1m, 5m, 1h, 4h).
+    /// Candle length, 1s to 4h, or 1d for one candle per session (e.g. 30s, 1m, 5m, 1h, 4h, 1d).
     #[arg(long, short = 't', default_value = "1m", value_parser = parse_timeframe)]
     pub timeframe: Timeframe,
     /// Hours that count, as a recipe's session.hours: regular (NYSE 09:30-16:00, 13:00 on
@@ -121,11 +121,14 @@ fn parse_timeframe(s: &str) -> Result<Timeframe, String> {
         "sec" => "s",
         "min" => "m",
         "hour" => "h",
+        "day" => "d",
         other => other,
     };
-    format!("{}{short}", &t[..t.len() - unit.len()])
-        .parse()
-        .map_err(|_| format!("bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h (1s to 4h)"))
+    format!("{}{short}", &t[..t.len() - unit.len()]).parse().map_err(|_| {
+        format!(
+            "bad timeframe `{s}`: expected e.g. 1s, 30s, 5m, 1h, 4h, 1d (1s to 4h, or 1d for one session)"
+        )
+    })
 }
 
 fn parse_session(s: &str) -> Result<Window, String> {

@@ -137,8 +137,9 @@ impl ChartData {
 }
 
 /// The indicator values a strategy computes and acts on, by name: the moving average and the
-/// breakout range of `ma-cross-breakout`, the swing levels of `correlation`. The other
-/// strategies expose no levels (`target-position` keeps its range private), so they draw none.
+/// breakout range of `ma-cross-breakout`, the range `target-position` reads its target in (full
+/// long at its high, full short at its low), the swing levels of `correlation`.
+/// `external-signal` computes nothing, so it draws none.
 fn strategy_lines(s: &AnyStrategy) -> (&'static [&'static str], [Option<Decimal>; 3]) {
     match s {
         AnyStrategy::MaCrossBreakout(m) => {
@@ -149,7 +150,11 @@ fn strategy_lines(s: &AnyStrategy) -> (&'static [&'static str], [Option<Decimal>
             let (high, low) = c.primary_levels();
             (&["swing high", "swing low"], [high, low, None])
         }
-        AnyStrategy::TargetPosition(_) | AnyStrategy::ExternalSignal(_) => (&[], [None; 3]),
+        AnyStrategy::TargetPosition(t) => {
+            let (high, low) = t.range().unzip();
+            (&["range high", "range low"], [high, low, None])
+        }
+        AnyStrategy::ExternalSignal(_) => (&[], [None; 3]),
     }
 }
 

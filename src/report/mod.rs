@@ -121,6 +121,8 @@ pub struct Recorder {
     denials: Vec<DeniedOrder>,
     price_source: PriceSource,
     data_gaps: u64,
+    signals_refused: u64,
+    repeated_denials: u64,
     /// The instrument the candles are of (an option agent's underlying).
     underlying: String,
     chart: chart::ChartData,
@@ -161,6 +163,8 @@ impl Recorder {
             denials: Vec::new(),
             price_source: PriceSource::Market,
             data_gaps: 0,
+            signals_refused: 0,
+            repeated_denials: 0,
             underlying: symbol.to_owned(),
             chart: chart::ChartData::default(),
             halts: Vec::new(),
@@ -196,9 +200,21 @@ impl Recorder {
         });
     }
 
+    /// Record a refusal that repeats one already recorded the same trading day (a standing
+    /// target refused again): counted, not listed.
+    pub fn on_repeated_denial(&mut self) {
+        self.repeated_denials += 1;
+    }
+
     /// Record a gap in the market data (whole trading sessions without a price).
     pub fn on_gap(&mut self) {
         self.data_gaps += 1;
+    }
+
+    /// Record how many external signals the strategy refused because they came while the
+    /// session was closed (the run's total, read at its end).
+    pub fn signals_refused(&mut self, refused: u64) {
+        self.signals_refused = refused;
     }
 
     /// Record an execution.
@@ -296,7 +312,9 @@ impl Recorder {
         summary.note = self.note;
         summary.denied_orders = self.denials.len();
         summary.denials = self.denials;
+        summary.repeated_denials = self.repeated_denials;
         summary.data_gaps = self.data_gaps;
+        summary.signals_refused_out_of_session = self.signals_refused;
         Report {
             multiplier: self.multiplier,
             deals: self.deals,
@@ -341,6 +359,10 @@ pub struct Summary {
     /// Orders the risk gate refused.
     #[serde(default)]
     pub denied_orders: usize,
+    /// Refusals of a standing target (`target-position`) that repeat one already listed the
+    /// same trading day for the same reason: counted here, neither listed nor journaled.
+    #[serde(default)]
+    pub repeated_denials: u64,
     /// The refused orders, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denials: Vec<DeniedOrder>,
@@ -352,6 +374,10 @@ pub struct Summary {
     /// instrument (each is also a warning of the run).
     #[serde(default)]
     pub data_gaps: u64,
+    /// External signals that came while the session was closed: refused (never acted on
+    /// later), each also a warning of the run.
+    #[serde(default)]
+    pub signals_refused_out_of_session: u64,
     /// Live feeds: how long after their exchange time market events arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_latency: Option<LatencySummary>,
@@ -475,8 +501,10 @@ impl Summary {
             note: None,
             denied_orders: 0,
             denials: Vec::new(),
+            repeated_denials: 0,
             off_band_prints: 0,
             data_gaps: 0,
+            signals_refused_out_of_session: 0,
             feed_latency: None,
             run: None,
         }
@@ -537,17 +565,10 @@ pub fn price(p: Price) -> String {
     p.to_string()
 }
 
-/// An instrument name for text, spelled one way everywhere: an option's OCC symbol (padded
-/// `SPY   131019P00168000`, or compact as a broker lists it) as `SPY 131019P00168000`; any
-/// other name as it is.
-pub fn instrument_text(name: &str) -> String {
-    let compact: String = name.split_whitespace().collect();
-    let Some(split) = compact.len().checked_sub(15).filter(|&n| n > 0) else { return name.to_owned() };
-    let Some(tail) = compact.get(split..) else { return name.to_owned() };
-    let b = tail.as_bytes();
-    let occ = b[..6].iter().chain(&b[7..]).all(u8::is_ascii_digit) && matches!(b[6], b'C' | b'P');
-    if occ { format!("{} {tail}", &compact[..split]) } else { name.to_owned() }
-}
+/// An instrument name for text, spelled one way everywhere (the risk rules' messages
+/// included): an option's OCC symbol (padded `SPY   131019P00168000`, or compact as a broker
+/// lists it) as `SPY 131019P00168000`; any other name as it is.
+pub use crate::risk::text::instrument as instrument_text;
 
 /// ISO-8601 with the New York offset, millisecond precision.
 pub fn iso(ts: Timestamp) -> String {
@@ -775,13 +796,28 @@ pub fn render(deals_csv: &str, s: &Summary) -> String {
     let _ = writeln!(out, "  fees           {}", s.fees.round_dp(2));
     let _ =
         writeln!(out, "  equity         {} → {}", s.starting_equity.round_dp(2), s.ending_equity.round_dp(2));
-    let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
+    if s.repeated_denials > 0 {
+        let _ = writeln!(
+            out,
+            "  denied orders  {} (and {} repeats of them the same day, counted, not listed)",
+            s.denied_orders, s.repeated_denials
+        );
+    } else {
+        let _ = writeln!(out, "  denied orders  {}", s.denied_orders);
+    }
     let _ = writeln!(out, "  dropped prints {} off the price band", s.off_band_prints);
     if s.data_gaps > 0 {
         let _ = writeln!(
             out,
             "  data gaps      {} (trading sessions without a price; see the warnings)",
             s.data_gaps
+        );
+    }
+    if s.signals_refused_out_of_session > 0 {
+        let _ = writeln!(
+            out,
+            "  signals refused {} outside the session (external signals; see the warnings)",
+            s.signals_refused_out_of_session
         );
     }
     if let Some(l) = s.feed_latency.as_ref().filter(|l| l.events > 0) {

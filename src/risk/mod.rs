@@ -7,10 +7,12 @@
 //! - [`guard`](crate::risk::guard): daily loss limit and max drawdown, watched on every price update;
 //! - [`account`](crate::risk::account): the compliance rules applied to one agent's account
 //!   (day-trade and settlement ledgers fed by its fills);
-//! - [`compliance`](crate::risk::compliance): the dated US rulebook.
+//! - [`compliance`](crate::risk::compliance): the dated US rulebook;
+//! - [`text`](crate::risk::text): instrument names and money as the messages spell them.
 
 pub mod account;
 /// The US compliance rulebook: PDT / intraday margin, Reg T, cash-account settlement.
 pub mod compliance;
 pub mod gate;
 pub mod guard;
+pub mod text;

@@ -175,7 +175,7 @@ fn finish(
             .map_err(|e| ExitError::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     say(&format!(
-        "{head}{}Report: {} (deals.csv, summary.json, equity.svg)\n",
+        "{head}{}Report: {} (deals.csv, summary.json, equity.svg, price.svg)\n",
         report::render(&report.deals_csv(), &report.summary),
         shown_path(dir).display()
     ));

@@ -41,6 +41,15 @@ impl TargetPosition {
             pending: None,
         })
     }
+
+    /// The range the target is read in: the highest high and the lowest low of the last N
+    /// completed candles (`None` until N candles have completed).
+    pub fn range(&self) -> Option<(Decimal, Decimal)> {
+        if self.highs.len() < self.n {
+            return None;
+        }
+        Some((self.highs.iter().copied().max()?, self.lows.iter().copied().min()?))
+    }
 }
 
 impl Strategy for TargetPosition {
@@ -117,5 +126,17 @@ mod tests {
         let out = TradeContext { phase: Phase::OutOfSession, holding: Holding::Long };
         assert_eq!(s.on_trade(&t, out), None);
         assert_eq!(s.on_trade(&t, ctx).unwrap().direction, Direction::Target(dec!(-1)));
+    }
+
+    #[test]
+    fn the_range_is_the_last_n_candles_high_and_low() {
+        let mut s = TargetPosition::new(2, dec!(0.1)).unwrap();
+        assert_eq!(s.range(), None);
+        s.on_candle(&candle(dec!(12), dec!(8), dec!(10)));
+        assert_eq!(s.range(), None, "needs N candles");
+        s.on_candle(&candle(dec!(11), dec!(9), dec!(11)));
+        assert_eq!(s.range(), Some((dec!(12), dec!(8))));
+        s.on_candle(&candle(dec!(10), dec!(9.5), dec!(10)));
+        assert_eq!(s.range(), Some((dec!(11), dec!(9))), "the oldest candle left the range");
     }
 }

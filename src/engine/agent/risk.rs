@@ -13,6 +13,7 @@ use crate::risk::account::{AccountCompliance, AccountSnapshot};
 use crate::risk::compliance::{AssetClass, DayTrade};
 use crate::risk::gate::{RiskGate, TradingState};
 use crate::risk::guard::Breach;
+use crate::risk::text::money;
 use crate::strategy::Phase;
 
 /// `halted_day` value of a halt received before the first price: it covers the day of that price.
@@ -116,21 +117,23 @@ impl Agent {
         let reason = match breach {
             Breach::DailyLoss => format!(
                 "{breach}: equity {} is {} below the day's start {}",
-                equity.round_dp(2),
-                (self.guard.day_start() - equity).round_dp(2),
-                self.guard.day_start().round_dp(2)
+                money(equity),
+                money(self.guard.day_start() - equity),
+                money(self.guard.day_start())
             ),
             Breach::MaxDrawdown => format!(
                 "{breach}: equity {} is {} below its peak {}; halted for the rest of the day \
                  (the next day measures from its starting equity)",
-                equity.round_dp(2),
-                (self.guard.peak() - equity).round_dp(2),
-                self.guard.peak().round_dp(2)
+                money(equity),
+                money(self.guard.peak() - equity),
+                money(self.guard.peak())
             ),
-            Breach::EquityExhausted => format!(
-                "{breach}: equity {} is at or below zero; halted for the rest of the run",
-                equity.round_dp(2)
-            ),
+            Breach::EquityExhausted => {
+                format!(
+                    "{breach}: equity {} is at or below zero; halted for the rest of the run",
+                    money(equity)
+                )
+            }
         };
         self.halt(TradingState::Halted, &reason, out);
         if breach == Breach::EquityExhausted {

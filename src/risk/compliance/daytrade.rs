@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use super::{Denial, Effect, OrderCheck, RuleResult, codes, split_effect, usd};
+use super::{Denial, Effect, OrderCheck, RuleResult, codes, name, split_effect, usd};
 use crate::calendar::{Calendar, CalendarError};
 use crate::model::{InstrumentId, Money, Qty, Side};
 
@@ -185,7 +185,7 @@ impl DayTradeLedger {
                 format!(
                     "closing {} on {} would be day trade #{} in the 5 business days {start} – {}; \
                      equity {} is below {}",
-                    order.instrument,
+                    name(&order.instrument),
                     order.date,
                     count + 1,
                     order.date,
@@ -201,7 +201,7 @@ impl DayTradeLedger {
                     "{count} day trades already in the 5 business days {start} – {}; opening {} could \
                      only be closed today as a 4th day trade; equity {} is below {}",
                     order.date,
-                    order.instrument,
+                    name(&order.instrument),
                     usd(equity),
                     usd(PDT_MIN_EQUITY)
                 ),

@@ -17,7 +17,7 @@
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use super::{AssetClass, Denial, OrderCheck, RuleResult, codes, split_effect, usd};
+use super::{AssetClass, Denial, OrderCheck, RuleResult, codes, name, split_effect, usd};
 use crate::model::{InstrumentId, Money, Price, Qty, Side};
 
 /// Regulation T initial margin for equity securities (12 CFR 220.12(a), (c)).
@@ -150,7 +150,11 @@ impl MarginAccount {
         if order.class == AssetClass::Option && order.side == Side::Sell {
             return Err(Denial::new(
                 codes::SHORT_OPTION_UNSUPPORTED,
-                format!("selling {} {} to open (writing options) is not supported", opens, order.instrument),
+                format!(
+                    "selling {} {} to open (writing options) is not supported",
+                    opens,
+                    name(&order.instrument)
+                ),
             ));
         }
         let after = self.after(order);
@@ -162,7 +166,7 @@ impl MarginAccount {
                     "{} {} {} at {} needs Reg T initial margin {} but equity is {} (buying power {})",
                     order.side,
                     order.qty,
-                    order.instrument,
+                    name(&order.instrument),
                     order.price,
                     usd(required),
                     usd(equity),
@@ -209,7 +213,7 @@ impl MarginAccount {
                      (maintenance {} > equity {}; deficit before {})",
                     order.side,
                     order.qty,
-                    order.instrument,
+                    name(&order.instrument),
                     order.price,
                     usd(deficit),
                     usd(after.maintenance_requirement()),

@@ -301,7 +301,12 @@ impl Rules {
 
 /// Format money for messages: `$1234.50`.
 pub(crate) fn usd(x: Decimal) -> String {
-    format!("${}", x.round_dp(2))
+    format!("${}", crate::risk::text::money(x))
+}
+
+/// An instrument for messages, spelled as the report spells it (`SPY 131019P00168000`).
+pub(crate) fn name(i: &InstrumentId) -> String {
+    crate::risk::text::instrument(i.as_str())
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{AssetClass, Denial, OrderCheck, RuleResult, codes, usd};
+use super::{AssetClass, Denial, OrderCheck, RuleResult, codes, name, usd};
 use crate::calendar::{Calendar, CalendarError};
 use crate::model::{InstrumentId, Money, Price, Qty, Side};
 
@@ -124,7 +124,7 @@ impl SettlementLedger {
                         format!(
                             "buying {} {} costs {} but settled funds on {} are {} ({} unsettled)",
                             order.qty,
-                            order.instrument,
+                            name(&order.instrument),
                             usd(cost),
                             order.date,
                             usd(settled),
@@ -140,16 +140,17 @@ impl SettlementLedger {
 
     fn check_sell(&self, date: NaiveDate, instrument: &InstrumentId, qty: Qty) -> RuleResult {
         let held = self.position(instrument);
+        let shown = name(instrument);
         if held <= Decimal::ZERO {
             return Err(Denial::new(
                 codes::CASH_ACCOUNT_SHORT,
-                format!("selling {qty} {instrument} short needs a margin account (cash account holds none)"),
+                format!("selling {qty} {shown} short needs a margin account (cash account holds none)"),
             ));
         }
         if qty > held {
             return Err(Denial::new(
                 codes::INSUFFICIENT_POSITION,
-                format!("selling {qty} {instrument} but the cash account holds {held}"),
+                format!("selling {qty} {shown} but the cash account holds {held}"),
             ));
         }
         let mut left = qty;
@@ -161,7 +162,7 @@ impl SettlementLedger {
                 return Err(Denial::new(
                     codes::FREE_RIDING,
                     format!(
-                        "{instrument} bought with unsettled proceeds is not paid for until {}; selling it on \
+                        "{shown} bought with unsettled proceeds is not paid for until {}; selling it on \
                          {date} would be free-riding",
                         lot.paid_on
                     ),
