@@ -1,7 +1,8 @@
-//! Signal appended to a Redis stream → the order it causes handed to the broker client, through
-//! a real local `redis-server`, the real signal source, `runner up`'s agent loop (journal
-//! included: the signal and its order are written, fsync'ed, before the order leaves) and the
-//! Alpaca client talking to the in-repo fake Alpaca on 127.0.0.1.
+//! Signal appended to a Redis stream → the order it causes handed to the venue client, through
+//! a real local `redis-server` (XADD by the publisher, XREADGROUP/XACK by runner), the real
+//! signal source, `runner up`'s agent loop and journal (the signal and its order are written,
+//! fsync'ed, before the order leaves), with prices from the in-repo fake Alpaca's stream. The
+//! venue client fills at once (see [`InstantVenue`]): what is timed is runner's own path.
 //!
 //! `cargo bench --bench signals_latency` prints p50/p99/max over 1,000 signals (each one sent
 //! once the previous one's orders are out, alternating buy and sell: every sell after the first
@@ -22,7 +23,8 @@ use rust_decimal::Decimal;
 
 use fake_alpaca::{FakeAlpaca, FakeConfig};
 use runner::journal::{Durability, Journal, RunMode};
-use runner::model::order::{OrderRequest, Replace};
+use runner::model::account::AccountState;
+use runner::model::order::{Fill, OrderEvent, OrderRequest, Replace};
 use runner::model::{AccountId, AgentId, ClientOrderId, Qty, Timestamp};
 use runner::risk::gate::RiskApproved;
 use runner::runtime::credentials::Credentials;
@@ -31,46 +33,68 @@ use runner::runtime::journal_sink::{JournalSink, SinkInfo};
 use runner::runtime::remote::Remote;
 use runner::runtime::run;
 use runner::runtime::signals::Signals;
-use runner::runtime::venues::{self, Execution, MarketData};
+use runner::runtime::venues::{self, MarketData};
 use runner::secrets::SecretMap;
 use runner::venue::{ExecutionClient, VenueEvent, VenueFuture};
 
 const SIGNALS: usize = 1_000;
 
-/// The broker client, noting when each order reaches it.
-struct TimedExecution {
-    inner: Box<dyn ExecutionClient>,
+/// The venue: notes when each order is handed to it and fills it at once (at the print's
+/// price), so every signal's orders go out without waiting on a broker (the fake Alpaca's
+/// order API keeps Alpaca's 200 requests a minute, which 1,000 signals would exceed).
+struct InstantVenue {
     submits: Arc<Mutex<Vec<Instant>>>,
+    tx: tokio::sync::mpsc::UnboundedSender<VenueEvent>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<VenueEvent>,
 }
 
-impl ExecutionClient for TimedExecution {
+impl ExecutionClient for InstantVenue {
     fn submit(&mut self, order: RiskApproved<OrderRequest>) -> VenueFuture<'_, ()> {
         self.submits.lock().unwrap().push(Instant::now());
-        self.inner.submit(order)
+        let o = order.inner();
+        let _ = self.tx.send(VenueEvent::Order(OrderEvent::Accepted { id: o.id.clone(), ts: o.ts }));
+        let _ = self.tx.send(VenueEvent::Order(OrderEvent::Filled(Fill {
+            id: o.id.clone(),
+            symbol: o.symbol,
+            instrument: o.instrument.clone(),
+            side: o.side,
+            qty: o.qty,
+            price: PRICE,
+            commission: Decimal::ZERO,
+            leaves: Decimal::ZERO,
+            purpose: o.purpose,
+            ts: o.ts,
+        })));
+        Box::pin(async { Ok(()) })
     }
-    fn cancel(&mut self, id: ClientOrderId) -> VenueFuture<'_, ()> {
-        self.inner.cancel(id)
+    fn cancel(&mut self, _id: ClientOrderId) -> VenueFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
     }
-    fn replace(&mut self, id: ClientOrderId, change: Replace) -> VenueFuture<'_, ()> {
-        self.inner.replace(id, change)
+    fn replace(&mut self, _id: ClientOrderId, _change: Replace) -> VenueFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
     }
-    fn account(&mut self) -> VenueFuture<'_, runner::model::account::AccountState> {
-        self.inner.account()
+    fn account(&mut self) -> VenueFuture<'_, AccountState> {
+        Box::pin(async {
+            Ok(AccountState {
+                ts: Timestamp(0),
+                cash: Decimal::from(100_000),
+                buying_power: Decimal::from(200_000),
+                equity: Decimal::from(100_000),
+                positions: Vec::new(),
+                open_orders: Vec::new(),
+            })
+        })
     }
-    fn fills_since(
-        &mut self,
-        since: Timestamp,
-        orders: &[OrderRequest],
-    ) -> VenueFuture<'_, Vec<runner::model::order::Fill>> {
-        self.inner.fills_since(since, orders)
+    fn fills_since(&mut self, _since: Timestamp, _orders: &[OrderRequest]) -> VenueFuture<'_, Vec<Fill>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
     fn next_event(&mut self) -> VenueFuture<'_, Option<VenueEvent>> {
-        self.inner.next_event()
+        Box::pin(async move { Ok(self.rx.recv().await) })
     }
-    fn track(&mut self, order: OrderRequest, filled: Qty) {
-        self.inner.track(order, filled);
-    }
+    fn track(&mut self, _order: OrderRequest, _filled: Qty) {}
 }
+
+const PRICE: Decimal = Decimal::from_parts(16727, 0, 0, false, 2);
 
 fn main() {
     let redis = redis_support::RedisServer::start();
@@ -105,15 +129,13 @@ fn main() {
     };
     let submits: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let _entered = rt.enter();
-    let Execution::Remote { client, .. } = venues::execution(&p, &creds).expect("execution") else {
-        panic!("not a remote venue")
-    };
     let MarketData::Live { client: feed, subscriptions } =
         venues::market_data(&p, run::DateRange::default(), &creds).expect("feed")
     else {
         panic!("not a live feed")
     };
-    let client = Box::new(TimedExecution { inner: client, submits: Arc::clone(&submits) });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = Box::new(InstantVenue { submits: Arc::clone(&submits), tx, rx });
     let agent = run::build_agent_with_cash(&p, Some(Decimal::from(100_000))).expect("agent");
     let (requests, orders) = tokio::sync::mpsc::unbounded_channel();
     let (answers, venue) = tokio::sync::mpsc::channel(1024);
@@ -153,7 +175,7 @@ fn main() {
             assert!(fake.wait_for_data_subscription("SPY", Duration::from_secs(30)), "never subscribed");
             // One print inside a session, so the agent has a price and an open session.
             let at = chrono::DateTime::parse_from_rfc3339("2013-10-07T14:00:00Z").expect("ts").to_utc();
-            fake.publish_trade("SPY", at, Decimal::new(16727, 2), Decimal::from(100));
+            fake.publish_trade("SPY", at, PRICE, Decimal::from(100));
             std::thread::sleep(Duration::from_millis(500));
             let mut latencies = Vec::with_capacity(SIGNALS);
             let mut expected = 0;
