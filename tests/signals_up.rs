@@ -62,8 +62,12 @@ session:
     }
 
     fn redis(server: &RedisServer) -> Self {
+        Self::redis_aged(server, "5s")
+    }
+
+    fn redis_aged(server: &RedisServer, max_age: &str) -> Self {
         Self::new(&format!(
-            "    source: redis\n    url: {}/0\n    stream: spy\n    fields: {{ticker: Ticker, direction: Direction}}\n    max_signal_age: 5s",
+            "    source: redis\n    url: {}/0\n    stream: spy\n    fields: {{ticker: Ticker, direction: Direction}}\n    max_signal_age: {max_age}",
             server.url()
         ))
     }
@@ -285,7 +289,8 @@ fn a_stale_signal_is_refused_not_traded_late() {
 #[test]
 fn a_crash_between_the_journal_and_the_ack_never_trades_a_signal_twice() {
     let server = RedisServer::start();
-    let desk = Desk::redis(&server);
+    // The restart may take seconds on a loaded machine: the entry it reads must not be stale.
+    let desk = Desk::redis_aged(&server, "60s");
     let mut conn = server.conn();
     // 1. The runner dies (abort, as kill -9) after journaling the order, before XACK.
     let mut first = desk.up(&[("RUNNER_TEST_ABORT_BEFORE_SIGNAL_ACK", "1")]);

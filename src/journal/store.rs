@@ -760,6 +760,11 @@ impl Batch<'_> {
         self.one(|c, p| insert_record(c, p, halt))
     }
 
+    /// Add an external signal's record.
+    pub fn record_signal(&mut self, signal: &SignalRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, signal))
+    }
+
     /// Commit every record of the batch; durable when this returns.
     pub fn commit(self) -> Result<(), JournalError> {
         let path = self.path.to_path_buf();

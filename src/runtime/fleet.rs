@@ -876,10 +876,16 @@ fn on_signal(
             },
             strength: body.strength,
         };
+        if let Some(s) = journal.as_mut() {
+            s.begin_signal();
+        }
         let mut out = Out::new(journal, name, progress, pos);
         trader.external(crate::engine::agent::ExternalIn { id: id.clone(), signal }, &mut out.sink());
         let outcome = out.external.take();
         drop(out);
+        if let Some(s) = journal.as_mut() {
+            s.end_signal();
+        }
         match outcome {
             Some(x) => match x.refused {
                 Some(why) => {

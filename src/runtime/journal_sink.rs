@@ -79,6 +79,10 @@ pub struct JournalSink {
     error: Option<JournalError>,
     /// Where the agent's external signals come from (`redis:<stream>:<group>`, `socket`).
     signal_source: String,
+    /// While an external signal is handed to the agent: the orders it sends, written together
+    /// with the signal's record in one commit (one fsync) when its outcome comes — still before
+    /// any request leaves (the agent reports the outcome in the same step).
+    signal_step: Option<Vec<OrderRecord>>,
 }
 
 fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
@@ -153,6 +157,7 @@ impl JournalSink {
             opened_since_count: false,
             error: None,
             signal_source: String::new(),
+            signal_step: None,
         })
     }
 
@@ -160,6 +165,21 @@ impl JournalSink {
     /// again) under it.
     pub fn set_signal_source(&mut self, source: String) {
         self.signal_source = source;
+    }
+
+    /// An external signal is about to be handed to the agent: its orders are journaled with its
+    /// record, in one commit, when the agent reports what it did ([`AgentEvent::External`]).
+    pub fn begin_signal(&mut self) {
+        self.signal_step = Some(Vec::new());
+    }
+
+    /// The signal's step is over: anything still held is written (the agent always reports an
+    /// outcome first, so this is a safeguard).
+    pub fn end_signal(&mut self) {
+        for o in self.signal_step.take().unwrap_or_default() {
+            let r = self.journal.record_order(&o);
+            self.keep(r);
+        }
     }
 
     /// Whether signal `id` of this agent's source was handled before (a redelivery). A read
@@ -343,8 +363,12 @@ impl JournalSink {
         match ev {
             AgentEvent::OrderSent(req) => {
                 let o = self.order_from(req);
-                let r = self.journal.record_order(&o);
-                self.keep(r);
+                if let Some(held) = self.signal_step.as_mut() {
+                    held.push(o.clone());
+                } else {
+                    let r = self.journal.record_order(&o);
+                    self.keep(r);
+                }
                 self.orders.insert(req.id.clone(), o);
             }
             AgentEvent::Denied(d) => {
@@ -451,7 +475,15 @@ impl JournalSink {
                     published: utc(x.signal.ts),
                     time: utc(x.ts),
                 };
-                let r = self.journal.record_signal(&rec);
+                let held = self.signal_step.take().unwrap_or_default();
+                let r = (|| {
+                    let mut b = self.journal.batch()?;
+                    for o in &held {
+                        b.record_order(o)?;
+                    }
+                    b.record_signal(&rec)?;
+                    b.commit()
+                })();
                 self.keep(r);
             }
             AgentEvent::State { .. }
