@@ -78,7 +78,7 @@ fn check_secrets_without_a_key_is_an_error() {
         out.stdout
     );
     assert!(out.stdout.contains("so it was not decrypted"), "{}", out.stdout);
-    assert!(out.stdout.contains("x recipes/nvda-signals.yaml: 1 error"), "{}", out.stdout);
+    assert!(out.stdout.contains("x recipes/nvda-signals-paper.yaml: 1 error"), "{}", out.stdout);
     assert!(out.stdout.contains("x recipes/btc-coinbase-ha.yaml: 1 error"), "{}", out.stdout);
 }
 
@@ -90,7 +90,7 @@ fn check_secrets_decrypts_with_the_key_and_never_prints_values() {
         .env("SOPS_AGE_KEY_FILE", demo_key())
         .run()
         .success();
-    assert!(out.stdout.contains("6 ok"), "{}", out.stdout);
+    assert!(out.stdout.contains("7 ok"), "{}", out.stdout);
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains("DEMO-not-a-real"), "a secret value leaked:\n{text}");
     }
