@@ -237,6 +237,11 @@ impl Agent {
         self.stopping || self.stopped
     }
 
+    /// Whether the agent has a price for its symbol (an external signal is acted on at it).
+    pub fn has_price(&self) -> bool {
+        self.book.mark(self.symbol).is_some()
+    }
+
     /// Whether the agent has orders working at its venue.
     pub fn has_orders(&self) -> bool {
         self.book.has_orders()

@@ -926,6 +926,7 @@ async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<Venue
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
     let FleetAgent { mut trader, feed, mut venue, mut chain, name, sink: mut journal, mut signals, .. } = a;
     let mut signal_counts = SignalCounts::default();
+    let mut held_signals: Vec<super::signal_feed::Inbound> = Vec::new();
     if let (Some(w), Some(s)) = (&signals, journal.as_mut()) {
         s.set_signal_source(w.source.clone());
     }
@@ -998,6 +999,12 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                         trader.connectivity(c, &mut out.sink());
                     }
                     super::signal_feed::SignalInput::Signal(inbound) => {
+                        // Before the first price (a pending entry read at start) the signal
+                        // waits for one; its age still counts.
+                        if !trader.agent().has_price() {
+                            held_signals.push(inbound);
+                            continue;
+                        }
                         if let Some(w) = signals.as_ref() {
                             on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &name, progress, &mut pos);
                         }
@@ -1056,6 +1063,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 {
                     let mut out = Out::new(&mut journal, &name, progress, &mut pos);
                     trader.market(ev, &mut out.sink());
+                }
+                if !held_signals.is_empty() && trader.agent().has_price() && let Some(w) = signals.as_ref() {
+                    for inbound in std::mem::take(&mut held_signals) {
+                        on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &name, progress, &mut pos);
+                    }
                 }
                 count += 1;
                 if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
