@@ -114,6 +114,25 @@ fn gaps_in_the_data_are_counted_and_reported() {
 }
 
 #[test]
+fn a_recipe_may_flatten_before_a_gap_in_the_data() {
+    // The same short as below, held into the 2016–2017 gap, but the recipe says
+    // `flatten_before_gap`: it is closed at the last 2016 price, not ridden through the gap.
+    let signals = "2016-10-09T17:00:00+00:00,BTC-USD,s\n";
+    let recipe = "version: 1\nagent: btc-short\n\
+        provider: {kind: replay, path: {data}/coinbase-btcusd-1m-trade.csv.gz}\n\
+        broker: {kind: paper, account: btc, account_type: margin, starting_equity: 5000}\n\
+        instrument: {underlying: BTC-USD, kind: crypto}\n\
+        algorithm: {kind: external-signal, timeframe: 1m}\n\
+        risk: {allocation: 5000}\nsession: {calendar: 24x7, flatten_before_gap: true}\ncompliance: {regime: off}\n";
+    let o = backtest(recipe, Some(signals));
+    assert_eq!(o.deals.len(), 1, "{:?}", o.deals);
+    let d = &o.deals[0];
+    assert_eq!((d[2].as_str(), d[13].as_str()), ("short", "data gap"), "{d:?}");
+    assert!(d[7].starts_with("2016-"), "closed before the gap: {d:?}");
+    assert!(o.denials("halted").is_empty(), "{}", o.stdout);
+}
+
+#[test]
 fn equity_at_zero_halts_the_agent_for_the_rest_of_the_run() {
     // Short $5,000 of BTC at ≈ $618 in a margin account, held across the 2016–2017 gap: at the
     // first price after it (≈ $4,700) equity is far below zero. The agent halts there, flattens,

@@ -82,6 +82,8 @@ pub struct AgentConfig {
     pub compliance: Option<ComplianceConfig>,
     /// Candle style the strategy sees (standard, Heikin-Ashi, Renko).
     pub candle_style: CandleStyle,
+    /// Close the position before a gap in recorded data ([`Agent::flatten_before_gap`]).
+    pub flatten_before_gap: bool,
 }
 
 /// A decision that waits for an order in flight (see `agent/book.rs`).
@@ -188,6 +190,11 @@ impl Agent {
     /// The settings.
     pub fn config(&self) -> &AgentConfig {
         &self.cfg
+    }
+
+    /// The symbol whose prices drive the agent (its instrument, or an option's underlying).
+    pub fn symbol(&self) -> SymbolId {
+        self.symbol
     }
 
     /// The symbol positions are held in (the instrument, or the option contract).

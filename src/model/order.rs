@@ -79,6 +79,9 @@ pub enum ExitReason {
     Halt,
     /// An option held past its last trading time settled at intrinsic value.
     Expiry,
+    /// Recorded data stops for whole sessions next: closed at the last price before the gap
+    /// (`session.flatten_before_gap`).
+    DataGap,
 }
 
 impl ExitReason {
@@ -93,6 +96,7 @@ impl ExitReason {
             Self::Shutdown => "shutdown",
             Self::Halt => "halt",
             Self::Expiry => "expiry",
+            Self::DataGap => "data gap",
         }
     }
 

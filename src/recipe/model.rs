@@ -597,6 +597,11 @@ pub struct Session {
     /// Close every position at this time; no entries after it; nothing held overnight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flatten_at: Option<ClockTime>,
+    /// replay: when the recorded data stops for whole trading sessions (a gap, not the night or
+    /// a weekend), close the position at the last price before the gap instead of holding it
+    /// blind through it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flatten_before_gap: bool,
 }
 
 /// Compliance regimes.

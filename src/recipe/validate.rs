@@ -785,6 +785,12 @@ fn semantic_recipe(c: &mut Ctx<'_>, r: &Recipe, base_dir: &Path) {
         &format!("`{pk}`"),
     );
     c.only_with(
+        "/session/flatten_before_gap",
+        !is_replay && r.session.flatten_before_gap,
+        "the replay provider (recorded data, where the gap is known ahead)",
+        &format!("`{pk}`"),
+    );
+    c.only_with(
         "/provider/speed",
         !is_replay && p.speed.is_some(),
         "the replay provider",

@@ -166,6 +166,8 @@ pub fn agent_config(r: &Recipe) -> Result<AgentConfig, String> {
         // US securities rules: not for crypto.
         compliance: (r.instrument.kind != InstrumentKind::Crypto).then(|| compliance_config(r, starting)),
         candle_style: candle_style(r)?,
+        flatten_before_gap: r.session.flatten_before_gap
+            && r.provider.kind == crate::recipe::model::ProviderKind::Replay,
     })
 }
 

@@ -49,6 +49,10 @@ impl Lockstep {
     /// One market event, and everything it leads to; `sink` sees every agent event in order.
     #[inline]
     pub fn market(&mut self, ev: MarketEvent, sink: &mut impl FnMut(&AgentEvent)) {
+        // Before the timers the gap's days would bring: the close is at the last price before it.
+        if self.agent.config().flatten_before_gap && ev.symbol() == self.agent.symbol() {
+            self.gap_ahead(ev.ts(), sink);
+        }
         if let Some(t) = self.agent.next_timer()
             && ev.ts() > t.deliver_by
         {
@@ -103,6 +107,15 @@ impl Lockstep {
     pub fn connectivity(&mut self, change: Connectivity, sink: &mut impl FnMut(&AgentEvent)) {
         self.agent.handle(Event::Connectivity(change), &mut self.out);
         self.settle(sink);
+    }
+
+    /// Recorded data that stops for whole sessions next: the agent closes before the venue sees
+    /// the next price (it fills at the last one).
+    #[cold]
+    fn gap_ahead(&mut self, next: Timestamp, sink: &mut impl FnMut(&AgentEvent)) {
+        if self.agent.flatten_before_gap(next, &mut self.out) {
+            self.settle(sink);
+        }
     }
 
     /// Deliver timers the data jumped past (see the module docs).

@@ -13,6 +13,46 @@ use super::{Agent, AgentEvent, Outbox};
 use crate::model::Timestamp;
 
 impl Agent {
+    /// Recorded data only (the replay knows its next event): when the next price, at `next`,
+    /// comes after whole trading sessions without one, and the recipe says
+    /// `flatten_before_gap`, close the position now, at the last price before the gap.
+    /// Returns whether it did.
+    pub fn flatten_before_gap(&mut self, next: Timestamp, out: &mut Outbox) -> bool {
+        if !self.cfg.flatten_before_gap
+            || self.stopped()
+            || self.now.0 == 0
+            || self.book.projected_qty(self.traded).is_zero()
+        {
+            return false;
+        }
+        let today = self.clock.day(self.now).index;
+        let mut d = self.clock.day(next);
+        if d.index <= today + 1 {
+            return false;
+        }
+        let mut missed = false;
+        loop {
+            d = self.clock.day(Timestamp(d.midnight - 1));
+            if d.index <= today {
+                break;
+            }
+            missed |= d.open < d.close;
+        }
+        if !missed {
+            return false;
+        }
+        let (phase, _) = self.clock.phase(self.now);
+        out.events.push(AgentEvent::Info {
+            ts: self.now,
+            message: format!(
+                "the data stops here until {}: closing the position before the gap (flatten_before_gap)",
+                crate::report::iso(next)
+            ),
+        });
+        self.close_position(crate::model::order::ExitReason::DataGap, phase, out);
+        true
+    }
+
     /// The first price of trading day `day` (days since 1970-01-01 in the session's zone) at
     /// `ts`: reports the sessions missed since the day of the previous price, if any.
     #[cold]
