@@ -434,7 +434,9 @@ fn a_contract_left_by_a_killed_run_is_taken_over_and_closed_at_its_synthetic_bid
     let trades = Run::new(["journal", "--db", s(&db), "trades"]).run().success();
     let rows: Vec<&str> = trades.stdout.lines().filter(|l| l.contains("opt-kill")).collect();
     assert_eq!(rows.len(), 2, "{}", trades.stdout);
-    assert!(rows.iter().all(|l| l.contains(&occ)), "{}", trades.stdout);
+    // …in the one spelling every table uses (`SPY 131019P00168000`).
+    let shown = runner::risk::text::instrument(&occ);
+    assert!(rows.iter().all(|l| l.contains(&shown)), "{}", trades.stdout);
     assert!(rows[1].contains(&bid.to_string()), "{}", trades.stdout);
 }
 

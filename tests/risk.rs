@@ -423,7 +423,9 @@ fn option_day_trades_count_for_pdt() {
     // And the journal's commands show them.
     let db = db.to_str().unwrap();
     let trades = Run::new(["journal", "--db", db, "trades"]).run().success();
-    assert!(trades.stdout.contains(&format!("{}  buy", rows[0][1])), "{}", trades.stdout);
+    // In the one spelling every table uses (`SPY 131019C00168000`).
+    let shown = runner::risk::text::instrument(rows[0][1]);
+    assert!(trades.stdout.contains(&format!("{shown}  buy")), "{}", trades.stdout);
     assert!(!trades.stdout.contains("SPY option"), "{}", trades.stdout);
     // A backtest's day trades are its own simulated account's: the gate's count leaves them out,
     // `--run` shows them.
@@ -434,7 +436,12 @@ fn option_day_trades_count_for_pdt() {
     let dts = Run::new(["journal", "--db", db, "day-trades", "--date", "2013-10-07", "--run", run_id])
         .run()
         .success();
-    assert!(dts.stdout.contains("3 day trade(s)") && dts.stdout.contains(rows[2][1]), "{}", dts.stdout);
+    let spelled = |occ: &str| runner::risk::text::instrument(occ);
+    assert!(
+        dts.stdout.contains("3 day trade(s)") && dts.stdout.contains(&spelled(rows[2][1])),
+        "{}",
+        dts.stdout
+    );
     let den = Run::new(["journal", "--db", db, "denials"]).run().success();
-    assert!(den.stdout.contains(&format!("{}  buy", reported[0])), "{}", den.stdout);
+    assert!(den.stdout.contains(&format!("{}  buy", spelled(&reported[0]))), "{}", den.stdout);
 }

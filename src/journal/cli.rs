@@ -368,7 +368,7 @@ fn trades(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
                         modes.get(f.run.as_ref()).unwrap_or_else(|| "-".to_owned()),
                         f.agent.to_string(),
                         f.account.to_string(),
-                        f.instrument.to_string(),
+                        crate::risk::text::instrument(f.instrument.as_str()),
                         f.side.to_string(),
                         f.qty.to_string(),
                         f.price.to_string(),
@@ -416,7 +416,7 @@ fn denials(db: &std::path::Path, format: Format, filter: Filter) -> CmdResult {
                         modes.get(d.run.as_ref()).unwrap_or_else(|| "-".to_owned()),
                         d.agent.to_string(),
                         d.account.to_string(),
-                        d.instrument.to_string(),
+                        crate::risk::text::instrument(d.instrument.as_str()),
                         d.side.to_string(),
                         d.qty.to_string(),
                         d.reason_code.clone(),
@@ -566,7 +566,7 @@ fn day_trades(
                             d.trade_date.to_string(),
                             d.account.to_string(),
                             d.agent.to_string(),
-                            d.instrument.to_string(),
+                            crate::risk::text::instrument(d.instrument.as_str()),
                             d.qty.to_string(),
                         ]
                     })
