@@ -7,7 +7,7 @@ use std::path::Path;
 
 use regex::Regex;
 
-use crate::support::{Run, repo_root};
+use crate::support::{Run, recipe_variant as variant, repo_root};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -27,22 +27,6 @@ fn backtest(dir: &Path, recipe: &str) -> Charts {
     let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
     let deals = read("deals.csv").lines().skip(1).filter(|l| !l.is_empty()).count();
     Charts { equity: read("equity.svg"), price: read("price.svg"), deals }
-}
-
-/// A copy of `recipes/NAME.yaml` in `dir` with its data path made absolute and each
-/// `(from, to)` replaced (each must be there).
-fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> String {
-    let data = repo_root().join("data");
-    let mut text = std::fs::read_to_string(repo_root().join("recipes").join(format!("{name}.yaml")))
-        .unwrap()
-        .replace("../data", s(&data));
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from} is not in {name}.yaml");
-        text = text.replace(from, to);
-    }
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    s(&path).to_owned()
 }
 
 /// The texts of the elements of class `class` (`<text class="xlabel" …>TEXT</text>`).

@@ -3,26 +3,10 @@
 
 use std::path::Path;
 
-use crate::support::{Run, repo_root};
+use crate::support::{Run, recipe_variant as variant};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A variant of `recipes/NAME.yaml` in `dir`: its data path made absolute, then each
-/// `(from, to)` text replaced (each must be there).
-fn variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> String {
-    let data = repo_root().join("data");
-    let mut text = std::fs::read_to_string(repo_root().join("recipes").join(format!("{name}.yaml")))
-        .unwrap()
-        .replace("../data", s(&data));
-    for (from, to) in edits {
-        assert!(text.contains(from), "{from} is not in {name}.yaml");
-        text = text.replace(from, to);
-    }
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, text).unwrap();
-    s(&path).to_owned()
 }
 
 /// `runner up RECIPE --speed max` with its journal, state and report inside `dir`; its stdout,

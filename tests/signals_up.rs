@@ -304,7 +304,7 @@ fn a_crash_between_the_journal_and_the_ack_never_trades_a_signal_twice() {
 
     // 2. A new entry read by the agent's consumer but never journaled (a crash right after
     //    XREADGROUP): pending too; the restart must trade it, once.
-    let host = fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname").trim().to_owned();
+    let host = runner::runtime::process::host_name();
     let unread = xadd(&mut conn, &[("Ticker", "SPY"), ("Direction", "s")]);
     let _: redis::Value = redis::cmd("XREADGROUP")
         .arg("GROUP")

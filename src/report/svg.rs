@@ -361,17 +361,7 @@ pub fn equity_svg(report: &Report, title: &str) -> String {
         pct_of(hi)
     );
     // Dollar grid and labels (left).
-    let dp = decimals(step);
-    for v in ticks(lo, hi, step) {
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            r#"<line class="grid" x1="{left}" y1="{yy:.1}" x2="{right}" y2="{yy:.1}"/><text class="ylabel" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            yy + 4.0,
-            dollars(v, dp)
-        );
-    }
+    dollar_grid(&mut s, (lo, hi, step), decimals(step), &y, (left, right));
     // Percent scale (right), relative to the starting equity.
     let (plo, phi) = (pct_of(lo), pct_of(hi));
     let pstep = nice_step(phi - plo, 5.0);
@@ -571,16 +561,7 @@ pub fn price_svg(report: &Report, title: &str) -> String {
     let x = |i: usize| left + slot * (i as f64 + 0.5);
     let dp = decimals(step).max(2);
     let _ = writeln!(s, r#"<g class="price-panel" data-lo="{lo}" data-hi="{hi}">"#);
-    for v in ticks(lo, hi, step) {
-        let yy = y(v);
-        let _ = writeln!(
-            s,
-            r#"<line class="grid" x1="{left}" y1="{yy:.1}" x2="{right}" y2="{yy:.1}"/><text class="ylabel" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            yy + 4.0,
-            dollars(v, dp)
-        );
-    }
+    dollar_grid(&mut s, (lo, hi, step), dp, &y, (left, right));
     let times: Vec<Timestamp> = candles.iter().map(|c| c.start).collect();
     for (xx, text) in date_labels(&times, &x, left, right) {
         let _ = writeln!(
@@ -680,6 +661,26 @@ pub fn price_svg(report: &Report, title: &str) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Horizontal grid lines at every `step` from `lo` to `hi`, labelled in dollars on the left.
+fn dollar_grid(
+    s: &mut String,
+    (lo, hi, step): (f64, f64, f64),
+    dp: usize,
+    y: &impl Fn(f64) -> f64,
+    (left, right): (f64, f64),
+) {
+    for v in ticks(lo, hi, step) {
+        let yy = y(v);
+        let _ = writeln!(
+            s,
+            r#"<line class="grid" x1="{left}" y1="{yy:.1}" x2="{right}" y2="{yy:.1}"/><text class="ylabel" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            yy + 4.0,
+            dollars(v, dp)
+        );
+    }
 }
 
 #[cfg(test)]

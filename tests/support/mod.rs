@@ -37,6 +37,22 @@ pub fn test_lock_dir() -> PathBuf {
     DIR.with(Clone::clone)
 }
 
+/// A copy of `recipes/NAME.yaml` in `dir`, its data path made absolute, with each `(from, to)`
+/// text replaced (each must be there); returns the copy's path.
+pub fn recipe_variant(dir: &Path, name: &str, edits: &[(&str, &str)]) -> String {
+    let data = repo_root().join("data");
+    let mut text = std::fs::read_to_string(repo_root().join("recipes").join(format!("{name}.yaml")))
+        .expect("recipe")
+        .replace("../data", &data.display().to_string());
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from} is not in {name}.yaml");
+        text = text.replace(from, to);
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).expect("write the recipe");
+    path.display().to_string()
+}
+
 /// `runner` as the tests start it: in the repository root, logging quiet, journaling into the
 /// per-test-process journal and locking in this test's lock directory (a test's own
 /// `--journal`, `RUNNER_JOURNAL` or `RUNNER_LOCK_DIR` still wins).

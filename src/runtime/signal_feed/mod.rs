@@ -267,7 +267,9 @@ pub fn start(
                 ),
                 None => None,
             };
-            let host = hostname();
+            let host = Some(super::process::host_name())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_owned());
             let cfg = redis::RedisConfig {
                 url: sig.url.clone().unwrap_or_default(),
                 password,
@@ -295,15 +297,6 @@ pub fn start(
             Ok(Some(Wiring { rx, ticker, max_age, source: "socket".to_owned(), task }))
         }
     }
-}
-
-/// This host's name, for the consumer name (`agent@host`).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty() && h.len() < 100)
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 #[cfg(test)]

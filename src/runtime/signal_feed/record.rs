@@ -78,31 +78,32 @@ struct FromRecipe {
     strength: Option<String>,
 }
 
-/// Read `algorithm.signals` (or an old `provider` of kind `redis-signals`) from a recipe file.
+/// Read a recipe's `algorithm.signals` (`source: redis`) as the recipe type reads it. Only that
+/// block must be valid: a recipe being written can be recorded for before it validates.
 fn from_recipe(path: &std::path::Path) -> Result<FromRecipe, String> {
+    use crate::recipe::model::{SignalSourceKind, Signals};
     let text = crate::files::read_named(path, 1 << 20)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let doc: serde_json::Value = serde_saphyr::from_str(&text)
         .map_err(|_| format!("{} is not a YAML recipe (check it with `runner validate`)", path.display()))?;
-    let signals = doc
-        .pointer("/algorithm/signals")
-        .filter(|s| s.get("source").and_then(|v| v.as_str()).is_none_or(|k| k == "redis"))
-        .or_else(|| {
-            doc.pointer("/provider")
-                .filter(|p| p.get("kind").and_then(|k| k.as_str()) == Some("redis-signals"))
-        })
-        .ok_or_else(|| {
-            format!("{} has no Redis signals (`algorithm.signals` with `source: redis`)", path.display())
-        })?;
-    let get = |ptr: &str| signals.pointer(ptr).and_then(|v| v.as_str()).map(str::to_owned);
+    let none =
+        || format!("{} has no Redis signals (`algorithm.signals` with `source: redis`)", path.display());
+    let block = doc.pointer("/algorithm/signals").cloned().ok_or_else(none)?;
+    let signals: Signals = serde_json::from_value(block).map_err(|e| {
+        format!("{}: algorithm.signals: {e} (check it with `runner validate`)", path.display())
+    })?;
+    if signals.source != SignalSourceKind::Redis {
+        return Err(none());
+    }
+    let fields = signals.fields;
     Ok(FromRecipe {
-        url: get("/url"),
-        stream: get("/stream"),
-        ticker: get("/fields/ticker"),
-        direction: get("/fields/direction"),
-        buy: get("/fields/buy"),
-        sell: get("/fields/sell"),
-        strength: get("/fields/strength"),
+        url: signals.url,
+        stream: signals.stream,
+        ticker: fields.as_ref().map(|f| f.ticker.clone()),
+        direction: fields.as_ref().map(|f| f.direction.clone()),
+        buy: fields.as_ref().map(|f| f.buy.clone()),
+        sell: fields.as_ref().map(|f| f.sell.clone()),
+        strength: fields.and_then(|f| f.strength),
     })
 }
 
