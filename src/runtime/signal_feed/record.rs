@@ -31,7 +31,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "KEY")]
     pub stream: Option<String>,
     /// Take the URL, the stream and the field names from this recipe's
-    /// `algorithm.signals` (or an old `provider: {kind: redis-signals}`); flags win.
+    /// `algorithm.signals` (`source: redis`); flags win.
     #[arg(long, value_name = "RECIPE")]
     pub fields_from: Option<PathBuf>,
     /// Read the password from this environment variable.
