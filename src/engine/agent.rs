@@ -124,6 +124,8 @@ pub struct Agent {
     guard: LossGuard,
     /// A day-long halt (daily loss, max drawdown, halt command) ends when this trading day is over.
     halted_day: Option<i64>,
+    /// Taken out of trading by an operator ([`Command::Disable`]) until enabled again.
+    disabled: bool,
     /// The other symbol the strategy reads (correlation), if any.
     related: Option<RelatedFeed>,
     /// The latest signal, waiting for an order in flight.
@@ -148,6 +150,7 @@ impl Agent {
             gate: risk::build_gate(&cfg),
             guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.starting_cash),
             halted_day: None,
+            disabled: false,
             exits: cfg.exits,
             book: Book::new(cfg.starting_cash, cfg.multiplier),
             recorder,
@@ -249,6 +252,11 @@ impl Agent {
         self.book.mark(self.symbol).is_some()
     }
 
+    /// The latest price of the traded symbol (the option contract's, for an option agent).
+    pub fn last_price(&self) -> Option<Price> {
+        self.book.mark(self.traded)
+    }
+
     /// Whether the agent has orders working at its venue.
     pub fn has_orders(&self) -> bool {
         self.book.has_orders()
@@ -328,6 +336,10 @@ impl Agent {
             Event::Command(Command::ReduceOnly { reason }) => {
                 self.halt(TradingState::ReduceOnly, &reason, out);
             }
+            Event::Command(Command::Resume { reason }) => self.resume(&reason, out),
+            Event::Command(Command::Flatten { reason }) => self.flatten(&reason, out),
+            Event::Command(Command::Disable { reason }) => self.disable(&reason, out),
+            Event::Command(Command::Enable { reason }) => self.enable(&reason, out),
         }
     }
 
@@ -863,6 +875,16 @@ impl Agent {
             self.completed(&c, out);
         }
         self.stopped = true;
+    }
+
+    /// The report of the run so far (the agent keeps running): what the dashboard shows of a
+    /// live agent. Costs a copy of the bounded chart and the deals; call it on request, not
+    /// on every event.
+    pub fn report_so_far(&self) -> Report {
+        let mut recorder = self.recorder.clone();
+        let equity = self.book.equity();
+        recorder.sample(self.now, equity);
+        recorder.finish(self.cfg.starting_cash, equity, self.book.fees())
     }
 
     /// Finish the run and produce the report (call after [`Command::Shutdown`] has been

@@ -59,6 +59,29 @@ pub enum Command {
         /// Why (shown in the agent's output).
         reason: String,
     },
+    /// An operator lifts a halt or reduce-only state: entries pass again (a disabled agent
+    /// stays disabled; a loss limit still breached halts it again at the next price).
+    Resume {
+        /// Who and why (shown in the agent's output).
+        reason: String,
+    },
+    /// Close the position now (cancel working orders, exit at market); the trading state does
+    /// not change, so the strategy may enter again.
+    Flatten {
+        /// Who and why.
+        reason: String,
+    },
+    /// Take the agent out of trading until [`Command::Enable`]: cancel, flatten, refuse
+    /// entries; a new trading day does not lift it.
+    Disable {
+        /// Who and why.
+        reason: String,
+    },
+    /// Put a disabled agent back into trading.
+    Enable {
+        /// Who and why.
+        reason: String,
+    },
 }
 
 /// Everything an agent consumes.
@@ -134,8 +157,10 @@ pub enum StateChange {
     Halted,
     /// Orders that would increase the position refused.
     ReduceOnly,
-    /// Trading again (a new trading day ended a halt).
+    /// Trading again (a new trading day ended a halt, or an operator resumed or enabled it).
     Active,
+    /// Taken out of trading by an operator until enabled again.
+    Disabled,
 }
 
 /// What the agent reports as it runs: journaled, printed by `runner up`, broadcast.

@@ -16,8 +16,8 @@ pub mod window;
 
 pub use history::{AsOf, Counted, FIRST_EVENT_KEY};
 pub use record::{
-    DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, NewRun, OrderRecord, OrderStatus,
-    OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
+    ControlRecord, DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, NewRun, OrderRecord,
+    OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
 };
 pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport};
 pub use totals::RunTotals;

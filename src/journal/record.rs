@@ -272,6 +272,31 @@ pub struct SignalRecord {
     pub time: DateTime<Utc>,
 }
 
+/// An operator's action on a running agent (the dashboard, the API): who, what, when, and for
+/// a parameter edit the old and new value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlRecord {
+    /// Run, if any.
+    pub run: Option<RunId>,
+    /// Agent (`None` for the fleet).
+    pub agent: Option<AgentId>,
+    /// `halt`, `resume`, `flatten`, `enable`, `disable`, `set-param`, `fleet-halt`.
+    pub action: String,
+    /// Who asked (`http 127.0.0.1:53022`).
+    pub by: String,
+    /// For `set-param`: the recipe key.
+    pub key: Option<String>,
+    /// For `set-param`: the value before.
+    pub old: Option<String>,
+    /// For `set-param`: the value asked for.
+    pub new: Option<String>,
+    /// `applied`, `pending`, or `refused: …`.
+    pub result: String,
+    /// When.
+    #[serde(with = "ts")]
+    pub time: DateTime<Utc>,
+}
+
 /// Who a halt applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,13 +21,29 @@ use serde::de::DeserializeOwned;
 
 use super::audit::{GENESIS, canonical_json, entry_hash, from_hex, to_hex};
 use super::record::{
-    DayTradeRecord, DenialRecord, FillRecord, HaltRecord, NewRun, OrderRecord, PositionRecord, RunBegin,
-    RunEnd, RunId, RunRecord, SignalRecord, ts,
+    ControlRecord, DayTradeRecord, DenialRecord, FillRecord, HaltRecord, NewRun, OrderRecord, PositionRecord,
+    RunBegin, RunEnd, RunId, RunRecord, SignalRecord, ts,
 };
 use crate::model::{AccountId, AgentId, ClientOrderId, InstrumentId};
 
 /// Schema version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
+
+/// Version 4: operators' actions on running agents (halt, resume, parameter edits, …).
+const CONTROLS_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS controls (
+    audit_seq   INTEGER PRIMARY KEY,
+    run_id      TEXT,
+    agent       TEXT,
+    action      TEXT NOT NULL,
+    by_whom     TEXT NOT NULL,
+    key         TEXT,
+    old         TEXT,
+    new         TEXT,
+    result      TEXT NOT NULL,
+    time        TEXT NOT NULL
+);
+";
 
 /// Version 3: external signals and what became of them, one per (agent, source, id).
 const SIGNALS_TABLE: &str = "
@@ -621,6 +637,40 @@ impl Stored for SignalRecord {
     }
 }
 
+impl Stored for ControlRecord {
+    const KIND: &'static str = "control";
+    const TABLE: &'static str = "controls";
+    const COLUMNS: &'static [&'static str] =
+        &["run_id", "agent", "action", "by_whom", "key", "old", "new", "result", "time"];
+    fn to_sql(&self) -> Vec<SqlValue> {
+        let opt = |v: &Option<String>| v.as_ref().map_or(SqlValue::Null, text);
+        vec![
+            opt_text(self.run.as_ref()),
+            opt_text(self.agent.as_ref()),
+            text(&self.action),
+            text(&self.by),
+            opt(&self.key),
+            opt(&self.old),
+            opt(&self.new),
+            text(&self.result),
+            text(ts::format(&self.time)),
+        ]
+    }
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            run: get_run(row, 1)?,
+            agent: row.get::<_, Option<String>>(2)?.map(AgentId),
+            action: row.get(3)?,
+            by: row.get(4)?,
+            key: row.get(5)?,
+            old: row.get(6)?,
+            new: row.get(7)?,
+            result: row.get(8)?,
+            time: get_ts(row, 9)?,
+        })
+    }
+}
+
 const RUN_COLUMNS: &str =
     "audit_seq, id, agent, recipe, mode, started_at, metadata, ended_at, outcome, end_audit_seq";
 
@@ -843,6 +893,7 @@ impl Journal {
         if version == 0 {
             tx.execute_batch(SCHEMA).map_err(sql)?;
             tx.execute_batch(SIGNALS_TABLE).map_err(sql)?;
+            tx.execute_batch(CONTROLS_TABLE).map_err(sql)?;
             tx.execute_batch(&unique_submissions(0)).map_err(sql)?;
             tx.execute("INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, ?1)", [to_hex(&GENESIS)])
                 .map_err(sql)?;
@@ -855,6 +906,7 @@ impl Journal {
                 tx.execute_batch(&unique_submissions(last)).map_err(sql)?;
             }
             tx.execute_batch(SIGNALS_TABLE).map_err(sql)?;
+            tx.execute_batch(CONTROLS_TABLE).map_err(sql)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
@@ -1045,6 +1097,17 @@ impl Journal {
     /// Record an external signal and what became of it. Durable when this returns.
     pub fn record_signal(&mut self, signal: &SignalRecord) -> Result<i64, JournalError> {
         self.append(signal)
+    }
+
+    /// Record an operator's action. Durable when this returns.
+    pub fn record_control(&mut self, control: &ControlRecord) -> Result<i64, JournalError> {
+        self.append(control)
+    }
+
+    /// Operators' actions, in journal order.
+    pub fn controls(&self, filter: &Filter) -> Result<Vec<ControlRecord>, JournalError> {
+        let (w, v) = filter.sql();
+        self.select(&w, v)
     }
 
     /// The journaled signal `id` of `agent` from `source`, if it was handled before.
@@ -1310,6 +1373,7 @@ impl Journal {
         check_table::<DenialRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         check_table::<HaltRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         check_table::<SignalRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
+        check_table::<ControlRecord>(&tx, &mut check, &mut problems).map_err(sql)?;
         {
             let mut stmt = tx.prepare(&format!("SELECT {RUN_COLUMNS} FROM runs")).map_err(sql)?;
             let runs = stmt

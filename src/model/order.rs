@@ -82,6 +82,8 @@ pub enum ExitReason {
     /// Recorded data stops for whole sessions next: closed at the last price before the gap
     /// (`session.flatten_before_gap`).
     DataGap,
+    /// An operator asked to flatten (the dashboard, the API) or disabled the agent.
+    Operator,
 }
 
 impl ExitReason {
@@ -97,6 +99,7 @@ impl ExitReason {
             Self::Halt => "halt",
             Self::Expiry => "expiry",
             Self::DataGap => "data gap",
+            Self::Operator => "operator",
         }
     }
 
@@ -111,6 +114,8 @@ impl ExitReason {
             "shutdown" => Self::Shutdown,
             "halt" => Self::Halt,
             "expiry" => Self::Expiry,
+            "data gap" => Self::DataGap,
+            "operator" => Self::Operator,
             _ => return None,
         })
     }

@@ -673,6 +673,87 @@ pub struct Fleet {
     /// no new entries for the rest of its trading day (exits still run); default 120.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_halt_seconds: Option<u32>,
+    /// The dashboard, JSON API and Prometheus metrics `runner up` serves (`--http` overrides
+    /// `listen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSettings>,
+    /// Webhook notifications (halts, the kill switch, disconnections, rejected orders, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+}
+
+/// The fleet file's `http:` block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address to serve on, `HOST:PORT` (`127.0.0.1:8787`). Anything but a loopback address
+    /// needs a control token.
+    pub listen: String,
+    /// Secrets file (`NAME.sops.yaml` in `secrets_dir`, key `token`) holding the bearer token the
+    /// controls require; `RUNNER_HTTP_TOKEN` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+}
+
+/// The fleet file's `notify:` block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// Where notifications go.
+    pub webhooks: Vec<Webhook>,
+    /// A venue or feed connection down for longer than this many seconds is notified (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnected_seconds: Option<u32>,
+    /// When the daily summary goes out, `HH:MM` New York time (default `16:15`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_summary_at: Option<String>,
+}
+
+/// One webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// A name for messages about it (`desk-slack`).
+    pub name: String,
+    /// The body: `slack` (`{"text": …}`), `telegram` (`{"chat_id": …, "text": …}`) or `json`
+    /// (the whole event).
+    pub format: WebhookFormat,
+    /// Secrets file (`NAME.sops.yaml` in `secrets_dir`) holding `url` (and `chat_id` for
+    /// Telegram): webhook URLs carry their tokens, so they live in the vault.
+    pub credentials: String,
+    /// What to send (default: everything).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotifyEvent>,
+}
+
+/// A webhook body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookFormat {
+    /// Slack incoming webhook: `{"text": …}`.
+    Slack,
+    /// Telegram Bot API `sendMessage`: `{"chat_id": …, "text": …}`.
+    Telegram,
+    /// The event as JSON.
+    Json,
+}
+
+/// What a webhook is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyEvent {
+    /// An agent halted (loss limit, drawdown, operator).
+    Halt,
+    /// The fleet kill switch (fleet loss limit or operator).
+    KillSwitch,
+    /// A venue or feed connection down longer than `disconnected_seconds`.
+    Disconnected,
+    /// The venue's positions or orders differ from the journal's.
+    Reconciliation,
+    /// The venue rejected an order.
+    OrderRejected,
+    /// Each agent's day, after the close.
+    DailySummary,
 }
 
 fn default_secrets_dir() -> PathBuf {
@@ -696,6 +777,8 @@ impl Default for Fleet {
             state_dir: default_state_dir(),
             stale_data_seconds: None,
             stale_halt_seconds: None,
+            http: None,
+            notify: None,
         }
     }
 }

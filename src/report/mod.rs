@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod cli;
 pub mod svg;
+pub mod view;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -640,8 +641,8 @@ impl Report {
         s
     }
 
-    /// Write `deals.csv`, `summary.json`, `equity.svg` and `price.svg` into `dir` (created if
-    /// needed).
+    /// Write `deals.csv`, `summary.json`, `equity.svg`, `price.svg` and `run.json` (what the
+    /// dashboard's run pages draw, [`view::RunView`]) into `dir` (created if needed).
     pub fn write_dir(&self, dir: &Path, title: &str) -> std::io::Result<()> {
         crate::files::create_private_dir_all(dir)?;
         write_atomic(&dir.join("deals.csv"), self.deals_csv().as_bytes())?;
@@ -650,6 +651,8 @@ impl Report {
         // The charts carry the run's caveat (synthetic option prices) as their caption.
         write_atomic(&dir.join("equity.svg"), svg::equity_svg(self, title).as_bytes())?;
         write_atomic(&dir.join("price.svg"), svg::price_svg(self, title).as_bytes())?;
+        let view = serde_json::to_string(&view::RunView::of(self)).map_err(std::io::Error::other)?;
+        write_atomic(&dir.join("run.json"), view.as_bytes())?;
         Ok(())
     }
 }

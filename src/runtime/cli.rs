@@ -53,6 +53,11 @@ pub struct UpArgs {
     /// are refused, so a copied recipe never trades real money by accident).
     #[arg(long)]
     pub live: bool,
+    /// Serve the dashboard, the JSON API and Prometheus metrics on this address
+    /// (`127.0.0.1:8787`; overrides the fleet file's `http.listen`). Controls need the token from
+    /// `RUNNER_HTTP_TOKEN` or the vault; any address but loopback needs one configured.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
 }
 
 /// Where a run's report goes (shared by `up` and `backtest`).
@@ -526,6 +531,22 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         locks.push(lock);
     }
     verify_journal(&settings.journal)?;
+    // The HTTP server's address is bound before anything is journaled: a taken port or a
+    // missing token refuses the start.
+    let serve = match args.http.as_deref().or(settings.http.as_ref().map(|h| h.listen.as_str())) {
+        Some(listen) => {
+            let (listener, auth, token) = super::http::prepare(
+                listen,
+                settings.http.as_ref(),
+                &settings.secrets_dir,
+                &settings.state_dir,
+            )?;
+            let addr = listener.local_addr().map_or_else(|_| listen.to_owned(), |a| a.to_string());
+            say(&format!("dashboard: http://{addr}/ ({token})\n"));
+            Some(fleet::Serve { listener, auth, journal: settings.journal.clone() })
+        }
+        None => None,
+    };
     if let Some(why) = signals.stop_pending() {
         say(&format!("stopped ({why}) before any agent started; nothing was journaled\n"));
         return Ok(ExitCode::SUCCESS);
@@ -648,6 +669,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             name,
             account: p.recipe.broker.account.clone(),
             sink: Some(sink),
+            recipe: path.clone(),
         });
     }
     if let Some(l) = settings.loss_limit {
@@ -660,7 +682,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         stale_after: settings.stale_after,
         stale_halt_after: settings.stale_halt_after,
     };
-    let results = fleet::run(&rt, signals, agents, &opts)?;
+    let results = fleet::run(&rt, signals, agents, &opts, serve)?;
     drop(locks);
     let many = names.len() > 1;
     for ((name, done), info) in names.iter().zip(results).zip(infos) {

@@ -21,6 +21,10 @@ use rust_decimal::prelude::ToPrimitive;
 use super::RunError;
 use super::clock::{Clock, DataClock, PacedClock};
 use super::feed::ReplayFeed;
+use super::hub::{
+    AgentView, Answer, Board, Body, Control, ControlMsg, ControlRecord, FleetNote, Hub, HubParts,
+    PositionView,
+};
 use super::journal_sink::JournalSink;
 use super::process::ProcessStamp;
 use super::run::describe;
@@ -34,6 +38,7 @@ use crate::model::chain::ChainSnapshot;
 use crate::model::{Money, Price, Timestamp};
 use crate::recipe::types::Speed;
 use crate::report::Report;
+use crate::report::view::RunView;
 use crate::risk::gate::TradingState;
 use crate::runtime::clock::FeedClock;
 use crate::runtime::latency::Latency;
@@ -70,6 +75,10 @@ pub struct FleetSettings {
     pub max_agents: Option<u32>,
     /// Where `NAME.sops.yaml` credentials live.
     pub secrets_dir: PathBuf,
+    /// The fleet file's `http:` block.
+    pub http: Option<crate::recipe::model::HttpSettings>,
+    /// The fleet file's `notify:` block.
+    pub notify: Option<crate::recipe::model::Notify>,
 }
 
 /// Command-line overrides of the fleet file.
@@ -134,6 +143,8 @@ impl FleetSettings {
             stale_halt_after: fleet.stale_halt_seconds.map(|s| Duration::from_secs(u64::from(s))),
             max_agents: fleet.max_concurrent_agents,
             secrets_dir: base.join(&fleet.secrets_dir),
+            http: fleet.http.clone(),
+            notify: fleet.notify.clone(),
             fleet_file,
         })
     }
@@ -249,6 +260,8 @@ pub struct FleetAgent {
     pub sink: Option<JournalSink>,
     /// Its live external signal source (`algorithm.signals`: a Redis stream, a socket).
     pub signals: Option<super::signal_feed::Wiring>,
+    /// The recipe file it runs (shown by the dashboard; parameter edits are checked against it).
+    pub recipe: PathBuf,
 }
 
 /// How a run ended: what the journal's `outcome` says and `runner up` prints.
@@ -313,12 +326,21 @@ pub struct Finished {
 }
 
 /// What the status writer knows about an agent.
-struct Slot {
+pub(super) struct Slot {
+    /// The latest market price of the traded symbol.
+    last_price: Option<Price>,
     name: String,
     account: String,
+    recipe: String,
+    instrument: String,
     run: String,
     state: TradingState,
+    disabled: bool,
     stopped: bool,
+    starting_equity: Money,
+    tally: Tally,
+    /// When the hub last got this agent's snapshot after a market event.
+    snapshot_at: Instant,
     qty: Decimal,
     avg: Price,
     /// The agent's trading day (days since 1970-01-01 in its session's zone).
@@ -343,9 +365,71 @@ impl Slot {
     fn day_pnl(&self) -> Money {
         self.equity - self.day_start
     }
+
+    fn state_text(&self) -> &'static str {
+        if self.stopped {
+            "stopped"
+        } else if self.disabled {
+            "disabled"
+        } else {
+            self.state.as_str()
+        }
+    }
+
+    /// What the hub shows of this agent at wall time `now`.
+    fn view(&self, now: Instant) -> AgentView {
+        let venue = match self.down {
+            Some((link, at)) => format!("{link} disconnected for {}s", now.duration_since(at).as_secs()),
+            None => "connected".to_owned(),
+        };
+        AgentView {
+            name: self.name.clone(),
+            recipe: self.recipe.clone(),
+            account: self.account.clone(),
+            instrument: crate::report::instrument_text(&self.instrument),
+            run: self.run.clone(),
+            state: self.state_text().to_owned(),
+            health: self.health.to_string(),
+            position: PositionView { qty: self.qty.normalize(), avg_price: self.avg.round_dp(4).normalize() },
+            pnl_today: self.day_pnl().round_dp(2),
+            pnl_total: (self.equity - self.starting_equity).round_dp(2),
+            realized: self.tally.realized.round_dp(2),
+            equity: self.equity.round_dp(2),
+            starting_equity: self.starting_equity.round_dp(2),
+            last_price: self.last_price.map(|p| p.normalize()),
+            last_data: self.last_event.map(crate::report::iso),
+            data_age_seconds: (now.duration_since(self.last_market).as_millis() as f64) / 1000.0,
+            last_signal: self.tally.last_signal.clone(),
+            venue,
+            orders: self.tally.orders,
+            fills: self.tally.fills,
+            denials: self.tally.denials,
+            feed_latency: self.latency.map(|l| {
+                format!("p50 {} / p99 {}", crate::report::micros(l.p50_us), crate::report::micros(l.p99_us))
+            }),
+        }
+    }
 }
 
-struct Book {
+/// How often at most an agent's snapshot goes to the hub on market data.
+const SNAPSHOT_EVERY: Duration = Duration::from_millis(200);
+
+/// The hub's view of the book.
+struct BookBoard(Shared);
+
+impl Board for BookBoard {
+    fn agents(&self) -> Vec<AgentView> {
+        let now = Instant::now();
+        lock(&self.0).slots.iter().map(|s| s.view(now)).collect()
+    }
+
+    fn loop_lag(&self) -> Vec<f64> {
+        let now = Instant::now();
+        lock(&self.0).slots.iter().map(|s| now.duration_since(s.heartbeat).as_secs_f64()).collect()
+    }
+}
+
+pub(super) struct Book {
     slots: Vec<Slot>,
     /// The trading day of the last fleet halt (one per day).
     halted_on: Option<i64>,
@@ -403,14 +487,29 @@ pub fn run(
     signals: Signals,
     agents: Vec<FleetAgent>,
     opts: &RunOptions,
+    serve: Option<Serve>,
 ) -> anyhow::Result<Vec<Finished>> {
-    rt.block_on(run_all(signals, agents, opts.clone()))
+    rt.block_on(run_all(signals, agents, opts.clone(), serve))
+}
+
+/// What `runner up --http ADDR` serves on: the bound listener (bound before anything is
+/// journaled, so a taken port refuses the start), who may use the controls, and the journal
+/// the API reads history from.
+#[derive(Debug)]
+pub struct Serve {
+    /// The bound listener.
+    pub listener: std::net::TcpListener,
+    /// The control token.
+    pub auth: super::http::Auth,
+    /// The journal database.
+    pub journal: PathBuf,
 }
 
 async fn run_all(
     mut signals: Signals,
     agents: Vec<FleetAgent>,
     opts: RunOptions,
+    serve: Option<Serve>,
 ) -> anyhow::Result<Vec<Finished>> {
     let now = Instant::now();
     let book: Shared = Arc::new(Mutex::new(Book {
@@ -419,9 +518,16 @@ async fn run_all(
             .map(|a| Slot {
                 name: a.name.clone(),
                 account: a.account.clone(),
+                recipe: a.recipe.display().to_string(),
+                instrument: a.trader.agent().config().symbol_label.clone(),
                 run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
                 state: a.trader.agent().trading_state(),
+                disabled: false,
                 stopped: false,
+                starting_equity: a.trader.agent().equity(),
+                tally: Tally::default(),
+                snapshot_at: now,
+                last_price: None,
                 qty: Decimal::ZERO,
                 avg: Decimal::ZERO,
                 day: None,
@@ -447,6 +553,35 @@ async fn run_all(
     let halt_tx = Arc::new(halt_tx);
     // A progress line on a terminal only (one line for every agent).
     let progress = std::io::stderr().is_terminal();
+    // One control channel per agent; the hub (and the HTTP server on it) when asked for.
+    let mut controls = std::collections::HashMap::new();
+    let mut receivers = Vec::with_capacity(agents.len());
+    for a in &agents {
+        let (tx, rx) = mpsc::unbounded_channel();
+        controls.insert(a.name.clone(), tx);
+        receivers.push(rx);
+    }
+    let mut control_rx = receivers.into_iter();
+    let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
+    let (hub, server) = match serve {
+        Some(serve) => {
+            let hub = Arc::new(Hub::new(HubParts {
+                board: Box::new(BookBoard(Arc::clone(&book))),
+                controls,
+                halt: Arc::clone(&halt_tx),
+                loss_limit: opts.loss_limit,
+                journal: serve.journal,
+                runs_dir: opts.state_dir.join("runs"),
+                names: agents.iter().map(|a| a.name.clone()).collect(),
+            }));
+            let listener = tokio::net::TcpListener::from_std(serve.listener)
+                .context("cannot serve on the --http address")?;
+            let server =
+                tokio::spawn(super::http::serve(listener, Arc::clone(&hub), serve.auth, http_stopped));
+            (Some(hub), Some(server))
+        }
+        None => (None, None),
+    };
     let board = progress.then(|| {
         Arc::new(super::progress::Board::new(&agents.iter().map(|a| a.name.clone()).collect::<Vec<_>>()))
     });
@@ -464,6 +599,8 @@ async fn run_all(
                 stale_halt_after: opts.stale_halt_after.or(Some(LIVE_HALT_AFTER)),
                 progress,
                 board: board.clone(),
+                hub: hub.clone(),
+                controls: control_rx.next().expect("one control channel per agent"),
             };
             tokio::spawn(run_agent(a, ctx))
         })
@@ -490,11 +627,12 @@ async fn run_all(
     let (writer_stop, mut writer_stopped) = tokio::sync::watch::channel(false);
     let status_book = Arc::clone(&book);
     let status_opts = opts.clone();
+    let status_hub = hub.clone();
     let writer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                _ = tick.tick() => write_statuses(&status_book, &status_opts),
+                _ = tick.tick() => write_statuses(&status_book, &status_opts, status_hub.as_deref()),
                 _ = writer_stopped.changed() => break,
             }
         }
@@ -511,6 +649,15 @@ async fn run_all(
     let _ = writer_stop.send(true);
     let _ = writer.await;
     ctrl.abort();
+    let _ = http_stop.send(true);
+    if let Some(server) = server {
+        match server.await {
+            Ok(Err(e)) => eprintln!("warning: the HTTP server stopped with an error: {e}"),
+            Err(e) => eprintln!("warning: the HTTP server task failed: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+    drop(hub);
     // Clean exit: the status files go.
     for s in &lock(&book).slots {
         status::remove(&opts.state_dir, &s.name);
@@ -541,7 +688,7 @@ fn status_lines(book: &Shared) -> Vec<String> {
 }
 
 /// Health checks and status files, once a second.
-fn write_statuses(book: &Shared, opts: &RunOptions) {
+fn write_statuses(book: &Shared, opts: &RunOptions, hub: Option<&Hub>) {
     let now = Instant::now();
     let process = ProcessStamp::current();
     let mut rows = Vec::new();
@@ -561,6 +708,9 @@ fn write_statuses(book: &Shared, opts: &RunOptions) {
             };
             if health != s.health {
                 say(&format!("{} health: {health}", s.name));
+                if let Some(h) = hub {
+                    h.emit(&s.name, Body::Fleet(FleetNote::Health { health: health.to_string() }));
+                }
                 s.health = health;
             }
             let state = if s.stopped { "stopped" } else { s.state.as_str() };
@@ -626,6 +776,10 @@ struct AgentCtx {
     stale_halt_after: Option<Duration>,
     progress: bool,
     board: Option<Arc<super::progress::Board>>,
+    /// The hub, when `runner up --http` serves one.
+    hub: Option<Arc<Hub>>,
+    /// Operator controls for this agent (from the hub).
+    controls: mpsc::UnboundedReceiver<ControlMsg>,
 }
 
 /// Where an agent's events go: the journal at once (before any request they lead to leaves
@@ -633,38 +787,89 @@ struct AgentCtx {
 /// dropped) — so writing a line never delays an order.
 struct Out<'a> {
     journal: &'a mut Option<JournalSink>,
-    name: &'a str,
-    progress: bool,
-    pos: &'a mut Option<(Decimal, Price)>,
+    who: &'a Who,
+    tally: &'a mut Tally,
     lines: Vec<String>,
     /// What the agent did with the external signal of this step.
     external: Option<crate::engine::agent::ExternalOutcome>,
 }
 
 impl<'a> Out<'a> {
-    fn new(
-        journal: &'a mut Option<JournalSink>,
-        name: &'a str,
-        progress: bool,
-        pos: &'a mut Option<(Decimal, Price)>,
-    ) -> Self {
-        Self { journal, name, progress, pos, lines: Vec::new(), external: None }
+    fn new(journal: &'a mut Option<JournalSink>, who: &'a Who, tally: &'a mut Tally) -> Self {
+        Self { journal, who, tally, lines: Vec::new(), external: None }
     }
 
     fn sink(&mut self) -> impl FnMut(&AgentEvent) + '_ {
         |ev: &AgentEvent| {
+            let hub = self.who.hub.as_deref();
             if let Some(s) = self.journal.as_mut() {
-                s.on_event(ev);
+                match hub {
+                    Some(h) => {
+                        let t0 = Instant::now();
+                        s.on_event(ev);
+                        h.metrics.observe_journal_write(self.who.index, t0.elapsed().as_secs_f64());
+                    }
+                    None => s.on_event(ev),
+                }
             }
-            if let AgentEvent::Position { qty, avg_price, .. } = ev {
-                *self.pos = Some((*qty, *avg_price));
-            }
+            self.tally.count(ev);
             if let AgentEvent::External(x) = ev {
                 self.external = Some(x.clone());
             }
-            if let Some(line) = describe(self.name, ev) {
+            if let Some(h) = hub {
+                h.metrics.on_event(self.who.index, ev);
+                if h.listened() {
+                    h.emit(&self.who.name, Body::Agent(ev.clone()));
+                }
+            }
+            if let Some(line) = describe(&self.who.name, ev) {
                 self.lines.push(line);
             }
+        }
+    }
+}
+
+/// Who an agent's task is, for its output: its name, whether a progress line is drawn, and
+/// the hub it publishes to.
+struct Who {
+    name: String,
+    index: usize,
+    progress: bool,
+    hub: Option<Arc<Hub>>,
+}
+
+/// What an agent's task counts between publishes ([`publish`] copies it into the book).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Tally {
+    pos: Option<(Decimal, Price)>,
+    realized: Money,
+    last_signal: Option<String>,
+    orders: u64,
+    fills: u64,
+    denials: u64,
+}
+
+impl Tally {
+    fn count(&mut self, ev: &AgentEvent) {
+        use crate::model::order::OrderEvent;
+        match ev {
+            AgentEvent::Position { qty, avg_price, realized, .. } => {
+                self.pos = Some((*qty, *avg_price));
+                self.realized = *realized;
+            }
+            AgentEvent::OrderSent(_) => self.orders += 1,
+            AgentEvent::Order(OrderEvent::Filled(_) | OrderEvent::PartiallyFilled(_)) => self.fills += 1,
+            AgentEvent::Denied(_) => self.denials += 1,
+            AgentEvent::Signal(sig) => {
+                self.last_signal = Some(format!(
+                    "{} strength {}% @ {} at {}",
+                    sig.direction,
+                    sig.strength,
+                    crate::report::price(sig.price),
+                    crate::report::iso(sig.ts)
+                ));
+            }
+            _ => {}
         }
     }
 }
@@ -672,7 +877,7 @@ impl<'a> Out<'a> {
 impl Drop for Out<'_> {
     fn drop(&mut self) {
         for line in self.lines.drain(..) {
-            if self.progress {
+            if self.who.progress {
                 eprint!("\r\x1b[K");
             }
             say(&line);
@@ -817,10 +1022,10 @@ fn on_signal(
     wiring: &super::signal_feed::Wiring,
     journal: &mut Option<JournalSink>,
     counts: &mut SignalCounts,
-    name: &str,
-    progress: bool,
-    pos: &mut Option<(Decimal, Price)>,
+    who: &Who,
+    tally: &mut Tally,
 ) {
+    let name = who.name.as_str();
     use super::signal_feed::{Side as SigSide, Verdict};
     let super::signal_feed::Inbound { id, published, body, reply } = inbound;
     let now = Timestamp::from_datetime(&chrono::Utc::now());
@@ -879,7 +1084,7 @@ fn on_signal(
         if let Some(s) = journal.as_mut() {
             s.begin_signal();
         }
-        let mut out = Out::new(journal, name, progress, pos);
+        let mut out = Out::new(journal, who, tally);
         trader.external(crate::engine::agent::ExternalIn { id: id.clone(), signal }, &mut out.sink());
         let outcome = out.external.take();
         drop(out);
@@ -915,6 +1120,61 @@ fn on_signal(
     let _ = reply.send(verdict);
 }
 
+/// An operator's control, carried out at once (between two events): halt, resume, flatten,
+/// disable, enable go to the agent as commands; a view is the run so far. Refused when it would
+/// change nothing, or the agent is stopping.
+fn on_control(
+    control: Control,
+    by: &str,
+    trader: &mut Trader,
+    journal: &mut Option<JournalSink>,
+    who: &Who,
+    tally: &mut Tally,
+) -> Result<Answer, String> {
+    let agent = trader.agent();
+    if control == Control::View {
+        return Ok(Answer::View(Box::new(RunView::of(&agent.report_so_far()))));
+    }
+    if agent.stopped() {
+        return Err(format!("agent `{}` is stopping", who.name));
+    }
+    let action = control.action();
+    let reason = format!("{action} by {by}");
+    let state = agent.trading_state();
+    let command = match control {
+        Control::Halt if state == TradingState::Halted => return Err("the agent is already halted".into()),
+        Control::Halt => Command::Halt { reason },
+        Control::Resume if agent.disabled() => return Err("the agent is disabled: enable it".into()),
+        Control::Resume if state == TradingState::Active => return Err("the agent is already active".into()),
+        Control::Resume => Command::Resume { reason },
+        Control::Flatten if agent.position_qty().is_zero() && !agent.has_orders() => {
+            return Err("the agent holds no position and has no working orders".into());
+        }
+        Control::Flatten => Command::Flatten { reason },
+        Control::Disable if agent.disabled() => return Err("the agent is already disabled".into()),
+        Control::Disable => Command::Disable { reason },
+        Control::Enable if !agent.disabled() => return Err("the agent is not disabled".into()),
+        Control::Enable => Command::Enable { reason },
+        Control::SetParam { .. } => return Err("parameter edits are not available in this build".into()),
+        Control::View => unreachable!("answered above"),
+    };
+    let mut out = Out::new(journal, who, tally);
+    trader.command(command, &mut out.sink());
+    drop(out);
+    let rec = ControlRecord {
+        action: action.to_owned(),
+        by: by.to_owned(),
+        key: None,
+        old: None,
+        new: None,
+        result: "applied".to_owned(),
+    };
+    if let Some(s) = journal.as_mut() {
+        s.control(&rec);
+    }
+    Ok(Answer::Done(rec))
+}
+
 /// The next answer of a remote venue; never, for a simulated one.
 async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
     match rx {
@@ -935,11 +1195,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut watch = Watch { session: trader.agent().session_clock(), halted_on: None };
     let mut drawn = Instant::now();
     let mut outcome = Outcome::Completed;
-    let mut pos: Option<(Decimal, Price)> = None;
+    let mut tally = Tally::default();
+    let who = Who { name: name.clone(), index: ctx.index, progress: ctx.progress, hub: ctx.hub.clone() };
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut failure = None;
-    let progress = ctx.progress;
     let connected = async {
         feed.connect().await?;
         if !subscriptions.is_empty() {
@@ -959,7 +1219,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let why = *ctx.stop.borrow();
                 if changed.is_err() || why.is_some() {
                     outcome = Outcome::Stopped(why.unwrap_or(StopReason::Interrupted));
-                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                    let mut out = Out::new(&mut journal, &who, &mut tally);
                     trader.command(Command::Shutdown, &mut out.sink());
                     break;
                 }
@@ -968,10 +1228,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 let reason = ctx.halt_rx.borrow().clone();
                 if let Some(reason) = reason {
                     outcome = Outcome::Halted(reason.clone());
-                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                    let mut out = Out::new(&mut journal, &who, &mut tally);
                     trader.command(halt_command(&reason), &mut out.sink());
                     drop(out);
-                    publish(trader.agent(), &ctx, false, pos);
+                    publish(trader.agent(), &ctx, false, &tally);
                 }
             }
             answer = next_venue(&mut venue) => {
@@ -980,12 +1240,12 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                         if let crate::venue::VenueEvent::Connectivity(c) = &ev {
                             note_link(&ctx, c);
                         }
-                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                        let mut out = Out::new(&mut journal, &who, &mut tally);
                         if let Trader::Remote(r) = &mut trader {
                             r.venue(ev, &mut out.sink());
                         }
                         drop(out);
-                        publish(trader.agent(), &ctx, false, pos);
+                        publish(trader.agent(), &ctx, false, &tally);
                     }
                     Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
                     None => failure = Some(format!("{name}: the venue connection ended")),
@@ -995,7 +1255,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 match input {
                     super::signal_feed::SignalInput::Link(c) => {
                         note_link(&ctx, &c);
-                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                        let mut out = Out::new(&mut journal, &who, &mut tally);
                         trader.connectivity(c, &mut out.sink());
                     }
                     super::signal_feed::SignalInput::Signal(inbound) => {
@@ -1006,26 +1266,35 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                             continue;
                         }
                         if let Some(w) = signals.as_ref() {
-                            on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &name, progress, &mut pos);
+                            on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally);
                         }
                         if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
                             failure = Some(format!("{name}: journal write failed, stopping: {e}"));
                             break;
                         }
-                        publish(trader.agent(), &ctx, false, pos);
+                        publish(trader.agent(), &ctx, false, &tally);
                     }
                 }
             }
+            Some(msg) = ctx.controls.recv() => {
+                let ControlMsg { control, by, reply } = msg;
+                let answer = on_control(control, &by, &mut trader, &mut journal, &who, &mut tally);
+                if let (Some(h), Ok(Answer::Done(rec))) = (ctx.hub.as_deref(), &answer) {
+                    h.emit(&name, Body::Fleet(FleetNote::Control(rec.clone())));
+                }
+                publish(trader.agent(), &ctx, false, &tally);
+                let _ = reply.send(answer);
+            }
             Some(snapshot) = next_chain(&mut chain) => {
-                let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                let mut out = Out::new(&mut journal, &who, &mut tally);
                 trader.chain(snapshot, &mut out.sink());
             }
             () = sleep_until(wake) => {
                 if let Some(t) = trader.agent().next_timer() {
-                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                    let mut out = Out::new(&mut journal, &who, &mut tally);
                     trader.timer(t.at, &mut out.sink());
                     drop(out);
-                    publish(trader.agent(), &ctx, false, pos);
+                    publish(trader.agent(), &ctx, false, &tally);
                 }
             }
             _ = tick.tick() => {
@@ -1034,7 +1303,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     lock(&ctx.book).slots[ctx.index].latency = Some(latency.summary());
                 }
                 if live && let Some(reason) = watch.check(clock.now(), &ctx) {
-                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                    let mut out = Out::new(&mut journal, &who, &mut tally);
                     trader.command(Command::ReduceOnly { reason }, &mut out.sink());
                 }
                 if let (Some(b), Some(read)) = (&ctx.board, &read) && count > 0 {
@@ -1046,7 +1315,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     Ok(Some(DataEvent::Market(ev))) => ev,
                     Ok(Some(DataEvent::Connectivity(c))) => {
                         note_link(&ctx, &c);
-                        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                        let mut out = Out::new(&mut journal, &who, &mut tally);
                         trader.connectivity(c, &mut out.sink());
                         continue;
                     }
@@ -1061,12 +1330,12 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                 }
                 clock.seen(ev.ts());
                 {
-                    let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+                    let mut out = Out::new(&mut journal, &who, &mut tally);
                     trader.market(ev, &mut out.sink());
                 }
                 if !held_signals.is_empty() && trader.agent().has_price() && let Some(w) = signals.as_ref() {
                     for inbound in std::mem::take(&mut held_signals) {
-                        on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &name, progress, &mut pos);
+                        on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally);
                     }
                 }
                 count += 1;
@@ -1075,7 +1344,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     break;
                 }
                 let agent = trader.agent();
-                if let Some(total) = publish(agent, &ctx, true, pos) {
+                if let Some(total) = publish(agent, &ctx, true, &tally) {
                     let limit = ctx.loss_limit.unwrap_or_default();
                     let reason = format!("fleet daily loss limit {limit} reached (fleet day P&L {})", total.round_dp(2));
                     say(&format!("{} fleet halt: {reason}", crate::report::iso(agent.now())));
@@ -1106,15 +1375,19 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         b.finish(ctx.index, count);
     }
     if !trader.agent().stopped() {
-        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+        let mut out = Out::new(&mut journal, &who, &mut tally);
         trader.command(Command::Shutdown, &mut out.sink());
     }
     if let Some(rx) = venue.as_mut() {
-        let mut out = Out::new(&mut journal, &name, progress, &mut pos);
+        let mut out = Out::new(&mut journal, &who, &mut tally);
         drain(&mut trader, rx, &ctx, &mut out.sink()).await;
     }
-    publish(trader.agent(), &ctx, false, pos);
+    publish(trader.agent(), &ctx, false, &tally);
     lock(&ctx.book).slots[ctx.index].stopped = true;
+    if let Some(h) = ctx.hub.as_deref() {
+        let outcome = failure.as_ref().map_or(outcome.to_string(), |f| Outcome::Error(f.clone()).to_string());
+        h.emit(&name, Body::Fleet(FleetNote::Finished { outcome }));
+    }
     let journal_run = match journal {
         Some(s) => {
             let outcome = failure.as_ref().map_or(outcome.clone(), |f| Outcome::Error(f.clone()));
@@ -1179,7 +1452,7 @@ async fn sleep_until(wake: Option<Instant>) {
 
 /// Publish the agent's numbers to the book; returns the fleet day P&L when this update is
 /// the one that reaches the loss limit (at most once per trading day).
-fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Price)>) -> Option<Money> {
+fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, tally: &Tally) -> Option<Money> {
     let equity = agent.equity();
     let now = agent.now();
     let mut b = lock(&ctx.book);
@@ -1198,9 +1471,21 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, pos: Option<(Decimal, Pr
     }
     s.equity = equity;
     s.state = agent.trading_state();
-    if let Some((q, a)) = pos {
+    s.disabled = agent.disabled();
+    if let Some((q, a)) = tally.pos {
         s.qty = q;
         s.avg = a;
+    }
+    s.last_price = agent.last_price();
+    s.tally.clone_from(tally);
+    // The hub gets the numbers after every step but market data, and at most five times a
+    // second on market data.
+    if let Some(h) = ctx.hub.as_deref()
+        && h.listened()
+        && (!market || wall.duration_since(s.snapshot_at) >= SNAPSHOT_EVERY)
+    {
+        s.snapshot_at = wall;
+        h.emit(&s.name, Body::Fleet(FleetNote::Snapshot(Box::new(s.view(wall)))));
     }
     let limit = ctx.loss_limit?;
     let today = s.day;

@@ -456,6 +456,9 @@ impl JournalSink {
             AgentEvent::State { ts, state: StateChange::Halted, reason } => {
                 self.halt(HaltScope::Agent, reason, *ts);
             }
+            AgentEvent::State { ts, state: StateChange::Disabled, reason } => {
+                self.halt(HaltScope::Agent, &format!("disabled: {reason}"), *ts);
+            }
             AgentEvent::External(x) => {
                 let rec = SignalRecord {
                     run: Some(self.run.clone()),
@@ -530,6 +533,23 @@ impl JournalSink {
         }
         self.pos += signed;
         result
+    }
+
+    /// Journal an operator's action on this agent.
+    pub fn control(&mut self, c: &super::hub::ControlRecord) {
+        let rec = crate::journal::ControlRecord {
+            run: Some(self.run.clone()),
+            agent: Some(self.info.agent.clone()),
+            action: c.action.clone(),
+            by: c.by.clone(),
+            key: c.key.clone(),
+            old: c.old.clone(),
+            new: c.new.clone(),
+            result: c.result.clone(),
+            time: Utc::now(),
+        };
+        let r = self.journal.record_control(&rec);
+        self.keep(r);
     }
 
     /// Journal a halt (agent or fleet scope).

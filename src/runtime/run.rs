@@ -468,6 +468,7 @@ pub fn describe(agent: &str, ev: &AgentEvent) -> Option<String> {
             StateChange::Halted => format!("{} {agent} warning: halted: {reason}", t(*ts)),
             StateChange::ReduceOnly => format!("{} {agent} warning: reduce-only: {reason}", t(*ts)),
             StateChange::Active => format!("{} {agent} active again: {reason}", t(*ts)),
+            StateChange::Disabled => format!("{} {agent} warning: disabled: {reason}", t(*ts)),
         },
         AgentEvent::Connectivity(c) => match c {
             Connectivity::Up { ts, .. } | Connectivity::Down { ts, .. } => format!("{} {agent} {c}", t(*ts)),

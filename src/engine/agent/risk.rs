@@ -80,6 +80,73 @@ impl Agent {
         }
     }
 
+    /// Whether an operator took the agent out of trading ([`super::Command::Disable`]).
+    pub fn disabled(&self) -> bool {
+        self.disabled
+    }
+
+    /// An operator lifts a halt or reduce-only state. A disabled agent stays disabled (it
+    /// needs [`super::Command::Enable`]); an active one is left as it is.
+    pub(super) fn resume(&mut self, reason: &str, out: &mut Outbox) {
+        if self.stopped() || self.disabled || self.gate.state() == TradingState::Active {
+            return;
+        }
+        self.halted_day = None;
+        self.gate.set_state(TradingState::Active);
+        out.events.push(AgentEvent::State {
+            ts: self.now,
+            state: StateChange::Active,
+            reason: reason.to_owned(),
+        });
+        self.refresh_timer();
+    }
+
+    /// An operator closes the position: working orders canceled, an exit at market; the
+    /// trading state stays as it is.
+    pub(super) fn flatten(&mut self, reason: &str, out: &mut Outbox) {
+        if self.stopped() {
+            return;
+        }
+        out.events.push(AgentEvent::Info { ts: self.now, message: format!("flatten: {reason}") });
+        self.cancel_all(out);
+        self.pending = None;
+        self.close_position(ExitReason::Operator, Phase::OutOfSession, out);
+        self.refresh_timer();
+    }
+
+    /// An operator takes the agent out of trading: cancel, flatten, refuse entries until
+    /// enabled (a new trading day does not lift it).
+    pub(super) fn disable(&mut self, reason: &str, out: &mut Outbox) {
+        if self.stopped() || self.disabled {
+            return;
+        }
+        let ts = self.now;
+        self.disabled = true;
+        self.recorder.on_halt(ts, reason);
+        out.events.push(AgentEvent::State { ts, state: StateChange::Disabled, reason: reason.to_owned() });
+        self.cancel_all(out);
+        self.pending = None;
+        self.close_position(ExitReason::Operator, Phase::OutOfSession, out);
+        self.halted_day = None;
+        self.gate.halt(reason);
+        self.refresh_timer();
+    }
+
+    /// An operator puts a disabled agent back into trading.
+    pub(super) fn enable(&mut self, reason: &str, out: &mut Outbox) {
+        if self.stopped() || !self.disabled {
+            return;
+        }
+        self.disabled = false;
+        self.gate.set_state(TradingState::Active);
+        out.events.push(AgentEvent::State {
+            ts: self.now,
+            state: StateChange::Active,
+            reason: reason.to_owned(),
+        });
+        self.refresh_timer();
+    }
+
     /// On every price: a new trading day ends a halt (every halt but the end of equity is
     /// day-long); then the daily loss limit, max drawdown and equity at zero are checked
     /// against the current equity.
@@ -88,7 +155,7 @@ impl Agent {
         if self.halted_day == Some(FIRST_DAY) {
             self.halted_day = Some(day);
         }
-        if self.halted_day.is_some_and(|d| d != day) {
+        if self.halted_day.is_some_and(|d| d != day) && !self.disabled {
             self.halted_day = None;
             if self.gate.state() == TradingState::Halted {
                 self.gate.set_state(TradingState::Active);
