@@ -543,7 +543,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             )?;
             let addr = listener.local_addr().map_or_else(|_| listen.to_owned(), |a| a.to_string());
             say(&format!("dashboard: http://{addr}/ ({token})\n"));
-            Some(fleet::Serve { listener, auth, journal: settings.journal.clone() })
+            Some(fleet::Serve { listener, auth })
         }
         None => None,
     };
@@ -681,6 +681,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         loss_limit: settings.loss_limit,
         stale_after: settings.stale_after,
         stale_halt_after: settings.stale_halt_after,
+        journal: settings.journal.clone(),
+        notify: super::notify::setup(settings.notify.as_ref(), &settings.secrets_dir)?,
     };
     let results = fleet::run(&rt, signals, agents, &opts, serve)?;
     drop(locks);

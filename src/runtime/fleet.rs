@@ -464,6 +464,10 @@ pub struct RunOptions {
     pub stale_after: Option<Duration>,
     /// Live feeds: the stale-data threshold that halts entries.
     pub stale_halt_after: Option<Duration>,
+    /// The journal database (the API reads history from it).
+    pub journal: PathBuf,
+    /// Webhook notifications, with their secrets decrypted.
+    pub notify: Option<super::notify::NotifySetup>,
 }
 
 /// The async runtime `runner up` runs in. It is built before anything is journaled so the
@@ -501,8 +505,6 @@ pub struct Serve {
     pub listener: std::net::TcpListener,
     /// The control token.
     pub auth: super::http::Auth,
-    /// The journal database.
-    pub journal: PathBuf,
 }
 
 async fn run_all(
@@ -563,25 +565,26 @@ async fn run_all(
     }
     let mut control_rx = receivers.into_iter();
     let (http_stop, http_stopped) = tokio::sync::watch::channel(false);
-    let (hub, server) = match serve {
+    // The hub is always there (metrics and notifications read it); the server only with --http.
+    let hub = Arc::new(Hub::new(HubParts {
+        board: Box::new(BookBoard(Arc::clone(&book))),
+        controls,
+        halt: Arc::clone(&halt_tx),
+        loss_limit: opts.loss_limit,
+        journal: opts.journal.clone(),
+        runs_dir: opts.state_dir.join("runs"),
+        names: agents.iter().map(|a| a.name.clone()).collect(),
+    }));
+    let server = match serve {
         Some(serve) => {
-            let hub = Arc::new(Hub::new(HubParts {
-                board: Box::new(BookBoard(Arc::clone(&book))),
-                controls,
-                halt: Arc::clone(&halt_tx),
-                loss_limit: opts.loss_limit,
-                journal: serve.journal,
-                runs_dir: opts.state_dir.join("runs"),
-                names: agents.iter().map(|a| a.name.clone()).collect(),
-            }));
             let listener = tokio::net::TcpListener::from_std(serve.listener)
                 .context("cannot serve on the --http address")?;
-            let server =
-                tokio::spawn(super::http::serve(listener, Arc::clone(&hub), serve.auth, http_stopped));
-            (Some(hub), Some(server))
+            Some(tokio::spawn(super::http::serve(listener, Arc::clone(&hub), serve.auth, http_stopped)))
         }
-        None => (None, None),
+        None => None,
     };
+    let notifier = super::notify::start(Arc::clone(&hub), opts.notify.clone());
+    let hub = Some(hub);
     let board = progress.then(|| {
         Arc::new(super::progress::Board::new(&agents.iter().map(|a| a.name.clone()).collect::<Vec<_>>()))
     });
@@ -658,6 +661,10 @@ async fn run_all(
         }
     }
     drop(hub);
+    if let Some(n) = notifier {
+        // Deliveries still queued get a last short chance; trading is over.
+        n.finish().await;
+    }
     // Clean exit: the status files go.
     for s in &lock(&book).slots {
         status::remove(&opts.state_dir, &s.name);
@@ -1326,7 +1333,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     }
                 };
                 if live {
-                    latency.record(ev.ts());
+                    let seconds = latency.record(ev.ts());
+                    if let Some(h) = who.hub.as_deref() {
+                        h.metrics.observe_feed_latency(who.index, seconds);
+                    }
                 }
                 clock.seen(ev.ts());
                 {
@@ -1350,6 +1360,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     say(&format!("{} fleet halt: {reason}", crate::report::iso(agent.now())));
                     if let Some(s) = journal.as_mut() {
                         s.halt(HaltScope::Fleet, &reason, agent.now());
+                    }
+                    if let Some(h) = ctx.hub.as_deref() {
+                        h.emit("", Body::Fleet(FleetNote::FleetHalt { reason: reason.clone() }));
                     }
                     // Every agent, this one included, gets the halt through the channel.
                     let _ = ctx.halt_tx.send(Some(reason));

@@ -28,13 +28,16 @@ impl Default for Latency {
 
 impl Latency {
     /// An event stamped `ts` arrived now.
-    pub fn record(&mut self, ts: Timestamp) {
+    /// Returns the latency in seconds (zero when the event is stamped ahead of this clock).
+    pub fn record(&mut self, ts: Timestamp) -> f64 {
         let now = Timestamp::from_datetime(&chrono::Utc::now());
         let nanos = now.0 - ts.0;
         if nanos < 0 {
             self.ahead += 1;
         }
-        self.record_us(u64::try_from(nanos / 1_000).unwrap_or(0));
+        let us = u64::try_from(nanos / 1_000).unwrap_or(0);
+        self.record_us(us);
+        us as f64 / 1e6
     }
 
     /// Record a latency of `us` microseconds.
