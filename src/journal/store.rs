@@ -815,6 +815,11 @@ impl Batch<'_> {
         self.one(|c, p| insert_record(c, p, signal))
     }
 
+    /// Add an operator's action.
+    pub fn record_control(&mut self, control: &ControlRecord) -> Result<i64, JournalError> {
+        self.one(|c, p| insert_record(c, p, control))
+    }
+
     /// Commit every record of the batch; durable when this returns.
     pub fn commit(self) -> Result<(), JournalError> {
         let path = self.path.to_path_buf();

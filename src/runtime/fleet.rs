@@ -796,9 +796,9 @@ struct AgentCtx {
     controls: mpsc::UnboundedReceiver<ControlMsg>,
 }
 
-/// Where an agent's events go: the journal at once (before any request they lead to leaves
-/// for a venue), and the terminal, in the same order, once the step is over (when `Out` is
-/// dropped) — so writing a line never delays an order.
+/// Where an agent's events go: the journal (one commit per step, when `Out` is dropped, and
+/// before any order the step sends leaves for its venue), and the terminal, in the same order,
+/// once the step is over — so writing a line never delays an order.
 struct Out<'a> {
     journal: &'a mut Option<JournalSink>,
     who: &'a Who,
@@ -810,6 +810,9 @@ struct Out<'a> {
 
 impl<'a> Out<'a> {
     fn new(journal: &'a mut Option<JournalSink>, who: &'a Who, tally: &'a mut Tally) -> Self {
+        if let Some(s) = journal.as_mut() {
+            s.begin_step();
+        }
         Self { journal, who, tally, lines: Vec::new(), external: None }
     }
 
@@ -890,6 +893,10 @@ impl Tally {
 
 impl Drop for Out<'_> {
     fn drop(&mut self) {
+        // The step's records in one commit (an order was committed before it left).
+        if let Some(s) = self.journal.as_mut() {
+            s.end_step();
+        }
         for line in self.lines.drain(..) {
             if self.who.progress {
                 eprint!("\r\x1b[K");

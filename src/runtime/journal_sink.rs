@@ -30,6 +30,19 @@ use crate::journal::{
 use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{AccountId, AgentId, ClientOrderId, Price, Side, Timestamp};
 
+/// A record waiting for its step's commit ([`JournalSink::begin_step`]).
+#[derive(Debug)]
+enum Rec {
+    Order(OrderRecord),
+    Fill(FillRecord),
+    DayTrade(DayTradeRecord),
+    Position(PositionRecord),
+    Denial(DenialRecord),
+    Halt(HaltRecord),
+    Signal(SignalRecord),
+    Control(crate::journal::ControlRecord),
+}
+
 /// Who and what a sink journals for.
 #[derive(Debug, Clone)]
 pub struct SinkInfo {
@@ -83,6 +96,9 @@ pub struct JournalSink {
     /// with the signal's record in one commit (one fsync) when its outcome comes — still before
     /// any request leaves (the agent reports the outcome in the same step).
     signal_step: Option<Vec<OrderRecord>>,
+    /// Records of the current step, written in one commit at its end ([`Self::end_step`]) or
+    /// before an order leaves; `None` outside a step (every record is committed at once).
+    step: Option<Vec<Rec>>,
 }
 
 fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
@@ -158,6 +174,7 @@ impl JournalSink {
             error: None,
             signal_source: String::new(),
             signal_step: None,
+            step: None,
         })
     }
 
@@ -176,10 +193,8 @@ impl JournalSink {
     /// The signal's step is over: anything still held is written (the agent always reports an
     /// outcome first, so this is a safeguard).
     pub fn end_signal(&mut self) {
-        for o in self.signal_step.take().unwrap_or_default() {
-            let r = self.journal.record_order(&o);
-            self.keep(r);
-        }
+        let held = self.signal_step.take().unwrap_or_default();
+        self.write(held.into_iter().map(Rec::Order), true);
     }
 
     /// Whether signal `id` of this agent's source was handled before (a redelivery). A read
@@ -217,8 +232,7 @@ impl JournalSink {
             published: utc(published),
             time: utc(now),
         };
-        let r = self.journal.record_signal(&rec);
-        self.keep(r);
+        self.write([Rec::Signal(rec)], false);
     }
 
     /// This run's id.
@@ -229,6 +243,69 @@ impl JournalSink {
     /// The first write error, if any.
     pub fn error(&self) -> Option<&JournalError> {
         self.error.as_ref()
+    }
+
+    /// One step of the agent begins: its records are committed together when it ends (one
+    /// fsync per step rather than per record), and at once whenever an order is about to
+    /// leave for its venue (the journal holds an order before the venue does).
+    pub fn begin_step(&mut self) {
+        if self.step.is_none() {
+            self.step = Some(Vec::new());
+        }
+    }
+
+    /// The step is over: its records are committed.
+    pub fn end_step(&mut self) {
+        self.flush();
+        self.step = None;
+    }
+
+    /// Journal `recs`: now when outside a step or `durable_now` (everything of the step so far
+    /// with them), else at the step's end.
+    fn write(&mut self, recs: impl IntoIterator<Item = Rec>, durable_now: bool) {
+        match self.step.as_mut() {
+            Some(buf) => {
+                buf.extend(recs);
+                if durable_now {
+                    self.flush();
+                }
+            }
+            None => {
+                let v: Vec<Rec> = recs.into_iter().collect();
+                self.commit(v);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(buf) = self.step.as_mut()
+            && !buf.is_empty()
+        {
+            let v = std::mem::take(buf);
+            self.commit(v);
+        }
+    }
+
+    fn commit(&mut self, recs: Vec<Rec>) {
+        if recs.is_empty() {
+            return;
+        }
+        let r = self.journal.batch().and_then(|mut b| {
+            for r in &recs {
+                match r {
+                    Rec::Order(o) => b.record_order(o)?,
+                    Rec::Fill(f) => b.record_fill(f)?,
+                    Rec::DayTrade(d) => b.record_day_trade(d)?,
+                    Rec::Position(p) => b.record_position(p)?,
+                    Rec::Denial(d) => b.record_denial(d)?,
+                    Rec::Halt(h) => b.record_halt(h)?,
+                    Rec::Signal(x) => b.record_signal(x)?,
+                    Rec::Control(c) => b.record_control(c)?,
+                };
+            }
+            b.commit()
+        });
+        self.keep(r);
     }
 
     fn keep<T>(&mut self, r: Result<T, JournalError>) {
@@ -353,8 +430,7 @@ impl JournalSink {
             o.status = status;
             o.time = utc(ts);
             let o = o.clone();
-            let r = self.journal.record_order(&o);
-            self.keep(r);
+            self.write([Rec::Order(o)], false);
         }
     }
 
@@ -363,13 +439,12 @@ impl JournalSink {
         match ev {
             AgentEvent::OrderSent(req) => {
                 let o = self.order_from(req);
+                self.orders.insert(req.id.clone(), o.clone());
                 if let Some(held) = self.signal_step.as_mut() {
-                    held.push(o.clone());
+                    held.push(o);
                 } else {
-                    let r = self.journal.record_order(&o);
-                    self.keep(r);
+                    self.write([Rec::Order(o)], true);
                 }
-                self.orders.insert(req.id.clone(), o);
             }
             AgentEvent::Denied(d) => {
                 let rec = DenialRecord {
@@ -384,8 +459,7 @@ impl JournalSink {
                     message: crate::risk::gate::describe(d),
                     time: utc(d.order.ts),
                 };
-                let r = self.journal.record_denial(&rec);
-                self.keep(r);
+                self.write([Rec::Denial(rec)], false);
             }
             AgentEvent::Order(OrderEvent::Accepted { id, ts }) => self.status(id, OrderStatus::Accepted, *ts),
             AgentEvent::Order(OrderEvent::Canceled { id, ts }) => self.status(id, OrderStatus::Canceled, *ts),
@@ -426,17 +500,9 @@ impl JournalSink {
                     time: utc(f.ts),
                 });
                 // The fill, the order's new status and a day trade it completes: one commit.
-                let r = self.journal.batch().and_then(|mut b| {
-                    b.record_fill(&rec)?;
-                    if let Some(o) = &order {
-                        b.record_order(o)?;
-                    }
-                    if let Some(d) = &dt {
-                        b.record_day_trade(d)?;
-                    }
-                    b.commit()
-                });
-                self.keep(r);
+                let recs =
+                    std::iter::once(Rec::Fill(rec)).chain(order.map(Rec::Order)).chain(dt.map(Rec::DayTrade));
+                self.write(recs, false);
             }
             AgentEvent::Order(_) => {}
             AgentEvent::Position { ts, instrument, qty, avg_price, .. } => {
@@ -449,8 +515,7 @@ impl JournalSink {
                     avg_price: *avg_price,
                     time: utc(*ts),
                 };
-                let r = self.journal.record_position(&rec);
-                self.keep(r);
+                self.write([Rec::Position(rec)], false);
             }
             // The agent reports its halts (its own loss guards, or a fleet halt it obeyed).
             AgentEvent::State { ts, state: StateChange::Halted, reason } => {
@@ -478,16 +543,9 @@ impl JournalSink {
                     published: utc(x.signal.ts),
                     time: utc(x.ts),
                 };
+                // The signal's orders and its row: one commit, before the orders leave.
                 let held = self.signal_step.take().unwrap_or_default();
-                let r = (|| {
-                    let mut b = self.journal.batch()?;
-                    for o in &held {
-                        b.record_order(o)?;
-                    }
-                    b.record_signal(&rec)?;
-                    b.commit()
-                })();
-                self.keep(r);
+                self.write(held.into_iter().map(Rec::Order).chain([Rec::Signal(rec)]), true);
             }
             AgentEvent::State { .. }
             | AgentEvent::Warning { .. }
@@ -548,8 +606,7 @@ impl JournalSink {
             result: c.result.clone(),
             time: Utc::now(),
         };
-        let r = self.journal.record_control(&rec);
-        self.keep(r);
+        self.write([Rec::Control(rec)], false);
     }
 
     /// Journal a halt (agent or fleet scope).
@@ -561,12 +618,12 @@ impl JournalSink {
             reason: reason.to_owned(),
             time: utc(ts),
         };
-        let r = self.journal.record_halt(&rec);
-        self.keep(r);
+        self.write([Rec::Halt(rec)], false);
     }
 
     /// Record the end of the run (`completed`, `halted`, `error: …`).
     pub fn end(mut self, outcome: &str) -> Result<RunId, JournalError> {
+        self.end_step();
         if let Some(e) = self.error.take() {
             let _ = self.journal.end_run(&self.run, Utc::now(), &format!("error: {e}"));
             return Err(e);
