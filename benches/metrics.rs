@@ -2,12 +2,12 @@
 //! 10 ms per scrape), and the per-event cost `on_event` adds to the trading path.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rust_decimal_macros::dec;
 use runner::engine::agent::AgentEvent;
 use runner::model::order::OrderEvent;
 use runner::model::{ClientOrderId, Timestamp};
 use runner::runtime::hub::{AgentView, PositionView};
 use runner::runtime::metrics::Metrics;
+use rust_decimal_macros::dec;
 
 fn view(name: &str) -> AgentView {
     AgentView {

@@ -32,7 +32,14 @@ use runner::secrets::{SecretMap, SecretString, SecretsError};
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-fn view(name: &str, equity: Decimal, today: Decimal, total: Decimal, realized: Decimal, qty: Decimal) -> AgentView {
+fn view(
+    name: &str,
+    equity: Decimal,
+    today: Decimal,
+    total: Decimal,
+    realized: Decimal,
+    qty: Decimal,
+) -> AgentView {
     AgentView {
         name: name.to_owned(),
         recipe: format!("recipes/{name}.yaml"),
@@ -334,11 +341,11 @@ fn value(f: &HashMap<String, Family>, family: &str, sample: &str, labels: &[(&st
 #[test]
 fn the_strict_reader_refuses_broken_text() {
     for bad in [
-        "runner_x 1\n",                                                // no TYPE
+        "runner_x 1\n",                                                      // no TYPE
         "# TYPE runner_x gauge\nrunner_x{a=\"1\"} 1\nrunner_x{a=\"1\"} 2\n", // series twice
-        "# TYPE runner_x gauge\nrunner_x{a=1} 1\n",                    // unquoted
-        "# TYPE runner_x counter\nrunner_x 1\n",                       // counter without _total
-        "# TYPE runner_x gauge\nrunner_x one\n",                       // bad value
+        "# TYPE runner_x gauge\nrunner_x{a=1} 1\n",                          // unquoted
+        "# TYPE runner_x counter\nrunner_x 1\n",                             // counter without _total
+        "# TYPE runner_x gauge\nrunner_x one\n",                             // bad value
         "# TYPE runner_h histogram\nrunner_h_bucket{le=\"1\"} 2\nrunner_h_bucket{le=\"+Inf\"} 1\nrunner_h_count 1\n",
         "# TYPE runner_a gauge\n# TYPE runner_b gauge\nrunner_a 1\nrunner_b 1\nrunner_a{x=\"y\"} 1\n",
     ] {
@@ -414,7 +421,8 @@ fn metrics_render_as_strict_prometheus_text_with_the_agents_numbers() {
     }
     let a = names[0].as_str();
     let q = names[1].as_str();
-    let orders = |status| value(&f, "runner_orders_total", "runner_orders_total", &[("agent", a), ("status", status)]);
+    let orders =
+        |status| value(&f, "runner_orders_total", "runner_orders_total", &[("agent", a), ("status", status)]);
     for (status, n) in [
         ("submitted", 1.0),
         ("accepted", 1.0),
@@ -428,10 +436,14 @@ fn metrics_render_as_strict_prometheus_text_with_the_agents_numbers() {
     }
     assert_eq!(value(&f, "runner_fills_total", "runner_fills_total", &[("agent", a)]), Some(2.0));
     assert_eq!(value(&f, "runner_fills_total", "runner_fills_total", &[("agent", q)]), Some(0.0));
-    let reconnects = |link| value(&f, "runner_reconnects_total", "runner_reconnects_total", &[("agent", a), ("link", link)]);
+    let reconnects = |link| {
+        value(&f, "runner_reconnects_total", "runner_reconnects_total", &[("agent", a), ("link", link)])
+    };
     assert_eq!(reconnects("feed"), Some(1.0), "an Up without a Down before it is no reconnect");
     assert_eq!(reconnects("venue"), Some(0.0));
-    let denials = |reason| value(&f, "runner_denials_total", "runner_denials_total", &[("agent", q), ("reason", reason)]);
+    let denials = |reason| {
+        value(&f, "runner_denials_total", "runner_denials_total", &[("agent", q), ("reason", reason)])
+    };
     assert_eq!(denials("max-position"), Some(2.0));
     assert_eq!(denials("pdt-limit"), Some(1.0));
     assert_eq!(f["runner_denials_total"].samples.len(), 2, "{text}");
@@ -444,7 +456,10 @@ fn metrics_render_as_strict_prometheus_text_with_the_agents_numbers() {
     assert_eq!(bucket("+Inf"), Some(3.0));
     let sum = value(&f, h, "runner_feed_latency_seconds_sum", &[("agent", a)]).unwrap();
     assert!((sum - 42.006).abs() < 1e-6, "{sum}");
-    assert_eq!(value(&f, "runner_journal_write_seconds", "runner_journal_write_seconds_count", &[("agent", q)]), Some(1.0));
+    assert_eq!(
+        value(&f, "runner_journal_write_seconds", "runner_journal_write_seconds_count", &[("agent", q)]),
+        Some(1.0)
+    );
     // Gauges: the views' numbers at scrape time.
     let g = |fam: &str, agent| value(&f, fam, fam, &[("agent", agent)]);
     assert_eq!(g("runner_equity_dollars", a), Some(50123.45));
@@ -466,7 +481,10 @@ fn metrics_render_as_strict_prometheus_text_with_the_agents_numbers() {
 
     // A later scrape shows the later numbers; without a loss limit, no such metric.
     m.set_loss_limit(None);
-    let agents = vec![view(a, dec!(1), dec!(2), dec!(3), dec!(1), dec!(0)), view(q, dec!(1), dec!(0), dec!(0), dec!(0), dec!(0))];
+    let agents = vec![
+        view(a, dec!(1), dec!(2), dec!(3), dec!(1), dec!(0)),
+        view(q, dec!(1), dec!(0), dec!(0), dec!(0), dec!(0)),
+    ];
     let f = parse_exposition(&m.render(&agents, &[0.0, 0.0])).unwrap();
     assert_eq!(value(&f, "runner_equity_dollars", "runner_equity_dollars", &[("agent", a)]), Some(1.0));
     assert!(!f.contains_key("runner_fleet_loss_limit_dollars"));
@@ -479,7 +497,9 @@ fn metrics_render_as_strict_prometheus_text_with_the_agents_numbers() {
 #[derive(Debug, Clone)]
 enum Reply {
     Status(u16),
-    TooMany { retry_after: &'static str },
+    TooMany {
+        retry_after: &'static str,
+    },
     /// Hang until released.
     Hang,
 }
@@ -530,7 +550,9 @@ async fn receive(State(inbox): State<Arc<Inbox>>, UrlPath(hook): UrlPath<String>
 /// A receiver on 127.0.0.1: its base URL (`http://127.0.0.1:PORT`) and what it got.
 async fn receiver() -> (String, Arc<Inbox>) {
     let inbox = Arc::new(Inbox::default());
-    let app = axum::Router::new().route("/hook/{name}", axum::routing::post(receive)).with_state(Arc::clone(&inbox));
+    let app = axum::Router::new()
+        .route("/hook/{name}", axum::routing::post(receive))
+        .with_state(Arc::clone(&inbox));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -599,7 +621,11 @@ fn state(state: StateChange, reason: &str) -> Body {
 }
 
 fn rejected(id: &str) -> Body {
-    Body::Agent(AgentEvent::Order(OrderEvent::Rejected { id: id.into(), ts: ts(), reason: "insufficient buying power".into() }))
+    Body::Agent(AgentEvent::Order(OrderEvent::Rejected {
+        id: id.into(),
+        ts: ts(),
+        reason: "insufficient buying power".into(),
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,7 +672,10 @@ async fn a_500_is_retried_and_a_429_waits_for_its_retry_after() {
     hub.emit("spy-9ma", state(StateChange::Halted, "daily loss limit 500 reached"));
     wait_for("the retries", || inbox.bodies("flaky").len() == 3 && inbox.bodies("busy").len() == 2).await;
     let flaky = inbox.bodies("flaky");
-    assert!(flaky.iter().all(|b| *b == json!({ "text": "spy-9ma halted: daily loss limit 500 reached" })), "{flaky:?}");
+    assert!(
+        flaky.iter().all(|b| *b == json!({ "text": "spy-9ma halted: daily loss limit 500 reached" })),
+        "{flaky:?}"
+    );
     let t = inbox.times("flaky");
     // Back-off: 20 ms then 40 ms (plus jitter) between the attempts.
     assert!(t[1] - t[0] >= Duration::from_millis(20) && t[2] - t[1] >= Duration::from_millis(40), "{t:?}");
@@ -675,15 +704,26 @@ async fn each_webhook_gets_only_the_events_it_asked_for() {
     hub.emit("spy-9ma", state(StateChange::ReduceOnly, "not notified"));
     hub.emit("spy-9ma", state(StateChange::Active, "not notified"));
     hub.halt_fleet("test");
-    hub.emit("spy-9ma", Body::Agent(AgentEvent::Warning { ts: ts(), message: "fill for an order it never sent: x-9".into() }));
+    hub.emit(
+        "spy-9ma",
+        Body::Agent(AgentEvent::Warning { ts: ts(), message: "fill for an order it never sent: x-9".into() }),
+    );
     hub.emit("spy-9ma", Body::Agent(AgentEvent::Warning { ts: ts(), message: "no option contract".into() }));
     // The feed drops and comes back within the second: nothing; the venue stays down: notified.
-    let down = |link| Body::Agent(AgentEvent::Connectivity(Connectivity::Down { link, ts: ts(), reason: "eof".into() }));
+    let down = |link| {
+        Body::Agent(AgentEvent::Connectivity(Connectivity::Down { link, ts: ts(), reason: "eof".into() }))
+    };
     hub.emit("spy-9ma", down(Link::Feed));
-    hub.emit("spy-9ma", Body::Agent(AgentEvent::Connectivity(Connectivity::Up { link: Link::Feed, ts: ts() })));
+    hub.emit(
+        "spy-9ma",
+        Body::Agent(AgentEvent::Connectivity(Connectivity::Up { link: Link::Feed, ts: ts() })),
+    );
     hub.emit("spy-9ma", down(Link::Venue));
     wait_for("the disconnection", || inbox.bodies("links").len() == 2).await;
-    hub.emit("spy-9ma", Body::Agent(AgentEvent::Connectivity(Connectivity::Up { link: Link::Venue, ts: ts() })));
+    hub.emit(
+        "spy-9ma",
+        Body::Agent(AgentEvent::Connectivity(Connectivity::Up { link: Link::Venue, ts: ts() })),
+    );
     wait_for("the reconnection", || inbox.bodies("links").len() == 3).await;
     n.finish().await;
 
@@ -704,7 +744,10 @@ async fn each_webhook_gets_only_the_events_it_asked_for() {
     assert_eq!(links[0]["event"], "reconciliation");
     assert_eq!(links[1]["event"], "disconnected");
     assert_eq!(links[1]["details"]["link"], "venue");
-    assert!(links[1]["text"].as_str().unwrap().starts_with("spy-9ma: venue disconnected for 1s (eof)"), "{links:?}");
+    assert!(
+        links[1]["text"].as_str().unwrap().starts_with("spy-9ma: venue disconnected for 1s (eof)"),
+        "{links:?}"
+    );
     assert_eq!(links[2]["details"]["state"], "up");
 }
 
@@ -738,13 +781,20 @@ async fn finishing_gives_up_on_a_hung_webhook_after_a_few_seconds() {
     let (base, inbox) = receiver().await;
     inbox.script("dead", &[Reply::Hang]);
     let hub = hub();
-    let n = notify::start(Arc::clone(&hub), Some(setup(&base, vec![webhook("dead", WebhookFormat::Json, &[])], None)))
-        .unwrap();
+    let n = notify::start(
+        Arc::clone(&hub),
+        Some(setup(&base, vec![webhook("dead", WebhookFormat::Json, &[])], None)),
+    )
+    .unwrap();
     hub.halt_fleet("test");
     wait_for("the delivery to hang", || inbox.bodies("dead").len() == 1).await;
     let t0 = Instant::now();
     tokio::time::timeout(Duration::from_secs(10), n.finish()).await.expect("finish returns");
-    assert!(t0.elapsed() >= Duration::from_secs(2), "finish gave the delivery its chance: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_secs(2),
+        "finish gave the delivery its chance: {:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]
@@ -763,23 +813,39 @@ fn setup_errors_name_the_webhook_and_never_a_secret_value() {
             Ok(m)
         }
     };
-    let e = notify::setup_with(Some(&n(WebhookFormat::Slack, None)), with(&[("token", "tok-SECRET-1")])).unwrap_err();
-    assert_eq!(e.to_string(), "notify webhook `desk`: the credentials `desk-secret` have no `url` (the webhook's address)");
-    let e = notify::setup_with(Some(&n(WebhookFormat::Slack, None)), with(&[("url", "hooks.example/tok-SECRET-2")]))
-        .unwrap_err()
-        .to_string();
+    let e = notify::setup_with(Some(&n(WebhookFormat::Slack, None)), with(&[("token", "tok-SECRET-1")]))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "notify webhook `desk`: the credentials `desk-secret` have no `url` (the webhook's address)"
+    );
+    let e = notify::setup_with(
+        Some(&n(WebhookFormat::Slack, None)),
+        with(&[("url", "hooks.example/tok-SECRET-2")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("is not an http(s) URL") && !e.contains("SECRET"), "{e}");
-    let e = notify::setup_with(Some(&n(WebhookFormat::Telegram, None)), with(&[("url", "https://api.example/botSECRET/x")]))
-        .unwrap_err()
-        .to_string();
+    let e = notify::setup_with(
+        Some(&n(WebhookFormat::Telegram, None)),
+        with(&[("url", "https://api.example/botSECRET/x")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("telegram webhook needs `chat_id`") && !e.contains("SECRET"), "{e}");
-    let e = notify::setup_with(Some(&n(WebhookFormat::Slack, Some("25:99"))), with(&[("url", "https://h.example/x")]))
-        .unwrap_err()
-        .to_string();
+    let e = notify::setup_with(
+        Some(&n(WebhookFormat::Slack, Some("25:99"))),
+        with(&[("url", "https://h.example/x")]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("daily_summary_at `25:99`"), "{e}");
-    let ok = notify::setup_with(Some(&n(WebhookFormat::Json, Some("16:30"))), with(&[("url", "https://h.example/SECRET")]))
-        .unwrap()
-        .unwrap();
+    let ok = notify::setup_with(
+        Some(&n(WebhookFormat::Json, Some("16:30"))),
+        with(&[("url", "https://h.example/SECRET")]),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(ok.webhooks(), ["desk"]);
     assert!(!format!("{ok:?}").contains("SECRET"), "{ok:?}");
     assert!(notify::setup_with(None, with(&[])).unwrap().is_none());
@@ -800,7 +866,10 @@ fn the_daily_summary_goes_out_after_the_close_on_trading_days() {
 
     let mut b = view("qqq", dec!(10000), dec!(-12.5), dec!(-12.5), dec!(0), dec!(-5));
     b.state = "halted".into();
-    let n = notify::summary(&[view("spy", dec!(50100), dec!(100.25), dec!(100.25), dec!(100), dec!(0)), b], "t".into());
+    let n = notify::summary(
+        &[view("spy", dec!(50100), dec!(100.25), dec!(100.25), dec!(100), dec!(0)), b],
+        "t".into(),
+    );
     assert_eq!(n.event, NotifyEvent::DailySummary);
     assert_eq!(
         n.text,
