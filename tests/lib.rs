@@ -18,6 +18,7 @@ mod journal;
 mod layering;
 mod market;
 mod market_input;
+mod metrics_notify;
 mod operator;
 mod options;
 mod options_e2e;

@@ -314,7 +314,11 @@ impl Hub {
             journal: p.journal,
             started: now_rfc3339(),
             runs_dir: p.runs_dir,
-            metrics: super::metrics::Metrics::new(&p.names),
+            metrics: {
+                let m = super::metrics::Metrics::new(&p.names);
+                m.set_loss_limit(p.loss_limit);
+                m
+            },
         }
     }
 
