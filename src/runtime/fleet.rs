@@ -1157,6 +1157,13 @@ fn on_control(
     match control {
         Control::View => return Ok(Answer::View(Box::new(RunView::of(&agent.report_so_far())))),
         Control::Params => return Ok(Answer::Params(params.current())),
+        Control::Reload if !agent.stopped() => {
+            let rec = params.reload(by, trader)?;
+            if let Some(s) = journal.as_mut() {
+                s.control(&rec);
+            }
+            return Ok(Answer::Done(rec));
+        }
         _ => {}
     }
     if agent.stopped() {
@@ -1186,7 +1193,7 @@ fn on_control(
             }
             return Ok(Answer::Done(rec));
         }
-        Control::View | Control::Params => unreachable!("answered above"),
+        Control::View | Control::Params | Control::Reload => unreachable!("answered above"),
     };
     let mut out = Out::new(journal, who, tally);
     trader.command(command, &mut out.sink());
@@ -1208,7 +1215,9 @@ fn on_control(
 /// A running agent's recipe as operators have edited it (see [`super::params`]), and the edits
 /// waiting for the agent to be flat.
 struct Params {
-    /// The recipe's name for messages, its text with every accepted edit, and its directory.
+    /// The recipe's file, its name for messages, its text with every accepted edit, and its
+    /// directory.
+    path: PathBuf,
     name: String,
     text: Option<String>,
     base: PathBuf,
@@ -1232,7 +1241,7 @@ impl Params {
             }
             Err(_) => (None, None),
         };
-        Self { name, text, base, recipe, waiting: Vec::new() }
+        Self { path: path.to_path_buf(), name, text, base, recipe, waiting: Vec::new() }
     }
 
     /// The parameters as they stand (empty when the recipe could not be read back).
@@ -1276,6 +1285,91 @@ impl Params {
             old: Some(e.old),
             new: Some(value.to_owned()),
             result,
+        })
+    }
+
+    /// Read the recipe file again and take what changed in it: parameters that may change
+    /// mid-run (at once, or when flat); anything else is refused with the keys that differ.
+    fn reload(&mut self, by: &str, trader: &mut Trader) -> Result<ControlRecord, String> {
+        use crate::recipe::schema::SchemaKind;
+        let Some(current) = self.recipe.clone() else {
+            return Err(format!("the recipe {} could not be read back at start", self.name));
+        };
+        let src = crate::recipe::load::read_source(&self.path).map_err(|e| match e {
+            crate::recipe::load::ReadError::Io(e) => format!("cannot read {}: {e}", self.name),
+            crate::recipe::load::ReadError::Invalid(d) => format!("{}: {}: {}", self.name, d.code, d.message),
+        })?;
+        let report = crate::recipe::validate::check_source(src.clone(), SchemaKind::Recipe, &self.base);
+        let valid = report.errors() == 0;
+        let Some(disk) = report.recipe.clone().filter(|_| valid) else {
+            let msgs: Vec<String> = report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == crate::recipe::diagnostics::Severity::Error)
+                .map(|d| format!("{}:{}:{}: {}: {}", self.name, d.line, d.column, d.code, d.message))
+                .collect();
+            return Err(format!("the recipe on disk is not valid, nothing changed: {}", msgs.join("; ")));
+        };
+        let editable: Vec<&str> =
+            super::params::editable_keys(&current).into_iter().map(|(k, _)| k).collect();
+        let others = super::params::changed_keys(&current, &disk, &editable);
+        if !others.is_empty() {
+            return Err(format!(
+                "{} changed in {}: these cannot change while the agent runs; restart the agent to take them                  (nothing changed)",
+                others.join(", "),
+                self.name
+            ));
+        }
+        let before = super::params::editable(&current);
+        let after = super::params::editable(&disk);
+        let changed: Vec<(String, String, String, super::params::Applies)> = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| b.value != a.value)
+            .map(|(b, a)| {
+                let applies = super::params::editable_keys(&disk)
+                    .into_iter()
+                    .find(|(k, _)| *k == a.key)
+                    .map_or(super::params::Applies::Now, |(_, ap)| ap);
+                (a.key.clone(), b.value.clone(), a.value.clone(), applies)
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(ControlRecord {
+                action: "reload".to_owned(),
+                by: by.to_owned(),
+                key: None,
+                old: None,
+                new: None,
+                result: "unchanged".to_owned(),
+            });
+        }
+        let flat = trader.agent().is_flat();
+        let now_keys: Vec<&str> = changed
+            .iter()
+            .filter(|c| flat || c.3 == super::params::Applies::Now)
+            .map(|c| c.0.as_str())
+            .collect();
+        let plan = super::params::plan(&disk, trader.agent().symbol(), &now_keys)?;
+        trader.agent_mut().reconfigure(plan)?;
+        for c in changed.iter().filter(|c| !now_keys.contains(&c.0.as_str())) {
+            self.waiting.push((c.0.clone(), c.1.clone(), c.2.clone(), by.to_owned()));
+        }
+        self.text = Some(src.text);
+        self.recipe = Some(disk);
+        let listed: Vec<String> = changed.iter().map(|c| format!("{} {} → {}", c.0, c.1, c.2)).collect();
+        let waiting = changed.len() - now_keys.len();
+        Ok(ControlRecord {
+            action: "reload".to_owned(),
+            by: by.to_owned(),
+            key: None,
+            old: None,
+            new: Some(listed.join(", ")),
+            result: if waiting == 0 {
+                "applied".to_owned()
+            } else {
+                format!("applied; {waiting} when the agent is flat")
+            },
         })
     }
 

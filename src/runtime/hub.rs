@@ -121,6 +121,10 @@ pub enum Control {
     View,
     /// The recipe's parameters as they stand now (after edits), and which may change.
     Params,
+    /// Read the recipe file again: changed parameters that may change mid-run are applied as
+    /// edits (at once or when flat); any other change is refused, naming the keys (restart
+    /// the agent for those).
+    Reload,
 }
 
 impl Control {
@@ -135,6 +139,7 @@ impl Control {
             Self::SetParam { .. } => "set-param",
             Self::View => "view",
             Self::Params => "params",
+            Self::Reload => "reload",
         }
     }
 }
@@ -385,6 +390,18 @@ impl Hub {
             Ok(Err(why)) => Err(ControlError::Refused(why)),
             Err(_) => Err(ControlError::Ended(name.to_owned())),
         }
+    }
+
+    /// Read every agent's recipe file again ([`Control::Reload`]), in agent order: what each
+    /// answered (its changes applied, `unchanged`, or refused with the keys that need a
+    /// restart).
+    pub async fn reload(&self, by: &str) -> Vec<(String, Result<Answer, ControlError>)> {
+        let mut out = Vec::new();
+        for a in self.board.agents() {
+            let r = self.control(&a.name, Control::Reload, by).await;
+            out.push((a.name, r));
+        }
+        out
     }
 
     /// Halt every agent (the kill switch): cancel, flatten, no entries for the rest of the

@@ -109,6 +109,37 @@ fn pointer(key: &str) -> String {
     format!("/{}", key.replace('.', "/"))
 }
 
+/// The keys (dotted) whose values differ between two recipes, leaving out `except`.
+pub fn changed_keys(a: &Recipe, b: &Recipe, except: &[&str]) -> Vec<String> {
+    fn walk(
+        a: &serde_json::Value,
+        b: &serde_json::Value,
+        path: &str,
+        except: &[&str],
+        out: &mut Vec<String>,
+    ) {
+        if except.contains(&path) {
+            return;
+        }
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                let null = serde_json::Value::Null;
+                for k in keys {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    walk(x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), &p, except, out);
+                }
+            }
+            _ if a != b => out.push(path.to_owned()),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let (a, b) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    walk(&a, &b, "", except, &mut out);
+    out
+}
+
 /// A checked edit: the recipe text with the change, the recipe it validates to, the value
 /// before, and when it applies.
 #[derive(Debug, Clone)]
