@@ -393,7 +393,11 @@ impl Slot {
             name: self.name.clone(),
             recipe: self.recipe.clone(),
             account: self.account.clone(),
-            instrument: crate::report::instrument_text(&self.instrument),
+            // The contract held, while one is; else what the recipe trades.
+            instrument: crate::report::instrument_text(match &self.tally.held {
+                Some(held) if !self.qty.is_zero() => held,
+                _ => &self.instrument,
+            }),
             run: self.run.clone(),
             state: self.state_text().to_owned(),
             health: self.health.to_string(),
@@ -859,6 +863,8 @@ struct Who {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Tally {
     pos: Option<(Decimal, Price)>,
+    /// What the latest position is in (an option agent's contract).
+    held: Option<String>,
     realized: Money,
     last_signal: Option<String>,
     orders: u64,
@@ -870,8 +876,9 @@ impl Tally {
     fn count(&mut self, ev: &AgentEvent) {
         use crate::model::order::OrderEvent;
         match ev {
-            AgentEvent::Position { qty, avg_price, realized, .. } => {
+            AgentEvent::Position { qty, avg_price, realized, instrument, .. } => {
                 self.pos = Some((*qty, *avg_price));
+                self.held = Some(instrument.as_str().to_owned());
                 self.realized = *realized;
             }
             AgentEvent::OrderSent(_) => self.orders += 1,
