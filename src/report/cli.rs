@@ -188,7 +188,8 @@ fn serve(dir: &Path, addr: &str, fleet: &FleetArgs) -> CmdResult {
         ))
         .into());
     }
-    let (Some(runs_dir), Some(id)) = (dir.parent(), dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+    let (Some(runs_dir), Some(id)) =
+        (dir.parent(), dir.file_name().map(|n| n.to_string_lossy().into_owned()))
     else {
         return Err(ExitError::usage(format!("{}: not a run directory", dir.display())).into());
     };
@@ -217,7 +218,8 @@ fn serve(dir: &Path, addr: &str, fleet: &FleetArgs) -> CmdResult {
             .map_err(|e| ExitError::usage(format!("--serve {addr}: cannot listen: {e}")))?;
         let bound = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server = tokio::spawn(http::serve_runs(listener, runs_dir.to_path_buf(), journal, token, stop_rx));
+        let server =
+            tokio::spawn(http::serve_runs(listener, runs_dir.to_path_buf(), journal, token, stop_rx));
         say(&format!("run {id}: http://{bound}/#/run/{id} (Ctrl-C stops)\n"));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| ExitError::failed(format!("cannot watch for SIGTERM: {e}")))?;

@@ -62,12 +62,34 @@ pub struct AppState {
 
 /// A JSON error answer: `{"error": "…"}` with `status`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    #[derive(Serialize)]
-    struct Error {
-        error: String,
-    }
-    (status, axum::Json(Error { error: message.into() })).into_response()
+    ApiError::new(status, message).into_response()
 }
+
+/// A failed request: its status and what went wrong (the body is `{"error": "…"}`).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Error {
+            error: String,
+        }
+        (self.status, axum::Json(Error { error: self.message })).into_response()
+    }
+}
+
+/// What a route answers.
+type Answered = Result<Response, ApiError>;
 
 /// The 401 answer: `WWW-Authenticate: Bearer` and a JSON error.
 fn unauthorized() -> Response {
@@ -146,95 +168,90 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 
 /// An embedded asset, never cached stale.
 async fn asset(body: &'static str, content_type: &'static str) -> Response {
-    (
-        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// The hub of a live server (the routes that need one are only registered with one).
-fn hub(state: &AppState) -> Result<&Arc<Hub>, Response> {
-    state.hub.as_ref().ok_or_else(|| error(StatusCode::NOT_FOUND, "no running fleet here"))
+fn hub(state: &AppState) -> Result<&Arc<Hub>, ApiError> {
+    state.hub.as_ref().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no running fleet here"))
 }
 
-async fn fleet(State(state): State<AppState>) -> Response {
-    match hub(&state) {
-        Ok(h) => axum::Json(h.fleet()).into_response(),
-        Err(r) => r,
-    }
+async fn fleet(State(state): State<AppState>) -> Answered {
+    Ok(axum::Json(hub(&state)?.fleet()).into_response())
 }
 
-async fn agents(State(state): State<AppState>) -> Response {
-    match hub(&state) {
-        Ok(h) => axum::Json(h.agents()).into_response(),
-        Err(r) => r,
-    }
+async fn agents(State(state): State<AppState>) -> Answered {
+    Ok(axum::Json(hub(&state)?.agents()).into_response())
 }
 
 /// The agent's view, or 404.
-fn find_agent(state: &AppState, name: &str) -> Result<crate::runtime::hub::AgentView, Response> {
-    hub(state)?
-        .agents()
-        .into_iter()
-        .find(|a| a.name == name)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, ControlError::NoSuchAgent(name.to_owned()).to_string()))
+fn find_agent(state: &AppState, name: &str) -> Result<crate::runtime::hub::AgentView, ApiError> {
+    hub(state)?.agents().into_iter().find(|a| a.name == name).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, ControlError::NoSuchAgent(name.to_owned()).to_string())
+    })
 }
 
-async fn agent(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match find_agent(&state, &name) {
-        Ok(a) => axum::Json(a).into_response(),
-        Err(r) => r,
-    }
+async fn agent(State(state): State<AppState>, Path(name): Path<String>) -> Answered {
+    Ok(axum::Json(find_agent(&state, &name)?).into_response())
 }
 
 async fn agent_run(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-) -> Response {
-    let h = match hub(&state) {
-        Ok(h) => Arc::clone(h),
-        Err(r) => return r,
-    };
-    match tokio::time::timeout(CONTROL_TIMEOUT, h.control(&name, Control::View, &format!("http {peer}"))).await {
-        Ok(Ok(Answer::View(view))) => axum::Json(view).into_response(),
-        Ok(Ok(Answer::Done(_))) => error(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with no run view"),
+) -> Answered {
+    let h = Arc::clone(hub(&state)?);
+    match tokio::time::timeout(CONTROL_TIMEOUT, h.control(&name, Control::View, &format!("http {peer}")))
+        .await
+    {
+        Ok(Ok(Answer::View(view))) => Ok(axum::Json(view).into_response()),
+        Ok(Ok(Answer::Done(_))) => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with no run view"))
+        }
         // An agent whose run ended has its view in its report directory.
         Ok(Err(ControlError::Ended(_))) => match find_agent(&state, &name) {
             Ok(a) if !a.run.is_empty() => run_json(&state, &a.run).await,
-            _ => error(StatusCode::CONFLICT, ControlError::Ended(name).to_string()),
+            _ => Err(ApiError::new(StatusCode::CONFLICT, ControlError::Ended(name).to_string())),
         },
-        Ok(Err(e)) => control_error(e, false),
-        Err(_) => timed_out(&name),
+        Ok(Err(e)) => Err(control_error(e, false)),
+        Err(_) => Err(timed_out(&name)),
     }
 }
 
-fn timed_out(name: &str) -> Response {
-    error(
+fn timed_out(name: &str) -> ApiError {
+    ApiError::new(
         StatusCode::GATEWAY_TIMEOUT,
         format!("agent `{name}` did not answer within {} s", CONTROL_TIMEOUT.as_secs()),
     )
 }
 
-fn control_error(e: ControlError, param: bool) -> Response {
+fn control_error(e: ControlError, param: bool) -> ApiError {
     let status = match &e {
         ControlError::NoSuchAgent(_) => StatusCode::NOT_FOUND,
         ControlError::Refused(_) if param => StatusCode::UNPROCESSABLE_ENTITY,
         ControlError::Ended(_) | ControlError::Refused(_) => StatusCode::CONFLICT,
     };
-    error(status, e.to_string())
+    ApiError::new(status, e.to_string())
 }
 
 /// `?limit=N` (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
-fn limit(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<usize, Response> {
-    let Query(q) = query.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+fn limit(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<usize, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     match q.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n > 0 => Ok(n.min(MAX_LIMIT)),
-            _ => Err(error(StatusCode::BAD_REQUEST, "limit must be a whole number above 0")),
+            _ => Err(ApiError::new(StatusCode::BAD_REQUEST, "limit must be a whole number above 0")),
         },
+    }
+}
+
+/// The result of a blocking read.
+fn blocking<T: Serialize>(read: Result<Result<T, String>, tokio::task::JoinError>) -> Answered {
+    match read {
+        Ok(Ok(v)) => Ok(axum::Json(v).into_response()),
+        Ok(Err(e)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e)),
+        Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the read failed: {e}"))),
     }
 }
 
@@ -243,35 +260,19 @@ async fn journal_rows(
     Path(name): Path<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     table: Table,
-) -> Response {
-    let limit = match limit(query) {
-        Ok(n) => n,
-        Err(r) => return r,
+) -> Answered {
+    let limit = limit(query)?;
+    let agent = find_agent(&state, &name)?;
+    let Some(journal) = state.journal.clone().filter(|_| !agent.run.is_empty()) else {
+        return Ok(axum::Json(Vec::<serde_json::Value>::new()).into_response());
     };
-    let agent = match find_agent(&state, &name) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let Some(journal) = state.journal.clone() else {
-        return axum::Json(Vec::<serde_json::Value>::new()).into_response();
-    };
-    if agent.run.is_empty() {
-        return axum::Json(Vec::<serde_json::Value>::new()).into_response();
-    }
-    let read = tokio::task::spawn_blocking(move || rows::of_run(&journal, table, &agent.run, limit)).await;
-    match read {
-        Ok(Ok(rows)) => axum::Json(rows).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("journal read failed: {e}")),
-    }
+    blocking(tokio::task::spawn_blocking(move || rows::of_run(&journal, table, &agent.run, limit)).await)
 }
 
-async fn params(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    if let Err(r) = find_agent(&state, &name) {
-        return r;
-    }
+async fn params(State(state): State<AppState>, Path(name): Path<String>) -> Answered {
+    find_agent(&state, &name)?;
     // The hub has no way to list a running agent's parameters yet (runtime::params).
-    error(StatusCode::NOT_IMPLEMENTED, "listing an agent's parameters is not available yet")
+    Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "listing an agent's parameters is not available yet"))
 }
 
 async fn control(
@@ -279,21 +280,20 @@ async fn control(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     control: Control,
-) -> Response {
+) -> Answered {
     run_control(&state, peer, &name, control).await
 }
 
-async fn run_control(state: &AppState, peer: SocketAddr, name: &str, control: Control) -> Response {
-    let h = match hub(state) {
-        Ok(h) => Arc::clone(h),
-        Err(r) => return r,
-    };
+async fn run_control(state: &AppState, peer: SocketAddr, name: &str, control: Control) -> Answered {
+    let h = Arc::clone(hub(state)?);
     let param = matches!(control, Control::SetParam { .. });
     match tokio::time::timeout(CONTROL_TIMEOUT, h.control(name, control, &format!("http {peer}"))).await {
-        Ok(Ok(Answer::Done(record))) => axum::Json(record).into_response(),
-        Ok(Ok(Answer::View(_))) => error(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with a run view"),
-        Ok(Err(e)) => control_error(e, param),
-        Err(_) => timed_out(name),
+        Ok(Ok(Answer::Done(record))) => Ok(axum::Json(record).into_response()),
+        Ok(Ok(Answer::View(_))) => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with a run view"))
+        }
+        Ok(Err(e)) => Err(control_error(e, param)),
+        Err(_) => Err(timed_out(name)),
     }
 }
 
@@ -304,11 +304,10 @@ async fn set_param(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Response {
-    match param_edit(&body) {
-        Ok((key, value)) => run_control(&state, peer, &name, Control::SetParam { key, value }).await,
-        Err(why) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
-    }
+) -> Answered {
+    let (key, value) =
+        param_edit(&body).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why))?;
+    run_control(&state, peer, &name, Control::SetParam { key, value }).await
 }
 
 /// The key and value text of a parameter edit's body.
@@ -328,51 +327,41 @@ pub fn param_edit(body: &[u8]) -> Result<(String, String), String> {
     Ok((key, value))
 }
 
-async fn fleet_halt(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn fleet_halt(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Answered {
     #[derive(Serialize)]
     struct Halted {
         reason: String,
     }
-    match hub(&state) {
-        Ok(h) => axum::Json(Halted { reason: h.halt_fleet(&format!("http {peer}")) }).into_response(),
-        Err(r) => r,
-    }
+    let reason = hub(&state)?.halt_fleet(&format!("http {peer}"));
+    Ok(axum::Json(Halted { reason }).into_response())
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    match hub(&state) {
-        Ok(h) => {
-            let text = h.metrics.render(&h.agents(), &h.loop_lag());
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
-        }
-        Err(r) => r,
-    }
+async fn metrics(State(state): State<AppState>) -> Answered {
+    let h = hub(&state)?;
+    let text = h.metrics.render(&h.agents(), &h.loop_lag());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
-async fn runs(State(state): State<AppState>) -> Response {
+async fn runs(State(state): State<AppState>) -> Answered {
     let (journal, runs_dir) = (state.journal.clone(), state.runs_dir.clone());
-    match tokio::task::spawn_blocking(move || rows::runs(journal.as_deref(), &runs_dir)).await {
-        Ok(Ok(list)) => axum::Json(list).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("journal read failed: {e}")),
-    }
+    blocking(tokio::task::spawn_blocking(move || rows::runs(journal.as_deref(), &runs_dir)).await)
 }
 
-async fn run_by_id(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn run_by_id(State(state): State<AppState>, Path(id): Path<String>) -> Answered {
     run_json(&state, &id).await
 }
 
 /// A finished run's `run.json`, as it is on disk (it is a [`crate::report::view::RunView`]).
-async fn run_json(state: &AppState, id: &str) -> Response {
+async fn run_json(state: &AppState, id: &str) -> Answered {
     if !rows::is_run_id(id) {
-        return error(StatusCode::NOT_FOUND, "not a run id (see GET /api/runs)");
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not a run id (see GET /api/runs)"));
     }
     let id = id.to_owned();
     let (runs_dir, journal) = (state.runs_dir.clone(), state.journal.clone());
     let read = tokio::task::spawn_blocking(move || {
         let file = runs_dir.join(&id).join("run.json");
         match std::fs::read(&file) {
-            Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+            Ok(bytes) => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let why = if journal.as_deref().is_some_and(|j| rows::journal_has_run(j, &id)) {
                     "the journal has this run, but it has no run view: it is still running, did not \
@@ -380,12 +369,17 @@ async fn run_json(state: &AppState, id: &str) -> Response {
                 } else {
                     "no such run (see GET /api/runs)"
                 };
-                error(StatusCode::NOT_FOUND, format!("run {id}: {why}"))
+                Err(ApiError::new(StatusCode::NOT_FOUND, format!("run {id}: {why}")))
             }
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}: {e}", file.display())),
+            Err(e) => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read {}: {e}", file.display()),
+            )),
         }
     });
-    read.await.unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("run view read failed: {e}")))
+    read.await.unwrap_or_else(|e| {
+        Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the run view read failed: {e}")))
+    })
 }
 
 async fn openapi() -> Response {

@@ -19,7 +19,8 @@ use crate::runtime::params::Param;
 pub fn document_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        let mut t = serde_json::to_string_pretty(&document()).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut t =
+            serde_json::to_string_pretty(&document()).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         t.push('\n');
         t
     })
@@ -149,7 +150,10 @@ fn journal_schemas() -> Vec<(&'static str, Value)> {
                 &[
                     ("run", ns("Run")),
                     ("agent", ns("Agent (null for the fleet)")),
-                    ("action", s("`halt`, `resume`, `flatten`, `enable`, `disable`, `set-param`, `fleet-halt`")),
+                    (
+                        "action",
+                        s("`halt`, `resume`, `flatten`, `enable`, `disable`, `set-param`, `fleet-halt`"),
+                    ),
                     ("by", s("Who asked (`http 127.0.0.1:53022`)")),
                     ("key", ns("For `set-param`: the recipe key")),
                     ("old", ns("For `set-param`: the value before")),

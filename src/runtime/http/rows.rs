@@ -69,7 +69,12 @@ fn open(journal: &Path) -> Result<Connection, String> {
 
 /// The newest `limit` rows of `table` for run `run`, oldest first, as their record types
 /// serialize.
-pub fn of_run(journal: &Path, table: Table, run: &str, limit: usize) -> Result<Vec<serde_json::Value>, String> {
+pub fn of_run(
+    journal: &Path,
+    table: Table,
+    run: &str,
+    limit: usize,
+) -> Result<Vec<serde_json::Value>, String> {
     let conn = open(journal)?;
     let sql = format!(
         "SELECT a.data FROM {t} r JOIN audit a ON a.seq = r.audit_seq WHERE r.run_id = ?1 \
@@ -198,10 +203,7 @@ pub fn journal_has_run(journal: &Path, id: &str) -> bool {
     open(journal)
         .ok()
         .and_then(|c| {
-            c.query_row("SELECT 1 FROM runs WHERE id = ?1", [id], |_| Ok(()))
-                .optional()
-                .ok()
-                .flatten()
+            c.query_row("SELECT 1 FROM runs WHERE id = ?1", [id], |_| Ok(())).optional().ok().flatten()
         })
         .is_some()
 }

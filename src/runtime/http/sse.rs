@@ -22,15 +22,52 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
 use super::api::AppState;
-use crate::runtime::hub::HubEvent;
+use crate::engine::agent::AgentEvent;
+use crate::runtime::hub::{Body, FleetNote, HubEvent};
 
 /// How often an idle stream sends a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// The SSE frame of one hub event.
+/// The name of an event's kind, as its `kind` field spells it.
+pub fn kind_of(body: &Body) -> &'static str {
+    match body {
+        Body::Agent(ev) => match ev {
+            AgentEvent::Candle(_) => "candle",
+            AgentEvent::Signal(_) => "signal",
+            AgentEvent::External(_) => "external",
+            AgentEvent::Denied(_) => "denied",
+            AgentEvent::OrderSent(_) => "order_sent",
+            AgentEvent::Order(_) => "order",
+            AgentEvent::State { .. } => "state",
+            AgentEvent::Info { .. } => "info",
+            AgentEvent::Warning { .. } => "warning",
+            AgentEvent::Position { .. } => "position",
+            AgentEvent::Connectivity(_) => "connectivity",
+        },
+        Body::Fleet(note) => match note {
+            FleetNote::Snapshot(_) => "snapshot",
+            FleetNote::Health { .. } => "health",
+            FleetNote::Control(_) => "control",
+            FleetNote::FleetHalt { .. } => "fleet_halt",
+            FleetNote::Finished { .. } => "finished",
+        },
+    }
+}
+
+/// The SSE frame of one hub event: `id` its sequence number, `event` its kind, `data` its JSON.
+///
+/// An order request has a `kind` of its own (the order type), which its event's `kind` tag
+/// collides with when flattened: the frame keeps the tag as `kind` and the order type as
+/// `order_kind`, so the data is one valid object without duplicate keys.
 pub fn frame(ev: &HubEvent) -> Event {
-    let value = serde_json::to_value(ev).unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}));
-    let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("event").to_owned();
+    let kind = kind_of(&ev.body);
+    let mut value =
+        serde_json::to_value(ev).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    if let Some(obj) = value.as_object_mut()
+        && let Some(inner) = obj.insert("kind".to_owned(), kind.into()).filter(|k| k.as_str() != Some(kind))
+    {
+        obj.insert(format!("{}_kind", kind.split('_').next().unwrap_or(kind)), inner);
+    }
     Event::default().id(ev.seq.to_string()).event(kind).data(value.to_string())
 }
 
@@ -77,11 +114,13 @@ pub async fn events(State(state): State<AppState>) -> Response {
     };
     // Subscribe first: nothing published after the snapshot is missed.
     let rx = hub.subscribe();
-    let hello = serde_json::json!({ "seq": hub.seq(), "fleet": hub.fleet(), "agents": hub.agents() });
-    let hello = Event::default().id(hub.seq().to_string()).event("hello").data(hello.to_string());
+    let seq = hub.seq();
+    let hello = serde_json::json!({ "seq": seq, "fleet": hub.fleet(), "agents": hub.agents() });
+    let hello = Event::default().id(seq.to_string()).event("hello").data(hello.to_string());
     let mut r = Sse::new(stream(hello, rx, state.stop.clone()))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
         .into_response();
-    r.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
     r
 }
