@@ -385,3 +385,33 @@ async fn run_json(state: &AppState, id: &str) -> Answered {
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], super::openapi::document_text()).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_edit_takes_a_key_and_a_scalar() {
+        let edit = |b: &str| param_edit(b.as_bytes());
+        assert_eq!(
+            edit(r#"{"key": "algorithm.ma_period", "value": 12}"#),
+            Ok(("algorithm.ma_period".into(), "12".into()))
+        );
+        assert_eq!(
+            edit(r#"{"key": "risk.stop_loss", "value": "30%"}"#),
+            Ok(("risk.stop_loss".into(), "30%".into()))
+        );
+        assert_eq!(edit(r#"{"key": "x", "value": true}"#), Ok(("x".into(), "true".into())));
+        assert_eq!(edit(r#"{"key": "x", "value": 0.25}"#), Ok(("x".into(), "0.25".into())));
+        for bad in [
+            r#"{"key": "x", "value": null}"#,
+            r#"{"key": "x", "value": [1]}"#,
+            r#"{"value": 1}"#,
+            r#"{"key": " ", "value": 1}"#,
+            "12",
+            "not json",
+        ] {
+            assert!(edit(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -124,3 +124,53 @@ pub async fn events(State(state): State<AppState>) -> Response {
         .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-cache"));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(seq: u64) -> Arc<HubEvent> {
+        Arc::new(HubEvent {
+            seq,
+            agent: "a".to_owned(),
+            wall: "2026-12-03T00:00:00.000Z".to_owned(),
+            body: Body::Fleet(FleetNote::Health { health: format!("ok {seq}") }),
+        })
+    }
+
+    /// The stream as the client reads it, until the bus closes.
+    async fn read(rx: broadcast::Receiver<Arc<HubEvent>>, stop: watch::Receiver<bool>) -> String {
+        let hello = Event::default().id("0").event("hello").data("{}");
+        let body = Sse::new(stream(hello, rx, stop)).into_response().into_body();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("the stream ends");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn hello_then_events_and_a_lagging_reader_is_told_how_many_it_missed() {
+        let (tx, rx) = broadcast::channel(2);
+        let (_stop_tx, stop) = watch::channel(false);
+        for seq in 1..=5 {
+            tx.send(health(seq)).expect("a receiver");
+        }
+        drop(tx);
+        let text = read(rx, stop).await;
+        let want = "id: 0\nevent: hello\ndata: {}\n\n\
+                    event: lagged\ndata: {\"missed\":3}\n\n\
+                    id: 4\nevent: health\ndata: {\"seq\":4,\"agent\":\"a\",\"wall\":\"2026-12-03T00:00:00.000Z\",\"kind\":\"health\",\"health\":\"ok 4\"}\n\n\
+                    id: 5\nevent: health\ndata: {\"seq\":5,\"agent\":\"a\",\"wall\":\"2026-12-03T00:00:00.000Z\",\"kind\":\"health\",\"health\":\"ok 5\"}\n\n";
+        assert_eq!(text, want);
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_when_the_server_stops() {
+        let (tx, rx) = broadcast::channel(8);
+        let (stop_tx, stop) = watch::channel(false);
+        let reader = tokio::spawn(read(rx, stop));
+        tokio::task::yield_now().await;
+        stop_tx.send(true).expect("a receiver");
+        let text = tokio::time::timeout(Duration::from_secs(5), reader).await.expect("ended").expect("task");
+        assert!(text.starts_with("id: 0\nevent: hello\n"), "{text}");
+        drop(tx);
+    }
+}
