@@ -219,12 +219,15 @@ fn main() {
         account: "bench".into(),
         sink: None,
         signals: None,
+        recipe: recipe.clone(),
     }];
     let opts = RunOptions {
         state_dir: dir.path().join("state"),
         loss_limit: None,
         stale_after: None,
         stale_halt_after: None,
+        journal: dir.path().join("unused.db"),
+        notify: None,
     };
     let tape = tape();
     let publisher = {
@@ -245,7 +248,7 @@ fn main() {
         })
     };
     drop(_entered);
-    fleet::run(&rt, signals, agents, &opts).expect("run");
+    fleet::run(&rt, signals, agents, &opts, None).expect("run");
     let prints = publisher.join().expect("publisher");
     let samples = samples.lock().unwrap();
     eprintln!("alpaca_latency over {prints} prints of 2013-10-07..11 (10,000 prints/s):");

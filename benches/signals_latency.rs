@@ -160,12 +160,15 @@ fn main() {
         account: "bench".into(),
         sink: Some(sink),
         signals: Some(wiring),
+        recipe: recipe.clone(),
     }];
     let opts = RunOptions {
         state_dir: dir.path().join("state"),
         loss_limit: None,
         stale_after: None,
         stale_halt_after: None,
+        journal: dir.path().join("j.db"),
+        notify: None,
     };
     let publisher = {
         let fake = Arc::clone(&fake);
@@ -212,7 +215,7 @@ fn main() {
         })
     };
     drop(_entered);
-    fleet::run(&rt, signals, agents, &opts).expect("run");
+    fleet::run(&rt, signals, agents, &opts, None).expect("run");
     let mut l = publisher.join().expect("publisher");
     l.sort_unstable();
     let q = |f: f64| l[((f * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1];

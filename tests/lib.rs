@@ -19,6 +19,7 @@ mod journal;
 mod layering;
 mod market;
 mod market_input;
+mod operator;
 mod options;
 mod options_e2e;
 mod options_listed;

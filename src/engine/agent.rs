@@ -86,6 +86,27 @@ pub struct AgentConfig {
     pub flatten_before_gap: bool,
 }
 
+/// How many of the latest candles an agent keeps to warm up a reconfigured strategy.
+pub const WARMUP_KEEP: usize = 2_048;
+
+/// New settings for a running agent ([`Agent::reconfigure`]): an operator changed recipe
+/// parameters.
+#[derive(Debug)]
+pub struct Reconfigure {
+    /// Sizing.
+    pub decision: DecisionConfig,
+    /// Limits.
+    pub limits: RiskLimits,
+    /// Daily loss limit.
+    pub daily_loss_limit: Option<Money>,
+    /// Max drawdown (fraction).
+    pub max_drawdown: Option<Decimal>,
+    /// Protective exits (only while flat).
+    pub exits: Option<ProtectiveExits>,
+    /// A new strategy (only while flat), warmed up on the candles the agent kept.
+    pub strategy: Option<AnyStrategy>,
+}
+
 /// A decision that waits for an order in flight (see `agent/book.rs`).
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -126,6 +147,9 @@ pub struct Agent {
     halted_day: Option<i64>,
     /// Taken out of trading by an operator ([`Command::Disable`]) until enabled again.
     disabled: bool,
+    /// The latest candles the strategy saw (after the candle style), to warm up a strategy
+    /// whose parameters an operator changed ([`Agent::reconfigure`]).
+    seen: std::collections::VecDeque<Candle>,
     /// The other symbol the strategy reads (correlation), if any.
     related: Option<RelatedFeed>,
     /// The latest signal, waiting for an order in flight.
@@ -151,6 +175,7 @@ impl Agent {
             guard: LossGuard::new(cfg.daily_loss_limit, cfg.max_drawdown, cfg.starting_cash),
             halted_day: None,
             disabled: false,
+            seen: std::collections::VecDeque::new(),
             exits: cfg.exits,
             book: Book::new(cfg.starting_cash, cfg.multiplier),
             recorder,
@@ -250,6 +275,39 @@ impl Agent {
     /// Whether the agent has a price for its symbol (an external signal is acted on at it).
     pub fn has_price(&self) -> bool {
         self.book.mark(self.symbol).is_some()
+    }
+
+    /// Whether the agent holds nothing and has nothing working: the safe point at which a
+    /// strategy or its exits may be replaced.
+    pub fn is_flat(&self) -> bool {
+        self.book.projected_qty(self.traded).is_zero() && !self.book.has_orders() && self.pending.is_none()
+    }
+
+    /// Apply an operator's parameter change. Sizing and limits take effect at once; a new
+    /// strategy or new exits only while [`Self::is_flat`] (refused otherwise). The new strategy
+    /// first sees the candles the agent kept (at most [`WARMUP_KEEP`]).
+    pub fn reconfigure(&mut self, r: Reconfigure) -> Result<(), String> {
+        if (r.strategy.is_some() || r.exits.is_some()) && !self.is_flat() {
+            return Err("a new strategy or new exits wait until the agent is flat".into());
+        }
+        self.cfg.decision = r.decision;
+        self.decision = Decision::new(r.decision);
+        self.cfg.limits = r.limits;
+        self.gate.set_limits(r.limits);
+        self.cfg.daily_loss_limit = r.daily_loss_limit;
+        self.cfg.max_drawdown = r.max_drawdown;
+        self.guard.set_limits(r.daily_loss_limit, r.max_drawdown);
+        if let Some(exits) = r.exits {
+            self.cfg.exits = exits;
+            self.exits = exits;
+        }
+        if let Some(mut strategy) = r.strategy {
+            for c in &self.seen {
+                strategy.on_candle(c);
+            }
+            self.strategy = strategy;
+        }
+        Ok(())
     }
 
     /// The latest price of the traded symbol (the option contract's, for an option agent).
@@ -666,8 +724,13 @@ impl Agent {
         );
         let strategy = &mut self.strategy;
         let events = &mut out.events;
+        let kept = &mut self.seen;
         let seen = |x: &Candle| {
             strategy.on_candle(x);
+            if kept.len() == WARMUP_KEEP {
+                kept.pop_front();
+            }
+            kept.push_back(*x);
             events.push(AgentEvent::Candle(*x));
         };
         if let Err(message) = self.style.apply(c, seen) {

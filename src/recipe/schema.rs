@@ -399,6 +399,11 @@ fn walk_props<'a>(
         rows.push((p.clone(), raw));
         let res = resolve(root, raw);
         walk_props(root, res, &p, rows, depth + 1);
+        // A list of mappings (the fleet file's `notify.webhooks`): its items' fields, as the
+        // first item's (`notify.webhooks.0.name`, the way diagnostics spell them).
+        if let Some(items) = res.get("items") {
+            walk_props(root, resolve(root, items), &format!("{p}/0"), rows, depth + 1);
+        }
     }
 }
 

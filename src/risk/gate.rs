@@ -253,6 +253,11 @@ impl RiskGate {
         self.state = state;
     }
 
+    /// New limits (an operator's parameter change); the state and counters stay.
+    pub fn set_limits(&mut self, limits: RiskLimits) {
+        self.limits = limits;
+    }
+
     /// Halt, for `reason` (named by every entry refused while halted).
     pub fn halt(&mut self, reason: &str) {
         self.state = TradingState::Halted;

@@ -152,6 +152,14 @@ impl LossGuard {
             Some(Band { cash, qty, lo, hi, lo_open: lo == Decimal::MIN, hi_open: hi == Decimal::MAX });
     }
 
+    /// New limits (an operator's parameter change); the day's start, peak and trips stay.
+    /// The price band is dropped so the next price checks the new limits.
+    pub fn set_limits(&mut self, daily_loss_limit: Option<Money>, max_drawdown: Option<Decimal>) {
+        self.daily_loss_limit = daily_loss_limit;
+        self.max_drawdown = max_drawdown;
+        self.band = None;
+    }
+
     /// Whether equity has reached zero (the agent is halted for the rest of the run).
     pub fn exhausted(&self) -> bool {
         self.exhausted

@@ -174,6 +174,13 @@ impl Trader {
         }
     }
 
+    fn agent_mut(&mut self) -> &mut Agent {
+        match self {
+            Self::Sim(l) => l.parts_mut().0,
+            Self::Remote(r) => r.agent_mut(),
+        }
+    }
+
     fn market(&mut self, ev: crate::market::event::MarketEvent, sink: &mut impl FnMut(&AgentEvent)) {
         match self {
             Self::Sim(l) => l.market(ev, sink),
@@ -1137,10 +1144,13 @@ fn on_control(
     journal: &mut Option<JournalSink>,
     who: &Who,
     tally: &mut Tally,
+    params: &mut Params,
 ) -> Result<Answer, String> {
     let agent = trader.agent();
-    if control == Control::View {
-        return Ok(Answer::View(Box::new(RunView::of(&agent.report_so_far()))));
+    match control {
+        Control::View => return Ok(Answer::View(Box::new(RunView::of(&agent.report_so_far())))),
+        Control::Params => return Ok(Answer::Params(params.current())),
+        _ => {}
     }
     if agent.stopped() {
         return Err(format!("agent `{}` is stopping", who.name));
@@ -1162,8 +1172,14 @@ fn on_control(
         Control::Disable => Command::Disable { reason },
         Control::Enable if !agent.disabled() => return Err("the agent is not disabled".into()),
         Control::Enable => Command::Enable { reason },
-        Control::SetParam { .. } => return Err("parameter edits are not available in this build".into()),
-        Control::View => unreachable!("answered above"),
+        Control::SetParam { key, value } => {
+            let rec = params.set(&key, &value, by, trader)?;
+            if let Some(s) = journal.as_mut() {
+                s.control(&rec);
+            }
+            return Ok(Answer::Done(rec));
+        }
+        Control::View | Control::Params => unreachable!("answered above"),
     };
     let mut out = Out::new(journal, who, tally);
     trader.command(command, &mut out.sink());
@@ -1182,6 +1198,114 @@ fn on_control(
     Ok(Answer::Done(rec))
 }
 
+/// A running agent's recipe as operators have edited it (see [`super::params`]), and the edits
+/// waiting for the agent to be flat.
+struct Params {
+    /// The recipe's name for messages, its text with every accepted edit, and its directory.
+    name: String,
+    text: Option<String>,
+    base: PathBuf,
+    recipe: Option<crate::recipe::Recipe>,
+    /// Edits accepted but waiting for the agent to be flat: (key, old, new, by).
+    waiting: Vec<(String, String, String, String)>,
+}
+
+impl Params {
+    fn read(path: &Path) -> Self {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name = path.display().to_string();
+        let (text, recipe) = match crate::recipe::load::read_source(path) {
+            Ok(src) => {
+                let rep = crate::recipe::validate::check_source(
+                    src.clone(),
+                    crate::recipe::schema::SchemaKind::Recipe,
+                    &base,
+                );
+                (Some(src.text), rep.recipe)
+            }
+            Err(_) => (None, None),
+        };
+        Self { name, text, base, recipe, waiting: Vec::new() }
+    }
+
+    /// The parameters as they stand (empty when the recipe could not be read back).
+    fn current(&self) -> Vec<super::params::Param> {
+        self.recipe.as_ref().map(super::params::editable).unwrap_or_default()
+    }
+
+    /// Check and apply (or queue) `key: value`.
+    fn set(
+        &mut self,
+        key: &str,
+        value: &str,
+        by: &str,
+        trader: &mut Trader,
+    ) -> Result<ControlRecord, String> {
+        let (Some(text), Some(recipe)) = (&self.text, &self.recipe) else {
+            return Err(format!(
+                "the recipe {} could not be read back at start; edits are refused",
+                self.name
+            ));
+        };
+        let e = super::params::edit(&self.name, text, &self.base, recipe, key, value)?;
+        let symbol = trader.agent().symbol();
+        let now = e.applies == super::params::Applies::Now || trader.agent().is_flat();
+        // Not flat yet: only what applies at once changes now (nothing, for this key).
+        let keys: &[&str] = if now { &[key] } else { &[] };
+        let plan = super::params::plan(&e.recipe, symbol, keys)?;
+        trader.agent_mut().reconfigure(plan)?;
+        let result = if now {
+            "applied".to_owned()
+        } else {
+            self.waiting.push((key.to_owned(), e.old.clone(), value.to_owned(), by.to_owned()));
+            "pending: applies when the agent is flat".to_owned()
+        };
+        self.text = Some(e.text);
+        self.recipe = Some(e.recipe);
+        Ok(ControlRecord {
+            action: "set-param".to_owned(),
+            by: by.to_owned(),
+            key: Some(key.to_owned()),
+            old: Some(e.old),
+            new: Some(value.to_owned()),
+            result,
+        })
+    }
+
+    /// Apply the waiting edits when the agent is flat.
+    fn at_safe_point(&mut self, trader: &mut Trader, journal: &mut Option<JournalSink>, who: &Who) {
+        if self.waiting.is_empty() || !trader.agent().is_flat() {
+            return;
+        }
+        let Some(recipe) = &self.recipe else { return };
+        let symbol = trader.agent().symbol();
+        let keys: Vec<&str> = self.waiting.iter().map(|(k, ..)| k.as_str()).collect();
+        let applied =
+            super::params::plan(recipe, symbol, &keys).and_then(|plan| trader.agent_mut().reconfigure(plan));
+        let result = match applied {
+            Ok(()) => "applied".to_owned(),
+            Err(why) => format!("refused: {why}"),
+        };
+        for (key, old, new, by) in std::mem::take(&mut self.waiting) {
+            let rec = ControlRecord {
+                action: "set-param".to_owned(),
+                by,
+                key: Some(key.clone()),
+                old: Some(old),
+                new: Some(new.clone()),
+                result: result.clone(),
+            };
+            say(&format!("{}: {key} = {new}: {result} (the agent is flat)", who.name));
+            if let Some(s) = journal.as_mut() {
+                s.control(&rec);
+            }
+            if let Some(h) = who.hub.as_deref() {
+                h.emit(&who.name, Body::Fleet(FleetNote::Control(rec)));
+            }
+        }
+    }
+}
+
 /// The next answer of a remote venue; never, for a simulated one.
 async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<VenueInput> {
     match rx {
@@ -1191,7 +1315,17 @@ async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<Venue
 }
 
 async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
-    let FleetAgent { mut trader, feed, mut venue, mut chain, name, sink: mut journal, mut signals, .. } = a;
+    let FleetAgent {
+        mut trader,
+        feed,
+        mut venue,
+        mut chain,
+        name,
+        sink: mut journal,
+        mut signals,
+        recipe: recipe_path,
+        ..
+    } = a;
     let mut signal_counts = SignalCounts::default();
     let mut held_signals: Vec<super::signal_feed::Inbound> = Vec::new();
     if let (Some(w), Some(s)) = (&signals, journal.as_mut()) {
@@ -1203,6 +1337,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut drawn = Instant::now();
     let mut outcome = Outcome::Completed;
     let mut tally = Tally::default();
+    let mut params = Params::read(&recipe_path);
     let who = Who { name: name.clone(), index: ctx.index, progress: ctx.progress, hub: ctx.hub.clone() };
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -1252,6 +1387,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                             r.venue(ev, &mut out.sink());
                         }
                         drop(out);
+                        params.at_safe_point(&mut trader, &mut journal, &who);
                         publish(trader.agent(), &ctx, false, &tally);
                     }
                     Some(Err(e)) => failure = Some(format!("{name}: venue: {e}")),
@@ -1285,9 +1421,13 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
             }
             Some(msg) = ctx.controls.recv() => {
                 let ControlMsg { control, by, reply } = msg;
-                let answer = on_control(control, &by, &mut trader, &mut journal, &who, &mut tally);
-                if let (Some(h), Ok(Answer::Done(rec))) = (ctx.hub.as_deref(), &answer) {
-                    h.emit(&name, Body::Fleet(FleetNote::Control(rec.clone())));
+                let answer = on_control(control, &by, &mut trader, &mut journal, &who, &mut tally, &mut params);
+                if let Ok(Answer::Done(rec)) = &answer {
+                    let what = rec.key.as_ref().map_or(String::new(), |k| format!(" {k} = {}", rec.new.as_deref().unwrap_or("")));
+                    say(&format!("{name}: {}{what} by {}: {}", rec.action, rec.by, rec.result));
+                    if let Some(h) = ctx.hub.as_deref() {
+                        h.emit(&name, Body::Fleet(FleetNote::Control(rec.clone())));
+                    }
                 }
                 publish(trader.agent(), &ctx, false, &tally);
                 let _ = reply.send(answer);
@@ -1349,6 +1489,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     }
                 }
                 count += 1;
+                params.at_safe_point(&mut trader, &mut journal, &who);
                 if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
                     failure = Some(format!("{name}: journal write failed, stopping: {e}"));
                     break;

@@ -119,6 +119,8 @@ pub enum Control {
     },
     /// The run so far as the run pages draw it.
     View,
+    /// The recipe's parameters as they stand now (after edits), and which may change.
+    Params,
 }
 
 impl Control {
@@ -132,6 +134,7 @@ impl Control {
             Self::Enable => "enable",
             Self::SetParam { .. } => "set-param",
             Self::View => "view",
+            Self::Params => "params",
         }
     }
 }
@@ -143,6 +146,8 @@ pub enum Answer {
     Done(ControlRecord),
     /// [`Control::View`]: the run so far.
     View(Box<crate::report::view::RunView>),
+    /// [`Control::Params`]: the recipe's parameters now.
+    Params(Vec<super::params::Param>),
 }
 
 /// A control on its way to an agent's task, with where the answer goes.
