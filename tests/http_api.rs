@@ -166,6 +166,46 @@ async fn controls_need_the_token_and_are_journaled() {
     let bearer = format!("Bearer {token}");
     let post = |path: String| http.post(server.url(&path)).header("authorization", &bearer);
     let mut done = Vec::new();
+    // The parameters: the list, edits the validator refuses (422 with its message, nothing
+    // journaled), and a valid one, journaled with the old and new value.
+    let params = format!("/api/agents/{AGENT}/params");
+    let (status, _, list) = call(http.get(server.url(&params))).await;
+    assert_eq!(status, 200, "{list}");
+    let find = |list: &Value, key: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key}: {list}"))
+    };
+    let ma = find(&list, "algorithm.ma_period");
+    assert_eq!(
+        (&ma["value"], &ma["editable"], &ma["applies"]),
+        (&Value::from("9"), &Value::from(true), &Value::from("when flat"))
+    );
+    assert_eq!(find(&list, "risk.entry_size")["value"], "100");
+    for (key, value, says) in [
+        ("risk.entry_size", "-3", "entry_size"),
+        ("broker.account", "x", "cannot change while the agent runs"),
+    ] {
+        let (status, _, body) =
+            call(post(params.clone()).json(&serde_json::json!({"key": key, "value": value}))).await;
+        assert_eq!(status, 422, "{key}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(says), "{key}: {body}");
+    }
+    let (status, _, body) =
+        call(post(params.clone()).json(&serde_json::json!({"key": "risk.entry_size", "value": 50}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["action"], &body["key"], &body["old"], &body["new"]),
+        (&Value::from("set-param"), &Value::from("risk.entry_size"), &Value::from("100"), &Value::from("50")),
+        "{body}"
+    );
+    assert_eq!(body["result"], "applied", "{body}");
+    done.push("set-param");
+    let (_, _, list) = call(http.get(server.url(&params))).await;
+    assert_eq!(find(&list, "risk.entry_size")["value"], "50", "{list}");
     for (control, want) in
         [("halt", 200), ("halt", 409), ("resume", 200), ("resume", 409), ("disable", 200), ("enable", 200)]
     {
@@ -355,7 +395,7 @@ async fn reads_events_metrics_and_the_openapi_document() {
     let committed: Value =
         serde_json::from_str(&std::fs::read_to_string(repo_root().join("docs/openapi.json")).unwrap())
             .unwrap();
-    assert_eq!(doc, committed, "docs/openapi.json is stale (UPDATE_SNAPSHOTS=1 cargo test --lib openapi)");
+    assert!(doc == committed, "docs/openapi.json is stale (UPDATE_SNAPSHOTS=1 cargo test --lib openapi)");
     // The page and its assets; unknown routes are JSON 404s.
     for (path, kind) in
         [("/", "text/html"), ("/assets/app.js", "text/javascript"), ("/assets/app.css", "text/css")]

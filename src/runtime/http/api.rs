@@ -205,7 +205,7 @@ async fn agent_run(
         .await
     {
         Ok(Ok(Answer::View(view))) => Ok(axum::Json(view).into_response()),
-        Ok(Ok(Answer::Done(_))) => {
+        Ok(Ok(Answer::Done(_) | Answer::Params(_))) => {
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with no run view"))
         }
         // An agent whose run ended has its view in its report directory.
@@ -269,10 +269,12 @@ async fn journal_rows(
     blocking(tokio::task::spawn_blocking(move || rows::of_run(&journal, table, &agent.run, limit)).await)
 }
 
-async fn params(State(state): State<AppState>, Path(name): Path<String>) -> Answered {
-    find_agent(&state, &name)?;
-    // The hub has no way to list a running agent's parameters yet (runtime::params).
-    Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "listing an agent's parameters is not available yet"))
+async fn params(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Answered {
+    run_control(&state, peer, &name, Control::Params).await
 }
 
 async fn control(
@@ -289,6 +291,7 @@ async fn run_control(state: &AppState, peer: SocketAddr, name: &str, control: Co
     let param = matches!(control, Control::SetParam { .. });
     match tokio::time::timeout(CONTROL_TIMEOUT, h.control(name, control, &format!("http {peer}"))).await {
         Ok(Ok(Answer::Done(record))) => Ok(axum::Json(record).into_response()),
+        Ok(Ok(Answer::Params(list))) => Ok(axum::Json(list).into_response()),
         Ok(Ok(Answer::View(_))) => {
             Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with a run view"))
         }
