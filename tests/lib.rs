@@ -13,6 +13,7 @@ mod engine;
 mod fake_alpaca;
 mod fleet;
 mod hostile_files;
+mod http_api;
 mod indicators;
 mod journal;
 mod layering;
