@@ -24,7 +24,15 @@ pub struct ReportArgs {
     /// Where the run reports are (`<state_dir>/runs/<run id>`).
     #[command(flatten)]
     pub fleet: FleetArgs,
+    /// Open the run in the dashboard's pages instead: serve them (and the run list) on ADDR
+    /// until Ctrl-C. Any address but loopback needs `RUNNER_HTTP_TOKEN`, which every request
+    /// must then carry.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = SERVE_ADDR)]
+    pub serve: Option<String>,
 }
+
+/// Where `runner report RUN --serve` serves without an address.
+pub const SERVE_ADDR: &str = "127.0.0.1:8788";
 
 /// Arguments of `runner runs`.
 #[derive(Debug, clap::Args)]
@@ -141,6 +149,9 @@ fn run_dir(run: &Path, fleet: &FleetArgs) -> anyhow::Result<PathBuf> {
 /// Run `runner report`.
 pub fn report(args: ReportArgs, _g: &GlobalArgs) -> CmdResult {
     let dir = run_dir(&args.run, &args.fleet)?;
+    if let Some(addr) = &args.serve {
+        return serve(&dir, addr, &args.fleet);
+    }
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name))
             .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", dir.join(name).display())))
@@ -162,6 +173,65 @@ pub fn report(args: ReportArgs, _g: &GlobalArgs) -> CmdResult {
     }
     say(&text);
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `runner report RUN --serve ADDR`: the run's view in the dashboard's pages until Ctrl-C
+/// (or SIGTERM).
+fn serve(dir: &Path, addr: &str, fleet: &FleetArgs) -> CmdResult {
+    use crate::runtime::http;
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| ExitError::usage(format!("cannot read {}: {e}", dir.display())))?;
+    if !dir.join("run.json").is_file() {
+        return Err(ExitError::usage(format!(
+            "{}: no run.json (the run view); runs written before the dashboard existed have none: run it again",
+            dir.display()
+        ))
+        .into());
+    }
+    let (Some(runs_dir), Some(id)) = (dir.parent(), dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+    else {
+        return Err(ExitError::usage(format!("{}: not a run directory", dir.display())).into());
+    };
+    let addr: std::net::SocketAddr = addr.parse().map_err(|_| {
+        ExitError::usage(format!("--serve {addr}: not an address (HOST:PORT, e.g. {SERVE_ADDR})"))
+    })?;
+    let token = match std::env::var(http::TOKEN_ENV) {
+        Ok(t) if !t.trim().is_empty() => Some(http::Auth { token: t.trim().to_owned().into() }),
+        _ if addr.ip().is_loopback() => None,
+        _ => {
+            return Err(ExitError::usage(format!(
+                "--serve {addr} is not a loopback address: set {} so every request needs a token",
+                http::TOKEN_ENV
+            ))
+            .into());
+        }
+    };
+    let journal = settings(fleet).ok().map(|s| s.journal).filter(|j| j.is_file());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExitError::failed(format!("cannot start the server: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| ExitError::usage(format!("--serve {addr}: cannot listen: {e}")))?;
+        let bound = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(http::serve_runs(listener, runs_dir.to_path_buf(), journal, token, stop_rx));
+        say(&format!("run {id}: http://{bound}/#/run/{id} (Ctrl-C stops)\n"));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| ExitError::failed(format!("cannot watch for SIGTERM: {e}")))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let _ = stop_tx.send(true);
+        match server.await {
+            Ok(Ok(())) => Ok(std::process::ExitCode::SUCCESS),
+            Ok(Err(e)) => Err(ExitError::failed(format!("the server stopped with an error: {e}")).into()),
+            Err(e) => Err(ExitError::failed(format!("the server task failed: {e}")).into()),
+        }
+    })
 }
 
 /// One line of `runner runs`.

@@ -14,7 +14,7 @@ use super::{Report, Summary, iso, side_word};
 use crate::model::{Money, Price};
 
 /// Everything the run pages show of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunView {
     /// The instrument of the candles (an option agent's underlying).
     pub instrument: String,
@@ -29,11 +29,12 @@ pub struct RunView {
     /// Halts (and operator disables), with why.
     pub halts: Vec<HaltView>,
     /// The run's summary (the same as `summary.json`).
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub summary: Summary,
 }
 
 /// One candle and the strategy's indicator values at its close.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CandleView {
     /// Start.
     pub t: String,
@@ -50,7 +51,7 @@ pub struct CandleView {
 }
 
 /// Equity at a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EquityPoint {
     /// When.
     pub t: String,
@@ -61,7 +62,7 @@ pub struct EquityPoint {
 }
 
 /// A closed deal, with the columns of `deals.csv`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DealView {
     /// Strategy.
     pub strategy: String,
@@ -96,7 +97,7 @@ pub struct DealView {
 }
 
 /// A halt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HaltView {
     /// When.
     pub t: String,

@@ -77,7 +77,7 @@ pub enum FleetNote {
 
 /// An operator action as journaled and broadcast: who, what, when, and for a parameter edit
 /// the old and new value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ControlRecord {
     /// `halt`, `resume`, `flatten`, `enable`, `disable`, `set-param`, `fleet-halt`.
     pub action: String,
@@ -171,7 +171,7 @@ pub enum ControlError {
 }
 
 /// The current numbers of one agent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentView {
     /// Agent name.
     pub name: String,
@@ -220,7 +220,7 @@ pub struct AgentView {
 }
 
 /// A position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PositionView {
     /// Signed quantity (negative: short).
     pub qty: Decimal,
@@ -229,7 +229,7 @@ pub struct PositionView {
 }
 
 /// The fleet as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FleetView {
     /// Agents in this process.
     pub agents: usize,

@@ -5,8 +5,15 @@
 //! server ([`serve`]). Reads are open on loopback; every control needs
 //! `Authorization: Bearer <token>`; serving on any other address needs a configured token.
 
+mod api;
+mod openapi;
+mod rows;
+mod sse;
+
+pub use openapi::document as openapi_document;
+
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -131,14 +138,77 @@ fn random_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Serve until `stop` turns true.
+/// How long a stopping server waits for open connections (event streams end at once).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Serve the dashboard, the API, the controls and `/metrics` of `hub` until `stop` turns true.
+/// On a listener that is not loopback, every route but the page and its assets needs the token.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: Arc<Hub>,
     auth: Auth,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let state = api::AppState {
+        journal: Some(hub.journal().to_path_buf()),
+        runs_dir: hub.runs_dir.clone(),
+        hub: Some(hub),
+        auth: Some(auth),
+        reads_need_token: !loopback,
+        stop: stop.clone(),
+    };
+    run(listener, api::router(state), stop).await
+}
+
+/// Serve finished runs only (`runner report --serve`): the page, `/api/runs` and
+/// `/api/runs/{id}` from `runs_dir` (and the journal's run list), no agents and no controls.
+/// With `token`, every route but the page and its assets needs it.
+pub async fn serve_runs(
+    listener: tokio::net::TcpListener,
+    runs_dir: PathBuf,
+    journal: Option<PathBuf>,
+    token: Option<Auth>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let state = api::AppState {
+        hub: None,
+        runs_dir,
+        journal,
+        reads_need_token: token.is_some(),
+        auth: token,
+        stop: stop.clone(),
+    };
+    run(listener, api::router(state), stop).await
+}
+
+async fn run(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let _ = (listener, hub, auth);
-    let _ = stop.changed().await;
-    Ok(())
+    let mut stopped = stop.clone();
+    let stopping = async move {
+        while !*stopped.borrow_and_update() {
+            if stopped.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stopping);
+    // A client that holds its connection open does not hold the process: after the stop, open
+    // connections get DRAIN to finish.
+    let drained = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+        tokio::time::sleep(DRAIN).await;
+    };
+    tokio::select! {
+        r = server => r,
+        () = drained => Ok(()),
+    }
 }

@@ -1,0 +1,393 @@
+//! The routes of the dashboard server: the page and its assets, the JSON API over the hub and
+//! the journal, the controls, `/metrics` and the OpenAPI document.
+//!
+//! What belongs here: the router ([`router`]), what each route answers, the token check, and
+//! the JSON error shape (`{"error": "…"}`) every failure has. Journal reads are in
+//! [`super::rows`], the event stream in [`super::sse`], the document in [`super::openapi`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::Auth;
+use super::rows::{self, Table};
+use crate::runtime::hub::{Answer, Control, ControlError, Hub};
+
+/// The largest request body accepted (a parameter edit is a few dozen bytes).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Rows a journal route returns when `?limit` is not given.
+pub const DEFAULT_LIMIT: usize = 500;
+
+/// The most rows a journal route returns, whatever `?limit` asks.
+pub const MAX_LIMIT: usize = 100_000;
+
+/// How long a control waits for the agent's task to answer.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(10);
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// What the routes read.
+#[derive(Clone)]
+pub struct AppState {
+    /// The running fleet (`None` for `runner report --serve`: finished runs only).
+    pub hub: Option<Arc<Hub>>,
+    /// Finished runs' report directories (`<state_dir>/runs`).
+    pub runs_dir: PathBuf,
+    /// The journal database, if there is one.
+    pub journal: Option<PathBuf>,
+    /// The control token (`None`: no controls, and reads are open).
+    pub auth: Option<Auth>,
+    /// Whether every route but the page and its assets needs the token (a listener that is
+    /// not loopback).
+    pub reads_need_token: bool,
+    /// Turns true when the server stops (ends the event streams).
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A JSON error answer: `{"error": "…"}` with `status`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Error {
+        error: String,
+    }
+    (status, axum::Json(Error { error: message.into() })).into_response()
+}
+
+/// The 401 answer: `WWW-Authenticate: Bearer` and a JSON error.
+fn unauthorized() -> Response {
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "this needs the control token: send `Authorization: Bearer <token>` (RUNNER_HTTP_TOKEN, the \
+         vault's http credentials, or the http.token file `runner up` named at start)",
+    );
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    let live = state.hub.is_some();
+    let mut reads = Router::new()
+        .route("/api/runs", get(runs))
+        .route("/api/runs/{id}", get(run_by_id))
+        .route("/api/openapi.json", get(openapi));
+    if live {
+        reads = reads
+            .route("/api/fleet", get(fleet))
+            .route("/api/agents", get(agents))
+            .route("/api/agents/{name}", get(agent))
+            .route("/api/agents/{name}/run", get(agent_run))
+            .route("/api/agents/{name}/orders", get(|s, p, q| journal_rows(s, p, q, Table::Orders)))
+            .route("/api/agents/{name}/fills", get(|s, p, q| journal_rows(s, p, q, Table::Fills)))
+            .route("/api/agents/{name}/denials", get(|s, p, q| journal_rows(s, p, q, Table::Denials)))
+            .route("/api/agents/{name}/controls", get(|s, p, q| journal_rows(s, p, q, Table::Controls)))
+            .route("/api/agents/{name}/params", get(params))
+            .route("/api/events", get(super::sse::events))
+            .route("/metrics", get(metrics));
+    }
+    if state.reads_need_token {
+        reads = reads.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    }
+    let mut app = Router::new()
+        .route("/", get(|| asset(INDEX_HTML, "text/html; charset=utf-8")))
+        .route("/assets/app.js", get(|| asset(APP_JS, "text/javascript; charset=utf-8")))
+        .route("/assets/app.css", get(|| asset(APP_CSS, "text/css; charset=utf-8")))
+        .merge(reads);
+    if live && state.auth.is_some() {
+        let controls = Router::new()
+            .route("/api/agents/{name}/halt", post(|s, c, p| control(s, c, p, Control::Halt)))
+            .route("/api/agents/{name}/resume", post(|s, c, p| control(s, c, p, Control::Resume)))
+            .route("/api/agents/{name}/flatten", post(|s, c, p| control(s, c, p, Control::Flatten)))
+            .route("/api/agents/{name}/enable", post(|s, c, p| control(s, c, p, Control::Enable)))
+            .route("/api/agents/{name}/disable", post(|s, c, p| control(s, c, p, Control::Disable)))
+            .route("/api/agents/{name}/params", post(set_param))
+            .route("/api/fleet/halt", post(fleet_halt))
+            .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        app = app.merge(controls);
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Refuses a request without the bearer token (401).
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let header = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match &state.auth {
+        Some(auth) if auth.allows(header) => next.run(req).await,
+        _ => unauthorized(),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    error(StatusCode::NOT_FOUND, format!("no such route: {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// An embedded asset, never cached stale.
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")],
+        body,
+    )
+        .into_response()
+}
+
+/// The hub of a live server (the routes that need one are only registered with one).
+fn hub(state: &AppState) -> Result<&Arc<Hub>, Response> {
+    state.hub.as_ref().ok_or_else(|| error(StatusCode::NOT_FOUND, "no running fleet here"))
+}
+
+async fn fleet(State(state): State<AppState>) -> Response {
+    match hub(&state) {
+        Ok(h) => axum::Json(h.fleet()).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn agents(State(state): State<AppState>) -> Response {
+    match hub(&state) {
+        Ok(h) => axum::Json(h.agents()).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The agent's view, or 404.
+fn find_agent(state: &AppState, name: &str) -> Result<crate::runtime::hub::AgentView, Response> {
+    hub(state)?
+        .agents()
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, ControlError::NoSuchAgent(name.to_owned()).to_string()))
+}
+
+async fn agent(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match find_agent(&state, &name) {
+        Ok(a) => axum::Json(a).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn agent_run(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Response {
+    let h = match hub(&state) {
+        Ok(h) => Arc::clone(h),
+        Err(r) => return r,
+    };
+    match tokio::time::timeout(CONTROL_TIMEOUT, h.control(&name, Control::View, &format!("http {peer}"))).await {
+        Ok(Ok(Answer::View(view))) => axum::Json(view).into_response(),
+        Ok(Ok(Answer::Done(_))) => error(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with no run view"),
+        // An agent whose run ended has its view in its report directory.
+        Ok(Err(ControlError::Ended(_))) => match find_agent(&state, &name) {
+            Ok(a) if !a.run.is_empty() => run_json(&state, &a.run).await,
+            _ => error(StatusCode::CONFLICT, ControlError::Ended(name).to_string()),
+        },
+        Ok(Err(e)) => control_error(e, false),
+        Err(_) => timed_out(&name),
+    }
+}
+
+fn timed_out(name: &str) -> Response {
+    error(
+        StatusCode::GATEWAY_TIMEOUT,
+        format!("agent `{name}` did not answer within {} s", CONTROL_TIMEOUT.as_secs()),
+    )
+}
+
+fn control_error(e: ControlError, param: bool) -> Response {
+    let status = match &e {
+        ControlError::NoSuchAgent(_) => StatusCode::NOT_FOUND,
+        ControlError::Refused(_) if param => StatusCode::UNPROCESSABLE_ENTITY,
+        ControlError::Ended(_) | ControlError::Refused(_) => StatusCode::CONFLICT,
+    };
+    error(status, e.to_string())
+}
+
+/// `?limit=N` (default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+fn limit(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<usize, Response> {
+    let Query(q) = query.map_err(|e| error(StatusCode::BAD_REQUEST, e.body_text()))?;
+    match q.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n.min(MAX_LIMIT)),
+            _ => Err(error(StatusCode::BAD_REQUEST, "limit must be a whole number above 0")),
+        },
+    }
+}
+
+async fn journal_rows(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    table: Table,
+) -> Response {
+    let limit = match limit(query) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let agent = match find_agent(&state, &name) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(journal) = state.journal.clone() else {
+        return axum::Json(Vec::<serde_json::Value>::new()).into_response();
+    };
+    if agent.run.is_empty() {
+        return axum::Json(Vec::<serde_json::Value>::new()).into_response();
+    }
+    let read = tokio::task::spawn_blocking(move || rows::of_run(&journal, table, &agent.run, limit)).await;
+    match read {
+        Ok(Ok(rows)) => axum::Json(rows).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("journal read failed: {e}")),
+    }
+}
+
+async fn params(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    if let Err(r) = find_agent(&state, &name) {
+        return r;
+    }
+    // The hub has no way to list a running agent's parameters yet (runtime::params).
+    error(StatusCode::NOT_IMPLEMENTED, "listing an agent's parameters is not available yet")
+}
+
+async fn control(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    control: Control,
+) -> Response {
+    run_control(&state, peer, &name, control).await
+}
+
+async fn run_control(state: &AppState, peer: SocketAddr, name: &str, control: Control) -> Response {
+    let h = match hub(state) {
+        Ok(h) => Arc::clone(h),
+        Err(r) => return r,
+    };
+    let param = matches!(control, Control::SetParam { .. });
+    match tokio::time::timeout(CONTROL_TIMEOUT, h.control(name, control, &format!("http {peer}"))).await {
+        Ok(Ok(Answer::Done(record))) => axum::Json(record).into_response(),
+        Ok(Ok(Answer::View(_))) => error(StatusCode::INTERNAL_SERVER_ERROR, "the agent answered with a run view"),
+        Ok(Err(e)) => control_error(e, param),
+        Err(_) => timed_out(name),
+    }
+}
+
+/// `POST /api/agents/{name}/params` with `{"key": "…", "value": …}` (a JSON string, number or
+/// boolean).
+async fn set_param(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    match param_edit(&body) {
+        Ok((key, value)) => run_control(&state, peer, &name, Control::SetParam { key, value }).await,
+        Err(why) => error(StatusCode::UNPROCESSABLE_ENTITY, why),
+    }
+}
+
+/// The key and value text of a parameter edit's body.
+pub fn param_edit(body: &[u8]) -> Result<(String, String), String> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body must be JSON {{\"key\": \"…\", \"value\": …}}: {e}"))?;
+    let key = match v.get("key") {
+        Some(serde_json::Value::String(k)) if !k.trim().is_empty() => k.trim().to_owned(),
+        _ => return Err("`key` must be a recipe key such as `algorithm.ma_period`".to_owned()),
+    };
+    let value = match v.get("value") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(n @ serde_json::Value::Number(_)) => n.to_string(),
+        Some(serde_json::Value::Bool(b)) => b.to_string(),
+        _ => return Err("`value` must be a string, a number or true/false".to_owned()),
+    };
+    Ok((key, value))
+}
+
+async fn fleet_halt(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    #[derive(Serialize)]
+    struct Halted {
+        reason: String,
+    }
+    match hub(&state) {
+        Ok(h) => axum::Json(Halted { reason: h.halt_fleet(&format!("http {peer}")) }).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match hub(&state) {
+        Ok(h) => {
+            let text = h.metrics.render(&h.agents(), &h.loop_lag());
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+async fn runs(State(state): State<AppState>) -> Response {
+    let (journal, runs_dir) = (state.journal.clone(), state.runs_dir.clone());
+    match tokio::task::spawn_blocking(move || rows::runs(journal.as_deref(), &runs_dir)).await {
+        Ok(Ok(list)) => axum::Json(list).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("journal read failed: {e}")),
+    }
+}
+
+async fn run_by_id(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    run_json(&state, &id).await
+}
+
+/// A finished run's `run.json`, as it is on disk (it is a [`crate::report::view::RunView`]).
+async fn run_json(state: &AppState, id: &str) -> Response {
+    if !rows::is_run_id(id) {
+        return error(StatusCode::NOT_FOUND, "not a run id (see GET /api/runs)");
+    }
+    let id = id.to_owned();
+    let (runs_dir, journal) = (state.runs_dir.clone(), state.journal.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        let file = runs_dir.join(&id).join("run.json");
+        match std::fs::read(&file) {
+            Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let why = if journal.as_deref().is_some_and(|j| rows::journal_has_run(j, &id)) {
+                    "the journal has this run, but it has no run view: it is still running, did not \
+                     finish, or wrote its report elsewhere (--report-dir)"
+                } else {
+                    "no such run (see GET /api/runs)"
+                };
+                error(StatusCode::NOT_FOUND, format!("run {id}: {why}"))
+            }
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}: {e}", file.display())),
+        }
+    });
+    read.await.unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, format!("run view read failed: {e}")))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], super::openapi::document_text()).into_response()
+}
