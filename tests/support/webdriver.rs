@@ -71,6 +71,7 @@ impl Browser {
             "chromedriver is not installed ({}): run .ci/setup (Debian packages chromium and chromium-driver)",
             driver.display()
         );
+        runner::venue::tls::install(); // reqwest's rustls provider (ring), as the binary does
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
         for _ in 0..5 {
             let profile = tempfile::tempdir().expect("chromium profile dir");

@@ -530,7 +530,7 @@
     if (stale(seq)) return;
     const rows = runs.slice().reverse();
     app.innerHTML = `<h1>Runs</h1><div class="scroll"><table id="runs"><thead><tr><th>Run</th><th>Agent</th><th>Mode</th><th class="opt">Started</th><th class="opt">Ended</th><th>Outcome</th></tr></thead><tbody>${
-      rows.length ? rows.map((r) => `<tr><td><a href="#/run/${encodeURIComponent(r.id)}">${esc(r.id)}</a></td><td>${esc(r.agent)}</td><td>${esc(r.mode)}</td><td class="opt">${when(r.started)}</td><td class="opt">${when(r.ended)}</td><td>${esc(r.outcome || "running")}</td></tr>`).join("")
+      rows.length ? rows.map((r) => `<tr><td>${r.view === false ? `<span title="no run view (run.json) for this run">${esc(r.id)}</span>` : `<a href="#/run/${encodeURIComponent(r.id)}">${esc(r.id)}</a>`}</td><td>${esc(r.agent)}</td><td>${esc(r.mode)}</td><td class="opt">${when(r.started)}</td><td class="opt">${when(r.ended)}</td><td>${esc(r.outcome || "running")}</td></tr>`).join("")
         : `<tr><td colspan="6" class="empty">No runs in the journal.</td></tr>`}</tbody></table></div>`;
   }
   async function showRun(app, id, seq) {
