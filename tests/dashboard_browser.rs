@@ -165,6 +165,16 @@ async fn give_token(b: &Browser, token: &str) {
     b.click(&b.find("#token-ok").await.unwrap()).await.unwrap();
 }
 
+/// Nothing on the page is wider than the window (wide tables scroll inside their own box).
+async fn assert_fits(b: &Browser, what: &str) {
+    let w = b
+        .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![])
+        .await
+        .unwrap();
+    let (scroll, client) = (w[0].as_u64().unwrap(), w[1].as_u64().unwrap());
+    assert!(scroll <= client, "{what}: the page is {scroll}px wide in a {client}px window");
+}
+
 async fn theme(b: &Browser) -> String {
     b.execute("return document.documentElement.dataset.theme", vec![]).await.unwrap().as_str().unwrap_or("").to_owned()
 }
@@ -215,11 +225,7 @@ async fn fleet_view_shows_the_agent_live_and_the_kill_switch_halts_the_fleet() {
     // Phone width: nothing wider than the screen (wide tables scroll in their own box).
     b.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let fits = b
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![])
-        .await
-        .unwrap();
-    assert_eq!(fits, Value::Bool(true), "the page is wider than a phone");
+    assert_fits(&b, "the fleet page at phone width").await;
     b.screenshot(&artifact("fleet-phone.png")).await.unwrap();
     b.set_window_size(1280, 800).await.unwrap();
 
@@ -290,7 +296,10 @@ async fn agent_view_shows_fills_live_and_the_halt_button_halts() {
     let n: Vec<u64> = counts.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert!(n[0] > 10, "candles: {n:?}");
     assert!(n[1] >= 1 && n[2] >= 1 && n[3] == 1 && n[4] == 1, "{n:?}");
+    assert_fits(&b, "the agent page at 1280x800").await;
     b.screenshot(&artifact("agent.png")).await.unwrap();
+    b.execute("document.querySelector('#deals-box').scrollIntoView()", vec![]).await.unwrap();
+    b.screenshot(&artifact("agent-tables.png")).await.unwrap();
 
     // Halt: confirm, then a wrong token (401: asked again), then the right one.
     b.click(&b.find("#controls button[data-action=halt]").await.unwrap()).await.unwrap();
@@ -314,6 +323,7 @@ async fn agent_view_shows_fills_live_and_the_halt_button_halts() {
     // Phone width, agent view.
     b.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_fits(&b, "the agent page at phone width").await;
     b.screenshot(&artifact("agent-phone.png")).await.unwrap();
     b.quit().await;
 }

@@ -570,7 +570,7 @@
   function priceChart(run, width) {
     const c = run.candles || [];
     if (!c.length) return `<div class="empty">No candles yet.</div>`;
-    const W = Math.max(320, width), H = Math.round(Math.min(420, Math.max(220, W * 0.4)));
+    const W = Math.max(320, width), H = Math.round(Math.min(380, Math.max(220, W * 0.32)));
     const L = 8, R = 62, T = 8, B = 22;
     const num = (v) => (v == null ? NaN : Number(v));
     let lo = Infinity, hi = -Infinity;
@@ -613,13 +613,16 @@
       const win = Number(d.net_pnl) >= 0, col = win ? "var(--up)" : "var(--down)";
       const ie = at(d.entry_time), ix = at(d.exit_time);
       if (ie >= 0) {
-        const px = x(ie), py = y(num(d.entry_price) || num(c[ie].c));
-        const pe = Number.isFinite(py) ? py : y(num(c[ie].c));
+        // At the deal's price when it is on this chart (shares); an option's premium is not,
+        // so its marker sits on the underlying's candle close.
+        const px = x(ie), ep = num(d.entry_price);
+        const pe = ep >= lo && ep <= hi ? y(ep) : y(num(c[ie].c));
         const tri = d.side === "short" ? `${px - 6},${pe - 10} ${px + 6},${pe - 10} ${px},${pe - 1}` : `${px - 6},${pe + 10} ${px + 6},${pe + 10} ${px},${pe + 1}`;
         m += `<polygon class="entry" points="${tri}" fill="${d.side === "short" ? "var(--down)" : "var(--up)"}" stroke="var(--bg)"><title>${esc(d.side)} entry ${esc(d.entry_qty)} @ ${price(d.entry_price)} ${when(d.entry_time)}</title></polygon>`;
       }
       if (ix >= 0) {
-        m += `<circle class="exit" cx="${x(ix).toFixed(1)}" cy="${y(num(c[ix].c)).toFixed(1)}" r="4.5" fill="none" stroke="${col}" stroke-width="2"><title>exit (${esc(d.exit_reason)}) net ${money(d.net_pnl)} ${when(d.exit_time)}</title></circle>`;
+        const xp = num(d.exit_price), py = xp >= lo && xp <= hi ? y(xp) : y(num(c[ix].c));
+        m += `<circle class="exit" cx="${x(ix).toFixed(1)}" cy="${py.toFixed(1)}" r="4.5" fill="none" stroke="${col}" stroke-width="2"><title>exit (${esc(d.exit_reason)}) net ${money(d.net_pnl)} ${when(d.exit_time)}</title></circle>`;
       }
     }
     for (const h of run.halts || []) {
@@ -706,7 +709,12 @@
     throttleRun = setTimeout(async () => {
       throttleRun = null;
       if (S.route.view !== "agent" || S.route.name !== name) return;
-      try { S.run = await getJSON(`/api/agents/${encodeURIComponent(name)}/run`); renderRun(); } catch (e) { /* next fill retries */ }
+      const base = `/api/agents/${encodeURIComponent(name)}`;
+      try { S.run = await getJSON(`${base}/run`); renderRun(); } catch (e) { /* next fill retries */ }
+      try {
+        const [orders, fills] = await Promise.all([getJSON(`${base}/orders`), getJSON(`${base}/fills`)]);
+        if (S.route.view === "agent" && S.route.name === name) { S.tables.orders = orders; S.tables.fills = fills; renderTables(); }
+      } catch (e) { /* the rows appended from the stream stay */ }
     }, 1500);
   }
   let fleetRender = null;
@@ -740,10 +748,14 @@
       const k = d.kind && typeof d.kind === "object" ? d.kind : {};
       pushRow("orders", { time: d.ts, client_order_id: d.id, instrument: d.instrument, side: d.side, qty: d.qty, order_type: k.type, limit_price: k.limit, status: "sent" });
     },
+    // An approved order's event carries the order's own `kind` (its pricing) over the event's
+    // kind, so the stream may name it `event`: recognised by its shape.
+    event(d) { if (d && d.purpose !== undefined && d.ref_price !== undefined) handlers.order_sent(d); },
     order(d) {
       if (!onAgentPage(d.agent)) return;
       const o = S.tables.orders.find((r) => (r.client_order_id || r.id) === d.id);
       if (o) { o.status = d.event; renderTables(); }
+      else pushRow("orders", { time: d.ts, client_order_id: d.id, instrument: d.instrument, side: d.side, qty: d.qty, status: d.event });
       if (d.event === "filled" || d.event === "partially_filled") {
         pushRow("fills", { time: d.ts, client_order_id: d.id, instrument: d.instrument, side: d.side, qty: d.qty, price: d.price, fee: d.commission });
         refetchRunSoon(d.agent);
