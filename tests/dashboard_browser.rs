@@ -448,7 +448,10 @@ async fn the_run_list_opens_a_finished_backtest_in_the_run_pages() {
     b.screenshot(&artifact("run.png")).await.unwrap();
     // The correlation page: the fleet's one symbol correlates 1.00 with itself.
     b.goto(&format!("{}/#/correlation", up.url)).await.unwrap();
-    b.wait_text("#corr-table td.cell", WAIT, |t| t == "1.00").await.expect("heatmap");
+    if let Err(e) = b.wait_text("#corr-table td.cell", WAIT, |t| t == "1.00").await {
+        let html = b.execute("return document.querySelector('#app').innerHTML", vec![]).await;
+        panic!("heatmap: {e}\n{html:?}");
+    }
     b.screenshot(&artifact("correlation.png")).await.unwrap();
     b.quit().await;
 }

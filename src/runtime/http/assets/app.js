@@ -667,13 +667,30 @@
         <select id="corr-window">${[10, 20, 50, 100, 200].map((w) => `<option value="${w}"${w === win ? " selected" : ""}>${w}</option>`).join("")}</select>
         <span class="muted">Pearson correlation of the latest returns of each symbol's candle closes, on the candle times all share.</span></div>
       <div id="heatmap"><div class="empty">Loading…</div></div>`;
+    $("#corr-window").addEventListener("change", drawCorrelation);
+    await refreshCorrelation(seq);
+  }
+  // Each symbol's candles (the first agent trading it), fetched again as candles close.
+  let corrCandles = new Map();
+  async function refreshCorrelation(seq) {
     const runs = await Promise.all(S.order.map((n) => getJSON(`/api/agents/${encodeURIComponent(n)}/run`).catch(() => null)));
     if (stale(seq)) return;
-    const bySymbol = new Map();
-    runs.forEach((r) => { if (r && r.candles && r.candles.length && !bySymbol.has(r.instrument)) bySymbol.set(r.instrument, r.candles); });
-    const draw = () => { const w = Number($("#corr-window").value); store.set("runner.corr.window", String(w)); $("#heatmap").innerHTML = heatmap(bySymbol, w); };
-    $("#corr-window").addEventListener("change", draw);
-    draw();
+    corrCandles = new Map();
+    runs.forEach((r) => { if (r && r.candles && r.candles.length && !corrCandles.has(r.instrument)) corrCandles.set(r.instrument, r.candles); });
+    drawCorrelation();
+  }
+  function drawCorrelation() {
+    const sel = $("#corr-window");
+    if (!sel || !$("#heatmap")) return;
+    const w = Number(sel.value);
+    store.set("runner.corr.window", String(w));
+    $("#heatmap").innerHTML = heatmap(corrCandles, w);
+  }
+  let corrTimer = null;
+  function refreshCorrelationSoon() {
+    if (corrTimer || S.route.view !== "correlation") return;
+    const seq = renderSeq;
+    corrTimer = setTimeout(() => { corrTimer = null; refreshCorrelation(seq).catch(() => {}); }, 3000);
   }
   function heatmap(bySymbol, w) {
     const syms = [...bySymbol.keys()];
@@ -766,6 +783,7 @@
       const o = d.order || {};
       pushRow("denials", { time: o.ts, instrument: o.instrument, side: o.side, qty: o.qty, reason_code: d.reason, message: d.message });
     },
+    candle() { refreshCorrelationSoon(); },
     lagged() { reloadAll(); },
   };
   let es = null;
