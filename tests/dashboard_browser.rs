@@ -68,7 +68,8 @@ impl Up {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("dashboard: ") {
-                    let url = rest.split_whitespace().next().unwrap_or_default().trim_end_matches('/').to_owned();
+                    let url =
+                        rest.split_whitespace().next().unwrap_or_default().trim_end_matches('/').to_owned();
                     let _ = tx.send(url);
                 }
                 out.lock().unwrap().push_str(&(line + "\n"));
@@ -94,8 +95,9 @@ impl Up {
 
     /// Rows of a journal query (read-only; the journal is being written).
     fn journal_strings(&self, sql: &str) -> Vec<String> {
-        let c = rusqlite::Connection::open_with_flags(&self.journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the journal");
+        let c =
+            rusqlite::Connection::open_with_flags(&self.journal, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("open the journal");
         let mut st = c.prepare(sql).expect("journal query");
         st.query_map([], |r| r.get::<_, String>(0)).expect("query").map(Result::unwrap).collect()
     }
@@ -129,13 +131,8 @@ async fn api(up: &Up, path: &str) -> (u16, Value) {
 }
 
 async fn api_post(up: &Up, path: &str, body: Value) -> (u16, Value) {
-    let r = http()
-        .post(format!("{}{path}", up.url))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
+    let r =
+        http().post(format!("{}{path}", up.url)).bearer_auth(TOKEN).json(&body).send().await.expect("POST");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -168,7 +165,10 @@ async fn give_token(b: &Browser, token: &str) {
 /// Nothing on the page is wider than the window (wide tables scroll inside their own box).
 async fn assert_fits(b: &Browser, what: &str) {
     let w = b
-        .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![])
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            vec![],
+        )
         .await
         .unwrap();
     let (scroll, client) = (w[0].as_u64().unwrap(), w[1].as_u64().unwrap());
@@ -176,7 +176,12 @@ async fn assert_fits(b: &Browser, what: &str) {
 }
 
 async fn theme(b: &Browser) -> String {
-    b.execute("return document.documentElement.dataset.theme", vec![]).await.unwrap().as_str().unwrap_or("").to_owned()
+    b.execute("return document.documentElement.dataset.theme", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,14 +244,19 @@ async fn fleet_view_shows_the_agent_live_and_the_kill_switch_halts_the_fleet() {
     // Confirmed, with the token: the fleet halts, the page says so, the journal records it.
     b.click(&b.find("#kill-switch").await.unwrap()).await.unwrap();
     confirm_and_give_token(&b, TOKEN).await;
-    let banner = b.wait_text("#fleet-halted-reason", WAIT, |t| t.contains("halted")).await.expect("halt banner");
+    let banner =
+        b.wait_text("#fleet-halted-reason", WAIT, |t| t.contains("halted")).await.expect("halt banner");
     assert!(banner.contains("by http 127.0.0.1:"), "{banner}");
     b.wait_text(&format!("{row} td.state"), WAIT, |t| t == "halted").await.expect("the agent shows halted");
     let (_, fleet) = api(&up, "/api/fleet").await;
     assert!(fleet["halted"].as_str().is_some_and(|r| r.contains("fleet halted by http")), "{fleet}");
     let deadline = Instant::now() + WAIT;
     while up.journal_strings("SELECT reason FROM halts").iter().all(|r| !r.contains("fleet halted by http")) {
-        assert!(Instant::now() < deadline, "no fleet halt in the journal: {:?}", up.journal_strings("SELECT reason FROM halts"));
+        assert!(
+            Instant::now() < deadline,
+            "no fleet halt in the journal: {:?}",
+            up.journal_strings("SELECT reason FROM halts")
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Nothing on the page is the token.
@@ -374,10 +384,15 @@ async fn an_invalid_parameter_edit_shows_the_validators_message_and_changes_noth
         .await
         .expect("an error next to the field");
     // Verbatim the server's (the validator's) message.
-    let (status, err) = api_post(&up, &format!("/api/agents/{AGENT}/params"), serde_json::json!({"key": key, "value": "-3"})).await;
+    let (status, err) =
+        api_post(&up, &format!("/api/agents/{AGENT}/params"), serde_json::json!({"key": key, "value": "-3"}))
+            .await;
     assert_eq!(status, 422, "{err}");
     assert_eq!(shown, err["error"].as_str().unwrap());
-    assert_eq!(b.text_of(&format!("#params tr[data-key=\"{key}\"] .param-value")).await.unwrap(), before.to_string());
+    assert_eq!(
+        b.text_of(&format!("#params tr[data-key=\"{key}\"] .param-value")).await.unwrap(),
+        before.to_string()
+    );
     assert_eq!(param_value(&up, &key).await, before.to_string(), "an invalid edit changed the parameter");
     b.screenshot(&artifact("param-invalid.png")).await.unwrap();
     b.quit().await;
@@ -404,7 +419,8 @@ async fn a_valid_parameter_edit_takes_effect() {
     if ok.starts_with("applied") {
         assert_eq!(param_value(&up, &key).await, after);
     }
-    let rows = up.journal_strings(&format!("SELECT new FROM controls WHERE action = 'set-param' AND key = '{key}'"));
+    let rows =
+        up.journal_strings(&format!("SELECT new FROM controls WHERE action = 'set-param' AND key = '{key}'"));
     assert_eq!(rows, vec![after.clone()], "the edit is journaled");
     b.quit().await;
 }

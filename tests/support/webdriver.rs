@@ -75,7 +75,8 @@ impl Browser {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
         for _ in 0..5 {
             let profile = tempfile::tempdir().expect("chromium profile dir");
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+            let port =
+                TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
             let child = Command::new(&driver)
                 .arg(format!("--port={port}"))
                 .stdin(Stdio::null())
@@ -84,7 +85,13 @@ impl Browser {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
             let base = format!("http://127.0.0.1:{port}");
-            let mut b = Self { child: Some(child), http: http.clone(), base, session: String::new(), profile: profile };
+            let mut b = Self {
+                child: Some(child),
+                http: http.clone(),
+                base,
+                session: String::new(),
+                profile,
+            };
             if b.wait_ready().await {
                 b.new_session().await;
                 return b;
@@ -127,7 +134,10 @@ impl Browser {
             options["binary"] = json!(bin.display().to_string());
         }
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
-        let v = self.raw("POST", &format!("{}/session", self.base), Some(caps)).await.expect("new WebDriver session");
+        let v = self
+            .raw("POST", &format!("{}/session", self.base), Some(caps))
+            .await
+            .expect("new WebDriver session");
         self.session = v["sessionId"].as_str().expect("sessionId").to_owned();
     }
 
@@ -178,7 +188,9 @@ impl Browser {
         loop {
             match self.find(css).await {
                 Ok(e) => return Ok(e),
-                Err(e) if Instant::now() >= deadline => return Err(WdError(format!("waiting for {css}: {e}"))),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(WdError(format!("waiting for {css}: {e}")));
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }

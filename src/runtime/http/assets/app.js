@@ -563,7 +563,7 @@
     let out = "";
     for (let i = 0; i < times.length; i += every) {
       const t = when(times[i]);
-      out += `<text x="${x(i).toFixed(1)}" y="0" text-anchor="middle">${esc(t.slice(5, 16))}</text>`;
+      out += `<text x="${x(i).toFixed(1)}" y="0" text-anchor="${i === 0 ? "start" : "middle"}">${esc(t.slice(5, 16))}</text>`;
     }
     return out;
   }
