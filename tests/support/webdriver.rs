@@ -85,13 +85,8 @@ impl Browser {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
             let base = format!("http://127.0.0.1:{port}");
-            let mut b = Self {
-                child: Some(child),
-                http: http.clone(),
-                base,
-                session: String::new(),
-                profile,
-            };
+            let mut b =
+                Self { child: Some(child), http: http.clone(), base, session: String::new(), profile };
             if b.wait_ready().await {
                 b.new_session().await;
                 return b;
