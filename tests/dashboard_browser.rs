@@ -310,6 +310,8 @@ async fn agent_view_shows_fills_live_and_the_halt_button_halts() {
     b.screenshot(&artifact("agent.png")).await.unwrap();
     b.execute("document.querySelector('#deals-box').scrollIntoView()", vec![]).await.unwrap();
     b.screenshot(&artifact("agent-tables.png")).await.unwrap();
+    // Back to the top: the sticky header would cover a button scrolled to the window's edge.
+    b.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
 
     // Halt: confirm, then a wrong token (401: asked again), then the right one.
     b.click(&b.find("#controls button[data-action=halt]").await.unwrap()).await.unwrap();
