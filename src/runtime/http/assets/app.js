@@ -337,13 +337,13 @@
   const pick = (r, ...ks) => { for (const k of ks) if (r[k] != null) return r[k]; return null; };
   const ORDER_COLS = [
     ["Time", (r) => when(pick(r, "time", "ts"))],
+    ["Status", (r) => esc(pick(r, "status"))],
     ["Order", (r) => esc(pick(r, "client_order_id", "id")), "opt"],
     ["Instrument", (r) => esc(pick(r, "instrument"))],
     ["Side", (r) => esc(pick(r, "side"))],
     ["Qty", (r) => qty(pick(r, "qty")), "num"],
     ["Type", (r) => esc(pick(r, "order_type", "type")), "opt"],
     ["Limit", (r) => price(pick(r, "limit_price", "limit")), "num opt"],
-    ["Status", (r) => esc(pick(r, "status"))],
   ];
   const FILL_COLS = [
     ["Time", (r) => when(pick(r, "time", "ts"))],
