@@ -9,6 +9,7 @@ mod alpaca_up;
 mod calendar;
 mod cli;
 mod correlation;
+mod dashboard_browser;
 mod engine;
 mod fake_alpaca;
 mod fleet;

@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 pub mod fake_alpaca;
 pub mod redis;
+pub mod webdriver;
 
 /// Path of the `runner` binary under test.
 pub fn runner_bin() -> &'static str {
