@@ -187,7 +187,8 @@ async fn theme(b: &Browser) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_view_shows_the_agent_live_and_the_kill_switch_halts_the_fleet() {
     let _one = ONE_BROWSER.lock().await;
-    let up = Up::start(&[], "2000x", None);
+    // No loss-limit halt of its own: the P&L keeps moving until the kill switch.
+    let up = Up::start(&[("daily_loss_limit: 1000", "daily_loss_limit: 100000")], "2000x", None);
     let b = Browser::start().await;
     b.goto(&format!("{}/", up.url)).await.unwrap();
     let row = format!("#agents tr[data-agent=\"{AGENT}\"]");
@@ -371,7 +372,6 @@ async fn edit_param(b: &Browser, key: &str, value: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "GET /api/agents/{name}/params answers 501 (not available yet): the lead's runtime::params has not landed"]
 async fn an_invalid_parameter_edit_shows_the_validators_message_and_changes_nothing() {
     let _one = ONE_BROWSER.lock().await;
     let up = Up::start(&[], "2000x", None);
@@ -401,7 +401,6 @@ async fn an_invalid_parameter_edit_shows_the_validators_message_and_changes_noth
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "GET /api/agents/{name}/params answers 501 (not available yet): the lead's runtime::params has not landed"]
 async fn a_valid_parameter_edit_takes_effect() {
     let _one = ONE_BROWSER.lock().await;
     let up = Up::start(&[], "2000x", None);

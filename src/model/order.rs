@@ -157,6 +157,8 @@ pub struct OrderRequest {
     /// Quantity (> 0).
     pub qty: Qty,
     /// Pricing.
+    // Named apart from the `kind` tag an agent event carries around it (`order_sent`).
+    #[serde(rename = "order_kind")]
     pub kind: OrderKind,
     /// What it is for.
     pub purpose: Purpose,

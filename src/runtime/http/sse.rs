@@ -55,20 +55,11 @@ pub fn kind_of(body: &Body) -> &'static str {
 }
 
 /// The SSE frame of one hub event: `id` its sequence number, `event` its kind, `data` its JSON.
-///
-/// An order request has a `kind` of its own (the order type), which its event's `kind` tag
-/// collides with when flattened: the frame keeps the tag as `kind` and the order type as
-/// `order_kind`, so the data is one valid object without duplicate keys.
 pub fn frame(ev: &HubEvent) -> Event {
     let kind = kind_of(&ev.body);
-    let mut value =
-        serde_json::to_value(ev).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
-    if let Some(obj) = value.as_object_mut()
-        && let Some(inner) = obj.insert("kind".to_owned(), kind.into()).filter(|k| k.as_str() != Some(kind))
-    {
-        obj.insert(format!("{}_kind", kind.split('_').next().unwrap_or(kind)), inner);
-    }
-    Event::default().id(ev.seq.to_string()).event(kind).data(value.to_string())
+    let data = serde_json::to_string(ev)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string());
+    Event::default().id(ev.seq.to_string()).event(kind).data(data)
 }
 
 enum Step {

@@ -762,12 +762,9 @@
     control(d) { if (onAgentPage(d.agent)) pushRow("controls", d); refreshAgent(d.agent); },
     order_sent(d) {
       if (!onAgentPage(d.agent)) return;
-      const k = d.kind && typeof d.kind === "object" ? d.kind : {};
+      const k = d.order_kind || {};
       pushRow("orders", { time: d.ts, client_order_id: d.id, instrument: d.instrument, side: d.side, qty: d.qty, order_type: k.type, limit_price: k.limit, status: "sent" });
     },
-    // An approved order's event carries the order's own `kind` (its pricing) over the event's
-    // kind, so the stream may name it `event`: recognised by its shape.
-    event(d) { if (d && d.purpose !== undefined && d.ref_price !== undefined) handlers.order_sent(d); },
     order(d) {
       if (!onAgentPage(d.agent)) return;
       const o = S.tables.orders.find((r) => (r.client_order_id || r.id) === d.id);
