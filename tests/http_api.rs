@@ -513,3 +513,80 @@ async fn report_serve_shows_a_finished_run() {
     let rest: Vec<String> = server.rest.try_iter().collect();
     assert!(rest.is_empty(), "{rest:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
+    let text = std::fs::read_to_string(repo_root().join(A))
+        .expect("fixture")
+        .replace("../../../data/spy-1s-trade-2013-10-07_11.csv.gz", s(&data));
+    let recipe = dir.path().join("a.yaml");
+    std::fs::write(&recipe, &text).expect("recipe");
+    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
+    let token = "reload-token-0123456789";
+    let served = Served::start(
+        &[
+            "up",
+            s(&recipe),
+            "--speed",
+            "20x",
+            "--journal",
+            s(&db),
+            "--state-dir",
+            s(&st),
+            "--http",
+            "127.0.0.1:0",
+        ],
+        &[("RUNNER_HTTP_TOKEN", token)],
+    );
+    let c = client();
+    let reload = || c.post(served.url("/api/fleet/reload")).bearer_auth(token);
+    let (status, _, body) = call(c.post(served.url("/api/fleet/reload"))).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = call(reload()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["record"]["result"], "unchanged", "{body}");
+
+    // A limit (applies now) and a strategy parameter (when flat) changed on disk.
+    std::fs::write(&recipe, text.replace("entry_size: 100", "entry_size: 50\n  max_shares: 60"))
+        .expect("edit");
+    let (status, _, body) = call(reload()).await;
+    assert_eq!(status, 200, "{body}");
+    let rec = &body[0]["record"];
+    assert_eq!(rec["action"], "reload", "{body}");
+    assert!(rec["result"].as_str().unwrap().starts_with("applied"), "{body}");
+    let changed = rec["new"].as_str().unwrap();
+    assert!(
+        changed.contains("risk.entry_size 100 → 50") && changed.contains("risk.max_shares  → 60"),
+        "{changed}"
+    );
+    let (_, _, params) = call(c.get(served.url(&format!("/api/agents/{AGENT}/params")))).await;
+    let value = |k: &str| params.as_array().unwrap().iter().find(|p| p["key"] == k).unwrap()["value"].clone();
+    assert_eq!((value("risk.entry_size"), value("risk.max_shares")), ("50".into(), "60".into()), "{params}");
+
+    // Anything else needs a restart: refused, naming the key, nothing changed.
+    std::fs::write(&recipe, text.replace("account: paper-fleet-a", "account: paper-fleet-z")).expect("edit");
+    let (status, _, body) = call(reload()).await;
+    assert_eq!(status, 200, "{body}");
+    let err = body[0]["error"].as_str().unwrap_or_default();
+    assert!(err.contains("broker.account") && err.contains("restart"), "{body}");
+    // An invalid file changes nothing either, and says why with its position.
+    std::fs::write(&recipe, text.replace("ma_period: 9", "ma_period: 0")).expect("edit");
+    let (_, _, body) = call(reload()).await;
+    let err = body[0]["error"].as_str().unwrap_or_default();
+    assert!(err.contains("not valid") && err.contains("a.yaml:"), "{body}");
+    let (_, _, params) = call(c.get(served.url(&format!("/api/agents/{AGENT}/params")))).await;
+    let value = |k: &str| params.as_array().unwrap().iter().find(|p| p["key"] == k).unwrap()["value"].clone();
+    assert_eq!(value("algorithm.ma_period"), "9", "{params}");
+    drop(served);
+    let conn = rusqlite::Connection::open(&db).expect("journal");
+    let actions: Vec<String> = conn
+        .prepare("SELECT result FROM controls WHERE action = 'reload' ORDER BY audit_seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(actions, ["unchanged", "applied"], "refused reloads change nothing and journal nothing");
+}

@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
             .route("/api/agents/{name}/disable", post(|s, c, p| control(s, c, p, Control::Disable)))
             .route("/api/agents/{name}/params", post(set_param))
             .route("/api/fleet/halt", post(fleet_halt))
+            .route("/api/fleet/reload", post(fleet_reload))
             .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
         app = app.merge(controls);
     }
@@ -337,6 +338,31 @@ async fn fleet_halt(State(state): State<AppState>, ConnectInfo(peer): ConnectInf
     }
     let reason = hub(&state)?.halt_fleet(&format!("http {peer}"));
     Ok(axum::Json(Halted { reason }).into_response())
+}
+
+/// `POST /api/fleet/reload`: every agent reads its recipe file again.
+async fn fleet_reload(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Answered {
+    #[derive(Serialize)]
+    struct Reloaded {
+        agent: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record: Option<super::super::hub::ControlRecord>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    }
+    let h = Arc::clone(hub(&state)?);
+    let by = format!("http {peer}");
+    let answers =
+        tokio::time::timeout(CONTROL_TIMEOUT, h.reload(&by)).await.map_err(|_| timed_out("the fleet"))?;
+    let out: Vec<Reloaded> = answers
+        .into_iter()
+        .map(|(agent, r)| match r {
+            Ok(Answer::Done(record)) => Reloaded { agent, record: Some(record), error: None },
+            Ok(_) => Reloaded { agent, record: None, error: Some("unexpected answer".into()) },
+            Err(e) => Reloaded { agent, record: None, error: Some(e.to_string()) },
+        })
+        .collect();
+    Ok(axum::Json(out).into_response())
 }
 
 async fn metrics(State(state): State<AppState>) -> Answered {

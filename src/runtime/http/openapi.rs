@@ -166,6 +166,17 @@ fn journal_schemas() -> Vec<(&'static str, Value)> {
         ("Error", object("Every failure's body", &[("error", s("What went wrong"))])),
         ("FleetHalt", object("The fleet halt, carried out", &[("reason", s("The reason every agent got"))])),
         (
+            "Reloaded",
+            object(
+                "What one agent did with its recipe file read again",
+                &[
+                    ("agent", s("Agent name")),
+                    ("record", schema_ref("ControlRecord")),
+                    ("error", s("Why nothing changed (an invalid file, keys that need a restart)")),
+                ],
+            ),
+        ),
+        (
             "ParamEdit",
             json!({ "type": "object", "description": "A parameter edit",
                     "properties": { "key": s("The recipe key, dotted (`algorithm.ma_period`)"),
@@ -224,6 +235,10 @@ pub fn document() -> Value {
         "/api/fleet/halt": { "post": { "summary": "Halt every agent (the kill switch)",
             "security": [{ "bearer": [] }],
             "responses": { "200": json_body(schema_ref("FleetHalt"), "Halted"),
+                           "401": err("No token, or a wrong one") } } },
+        "/api/fleet/reload": { "post": { "summary": "Every agent reads its recipe file again: changed parameters that may change mid-run are applied; any other change is refused naming its keys",
+            "security": [{ "bearer": [] }],
+            "responses": { "200": json_body(array("Reloaded"), "One answer per agent"),
                            "401": err("No token, or a wrong one") } } },
         "/api/agents": { "get": { "summary": "Every agent's current numbers",
             "responses": { "200": json_body(array("AgentView"), "The agents") } } },
