@@ -282,6 +282,11 @@ impl VerifyReport {
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
+    /// As opened.
+    durability: Durability,
+    /// Whether the next commits are pushed to disk (`synchronous=FULL`) under
+    /// [`Durability::Full`]: see [`Journal::set_synced`].
+    synced: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -866,6 +871,31 @@ impl Journal {
         &self.path
     }
 
+    /// Under [`Durability::Full`]: whether the next commits are fsync'ed (`true`, the default)
+    /// or only handed to the OS (`false`: they survive `kill -9` of the process, not power
+    /// loss, until the next synced commit, whose fsync of the WAL covers every frame before
+    /// it). A group commit: `runner up` syncs the commits that carry an order before it
+    /// leaves, a signal, a halt, a day trade or an operator's action, and lets an order's
+    /// status changes, fills and positions ride on the next one (after power loss a restart
+    /// reconciles them from the venue). No effect under [`Durability::ProcessCrash`].
+    pub fn set_synced(&mut self, synced: bool) -> Result<(), JournalError> {
+        if self.durability != Durability::Full || self.synced == synced {
+            return Ok(());
+        }
+        let mode = if synced { "FULL" } else { "NORMAL" };
+        self.conn.pragma_update(None, "synchronous", mode).map_err(|e| self.sql_err(e))?;
+        self.synced = synced;
+        Ok(())
+    }
+
+    /// Leave checkpoints (copying the WAL back into the database file, with its own fsyncs) to
+    /// [`checkpoint`] called from elsewhere, so no commit of this connection ever runs one: a
+    /// live agent's commits stand between a decision and its order leaving, and SQLite's
+    /// automatic checkpoint every 1,000 pages would put a whole checkpoint in one of them.
+    pub fn defer_checkpoints(&self) -> Result<(), JournalError> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| self.sql_err(e))
+    }
+
     fn init(
         mut conn: Connection,
         path: PathBuf,
@@ -915,7 +945,7 @@ impl Journal {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
-        Ok(Self { conn, path })
+        Ok(Self { conn, path, durability, synced: true })
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> JournalError {
@@ -1432,6 +1462,24 @@ pub fn mode_text(mode: super::RunMode) -> String {
     enum_text(&mode)
 }
 
+/// Copy what the WAL holds back into the journal at `path` without waiting on its writers
+/// (SQLite's `PASSIVE` checkpoint), from a connection of its own: the companion of
+/// [`Journal::defer_checkpoints`]. A journal that does not exist is left alone.
+pub fn checkpoint(path: &Path) -> Result<(), JournalError> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let sql = |source| JournalError::Sqlite { path: path.to_path_buf(), source };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql)?;
+    conn.busy_timeout(Duration::from_secs(1)).map_err(sql)?;
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(sql)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -1489,6 +1537,29 @@ mod tests {
             status: OrderStatus::Submitted,
             time: t(seq),
         }
+    }
+
+    #[test]
+    fn group_commit_syncs_only_when_asked_and_a_backtest_journal_never() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sync = |j: &Journal| -> i64 {
+            j.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma")
+        };
+        let mut j = Journal::open_with(dir.path().join("full.db"), Durability::Full).expect("open");
+        assert_eq!(sync(&j), 2, "FULL by default");
+        j.set_synced(false).expect("relax");
+        assert_eq!(sync(&j), 1, "NORMAL: handed to the OS");
+        j.set_synced(true).expect("sync");
+        assert_eq!(sync(&j), 2);
+        let mut b = Journal::open_with(dir.path().join("bt.db"), Durability::ProcessCrash).expect("open");
+        b.set_synced(true).expect("no effect");
+        assert_eq!(sync(&b), 1, "a backtest journal stays NORMAL");
+        j.defer_checkpoints().expect("defer");
+        let auto: i64 = j.conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).expect("pragma");
+        assert_eq!(auto, 0);
+        checkpoint(&dir.path().join("full.db")).expect("checkpoint");
+        checkpoint(&dir.path().join("missing.db")).expect("a missing journal is left alone");
+        assert!(!dir.path().join("missing.db").exists());
     }
 
     #[test]

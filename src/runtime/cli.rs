@@ -616,6 +616,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
             JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
             e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
         })?;
+        // The fleet's checkpointer copies the WAL back, never an agent's commit (fleet::run).
+        sink.defer_checkpoints();
         let restored = sink
             .restore()
             .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;

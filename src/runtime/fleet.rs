@@ -595,6 +595,26 @@ async fn run_all(
         None => None,
     };
     let notifier = super::notify::start(Arc::clone(&hub), opts.notify.clone());
+    // The journal's checkpoints, off the agents' commits (they defer theirs): once a second,
+    // and once more at the end.
+    let (ckpt_stop, mut ckpt_stopped) = tokio::sync::watch::channel(false);
+    let ckpt_path = opts.journal.clone();
+    let checkpointer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let stop = tokio::select! {
+                _ = tick.tick() => false,
+                _ = ckpt_stopped.changed() => true,
+            };
+            let p = ckpt_path.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || crate::journal::checkpoint(&p)).await {
+                tracing::warn!(error = %e, "journal checkpoint failed; the next one tries again");
+            }
+            if stop {
+                break;
+            }
+        }
+    });
     let hub = Some(hub);
     let board = progress.then(|| {
         Arc::new(super::progress::Board::new(&agents.iter().map(|a| a.name.clone()).collect::<Vec<_>>()))
@@ -662,6 +682,8 @@ async fn run_all(
     }
     let _ = writer_stop.send(true);
     let _ = writer.await;
+    let _ = ckpt_stop.send(true);
+    let _ = checkpointer.await;
     ctrl.abort();
     let _ = http_stop.send(true);
     if let Some(server) = server {

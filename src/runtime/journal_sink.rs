@@ -235,6 +235,13 @@ impl JournalSink {
         self.write([Rec::Signal(rec)], false);
     }
 
+    /// Leave the journal's checkpoints to the fleet's checkpointer (see
+    /// [`crate::journal::Journal::defer_checkpoints`]); `runner up` does, a backtest does not.
+    pub fn defer_checkpoints(&mut self) {
+        let r = self.journal.defer_checkpoints();
+        self.keep(r);
+    }
+
     /// This run's id.
     pub fn run_id(&self) -> &RunId {
         &self.run
@@ -290,6 +297,16 @@ impl JournalSink {
         if recs.is_empty() {
             return;
         }
+        // Group commit (`Journal::set_synced`): fsync'ed when the batch holds what must survive
+        // power loss before anything else happens: an order about to leave, a signal's verdict
+        // (acknowledged next), a halt, a day trade, an operator's action.
+        let must_sync = recs.iter().any(|r| match r {
+            Rec::Order(o) => o.status == OrderStatus::Submitted,
+            Rec::Signal(_) | Rec::Halt(_) | Rec::DayTrade(_) | Rec::Control(_) => true,
+            Rec::Fill(_) | Rec::Position(_) | Rec::Denial(_) => false,
+        });
+        let synced = self.journal.set_synced(must_sync);
+        self.keep(synced);
         let r = self.journal.batch().and_then(|mut b| {
             for r in &recs {
                 match r {
@@ -624,6 +641,9 @@ impl JournalSink {
     /// Record the end of the run (`completed`, `halted`, `error: …`).
     pub fn end(mut self, outcome: &str) -> Result<RunId, JournalError> {
         self.end_step();
+        // The run's end (and everything before it) reaches the disk.
+        let synced = self.journal.set_synced(true);
+        self.keep(synced);
         if let Some(e) = self.error.take() {
             let _ = self.journal.end_run(&self.run, Utc::now(), &format!("error: {e}"));
             return Err(e);
