@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 /// How long each CPU phase watches the run.
 const PHASE: Duration = Duration::from_secs(60);
-/// The replay's pace: a few trades a minute, as a day-trader's session at 60× real time.
-const SPEED: &str = "60x";
+/// The replay's pace: the recorded week at 1,000× real time (a trade every few seconds; at a
+/// slower pace the run uses so little CPU that clock ticks decide the ratio).
+const SPEED: &str = "1000x";
 
 fn runner() -> &'static str {
     env!("CARGO_BIN_EXE_runner")
@@ -56,9 +57,14 @@ struct Up {
 
 impl Up {
     fn start(dir: &Path, recipes: &[PathBuf], http: bool) -> Self {
+        // Its own fleet file: the repository's would limit the agents to 8.
+        let fleet = dir.join("runner.yaml");
+        std::fs::write(&fleet, "version: 1\nmax_concurrent_agents: 16\n").expect("fleet file");
         let mut cmd = Command::new(runner());
         cmd.arg("up")
             .args(recipes)
+            .arg("--fleet")
+            .arg(&fleet)
             .args(["--speed", SPEED, "--journal"])
             .arg(dir.join("j.db"))
             .arg("--state-dir")
@@ -67,7 +73,7 @@ impl Up {
             .env_remove("RUNNER_JOURNAL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(dir.join("stderr.txt")).expect("stderr file"));
         if http {
             cmd.args(["--http", "127.0.0.1:0"]);
         }
@@ -81,7 +87,14 @@ impl Up {
                 }
             }
         });
-        let addr = http.then(|| rx.recv_timeout(Duration::from_secs(60)).expect("the dashboard address"));
+        let addr = http.then(|| {
+            rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+                panic!(
+                    "runner up printed no dashboard address: {}",
+                    std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
+                )
+            })
+        });
         Self { child, addr }
     }
 
@@ -125,53 +138,67 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let one = recipes(dir.path(), 1);
-
-    // 1. CPU without the dashboard.
-    let base_dir = tempfile::tempdir().expect("tempdir");
-    let plain = Up::start(base_dir.path(), &one, false);
-    let without = cpu_over_phase(&plain);
-    drop(plain);
-
-    // 1 and 2. With the dashboard and one browser on the agent page.
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-    let served_dir = tempfile::tempdir().expect("tempdir");
-    let served = Up::start(served_dir.path(), &one, true);
-    let addr = served.addr.clone().expect("address");
-    let (with, lat) = rt.block_on(async {
-        let b = webdriver::Browser::start().await;
-        b.goto(&format!("http://{addr}/#/agent/spy-9ma-0")).await.expect("page");
-        b.execute(
-            "window.__lat = []; const es = new EventSource('/api/events'); \
-             es.addEventListener('order', e => { const d = JSON.parse(e.data); \
-             window.__lat.push(Date.now() - Date.parse(d.wall)); });",
-            vec![],
-        )
-        .await
-        .expect("listen");
-        let with = tokio::task::spawn_blocking({
+
+    // 1 and 2. Twice each, alternating: without --http, then with it and one browser on the
+    // agent page (started before runner, so both measure the same stretch of the tape: from 5 s
+    // after the start, for PHASE).
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    let mut lat = Vec::new();
+    for _ in 0..2 {
+        let d = tempfile::tempdir().expect("tempdir");
+        let plain = Up::start(d.path(), &one, false);
+        without.push(cpu_over_phase(&plain));
+        drop(plain);
+
+        let d = tempfile::tempdir().expect("tempdir");
+        let (cpu, seen) = rt.block_on(async {
+            let b = webdriver::Browser::start().await;
+            let started = Instant::now();
+            let served = Up::start(d.path(), &one, true);
+            let addr = served.addr.clone().expect("address");
+            b.goto(&format!("http://{addr}/#/agent/spy-9ma-0")).await.expect("page");
+            b.execute(
+                "window.__lat = []; const es = new EventSource('/api/events'); \
+                 es.addEventListener('order', e => { const d = JSON.parse(e.data); \
+                 window.__lat.push(Date.now() - Date.parse(d.wall)); });",
+                vec![],
+            )
+            .await
+            .expect("listen");
             let pid = served.child.id();
-            move || {
-                std::thread::sleep(Duration::from_secs(5));
+            let cpu = tokio::task::spawn_blocking(move || {
+                std::thread::sleep(
+                    (started + Duration::from_secs(5)).saturating_duration_since(Instant::now()),
+                );
                 let start = proc_cpu(pid);
                 std::thread::sleep(PHASE);
                 proc_cpu(pid) - start
-            }
-        })
-        .await
-        .expect("cpu");
-        let lat = b.execute("return window.__lat", vec![]).await.expect("latencies");
-        b.quit().await;
-        (with, lat)
-    });
-    drop(served);
-    let overhead = (with - without) / without * 100.0;
+            })
+            .await
+            .expect("cpu");
+            let seen = b.execute("return window.__lat", vec![]).await.expect("latencies");
+            b.quit().await;
+            drop(served);
+            (cpu, seen)
+        });
+        with.push(cpu);
+        lat.extend(seen.as_array().into_iter().flatten().filter_map(serde_json::Value::as_f64));
+    }
+    let (w0, w1) = (without.iter().sum::<f64>() / 2.0, with.iter().sum::<f64>() / 2.0);
     println!(
-        "dashboard CPU: runner up at {SPEED} used {without:.2} s CPU in {}s without --http, {with:.2} s with --http \
-         and one browser on the agent page: {overhead:+.1} %",
-        PHASE.as_secs()
+        "dashboard CPU: runner up at {SPEED}, CPU seconds over {}s: without --http {:.2} and {:.2} (mean {w0:.2}, \
+         {:.1} % of a core); with --http and one browser on the agent page {:.2} and {:.2} (mean {w1:.2}): {:+.1} %",
+        PHASE.as_secs(),
+        without[0],
+        without[1],
+        w0 / PHASE.as_secs_f64() * 100.0,
+        with[0],
+        with[1],
+        (w1 - w0) / w0 * 100.0
     );
-    let mut ms: Vec<f64> =
-        lat.as_array().map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect()).unwrap_or_default();
+    let mut ms = lat;
     ms.sort_by(f64::total_cmp);
     if ms.is_empty() {
         println!("dashboard SSE: no order events reached the page in {}s", PHASE.as_secs());

@@ -326,7 +326,9 @@ fn reconcile(
             &AccountId(p.recipe.broker.account.clone()),
         );
         sink.record_inferred(&orders, &positions, start.to_utc()).map_err(journal_err)?;
-        say(&format!("{name}: adopted the venue's state:\n{}", table(&gaps)));
+        let line = format!("{name}: reconciliation: adopted the venue's state:\n{}", table(&gaps));
+        say(&line);
+        sink.note(line);
     }
     for pos in &state.positions {
         agent.restore_position(&pos.instrument, pos.qty, pos.avg_price, start)?;

@@ -1461,6 +1461,14 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let (Some(w), Some(s)) = (&signals, journal.as_mut()) {
         s.set_signal_source(w.source.clone());
     }
+    // What the start reconciled, for the operator (and the webhooks) as the agent's warnings.
+    if let (Some(s), Some(h)) = (journal.as_mut(), ctx.hub.as_deref()) {
+        for message in s.take_notes() {
+            let ev = AgentEvent::Warning { ts: trader.agent().now(), message };
+            h.metrics.on_event(ctx.index, &ev);
+            h.emit(&name, Body::Agent(ev));
+        }
+    }
     let Source { mut feed, mut clock, subscriptions, read, dropped, live } = Source::new(feed);
     let mut latency = Latency::default();
     let mut watch = Watch { session: trader.agent().session_clock(), halted_on: None };

@@ -99,6 +99,9 @@ pub struct JournalSink {
     /// Records of the current step, written in one commit at its end ([`Self::end_step`]) or
     /// before an order leaves; `None` outside a step (every record is committed at once).
     step: Option<Vec<Rec>>,
+    /// What the start found worth telling an operator (a reconciliation that adopted the
+    /// venue's state): the fleet puts it on its bus once the run begins.
+    notes: Vec<String>,
 }
 
 fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
@@ -175,6 +178,7 @@ impl JournalSink {
             signal_source: String::new(),
             signal_step: None,
             step: None,
+            notes: Vec::new(),
         })
     }
 
@@ -240,6 +244,16 @@ impl JournalSink {
     pub fn defer_checkpoints(&mut self) {
         let r = self.journal.defer_checkpoints();
         self.keep(r);
+    }
+
+    /// Keep `note` for the operator (see [`Self::take_notes`]).
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    /// The start's notes, once.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// This run's id.

@@ -119,7 +119,9 @@ pub async fn take_over(
         }
         let (orders, positions) = adoption(&gaps, &still, state, who.agent, who.account);
         sink.record_inferred(&orders, &positions, now).map_err(|e| format!("journal: {e}"))?;
-        lines.push(format!("{name}: adopted the venue's state:\n{}", table(&gaps)));
+        let line = format!("{name}: reconciliation: adopted the venue's state:\n{}", table(&gaps));
+        sink.note(line.clone());
+        lines.push(line);
     }
     hand_over(client, agent, state, &still, who, now, &mut lines)?;
     Ok(lines)
