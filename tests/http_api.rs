@@ -544,6 +544,9 @@ async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_t
     let reload = || c.post(served.url("/api/fleet/reload")).bearer_auth(token);
     let (status, _, body) = call(c.post(served.url("/api/fleet/reload"))).await;
     assert_eq!(status, 401, "{body}");
+    // DNS rebinding: a page of another site whose name now points at 127.0.0.1 reads nothing.
+    let (status, _, body) = call(c.get(served.url("/api/agents")).header("host", "evil.example:8787")).await;
+    assert_eq!(status, 421, "{body}");
     let (status, _, body) = call(reload()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["record"]["result"], "unchanged", "{body}");

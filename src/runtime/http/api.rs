@@ -144,10 +144,37 @@ pub fn router(state: AppState) -> Router {
             .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
         app = app.merge(controls);
     }
-    app.fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+    let app = app.fallback(not_found).method_not_allowed_fallback(method_not_allowed);
+    // Open reads on loopback only answer a loopback Host: a web page elsewhere that rebinds its
+    // own name to 127.0.0.1 (DNS rebinding) cannot read the fleet through the browser.
+    let app = if state.reads_need_token { app } else { app.layer(middleware::from_fn(loopback_host)) };
+    app.layer(DefaultBodyLimit::max(BODY_LIMIT)).with_state(state)
+}
+
+/// Whether a `Host` header names this machine's loopback: `localhost`, `127.0.0.1`, `[::1]`
+/// (any port).
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(n, port)| if port.chars().all(|c| c.is_ascii_digit()) { n } else { host }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses (421) a request whose `Host` is not a loopback name (see [`router`]).
+async fn loopback_host(req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if is_loopback_host(host) {
+        next.run(req).await
+    } else {
+        error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this dashboard answers only requests addressed to localhost or a loopback address",
+        )
+    }
 }
 
 /// Refuses a request without the bearer token (401).
@@ -418,6 +445,23 @@ async fn openapi() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_hosts_pass_the_rebinding_guard() {
+        for ok in ["127.0.0.1:8787", "localhost:8787", "LOCALHOST", "[::1]:8787", "127.0.0.2", "localhost"] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:8787",
+            "",
+            "10.0.0.1:8787",
+            "localhost.evil.example",
+            "[::2]:1",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_parameter_edit_takes_a_key_and_a_scalar() {
