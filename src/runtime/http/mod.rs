@@ -68,7 +68,7 @@ impl std::fmt::Display for TokenSource {
         match self {
             Self::Env => write!(f, "control token from {TOKEN_ENV}"),
             Self::Vault(name) => write!(f, "control token from the vault ({name})"),
-            Self::Generated(p) => write!(f, "control token in {} (made for this run)", p.display()),
+            Self::Generated(p) => write!(f, "control token in {}, made for this run", p.display()),
         }
     }
 }
