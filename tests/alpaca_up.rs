@@ -24,6 +24,8 @@ struct Desk {
     dir: tempfile::TempDir,
     key_file: PathBuf,
     fake: FakeAlpaca,
+    /// The age recipient the project's secrets are encrypted to.
+    recipient: String,
 }
 
 impl Desk {
@@ -48,7 +50,7 @@ impl Desk {
             .run()
             .success();
         fs::remove_file(plain).expect("rm plain");
-        Self { dir, key_file, fake }
+        Self { dir, key_file, fake, recipient: id.to_public().to_string() }
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -413,6 +415,28 @@ fn a_fill_missed_while_the_stream_was_down_is_recovered_from_rest() {
 #[test]
 fn a_position_opened_by_hand_refuses_the_start_unless_adopted() {
     let desk = Desk::new(FakeConfig::default());
+    // A webhook (its URL in the vault) hears of the refused start and of the adoption.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let (base, inbox) = rt.block_on(crate::metrics_notify::receiver());
+    fs::write(desk.path("hook.yaml"), format!("url: \"{base}/hook/desk\"\n")).expect("plain");
+    desk.runner(&[
+        "secrets",
+        "encrypt",
+        "--age",
+        &desk.recipient,
+        "--output",
+        "secrets/hook.sops.yaml",
+        "hook.yaml",
+    ])
+    .run()
+    .success();
+    fs::remove_file(desk.path("hook.yaml")).expect("rm plain");
+    fs::write(
+        desk.path("runner.yaml"),
+        "version: 1\njournal: j.db\nstate_dir: state\nnotify:\n  webhooks:\n    - name: desk\n      \
+         format: json\n      credentials: hook\n      events: [reconciliation]\n",
+    )
+    .expect("fleet");
     desk.fake.open_position("SPY", Decimal::from(30), Decimal::new(16_512, 2));
     let recipe = live_recipe(&desk);
     let out = desk.runner(&["up"]).arg(&recipe).run().code(1);
@@ -423,6 +447,10 @@ fn a_position_opened_by_hand_refuses_the_start_unless_adopted() {
         out.stderr
     );
     assert!(desk.fake.orders().is_empty(), "nothing was traded");
+    let refused = inbox.bodies("desk");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["event"], "reconciliation");
+    assert!(refused[0]["text"].as_str().unwrap().contains("start refused"), "{refused:?}");
     // Adopted: the agent takes the 30 shares over (and flattens them when stopped).
     let mut up = desk.spawn_up(&recipe, &["--adopt"]);
     desk.wait_connected(&mut up, "SPY");
@@ -432,6 +460,12 @@ fn a_position_opened_by_hand_refuses_the_start_unless_adopted() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(desk.output().contains("adopted the venue's state"), "{}", desk.output());
+    let start = Instant::now();
+    while inbox.bodies("desk").len() < 2 {
+        assert!(start.elapsed() < WAIT, "the adoption was not notified:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(inbox.bodies("desk")[1]["text"].as_str().unwrap().contains("adopted the venue's state"));
     let when = DateTime::parse_from_rfc3339("2013-10-09T10:00:00-04:00").expect("t").with_timezone(&Utc);
     desk.fake.publish_trade("SPY", when, Decimal::new(16_520, 2), Decimal::from(100));
     desk.wait_seen("spy-live", "2013-10-09T10:00:00");

@@ -505,7 +505,7 @@ enum Reply {
 }
 
 #[derive(Default)]
-struct Inbox {
+pub(crate) struct Inbox {
     got: Mutex<Vec<(String, Value, Instant)>>,
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
     release: tokio::sync::Notify,
@@ -513,7 +513,7 @@ struct Inbox {
 }
 
 impl Inbox {
-    fn bodies(&self, hook: &str) -> Vec<Value> {
+    pub(crate) fn bodies(&self, hook: &str) -> Vec<Value> {
         self.got.lock().unwrap().iter().filter(|(h, _, _)| h == hook).map(|(_, b, _)| b.clone()).collect()
     }
 
@@ -548,7 +548,7 @@ async fn receive(State(inbox): State<Arc<Inbox>>, UrlPath(hook): UrlPath<String>
 }
 
 /// A receiver on 127.0.0.1: its base URL (`http://127.0.0.1:PORT`) and what it got.
-async fn receiver() -> (String, Arc<Inbox>) {
+pub(crate) async fn receiver() -> (String, Arc<Inbox>) {
     let inbox = Arc::new(Inbox::default());
     let app = axum::Router::new()
         .route("/hook/{name}", axum::routing::post(receive))

@@ -533,6 +533,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         locks.push(lock);
     }
     verify_journal(&settings.journal)?;
+    // The webhooks' secrets, before anything starts: a refused start is notified too.
+    let notify = super::notify::setup(settings.notify.as_ref(), &settings.secrets_dir)?;
     // The HTTP server's address is bound before anything is journaled: a taken port or a
     // missing token refuses the start.
     let serve = match args.http.as_deref().or(settings.http.as_ref().map(|h| h.listen.as_str())) {
@@ -659,6 +661,12 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                     }
                 }
                 let _ = sink.end(&outcome);
+                if let Some(n) = &notify
+                    && why.contains("differs from the journal")
+                {
+                    let note = super::notify::refused_start(&name, &why);
+                    rt.block_on(super::notify::send_now(n, note, std::time::Duration::from_secs(15)));
+                }
                 return Err(ExitError::failed(format!("{name}: {why}")).into());
             }
         };
@@ -686,7 +694,7 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         stale_after: settings.stale_after,
         stale_halt_after: settings.stale_halt_after,
         journal: settings.journal.clone(),
-        notify: super::notify::setup(settings.notify.as_ref(), &settings.secrets_dir)?,
+        notify,
     };
     let results = fleet::run(&rt, signals, agents, &opts, serve)?;
     drop(locks);

@@ -344,6 +344,48 @@ pub fn start(hub: Arc<Hub>, setup: Option<NotifySetup>) -> Option<Notifier> {
     Some(Notifier { stop, listener, workers, queues, grace: setup.grace })
 }
 
+/// Deliver `note` now to every webhook that wants it, with the usual retries, giving up after
+/// `within`: for what happens before a fleet runs (a start refused because the venue's account
+/// differs from the journal), when there is no bus to listen to.
+pub async fn send_now(setup: &NotifySetup, note: Note, within: Duration) {
+    crate::venue::tls::install();
+    let Ok(client) = reqwest::Client::builder().timeout(TIMEOUT).connect_timeout(TIMEOUT).build() else {
+        tracing::error!("cannot set up HTTPS for the webhooks, no notification");
+        return;
+    };
+    let sends = setup.hooks.iter().filter(|h| h.wants(note.event)).map(|h| {
+        let w = Worker {
+            hook: h.clone(),
+            queue: Arc::new(Queue {
+                items: Mutex::new(VecDeque::new()),
+                capacity: 1,
+                ready: tokio::sync::Notify::new(),
+                dropped: AtomicU64::new(0),
+            }),
+            client: client.clone(),
+            first: setup.retry_first,
+            attempts: setup.attempts,
+        };
+        let note = note.clone();
+        async move { w.deliver(&note).await }
+    });
+    let all = futures_util::future::join_all(sends);
+    if tokio::time::timeout(within, all).await.is_err() {
+        tracing::warn!("webhooks still failing after {}s; not waiting longer", within.as_secs());
+    }
+}
+
+/// A start refused because the venue's account differs from the journal (`reconciliation`).
+pub fn refused_start(agent: &str, why: &str) -> Note {
+    Note {
+        event: NotifyEvent::Reconciliation,
+        agent: agent.to_owned(),
+        text: format!("{agent}: start refused: {why}"),
+        at: super::hub::now_rfc3339(),
+        details: json!({ "refused": true }),
+    }
+}
+
 /// What the listener remembers between events: connections down, orders sent.
 #[derive(Debug, Default)]
 pub struct Watch {
