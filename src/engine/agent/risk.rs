@@ -60,10 +60,7 @@ impl Agent {
                 let why = reason.to_owned();
                 self.recorder.on_halt(ts, reason);
                 out.events.push(AgentEvent::State { ts, state: StateChange::Halted, reason: why });
-                self.cancel_all(out);
-                self.pending = None;
-                // Exits are always approved; the phase only matters for entries.
-                self.close_position(ExitReason::Halt, Phase::OutOfSession, out);
+                self.stand_down(ExitReason::Halt, out);
                 // `day_index` is 0 only until the first price (1970-01-01 is never traded).
                 self.halted_day = Some(if self.day_index == 0 { FIRST_DAY } else { self.day_index });
                 self.gate.halt(reason);
@@ -92,13 +89,7 @@ impl Agent {
             return;
         }
         self.halted_day = None;
-        self.gate.set_state(TradingState::Active);
-        out.events.push(AgentEvent::State {
-            ts: self.now,
-            state: StateChange::Active,
-            reason: reason.to_owned(),
-        });
-        self.refresh_timer();
+        self.reactivate(reason, out);
     }
 
     /// An operator closes the position: working orders canceled, an exit at market; the
@@ -108,9 +99,7 @@ impl Agent {
             return;
         }
         out.events.push(AgentEvent::Info { ts: self.now, message: format!("flatten: {reason}") });
-        self.cancel_all(out);
-        self.pending = None;
-        self.close_position(ExitReason::Operator, Phase::OutOfSession, out);
+        self.stand_down(ExitReason::Operator, out);
         self.refresh_timer();
     }
 
@@ -124,9 +113,7 @@ impl Agent {
         self.disabled = true;
         self.recorder.on_halt(ts, reason);
         out.events.push(AgentEvent::State { ts, state: StateChange::Disabled, reason: reason.to_owned() });
-        self.cancel_all(out);
-        self.pending = None;
-        self.close_position(ExitReason::Operator, Phase::OutOfSession, out);
+        self.stand_down(ExitReason::Operator, out);
         self.halted_day = None;
         self.gate.halt(reason);
         self.refresh_timer();
@@ -138,6 +125,19 @@ impl Agent {
             return;
         }
         self.disabled = false;
+        self.reactivate(reason, out);
+    }
+
+    /// Cancel every working order, drop the decision waiting on them, and close the position
+    /// (an exit is always approved; the phase only matters for entries).
+    fn stand_down(&mut self, reason: ExitReason, out: &mut Outbox) {
+        self.cancel_all(out);
+        self.pending = None;
+        self.close_position(reason, Phase::OutOfSession, out);
+    }
+
+    /// Trading again, and said so.
+    fn reactivate(&mut self, reason: &str, out: &mut Outbox) {
         self.gate.set_state(TradingState::Active);
         out.events.push(AgentEvent::State {
             ts: self.now,
