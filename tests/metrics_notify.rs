@@ -803,7 +803,7 @@ fn setup_errors_name_the_webhook_and_never_a_secret_value() {
     let n = |format, daily: Option<&str>| Notify {
         webhooks: vec![webhook("desk", format, &[])],
         disconnected_seconds: None,
-        daily_summary_at: daily.map(str::to_owned),
+        daily_summary_at: daily.map(|d| d.parse().expect("a test time")),
     };
     let with = |pairs: &'static [(&'static str, &'static str)]| {
         move |_: &str| -> Result<SecretMap, SecretsError> {
@@ -834,13 +834,6 @@ fn setup_errors_name_the_webhook_and_never_a_secret_value() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("telegram webhook needs `chat_id`") && !e.contains("SECRET"), "{e}");
-    let e = notify::setup_with(
-        Some(&n(WebhookFormat::Slack, Some("25:99"))),
-        with(&[("url", "https://h.example/x")]),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("daily_summary_at `25:99`"), "{e}");
     let ok = notify::setup_with(
         Some(&n(WebhookFormat::Json, Some("16:30"))),
         with(&[("url", "https://h.example/SECRET")]),
@@ -936,4 +929,19 @@ fn runner_up_sends_the_kill_switch_to_a_webhook_from_the_vault() {
     // The webhook's token is in no output, even at debug level.
     assert!(!out.stdout.contains("tok-SECRET-42") && !out.stderr.contains("tok-SECRET-42"), "{}", out.stderr);
     drop(rt);
+}
+
+#[test]
+fn a_bad_summary_time_is_refused_by_validate_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("runner.yaml");
+    std::fs::write(
+        &fleet,
+        "version: 1\nnotify:\n  daily_summary_at: \"25:99\"\n  webhooks:\n    - name: desk\n      \
+         format: slack\n      credentials: desk-hook\n",
+    )
+    .unwrap();
+    let out = Run::new(["validate"]).arg(&fleet).run().code(1);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("runner.yaml:3:21") && text.contains("25:99"), "{text}");
 }

@@ -706,7 +706,7 @@ pub struct Notify {
     pub disconnected_seconds: Option<u32>,
     /// When the daily summary goes out, `HH:MM` New York time (default `16:15`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub daily_summary_at: Option<String>,
+    pub daily_summary_at: Option<ClockTime>,
 }
 
 /// One webhook.

@@ -116,14 +116,9 @@ pub fn setup_with(
     mut load: impl FnMut(&str) -> Result<SecretMap, SecretsError>,
 ) -> anyhow::Result<Option<NotifySetup>> {
     let Some(n) = notify else { return Ok(None) };
-    let summary_at = match n.daily_summary_at.as_deref() {
-        None => NaiveTime::from_hms_opt(16, 15, 0).expect("a valid time"),
-        Some(t) => parse_hhmm(t).ok_or_else(|| {
-            anyhow::anyhow!(
-                "notify.daily_summary_at `{t}` is not a time of day as HH:MM (New York time, e.g. 16:15)"
-            )
-        })?,
-    };
+    // A `ClockTime` in the fleet file: `runner validate` refuses a bad one at its position.
+    let summary_at =
+        n.daily_summary_at.map_or_else(|| NaiveTime::from_hms_opt(16, 15, 0).expect("a valid time"), |t| t.0);
     let mut hooks = Vec::with_capacity(n.webhooks.len());
     for w in &n.webhooks {
         let what = format!("notify webhook `{}`", w.name);
@@ -166,13 +161,6 @@ pub fn setup_with(
         queue: 256,
         grace: Duration::from_secs(3),
     }))
-}
-
-/// `HH:MM` (or `HH:MM:SS`).
-fn parse_hhmm(t: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(t.trim(), "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(t.trim(), "%H:%M:%S"))
-        .ok()
 }
 
 /// One notification, as every format draws it.
