@@ -389,6 +389,17 @@ async fn reads_events_metrics_and_the_openapi_document() {
     let r = http.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    // The run has orders and fills: its journal commits and sent orders are counted.
+    let text = r.text().await.unwrap();
+    let count = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(count(&format!("runner_journal_write_seconds_count{{agent=\"{AGENT}\"}}")) >= 1.0, "{text}");
+    assert!(
+        count(&format!("runner_orders_total{{agent=\"{AGENT}\",status=\"submitted\"}}")) >= 1.0,
+        "{text}"
+    );
     // The OpenAPI document is the committed one.
     let (status, _, doc) = call(http.get(server.url("/api/openapi.json"))).await;
     assert_eq!(status, 200);

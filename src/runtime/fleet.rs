@@ -348,8 +348,6 @@ pub(super) struct Slot {
     tally: Tally,
     /// When the hub last got this agent's snapshot after a market event.
     snapshot_at: Instant,
-    qty: Decimal,
-    avg: Price,
     /// The agent's trading day (days since 1970-01-01 in its session's zone).
     day: Option<i64>,
     day_start: Money,
@@ -369,6 +367,11 @@ pub(super) struct Slot {
 }
 
 impl Slot {
+    /// Signed quantity and average price (flat before the first fill).
+    fn position(&self) -> (Decimal, Price) {
+        self.tally.pos.unwrap_or_default()
+    }
+
     fn day_pnl(&self) -> Money {
         self.equity - self.day_start
     }
@@ -395,13 +398,16 @@ impl Slot {
             account: self.account.clone(),
             // The contract held, while one is; else what the recipe trades.
             instrument: crate::report::instrument_text(match &self.tally.held {
-                Some(held) if !self.qty.is_zero() => held,
+                Some(held) if !self.position().0.is_zero() => held,
                 _ => &self.instrument,
             }),
             run: self.run.clone(),
             state: self.state_text().to_owned(),
             health: self.health.to_string(),
-            position: PositionView { qty: self.qty.normalize(), avg_price: self.avg.round_dp(4).normalize() },
+            position: {
+                let (qty, avg) = self.position();
+                PositionView { qty: qty.normalize(), avg_price: avg.round_dp(4).normalize() }
+            },
             pnl_today: self.day_pnl().round_dp(2),
             pnl_total: (self.equity - self.starting_equity).round_dp(2),
             realized: self.tally.realized.round_dp(2),
@@ -541,8 +547,6 @@ async fn run_all(
                 tally: Tally::default(),
                 snapshot_at: now,
                 last_price: None,
-                qty: Decimal::ZERO,
-                avg: Decimal::ZERO,
                 day: None,
                 day_start: a.trader.agent().equity(),
                 equity: a.trader.agent().equity(),
@@ -714,12 +718,13 @@ fn status_lines(book: &Shared) -> Vec<String> {
     b.slots
         .iter()
         .map(|s| {
-            let state = if s.stopped { "stopped" } else { s.state.as_str() };
+            let (qty, avg) = s.position();
             format!(
-                "{}: {state}, position {} @ {}, day P&L {}, {}",
+                "{}: {}, position {} @ {}, day P&L {}, {}",
                 s.name,
-                s.qty.normalize(),
-                s.avg.round_dp(4),
+                s.state_text(),
+                qty.normalize(),
+                avg.round_dp(4),
                 s.day_pnl().round_dp(2),
                 s.health
             )
@@ -753,15 +758,15 @@ fn write_statuses(book: &Shared, opts: &RunOptions, hub: Option<&Hub>) {
                 }
                 s.health = health;
             }
-            let state = if s.stopped { "stopped" } else { s.state.as_str() };
+            let (qty, avg) = s.position();
             rows.push(AgentStatus {
                 agent: s.name.clone(),
                 account: s.account.clone(),
                 process: process.clone(),
                 run: s.run.clone(),
-                state: state.to_owned(),
-                position: s.qty.normalize().to_string(),
-                avg_price: s.avg.round_dp(4).to_string(),
+                state: s.state_text().to_owned(),
+                position: qty.normalize().to_string(),
+                avg_price: avg.round_dp(4).to_string(),
                 day_pnl: s.day_pnl().round_dp(2).to_string(),
                 equity: s.equity.round_dp(2).to_string(),
                 health: s.health.to_string(),
@@ -846,14 +851,7 @@ impl<'a> Out<'a> {
         |ev: &AgentEvent| {
             let hub = self.who.hub.as_deref();
             if let Some(s) = self.journal.as_mut() {
-                match hub {
-                    Some(h) => {
-                        let t0 = Instant::now();
-                        s.on_event(ev);
-                        h.metrics.observe_journal_write(self.who.index, t0.elapsed().as_secs_f64());
-                    }
-                    None => s.on_event(ev),
-                }
+                s.on_event(ev);
             }
             self.tally.count(ev);
             if let AgentEvent::External(x) = ev {
@@ -1186,54 +1184,45 @@ fn on_control(
     match control {
         Control::View => return Ok(Answer::View(Box::new(RunView::of(&agent.report_so_far())))),
         Control::Params => return Ok(Answer::Params(params.current())),
-        Control::Reload if !agent.stopped() => {
-            let rec = params.reload(by, trader)?;
-            if let Some(s) = journal.as_mut() {
-                s.control(&rec);
-            }
-            return Ok(Answer::Done(rec));
-        }
+        _ if agent.stopped() => return Err(format!("agent `{}` is stopping", who.name)),
         _ => {}
-    }
-    if agent.stopped() {
-        return Err(format!("agent `{}` is stopping", who.name));
     }
     let action = control.action();
     let reason = format!("{action} by {by}");
     let state = agent.trading_state();
     let command = match control {
         Control::Halt if state == TradingState::Halted => return Err("the agent is already halted".into()),
-        Control::Halt => Command::Halt { reason },
+        Control::Halt => Some(Command::Halt { reason }),
         Control::Resume if agent.disabled() => return Err("the agent is disabled: enable it".into()),
         Control::Resume if state == TradingState::Active => return Err("the agent is already active".into()),
-        Control::Resume => Command::Resume { reason },
+        Control::Resume => Some(Command::Resume { reason }),
         Control::Flatten if agent.position_qty().is_zero() && !agent.has_orders() => {
             return Err("the agent holds no position and has no working orders".into());
         }
-        Control::Flatten => Command::Flatten { reason },
+        Control::Flatten => Some(Command::Flatten { reason }),
         Control::Disable if agent.disabled() => return Err("the agent is already disabled".into()),
-        Control::Disable => Command::Disable { reason },
+        Control::Disable => Some(Command::Disable { reason }),
         Control::Enable if !agent.disabled() => return Err("the agent is not disabled".into()),
-        Control::Enable => Command::Enable { reason },
-        Control::SetParam { key, value } => {
-            let rec = params.set(&key, &value, by, trader)?;
-            if let Some(s) = journal.as_mut() {
-                s.control(&rec);
-            }
-            return Ok(Answer::Done(rec));
-        }
-        Control::View | Control::Params | Control::Reload => unreachable!("answered above"),
+        Control::Enable => Some(Command::Enable { reason }),
+        Control::SetParam { .. } | Control::Reload | Control::View | Control::Params => None,
     };
-    let mut out = Out::new(journal, who, tally);
-    trader.command(command, &mut out.sink());
-    drop(out);
-    let rec = ControlRecord {
-        action: action.to_owned(),
-        by: by.to_owned(),
-        key: None,
-        old: None,
-        new: None,
-        result: "applied".to_owned(),
+    let rec = match (command, control) {
+        (Some(command), _) => {
+            let mut out = Out::new(journal, who, tally);
+            trader.command(command, &mut out.sink());
+            drop(out);
+            ControlRecord {
+                action: action.to_owned(),
+                by: by.to_owned(),
+                key: None,
+                old: None,
+                new: None,
+                result: "applied".to_owned(),
+            }
+        }
+        (None, Control::SetParam { key, value }) => params.set(&key, &value, by, trader)?,
+        // Reload (view and params were answered above).
+        (None, _) => params.reload(by, trader)?,
     };
     if let Some(s) = journal.as_mut() {
         s.control(&rec);
@@ -1256,20 +1245,13 @@ struct Params {
 }
 
 impl Params {
+    /// The recipe as it was started: its text and typed load (`run::prepare` validated it
+    /// moments ago; the validator's passes run again on each edit).
     fn read(path: &Path) -> Self {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = path.display().to_string();
-        let (text, recipe) = match crate::recipe::load::read_source(path) {
-            Ok(src) => {
-                let rep = crate::recipe::validate::check_source(
-                    src.clone(),
-                    crate::recipe::schema::SchemaKind::Recipe,
-                    &base,
-                );
-                (Some(src.text), rep.recipe)
-            }
-            Err(_) => (None, None),
-        };
+        let text = crate::recipe::load::read_source(path).ok().map(|src| src.text);
+        let recipe = text.as_deref().and_then(|t| crate::recipe::from_yaml_str(t).ok());
         Self { path: path.to_path_buf(), name, text, base, recipe, waiting: Vec::new() }
     }
 
@@ -1460,6 +1442,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut held_signals: Vec<super::signal_feed::Inbound> = Vec::new();
     if let (Some(w), Some(s)) = (&signals, journal.as_mut()) {
         s.set_signal_source(w.source.clone());
+    }
+    if let (Some(s), Some(h)) = (journal.as_mut(), ctx.hub.as_ref()) {
+        let (h, i) = (Arc::clone(h), ctx.index);
+        s.observe_commits(move |d| h.metrics.observe_journal_write(i, d.as_secs_f64()));
     }
     // What the start reconciled, for the operator (and the webhooks) as the agent's warnings.
     if let (Some(s), Some(h)) = (journal.as_mut(), ctx.hub.as_deref()) {
@@ -1764,10 +1750,6 @@ fn publish(agent: &Agent, ctx: &AgentCtx, market: bool, tally: &Tally) -> Option
     s.equity = equity;
     s.state = agent.trading_state();
     s.disabled = agent.disabled();
-    if let Some((q, a)) = tally.pos {
-        s.qty = q;
-        s.avg = a;
-    }
     s.last_price = agent.last_price();
     s.tally.clone_from(tally);
     // The hub gets the numbers after every step but market data, and at most five times a

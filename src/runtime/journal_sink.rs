@@ -102,6 +102,8 @@ pub struct JournalSink {
     /// What the start found worth telling an operator (a reconciliation that adopted the
     /// venue's state): the fleet puts it on its bus once the run begins.
     notes: Vec<String>,
+    /// Told how long each commit took (the fleet's `runner_journal_write_seconds`).
+    commit_observer: Option<Box<dyn FnMut(std::time::Duration) + Send>>,
 }
 
 fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
@@ -179,6 +181,7 @@ impl JournalSink {
             signal_step: None,
             step: None,
             notes: Vec::new(),
+            commit_observer: None,
         })
     }
 
@@ -321,6 +324,7 @@ impl JournalSink {
         });
         let synced = self.journal.set_synced(must_sync);
         self.keep(synced);
+        let started = self.commit_observer.is_some().then(std::time::Instant::now);
         let r = self.journal.batch().and_then(|mut b| {
             for r in &recs {
                 match r {
@@ -336,7 +340,16 @@ impl JournalSink {
             }
             b.commit()
         });
+        if let (Some(t), Some(observe)) = (started, self.commit_observer.as_mut()) {
+            observe(t.elapsed());
+        }
         self.keep(r);
+    }
+
+    /// Tell `f` how long each commit takes (its records, their audit entries, the fsync when
+    /// there is one).
+    pub fn observe_commits(&mut self, f: impl FnMut(std::time::Duration) + Send + 'static) {
+        self.commit_observer = Some(Box::new(f));
     }
 
     fn keep<T>(&mut self, r: Result<T, JournalError>) {

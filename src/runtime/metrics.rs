@@ -229,7 +229,11 @@ impl Metrics {
             feed.clone(),
         );
         let journal = Family::<AgentLabel, Hist, fn() -> Hist>::new_with_constructor(new_journal_hist);
-        r.register("journal_write_seconds", "Time to journal one agent event, in seconds.", journal.clone());
+        r.register(
+            "journal_write_seconds",
+            "Time of one journal commit of the agent, in seconds.",
+            journal.clone(),
+        );
         let equity = gauge_family(&mut r, "equity_dollars", "Account equity now.");
         let pnl_today =
             gauge_family(&mut r, "pnl_today_dollars", "Equity change since the trading day's start.");
@@ -345,7 +349,7 @@ impl Metrics {
         }
     }
 
-    /// Agent `agent`'s journal took this many seconds to write one event.
+    /// One journal commit of agent `agent` took this many seconds.
     #[inline]
     pub fn observe_journal_write(&self, agent: usize, seconds: f64) {
         if let Some(s) = self.slots.get(agent) {

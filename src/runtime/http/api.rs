@@ -119,7 +119,7 @@ pub fn router(state: AppState) -> Router {
             .route("/api/agents/{name}/fills", get(|s, p, q| journal_rows(s, p, q, Table::Fills)))
             .route("/api/agents/{name}/denials", get(|s, p, q| journal_rows(s, p, q, Table::Denials)))
             .route("/api/agents/{name}/controls", get(|s, p, q| journal_rows(s, p, q, Table::Controls)))
-            .route("/api/agents/{name}/params", get(params))
+            .route("/api/agents/{name}/params", get(|s, c, p| control(s, c, p, Control::Params)))
             .route("/api/events", get(super::sse::events))
             .route("/metrics", get(metrics));
     }
@@ -295,14 +295,6 @@ async fn journal_rows(
         return Ok(axum::Json(Vec::<serde_json::Value>::new()).into_response());
     };
     blocking(tokio::task::spawn_blocking(move || rows::of_run(&journal, table, &agent.run, limit)).await)
-}
-
-async fn params(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(name): Path<String>,
-) -> Answered {
-    run_control(&state, peer, &name, Control::Params).await
 }
 
 async fn control(
