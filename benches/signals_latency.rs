@@ -1,12 +1,15 @@
 //! Signal appended to a Redis stream → the order it causes handed to the venue client, through
 //! a real local `redis-server` (XADD by the publisher, XREADGROUP/XACK by runner), the real
-//! signal source, `runner up`'s agent loop and journal (the signal and its order are written,
-//! fsync'ed, before the order leaves), with prices from the in-repo fake Alpaca's stream. The
+//! signal source, `runner up`'s agent loop and journal (the signal and its order are written
+//! before the order leaves, fsync'ed after it), with prices from the in-repo fake Alpaca's stream. The
 //! venue client fills at once (see [`InstantVenue`]): what is timed is runner's own path.
 //!
-//! `cargo bench --bench signals_latency` prints p50/p99/max over 1,000 signals (each one sent
-//! once the previous one's orders are out, alternating buy and sell: every sell after the first
-//! buy closes the long before it opens the short, and the latency is to its first order).
+//! `cargo bench --bench signals_latency` prints p50/p90/p99/max for two phases of 1,000
+//! signals, alternating buy and sell (every sell after the first buy closes the long before it
+//! opens the short; the latency is to its first order): first each signal published once the
+//! one before is acknowledged (nothing pending in the group) after a random pause under 1 ms —
+//! signals as they come in trading; then back to back, each as soon as the one before has its
+//! orders out, while runner still syncs and acknowledges that one.
 
 #[path = "../tests/support/fake_alpaca/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -38,6 +41,19 @@ use runner::secrets::SecretMap;
 use runner::venue::{ExecutionClient, VenueEvent, VenueFuture};
 
 const SIGNALS: usize = 1_000;
+
+/// Entries of the bench's group read and not yet acknowledged (`XPENDING` summary).
+fn pending(conn: &mut redis::Connection) -> i64 {
+    let v: redis::Value =
+        redis::cmd("XPENDING").arg("spy").arg("runner:bench").query(conn).expect("XPENDING");
+    match v {
+        redis::Value::Array(parts) => match parts.first() {
+            Some(redis::Value::Int(n)) => *n,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
 
 /// When each order was handed to the venue client, and a wake-up for the publisher.
 #[derive(Default)]
@@ -191,49 +207,70 @@ fn main() {
             let at = chrono::DateTime::parse_from_rfc3339("2013-10-07T14:00:00Z").expect("ts").to_utc();
             fake.publish_trade("SPY", at, PRICE, Decimal::from(100));
             std::thread::sleep(Duration::from_millis(500));
-            let mut latencies = Vec::with_capacity(SIGNALS);
             let mut expected = 0;
-            for i in 0..SIGNALS {
-                let direction = if i % 2 == 0 { "b" } else { "s" };
-                let before = submits.times.lock().unwrap().len();
-                let t0 = Instant::now();
-                let _: String = redis::cmd("XADD")
-                    .arg("spy")
-                    .arg("*")
-                    .arg("Ticker")
-                    .arg("SPY")
-                    .arg("Direction")
-                    .arg(direction)
-                    .query(&mut conn)
-                    .expect("XADD");
-                // The first signal opens; each later one closes, then opens the other way.
-                expected += if i == 0 { 1 } else { 2 };
-                // Waits without spinning: the publisher must not take a core from runner.
-                let s = submits.times.lock().unwrap();
-                let (s, timeout) = submits
-                    .more
-                    .wait_timeout_while(s, Duration::from_secs(10), |s| s.len() < expected)
-                    .unwrap();
-                assert!(!timeout.timed_out(), "signal {i} caused no orders");
-                latencies.push(s[before].saturating_duration_since(t0));
-            }
+            let mut phase = |spaced: bool, first: usize| -> Vec<Duration> {
+                let mut latencies = Vec::with_capacity(SIGNALS);
+                for i in first..first + SIGNALS {
+                    if spaced {
+                        // As signals come in trading: the one before is handled and
+                        // acknowledged (nothing pending in the group), then a random pause.
+                        while pending(&mut conn) > 0 {
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        std::thread::sleep(Duration::from_micros(rand::Rng::gen_range(
+                            &mut rand::thread_rng(),
+                            0..1_000,
+                        )));
+                    }
+                    let direction = if i % 2 == 0 { "b" } else { "s" };
+                    let before = submits.times.lock().unwrap().len();
+                    let t0 = Instant::now();
+                    let _: String = redis::cmd("XADD")
+                        .arg("spy")
+                        .arg("*")
+                        .arg("Ticker")
+                        .arg("SPY")
+                        .arg("Direction")
+                        .arg(direction)
+                        .query(&mut conn)
+                        .expect("XADD");
+                    // The first signal opens; each later one closes, then opens the other way.
+                    expected += if i == 0 { 1 } else { 2 };
+                    // Waits without spinning: the publisher must not take a core from runner.
+                    let s = submits.times.lock().unwrap();
+                    let (s, timeout) = submits
+                        .more
+                        .wait_timeout_while(s, Duration::from_secs(10), |s| s.len() < expected)
+                        .unwrap();
+                    assert!(!timeout.timed_out(), "signal {i} caused no orders");
+                    latencies.push(s[before].saturating_duration_since(t0));
+                }
+                latencies
+            };
+            let spaced = phase(true, 0);
+            let back_to_back = phase(false, SIGNALS);
             // SAFETY: signalling this process: the run stops as on Ctrl-C.
             unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
-            latencies
+            (spaced, back_to_back)
         })
     };
     drop(_entered);
     fleet::run(&rt, signals, agents, &opts, None).expect("run");
-    let mut l = publisher.join().expect("publisher");
-    l.sort_unstable();
-    let q = |f: f64| l[((f * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1];
-    eprintln!(
-        "signals_latency: XADD → first order handed to the broker client, {} signals through redis-server, \
-         the journal (fsync) and the agent loop: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
-        l.len(),
-        q(0.50),
-        q(0.90),
-        q(0.99),
-        l[l.len() - 1]
-    );
+    let (spaced, back_to_back) = publisher.join().expect("publisher");
+    for (what, mut l) in [
+        ("each once the one before is acknowledged, after a random pause under 1 ms", spaced),
+        ("back to back, each as soon as the one before has its orders out", back_to_back),
+    ] {
+        l.sort_unstable();
+        let q = |f: f64| l[((f * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1];
+        eprintln!(
+            "signals_latency: XADD → first order handed to the broker client, {} signals through redis-server, \
+             the journal and the agent loop, {what}: p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+            l.len(),
+            q(0.50),
+            q(0.90),
+            q(0.99),
+            l[l.len() - 1]
+        );
+    }
 }

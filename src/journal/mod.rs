@@ -19,7 +19,7 @@ pub use record::{
     ControlRecord, DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, NewRun, OrderRecord,
     OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
 };
-pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport, checkpoint};
+pub use store::{Batch, Durability, Filter, Journal, JournalError, VerifyReport, WalSync, checkpoint};
 pub use totals::RunTotals;
 
 /// Default journal location, relative to the project directory.

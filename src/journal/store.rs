@@ -238,6 +238,14 @@ pub enum JournalError {
     /// recorded (nor, by the runtime, sent).
     #[error("client order id {0} was already submitted; an order is never sent twice")]
     DuplicateOrderId(ClientOrderId),
+    /// The write-ahead log could not be pushed to disk ([`WalSync::sync`]).
+    #[error("cannot sync journal {}: {source}", path.display())]
+    Sync {
+        /// The journal's write-ahead log.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// `end_run` for a run that was never begun or has already ended.
     #[error("run {run} is unknown or already ended")]
     UnknownRun {
@@ -275,6 +283,28 @@ impl VerifyReport {
     /// True when no problem was found.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+}
+
+/// Pushes a journal's write-ahead log to disk ([`Journal::wal_sync`]). SQLite appends every
+/// commit to the `-wal` file and, under `synchronous=FULL`, fsyncs it before the commit
+/// returns; this is the same fsync of the same file, taken later and elsewhere: once it
+/// returns, every commit written before it survives power loss (a checkpoint that already
+/// moved them into the database file synced that file first).
+#[derive(Debug, Clone)]
+pub struct WalSync {
+    wal: PathBuf,
+}
+
+impl WalSync {
+    /// fsync the write-ahead log (its data, and its length). No log means nothing unsynced.
+    pub fn sync(&self) -> Result<(), JournalError> {
+        let err = |source| JournalError::Sync { path: self.wal.clone(), source };
+        match std::fs::OpenOptions::new().read(true).write(true).open(&self.wal) {
+            Ok(f) => f.sync_data().map_err(err),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err(e)),
+        }
     }
 }
 
@@ -888,6 +918,18 @@ impl Journal {
         Ok(())
     }
 
+    /// A handle that pushes this journal's write-ahead log to disk from any thread
+    /// ([`WalSync::sync`]), so commits written with [`Journal::set_synced`]`(false)` are made
+    /// as durable as synced ones without holding the connection. `None` under
+    /// [`Durability::ProcessCrash`], which never syncs.
+    pub fn wal_sync(&self) -> Option<WalSync> {
+        (self.durability == Durability::Full).then(|| {
+            let mut wal = self.path.clone().into_os_string();
+            wal.push("-wal");
+            WalSync { wal: PathBuf::from(wal) }
+        })
+    }
+
     /// Leave checkpoints (copying the WAL back into the database file, with its own fsyncs) to
     /// [`checkpoint`] called from elsewhere, so no commit of this connection ever runs one: a
     /// live agent's commits stand between a decision and its order leaving, and SQLite's
@@ -906,7 +948,10 @@ impl Journal {
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         // WAL: readers never block the writer. FULL fsyncs the WAL at every commit, NORMAL
         // only hands it to the OS (see `Durability`); both keep the file consistent.
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql)?;
+        // Turning a new file to WAL takes its exclusive lock without waiting on the busy handler:
+        // processes opening one new journal at once wait their turn here instead.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))).map_err(sql)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "Journal could not switch to WAL mode.");
         }
@@ -1460,6 +1505,22 @@ impl Journal {
 /// The stored text of a run mode (`backtest`, `paper`, `live`).
 pub fn mode_text(mode: super::RunMode) -> String {
     enum_text(&mode)
+}
+
+/// Run `f` again while SQLite answers "database is locked" (for up to 10 s, as the busy
+/// timeout), for the few operations that do not wait on the busy handler themselves.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Copy what the WAL holds back into the journal at `path` without waiting on its writers

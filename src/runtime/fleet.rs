@@ -1061,8 +1061,9 @@ struct SignalCounts {
 }
 
 /// One signal from the source: checked (readable, this agent's ticker, not seen before, not
-/// stale), handed to the agent, journaled, and only then answered (the source acknowledges
-/// it to its publisher after that).
+/// stale), handed to the agent and journaled. Returns its answer, sent by [`answer_signals`]
+/// once the journal's records are on disk (the source acknowledges it to its publisher after
+/// that); `None` when the journal failed (no answer: it is never acknowledged).
 #[allow(clippy::too_many_arguments)]
 fn on_signal(
     inbound: super::signal_feed::Inbound,
@@ -1072,7 +1073,7 @@ fn on_signal(
     counts: &mut SignalCounts,
     who: &Who,
     tally: &mut Tally,
-) {
+) -> Option<(tokio::sync::oneshot::Sender<super::signal_feed::Verdict>, super::signal_feed::Verdict)> {
     let name = who.name.as_str();
     use super::signal_feed::{Side as SigSide, Verdict};
     let super::signal_feed::Inbound { id, published, body, reply } = inbound;
@@ -1158,14 +1159,54 @@ fn on_signal(
     };
     // A journal that failed to write: no answer, so the source never acknowledges it.
     if journal.as_ref().and_then(JournalSink::error).is_some() {
-        return;
+        return None;
+    }
+    Some((reply, verdict))
+}
+
+/// Answer signals (their sources acknowledge them to the publisher next) once the journal's
+/// records of them are on disk: the fsync they owe runs first. A journal that failed answers
+/// none, so none is acknowledged (each is delivered again), and the error is returned.
+async fn answer_signals(
+    answers: Vec<(tokio::sync::oneshot::Sender<super::signal_feed::Verdict>, super::signal_feed::Verdict)>,
+    journal: &mut Option<JournalSink>,
+) -> Result<(), String> {
+    durable(journal).await?;
+    if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
+        return Err(e.to_string());
     }
     // Test hook: die as `kill -9` would, after the journal write and before the ack
     // (tests/signals_up.rs).
-    if std::env::var_os("RUNNER_TEST_ABORT_BEFORE_SIGNAL_ACK").is_some() {
+    if !answers.is_empty() && std::env::var_os("RUNNER_TEST_ABORT_BEFORE_SIGNAL_ACK").is_some() {
         std::process::abort();
     }
-    let _ = reply.send(verdict);
+    for (reply, verdict) in answers {
+        let _ = reply.send(verdict);
+    }
+    Ok(())
+}
+
+/// Run the fsync the journal owes for the last step's commits (an order that left, a signal's
+/// verdict, a halt, an operator's action; see [`JournalSink::take_unsynced`]) on a blocking
+/// thread: this worker is free meanwhile, so an order just handed to the execution task goes
+/// out while the disk works. The agent's next event waits for it. A failure fails the journal.
+async fn durable(journal: &mut Option<JournalSink>) -> Result<(), String> {
+    let Some(s) = journal.as_mut() else { return Ok(()) };
+    let Some(wal) = s.take_unsynced() else { return Ok(()) };
+    let here = wal.clone();
+    let r = match tokio::task::spawn_blocking(move || wal.sync()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "journal sync task did not run; syncing here");
+            here.sync()
+        }
+    };
+    if let Err(e) = r {
+        let msg = e.to_string();
+        s.sync_failed(e);
+        return Err(msg);
+    }
+    Ok(())
 }
 
 /// An operator's control, carried out at once (between two events): halt, resume, flatten,
@@ -1478,6 +1519,11 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         failure = Some(format!("{name}: market data: {e}"));
     }
     while failure.is_none() {
+        // The last step's owed fsync, now that its requests have left.
+        if let Err(e) = durable(&mut journal).await {
+            failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+            break;
+        }
         let wake = trader.agent().next_timer().and_then(|t| clock.wake_at(&t));
         tokio::select! {
             biased;
@@ -1532,10 +1578,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                             held_signals.push(inbound);
                             continue;
                         }
-                        if let Some(w) = signals.as_ref() {
-                            on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally);
-                        }
-                        if let Some(e) = journal.as_ref().and_then(JournalSink::error) {
+                        let answer = signals.as_ref().and_then(|w| {
+                            on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally)
+                        });
+                        if let Err(e) = answer_signals(answer.into_iter().collect(), &mut journal).await {
                             failure = Some(format!("{name}: journal write failed, stopping: {e}"));
                             break;
                         }
@@ -1554,6 +1600,10 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     }
                 }
                 publish(trader.agent(), &ctx, false, &tally);
+                // The control's record is on disk before the operator hears it is done.
+                if let Err(e) = durable(&mut journal).await {
+                    failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+                }
                 let _ = reply.send(answer);
             }
             Some(snapshot) = next_chain(&mut chain) => {
@@ -1608,8 +1658,13 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
                     trader.market(ev, &mut out.sink());
                 }
                 if !held_signals.is_empty() && trader.agent().has_price() && let Some(w) = signals.as_ref() {
+                    let mut answers = Vec::new();
                     for inbound in std::mem::take(&mut held_signals) {
-                        on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally);
+                        answers.extend(on_signal(inbound, &mut trader, w, &mut journal, &mut signal_counts, &who, &mut tally));
+                    }
+                    if let Err(e) = answer_signals(answers, &mut journal).await {
+                        failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+                        break;
                     }
                 }
                 count += 1;

@@ -25,7 +25,7 @@ use crate::engine::agent::{AgentEvent, StateChange};
 use crate::journal::AsOf;
 use crate::journal::{
     DayTradeRecord, DenialRecord, FillRecord, HaltRecord, HaltScope, Journal, JournalError, NewRun,
-    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord,
+    OrderRecord, OrderStatus, OrderType, PositionRecord, RunId, RunMode, RunRecord, SignalRecord, WalSync,
 };
 use crate::model::order::{OrderEvent, OrderKind, OrderRequest};
 use crate::model::{AccountId, AgentId, ClientOrderId, Price, Side, Timestamp};
@@ -104,6 +104,10 @@ pub struct JournalSink {
     notes: Vec<String>,
     /// Told how long each commit took (the fleet's `runner_journal_write_seconds`).
     commit_observer: Option<Box<dyn FnMut(std::time::Duration) + Send>>,
+    /// A commit of the current step carried what must survive power loss and was written
+    /// without its fsync: the driver takes it ([`Self::take_unsynced`]) once the step's
+    /// requests have left, and syncs before anything is acknowledged.
+    unsynced: bool,
 }
 
 fn side_word(s: crate::runtime::signal_feed::Side) -> &'static str {
@@ -182,6 +186,7 @@ impl JournalSink {
             step: None,
             notes: Vec::new(),
             commit_observer: None,
+            unsynced: false,
         })
     }
 
@@ -284,6 +289,22 @@ impl JournalSink {
         self.step = None;
     }
 
+    /// The fsync a step's commits still owe (an order that left, a signal's verdict, a halt, an
+    /// operator's action were written without it), once: run it ([`WalSync::sync`], blocking)
+    /// before acknowledging anything, and report a failure with [`Self::sync_failed`]. Later
+    /// synced commits cover it too. `None` when nothing is owed.
+    pub fn take_unsynced(&mut self) -> Option<WalSync> {
+        if !std::mem::take(&mut self.unsynced) {
+            return None;
+        }
+        self.journal.wal_sync()
+    }
+
+    /// The owed fsync failed: the journal is failed like a failed write (the driver stops).
+    pub fn sync_failed(&mut self, e: JournalError) {
+        self.keep::<()>(Err(e));
+    }
+
     /// Journal `recs`: now when outside a step or `durable_now` (everything of the step so far
     /// with them), else at the step's end.
     fn write(&mut self, recs: impl IntoIterator<Item = Rec>, durable_now: bool) {
@@ -314,16 +335,24 @@ impl JournalSink {
         if recs.is_empty() {
             return;
         }
-        // Group commit (`Journal::set_synced`): fsync'ed when the batch holds what must survive
-        // power loss before anything else happens: an order about to leave, a signal's verdict
-        // (acknowledged next), a halt, a day trade, an operator's action.
+        // Group commit (`Journal::set_synced`): a batch holding what must survive power loss
+        // (an order about to leave, a signal's verdict, a halt, a day trade, an operator's
+        // action) is fsync'ed. Inside a step the commit is written at once (it outlives the
+        // process) and its fsync is left to the driver, which takes it right after the step's
+        // requests have left and before any acknowledgement ([`Self::take_unsynced`]): the fsync
+        // stays off the path from a decision to its order. Status changes, fills and positions
+        // ride on the next fsync.
         let must_sync = recs.iter().any(|r| match r {
             Rec::Order(o) => o.status == OrderStatus::Submitted,
             Rec::Signal(_) | Rec::Halt(_) | Rec::DayTrade(_) | Rec::Control(_) => true,
             Rec::Fill(_) | Rec::Position(_) | Rec::Denial(_) => false,
         });
-        let synced = self.journal.set_synced(must_sync);
+        let sync_now = must_sync && self.step.is_none();
+        let synced = self.journal.set_synced(sync_now);
         self.keep(synced);
+        if must_sync && !sync_now {
+            self.unsynced = true;
+        }
         let started = self.commit_observer.is_some().then(std::time::Instant::now);
         let r = self.journal.batch().and_then(|mut b| {
             for r in &recs {
@@ -724,6 +753,57 @@ mod tests {
     }
 
     /// A journal where an earlier paper run of agent `a` on `acct` left `positions` open.
+    #[test]
+    fn an_order_in_a_step_is_written_before_it_leaves_and_synced_once_after() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let j = Journal::open_with(dir.path().join("j.db"), Durability::Full).expect("journal");
+        let info = SinkInfo {
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: "SPY".into(),
+            recipe: "r.yaml".into(),
+            mode: RunMode::Paper,
+        };
+        let mut s = JournalSink::begin(j, info, BTreeMap::new()).expect("begin");
+        let order = OrderRecord {
+            client_order_id: ClientOrderId::from("a-x-1"),
+            run: Some(s.run.clone()),
+            agent: AgentId::from("a"),
+            account: AccountId::from("acct"),
+            instrument: InstrumentId::from("SPY"),
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            qty: dec!(10),
+            limit_price: None,
+            stop_price: None,
+            status: OrderStatus::Submitted,
+            time: Utc::now(),
+        };
+        s.begin_step();
+        s.write([Rec::Order(order.clone())], true);
+        // Written (another connection reads it, as a restart after kill -9 would) before the
+        // step ends and the order leaves; the fsync is owed, not taken.
+        let other = Journal::open(dir.path().join("j.db")).expect("second connection");
+        let seen = other.order_history(&ClientOrderId::from("a-x-1")).expect("orders");
+        assert_eq!(seen.len(), 1, "the order is in the journal before it leaves");
+        assert!(s.unsynced, "its fsync is owed");
+        s.end_step();
+        let wal = s.take_unsynced().expect("owed once");
+        wal.sync().expect("fsync of the WAL");
+        assert!(s.take_unsynced().is_none(), "and only once");
+        // A fill alone owes nothing; outside a step a submitted order is synced in its commit.
+        s.begin_step();
+        s.write([Rec::Order(OrderRecord { status: OrderStatus::Filled, ..order.clone() })], false);
+        s.end_step();
+        assert!(s.take_unsynced().is_none());
+        s.write([Rec::Order(OrderRecord { client_order_id: ClientOrderId::from("a-x-2"), ..order })], true);
+        assert!(s.take_unsynced().is_none());
+        assert!(s.error().is_none());
+        // A backtest journal never syncs.
+        let bt = sink(&dir.path().join("bt"));
+        assert!(bt.journal.wal_sync().is_none());
+    }
+
     fn crashed_with(dir: &std::path::Path, positions: &[(&str, Decimal, Decimal)]) -> RunId {
         let mut j = Journal::open_with(dir.join("j.db"), Durability::ProcessCrash).expect("journal");
         let run = j

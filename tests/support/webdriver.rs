@@ -237,10 +237,17 @@ impl Browser {
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
 
-    /// The rendered text of the first element matching `css`.
+    /// The rendered text of the first element matching `css`. The page redraws its tables as
+    /// events arrive: an element replaced between finding and reading it is found again.
     pub async fn text_of(&self, css: &str) -> WdResult<String> {
-        let e = self.find(css).await?;
-        self.text(&e).await
+        let mut tries = 0;
+        loop {
+            let e = self.find(css).await?;
+            match self.text(&e).await {
+                Err(err) if err.0.contains("stale element") && tries < 5 => tries += 1,
+                r => return r,
+            }
+        }
     }
 
     /// Run `script` (a function body; `arguments` holds `args`) and return its result.
