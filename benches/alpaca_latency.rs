@@ -228,6 +228,7 @@ fn main() {
         stale_halt_after: None,
         journal: dir.path().join("unused.db"),
         notify: None,
+        restart: None,
     };
     let tape = tape();
     let publisher = {

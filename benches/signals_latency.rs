@@ -196,6 +196,7 @@ fn main() {
         stale_halt_after: None,
         journal: dir.path().join("j.db"),
         notify: None,
+        restart: None,
     };
     let publisher = {
         let fake = Arc::clone(&fake);

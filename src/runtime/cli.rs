@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use chrono::NaiveDate;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use super::account_lock::{AccountKey, AccountLock, LockError};
 use super::fleet::{self, FleetSettings, Overrides};
@@ -370,7 +371,7 @@ fn say_restored(name: &str, p: &run::Prepared, restored: &crate::runtime::journa
 
 /// For an options recipe on live Alpaca data: the listed chain's poller, started.
 fn chain_poller(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     p: &run::Prepared,
     credentials: &super::credentials::Credentials,
 ) -> anyhow::Result<Option<tokio::sync::mpsc::Receiver<std::sync::Arc<crate::model::chain::ChainSnapshot>>>> {
@@ -394,7 +395,7 @@ type Started = Result<(fleet::Trader, Option<tokio::sync::mpsc::Receiver<VenueIn
 /// An agent on a remote venue: its cash is the account's, the account is reconciled with the
 /// journal (`super::live`), and its execution task is started.
 fn start_remote(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     p: &run::Prepared,
     mut client: Box<dyn crate::venue::ExecutionClient>,
     sink: &mut JournalSink,
@@ -450,6 +451,192 @@ fn start_remote(
     Ok(Ok((fleet::Trader::Remote(Box::new(remote)), Some(venue))))
 }
 
+/// What starting one agent needs besides its recipe: the runtime, the fleet's journal and
+/// vault, and the command's flags. `runner up` starts every agent with it, and a reload that
+/// changed more than parameters starts one again ([`Restarts`]).
+struct StartEnv {
+    handle: tokio::runtime::Handle,
+    journal: PathBuf,
+    secrets_dir: PathBuf,
+    speed: Option<Speed>,
+    adopt: bool,
+    live: bool,
+}
+
+/// One recipe made ready to start: prepared (validated in full), its secrets decrypted in
+/// memory, its venue and market data built — everything that may fail before anything is
+/// locked or journaled.
+struct Staged {
+    p: run::Prepared,
+    recipe: RecipeRef,
+    creds: super::credentials::Credentials,
+    execution: Execution,
+    data: MarketData,
+}
+
+/// Stage the recipe at `path` (see [`Staged`]).
+fn stage(env: &StartEnv, path: &Path) -> anyhow::Result<Staged> {
+    let p = run::prepare(path)?;
+    let recipe = recipe_ref(path)?;
+    let creds = super::credentials::unlock(&p.recipe, path, &env.secrets_dir)?;
+    if p.recipe.broker.environment == crate::recipe::model::Environment::Live && !env.live {
+        return Err(ExitError::failed(format!(
+            "{}: broker.environment: live trades real money; add --live to the command line to \
+             confirm (nothing was started)",
+            path.display()
+        ))
+        .into());
+    }
+    // Live clients start their connection tasks on the runtime.
+    let _entered = env.handle.enter();
+    let execution = super::venues::execution(&p, &creds)
+        .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
+    let data = super::venues::market_data(&p, DateRange::default(), &creds)
+        .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
+    Ok(Staged { p, recipe, creds, execution, data })
+}
+
+/// Why an agent did not start.
+enum StartFailed {
+    /// Before its run began (its signal source, the journal): nothing of it was journaled.
+    Before(anyhow::Error),
+    /// Its run began and was refused (reconciliation with the venue); the run is ended as
+    /// refused.
+    Refused(String),
+}
+
+/// Begin the run of the agent staged from `path`: its signal source, its journal run
+/// (restored from earlier runs and reconciled with its venue), its venue's tasks. The
+/// caller holds the account lock.
+fn start_agent(
+    env: &StartEnv,
+    path: &Path,
+    staged: Staged,
+) -> Result<(fleet::FleetAgent, RunInfo), StartFailed> {
+    let Staged { p, recipe, creds, execution, data } = staged;
+    let p = &p;
+    let before = |e: anyhow::Error| StartFailed::Before(e);
+    let name = p.recipe.agent.clone();
+    // The signal source, after the account lock and before this agent's run begins.
+    let wiring = {
+        let _entered = env.handle.enter();
+        super::signal_feed::start(&p.recipe, path, &creds)
+    };
+    let wiring =
+        wiring.map_err(|why| StartFailed::Before(ExitError::failed(format!("{name}: {why}")).into()))?;
+    if let Some(w) = &wiring {
+        say(&format!("{name}: signals from {} (max age {:?})\n", w.source, w.max_age));
+    }
+    let journal = open_journal(&env.journal, Durability::Full).map_err(before)?;
+    let mut meta = metadata(p, &recipe);
+    let speed = env.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
+    let (feed, first, source) = match data {
+        MarketData::Replay(replay) => {
+            // The restart rebuild inherits only what happened before this run's first market
+            // event (crate::journal::history); peek at it with a second reader of the same data.
+            let first = run::open_replay(p, DateRange::default())
+                .map_err(before)?
+                .next()
+                .transpose()
+                .map_err(|e| before(ExitError::usage(format!("{}: {e}", p.data.display())).into()))?;
+            let source = format!("replaying {} at {speed}", p.data.display());
+            (fleet::Feed::Replay { replay, speed }, first, source)
+        }
+        MarketData::Live { client, subscriptions } => {
+            let source = format!("live {} data", crate::recipe::kind_name(&p.recipe.provider.kind));
+            (fleet::Feed::Live { client, subscriptions }, None, source)
+        }
+    };
+    if let Some(first) = &first {
+        meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
+    }
+    // What a restart takes over is stamped at the first market event (or now).
+    let start = first.map_or_else(|| crate::model::Timestamp::from_datetime(&chrono::Utc::now()), |e| e.ts());
+    let (mode, venue_label) = match &execution {
+        Execution::Simulated(_) => (RunMode::Paper, "paper broker".to_owned()),
+        Execution::Remote { live, .. } => (
+            if *live { RunMode::Live } else { RunMode::Paper },
+            format!(
+                "{} {}",
+                crate::recipe::kind_name(&p.recipe.broker.kind),
+                if *live { "LIVE (real money)" } else { "paper account" }
+            ),
+        ),
+    };
+    let mut sink = JournalSink::begin(journal, sink_info(p, path, mode), meta).map_err(|e| {
+        before(
+            match e {
+                JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
+                e => ExitError::usage(format!("journal {}: {e}", env.journal.display())),
+            }
+            .into(),
+        )
+    })?;
+    // The fleet's checkpointer copies the WAL back, never an agent's commit (fleet::run).
+    sink.defer_checkpoints();
+    let started = (|| -> anyhow::Result<Started> {
+        let restored = sink
+            .restore()
+            .map_err(|e| ExitError::usage(format!("journal {}: {e}", env.journal.display())))?;
+        say(&format!(
+            "{name}: {venue_label}, account {}, {source}, journal {} (run {})\n",
+            p.recipe.broker.account,
+            shown_path(&env.journal).display(),
+            sink.run_id()
+        ));
+        say_restored(&name, p, &restored);
+        // The PDT window persists across runs: the agent's compliance state counts them.
+        let restored_trades: Vec<DayTrade> = restored
+            .day_trades
+            .iter()
+            .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
+            .collect();
+        let adopt = env.adopt || p.recipe.broker.reconcile == Reconcile::Adopt;
+        Ok(match execution {
+            Execution::Simulated(venue) => {
+                let mut run = run::build_lockstep(p, *venue)?;
+                run.parts_mut().0.restore_day_trades(&restored_trades);
+                reconcile(p, &mut run, &mut sink, &restored, adopt, start)
+                    .map(|()| (fleet::Trader::Sim(Box::new(run)), None))
+            }
+            Execution::Remote { client, .. } => {
+                start_remote(&env.handle, p, client, &mut sink, &restored, &restored_trades, adopt)?
+            }
+        })
+    })();
+    let (trader, venue) = match started {
+        Ok(Ok(started)) => started,
+        Ok(Err(why)) => {
+            let _ = sink.end(&format!("refused: {}", why.lines().next().unwrap_or_default()));
+            return Err(StartFailed::Refused(why));
+        }
+        Err(e) => {
+            let _ = sink.end(&format!("refused: {name}: {e}"));
+            return Err(StartFailed::Before(e));
+        }
+    };
+    let info = run_info(p, sink.run_id(), mode, format!("{venue_label}, {source}"), recipe);
+    let chain = match chain_poller(&env.handle, p, &creds) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = sink.end(&format!("refused: {name}: {e}"));
+            return Err(StartFailed::Before(e));
+        }
+    };
+    let agent = fleet::FleetAgent {
+        signals: wiring,
+        trader,
+        feed,
+        venue,
+        chain,
+        name,
+        account: p.recipe.broker.account.clone(),
+        sink: Some(sink),
+        recipe: path.to_path_buf(),
+    };
+    Ok((agent, info))
+}
+
 /// Run `runner up`.
 pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     if args.recipes.len() > 1 && args.output.trades_csv.is_some() {
@@ -476,36 +663,22 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     // in memory, before anything trades; they are held (and wiped on drop) for the whole run.
     // Each recipe's venue and market data come from the registry, which refuses a kind this
     // build has no adapter for before anything is locked or journaled.
-    let mut prepared = Vec::with_capacity(args.recipes.len());
-    let mut credentials = Vec::with_capacity(args.recipes.len());
-    let mut venues = Vec::with_capacity(args.recipes.len());
-    let mut recipes = Vec::with_capacity(args.recipes.len());
+    let env = StartEnv {
+        handle: rt.handle().clone(),
+        journal: settings.journal.clone(),
+        secrets_dir: settings.secrets_dir.clone(),
+        speed: args.speed,
+        adopt: args.adopt,
+        live: args.live,
+    };
+    let mut staged = Vec::with_capacity(args.recipes.len());
     for path in &args.recipes {
-        let p = run::prepare(path)?;
-        recipes.push(recipe_ref(path)?);
-        let creds = super::credentials::unlock(&p.recipe, path, &settings.secrets_dir)?;
-        if p.recipe.broker.environment == crate::recipe::model::Environment::Live && !args.live {
-            return Err(ExitError::failed(format!(
-                "{}: broker.environment: live trades real money; add --live to the command line to \
-                 confirm (nothing was started)",
-                path.display()
-            ))
-            .into());
-        }
-        // Live clients start their connection tasks on the runtime.
-        let _entered = rt.enter();
-        let execution = super::venues::execution(&p, &creds)
-            .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
-        let data = super::venues::market_data(&p, DateRange::default(), &creds)
-            .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
-        venues.push((execution, data));
-        credentials.push(creds);
-        prepared.push(p);
+        staged.push(stage(&env, path)?);
     }
     // One agent name and one broker account per agent in this process.
     let mut names = HashSet::new();
     let mut accounts: HashMap<String, &str> = HashMap::new();
-    for p in &prepared {
+    for p in staged.iter().map(|s| &s.p) {
         let name = p.recipe.agent.as_str();
         if !names.insert(name) {
             return Err(ExitError::failed(format!("agent `{name}` is given twice")).into());
@@ -520,8 +693,8 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
     }
     // Across processes on this host, whatever --state-dir or --journal say: take every
     // account lock before anything trades.
-    let mut locks = Vec::with_capacity(prepared.len());
-    for p in &prepared {
+    let mut locks = Vec::with_capacity(staged.len());
+    for p in staged.iter().map(|s| &s.p) {
         let lock =
             AccountLock::acquire(&account_key(p), &AgentId(p.recipe.agent.clone())).map_err(|e| match e {
                 LockError::HeldBy { .. } => {
@@ -555,112 +728,31 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         say(&format!("stopped ({why}) before any agent started; nothing was journaled\n"));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(prepared.len());
-    let mut infos = Vec::with_capacity(prepared.len());
-    for (((p, path), recipe), (execution, data)) in
-        prepared.iter().zip(&args.recipes).zip(recipes).zip(venues)
-    {
-        let name = p.recipe.agent.clone();
-        // The signal source, after the account lock and before this agent's run begins.
-        let wiring = {
-            let _entered = rt.enter();
-            super::signal_feed::start(&p.recipe, path, &credentials[agents.len()])
-        };
-        let wiring = match wiring {
-            Ok(w) => w,
-            Err(why) => {
-                for a in agents {
-                    if let Some(s) = a.sink {
-                        let _ = s.end(&format!("refused: {name}: {why}"));
-                    }
-                }
-                return Err(ExitError::failed(format!("{name}: {why}")).into());
+    let mut agents: Vec<fleet::FleetAgent> = Vec::with_capacity(staged.len());
+    let mut infos = Vec::with_capacity(staged.len());
+    for (one, path) in staged.into_iter().zip(&args.recipes) {
+        let name = one.p.recipe.agent.clone();
+        match start_agent(&env, path, one) {
+            Ok((agent, info)) => {
+                agents.push(agent);
+                infos.push(info);
             }
-        };
-        if let Some(w) = &wiring {
-            say(&format!("{name}: signals from {} (max age {:?})\n", w.source, w.max_age));
-        }
-        let journal = open_journal(&settings.journal, Durability::Full)?;
-        let mut meta = metadata(p, &recipe);
-        let speed = args.speed.unwrap_or_else(|| p.recipe.provider.speed_or_default());
-        let (feed, first, source) = match data {
-            MarketData::Replay(replay) => {
-                // The restart rebuild inherits only what happened before this run's first market
-                // event (crate::journal::history); peek at it with a second reader of the same data.
-                let first = run::open_replay(p, DateRange::default())?
-                    .next()
-                    .transpose()
-                    .map_err(|e| ExitError::usage(format!("{}: {e}", p.data.display())))?;
-                let source = format!("replaying {} at {speed}", p.data.display());
-                (fleet::Feed::Replay { replay, speed }, first, source)
-            }
-            MarketData::Live { client, subscriptions } => {
-                let source = format!("live {} data", crate::recipe::kind_name(&p.recipe.provider.kind));
-                (fleet::Feed::Live { client, subscriptions }, None, source)
-            }
-        };
-        if let Some(first) = &first {
-            meta.insert(FIRST_EVENT_KEY.to_owned(), journal_ts::format(&first.ts().to_utc()));
-        }
-        // What a restart takes over is stamped at the first market event (or now).
-        let start =
-            first.map_or_else(|| crate::model::Timestamp::from_datetime(&chrono::Utc::now()), |e| e.ts());
-        let (mode, venue_label) = match &execution {
-            Execution::Simulated(_) => (RunMode::Paper, "paper broker".to_owned()),
-            Execution::Remote { live, .. } => (
-                if *live { RunMode::Live } else { RunMode::Paper },
-                format!(
-                    "{} {}",
-                    crate::recipe::kind_name(&p.recipe.broker.kind),
-                    if *live { "LIVE (real money)" } else { "paper account" }
-                ),
-            ),
-        };
-        let mut sink = JournalSink::begin(journal, sink_info(p, path, mode), meta).map_err(|e| match e {
-            JournalError::AccountInUse(why) => ExitError::failed(format!("{name}: cannot start: {why}")),
-            e => ExitError::usage(format!("journal {}: {e}", settings.journal.display())),
-        })?;
-        // The fleet's checkpointer copies the WAL back, never an agent's commit (fleet::run).
-        sink.defer_checkpoints();
-        let restored = sink
-            .restore()
-            .map_err(|e| ExitError::usage(format!("journal {}: {e}", settings.journal.display())))?;
-        say(&format!(
-            "{name}: {venue_label}, account {}, {source}, journal {} (run {})\n",
-            p.recipe.broker.account,
-            shown_path(&settings.journal).display(),
-            sink.run_id()
-        ));
-        say_restored(&name, p, &restored);
-        // The PDT window persists across runs: the agent's compliance state counts them.
-        let restored_trades: Vec<DayTrade> = restored
-            .day_trades
-            .iter()
-            .map(|d| DayTrade { date: d.trade_date, instrument: d.instrument.clone() })
-            .collect();
-        let adopt = args.adopt || p.recipe.broker.reconcile == Reconcile::Adopt;
-        let started = match execution {
-            Execution::Simulated(venue) => {
-                let mut run = run::build_lockstep(p, *venue)?;
-                run.parts_mut().0.restore_day_trades(&restored_trades);
-                reconcile(p, &mut run, &mut sink, &restored, adopt, start)
-                    .map(|()| (fleet::Trader::Sim(Box::new(run)), None))
-            }
-            Execution::Remote { client, .. } => {
-                start_remote(&rt, p, client, &mut sink, &restored, &restored_trades, adopt)?
-            }
-        };
-        let (trader, venue) = match started {
-            Ok(started) => started,
-            Err(why) => {
+            Err(failed) => {
                 // Nothing traded: every run begun so far ends as refused.
-                let outcome = format!("refused: {}", why.lines().next().unwrap_or_default());
+                let (outcome, why) = match &failed {
+                    StartFailed::Before(e) => (format!("refused: {e}"), e.to_string()),
+                    StartFailed::Refused(why) => {
+                        (format!("refused: {}", why.lines().next().unwrap_or_default()), why.clone())
+                    }
+                };
                 for a in agents {
                     if let Some(s) = a.sink {
                         let _ = s.end(&outcome);
                     }
                 }
-                let _ = sink.end(&outcome);
+                if let StartFailed::Before(e) = failed {
+                    return Err(e);
+                }
                 if let Some(n) = &notify
                     && why.contains("differs from the journal")
                 {
@@ -669,25 +761,21 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
                 }
                 return Err(ExitError::failed(format!("{name}: {why}")).into());
             }
-        };
-        infos.push(run_info(p, sink.run_id(), mode, format!("{venue_label}, {source}"), recipe));
-        let chain = chain_poller(&rt, p, &credentials[agents.len()])?;
-        agents.push(fleet::FleetAgent {
-            signals: wiring,
-            trader,
-            feed,
-            venue,
-            chain,
-            name,
-            account: p.recipe.broker.account.clone(),
-            sink: Some(sink),
-            recipe: path.clone(),
-        });
+        }
     }
     if let Some(l) = settings.loss_limit {
         say(&format!("fleet daily loss limit: {l}\n"));
     }
     let names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
+    let many = names.len() > 1;
+    let restarts = Arc::new(Restarts {
+        env,
+        infos: Mutex::new(infos),
+        names: names.clone(),
+        report_dir: args.output.report_dir.clone(),
+        trades_csv: args.output.trades_csv.clone(),
+        state_dir: settings.state_dir.clone(),
+    });
     let opts = fleet::RunOptions {
         state_dir: settings.state_dir.clone(),
         loss_limit: settings.loss_limit,
@@ -695,10 +783,13 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         stale_halt_after: settings.stale_halt_after,
         journal: settings.journal.clone(),
         notify,
+        restart: Some(fleet::Restarter(Arc::clone(&restarts) as Arc<dyn fleet::Restart>)),
     };
     let results = fleet::run(&rt, signals, agents, &opts, serve)?;
+    drop(opts);
     drop(locks);
-    let many = names.len() > 1;
+    let infos =
+        std::mem::take(&mut *restarts.infos.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     for ((name, done), info) in names.iter().zip(results).zip(infos) {
         let dir = match &args.output.report_dir {
             Some(d) if many => d.join(name),
@@ -712,6 +803,63 @@ pub fn up(args: UpArgs, _g: &GlobalArgs) -> CmdResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `runner up`'s [`fleet::Restart`]: a reload that changed an agent's recipe beyond its
+/// parameters stages the file as a start does, the agent's run ends (its report is written
+/// as at the end of `up`), and a new run begins as at the start — journal, restore,
+/// reconciliation with the venue — under the account lock this process already holds (a
+/// reload keeps the agent's account).
+struct Restarts {
+    env: StartEnv,
+    /// The current run of each slot, for its report.
+    infos: Mutex<Vec<RunInfo>>,
+    names: Vec<String>,
+    report_dir: Option<PathBuf>,
+    trades_csv: Option<PathBuf>,
+    state_dir: PathBuf,
+}
+
+impl fleet::Restart for Restarts {
+    fn stage(&self, recipe: &Path) -> Result<fleet::Staged, String> {
+        stage(&self.env, recipe).map(|s| fleet::Staged(Box::new(s))).map_err(|e| e.to_string())
+    }
+
+    fn retire(&self, index: usize, done: &fleet::Finished) {
+        let Some(info) =
+            self.infos.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(index).cloned()
+        else {
+            return;
+        };
+        // Each run of a restarted agent has its own report directory.
+        let dir = match &self.report_dir {
+            Some(d) if self.names.len() > 1 => d.join(&self.names[index]).join(&info.id),
+            Some(d) => d.join(&info.id),
+            None => self.state_dir.join("runs").join(&info.id),
+        };
+        let outcome = done.outcome.to_string();
+        if let Err(e) = finish(done.report.clone(), info, &outcome, &dir, self.trades_csv.as_deref()) {
+            say(&format!("warning: the report of the run before the restart was not written: {e}\n"));
+        }
+    }
+
+    fn start(&self, index: usize, recipe: &Path, staged: fleet::Staged) -> Result<fleet::FleetAgent, String> {
+        let Ok(staged) = staged.0.downcast::<Staged>() else {
+            return Err("internal: a restart staged elsewhere".into());
+        };
+        match start_agent(&self.env, recipe, *staged) {
+            Ok((agent, info)) => {
+                if let Some(slot) =
+                    self.infos.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(index)
+                {
+                    *slot = info;
+                }
+                Ok(agent)
+            }
+            Err(StartFailed::Before(e)) => Err(e.to_string()),
+            Err(StartFailed::Refused(why)) => Err(why),
+        }
+    }
 }
 
 /// Run `runner backtest`.

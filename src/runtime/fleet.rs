@@ -282,6 +282,9 @@ pub enum Outcome {
     Stopped(StopReason),
     /// The run failed (a journal write, the market data).
     Error(String),
+    /// A reload changed the recipe beyond its parameters: the agent starts again from it (the
+    /// keys that changed).
+    Restarted(String),
 }
 
 impl std::fmt::Display for Outcome {
@@ -291,6 +294,7 @@ impl std::fmt::Display for Outcome {
             Self::Halted(reason) => write!(f, "halted: {reason}"),
             Self::Stopped(why) => write!(f, "stopped: {why}"),
             Self::Error(e) => write!(f, "error: {e}"),
+            Self::Restarted(keys) => write!(f, "restarted: the recipe changed ({keys})"),
         }
     }
 }
@@ -470,6 +474,32 @@ fn say(line: &str) {
     let _ = writeln!(out, "{line}");
 }
 
+/// Starts an agent again from its recipe file when a reload changed more than its parameters
+/// (`runner up` provides it; without one such a reload is refused).
+pub trait Restart: Send + Sync {
+    /// Everything that may fail before the running agent is touched: the recipe prepared, its
+    /// secrets decrypted, its venue and market data built. Blocking.
+    fn stage(&self, recipe: &Path) -> Result<Staged, String>;
+    /// The run of the agent in slot `index` ended for a restart: keep its report.
+    fn retire(&self, index: usize, done: &Finished);
+    /// Begin the new run of the agent in slot `index` from what [`Restart::stage`] made (its
+    /// journal run, restored and reconciled with the venue; its venue tasks). Blocking.
+    fn start(&self, index: usize, recipe: &Path, staged: Staged) -> Result<FleetAgent, String>;
+}
+
+/// What [`Restart::stage`] made, for its [`Restart::start`].
+pub struct Staged(pub Box<dyn std::any::Any + Send>);
+
+/// The fleet's [`Restart`].
+#[derive(Clone)]
+pub struct Restarter(pub Arc<dyn Restart>);
+
+impl std::fmt::Debug for Restarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Restarter")
+    }
+}
+
 /// Settings of [`run`].
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -485,6 +515,8 @@ pub struct RunOptions {
     pub journal: PathBuf,
     /// Webhook notifications, with their secrets decrypted.
     pub notify: Option<super::notify::NotifySetup>,
+    /// Restarts agents whose recipe changed beyond their parameters (reload).
+    pub restart: Option<Restarter>,
 }
 
 /// The async runtime `runner up` runs in. It is built before anything is journaled so the
@@ -532,37 +564,7 @@ async fn run_all(
 ) -> anyhow::Result<Vec<Finished>> {
     let now = Instant::now();
     let book: Shared = Arc::new(Mutex::new(Book {
-        slots: agents
-            .iter()
-            .map(|a| Slot {
-                name: a.name.clone(),
-                account: a.account.clone(),
-                recipe: a.recipe.display().to_string(),
-                instrument: a.trader.agent().config().symbol_label.clone(),
-                run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
-                state: a.trader.agent().trading_state(),
-                disabled: false,
-                stopped: false,
-                starting_equity: a.trader.agent().equity(),
-                tally: Tally::default(),
-                snapshot_at: now,
-                last_price: None,
-                day: None,
-                day_start: a.trader.agent().equity(),
-                equity: a.trader.agent().equity(),
-                last_event: None,
-                last_market: now,
-                heartbeat: now,
-                health: Health::Ok,
-                down: None,
-                in_session: true,
-                latency: None,
-                stale_after: match a.feed {
-                    Feed::Live { .. } => opts.stale_after.or(Some(LIVE_STALE_AFTER)),
-                    Feed::Replay { .. } => opts.stale_after,
-                },
-            })
-            .collect(),
+        slots: agents.iter().map(|a| Slot::new(a, now, opts.stale_after)).collect(),
         halted_on: None,
     }));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(None::<StopReason>);
@@ -639,8 +641,9 @@ async fn run_all(
                 board: board.clone(),
                 hub: hub.clone(),
                 controls: control_rx.next().expect("one control channel per agent"),
+                restart: opts.restart.clone(),
             };
-            tokio::spawn(run_agent(a, ctx))
+            tokio::spawn(run_slot(a, ctx, Arc::clone(&book), opts.stale_after))
         })
         .collect();
     let signal_book = Arc::clone(&book);
@@ -709,6 +712,96 @@ async fn run_all(
     match first_err {
         Some(e) => Err(e),
         None => Ok(results),
+    }
+}
+
+impl Slot {
+    /// The slot of agent `a` as it starts (at `now`).
+    fn new(a: &FleetAgent, now: Instant, stale_after: Option<Duration>) -> Self {
+        Slot {
+            name: a.name.clone(),
+            account: a.account.clone(),
+            recipe: a.recipe.display().to_string(),
+            instrument: a.trader.agent().config().symbol_label.clone(),
+            run: a.sink.as_ref().map(|s| s.run_id().to_string()).unwrap_or_default(),
+            state: a.trader.agent().trading_state(),
+            disabled: false,
+            stopped: false,
+            starting_equity: a.trader.agent().equity(),
+            tally: Tally::default(),
+            snapshot_at: now,
+            last_price: None,
+            day: None,
+            day_start: a.trader.agent().equity(),
+            equity: a.trader.agent().equity(),
+            last_event: None,
+            last_market: now,
+            heartbeat: now,
+            health: Health::Ok,
+            down: None,
+            in_session: true,
+            latency: None,
+            stale_after: match a.feed {
+                Feed::Live { .. } => stale_after.or(Some(LIVE_STALE_AFTER)),
+                Feed::Replay { .. } => stale_after,
+            },
+        }
+    }
+}
+
+/// One agent's slot of the fleet: its run, and the runs a reload restarts it into (each
+/// begun by the fleet's [`Restart`], in the same slot, with the same controls). Its result is
+/// the last run's; a restart that cannot start leaves the agent stopped with the run before.
+async fn run_slot(
+    mut a: FleetAgent,
+    mut ctx: AgentCtx,
+    book: Shared,
+    stale_after: Option<Duration>,
+) -> anyhow::Result<Finished> {
+    loop {
+        let name = a.name.clone();
+        let recipe = a.recipe.clone();
+        let Ran { finished, restart, ctx: back } = run_agent(a, ctx).await?;
+        let (Some(staged), Some(r)) = (restart, back.restart.clone()) else { return Ok(finished) };
+        let index = back.index;
+        r.0.retire(index, &finished);
+        let starter = r.clone();
+        let path = recipe.clone();
+        let started = tokio::task::spawn_blocking(move || starter.0.start(index, &path, staged))
+            .await
+            .unwrap_or_else(|e| Err(format!("the start failed: {e}")));
+        match started {
+            Ok(next) => {
+                lock(&book).slots[index] = Slot::new(&next, Instant::now(), stale_after);
+                if let Some(h) = back.hub.as_deref() {
+                    let message =
+                        format!("restarted from {} (run {})", recipe.display(), lock(&book).slots[index].run);
+                    h.emit(
+                        &name,
+                        Body::Agent(AgentEvent::Warning { ts: next.trader.agent().now(), message }),
+                    );
+                }
+                a = next;
+                ctx = back;
+            }
+            Err(why) => {
+                say(&format!(
+                    "{name}: the restart from {} did not start, the agent stays stopped: {why}",
+                    recipe.display()
+                ));
+                if let Some(h) = back.hub.as_deref() {
+                    let message = format!("the restart did not start; the agent stays stopped: {why}");
+                    h.emit(
+                        &name,
+                        Body::Agent(AgentEvent::Warning {
+                            ts: Timestamp::from_datetime(&chrono::Utc::now()),
+                            message,
+                        }),
+                    );
+                }
+                return Ok(finished);
+            }
+        }
     }
 }
 
@@ -825,6 +918,16 @@ struct AgentCtx {
     hub: Option<Arc<Hub>>,
     /// Operator controls for this agent (from the hub).
     controls: mpsc::UnboundedReceiver<ControlMsg>,
+    /// Starts the agent again when a reload changed its recipe beyond its parameters.
+    restart: Option<Restarter>,
+}
+
+/// How an agent's task ended: its run, and (for a restart) what starts the next one, with the
+/// context its slot keeps.
+struct Ran {
+    finished: Finished,
+    restart: Option<Staged>,
+    ctx: AgentCtx,
 }
 
 /// Where an agent's events go: the journal (one commit per step, when `Out` is dropped, and
@@ -1245,7 +1348,7 @@ fn on_control(
         Control::Disable => Some(Command::Disable { reason }),
         Control::Enable if !agent.disabled() => return Err("the agent is not disabled".into()),
         Control::Enable => Some(Command::Enable { reason }),
-        Control::SetParam { .. } | Control::Reload | Control::View | Control::Params => None,
+        Control::SetParam { .. } | Control::Reload { .. } | Control::View | Control::Params => None,
     };
     let rec = match (command, control) {
         (Some(command), _) => {
@@ -1262,8 +1365,9 @@ fn on_control(
             }
         }
         (None, Control::SetParam { key, value }) => params.set(&key, &value, by, trader)?,
-        // Reload (view and params were answered above).
-        (None, _) => params.reload(by, trader)?,
+        (None, Control::Reload { positions }) => params.reload(by, trader, positions)?,
+        // View and params were answered above.
+        (None, _) => return Err(format!("{action} is not a change")),
     };
     if let Some(s) = journal.as_mut() {
         s.control(&rec);
@@ -1283,17 +1387,166 @@ struct Params {
     recipe: Option<crate::recipe::Recipe>,
     /// Edits accepted but waiting for the agent to be flat: (key, old, new, by).
     waiting: Vec<(String, String, String, String)>,
+    /// Starts the agent again from its recipe (see [`Restart`]), and whether its data is live.
+    restart: Option<Restarter>,
+    live: bool,
+    /// A restart a reload asked for, staged, waiting for the agent to be flat (or carrying).
+    pending: Option<PendingRestart>,
+}
+
+/// A restart a reload asked for (see [`Params::reload`]).
+struct PendingRestart {
+    staged: Staged,
+    /// The keys that changed, for the run's outcome.
+    keys: String,
+    positions: super::hub::Positions,
+    by: String,
+    flatten_sent: bool,
 }
 
 impl Params {
     /// The recipe as it was started: its text and typed load (`run::prepare` validated it
     /// moments ago; the validator's passes run again on each edit).
-    fn read(path: &Path) -> Self {
+    fn read(path: &Path, restart: Option<Restarter>, live: bool) -> Self {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = path.display().to_string();
         let text = crate::recipe::load::read_source(path).ok().map(|src| src.text);
         let recipe = text.as_deref().and_then(|t| crate::recipe::from_yaml_str(t).ok());
-        Self { path: path.to_path_buf(), name, text, base, recipe, waiting: Vec::new() }
+        Self {
+            path: path.to_path_buf(),
+            name,
+            text,
+            base,
+            recipe,
+            waiting: Vec::new(),
+            restart,
+            live,
+            pending: None,
+        }
+    }
+
+    /// A reload changed `keys` beyond the parameters: stage the restart, or refuse it (and
+    /// change nothing) — a restart is already under way; the agent's name or broker account
+    /// changed (one account belongs to one agent: stop it and start it again); it holds a
+    /// position or working orders and `positions` says neither flatten nor carry; carry-over
+    /// on replayed data, with working orders, or onto another instrument; the new recipe
+    /// cannot start (its secrets, its venue).
+    fn stage_restart(
+        &mut self,
+        by: &str,
+        trader: &Trader,
+        current: &crate::recipe::Recipe,
+        disk: &crate::recipe::Recipe,
+        keys: &[String],
+        positions: super::hub::Positions,
+    ) -> Result<ControlRecord, String> {
+        use super::hub::Positions;
+        let listed = keys.join(", ");
+        let Some(restart) = self.restart.clone() else {
+            return Err(format!(
+                "{listed} changed in {}: these cannot change while the agent runs; restart the agent to take them \
+                 (nothing changed)",
+                self.name
+            ));
+        };
+        if self.pending.is_some() {
+            return Err("a restart is already under way (nothing changed)".into());
+        }
+        if disk.agent != current.agent {
+            return Err(format!(
+                "agent renamed from `{}` to `{}` in {}: a reload keeps the agent's name; stop it and start it \
+                 again (nothing changed)",
+                current.agent, disk.agent, self.name
+            ));
+        }
+        let broker = |r: &crate::recipe::Recipe| {
+            (crate::recipe::kind_name(&r.broker.kind), r.broker.account.clone(), r.broker.environment)
+        };
+        if broker(disk) != broker(current) {
+            return Err(format!(
+                "{listed} changed in {}: a reload keeps the agent's broker account (one account belongs to one \
+                 agent); stop the agent and start it again to restart it on another (nothing changed)",
+                self.name
+            ));
+        }
+        let agent = trader.agent();
+        let holds = !agent.is_flat();
+        match positions {
+            Positions::Refuse if holds => {
+                return Err(format!(
+                    "{listed} changed: restarting needs the agent flat, and it holds a position or has working \
+                     orders; reload with positions=flatten to close it first, or positions=carry to keep it \
+                     (nothing changed)"
+                ));
+            }
+            Positions::Carry if holds && !self.live => {
+                return Err(
+                    "carry-over needs live market data (a replay starts again from its first record); \
+                            reload with positions=flatten (nothing changed)"
+                        .into(),
+                );
+            }
+            Positions::Carry if agent.has_orders() => {
+                return Err("orders are working: carry-over takes a position, not orders in flight; reload \
+                            again once they are settled, or with positions=flatten (nothing changed)"
+                    .into());
+            }
+            Positions::Carry
+                if holds && keys.iter().any(|k| k == "instrument" || k.starts_with("instrument.")) =>
+            {
+                return Err(
+                    "the instrument changed: a position cannot be carried over to another one; reload \
+                            with positions=flatten (nothing changed)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        let path = self.path.clone();
+        let staged = tokio::task::block_in_place(|| restart.0.stage(&path))
+            .map_err(|e| format!("the changed recipe cannot start, nothing changed: {e}"))?;
+        self.pending = Some(PendingRestart {
+            staged,
+            keys: listed.clone(),
+            positions,
+            by: by.to_owned(),
+            flatten_sent: false,
+        });
+        let how = match positions {
+            Positions::Flatten if holds => "; flattening first",
+            Positions::Carry if holds => "; carrying the position over",
+            _ => "",
+        };
+        Ok(ControlRecord {
+            action: "reload".to_owned(),
+            by: by.to_owned(),
+            key: None,
+            old: None,
+            new: Some(listed),
+            result: format!("restarting{how}"),
+        })
+    }
+
+    /// Whether a staged restart may go now: the agent is flat, or carries its position over.
+    /// Sends the flatten a `positions=flatten` restart waits for, once.
+    fn restart_ready(
+        &mut self,
+        trader: &mut Trader,
+        journal: &mut Option<JournalSink>,
+        who: &Who,
+        tally: &mut Tally,
+    ) -> bool {
+        let Some(p) = self.pending.as_mut() else { return false };
+        if trader.agent().is_flat() || p.positions == super::hub::Positions::Carry {
+            return true;
+        }
+        if p.positions == super::hub::Positions::Flatten && !p.flatten_sent {
+            p.flatten_sent = true;
+            let reason = format!("reload by {}: flattening before the restart", p.by);
+            let mut out = Out::new(journal, who, tally);
+            trader.command(Command::Flatten { reason }, &mut out.sink());
+        }
+        false
     }
 
     /// The parameters as they stand (empty when the recipe could not be read back).
@@ -1342,7 +1595,12 @@ impl Params {
 
     /// Read the recipe file again and take what changed in it: parameters that may change
     /// mid-run (at once, or when flat); anything else is refused with the keys that differ.
-    fn reload(&mut self, by: &str, trader: &mut Trader) -> Result<ControlRecord, String> {
+    fn reload(
+        &mut self,
+        by: &str,
+        trader: &mut Trader,
+        positions: super::hub::Positions,
+    ) -> Result<ControlRecord, String> {
         use crate::recipe::schema::SchemaKind;
         let Some(current) = self.recipe.clone() else {
             return Err(format!("the recipe {} could not be read back at start", self.name));
@@ -1366,11 +1624,7 @@ impl Params {
             super::params::editable_keys(&current).into_iter().map(|(k, _)| k).collect();
         let others = super::params::changed_keys(&current, &disk, &editable);
         if !others.is_empty() {
-            return Err(format!(
-                "{} changed in {}: these cannot change while the agent runs; restart the agent to take them                  (nothing changed)",
-                others.join(", "),
-                self.name
-            ));
+            return self.stage_restart(by, trader, &current, &disk, &others, positions);
         }
         let before = super::params::editable(&current);
         let after = super::params::editable(&disk);
@@ -1467,7 +1721,7 @@ async fn next_venue(rx: &mut Option<mpsc::Receiver<VenueInput>>) -> Option<Venue
     }
 }
 
-async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished> {
+async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Ran> {
     let FleetAgent {
         mut trader,
         feed,
@@ -1502,7 +1756,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     let mut drawn = Instant::now();
     let mut outcome = Outcome::Completed;
     let mut tally = Tally::default();
-    let mut params = Params::read(&recipe_path);
+    let mut params = Params::read(&recipe_path, ctx.restart.clone(), live);
+    let mut restart = None;
     let who = Who { name: name.clone(), index: ctx.index, progress: ctx.progress, hub: ctx.hub.clone() };
     let mut count: u64 = 0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -1522,6 +1777,15 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
         // The last step's owed fsync, now that its requests have left.
         if let Err(e) = durable(&mut journal).await {
             failure = Some(format!("{name}: journal write failed, stopping: {e}"));
+            break;
+        }
+        // A reload's restart, once the agent is flat (or carries its position over).
+        if params.restart_ready(&mut trader, &mut journal, &who, &mut tally) {
+            restart = params.pending.take();
+            if let Some(r) = &restart {
+                say(&format!("{name}: restarting from {} ({} changed)", recipe_path.display(), r.keys));
+                outcome = Outcome::Restarted(r.keys.clone());
+            }
             break;
         }
         let wake = trader.agent().next_timer().and_then(|t| clock.wake_at(&t));
@@ -1707,7 +1971,9 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if let Some(b) = &ctx.board {
         b.finish(ctx.index, count);
     }
-    if !trader.agent().stopped() {
+    // A carry-over restart leaves the position to the next run (there are no working orders).
+    let carry = restart.as_ref().is_some_and(|r| r.positions == super::hub::Positions::Carry);
+    if !trader.agent().stopped() && !carry {
         let mut out = Out::new(&mut journal, &who, &mut tally);
         trader.command(Command::Shutdown, &mut out.sink());
     }
@@ -1740,7 +2006,8 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Finished>
     if live {
         report = report.with_feed_latency(latency.summary());
     }
-    Ok(Finished { report, outcome, run: journal_run })
+    let finished = Finished { report, outcome, run: journal_run };
+    Ok(Ran { finished, restart: restart.map(|r| r.staged), ctx })
 }
 
 /// After the shutdown: hand a remote venue's answers to the agent until its cancels and exits

@@ -122,9 +122,26 @@ pub enum Control {
     /// The recipe's parameters as they stand now (after edits), and which may change.
     Params,
     /// Read the recipe file again: changed parameters that may change mid-run are applied as
-    /// edits (at once or when flat); any other change is refused, naming the keys (restart
-    /// the agent for those).
-    Reload,
+    /// edits (at once or when flat); any other change restarts the agent from the file (its
+    /// run ends, a new one begins), and `positions` says what happens to a position it holds.
+    Reload {
+        /// What a restart does with the agent's position.
+        positions: Positions,
+    },
+}
+
+/// What a reload that restarts an agent does with the position and orders it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Positions {
+    /// Restart only an agent that is flat with no working orders; refuse otherwise.
+    #[default]
+    Refuse,
+    /// Flatten first (cancel, exit at market), restart once flat.
+    Flatten,
+    /// Restart holding the position: the new run takes it over from the journal, reconciled
+    /// with the venue (live market data only, no working orders, same instrument).
+    Carry,
 }
 
 impl Control {
@@ -139,7 +156,7 @@ impl Control {
             Self::SetParam { .. } => "set-param",
             Self::View => "view",
             Self::Params => "params",
-            Self::Reload => "reload",
+            Self::Reload { .. } => "reload",
         }
     }
 }
@@ -393,12 +410,15 @@ impl Hub {
     }
 
     /// Read every agent's recipe file again ([`Control::Reload`]), in agent order: what each
-    /// answered (its changes applied, `unchanged`, or refused with the keys that need a
-    /// restart).
-    pub async fn reload(&self, by: &str) -> Vec<(String, Result<Answer, ControlError>)> {
+    /// answered (its changes applied, `unchanged`, restarting, or refused and why).
+    pub async fn reload(
+        &self,
+        by: &str,
+        positions: Positions,
+    ) -> Vec<(String, Result<Answer, ControlError>)> {
         let mut out = Vec::new();
         for a in self.board.agents() {
-            let r = self.control(&a.name, Control::Reload, by).await;
+            let r = self.control(&a.name, Control::Reload { positions }, by).await;
             out.push((a.name, r));
         }
         out

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::Auth;
 use super::rows::{self, Table};
-use crate::runtime::hub::{Answer, Control, ControlError, Hub};
+use crate::runtime::hub::{Answer, Control, ControlError, Hub, Positions};
 
 /// The largest request body accepted (a parameter edit is a few dozen bytes).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -140,6 +140,7 @@ pub fn router(state: AppState) -> Router {
             .route("/api/agents/{name}/disable", post(|s, c, p| control(s, c, p, Control::Disable)))
             .route("/api/agents/{name}/params", post(set_param))
             .route("/api/fleet/halt", post(fleet_halt))
+            .route("/api/agents/{name}/reload", post(agent_reload))
             .route("/api/fleet/reload", post(fleet_reload))
             .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
         app = app.merge(controls);
@@ -359,8 +360,38 @@ async fn fleet_halt(State(state): State<AppState>, ConnectInfo(peer): ConnectInf
     Ok(axum::Json(Halted { reason }).into_response())
 }
 
+/// A reload's `?positions=refuse|flatten|carry` (default `refuse`).
+fn positions(query: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<Positions, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    match q.get("positions").map(String::as_str) {
+        None | Some("refuse") => Ok(Positions::Refuse),
+        Some("flatten") => Ok(Positions::Flatten),
+        Some("carry") => Ok(Positions::Carry),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "positions must be refuse, flatten or carry (what a restart does with a held position)",
+        )),
+    }
+}
+
+/// `POST /api/agents/{name}/reload`: the agent reads its recipe file again.
+async fn agent_reload(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answered {
+    let positions = positions(query)?;
+    run_control(&state, peer, &name, Control::Reload { positions }).await
+}
+
 /// `POST /api/fleet/reload`: every agent reads its recipe file again.
-async fn fleet_reload(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Answered {
+async fn fleet_reload(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answered {
+    let positions = positions(query)?;
     #[derive(Serialize)]
     struct Reloaded {
         agent: String,
@@ -371,8 +402,9 @@ async fn fleet_reload(State(state): State<AppState>, ConnectInfo(peer): ConnectI
     }
     let h = Arc::clone(hub(&state)?);
     let by = format!("http {peer}");
-    let answers =
-        tokio::time::timeout(CONTROL_TIMEOUT, h.reload(&by)).await.map_err(|_| timed_out("the fleet"))?;
+    let answers = tokio::time::timeout(CONTROL_TIMEOUT, h.reload(&by, positions))
+        .await
+        .map_err(|_| timed_out("the fleet"))?;
     let out: Vec<Reloaded> = answers
         .into_iter()
         .map(|(agent, r)| match r {

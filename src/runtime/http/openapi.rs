@@ -43,6 +43,13 @@ fn name_param() -> Value {
             "schema": { "type": "string" } })
 }
 
+/// A reload's `positions` query parameter.
+fn positions_param() -> Value {
+    json!({ "name": "positions", "in": "query", "required": false,
+            "description": "What restarting an agent that holds a position or has working orders does: `refuse` (the default: the reload is refused), `flatten` (close it first, restart once flat) or `carry` (restart holding it; the new run takes it over, reconciled with the venue — live data, no working orders, same instrument)",
+            "schema": { "type": "string", "enum": ["refuse", "flatten", "carry"], "default": "refuse" } })
+}
+
 /// A string property.
 fn s(description: &str) -> Value {
     json!({ "type": "string", "description": description })
@@ -236,10 +243,18 @@ pub fn document() -> Value {
             "security": [{ "bearer": [] }],
             "responses": { "200": json_body(schema_ref("FleetHalt"), "Halted"),
                            "401": err("No token, or a wrong one") } } },
-        "/api/fleet/reload": { "post": { "summary": "Every agent reads its recipe file again: changed parameters that may change mid-run are applied; any other change is refused naming its keys",
-            "security": [{ "bearer": [] }],
+        "/api/fleet/reload": { "post": { "summary": "Every agent reads its recipe file again: changed parameters that may change mid-run are applied; any other change restarts the agent in a new run (see `positions`)",
+            "security": [{ "bearer": [] }], "parameters": [positions_param()],
             "responses": { "200": json_body(array("Reloaded"), "One answer per agent"),
+                           "400": err("An unknown `positions`"),
                            "401": err("No token, or a wrong one") } } },
+        "/api/agents/{name}/reload": { "post": { "summary": "The agent reads its recipe file again (as the fleet's reload does, for one agent)",
+            "security": [{ "bearer": [] }], "parameters": [name_param(), positions_param()],
+            "responses": { "200": json_body(schema_ref("ControlRecord"), "Applied, unchanged, or restarting"),
+                           "400": err("An unknown `positions`"),
+                           "401": err("No token, or a wrong one"),
+                           "404": err("No such agent"),
+                           "409": err("Refused, and why: the file is not valid, the agent was renamed or moved to another account, it holds a position and `positions` is `refuse`, …") } } },
         "/api/agents": { "get": { "summary": "Every agent's current numbers",
             "responses": { "200": json_body(array("AgentView"), "The agents") } } },
         "/api/agents/{name}": { "get": { "summary": "One agent's current numbers",
