@@ -679,3 +679,65 @@ fn a_quiet_feed_during_the_session_makes_the_agent_unhealthy_then_halts_its_entr
     assert!(desk.output().contains("reduce-only"), "entries halted, exits still allowed:\n{}", desk.output());
     assert!(terminate(&mut up).success(), "{}", desk.output());
 }
+
+#[test]
+fn a_reload_with_carry_over_restarts_a_live_agent_holding_its_position() {
+    let desk = Desk::new(FakeConfig { market_at_last_trade: true, ..FakeConfig::default() });
+    let tape = session_tape("2013-10-09", &desk.path("tape.csv"));
+    let recipe = live_recipe(&desk);
+    let text = fs::read_to_string(&recipe).expect("recipe");
+    let mut up = desk.spawn_up(&recipe, &["--http", "127.0.0.1:0"]);
+    desk.wait_connected(&mut up, "SPY");
+    // The loopback dashboard's address and the token it made.
+    let base = {
+        let out = fs::read_to_string(desk.path("up.out")).unwrap_or_default();
+        let line =
+            out.lines().find(|l| l.starts_with("dashboard: http://")).expect("dashboard line").to_owned();
+        line["dashboard: ".len()..].split('/').take(3).collect::<Vec<_>>().join("/")
+    };
+    let token = fs::read_to_string(desk.path("state/http.token")).expect("token").trim().to_owned();
+    // Trade until the agent holds shares at the broker.
+    let at = publish_until(&desk.fake, &tape, 0, |f| !f.positions().is_empty());
+    assert!(at < tape.len(), "the agent never entered:\n{}", desk.output());
+    let orders_before = desk.fake.orders().len();
+    // A key that needs a restart changes on disk; the reload carries the position over.
+    fs::write(&recipe, text.replace("flatten_at: \"15:55\"", "flatten_at: \"15:50\"")).expect("edit");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // reqwest is built without a default TLS provider (the runner installs ring at start).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let reload = |q: &str| {
+        let url = format!("{base}/api/agents/spy-live/reload{q}");
+        rt.block_on(async {
+            let r = reqwest::Client::new().post(url).bearer_auth(&token).send().await.expect("reload");
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.expect("json"))
+        })
+    };
+    let (status, body) = reload("");
+    assert_eq!(status, 409, "holding without flatten or carry: {body}");
+    let (status, body) = reload("?positions=carry");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "restarting; carrying the position over", "{body}");
+    assert_eq!(body["new"], "session.flatten_at", "{body}");
+    // The new run takes the broker's position over from the journal: nothing was sold.
+    let start = Instant::now();
+    while desk.output().matches("account alpaca-test").count() < 2 {
+        assert!(start.elapsed() < WAIT, "no new run:\n{}", desk.output());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(desk.fake.orders().len(), orders_before, "the carry-over sent an order:\n{}", desk.output());
+    assert!(!desk.fake.positions().is_empty());
+    publish_until(&desk.fake, &tape, at, |_| false);
+    let status = terminate(&mut up);
+    assert!(status.success(), "{status}:\n{}", desk.output());
+    let conn = rusqlite::Connection::open(desk.path("j.db")).expect("journal");
+    let outcomes: Vec<String> = conn
+        .prepare("SELECT outcome FROM runs WHERE agent = 'spy-live' ORDER BY started_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(outcomes[0], "restarted: the recipe changed (session.flatten_at)");
+    assert!(desk.fake.positions().is_empty(), "flat after the stop:\n{}", desk.output());
+}
