@@ -220,6 +220,7 @@ fn main() {
         sink: None,
         signals: None,
         recipe: recipe.clone(),
+        recipe_text: None,
     }];
     let opts = RunOptions {
         state_dir: dir.path().join("state"),

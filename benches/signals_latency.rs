@@ -188,6 +188,7 @@ fn main() {
         sink: Some(sink),
         signals: Some(wiring),
         recipe: recipe.clone(),
+        recipe_text: None,
     }];
     let opts = RunOptions {
         state_dir: dir.path().join("state"),

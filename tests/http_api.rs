@@ -525,8 +525,20 @@ async fn report_serve_shows_a_finished_run() {
     assert!(rest.is_empty(), "{rest:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_the_rest() {
+/// Fleet agent `a` replaying the recorded SPY data at `speed` in a temp project, served on a
+/// free loopback port with `token`: the server, the recipe's path and text, the journal, the
+/// state directory.
+struct FleetA {
+    served: Served,
+    recipe: PathBuf,
+    text: String,
+    db: PathBuf,
+    state: PathBuf,
+    /// The project; bind it (`_dir: _project`): a pattern's `..` would drop it at once.
+    _dir: tempfile::TempDir,
+}
+
+fn serve_fleet_a(speed: &str, token: &str) -> FleetA {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
     let text = std::fs::read_to_string(repo_root().join(A))
@@ -534,23 +546,35 @@ async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_t
         .replace("../../../data/spy-1s-trade-2013-10-07_11.csv.gz", s(&data));
     let recipe = dir.path().join("a.yaml");
     std::fs::write(&recipe, &text).expect("recipe");
-    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
-    let token = "reload-token-0123456789";
+    let (db, state) = (dir.path().join("j.db"), dir.path().join("state"));
     let served = Served::start(
         &[
             "up",
             s(&recipe),
             "--speed",
-            "20x",
+            speed,
             "--journal",
             s(&db),
             "--state-dir",
-            s(&st),
+            s(&state),
             "--http",
             "127.0.0.1:0",
         ],
         &[("RUNNER_HTTP_TOKEN", token)],
     );
+    FleetA { served, recipe, text, db, state, _dir: dir }
+}
+
+/// The first column of `sql`'s rows, as text.
+fn column(db: &Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).expect("journal");
+    conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_the_rest() {
+    let token = "reload-token-0123456789";
+    let FleetA { served, recipe, text, db, _dir: _project, .. } = serve_fleet_a("20x", token);
     let c = client();
     let reload = || c.post(served.url("/api/fleet/reload")).bearer_auth(token);
     let (status, _, body) = call(c.post(served.url("/api/fleet/reload"))).await;
@@ -594,43 +618,14 @@ async fn reloading_takes_the_parameters_a_running_agent_may_change_and_refuses_t
     let value = |k: &str| params.as_array().unwrap().iter().find(|p| p["key"] == k).unwrap()["value"].clone();
     assert_eq!(value("algorithm.ma_period"), "9", "{params}");
     drop(served);
-    let conn = rusqlite::Connection::open(&db).expect("journal");
-    let actions: Vec<String> = conn
-        .prepare("SELECT result FROM controls WHERE action = 'reload' ORDER BY audit_seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let actions = column(&db, "SELECT result FROM controls WHERE action = 'reload' ORDER BY audit_seq");
     assert_eq!(actions, ["unchanged", "applied"], "refused reloads change nothing and journal nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_changes_more_than_parameters_restarts_the_agent_in_a_new_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
-    let text = std::fs::read_to_string(repo_root().join(A))
-        .expect("fixture")
-        .replace("../../../data/spy-1s-trade-2013-10-07_11.csv.gz", s(&data));
-    let recipe = dir.path().join("a.yaml");
-    std::fs::write(&recipe, &text).expect("recipe");
-    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
     let token = "restart-token-0123456789";
-    let mut served = Served::start(
-        &[
-            "up",
-            s(&recipe),
-            "--speed",
-            "20x",
-            "--journal",
-            s(&db),
-            "--state-dir",
-            s(&st),
-            "--http",
-            "127.0.0.1:0",
-        ],
-        &[("RUNNER_HTTP_TOKEN", token)],
-    );
+    let FleetA { mut served, recipe, text, db, state: st, _dir: _project } = serve_fleet_a("20x", token);
     let c = client();
     let agents = || c.get(served.url("/api/agents"));
     let (_, _, list) = call(agents()).await;
@@ -685,62 +680,45 @@ async fn a_reload_that_changes_more_than_parameters_restarts_the_agent_in_a_new_
     assert_eq!(runs[0].1.as_deref(), Some("restarted: the recipe changed (algorithm.timeframe)"), "{runs:?}");
     assert_eq!(runs[1].0, second_run);
     assert!(runs[1].1.as_deref().is_some_and(|o| o.starts_with("stopped")), "{runs:?}");
-    let results: Vec<String> = conn
-        .prepare("SELECT result FROM controls WHERE action = 'reload' ORDER BY audit_seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let results = column(&db, "SELECT result FROM controls WHERE action = 'reload' ORDER BY audit_seq");
     assert_eq!(results, ["restarting"], "the refused rename journaled nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_of_an_agent_holding_a_position_needs_flatten_or_carry() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = repo_root().join("data/spy-1s-trade-2013-10-07_11.csv.gz");
-    let text = std::fs::read_to_string(repo_root().join(A))
-        .expect("fixture")
-        .replace("../../../data/spy-1s-trade-2013-10-07_11.csv.gz", s(&data));
-    let recipe = dir.path().join("a.yaml");
-    std::fs::write(&recipe, &text).expect("recipe");
-    let (db, st) = (dir.path().join("j.db"), dir.path().join("state"));
     let token = "restart-token-9876543210";
-    let mut served = Served::start(
-        &[
-            "up",
-            s(&recipe),
-            "--speed",
-            "1000x",
-            "--journal",
-            s(&db),
-            "--state-dir",
-            s(&st),
-            "--http",
-            "127.0.0.1:0",
-        ],
-        &[("RUNNER_HTTP_TOKEN", token)],
-    );
+    let FleetA { mut served, recipe, text, db, _dir: _project, .. } = serve_fleet_a("1000x", token);
     let c = client();
     let reload = |q: &str| c.post(served.url(&format!("/api/agents/{AGENT}/reload{q}"))).bearer_auth(token);
     // The timeframe on disk changes; each restart below runs the file as it then is.
     let timeframes = ["timeframe: 1m", "timeframe: 5m"];
     let mut changes = 0;
     std::fs::write(&recipe, text.replace("timeframe: 5m", timeframes[0])).expect("edit");
-    // Wait for a position, then ask for the restart: refused without flatten or carry, and
-    // carry-over is refused on replayed data. The position may have closed by the time the
-    // agent reads the reload: then it restarts (it is flat), and the test waits for the next
-    // position with the file changed back.
+    // Wait for a position, then ask for the restart: refused without flatten or carry, carry-over
+    // refused on replayed data, and with flatten it restarts once flat. The position may close
+    // between two calls: then that call restarts the (flat) agent, and the test waits for the
+    // next position with the file changed back, until all three answers saw it held.
     let deadline = Instant::now() + Duration::from_secs(120);
-    let (refused, no_carry) = loop {
+    let (refused, no_carry, flattening) = loop {
         let (_, _, list) = call(c.get(served.url("/api/agents"))).await;
         if list[0]["state"] == "active" && list[0]["position"]["qty"].as_str().is_some_and(|q| q != "0") {
             let (status, _, plain) = call(reload("")).await;
             if status == 409 {
-                let (_, _, carry) = call(reload("?positions=carry")).await;
-                break (plain, carry);
+                let (status, _, carry) = call(reload("?positions=carry")).await;
+                if status == 409 {
+                    let (status, _, flatten) = call(reload("?positions=flatten")).await;
+                    assert_eq!(status, 200, "{flatten}");
+                    if flatten["result"] == "restarting; flattening first" {
+                        break (plain, carry, flatten);
+                    }
+                    assert_eq!(flatten["result"], "restarting", "{flatten}");
+                } else {
+                    assert_eq!(carry["result"], "restarting", "{carry}");
+                }
+            } else {
+                assert_eq!(plain["result"], "restarting", "{plain}");
             }
-            assert_eq!(plain["result"], "restarting", "{plain}");
+            // One restart of the flat agent happened; the file changes back for the next one.
             changes += 1;
             std::fs::write(&recipe, text.replace("timeframe: 5m", timeframes[changes % 2])).expect("edit");
         }
@@ -750,16 +728,8 @@ async fn a_restart_of_an_agent_holding_a_position_needs_flatten_or_carry() {
     let why = refused["error"].as_str().unwrap_or_default();
     assert!(why.contains("positions=flatten") && why.contains("positions=carry"), "{refused}");
     let why = no_carry["error"].as_str().unwrap_or_default();
-    // Refused on replayed data — unless the position closed in between (then it restarts).
-    assert!(why.contains("live market data") || no_carry["result"] == "restarting", "{no_carry}");
-    if no_carry["result"] == "restarting" {
-        eprintln!("the position closed before carry-over was asked; the refusal was not seen");
-        return;
-    }
-    // Flatten first: the run ends flat, and the next one begins.
-    let (status, _, body) = call(reload("?positions=flatten")).await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["result"].as_str().unwrap().starts_with("restarting"), "{body}");
+    assert!(why.contains("live market data"), "{no_carry}");
+    assert_eq!(flattening["new"], "algorithm.timeframe", "{flattening}");
     let runs_now = changes + 2;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -151,10 +151,16 @@ fn run_info(p: &run::Prepared, id: &RunId, mode: RunMode, title: String, recipe:
 
 /// The recipe file as this run reads it: its path and the SHA-256 of its bytes.
 fn recipe_ref(path: &Path) -> anyhow::Result<RecipeRef> {
+    Ok(recipe_ref_of(path, &read_recipe(path)?))
+}
+
+fn read_recipe(path: &Path) -> anyhow::Result<Vec<u8>> {
+    Ok(std::fs::read(path).map_err(|e| ExitError::usage(format!("cannot read {}: {e}", path.display())))?)
+}
+
+fn recipe_ref_of(path: &Path, bytes: &[u8]) -> RecipeRef {
     use sha2::{Digest, Sha256};
-    let bytes =
-        std::fs::read(path).map_err(|e| ExitError::usage(format!("cannot read {}: {e}", path.display())))?;
-    Ok(RecipeRef { path: path.display().to_string(), sha256: format!("{:x}", Sha256::digest(&bytes)) })
+    RecipeRef { path: path.display().to_string(), sha256: format!("{:x}", Sha256::digest(bytes)) }
 }
 
 /// Write the report of run `info` (which ended with `outcome`) to `dir` (and the trades CSV),
@@ -465,19 +471,33 @@ struct StartEnv {
 
 /// One recipe made ready to start: prepared (validated in full), its secrets decrypted in
 /// memory, its venue and market data built — everything that may fail before anything is
-/// locked or journaled.
+/// locked or journaled. A restart keeps no venue (`venues: None`): it was built once to check
+/// it, and is built again when the new run starts, so no second broker connection waits while
+/// the agent flattens.
 struct Staged {
     p: run::Prepared,
+    /// The file's text, as prepared.
+    text: String,
     recipe: RecipeRef,
     creds: super::credentials::Credentials,
-    execution: Execution,
-    data: MarketData,
+    venues: Option<(Execution, MarketData)>,
 }
 
 /// Stage the recipe at `path` (see [`Staged`]).
 fn stage(env: &StartEnv, path: &Path) -> anyhow::Result<Staged> {
+    // The text the agent is built from is the one prepared: a write between the reads (an
+    // editor saving during a reload) is refused, never half taken.
+    let bytes = read_recipe(path)?;
     let p = run::prepare(path)?;
-    let recipe = recipe_ref(path)?;
+    let text = String::from_utf8(bytes).ok().filter(|t| read_recipe(path).is_ok_and(|b| b == t.as_bytes()));
+    let Some(text) = text else {
+        return Err(ExitError::failed(format!(
+            "{} changed while it was read; nothing started from it",
+            path.display()
+        ))
+        .into());
+    };
+    let recipe = recipe_ref_of(path, text.as_bytes());
     let creds = super::credentials::unlock(&p.recipe, path, &env.secrets_dir)?;
     if p.recipe.broker.environment == crate::recipe::model::Environment::Live && !env.live {
         return Err(ExitError::failed(format!(
@@ -487,13 +507,25 @@ fn stage(env: &StartEnv, path: &Path) -> anyhow::Result<Staged> {
         ))
         .into());
     }
+    let venues = Some(venues(env, &p, &creds, path)?);
+    Ok(Staged { p, text, recipe, creds, venues })
+}
+
+/// The recipe's venue and market data, from the registry (which refuses a kind this build has
+/// no adapter for).
+fn venues(
+    env: &StartEnv,
+    p: &run::Prepared,
+    creds: &super::credentials::Credentials,
+    path: &Path,
+) -> anyhow::Result<(Execution, MarketData)> {
     // Live clients start their connection tasks on the runtime.
     let _entered = env.handle.enter();
-    let execution = super::venues::execution(&p, &creds)
+    let execution = super::venues::execution(p, creds)
         .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
-    let data = super::venues::market_data(&p, DateRange::default(), &creds)
+    let data = super::venues::market_data(p, DateRange::default(), creds)
         .map_err(|e| ExitError::failed(format!("{}: {e}", path.display())))?;
-    Ok(Staged { p, recipe, creds, execution, data })
+    Ok((execution, data))
 }
 
 /// Why an agent did not start.
@@ -513,9 +545,13 @@ fn start_agent(
     path: &Path,
     staged: Staged,
 ) -> Result<(fleet::FleetAgent, RunInfo), StartFailed> {
-    let Staged { p, recipe, creds, execution, data } = staged;
+    let Staged { p, text, recipe, creds, venues: built } = staged;
     let p = &p;
     let before = |e: anyhow::Error| StartFailed::Before(e);
+    let (execution, data) = match built {
+        Some(v) => v,
+        None => venues(env, p, &creds, path).map_err(before)?,
+    };
     let name = p.recipe.agent.clone();
     // The signal source, after the account lock and before this agent's run begins.
     let wiring = {
@@ -633,6 +669,7 @@ fn start_agent(
         account: p.recipe.broker.account.clone(),
         sink: Some(sink),
         recipe: path.to_path_buf(),
+        recipe_text: Some(text),
     };
     Ok((agent, info))
 }
@@ -822,7 +859,10 @@ struct Restarts {
 
 impl fleet::Restart for Restarts {
     fn stage(&self, recipe: &Path) -> Result<fleet::Staged, String> {
-        stage(&self.env, recipe).map(|s| fleet::Staged(Box::new(s))).map_err(|e| e.to_string())
+        let mut staged = stage(&self.env, recipe).map_err(|e| e.to_string())?;
+        // Checked; built again at the start (see `Staged`).
+        staged.venues = None;
+        Ok(fleet::Staged(Box::new(staged)))
     }
 
     fn retire(&self, index: usize, done: &fleet::Finished) {

@@ -269,6 +269,9 @@ pub struct FleetAgent {
     pub signals: Option<super::signal_feed::Wiring>,
     /// The recipe file it runs (shown by the dashboard; parameter edits are checked against it).
     pub recipe: PathBuf,
+    /// The file's text as the agent was built from it (edits apply to it); `None`: read the
+    /// file at start.
+    pub recipe_text: Option<String>,
 }
 
 /// How a run ended: what the journal's `outcome` says and `runner up` prints.
@@ -478,7 +481,7 @@ fn say(line: &str) {
 /// (`runner up` provides it; without one such a reload is refused).
 pub trait Restart: Send + Sync {
     /// Everything that may fail before the running agent is touched: the recipe prepared, its
-    /// secrets decrypted, its venue and market data built. Blocking.
+    /// secrets decrypted, its venue and market data checked. Blocking.
     fn stage(&self, recipe: &Path) -> Result<Staged, String>;
     /// The run of the agent in slot `index` ended for a restart: keep its report.
     fn retire(&self, index: usize, done: &Finished);
@@ -1405,12 +1408,13 @@ struct PendingRestart {
 }
 
 impl Params {
-    /// The recipe as it was started: its text and typed load (`run::prepare` validated it
-    /// moments ago; the validator's passes run again on each edit).
-    fn read(path: &Path, restart: Option<Restarter>, live: bool) -> Self {
+    /// The recipe as it was started: its text (as the agent was built from it, else the file's)
+    /// and typed load (`run::prepare` validated it; the validator's passes run again on each
+    /// edit).
+    fn read(path: &Path, text: Option<String>, restart: Option<Restarter>, live: bool) -> Self {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let name = path.display().to_string();
-        let text = crate::recipe::load::read_source(path).ok().map(|src| src.text);
+        let text = text.or_else(|| crate::recipe::load::read_source(path).ok().map(|src| src.text));
         let recipe = text.as_deref().and_then(|t| crate::recipe::from_yaml_str(t).ok());
         Self {
             path: path.to_path_buf(),
@@ -1731,6 +1735,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Ran> {
         sink: mut journal,
         mut signals,
         recipe: recipe_path,
+        recipe_text,
         ..
     } = a;
     let mut signal_counts = SignalCounts::default();
@@ -1756,7 +1761,7 @@ async fn run_agent(a: FleetAgent, mut ctx: AgentCtx) -> anyhow::Result<Ran> {
     let mut drawn = Instant::now();
     let mut outcome = Outcome::Completed;
     let mut tally = Tally::default();
-    let mut params = Params::read(&recipe_path, ctx.restart.clone(), live);
+    let mut params = Params::read(&recipe_path, recipe_text, ctx.restart.clone(), live);
     let mut restart = None;
     let who = Who { name: name.clone(), index: ctx.index, progress: ctx.progress, hub: ctx.hub.clone() };
     let mut count: u64 = 0;

@@ -717,7 +717,11 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn sink(dir: &std::path::Path) -> JournalSink {
-        let j = Journal::open_with(dir.join("j.db"), Durability::ProcessCrash).expect("journal");
+        sink_with(dir, Durability::ProcessCrash)
+    }
+
+    fn sink_with(dir: &std::path::Path, durability: Durability) -> JournalSink {
+        let j = Journal::open_with(dir.join("j.db"), durability).expect("journal");
         let info = SinkInfo {
             agent: AgentId::from("a"),
             account: AccountId::from("acct"),
@@ -756,15 +760,7 @@ mod tests {
     #[test]
     fn an_order_in_a_step_is_written_before_it_leaves_and_synced_once_after() {
         let dir = tempfile::tempdir().expect("tmp");
-        let j = Journal::open_with(dir.path().join("j.db"), Durability::Full).expect("journal");
-        let info = SinkInfo {
-            agent: AgentId::from("a"),
-            account: AccountId::from("acct"),
-            instrument: "SPY".into(),
-            recipe: "r.yaml".into(),
-            mode: RunMode::Paper,
-        };
-        let mut s = JournalSink::begin(j, info, BTreeMap::new()).expect("begin");
+        let mut s = sink_with(dir.path(), Durability::Full);
         let order = OrderRecord {
             client_order_id: ClientOrderId::from("a-x-1"),
             run: Some(s.run.clone()),
