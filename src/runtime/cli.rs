@@ -151,11 +151,9 @@ fn run_info(p: &run::Prepared, id: &RunId, mode: RunMode, title: String, recipe:
 
 /// The recipe file as this run reads it: its path and the SHA-256 of its bytes.
 fn recipe_ref(path: &Path) -> anyhow::Result<RecipeRef> {
-    Ok(recipe_ref_of(path, &read_recipe(path)?))
-}
-
-fn read_recipe(path: &Path) -> anyhow::Result<Vec<u8>> {
-    Ok(std::fs::read(path).map_err(|e| ExitError::usage(format!("cannot read {}: {e}", path.display())))?)
+    let bytes =
+        std::fs::read(path).map_err(|e| ExitError::usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(recipe_ref_of(path, &bytes))
 }
 
 fn recipe_ref_of(path: &Path, bytes: &[u8]) -> RecipeRef {
@@ -487,9 +485,11 @@ struct Staged {
 fn stage(env: &StartEnv, path: &Path) -> anyhow::Result<Staged> {
     // The text the agent is built from is the one prepared: a write between the reads (an
     // editor saving during a reload) is refused, never half taken.
-    let bytes = read_recipe(path)?;
+    // (`read_source` reads regular files only; `prepare` says why anything else is refused.)
+    let read = || crate::recipe::load::read_source(path).ok().map(|src| src.text);
+    let first = read();
     let p = run::prepare(path)?;
-    let text = String::from_utf8(bytes).ok().filter(|t| read_recipe(path).is_ok_and(|b| b == t.as_bytes()));
+    let text = first.filter(|t| read().as_ref() == Some(t));
     let Some(text) = text else {
         return Err(ExitError::failed(format!(
             "{} changed while it was read; nothing started from it",
