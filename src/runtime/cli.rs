@@ -881,6 +881,9 @@ impl fleet::Restart for Restarts {
         if let Err(e) = finish(done.report.clone(), info, &outcome, &dir, self.trades_csv.as_deref()) {
             say(&format!("warning: the report of the run before the restart was not written: {e}\n"));
         }
+        if let Some(r) = &done.run {
+            say(&format!("{}: journal run {r}: {outcome}\n", self.names[index]));
+        }
     }
 
     fn start(&self, index: usize, recipe: &Path, staged: fleet::Staged) -> Result<fleet::FleetAgent, String> {
